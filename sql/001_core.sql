@@ -1,0 +1,3 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- 001_core.sql: placeholder
+SELECT 1;

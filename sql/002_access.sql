@@ -1,0 +1,3 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- 002_access.sql: placeholder
+SELECT 1;

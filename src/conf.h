@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * conf.h: the JSON configuration file (shaped like Llama Stack's run.yaml),
+ * after ${env.VAR:default} substitution and validation.  Loaded once by the
+ * supervisor (and again on SIGHUP); workers inherit it across fork and never
+ * change it.  (Named conf, not config, because autoconf owns config.h.)
+ */
+#ifndef SG_CONF_H
+#define SG_CONF_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "sg.h"
+
+/* The APIs whose providers the config declares, in Llama Stack's names. */
+enum sg_api {
+	SG_API_INFERENCE,
+	SG_API_SAFETY,
+	SG_API_VECTOR_IO,
+	SG_API_DATASETIO,
+	SG_API_SCORING,
+	SG_API_EVAL,
+	SG_API_TOOL_RUNTIME,
+	SG_API_COUNT
+};
+
+struct sg_provider {
+	enum sg_api api;
+	char *provider_id;
+	char *provider_type;     /* e.g. "remote::vllm" */
+	json_t *config;          /* the provider's "config" object, substituted (owned) */
+
+	/* Inference providers of an OpenAI-compatible kind (see provider.h). */
+	bool openai_compat;
+	char *base_url;          /* e.g. "http://127.0.0.1:8000/v1", no trailing '/' */
+	char *api_key;           /* sent as "Authorization: Bearer"; NULL for none; never logged */
+	long connect_timeout_ms; /* config.connect_timeout (s), default 5 */
+	long read_timeout_ms;    /* config.timeout (s), default 600: longest wait for upstream bytes */
+	bool tls_verify;         /* config.tls_verify, default true */
+	bool check_models;       /* config.check_model_on_register, default true */
+};
+
+struct sg_conf {
+	char *path;              /* the file it came from */
+
+	/* "server" */
+	char *listen;            /* server.socket: a unix socket path or "127.0.0.1:PORT" */
+	mode_t socket_mode;      /* server.socket_mode, octal string "0660"; default 0660 */
+	char *socket_group;      /* server.socket_group; NULL keeps the process group */
+	int workers;             /* server.workers, default 2, 1..64 */
+	int threads;             /* server.threads per worker, default 64, 1..1024 */
+	size_t thread_stack_kb;  /* server.thread_stack_kb, default 256, ≥ 64 */
+	long max_requests;       /* server.max_requests per worker before recycling; 0 = never */
+	size_t max_body_bytes;   /* server.max_body_bytes, default 1 MiB */
+	int max_json_depth;      /* server.max_json_depth, default 64 */
+	int shutdown_timeout_s;  /* server.shutdown_timeout, default 30 */
+	char *log_level;         /* server.log_level, default "info" */
+	char *pid_file;          /* server.pid_file, optional */
+
+	/* "database" */
+	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */
+	int db_pool_size;        /* database.pool_size per worker, default 4 */
+	bool auto_migrate;       /* database.auto_migrate, default false */
+
+	/* "auth" */
+	bool auth_required;      /* auth.required, default false */
+	struct sg_strv admin_roles; /* auth.admin_roles, default ["admin"] */
+	int key_cache_ttl_s;     /* auth.key_cache_ttl, default 5 */
+
+	/* "providers": in file order, grouped by nothing. */
+	struct sg_provider *providers;
+	size_t nproviders;
+
+	/* Resources registered at start (borrowed from root; arrays or NULL). */
+	json_t *models, *shields, *vector_dbs, *datasets, *scoring_fns, *benchmarks, *tool_groups;
+
+	json_t *root;            /* the whole substituted document (owned) */
+};
+
+/* "inference", "safety", … ; NULL for an out-of-range value. */
+const char *conf_api_name(enum sg_api api);
+/* The api for a name; false when unknown. */
+bool conf_api_from_name(const char *name, enum sg_api *out);
+
+/*
+ * Loads and validates the file at path.  On failure returns NULL and writes
+ * every problem found, one per line, "FILE:LINE:COL: message", into *errors
+ * (newly allocated; the caller frees it).
+ */
+struct sg_conf *conf_load(const char *path, char **errors);
+
+/* Same, from a string (for tests); name is used in messages. */
+struct sg_conf *conf_load_string(const char *text, const char *name, char **errors);
+
+void conf_free(struct sg_conf *c);
+
+/* Providers of one API, in config order. */
+const struct sg_provider *conf_provider(const struct sg_conf *c, enum sg_api api, const char *provider_id);
+size_t conf_provider_count(const struct sg_conf *c, enum sg_api api);
+/* The i-th provider of api (0-based), or NULL. */
+const struct sg_provider *conf_provider_nth(const struct sg_conf *c, enum sg_api api, size_t i);
+
+#endif

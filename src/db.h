@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * db.h: the PostgreSQL connections of one process and the schema migrations.
+ *
+ * Each worker process owns a small pool (database.pool_size connections),
+ * opened after fork, lazily, and re-opened when a connection is found broken.
+ * A connection is used by one thread at a time: db_acquire() hands it out
+ * under the pool's mutex, db_release() gives it back.  SQLSTATEs are mapped to
+ * sg_status here and nowhere else.
+ */
+#ifndef SG_DB_H
+#define SG_DB_H
+
+#include <libpq-fe.h>
+
+#include "conf.h"
+#include "sg.h"
+
+/* The migrations compiled in from sql/ (sql_migrations.c, generated), in order. */
+struct sg_migration {
+	const char *name; /* "001_core" */
+	const char *sql;
+};
+extern const struct sg_migration sg_migrations[];
+extern const size_t sg_migrations_count;
+
+/* Prepares the pool for conf (no connection is made yet).  Call after fork. */
+sg_status db_init(const struct sg_conf *conf) SG_MUST_CHECK;
+/* Closes every connection.  Idempotent. */
+void db_shutdown(void);
+
+/*
+ * A connection for the calling thread, or NULL when PostgreSQL cannot be
+ * reached (the reason is logged).  Waits while all are in use.
+ */
+PGconn *db_acquire(void);
+/* Returns c to the pool; broken=true closes it so the next acquire reconnects. */
+void db_release(PGconn *c, bool broken);
+
+/*
+ * Maps a failed result to a status: unique/exclusion violation → SG_E_CONFLICT,
+ * foreign key violation → SG_E_CONFLICT, connection and shutdown classes (08,
+ * 57P) → SG_E_UNAVAILABLE, data exceptions (22) → SG_E_BAD_REQUEST, the rest →
+ * SG_E_INTERNAL.  A NULL result or a bad connection is SG_E_UNAVAILABLE.
+ * Logs the server's message (never the parameters).
+ */
+sg_status db_result_status(PGconn *c, const PGresult *res);
+
+/* True when the status means the connection should be dropped. */
+bool db_conn_broken(PGconn *c);
+
+/* SELECT 1 on a pooled connection: SG_OK or SG_E_UNAVAILABLE. */
+sg_status db_ping(void) SG_MUST_CHECK;
+
+/*
+ * Applies every migration not yet recorded in schema_migrations, in order,
+ * each in its own transaction, using a direct connection to conninfo.
+ * Prints one line per applied migration to stdout when verbose.
+ */
+sg_status db_migrate(const char *conninfo, bool verbose, char *err, size_t errlen) SG_MUST_CHECK;
+
+/*
+ * Checks that every known migration is applied.  SG_OK when current;
+ * SG_E_UNAVAILABLE with a message in err when the database cannot be reached
+ * or the schema is behind (naming the first missing migration).
+ */
+sg_status db_schema_check(const char *conninfo, char *err, size_t errlen) SG_MUST_CHECK;
+
+#endif

@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.c: FastCGI params → struct request, body reading with its cap, the
+ * response and SSE writers, and the Redis-style field getters that record a
+ * 400 themselves.  Knows no route and no JSON schema.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+
+static const struct {
+	enum sg_method m;
+	const char *name;
+} methods[] = {
+	{SG_GET, "GET"},   {SG_POST, "POST"}, {SG_DELETE, "DELETE"},   {SG_PUT, "PUT"},
+	{SG_PATCH, "PATCH"}, {SG_HEAD, "HEAD"}, {SG_OPTIONS, "OPTIONS"},
+};
+
+enum sg_method
+http_method_from_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < SG_ARRAY_LEN(methods); i++)
+		if (strcmp(name, methods[i].name) == 0)
+			return methods[i].m;
+	return SG_METHOD_OTHER;
+}
+
+const char *
+http_method_name(enum sg_method m)
+{
+	for (size_t i = 0; i < SG_ARRAY_LEN(methods); i++)
+		if (methods[i].m == m)
+			return methods[i].name;
+	return "OTHER";
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes src[0..len) into a new string.  plus_space turns '+' into
+ * ' ' (query strings).  NULL on bad encoding or a decoded NUL byte.
+ */
+static char *
+pct_decode(const char *src, size_t len, bool plus_space)
+{
+	char *out = sg_malloc(len + 1), *o = out;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char) src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				goto bad;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			c = hi * 16 + lo;
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		if (c == 0)
+			goto bad;
+		*o++ = (char) c;
+	}
+	*o = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* True when a path segment is "." or "..". */
+static bool
+has_dot_segment(const char *path)
+{
+	for (const char *p = path; (p = strchr(p, '/')) != NULL; p++) {
+		const char *s = p + 1;
+		size_t n = strcspn(s, "/");
+
+		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return true;
+	}
+	return false;
+}
+
+static void
+make_request_id(char *buf, size_t len)
+{
+	static _Thread_local unsigned long long state;
+	FILE *f;
+
+	if (state == 0) {
+		f = fopen("/dev/urandom", "rb");
+		if (f == NULL || fread(&state, sizeof(state), 1, f) != 1)
+			state = (unsigned long long) sg_now_us() ^ (unsigned long long) (uintptr_t) buf;
+		if (f != NULL)
+			fclose(f);
+		state |= 1;
+	}
+	/* xorshift64*: unique enough to correlate log lines, not a secret. */
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	unsigned long long a = state * 2685821657736338717ULL;
+	state ^= state >> 12;
+	state ^= state << 25;
+	state ^= state >> 27;
+	unsigned long long b = state * 2685821657736338717ULL;
+	snprintf(buf, len, "%016llx%016llx", a, b);
+}
+
+/* A request id from nginx is used only when it is short and plain. */
+static bool
+request_id_ok(const char *id)
+{
+	size_t n = 0;
+
+	if (id == NULL || *id == '\0')
+		return false;
+	for (; id[n] != '\0'; n++)
+		if (n >= 63 || !(isalnum((unsigned char) id[n]) || id[n] == '-' || id[n] == '_' || id[n] == '.'))
+			return false;
+	return true;
+}
+
+sg_status
+http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf)
+{
+	const char *uri, *q, *rid, *cl;
+	size_t pathlen, want = 0, cap = conf->max_body_bytes;
+	bool too_large = false;
+
+	http_request_reset(r);
+	r->fcgx = fcgx;
+	r->conf = conf;
+	r->start_us = sg_now_us();
+	r->status = 200;
+
+	rid = FCGX_GetParam("STACKGATE_REQUEST_ID", fcgx->envp);
+	if (request_id_ok(rid))
+		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	else
+		make_request_id(r->request_id, sizeof(r->request_id));
+	log_set_request_id(r->request_id);
+
+	r->method_name = FCGX_GetParam("REQUEST_METHOD", fcgx->envp);
+	if (r->method_name == NULL)
+		r->method_name = "GET";
+	r->method = http_method_from_name(r->method_name);
+
+	/* REQUEST_URI is the raw target: we decode it ourselves, once. */
+	uri = FCGX_GetParam("REQUEST_URI", fcgx->envp);
+	if (uri == NULL)
+		uri = FCGX_GetParam("DOCUMENT_URI", fcgx->envp);
+	if (uri == NULL)
+		uri = "/";
+	q = strchr(uri, '?');
+	pathlen = q ? (size_t) (q - uri) : strlen(uri);
+	r->query = q ? q + 1 : "";
+
+	/* Read the body before anything can fail, so nginx never sees a reset. */
+	cl = FCGX_GetParam("CONTENT_LENGTH", fcgx->envp);
+	if (cl != NULL && *cl != '\0') {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+
+		if (*end != '\0')
+			v = 0;
+		want = (size_t) v;
+		if (v > cap)
+			too_large = true;
+	}
+	if (too_large) {
+		char sink[8192];
+
+		while (FCGX_GetStr(sink, sizeof(sink), fcgx->in) > 0)
+			;
+	} else {
+		size_t have = 0, alloc = want ? want + 1 : 1024;
+
+		r->body = sg_malloc(alloc);
+		if (r->body == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		for (;;) {
+			int n;
+
+			if (have + 1 >= alloc) {
+				char *nb;
+
+				if (alloc > cap + 1) {
+					too_large = true;
+					break;
+				}
+				alloc *= 2;
+				nb = sg_realloc(r->body, alloc);
+				if (nb == NULL)
+					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+				r->body = nb;
+			}
+			n = FCGX_GetStr(r->body + have, (int) (alloc - have - 1), fcgx->in);
+			if (n <= 0)
+				break;
+			have += (size_t) n;
+			if (have > cap) {
+				too_large = true;
+				break;
+			}
+		}
+		r->body[have] = '\0';
+		r->body_len = have;
+		if (too_large) {
+			char sink[8192];
+
+			while (FCGX_GetStr(sink, sizeof(sink), fcgx->in) > 0)
+				;
+		}
+	}
+	if (too_large)
+		return http_fail(r, SG_E_TOO_LARGE, NULL, "request body exceeds the limit of %zu bytes", cap);
+
+	r->path = pct_decode(uri, pathlen, false);
+	if (r->path == NULL)
+		return http_fail(r, SG_E_BAD_REQUEST, NULL, "the request path has invalid percent-encoding or a NUL byte");
+	if (r->path[0] != '/' || has_dot_segment(r->path))
+		return http_fail(r, SG_E_BAD_REQUEST, NULL, "the request path must not contain '.' or '..' segments");
+	return SG_OK;
+}
+
+void
+http_request_reset(struct request *r)
+{
+	free(r->path);
+	free(r->body);
+	if (r->json != NULL)
+		json_decref(r->json);
+	identity_reset(&r->id);
+	free(r->path_arg);
+	if (r->reply != NULL)
+		json_decref(r->reply);
+	free(r->err_msg);
+	free(r->err_param);
+	sg_strv_free(&r->headers);
+	memset(r, 0, sizeof(*r));
+	r->query = "";
+	r->status = 200;
+}
+
+sg_status
+http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(r->err_msg);
+	r->err_msg = msg;
+	free(r->err_param);
+	r->err_param = param ? sg_strdup(param) : NULL;
+	return st;
+}
+
+const char *
+http_param(const struct request *r, const char *name)
+{
+	return r->fcgx ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
+}
+
+char *
+http_query_get(const struct request *r, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = r->query;
+
+	while (p != NULL && *p != '\0') {
+		size_t seglen = strcspn(p, "&");
+		const char *eq = memchr(p, '=', seglen);
+		size_t namelen = eq ? (size_t) (eq - p) : seglen;
+
+		if (namelen == klen && memcmp(p, key, klen) == 0) {
+			if (eq == NULL)
+				return sg_strdup("");
+			return pct_decode(eq + 1, seglen - namelen - 1, true);
+		}
+		p += seglen;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+sg_status
+http_body_object(struct request *r, json_t **out)
+{
+	char err[256];
+
+	*out = NULL;
+	if (r->json == NULL) {
+		if (r->body_len == 0) {
+			r->json = json_object();
+		} else {
+			r->json = sg_json_parse(r->body, r->body_len, (size_t) r->conf->max_json_depth, err, sizeof(err));
+			if (r->json == NULL)
+				return http_fail(r, SG_E_BAD_REQUEST, NULL, "invalid JSON body: %s", err);
+		}
+		if (r->json == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	}
+	if (!json_is_object(r->json))
+		return http_fail(r, SG_E_BAD_REQUEST, NULL, "the request body must be a JSON object");
+	*out = r->json;
+	return SG_OK;
+}
+
+bool
+http_add_header(struct request *r, const char *name, const char *value)
+{
+	char line[1024];
+
+	if (snprintf(line, sizeof(line), "%s: %s", name, value) >= (int) sizeof(line))
+		return false;
+	/* A header value must not be able to start another header. */
+	if (strpbrk(line, "\r\n") != NULL)
+		return false;
+	return sg_strv_push(&r->headers, line);
+}
+
+static bool
+put(struct request *r, const char *s, size_t n)
+{
+	if (r->client_gone)
+		return false;
+	if (n > 0 && FCGX_PutStr(s, (int) n, r->fcgx->out) != (int) n) {
+		r->client_gone = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+put_head(struct request *r, int status, const char *content_type, long long content_length, bool stream)
+{
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n", status,
+		     sg_http_reason(status), content_type, r->request_id);
+	if (n < 0 || !put(r, head, (size_t) n))
+		return false;
+	if (stream) {
+		static const char sh[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+
+		if (!put(r, sh, sizeof(sh) - 1))
+			return false;
+	} else if (content_length >= 0) {
+		n = snprintf(head, sizeof(head), "Content-Length: %lld\r\n", content_length);
+		if (n < 0 || !put(r, head, (size_t) n))
+			return false;
+	}
+	for (size_t i = 0; i < r->headers.n; i++)
+		if (!put(r, r->headers.v[i], strlen(r->headers.v[i])) || !put(r, "\r\n", 2))
+			return false;
+	if (!put(r, "\r\n", 2))
+		return false;
+	r->headers_sent = true;
+	r->final_status = status;
+	return true;
+}
+
+bool
+http_stream_begin(struct request *r, int status, const char *content_type)
+{
+	if (!put_head(r, status, content_type, -1, true))
+		return false;
+	if (FCGX_FFlush(r->fcgx->out) != 0) {
+		r->client_gone = true;
+		return false;
+	}
+	return true;
+}
+
+bool
+http_stream_write(struct request *r, const char *buf, size_t len)
+{
+	if (!put(r, buf, len))
+		return false;
+	if (FCGX_FFlush(r->fcgx->out) != 0) {
+		r->client_gone = true;
+		return false;
+	}
+	return true;
+}
+
+void
+http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len)
+{
+	if (r->headers_sent)
+		return;
+	if (put_head(r, status, content_type, (long long) len, false) && r->method != SG_HEAD)
+		put(r, body, len);
+}
+
+/* The shared part of the field getters: fetch, treat null as absent, check type. */
+static sg_status
+field(struct request *r, json_t *obj, const char *key, bool required, json_type type, const char *what, json_t **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return http_fail(r, SG_E_BAD_REQUEST, key, "%s is required", key);
+		return SG_OK;
+	}
+	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
+		return http_fail(r, SG_E_BAD_REQUEST, key, "%s must be %s", key, what);
+	*out = v;
+	return SG_OK;
+}
+
+sg_status
+http_field_str(struct request *r, json_t *obj, const char *key, bool required, const char **out)
+{
+	json_t *v;
+	sg_status st = field(r, obj, key, required, JSON_STRING, "a string", &v);
+
+	*out = v ? json_string_value(v) : NULL;
+	return st;
+}
+
+sg_status
+http_field_obj(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
+{
+	return field(r, obj, key, required, JSON_OBJECT, "an object", out);
+}
+
+sg_status
+http_field_array(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
+{
+	return field(r, obj, key, required, JSON_ARRAY, "an array", out);
+}
+
+sg_status
+http_field_int(struct request *r, json_t *obj, const char *key, bool required, json_int_t *out, bool *found)
+{
+	json_t *v;
+	sg_status st = field(r, obj, key, required, JSON_INTEGER, "an integer", &v);
+
+	if (found != NULL)
+		*found = v != NULL;
+	if (v != NULL)
+		*out = json_integer_value(v);
+	return st;
+}
+
+sg_status
+http_field_bool(struct request *r, json_t *obj, const char *key, bool required, bool *out, bool *found)
+{
+	json_t *v;
+	sg_status st = field(r, obj, key, required, JSON_TRUE, "a boolean", &v);
+
+	if (found != NULL)
+		*found = v != NULL;
+	if (v != NULL)
+		*out = json_is_true(v);
+	return st;
+}

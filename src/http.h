@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.h: one HTTP request as FastCGI hands it to us, and the ways to answer
+ * it.  A struct request lives for one request; everything it points to is
+ * released by http_request_reset(), which the worker calls on every path.
+ *
+ * Handlers (route_handler_fn) never write a status line.  They either
+ *  - return SG_OK with r->reply (a JSON value they own; NULL means a body of
+ *    `null`) and optionally r->status (default 200), or
+ *  - return an error status after http_fail() recorded a client-safe message,
+ *  - or stream: http_stream_begin() then http_stream_write() per chunk, and
+ *    return SG_OK (or an error, which the worker reports only if nothing was
+ *    sent yet).
+ * The worker writes every status line and every error body.
+ */
+#ifndef SG_HTTP_H
+#define SG_HTTP_H
+
+#include <fcgiapp.h>
+#include <jansson.h>
+
+#include "identity.h"
+#include "sg.h"
+
+struct route;
+struct sg_conf;
+
+enum sg_method {
+	SG_GET = 1 << 0,
+	SG_POST = 1 << 1,
+	SG_DELETE = 1 << 2,
+	SG_PUT = 1 << 3,
+	SG_PATCH = 1 << 4,
+	SG_HEAD = 1 << 5,
+	SG_OPTIONS = 1 << 6,
+	SG_METHOD_OTHER = 1 << 7,
+};
+
+struct request {
+	FCGX_Request *fcgx;          /* borrowed from the accepting thread */
+	const struct sg_conf *conf;  /* borrowed, immutable for the process */
+
+	enum sg_method method;
+	const char *method_name;     /* as received */
+	char *path;                  /* percent-decoded path, no query */
+	const char *query;           /* raw query string, "" when none */
+	char request_id[64];
+
+	char *body;                  /* NUL-terminated copy of the body */
+	size_t body_len;
+	json_t *json;                /* the body parsed by http_body_object() */
+
+	struct identity id;
+
+	const struct route *route;
+	char *path_arg;              /* the route's {param}, decoded; NULL if none */
+
+	/* The answer. */
+	int status;                  /* HTTP status on success, default 200 */
+	json_t *reply;               /* owned; NULL is written as `null` */
+	char *err_msg;               /* client-safe message for an error */
+	char *err_param;             /* the offending field, for OpenAI's "param" */
+	int upstream_status;         /* HTTP status for SG_E_UPSTREAM */
+	struct sg_strv headers;      /* extra "Name: value" response headers */
+	bool headers_sent;           /* a streaming handler has sent headers */
+	bool client_gone;            /* a write to nginx failed */
+
+	int64_t start_us;
+	int final_status;            /* what was sent, for the access log */
+};
+
+/* Maps a method name to its bit; SG_METHOD_OTHER when unknown. */
+enum sg_method http_method_from_name(const char *name);
+const char *http_method_name(enum sg_method m);
+
+/*
+ * Reads the FastCGI params and the body (capped by server.max_body_bytes:
+ * SG_E_TOO_LARGE) into r, after http_request_reset().  Rejects paths with
+ * NUL bytes, bad percent-encoding, or "." / ".." segments (SG_E_BAD_REQUEST).
+ */
+sg_status http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf) SG_MUST_CHECK;
+
+/* Releases everything the request owns and clears it for the next one. Idempotent. */
+void http_request_reset(struct request *r);
+
+/*
+ * Records a client-safe error message (printf-style) and the offending field
+ * (may be NULL) and returns st, so handlers can `return http_fail(…)`.
+ */
+sg_status http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...) SG_PRINTF(4, 5);
+
+/* A FastCGI param (e.g. "CONTENT_TYPE"), or NULL.  Borrowed. */
+const char *http_param(const struct request *r, const char *name);
+
+/*
+ * A query-string value, percent-decoded ('+' as space), newly allocated, or
+ * NULL when the key is absent.
+ */
+char *http_query_get(const struct request *r, const char *key);
+
+/*
+ * Parses the body as a JSON object (once; later calls return the same
+ * borrowed value).  An empty body is an empty object.  Depth is capped by
+ * server.max_json_depth.  On failure records a 400 naming the problem
+ * (line/column, depth, not an object, invalid UTF-8, NUL byte).
+ */
+sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
+
+/* Adds a response header; false on allocation failure. */
+bool http_add_header(struct request *r, const char *name, const char *value);
+
+/*
+ * Starts a streamed reply: writes the status line and headers
+ * (Content-Type, Cache-Control: no-cache, X-Accel-Buffering: no,
+ * X-Request-Id and r->headers) and flushes.  False when nginx is gone.
+ */
+bool http_stream_begin(struct request *r, int status, const char *content_type);
+/* Writes and flushes one chunk; false (and r->client_gone) when nginx is gone. */
+bool http_stream_write(struct request *r, const char *buf, size_t len);
+
+/*
+ * Writes a complete non-streamed response: status, Content-Type, headers,
+ * body.  Used by the worker (and by nothing else).
+ */
+void http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len);
+
+/*
+ * Field getters for request bodies that record the 400 themselves.  A JSON
+ * null counts as absent.  Absent + required → 400 "<key> is required";
+ * wrong type → 400 "<key> must be a string" etc.  Outputs are borrowed from obj
+ * and set to NULL (or left unchanged for numbers/bools) when absent.
+ */
+sg_status http_field_str(struct request *r, json_t *obj, const char *key, bool required, const char **out) SG_MUST_CHECK;
+sg_status http_field_obj(struct request *r, json_t *obj, const char *key, bool required, json_t **out) SG_MUST_CHECK;
+sg_status http_field_array(struct request *r, json_t *obj, const char *key, bool required, json_t **out) SG_MUST_CHECK;
+sg_status http_field_int(struct request *r, json_t *obj, const char *key, bool required, json_int_t *out, bool *found) SG_MUST_CHECK;
+sg_status http_field_bool(struct request *r, json_t *obj, const char *key, bool required, bool *out, bool *found) SG_MUST_CHECK;
+
+#endif

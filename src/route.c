@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * route.c: the static route table and the matcher.  The table is the one
+ * list of every path stackgate answers; /v1/inspect/routes reports it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "inspect.h"
+#include "openai.h"
+#include "registry.h"
+#include "resources.h"
+#include "route.h"
+
+#define R(m, p, h, a, api, f) {m, p, h, a, api, f}
+
+static const struct route routes[] = {
+	R(SG_GET, "/v1/health", inspect_health, 0, "inspect", SG_ROUTE_PUBLIC),
+	R(SG_GET, "/v1/version", inspect_version, 0, "inspect", SG_ROUTE_PUBLIC),
+	R(SG_GET, "/v1/inspect/routes", inspect_routes, 0, "inspect", 0),
+	R(SG_GET, "/v1/providers", inspect_providers_list, 0, "providers", 0),
+	R(SG_GET, "/v1/providers/{provider_id}", inspect_provider_get, 0, "providers", 0),
+
+	R(SG_GET, "/v1/models", resources_list, SG_RT_MODEL, "models", 0),
+	R(SG_POST, "/v1/models", resources_register, SG_RT_MODEL, "models", 0),
+	R(SG_GET, "/v1/models/{model_id:path}", resources_get, SG_RT_MODEL, "models", 0),
+	R(SG_DELETE, "/v1/models/{model_id:path}", resources_unregister, SG_RT_MODEL, "models", 0),
+
+	R(SG_GET, "/v1/shields", resources_list, SG_RT_SHIELD, "shields", 0),
+	R(SG_POST, "/v1/shields", resources_register, SG_RT_SHIELD, "shields", 0),
+	R(SG_GET, "/v1/shields/{identifier:path}", resources_get, SG_RT_SHIELD, "shields", 0),
+
+	R(SG_GET, "/v1/vector-dbs", resources_list, SG_RT_VECTOR_DB, "vector_dbs", 0),
+	R(SG_POST, "/v1/vector-dbs", resources_register, SG_RT_VECTOR_DB, "vector_dbs", 0),
+	R(SG_GET, "/v1/vector-dbs/{vector_db_id:path}", resources_get, SG_RT_VECTOR_DB, "vector_dbs", 0),
+	R(SG_DELETE, "/v1/vector-dbs/{vector_db_id:path}", resources_unregister, SG_RT_VECTOR_DB, "vector_dbs", 0),
+
+	R(SG_GET, "/v1/datasets", resources_list, SG_RT_DATASET, "datasets", 0),
+	R(SG_POST, "/v1/datasets", resources_register, SG_RT_DATASET, "datasets", 0),
+	R(SG_GET, "/v1/datasets/{dataset_id:path}", resources_get, SG_RT_DATASET, "datasets", 0),
+	R(SG_DELETE, "/v1/datasets/{dataset_id:path}", resources_unregister, SG_RT_DATASET, "datasets", 0),
+
+	R(SG_GET, "/v1/scoring-functions", resources_list, SG_RT_SCORING_FN, "scoring_functions", 0),
+	R(SG_POST, "/v1/scoring-functions", resources_register, SG_RT_SCORING_FN, "scoring_functions", 0),
+	R(SG_GET, "/v1/scoring-functions/{scoring_fn_id:path}", resources_get, SG_RT_SCORING_FN,
+	  "scoring_functions", 0),
+
+	R(SG_GET, "/v1/eval/benchmarks", resources_list, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_POST, "/v1/eval/benchmarks", resources_register, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_GET, "/v1/eval/benchmarks/{benchmark_id}", resources_get, SG_RT_BENCHMARK, "benchmarks", 0),
+
+	R(SG_GET, "/v1/toolgroups", resources_list, SG_RT_TOOL_GROUP, "tool_groups", 0),
+	R(SG_POST, "/v1/toolgroups", resources_register, SG_RT_TOOL_GROUP, "tool_groups", 0),
+	R(SG_GET, "/v1/toolgroups/{toolgroup_id:path}", resources_get, SG_RT_TOOL_GROUP, "tool_groups", 0),
+	R(SG_DELETE, "/v1/toolgroups/{toolgroup_id:path}", resources_unregister, SG_RT_TOOL_GROUP, "tool_groups", 0),
+	R(SG_GET, "/v1/tools", resources_tools_list, SG_RT_TOOL, "tool_groups", 0),
+	R(SG_GET, "/v1/tools/{tool_name:path}", resources_get, SG_RT_TOOL, "tool_groups", 0),
+
+	R(SG_GET, "/v1/openai/v1/models", openai_models, 0, "inference", 0),
+	R(SG_POST, "/v1/openai/v1/completions", openai_completions, 0, "inference", 0),
+	R(SG_POST, "/v1/openai/v1/chat/completions", openai_chat_completions, 0, "inference", 0),
+	R(SG_POST, "/v1/openai/v1/embeddings", openai_embeddings, 0, "inference", 0),
+
+	/* Data planes of the other APIs are served by the systems behind them (README). */
+	R(SG_POST, "/v1/inference/completion", resources_not_implemented, 0, "inference", 0),
+	R(SG_POST, "/v1/inference/chat-completion", resources_not_implemented, 0, "inference", 0),
+	R(SG_POST, "/v1/inference/embeddings", resources_not_implemented, 0, "inference", 0),
+	R(SG_POST, "/v1/safety/run-shield", resources_not_implemented, 0, "safety", 0),
+	R(SG_POST, "/v1/vector-io/insert", resources_not_implemented, 0, "vector_io", 0),
+	R(SG_POST, "/v1/vector-io/query", resources_not_implemented, 0, "vector_io", 0),
+	R(SG_GET, "/v1/datasetio/iterrows/{dataset_id:path}", resources_not_implemented, 0, "datasetio", 0),
+	R(SG_POST, "/v1/datasetio/append-rows/{dataset_id:path}", resources_not_implemented, 0, "datasetio", 0),
+	R(SG_POST, "/v1/scoring/score", resources_not_implemented, 0, "scoring", 0),
+	R(SG_POST, "/v1/scoring/score-batch", resources_not_implemented, 0, "scoring", 0),
+	R(SG_POST, "/v1/eval/benchmarks/{benchmark_id}/evaluations", resources_not_implemented, 0, "eval", 0),
+	R(SG_POST, "/v1/eval/benchmarks/{benchmark_id}/jobs", resources_not_implemented, 0, "eval", 0),
+	R(SG_GET, "/v1/tool-runtime/list-tools", resources_not_implemented, 0, "tool_runtime", 0),
+	R(SG_POST, "/v1/tool-runtime/invoke", resources_not_implemented, 0, "tool_runtime", 0),
+
+	R(SG_GET, "/_stackgate/auth", auth_check, 0, "auth", SG_ROUTE_PUBLIC | SG_ROUTE_INTERNAL),
+};
+
+const struct route *
+route_table(size_t *n)
+{
+	*n = SG_ARRAY_LEN(routes);
+	return routes;
+}
+
+/*
+ * Matches path against one pattern.  On success returns true and, when the
+ * pattern has a parameter, stores its start and length.
+ */
+static bool
+pattern_match(const char *pat, const char *path, const char **arg, size_t *arglen)
+{
+	const char *open = strchr(pat, '{');
+	const char *close;
+	size_t plen, slen, pathlen;
+	const char *suffix, *start, *end;
+	bool multi;
+
+	*arg = NULL;
+	*arglen = 0;
+	if (open == NULL)
+		return strcmp(pat, path) == 0;
+
+	plen = (size_t) (open - pat);
+	if (strncmp(pat, path, plen) != 0)
+		return false;
+	close = strchr(open, '}');
+	multi = (size_t) (close - open) > 5 && memcmp(close - 5, ":path", 5) == 0;
+	suffix = close + 1;
+	slen = strlen(suffix);
+	pathlen = strlen(path);
+	start = path + plen;
+	if (pathlen < plen + slen + 1)
+		return false;
+	end = path + pathlen - slen;
+	if (strcmp(end, suffix) != 0)
+		return false;
+	if (end <= start)
+		return false;
+	if (!multi && memchr(start, '/', (size_t) (end - start)) != NULL)
+		return false;
+	/* Empty segments ("a//b", a trailing '/') never make an identifier. */
+	if (start[0] == '/' || end[-1] == '/')
+		return false;
+	if (multi && strstr(start, "//") != NULL && strstr(start, "//") < end)
+		return false;
+	*arg = start;
+	*arglen = (size_t) (end - start);
+	return true;
+}
+
+const struct route *
+route_match(const char *path, enum sg_method method, char **arg_out, unsigned *allowed)
+{
+	const char *arg;
+	size_t arglen;
+
+	*arg_out = NULL;
+	*allowed = 0;
+	for (size_t i = 0; i < SG_ARRAY_LEN(routes); i++) {
+		if (!pattern_match(routes[i].pattern, path, &arg, &arglen))
+			continue;
+		if (routes[i].method != method && !(method == SG_HEAD && routes[i].method == SG_GET)) {
+			*allowed |= (unsigned) routes[i].method;
+			continue;
+		}
+		if (arg != NULL) {
+			*arg_out = sg_strndup(arg, arglen);
+			if (*arg_out == NULL)
+				return NULL;
+		}
+		*allowed = 0;
+		return &routes[i];
+	}
+	return NULL;
+}
+
+void
+route_allow_string(unsigned methods, char *buf, size_t len)
+{
+	static const enum sg_method order[] = {SG_GET, SG_POST, SG_PUT, SG_PATCH, SG_DELETE};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < SG_ARRAY_LEN(order); i++) {
+		if (!(methods & (unsigned) order[i]))
+			continue;
+		int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", http_method_name(order[i]));
+		if (n < 0 || (size_t) n >= len - used)
+			return;
+		used += (size_t) n;
+		if (order[i] == SG_GET && used < len) {
+			n = snprintf(buf + used, len - used, ", HEAD");
+			if (n > 0 && (size_t) n < len - used)
+				used += (size_t) n;
+		}
+	}
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sg.c: the status tables generated from SG_STATUS_TABLE, string vectors,
+ * allocation wrappers and the clock.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sg.h"
+
+static const struct {
+	const char *name;
+	int http;
+	const char *type;
+} status_table[] = {
+#define SG_X_ROW(name, http, type) {#name, http, type},
+	SG_STATUS_TABLE(SG_X_ROW)
+#undef SG_X_ROW
+};
+
+const char *
+sg_status_name(sg_status st)
+{
+	if ((unsigned) st >= SG_STATUS_COUNT)
+		return "SG_E_UNKNOWN";
+	return status_table[st].name;
+}
+
+int
+sg_status_http(sg_status st)
+{
+	if ((unsigned) st >= SG_STATUS_COUNT)
+		return 500;
+	return status_table[st].http;
+}
+
+const char *
+sg_status_type(sg_status st)
+{
+	if ((unsigned) st >= SG_STATUS_COUNT)
+		return "internal_error";
+	return status_table[st].type;
+}
+
+const char *
+sg_http_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default:  return "Unknown";
+	}
+}
+
+bool
+sg_strv_push(struct sg_strv *sv, const char *s)
+{
+	char **v;
+	char *copy = sg_strdup(s);
+
+	if (copy == NULL)
+		return false;
+	v = sg_realloc(sv->v, (sv->n + 1) * sizeof(*v));
+	if (v == NULL) {
+		free(copy);
+		return false;
+	}
+	v[sv->n++] = copy;
+	sv->v = v;
+	return true;
+}
+
+bool
+sg_strv_contains(const struct sg_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void
+sg_strv_free(struct sg_strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+void *
+sg_malloc(size_t n)
+{
+	return malloc(n ? n : 1);
+}
+
+void *
+sg_calloc(size_t n, size_t size)
+{
+	return calloc(n ? n : 1, size ? size : 1);
+}
+
+void *
+sg_realloc(void *p, size_t n)
+{
+	return realloc(p, n ? n : 1);
+}
+
+char *
+sg_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *
+sg_strndup(const char *s, size_t n)
+{
+	return s ? strndup(s, n) : NULL;
+}
+
+char *
+sg_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *out = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&out, fmt, ap) < 0)
+		out = NULL;
+	va_end(ap);
+	return out;
+}
+
+int64_t
+sg_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool
+sg_ct_equal(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= x[i] ^ y[i];
+	return acc == 0;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sg.h: what every stackgate module shares: the status table, string
+ * vectors and small helpers.  The status table is the one place that lists
+ * every outcome the code can produce, with its HTTP status and OpenAI error
+ * type; the enum, the name table and the mappings are generated from it.
+ */
+#ifndef SG_H
+#define SG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SG_MUST_CHECK __attribute__((warn_unused_result))
+#define SG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define SG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*        name                 HTTP  OpenAI error type          */
+#define SG_STATUS_TABLE(X)                                            \
+	X(SG_OK,                  200, NULL)                          \
+	X(SG_E_BAD_REQUEST,       400, "invalid_request_error")       \
+	X(SG_E_UNAUTHORIZED,      401, "authentication_error")        \
+	X(SG_E_FORBIDDEN,         403, "permission_error")            \
+	X(SG_E_NOT_FOUND,         404, "not_found_error")             \
+	X(SG_E_METHOD,            405, "invalid_request_error")       \
+	X(SG_E_CONFLICT,          409, "conflict_error")              \
+	X(SG_E_TOO_LARGE,         413, "invalid_request_error")       \
+	X(SG_E_UNSUPPORTED_MEDIA, 415, "invalid_request_error")       \
+	X(SG_E_UPGRADE,           426, "invalid_request_error")       \
+	X(SG_E_INTERNAL,          500, "internal_error")              \
+	X(SG_E_NOMEM,             500, "internal_error")              \
+	X(SG_E_NOT_IMPLEMENTED,   501, "not_implemented_error")       \
+	X(SG_E_BAD_GATEWAY,       502, "upstream_error")              \
+	X(SG_E_UNAVAILABLE,       503, "service_unavailable_error")   \
+	X(SG_E_GATEWAY_TIMEOUT,   504, "timeout_error")               \
+	X(SG_E_UPSTREAM,          0,   "upstream_error") /* status taken from the upstream reply */
+
+enum sg_status {
+#define SG_X_ENUM(name, http, type) name,
+	SG_STATUS_TABLE(SG_X_ENUM)
+#undef SG_X_ENUM
+	SG_STATUS_COUNT
+};
+typedef enum sg_status sg_status;
+
+/* The enum constant's name, e.g. "SG_E_NOT_FOUND". */
+const char *sg_status_name(sg_status st);
+/* The HTTP status code for st; 0 for SG_E_UPSTREAM (the caller supplies it). */
+int sg_status_http(sg_status st);
+/* The OpenAI error "type" for st, or NULL for SG_OK. */
+const char *sg_status_type(sg_status st);
+/* The reason phrase for an HTTP status code ("Not Found"). */
+const char *sg_http_reason(int code);
+
+/* A growable vector of owned strings. */
+struct sg_strv {
+	char **v;
+	size_t n;
+};
+
+/* Appends a copy of s; false on allocation failure. */
+bool sg_strv_push(struct sg_strv *sv, const char *s) SG_MUST_CHECK;
+/* True when s is one of sv's strings. */
+bool sg_strv_contains(const struct sg_strv *sv, const char *s);
+/* Frees every string and the array; leaves sv empty.  Idempotent. */
+void sg_strv_free(struct sg_strv *sv);
+
+/* Allocation wrappers: abort on failure is not our policy, they return NULL. */
+void *sg_malloc(size_t n);
+void *sg_calloc(size_t n, size_t size);
+void *sg_realloc(void *p, size_t n);
+char *sg_strdup(const char *s);
+char *sg_strndup(const char *s, size_t n);
+/* printf into a new string; NULL on failure. */
+char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
+
+/* Monotonic clock in microseconds. */
+int64_t sg_now_us(void);
+/* Constant-time comparison of two buffers of the same length. */
+bool sg_ct_equal(const void *a, const void *b, size_t n);
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* check_sg.c: the status table, string vectors and helpers of sg.c. */
+#include "config.h"
+
+#include <string.h>
+
+#include "sg.h"
+#include "suites.h"
+
+START_TEST(status_table_maps_http_and_types)
+{
+	ck_assert_int_eq(sg_status_http(SG_OK), 200);
+	ck_assert_int_eq(sg_status_http(SG_E_NOT_FOUND), 404);
+	ck_assert_int_eq(sg_status_http(SG_E_CONFLICT), 409);
+	ck_assert_int_eq(sg_status_http(SG_E_TOO_LARGE), 413);
+	ck_assert_int_eq(sg_status_http(SG_E_GATEWAY_TIMEOUT), 504);
+	ck_assert_str_eq(sg_status_name(SG_E_BAD_GATEWAY), "SG_E_BAD_GATEWAY");
+	ck_assert_str_eq(sg_status_type(SG_E_BAD_REQUEST), "invalid_request_error");
+	ck_assert_ptr_null(sg_status_type(SG_OK));
+	ck_assert_int_eq(sg_status_http((sg_status) 9999), 500);
+	ck_assert_str_eq(sg_http_reason(405), "Method Not Allowed");
+}
+END_TEST
+
+START_TEST(strv_push_contains_free)
+{
+	struct sg_strv sv = {0};
+
+	ck_assert(sg_strv_push(&sv, "a"));
+	ck_assert(sg_strv_push(&sv, "b"));
+	ck_assert_uint_eq(sv.n, 2);
+	ck_assert(sg_strv_contains(&sv, "b"));
+	ck_assert(!sg_strv_contains(&sv, "c"));
+	sg_strv_free(&sv);
+	ck_assert_uint_eq(sv.n, 0);
+	sg_strv_free(&sv); /* idempotent */
+}
+END_TEST
+
+START_TEST(ct_equal_compares_bytes)
+{
+	ck_assert(sg_ct_equal("abcd", "abcd", 4));
+	ck_assert(!sg_ct_equal("abcd", "abce", 4));
+	ck_assert(sg_ct_equal("", "", 0));
+}
+END_TEST
+
+Suite *
+sg_suite(void)
+{
+	Suite *s = suite_create("sg");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, status_table_maps_http_and_types);
+	tcase_add_test(tc, strv_push_contains_free);
+	tcase_add_test(tc, ct_equal_compares_bytes);
+	suite_add_tcase(s, tc);
+	return s;
+}
