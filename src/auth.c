@@ -13,14 +13,14 @@ auth_check(struct request *r)
 }
 
 int
-auth_cli_principal(const struct sg_conf *conf, int argc, char **argv)
+auth_cli_principal(const char *conninfo, int argc, char **argv)
 {
 	fprintf(stderr, "stackgate: principal: not implemented yet\n");
 	return 1;
 }
 
 int
-auth_cli_key(const struct sg_conf *conf, int argc, char **argv)
+auth_cli_key(const char *conninfo, int argc, char **argv)
 {
 	fprintf(stderr, "stackgate: key: not implemented yet\n");
 	return 1;

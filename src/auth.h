@@ -15,8 +15,13 @@
 /* GET /_stackgate/auth (the auth_request target). */
 sg_status auth_check(struct request *r);
 
-/* `stackgate principal …` and `stackgate key …`: argv after the subcommand; returns the exit code. */
-int auth_cli_principal(const struct sg_conf *conf, int argc, char **argv);
-int auth_cli_key(const struct sg_conf *conf, int argc, char **argv);
+/*
+ * `stackgate principal …` and `stackgate key …`: argv[0] is the subcommand
+ * ("principal"/"key"), conninfo the database (libpq conninfo or URL; "" means
+ * the PG* environment).  Prints results to stdout, errors to stderr; returns
+ * the process exit code.
+ */
+int auth_cli_principal(const char *conninfo, int argc, char **argv);
+int auth_cli_key(const char *conninfo, int argc, char **argv);
 
 #endif

@@ -38,6 +38,7 @@ struct sg_provider {
 	long connect_timeout_ms; /* config.connect_timeout (s), default 5 */
 	long read_timeout_ms;    /* config.timeout (s), default 600: longest wait for upstream bytes */
 	bool tls_verify;         /* config.tls_verify, default true */
+	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
 	bool check_models;       /* config.check_model_on_register, default true */
 };
 
@@ -94,6 +95,20 @@ struct sg_conf *conf_load(const char *path, char **errors);
 struct sg_conf *conf_load_string(const char *text, const char *name, char **errors);
 
 void conf_free(struct sg_conf *c);
+
+/*
+ * Typed reads of a config value after ${env.…} substitution, shared with
+ * provider.c.  Each accepts the JSON type or a string that holds one, since
+ * "${env.WORKERS:4}" can only be written as a string.  False when v is
+ * neither (or out of the type's range).
+ *   int:    a JSON integer or a string of an optional sign and decimal digits
+ *   bool:   true/false or "true", "false", "yes", "no", "on", "off", "1", "0"
+ *           (any case)
+ *   number: a JSON integer or real, or a string strtod reads whole (finite)
+ */
+bool conf_value_int(const json_t *v, long long *out);
+bool conf_value_bool(const json_t *v, bool *out);
+bool conf_value_number(const json_t *v, double *out);
 
 /* Providers of one API, in config order. */
 const struct sg_provider *conf_provider(const struct sg_conf *c, enum sg_api api, const char *provider_id);

@@ -1,37 +1,105 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* inspect.c: placeholder. */
+/*
+ * inspect.c: /v1/health, /v1/version, /v1/inspect/routes and /v1/providers
+ * (reference/llama-stack-api.md §1.10).  Health asks PostgreSQL; the rest
+ * reads the route table and the loaded config.
+ */
 #include "config.h"
 
+#include <ctype.h>
+#include <string.h>
+
+#include "conf.h"
+#include "db.h"
 #include "inspect.h"
+#include "provider.h"
+#include "route.h"
 
 sg_status
 inspect_health(struct request *r)
 {
+	if (db_ping() != SG_OK) {
+		r->status = 503;
+		r->reply = json_pack("{s:s,s:s}", "status", "Error", "reason", "the registry database is unavailable");
+		return r->reply ? SG_OK : SG_E_NOMEM;
+	}
 	r->reply = json_pack("{s:s}", "status", "OK");
-	return SG_OK;
+	return r->reply ? SG_OK : SG_E_NOMEM;
 }
 
 sg_status
 inspect_version(struct request *r)
 {
 	r->reply = json_pack("{s:s}", "version", PACKAGE_VERSION);
-	return SG_OK;
+	return r->reply ? SG_OK : SG_E_NOMEM;
 }
 
 sg_status
 inspect_routes(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	size_t n;
+	const struct route *rt = route_table(&n);
+	json_t *data = json_array();
+
+	if (data == NULL)
+		return SG_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char method[16];
+		enum sg_api api;
+		json_t *types, *row;
+		size_t k;
+
+		if (rt[i].flags & SG_ROUTE_INTERNAL)
+			continue;
+		for (k = 0; rt[i].method && http_method_name(rt[i].method)[k] && k + 1 < sizeof(method); k++)
+			method[k] = (char) tolower((unsigned char) http_method_name(rt[i].method)[k]);
+		method[k] = '\0';
+		types = json_array();
+		/* Routing-table APIs (models, shields, …) list no provider types, as Llama Stack does. */
+		if (types != NULL && conf_api_from_name(rt[i].api, &api)) {
+			for (size_t j = 0; j < conf_provider_count(r->conf, api); j++) {
+				const char *t = conf_provider_nth(r->conf, api, j)->provider_type;
+				bool seen = false;
+				size_t idx;
+				json_t *v;
+
+				json_array_foreach(types, idx, v)
+					seen = seen || strcmp(json_string_value(v), t) == 0;
+				if (!seen)
+					json_array_append_new(types, json_string(t));
+			}
+		}
+		row = json_pack("{s:s,s:s,s:o}", "route", rt[i].pattern, "method", method, "provider_types", types);
+		if (row == NULL || json_array_append_new(data, row) != 0) {
+			json_decref(data);
+			return SG_E_NOMEM;
+		}
+	}
+	r->reply = json_pack("{s:o}", "data", data);
+	return r->reply ? SG_OK : SG_E_NOMEM;
 }
 
 sg_status
 inspect_providers_list(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	json_t *data = json_array();
+
+	if (data == NULL)
+		return SG_E_NOMEM;
+	for (size_t i = 0; i < r->conf->nproviders; i++)
+		json_array_append_new(data, provider_info_json(&r->conf->providers[i]));
+	r->reply = json_pack("{s:o}", "data", data);
+	return r->reply ? SG_OK : SG_E_NOMEM;
 }
 
 sg_status
 inspect_provider_get(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	for (size_t i = 0; i < r->conf->nproviders; i++) {
+		if (strcmp(r->conf->providers[i].provider_id, r->path_arg) == 0) {
+			r->reply = provider_info_json(&r->conf->providers[i]);
+			return r->reply ? SG_OK : SG_E_NOMEM;
+		}
+	}
+	return http_fail(r, SG_E_NOT_FOUND, "provider_id", "provider '%s' not found", r->path_arg);
 }

@@ -1,4 +1,279 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* provider.c: not written yet. */
+/*
+ * provider.c: the per-kind knowledge about providers (see provider.h for the
+ * table in prose): which inference provider types are OpenAI-compatible
+ * upstreams, how their base URL and API key are found, their timeouts and
+ * TLS settings; and the masked public view of a provider.  Runs at config
+ * load (single-threaded) and, for provider_info_json, in request threads on
+ * read-only data.
+ */
 #include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "provider.h"
+
+struct kind {
+	const char *type;
+	const char *url_key;     /* Llama Stack's name for the URL key, if not "url" */
+	const char *default_url; /* NULL: the URL is required */
+	const char *suffix;      /* appended to the URL unless it already ends with it */
+	const char *key_env;     /* environment variable holding the API key, or NULL */
+};
+
+static const struct kind kinds[] = {
+	{ "remote::vllm", NULL, NULL, NULL, NULL },
+	{ "remote::ollama", NULL, "http://localhost:11434", "/v1", NULL },
+	{ "remote::openai", NULL, "https://api.openai.com/v1", NULL, "OPENAI_API_KEY" },
+	{ "remote::together", NULL, "https://api.together.xyz/v1", NULL, "TOGETHER_API_KEY" },
+	{ "remote::fireworks", NULL, "https://api.fireworks.ai/inference/v1", NULL, "FIREWORKS_API_KEY" },
+	{ "remote::groq", NULL, "https://api.groq.com", "/openai/v1", "GROQ_API_KEY" },
+	{ "remote::nvidia", NULL, "https://integrate.api.nvidia.com", "/v1", "NVIDIA_API_KEY" },
+	{ "remote::passthrough", NULL, NULL, NULL, NULL },
+	{ "remote::cerebras-openai-compat", "openai_compat_api_base", "https://api.cerebras.ai/v1", NULL,
+	  "CEREBRAS_API_KEY" },
+	{ "remote::fireworks-openai-compat", "openai_compat_api_base", "https://api.fireworks.ai/inference/v1",
+	  NULL, "FIREWORKS_API_KEY" },
+	{ "remote::groq-openai-compat", "openai_compat_api_base", "https://api.groq.com/openai/v1", NULL,
+	  "GROQ_API_KEY" },
+	{ "remote::sambanova-openai-compat", "openai_compat_api_base", "https://api.sambanova.ai/v1", NULL,
+	  "SAMBANOVA_API_KEY" },
+	{ "remote::together-openai-compat", "openai_compat_api_base", "https://api.together.xyz/v1", NULL,
+	  "TOGETHER_API_KEY" },
+};
+
+static const struct kind *
+find_kind(const char *type)
+{
+	for (size_t i = 0; type != NULL && i < SG_ARRAY_LEN(kinds); i++)
+		if (strcmp(kinds[i].type, type) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+bool
+provider_is_openai_compat(const char *provider_type)
+{
+	return find_kind(provider_type) != NULL;
+}
+
+struct setup {
+	struct sg_provider *p;
+	provider_problem_fn fn;
+	void *arg;
+};
+
+static void SG_PRINTF(3, 4)
+problem(struct setup *st, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	st->fn(st->arg, key, msg);
+}
+
+/* The value at key, or NULL when it is absent or null. */
+static json_t *
+opt(const json_t *cfg, const char *key)
+{
+	json_t *v = json_object_get(cfg, key);
+
+	return json_is_null(v) ? NULL : v;
+}
+
+static bool
+ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/*
+ * Sets p->base_url from the URL key (or the kind's default), without its
+ * trailing '/', plus the kind's suffix.  The URL is not echoed in messages:
+ * it may carry credentials.
+ */
+static bool
+setup_url(struct setup *st, const struct kind *k, const json_t *cfg)
+{
+	const char *key = k->url_key != NULL && opt(cfg, k->url_key) != NULL ? k->url_key : "url";
+	json_t *v = opt(cfg, key);
+	const char *url = k->default_url, *suffix = k->suffix;
+	bool append = true;
+	size_t len;
+
+	if (v != NULL && !json_is_string(v)) {
+		problem(st, key, "must be a string");
+		return true;
+	}
+	if (v != NULL && json_string_length(v) > 0)
+		url = json_string_value(v);
+	if (url == NULL) {
+		problem(st, key, "is required for %s", st->p->provider_type);
+		return true;
+	}
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		problem(st, key, "must be an http:// or https:// URL");
+		return true;
+	}
+	if (strcmp(k->type, "remote::nvidia") == 0 && opt(cfg, "append_api_version") != NULL &&
+	    !conf_value_bool(opt(cfg, "append_api_version"), &append))
+		problem(st, "append_api_version", "must be a boolean");
+	len = strlen(url);
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (len <= strlen(url[4] == 's' ? "https://" : "http://")) {
+		problem(st, key, "must be an http:// or https:// URL with a host");
+		return true;
+	}
+	if (suffix == NULL || !append || ends_with(url, len, suffix))
+		suffix = "";
+	st->p->base_url = sg_asprintf("%.*s%s", (int) len, url, suffix);
+	return st->p->base_url != NULL;
+}
+
+/* p->api_key from api_token, api_key or the kind's environment variable. */
+static bool
+setup_key(struct setup *st, const struct kind *k, const json_t *cfg)
+{
+	static const char *const keys[] = { "api_token", "api_key" };
+	const char *key = NULL;
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(keys) && key == NULL; i++) {
+		json_t *v = opt(cfg, keys[i]);
+
+		if (v == NULL)
+			continue;
+		if (!json_is_string(v))
+			problem(st, keys[i], "must be a string");
+		else if (json_string_length(v) > 0)
+			key = json_string_value(v);
+	}
+	if (key == NULL && k->key_env != NULL) {
+		key = getenv(k->key_env);
+		if (key != NULL && key[0] == '\0')
+			key = NULL;
+	}
+	if (key == NULL)
+		return true;
+	st->p->api_key = sg_strdup(key);
+	return st->p->api_key != NULL;
+}
+
+/* A timeout in seconds (0 < s <= max) into milliseconds. */
+static void
+setup_seconds(struct setup *st, const json_t *cfg, const char *key, double max, long *ms)
+{
+	json_t *v = opt(cfg, key);
+	double s;
+
+	if (v == NULL)
+		return;
+	if (!conf_value_number(v, &s) || s <= 0 || s > max) {
+		problem(st, key, "must be a number of seconds greater than 0 and at most %.0f", max);
+		return;
+	}
+	*ms = (long) (s * 1000.0 + 0.5);
+	if (*ms < 1)
+		*ms = 1;
+}
+
+/* tls_verify: a boolean, or the absolute path of a CA bundle (verification on). */
+static bool
+setup_tls(struct setup *st, const json_t *cfg)
+{
+	json_t *v = opt(cfg, "tls_verify");
+
+	if (v == NULL || conf_value_bool(v, &st->p->tls_verify))
+		return true;
+	if (json_is_string(v) && json_string_value(v)[0] == '/') {
+		st->p->tls_verify = true;
+		st->p->ca_file = sg_strdup(json_string_value(v));
+		return st->p->ca_file != NULL;
+	}
+	problem(st, "tls_verify", "must be a boolean or the absolute path of a CA bundle");
+	return true;
+}
+
+bool
+provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
+{
+	struct setup st = { p, fn, arg };
+	const struct kind *k;
+	const json_t *cfg = p->config;
+	json_t *v;
+
+	p->openai_compat = false;
+	p->connect_timeout_ms = 5000;
+	p->read_timeout_ms = 600000;
+	p->tls_verify = true;
+	p->check_models = true;
+	if (p->api != SG_API_INFERENCE || (k = find_kind(p->provider_type)) == NULL)
+		return true;
+	p->openai_compat = true;
+	if (!setup_url(&st, k, cfg) || !setup_key(&st, k, cfg) || !setup_tls(&st, cfg))
+		return false;
+	setup_seconds(&st, cfg, "connect_timeout", 3600, &p->connect_timeout_ms);
+	setup_seconds(&st, cfg, "timeout", 86400, &p->read_timeout_ms);
+	v = opt(cfg, "check_model_on_register");
+	if (v != NULL && !conf_value_bool(v, &p->check_models))
+		problem(&st, "check_model_on_register", "must be a boolean");
+	return true;
+}
+
+static bool
+is_secret_key(const char *key)
+{
+	return strcasestr(key, "api_key") != NULL || strcasestr(key, "api_token") != NULL ||
+	       strcasestr(key, "password") != NULL || strcasestr(key, "secret") != NULL;
+}
+
+json_t *
+provider_config_masked(const json_t *config)
+{
+	json_t *in = (json_t *) config, *out, *v;
+	const char *key;
+	size_t i;
+
+	if (json_is_object(in)) {
+		out = json_object();
+		json_object_foreach(in, key, v) {
+			json_t *m = is_secret_key(key) ? json_string("********") : provider_config_masked(v);
+
+			if (out == NULL || json_object_set_new(out, key, m) != 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+	if (json_is_array(in)) {
+		out = json_array();
+		json_array_foreach(in, i, v) {
+			if (out == NULL || json_array_append_new(out, provider_config_masked(v)) != 0) {
+				json_decref(out);
+				return NULL;
+			}
+		}
+		return out;
+	}
+	return json_deep_copy(in);
+}
+
+json_t *
+provider_info_json(const struct sg_provider *p)
+{
+	json_t *cfg = p->config != NULL ? provider_config_masked(p->config) : json_object();
+
+	if (cfg == NULL)
+		return NULL;
+	return json_pack("{s:s,s:s,s:s,s:o}", "api", conf_api_name(p->api), "provider_id", p->provider_id,
+			 "provider_type", p->provider_type, "config", cfg);
+}

@@ -1,5 +1,92 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* provider.h: placeholder, filled in by the module's author. */
+/*
+ * provider.h: what stackgate knows about each kind of provider: which
+ * inference provider types are real OpenAI-compatible upstreams it proxies
+ * to, their base URL, API key, timeouts and TLS settings (derived once, at
+ * config load, into struct sg_provider), and the public view of a provider
+ * for /v1/providers with its secrets masked.  No I/O but getenv at load.
+ *
+ * OpenAI-compatible kinds.  The seed commit (reference/seed-routing_tables.txt,
+ * llama-stack-api.md §2.3) forwards /v1/openai/v1/{completions,chat/completions}
+ * unchanged to an upstream OpenAI API for these types, and so do we:
+ *
+ *   type                            base URL (no trailing '/')                     API key
+ *   remote::vllm                    config.url (required)                          api_token
+ *   remote::ollama                  config.url (default http://localhost:11434)+/v1  (none)
+ *   remote::openai                  config.url, default https://api.openai.com/v1  OPENAI_API_KEY
+ *   remote::together                config.url, default https://api.together.xyz/v1  TOGETHER_API_KEY
+ *   remote::fireworks               config.url, default https://api.fireworks.ai/inference/v1  FIREWORKS_API_KEY
+ *   remote::groq                    config.url (default https://api.groq.com)+/openai/v1  GROQ_API_KEY
+ *   remote::nvidia                  config.url (default https://integrate.api.nvidia.com)+/v1
+ *                                   (no suffix when config.append_api_version is false)  NVIDIA_API_KEY
+ *   remote::passthrough             config.url (required)                          api_key
+ *   remote::cerebras-openai-compat  config.openai_compat_api_base (or url), default https://api.cerebras.ai/v1  CEREBRAS_API_KEY
+ *   remote::fireworks-openai-compat …, default https://api.fireworks.ai/inference/v1  FIREWORKS_API_KEY
+ *   remote::groq-openai-compat      …, default https://api.groq.com/openai/v1     GROQ_API_KEY
+ *   remote::sambanova-openai-compat …, default https://api.sambanova.ai/v1         SAMBANOVA_API_KEY
+ *   remote::together-openai-compat  …, default https://api.together.xyz/v1         TOGETHER_API_KEY
+ *
+ * A suffix (/v1, /openai/v1) is not appended twice when the URL already ends
+ * with it.  The key is config.api_token, else config.api_key, else the env
+ * variable listed (read at load); an empty string means none.
+ *
+ * Not OpenAI-compatible (openai_compat false; their models can be registered,
+ * the OpenAI routes refuse them): everything else, notably the kinds the seed
+ * serves through its "unsupported" mixin (remote::cerebras, remote::databricks,
+ * remote::runpod, remote::sambanova, remote::tgi, remote::bedrock, inline::*),
+ * and remote::anthropic / remote::gemini, which the seed reaches through
+ * litellm's translation, not an OpenAI-compatible upstream: stackgate does not
+ * translate.
+ *
+ * Common settings of the OpenAI-compatible kinds: config.connect_timeout
+ * (seconds, default 5), config.timeout (seconds, default 600),
+ * config.tls_verify (boolean, default true; a string other than a boolean is
+ * a CA bundle path, as Llama Stack's vLLM adapter allows),
+ * config.check_model_on_register (default true).
+ */
 #ifndef SG_PROVIDER_H
 #define SG_PROVIDER_H
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "sg.h"
+
+/* True when provider_type is one of the OpenAI-compatible kinds above. */
+bool provider_is_openai_compat(const char *provider_type);
+
+/*
+ * Called by provider_setup for each problem in a provider's config: key is
+ * the config key at fault ("url"), or NULL for the config as a whole; msg
+ * says what is wrong, without the key.  Messages never contain secrets.
+ */
+typedef void (*provider_problem_fn)(void *arg, const char *key, const char *msg);
+
+/*
+ * Fills p's derived settings (openai_compat, base_url, api_key, timeouts,
+ * tls_verify, ca_file, check_models) from p->api, p->provider_type and
+ * p->config, which the caller has set.  Every problem found is passed to
+ * problem(arg, …); the settings are then unusable and the config invalid.
+ * Returns false only when memory ran out.  Strings it sets are owned by p
+ * and freed by conf_free.
+ */
+bool provider_setup(struct sg_provider *p, provider_problem_fn problem, void *arg) SG_MUST_CHECK;
+
+/*
+ * A deep copy of a provider config with every secret replaced by
+ * "********": the value of any key whose lower-cased name contains
+ * "api_key", "api_token", "password" or "secret" (whatever its type),
+ * through nested objects and arrays.  New reference; NULL on allocation
+ * failure.  Stricter than Llama Stack, which recurses into an object or a
+ * list under such a key instead of masking it.
+ */
+json_t *provider_config_masked(const json_t *config);
+
+/*
+ * The ProviderInfo of /v1/providers: {"api","provider_id","provider_type",
+ * "config"} with the config masked as above.  New reference; NULL on
+ * allocation failure.
+ */
+json_t *provider_info_json(const struct sg_provider *p);
+
 #endif

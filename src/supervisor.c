@@ -1,5 +1,405 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* supervisor.c: placeholder. */
+/*
+ * supervisor.c: the master process, in the manner of nginx's master and
+ * PHP-FPM: it opens the FastCGI socket, forks conf->workers workers, and then
+ * only waits for signals (sigtimedwait; no handler runs arbitrary code):
+ *   SIGCHLD      reap; respawn a worker that died, with backoff when it keeps
+ *                dying young, so a crash loop does not spin;
+ *   SIGHUP       re-read the config; on success fork a new generation, then
+ *                ask the old one to stop gracefully (they finish in-flight
+ *                requests; the shared socket keeps queued connections for
+ *                the new workers), so no request is dropped;
+ *   SIGTERM/INT  stop: every worker finishes its in-flight requests (bounded
+ *                by shutdown_timeout), then the socket is removed, exit 0.
+ * The listening socket is the only thing workers inherit; database and curl
+ * state are opened in each worker after fork.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "db.h"
+#include "log.h"
+#include "registry.h"
+#include "resources.h"
 #include "supervisor.h"
+#include "worker.h"
+
+#define MAX_SLOTS 64
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define YOUNG_US (2 * 1000000)
+
+struct slot {
+	pid_t pid;          /* 0: empty */
+	int generation;
+	int64_t started_us;
+	int backoff_ms;     /* next respawn delay after a young death */
+	int64_t respawn_at; /* when an empty slot of the current generation is refilled */
+};
+
+static struct slot slots[MAX_SLOTS];
+static struct slot old[MAX_SLOTS * 4];
+static int generation;
+
+/* Opens the listening socket described by conf->listen; -1 on failure (logged). */
+static int
+open_socket(const struct sg_conf *conf)
+{
+	int fd = -1, one = 1;
+
+	if (conf->listen[0] == '/') {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		mode_t old_umask;
+
+		if (strlen(conf->listen) >= sizeof(sa.sun_path)) {
+			log_error("socket path too long: %s", conf->listen);
+			return -1;
+		}
+		strcpy(sa.sun_path, conf->listen);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		/* A stale socket from a crashed run; never a regular file. */
+		struct stat st;
+		if (lstat(conf->listen, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				log_error("%s exists and is not a socket; refusing to replace it", conf->listen);
+				close(fd);
+				return -1;
+			}
+			unlink(conf->listen);
+		}
+		old_umask = umask(0177);
+		if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
+			umask(old_umask);
+			goto fail;
+		}
+		umask(old_umask);
+		if (conf->socket_group != NULL) {
+			struct group *g = getgrnam(conf->socket_group);
+
+			if (g == NULL || chown(conf->listen, (uid_t) -1, g->gr_gid) != 0) {
+				log_error("cannot give %s to group %s", conf->listen, conf->socket_group);
+				goto fail_quiet;
+			}
+		}
+		if (chmod(conf->listen, conf->socket_mode) != 0)
+			goto fail;
+	} else {
+		char host[64];
+		const char *colon = strrchr(conf->listen, ':');
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
+		struct sockaddr_in s4 = {.sin_family = AF_INET};
+		size_t hl;
+		int port;
+
+		if (colon == NULL)
+			goto bad_addr;
+		hl = (size_t) (colon - conf->listen);
+		if (hl == 0 || hl >= sizeof(host))
+			goto bad_addr;
+		memcpy(host, conf->listen, hl);
+		host[hl] = '\0';
+		port = atoi(colon + 1);
+		if (port <= 0 || port > 65535)
+			goto bad_addr;
+		if (strcmp(host, "localhost") == 0)
+			strcpy(host, "127.0.0.1");
+		if (host[0] == '[') {
+			host[strlen(host) - 1] = '\0';
+			if (inet_pton(AF_INET6, host + 1, &s6.sin6_addr) != 1)
+				goto bad_addr;
+			s6.sin6_port = htons((uint16_t) port);
+			fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				goto fail;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *) &s6, sizeof(s6)) != 0)
+				goto fail;
+		} else {
+			if (inet_pton(AF_INET, host, &s4.sin_addr) != 1)
+				goto bad_addr;
+			s4.sin_port = htons((uint16_t) port);
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				goto fail;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *) &s4, sizeof(s4)) != 0)
+				goto fail;
+		}
+	}
+	if (listen(fd, 4096) != 0)
+		goto fail;
+	/* Workers wait in epoll and accept without blocking (worker.c). */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		goto fail;
+	return fd;
+bad_addr:
+	log_error("cannot listen on %s: not a unix socket path or a loopback HOST:PORT", conf->listen);
+	return -1;
+fail:
+	log_error("cannot listen on %s: %s", conf->listen, strerror(errno));
+fail_quiet:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static pid_t
+spawn(struct sg_conf *conf, int fd, int slot)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		int rc;
+
+		rc = worker_run(conf, fd);
+		_exit(rc);
+	}
+	slots[slot].pid = pid;
+	slots[slot].generation = generation;
+	slots[slot].started_us = sg_now_us();
+	slots[slot].respawn_at = 0;
+	log_info("worker %d started (pid %ld, generation %d)", slot, (long) pid, generation);
+	return pid;
+}
+
+static void
+retire(struct slot *s)
+{
+	for (size_t i = 0; i < SG_ARRAY_LEN(old); i++) {
+		if (old[i].pid == 0) {
+			old[i] = *s;
+			kill(s->pid, SIGTERM);
+			break;
+		}
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+count_live(void)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < MAX_SLOTS; i++)
+		n += slots[i].pid != 0;
+	for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
+		n += old[i].pid != 0;
+	return n;
+}
+
+/* Reaps every exited child; schedules respawns for current-generation slots. */
+static void
+reap(bool stopping)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		bool found = false;
+
+		for (size_t i = 0; i < SG_ARRAY_LEN(old); i++) {
+			if (old[i].pid == pid) {
+				memset(&old[i], 0, sizeof(old[i]));
+				log_info("old worker pid %ld exited", (long) pid);
+				found = true;
+			}
+		}
+		for (int i = 0; !found && i < MAX_SLOTS; i++) {
+			struct slot *s = &slots[i];
+			bool young, clean;
+
+			if (s->pid != pid)
+				continue;
+			found = true;
+			clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			young = sg_now_us() - s->started_us < YOUNG_US;
+			if (WIFSIGNALED(status))
+				log_warn("worker %d (pid %ld) killed by signal %d", i, (long) pid, WTERMSIG(status));
+			else if (!clean)
+				log_warn("worker %d (pid %ld) exited with status %d", i, (long) pid,
+					 WEXITSTATUS(status));
+			else
+				log_info("worker %d (pid %ld) exited", i, (long) pid);
+			s->pid = 0;
+			if (stopping)
+				continue;
+			if (!clean && young) {
+				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+				if (s->backoff_ms > BACKOFF_MAX_MS)
+					s->backoff_ms = BACKOFF_MAX_MS;
+				log_warn("worker %d keeps dying young: respawning in %d ms", i, s->backoff_ms);
+				s->respawn_at = sg_now_us() + (int64_t) s->backoff_ms * 1000;
+			} else {
+				s->backoff_ms = 0;
+				s->respawn_at = sg_now_us();
+			}
+		}
+	}
+}
+
+/* Registers the config's resources, from the master, with connections closed before fork. */
+static void
+preregister(const struct sg_conf *conf)
+{
+	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK) {
+		log_warn("cannot open the registry to register the configured resources");
+	} else if (resources_preregister(conf) != SG_OK) {
+		log_warn("some configured resources could not be registered (see above)");
+	}
+	registry_close();
+	db_shutdown();
+}
+
+static void
+write_pid_file(const struct sg_conf *conf)
+{
+	FILE *f;
+
+	if (conf->pid_file == NULL)
+		return;
+	f = fopen(conf->pid_file, "w");
+	if (f == NULL) {
+		log_warn("cannot write pid file %s: %s", conf->pid_file, strerror(errno));
+		return;
+	}
+	fprintf(f, "%ld\n", (long) getpid());
+	fclose(f);
+}
+
+int
+supervisor_run(struct sg_conf *conf)
+{
+	sigset_t set;
+	int fd, nworkers;
+	bool stopping = false;
+	int64_t stop_deadline = 0;
+	char *listen_path;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 1;
+	}
+	fd = open_socket(conf);
+	if (fd < 0)
+		return 1;
+	listen_path = sg_strdup(conf->listen);
+	write_pid_file(conf);
+	preregister(conf);
+
+	nworkers = conf->workers;
+	for (int i = 0; i < nworkers; i++)
+		spawn(conf, fd, i);
+	log_info("stackgate %s listening on %s with %d workers x %d threads", PACKAGE_VERSION, conf->listen,
+		 conf->workers, conf->threads);
+
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &ts);
+
+		if (sig == SIGCHLD || sig < 0)
+			reap(stopping);
+		if ((sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) && !stopping) {
+			log_info("received %s: stopping gracefully", strsignal(sig));
+			stopping = true;
+			stop_deadline = sg_now_us() + (int64_t) (conf->shutdown_timeout_s + 5) * 1000000;
+			for (int i = 0; i < MAX_SLOTS; i++)
+				if (slots[i].pid != 0)
+					kill(slots[i].pid, SIGTERM);
+			for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
+				if (old[i].pid != 0)
+					kill(old[i].pid, SIGTERM);
+		}
+		if (sig == SIGHUP && !stopping) {
+			char *errors = NULL;
+			struct sg_conf *nc = conf_load(conf->path, &errors);
+
+			if (nc == NULL) {
+				log_error("reload failed; keeping the running configuration:");
+				for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
+					log_error("%s", line);
+				free(errors);
+			} else {
+				if (strcmp(nc->listen, listen_path) != 0)
+					log_warn("server.socket changed to %s: a restart is needed for that; still "
+						 "listening on %s", nc->listen, listen_path);
+				free(nc->listen);
+				nc->listen = sg_strdup(listen_path);
+				log_set_level_name(nc->log_level);
+				preregister(nc);
+				generation++;
+				/* Retire the old generation only after the new one has been forked. */
+				struct slot prev[MAX_SLOTS];
+				memcpy(prev, slots, sizeof(prev));
+				memset(slots, 0, sizeof(slots));
+				conf_free(conf);
+				conf = nc;
+				nworkers = conf->workers;
+				for (int i = 0; i < nworkers; i++)
+					spawn(conf, fd, i);
+				for (int i = 0; i < MAX_SLOTS; i++)
+					if (prev[i].pid != 0)
+						retire(&prev[i]);
+				log_info("reloaded %s: generation %d", conf->path, generation);
+			}
+		}
+		if (stopping) {
+			if (count_live() == 0)
+				break;
+			if (sg_now_us() > stop_deadline) {
+				log_warn("workers did not stop in time: killing them");
+				for (int i = 0; i < MAX_SLOTS; i++)
+					if (slots[i].pid != 0)
+						kill(slots[i].pid, SIGKILL);
+				for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
+					if (old[i].pid != 0)
+						kill(old[i].pid, SIGKILL);
+				stop_deadline = sg_now_us() + 5 * 1000000;
+			}
+			continue;
+		}
+		for (int i = 0; i < nworkers; i++)
+			if (slots[i].pid == 0 && slots[i].respawn_at != 0 && sg_now_us() >= slots[i].respawn_at)
+				spawn(conf, fd, i);
+	}
+	close(fd);
+	if (listen_path[0] == '/')
+		unlink(listen_path);
+	if (conf->pid_file != NULL)
+		unlink(conf->pid_file);
+	free(listen_path);
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}

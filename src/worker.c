@@ -1,5 +1,337 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* worker.c: placeholder. */
+/*
+ * worker.c: one worker process.  conf->threads accept threads share the
+ * FastCGI listening socket with every other worker.  The socket is
+ * non-blocking; each thread waits in its own epoll set on the socket
+ * (EPOLLEXCLUSIVE, so a connection wakes one waiter, not all of them) and on
+ * the process's stop eventfd, then lets libfcgi accept and read the request.
+ * A graceful stop writes the eventfd: idle threads leave at once, busy ones
+ * after their request.  No thread is ever interrupted by a signal, so a
+ * request being read or written is never cut short.
+ *
+ * The worker is the only writer of status lines and error bodies, and writes
+ * the access log: one line per request.
+ *
+ * Shared state: `stopping` and `served` are atomics; nothing else is shared
+ * between the threads of this file.
+ */
 #include "config.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "conf.h"
+#include "db.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "proxy.h"
+#include "registry.h"
+#include "route.h"
 #include "worker.h"
+
+static const struct sg_conf *wconf;
+static int listen_sock = -1;
+static int stop_fd = -1;
+static atomic_bool stopping;
+static atomic_long served;
+static atomic_int live_threads;
+
+static void
+request_stop(void)
+{
+	uint64_t one = 1;
+
+	atomic_store(&stopping, true);
+	if (write(stop_fd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: every waiter wakes anyway. */
+	}
+}
+
+/* The error code for OpenAI's "code" field: the status name without its prefix, lower case. */
+static void
+error_code(sg_status st, char *buf, size_t len)
+{
+	const char *name = sg_status_name(st);
+	size_t i = 0;
+
+	if (strncmp(name, "SG_E_", 5) == 0)
+		name += 5;
+	for (; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char) (name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+}
+
+/* Writes the error response for st from r->err_msg; the one place error bodies are made. */
+static void
+respond_error(struct request *r, sg_status st)
+{
+	char code[32];
+	const char *msg = r->err_msg ? r->err_msg : sg_http_reason(sg_status_http(st));
+	int status = st == SG_E_UPSTREAM ? r->upstream_status : sg_status_http(st);
+	json_t *body;
+	char *text;
+
+	if (status < 400 || status > 599)
+		status = 502;
+	if (st == SG_E_NOMEM || st == SG_E_INTERNAL)
+		msg = r->err_msg ? r->err_msg : "internal error";
+	error_code(st, code, sizeof(code));
+	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
+			 "param", r->err_param, "code", code, "detail", msg);
+	text = body ? sg_json_dump(body) : NULL;
+	if (st == SG_E_UNAUTHORIZED)
+		(void) http_add_header(r, "WWW-Authenticate", "Bearer");
+	if (text != NULL)
+		http_respond(r, status, "application/json", text, strlen(text));
+	else
+		http_respond(r, 500, "application/json", "{\"error\":{\"message\":\"internal error\"}}", 37);
+	free(text);
+	json_decref(body);
+}
+
+static void
+respond_ok(struct request *r)
+{
+	char *text;
+
+	if (r->status == 204 || r->status == 304) {
+		http_respond(r, r->status, "application/json", "", 0);
+		return;
+	}
+	if (r->reply == NULL) {
+		http_respond(r, r->status, "application/json", "null", 4);
+		return;
+	}
+	text = sg_json_dump(r->reply);
+	if (text == NULL) {
+		respond_error(r, http_fail(r, SG_E_NOMEM, NULL, "out of memory"));
+		return;
+	}
+	http_respond(r, r->status, "application/json", text, strlen(text));
+	free(text);
+}
+
+static void
+access_log(struct request *r)
+{
+	int64_t dur = sg_now_us() - r->start_us;
+
+	log_info("%s %s %d %lld.%03lldms principal=%s%s", r->method_name ? r->method_name : "-",
+		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
+		 r->id.principal ? r->id.principal : "-", r->client_gone ? " client-gone" : "");
+}
+
+void
+worker_handle(struct request *r)
+{
+	const struct route *rt;
+	unsigned allowed = 0;
+	sg_status st;
+
+	st = http_request_read(r, r->fcgx, wconf);
+	if (st != SG_OK)
+		goto out;
+
+	rt = route_match(r->path, r->method, &r->path_arg, &allowed);
+	if (rt == NULL) {
+		if (allowed != 0) {
+			char allow[64];
+
+			route_allow_string(allowed, allow, sizeof(allow));
+			(void) http_add_header(r, "Allow", allow);
+			st = http_fail(r, SG_E_METHOD, NULL, "method %s is not allowed on %s; allowed: %s",
+				       r->method_name, r->path, allow);
+		} else {
+			st = http_fail(r, SG_E_NOT_FOUND, NULL, "no route for %s", r->path);
+		}
+		goto out;
+	}
+	r->route = rt;
+	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
+		st = identity_resolve(r);
+		if (st != SG_OK)
+			goto out;
+	}
+	st = rt->handler(r);
+out:
+	if (r->headers_sent) {
+		if (st != SG_OK)
+			log_warn("%s after the response started: %s", sg_status_name(st),
+				 r->err_msg ? r->err_msg : "");
+	} else if (st == SG_OK) {
+		respond_ok(r);
+	} else {
+		if (sg_status_http(st) >= 500 || st == SG_E_UPSTREAM)
+			log_warn("%s %s: %s", sg_status_name(st), r->path ? r->path : "-",
+				 r->err_msg ? r->err_msg : "");
+		respond_error(r, st);
+	}
+	access_log(r);
+}
+
+static void *
+accept_thread(void *arg)
+{
+	FCGX_Request fcgx;
+	struct request *r = NULL;
+	struct epoll_event ev, got[2];
+	int ep = -1;
+
+	(void) arg;
+	if (FCGX_InitRequest(&fcgx, listen_sock, 0) != 0) {
+		log_error("FCGX_InitRequest failed");
+		goto out;
+	}
+	r = sg_calloc(1, sizeof(*r));
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r == NULL || ep < 0) {
+		log_error("worker thread setup failed: %s", strerror(errno));
+		goto out;
+	}
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = listen_sock;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_sock, &ev) != 0)
+		goto epoll_fail;
+	ev.events = EPOLLIN;
+	ev.data.fd = stop_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &ev) != 0)
+		goto epoll_fail;
+
+	while (!atomic_load(&stopping)) {
+		int n = epoll_wait(ep, got, 2, -1), rc;
+		bool can_accept = false;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (got[i].data.fd == listen_sock)
+				can_accept = true;
+		if (atomic_load(&stopping) || !can_accept)
+			continue;
+		rc = FCGX_Accept_r(&fcgx);
+		if (rc < 0) {
+			/* EAGAIN: another thread or worker took the connection first. */
+			if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED)
+				log_warn("FCGX_Accept_r: %s", strerror(-rc));
+			continue;
+		}
+		r->fcgx = &fcgx;
+		worker_handle(r);
+		http_request_reset(r);
+		log_set_request_id(NULL);
+		FCGX_Finish_r(&fcgx);
+		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 >= wconf->max_requests) {
+			log_info("served %ld requests: recycling this worker", wconf->max_requests);
+			request_stop();
+		}
+	}
+	goto out;
+epoll_fail:
+	log_error("epoll_ctl: %s", strerror(errno));
+out:
+	if (ep >= 0)
+		close(ep);
+	if (r != NULL) {
+		http_request_reset(r);
+		free(r);
+	}
+	FCGX_Free(&fcgx, 1);
+	/* proxy_thread_cleanup(); enabled once proxy.c provides it */
+	atomic_fetch_sub(&live_threads, 1);
+	return NULL;
+}
+
+int
+worker_run(const struct sg_conf *conf, int listen_fd)
+{
+	pthread_t *threads = NULL;
+	pthread_attr_t attr;
+	sigset_t set;
+	int started = 0, rc = 0;
+	int64_t deadline = 0;
+
+	wconf = conf;
+	listen_sock = listen_fd;
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0) {
+		log_error("eventfd: %s", strerror(errno));
+		return 1;
+	}
+
+	/* Every thread inherits this mask; only the main thread takes these signals, with sigtimedwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
+		log_warn("the registry is not available yet; requests that need it get 503 until it is");
+
+	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
+	if (threads == NULL)
+		return 1;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, conf->thread_stack_kb * 1024);
+	for (int i = 0; i < conf->threads; i++) {
+		atomic_fetch_add(&live_threads, 1);
+		if (pthread_create(&threads[i], &attr, accept_thread, NULL) != 0) {
+			atomic_fetch_sub(&live_threads, 1);
+			log_error("pthread_create: %s (started %d of %d threads)", strerror(errno), i,
+				  conf->threads);
+			break;
+		}
+		started++;
+	}
+	pthread_attr_destroy(&attr);
+	log_info("worker ready: %d threads", started);
+
+	for (;;) {
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &ts);
+
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			if (!atomic_load(&stopping))
+				log_info("stopping: finishing in-flight requests");
+			request_stop();
+		}
+		if (atomic_load(&stopping) && deadline == 0)
+			deadline = sg_now_us() + (int64_t) conf->shutdown_timeout_s * 1000000;
+		if (atomic_load(&live_threads) == 0)
+			break;
+		if (deadline != 0 && sg_now_us() > deadline) {
+			log_warn("shutdown timeout: %d requests still in flight are cut", atomic_load(&live_threads));
+			rc = 1;
+			goto done;
+		}
+	}
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+done:
+	registry_close();
+	db_shutdown();
+	free(threads);
+	close(stop_fd);
+	log_info("worker exiting");
+	return rc;
+}

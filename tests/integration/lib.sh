@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: Apache-2.0
+# lib.sh: sourced by every integration test file (see run.sh).  Each check
+# appends one line to $SG_RESULTS ("pass NAME" or "fail NAME"); a failure
+# prints the request and the answer so the log says what went wrong.
+
+SG_CURRENT_FILE=${SG_CURRENT_FILE:-$(basename "${BASH_SOURCE[1]:-test}")}
+REQ_DESC=""
+
+# req METHOD PATH [BODY] [extra curl args...] -> $STATUS $BODY $HDRS
+req() {
+	local method=$1 path=$2 body=${3-} args=()
+	shift 2; [[ $# -gt 0 ]] && shift
+	HDRS=$(mktemp -p "$SG_TEST_DIR/tmp")
+	args=(-s -S -o "$SG_TEST_DIR/tmp/body.$$" -D "$HDRS" -w '%{http_code}' -X "$method" --max-time 30)
+	if [[ -n $body ]]; then
+		args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	fi
+	STATUS=$(curl "${args[@]}" "$@" "$SG_URL$path" 2>"$SG_TEST_DIR/tmp/curl-err.$$") || STATUS=000
+	BODY=$(cat "$SG_TEST_DIR/tmp/body.$$" 2>/dev/null || true)
+	REQ_DESC="$method $path${body:+ $body}"
+}
+
+# header NAME: the value of a response header of the last req (case-insensitive)
+header() {
+	grep -i "^$1:" "$HDRS" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'
+}
+
+pass() { echo "pass $SG_CURRENT_FILE: $1" >>"$SG_RESULTS"; printf '  ok    %s\n' "$1"; }
+fail() {
+	echo "fail $SG_CURRENT_FILE: $1" >>"$SG_RESULTS"
+	printf '  FAIL  %s\n' "$1"
+	[[ -n ${2:-} ]] && printf '        %s\n' "$2"
+	[[ -n $REQ_DESC ]] && printf '        request: %s\n        status: %s body: %.600s\n' "$REQ_DESC" "${STATUS:-}" "${BODY:-}"
+	return 0
+}
+
+expect_status() {
+	if [[ $STATUS == "$1" ]]; then pass "$2"; else fail "$2" "expected status $1, got $STATUS"; fi
+}
+
+expect_jq() {
+	local got
+	got=$(jq -r "$1" <<<"$BODY" 2>/dev/null) || got="<not JSON: $(head -c 200 <<<"$BODY")>"
+	if [[ $got == "$2" ]]; then pass "$3"; else fail "$3" "jq '$1': expected '$2', got '$got'"; fi
+}
+
+expect_body_contains() {
+	if [[ $BODY == *"$1"* ]]; then pass "$2"; else fail "$2" "body lacks '$1'"; fi
+}
+
+expect_eq() {
+	if [[ $1 == "$2" ]]; then pass "$3"; else fail "$3" "expected '$2', got '$1'"; fi
+}
+
+psql_q() {
+	psql "$STACKGATE_DATABASE_URL" -X -qAt -v ON_ERROR_STOP=1 -c "$1"
+}
+
+sg_cli() {
+	STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$SG_BIN" "$@"
+}
+
+# Master pid of the running daemon.
+sg_master_pid() { cat "$SG_RUN/stackgate.pid"; }
+# Worker pids (children of the master).
+sg_worker_pids() { pgrep -P "$(sg_master_pid)" || true; }
+
+sg_wait_ready() {
+	for _ in $(seq 100); do
+		[[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# sg_restart_daemon [CONFIG]: restart with CONFIG (default: the test config).
+sg_restart_daemon() {
+	local conf=${1:-$SG_CONFIG}
+	"$SG_ROOT/dev" _daemon_stop "$SG_RUN"
+	"$SG_ROOT/dev" _daemon_start "$conf" "$SG_RUN"
+	sg_wait_ready
+}
