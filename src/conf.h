@@ -46,7 +46,9 @@ struct sg_conf {
 	char *path;              /* the file it came from */
 
 	/* "server" */
-	char *listen;            /* server.socket: a unix socket path or "127.0.0.1:PORT" */
+	char *listen;            /* server.socket: an absolute unix socket path or a loopback
+				    "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT";
+				    default "/run/stackgate/stackgate.sock" */
 	mode_t socket_mode;      /* server.socket_mode, octal string "0660"; default 0660 */
 	char *socket_group;      /* server.socket_group; NULL keeps the process group */
 	int workers;             /* server.workers, default 2, 1..64 */
@@ -88,6 +90,14 @@ bool conf_api_from_name(const char *name, enum sg_api *out);
  * Loads and validates the file at path.  On failure returns NULL and writes
  * every problem found, one per line, "FILE:LINE:COL: message", into *errors
  * (newly allocated; the caller frees it).
+ *
+ * Every string value (not keys) first has ${env.NAME} replaced by the
+ * variable, ${env.NAME:default} (also spelled ${env.NAME:=default}) by the
+ * variable or default, ${env.NAME:+value} by value when the variable is set,
+ * else nothing.  As in Llama Stack an empty variable counts as unset, a
+ * leading "~" in the replacement becomes $HOME, and the result is not
+ * rescanned.  Unknown keys are errors (except the top-level "version" and
+ * "image_name" of run.yaml), so a typo never passes silently.
  */
 struct sg_conf *conf_load(const char *path, char **errors);
 

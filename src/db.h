@@ -31,8 +31,12 @@ void db_shutdown(void);
 
 /*
  * A connection for the calling thread, or NULL when PostgreSQL cannot be
- * reached (the reason is logged).  Waits while all are in use.
+ * reached (the reason is logged).  Waits while all are in use, at most
+ * DB_ACQUIRE_WAIT_S seconds (then NULL, logged).  A pooled connection found
+ * broken is reset first.  Connections inherited across fork are abandoned,
+ * never used.
  */
+#define DB_ACQUIRE_WAIT_S 10
 PGconn *db_acquire(void);
 /* Returns c to the pool; broken=true closes it so the next acquire reconnects. */
 void db_release(PGconn *c, bool broken);
@@ -43,11 +47,32 @@ void db_release(PGconn *c, bool broken);
  * 57P) → SG_E_UNAVAILABLE, data exceptions (22) → SG_E_BAD_REQUEST, the rest →
  * SG_E_INTERNAL.  A NULL result or a bad connection is SG_E_UNAVAILABLE.
  * Logs the server's message (never the parameters).
+ * Also: check and not-null violations (23514, 23502) → SG_E_BAD_REQUEST;
+ * transaction rollback (40: deadlock, serialization), insufficient resources
+ * (53), read-only transaction (25006), cancelled statement (57014), missing
+ * database or table (3D000, 42P01: schema not migrated) → SG_E_UNAVAILABLE.
+ * A successful result (command or tuples OK) is SG_OK and logs nothing.
  */
 sg_status db_result_status(PGconn *c, const PGresult *res);
 
-/* True when the status means the connection should be dropped. */
+/*
+ * True when the failure behind res is transient so the whole transaction may
+ * be run again once: the connection broke (no SQLSTATE, class 08, 57P01-03)
+ * or PostgreSQL rolled it back (deadlock 40P01, serialization 40001).
+ */
+bool db_result_retryable(PGconn *c, const PGresult *res);
+
+/* True when the connection is unusable (NULL or not CONNECTION_OK): release it with broken=true. */
 bool db_conn_broken(PGconn *c);
+
+/*
+ * A new connection outside the pool (the migrator, the registry's listener)
+ * with stackgate's settings: fallback_application_name=stackgate,
+ * connect_timeout=3 and TCP keepalives, each overridable in conninfo.
+ * NULL on failure with libpq's reason in err (no password is ever in it).
+ * The caller PQfinish()es it.
+ */
+PGconn *db_connect(const char *conninfo, char *err, size_t errlen);
 
 /* SELECT 1 on a pooled connection: SG_OK or SG_E_UNAVAILABLE. */
 sg_status db_ping(void) SG_MUST_CHECK;

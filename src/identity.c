@@ -1,28 +1,329 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* identity.c: placeholder until the identity module lands. */
+/*
+ * identity.c: the caller of one request, from the params nginx sets after
+ * its auth_request (stackgate's /_stackgate/auth or an external service),
+ * plus the principal's attributes from PostgreSQL.
+ *
+ * Cache: one small table per process, guarded by cache_lock, holding what
+ * principals/principal_attributes said about a principal and when.  Entries
+ * live IDENTITY_CACHE_TTL_S seconds, so a change made with `stackgate
+ * principal set` takes effect within that window even without NOTIFY.
+ */
 #include "config.h"
 
+#include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <libpq-fe.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "db.h"
 #include "http.h"
 #include "identity.h"
+#include "log.h"
+
+#define CACHE_SLOTS 128
+#define NAME_MAX_LEN 256
+
+struct cached {
+	char *principal;      /* NULL: free slot */
+	struct sg_attrs attrs;
+	bool disabled;
+	int64_t fetched_us;
+};
+
+static struct cached cache[CACHE_SLOTS];
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+slot_clear(struct cached *c)
+{
+	free(c->principal);
+	acl_attrs_free(&c->attrs);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+identity_invalidate(const char *principal)
+{
+	auth_invalidate(principal);
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < CACHE_SLOTS; i++)
+		if (cache[i].principal != NULL && (principal == NULL || strcmp(cache[i].principal, principal) == 0))
+			slot_clear(&cache[i]);
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/* Copies a fresh cache entry for name into *attrs; false on a miss. */
+static bool
+cache_get(const char *name, struct sg_attrs *attrs, bool *disabled)
+{
+	int64_t now = sg_now_us();
+	bool hit = false;
+
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		struct cached *c = &cache[i];
+
+		if (c->principal == NULL || strcmp(c->principal, name) != 0)
+			continue;
+		if (now - c->fetched_us > (int64_t) IDENTITY_CACHE_TTL_S * 1000000) {
+			slot_clear(c);
+			break;
+		}
+		hit = acl_attrs_copy(attrs, &c->attrs);
+		*disabled = c->disabled;
+		break;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	return hit;
+}
+
+/* Stores a copy; on allocation failure the entry is simply not cached. */
+static void
+cache_put(const char *name, const struct sg_attrs *attrs, bool disabled)
+{
+	struct cached *slot = NULL;
+
+	pthread_mutex_lock(&cache_lock);
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		struct cached *c = &cache[i];
+
+		if (c->principal != NULL && strcmp(c->principal, name) == 0) {
+			slot = c;
+			break;
+		}
+		if (slot == NULL || (slot->principal != NULL && (c->principal == NULL || c->fetched_us < slot->fetched_us)))
+			slot = c;
+	}
+	slot_clear(slot);
+	slot->principal = sg_strdup(name);
+	if (slot->principal == NULL || !acl_attrs_copy(&slot->attrs, attrs)) {
+		slot_clear(slot);
+	} else {
+		slot->disabled = disabled;
+		slot->fetched_us = sg_now_us();
+	}
+	pthread_mutex_unlock(&cache_lock);
+}
+
+/*
+ * Reads the principal's row and attributes.  An unknown principal (no row)
+ * has no attributes and is not disabled: external auth services may name
+ * callers stackgate has never heard of.
+ */
+static sg_status
+fetch_principal(const char *name, struct sg_attrs *attrs, bool *disabled)
+{
+	static const char sql[] =
+		"SELECT p.disabled, a.category, a.value FROM principals p"
+		" LEFT JOIN principal_attributes a ON a.principal = p.name"
+		" WHERE p.name = $1";
+	const char *params[1] = {name};
+	PGconn *conn;
+	PGresult *res;
+	sg_status st = SG_OK;
+
+	*disabled = false;
+	conn = db_acquire();
+	if (conn == NULL)
+		return SG_E_UNAVAILABLE;
+	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void) db_result_status(conn, res); /* logs the reason */
+		st = SG_E_UNAVAILABLE;
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		enum sg_attr_cat c;
+
+		*disabled = strcmp(PQgetvalue(res, i, 0), "t") == 0;
+		if (PQgetisnull(res, i, 1) || !acl_category_from_name(PQgetvalue(res, i, 1), &c))
+			continue;
+		attrs->present = true;
+		attrs->set[c] = true;
+		if (!sg_strv_push(&attrs->cat[c], PQgetvalue(res, i, 2))) {
+			st = SG_E_NOMEM;
+			goto out;
+		}
+	}
+out:
+	PQclear(res);
+	db_release(conn, db_conn_broken(conn));
+	return st;
+}
+
+static bool
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > NAME_MAX_LEN || isspace((unsigned char) s[0]) || isspace((unsigned char) s[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (iscntrl((unsigned char) s[i]))
+			return false;
+	return true;
+}
+
+bool
+identity_parse_groups(const char *s, struct sg_attrs *out)
+{
+	while (s != NULL && *s != '\0') {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t) (end - s) : strlen(s);
+		const char *b = s, *e = s + len;
+
+		while (b < e && isspace((unsigned char) *b))
+			b++;
+		while (e > b && isspace((unsigned char) e[-1]))
+			e--;
+		if (e > b) {
+			char *g = sg_strndup(b, (size_t) (e - b));
+			bool ok = g != NULL;
+
+			if (ok && !sg_strv_contains(&out->cat[SG_TEAMS], g))
+				ok = sg_strv_push(&out->cat[SG_TEAMS], g);
+			free(g);
+			if (!ok)
+				return false;
+			out->set[SG_TEAMS] = true;
+			out->present = true;
+		}
+		s = end ? end + 1 : NULL;
+	}
+	return true;
+}
+
+/* STACKGATE_ATTRIBUTES: a JSON object (or null) of AccessAttributes' shape. */
+static sg_status
+parse_attributes(struct request *r, const char *text, struct sg_attrs *out)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	char err[160];
+	sg_status st;
+
+	if (j == NULL || !(json_is_object(j) || json_is_null(j))) {
+		json_decref(j);
+		return http_fail(r, SG_E_BAD_REQUEST, NULL,
+				 "the authentication service sent invalid attributes: not a JSON object");
+	}
+	st = acl_attrs_from_json(j, out, err, sizeof(err));
+	json_decref(j);
+	if (st != SG_OK)
+		return http_fail(r, st, NULL, "the authentication service sent invalid attributes: %s", err);
+	return SG_OK;
+}
 
 sg_status
 identity_resolve(struct request *r)
 {
-	return SG_OK;
+	struct identity *id = &r->id;
+	const char *principal = http_param(r, "STACKGATE_PRINCIPAL");
+	const char *attributes = http_param(r, "STACKGATE_ATTRIBUTES");
+	const char *groups = http_param(r, "STACKGATE_GROUPS");
+	struct sg_attrs extra = {0};
+	sg_status st = SG_OK;
+
+	identity_reset(id);
+	if (principal != NULL && *principal != '\0') {
+		if (!name_ok(principal)) {
+			st = http_fail(r, SG_E_BAD_REQUEST, NULL,
+				       "the authentication service sent an invalid principal name");
+			goto out;
+		}
+		id->principal = sg_strdup(principal);
+		if (id->principal == NULL) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (id->principal == NULL && r->conf != NULL && r->conf->auth_required) {
+		st = http_fail(r, SG_E_UNAUTHORIZED, NULL,
+			       "authentication required: send \"Authorization: Bearer <API key>\"");
+		goto out;
+	}
+	if (attributes != NULL && *attributes != '\0') {
+		st = parse_attributes(r, attributes, &extra);
+		if (st != SG_OK)
+			goto out;
+		if (!acl_attrs_merge(&id->attrs, &extra)) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+		acl_attrs_free(&extra);
+	}
+	if (groups != NULL && !identity_parse_groups(groups, &id->attrs)) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if (id->principal != NULL) {
+		bool disabled = false;
+
+		if (!cache_get(id->principal, &extra, &disabled)) {
+			acl_attrs_free(&extra);
+			st = fetch_principal(id->principal, &extra, &disabled);
+			if (st == SG_E_NOMEM) {
+				st = http_fail(r, st, NULL, "out of memory");
+				goto out;
+			}
+			if (st != SG_OK) {
+				st = http_fail(r, SG_E_UNAVAILABLE, NULL,
+					       "the database is unavailable: cannot read the caller's attributes");
+				goto out;
+			}
+			cache_put(id->principal, &extra, disabled);
+		}
+		if (disabled) {
+			st = http_fail(r, SG_E_UNAUTHORIZED, NULL, "principal '%s' is disabled", id->principal);
+			goto out;
+		}
+		if (!acl_attrs_merge(&id->attrs, &extra)) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (r->conf != NULL && id->attrs.set[SG_ROLES])
+		for (size_t i = 0; i < id->attrs.cat[SG_ROLES].n && !id->admin; i++)
+			id->admin = sg_strv_contains(&r->conf->admin_roles, id->attrs.cat[SG_ROLES].v[i]);
+out:
+	acl_attrs_free(&extra);
+	if (st != SG_OK) {
+		/* Keep the principal for the access log; drop everything that grants access. */
+		acl_attrs_free(&id->attrs);
+		id->admin = false;
+	}
+	return st;
 }
 
 bool
 identity_can_access(const struct identity *id, const struct sg_attrs *obj)
 {
-	return obj == NULL || !obj->present;
+	if (id != NULL && id->admin)
+		return true;
+	return acl_check(obj, id ? &id->attrs : NULL);
 }
 
 bool
 identity_can_see(const struct identity *id, const json_t *obj)
 {
-	return json_is_null(json_object_get(obj, "access_attributes"));
+	struct sg_attrs a;
+	bool ok;
+
+	if (id != NULL && id->admin)
+		return true;
+	if (acl_attrs_from_json(json_object_get(obj, "access_attributes"), &a, NULL, 0) != SG_OK) {
+		log_warn("an object with malformed access_attributes is hidden");
+		acl_attrs_free(&a);
+		return false;
+	}
+	ok = acl_check(&a, id ? &id->attrs : NULL);
+	acl_attrs_free(&a);
+	return ok;
 }
 
 void
@@ -30,5 +331,6 @@ identity_reset(struct identity *id)
 {
 	free(id->principal);
 	id->principal = NULL;
+	acl_attrs_free(&id->attrs);
 	id->admin = false;
 }

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * identity.h: who the caller is.  Taken only from FastCGI params that nginx
- * sets and a client cannot (STACKGATE_PRINCIPAL, STACKGATE_ATTRIBUTES), merged
- * with the principal's rows in principal_attributes.  Never reads HTTP_*.
+ * sets and a client cannot (STACKGATE_PRINCIPAL, STACKGATE_ATTRIBUTES,
+ * STACKGATE_GROUPS), merged with the principal's rows in
+ * principal_attributes.  Never reads HTTP_* (a client header becomes HTTP_*)
+ * nor X-LlamaStack-Provider-Data.
+ *
+ * The principal's database attributes are cached per process for a few
+ * seconds (IDENTITY_CACHE_TTL_S) under one mutex; identity_invalidate() drops
+ * entries early.
  */
 #ifndef SG_IDENTITY_H
 #define SG_IDENTITY_H
@@ -12,6 +18,8 @@
 struct request;
 struct sg_conf;
 
+#define IDENTITY_CACHE_TTL_S 5
+
 struct identity {
 	char *principal;       /* NULL: anonymous */
 	struct sg_attrs attrs; /* the caller's attributes (auth service ∪ principal_attributes) */
@@ -19,20 +27,46 @@ struct identity {
 };
 
 /*
- * Fills r->id from the trusted params.  Returns SG_E_UNAUTHORIZED when
- * auth.required is on and there is no principal, SG_E_BAD_REQUEST when
- * STACKGATE_ATTRIBUTES is malformed, SG_E_UNAVAILABLE when the principal's
- * attributes cannot be read.  Writes the client message into r.
+ * Fills r->id from the trusted params:
+ *  - STACKGATE_PRINCIPAL: the principal's name; empty or absent = anonymous;
+ *  - STACKGATE_ATTRIBUTES: a JSON object with any of roles/teams/projects/
+ *    namespaces (arrays of strings), as an external auth service sends them;
+ *    empty or absent = none;
+ *  - STACKGATE_GROUPS: comma-separated groups (oauth2-proxy's
+ *    X-Auth-Request-Groups), added to "teams";
+ * then adds the principal's rows of principal_attributes.  admin is true when
+ * the merged roles meet auth.admin_roles.
+ * Returns SG_E_UNAUTHORIZED when auth.required is on and there is no
+ * principal, or the principal is disabled; SG_E_BAD_REQUEST when a param is
+ * malformed; SG_E_UNAVAILABLE when the principal's attributes cannot be read.
+ * Writes the client message into r (http_fail).
  */
 sg_status identity_resolve(struct request *r) SG_MUST_CHECK;
 
-/* The single access decision for listing, reading, writing and calling. */
+/* The single access decision for listing, reading, writing and calling: admin, or acl_check(obj, caller). */
 bool identity_can_access(const struct identity *id, const struct sg_attrs *obj);
 
-/* The same decision for a registry object (its "access_attributes" member). */
+/*
+ * The same decision for a registry object (its "access_attributes" member:
+ * absent or null = no ACL).  A malformed member denies (fails closed).
+ */
 bool identity_can_see(const struct identity *id, const json_t *obj);
 
 /* Frees what identity_resolve filled.  Idempotent. */
 void identity_reset(struct identity *id);
+
+/*
+ * Drops everything this process cached about principal (NULL: about
+ * everyone): its attributes here and its API keys in auth.c.  For the
+ * registry's LISTEN handler, on the payload 'principal:<name>'.
+ */
+void identity_invalidate(const char *principal);
+
+/*
+ * Adds the comma-separated groups in s to out's "teams" (surrounding blanks
+ * trimmed, empty items skipped, duplicates dropped); sets out->present when
+ * it adds any.  False on allocation failure.
+ */
+bool identity_parse_groups(const char *s, struct sg_attrs *out) SG_MUST_CHECK;
 
 #endif

@@ -494,6 +494,15 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 				 method, c->x.got_ctype ? c->x.ctype : "(none)");
 			goto out;
 		}
+		if (!c->x.sse) {
+			json_t *v = c->x.buf ? json_loadb(c->x.buf, c->x.len, 0, NULL) : NULL;
+
+			if (v == NULL) {
+				snprintf(c->err, c->errlen, "the MCP server's answer to %s is not valid JSON", method);
+				goto out;
+			}
+			json_decref(v);
+		}
 		*resp = c->x.buf ? mcp_find_response(c->x.buf, c->x.len, c->x.sse, true, id) : NULL;
 		if (*resp == NULL) {
 			snprintf(c->err, c->errlen, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
@@ -668,7 +677,7 @@ out:
 	if (st == SG_E_NOMEM && err[0] == '\0')
 		snprintf(err, errlen, "out of memory");
 	if (st != SG_OK)
-		log_warn("mcp: listing tools failed: %s", err);
+		log_debug("mcp: listing tools failed: %s", err);
 	xfer_reset(&c.x, 0);
 	if (c.h != NULL)
 		curl_easy_cleanup(c.h);

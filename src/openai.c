@@ -1,29 +1,867 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* openai.c: placeholder until the openai module lands. */
+/*
+ * openai.c: the OpenAI-compatible endpoints.  A request names a model by its
+ * registry identifier; it is resolved with the caller's access check (denied
+ * and missing are the same 404), its provider must be an OpenAI-compatible
+ * inference provider, and the body goes upstream unchanged except for
+ * "model", which becomes the provider's name for it.  Every reply names the
+ * model the client asked for.
+ *
+ * Bodies are rewritten as text, not parsed and re-dumped: a small scanner
+ * checks the JSON grammar and finds the top-level "model" member, and only
+ * that value's bytes change.  So every parameter (tools, response_format,
+ * image parts, extras such as guided_choice) reaches the upstream as sent,
+ * numbers keep their digits, and a large reply (embeddings) costs one scan.
+ * Replies are written with http_stream_begin()/http_stream_write() for that
+ * reason.
+ *
+ * Streams: until the upstream answers 2xx text/event-stream nothing is sent
+ * and every failure gets its real status (4xx from upstream, 502, 504).
+ * After that events are relayed as they arrive, each flushed; a failure
+ * becomes one final event `data: {"error":{…}}` and the stream ends without
+ * [DONE] (the OpenAI SDKs raise on that event; a client that ignores it
+ * still sees no [DONE], so it can tell the stream is incomplete).  A stream
+ * that ends cleanly always ends with `data: [DONE]`, added if the upstream
+ * did not send it.  A client that goes away stops the upstream transfer.
+ */
 #include "config.h"
 
-#include "openai.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-sg_status
-openai_models(struct request *r)
+#include <jansson.h>
+
+#include "identity.h"
+#include "json.h"
+#include "log.h"
+#include "openai.h"
+#include "proxy.h"
+#include "registry.h"
+
+/* ------------------------------------------------ scanning and rewriting */
+
+#define SCAN_MAX_DEPTH 128
+#define MAX_MODEL_SPANS 4
+
+struct scan {
+	const char *p, *end;
+	const char *span[MAX_MODEL_SPANS][2]; /* values of top-level "model" members */
+	int nspans;
+};
+
+static bool scan_value(struct scan *s, int depth);
+
+static void
+skip_ws(struct scan *s)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool
+scan_string(struct scan *s)
+{
+	const char *p = s->p + 1;
+
+	while (p < s->end) {
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"') {
+			s->p = p + 1;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\') {
+			p++;
+			continue;
+		}
+		if (++p >= s->end)
+			return false;
+		switch (*p) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			p++;
+			break;
+		case 'u':
+			if (s->end - p < 5)
+				return false;
+			for (int i = 1; i <= 4; i++)
+				if (!isxdigit((unsigned char) p[i]))
+					return false;
+			p += 5;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+static bool
+scan_digits(struct scan *s)
+{
+	const char *b = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > b;
+}
+
+static bool
+scan_number(struct scan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!scan_digits(s))
+		return false;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	return true;
+}
+
+static bool
+scan_literal(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t) (s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* At '{'; depth is this object's depth (1: the top level). */
+static bool
+scan_object(struct scan *s, int depth)
+{
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		const char *key, *val;
+		bool is_model;
+
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return false;
+		key = s->p;
+		if (!scan_string(s))
+			return false;
+		is_model = depth == 1 && s->p - key == 7 && memcmp(key, "\"model\"", 7) == 0;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return false;
+		s->p++;
+		skip_ws(s);
+		val = s->p;
+		if (!scan_value(s, depth))
+			return false;
+		if (is_model && s->nspans < MAX_MODEL_SPANS) {
+			s->span[s->nspans][0] = val;
+			s->span[s->nspans][1] = s->p;
+			s->nspans++;
+		}
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == '}') {
+			s->p++;
+			return true;
+		}
+		if (*s->p++ != ',')
+			return false;
+	}
+}
+
+static bool
+scan_array(struct scan *s, int depth)
+{
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		if (!scan_value(s, depth))
+			return false;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == ']') {
+			s->p++;
+			return true;
+		}
+		if (*s->p++ != ',')
+			return false;
+	}
+}
+
+/* One value inside a container of the given depth. */
+static bool
+scan_value(struct scan *s, int depth)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{':
+		return depth < SCAN_MAX_DEPTH && scan_object(s, depth + 1);
+	case '[':
+		return depth < SCAN_MAX_DEPTH && scan_array(s, depth + 1);
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_literal(s, "true");
+	case 'f':
+		return scan_literal(s, "false");
+	case 'n':
+		return scan_literal(s, "null");
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return scan_number(s);
+		return false;
+	}
+}
+
+enum openai_rewrite
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+{
+	struct scan s = {.p = json, .end = json + len};
+	const char *from = json;
+	size_t start_len = out->len;
+
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{' || !scan_object(&s, 1))
+		return OPENAI_RW_NOT_OBJECT;
+	skip_ws(&s);
+	if (s.p != s.end)
+		return OPENAI_RW_NOT_OBJECT;
+	for (int i = 0; i < s.nspans; i++) {
+		if (!proxy_buf_append(out, from, (size_t) (s.span[i][0] - from)) ||
+		    !proxy_buf_append(out, model_json, strlen(model_json)))
+			goto nomem;
+		from = s.span[i][1];
+	}
+	if (!proxy_buf_append(out, from, (size_t) (json + len - from)))
+		goto nomem;
+	return s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
+nomem:
+	out->len = start_len;
+	if (out->p != NULL)
+		out->p[start_len] = '\0';
+	return OPENAI_RW_NOMEM;
+}
+
+static bool
+is_data_line(const char *line, size_t n)
+{
+	return n >= 5 && memcmp(line, "data:", 5) == 0;
+}
+
+bool
+openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+{
+	struct proxy_buf joined = {0}, rewritten = {0};
+	const char *end = ev + len, *data = NULL, *p;
+	size_t dlen = 0;
+	int ndata = 0;
+	bool ok = false, emitted = false;
+
+	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (is_data_line(p, (size_t) (le - p))) {
+			const char *v = p + 5;
+
+			if (v < le && *v == ' ')
+				v++;
+			if (ndata == 1 && !proxy_buf_append(&joined, data, dlen))
+				goto out;
+			if (ndata >= 1 && (!proxy_buf_append(&joined, "\n", 1) ||
+					   !proxy_buf_append(&joined, v, (size_t) (le - v))))
+				goto out;
+			if (ndata == 0) {
+				data = v;
+				dlen = (size_t) (le - v);
+			}
+			ndata++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (ndata > 1) {
+		data = joined.p;
+		dlen = joined.len;
+	}
+	if (ndata > 0) {
+		if (dlen >= 6 && memcmp(data, "[DONE]", 6) == 0) {
+			*done = true;
+		} else {
+			enum openai_rewrite rw = openai_rewrite_model(data, dlen, model_json, &rewritten);
+
+			if (rw == OPENAI_RW_NOMEM)
+				goto out;
+			if (rw == OPENAI_RW_REPLACED) {
+				data = rewritten.p;
+				dlen = rewritten.len;
+			}
+		}
+	}
+
+	/* The event again, line by line, the (rewritten) payload where its first data line was. */
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (!is_data_line(p, (size_t) (le - p))) {
+			if (!proxy_buf_append(out, p, (size_t) (le - p)) || !proxy_buf_append(out, "\n", 1))
+				goto out;
+		} else if (!emitted) {
+			const char *d = data, *dend = data + dlen;
+
+			emitted = true;
+			for (;;) {
+				const char *dn = memchr(d, '\n', (size_t) (dend - d)), *de = dn ? dn : dend;
+
+				if (!proxy_buf_append(out, "data: ", 6) || !proxy_buf_append(out, d, (size_t) (de - d)) ||
+				    !proxy_buf_append(out, "\n", 1))
+					goto out;
+				if (dn == NULL)
+					break;
+				d = dn + 1;
+			}
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	ok = proxy_buf_append(out, "\n", 1);
+out:
+	proxy_buf_free(&joined);
+	proxy_buf_free(&rewritten);
+	return ok;
+}
+
+/* Copies at most dstlen-1 bytes of src without cutting a UTF-8 sequence. */
+static void
+copy_utf8(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (dstlen == 0)
+		return;
+	if (n >= dstlen) {
+		n = dstlen - 1;
+		while (n > 0 && ((unsigned char) src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+bool
+openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, char *param, size_t paramlen)
+{
+	json_t *root, *e, *detail;
+	const char *m = NULL, *pa = NULL;
+	bool found;
+
+	if (msglen > 0)
+		msg[0] = '\0';
+	if (param != NULL && paramlen > 0)
+		param[0] = '\0';
+	if (body == NULL || len == 0)
+		return false;
+	root = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return false;
+	}
+	e = json_object_get(root, "error");
+	if (json_is_object(e)) {
+		m = json_string_value(json_object_get(e, "message"));
+		pa = json_string_value(json_object_get(e, "param"));
+	} else if (json_is_string(e)) {
+		m = json_string_value(e);
+	}
+	detail = json_object_get(root, "detail");
+	if (m == NULL && json_is_string(detail))
+		m = json_string_value(detail);
+	if (m == NULL && json_is_array(detail))
+		m = json_string_value(json_object_get(json_array_get(detail, 0), "msg"));
+	if (m == NULL)
+		m = json_string_value(json_object_get(root, "message"));
+	found = m != NULL && m[0] != '\0';
+	if (found)
+		copy_utf8(msg, msglen, m);
+	if (pa != NULL && param != NULL)
+		copy_utf8(param, paramlen, pa);
+	json_decref(root);
+	return found;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+enum kind { K_COMPLETIONS, K_CHAT, K_EMBEDDINGS };
+
+static const char *const kind_path[] = {"/completions", "/chat/completions", "/embeddings"};
+static const char *const kind_what[] = {"completions", "chat completions", "embeddings"};
+
+/* s as an encoded JSON string (newly allocated), or NULL. */
+static char *
+encode_string(const char *s)
+{
+	json_t *j = json_string(s);
+	char *text = j ? sg_json_dump(j) : NULL;
+
+	json_decref(j);
+	return text;
+}
+
+/* The model a request names, after the access check, and where it is served. */
+struct target {
+	json_t *model; /* the registry object (owned) */
+	const struct sg_provider *p;
+	const char *provider_model; /* borrowed from model */
+};
+
+static sg_status
+resolve(struct request *r, const char *name, enum kind kind, struct target *t)
+{
+	const char *type, *pid;
+	bool embedding;
+	sg_status st;
+
+	st = registry_get(SG_RT_MODEL, name, &t->model);
+	if (st == SG_OK && !identity_can_see(&r->id, t->model))
+		st = SG_E_NOT_FOUND;
+	if (st == SG_E_NOT_FOUND)
+		return http_fail(r, SG_E_NOT_FOUND, "model", "model '%s' not found", name);
+	if (st != SG_OK)
+		return http_fail(r, st, NULL, "model '%s' could not be looked up: the registry is unavailable", name);
+
+	type = json_string_value(json_object_get(t->model, "model_type"));
+	embedding = type != NULL && strcmp(type, "embedding") == 0;
+	if (kind == K_EMBEDDINGS && !embedding)
+		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is not an embedding model", name);
+	if (kind != K_EMBEDDINGS && embedding)
+		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is an embedding model and does not support %s",
+				 name, kind_what[kind]);
+
+	pid = json_string_value(json_object_get(t->model, "provider_id"));
+	t->p = pid != NULL ? conf_provider(r->conf, SG_API_INFERENCE, pid) : NULL;
+	if (t->p == NULL)
+		return http_fail(r, SG_E_BAD_REQUEST, "model",
+				 "model '%s' belongs to provider '%s', which is not a configured inference provider", name,
+				 pid ? pid : "");
+	if (!t->p->openai_compat || t->p->base_url == NULL)
+		return http_fail(r, SG_E_NOT_IMPLEMENTED, "model",
+				 "provider '%s' (%s) of model '%s' does not serve OpenAI-compatible %s", pid,
+				 t->p->provider_type ? t->p->provider_type : "?", name, kind_what[kind]);
+	t->provider_model = json_string_value(json_object_get(t->model, "provider_resource_id"));
+	if (t->provider_model == NULL)
+		t->provider_model = json_string_value(json_object_get(t->model, "identifier"));
+	if (t->provider_model == NULL)
+		t->provider_model = name;
+	return SG_OK;
+}
+
+/* An upstream answer that is not 2xx, as the client's error. */
+static sg_status
+upstream_error(struct request *r, const struct sg_provider *p, const struct proxy_response *resp)
+{
+	char msg[1024], param[128];
+	bool have = openai_upstream_error(resp->body.p, resp->body.len, msg, sizeof(msg), param, sizeof(param));
+	long code = resp->status;
+
+	if (code >= 400 && code <= 499 && code != 401 && code != 403 && code != 407) {
+		r->upstream_status = (int) code;
+		if (have)
+			return http_fail(r, SG_E_UPSTREAM, param[0] ? param : NULL, "%s", msg);
+		return http_fail(r, SG_E_UPSTREAM, NULL, "upstream %s rejected the request with HTTP %ld", p->provider_id,
+				 code);
+	}
+	/* The client cannot fix these: they are the provider's (or stackgate's) problem. */
+	log_warn("upstream %s answered HTTP %ld: %s", p->provider_id, code, have ? msg : "(no error message)");
+	if (code == 401 || code == 403 || code == 407)
+		return http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s refused stackgate's credentials (HTTP %ld)",
+				 p->provider_id, code);
+	if (code >= 500)
+		return http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s failed with HTTP %ld", p->provider_id, code);
+	return http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s answered with unexpected HTTP %ld", p->provider_id,
+			 code);
+}
+
+/* A buffered upstream answer, relayed with "model" rewritten. */
+static sg_status
+reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
+	       const char *client_json)
+{
+	struct proxy_buf out = {0};
+	enum openai_rewrite rw;
+	sg_status st = SG_OK;
+
+	if (resp->status < 200 || resp->status > 299)
+		return upstream_error(r, p, resp);
+	rw = openai_rewrite_model(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out);
+	if (rw == OPENAI_RW_NOMEM) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	} else if (rw == OPENAI_RW_NOT_OBJECT) {
+		log_warn("upstream %s answered HTTP %ld with %zu bytes of %s that are not a JSON object", p->provider_id,
+			 resp->status, resp->body.len, resp->content_type[0] ? resp->content_type : "(no type)");
+		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s returned a reply that is not a JSON object",
+			       p->provider_id);
+	} else if (!http_stream_begin(r, (int) resp->status, "application/json") ||
+		   !http_stream_write(r, out.p, out.len)) {
+		log_info("the client went away before the reply from %s was written", p->provider_id);
+	}
+	proxy_buf_free(&out);
+	return st;
+}
+
+/* The error code for an error event, as the worker makes it for error bodies. */
+static void
+error_code(sg_status st, char *buf, size_t len)
+{
+	const char *name = sg_status_name(st);
+	size_t i = 0;
+
+	if (strncmp(name, "SG_E_", 5) == 0)
+		name += 5;
+	for (; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char) tolower((unsigned char) name[i]);
+	buf[i] = '\0';
+}
+
+static bool
+append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
+{
+	char code[32];
+	json_t *ev;
+	char *text;
+	bool ok;
+
+	error_code(st, code, sizeof(code));
+	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
+	text = ev ? sg_json_dump(ev) : NULL;
+	ok = text != NULL && proxy_buf_append(out, "data: ", 6) && proxy_buf_append(out, text, strlen(text)) &&
+	     proxy_buf_append(out, "\n\n", 2);
+	free(text);
+	json_decref(ev);
+	return ok;
+}
+
+/* ---------------------------------------------------------------- streaming */
+
+struct relay {
+	struct request *r;
+	const char *model_json;
+	struct proxy_sse sse;
+	struct proxy_buf out; /* rewritten events not yet written */
+	enum proxy_sse_result sse_res;
+	bool done;            /* data: [DONE] went out */
+};
+
+static bool
+relay_event(void *ctx, const char *ev, size_t len)
+{
+	struct relay *rl = ctx;
+
+	return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+}
+
+static bool
+relay_flush(struct relay *rl)
+{
+	bool ok = true;
+
+	if (rl->out.len > 0) {
+		ok = http_stream_write(rl->r, rl->out.p, rl->out.len);
+		rl->out.len = 0;
+	}
+	return ok;
+}
+
+static bool
+relay_begin(void *ctx, long status, const char *content_type)
+{
+	struct relay *rl = ctx;
+
+	(void) status;
+	(void) content_type;
+	return http_stream_begin(rl->r, 200, "text/event-stream");
+}
+
+static bool
+relay_data(void *ctx, const char *buf, size_t len)
+{
+	struct relay *rl = ctx;
+
+	rl->sse_res = proxy_sse_feed(&rl->sse, buf, len, relay_event, rl);
+	if (rl->sse_res == PROXY_SSE_STOP)
+		rl->sse_res = PROXY_SSE_NOMEM; /* relay_event stops only when it cannot allocate */
+	/* Whatever was complete goes out now, even if the rest cannot be relayed. */
+	if (!relay_flush(rl))
+		return false;
+	return rl->sse_res == PROXY_SSE_OK;
+}
+
+static sg_status
+relay_stream(struct request *r, const struct proxy_request *q, const char *client_json)
+{
+	const struct sg_provider *p = q->provider;
+	struct relay rl = {.r = r, .model_json = client_json};
+	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
+	struct proxy_response resp;
+	char err[512];
+	sg_status st, fail = SG_OK;
+
+	st = proxy_stream(q, &sink, &resp, err, sizeof(err));
+	if (r->client_gone) {
+		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
+			 resp.duration_ms);
+		st = SG_OK;
+		goto out;
+	}
+	if (!resp.streamed) {
+		/* Nothing was sent: this is still an ordinary reply with a real status. */
+		st = st != SG_OK ? http_fail(r, st, NULL, "%s", err) : reply_buffered(r, p, &resp, client_json);
+		goto out;
+	}
+	if (st != SG_OK) {
+		fail = st;
+	} else if (rl.sse_res == PROXY_SSE_TOO_BIG) {
+		fail = SG_E_BAD_GATEWAY;
+		snprintf(err, sizeof(err), "upstream %s sent an event larger than the limit", p->provider_id);
+	} else if (rl.sse_res != PROXY_SSE_OK) {
+		fail = SG_E_NOMEM;
+		snprintf(err, sizeof(err), "out of memory");
+	} else {
+		bool truncated;
+
+		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK) {
+			fail = SG_E_NOMEM;
+			snprintf(err, sizeof(err), "out of memory");
+		} else if (truncated) {
+			fail = SG_E_BAD_GATEWAY;
+			snprintf(err, sizeof(err), "upstream %s ended the stream in the middle of an event",
+				 p->provider_id);
+		}
+	}
+	if (fail != SG_OK) {
+		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err);
+		if (!append_error_event(&rl.out, fail, err))
+			log_error("could not build the error event");
+	} else if (!rl.done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+		log_error("could not append [DONE]");
+	}
+	(void) relay_flush(&rl);
+	st = SG_OK;
+out:
+	proxy_sse_free(&rl.sse);
+	proxy_buf_free(&rl.out);
+	proxy_response_free(&resp);
+	return st;
+}
+
+/* ----------------------------------------------------------------- handlers */
+
+static sg_status
+forward(struct request *r, enum kind kind)
+{
+	struct target t = {0};
+	struct proxy_buf body_out = {0};
+	struct proxy_request q;
+	struct proxy_response resp = {0};
+	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
+	const char *model;
+	char err[512];
+	json_t *body;
+	bool stream = false, found = false;
+	sg_status st;
+
+	st = http_body_object(r, &body);
+	if (st != SG_OK)
+		goto out;
+	st = http_field_str(r, body, "model", true, &model);
+	if (st != SG_OK)
+		goto out;
+	if (kind != K_EMBEDDINGS) {
+		st = http_field_bool(r, body, "stream", false, &stream, &found);
+		if (st != SG_OK)
+			goto out;
+	}
+	name = sg_strdup(model);
+	if (name == NULL) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	st = resolve(r, name, kind, &t);
+	if (st != SG_OK)
+		goto out;
+	client_json = encode_string(name);
+	upstream_json = encode_string(t.provider_model);
+	if (client_json == NULL || upstream_json == NULL) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
+		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
+		body_out.len = 0;
+		if (json_object_set_new(body, "model", json_string(t.provider_model)) != 0 ||
+		    (dumped = sg_json_dump(body)) == NULL || !proxy_buf_append(&body_out, dumped, strlen(dumped))) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	q = (struct proxy_request){.provider = t.p,
+				   .method = "POST",
+				   .path = kind_path[kind],
+				   .body = body_out.p,
+				   .body_len = body_out.len,
+				   .request_id = r->request_id};
+	if (stream) {
+		st = relay_stream(r, &q, client_json);
+		goto out;
+	}
+	st = proxy_call(&q, &resp, err, sizeof(err));
+	if (st != SG_OK)
+		st = http_fail(r, st, NULL, "%s", err);
+	else
+		st = reply_buffered(r, t.p, &resp, client_json);
+out:
+	proxy_response_free(&resp);
+	proxy_buf_free(&body_out);
+	free(dumped);
+	free(upstream_json);
+	free(client_json);
+	free(name);
+	json_decref(t.model);
+	return st;
 }
 
 sg_status
 openai_completions(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	return forward(r, K_COMPLETIONS);
 }
 
 sg_status
 openai_chat_completions(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	return forward(r, K_CHAT);
 }
 
 sg_status
 openai_embeddings(struct request *r)
 {
-	return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL, "not implemented yet");
+	return forward(r, K_EMBEDDINGS);
+}
+
+sg_status
+openai_models(struct request *r)
+{
+	json_t *all = NULL, *data = NULL, *m;
+	size_t i;
+	sg_status st;
+
+	st = registry_list(SG_RT_MODEL, NULL, &all);
+	if (st != SG_OK)
+		return http_fail(r, st, NULL, "models could not be listed: the registry is unavailable");
+	data = json_array();
+	if (data == NULL)
+		goto nomem;
+	json_array_foreach (all, i, m) {
+		const char *id = json_string_value(json_object_get(m, "identifier"));
+		const char *owner = json_string_value(json_object_get(m, "provider_id"));
+		json_t *entry;
+
+		if (id == NULL || !identity_can_see(&r->id, m))
+			continue;
+		entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created",
+				  (json_int_t) registry_created_at(SG_RT_MODEL, id), "owned_by", owner ? owner : "");
+		if (entry == NULL || json_array_append_new(data, entry) != 0)
+			goto nomem;
+	}
+	r->reply = json_pack("{s:s,s:o}", "object", "list", "data", data);
+	data = NULL;
+	if (r->reply == NULL)
+		goto nomem;
+	json_decref(all);
+	return SG_OK;
+nomem:
+	json_decref(data);
+	json_decref(all);
+	return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+}
+
+sg_status
+openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, char *err, size_t errlen)
+{
+	struct sg_strv ids = {0};
+	struct proxy_buf list = {0};
+	char *msg = NULL;
+	sg_status st;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
+		return SG_OK;
+	st = proxy_list_models(p, &ids, err, errlen);
+	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
+		goto out;
+	for (size_t i = 0; i < ids.n; i++)
+		if ((i > 0 && !proxy_buf_append(&list, ", ", 2)) || !proxy_buf_append(&list, ids.v[i], strlen(ids.v[i])))
+			goto nomem;
+	if (ids.n == 0)
+		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
+				  p->provider_id);
+	else
+		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves: %s", provider_model_id,
+				  p->provider_id, list.p);
+	if (msg == NULL)
+		goto nomem;
+	if (strlen(msg) < errlen || errlen < 8) {
+		copy_utf8(err, errlen, msg);
+	} else {
+		/* A cut list says so. */
+		copy_utf8(err, errlen - 3, msg);
+		strcat(err, "...");
+	}
+	st = SG_E_BAD_REQUEST;
+	goto out;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	st = SG_E_NOMEM;
+out:
+	free(msg);
+	proxy_buf_free(&list);
+	sg_strv_free(&ids);
+	return st;
 }

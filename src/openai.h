@@ -8,11 +8,60 @@
 #ifndef SG_OPENAI_H
 #define SG_OPENAI_H
 
+#include "conf.h"
 #include "http.h"
+#include "proxy.h"
 
 sg_status openai_models(struct request *r);
 sg_status openai_completions(struct request *r);
 sg_status openai_chat_completions(struct request *r);
 sg_status openai_embeddings(struct request *r);
+
+/*
+ * For model registration (resources): when p is an OpenAI-compatible
+ * provider with check_models on, asks the upstream which models it serves
+ * (GET {base_url}/models) and returns SG_E_BAD_REQUEST, with "model 'x' is
+ * not served by provider 'p'; it serves: a, b" in err, when
+ * provider_model_id is not one of them.  An upstream that cannot be reached
+ * → SG_E_BAD_GATEWAY (SG_E_GATEWAY_TIMEOUT when it connects but does not
+ * answer).  SG_OK when served, or when the check does not apply.
+ */
+sg_status openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, char *err,
+				    size_t errlen) SG_MUST_CHECK;
+
+/* What openai_rewrite_model() found. */
+enum openai_rewrite {
+	OPENAI_RW_REPLACED,   /* a top-level "model" was replaced */
+	OPENAI_RW_NO_MODEL,   /* a JSON object without a top-level "model": copied unchanged */
+	OPENAI_RW_NOT_OBJECT, /* not (exactly) one JSON object: nothing appended */
+	OPENAI_RW_NOMEM,
+};
+
+/*
+ * Appends json[0..len) to out with the value of its top-level "model"
+ * member replaced by model_json (an encoded JSON value, e.g. "\"llama\"").
+ * The text is checked against JSON's grammar while it is scanned; nothing
+ * else in it changes (numbers, key order and escapes stay byte for byte).
+ */
+enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json,
+					 struct proxy_buf *out);
+
+/*
+ * Rewrites one SSE event as proxy_sse_feed() delivers it and appends it,
+ * with its closing blank line, to out: a data payload that is a JSON object
+ * gets its "model" replaced (several data lines are one payload); comments,
+ * other fields, non-JSON data and "[DONE]" pass unchanged.  Sets *done when
+ * the payload is [DONE].  False on allocation failure.
+ */
+bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+	SG_MUST_CHECK;
+
+/*
+ * The client-facing message of an upstream error body: error.message, or
+ * error when it is a string, or detail / detail[0].msg (FastAPI), or message.
+ * Writes it (truncated) to msg and error.param, when a string, to param
+ * (may be NULL).  False when the body says nothing usable.
+ */
+bool openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, char *param, size_t paramlen);
 
 #endif

@@ -1,4 +1,582 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* proxy.c: not written yet. */
+/*
+ * proxy.c: the calls to upstream providers.  Each thread keeps one curl easy
+ * handle (reset after each call, never recreated, so its connection cache
+ * keeps upstream connections alive and an idle handle points into no finished
+ * request).  Three callbacks watch a transfer: the header
+ * callback learns the status and Content-Type and decides, before the first
+ * body byte, whether the body is relayed (2xx text/event-stream) or buffered;
+ * the write callback relays or buffers; the progress callback enforces the
+ * read timeout as "no byte for read_timeout_ms", which a total timeout cannot
+ * express for streams that last minutes.  A callback that returns false stops
+ * the transfer at once; curl then closes the connection, so the upstream sees
+ * its client go.
+ *
+ * The SSE splitter at the end is pure: it normalises line ends as it copies
+ * and hands out whole events, whatever the chunk boundaries were.
+ */
 #include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "log.h"
 #include "proxy.h"
+
+#define MAX_BODY (64u * 1024 * 1024)
+#define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
+
+/* ------------------------------------------------------------------ buffers */
+
+bool
+proxy_buf_append(struct proxy_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = sg_realloc(b->p, cap);
+		if (p == NULL)
+			return false;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return true;
+}
+
+void
+proxy_buf_free(struct proxy_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ------------------------------------------------------- the thread's handle */
+
+static _Thread_local CURL *tl_curl;
+static pthread_key_t curl_key;
+static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
+
+/* A safety net for threads that end without proxy_thread_cleanup(). */
+static void
+curl_key_destroy(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void
+curl_key_create(void)
+{
+	if (pthread_key_create(&curl_key, curl_key_destroy) != 0)
+		log_warn("pthread_key_create failed: curl handles are freed only by proxy_thread_cleanup");
+}
+
+static CURL *
+thread_handle(void)
+{
+	if (tl_curl != NULL)
+		return tl_curl; /* perform() reset it after its last transfer */
+	tl_curl = curl_easy_init();
+	if (tl_curl != NULL) {
+		(void) pthread_once(&curl_key_once, curl_key_create);
+		(void) pthread_setspecific(curl_key, tl_curl);
+	}
+	return tl_curl;
+}
+
+void
+proxy_thread_cleanup(void)
+{
+	if (tl_curl == NULL)
+		return;
+	(void) pthread_once(&curl_key_once, curl_key_create);
+	(void) pthread_setspecific(curl_key, NULL);
+	curl_easy_cleanup(tl_curl);
+	tl_curl = NULL;
+}
+
+/* ------------------------------------------------------------ error mapping */
+
+sg_status
+proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, char *err, size_t errlen)
+{
+	const char *id = provider_id ? provider_id : "?";
+
+	if (read_timed_out) {
+		snprintf(err, errlen, "upstream %s timed out: no data received within the read timeout", id);
+		return SG_E_GATEWAY_TIMEOUT;
+	}
+	switch ((CURLcode) code) {
+	case CURLE_OK:
+		err[0] = '\0';
+		return SG_OK;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		snprintf(err, errlen, "upstream %s is unreachable", id);
+		return SG_E_BAD_GATEWAY;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (!connected) {
+			snprintf(err, errlen, "upstream %s is unreachable: the connection timed out", id);
+			return SG_E_BAD_GATEWAY;
+		}
+		snprintf(err, errlen, "upstream %s timed out", id);
+		return SG_E_GATEWAY_TIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		snprintf(err, errlen, "upstream %s is unreachable: the TLS handshake failed", id);
+		return SG_E_BAD_GATEWAY;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		snprintf(err, errlen, "upstream %s closed the connection before its reply was complete", id);
+		return SG_E_BAD_GATEWAY;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		snprintf(err, errlen, "upstream %s sent an invalid HTTP reply", id);
+		return SG_E_BAD_GATEWAY;
+	case CURLE_URL_MALFORMAT:
+		snprintf(err, errlen, "the URL of upstream %s is invalid", id);
+		return SG_E_BAD_GATEWAY;
+	case CURLE_OUT_OF_MEMORY:
+		snprintf(err, errlen, "out of memory");
+		return SG_E_NOMEM;
+	default:
+		snprintf(err, errlen, "the request to upstream %s failed: %s", id, curl_easy_strerror((CURLcode) code));
+		return SG_E_BAD_GATEWAY;
+	}
+}
+
+/* ---------------------------------------------------------------- transfers */
+
+struct xfer {
+	const struct proxy_request *q;
+	const struct proxy_sink *sink; /* NULL: buffer whatever comes */
+	struct proxy_response *resp;
+	int64_t last_io_us;            /* when a byte last moved; the read timeout counts from it */
+	long read_timeout_ms;
+	curl_off_t last_ul;
+	bool connected;
+	bool timed_out;
+	bool too_big;
+};
+
+static int
+on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port, int conn_local_port)
+{
+	struct xfer *x = ud;
+
+	(void) conn_primary_ip;
+	(void) conn_local_ip;
+	(void) conn_primary_port;
+	(void) conn_local_port;
+	x->connected = true;
+	x->last_io_us = sg_now_us();
+	return CURL_PREREQFUNC_OK;
+}
+
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+	int64_t now = sg_now_us();
+
+	(void) dltotal;
+	(void) dlnow;
+	(void) ultotal;
+	if (ulnow != x->last_ul) {
+		x->last_ul = ulnow;
+		x->last_io_us = now;
+	}
+	/* Before the connection exists, the connect timeout is the one that applies. */
+	if (x->connected && x->read_timeout_ms > 0 && now - x->last_io_us > (int64_t) x->read_timeout_ms * 1000) {
+		x->timed_out = true;
+		return 1;
+	}
+	return 0;
+}
+
+static bool
+starts_with_ci(const char *s, size_t n, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+
+	return n >= pl && strncasecmp(s, prefix, pl) == 0;
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+	struct xfer *x = ud;
+	struct proxy_response *resp = x->resp;
+	size_t n = size * nitems;
+
+	x->last_io_us = sg_now_us();
+	if (starts_with_ci(buf, n, "HTTP/")) {
+		/* A new header block (after a 1xx, or the first one): "HTTP/1.1 200 OK". */
+		const char *sp = memchr(buf, ' ', n);
+
+		resp->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
+		resp->content_type[0] = '\0';
+	} else if (starts_with_ci(buf, n, "Content-Type:")) {
+		const char *v = buf + 13, *end = buf + n;
+		size_t len;
+
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		len = (size_t) (end - v);
+		if (len >= sizeof(resp->content_type))
+			len = sizeof(resp->content_type) - 1;
+		memcpy(resp->content_type, v, len);
+		resp->content_type[len] = '\0';
+	} else if ((n == 2 && buf[0] == '\r' && buf[1] == '\n') || (n == 1 && buf[0] == '\n')) {
+		/* End of a header block: an interim 1xx answer is followed by another block. */
+		if (resp->status >= 200 && x->sink != NULL && resp->status <= 299 &&
+		    strncasecmp(resp->content_type, "text/event-stream", 17) == 0) {
+			resp->streamed = true;
+			if (!x->sink->begin(x->sink->ctx, resp->status, resp->content_type)) {
+				resp->aborted = true;
+				return 0;
+			}
+		}
+	}
+	return n;
+}
+
+static size_t
+on_data(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct xfer *x = ud;
+	size_t n = size * nmemb;
+
+	x->last_io_us = sg_now_us();
+	if (x->resp->streamed) {
+		if (!x->sink->data(x->sink->ctx, buf, n)) {
+			x->resp->aborted = true;
+			return 0;
+		}
+		return n;
+	}
+	if (x->resp->body.len + n > MAX_BODY) {
+		x->too_big = true;
+		return 0;
+	}
+	if (!proxy_buf_append(&x->resp->body, buf, n))
+		return 0; /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
+	return n;
+}
+
+static bool
+add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+
+	if (l == NULL)
+		return false;
+	*list = l;
+	return true;
+}
+
+static sg_status
+perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, char *err,
+	size_t errlen)
+{
+	const struct sg_provider *p = q->provider;
+	struct xfer x = {.q = q, .sink = sink, .resp = resp, .read_timeout_ms = p->read_timeout_ms};
+	struct curl_slist *hdrs = NULL;
+	char *url = NULL, *auth = NULL, *rid = NULL;
+	char cerr[CURL_ERROR_SIZE] = "";
+	int64_t t0 = sg_now_us();
+	sg_status st = SG_OK;
+	CURLcode rc;
+	CURL *c = NULL;
+
+	memset(resp, 0, sizeof(*resp));
+	err[0] = '\0';
+	c = thread_handle();
+	url = sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
+	if (c == NULL || url == NULL) {
+		snprintf(err, errlen, "out of memory");
+		st = SG_E_NOMEM;
+		goto out;
+	}
+	if (!add_header(&hdrs, sink ? "Accept: text/event-stream" : "Accept: application/json") ||
+	    (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
+	    /* No "Expect: 100-continue" round trip for large bodies. */
+	    !add_header(&hdrs, "Expect:")) {
+		snprintf(err, errlen, "out of memory");
+		st = SG_E_NOMEM;
+		goto out;
+	}
+	if (p->api_key != NULL && strpbrk(p->api_key, "\r\n") != NULL) {
+		/* It would end the header and start others. */
+		snprintf(err, errlen, "the API key of upstream %s is not usable in a header", p->provider_id);
+		st = SG_E_BAD_GATEWAY;
+		goto out;
+	}
+	if (p->api_key != NULL && p->api_key[0] != '\0') {
+		auth = sg_asprintf("Authorization: Bearer %s", p->api_key);
+		if (auth == NULL || !add_header(&hdrs, auth)) {
+			snprintf(err, errlen, "out of memory");
+			st = SG_E_NOMEM;
+			goto out;
+		}
+	}
+	if (q->request_id != NULL && q->request_id[0] != '\0') {
+		rid = sg_asprintf("X-Request-Id: %s", q->request_id);
+		if (rid == NULL || !add_header(&hdrs, rid)) {
+			snprintf(err, errlen, "out of memory");
+			st = SG_E_NOMEM;
+			goto out;
+		}
+	}
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	if (q->body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) q->body_len);
+	}
+	if (q->method != NULL && strcmp(q->method, q->body != NULL ? "POST" : "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 5000L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
+	if (p->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
+	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(c, CURLOPT_PREREQDATA, &x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK && resp->aborted) {
+		st = SG_OK; /* the sink stopped it: not an upstream failure */
+	} else if (rc != CURLE_OK && x.too_big) {
+		snprintf(err, errlen, "the reply of upstream %s exceeds %u MiB", p->provider_id, MAX_BODY >> 20);
+		st = SG_E_BAD_GATEWAY;
+	} else if (rc != CURLE_OK) {
+		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err, errlen);
+		if (rc == CURLE_WRITE_ERROR && !x.timed_out) {
+			snprintf(err, errlen, "out of memory");
+			st = SG_E_NOMEM;
+		}
+	}
+out:
+	/* The handle must not keep pointers to this frame's buffers (the error buffer) while idle. */
+	if (c != NULL)
+		curl_easy_reset(c);
+	resp->duration_ms = (sg_now_us() - t0) / 1000;
+	if (st == SG_OK)
+		log_info("upstream %s %s %s -> %ld in %lld ms%s", p->provider_id, q->method ? q->method : "GET",
+			 q->path, resp->status, resp->duration_ms, resp->aborted ? " (stopped: client gone)" : "");
+	else
+		log_warn("upstream %s %s %s failed after %lld ms (status %ld): %s%s%s", p->provider_id,
+			 q->method ? q->method : "GET", q->path, resp->duration_ms, resp->status, err,
+			 cerr[0] ? "; curl: " : "", cerr);
+	/* Leave no copy of the provider's key in freed memory. */
+	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
+		if (strncasecmp(l->data, "Authorization:", 14) == 0)
+			memset(l->data, 0, strlen(l->data));
+	curl_slist_free_all(hdrs);
+	if (auth != NULL) {
+		memset(auth, 0, strlen(auth));
+		free(auth);
+	}
+	free(rid);
+	free(url);
+	return st;
+}
+
+sg_status
+proxy_call(const struct proxy_request *q, struct proxy_response *resp, char *err, size_t errlen)
+{
+	return perform(q, NULL, resp, err, errlen);
+}
+
+sg_status
+proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, char *err,
+	     size_t errlen)
+{
+	return perform(q, sink, resp, err, errlen);
+}
+
+void
+proxy_response_free(struct proxy_response *resp)
+{
+	proxy_buf_free(&resp->body);
+}
+
+sg_status
+proxy_list_models(const struct sg_provider *p, struct sg_strv *ids, char *err, size_t errlen)
+{
+	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models"};
+	struct proxy_response resp;
+	json_t *root = NULL, *data, *m;
+	size_t i;
+	sg_status st;
+
+	st = proxy_call(&q, &resp, err, errlen);
+	if (st != SG_OK)
+		goto out;
+	if (resp.status < 200 || resp.status > 299) {
+		snprintf(err, errlen, "upstream %s answered GET /models with HTTP %ld", p->provider_id, resp.status);
+		st = SG_E_BAD_GATEWAY;
+		goto out;
+	}
+	root = json_loadb(resp.body.p ? resp.body.p : "", resp.body.len, 0, NULL);
+	data = json_object_get(root, "data");
+	if (!json_is_array(data)) {
+		snprintf(err, errlen, "upstream %s answered GET /models with something that is not a model list",
+			 p->provider_id);
+		st = SG_E_BAD_GATEWAY;
+		goto out;
+	}
+	json_array_foreach (data, i, m) {
+		const char *id = json_string_value(json_object_get(m, "id"));
+
+		if (id != NULL && !sg_strv_push(ids, id)) {
+			snprintf(err, errlen, "out of memory");
+			st = SG_E_NOMEM;
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	proxy_response_free(&resp);
+	return st;
+}
+
+/* ------------------------------------------------------------- SSE splitter */
+
+enum proxy_sse_result
+proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn, void *ctx)
+{
+	struct proxy_buf *b = &s->buf;
+	const char *p = buf, *end = buf + len;
+	enum proxy_sse_result res = PROXY_SSE_OK;
+	size_t start = 0, pos = s->scan, max = s->max_event ? s->max_event : DEFAULT_MAX_EVENT;
+
+	/* Copy, turning "\r\n" and a lone "\r" into "\n" (a pair may straddle two chunks). */
+	while (p < end) {
+		const char *cr;
+		size_t n;
+
+		if (s->last_cr) {
+			s->last_cr = false;
+			if (*p == '\n') {
+				p++;
+				continue;
+			}
+		}
+		cr = memchr(p, '\r', (size_t) (end - p));
+		n = cr ? (size_t) (cr - p) : (size_t) (end - p);
+		if (!proxy_buf_append(b, p, n))
+			return PROXY_SSE_NOMEM;
+		p += n;
+		if (cr != NULL) {
+			if (!proxy_buf_append(b, "\n", 1))
+				return PROXY_SSE_NOMEM;
+			s->last_cr = true;
+			p++;
+		}
+	}
+
+	/* Hand out every event that a blank line has closed. */
+	for (;;) {
+		const char *hit;
+		size_t evend;
+
+		while (start < b->len && b->p[start] == '\n')
+			start++;
+		if (pos < start)
+			pos = start;
+		if (pos >= b->len)
+			break;
+		hit = memmem(b->p + pos, b->len - pos, "\n\n", 2);
+		if (hit == NULL)
+			break;
+		evend = (size_t) (hit - b->p);
+		if (!fn(ctx, b->p + start, evend - start)) {
+			res = PROXY_SSE_STOP;
+			start = evend + 2;
+			break;
+		}
+		start = evend + 2;
+		pos = start;
+	}
+	if (start > 0 && b->p != NULL) {
+		memmove(b->p, b->p + start, b->len - start);
+		b->len -= start;
+		b->p[b->len] = '\0';
+	}
+	/* The last byte may be the first half of the next "\n\n". */
+	s->scan = b->len > 0 ? b->len - 1 : 0;
+	if (res == PROXY_SSE_OK && b->len > max)
+		res = PROXY_SSE_TOO_BIG;
+	return res;
+}
+
+enum proxy_sse_result
+proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated)
+{
+	struct proxy_buf *b = &s->buf;
+	size_t start = 0;
+	bool ok = true;
+
+	*truncated = false;
+	while (start < b->len && b->p[start] == '\n')
+		start++;
+	if (start < b->len) {
+		if (b->p[b->len - 1] == '\n')
+			ok = fn(ctx, b->p + start, b->len - 1 - start);
+		else
+			*truncated = true;
+	}
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+	s->scan = 0;
+	s->last_cr = false;
+	return ok ? PROXY_SSE_OK : PROXY_SSE_STOP;
+}
+
+void
+proxy_sse_free(struct proxy_sse *s)
+{
+	proxy_buf_free(&s->buf);
+	s->scan = 0;
+	s->last_cr = false;
+}

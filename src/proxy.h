@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proxy.h: every socket to an upstream provider.  libcurl with one easy
- * handle per thread, created on first use and reset before each call, so
+ * handle per thread, created on first use and reset after each call, so
  * connections to a provider are kept alive across requests served by that
  * thread.  curl_global_init() is main's, before fork.
  *
@@ -108,11 +108,14 @@ sg_status proxy_list_models(const struct sg_provider *p, struct sg_strv *ids, ch
 void proxy_thread_cleanup(void);
 
 /*
- * The mapping of a failed transfer: code is a CURLcode; read_timed_out says
- * that our own silence timer stopped it.  Writes a client-safe message naming
- * the provider into err.  SG_OK for CURLE_OK.
+ * The mapping of a failed transfer: code is a CURLcode; connected says that a
+ * connection to the upstream was made (a timeout before that is "unreachable",
+ * after it "timed out"); read_timed_out says that our own silence timer
+ * stopped it.  Writes a client-safe message naming the provider into err.
+ * SG_OK for CURLE_OK.
  */
-sg_status proxy_map_curl(int code, bool read_timed_out, const char *provider_id, char *err, size_t errlen);
+sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, char *err,
+			 size_t errlen);
 
 /*
  * The SSE frame splitter.  Feed it bytes in chunks of any size; for each
@@ -141,10 +144,12 @@ enum proxy_sse_result proxy_sse_feed(struct proxy_sse *s, const char *buf, size_
 
 /*
  * At the end of the stream: an unterminated last event made only of complete
- * lines is delivered (leniency for upstreams that end with one "\n"); returns
- * true when nothing is left over, false when the stream stopped mid-line.
+ * lines is delivered (leniency for upstreams that end with one "\n").
+ * *truncated is set when the stream stopped in the middle of a line (that
+ * partial event is dropped).  PROXY_SSE_STOP when fn returned false.
  */
-bool proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, enum proxy_sse_result *res);
+enum proxy_sse_result proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated)
+	SG_MUST_CHECK;
 
 /* Frees the splitter's buffer.  Idempotent. */
 void proxy_sse_free(struct proxy_sse *s);

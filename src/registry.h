@@ -12,6 +12,36 @@
  * Every write runs in one transaction and sends NOTIFY stackgate_registry.
  * All functions are thread-safe.  No function here knows HTTP or the caller:
  * access decisions are the caller's (identity_can_see()).
+ *
+ * Errors: SG_E_UNAVAILABLE whenever PostgreSQL cannot be reached (err, when
+ * there is one, says "the registry database is unavailable"; details go to
+ * the log).  A query that fails because the connection broke is retried once
+ * on a fresh connection.
+ *
+ * The cache (per process).  registry_open() starts a listener thread with its
+ * own connection: it LISTENs on stackgate_registry, loads every table
+ * (one REPEATABLE READ snapshot), then re-reads one row per notification
+ * ('<type>:<identifier>'; '<type>:' after a TRUNCATE reloads everything).
+ * Once loaded, registry_get/list/created_at answer from memory (a hash table
+ * per type: O(1) by identifier; a seq-ordered list for listing) and never
+ * touch PostgreSQL; until then, and without registry_open(), they query it.
+ * When the listener loses its connection the cache keeps answering with what
+ * it has, and the listener reconnects (backoff 0.1 s doubling to 5 s) and
+ * reloads everything.  Objects are kept as compact JSON text and parsed per
+ * read, so callers always get their own copy.
+ *
+ * Read-your-writes: a successful write updates this process's cache before
+ * returning; other processes see it when their listener gets the NOTIFY.
+ * A write also marks its identifiers "pending"; a notification the listener
+ * applies for a pending identifier means the listener's copy is at least as
+ * new, and the write then leaves the cache alone.  So the cache converges to
+ * the database; the only window is two processes writing one identifier at
+ * once, closed by the next notification.
+ *
+ * Lock discipline: one writer-preferring rwlock guards the whole cache (the
+ * tables, the "loaded" flag, the pending list).  Readers hold it shared while
+ * they look up and parse; the listener and writers hold it exclusively only to
+ * swap entries in, never across I/O.  No other lock is taken while holding it.
  */
 #ifndef SG_REGISTRY_H
 #define SG_REGISTRY_H
@@ -37,9 +67,17 @@ enum sg_rtype {
 const char *registry_type_name(enum sg_rtype t);
 /* A human name for messages: "Model", "Shield", "Vector DB", "Dataset", "Scoring function", "Benchmark", "Tool group", "Tool". */
 const char *registry_type_label(enum sg_rtype t);
+/* The type whose "type" value is name; false when there is none. */
+bool registry_type_from_name(const char *name, enum sg_rtype *out);
 
-/* Per process, after db_init(). */
+/*
+ * Per process, after db_init().  Starts the cache's listener thread (create
+ * it after fork: a thread does not survive fork).  Does not wait for the
+ * database: SG_OK even when it is down (reads query PostgreSQL until the
+ * cache is loaded).  SG_E_NOMEM/SG_E_INTERNAL when the thread cannot start.
+ */
 sg_status registry_open(const struct sg_conf *conf) SG_MUST_CHECK;
+/* Stops the listener and empties the cache.  Idempotent. */
 void registry_close(void);
 
 /* The object with that identifier: a new reference in *out, or SG_E_NOT_FOUND. */
@@ -59,11 +97,25 @@ sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
  * new reference to the stored object.  Foreign keys (a vector DB's embedding
  * model, a benchmark's dataset) missing → SG_E_CONFLICT.  On failure err gets a
  * client-safe message.
+ *
+ * Equality is judged on the canonical form (obj converted to the row and
+ * back: unknown keys dropped, missing keys null), whoever owns the existing
+ * object; the existing object is never overwritten.  Messages:
+ *   "model 'x' already exists with different attributes"          (409)
+ *   "vector_db 'v' refers to embedding model 'm', which does not exist"  (409;
+ *     likewise a benchmark's dataset or scoring function, a tool's group)
+ *   "vector_db 'v': model 'm' has no embedding dimension N"      (400: the
+ *     dimension must be the model's metadata.embedding_dimension)
+ *   "field 'x' must be a string" and the like for ill-typed fields (400)
  */
 sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, bool *created,
 			    char *err, size_t errlen) SG_MUST_CHECK;
 
-/* Deletes the object; SG_E_NOT_FOUND when absent; SG_E_CONFLICT when others refer to it. */
+/*
+ * Deletes the object; SG_E_NOT_FOUND when absent ("Model 'x' not found");
+ * SG_E_CONFLICT when others refer to it ("model 'm' is in use by vector_db 'v'").
+ * Deleting a tool group this way deletes its tools as well.
+ */
 sg_status registry_unregister(enum sg_rtype t, const char *identifier, char *err, size_t errlen) SG_MUST_CHECK;
 
 /*
@@ -71,6 +123,14 @@ sg_status registry_unregister(enum sg_rtype t, const char *identifier, char *err
  * in one transaction.  A tool identifier owned by another group →
  * SG_E_CONFLICT naming the tool; an identical existing group and tools →
  * SG_OK, *created = false.
+ *
+ * Each tool's toolgroup_id must be the group's identifier (else 400).  When
+ * the group exists: a different group object → SG_E_CONFLICT "tool_group 'g'
+ * already exists with different attributes"; the same group with a different
+ * set of tools (compared as a set by identifier, each tool canonical) →
+ * SG_E_CONFLICT "tool_group 'g' already exists with a different list of
+ * tools" (unregister it first to change its tools).  A tool listed twice →
+ * SG_E_CONFLICT.  *stored gets the group.
  */
 sg_status registry_register_tool_group(json_t *group, json_t *tools, const char *owner, json_t **stored,
 				       bool *created, char *err, size_t errlen) SG_MUST_CHECK;
@@ -80,5 +140,47 @@ sg_status registry_unregister_tool_group(const char *identifier, char *err, size
 
 /* When the object was registered (seconds since the epoch), for OpenAI's "created"; 0 if unknown. */
 long long registry_created_at(enum sg_rtype t, const char *identifier);
+
+/*
+ * Rewrites the providers table to mirror conf's providers (api, provider_id,
+ * provider_type; never their config), in one transaction.  Call once at
+ * start (the supervisor, after migrations).
+ */
+sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
+
+/*
+ * Rows.  A row of type t is registry_row_ncols(t) nullable strings in the
+ * order of registry_row_column(t, i): identifier, provider_resource_id,
+ * provider_id, owner, has_acl ("t"/"f"), roles, teams, projects, namespaces,
+ * then the type's columns.  Text is itself, integers decimal, jsonb JSON
+ * text, text[] a JSON array of strings: the same text goes to PostgreSQL as
+ * parameters and comes back from its select list, so these two are inverse.
+ */
+size_t registry_row_ncols(enum sg_rtype t);
+const char *registry_row_column(enum sg_rtype t, size_t i);
+
+/*
+ * obj as a row into vals (registry_row_ncols(t) entries, each malloc'd or
+ * NULL; free with registry_row_free even on failure).  SG_E_BAD_REQUEST with
+ * a message naming the field when a field has the wrong JSON type or a
+ * required one is missing or null; SG_E_NOMEM.
+ */
+sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, char *err,
+				   size_t errlen) SG_MUST_CHECK;
+/* The API object of a row (vals[i] NULL = SQL NULL): a new reference, NULL if a value is malformed. */
+json_t *registry_row_to_object(enum sg_rtype t, const char *const *vals);
+/* Frees the strings of a row filled by registry_row_from_object. */
+void registry_row_free(enum sg_rtype t, char **vals);
+
+/*
+ * The cache's entry points, as the listener uses them (exposed for tests):
+ * put stores a copy of obj (its "identifier" is the key; toolgroup_id kept for
+ * tools) at position seq of the registration order; drop removes one entry;
+ * reset empties every table and sets whether reads are answered from them.
+ */
+sg_status registry_cache_put(enum sg_rtype t, const json_t *obj, long long created_at, long long seq) SG_MUST_CHECK;
+void registry_cache_drop(enum sg_rtype t, const char *identifier);
+void registry_cache_reset(bool loaded);
+size_t registry_cache_count(enum sg_rtype t);
 
 #endif

@@ -4,12 +4,21 @@
  * (models, shields, vector-dbs, datasets, scoring-functions, eval/benchmarks,
  * toolgroups, tools): validation, defaults, provider selection and the access
  * check.  The route's arg is the enum sg_rtype it serves.  No SQL here.
+ *
+ * The work is split so the same code serves HTTP and start-up:
+ *   resources_build()           body → complete object, or a 400 (pure; the
+ *                               registry is reached only through a lookup
+ *                               callback, for referenced objects);
+ *   resources_register_object() build + tool listing + registry write;
+ *   the handlers                HTTP glue around those.
  */
 #ifndef SG_RESOURCES_H
 #define SG_RESOURCES_H
 
 #include "conf.h"
 #include "http.h"
+#include "identity.h"
+#include "registry.h"
 
 sg_status resources_list(struct request *r);       /* GET  /v1/<type>s */
 sg_status resources_get(struct request *r);        /* GET  /v1/<type>s/{id} */
@@ -20,9 +29,104 @@ sg_status resources_tools_list(struct request *r); /* GET  /v1/tools?toolgroup_i
 sg_status resources_not_implemented(struct request *r);
 
 /*
- * Registers the config's models, shields, … at start, idempotently, with no
- * owner and no ACL.  Logs and returns the first failure.
+ * Registers the config's models, shields, vector_dbs, datasets, scoring_fns,
+ * benchmarks and tool_groups at start (in that order, so references
+ * resolve), idempotently, with no owner and no ACL (unless an entry gives
+ * access_attributes).  An entry that conflicts with what is stored is
+ * logged and the stored object kept; a tool group whose MCP server cannot
+ * be reached is logged and skipped.  Every other failure is logged and the
+ * first one returned, after trying every entry.  Config models are not
+ * checked against their upstream (it may be down at start), and a config
+ * dataset must name its dataset_id (else it would be new at every start).
  */
 sg_status resources_preregister(const struct sg_conf *conf) SG_MUST_CHECK;
+
+/* Why a build or a registration failed: a client-safe message and the field it is about ("" if none). */
+struct resources_err {
+	char param[96];
+	char msg[512];
+};
+
+/*
+ * How resources_build() reaches objects that a new one refers to (a vector
+ * DB's embedding model, a benchmark's dataset and scoring functions):
+ * SG_OK with a new reference in *out, SG_E_NOT_FOUND when the object is
+ * missing or the caller may not see it, any other status on failure.
+ */
+typedef sg_status (*resources_lookup_fn)(void *ctx, enum sg_rtype t, const char *identifier, json_t **out);
+
+/*
+ * Turns a register body (the POST body, or a config entry: same keys) into
+ * the complete object to store, shaped as registry.h describes: defaults
+ * applied, provider chosen among conf's providers of the type's API,
+ * "access_attributes" set (the body's, validated, if given; else the
+ * caller's attributes; null for a NULL caller or one without attributes).
+ * Referenced objects are checked through lookup(ctx, …).  Unknown keys are
+ * ignored and JSON null counts as absent.  On SG_OK *out is a new
+ * reference.  On failure (SG_E_BAD_REQUEST naming the field, or what lookup
+ * returned) err says why.  For a tool group the result is the group alone;
+ * its tools come from resources_tool_group_tools().  SG_RT_TOOL is refused
+ * (tools are registered through their group).
+ */
+sg_status resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
+			  resources_lookup_fn lookup, void *ctx, json_t **out, struct resources_err *err) SG_MUST_CHECK;
+
+/*
+ * The fixed tool definitions (Llama Stack ToolDefs) of the built-in tool
+ * runtime provider types at Llama Stack 2b2db5fbda: inline::rag-runtime,
+ * inline::code-interpreter, remote::tavily-search, remote::brave-search,
+ * remote::bing-search, remote::wolfram-alpha.  A new array; empty for any
+ * other type (such a group is registered with no tools).  NULL on
+ * allocation failure.
+ */
+json_t *resources_builtin_tool_defs(const char *provider_type);
+
+/*
+ * The Tool objects of a built tool group from ToolDefs: identifier and
+ * provider_resource_id = the def's name, the group's provider_id,
+ * toolgroup_id and access_attributes, tool_host "model_context_protocol"
+ * when the group has an mcp_endpoint else "distribution", description ("" if
+ * none), parameters ([] if none), metadata.  A name that is not a valid
+ * identifier, or listed twice → fail_status (the caller passes
+ * SG_E_BAD_GATEWAY for defs from an MCP server).  *tools is a new array.
+ */
+sg_status resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fail_status, json_t **tools,
+				    struct resources_err *err) SG_MUST_CHECK;
+
+/*
+ * Lists a built tool group's tools: from its MCP server (mcp.h) when it has
+ * an mcp_endpoint, else the provider type's built-in list.  *tools is a new
+ * array of Tool objects.  MCP failures are SG_E_BAD_GATEWAY or
+ * SG_E_GATEWAY_TIMEOUT.
+ */
+sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, json_t **tools,
+				     struct resources_err *err) SG_MUST_CHECK;
+
+/*
+ * Registers one object for caller id (NULL: start-up, no owner): build;
+ * for a model with a caller, openai_check_model_served() (400 when the
+ * upstream does not serve provider_model_id, 502/504 when it cannot be
+ * asked); for a tool group its tools (a group id already taken by another
+ * provider or endpoint is a 409 before any MCP server is contacted); then
+ * the registry write.  On SG_OK
+ * *stored is a new reference to the stored object (an identical earlier
+ * registration counts: *created = false).  Failures: SG_E_BAD_REQUEST,
+ * SG_E_CONFLICT (the identifier, or a tool name, is taken by a different
+ * object, or by an identical one the caller may not see), SG_E_BAD_GATEWAY /
+ * SG_E_GATEWAY_TIMEOUT (MCP, model check), SG_E_UNAVAILABLE (database),
+ * with err filled.
+ */
+sg_status resources_register_object(const struct sg_conf *conf, const struct identity *id, enum sg_rtype t,
+				    json_t *body, json_t **stored, bool *created, struct resources_err *err)
+	SG_MUST_CHECK;
+
+/*
+ * True when s is an acceptable identifier: 1 to 255 characters, no control
+ * characters (C0, DEL, C1).  Otherwise writes the reason to why.
+ */
+bool resources_identifier_ok(const char *s, char *why, size_t whylen);
+
+/* "Model", "Shield", "Vector DB", …, for messages such as "Model 'x' not found". */
+const char *resources_type_label(enum sg_rtype t);
 
 #endif

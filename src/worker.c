@@ -252,7 +252,7 @@ out:
 		free(r);
 	}
 	FCGX_Free(&fcgx, 1);
-	/* proxy_thread_cleanup(); enabled once proxy.c provides it */
+	proxy_thread_cleanup();
 	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
 }

@@ -49,9 +49,9 @@ expect_body_contains "exceeds the limit of 32" "the depth error names the limit"
 
 req GET '/v1/models/%00x'
 expect_status 400 "an encoded NUL in the path is 400"
-req GET '/v1/models/a/../b' --path-as-is
+req GET '/v1/models/a/../b' '' --path-as-is
 expect_status 400 "a '..' segment is 400"
-req GET '/v1/models/%2e%2e/x' --path-as-is
+req GET '/v1/models/%2e%2e/x' '' --path-as-is
 expect_status 400 "an encoded '..' segment is 400"
 
 # Config errors: check-config reports every problem with line and column.

@@ -13,11 +13,13 @@ req() {
 	HDRS=$(mktemp -p "$SG_TEST_DIR/tmp")
 	args=(-s -S -o "$SG_TEST_DIR/tmp/body.$$" -D "$HDRS" -w '%{http_code}' -X "$method" --max-time 30)
 	if [[ -n $body ]]; then
-		args+=(-H 'Content-Type: application/json' --data-binary "$body")
+		# Through a file: a body of megabytes does not fit in argv.
+		printf '%s' "$body" >"$SG_TEST_DIR/tmp/req-body.$$"
+		args+=(-H 'Content-Type: application/json' --data-binary "@$SG_TEST_DIR/tmp/req-body.$$")
 	fi
 	STATUS=$(curl "${args[@]}" "$@" "$SG_URL$path" 2>"$SG_TEST_DIR/tmp/curl-err.$$") || STATUS=000
 	BODY=$(cat "$SG_TEST_DIR/tmp/body.$$" 2>/dev/null || true)
-	REQ_DESC="$method $path${body:+ $body}"
+	REQ_DESC="$method $path${body:+ ${body:0:300}}"
 }
 
 # header NAME: the value of a response header of the last req (case-insensitive)

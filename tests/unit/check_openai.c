@@ -1,11 +1,724 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* check_openai.c: unit tests of the openai module (not written yet). */
+/*
+ * check_openai.c: the openai module's pure parts (model rewrite in bodies
+ * and SSE events, upstream error messages) and the proxy under it (SSE
+ * splitting across arbitrary chunk boundaries, curl code mapping, and real
+ * transfers against a scripted HTTP server on loopback: relay, buffering,
+ * read timeout, abort, unreachable, cut).
+ */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "openai.h"
+#include "proxy.h"
 #include "suites.h"
+
+/* ------------------------------------------------------------ SSE splitter */
+
+struct events {
+	char *v[32];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static bool
+collect(void *ctx, const char *ev, size_t len)
+{
+	struct events *e = ctx;
+
+	ck_assert_uint_lt(e->n, SG_ARRAY_LEN(e->v));
+	e->v[e->n++] = sg_strndup(ev, len);
+	return e->stop_after == 0 || e->n < e->stop_after;
+}
+
+static void
+events_free(struct events *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	e->n = 0;
+}
+
+static const char sse_stream[] = ": comment\r\n\r\n"
+				 "data: {\"model\":\"up\",\"x\":1}\n\n"
+				 "\n"
+				 "event: ping\rdata: a\r\rdata: b\r\n"
+				 "data: c\r\n\r\n"
+				 "data: [DONE]\n\n";
+static const char *const sse_expect[] = {": comment", "data: {\"model\":\"up\",\"x\":1}", "event: ping\ndata: a",
+					 "data: b\ndata: c", "data: [DONE]"};
+
+static void
+check_expected(const struct events *e)
+{
+	ck_assert_uint_eq(e->n, SG_ARRAY_LEN(sse_expect));
+	for (size_t i = 0; i < e->n; i++)
+		ck_assert_str_eq(e->v[i], sse_expect[i]);
+}
+
+START_TEST(sse_split_every_two_chunk_boundary)
+{
+	size_t len = sizeof(sse_stream) - 1;
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct proxy_sse s = {0};
+		struct events e = {0};
+		bool truncated = true;
+
+		ck_assert_int_eq(proxy_sse_feed(&s, sse_stream, cut, collect, &e), PROXY_SSE_OK);
+		ck_assert_int_eq(proxy_sse_feed(&s, sse_stream + cut, len - cut, collect, &e), PROXY_SSE_OK);
+		ck_assert_int_eq(proxy_sse_finish(&s, collect, &e, &truncated), PROXY_SSE_OK);
+		ck_assert(!truncated);
+		check_expected(&e);
+		events_free(&e);
+		proxy_sse_free(&s);
+	}
+}
+END_TEST
+
+START_TEST(sse_split_byte_by_byte_and_three_chunks)
+{
+	size_t len = sizeof(sse_stream) - 1;
+	struct proxy_sse s = {0};
+	struct events e = {0};
+	bool truncated;
+
+	for (size_t i = 0; i < len; i++)
+		ck_assert_int_eq(proxy_sse_feed(&s, sse_stream + i, 1, collect, &e), PROXY_SSE_OK);
+	ck_assert_int_eq(proxy_sse_finish(&s, collect, &e, &truncated), PROXY_SSE_OK);
+	check_expected(&e);
+	events_free(&e);
+	proxy_sse_free(&s);
+
+	/* Every pair of cuts: three chunks. */
+	for (size_t a = 0; a <= len; a += 3) {
+		for (size_t b = a; b <= len; b += 2) {
+			ck_assert_int_eq(proxy_sse_feed(&s, sse_stream, a, collect, &e), PROXY_SSE_OK);
+			ck_assert_int_eq(proxy_sse_feed(&s, sse_stream + a, b - a, collect, &e), PROXY_SSE_OK);
+			ck_assert_int_eq(proxy_sse_feed(&s, sse_stream + b, len - b, collect, &e), PROXY_SSE_OK);
+			check_expected(&e);
+			events_free(&e);
+		}
+	}
+	proxy_sse_free(&s);
+}
+END_TEST
+
+START_TEST(sse_finish_lenient_and_truncated)
+{
+	struct proxy_sse s = {0};
+	struct events e = {0};
+	bool truncated;
+
+	/* A last event ended by one line end only: still delivered. */
+	ck_assert_int_eq(proxy_sse_feed(&s, "data: 1\n\ndata: 2\n", 17, collect, &e), PROXY_SSE_OK);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_int_eq(proxy_sse_finish(&s, collect, &e, &truncated), PROXY_SSE_OK);
+	ck_assert(!truncated);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_str_eq(e.v[1], "data: 2");
+	events_free(&e);
+
+	/* Cut in the middle of a line: dropped and reported. */
+	ck_assert_int_eq(proxy_sse_feed(&s, "data: {\"a\":", 11, collect, &e), PROXY_SSE_OK);
+	ck_assert_int_eq(proxy_sse_finish(&s, collect, &e, &truncated), PROXY_SSE_OK);
+	ck_assert(truncated);
+	ck_assert_uint_eq(e.n, 0);
+
+	/* Only blank lines left: nothing to report. */
+	ck_assert_int_eq(proxy_sse_feed(&s, "\n\n\r\n", 4, collect, &e), PROXY_SSE_OK);
+	ck_assert_int_eq(proxy_sse_finish(&s, collect, &e, &truncated), PROXY_SSE_OK);
+	ck_assert(!truncated);
+	ck_assert_uint_eq(e.n, 0);
+	proxy_sse_free(&s);
+}
+END_TEST
+
+START_TEST(sse_stop_and_too_big)
+{
+	struct proxy_sse s = {.max_event = 16};
+	struct events e = {.stop_after = 1};
+	char big[64];
+
+	ck_assert_int_eq(proxy_sse_feed(&s, "data: 1\n\ndata: 2\n\n", 18, collect, &e), PROXY_SSE_STOP);
+	ck_assert_uint_eq(e.n, 1);
+	events_free(&e);
+	proxy_sse_free(&s);
+
+	s = (struct proxy_sse){.max_event = 16};
+	e.stop_after = 0;
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(proxy_sse_feed(&s, "data: ", 6, collect, &e), PROXY_SSE_OK);
+	ck_assert_int_eq(proxy_sse_feed(&s, big, sizeof(big), collect, &e), PROXY_SSE_TOO_BIG);
+	ck_assert_uint_eq(e.n, 0);
+	proxy_sse_free(&s);
+}
+END_TEST
+
+/* ---------------------------------------------------------- model rewrite */
+
+static void
+rewrite_case(const char *in, enum openai_rewrite want, const char *out)
+{
+	struct proxy_buf b = {0};
+	enum openai_rewrite got = openai_rewrite_model(in, strlen(in), "\"asked\"", &b);
+
+	ck_assert_msg(got == want, "rewrite of %s: got %d, want %d", in, got, want);
+	if (out != NULL)
+		ck_assert_str_eq(b.p ? b.p : "", out);
+	else
+		ck_assert_uint_eq(b.len, 0);
+	proxy_buf_free(&b);
+}
+
+START_TEST(rewrite_top_level_model_only)
+{
+	rewrite_case("{\"id\":\"x\",\"model\":\"up\",\"n\":0.10}", OPENAI_RW_REPLACED,
+		     "{\"id\":\"x\",\"model\":\"asked\",\"n\":0.10}");
+	rewrite_case(" { \"model\" : \"up\" } \n", OPENAI_RW_REPLACED, " { \"model\" : \"asked\" } \n");
+	/* Nested "model" keys and the word inside strings stay. */
+	rewrite_case("{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"up\",\"l\":[{\"model\":1}]}",
+		     OPENAI_RW_REPLACED,
+		     "{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"asked\",\"l\":[{\"model\":1}]}");
+	/* Any value type is replaced whole. */
+	rewrite_case("{\"model\":null}", OPENAI_RW_REPLACED, "{\"model\":\"asked\"}");
+	rewrite_case("{\"model\":{\"a\":[1,2]},\"b\":true}", OPENAI_RW_REPLACED, "{\"model\":\"asked\",\"b\":true}");
+	rewrite_case("{\"x\":\"\\u00e9\\n\",\"y\":-1.5e+3,\"z\":[],\"w\":{},\"v\":false}", OPENAI_RW_NO_MODEL,
+		     "{\"x\":\"\\u00e9\\n\",\"y\":-1.5e+3,\"z\":[],\"w\":{},\"v\":false}");
+	rewrite_case("{}", OPENAI_RW_NO_MODEL, "{}");
+}
+END_TEST
+
+START_TEST(rewrite_rejects_what_is_not_one_object)
+{
+	static const char *const bad[] = {
+		"", "   ", "not json", "[1,2]", "\"model\"", "{\"model\":\"a\"", "{\"model\":\"a\"} x",
+		"{\"model\":\"a\",}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
+		"{\"a\":\"line\nbreak\"}", "{\"a\" 1}", "{model:1}", "{\"a\":[1,]}", "{\"a\":\"\\u12\"}",
+		"{\"a\":-}", "{\"a\":1e}", "{\"a\":1}{\"b\":2}",
+	};
+	char deep[600];
+	size_t n = 0;
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++)
+		rewrite_case(bad[i], OPENAI_RW_NOT_OBJECT, NULL);
+	/* Nesting beyond the scanner's limit is refused, not recursed into. */
+	deep[n++] = '{';
+	deep[n++] = '"';
+	deep[n++] = 'a';
+	deep[n++] = '"';
+	deep[n++] = ':';
+	for (int i = 0; i < 200; i++)
+		deep[n++] = '[';
+	for (int i = 0; i < 200; i++)
+		deep[n++] = ']';
+	deep[n++] = '}';
+	deep[n] = '\0';
+	rewrite_case(deep, OPENAI_RW_NOT_OBJECT, NULL);
+}
+END_TEST
+
+static void
+event_case(const char *in, const char *out, bool want_done)
+{
+	struct proxy_buf b = {0};
+	bool done = false;
+
+	ck_assert(openai_sse_rewrite(in, strlen(in), "\"asked\"", &b, &done));
+	ck_assert_str_eq(b.p, out);
+	ck_assert_int_eq(done, want_done);
+	proxy_buf_free(&b);
+}
+
+START_TEST(event_rewrite)
+{
+	event_case("data: {\"id\":\"c1\",\"model\":\"up\",\"choices\":[]}",
+		   "data: {\"id\":\"c1\",\"model\":\"asked\",\"choices\":[]}\n\n", false);
+	event_case("data:{\"model\":\"up\"}", "data: {\"model\":\"asked\"}\n\n", false);
+	event_case("data: [DONE]", "data: [DONE]\n\n", true);
+	event_case(": keep-alive", ": keep-alive\n\n", false);
+	event_case("data: not json {model}", "data: not json {model}\n\n", false);
+	event_case("data: {\"error\":{\"message\":\"x\"}}", "data: {\"error\":{\"message\":\"x\"}}\n\n", false);
+	/* Other fields keep their place; a payload on several lines is one JSON text. */
+	event_case("id: 7\nevent: chunk\ndata: {\"model\":\ndata: \"up\"}\nretry: 10",
+		   "id: 7\nevent: chunk\ndata: {\"model\":\ndata: \"asked\"}\nretry: 10\n\n", false);
+	event_case("data: a\n: note\ndata: b", "data: a\ndata: b\n: note\n\n", false);
+}
+END_TEST
+
+/* ------------------------------------------------------ upstream error text */
+
+START_TEST(upstream_error_messages)
+{
+	static const struct {
+		const char *body, *msg, *param;
+		bool found;
+	} cases[] = {
+		{"{\"error\":{\"message\":\"bad temperature\",\"type\":\"x\",\"param\":\"temperature\"}}",
+		 "bad temperature", "temperature", true},
+		{"{\"error\":\"plain\"}", "plain", "", true},
+		{"{\"detail\":\"fastapi says\"}", "fastapi says", "", true},
+		{"{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"field required\"}]}", "field required", "", true},
+		{"{\"object\":\"error\",\"message\":\"vllm style\",\"code\":400}", "vllm style", "", true},
+		{"{\"error\":{\"message\":\"\"}}", "", "", false},
+		{"{\"error\":{\"code\":1}}", "", "", false},
+		{"<html>502</html>", "", "", false},
+		{"[\"error\"]", "", "", false},
+		{"", "", "", false},
+	};
+	char msg[64], param[32];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		bool found = openai_upstream_error(cases[i].body, strlen(cases[i].body), msg, sizeof(msg), param,
+						   sizeof(param));
+
+		ck_assert_msg(found == cases[i].found, "case %zu", i);
+		ck_assert_str_eq(msg, cases[i].msg);
+		ck_assert_str_eq(param, cases[i].param);
+	}
+}
+END_TEST
+
+START_TEST(upstream_error_truncates_on_character_boundary)
+{
+	/* "é" is two bytes: 8 bytes hold "aaaaaa" and the NUL, not half an é. */
+	const char *body = "{\"error\":{\"message\":\"aaaaaa\\u00e9\\u00e9\"}}";
+	char msg[16];
+
+	ck_assert(openai_upstream_error(body, strlen(body), msg, 8, NULL, 0));
+	ck_assert_str_eq(msg, "aaaaaa");
+	ck_assert(openai_upstream_error(body, strlen(body), msg, 9, NULL, 0));
+	ck_assert_str_eq(msg, "aaaaaa\xc3\xa9");
+}
+END_TEST
+
+/* -------------------------------------------------------------- curl codes */
+
+START_TEST(curl_code_mapping)
+{
+	static const struct {
+		int code;
+		bool connected, timed_out;
+		sg_status want;
+		const char *text;
+	} cases[] = {
+		{CURLE_OK, true, false, SG_OK, ""},
+		{CURLE_COULDNT_CONNECT, false, false, SG_E_BAD_GATEWAY, "upstream vllm is unreachable"},
+		{CURLE_COULDNT_RESOLVE_HOST, false, false, SG_E_BAD_GATEWAY, "upstream vllm is unreachable"},
+		{CURLE_OPERATION_TIMEDOUT, false, false, SG_E_BAD_GATEWAY,
+		 "upstream vllm is unreachable: the connection timed out"},
+		{CURLE_OPERATION_TIMEDOUT, true, false, SG_E_GATEWAY_TIMEOUT, "upstream vllm timed out"},
+		{CURLE_ABORTED_BY_CALLBACK, true, true, SG_E_GATEWAY_TIMEOUT,
+		 "upstream vllm timed out: no data received within the read timeout"},
+		{CURLE_PARTIAL_FILE, true, false, SG_E_BAD_GATEWAY,
+		 "upstream vllm closed the connection before its reply was complete"},
+		{CURLE_RECV_ERROR, true, false, SG_E_BAD_GATEWAY,
+		 "upstream vllm closed the connection before its reply was complete"},
+		{CURLE_GOT_NOTHING, true, false, SG_E_BAD_GATEWAY,
+		 "upstream vllm closed the connection before its reply was complete"},
+		{CURLE_WEIRD_SERVER_REPLY, true, false, SG_E_BAD_GATEWAY, "upstream vllm sent an invalid HTTP reply"},
+		{CURLE_PEER_FAILED_VERIFICATION, true, false, SG_E_BAD_GATEWAY,
+		 "upstream vllm is unreachable: the TLS handshake failed"},
+		{CURLE_OUT_OF_MEMORY, true, false, SG_E_NOMEM, "out of memory"},
+		{CURLE_TOO_MANY_REDIRECTS, true, false, SG_E_BAD_GATEWAY, NULL},
+	};
+	char err[256];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		sg_status st = proxy_map_curl(cases[i].code, cases[i].connected, cases[i].timed_out, "vllm", err,
+					      sizeof(err));
+
+		ck_assert_msg(st == cases[i].want, "curl code %d: got %s", cases[i].code, sg_status_name(st));
+		if (cases[i].text != NULL)
+			ck_assert_str_eq(err, cases[i].text);
+		else
+			ck_assert_ptr_nonnull(strstr(err, "upstream vllm"));
+	}
+}
+END_TEST
+
+/* ------------------------------------------- transfers against a fake upstream */
+
+struct fake {
+	int lfd, port;
+	pthread_t th;
+	const char *parts[8]; /* written in turn, delay_ms apart */
+	int delay_ms;
+	int nconn;            /* connections to serve, one after the other */
+	int hold_ms;          /* then wait this long for the client to close */
+	char req[8192];       /* the last request received */
+	bool saw_close;       /* the client closed while we held the connection */
+};
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+read_request(int fd, struct fake *f)
+{
+	size_t have = 0;
+	long clen = -1;
+	char *eoh = NULL;
+
+	for (;;) {
+		ssize_t n = recv(fd, f->req + have, sizeof(f->req) - 1 - have, 0);
+
+		if (n <= 0)
+			break;
+		have += (size_t) n;
+		f->req[have] = '\0';
+		if (eoh == NULL && (eoh = strstr(f->req, "\r\n\r\n")) != NULL) {
+			const char *cl = strcasestr(f->req, "\r\nContent-Length:");
+
+			clen = cl != NULL && cl < eoh ? strtol(cl + 17, NULL, 10) : 0;
+		}
+		if (eoh != NULL && (long) (have - (size_t) (eoh + 4 - f->req)) >= clen)
+			break;
+	}
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	for (int c = 0; c < f->nconn; c++) {
+		int fd = accept(f->lfd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		read_request(fd, f);
+		for (size_t i = 0; i < SG_ARRAY_LEN(f->parts) && f->parts[i] != NULL; i++) {
+			if (i > 0 && f->delay_ms > 0)
+				sleep_ms(f->delay_ms);
+			if (send(fd, f->parts[i], strlen(f->parts[i]), MSG_NOSIGNAL) < 0)
+				break;
+		}
+		if (f->hold_ms > 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLIN};
+			char b;
+
+			if (poll(&pfd, 1, f->hold_ms) == 1 && recv(fd, &b, 1, 0) <= 0)
+				f->saw_close = true;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static int
+listen_loopback(int *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void
+fake_start(struct fake *f)
+{
+	if (f->nconn == 0)
+		f->nconn = 1;
+	f->lfd = listen_loopback(&f->port);
+	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+static void
+provider_for(struct sg_provider *p, char *url, size_t urllen, int port, const char *key, long read_ms)
+{
+	snprintf(url, urllen, "http://127.0.0.1:%d/v1", port);
+	*p = (struct sg_provider){.api = SG_API_INFERENCE,
+				  .provider_id = (char *) "fake",
+				  .provider_type = (char *) "remote::vllm",
+				  .openai_compat = true,
+				  .base_url = url,
+				  .api_key = (char *) key,
+				  .connect_timeout_ms = 2000,
+				  .read_timeout_ms = read_ms,
+				  .tls_verify = true,
+				  .check_models = true};
+}
+
+struct sink_log {
+	int begins;
+	long status;
+	struct proxy_buf data;
+	int stop_after_bytes; /* > 0: return false once this many arrived */
+};
+
+static bool
+sink_begin(void *ctx, long status, const char *ct)
+{
+	struct sink_log *l = ctx;
+
+	l->begins++;
+	l->status = status;
+	ck_assert_str_eq(ct, "text/event-stream");
+	return true;
+}
+
+static bool
+sink_data(void *ctx, const char *buf, size_t len)
+{
+	struct sink_log *l = ctx;
+
+	ck_assert_int_eq(l->begins, 1);
+	ck_assert(proxy_buf_append(&l->data, buf, len));
+	return l->stop_after_bytes == 0 || (int) l->data.len < l->stop_after_bytes;
+}
+
+static const char sse_head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+
+START_TEST(proxy_relays_a_stream_with_the_provider_key)
+{
+	struct fake f = {.parts = {sse_head, "data: {\"model\":\"up\"}\n", "\ndata: [DONE]\n\n"}, .delay_ms = 50};
+	struct sg_provider p;
+	char url[64], err[256];
+	struct sink_log l = {0};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "/chat/completions", .body = "{\"stream\":true}",
+				  .body_len = 15, .request_id = "rid-1"};
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, "sekrit", 5000);
+	q.provider = &p;
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	fake_stop(&f);
+	ck_assert(resp.streamed);
+	ck_assert(!resp.aborted);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_eq(l.begins, 1);
+	ck_assert_str_eq(l.data.p, "data: {\"model\":\"up\"}\n\ndata: [DONE]\n\n");
+	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert_ptr_nonnull(strstr(f.req, "POST /v1/chat/completions HTTP/1.1\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAuthorization: Bearer sekrit\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nContent-Type: application/json\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Request-Id: rid-1\r\n"));
+	ck_assert_ptr_nonnull(strstr(f.req, "\r\n\r\n{\"stream\":true}"));
+	proxy_response_free(&resp);
+	proxy_buf_free(&l.data);
+}
+END_TEST
+
+START_TEST(proxy_buffers_an_error_answer_without_a_key)
+{
+	static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+				    "Content-Length: 30\r\nConnection: close\r\n\r\n"
+				    "{\"error\":{\"message\":\"no way\"}}";
+	struct fake f = {.parts = {reply}};
+	struct sg_provider p;
+	char url[64], err[256];
+	struct sink_log l = {0};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q.provider = &p;
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	fake_stop(&f);
+	ck_assert(!resp.streamed);
+	ck_assert_int_eq(l.begins, 0);
+	ck_assert_int_eq(resp.status, 400);
+	ck_assert_str_eq(resp.content_type, "application/json");
+	ck_assert_str_eq(resp.body.p, "{\"error\":{\"message\":\"no way\"}}");
+	ck_assert_ptr_null(strcasestr(f.req, "Authorization:"));
+	proxy_response_free(&resp);
+}
+END_TEST
+
+START_TEST(proxy_read_timeout_is_silence_not_total)
+{
+	/* Bytes every 400 ms for 1.6 s under a 1 s read timeout: fine.  Then silence: 504. */
+	struct fake f = {.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n"},
+			 .delay_ms = 400,
+			 .hold_ms = 4000};
+	struct sg_provider p;
+	char url[64], err[256];
+	struct sink_log l = {0};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	sg_status st;
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 1000);
+	q.provider = &p;
+	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	fake_stop(&f);
+	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
+	ck_assert(resp.streamed);
+	ck_assert_str_eq(l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
+	ck_assert_ptr_nonnull(strstr(err, "timed out"));
+	ck_assert_int_lt(resp.duration_ms, 3900);
+	ck_assert(f.saw_close);
+	proxy_response_free(&resp);
+	proxy_buf_free(&l.data);
+}
+END_TEST
+
+START_TEST(proxy_sink_abort_closes_the_upstream_connection)
+{
+	struct fake f = {.parts = {sse_head, "data: 1\n\n", "data: 2\n\n"}, .delay_ms = 100, .hold_ms = 3000};
+	struct sg_provider p;
+	char url[64], err[256];
+	struct sink_log l = {.stop_after_bytes = 1};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q.provider = &p;
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	ck_assert(resp.aborted);
+	ck_assert_int_lt(resp.duration_ms, 1000);
+	fake_stop(&f);
+	ck_assert(f.saw_close);
+	proxy_response_free(&resp);
+	proxy_buf_free(&l.data);
+}
+END_TEST
+
+START_TEST(proxy_cut_stream_and_unreachable)
+{
+	struct fake f = {.parts = {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n",
+				   "9\r\ndata: 1\n\n\r\n", "40\r\ndata: 2"}};
+	struct sg_provider p;
+	char url[64], err[256];
+	struct sink_log l = {0};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	sg_status st;
+	int port, fd;
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q.provider = &p;
+	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	fake_stop(&f);
+	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
+	ck_assert(resp.streamed);
+	ck_assert_ptr_nonnull(strstr(l.data.p, "data: 1\n\n"));
+	proxy_response_free(&resp);
+	proxy_buf_free(&l.data);
+
+	/* A port nobody listens on. */
+	fd = listen_loopback(&port);
+	close(fd);
+	provider_for(&p, url, sizeof(url), port, NULL, 5000);
+	st = proxy_call(&q, &resp, err, sizeof(err));
+	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(err, "upstream fake is unreachable");
+	ck_assert_int_eq(resp.status, 0);
+	proxy_response_free(&resp);
+}
+END_TEST
+
+START_TEST(model_listing_and_served_check)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 54\r\n\r\n"
+				    "{\"object\":\"list\",\"data\":[{\"id\":\"a-1\"},{\"id\":\"b-2\"}]}  ";
+	struct fake f = {.parts = {reply}, .nconn = 3};
+	struct sg_provider p;
+	struct sg_strv ids = {0};
+	char url[64], err[256];
+	int port, fd;
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, "k", 5000);
+	ck_assert_int_eq(proxy_list_models(&p, &ids, err, sizeof(err)), SG_OK);
+	ck_assert_uint_eq(ids.n, 2);
+	ck_assert_str_eq(ids.v[0], "a-1");
+	ck_assert_str_eq(ids.v[1], "b-2");
+	ck_assert_ptr_nonnull(strstr(f.req, "GET /v1/models HTTP/1.1\r\n"));
+	sg_strv_free(&ids);
+
+	ck_assert_int_eq(openai_check_model_served(&p, "b-2", err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
+	fake_stop(&f);
+
+	/* The check off, or not an OpenAI-compatible provider: no call at all. */
+	p.check_models = false;
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_OK);
+	p.check_models = true;
+	p.openai_compat = false;
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_OK);
+
+	/* Unreachable. */
+	fd = listen_loopback(&port);
+	close(fd);
+	provider_for(&p, url, sizeof(url), port, NULL, 5000);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(err, "upstream fake is unreachable");
+	proxy_thread_cleanup();
+	proxy_thread_cleanup(); /* idempotent */
+}
+END_TEST
 
 Suite *
 openai_suite(void)
 {
-	return suite_create("openai");
+	Suite *s = suite_create("openai");
+	TCase *pure = tcase_create("pure");
+	TCase *net = tcase_create("transfers");
+
+	tcase_add_test(pure, sse_split_every_two_chunk_boundary);
+	tcase_add_test(pure, sse_split_byte_by_byte_and_three_chunks);
+	tcase_add_test(pure, sse_finish_lenient_and_truncated);
+	tcase_add_test(pure, sse_stop_and_too_big);
+	tcase_add_test(pure, rewrite_top_level_model_only);
+	tcase_add_test(pure, rewrite_rejects_what_is_not_one_object);
+	tcase_add_test(pure, event_rewrite);
+	tcase_add_test(pure, upstream_error_messages);
+	tcase_add_test(pure, upstream_error_truncates_on_character_boundary);
+	tcase_add_test(pure, curl_code_mapping);
+	suite_add_tcase(s, pure);
+
+	tcase_add_test(net, proxy_relays_a_stream_with_the_provider_key);
+	tcase_add_test(net, proxy_buffers_an_error_answer_without_a_key);
+	tcase_add_test(net, proxy_read_timeout_is_silence_not_total);
+	tcase_add_test(net, proxy_sink_abort_closes_the_upstream_connection);
+	tcase_add_test(net, proxy_cut_stream_and_unreachable);
+	tcase_add_test(net, model_listing_and_served_check);
+	tcase_set_timeout(net, 30);
+	suite_add_tcase(s, net);
+	return s;
 }

@@ -1,11 +1,510 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* check_registry.c: unit tests of the registry module (not written yet). */
+/*
+ * check_registry.c: what the registry does without a database: type names,
+ * the conversion between API objects and rows (table-driven, one complete
+ * object per type, plus the canonical form and the field errors), the cache
+ * (hash tables, registration order, a tool group filter, copies handed out,
+ * 100,000 entries) and the answer when PostgreSQL is not there.
+ * tests/integration/25_registry_db.sh covers the SQL side.
+ */
 #include "config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry.h"
 #include "suites.h"
+
+static json_t *
+parse(const char *text)
+{
+	json_error_t e;
+	json_t *v = json_loads(text, JSON_ALLOW_NUL, &e);
+
+	ck_assert_msg(v != NULL, "bad test JSON %s: %s", text, e.text);
+	return v;
+}
+
+static char *
+dump(const json_t *v)
+{
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+START_TEST(test_type_names)
+{
+	static const struct {
+		enum sg_rtype t;
+		const char *name, *label;
+	} want[] = {
+		{SG_RT_MODEL, "model", "Model"},
+		{SG_RT_SHIELD, "shield", "Shield"},
+		{SG_RT_VECTOR_DB, "vector_db", "Vector DB"},
+		{SG_RT_DATASET, "dataset", "Dataset"},
+		{SG_RT_SCORING_FN, "scoring_function", "Scoring function"},
+		{SG_RT_BENCHMARK, "benchmark", "Benchmark"},
+		{SG_RT_TOOL_GROUP, "tool_group", "Tool group"},
+		{SG_RT_TOOL, "tool", "Tool"},
+	};
+	enum sg_rtype t;
+
+	ck_assert_uint_eq(SG_ARRAY_LEN(want), SG_RT_COUNT);
+	for (size_t i = 0; i < SG_ARRAY_LEN(want); i++) {
+		ck_assert_str_eq(registry_type_name(want[i].t), want[i].name);
+		ck_assert_str_eq(registry_type_label(want[i].t), want[i].label);
+		ck_assert(registry_type_from_name(want[i].name, &t));
+		ck_assert_int_eq(t, want[i].t);
+	}
+	ck_assert_ptr_null(registry_type_name(SG_RT_COUNT));
+	ck_assert_ptr_null(registry_type_label((enum sg_rtype) -1));
+	ck_assert(!registry_type_from_name("principal", &t));
+	ck_assert(!registry_type_from_name("Model", &t));
+	ck_assert(!registry_type_from_name(NULL, &t));
+}
+END_TEST
+
+START_TEST(test_columns)
+{
+	static const char *const model[] = {"identifier", "provider_resource_id", "provider_id", "owner", "has_acl",
+					    "roles", "teams", "projects", "namespaces", "metadata", "model_type"};
+	static const char *const tool_tail[] = {"toolgroup_id", "tool_host", "description", "parameters", "metadata"};
+	static const size_t ncols[SG_RT_COUNT] = {11, 10, 11, 12, 13, 12, 11, 14};
+
+	for (int t = 0; t < SG_RT_COUNT; t++)
+		ck_assert_uint_eq(registry_row_ncols((enum sg_rtype) t), ncols[t]);
+	for (size_t i = 0; i < SG_ARRAY_LEN(model); i++)
+		ck_assert_str_eq(registry_row_column(SG_RT_MODEL, i), model[i]);
+	ck_assert_ptr_null(registry_row_column(SG_RT_MODEL, SG_ARRAY_LEN(model)));
+	for (size_t i = 0; i < SG_ARRAY_LEN(tool_tail); i++)
+		ck_assert_str_eq(registry_row_column(SG_RT_TOOL, 9 + i), tool_tail[i]);
+}
+END_TEST
+
+/* One complete object per type, in the API's key order: object → row → object gives it back byte for byte. */
+static const struct {
+	enum sg_rtype t;
+	const char *obj;
+} round_trips[] = {
+	{SG_RT_MODEL, "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
+		      "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
+		      "\"model_type\":\"llm\"}"},
+	{SG_RT_MODEL, "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
+		      "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
+		      "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
+		      "\"model_type\":\"embedding\"}"},
+	{SG_RT_SHIELD, "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
+		       "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
+		       "\"namespaces\":null},\"params\":{}}"},
+	{SG_RT_VECTOR_DB, "{\"identifier\":\"v\",\"provider_resource_id\":\"v\",\"provider_id\":\"faiss\","
+			  "\"type\":\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"e\","
+			  "\"embedding_dimension\":384}"},
+	{SG_RT_DATASET, "{\"identifier\":\"d\",\"provider_resource_id\":\"d\",\"provider_id\":\"localfs\","
+			"\"type\":\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/messages-answer\","
+			"\"source\":{\"type\":\"rows\",\"rows\":[{\"q\":\"a\"}]},\"metadata\":{}}"},
+	{SG_RT_SCORING_FN, "{\"identifier\":\"basic::equality\",\"provider_resource_id\":\"equality\","
+			   "\"provider_id\":\"basic\",\"type\":\"scoring_function\",\"access_attributes\":null,"
+			   "\"description\":\"exact match\",\"metadata\":{},\"return_type\":{\"type\":\"number\"},"
+			   "\"params\":{\"type\":\"basic\",\"aggregation_functions\":[\"accuracy\"]}}"},
+	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_resource_id\":\"b\",\"provider_id\":\"meta-reference\","
+			  "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"d\","
+			  "\"scoring_functions\":[\"basic::equality\",\"x\"],\"metadata\":{}}"},
+	{SG_RT_TOOL_GROUP, "{\"identifier\":\"mcp::g\",\"provider_resource_id\":\"mcp::g\","
+			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
+			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
+	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
+		     "\"type\":\"tool\",\"access_attributes\":null,\"toolgroup_id\":\"mcp::g\","
+		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
+		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
+		     "\"metadata\":null}"},
+};
+
+START_TEST(test_round_trip)
+{
+	enum sg_rtype t = round_trips[_i].t;
+	json_t *in = parse(round_trips[_i].obj), *out;
+	char *vals[32], err[256] = "";
+	char *a, *b;
+
+	ck_assert_int_eq(registry_row_from_object(t, in, "alice", vals, err, sizeof(err)), SG_OK);
+	ck_assert_str_eq(vals[0], json_string_value(json_object_get(in, "identifier")));
+	ck_assert_str_eq(vals[3], "alice"); /* owner is a column, never a key */
+	ck_assert_str_eq(vals[4], json_is_object(json_object_get(in, "access_attributes")) ? "t" : "f");
+	out = registry_row_to_object(t, (const char *const *) vals);
+	ck_assert_ptr_nonnull(out);
+	a = dump(in);
+	b = dump(out); /* dump keeps insertion order: this also checks the key order */
+	ck_assert_str_eq(b, a);
+	ck_assert_ptr_null(json_object_get(out, "owner"));
+	free(a);
+	free(b);
+	registry_row_free(t, vals);
+	json_decref(in);
+	json_decref(out);
+}
+END_TEST
+
+START_TEST(test_row_values)
+{
+	json_t *in = parse("{\"identifier\":\"e\",\"provider_id\":\"vllm\",\"access_attributes\":"
+			   "{\"roles\":[\"a\",\"b\\\"c\"],\"teams\":[]},\"metadata\":{\"k\":1},\"model_type\":\"llm\"}");
+	json_t *bm = parse("{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":[],"
+			   "\"metadata\":{}}");
+	json_t *vdb = parse("{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\","
+			    "\"embedding_dimension\":4096}");
+	char *vals[32], err[256] = "";
+
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_ptr_null(vals[1]); /* provider_resource_id absent → NULL */
+	ck_assert_ptr_null(vals[3]); /* no owner */
+	ck_assert_str_eq(vals[4], "t");
+	ck_assert_str_eq(vals[5], "[\"a\",\"b\\\"c\"]");
+	ck_assert_str_eq(vals[6], "[]");
+	ck_assert_ptr_null(vals[7]);
+	ck_assert_ptr_null(vals[8]);
+	ck_assert_str_eq(vals[9], "{\"k\":1}");
+	ck_assert_str_eq(vals[10], "llm");
+	registry_row_free(SG_RT_MODEL, vals);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_BENCHMARK, bm, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_str_eq(vals[10], "[]");
+	registry_row_free(SG_RT_BENCHMARK, vals);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_VECTOR_DB, vdb, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_str_eq(vals[10], "4096");
+	registry_row_free(SG_RT_VECTOR_DB, vals);
+	json_decref(in);
+	json_decref(bm);
+	json_decref(vdb);
+}
+END_TEST
+
+/* Unknown keys are dropped, missing ones become null, "type" comes from the table: the form equality uses. */
+START_TEST(test_canonical)
+{
+	json_t *in = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"type\":\"shield\",\"zzz\":1,"
+			   "\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[\"t\"],\"other\":[\"x\"]}}");
+	json_t *out;
+	char *vals[32], err[256] = "", *s;
+
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	out = registry_row_to_object(SG_RT_MODEL, (const char *const *) vals);
+	s = dump(out);
+	ck_assert_str_eq(s, "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
+			    "\"type\":\"model\",\"access_attributes\":{\"roles\":null,\"teams\":[\"t\"],"
+			    "\"projects\":null,\"namespaces\":null},\"metadata\":null,\"model_type\":\"llm\"}");
+	free(s);
+	registry_row_free(SG_RT_MODEL, vals);
+	json_decref(in);
+	json_decref(out);
+}
+END_TEST
+
+static const struct {
+	enum sg_rtype t;
+	const char *obj, *msg;
+} bad[] = {
+	{SG_RT_MODEL, "[1]", "a model must be a JSON object"},
+	{SG_RT_MODEL, "{\"provider_id\":\"p\",\"model_type\":\"llm\"}", "field 'identifier' is required"},
+	{SG_RT_MODEL, "{\"identifier\":null,\"provider_id\":\"p\",\"model_type\":\"llm\"}",
+	 "field 'identifier' is required"},
+	{SG_RT_MODEL, "{\"identifier\":\"m\",\"model_type\":\"llm\"}", "field 'provider_id' is required"},
+	{SG_RT_MODEL, "{\"identifier\":\"m\",\"provider_id\":7,\"model_type\":\"llm\"}",
+	 "field 'provider_id' must be a string"},
+	{SG_RT_MODEL, "{\"identifier\":\"m\\u0000x\",\"provider_id\":\"p\",\"model_type\":\"llm\"}",
+	 "field 'identifier' must not contain a NUL character"},
+	{SG_RT_MODEL, "{\"identifier\":\"m\",\"provider_id\":\"p\"}", "field 'model_type' is required"},
+	{SG_RT_MODEL, "{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\",\"access_attributes\":[]}",
+	 "field 'access_attributes' must be an object or null"},
+	{SG_RT_MODEL,
+	 "{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\",\"access_attributes\":{\"roles\":\"a\"}}",
+	 "field 'access_attributes.roles' must be an array of strings"},
+	{SG_RT_MODEL,
+	 "{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[1]}}",
+	 "field 'access_attributes.teams' must be an array of strings"},
+	{SG_RT_VECTOR_DB, "{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\"}",
+	 "field 'embedding_dimension' is required"},
+	{SG_RT_VECTOR_DB,
+	 "{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\",\"embedding_dimension\":3.5}",
+	 "field 'embedding_dimension' must be an integer"},
+	{SG_RT_DATASET, "{\"identifier\":\"d\",\"provider_id\":\"p\",\"purpose\":\"eval/messages-answer\"}",
+	 "field 'source' is required"},
+	{SG_RT_SCORING_FN, "{\"identifier\":\"f\",\"provider_id\":\"p\",\"return_type\":null}",
+	 "field 'return_type' is required"},
+	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":\"x\"}",
+	 "field 'scoring_functions' must be an array of strings"},
+	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_id\":\"p\",\"description\":\"\"}", "field 'toolgroup_id' is required"},
+};
+
+START_TEST(test_bad_objects)
+{
+	json_t *in = parse(bad[_i].obj);
+	char *vals[32], err[256] = "";
+
+	ck_assert_int_eq(registry_row_from_object(bad[_i].t, in, "o", vals, err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err, bad[_i].msg);
+	registry_row_free(bad[_i].t, vals);
+	for (size_t i = 0; i < registry_row_ncols(bad[_i].t); i++)
+		ck_assert_ptr_null(vals[i]);
+	json_decref(in);
+}
+END_TEST
+
+START_TEST(test_malformed_row)
+{
+	const char *vals[11] = {"m", NULL, "p", NULL, "f", NULL, NULL, NULL, NULL, "{not json", "llm"};
+	json_t *o;
+
+	ck_assert_ptr_null(registry_row_to_object(SG_RT_MODEL, vals));
+	vals[9] = NULL;
+	o = registry_row_to_object(SG_RT_MODEL, vals);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_is_null(json_object_get(o, "metadata")));
+	json_decref(o);
+}
+END_TEST
+
+static void
+cache_put(enum sg_rtype t, const char *text, long long created, long long seq)
+{
+	json_t *o = parse(text);
+
+	ck_assert_int_eq(registry_cache_put(t, o, created, seq), SG_OK);
+	json_decref(o);
+}
+
+static char *
+ids(const json_t *a)
+{
+	char *s = calloc(1, 4096);
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v) {
+		if (i)
+			strcat(s, ",");
+		strcat(s, json_string_value(json_object_get(v, "identifier")));
+	}
+	return s;
+}
+
+START_TEST(test_cache)
+{
+	json_t *o = NULL, *a = NULL;
+	char *s;
+
+	registry_cache_reset(true);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"c\",\"provider_id\":\"p\",\"type\":\"model\"}", 1000, 30);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"a\",\"provider_id\":\"p\",\"type\":\"model\"}", 1001, 10);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"b\",\"provider_id\":\"p\",\"type\":\"model\"}", 1002, 20);
+	cache_put(SG_RT_SHIELD, "{\"identifier\":\"a\",\"provider_id\":\"shield-p\",\"type\":\"shield\"}", 1, 5);
+	ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), 3);
+	ck_assert_uint_eq(registry_cache_count(SG_RT_SHIELD), 1);
+
+	/* registration order is seq order, whatever the arrival order */
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &a), SG_OK);
+	s = ids(a);
+	ck_assert_str_eq(s, "a,b,c");
+	free(s);
+	json_decref(a);
+
+	/* one table per type; a reader gets its own copy */
+	ck_assert_int_eq(registry_get(SG_RT_SHIELD, "a", &o), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "provider_id")), "shield-p");
+	json_object_set_new(o, "provider_id", json_string("changed"));
+	json_decref(o);
+	ck_assert_int_eq(registry_get(SG_RT_SHIELD, "a", &o), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "provider_id")), "shield-p");
+	json_decref(o);
+	ck_assert_int_eq(registry_get(SG_RT_MODEL, "zz", &o), SG_E_NOT_FOUND);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "b"), 1002);
+	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "zz"), 0);
+
+	/* a refreshed entry replaces the old one; a re-registered one moves to its new place */
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"a\",\"provider_id\":\"q\",\"type\":\"model\"}", 1003, 40);
+	ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), 3);
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &a), SG_OK);
+	s = ids(a);
+	ck_assert_str_eq(s, "b,c,a");
+	free(s);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 2), "provider_id")), "q");
+	json_decref(a);
+
+	registry_cache_drop(SG_RT_MODEL, "c");
+	registry_cache_drop(SG_RT_MODEL, "not-there");
+	ck_assert_int_eq(registry_get(SG_RT_MODEL, "c", &o), SG_E_NOT_FOUND);
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &a), SG_OK);
+	s = ids(a);
+	ck_assert_str_eq(s, "b,a");
+	free(s);
+	json_decref(a);
+
+	o = parse("{\"provider_id\":\"p\"}");
+	ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, 1), SG_E_BAD_REQUEST);
+	json_decref(o);
+	registry_cache_reset(false);
+	ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), 0);
+}
+END_TEST
+
+START_TEST(test_cache_tools_by_group)
+{
+	json_t *a;
+	char *s;
+
+	registry_cache_reset(true);
+	cache_put(SG_RT_TOOL, "{\"identifier\":\"t1\",\"toolgroup_id\":\"g1\"}", 0, 1);
+	cache_put(SG_RT_TOOL, "{\"identifier\":\"t2\",\"toolgroup_id\":\"g2\"}", 0, 2);
+	cache_put(SG_RT_TOOL, "{\"identifier\":\"t3\",\"toolgroup_id\":\"g1\"}", 0, 3);
+	cache_put(SG_RT_TOOL, "{\"identifier\":\"t4\"}", 0, 4);
+	ck_assert_int_eq(registry_list(SG_RT_TOOL, "g1", &a), SG_OK);
+	s = ids(a);
+	ck_assert_str_eq(s, "t1,t3");
+	free(s);
+	json_decref(a);
+	ck_assert_int_eq(registry_list(SG_RT_TOOL, NULL, &a), SG_OK);
+	ck_assert_uint_eq(json_array_size(a), 4);
+	json_decref(a);
+	ck_assert_int_eq(registry_list(SG_RT_TOOL, "g9", &a), SG_OK);
+	ck_assert_uint_eq(json_array_size(a), 0);
+	json_decref(a);
+	/* the filter is for tools only */
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, "g1", &a), SG_OK);
+	ck_assert_uint_eq(json_array_size(a), 0);
+	json_decref(a);
+	registry_cache_reset(false);
+}
+END_TEST
+
+static double
+lookup_seconds(int n, int rounds)
+{
+	char id[32];
+	int64_t t0 = sg_now_us();
+
+	for (int r = 0; r < rounds; r++) {
+		json_t *o = NULL;
+
+		snprintf(id, sizeof(id), "m-%d", (r * 7919) % n);
+		ck_assert_int_eq(registry_get(SG_RT_MODEL, id, &o), SG_OK);
+		json_decref(o);
+	}
+	return (double) (sg_now_us() - t0) / 1e6;
+}
+
+/* 100,000 models: every one found, the order kept, and a lookup costs what it costs among 10. */
+START_TEST(test_cache_large)
+{
+	enum { N = 100000, ROUNDS = 20000 };
+	json_t *o = json_pack("{s:s, s:s, s:s}", "identifier", "", "provider_id", "p", "type", "model"), *a;
+	char id[32];
+	double small, large;
+
+	registry_cache_reset(true);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "m-%d", i);
+		json_object_set_new(o, "identifier", json_string(id));
+		ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, i), SG_OK);
+	}
+	small = lookup_seconds(10, ROUNDS);
+	for (int i = 10; i < N; i++) {
+		snprintf(id, sizeof(id), "m-%d", i);
+		json_object_set_new(o, "identifier", json_string(id));
+		ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, i), SG_OK);
+	}
+	ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), N);
+	large = lookup_seconds(N, ROUNDS);
+	/* A scan would be thousands of times slower; allow noise and cache misses. */
+	ck_assert_msg(large < small * 8 + 0.05, "lookups among %d: %.3f s, among 10: %.3f s", N, large, small);
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &a), SG_OK);
+	ck_assert_uint_eq(json_array_size(a), N);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, N - 1), "identifier")), "m-99999");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a, 12345), "identifier")), "m-12345");
+	json_decref(a);
+	json_decref(o);
+	registry_cache_reset(false);
+}
+END_TEST
+
+/* Refreshing entries (what every notification does) keeps every other entry of its hash chain. */
+START_TEST(test_cache_replace_in_chains)
+{
+	enum { N = 5000 };
+	json_t *o = json_pack("{s:s, s:s}", "identifier", "", "provider_id", "p"), *got;
+	char id[32];
+
+	registry_cache_reset(true);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			snprintf(id, sizeof(id), "r-%d", i);
+			json_object_set_new(o, "identifier", json_string(id));
+			json_object_set_new(o, "provider_id", json_string(round ? "second" : "first"));
+			ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, round * N + i), SG_OK);
+		}
+		ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), N);
+		for (int i = 0; i < N; i++) {
+			snprintf(id, sizeof(id), "r-%d", i);
+			ck_assert_msg(registry_get(SG_RT_MODEL, id, &got) == SG_OK, "%s lost in round %d", id, round);
+			ck_assert_str_eq(json_string_value(json_object_get(got, "provider_id")), round ? "second" : "first");
+			json_decref(got);
+		}
+	}
+	for (int i = 0; i < N; i += 2) {
+		snprintf(id, sizeof(id), "r-%d", i);
+		registry_cache_drop(SG_RT_MODEL, id);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "r-%d", i);
+		ck_assert_int_eq(registry_get(SG_RT_MODEL, id, &got), i % 2 ? SG_OK : SG_E_NOT_FOUND);
+		json_decref(got);
+	}
+	json_decref(o);
+	registry_cache_reset(false);
+}
+END_TEST
+
+/* Without registry_open and db_init nothing answers: a clean 503, never a crash or a fake answer. */
+START_TEST(test_no_database)
+{
+	json_t *o = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\"}"), *out = NULL;
+	char err[128] = "";
+	bool created = true;
+
+	registry_cache_reset(false);
+	ck_assert_int_eq(registry_get(SG_RT_MODEL, "m", &out), SG_E_UNAVAILABLE);
+	ck_assert_ptr_null(out);
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &out), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_str_eq(err, "the registry database is unavailable");
+	ck_assert(!created);
+	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", err, sizeof(err)), SG_E_UNAVAILABLE);
+	/* a field error is found before any database is needed */
+	json_object_set_new(o, "model_type", json_integer(1));
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err, "field 'model_type' must be a string");
+	json_decref(o);
+}
+END_TEST
 
 Suite *
 registry_suite(void)
 {
-	return suite_create("registry");
+	Suite *s = suite_create("registry");
+	TCase *rows = tcase_create("rows"), *cache = tcase_create("cache");
+
+	tcase_add_test(rows, test_type_names);
+	tcase_add_test(rows, test_columns);
+	tcase_add_loop_test(rows, test_round_trip, 0, (int) SG_ARRAY_LEN(round_trips));
+	tcase_add_test(rows, test_row_values);
+	tcase_add_test(rows, test_canonical);
+	tcase_add_loop_test(rows, test_bad_objects, 0, (int) SG_ARRAY_LEN(bad));
+	tcase_add_test(rows, test_malformed_row);
+	tcase_add_test(rows, test_no_database);
+	suite_add_tcase(s, rows);
+	tcase_add_test(cache, test_cache);
+	tcase_add_test(cache, test_cache_tools_by_group);
+	tcase_add_test(cache, test_cache_replace_in_chains);
+	tcase_add_test(cache, test_cache_large);
+	tcase_set_timeout(cache, 120);
+	suite_add_tcase(s, cache);
+	return s;
 }

@@ -1,11 +1,788 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* check_resources.c: unit tests of the resources module (not written yet). */
+/*
+ * check_resources.c: the pure parts of the resources module (validation,
+ * defaults, provider selection, ACL copying, reference checks through a fake
+ * lookup, built-in tool lists, ToolDef → Tool) and of the MCP client (SSE and
+ * JSON-RPC response finding, MCP tool → ToolDef).  No database, no network.
+ */
 #include "config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp.h"
+#include "resources.h"
 #include "suites.h"
+
+/* A config with the providers the integration tests use, or a subset. */
+struct test_conf {
+	struct sg_conf conf;
+	struct sg_provider prov[16];
+};
+
+static void
+add_provider(struct test_conf *tc, enum sg_api api, const char *id, const char *type)
+{
+	struct sg_provider *p = &tc->prov[tc->conf.nproviders++];
+
+	ck_assert_uint_le(tc->conf.nproviders, SG_ARRAY_LEN(tc->prov));
+	p->api = api;
+	p->provider_id = sg_strdup(id);
+	p->provider_type = sg_strdup(type);
+	tc->conf.providers = tc->prov;
+}
+
+static struct test_conf *
+conf_full(void)
+{
+	struct test_conf *tc = sg_calloc(1, sizeof(*tc));
+
+	add_provider(tc, SG_API_INFERENCE, "vllm", "remote::vllm");
+	add_provider(tc, SG_API_INFERENCE, "ollama", "remote::ollama");
+	add_provider(tc, SG_API_SAFETY, "llama-guard", "inline::llama-guard");
+	add_provider(tc, SG_API_VECTOR_IO, "faiss", "inline::faiss");
+	add_provider(tc, SG_API_VECTOR_IO, "sqlite-vec", "inline::sqlite-vec");
+	add_provider(tc, SG_API_DATASETIO, "localfs", "inline::localfs");
+	add_provider(tc, SG_API_DATASETIO, "hf", "remote::huggingface");
+	add_provider(tc, SG_API_SCORING, "basic", "inline::basic");
+	add_provider(tc, SG_API_EVAL, "meta-reference", "inline::meta-reference");
+	add_provider(tc, SG_API_TOOL_RUNTIME, "model-context-protocol", "remote::model-context-protocol");
+	add_provider(tc, SG_API_TOOL_RUNTIME, "rag-runtime", "inline::rag-runtime");
+	return tc;
+}
+
+static struct test_conf *
+conf_empty(void)
+{
+	return sg_calloc(1, sizeof(struct test_conf));
+}
+
+static void
+conf_done(struct test_conf *tc)
+{
+	for (size_t i = 0; i < tc->conf.nproviders; i++) {
+		free(tc->prov[i].provider_id);
+		free(tc->prov[i].provider_type);
+	}
+	free(tc);
+}
+
+/* The fake registry behind the lookup callback: {"model": {id: obj}, …}; "unavailable" fails every lookup. */
+static sg_status
+fake_lookup(void *ctx, enum sg_rtype t, const char *identifier, json_t **out)
+{
+	static const char *const names[] = {[SG_RT_MODEL] = "model", [SG_RT_DATASET] = "dataset",
+					    [SG_RT_SCORING_FN] = "scoring_function"};
+	json_t *db = ctx, *obj;
+
+	*out = NULL;
+	if (json_object_get(db, "unavailable") != NULL)
+		return SG_E_UNAVAILABLE;
+	ck_assert(t == SG_RT_MODEL || t == SG_RT_DATASET || t == SG_RT_SCORING_FN);
+	obj = json_object_get(json_object_get(db, names[t]), identifier);
+	if (obj == NULL)
+		return SG_E_NOT_FOUND;
+	*out = json_incref(obj);
+	return SG_OK;
+}
+
+/* Builds from a JSON text body; returns the status, the object in *out (or NULL) and err. */
+static sg_status
+build(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body_text, json_t *db,
+      json_t **out, struct resources_err *err)
+{
+	json_error_t je;
+	json_t *body = json_loads(body_text, 0, &je);
+	sg_status st;
+
+	ck_assert_msg(body != NULL, "bad test JSON: %s: %s", body_text, je.text);
+	st = resources_build(t, &tc->conf, id, body, fake_lookup, db, out, err);
+	json_decref(body);
+	if (st == SG_OK)
+		ck_assert_ptr_nonnull(*out);
+	else
+		ck_assert_ptr_null(*out);
+	return st;
+}
+
+/* Expects a 400 naming param whose message contains needle. */
+static void
+expect_400(enum sg_rtype t, struct test_conf *tc, const char *body, json_t *db, const char *param, const char *needle)
+{
+	struct resources_err err;
+	json_t *obj;
+	sg_status st = build(t, tc, NULL, body, db, &obj, &err);
+
+	ck_assert_msg(st == SG_E_BAD_REQUEST, "%s: expected 400, got %s", body, sg_status_name(st));
+	ck_assert_str_eq(err.param, param);
+	ck_assert_msg(strstr(err.msg, needle) != NULL, "%s: message '%s' lacks '%s'", body, err.msg, needle);
+}
+
+static json_t *
+build_ok(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body, json_t *db)
+{
+	struct resources_err err;
+	json_t *obj;
+	sg_status st = build(t, tc, id, body, db, &obj, &err);
+
+	ck_assert_msg(st == SG_OK, "%s: %s (%s)", body, sg_status_name(st), err.msg);
+	return obj;
+}
+
+static void
+expect_dump(json_t *obj, const char *want)
+{
+	char *got = json_dumps(obj, JSON_COMPACT);
+
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+static const char *
+str_at(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+START_TEST(identifier_rules)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{"a", true},
+		{"meta-llama/Llama-3.2-3B-Instruct", true},
+		{"x'; DROP TABLE models;--", true},
+		{"llama3.2:3b", true},
+		{"caf\xc3\xa9 \xe2\x98\x95", true},
+		{"", false},
+		{"tab\there", false},
+		{"new\nline", false},
+		{"del\x7f", false},
+		{"c1\xc2\x85", false},
+	};
+	char why[128], buf[600];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
+		ck_assert_msg(resources_identifier_ok(cases[i].s, why, sizeof(why)) == cases[i].ok, "case %zu", i);
+	memset(buf, 'x', 255);
+	buf[255] = '\0';
+	ck_assert(resources_identifier_ok(buf, why, sizeof(why)));
+	buf[255] = 'x';
+	buf[256] = '\0';
+	ck_assert(!resources_identifier_ok(buf, why, sizeof(why)));
+	ck_assert_ptr_nonnull(strstr(why, "255"));
+	/* 255 two-byte characters are 510 bytes and still fine: the limit counts characters. */
+	for (int i = 0; i < 255; i++)
+		memcpy(buf + 2 * i, "\xc3\xa9", 2);
+	buf[510] = '\0';
+	ck_assert(resources_identifier_ok(buf, why, sizeof(why)));
+}
+END_TEST
+
+START_TEST(model_defaults_and_key_order)
+{
+	struct test_conf *tc = conf_full();
+	json_t *obj;
+
+	obj = build_ok(SG_RT_MODEL, tc, NULL, "{\"model_id\":\"m1\",\"provider_id\":\"vllm\",\"bogus\":1}", NULL);
+	expect_dump(obj, "{\"identifier\":\"m1\",\"provider_resource_id\":\"m1\",\"provider_id\":\"vllm\",\"type\":"
+			 "\"model\",\"access_attributes\":null,\"metadata\":{},\"model_type\":\"llm\"}");
+	json_decref(obj);
+
+	obj = build_ok(SG_RT_MODEL, tc, NULL,
+		       "{\"model_id\":\"meta-llama/Llama-3.2-3B-Instruct\",\"provider_model_id\":\"llama3.2:3b\","
+		       "\"provider_id\":\"ollama\",\"metadata\":{\"k\":[1]},\"model_type\":null}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "identifier"), "meta-llama/Llama-3.2-3B-Instruct");
+	ck_assert_str_eq(str_at(obj, "provider_resource_id"), "llama3.2:3b");
+	ck_assert_str_eq(str_at(obj, "model_type"), "llm");
+	ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(json_object_get(obj, "metadata"), "k"), 0)),
+			 1);
+	json_decref(obj);
+
+	obj = build_ok(SG_RT_MODEL, tc, NULL,
+		       "{\"model_id\":\"e1\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\","
+		       "\"metadata\":{\"embedding_dimension\":384}}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "model_type"), "embedding");
+	json_decref(obj);
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(model_validation)
+{
+	struct test_conf *tc = conf_full();
+
+	expect_400(SG_RT_MODEL, tc, "{}", NULL, "model_id", "model_id is required");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":null,\"provider_id\":\"vllm\"}", NULL, "model_id", "is required");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":7,\"provider_id\":\"vllm\"}", NULL, "model_id", "must be a string");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"\",\"provider_id\":\"vllm\"}", NULL, "model_id", "empty");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"a\\u0001b\",\"provider_id\":\"vllm\"}", NULL, "model_id",
+		   "control characters");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_model_id\":\"\",\"provider_id\":\"vllm\"}", NULL,
+		   "provider_model_id", "empty");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"chat\"}", NULL,
+		   "model_type", "must be one of 'llm', 'embedding', not 'chat'");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"metadata\":[]}", NULL, "metadata",
+		   "must be an object");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\"}", NULL,
+		   "metadata.embedding_dimension", "needs metadata.embedding_dimension");
+	expect_400(SG_RT_MODEL, tc,
+		   "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\","
+		   "\"metadata\":{\"embedding_dimension\":\"384\"}}",
+		   NULL, "metadata.embedding_dimension", "positive integer");
+	expect_400(SG_RT_MODEL, tc,
+		   "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\","
+		   "\"metadata\":{\"embedding_dimension\":0}}",
+		   NULL, "metadata.embedding_dimension", "positive integer");
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(provider_selection)
+{
+	struct test_conf *tc = conf_full(), *one = conf_empty(), *none = conf_empty();
+	json_t *obj;
+
+	/* Two inference providers: provider_id is needed, and the message lists them plainly. */
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\"}", NULL, "provider_id",
+		   "provider_id is required when several inference providers are configured (configured: vllm, "
+		   "ollama)");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":\"tgi\"}", NULL, "provider_id",
+		   "provider_id 'tgi' is not a configured inference provider (configured inference providers: vllm, "
+		   "ollama)");
+	/* A provider of another API is not one of this API's. */
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":\"faiss\"}", NULL, "provider_id",
+		   "'faiss' is not a configured inference provider");
+	expect_400(SG_RT_MODEL, tc, "{\"model_id\":\"m\",\"provider_id\":5}", NULL, "provider_id", "must be a string");
+
+	/* Exactly one provider: it is used. */
+	add_provider(one, SG_API_INFERENCE, "only", "remote::vllm");
+	add_provider(one, SG_API_SAFETY, "guard", "inline::llama-guard");
+	obj = build_ok(SG_RT_MODEL, one, NULL, "{\"model_id\":\"m\"}", NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "only");
+	json_decref(obj);
+	obj = build_ok(SG_RT_SHIELD, one, NULL, "{\"shield_id\":\"s\"}", NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "guard");
+	json_decref(obj);
+
+	/* None: the message says so instead of asking to pick among nothing. */
+	expect_400(SG_RT_MODEL, none, "{\"model_id\":\"m\"}", NULL, "provider_id", "no inference provider is configured");
+	expect_400(SG_RT_MODEL, none, "{\"model_id\":\"m\",\"provider_id\":\"x\"}", NULL, "provider_id",
+		   "(configured inference providers: none)");
+	expect_400(SG_RT_SHIELD, none, "{\"shield_id\":\"s\"}", NULL, "provider_id", "no safety provider is configured");
+	expect_400(SG_RT_SCORING_FN, none, "{\"scoring_fn_id\":\"s\",\"description\":\"d\",\"return_type\":{\"type\":"
+					   "\"number\"}}",
+		   NULL, "provider_id", "no scoring provider is configured");
+	conf_done(tc);
+	conf_done(one);
+	conf_done(none);
+}
+END_TEST
+
+START_TEST(acl_copied_from_creator_or_body)
+{
+	struct test_conf *tc = conf_full();
+	struct identity id = {0}, anon = {0};
+	json_t *obj, *want, *acl;
+
+	id.principal = sg_strdup("alice");
+	id.attrs.present = true;
+	id.attrs.set[SG_ROLES] = true;
+	ck_assert(sg_strv_push(&id.attrs.cat[SG_ROLES], "ml"));
+	id.attrs.set[SG_TEAMS] = true;
+	ck_assert(sg_strv_push(&id.attrs.cat[SG_TEAMS], "search"));
+
+	obj = build_ok(SG_RT_MODEL, tc, &id, "{\"model_id\":\"m\",\"provider_id\":\"vllm\"}", NULL);
+	want = acl_attrs_to_json(&id.attrs);
+	acl = json_object_get(obj, "access_attributes");
+	ck_assert(json_equal(acl, want));
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "roles"), 0)), "ml");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "teams"), 0)), "search");
+	json_decref(want);
+	json_decref(obj);
+
+	/* An explicit ACL wins over the creator's. */
+	obj = build_ok(SG_RT_SHIELD, tc, &id,
+		       "{\"shield_id\":\"s\",\"access_attributes\":{\"projects\":[\"p1\"],\"other\":1}}", NULL);
+	acl = json_object_get(obj, "access_attributes");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "projects"), 0)), "p1");
+	ck_assert(json_object_get(acl, "roles") == NULL || json_is_null(json_object_get(acl, "roles")));
+	json_decref(obj);
+	expect_400(SG_RT_SHIELD, tc, "{\"shield_id\":\"s\",\"access_attributes\":{\"roles\":\"admin\"}}", NULL,
+		   "access_attributes", "access_attributes");
+
+	/* An anonymous caller's objects, and start-up's (NULL), get no ACL. */
+	obj = build_ok(SG_RT_SHIELD, tc, &anon, "{\"shield_id\":\"s\"}", NULL);
+	ck_assert(json_is_null(json_object_get(obj, "access_attributes")));
+	json_decref(obj);
+
+	for (int c = 0; c < SG_ATTR_NCAT; c++)
+		sg_strv_free(&id.attrs.cat[c]);
+	free(id.principal);
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(shield_defaults)
+{
+	struct test_conf *tc = conf_full();
+	json_t *obj;
+
+	obj = build_ok(SG_RT_SHIELD, tc, NULL, "{\"shield_id\":\"s1\",\"provider_shield_id\":\"Llama-Guard-3-1B\"}", NULL);
+	expect_dump(obj, "{\"identifier\":\"s1\",\"provider_resource_id\":\"Llama-Guard-3-1B\",\"provider_id\":"
+			 "\"llama-guard\",\"type\":\"shield\",\"access_attributes\":null,\"params\":{}}");
+	json_decref(obj);
+	expect_400(SG_RT_SHIELD, tc, "{\"shield_id\":\"s1\",\"params\":\"x\"}", NULL, "params", "must be an object");
+	conf_done(tc);
+}
+END_TEST
+
+static json_t *
+fake_db(void)
+{
+	json_error_t je;
+	json_t *db = json_loads(
+		"{\"model\":{"
+		"  \"emb\":{\"identifier\":\"emb\",\"model_type\":\"embedding\",\"metadata\":{\"embedding_dimension\":384}},"
+		"  \"llm\":{\"identifier\":\"llm\",\"model_type\":\"llm\",\"metadata\":{}},"
+		"  \"nodim\":{\"identifier\":\"nodim\",\"model_type\":\"embedding\",\"metadata\":{}}},"
+		" \"dataset\":{\"ds\":{\"identifier\":\"ds\"}},"
+		" \"scoring_function\":{\"f1\":{\"identifier\":\"f1\"},\"f2\":{\"identifier\":\"f2\"}}}",
+		0, &je);
+
+	ck_assert_msg(db != NULL, "%s", je.text);
+	return db;
+}
+
+START_TEST(vector_db_rules)
+{
+	struct test_conf *tc = conf_full(), *none = conf_empty();
+	json_t *db = fake_db(), *obj, *down = json_pack("{s:b}", "unavailable", 1);
+	struct resources_err err;
+
+	/* The dimension comes from the model; the first vector_io provider is used. */
+	obj = build_ok(SG_RT_VECTOR_DB, tc, NULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}", db);
+	expect_dump(obj, "{\"identifier\":\"v1\",\"provider_resource_id\":\"v1\",\"provider_id\":\"faiss\",\"type\":"
+			 "\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"emb\",\"embedding_dimension\":384}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_VECTOR_DB, tc, NULL,
+		       "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"embedding_dimension\":384,"
+		       "\"provider_id\":\"sqlite-vec\",\"provider_vector_db_id\":\"pv\"}",
+		       db);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "sqlite-vec");
+	ck_assert_str_eq(str_at(obj, "provider_resource_id"), "pv");
+	json_decref(obj);
+
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"embedding_dimension\":768}",
+		   db, "embedding_dimension", "embedding_dimension 768 does not match the dimension 384");
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"embedding_dimension\":-1}",
+		   db, "embedding_dimension", "positive integer");
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nope\"}", db, "embedding_model",
+		   "Model 'nope' not found");
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"llm\"}", db, "embedding_model",
+		   "is not an embedding model");
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nodim\"}", db, "embedding_model",
+		   "no valid metadata.embedding_dimension");
+	expect_400(SG_RT_VECTOR_DB, tc, "{\"vector_db_id\":\"v1\"}", db, "embedding_model", "embedding_model is required");
+	expect_400(SG_RT_VECTOR_DB, none, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}", db, "provider_id",
+		   "no vector_io provider is configured");
+
+	/* A lookup failure other than not-found is passed on, not turned into a 400. */
+	ck_assert_int_eq(build(SG_RT_VECTOR_DB, tc, NULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}", down,
+			       &obj, &err),
+			 SG_E_UNAVAILABLE);
+	json_decref(down);
+	json_decref(db);
+	conf_done(tc);
+	conf_done(none);
+}
+END_TEST
+
+START_TEST(dataset_rules)
+{
+	struct test_conf *tc = conf_full(), *odd = conf_empty(), *two = conf_empty();
+	json_t *obj, *obj2;
+	const char *id;
+
+	obj = build_ok(SG_RT_DATASET, tc, NULL,
+		       "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":"
+		       "\"huggingface://llamastack/simpleqa?split=train\",\"extra\":1},\"dataset_id\":\"sqa\"}",
+		       NULL);
+	expect_dump(obj, "{\"identifier\":\"sqa\",\"provider_resource_id\":\"sqa\",\"provider_id\":\"hf\",\"type\":"
+			 "\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/question-answer\",\"source\":{\"type\":"
+			 "\"uri\",\"uri\":\"huggingface://llamastack/simpleqa?split=train\"},\"metadata\":{}}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_DATASET, tc, NULL,
+		       "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":"
+		       "\"https://huggingface.co/datasets/x/y\"},\"dataset_id\":\"d\"}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "hf");
+	json_decref(obj);
+	obj = build_ok(SG_RT_DATASET, tc, NULL,
+		       "{\"purpose\":\"post-training/messages\",\"source\":{\"type\":\"rows\",\"rows\":[{\"a\":1}]},"
+		       "\"dataset_id\":\"d\"}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "localfs");
+	json_decref(obj);
+	obj = build_ok(SG_RT_DATASET, tc, NULL,
+		       "{\"purpose\":\"eval/messages-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"lsfs://x.jsonl\"},"
+		       "\"provider_id\":\"hf\",\"dataset_id\":\"d\"}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "hf");
+	json_decref(obj);
+
+	/* Default ids: "dataset-" + a version-4 UUID, different each time. */
+	obj = build_ok(SG_RT_DATASET, tc, NULL,
+		       "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"https://e.x/a\"}}",
+		       NULL);
+	obj2 = build_ok(SG_RT_DATASET, tc, NULL,
+			"{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"https://e.x/a\"}}",
+			NULL);
+	id = str_at(obj, "identifier");
+	ck_assert_uint_eq(strlen(id), 8 + 36);
+	ck_assert(strncmp(id, "dataset-", 8) == 0);
+	ck_assert(id[8 + 8] == '-' && id[8 + 13] == '-' && id[8 + 14] == '4' && id[8 + 18] == '-' && id[8 + 23] == '-');
+	ck_assert(strchr("89ab", id[8 + 19]) != NULL);
+	ck_assert_str_eq(str_at(obj, "provider_resource_id"), id);
+	ck_assert_str_ne(id, str_at(obj2, "identifier"));
+	json_decref(obj);
+	json_decref(obj2);
+
+	expect_400(SG_RT_DATASET, tc, "{\"source\":{\"type\":\"rows\",\"rows\":[]}}", NULL, "purpose", "purpose is required");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval\",\"source\":{\"type\":\"rows\",\"rows\":[]}}", NULL, "purpose",
+		   "must be one of 'post-training/messages', 'eval/question-answer', 'eval/messages-answer'");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\"}", NULL, "source", "source is required");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\",\"source\":{\"uri\":\"x\"}}", NULL,
+		   "source.type", "source.type is required");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"file\"}}", NULL,
+		   "source.type", "must be one of 'uri', 'rows'");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"\"}}",
+		   NULL, "source.uri", "must not be empty");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\"}}", NULL,
+		   "source.rows", "source.rows is required");
+	expect_400(SG_RT_DATASET, tc, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[{},1]}}",
+		   NULL, "source.rows", "source.rows[1] must be an object");
+	expect_400(SG_RT_DATASET, tc,
+		   "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[]},\"provider_id\":"
+		   "\"faiss\"}",
+		   NULL, "provider_id", "not a configured datasetio provider (configured datasetio providers: localfs, hf)");
+
+	/* Provider ids are never assumed: the only datasetio provider serves whatever kind it is… */
+	add_provider(odd, SG_API_DATASETIO, "my-store", "remote::nvidia");
+	obj = build_ok(SG_RT_DATASET, odd, NULL,
+		       "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[]},\"dataset_id\":"
+		       "\"d\"}",
+		       NULL);
+	ck_assert_str_eq(str_at(obj, "provider_id"), "my-store");
+	json_decref(obj);
+	/* …and several of other kinds need an explicit choice. */
+	add_provider(two, SG_API_DATASETIO, "a", "remote::nvidia");
+	add_provider(two, SG_API_DATASETIO, "b", "remote::nvidia");
+	expect_400(SG_RT_DATASET, two, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[]}}",
+		   NULL, "provider_id", "configured datasetio providers: a, b");
+	conf_done(tc);
+	conf_done(odd);
+	conf_done(two);
+}
+END_TEST
+
+START_TEST(scoring_fn_rules)
+{
+	struct test_conf *tc = conf_full();
+	json_t *obj;
+
+	obj = build_ok(SG_RT_SCORING_FN, tc, NULL,
+		       "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"number\",\"x\":1},"
+		       "\"params\":{\"type\":\"llm_as_judge\",\"judge_model\":\"m\"}}",
+		       NULL);
+	expect_dump(obj, "{\"identifier\":\"sf\",\"provider_resource_id\":\"sf\",\"provider_id\":\"basic\",\"type\":"
+			 "\"scoring_function\",\"access_attributes\":null,\"description\":\"d\",\"metadata\":{},"
+			 "\"return_type\":{\"type\":\"number\"},\"params\":{\"type\":\"llm_as_judge\",\"judge_model\":\"m\","
+			 "\"prompt_template\":null,\"judge_score_regexes\":[],\"aggregation_functions\":[]}}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_SCORING_FN, tc, NULL,
+		       "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"string\"},"
+		       "\"params\":{\"type\":\"regex_parser\",\"parsing_regexes\":[\"a(.*)\"],\"aggregation_functions\":"
+		       "[\"accuracy\",\"median\"]}}",
+		       NULL);
+	expect_dump(json_object_get(obj, "params"), "{\"type\":\"regex_parser\",\"parsing_regexes\":[\"a(.*)\"],"
+						    "\"aggregation_functions\":[\"accuracy\",\"median\"]}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_SCORING_FN, tc, NULL,
+		       "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"boolean\"},"
+		       "\"params\":{\"type\":\"basic\"}}",
+		       NULL);
+	expect_dump(json_object_get(obj, "params"), "{\"type\":\"basic\",\"aggregation_functions\":[]}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_SCORING_FN, tc, NULL,
+		       "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"}}", NULL);
+	ck_assert(json_is_null(json_object_get(obj, "params")));
+	json_decref(obj);
+
+	expect_400(SG_RT_SCORING_FN, tc, "{\"scoring_fn_id\":\"sf\",\"return_type\":{\"type\":\"json\"}}", NULL,
+		   "description", "description is required");
+	expect_400(SG_RT_SCORING_FN, tc, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\"}", NULL, "return_type",
+		   "return_type is required");
+	/* "dialog" exists in llama-stack but is not part of the ParamType union. */
+	expect_400(SG_RT_SCORING_FN, tc, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"dialog\"}}",
+		   NULL, "return_type.type", "must be one of 'string', 'number'");
+	expect_400(SG_RT_SCORING_FN, tc,
+		   "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":{}}",
+		   NULL, "params.type", "params.type is required");
+	expect_400(SG_RT_SCORING_FN, tc,
+		   "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":"
+		   "{\"type\":\"magic\"}}",
+		   NULL, "params.type", "must be one of 'llm_as_judge', 'regex_parser', 'basic'");
+	expect_400(SG_RT_SCORING_FN, tc,
+		   "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":"
+		   "{\"type\":\"llm_as_judge\"}}",
+		   NULL, "params.judge_model", "params.judge_model is required");
+	expect_400(SG_RT_SCORING_FN, tc,
+		   "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":"
+		   "{\"type\":\"basic\",\"aggregation_functions\":[\"sum\"]}}",
+		   NULL, "params.aggregation_functions", "params.aggregation_functions[0] must be one of");
+	expect_400(SG_RT_SCORING_FN, tc,
+		   "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":"
+		   "{\"type\":\"regex_parser\",\"parsing_regexes\":[1]}}",
+		   NULL, "params.parsing_regexes", "params.parsing_regexes[0] must be a string");
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(benchmark_references)
+{
+	struct test_conf *tc = conf_full();
+	json_t *db = fake_db(), *obj;
+
+	obj = build_ok(SG_RT_BENCHMARK, tc, NULL,
+		       "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"]}", db);
+	expect_dump(obj, "{\"identifier\":\"b1\",\"provider_resource_id\":\"b1\",\"provider_id\":\"meta-reference\","
+			 "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"ds\",\"scoring_functions\":"
+			 "[\"f1\",\"f2\"],\"metadata\":{}}");
+	json_decref(obj);
+	expect_400(SG_RT_BENCHMARK, tc, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"nope\",\"scoring_functions\":[\"f1\"]}",
+		   db, "dataset_id", "Dataset 'nope' not found");
+	expect_400(SG_RT_BENCHMARK, tc,
+		   "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"missing\"]}", db,
+		   "scoring_functions", "scoring_functions[1]: Scoring function 'missing' not found");
+	expect_400(SG_RT_BENCHMARK, tc, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[3]}", db,
+		   "scoring_functions", "scoring_functions[0] must be a string");
+	expect_400(SG_RT_BENCHMARK, tc, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\"}", db, "scoring_functions",
+		   "scoring_functions is required");
+	expect_400(SG_RT_BENCHMARK, tc, "{\"benchmark_id\":\"a/b\",\"dataset_id\":\"ds\",\"scoring_functions\":[]}", db,
+		   "benchmark_id", "must not contain '/'");
+	json_decref(db);
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(tool_group_rules)
+{
+	struct test_conf *tc = conf_full();
+	json_t *obj;
+
+	obj = build_ok(SG_RT_TOOL_GROUP, tc, NULL,
+		       "{\"toolgroup_id\":\"mcp::t\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":"
+		       "{\"uri\":\"http://127.0.0.1:1/mcp\"},\"args\":{\"k\":\"v\"}}",
+		       NULL);
+	expect_dump(obj, "{\"identifier\":\"mcp::t\",\"provider_resource_id\":\"mcp::t\",\"provider_id\":"
+			 "\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,\"mcp_endpoint\":"
+			 "{\"uri\":\"http://127.0.0.1:1/mcp\"},\"args\":{\"k\":\"v\"}}");
+	json_decref(obj);
+	obj = build_ok(SG_RT_TOOL_GROUP, tc, NULL, "{\"toolgroup_id\":\"builtin::rag\",\"provider_id\":\"rag-runtime\"}",
+		       NULL);
+	ck_assert(json_is_null(json_object_get(obj, "mcp_endpoint")));
+	ck_assert(json_is_null(json_object_get(obj, "args")));
+	json_decref(obj);
+
+	expect_400(SG_RT_TOOL_GROUP, tc, "{\"toolgroup_id\":\"g\"}", NULL, "provider_id",
+		   "provider_id is required (configured tool_runtime providers: model-context-protocol, rag-runtime)");
+	expect_400(SG_RT_TOOL_GROUP, tc, "{\"toolgroup_id\":\"g\",\"provider_id\":\"tavily\"}", NULL, "provider_id",
+		   "'tavily' is not a configured tool_runtime provider");
+	expect_400(SG_RT_TOOL_GROUP, tc, "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\"}", NULL,
+		   "mcp_endpoint", "mcp_endpoint is required");
+	expect_400(SG_RT_TOOL_GROUP, tc,
+		   "{\"toolgroup_id\":\"g\",\"provider_id\":\"rag-runtime\",\"mcp_endpoint\":{\"uri\":\"http://x\"}}",
+		   NULL, "mcp_endpoint", "only accepted for remote::model-context-protocol");
+	expect_400(SG_RT_TOOL_GROUP, tc,
+		   "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{}}", NULL,
+		   "mcp_endpoint.uri", "mcp_endpoint.uri is required");
+	expect_400(SG_RT_TOOL_GROUP, tc,
+		   "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{\"uri\":"
+		   "\"file:///etc/passwd\"}}",
+		   NULL, "mcp_endpoint.uri", "http:// or https://");
+	expect_400(SG_RT_TOOL, tc, "{}", NULL, "", "registered through their tool group");
+	expect_400(SG_RT_MODEL, tc, "[]", NULL, "", "must be a JSON object");
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(builtin_tools_and_tool_objects)
+{
+	struct test_conf *tc = conf_full();
+	struct resources_err err;
+	json_t *defs, *group, *tools, *t0, *bad;
+
+	defs = resources_builtin_tool_defs("inline::rag-runtime");
+	ck_assert_uint_eq(json_array_size(defs), 2);
+	ck_assert_str_eq(str_at(json_array_get(defs, 0), "name"), "insert_into_memory");
+	ck_assert_str_eq(str_at(json_array_get(defs, 1), "name"), "knowledge_search");
+	expect_dump(json_object_get(json_array_get(defs, 1), "parameters"),
+		    "[{\"name\":\"query\",\"parameter_type\":\"string\",\"description\":\"The query to search for. Can "
+		    "be a natural language sentence or keywords.\",\"required\":true,\"default\":null}]");
+	bad = resources_builtin_tool_defs("remote::unknown");
+	ck_assert_uint_eq(json_array_size(bad), 0);
+	json_decref(bad);
+	bad = resources_builtin_tool_defs("remote::tavily-search");
+	ck_assert_str_eq(str_at(json_array_get(bad, 0), "name"), "web_search");
+	json_decref(bad);
+
+	group = json_pack("{s:s, s:s, s:s, s:s, s:{s:[s]}, s:n, s:n}", "identifier", "builtin::rag",
+			  "provider_resource_id", "builtin::rag", "provider_id", "rag-runtime", "type", "tool_group",
+			  "access_attributes", "roles", "ml", "mcp_endpoint", "args");
+	ck_assert_int_eq(resources_tools_from_defs(group, defs, SG_E_INTERNAL, &tools, &err), SG_OK);
+	ck_assert_uint_eq(json_array_size(tools), 2);
+	t0 = json_array_get(tools, 0);
+	expect_dump(t0, "{\"identifier\":\"insert_into_memory\",\"provider_resource_id\":\"insert_into_memory\","
+			"\"provider_id\":\"rag-runtime\",\"type\":\"tool\",\"access_attributes\":{\"roles\":[\"ml\"]},"
+			"\"toolgroup_id\":\"builtin::rag\",\"tool_host\":\"distribution\",\"description\":\"Insert "
+			"documents into memory\",\"parameters\":[],\"metadata\":null}");
+	json_decref(tools);
+
+	/* Defs from an MCP server: tool_host follows mcp_endpoint; bad or repeated names are the server's fault. */
+	json_object_set_new(group, "mcp_endpoint", json_pack("{s:s}", "uri", "http://h/mcp"));
+	bad = json_pack("[{s:s}]", "name", "ok");
+	ck_assert_int_eq(resources_tools_from_defs(group, bad, SG_E_BAD_GATEWAY, &tools, &err), SG_OK);
+	ck_assert_str_eq(str_at(json_array_get(tools, 0), "tool_host"), "model_context_protocol");
+	ck_assert_str_eq(str_at(json_array_get(tools, 0), "description"), "");
+	json_decref(tools);
+	json_decref(bad);
+	bad = json_pack("[{s:s}, {s:s}]", "name", "dup", "name", "dup");
+	ck_assert_int_eq(resources_tools_from_defs(group, bad, SG_E_BAD_GATEWAY, &tools, &err), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "'dup' is listed twice"));
+	ck_assert_ptr_null(tools);
+	json_decref(bad);
+	bad = json_pack("[{s:s}]", "name", "a\nb");
+	ck_assert_int_eq(resources_tools_from_defs(group, bad, SG_E_BAD_GATEWAY, &tools, &err), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "control characters"));
+	json_decref(bad);
+
+	json_decref(group);
+	json_decref(defs);
+	conf_done(tc);
+}
+END_TEST
+
+START_TEST(mcp_response_finding)
+{
+	static const char json_one[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}";
+	static const char json_batch[] = "[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
+					 "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-1,\"message\":\"m\"}}]";
+	static const char sse[] = ": comment\n\n"
+				  "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+				  "event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata:  \"id\":1,\r\n"
+				  "data: \"result\":{\"ok\":true}}\r\n\r\n";
+	static const char sse_open[] = "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
+	json_t *m;
+
+	m = mcp_find_response(json_one, strlen(json_one), false, true, 2);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(json_is_object(json_object_get(m, "result")));
+	json_decref(m);
+	ck_assert_ptr_null(mcp_find_response(json_one, strlen(json_one), false, true, 1));
+	ck_assert_ptr_null(mcp_find_response("not json", 8, false, true, 1));
+
+	m = mcp_find_response(json_batch, strlen(json_batch), false, true, 3);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "error"), "message")), "m");
+	json_decref(m);
+
+	/* Multi-line data joined with '\n', CRLF line ends, other events skipped. */
+	m = mcp_find_response(sse, strlen(sse), true, false, 1);
+	ck_assert_ptr_nonnull(m);
+	ck_assert(json_is_true(json_object_get(json_object_get(m, "result"), "ok")));
+	json_decref(m);
+	ck_assert_ptr_null(mcp_find_response(sse, strlen(sse), true, true, 2));
+
+	/* An event not yet ended by a blank line counts only once the stream is complete. */
+	ck_assert_ptr_null(mcp_find_response(sse_open, strlen(sse_open), true, false, 1));
+	m = mcp_find_response(sse_open, strlen(sse_open), true, true, 1);
+	ck_assert_ptr_nonnull(m);
+	json_decref(m);
+}
+END_TEST
+
+START_TEST(mcp_tool_mapping)
+{
+	json_error_t je;
+	json_t *tool, *def;
+	char err[256];
+
+	tool = json_loads("{\"name\":\"get_weather\",\"description\":\"Weather\",\"inputSchema\":{\"type\":\"object\","
+			  "\"properties\":{\"city\":{\"type\":\"string\",\"description\":\"City\"},"
+			  "\"days\":{\"type\":[\"null\",\"integer\"],\"default\":3},\"raw\":{}},"
+			  "\"required\":[\"city\"]}}",
+			  0, &je);
+	ck_assert_ptr_nonnull(tool);
+	ck_assert_int_eq(mcp_tool_to_def(tool, "http://h/mcp", &def, err, sizeof(err)), SG_OK);
+	expect_dump(def, "{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":["
+			 "{\"name\":\"city\",\"parameter_type\":\"string\",\"description\":\"City\",\"required\":true,"
+			 "\"default\":null},"
+			 "{\"name\":\"days\",\"parameter_type\":\"integer\",\"description\":\"\",\"required\":false,"
+			 "\"default\":3},"
+			 "{\"name\":\"raw\",\"parameter_type\":\"string\",\"description\":\"\",\"required\":false,"
+			 "\"default\":null}],"
+			 "\"metadata\":{\"endpoint\":\"http://h/mcp\"}}");
+	json_decref(def);
+	json_decref(tool);
+
+	tool = json_pack("{s:s}", "name", "bare");
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_OK);
+	expect_dump(def, "{\"name\":\"bare\",\"description\":\"\",\"parameters\":[],\"metadata\":null}");
+	json_decref(def);
+	json_decref(tool);
+
+	tool = json_pack("{s:s}", "description", "no name");
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_null(def);
+	ck_assert_ptr_nonnull(strstr(err, "without a name"));
+	json_decref(tool);
+	tool = json_pack("{s:s, s:i}", "name", "x", "inputSchema", 1);
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err, "inputSchema"));
+	json_decref(tool);
+	tool = json_pack("{s:s, s:{s:{s:i}}}", "name", "x", "inputSchema", "properties", "p", 1);
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err, "property 'p'"));
+	json_decref(tool);
+}
+END_TEST
 
 Suite *
 resources_suite(void)
 {
-	return suite_create("resources");
+	Suite *s = suite_create("resources");
+	TCase *tc = tcase_create("build");
+	TCase *mcp = tcase_create("mcp");
+
+	tcase_add_test(tc, identifier_rules);
+	tcase_add_test(tc, model_defaults_and_key_order);
+	tcase_add_test(tc, model_validation);
+	tcase_add_test(tc, provider_selection);
+	tcase_add_test(tc, acl_copied_from_creator_or_body);
+	tcase_add_test(tc, shield_defaults);
+	tcase_add_test(tc, vector_db_rules);
+	tcase_add_test(tc, dataset_rules);
+	tcase_add_test(tc, scoring_fn_rules);
+	tcase_add_test(tc, benchmark_references);
+	tcase_add_test(tc, tool_group_rules);
+	tcase_add_test(tc, builtin_tools_and_tool_objects);
+	suite_add_tcase(s, tc);
+	tcase_add_test(mcp, mcp_response_finding);
+	tcase_add_test(mcp, mcp_tool_mapping);
+	suite_add_tcase(s, mcp);
+	return s;
 }

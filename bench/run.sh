@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/run.sh: load benchmarks, each beside its baseline in the same run, on
+# the same nginx, interleaved, medians of ROUNDS runs.  Prints a table and the
+# ratios; never a pass/fail test.  Called by ./dev bench [NAME...].
+#
+#   trivial   GET /v1/version through stackgate   vs nginx `return 200` (static)
+#   models    GET /v1/openai/v1/models and /v1/models/{id} (authenticated) vs static
+#   chat      POST chat/completions through stackgate (authenticated) vs nginx
+#             proxy_pass to the same zero-delay upstream; throughput and the
+#             latency stackgate adds at p50/p99 under a moderate load
+#
+# Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN=$ROOT/var/bench/run
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-32}
+PORT=${BENCH_PORT:-18500}
+UPSTREAM_PORT=$((PORT + 1))
+BASELINE_PORT=$((PORT + 2))
+PG_PORT=$((PORT + 3))
+SG_URL=http://127.0.0.1:$PORT
+BENCHES=("$@")
+((${#BENCHES[@]})) || BENCHES=(trivial models chat)
+
+cleanup() { "$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+rm -rf "$ROOT/var/bench"
+mkdir -p "$RUN/logs"
+chmod 755 "$ROOT/var/bench" "$RUN"
+sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$BASELINE_PORT/g" \
+	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
+cat >"$RUN/stackgate.json" <<EOF
+{
+  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 2, "threads": 16,
+              "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
+  "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
+  "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 5 },
+  "providers": {
+    "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
+                     "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } } ]
+  },
+  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" } ]
+}
+EOF
+export STACKGATE_DATABASE_URL="host=$RUN/pg-run port=$PG_PORT dbname=stackgate user=postgres"
+NGINX_ACCESS_LOG=off NGINX_WORKERS=1 EXTRA_SERVERS_FILE=$RUN/extra-servers.conf \
+	"$ROOT/dev" _stack_up "$RUN" "$PORT" "$RUN/stackgate.json" "$PG_PORT" >"$RUN/logs/stack-up.log" 2>&1 ||
+	{ cat "$RUN/logs/stack-up.log"; exit 1; }
+SG_BIN=$ROOT/build/stackgate
+for _ in $(seq 100); do
+	[[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break
+	sleep 0.1
+done
+"$SG_BIN" principal add bench --role user >/dev/null
+KEY=$("$SG_BIN" key create bench --description bench | tail -1)
+export BENCH_KEY=$KEY
+
+# wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms"
+wrk_run() {
+	local url=$1 script=${2:-$ROOT/bench/get.lua} conns=${3:-$CONNS} threads=${4:-2} out
+	out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url" 2>&1)
+	if grep -q 'Non-2xx' <<<"$out"; then
+		echo "bench: non-2xx answers from $url:" >&2
+		grep -E 'Non-2xx|Socket errors' <<<"$out" >&2
+	fi
+	awk '
+		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		/Requests\/sec/ { rps = $2 }
+		/^ +50%/ { p50 = ms($2) }
+		/^ +99%/ { p99 = ms($2) }
+		END { printf "%d %.3f %.3f\n", rps, p50, p99 }' <<<"$out"
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# pair NAME URL_A SCRIPT_A URL_B SCRIPT_B [conns] [threads]: interleaved rounds, medians.
+pair() {
+	local name=$1 ua=$2 sa=$3 ub=$4 sb=$5 conns=${6:-$CONNS} threads=${7:-2} i ra rb
+	: >"$RUN/$name.a"; : >"$RUN/$name.b"
+	for ((i = 0; i < ROUNDS; i++)); do
+		ra=$(wrk_run "$ua" "$sa" "$conns" "$threads"); echo "$ra" >>"$RUN/$name.a"
+		rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$RUN/$name.b"
+	done
+	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
+	a_rps=$(cut -d' ' -f1 "$RUN/$name.a" | median); a_p50=$(cut -d' ' -f2 "$RUN/$name.a" | median)
+	a_p99=$(cut -d' ' -f3 "$RUN/$name.a" | median)
+	b_rps=$(cut -d' ' -f1 "$RUN/$name.b" | median); b_p50=$(cut -d' ' -f2 "$RUN/$name.b" | median)
+	b_p99=$(cut -d' ' -f3 "$RUN/$name.b" | median)
+	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms\n' "$name: stackgate" "$a_rps" "$a_p50" "$a_p99"
+	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms\n' "$name: baseline" "$b_rps" "$b_p50" "$b_p99"
+	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
+		'BEGIN { printf "%-34s ratio %.3f   added p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
+}
+
+pg_reads() { psql "$STACKGATE_DATABASE_URL" -XqAtc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'stackgate'"; }
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"
+echo
+for b in "${BENCHES[@]}"; do
+	case $b in
+	trivial)
+		pair "GET /v1/version vs static" "$SG_URL/v1/version" "$ROOT/bench/get.lua" \
+			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
+		;;
+	models)
+		before=$(pg_reads)
+		pair "GET /v1/openai/v1/models vs static" "$SG_URL/v1/openai/v1/models" "$ROOT/bench/get.lua" \
+			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
+		pair "GET /v1/models/{id} vs static" "$SG_URL/v1/models/bench-llm" "$ROOT/bench/get.lua" \
+			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
+		after=$(pg_reads)
+		echo "PostgreSQL transactions during the read benchmarks: $((after - before - 2)) (the two counting queries excluded)"
+		echo
+		;;
+	chat)
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		pair "chat/completions vs proxy_pass" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
+			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
+		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
+			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
+		;;
+	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;
+	esac
+done
