@@ -7,6 +7,9 @@
 #
 #   trivial   GET /v1/version through stackgate   vs nginx `return 200` (static)
 #   models    GET /v1/openai/v1/models and /v1/models/{id} (authenticated) vs static
+#   streams   1,000 concurrent streaming chat completions (the upstream streams
+#             for 10 s): all complete, peak stackgate memory, and a short
+#             request's latency during the load (4 workers x 256 threads)
 #   chat      POST chat/completions through stackgate (authenticated) vs nginx
 #             proxy_pass to the same zero-delay upstream; throughput and the
 #             latency stackgate adds at p50/p99 under a moderate load
@@ -24,10 +27,17 @@ UPSTREAM_PORT=$((PORT + 1))
 BASELINE_PORT=$((PORT + 2))
 PG_PORT=$((PORT + 3))
 SG_URL=http://127.0.0.1:$PORT
+STREAM_PORT=$((PORT + 4))
+STREAMS=${STREAMS:-1000}
 BENCHES=("$@")
-((${#BENCHES[@]})) || BENCHES=(trivial models chat)
+((${#BENCHES[@]})) || BENCHES=(trivial models chat streams)
 
-cleanup() { "$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true; }
+UPSTREAM_PID=""
+cleanup() {
+	"$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true
+	[[ -n $UPSTREAM_PID ]] && kill "$UPSTREAM_PID" 2>/dev/null
+	return 0
+}
 trap cleanup EXIT
 
 rm -rf "$ROOT/var/bench"
@@ -58,7 +68,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 "$SG_BIN" principal add bench --role user >/dev/null
-KEY=$("$SG_BIN" key create bench --description bench | tail -1)
+KEY=$("$SG_BIN" key create bench --description bench 2>/dev/null | tail -1)
 export BENCH_KEY=$KEY
 
 # wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms"
@@ -82,16 +92,19 @@ median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 # pair NAME URL_A SCRIPT_A URL_B SCRIPT_B [conns] [threads]: interleaved rounds, medians.
 pair() {
 	local name=$1 ua=$2 sa=$3 ub=$4 sb=$5 conns=${6:-$CONNS} threads=${7:-2} i ra rb
-	: >"$RUN/$name.a"; : >"$RUN/$name.b"
+	local fa fb
+	fa=$RUN/$(tr -c 'a-zA-Z0-9' '_' <<<"$name").a
+	fb=${fa%.a}.b
+	: >"$fa"; : >"$fb"
 	for ((i = 0; i < ROUNDS; i++)); do
-		ra=$(wrk_run "$ua" "$sa" "$conns" "$threads"); echo "$ra" >>"$RUN/$name.a"
-		rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$RUN/$name.b"
+		ra=$(wrk_run "$ua" "$sa" "$conns" "$threads"); echo "$ra" >>"$fa"
+		rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$fb"
 	done
 	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
-	a_rps=$(cut -d' ' -f1 "$RUN/$name.a" | median); a_p50=$(cut -d' ' -f2 "$RUN/$name.a" | median)
-	a_p99=$(cut -d' ' -f3 "$RUN/$name.a" | median)
-	b_rps=$(cut -d' ' -f1 "$RUN/$name.b" | median); b_p50=$(cut -d' ' -f2 "$RUN/$name.b" | median)
-	b_p99=$(cut -d' ' -f3 "$RUN/$name.b" | median)
+	a_rps=$(cut -d' ' -f1 "$fa" | median); a_p50=$(cut -d' ' -f2 "$fa" | median)
+	a_p99=$(cut -d' ' -f3 "$fa" | median)
+	b_rps=$(cut -d' ' -f1 "$fb" | median); b_p50=$(cut -d' ' -f2 "$fb" | median)
+	b_p99=$(cut -d' ' -f3 "$fb" | median)
 	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms\n' "$name: stackgate" "$a_rps" "$a_p50" "$a_p99"
 	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms\n' "$name: baseline" "$b_rps" "$b_p50" "$b_p99"
 	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
@@ -125,6 +138,22 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
+		;;
+	streams)
+		SG_UPSTREAM_PORT=$STREAM_PORT node "$ROOT/tests/upstream/server.js" >"$RUN/logs/upstream.log" 2>&1 &
+		UPSTREAM_PID=$!
+		jq --arg url "http://127.0.0.1:$STREAM_PORT/v1" '
+			.server.workers = 4 | .server.threads = 256 | .server.thread_stack_kb = 128 |
+			.providers.inference += [{ "provider_id": "streamer", "provider_type": "remote::vllm",
+				"config": { "url": $url, "check_model_on_register": false } }] |
+			.models += [{ "model_id": "bench-stream", "provider_id": "streamer", "provider_model_id": "stream-10-1000" }]' \
+			"$RUN/stackgate.json" >"$RUN/stackgate-streams.json"
+		STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate-streams.json" "$RUN" >/dev/null
+		sleep 1
+		echo "streams: $STREAMS concurrent streaming chat completions, 10 chunks 1 s apart (4 workers x 256 threads)"
+		node "$ROOT/bench/streams.mjs" "$SG_URL" bench-stream "$STREAMS" "$KEY" "$RUN/stackgate.pid" | tee "$RUN/streams.json"
+		echo
+		"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
 		;;
 	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;
 	esac

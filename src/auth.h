@@ -7,7 +7,8 @@
  * OpenAI-style error and the message in X-Stackgate-Error (nginx's error_page
  * cannot see the subrequest's body).  The principal's attributes are not
  * sent: identity_resolve reads them from principal_attributes.
- * Also the admin CLI (`stackgate principal …`, `stackgate key …`).
+ * Also the admin CLI (`stackgate principal …`, `stackgate key …`), in
+ * auth_cli.c.
  *
  * Keys: "sg-" + 12 hex digits (the key id, stored in clear to find the row)
  * + "-" + 43 base64url characters (256 random bits).  The database keeps the
@@ -94,5 +95,15 @@ struct auth_cli_args {
  */
 sg_status auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size_t errlen) SG_MUST_CHECK;
 void auth_cli_args_free(struct auth_cli_args *a);
+
+/*
+ * The JSON text that `principal add|set` binds as the principal's
+ * attributes: always an object with the four categories in order (an array
+ * for each one given, null for the others), also when no attribute option
+ * was given, since that means "no attributes" and the INSERT expands the
+ * object with jsonb_each, which refuses JSON null.  Newly allocated (the
+ * caller frees); NULL on allocation failure.
+ */
+char *auth_cli_attrs_json(const struct auth_cli_args *a);
 
 #endif

@@ -29,6 +29,8 @@ sg_status openai_embeddings(struct request *r);
 sg_status openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, char *err,
 				    size_t errlen) SG_MUST_CHECK;
 
+/* ---- Rewriting bodies and stream events: pure text functions, in openai_rewrite.c ---- */
+
 /* What openai_rewrite_model() found. */
 enum openai_rewrite {
 	OPENAI_RW_REPLACED,   /* a top-level "model" was replaced */
@@ -42,6 +44,24 @@ enum openai_rewrite {
  * member replaced by model_json (an encoded JSON value, e.g. "\"llama\"").
  * The text is checked against JSON's grammar while it is scanned; nothing
  * else in it changes (numbers, key order and escapes stay byte for byte).
+ *
+ * Contract, for every caller (and the fuzzer):
+ *   - json need not be NUL-terminated and may hold any bytes, NULs
+ *     included; at most len bytes are read.  model_json is a NUL-terminated
+ *     string, inserted as given (the caller makes it valid JSON).
+ *   - Accepted: exactly one JSON object, with optional blanks (space, tab,
+ *     CR, LF) around it; strings may not hold raw control characters and
+ *     escapes must be JSON's; nesting deeper than 128 is refused.  UTF-8 is
+ *     not validated.  Anything else is OPENAI_RW_NOT_OBJECT.
+ *   - Only members of the outermost object named exactly "model" (no
+ *     escapes in the key) count, whatever the type of their value; with
+ *     duplicate keys the first four are replaced, later ones left as sent.
+ *   - out is appended to (its earlier content is kept), NUL-terminated
+ *     whenever out->p is not NULL.  On OPENAI_RW_NOT_OBJECT and
+ *     OPENAI_RW_NOMEM its content is as before the call; on
+ *     OPENAI_RW_NO_MODEL the text was copied unchanged.
+ *     out is the caller's (proxy_buf_free).  No other allocation, no global
+ *     state: safe in any thread.
  */
 enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json,
 					 struct proxy_buf *out);
@@ -55,6 +75,8 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
  */
 bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
 	SG_MUST_CHECK;
+
+/* ---- Upstream errors (openai.c) ---- */
 
 /*
  * The client-facing message of an upstream error body: error.message, or

@@ -3,9 +3,11 @@
  * provider.c: the per-kind knowledge about providers (see provider.h for the
  * table in prose): which inference provider types are OpenAI-compatible
  * upstreams, how their base URL and API key are found, their timeouts and
- * TLS settings; and the masked public view of a provider.  Runs at config
- * load (single-threaded) and, for provider_info_json, in request threads on
- * read-only data.
+ * TLS settings; the "providers" section of the config (validated into
+ * struct sg_conf's provider table, problems reported through the config
+ * loader's confpos.h); and the masked public view of a provider.  Runs at
+ * config load (single-threaded) and, for provider_info_json, in request
+ * threads on read-only data.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "confpos.h"
 #include "provider.h"
 
 struct kind {
@@ -276,4 +279,156 @@ provider_info_json(const struct sg_provider *p)
 		return NULL;
 	return json_pack("{s:s,s:s,s:s,s:o}", "api", conf_api_name(p->api), "provider_id", p->provider_id,
 			 "provider_type", p->provider_type, "config", cfg);
+}
+
+/* ---- The "providers" section of the config ---- */
+
+struct setup_ctx {
+	struct confpos_loader *L;
+	const char *path;
+};
+
+static void
+on_provider_problem(void *arg, const char *key, const char *msg)
+{
+	struct setup_ctx *cx = arg;
+	char *path = key ? sg_asprintf("%s.config.%s", cx->path, key) : sg_asprintf("%s.config", cx->path);
+
+	if (path == NULL)
+		cx->L->nomem = true;
+	else
+		confpos_report(cx->L, path, false, "%s", msg);
+	free(path);
+}
+
+static bool
+valid_name(const char *s, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(s, prefix, n) != 0)
+		return false;
+	s += n;
+	return s[0] != '\0' && strlen(s) <= 128 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(s);
+}
+
+/* Validates one {provider_id, provider_type, config} at path and appends it. */
+static void
+parse_provider(struct confpos_loader *L, enum sg_api api, json_t *e, char *path)
+{
+	static const char *const names[] = { "provider_id", "provider_type", "config" };
+	struct sg_conf *c = L->c;
+	char sub[512];
+	const char *key, *id, *type;
+	json_t *v, *cfg;
+	struct sg_provider *p;
+	bool bad = false;
+
+	if (!json_is_object(e)) {
+		confpos_report(L, path, false, "must be an object, got %s", SG_CONF_GOT(e));
+		goto out;
+	}
+	json_object_foreach(e, key, v) {
+		snprintf(sub, sizeof(sub), "%s.%s", path, key);
+		if (strcmp(key, names[0]) != 0 && strcmp(key, names[1]) != 0 && strcmp(key, names[2]) != 0) {
+			confpos_report_unknown(L, sub, key, names, SG_ARRAY_LEN(names), "key");
+			bad = true;
+		}
+	}
+	id = json_string_value(json_object_get(e, "provider_id"));
+	type = json_string_value(json_object_get(e, "provider_type"));
+	cfg = json_object_get(e, "config");
+	snprintf(sub, sizeof(sub), "%s.provider_id", path);
+	if (json_object_get(e, "provider_id") == NULL)
+		confpos_report(L, sub, false, "required key is missing");
+	else if (id == NULL || !valid_name(id, ""))
+		confpos_report(L, sub, false, "must be a string of letters, digits, '_', '.' or '-', got %s",
+			       SG_CONF_GOT(json_object_get(e, "provider_id")));
+	bad = bad || id == NULL || !valid_name(id, "");
+	for (size_t i = 0; !bad && i < c->nproviders; i++) {
+		unsigned line, col;
+
+		if (c->providers[i].api != api || strcmp(c->providers[i].provider_id, id) != 0)
+			continue;
+		confpos_where(L, L->ppath[i], false, &line, &col);
+		confpos_report(L, sub, false, "duplicate provider_id \"%s\" for %s (first defined at line %u)",
+			       id, conf_api_name(api), line);
+		bad = true;
+	}
+	snprintf(sub, sizeof(sub), "%s.provider_type", path);
+	if (json_object_get(e, "provider_type") == NULL) {
+		confpos_report(L, sub, false, "required key is missing");
+		bad = true;
+	} else if (type == NULL || (!valid_name(type, "inline::") && !valid_name(type, "remote::"))) {
+		confpos_report(L, sub, false, "must look like \"inline::NAME\" or \"remote::NAME\", got %s",
+			       SG_CONF_GOT(json_object_get(e, "provider_type")));
+		bad = true;
+	}
+	snprintf(sub, sizeof(sub), "%s.config", path);
+	if (cfg != NULL && !json_is_null(cfg) && !json_is_object(cfg)) {
+		confpos_report(L, sub, false, "must be an object, got %s", SG_CONF_GOT(cfg));
+		bad = true;
+	}
+	if (bad || L->nomem)
+		goto out;
+	p = &c->providers[c->nproviders];
+	*p = (struct sg_provider){ .api = api };
+	p->config = json_is_object(cfg) ? json_incref(cfg) : json_object();
+	p->provider_id = sg_strdup(id);
+	p->provider_type = sg_strdup(type);
+	L->ppath[c->nproviders++] = path;
+	path = NULL;
+	if (p->config == NULL || p->provider_id == NULL || p->provider_type == NULL ||
+	    !provider_setup(p, on_provider_problem, &(struct setup_ctx){ L, L->ppath[c->nproviders - 1] }))
+		L->nomem = true;
+out:
+	free(path);
+}
+
+void
+provider_parse_config(struct confpos_loader *L, json_t *obj)
+{
+	const char *name, *api_names[SG_API_COUNT];
+	json_t *list, *e;
+	size_t total = 0, i;
+
+	if (!json_is_object(obj)) {
+		confpos_report(L, "providers", false, "must be an object keyed by API name, got %s", SG_CONF_GOT(obj));
+		return;
+	}
+	for (int a = 0; a < SG_API_COUNT; a++)
+		api_names[a] = conf_api_name((enum sg_api) a);
+	json_object_foreach(obj, name, list)
+		total += json_array_size(list);
+	L->c->providers = sg_calloc(total + 1, sizeof(*L->c->providers));
+	L->ppath = sg_calloc(total + 1, sizeof(*L->ppath));
+	if (L->c->providers == NULL || L->ppath == NULL) {
+		L->nomem = true;
+		return;
+	}
+	L->nppath = total + 1;
+	json_object_foreach(obj, name, list) {
+		char path[256];
+		enum sg_api api;
+
+		snprintf(path, sizeof(path), "providers.%s", name);
+		if (!conf_api_from_name(name, &api)) {
+			confpos_report_unknown(L, path, name, api_names, SG_API_COUNT, "API");
+			continue;
+		}
+		if (!json_is_array(list)) {
+			confpos_report(L, path, false, "must be an array of providers, got %s", SG_CONF_GOT(list));
+			continue;
+		}
+		json_array_foreach(list, i, e) {
+			char *ep = sg_asprintf("%s[%zu]", path, i);
+
+			if (ep == NULL) {
+				L->nomem = true;
+				return;
+			}
+			parse_provider(L, api, e, ep);
+		}
+	}
 }

@@ -72,6 +72,19 @@ typedef void (*provider_problem_fn)(void *arg, const char *key, const char *msg)
  */
 bool provider_setup(struct sg_provider *p, provider_problem_fn problem, void *arg) SG_MUST_CHECK;
 
+struct confpos_loader; /* the config loader's state (confpos.h, internal to the config module) */
+
+/*
+ * For conf_load() only: validates the config's "providers" value (obj, an
+ * object keyed by API name, each an array of {provider_id, provider_type,
+ * config}) and fills L->c->providers in file order, each set up by
+ * provider_setup().  Unknown APIs and keys, a missing or malformed id or
+ * type, and a provider_id used twice within one API are reported through
+ * L at their positions; such a provider is left out.  Allocation failure
+ * sets L->nomem.  The provider table belongs to L->c (conf_free).
+ */
+void provider_parse_config(struct confpos_loader *L, json_t *obj);
+
 /*
  * A deep copy of a provider config with every secret replaced by
  * "********": the value of any key whose lower-cased name contains

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1068,6 +1069,14 @@ resync(PGconn *c)
 	return true;
 }
 
+static _Atomic(registry_notify_fn) notify_hook;
+
+void
+registry_on_notify(registry_notify_fn fn)
+{
+	atomic_store(&notify_hook, fn);
+}
+
 /* One notification: re-reads that row (or everything) and applies it. */
 static bool
 refresh(PGconn *c, const char *payload)
@@ -1084,8 +1093,14 @@ refresh(PGconn *c, const char *payload)
 		return true;
 	memcpy(tname, payload, (size_t) (colon - payload));
 	tname[colon - payload] = '\0';
-	if (!registry_type_from_name(tname, &t))
-		return true; /* another module's notification (e.g. 'principal:…') */
+	if (!registry_type_from_name(tname, &t)) {
+		/* Another module's notification (e.g. 'principal:…'): its owner decides. */
+		registry_notify_fn hook = atomic_load(&notify_hook);
+
+		if (hook != NULL)
+			hook(payload);
+		return true;
+	}
 	id = colon + 1;
 	if (*id == '\0')
 		return resync(c);

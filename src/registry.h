@@ -31,17 +31,22 @@
  * read, so callers always get their own copy.
  *
  * Read-your-writes: a successful write updates this process's cache before
- * returning; other processes see it when their listener gets the NOTIFY.
- * A write also marks its identifiers "pending"; a notification the listener
- * applies for a pending identifier means the listener's copy is at least as
- * new, and the write then leaves the cache alone.  So the cache converges to
- * the database; the only window is two processes writing one identifier at
- * once, closed by the next notification.
+ * returning; other processes see it when their listener gets the NOTIFY
+ * (milliseconds).
  *
- * Lock discipline: one writer-preferring rwlock guards the whole cache (the
- * tables, the "loaded" flag, the pending list).  Readers hold it shared while
- * they look up and parse; the listener and writers hold it exclusively only to
- * swap entries in, never across I/O.  No other lock is taken while holding it.
+ * Coherence and locks.  The cache changes only under the apply mutex, and
+ * each change is a row's state at one instant: the listener holds the mutex
+ * while it re-reads a notified row (or loads everything) and stores the
+ * result; a writer holds it across its COMMIT and stores what its transaction
+ * wrote.  So changes land in the order the database made them, and the cache
+ * converges to the database.  A writer waits at most 5 s for the mutex (a
+ * full load of a large registry can hold it that long); past that, its change
+ * reaches the cache by notification only.  Lock order: the apply mutex, then
+ * the rwlock.  The rwlock (writer-preferring) guards the tables and the
+ * "loaded" flag: readers hold it shared while they look up and parse;
+ * it is held exclusively only to swap entries in, never across I/O.  Readers
+ * never take the apply mutex, and no database connection is held while
+ * waiting for either lock except a writer's own, across its COMMIT.
  */
 #ifndef SG_REGISTRY_H
 #define SG_REGISTRY_H
@@ -182,5 +187,13 @@ sg_status registry_cache_put(enum sg_rtype t, const json_t *obj, long long creat
 void registry_cache_drop(enum sg_rtype t, const char *identifier);
 void registry_cache_reset(bool loaded);
 size_t registry_cache_count(enum sg_rtype t);
+
+/*
+ * Notifications on stackgate_registry that are not about a resource (e.g.
+ * "principal:alice") are handed to fn, on the cache listener's thread, so the
+ * module that owns them can drop its own cached state.  NULL removes it.
+ */
+typedef void (*registry_notify_fn)(const char *payload);
+void registry_on_notify(registry_notify_fn fn);
 
 #endif

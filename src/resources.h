@@ -11,6 +11,9 @@
  *                               callback, for referenced objects);
  *   resources_register_object() build + tool listing + registry write;
  *   the handlers                HTTP glue around those.
+ * resources_build.c holds the pure part (resources_build, the built-in tool
+ * lists, resources_tools_from_defs and the small helpers at the end of this
+ * header); resources.c the handlers, the registration flow and MCP use.
  */
 #ifndef SG_RESOURCES_H
 #define SG_RESOURCES_H
@@ -128,5 +131,18 @@ bool resources_identifier_ok(const char *s, char *why, size_t whylen);
 
 /* "Model", "Shield", "Vector DB", …, for messages such as "Model 'x' not found". */
 const char *resources_type_label(enum sg_rtype t);
+
+/* The objects' "type" ("model", "vector_db", "tool_group", …); NULL out of range. */
+const char *resources_type_name(enum sg_rtype t);
+
+/* The register body's identifier key ("model_id", "toolgroup_id", …); NULL for SG_RT_TOOL or out of range. */
+const char *resources_id_key(enum sg_rtype t);
+
+/* Fills err with param (NULL: "") and the formatted message; returns st, so a failure is one line. */
+sg_status resources_fail(struct resources_err *err, sg_status st, const char *param, const char *fmt, ...)
+	SG_PRINTF(4, 5);
+
+/* "a, b, c": the ids of conf's providers of api in config order, or "none"; cut to fit len bytes. */
+void resources_provider_list(const struct sg_conf *conf, enum sg_api api, char *buf, size_t len);
 
 #endif

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -265,8 +266,13 @@ preregister(const struct sg_conf *conf)
 {
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK) {
 		log_warn("cannot open the registry to register the configured resources");
-	} else if (resources_preregister(conf) != SG_OK) {
-		log_warn("some configured resources could not be registered (see above)");
+	} else {
+		char perr[256];
+
+		if (registry_sync_providers(conf, perr, sizeof(perr)) != SG_OK)
+			log_warn("cannot record the configured providers: %s", perr);
+		if (resources_preregister(conf) != SG_OK)
+			log_warn("some configured resources could not be registered (see above)");
 	}
 	registry_close();
 	db_shutdown();
@@ -305,6 +311,14 @@ supervisor_run(struct sg_conf *conf)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* Each open stream holds two descriptors (nginx's and the upstream's) plus epoll sets. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
 
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");

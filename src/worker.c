@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -210,20 +211,40 @@ accept_thread(void *arg)
 		goto epoll_fail;
 
 	while (!atomic_load(&stopping)) {
-		int n = epoll_wait(ep, got, 2, -1), rc;
-		bool can_accept = false;
+		int rc;
 
-		if (n < 0) {
-			if (errno == EINTR)
+		if (fcgx.ipcFd >= 0) {
+			/*
+			 * nginx kept the connection (fastcgi_keep_conn): wait for its
+			 * next request on it, or for the stop.  EOF makes libfcgi close
+			 * it and try the listening socket instead.
+			 */
+			struct pollfd p[2] = {{.fd = fcgx.ipcFd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+
+			if (poll(p, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				log_error("poll: %s", strerror(errno));
+				break;
+			}
+			if (p[1].revents != 0 || p[0].revents == 0)
 				continue;
-			log_error("epoll_wait: %s", strerror(errno));
-			break;
+		} else {
+			int n = epoll_wait(ep, got, 2, -1);
+			bool can_accept = false;
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				log_error("epoll_wait: %s", strerror(errno));
+				break;
+			}
+			for (int i = 0; i < n; i++)
+				if (got[i].data.fd == listen_sock)
+					can_accept = true;
+			if (atomic_load(&stopping) || !can_accept)
+				continue;
 		}
-		for (int i = 0; i < n; i++)
-			if (got[i].data.fd == listen_sock)
-				can_accept = true;
-		if (atomic_load(&stopping) || !can_accept)
-			continue;
 		rc = FCGX_Accept_r(&fcgx);
 		if (rc < 0) {
 			/* EAGAIN: another thread or worker took the connection first. */
@@ -251,10 +272,19 @@ out:
 		http_request_reset(r);
 		free(r);
 	}
+	/* Closes a connection nginx kept open: it retries the request elsewhere. */
 	FCGX_Free(&fcgx, 1);
 	proxy_thread_cleanup();
 	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
+}
+
+/* "principal:<name>" notifications drop that principal's cached attributes and keys. */
+static void
+on_registry_notify(const char *payload)
+{
+	if (strncmp(payload, "principal:", 10) == 0)
+		identity_invalidate(payload + 10);
 }
 
 int
@@ -284,6 +314,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
 		log_warn("the registry is not available yet; requests that need it get 503 until it is");
 

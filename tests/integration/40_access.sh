@@ -202,7 +202,7 @@ KR=$(sg_cli key create acc-bob 2>/dev/null)
 as "$KR" GET /v1/models
 expect_status 200 "a fresh key works"
 cli_ok "key revoke" key revoke "${KR:3:12}"
-sleep 1.3 # auth.key_cache_ttl is 1 s in the test config
+sleep 2.3 # revocation window: nginx's auth cache (1 s in tests) + auth.key_cache_ttl (1 s)
 as "$KR" GET /v1/models
 expect_status 401 "a revoked key is 401 once the key cache has expired"
 expect_jq .error.message "API key revoked" "…API key revoked"
@@ -223,11 +223,11 @@ expect_status 401 "…and is 401 after it expired"
 expect_jq .error.message "API key expired" "…API key expired"
 
 cli_ok "principal disable acc-bob" principal disable acc-bob
-sleep 1.3
+sleep 2.3
 as "$KB" GET /v1/models
 expect_status 401 "a disabled principal's key is 401"
 cli_ok "principal enable acc-bob" principal enable acc-bob
-sleep 1.3
+sleep 2.3
 as "$KB" GET /v1/models
 expect_status 200 "…and works again once enabled"
 
@@ -257,7 +257,7 @@ done
 cli_ok "principal remove acc-alice" principal remove acc-alice
 n=$(psql_q "SELECT count(*) FROM api_keys WHERE principal = 'acc-alice'")
 expect_eq "$n" 0 "removing a principal removes its keys"
-sleep 1.3
+sleep 2.3
 as "$KA" GET /v1/models
 expect_status 401 "a removed principal's key is 401"
 sg_cli principal remove acc-alice >/dev/null 2>&1; expect_eq $? 1 "removing a missing principal exits 1"

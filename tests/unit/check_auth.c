@@ -343,6 +343,50 @@ START_TEST(test_cli_parse_errors)
 }
 END_TEST
 
+/*
+ * What `principal add|set` binds as the attributes: always an object (jsonb_each in the
+ * INSERT refuses JSON null; `principal add NAME` alone failed with "cannot call jsonb_each on
+ * a non-object"), its categories null unless given, an array of the values when given.
+ */
+START_TEST(test_cli_attrs_json)
+{
+	static const struct {
+		const char *argv[10];
+		const char *json;
+	} v[] = {
+		{{"principal", "add", "x"}, "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
+		{{"principal", "set", "x"}, "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
+		{{"principal", "add", "x", "--role", "admin"},
+		 "{\"roles\": [\"admin\"], \"teams\": null, \"projects\": null, \"namespaces\": null}"},
+		{{"principal", "set", "x", "--team", "b", "--team", "a", "--namespace", "n"},
+		 "{\"roles\": null, \"teams\": [\"b\", \"a\"], \"projects\": null, \"namespaces\": [\"n\"]}"},
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
+		struct auth_cli_args a;
+		char err[256];
+		int argc = 0;
+		char *text;
+		json_t *got, *want;
+
+		while (argc < 10 && v[i].argv[argc] != NULL)
+			argc++;
+		ck_assert_int_eq(auth_cli_parse(argc, (char **) v[i].argv, &a, err, sizeof(err)), SG_OK);
+		text = auth_cli_attrs_json(&a);
+		ck_assert_ptr_nonnull(text);
+		got = json_loads(text, 0, NULL);
+		want = json_loads(v[i].json, 0, NULL);
+		ck_assert_ptr_nonnull(want);
+		ck_assert_msg(json_is_object(got), "case %zu: %s is not an object", i, text);
+		ck_assert_msg(json_equal(got, want), "case %zu: got %s", i, text);
+		json_decref(got);
+		json_decref(want);
+		free(text);
+		auth_cli_args_free(&a);
+	}
+}
+END_TEST
+
 /* ---- requests on fake FastCGI params ------------------------------------------------- */
 
 struct fake {
@@ -616,6 +660,7 @@ auth_suite(void)
 
 	tcase_add_test(cli, test_cli_parse_ok);
 	tcase_add_test(cli, test_cli_parse_errors);
+	tcase_add_test(cli, test_cli_attrs_json);
 	suite_add_tcase(s, cli);
 
 	tcase_add_test(id, test_identity_anonymous);

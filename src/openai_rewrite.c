@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * openai_rewrite.c: the text rewriting behind the OpenAI-compatible
+ * endpoints (openai.c).  Bodies are rewritten as text, not parsed and
+ * re-dumped: a small scanner checks the JSON grammar (RFC 8259; nesting
+ * limited to 128) and finds the values of the top-level "model" member, and
+ * only those bytes change, so everything else reaches the other side byte
+ * for byte.  The same rewrite applies to each event of an SSE stream.  Pure:
+ * no I/O, no allocation but the output buffer's; safe in any thread.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "openai.h"
+#include "proxy.h"
+
+#define SCAN_MAX_DEPTH 128
+#define MAX_MODEL_SPANS 4
+
+struct scan {
+	const char *p, *end;
+	const char *span[MAX_MODEL_SPANS][2]; /* values of top-level "model" members */
+	int nspans;
+};
+
+static bool scan_value(struct scan *s, int depth);
+
+static void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool
+scan_string(struct scan *s)
+{
+	const char *p = s->p + 1;
+
+	while (p < s->end) {
+		unsigned char c = (unsigned char) *p;
+
+		if (c == '"') {
+			s->p = p + 1;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\') {
+			p++;
+			continue;
+		}
+		if (++p >= s->end)
+			return false;
+		switch (*p) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			p++;
+			break;
+		case 'u':
+			if (s->end - p < 5)
+				return false;
+			for (int i = 1; i <= 4; i++)
+				if (!isxdigit((unsigned char) p[i]))
+					return false;
+			p += 5;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
+static bool
+scan_digits(struct scan *s)
+{
+	const char *b = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > b;
+}
+
+static bool
+scan_number(struct scan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!scan_digits(s))
+		return false;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	return true;
+}
+
+static bool
+scan_literal(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t) (s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* At '{'; depth is this object's depth (1: the top level). */
+static bool
+scan_object(struct scan *s, int depth)
+{
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		const char *key, *val;
+		bool is_model;
+
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != '"')
+			return false;
+		key = s->p;
+		if (!scan_string(s))
+			return false;
+		is_model = depth == 1 && s->p - key == 7 && memcmp(key, "\"model\"", 7) == 0;
+		skip_ws(s);
+		if (s->p >= s->end || *s->p != ':')
+			return false;
+		s->p++;
+		skip_ws(s);
+		val = s->p;
+		if (!scan_value(s, depth))
+			return false;
+		if (is_model && s->nspans < MAX_MODEL_SPANS) {
+			s->span[s->nspans][0] = val;
+			s->span[s->nspans][1] = s->p;
+			s->nspans++;
+		}
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == '}') {
+			s->p++;
+			return true;
+		}
+		if (*s->p++ != ',')
+			return false;
+	}
+}
+
+static bool
+scan_array(struct scan *s, int depth)
+{
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return true;
+	}
+	for (;;) {
+		if (!scan_value(s, depth))
+			return false;
+		skip_ws(s);
+		if (s->p >= s->end)
+			return false;
+		if (*s->p == ']') {
+			s->p++;
+			return true;
+		}
+		if (*s->p++ != ',')
+			return false;
+	}
+}
+
+/* One value inside a container of the given depth. */
+static bool
+scan_value(struct scan *s, int depth)
+{
+	skip_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{':
+		return depth < SCAN_MAX_DEPTH && scan_object(s, depth + 1);
+	case '[':
+		return depth < SCAN_MAX_DEPTH && scan_array(s, depth + 1);
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_literal(s, "true");
+	case 'f':
+		return scan_literal(s, "false");
+	case 'n':
+		return scan_literal(s, "null");
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return scan_number(s);
+		return false;
+	}
+}
+
+enum openai_rewrite
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+{
+	struct scan s = {.p = json, .end = json + len};
+	const char *from = json;
+	size_t start_len = out->len;
+
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '{' || !scan_object(&s, 1))
+		return OPENAI_RW_NOT_OBJECT;
+	skip_ws(&s);
+	if (s.p != s.end)
+		return OPENAI_RW_NOT_OBJECT;
+	for (int i = 0; i < s.nspans; i++) {
+		if (!proxy_buf_append(out, from, (size_t) (s.span[i][0] - from)) ||
+		    !proxy_buf_append(out, model_json, strlen(model_json)))
+			goto nomem;
+		from = s.span[i][1];
+	}
+	if (!proxy_buf_append(out, from, (size_t) (json + len - from)))
+		goto nomem;
+	return s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
+nomem:
+	out->len = start_len;
+	if (out->p != NULL)
+		out->p[start_len] = '\0';
+	return OPENAI_RW_NOMEM;
+}
+
+static bool
+is_data_line(const char *line, size_t n)
+{
+	return n >= 5 && memcmp(line, "data:", 5) == 0;
+}
+
+bool
+openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+{
+	struct proxy_buf joined = {0}, rewritten = {0};
+	const char *end = ev + len, *data = NULL, *p;
+	size_t dlen = 0;
+	int ndata = 0;
+	bool ok = false, emitted = false;
+
+	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (is_data_line(p, (size_t) (le - p))) {
+			const char *v = p + 5;
+
+			if (v < le && *v == ' ')
+				v++;
+			if (ndata == 1 && !proxy_buf_append(&joined, data, dlen))
+				goto out;
+			if (ndata >= 1 && (!proxy_buf_append(&joined, "\n", 1) ||
+					   !proxy_buf_append(&joined, v, (size_t) (le - v))))
+				goto out;
+			if (ndata == 0) {
+				data = v;
+				dlen = (size_t) (le - v);
+			}
+			ndata++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (ndata > 1) {
+		data = joined.p;
+		dlen = joined.len;
+	}
+	if (ndata > 0) {
+		if (dlen >= 6 && memcmp(data, "[DONE]", 6) == 0) {
+			*done = true;
+		} else {
+			enum openai_rewrite rw = openai_rewrite_model(data, dlen, model_json, &rewritten);
+
+			if (rw == OPENAI_RW_NOMEM)
+				goto out;
+			if (rw == OPENAI_RW_REPLACED) {
+				data = rewritten.p;
+				dlen = rewritten.len;
+			}
+		}
+	}
+
+	/* The event again, line by line, the (rewritten) payload where its first data line was. */
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (!is_data_line(p, (size_t) (le - p))) {
+			if (!proxy_buf_append(out, p, (size_t) (le - p)) || !proxy_buf_append(out, "\n", 1))
+				goto out;
+		} else if (!emitted) {
+			const char *d = data, *dend = data + dlen;
+
+			emitted = true;
+			for (;;) {
+				const char *dn = memchr(d, '\n', (size_t) (dend - d)), *de = dn ? dn : dend;
+
+				if (!proxy_buf_append(out, "data: ", 6) || !proxy_buf_append(out, d, (size_t) (de - d)) ||
+				    !proxy_buf_append(out, "\n", 1))
+					goto out;
+				if (dn == NULL)
+					break;
+				d = dn + 1;
+			}
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	ok = proxy_buf_append(out, "\n", 1);
+out:
+	proxy_buf_free(&joined);
+	proxy_buf_free(&rewritten);
+	return ok;
+}
