@@ -7,6 +7,8 @@
 #
 #   trivial   GET /v1/version through stackgate   vs nginx `return 200` (static)
 #   models    GET /v1/openai/v1/models and /v1/models/{id} (authenticated) vs static
+#   stream-latency  the delay stackgate adds to the first event and between events
+#             of a stream, vs nginx proxy_pass (buffering off) to the same upstream
 #   streams   1,000 concurrent streaming chat completions (the upstream streams
 #             for 10 s): all complete, peak stackgate memory, and a short
 #             request's latency during the load (4 workers x 256 threads)
@@ -28,9 +30,10 @@ BASELINE_PORT=$((PORT + 2))
 PG_PORT=$((PORT + 3))
 SG_URL=http://127.0.0.1:$PORT
 STREAM_PORT=$((PORT + 4))
+BASELINE_STREAM_PORT=$((PORT + 5))
 STREAMS=${STREAMS:-1000}
 BENCHES=("$@")
-((${#BENCHES[@]})) || BENCHES=(trivial models chat streams)
+((${#BENCHES[@]})) || BENCHES=(trivial models chat stream-latency streams)
 
 UPSTREAM_PID=""
 cleanup() {
@@ -44,6 +47,7 @@ rm -rf "$ROOT/var/bench"
 mkdir -p "$RUN/logs"
 chmod 755 "$ROOT/var/bench" "$RUN"
 sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$BASELINE_PORT/g" \
+	-e "s/@STREAM_PORT@/$STREAM_PORT/g" -e "s/@BASELINE_STREAM_PORT@/$BASELINE_STREAM_PORT/g" \
 	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
 cat >"$RUN/stackgate.json" <<EOF
 {
@@ -53,9 +57,13 @@ cat >"$RUN/stackgate.json" <<EOF
   "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 5 },
   "providers": {
     "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
-                     "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } } ]
+                     "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } },
+                   { "provider_id": "streamer", "provider_type": "remote::vllm",
+                     "config": { "url": "http://127.0.0.1:$STREAM_PORT/v1", "check_model_on_register": false } } ]
   },
-  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" } ]
+  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" },
+             { "model_id": "bench-stream-lat", "provider_id": "streamer", "provider_model_id": "stream-20-50" },
+             { "model_id": "bench-stream", "provider_id": "streamer", "provider_model_id": "stream-10-1000" } ]
 }
 EOF
 export STACKGATE_DATABASE_URL="host=$RUN/pg-run port=$PG_PORT dbname=stackgate user=postgres"
@@ -82,9 +90,10 @@ wrk_run() {
 	awk '
 		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
 		/Requests\/sec/ { rps = $2 }
+		/requests in/ { total = $1 }
 		/^ +50%/ { p50 = ms($2) }
 		/^ +99%/ { p99 = ms($2) }
-		END { printf "%d %.3f %.3f\n", rps, p50, p99 }' <<<"$out"
+		END { printf "%d %.3f %.3f %d\n", rps, p50, p99, total }' <<<"$out"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -98,6 +107,7 @@ pair() {
 	: >"$fa"; : >"$fb"
 	for ((i = 0; i < ROUNDS; i++)); do
 		ra=$(wrk_run "$ua" "$sa" "$conns" "$threads"); echo "$ra" >>"$fa"
+		SG_REQUESTS=$((SG_REQUESTS + $(cut -d' ' -f4 <<<"$ra")))
 		rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$fb"
 	done
 	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
@@ -111,7 +121,21 @@ pair() {
 		'BEGIN { printf "%-34s ratio %.3f   added p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
 }
 
-pg_reads() { psql "$STACKGATE_DATABASE_URL" -XqAtc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'stackgate'"; }
+# The OpenAI-compatible node test upstream, for the streaming benchmarks.
+start_stream_upstream() {
+	[[ -n $UPSTREAM_PID ]] && return 0
+	SG_UPSTREAM_PORT=$STREAM_PORT node "$ROOT/tests/upstream/server.js" >"$RUN/logs/upstream.log" 2>&1 &
+	UPSTREAM_PID=$!
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$STREAM_PORT/v1/models" && break; sleep 0.1; done
+}
+
+SG_REQUESTS=0
+pg_sql() { psql "$STACKGATE_DATABASE_URL" -XqAtc "$1"; }
+# Statements run by stackgate (application_name) since the last reset.
+pg_statements() {
+	pg_sql "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+	        WHERE d.datname = 'stackgate' AND s.query NOT LIKE '%pg_stat_statements%'"
+}
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"
 echo
@@ -122,13 +146,17 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
 		;;
 	models)
-		before=$(pg_reads)
+		pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
+		SG_REQUESTS=0
 		pair "GET /v1/openai/v1/models vs static" "$SG_URL/v1/openai/v1/models" "$ROOT/bench/get.lua" \
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
 		pair "GET /v1/models/{id} vs static" "$SG_URL/v1/models/bench-llm" "$ROOT/bench/get.lua" \
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
-		after=$(pg_reads)
-		echo "PostgreSQL transactions during the read benchmarks: $((after - before - 2)) (the two counting queries excluded)"
+		stmts=$(pg_statements)
+		echo "PostgreSQL statements during the read benchmarks: $stmts for $SG_REQUESTS requests through stackgate"
+		pg_sql "SELECT s.calls, left(regexp_replace(s.query, '\\s+', ' ', 'g'), 90) FROM pg_stat_statements s
+		        JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'stackgate'
+		          AND s.query NOT LIKE '%pg_stat_statements%' ORDER BY s.calls DESC LIMIT 5" | sed 's/^/  /'
 		echo
 		;;
 	chat)
@@ -139,14 +167,16 @@ for b in "${BENCHES[@]}"; do
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
 		;;
+	stream-latency)
+		start_stream_upstream
+		echo "stream latency: 20 events 50 ms apart, ${ROUNDS}x10 sequential streams each way"
+		node "$ROOT/bench/stream_latency.mjs" "$SG_URL" bench-stream-lat "$KEY" \
+			"http://127.0.0.1:$BASELINE_STREAM_PORT" stream-20-50 $((ROUNDS * 10))
+		echo
+		;;
 	streams)
-		SG_UPSTREAM_PORT=$STREAM_PORT node "$ROOT/tests/upstream/server.js" >"$RUN/logs/upstream.log" 2>&1 &
-		UPSTREAM_PID=$!
-		jq --arg url "http://127.0.0.1:$STREAM_PORT/v1" '
-			.server.workers = 4 | .server.threads = 256 | .server.thread_stack_kb = 128 |
-			.providers.inference += [{ "provider_id": "streamer", "provider_type": "remote::vllm",
-				"config": { "url": $url, "check_model_on_register": false } }] |
-			.models += [{ "model_id": "bench-stream", "provider_id": "streamer", "provider_model_id": "stream-10-1000" }]' \
+		start_stream_upstream
+		jq '.server.workers = 4 | .server.threads = 256 | .server.thread_stack_kb = 128' \
 			"$RUN/stackgate.json" >"$RUN/stackgate-streams.json"
 		STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate-streams.json" "$RUN" >/dev/null
 		sleep 1

@@ -7,11 +7,13 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "conf.h"
 #include "http.h"
@@ -401,6 +403,33 @@ http_stream_begin(struct request *r, int status, const char *content_type)
 	if (!put_head(r, status, content_type, -1, true))
 		return false;
 	if (FCGX_FFlush(r->fcgx->out) != 0) {
+		r->client_gone = true;
+		return false;
+	}
+	return true;
+}
+
+bool
+http_client_alive(struct request *r)
+{
+	struct pollfd p;
+	char c;
+
+	if (r->client_gone)
+		return false;
+	if (r->fcgx == NULL || r->fcgx->ipcFd < 0)
+		return true;
+	p.fd = r->fcgx->ipcFd;
+	p.events = POLLIN | POLLRDHUP;
+	p.revents = 0;
+	if (poll(&p, 1, 0) <= 0)
+		return true;
+	/*
+	 * After the body nginx sends nothing more on this connection (it never
+	 * sends FCGI_ABORT_REQUEST), so hang-up or end of file means it is gone.
+	 */
+	if ((p.revents & (POLLHUP | POLLERR | POLLRDHUP)) != 0 ||
+	    ((p.revents & POLLIN) != 0 && recv(p.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)) {
 		r->client_gone = true;
 		return false;
 	}

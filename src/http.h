@@ -115,6 +115,13 @@ bool http_add_header(struct request *r, const char *name, const char *value);
  * X-Request-Id and r->headers) and flushes.  False when nginx is gone.
  */
 bool http_stream_begin(struct request *r, int status, const char *content_type);
+/*
+ * False when nginx has closed the FastCGI connection (the client went away
+ * and nginx gave up on the request).  Cheap: one poll(2) with no wait.  Sets
+ * r->client_gone when false.
+ */
+bool http_client_alive(struct request *r);
+
 /* Writes and flushes one chunk; false (and r->client_gone) when nginx is gone. */
 bool http_stream_write(struct request *r, const char *buf, size_t len);
 

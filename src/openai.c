@@ -306,6 +306,13 @@ relay_data(void *ctx, const char *buf, size_t len)
 	return rl->sse_res == PROXY_SSE_OK;
 }
 
+/* proxy's client_alive: still someone at the other end of nginx? */
+static bool
+client_alive(void *ctx)
+{
+	return http_client_alive(ctx);
+}
+
 static sg_status
 relay_stream(struct request *r, const struct proxy_request *q, const char *client_json)
 {
@@ -419,13 +426,19 @@ forward(struct request *r, enum kind kind)
 				   .path = kind_path[kind],
 				   .body = body_out.p,
 				   .body_len = body_out.len,
-				   .request_id = r->request_id};
+				   .request_id = r->request_id,
+				   .client_alive = client_alive,
+				   .alive_ctx = r};
 	if (stream) {
 		st = relay_stream(r, &q, client_json);
 		goto out;
 	}
 	st = proxy_call(&q, &resp, err, sizeof(err));
-	if (st != SG_OK)
+	if (st == SG_OK && resp.aborted) {
+		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
+		r->client_gone = true;
+		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
+	} else if (st != SG_OK)
 		st = http_fail(r, st, NULL, "%s", err);
 	else
 		st = reply_buffered(r, t.p, &resp, client_json);

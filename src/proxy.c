@@ -174,6 +174,7 @@ struct xfer {
 	const struct proxy_sink *sink; /* NULL: buffer whatever comes */
 	struct proxy_response *resp;
 	int64_t last_io_us;            /* when a byte last moved; the read timeout counts from it */
+	int64_t last_alive_us;         /* when client_alive was last asked */
 	long read_timeout_ms;
 	curl_off_t last_ul;
 	bool connected;
@@ -212,6 +213,14 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 	if (x->connected && x->read_timeout_ms > 0 && now - x->last_io_us > (int64_t) x->read_timeout_ms * 1000) {
 		x->timed_out = true;
 		return 1;
+	}
+	/* A client that left frees this thread now, not when the upstream answers. */
+	if (x->q->client_alive != NULL && now - x->last_alive_us > 200 * 1000) {
+		x->last_alive_us = now;
+		if (!x->q->client_alive(x->q->alive_ctx)) {
+			x->resp->aborted = true;
+			return 1;
+		}
 	}
 	return 0;
 }

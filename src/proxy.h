@@ -47,6 +47,13 @@ struct proxy_request {
 	const char *body;        /* POST body (JSON), NULL for none */
 	size_t body_len;
 	const char *request_id;  /* sent as X-Request-Id; may be NULL */
+	/*
+	 * Asked a few times a second while waiting on the upstream; returning
+	 * false (the client went away) aborts the transfer like a sink does.
+	 * NULL: never asked.
+	 */
+	bool (*client_alive)(void *ctx);
+	void *alive_ctx;
 };
 
 struct proxy_response {
@@ -54,7 +61,7 @@ struct proxy_response {
 	char content_type[128];  /* its Content-Type, "" when none */
 	struct proxy_buf body;   /* the buffered body (not for a relayed stream) */
 	bool streamed;           /* the body went to the sink (2xx text/event-stream) */
-	bool aborted;            /* a sink callback asked to stop (client gone) */
+	bool aborted;            /* a sink callback or client_alive asked to stop (client gone) */
 	long long duration_ms;
 };
 

@@ -47,6 +47,14 @@
  * it is held exclusively only to swap entries in, never across I/O.  Readers
  * never take the apply mutex, and no database connection is held while
  * waiting for either lock except a writer's own, across its COMMIT.
+ *
+ * Files.  registry.c holds the SQL text, the transactions and the functions
+ * below except the cache's; registry_cache.c holds the tables, both locks,
+ * the listener, registry_open/close, registry_on_notify and
+ * registry_cache_*: it alone takes the locks, and a writer in registry.c
+ * takes the apply mutex only by committing through registry_cache_commit().  registry_rows.c holds the
+ * per-type descriptors, the registry_type_* names and the registry_row_*
+ * conversions (no locks, no I/O).  registry_int.h is what the three share.
  */
 #ifndef SG_REGISTRY_H
 #define SG_REGISTRY_H
@@ -154,12 +162,13 @@ long long registry_created_at(enum sg_rtype t, const char *identifier);
 sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
 
 /*
- * Rows.  A row of type t is registry_row_ncols(t) nullable strings in the
- * order of registry_row_column(t, i): identifier, provider_resource_id,
- * provider_id, owner, has_acl ("t"/"f"), roles, teams, projects, namespaces,
- * then the type's columns.  Text is itself, integers decimal, jsonb JSON
- * text, text[] a JSON array of strings: the same text goes to PostgreSQL as
- * parameters and comes back from its select list, so these two are inverse.
+ * Rows (registry_rows.c).  A row of type t is registry_row_ncols(t)
+ * nullable strings in the order of registry_row_column(t, i): identifier,
+ * provider_resource_id, provider_id, owner, has_acl ("t"/"f"), roles, teams,
+ * projects, namespaces, then the type's columns.  Text is itself, integers
+ * decimal, jsonb JSON text, text[] a JSON array of strings: the same text
+ * goes to PostgreSQL as parameters and comes back from its select list, so
+ * these two are inverse.
  */
 size_t registry_row_ncols(enum sg_rtype t);
 const char *registry_row_column(enum sg_rtype t, size_t i);

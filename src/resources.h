@@ -11,9 +11,12 @@
  *                               callback, for referenced objects);
  *   resources_register_object() build + tool listing + registry write;
  *   the handlers                HTTP glue around those.
- * resources_build.c holds the pure part (resources_build, the built-in tool
- * lists, resources_tools_from_defs and the small helpers at the end of this
- * header); resources.c the handlers, the registration flow and MCP use.
+ * resources_build.c holds the pure part (resources_build with each type's
+ * builder, the built-in tool lists, resources_tools_from_defs);
+ * resources_fields.c the helpers those builders share (resources_int.h:
+ * field getters, provider choice, access attributes) and the small helpers
+ * at the end of this header; resources.c the handlers, the registration
+ * flow and MCP use.
  */
 #ifndef SG_RESOURCES_H
 #define SG_RESOURCES_H

@@ -1,31 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fuzz_request.c: libFuzzer target for the pure steps a request goes
- * through.  FastCGI params come through libfcgi, which cannot be fed from
- * memory, so the input is a small text form of a request instead:
+ * fuzz_request.c: libFuzzer target for everything a request goes through
+ * before a handler touches PostgreSQL or an upstream.  The input is a small
+ * text form of a FastCGI request:
  *
- *     [METHOD ]/path[?query]\n
- *     body
+ *     [METHOD ]/path[?query]\n        REQUEST_METHOD (default: none, i.e. GET) and REQUEST_URI
+ *     (@NAME[=value]\n)*              more params (STACKGATE_ATTRIBUTES, STACKGATE_GROUPS,
+ *                                     STACKGATE_REQUEST_ID, CONTENT_LENGTH, …); "@NAME"
+ *                                     alone removes one; "@_CHUNK=n" makes the input
+ *                                     stream hand the body over n bytes at a time
+ *     body                            CONTENT_LENGTH is its length unless set above
  *
- * (METHOD defaults to GET when the first line does not start with an
- * upper-case word and a space).  Then:
- *  - route_match(): a match puts the path back together from the pattern's
- *    prefix, the parameter and the suffix; a miss with no allowed methods
- *    means no literal route is that path; route_allow_string() never
- *    overflows;
- *  - http_query_get() on a request whose query is the query part, compared
- *    with a reference decoder written here, for the keys stackgate reads and
- *    for the keys the query itself holds;
- *  - sg_json_parse() of the body with the config's depth limit; for an
- *    object, the field getters (http_field_*), acl_attrs_from_json() of
- *    "access_attributes" (round trip, copy, merge, acl_check), and
- *    resources_build() for the route's resource type (or every type when the
- *    route is not a register route), with two configs (one provider per API,
- *    several per API) and two callers (none; one with attributes).  A built
- *    object must hold the fields registry.h describes, name a configured
- *    provider of the type's API, and be visible to its creator when the body
- *    gave no ACL; a built tool group's tools (from "_defs" in the body, else
- *    the built-in list) carry the group's provider and ACL.
+ * libfcgi's FCGX_Request and FCGX_Stream are public structs, so the request
+ * is real: params in envp, the body in an input stream whose fill procedure
+ * serves the input.  For each of two configs (one provider per API, 2 KiB
+ * body limit, auth.required; several providers per API, auth off):
+ *  - http_request_read(): the path decoded as a reference decoder written
+ *    here decodes it, and refused exactly when that decoder refuses it (bad
+ *    escape, NUL, no leading '/', "." or ".." segment); the query kept raw;
+ *    the body read whole across chunks, or 413 when over the limit; the
+ *    request id always plain (it becomes a response header), nginx's kept
+ *    when it is plain;
+ *  - identity_resolve() for an anonymous caller (STACKGATE_PRINCIPAL is never
+ *    passed: it would be looked up in PostgreSQL): 401 exactly when auth is
+ *    required, bad STACKGATE_ATTRIBUTES refused, admin exactly when a role
+ *    is one of auth.admin_roles, nothing kept on failure;
+ *  - route_match() on the decoded path: a match puts the path back together
+ *    from the pattern's prefix, the parameter and the suffix; a miss with no
+ *    allowed methods means no literal route is that path;
+ *  - http_query_get(), compared with a reference decoder, for the keys
+ *    stackgate reads and the keys the query holds;
+ *  - http_body_object() agrees with sg_json_parse() at the config's depth
+ *    and parses once; then the field getters (http_field_*),
+ *    acl_attrs_from_json() of "access_attributes" (round trip, copy, merge,
+ *    acl_check against acl.h's table), and resources_build() for the
+ *    route's resource type (else the types whose id key the body has), for
+ *    no caller and for the resolved one.  A built object must hold the
+ *    fields registry.h describes, name a configured provider of the type's
+ *    API, and be visible to its creator when the body gave no ACL; a built
+ *    tool group's tools (from "_defs" in the body, else the built-in list)
+ *    carry the group's provider and ACL.
  *
  * resources_build() reaches referenced objects through a lookup callback:
  * here an identifier containing "missing" is not found, one containing
@@ -53,8 +67,8 @@
 /* One provider per API: resources_build() picks it without a provider_id. */
 static const char conf_one[] =
 	"{\"version\": \"2\", \"image_name\": \"fuzz-one\",\n"
-	" \"server\": {\"socket\": \"/tmp/stackgate-fuzz.sock\", \"max_json_depth\": 16},\n"
-	" \"auth\": {\"admin_roles\": [\"admin\"]},\n"
+	" \"server\": {\"socket\": \"/tmp/stackgate-fuzz.sock\", \"max_json_depth\": 16, \"max_body_bytes\": 2048},\n"
+	" \"auth\": {\"required\": true, \"admin_roles\": [\"admin\", \"root\"]},\n"
 	" \"providers\": {\n"
 	"  \"inference\": [{\"provider_id\": \"vllm\", \"provider_type\": \"remote::vllm\",\n"
 	"                  \"config\": {\"url\": \"http://127.0.0.1:9/v1\", \"api_token\": \"tok\"}}],\n"
@@ -583,65 +597,352 @@ check_fields(json_t *body)
 	http_request_reset(&r);
 }
 
+/* ------------------------------------------------------ the FastCGI request */
+
+/* The body as libfcgi's input stream hands it over: in pieces of chunk bytes, then EOF. */
+struct body_src {
+	const uint8_t *p;
+	size_t left, chunk;
+};
+
+static void
+fill_body(FCGX_Stream *s)
+{
+	struct body_src *b = s->data;
+	size_t n = b->left < b->chunk ? b->left : b->chunk;
+
+	if (n == 0) {
+		s->isClosed = 1;
+		return;
+	}
+	s->rdNext = s->stopUnget = (unsigned char *) (uintptr_t) b->p;
+	s->stop = s->rdNext + n;
+	b->p += n;
+	b->left -= n;
+}
+
+/* The request's parts as the input spells them (see the top of the file). */
+struct input {
+	char *method;             /* NULL: no REQUEST_METHOD */
+	char *uri;                /* REQUEST_URI */
+	char *env[24];            /* "NAME=value", NULL-terminated */
+	size_t nenv;
+	const uint8_t *body;
+	size_t body_len, chunk;
+};
+
+static void
+input_free(struct input *in)
+{
+	free(in->method);
+	free(in->uri);
+	for (size_t i = 0; i < in->nenv; i++)
+		free(in->env[i]);
+}
+
+static void
+env_add(struct input *in, const char *name, const char *value, size_t vlen)
+{
+	size_t nlen = strlen(name);
+	char *e;
+
+	for (size_t i = 0; i < in->nenv; i++)
+		if (strncmp(in->env[i], name, nlen) == 0 && in->env[i][nlen] == '=') {
+			free(in->env[i]);
+			in->env[i] = in->env[--in->nenv];
+			break;
+		}
+	if (value == NULL || in->nenv + 1 >= sizeof(in->env) / sizeof(in->env[0]))
+		return;
+	e = malloc(nlen + 1 + vlen + 1);
+	if (e == NULL)
+		abort();
+	memcpy(e, name, nlen);
+	e[nlen] = '=';
+	memcpy(e + nlen + 1, value, vlen);
+	e[nlen + 1 + vlen] = '\0';
+	in->env[in->nenv++] = e;
+	in->env[in->nenv] = NULL;
+}
+
+/* The value of param name in in->env, or NULL. */
+static const char *
+env_get(const struct input *in, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	for (size_t i = 0; i < in->nenv; i++)
+		if (strncmp(in->env[i], name, nlen) == 0 && in->env[i][nlen] == '=')
+			return in->env[i] + nlen + 1;
+	return NULL;
+}
+
+/*
+ *     [METHOD ]target\n        target = path[?query], REQUEST_URI as nginx passes it
+ *     (@NAME[=value]\n)*       more params; "@NAME" alone removes one; @_CHUNK=n
+ *                              hands the body over n bytes at a time
+ *     body                     CONTENT_LENGTH is its length unless a line sets it
+ * STACKGATE_PRINCIPAL is never passed: a principal is looked up in PostgreSQL.
+ */
+static void
+parse_input(const uint8_t *data, size_t size, struct input *in)
+{
+	const uint8_t *head, *rest;
+	size_t headlen, restlen, m = 0;
+	char *line, num[32];
+
+	memset(in, 0, sizeof(*in));
+	fuzz_split_line(data, size, &head, &headlen, &rest, &restlen);
+	line = fuzz_strndup(head, headlen);
+	while (line[m] >= 'A' && line[m] <= 'Z')
+		m++;
+	if (m > 0 && line[m] == ' ') {
+		in->method = fuzz_strndup(line, m);
+		in->uri = fuzz_strndup(line + m + 1, strlen(line + m + 1));
+	} else {
+		in->uri = fuzz_strndup(line, strlen(line));
+	}
+	free(line);
+	if (in->method != NULL)
+		env_add(in, "REQUEST_METHOD", in->method, strlen(in->method));
+	env_add(in, "REQUEST_URI", in->uri, strlen(in->uri));
+	while (restlen > 0 && rest[0] == '@') {
+		const uint8_t *h;
+		size_t hl;
+		char *spec, *eq;
+
+		fuzz_split_line(rest + 1, restlen - 1, &h, &hl, &rest, &restlen);
+		spec = fuzz_strndup(h, hl);
+		eq = strchr(spec, '=');
+		if (eq != NULL)
+			*eq++ = '\0';
+		if (strcmp(spec, "_CHUNK") == 0)
+			in->chunk = eq ? strtoul(eq, NULL, 10) : 0;
+		else if (strcmp(spec, "STACKGATE_PRINCIPAL") != 0 && spec[0] != '\0')
+			env_add(in, spec, eq, eq ? strlen(eq) : 0);
+		free(spec);
+	}
+	in->body = rest;
+	in->body_len = restlen;
+	if (in->chunk == 0 || in->chunk > restlen)
+		in->chunk = restlen ? restlen : 1;
+	bool have_cl = false;
+
+	for (size_t i = 0; i < in->nenv; i++)
+		have_cl |= strncmp(in->env[i], "CONTENT_LENGTH=", 15) == 0;
+	if (!have_cl) {
+		snprintf(num, sizeof(num), "%zu", restlen);
+		env_add(in, "CONTENT_LENGTH", num, strlen(num));
+	}
+}
+
+/* The decoded path, decoded here independently of http.c; NULL where http.c must refuse it. */
+static char *
+ref_path(const char *uri)
+{
+	size_t len = strcspn(uri, "?");
+	char *out = malloc(len + 1), *o = out;
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char) uri[i];
+
+		if (c == '%') {
+			if (i + 2 >= len || hexdigit(uri[i + 1]) < 0 || hexdigit(uri[i + 2]) < 0)
+				goto bad;
+			c = hexdigit(uri[i + 1]) * 16 + hexdigit(uri[i + 2]);
+			i += 2;
+		}
+		if (c == 0)
+			goto bad;
+		*o++ = (char) c;
+	}
+	*o = '\0';
+	if (out[0] != '/')
+		goto bad;
+	for (const char *p = out; (p = strchr(p, '/')) != NULL; p++) {
+		size_t n = strcspn(p + 1, "/");
+
+		if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			goto bad;
+	}
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static bool
+request_id_plain(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) id[i]) && id[i] != '-' && id[i] != '_' && id[i] != '.')
+			return false;
+	return true;
+}
+
+/* identity_resolve() for an anonymous caller, against the params it read. */
+static void
+check_identity(struct request *r)
+{
+	const char *attrs = http_param(r, "STACKGATE_ATTRIBUTES");
+	sg_status st = identity_resolve(r);
+
+	if (st != SG_OK) {
+		FUZZ_CHECK(r->err_msg != NULL, "identity_resolve failed (%s) without a message", sg_status_name(st));
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST || (st == SG_E_UNAUTHORIZED && r->conf->auth_required),
+			   "identity_resolve: %s: %s", sg_status_name(st), r->err_msg);
+		FUZZ_CHECK(!r->id.admin && acl_attrs_empty(&r->id.attrs), "a refused caller keeps attributes");
+		return;
+	}
+	FUZZ_CHECK(!r->conf->auth_required, "an anonymous caller passed auth.required");
+	FUZZ_CHECK(r->id.principal == NULL, "a principal appeared");
+	if (attrs != NULL && attrs[0] != '\0') {
+		json_t *j = json_loads(attrs, JSON_REJECT_DUPLICATES, NULL);
+
+		FUZZ_CHECK(j != NULL && (json_is_object(j) || json_is_null(j)), "bad STACKGATE_ATTRIBUTES accepted: %s",
+			   attrs);
+		json_decref(j);
+	}
+	bool admin = false;
+
+	for (size_t i = 0; r->id.attrs.set[SG_ROLES] && i < r->id.attrs.cat[SG_ROLES].n; i++)
+		admin |= sg_strv_contains(&r->conf->admin_roles, r->id.attrs.cat[SG_ROLES].v[i]);
+	FUZZ_CHECK(admin == r->id.admin, "admin is %d for these roles", (int) r->id.admin);
+	for (int c = 0; c < SG_ATTR_NCAT; c++)
+		for (size_t i = 0; i < r->id.attrs.cat[c].n; i++)
+			FUZZ_CHECK(r->id.attrs.set[c], "a value in a category that is not set");
+}
+
+/* Picks the resource types to build for this body: the route's, else those whose id key it has. */
+static void
+build_all(const struct route *rt, const struct sg_conf *conf, const struct identity *id, json_t *body)
+{
+	static const char *const id_keys[SG_RT_COUNT] = {
+		"model_id", "shield_id", "vector_db_id", "dataset_id", "scoring_fn_id", "benchmark_id", "toolgroup_id",
+		"tool_name",
+	};
+	bool any = false;
+
+	if (rt != NULL && rt->handler == resources_register) {
+		check_build((enum sg_rtype) rt->arg, conf, id, body);
+		return;
+	}
+	for (int t = 0; t < SG_RT_COUNT; t++)
+		if (json_object_get(body, id_keys[t]) != NULL) {
+			check_build((enum sg_rtype) t, conf, id, body);
+			any = true;
+		}
+	if (!any) {
+		check_build(SG_RT_MODEL, conf, id, body);
+		check_build(SG_RT_DATASET, conf, id, body);
+	}
+}
+
+static void
+run_request(const struct input *in, const struct sg_conf *conf)
+{
+	struct body_src src = {.p = in->body, .left = in->body_len, .chunk = in->chunk};
+	FCGX_Stream stream;
+	FCGX_Request fcgx;
+	struct request r;
+	const char *rid = env_get(in, "STACKGATE_REQUEST_ID"), *method = env_get(in, "REQUEST_METHOD");
+	const char *uri = env_get(in, "REQUEST_URI");
+	char *want_path;
+	json_t *body = NULL, *again = NULL, *ref;
+	sg_status st;
+	char err[256];
+
+	memset(&stream, 0, sizeof(stream));
+	stream.isReader = 1;
+	stream.fillBuffProc = fill_body;
+	stream.data = &src;
+	stream.rdNext = stream.stop = stream.stopUnget = (unsigned char *) (uintptr_t) in->body;
+	memset(&fcgx, 0, sizeof(fcgx));
+	fcgx.in = &stream;
+	fcgx.envp = (char **) in->env;
+	fcgx.ipcFd = -1;
+	if (uri == NULL)
+		uri = env_get(in, "DOCUMENT_URI");
+	if (uri == NULL)
+		uri = "/";
+
+	memset(&r, 0, sizeof(r));
+	st = http_request_read(&r, &fcgx, conf);
+	FUZZ_CHECK(request_id_plain(r.request_id), "request id '%s' is not plain", r.request_id);
+	if (rid != NULL && request_id_plain(rid))
+		FUZZ_CHECK(strcmp(r.request_id, rid) == 0, "nginx's request id '%s' was not kept", rid);
+	FUZZ_CHECK(r.method == http_method_from_name(method ? method : "GET"), "method");
+
+	want_path = ref_path(uri);
+	if (st == SG_E_TOO_LARGE) {
+		FUZZ_CHECK(r.err_msg != NULL, "413 without a message");
+		goto out;
+	}
+	FUZZ_CHECK(in->body_len <= conf->max_body_bytes, "a body of %zu bytes passed the limit of %zu", in->body_len,
+		   conf->max_body_bytes);
+	if (st != SG_OK) {
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err_msg != NULL, "http_request_read: %s", sg_status_name(st));
+		FUZZ_CHECK(want_path == NULL, "path '%s' was refused: %s", want_path, r.err_msg);
+		goto out;
+	}
+	FUZZ_CHECK(want_path != NULL && strcmp(want_path, r.path) == 0, "path '%s' decoded as '%s', expected '%s'",
+		   uri, r.path, want_path ? want_path : "(refused)");
+	FUZZ_CHECK(strcmp(r.query, strchr(uri, '?') ? strchr(uri, '?') + 1 : "") == 0, "query '%s'", r.query);
+	FUZZ_CHECK(r.body != NULL && r.body_len == in->body_len && memcmp(r.body, in->body, in->body_len) == 0 &&
+			   r.body[r.body_len] == '\0',
+		   "the body read (%zu bytes) is not the body sent (%zu bytes)", r.body_len, in->body_len);
+
+	check_identity(&r);
+	check_route(r.path, r.method);
+	check_query(r.query);
+
+	st = http_body_object(&r, &body);
+	ref = in->body_len == 0 ? json_object()
+				: sg_json_parse((const char *) in->body, in->body_len, (size_t) conf->max_json_depth, err,
+						sizeof(err));
+	if (st != SG_OK) {
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err_msg != NULL && body == NULL, "http_body_object: %s",
+			   sg_status_name(st));
+		FUZZ_CHECK(ref == NULL || !json_is_object(ref), "a body sg_json_parse accepts was refused: %s", r.err_msg);
+	} else {
+		FUZZ_CHECK(json_is_object(body) && json_equal(body, ref), "http_body_object gave another value");
+		FUZZ_CHECK(http_body_object(&r, &again) == SG_OK && again == body, "a second call parsed again");
+		check_fields(body);
+		check_acl_json(json_object_get(body, "access_attributes"));
+
+		const struct route *rt;
+		char *arg = NULL;
+		unsigned allowed;
+		const struct identity *caller = r.id.attrs.present ? &r.id : &alice;
+
+		rt = route_match(r.path, r.method, &arg, &allowed);
+		free(arg);
+		build_all(rt, conf, NULL, body);
+		build_all(rt, conf, caller, body);
+	}
+	json_decref(ref);
+out:
+	free(want_path);
+	http_request_reset(&r);
+	http_request_reset(&r); /* idempotent */
+}
+
 /* -------------------------------------------------------------------- entry */
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const uint8_t *head, *bodyp;
-	size_t headlen, bodylen, m = 0;
-	char *line, *path, *query, err[256];
-	enum sg_method method = SG_GET;
-	const struct route *rt;
-	char *arg = NULL;
-	unsigned allowed;
-	json_t *body;
+	struct input in;
 
-	fuzz_split_line(data, size, &head, &headlen, &bodyp, &bodylen);
-	line = fuzz_strndup(head, headlen);
-	/* "METHOD " prefix. */
-	while (line[m] >= 'A' && line[m] <= 'Z')
-		m++;
-	if (m > 0 && line[m] == ' ') {
-		line[m] = '\0';
-		method = http_method_from_name(line);
-		FUZZ_CHECK(method == SG_METHOD_OTHER || strcmp(http_method_name(method), line) == 0,
-			   "method name round trip for '%s'", line);
-		path = line + m + 1;
-	} else {
-		path = line;
-	}
-	query = strchr(path, '?');
-	if (query != NULL)
-		*query++ = '\0';
-	else
-		query = path + strlen(path);
-
-	check_route(path, method);
-	check_query(query);
-
-	body = sg_json_parse((const char *) bodyp, bodylen, (size_t) confs[1]->max_json_depth, err, sizeof(err));
-	if (body != NULL && json_is_object(body)) {
-		rt = route_match(path, method, &arg, &allowed);
-		check_fields(body);
-		check_acl_json(json_object_get(body, "access_attributes"));
-		for (int c = 0; c < 2; c++) {
-			const struct identity *ids[2] = {NULL, &alice};
-
-			for (int k = 0; k < 2; k++) {
-				if (rt != NULL && rt->handler == resources_register) {
-					check_build((enum sg_rtype) rt->arg, confs[c], ids[k], body);
-				} else {
-					for (int t = 0; t < SG_RT_COUNT; t++)
-						check_build((enum sg_rtype) t, confs[c], ids[k], body);
-				}
-			}
-		}
-		free(arg);
-	} else if (body == NULL) {
-		FUZZ_CHECK(err[0] != '\0', "a failed parse left no message");
-	}
-	json_decref(body);
-	free(line);
+	parse_input(data, size, &in);
+	for (int c = 0; c < 2; c++)
+		run_request(&in, confs[c]);
+	input_free(&in);
 	return 0;
 }

@@ -158,8 +158,22 @@ check_sse_rewrite(const char *ev, size_t len, const char *model_json)
 
 	rpayload = payload_of(out.p, out.len - 2, &rplen, &rndata);
 	FUZZ_CHECK((rndata > 0) == (ndata > 0), "data lines appeared or vanished");
-	if (ndata > 0 && !done)
-		check_replaced(payload, plen, rpayload, rplen, model_json);
+	if (ndata > 0) {
+		struct proxy_buf want = {0};
+		enum openai_rewrite rw = done ? OPENAI_RW_NOT_OBJECT
+					      : openai_rewrite_model(payload, plen, model_json, &want);
+
+		/* The payload is rewritten exactly as a body would be, or left alone. */
+		if (rw == OPENAI_RW_REPLACED) {
+			FUZZ_CHECK(rplen == want.len && memcmp(rpayload, want.p, rplen) == 0,
+				   "the event's payload is not rewritten as a body would be");
+			check_replaced(payload, plen, rpayload, rplen, model_json);
+		} else {
+			FUZZ_CHECK(rplen == plen && memcmp(rpayload, payload, plen) == 0,
+				   "a payload without a plain \"model\" changed");
+		}
+		proxy_buf_free(&want);
+	}
 	free(payload);
 	free(rpayload);
 	proxy_buf_free(&out);

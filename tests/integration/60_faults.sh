@@ -12,7 +12,7 @@
 # Most of it runs on a small pool (3 workers x 4 threads, $FLT_CONF) so that
 # 10 streams spread over several workers and a burst of 16 requests is more
 # than every thread together; the last section restarts the daemon with the
-# test config for the files after this one.
+# test config for the files after this one.  Needs ss (iproute2).
 
 PGCTL=/usr/lib/postgresql/15/bin/pg_ctl
 OA=/v1/openai/v1
@@ -102,12 +102,20 @@ started0=$(up_stat streams_started)
 for i in $(seq 10); do flt_stream "k$i" flt-stream & done
 for _ in $(seq 60); do (($(up_stat streams_started) - started0 >= 10)) && break; sleep 0.05; done
 sleep 0.3
-# Who holds what: every in-flight FastCGI request is one accepted connection on
-# the socket (nginx does not keep FastCGI connections alive).
+# Who holds what: every stream in flight has a connection from its worker to the
+# upstream that received data in the last 100 ms (the chunks are 100 ms apart);
+# idle kept-alive connections have not.
+# streaming_on PID: the number of such connections of worker PID.
+streaming_on() {
+	ss -tnpiH state established "( dport = :$SG_UPSTREAM_PORT )" 2>/dev/null | awk -v pid="pid=$1," '
+		!/^[ \t]/ { mine = index($0, pid) > 0; next }
+		mine && match($0, /lastrcv:[0-9]+/) { if (substr($0, RSTART + 8, RLENGTH - 8) + 0 < 400) n++ }
+		END { print n + 0 }'
+}
 declare -A inflight=()
 victim="" vcount=0 spread=""
 for w in $(sg_worker_pids); do
-	inflight[$w]=$(ss -xpH 2>/dev/null | grep -F "$SG_RUN/stackgate.sock" | grep -c "pid=$w,")
+	inflight[$w]=$(streaming_on "$w")
 	spread+="$w:${inflight[$w]} "
 	if ((inflight[$w] > vcount)); then victim=$w vcount=${inflight[$w]}; fi
 done
@@ -144,6 +152,24 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 ((ok == 0)) && pass "the killed worker is respawned (3 workers again)" || fail "respawn after kill -9" "workers: $now"
+# A worker that dies young, again and again, is respawned with a backoff, not in a spin.
+young_kills=0
+young_logged0=$(grep -c "keeps dying young: respawning in" "$SG_RUN/logs/stackgate.log")
+for _ in 1 2 3; do
+	before=$(workers_sorted)
+	w=$(sg_worker_pids | sort -n | tail -1)
+	kill -9 "$w" && young_kills=$((young_kills + 1))
+	for _ in $(seq 40); do
+		now=$(workers_sorted)
+		[[ $(wc -w <<<"$now") == 3 && " $now " != *" $w "* ]] && break
+		sleep 0.05
+	done
+done
+(($(grep -c "keeps dying young: respawning in" "$SG_RUN/logs/stackgate.log") > young_logged0)) &&
+	pass "a worker killed $young_kills times right after its start is respawned with a backoff (logged)" ||
+	fail "crash-loop backoff" "no 'keeps dying young' line in the log"
+[[ $(sg_worker_pids | wc -l) == 3 ]] && sg_wait_ready && pass "…and the pool is whole again (3 workers)" ||
+	fail "the pool is whole again after the crash loop" "workers: $(workers_sorted)"
 flt_stream k-after flt-stream
 flt_stream_ok k-after && pass "a new stream after the respawn ends with [DONE]" ||
 	fail "a new stream after the respawn ends with [DONE]" "$(cat "$FLT/k-after.meta")"
@@ -214,14 +240,16 @@ disconnects() {
 		wait
 	done
 }
-# usage: "<fds> <threads>" summed over the workers.
+# usage: "<fds> <tcp sockets> <fds that are not sockets> <threads>", summed over the workers.
 usage() {
-	local fds=0 thr=0 w
+	local fds=0 tcp=0 other=0 thr=0 w
 	for w in $(sg_worker_pids); do
 		fds=$((fds + $(ls "/proc/$w/fd" 2>/dev/null | wc -l)))
+		other=$((other + $(find "/proc/$w/fd" -mindepth 1 -printf '%l\n' 2>/dev/null | grep -vc '^socket:')))
+		tcp=$((tcp + $(ss -tanpH 2>/dev/null | grep -c "pid=$w,")))
 		thr=$((thr + $(awk '/^Threads:/ {print $2}' "/proc/$w/status" 2>/dev/null || echo 0)))
 	done
-	echo "$fds $thr"
+	echo "$fds $tcp $other $thr"
 }
 # wait_aborted TARGET: until the upstream counted TARGET aborted streams (at most 5 s).
 wait_aborted() {
@@ -233,20 +261,61 @@ disconnects 20 # warm-up: every thread has served a stream
 wait_aborted $((ab0 + 20))
 sleep 0.3
 w_before=$(workers_sorted)
-read -r fd_before thr_before < <(usage)
+read -r fd_before tcp_before other_before thr_before < <(usage)
 ab1=$(up_stat streams_aborted)
 disconnects 20
 wait_aborted $((ab1 + 20))
 sleep 0.3
 ab2=$(up_stat streams_aborted)
-read -r fd_after thr_after < <(usage)
+read -r fd_after tcp_after other_after thr_after < <(usage)
 expect_eq "$((ab2 - ab1))" 20 "20 clients left mid-stream: the upstream saw all 20 streams aborted"
 expect_eq "$(workers_sorted)" "$w_before" "the same workers served both rounds (no crash)"
-if ((fd_after <= fd_before)); then pass "no fd leak: $fd_before fds before 20 disconnects, $fd_after after"; else
-	fail "no fd leak over 20 disconnects" "$fd_before fds before, $fd_after after"; fi
+REQ_DESC="20 x curl --max-time 1 on a 2 s stream" STATUS="" BODY="fds/tcp/other/threads before: $fd_before $tcp_before $other_before $thr_before after: $fd_after $tcp_after $other_after $thr_after"
+if ((tcp_after <= tcp_before)); then pass "no socket leak to the upstream: $tcp_before TCP sockets before 20 disconnects, $tcp_after after"; else
+	fail "no socket leak to the upstream over 20 disconnects" "$tcp_before TCP sockets before, $tcp_after after"; fi
+if ((other_after <= other_before)); then pass "no other fd leak: $other_before non-socket fds before, $other_after after"; else
+	fail "no non-socket fd leak over 20 disconnects" "$other_before before, $other_after after"; fi
+# nginx keeps up to 8 idle FastCGI connections (upstream keepalive 8): their number may differ.
+if ((fd_after <= fd_before + 8)); then pass "no fd leak: $fd_before fds before, $fd_after after (nginx keeps up to 8 idle)"; else
+	fail "no fd leak over 20 disconnects" "$fd_before fds before, $fd_after after (more than nginx's 8 kept connections)"; fi
 if ((thr_after <= thr_before)); then pass "no thread leak: $thr_before threads before, $thr_after after"; else
 	fail "no thread leak over 20 disconnects" "$thr_before threads before, $thr_after after"; fi
 flt_prompt "after 40 disconnects a request answers promptly"
+
+# Clients that give up while the upstream is silent: a non-streamed request to a
+# hanging upstream, and a stream whose upstream stalls after one chunk, on a
+# provider with the default 600 s read timeout.  nginx sees the client go (499)
+# and closes the FastCGI connection; the thread must be freed then, not when the
+# read timeout fires ten minutes later.  16 such clients are more than the 12
+# threads, so if none is freed no other request is answered.
+# gave_up NAME MODEL STREAM: 16 clients give up after 1 s; then a healthy request must be answered.
+gave_up() {
+	local name=$1 model=$2 stream=$3 i ms
+	for i in $(seq 16); do
+		curl -sN --max-time 1 -o /dev/null -H 'Content-Type: application/json' \
+			--data-binary "$(chat_json "$model" "$stream")" "$SG_URL$OA/chat/completions" 2>/dev/null &
+	done
+	wait
+	t0=$(now_ms)
+	STATUS=$(curl -s -o /dev/null --max-time 4 -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "$(chat_json flt-llm)" "$SG_URL$OA/chat/completions" 2>/dev/null)
+	ms=$(($(now_ms) - t0))
+	REQ_DESC="16 x POST $OA/chat/completions ($model, stream $stream, curl --max-time 1), then one on flt-llm" BODY=""
+	if [[ $STATUS == 200 ]] && ((ms < 2000)); then
+		pass "$name: 16 clients gave up, then a request on a healthy model: 1 sent, 0 failed, 0 expected to fail ($ms ms)"
+	else
+		fail "$name: 16 clients gave up, then a request on a healthy model: 1 sent, 1 failed, 0 expected to fail" \
+			"status $STATUS after $ms ms: the threads stay with the silent upstream after the client left"
+		# Free the pool for the sections below: the stuck threads would hold it for 600 s.
+		local w
+		for w in $(sg_worker_pids); do kill -9 "$w"; done
+		for _ in $(seq 50); do [[ $(sg_worker_pids | wc -l) == 3 ]] && sg_wait_ready && break; sleep 0.1; done
+	fi
+}
+reg flt-hang-long vllm hang
+reg flt-stall-long vllm stall-1
+gave_up "hanging upstream (non-streamed), clients leave" flt-hang-long false
+gave_up "stalled stream, clients leave" flt-stall-long true
 
 # ------------------------------------------------------------------ PostgreSQL down under load
 echo "-- PostgreSQL stopped and restarted under load"
@@ -331,6 +400,18 @@ if ((nrbad == 0 && nr > 0)); then pass "reads under the outage: $nr sent, 0 fail
 	fail "reads under the outage: $nr sent, $nrbad failed, 0 expected to fail"; fi
 req GET /v1/health
 expect_status 200 "health is 200 again after the outage"
+# PostgreSQL ends every stackgate session (a failover, a pooler restart): the next
+# write must not be the one that pays for it.
+req POST /v1/models '{"model_id":"flt-pg-cut0","provider_id":"vllm-short"}'
+ncut=$(psql_q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'stackgate'
+	AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+codes=""
+for i in 1 2 3 4 5 6; do
+	codes+="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "{\"model_id\":\"flt-pg-cut$i\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models") "
+done
+REQ_DESC="6 x POST /v1/models after pg_terminate_backend of $ncut sessions" STATUS="" BODY=""
+expect_eq "$codes" "200 200 200 200 200 200 " "sessions terminated by the server: 6 writes sent, 0 failed, 0 expected to fail"
 
 # ------------------------------------------------------------------ concurrent registrations and unregistrations
 echo "-- 200 concurrent registrations and unregistrations of 20 identifiers, twice"

@@ -27,14 +27,21 @@ send() {
 	BODY=$(cat "$BAD/resp" 2>/dev/null)
 	REQ_DESC="$method $path $(head -c 200 "$file" | tr -c '[:print:]' '?') ($(wc -c <"$file") bytes)"
 }
-# body TEXT: printf's %b expansion of TEXT into a file (for raw bytes); prints the file name.
-n_body=0
+# body TEXT: printf's %b expansion of TEXT into a new file (for raw bytes); prints its name.
 body() {
-	n_body=$((n_body + 1))
-	printf '%b' "$1" >"$BAD/body.$n_body"
-	echo "$BAD/body.$n_body"
+	local f
+	f=$(mktemp -p "$BAD" body.XXXXXX)
+	printf '%b' "$1" >"$f"
+	echo "$f"
 }
-stored() { psql_q "SELECT count(*) FROM models WHERE identifier = '$1'"; }
+# stored ID: the number of models with identifier ID (ID ending in '*': starting with it).
+stored() {
+	if [[ $1 == *'*' ]]; then
+		psql_q "SELECT count(*) FROM models WHERE starts_with(identifier, \$\$${1%'*'}\$\$)"
+	else
+		psql_q "SELECT count(*) FROM models WHERE identifier = \$\$$1\$\$"
+	fi
+}
 # refused NAME STATUS REGEX ID: the last answer is STATUS, its error.message
 # matches REGEX, and model ID is not in the table.
 refused() {
@@ -125,27 +132,27 @@ refused "1 MiB + 1 sent chunked (no Content-Length)" 413 'exceeds the limit of 1
 
 echo "-- encodings"
 reg_file "$(body '{"model_id": "bad-u1\xff\xfe", "provider_id": "vllm-short"}')"
-refused "invalid UTF-8 (0xff 0xfe) in a string" 400 'unable to decode byte 0xff' 'bad-u1'
+refused "invalid UTF-8 (0xff 0xfe) in a string" 400 'unable to decode byte 0xff' 'bad-u1*'
 reg_file "$(body '{"model_id": "bad-u2", "provider_id": "vllm-short", "metadata": {"k\xfe": 1}}')"
 refused "invalid UTF-8 in an object key" 400 'unable to decode byte 0xfe' bad-u2
 reg_file "$(body '{"model_id": "bad-u3\xc0\xaf", "provider_id": "vllm-short"}')"
 refused "an overlong UTF-8 encoding (0xc0 0xaf)" 400 'unable to decode byte 0xc0' bad-u3
 reg_file "$(body '{"model_id": "bad-u4\xed\xa0\x80", "provider_id": "vllm-short"}')"
-refused "a UTF-8 encoded surrogate (0xed 0xa0 0x80)" 400 'unable to decode byte 0xed' bad-u4
+refused "a UTF-8 encoded surrogate (0xed 0xa0 0x80)" 400 'unable to decode byte 0xed' 'bad-u4*'
 reg_file "$(body '{"model_id": "bad-u5\\ud800", "provider_id": "vllm-short"}')"
-refused "a lone surrogate escape \\ud800" 400 'invalid Unicode' bad-u5
+refused "a lone surrogate escape \\ud800" 400 'invalid Unicode' 'bad-u5*'
 reg_file "$(body '{"model_id": "bad-z1\\u0000x", "provider_id": "vllm-short"}')"
-refused "an escaped NUL (\\u0000) in a string" 400 '\\u0000 is not allowed' bad-z1
+refused "an escaped NUL (\\u0000) in a string" 400 '\\u0000 is not allowed' 'bad-z1*'
 reg_file "$(body '{"model_id": "bad-z2", "provider_id": "vllm-short", "metadata": {"k": "a\\u0000b"}}')"
 refused "an escaped NUL in metadata" 400 '\\u0000 is not allowed' bad-z2
 reg_file "$(body '{"model_id": "bad-z3\x00x", "provider_id": "vllm-short"}')"
-refused "a raw NUL byte in the body" 400 'the body contains a NUL byte' bad-z3
+refused "a raw NUL byte in the body" 400 'the body contains a NUL byte' 'bad-z3*'
 reg_file "$(body '{"model_id": "bad-z4", "provider_id": "vllm-short"}\x00')"
 refused "a raw NUL byte after the object" 400 'the body contains a NUL byte' bad-z4
 reg_file "$(body '{"model_id": "bad-c1\\u0007b", "provider_id": "vllm-short"}')"
-refused "a control character in an identifier" 400 'model_id must not contain control characters' 'bad-c1\ab'
+refused "a control character in an identifier" 400 'model_id must not contain control characters' 'bad-c1*'
 reg_file "$(body '{"model_id": "bad-c2\\u0085b", "provider_id": "vllm-short"}')"
-refused "a C1 control character (U+0085) in an identifier" 400 'model_id must not contain control characters' "bad-c2$(printf '\xc2\x85')b"
+refused "a C1 control character (U+0085) in an identifier" 400 'model_id must not contain control characters' 'bad-c2*'
 # Valid non-ASCII is fine, and comes back as it was sent.
 reg_file "$(body '{"model_id": "bad-\xc3\xbc\xe2\x82\xac\xf0\x9f\xa6\x99", "provider_id": "vllm-short"}')"
 expect_status 200 "valid multi-byte UTF-8 in an identifier is accepted"
@@ -190,8 +197,8 @@ reg_file "$(body "{\"model_id\": \"$u255\", \"provider_id\": \"vllm-short\"}")"
 expect_status 200 "255 characters of 2-byte UTF-8 (510 bytes) are accepted: the limit counts characters"
 reg_file "$(body "{\"model_id\": \"$u256\", \"provider_id\": \"vllm-short\"}")"
 refused "256 characters of 2-byte UTF-8" 400 'at most 255 characters' "$u256"
-reg_file "$(body "{\"model_id\": \"bad-$(printf 'x%.0s' $(seq 5000))\", \"provider_id\": \"vllm-short\"}")"
-refused "an identifier of 5004 characters" 400 'at most 255 characters' bad-long
+reg_file "$(body "{\"model_id\": \"bad-$(printf 'y%.0s' $(seq 5000))\", \"provider_id\": \"vllm-short\"}")"
+refused "an identifier of 5004 characters" 400 'at most 255 characters' 'bad-yyyyyyyyyy*'
 reg_file "$(body '{"model_id": "", "provider_id": "vllm-short"}')"
 refused "an empty identifier" 400 'model_id must not be empty' ''
 req GET "/v1/models/$id256"
@@ -202,7 +209,9 @@ req GET "/v1/models/bad-$(printf 'x%.0s' $(seq 4000))"
 
 echo "-- path tricks"
 req GET '/v1/models/../../../etc/passwd' '' --path-as-is
-expect_status 400 "'../' segments in a path are 400"
+expect_status 400 "'../' climbing above the root is 400 (nginx refuses it)"
+req GET '/v1/models/bad-x/../../providers' '' --path-as-is
+expect_status 400 "'../' segments inside the tree are 400 (stackgate refuses them)"
 expect_jq .error.message "the request path must not contain '.' or '..' segments" "…and the message says why"
 req GET '/v1/models/%2e%2e%2f%2e%2e%2fetc%2fpasswd' '' --path-as-is
 expect_status 400 "encoded '../' segments are 400"
@@ -301,7 +310,7 @@ oa "malformed JSON" "$(body '{"model": "bad-llm", "messages": [')" 400 '^invalid
 oa "invalid UTF-8" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "\xff\xfe"}]}')" 400 'unable to decode byte 0xff'
 oa "a raw NUL byte" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "a\x00b"}]}')" 400 'NUL byte'
 oa "an escaped NUL" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "a\\u0000b"}]}')" 400 '\\u0000 is not allowed'
-oa "nesting of 40" "$(body "{\"model\": \"bad-llm\", \"messages\": [], \"x\": $(nest 38)}")" 400 'nesting depth 40 exceeds the limit of 32'
+oa "nesting of 40" "$(body "{\"model\": \"bad-llm\", \"messages\": [], \"x\": $(nest 39)}")" 400 'nesting depth 40 exceeds the limit of 32'
 oa "a duplicate model key" "$(body '{"model": "bad-llm", "model": "other", "messages": []}')" 400 'duplicate object key'
 oa "an array body" "$(body '[{"model": "bad-llm"}]')" 400 'must be a JSON object'
 oa "1e999999" "$(body '{"model": "bad-llm", "temperature": 1e999999, "messages": []}')" 400 'real number overflow'
@@ -309,7 +318,8 @@ oa "model as a number" "$(body '{"model": 1, "messages": []}')" 400 'model'
 oa "model missing" "$(body '{"messages": [{"role": "user", "content": "x"}]}')" 400 'model'
 oa "a body over 1 MiB" "$(exactly bad-llm-big 1048577)" 413 'exceeds the limit of 1048576 bytes'
 req1=$(curl -s "$SG_UPSTREAM_URL/_stats" | jq -r .requests)
-expect_eq "$((req1 - req0))" 0 "none of the 11 refused bodies reached the upstream"
+# (the upstream counts every request it gets, the second /_stats included)
+expect_eq "$((req1 - req0 - 1))" 0 "none of the 11 refused bodies reached the upstream"
 send POST $OA/chat/completions "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "ok \xc3\xbc"}], "metadata": {"k": "\x27; DROP TABLE models;--"}}')"
 expect_status 200 "a valid body after the refused ones is answered"
 expect_jq .choices[0].message.content "echo: ok ü" "…with the upstream's reply"
@@ -325,9 +335,9 @@ for path in /v1/models /v1/shields /v1/vector-dbs /v1/datasets /v1/scoring-funct
 done
 
 echo "-- nothing was stored by any refused request"
-got=$(psql_q "SELECT identifier FROM models WHERE identifier LIKE 'bad-%' ORDER BY identifier" | tr '\n' ' ')
+got=$(psql_q "SELECT identifier FROM models WHERE identifier LIKE 'bad-%'" | LC_ALL=C sort | tr '\n' ' ')
 want=$(printf '%s\n' bad-ct1 bad-ct2 bad-d-str bad-d32 bad-llm bad-s1 "bad-ü€🦙" "$id255" "$u255" | LC_ALL=C sort | tr '\n' ' ')
-expect_eq "$(tr ' ' '\n' <<<"$got" | LC_ALL=C sort | tr '\n' ' ')" "$want" "the models table holds only the bodies that were accepted"
+expect_eq "$got" "$want" "the models table holds only the bodies that were accepted"
 psql_q "DELETE FROM models WHERE identifier LIKE 'bad-%'" >/dev/null
 
 # ------------------------------------------------------------------ security
@@ -342,8 +352,7 @@ else
 	fail "a key for bad-owner" "got '$KEY'"
 	KID=none SECRET=none-$RANDOM
 fi
-expect_eq "$(psql_q "SELECT count(*) FROM api_keys k WHERE strpos(row_to_json(k)::text, '$SECRET') > 0
-	OR strpos(encode(k.key_sha256, 'escape'), '$SECRET') > 0")" 0 "api_keys holds no plaintext of the key"
+expect_eq "$(psql_q "SELECT count(*) FROM api_keys k WHERE strpos(row_to_json(k)::text, '$SECRET') > 0")" 0 "api_keys holds no plaintext of the key"
 expect_eq "$(psql_q "SELECT count(*) FROM api_keys WHERE key_id = '$KID' AND key_sha256 = sha256(convert_to('$KEY', 'UTF8'))")" 1 \
 	"api_keys holds the key's SHA-256"
 req POST /v1/models '{"model_id":"bad-private","provider_id":"vllm-short"}' -H "Authorization: Bearer $KEY"

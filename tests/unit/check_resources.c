@@ -160,6 +160,14 @@ START_TEST(identifier_rules)
 		{"new\nline", false},
 		{"del\x7f", false},
 		{"c1\xc2\x85", false},
+		{"a/../b", false},
+		{"..", false},
+		{".", false},
+		{"a/./b", false},
+		{"a//b", false},
+		{"/lead", false},
+		{"trail/", false},
+		{"a..b/.c/d.", true},
 	};
 	char why[128], buf[600];
 

@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * registry_cache.c: the registry's per-process cache.  One hash table per
+ * type (by identifier, with a list in registration order) holds every object
+ * as compact JSON text; a listener thread with its own connection LISTENs on
+ * stackgate_registry, loads every table from one snapshot, re-reads one row
+ * per notification and reconnects (and reloads) when its connection breaks.
+ * Writers store what they committed through registry_cache_commit(); reads
+ * come through registry_cache_get/list().  This file owns the apply mutex
+ * and the rwlock; registry.h states their discipline.  Its SQL is the text
+ * registry.c builds (registry_sql) plus LISTEN and the transaction commands.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "registry_int.h"
+
+/* The whole cache; see registry.h for the lock discipline. */
+struct entry {
+	char *id, *text, *group; /* text: the object as compact JSON; group: a tool's toolgroup_id */
+	long long created, seq;
+	struct entry *hnext, *prev, *next; /* hash chain; registration order */
+};
+struct table {
+	struct entry **b;
+	size_t nb, n;
+	struct entry *head, *tail;
+};
+static struct {
+	pthread_mutex_t apply; /* serialises every change of the tables (registry.h) */
+	pthread_rwlock_t lock;
+	struct table tab[SG_RT_COUNT];
+	bool loaded;
+	bool running; /* a listener runs: writers apply their commits (guarded by apply) */
+	pthread_t thread;
+	int wake[2];
+	char *conninfo;
+} cache;
+
+void
+registry_cache_init(void)
+{
+	pthread_rwlockattr_t a;
+
+	/* Writer-preferring: a steady stream of readers must not starve the listener. */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&cache.lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	pthread_mutex_init(&cache.apply, NULL);
+}
+
+/* ---- the tables ---- */
+
+static size_t
+hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
+	return (size_t) h;
+}
+
+static struct entry **
+slot_of(struct table *tb, const char *id)
+{
+	struct entry **p;
+
+	if (tb->nb == 0)
+		return NULL;
+	for (p = &tb->b[hash(id) & (tb->nb - 1)]; *p != NULL; p = &(*p)->hnext)
+		if (strcmp((*p)->id, id) == 0)
+			break;
+	return p;
+}
+
+static void
+entry_free(struct entry *e)
+{
+	if (e != NULL) {
+		free(e->id);
+		free(e->text);
+		free(e->group);
+		free(e);
+	}
+}
+
+static struct entry *
+entry_new(const json_t *obj, long long created, long long seq)
+{
+	struct entry *e = sg_calloc(1, sizeof(*e));
+	const char *g = json_string_value(json_object_get(obj, "toolgroup_id"));
+
+	if (e == NULL)
+		return NULL;
+	e->id = sg_strdup(json_string_value(json_object_get(obj, "identifier")));
+	e->text = json_dumps(obj, JSON_COMPACT);
+	e->group = g ? sg_strdup(g) : NULL;
+	e->created = created;
+	e->seq = seq;
+	if (e->id == NULL || e->text == NULL || (g != NULL && e->group == NULL)) {
+		entry_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+static void
+table_unlink(struct table *tb, struct entry **p)
+{
+	struct entry *e = *p;
+
+	*p = e->hnext;
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		tb->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		tb->tail = e->prev;
+	tb->n--;
+	entry_free(e);
+}
+
+/* Takes e, replacing any entry with its identifier; keeps the list in seq order. */
+static void
+table_put(struct table *tb, struct entry *e)
+{
+	struct entry **p, *after;
+
+	if (tb->n >= tb->nb) {
+		size_t nb = tb->nb ? tb->nb * 2 : 64;
+		struct entry **b = sg_calloc(nb, sizeof(*b));
+
+		/* Without memory the chains just grow longer. */
+		for (struct entry *x = tb->head; b != NULL && x != NULL; x = x->next) {
+			size_t h = hash(x->id) & (nb - 1);
+
+			x->hnext = b[h];
+			b[h] = x;
+		}
+		if (b != NULL || tb->nb == 0) {
+			free(tb->b);
+			tb->b = b;
+			tb->nb = b ? nb : 0;
+		}
+		if (tb->nb == 0) {
+			entry_free(e);
+			return;
+		}
+	}
+	p = slot_of(tb, e->id);
+	if (*p != NULL)
+		table_unlink(tb, p); /* *p is now the rest of the chain */
+	e->hnext = *p;
+	*p = e;
+	for (after = tb->tail; after != NULL && after->seq > e->seq; after = after->prev)
+		;
+	e->prev = after;
+	e->next = after ? after->next : tb->head;
+	if (e->next)
+		e->next->prev = e;
+	else
+		tb->tail = e;
+	if (after)
+		after->next = e;
+	else
+		tb->head = e;
+	tb->n++;
+}
+
+static void
+table_drop(struct table *tb, const char *id)
+{
+	struct entry **p = slot_of(tb, id);
+
+	if (p != NULL && *p != NULL)
+		table_unlink(tb, p);
+}
+
+static void
+table_free(struct table *tb)
+{
+	for (struct entry *e = tb->head, *nx; e != NULL; e = nx) {
+		nx = e->next;
+		entry_free(e);
+	}
+	free(tb->b);
+	*tb = (struct table){0};
+}
+
+/* Swaps fresh in (loaded) and frees what was there. */
+static void
+cache_swap(struct table *fresh, bool loaded)
+{
+	struct table old[SG_RT_COUNT];
+
+	pthread_rwlock_wrlock(&cache.lock);
+	memcpy(old, cache.tab, sizeof(old));
+	memcpy(cache.tab, fresh, sizeof(old));
+	cache.loaded = loaded;
+	pthread_rwlock_unlock(&cache.lock);
+	for (int t = 0; t < SG_RT_COUNT; t++)
+		table_free(&old[t]);
+}
+
+void
+registry_cache_reset(bool loaded)
+{
+	struct table none[SG_RT_COUNT] = {0};
+
+	registry_ensure_init();
+	cache_swap(none, loaded);
+}
+
+sg_status
+registry_cache_put(enum sg_rtype t, const json_t *obj, long long created_at, long long seq)
+{
+	struct entry *e;
+
+	registry_ensure_init();
+	if ((unsigned) t >= SG_RT_COUNT || !json_is_string(json_object_get(obj, "identifier")))
+		return SG_E_BAD_REQUEST;
+	if ((e = entry_new(obj, created_at, seq)) == NULL)
+		return SG_E_NOMEM;
+	pthread_rwlock_wrlock(&cache.lock);
+	table_put(&cache.tab[t], e);
+	pthread_rwlock_unlock(&cache.lock);
+	return SG_OK;
+}
+
+void
+registry_cache_drop(enum sg_rtype t, const char *identifier)
+{
+	registry_ensure_init();
+	pthread_rwlock_wrlock(&cache.lock);
+	table_drop(&cache.tab[t], identifier);
+	pthread_rwlock_unlock(&cache.lock);
+}
+
+size_t
+registry_cache_count(enum sg_rtype t)
+{
+	size_t n;
+
+	registry_ensure_init();
+	pthread_rwlock_rdlock(&cache.lock);
+	n = cache.tab[t].n;
+	pthread_rwlock_unlock(&cache.lock);
+	return n;
+}
+
+/* -1: the cache is not loaded (ask PostgreSQL); 0: absent; 1: *out (NULL if out of memory). */
+int
+registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *created)
+{
+	struct entry **p;
+	int rc = -1;
+
+	pthread_rwlock_rdlock(&cache.lock);
+	if (cache.loaded) {
+		p = slot_of(&cache.tab[t], id);
+		rc = p != NULL && *p != NULL;
+		if (rc && out != NULL)
+			*out = json_loads((*p)->text, 0, NULL);
+		if (rc && created != NULL)
+			*created = (*p)->created;
+	}
+	pthread_rwlock_unlock(&cache.lock);
+	return rc;
+}
+
+/* -1: the cache is not loaded (ask PostgreSQL); 1: *out, a new array (NULL if out of memory). */
+int
+registry_cache_list(enum sg_rtype t, const char *group, json_t **out)
+{
+	int rc = -1;
+
+	*out = NULL;
+	pthread_rwlock_rdlock(&cache.lock);
+	if (cache.loaded) {
+		rc = 1;
+		*out = json_array();
+		for (struct entry *e = cache.tab[t].head; *out != NULL && e != NULL; e = e->next) {
+			json_t *o;
+
+			if (group != NULL && (e->group == NULL || strcmp(e->group, group) != 0))
+				continue;
+			o = json_loads(e->text, 0, NULL);
+			if (o == NULL || json_array_append_new(*out, o) != 0) {
+				json_decref(*out);
+				*out = NULL;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&cache.lock);
+	return rc;
+}
+
+/* Puts a row's object into table t (under the write lock); out of memory leaves the old entry. */
+static void
+put_row(enum sg_rtype t, const struct row *rw)
+{
+	struct entry *e = rw->obj ? entry_new(rw->obj, rw->created, rw->seq) : NULL;
+
+	if (e != NULL)
+		table_put(&cache.tab[t], e);
+	else if (rw->obj != NULL)
+		log_error("registry cache: out of memory; %s '%s' may be stale", registry_type_name(t),
+			  json_string_value(json_object_get(rw->obj, "identifier")));
+}
+
+/*
+ * Commits x's transaction.  With a listener running it holds the apply mutex
+ * across the COMMIT and the cache update, so no re-read by the listener can
+ * land in between (registry.h).  The wait is bounded: past it the write
+ * reaches this process's cache by its notification only.
+ */
+sg_status
+registry_cache_commit(PGconn *c, struct txn *x)
+{
+	struct timespec ts;
+	bool locked;
+	sg_status st;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	locked = pthread_mutex_timedlock(&cache.apply, &ts) == 0;
+	if (locked && !cache.running) {
+		pthread_mutex_unlock(&cache.apply);
+		locked = false;
+	}
+	st = registry_cmd(c, x, "COMMIT");
+	if (st == SG_OK && locked) {
+		pthread_rwlock_wrlock(&cache.lock);
+		if (x->drop)
+			table_drop(&cache.tab[x->t], x->id);
+		for (struct entry *e = cache.tab[SG_RT_TOOL].head, *nx; x->drop && x->t == SG_RT_TOOL_GROUP && e; e = nx) {
+			nx = e->next; /* the group's tools went with it (ON DELETE CASCADE) */
+			if (e->group != NULL && strcmp(e->group, x->id) == 0)
+				table_drop(&cache.tab[SG_RT_TOOL], e->id);
+		}
+		if (!x->drop)
+			put_row(x->t, &x->row);
+		for (size_t i = 0; !x->drop && x->created && x->trows != NULL && i < x->ntools; i++)
+			put_row(SG_RT_TOOL, &x->trows[i]);
+		pthread_rwlock_unlock(&cache.lock);
+	}
+	if (locked)
+		pthread_mutex_unlock(&cache.apply);
+	return st;
+}
+
+/* ---- the listener ---- */
+
+static bool
+listener_stop_requested(int ms)
+{
+	struct pollfd pfd = {cache.wake[0], POLLIN, 0};
+
+	return poll(&pfd, 1, ms) > 0;
+}
+
+/* Loads every table from one snapshot and swaps it in. */
+static bool
+resync(PGconn *c)
+{
+	struct table fresh[SG_RT_COUNT] = {0};
+	sg_status st;
+	size_t total = 0;
+
+	pthread_mutex_lock(&cache.apply);
+	st = registry_cmd(c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+
+	for (int t = 0; st == SG_OK && t < SG_RT_COUNT; t++) {
+		PGresult *r = registry_q(c, NULL, registry_sql[t][Q_LIST], 0, NULL, &st);
+
+		for (int i = 0; st == SG_OK && i < PQntuples(r); i++) {
+			struct row rw;
+			struct entry *e = NULL;
+
+			if (registry_row_of((enum sg_rtype) t, r, i, &rw)) /* a malformed row is logged and skipped */
+				e = entry_new(rw.obj, rw.created, rw.seq);
+			if (rw.obj != NULL && e == NULL)
+				st = SG_E_NOMEM;
+			json_decref(rw.obj);
+			if (e != NULL)
+				table_put(&fresh[t], e);
+		}
+		total += fresh[t].n;
+		PQclear(r);
+	}
+	if (st == SG_OK)
+		st = registry_cmd(c, NULL, "COMMIT");
+	if (st != SG_OK) {
+		pthread_mutex_unlock(&cache.apply);
+		for (int t = 0; t < SG_RT_COUNT; t++)
+			table_free(&fresh[t]);
+		return false;
+	}
+	cache_swap(fresh, true);
+	pthread_mutex_unlock(&cache.apply);
+	log_debug("registry cache loaded: %zu objects", total);
+	return true;
+}
+
+static _Atomic(registry_notify_fn) notify_hook;
+
+void
+registry_on_notify(registry_notify_fn fn)
+{
+	atomic_store(&notify_hook, fn);
+}
+
+/* One notification: re-reads that row (or everything) and applies it. */
+static bool
+refresh(PGconn *c, const char *payload)
+{
+	const char *colon = strchr(payload, ':'), *id;
+	char tname[32];
+	enum sg_rtype t;
+	struct entry *e = NULL;
+	struct row rw = {0};
+	sg_status st;
+	PGresult *r;
+
+	if (colon == NULL || (size_t) (colon - payload) >= sizeof(tname))
+		return true;
+	memcpy(tname, payload, (size_t) (colon - payload));
+	tname[colon - payload] = '\0';
+	if (!registry_type_from_name(tname, &t)) {
+		/* Another module's notification (e.g. 'principal:…'): its owner decides. */
+		registry_notify_fn hook = atomic_load(&notify_hook);
+
+		if (hook != NULL)
+			hook(payload);
+		return true;
+	}
+	id = colon + 1;
+	if (*id == '\0')
+		return resync(c);
+	pthread_mutex_lock(&cache.apply);
+	r = registry_q(c, NULL, registry_sql[t][Q_GET], 1, &id, &st);
+	if (st == SG_OK && PQntuples(r) > 0 && registry_row_of(t, r, 0, &rw) &&
+	    (e = entry_new(rw.obj, rw.created, rw.seq)) == NULL)
+		st = SG_E_NOMEM;
+	json_decref(rw.obj);
+	PQclear(r);
+	if (st == SG_OK) {
+		pthread_rwlock_wrlock(&cache.lock);
+		if (e != NULL)
+			table_put(&cache.tab[t], e);
+		else
+			table_drop(&cache.tab[t], id);
+		pthread_rwlock_unlock(&cache.lock);
+	}
+	pthread_mutex_unlock(&cache.apply);
+	return st == SG_OK;
+}
+
+static void *
+listener_main(void *arg)
+{
+	PGconn *c = NULL;
+	int backoff = 100;
+	bool down = false;
+	char err[512];
+
+	(void) arg;
+	for (;;) {
+		if (c == NULL) {
+			c = db_connect(cache.conninfo, err, sizeof(err));
+			if (c != NULL && (registry_cmd(c, NULL, "LISTEN stackgate_registry") != SG_OK || !resync(c))) {
+				snprintf(err, sizeof(err), "the connection failed while loading");
+				PQfinish(c);
+				c = NULL;
+			}
+			if (c == NULL) {
+				if (!down)
+					log_warn("registry cache: cannot reach PostgreSQL (%s); retrying", err);
+				down = true;
+				if (listener_stop_requested(backoff))
+					break;
+				backoff = backoff >= 2500 ? 5000 : backoff * 2;
+				continue;
+			}
+			if (down)
+				log_info("registry cache: PostgreSQL is back; cache reloaded");
+			down = false;
+			backoff = 100;
+		}
+
+		struct pollfd pfd[2] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}};
+		bool ok = true;
+		PGnotify *n;
+
+		/* First what libpq already holds: our own queries may have read notifications off the socket. */
+		while (ok && (n = PQnotifies(c)) != NULL) {
+			ok = refresh(c, n->extra);
+			PQfreemem(n);
+		}
+		if (ok && poll(pfd, 2, 30000) < 0 && errno != EINTR)
+			ok = false;
+		if (pfd[1].revents != 0)
+			break;
+		if (ok && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0)
+			ok = PQconsumeInput(c) == 1;
+		if (!ok || PQstatus(c) != CONNECTION_OK) {
+			log_warn("registry cache: lost its PostgreSQL connection; serving cached objects while reconnecting");
+			PQfinish(c);
+			c = NULL;
+			down = true;
+		}
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+sg_status
+registry_open(const struct sg_conf *conf)
+{
+	registry_ensure_init();
+	if (cache.running)
+		return SG_OK;
+	registry_cache_reset(false);
+	cache.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
+	if (cache.conninfo == NULL)
+		return SG_E_NOMEM;
+	if (pipe2(cache.wake, O_CLOEXEC) != 0) {
+		log_error("registry: pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&cache.thread, NULL, listener_main, NULL) != 0) {
+		log_error("registry: cannot start the cache listener thread");
+		close(cache.wake[0]);
+		close(cache.wake[1]);
+		goto fail;
+	}
+	pthread_mutex_lock(&cache.apply);
+	cache.running = true;
+	pthread_mutex_unlock(&cache.apply);
+	return SG_OK;
+fail:
+	free(cache.conninfo);
+	cache.conninfo = NULL;
+	return SG_E_INTERNAL;
+}
+
+void
+registry_close(void)
+{
+	registry_ensure_init();
+	if (cache.running) {
+		if (write(cache.wake[1], "x", 1) != 1)
+			log_error("registry: cannot wake the cache listener: %s", strerror(errno));
+		pthread_join(cache.thread, NULL);
+		close(cache.wake[0]);
+		close(cache.wake[1]);
+		free(cache.conninfo);
+		cache.conninfo = NULL;
+		pthread_mutex_lock(&cache.apply);
+		cache.running = false;
+		pthread_mutex_unlock(&cache.apply);
+	}
+	registry_cache_reset(false);
+}

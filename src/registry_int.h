@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * registry_int.h: what the three files of the registry module share; only
+ * registry.c, registry_cache.c and registry_rows.c include it.
+ *
+ *   registry_rows.c   the per-type column descriptors and the conversion
+ *                     between API objects and rows (no I/O, no locks);
+ *   registry.c        the SQL text built once from the descriptors, the
+ *                     transactions and the public interface;
+ *   registry_cache.c  the per-process cache, its two locks and the LISTEN
+ *                     thread (registry.h states the lock discipline).
+ *
+ * A write reaches the cache only through registry_cache_commit(), a read
+ * only through registry_cache_get()/registry_cache_list(); nothing outside
+ * registry_cache.c touches the cache's tables or locks.
+ */
+#ifndef SG_REGISTRY_INT_H
+#define SG_REGISTRY_INT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "registry.h"
+#include "sg.h"
+
+/* ---- descriptors (registry_rows.c) ---- */
+
+enum kind { K_TEXT, K_INT, K_JSONB, K_TEXTV, K_BOOL };
+
+struct col {
+	const char *name; /* the SQL column */
+	const char *key;  /* the JSON key (NULL: not a key of the object) */
+	enum kind kind;
+	bool required;    /* NOT NULL: a missing or null value is refused */
+};
+
+#define NCOMMON 9
+#define MAXCOLS 5
+#define MAXROW (NCOMMON + MAXCOLS)
+enum { C_ID, C_PRID, C_PID, C_OWNER, C_ACL, C_ROLES };
+
+struct rdesc {
+	const char *name, *label, *table;
+	struct col cols[MAXCOLS]; /* the type's own fields in the API's key order (llama-stack-api.md §1.1) */
+	const char *users;        /* one object referring to $1, as "type\tidentifier" (in-use messages) */
+};
+
+/* One descriptor per type, indexed by enum sg_rtype. */
+extern const struct rdesc registry_rdesc[SG_RT_COUNT];
+
+/* Column i of a row of type t: the common columns, then the type's own (i < registry_row_ncols(t)). */
+const struct col *registry_col_at(enum sg_rtype t, size_t i);
+
+/* ---- SQL text and transactions (registry.c) ---- */
+
+enum { Q_GET, Q_LOCK, Q_LIST, Q_LIST_GROUP, Q_INSERT, Q_DELETE, Q_COUNT };
+/* The statements per type, built from the descriptors by registry_ensure_init(); read-only after. */
+#define SQL_MAX 3072
+extern char registry_sql[SG_RT_COUNT][Q_COUNT][SQL_MAX];
+
+/*
+ * Once per process (thread-safe, idempotent): builds registry_sql and
+ * initialises the cache's locks (registry_cache_init).  Every entry point
+ * of the module calls it before anything else.
+ */
+void registry_ensure_init(void);
+
+/* An object as read back: the API object, and its created_at (epoch seconds) and seq columns. */
+struct row {
+	json_t *obj;
+	long long created, seq;
+};
+
+/* One unit of work against PostgreSQL, run (and maybe re-run once) by run() in registry.c. */
+struct txn {
+	enum sg_rtype t;
+	const char *id;     /* the identifier (or the group filter of a list) */
+	char **vals;        /* register: the object as a row */
+	json_t *canon;      /* register: the object as it would read back */
+	size_t ntools;      /* register_tool_group */
+	char **tvals;       /* ntools rows of MAXROW */
+	json_t **tcanon;
+	struct row row;     /* get/register: the object as stored */
+	struct row *trows;  /* register_tool_group: the tools as stored */
+	json_t *list;       /* list */
+	bool drop;          /* unregister: the commit removes x->id */
+	bool created;
+	bool retry;         /* the failure was transient: the whole txn may run again */
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * PQexecParams(c, s, n params v): the result (PQclear it, whatever *st), with
+ * *st its status (db_result_status).  A transient failure
+ * (db_result_retryable) sets x->retry; x may be NULL (never retried).
+ */
+PGresult *registry_q(PGconn *c, struct txn *x, const char *s, int n, const char *const *v, sg_status *st);
+/* A statement without parameters or result rows ("BEGIN", "COMMIT", …); its status. */
+sg_status registry_cmd(PGconn *c, struct txn *x, const char *s);
+/*
+ * Row i of r (a select list of registry_sql: the columns, then created_at
+ * and seq) into *out: out->obj a new reference.  false when the row is
+ * malformed (logged; out->obj NULL).
+ */
+bool registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out);
+
+/* ---- the cache (registry_cache.c) ---- */
+
+/* Initialises the cache's apply mutex and rwlock; called once by registry_ensure_init(). */
+void registry_cache_init(void);
+
+/*
+ * Looks identifier up in table t: -1 the cache is not loaded (ask
+ * PostgreSQL); 0 absent; 1 present, with *out (if out is not NULL) a new
+ * parsed copy, NULL when out of memory, and *created (if not NULL) its
+ * registration time.
+ */
+int registry_cache_get(enum sg_rtype t, const char *identifier, json_t **out, long long *created);
+
+/*
+ * Every object of table t in registration order (only those whose
+ * toolgroup_id is group, when group is not NULL): -1 the cache is not
+ * loaded; 1 with *out a new array, NULL when out of memory.
+ */
+int registry_cache_list(enum sg_rtype t, const char *group, json_t **out);
+
+/*
+ * Commits x's open transaction on c and, when a listener runs, stores what
+ * it wrote (x->row, x->trows; or drops x->id, and a group's tools, when
+ * x->drop) in this process's cache, holding the apply mutex across both
+ * (registry.h).  The COMMIT's status.
+ */
+sg_status registry_cache_commit(PGconn *c, struct txn *x);
+
+#endif
