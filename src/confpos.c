@@ -267,6 +267,10 @@ confpos_add_problem(struct confpos_loader *L, unsigned line, unsigned col, const
 		L->nomem = true;
 		return;
 	}
+	/* One problem, one line: keys and values from the file may hold control characters. */
+	for (char *c = p->msg; *c != '\0'; c++)
+		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+			*c = '?';
 	L->nprobs++;
 }
 

@@ -161,7 +161,8 @@ name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN || isspace((unsigned char) s[0]) || isspace((unsigned char) s[n - 1]))
+	if (n == 0 || n > NAME_MAX_LEN || isspace((unsigned char) s[0]) || isspace((unsigned char) s[n - 1]) ||
+	    !sg_utf8_valid(s, n))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (iscntrl((unsigned char) s[i]))
@@ -256,6 +257,10 @@ identity_resolve(struct request *r)
 			goto out;
 		}
 		acl_attrs_free(&extra);
+	}
+	if (groups != NULL && !sg_utf8_valid(groups, strlen(groups))) {
+		st = http_fail(r, SG_E_BAD_REQUEST, NULL, "the authentication service sent invalid groups: not UTF-8");
+		goto out;
 	}
 	if (groups != NULL && !identity_parse_groups(groups, &id->attrs)) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");

@@ -93,11 +93,16 @@ sg_status registry_open(const struct sg_conf *conf) SG_MUST_CHECK;
 /* Stops the listener and empties the cache.  Idempotent. */
 void registry_close(void);
 
-/* The object with that identifier: a new reference in *out, or SG_E_NOT_FOUND. */
+/*
+ * The object with that identifier: a new reference in *out, or
+ * SG_E_NOT_FOUND.  The object may be shared with the cache and other threads:
+ * read it, dump it, decref it, never modify it (json_copy() first).
+ */
 sg_status registry_get(enum sg_rtype t, const char *identifier, json_t **out) SG_MUST_CHECK;
 
 /*
- * Every object of type t in registration order: a new array in *out.
+ * Every object of type t in registration order: a new array in *out (its
+ * elements are read-only, as registry_get()'s).
  * For SG_RT_TOOL, toolgroup_id (may be NULL) filters on the tool's group.
  */
 sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out) SG_MUST_CHECK;

@@ -31,6 +31,13 @@
 /* The whole cache; see registry.h for the lock discipline. */
 struct entry {
 	char *id, *text, *group; /* text: the object as compact JSON; group: a tool's toolgroup_id */
+	/*
+	 * The object parsed, kept after its first get so the hot path (a model
+	 * looked up per completion) does not parse it again.  Shared and never
+	 * modified; set once with compare-and-swap under the read lock.  At most
+	 * MAX_PARSED entries keep one, so 100,000 objects cost their text only.
+	 */
+	_Atomic(json_t *) obj;
 	long long created, seq;
 	struct entry *hnext, *prev, *next; /* hash chain; registration order */
 };
@@ -88,10 +95,19 @@ slot_of(struct table *tb, const char *id)
 	return p;
 }
 
+#define MAX_PARSED 4096
+static atomic_size_t nparsed;
+
 static void
 entry_free(struct entry *e)
 {
 	if (e != NULL) {
+		json_t *o = atomic_load(&e->obj);
+
+		if (o != NULL) {
+			json_decref(o);
+			atomic_fetch_sub(&nparsed, 1);
+		}
 		free(e->id);
 		free(e->text);
 		free(e->group);
@@ -265,6 +281,29 @@ registry_cache_count(enum sg_rtype t)
 	return n;
 }
 
+/*
+ * A reference to e's object: the kept parse when there is one, else a fresh
+ * parse, kept when keep and the budget allow.  NULL when out of memory.
+ */
+static json_t *
+entry_object(struct entry *e, bool keep)
+{
+	json_t *o = atomic_load(&e->obj), *none = NULL;
+
+	if (o != NULL)
+		return json_incref(o);
+	o = json_loads(e->text, 0, NULL);
+	if (o == NULL || !keep || atomic_load(&nparsed) >= MAX_PARSED)
+		return o;
+	if (atomic_compare_exchange_strong(&e->obj, &none, o)) {
+		atomic_fetch_add(&nparsed, 1);
+		return json_incref(o);
+	}
+	/* Another thread kept its parse first: use that one. */
+	json_decref(o);
+	return json_incref(atomic_load(&e->obj));
+}
+
 /* -1: the cache is not loaded (ask PostgreSQL); 0: absent; 1: *out (NULL if out of memory). */
 int
 registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *created)
@@ -277,7 +316,7 @@ registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *cre
 		p = slot_of(&cache.tab[t], id);
 		rc = p != NULL && *p != NULL;
 		if (rc && out != NULL)
-			*out = json_loads((*p)->text, 0, NULL);
+			*out = entry_object(*p, true);
 		if (rc && created != NULL)
 			*created = (*p)->created;
 	}
@@ -301,7 +340,7 @@ registry_cache_list(enum sg_rtype t, const char *group, json_t **out)
 
 			if (group != NULL && (e->group == NULL || strcmp(e->group, group) != 0))
 				continue;
-			o = json_loads(e->text, 0, NULL);
+			o = entry_object(e, false);
 			if (o == NULL || json_array_append_new(*out, o) != 0) {
 				json_decref(*out);
 				*out = NULL;

@@ -75,6 +75,9 @@ char *sg_strndup(const char *s, size_t n);
 /* printf into a new string; NULL on failure. */
 char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
 
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+bool sg_utf8_valid(const char *s, size_t n);
+
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
 /* Constant-time comparison of two buffers of the same length. */

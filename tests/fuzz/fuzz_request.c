@@ -25,9 +25,10 @@
  *    passed: it would be looked up in PostgreSQL): 401 exactly when auth is
  *    required, bad STACKGATE_ATTRIBUTES refused, admin exactly when a role
  *    is one of auth.admin_roles, nothing kept on failure;
- *  - route_match() on the decoded path: a match puts the path back together
- *    from the pattern's prefix, the parameter and the suffix; a miss with no
- *    allowed methods means no literal route is that path;
+ *  - route_match() on the decoded path, against route.h's rules written
+ *    again here and applied to the whole table: the same route (the first
+ *    that matches path and method), the same parameter, the same allowed
+ *    methods on a miss; route_allow_string() lists them;
  *  - http_query_get(), compared with a reference decoder, for the keys
  *    stackgate reads and the keys the query holds;
  *  - http_body_object() agrees with sg_json_parse() at the config's depth
@@ -147,53 +148,75 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* ------------------------------------------------------------------ routes */
 
+/*
+ * route.h's matching rules, written here independently: does path match
+ * pat, and where is the parameter ([*astart, *astart + *alen) of path)?
+ */
+static bool
+ref_match(const char *pat, const char *path, size_t *astart, size_t *alen)
+{
+	const char *open = strchr(pat, '{'), *close, *arg;
+	size_t plen, slen, n = strlen(path);
+	bool multi;
+
+	*astart = *alen = 0;
+	if (open == NULL)
+		return strcmp(pat, path) == 0;
+	close = strchr(open, '}');
+	plen = (size_t) (open - pat);
+	slen = strlen(close + 1);
+	multi = close - open > 5 && memcmp(close - 5, ":path", 5) == 0;
+	if (n < plen + slen + 1 || strncmp(path, pat, plen) != 0 || strcmp(path + n - slen, close + 1) != 0)
+		return false;
+	arg = path + plen;
+	*astart = plen;
+	*alen = n - plen - slen;
+	if (arg[0] == '/' || arg[*alen - 1] == '/' || memmem(arg, *alen, "//", 2) != NULL)
+		return false;
+	return multi || memchr(arg, '/', *alen) == NULL;
+}
+
+/* route_match() against ref_match() over the whole table, and route_allow_string(). */
 static void
 check_route(const char *path, enum sg_method method)
 {
 	char *arg = NULL, allow[128];
-	unsigned allowed = 0;
-	const struct route *rt = route_match(path, method, &arg, &allowed);
-	size_t n;
+	unsigned allowed = 0, want_allowed = 0;
+	const struct route *rt = route_match(path, method, &arg, &allowed), *want = NULL;
+	size_t n, astart = 0, alen = 0;
 	const struct route *table = route_table(&n);
 
-	route_allow_string(allowed, allow, sizeof(allow));
-	FUZZ_CHECK(strlen(allow) < sizeof(allow), "route_allow_string overflowed");
+	for (size_t i = 0; i < n && want == NULL; i++) {
+		size_t s, l;
+
+		if (!ref_match(table[i].pattern, path, &s, &l))
+			continue;
+		if (table[i].method == method || (method == SG_HEAD && table[i].method == SG_GET)) {
+			want = &table[i];
+			astart = s;
+			alen = l;
+		} else {
+			want_allowed |= (unsigned) table[i].method;
+		}
+	}
+	FUZZ_CHECK(rt == want, "'%s' %s matched '%s', expected '%s'", http_method_name(method), path,
+		   rt ? rt->pattern : "nothing", want ? want->pattern : "nothing");
 	if (rt == NULL) {
 		FUZZ_CHECK(arg == NULL, "no route but an argument '%s'", arg);
-		FUZZ_CHECK(!(allowed & (unsigned) method), "no route, yet method %d is allowed for '%s'", (int) method,
-			   path);
-		if (allowed == 0)
-			for (size_t i = 0; i < n; i++)
-				FUZZ_CHECK(strchr(table[i].pattern, '{') != NULL || strcmp(table[i].pattern, path) != 0,
-					   "'%s' is a literal route yet route_match found nothing", path);
-		return;
-	}
-	FUZZ_CHECK(rt >= table && rt < table + n, "route_match returned a route outside the table");
-	FUZZ_CHECK(rt->method == method || (method == SG_HEAD && rt->method == SG_GET),
-		   "route '%s' has method %d, asked %d", rt->pattern, (int) rt->method, (int) method);
-	FUZZ_CHECK(allowed == 0, "a match left allowed = %u", allowed);
-
-	const char *open = strchr(rt->pattern, '{');
-
-	if (open == NULL) {
-		FUZZ_CHECK(arg == NULL, "literal route '%s' gave an argument", rt->pattern);
-		FUZZ_CHECK(strcmp(rt->pattern, path) == 0, "literal route '%s' matched '%s'", rt->pattern, path);
+		FUZZ_CHECK(allowed == want_allowed, "allowed methods %#x for '%s', expected %#x", allowed, path,
+			   want_allowed);
 	} else {
-		const char *close = strchr(open, '}');
-		size_t plen = (size_t) (open - rt->pattern), alen, slen = strlen(close + 1);
-		bool multi = strstr(open, ":path}") == close - 5;
-
-		FUZZ_CHECK(arg != NULL && arg[0] != '\0', "route '%s' matched '%s' without an argument", rt->pattern,
-			   path);
-		alen = strlen(arg);
-		FUZZ_CHECK(strlen(path) == plen + alen + slen && strncmp(path, rt->pattern, plen) == 0 &&
-				   memcmp(path + plen, arg, alen) == 0 && strcmp(path + plen + alen, close + 1) == 0,
-			   "'%s' is not '%s' with '%s' in place of the parameter", path, rt->pattern, arg);
-		FUZZ_CHECK(arg[0] != '/' && arg[alen - 1] != '/' && strstr(arg, "//") == NULL,
-			   "argument '%s' has an empty segment", arg);
-		FUZZ_CHECK(multi || strchr(arg, '/') == NULL, "one-segment parameter of '%s' got '%s'", rt->pattern,
-			   arg);
+		FUZZ_CHECK(allowed == 0, "a match left allowed = %#x", allowed);
+		if (strchr(rt->pattern, '{') == NULL)
+			FUZZ_CHECK(arg == NULL, "literal route '%s' gave an argument", rt->pattern);
+		else
+			FUZZ_CHECK(arg != NULL && strlen(arg) == alen && memcmp(arg, path + astart, alen) == 0,
+				   "route '%s' on '%s' gave the argument '%s'", rt->pattern, path, arg ? arg : "(null)");
 	}
+	route_allow_string(allowed, allow, sizeof(allow));
+	FUZZ_CHECK(strlen(allow) < sizeof(allow), "route_allow_string overflowed");
+	FUZZ_CHECK((allowed == 0) == (allow[0] == '\0'),
+		   "Allow '%s' for methods %#x", allow, allowed);
 	free(arg);
 }
 
@@ -650,6 +673,7 @@ env_add(struct input *in, const char *name, const char *value, size_t vlen)
 		if (strncmp(in->env[i], name, nlen) == 0 && in->env[i][nlen] == '=') {
 			free(in->env[i]);
 			in->env[i] = in->env[--in->nenv];
+			in->env[in->nenv] = NULL;
 			break;
 		}
 	if (value == NULL || in->nenv + 1 >= sizeof(in->env) / sizeof(in->env[0]))
@@ -726,11 +750,7 @@ parse_input(const uint8_t *data, size_t size, struct input *in)
 	in->body_len = restlen;
 	if (in->chunk == 0 || in->chunk > restlen)
 		in->chunk = restlen ? restlen : 1;
-	bool have_cl = false;
-
-	for (size_t i = 0; i < in->nenv; i++)
-		have_cl |= strncmp(in->env[i], "CONTENT_LENGTH=", 15) == 0;
-	if (!have_cl) {
+	if (env_get(in, "CONTENT_LENGTH") == NULL) {
 		snprintf(num, sizeof(num), "%zu", restlen);
 		env_add(in, "CONTENT_LENGTH", num, strlen(num));
 	}
@@ -792,6 +812,7 @@ check_identity(struct request *r)
 {
 	const char *attrs = http_param(r, "STACKGATE_ATTRIBUTES");
 	sg_status st = identity_resolve(r);
+	bool admin = false;
 
 	if (st != SG_OK) {
 		FUZZ_CHECK(r->err_msg != NULL, "identity_resolve failed (%s) without a message", sg_status_name(st));
@@ -809,8 +830,6 @@ check_identity(struct request *r)
 			   attrs);
 		json_decref(j);
 	}
-	bool admin = false;
-
 	for (size_t i = 0; r->id.attrs.set[SG_ROLES] && i < r->id.attrs.cat[SG_ROLES].n; i++)
 		admin |= sg_strv_contains(&r->conf->admin_roles, r->id.attrs.cat[SG_ROLES].v[i]);
 	FUZZ_CHECK(admin == r->id.admin, "admin is %d for these roles", (int) r->id.admin);
@@ -855,8 +874,10 @@ run_request(const struct input *in, const struct sg_conf *conf)
 	const char *uri = env_get(in, "REQUEST_URI");
 	char *want_path;
 	json_t *body = NULL, *again = NULL, *ref;
+	const struct route *rt;
+	char *arg = NULL, err[256];
+	unsigned allowed;
 	sg_status st;
-	char err[256];
 
 	memset(&stream, 0, sizeof(stream));
 	stream.isReader = 1;
@@ -915,16 +936,10 @@ run_request(const struct input *in, const struct sg_conf *conf)
 		FUZZ_CHECK(http_body_object(&r, &again) == SG_OK && again == body, "a second call parsed again");
 		check_fields(body);
 		check_acl_json(json_object_get(body, "access_attributes"));
-
-		const struct route *rt;
-		char *arg = NULL;
-		unsigned allowed;
-		const struct identity *caller = r.id.attrs.present ? &r.id : &alice;
-
 		rt = route_match(r.path, r.method, &arg, &allowed);
 		free(arg);
 		build_all(rt, conf, NULL, body);
-		build_all(rt, conf, caller, body);
+		build_all(rt, conf, r.id.attrs.present ? &r.id : &alice, body);
 	}
 	json_decref(ref);
 out:

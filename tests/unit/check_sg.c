@@ -45,6 +45,31 @@ START_TEST(ct_equal_compares_bytes)
 }
 END_TEST
 
+START_TEST(utf8_validation)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{"", true},
+		{"plain ascii", true},
+		{"caf\xc3\xa9", true},
+		{"\xe2\x98\x95", true},
+		{"\xf0\x9f\x98\x80", true},
+		{"\xff\xfe", false},
+		{"\xc0\xaf", false},         /* overlong '/' */
+		{"\xe0\x80\xaf", false},     /* overlong */
+		{"\xed\xa0\x80", false},     /* surrogate */
+		{"\xf4\x90\x80\x80", false}, /* past U+10FFFF */
+		{"\xc3", false},             /* truncated */
+		{"a\x80" "b", false},        /* stray continuation */
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
+		ck_assert_msg(sg_utf8_valid(cases[i].s, strlen(cases[i].s)) == cases[i].ok, "case %zu", i);
+}
+END_TEST
+
 Suite *
 sg_suite(void)
 {
@@ -54,6 +79,7 @@ sg_suite(void)
 	tcase_add_test(tc, status_table_maps_http_and_types);
 	tcase_add_test(tc, strv_push_contains_free);
 	tcase_add_test(tc, ct_equal_compares_bytes);
+	tcase_add_test(tc, utf8_validation);
 	suite_add_tcase(s, tc);
 	return s;
 }

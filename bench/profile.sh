@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# bench/profile.sh: where the instructions of one request go.  Runs the bench
+# stack with stackgate under callgrind (one worker, a few threads), sends N
+# requests of one kind, and prints instructions per request by library
+# (FastCGI, JSON, curl, libc, stackgate, …) and the top functions.  callgrind
+# counts instructions, so the figures repeat whatever else the machine does.
+#
+#   bench/profile.sh [chat|models|version] [N]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KIND=${1:-chat}
+N=${2:-2000}
+RUN=$ROOT/var/profile/run
+PORT=${PROFILE_PORT:-18600}
+UPSTREAM_PORT=$((PORT + 1))
+PG_PORT=$((PORT + 3))
+URL=http://127.0.0.1:$PORT
+
+cleanup() { "$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+rm -rf "$ROOT/var/profile"
+mkdir -p "$RUN/logs"
+chmod 755 "$ROOT/var/profile" "$RUN"
+sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$((PORT + 2))/g" \
+	-e "s/@STREAM_PORT@/$((PORT + 4))/g" -e "s/@BASELINE_STREAM_PORT@/$((PORT + 5))/g" \
+	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
+cat >"$RUN/stackgate.json" <<EOF
+{
+  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 1, "threads": 4,
+              "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
+  "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
+  "auth": { "required": true, "key_cache_ttl": 60 },
+  "providers": { "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
+                   "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } } ] },
+  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" } ]
+}
+EOF
+export STACKGATE_DATABASE_URL="host=$RUN/pg-run port=$PG_PORT dbname=stackgate user=postgres"
+NGINX_ACCESS_LOG=off EXTRA_SERVERS_FILE=$RUN/extra-servers.conf AUTH_CACHE_TTL=60s \
+	"$ROOT/dev" _stack_up "$RUN" "$PORT" "$RUN/stackgate.json" "$PG_PORT" >"$RUN/logs/stack-up.log" 2>&1
+SG_BIN=$ROOT/build/stackgate
+"$SG_BIN" principal add prof --role user >/dev/null
+KEY=$("$SG_BIN" key create prof 2>/dev/null | tail -1)
+
+# The same daemon again, under callgrind (forked workers stay instrumented).
+"$ROOT/dev" _daemon_stop "$RUN"
+# Only the accept threads are counted: no start-up, no cache listener.
+(cd "$RUN" && setsid valgrind --tool=callgrind --callgrind-out-file="$RUN/callgrind.%p" \
+	--toggle-collect=accept_thread \
+	"$SG_BIN" serve --config "$RUN/stackgate.json" >>"$RUN/logs/stackgate.log" 2>&1 </dev/null &)
+for _ in $(seq 300); do
+	[[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/health") == 200 ]] && break
+	sleep 0.2
+done
+
+body='{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+one() {
+	case $KIND in
+	chat) curl -s -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+		-d "$body" "$URL/v1/openai/v1/chat/completions" ;;
+	models) curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$URL/v1/models/bench-llm" ;;
+	version) curl -s -o /dev/null "$URL/v1/version" ;;
+	esac
+}
+worker=$(pgrep -P "$(cat "$RUN/stackgate.pid")" | head -1)
+for _ in $(seq "$N"); do one; done
+# A graceful stop writes the worker's profile (counted since the zeroing).
+master=$(cat "$RUN/stackgate.pid")
+kill -TERM "$master"
+for _ in $(seq 300); do kill -0 "$master" 2>/dev/null || break; sleep 0.2; done
+out=$RUN/callgrind.$worker
+total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+echo "$KIND: $N requests, $((total / N)) instructions per request in the worker (callgrind)"
+callgrind_annotate --threshold=100 "$out" 2>/dev/null | awk -v n="$N" -v total="$total" '
+	/^ *[0-9,]+ .*\[/ {
+		ir = $1; gsub(",", "", ir)
+		obj = $0; sub(/.*\[/, "", obj); sub(/\].*/, "", obj); sub(/.*\//, "", obj)
+		by[obj] += ir
+	}
+	END {
+		for (o in by) printf "  %-28s %8d instr/request  %5.1f%%\n", o, by[o] / n, 100 * by[o] / total
+	}' | sort -k2 -nr | head -12
+echo "top functions:"
+callgrind_annotate "$out" 2>/dev/null | grep -E '^ *[0-9,]+ ' | head -15 | sed 's/^/  /'
