@@ -108,6 +108,55 @@ sg_status registry_get(enum sg_rtype t, const char *identifier, json_t **out) SG
 sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out) SG_MUST_CHECK;
 
 /*
+ * A walk over every object of one type in registration order that holds no
+ * lock while its caller works (writes a long list to the network).  Lives in
+ * registry_cache.c.  The walk copies the objects' compact JSON text (and
+ * created_at) out of the cache in batches of about REGISTRY_ITER_BATCH bytes,
+ * under the read lock, then hands them out one parsed object at a time; the
+ * next batch resumes after the last object seen, by its place in the
+ * registration order.  So memory stays at one batch whatever the registry's
+ * size and the objects come in order, each once (unless it is removed and
+ * registered anew, at a new place, during the walk).  The walk is not one
+ * instant's snapshot: an object registered meanwhile appears if its place
+ * is after the walk's position, one removed before the walk reaches it does
+ * not (read committed, not repeatable read).
+ *
+ * When the cache is not loaded (before its first load, or without
+ * registry_open()) registry_iter_open() reads the whole list from
+ * PostgreSQL in one query (object, created_at) into a single batch.
+ * The fields are the walk's own; use only these functions.
+ */
+#define REGISTRY_ITER_BATCH (64 * 1024)
+struct registry_iter {
+	enum sg_rtype t;
+	const char *group; /* borrowed: the caller keeps it alive until registry_iter_free */
+	char *buf;         /* the current batch: records {created, seq, length, text NUL} */
+	size_t len, cap, pos;
+	long long last_seq; /* the place of the last object copied (or skipped) */
+	char *last_id;
+	bool started, exhausted;
+};
+
+/*
+ * Starts a walk of type t (for SG_RT_TOOL, toolgroup_id — may be NULL —
+ * keeps only that group's tools; it is borrowed) and fills the first batch,
+ * so an unreachable database is known before anything is written: SG_OK;
+ * SG_E_UNAVAILABLE (cache not loaded and PostgreSQL unreachable);
+ * SG_E_NOMEM; SG_E_NOT_FOUND for an invalid type.  Free *it with
+ * registry_iter_free() whatever the status.
+ */
+sg_status registry_iter_open(struct registry_iter *it, enum sg_rtype t, const char *toolgroup_id) SG_MUST_CHECK;
+/*
+ * The next object: SG_OK with *obj a new object of the caller's own (a fresh
+ * parse: free to modify) and *created (may be NULL) its registration time,
+ * or *obj NULL at the end.  SG_E_NOMEM; SG_E_UNAVAILABLE when the cache
+ * stopped answering in the middle of the walk (registry_close()).
+ */
+sg_status registry_iter_next(struct registry_iter *it, json_t **obj, long long *created) SG_MUST_CHECK;
+/* Releases the walk's batch.  Idempotent. */
+void registry_iter_free(struct registry_iter *it);
+
+/*
  * Stores obj (complete, defaults applied, access_attributes set) as owned by
  * owner (NULL: none).  If an object with that identifier exists and equals obj
  * → SG_OK and *created = false; if it differs → SG_E_CONFLICT, nothing

@@ -351,6 +351,203 @@ registry_cache_list(enum sg_rtype t, const char *group, json_t **out)
 	return rc;
 }
 
+/* ---- walks (registry_iter_*) ---- */
+
+/* A batch record's header; the text and its NUL follow it, unaligned (read with memcpy). */
+struct rec {
+	long long created, seq;
+	size_t len;
+};
+
+/* Appends a record to the walk's batch; false when out of memory. */
+static bool
+iter_add(struct registry_iter *it, long long created, long long seq, const char *text, size_t len)
+{
+	struct rec h = {created, seq, len};
+	size_t need = it->len + sizeof(h) + len + 1;
+
+	if (need > it->cap) {
+		size_t cap = it->cap ? it->cap : REGISTRY_ITER_BATCH + 1024;
+		char *b;
+
+		while (cap < need)
+			cap *= 2;
+		if ((b = sg_realloc(it->buf, cap)) == NULL)
+			return false;
+		it->buf = b;
+		it->cap = cap;
+	}
+	memcpy(it->buf + it->len, &h, sizeof(h));
+	memcpy(it->buf + it->len + sizeof(h), text, len);
+	it->buf[it->len + sizeof(h) + len] = '\0';
+	it->len = need;
+	return true;
+}
+
+static bool
+group_matches(const struct registry_iter *it, const char *group)
+{
+	return it->group == NULL || (group != NULL && strcmp(group, it->group) == 0);
+}
+
+/*
+ * The next batch from the cache, under the read lock: -1 the cache is not
+ * loaded; 0 out of memory; 1 done (it->exhausted when the table's end was
+ * reached).  The walk resumes after (last_id, last_seq): found in place, at
+ * its successor; else (removed or moved meanwhile) at the first entry whose
+ * seq is greater.
+ */
+static int
+iter_fill_cache(struct registry_iter *it)
+{
+	struct table *tb;
+	struct entry *e, **p, *last = NULL;
+	int rc = 1;
+
+	pthread_rwlock_rdlock(&cache.lock);
+	if (!cache.loaded) {
+		rc = -1;
+		goto out;
+	}
+	tb = &cache.tab[it->t];
+	e = tb->head;
+	if (it->started && it->last_id != NULL) {
+		p = slot_of(tb, it->last_id);
+		if (p != NULL && *p != NULL && (*p)->seq == it->last_seq)
+			e = (*p)->next;
+		else
+			while (e != NULL && e->seq <= it->last_seq)
+				e = e->next;
+	}
+	for (; e != NULL && it->len < REGISTRY_ITER_BATCH; e = e->next) {
+		if (group_matches(it, e->group) && !iter_add(it, e->created, e->seq, e->text, strlen(e->text))) {
+			rc = 0;
+			break;
+		}
+		last = e;
+	}
+	if (rc == 1 && e == NULL)
+		it->exhausted = true;
+	if (last != NULL) {
+		char *id = sg_strdup(last->id);
+
+		if (id == NULL) {
+			rc = 0;
+		} else {
+			free(it->last_id);
+			it->last_id = id;
+			it->last_seq = last->seq;
+		}
+	}
+out:
+	pthread_rwlock_unlock(&cache.lock);
+	return rc;
+}
+
+/* The cache is not loaded: the whole list from PostgreSQL in one batch (one query, retried once). */
+static sg_status
+iter_fill_db(struct registry_iter *it)
+{
+	char err[128] = "";
+	struct txn x = {.t = it->t, .err = err, .errlen = sizeof(err)};
+	sg_status st = SG_E_UNAVAILABLE;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGconn *c = db_acquire();
+		PGresult *r;
+
+		if (c == NULL)
+			break;
+		x.retry = false;
+		r = registry_q(c, &x, registry_sql[it->t][it->group ? Q_LIST_GROUP : Q_LIST], it->group ? 1 : 0,
+			       &it->group, &st);
+		for (int i = 0; st == SG_OK && i < PQntuples(r); i++) {
+			struct row rw;
+			char *text;
+
+			if (!registry_row_of(it->t, r, i, &rw))
+				continue; /* logged; skipped as the cache's load skips it */
+			text = json_dumps(rw.obj, JSON_COMPACT);
+			if (text == NULL || !iter_add(it, rw.created, rw.seq, text, strlen(text)))
+				st = SG_E_NOMEM;
+			free(text);
+			json_decref(rw.obj);
+		}
+		PQclear(r);
+		db_release(c, db_conn_broken(c));
+		if (st == SG_OK || !x.retry)
+			break;
+		it->len = 0;
+		st = SG_E_UNAVAILABLE;
+	}
+	it->exhausted = true;
+	return st;
+}
+
+/* Empties the batch and fills the next one. */
+static sg_status
+iter_fill(struct registry_iter *it)
+{
+	int rc;
+
+	it->len = it->pos = 0;
+	rc = iter_fill_cache(it);
+	if (rc < 0 && !it->started) {
+		it->started = true;
+		return iter_fill_db(it);
+	}
+	it->started = true;
+	return rc < 0 ? SG_E_UNAVAILABLE : rc == 0 ? SG_E_NOMEM : SG_OK;
+}
+
+sg_status
+registry_iter_open(struct registry_iter *it, enum sg_rtype t, const char *toolgroup_id)
+{
+	*it = (struct registry_iter){.t = t, .group = t == SG_RT_TOOL ? toolgroup_id : NULL};
+	if ((unsigned) t >= SG_RT_COUNT) {
+		it->exhausted = true;
+		return SG_E_NOT_FOUND;
+	}
+	registry_ensure_init();
+	return iter_fill(it);
+}
+
+sg_status
+registry_iter_next(struct registry_iter *it, json_t **obj, long long *created)
+{
+	struct rec h;
+	sg_status st;
+
+	*obj = NULL;
+	while (it->pos >= it->len) {
+		if (it->exhausted)
+			return SG_OK;
+		if ((st = iter_fill(it)) != SG_OK) {
+			it->exhausted = true;
+			it->len = it->pos = 0;
+			return st;
+		}
+	}
+	memcpy(&h, it->buf + it->pos, sizeof(h));
+	*obj = json_loadb(it->buf + it->pos + sizeof(h), h.len, 0, NULL);
+	if (*obj == NULL)
+		return SG_E_NOMEM; /* the text is the cache's own dump: only memory can fail */
+	if (created != NULL)
+		*created = h.created;
+	it->pos += sizeof(h) + h.len + 1;
+	return SG_OK;
+}
+
+void
+registry_iter_free(struct registry_iter *it)
+{
+	free(it->buf);
+	free(it->last_id);
+	it->buf = it->last_id = NULL;
+	it->len = it->cap = it->pos = 0;
+	it->exhausted = true;
+}
+
 /* Puts a row's object into table t (under the write lock); out of memory leaves the old entry. */
 static void
 put_row(enum sg_rtype t, const struct row *rw)

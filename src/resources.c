@@ -204,63 +204,124 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 	return SG_OK;
 }
 
-/* {"data": [...]} of the visible objects, without access_attributes (the seed's list serialization). */
-static sg_status
-reply_list(struct request *r, json_t *all)
+/*
+ * A list written as it is read: {"data":[ then each visible object without
+ * access_attributes (the seed's list serialization), then ]}, the bytes
+ * json_dumps(JSON_COMPACT) makes of the whole array.  The registry is
+ * walked with registry_iter (no lock held while writing) and the output goes
+ * out in chunks of about LIST_CHUNK bytes, so one request holds one batch
+ * and one chunk whatever the registry's size.  Nothing is sent before the
+ * first chunk is full or the list is complete: an error until then is an
+ * ordinary error response; after it the list is cut short (invalid JSON)
+ * and the worker logs the error.
+ */
+#define LIST_CHUNK (64 * 1024)
+
+struct list_out {
+	struct request *r;
+	char *p;
+	size_t len, cap;
+};
+
+/* Sends what is buffered, starting the stream first if needed; false when the client is gone. */
+static bool
+list_flush(struct list_out *o)
 {
-	json_t *data = json_array(), *item;
-	size_t i;
+	struct request *r = o->r;
 
-	if (data == NULL)
-		goto nomem;
-	json_array_foreach(all, i, item) {
-		json_t *copy;
+	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
+		return false;
+	if (o->len > 0 && r->method != SG_HEAD && !http_stream_write(r, o->p, o->len))
+		return false;
+	o->len = 0;
+	return true;
+}
 
-		if (!identity_can_see(&r->id, item))
-			continue;
-		copy = json_copy(item);
-		if (copy == NULL)
-			goto nomem;
-		json_object_del(copy, "access_attributes");
-		if (json_array_append_new(data, copy) != 0)
-			goto nomem;
+/* Appends n bytes and flushes a full chunk: SG_OK, SG_E_NOMEM, or SG_E_BAD_GATEWAY when the client is gone. */
+static sg_status
+list_put(struct list_out *o, const char *s, size_t n)
+{
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap ? o->cap : LIST_CHUNK + 4096;
+		char *b;
+
+		while (cap < o->len + n)
+			cap *= 2;
+		if ((b = sg_realloc(o->p, cap)) == NULL)
+			return SG_E_NOMEM;
+		o->p = b;
+		o->cap = cap;
 	}
-	r->reply = json_pack("{s:o}", "data", data);
-	data = NULL;
-	if (r->reply == NULL)
-		goto nomem;
-	json_decref(all);
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	if (o->len >= LIST_CHUNK && !list_flush(o))
+		return SG_E_BAD_GATEWAY;
 	return SG_OK;
-nomem:
-	json_decref(data);
-	json_decref(all);
-	return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+}
+
+static sg_status
+stream_list(struct request *r, enum sg_rtype t, const char *group)
+{
+	struct registry_iter it;
+	struct list_out o = {.r = r};
+	json_t *obj = NULL;
+	bool first = true;
+	char *text;
+	sg_status st = registry_iter_open(&it, t, group);
+
+	if (st != SG_OK)
+		goto out;
+	st = list_put(&o, "{\"data\":[", 9);
+	while (st == SG_OK && r->method != SG_HEAD) {
+		st = registry_iter_next(&it, &obj, NULL);
+		if (st != SG_OK || obj == NULL)
+			break;
+		if (identity_can_see(&r->id, obj)) {
+			json_object_del(obj, "access_attributes");
+			text = json_dumps(obj, JSON_COMPACT);
+			if (text == NULL)
+				st = SG_E_NOMEM;
+			if (st == SG_OK && !first)
+				st = list_put(&o, ",", 1);
+			if (st == SG_OK)
+				st = list_put(&o, text, strlen(text));
+			free(text);
+			first = false;
+		}
+		json_decref(obj);
+		obj = NULL;
+	}
+	if (st == SG_OK)
+		st = list_put(&o, "]}", 2);
+	if (st == SG_OK && !list_flush(&o))
+		st = SG_E_BAD_GATEWAY;
+out:
+	json_decref(obj);
+	registry_iter_free(&it);
+	free(o.p);
+	if (r->client_gone)
+		return SG_OK; /* nobody to tell; the access log says client-gone */
+	if (st != SG_OK)
+		return registry_fail(r, st);
+	return SG_OK;
 }
 
 sg_status
 resources_list(struct request *r)
 {
-	json_t *all = NULL;
-	sg_status st = registry_list(route_type(r), NULL, &all);
-
-	if (st != SG_OK)
-		return registry_fail(r, st);
-	return reply_list(r, all);
+	return stream_list(r, route_type(r), NULL);
 }
 
 sg_status
 resources_tools_list(struct request *r)
 {
 	char *group = http_query_get(r, "toolgroup_id");
-	json_t *all = NULL;
 	sg_status st;
 
 	/* As in the seed, an empty toolgroup_id means no filter. */
-	st = registry_list(SG_RT_TOOL, group != NULL && *group != '\0' ? group : NULL, &all);
+	st = stream_list(r, SG_RT_TOOL, group != NULL && *group != '\0' ? group : NULL);
 	free(group);
-	if (st != SG_OK)
-		return registry_fail(r, st);
-	return reply_list(r, all);
+	return st;
 }
 
 sg_status

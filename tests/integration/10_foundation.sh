@@ -53,6 +53,9 @@ req GET '/v1/models/a/../b' '' --path-as-is
 expect_status 400 "a '..' segment is 400"
 req GET '/v1/models/%2e%2e/x' '' --path-as-is
 expect_status 400 "an encoded '..' segment is 400"
+req GET '/../../etc/passwd' '' --path-as-is
+expect_status 400 "a '..' above the root is 400 (nginx refuses it)"
+expect_jq .error.type invalid_request_error "…in the JSON error shape"
 
 # Config errors: check-config reports every problem with line and column.
 bad=$SG_TEST_DIR/tmp/bad.json

@@ -4,14 +4,18 @@
  * the conversion between API objects and rows (table-driven, one complete
  * object per type, plus the canonical form and the field errors), the cache
  * (hash tables, registration order, a tool group filter, copies handed out,
- * 100,000 entries) and the answer when PostgreSQL is not there.
- * tests/integration/25_registry_db.sh covers the SQL side.
+ * 100,000 entries), walks (registry_iter: order, batches, changes between
+ * batches) and the answer when PostgreSQL is not there.
+ * tests/integration/25_registry_db.sh covers the SQL side; with
+ * SG_TEST_DATABASE_URL set (tests/integration/35_list_stream.sh) the case
+ * db_walk checks a walk read from PostgreSQL.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "registry.h"
 #include "suites.h"
 
@@ -464,6 +468,286 @@ START_TEST(test_cache_replace_in_chains)
 }
 END_TEST
 
+/* ---- walks (registry_iter) ---- */
+
+/* Walks t (group) to the end: the identifiers joined by ',' (a new string), and the created times summed. */
+static char *
+walk_ids(enum sg_rtype t, const char *group, long long *created_sum)
+{
+	struct registry_iter it;
+	size_t cap = 1 << 16, len = 0;
+	char *s = calloc(1, cap);
+	json_t *o;
+	long long c, sum = 0;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(registry_iter_open(&it, t, group), SG_OK);
+	for (;;) {
+		const char *id;
+
+		ck_assert_int_eq(registry_iter_next(&it, &o, &c), SG_OK);
+		if (o == NULL)
+			break;
+		id = json_string_value(json_object_get(o, "identifier"));
+		ck_assert_ptr_nonnull(id);
+		while (len + strlen(id) + 2 > cap) {
+			s = realloc(s, cap *= 2);
+			ck_assert_ptr_nonnull(s);
+		}
+		len += (size_t) sprintf(s + len, "%s%s", len ? "," : "", id);
+		sum += c;
+		json_decref(o);
+	}
+	/* the end stays the end */
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+	ck_assert_ptr_null(o);
+	registry_iter_free(&it);
+	registry_iter_free(&it);
+	if (created_sum != NULL)
+		*created_sum = sum;
+	return s;
+}
+
+START_TEST(test_iter_order)
+{
+	struct registry_iter it;
+	json_t *o, *again;
+	long long created = -1, sum;
+	char *s;
+
+	registry_cache_reset(true);
+	s = walk_ids(SG_RT_MODEL, NULL, NULL);
+	ck_assert_str_eq(s, "");
+	free(s);
+	cache_put(SG_RT_MODEL,
+		  "{\"identifier\":\"c\",\"provider_id\":\"p\",\"type\":\"model\",\"access_attributes\":{\"roles\":[\"r\"]}}",
+		  1000, 30);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"a\",\"provider_id\":\"p\",\"type\":\"model\"}", 1001, 10);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"b\",\"provider_id\":\"p\",\"type\":\"model\"}", 1002, 20);
+	cache_put(SG_RT_SHIELD, "{\"identifier\":\"s\",\"provider_id\":\"p\",\"type\":\"shield\"}", 7, 5);
+
+	/* registration (seq) order, one type only, with each object's created time */
+	s = walk_ids(SG_RT_MODEL, NULL, &sum);
+	ck_assert_str_eq(s, "a,b,c");
+	ck_assert_int_eq(sum, 3003);
+	free(s);
+	s = walk_ids(SG_RT_SHIELD, NULL, &sum);
+	ck_assert_str_eq(s, "s");
+	ck_assert_int_eq(sum, 7);
+	free(s);
+
+	/* the objects are the caller's own: changing one changes nothing in the cache */
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
+	ck_assert_int_eq(registry_iter_next(&it, &o, &created), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "identifier")), "a");
+	ck_assert_int_eq(created, 1001);
+	ck_assert_int_eq(json_object_set_new(o, "provider_id", json_string("changed")), 0);
+	json_decref(o);
+	ck_assert_int_eq(registry_iter_next(&it, &o, &created), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "identifier")), "b");
+	json_decref(o);
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+	/* the ACL comes with the object */
+	ck_assert_str_eq(
+		json_string_value(json_array_get(json_object_get(json_object_get(o, "access_attributes"), "roles"), 0)),
+		"r");
+	json_decref(o);
+	registry_iter_free(&it);
+	ck_assert_int_eq(registry_get(SG_RT_MODEL, "a", &again), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(again, "provider_id")), "p");
+	json_decref(again);
+
+	/* no lock is held between two steps: a write from the same thread goes through (it would deadlock) */
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+	json_decref(o);
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"d\",\"provider_id\":\"p\",\"type\":\"model\"}", 1003, 40);
+	registry_cache_drop(SG_RT_MODEL, "d");
+	registry_iter_free(&it);
+
+	/* an invalid type is refused */
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_COUNT, NULL), SG_E_NOT_FOUND);
+	registry_iter_free(&it);
+	registry_cache_reset(false);
+}
+END_TEST
+
+START_TEST(test_iter_tools_by_group)
+{
+	enum { N = 3000 };
+	char text[160], *s, *want;
+	size_t wl = 0;
+
+	registry_cache_reset(true);
+	want = calloc(1, (size_t) N * 16);
+	ck_assert_ptr_nonnull(want);
+	/* enough tools for several batches, the group's scattered among the others */
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text),
+			 "{\"identifier\":\"t%d\",\"toolgroup_id\":\"%s\",\"description\":\"%060d\"}", i,
+			 i % 7 == 3 ? "g1" : "g2", i);
+		cache_put(SG_RT_TOOL, text, 0, i);
+		if (i % 7 == 3)
+			wl += (size_t) sprintf(want + wl, "%st%d", wl ? "," : "", i);
+	}
+	s = walk_ids(SG_RT_TOOL, "g1", NULL);
+	ck_assert_str_eq(s, want);
+	free(s);
+	s = walk_ids(SG_RT_TOOL, "g9", NULL);
+	ck_assert_str_eq(s, "");
+	free(s);
+	/* the filter is for tools only */
+	cache_put(SG_RT_MODEL, "{\"identifier\":\"m\",\"toolgroup_id\":\"g1\"}", 0, N + 1);
+	s = walk_ids(SG_RT_MODEL, "g9", NULL);
+	ck_assert_str_eq(s, "m");
+	free(s);
+	free(want);
+	registry_cache_reset(false);
+}
+END_TEST
+
+/*
+ * The cache changing between two batches (the test peeks at the batch
+ * position to act exactly there): the entry the walk stopped at kept or
+ * removed, entries ahead removed, replaced and added; the walk resumes in place,
+ * never repeats an object and shows what the cache holds when it gets there.
+ */
+START_TEST(test_iter_changes_between_batches)
+{
+	enum { N = 4000 };
+	struct registry_iter it;
+	char text[200], id[32], last[32] = "", *seen;
+	json_t *o;
+	int count = 0, boundaries = 0, dropped = 0, prev = -1;
+	bool saw_new = false, saw_replaced = false;
+
+	registry_cache_reset(true);
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"p\",\"description\":\"%080d\"}", i,
+			 i);
+		cache_put(SG_RT_MODEL, text, i, 10 + i);
+	}
+	seen = calloc(N + 2, 1);
+	ck_assert_ptr_nonnull(seen);
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
+	/* the first batch holds about REGISTRY_ITER_BATCH bytes, not the whole table */
+	ck_assert(!it.exhausted);
+	ck_assert_uint_lt(it.len, (size_t) REGISTRY_ITER_BATCH + 1024);
+	for (;;) {
+		const char *ident;
+		int n;
+
+		if (it.pos >= it.len && !it.exhausted && last[0] != '\0') {
+			int k = atoi(last + 1);
+
+			boundaries++;
+			/*
+			 * Every other time the entry the walk stopped at goes: it resumes at
+			 * the next registration after it; else it resumes right after it.
+			 */
+			if (boundaries % 2 == 1)
+				registry_cache_drop(SG_RT_MODEL, last);
+			/* one ahead goes, one ahead is replaced in place, one is added at the end */
+			if (k + 2 < N) {
+				snprintf(id, sizeof(id), "w%d", k + 2);
+				registry_cache_drop(SG_RT_MODEL, id);
+				dropped++;
+			}
+			if (k + 3 < N) {
+				snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"replaced\"}", k + 3);
+				cache_put(SG_RT_MODEL, text, 0, 10 + k + 3);
+			}
+			if (boundaries == 1)
+				cache_put(SG_RT_MODEL, "{\"identifier\":\"w-new\",\"provider_id\":\"p\"}", 0, 10 + N + 5);
+		}
+		ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+		if (o == NULL)
+			break;
+		ident = json_string_value(json_object_get(o, "identifier"));
+		if (strcmp(ident, "w-new") == 0) {
+			ck_assert(!saw_new);
+			saw_new = true;
+		} else {
+			n = atoi(ident + 1);
+			ck_assert_int_gt(n, prev); /* in order, never twice */
+			prev = n;
+			ck_assert(!seen[n]);
+			seen[n] = 1;
+			if (strcmp(json_string_value(json_object_get(o, "provider_id")), "replaced") == 0)
+				saw_replaced = true;
+		}
+		snprintf(last, sizeof(last), "%s", ident);
+		count++;
+		json_decref(o);
+	}
+	ck_assert_int_ge(boundaries, 3);
+	ck_assert(saw_new);
+	ck_assert(saw_replaced);
+	/* every entry not removed ahead of the walk was seen, and w-new */
+	ck_assert_int_eq(count, N - dropped + 1);
+	ck_assert_uint_le(it.cap, (size_t) 2 * REGISTRY_ITER_BATCH + 2048);
+	registry_iter_free(&it);
+	free(seen);
+
+	/* the cache stopping in the middle of a walk is an error, not a short list */
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
+	while (it.pos < it.len) {
+		ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+		ck_assert_ptr_nonnull(o);
+		json_decref(o);
+	}
+	registry_cache_reset(false);
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_E_UNAVAILABLE);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+	ck_assert_ptr_null(o);
+	registry_iter_free(&it);
+}
+END_TEST
+
+/*
+ * A walk that starts while the cache is not loaded reads PostgreSQL: the
+ * same objects in the same order as registry_list(), with the created times
+ * registry_created_at() reads one by one.  Needs SG_TEST_DATABASE_URL (a
+ * migrated database with models in it; 35_list_stream.sh runs it).
+ */
+START_TEST(test_iter_from_database)
+{
+	struct sg_conf conf = {.conninfo = getenv("SG_TEST_DATABASE_URL"), .db_pool_size = 2};
+	struct registry_iter it;
+	json_t *all = NULL, *o;
+	size_t n = 0;
+	long long created;
+
+	ck_assert_int_eq(db_init(&conf), SG_OK);
+	registry_cache_reset(false);
+	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &all), SG_OK);
+	ck_assert_uint_gt(json_array_size(all), 0);
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
+	for (;;) {
+		ck_assert_int_eq(registry_iter_next(&it, &o, &created), SG_OK);
+		if (o == NULL)
+			break;
+		ck_assert_msg(json_equal(o, json_array_get(all, n)), "object %zu differs", n);
+		if (n % 97 == 0)
+			ck_assert_int_eq(created,
+					 registry_created_at(SG_RT_MODEL, json_string_value(json_object_get(o, "identifier"))));
+		ck_assert_int_gt(created, 0);
+		json_decref(o);
+		n++;
+	}
+	ck_assert_uint_eq(n, json_array_size(all));
+	registry_iter_free(&it);
+	json_decref(all);
+	/* a group filter on tools that matches nothing */
+	ck_assert_int_eq(registry_iter_open(&it, SG_RT_TOOL, "no-such-group-for-db-walk"), SG_OK);
+	ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
+	ck_assert_ptr_null(o);
+	registry_iter_free(&it);
+	db_shutdown();
+}
+END_TEST
+
 /* Without registry_open and db_init nothing answers: a clean 503, never a crash or a fake answer. */
 START_TEST(test_no_database)
 {
@@ -475,6 +759,15 @@ START_TEST(test_no_database)
 	ck_assert_int_eq(registry_get(SG_RT_MODEL, "m", &out), SG_E_UNAVAILABLE);
 	ck_assert_ptr_null(out);
 	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &out), SG_E_UNAVAILABLE);
+	{
+		struct registry_iter it;
+
+		/* a walk that starts without the cache asks PostgreSQL, which is not there */
+		ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_E_UNAVAILABLE);
+		ck_assert_int_eq(registry_iter_next(&it, &out, NULL), SG_OK);
+		ck_assert_ptr_null(out);
+		registry_iter_free(&it);
+	}
 	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
 	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
 	ck_assert_str_eq(err, "the registry database is unavailable");
@@ -507,7 +800,17 @@ registry_suite(void)
 	tcase_add_test(cache, test_cache_tools_by_group);
 	tcase_add_test(cache, test_cache_replace_in_chains);
 	tcase_add_test(cache, test_cache_large);
+	tcase_add_test(cache, test_iter_order);
+	tcase_add_test(cache, test_iter_tools_by_group);
+	tcase_add_test(cache, test_iter_changes_between_batches);
 	tcase_set_timeout(cache, 120);
 	suite_add_tcase(s, cache);
+	if (getenv("SG_TEST_DATABASE_URL") != NULL && getenv("SG_TEST_DATABASE_URL")[0] != '\0') {
+		TCase *db = tcase_create("db_walk");
+
+		tcase_add_test(db, test_iter_from_database);
+		tcase_set_timeout(db, 60);
+		suite_add_tcase(s, db);
+	}
 	return s;
 }
