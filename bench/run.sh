@@ -12,6 +12,9 @@
 #   streams   1,000 concurrent streaming chat completions (the upstream streams
 #             for 10 s): all complete, peak stackgate memory, and a short
 #             request's latency during the load (4 workers x 256 threads)
+#   scale     the registry at 100,000 models: lookups at 10 vs 100,000 models, registration
+#             rate, and the full list's time and worker memory (bench/scale.sh; its own two
+#             stacks under var/scale, ports 18700-18713; about 2 minutes; not in the default set)
 #   chat      POST chat/completions through stackgate (authenticated) vs nginx
 #             proxy_pass to the same zero-delay upstream; throughput and the
 #             latency stackgate adds at p50/p99 under a moderate load
@@ -166,6 +169,10 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
+		;;
+	scale)
+		"$ROOT/bench/scale.sh"
+		echo
 		;;
 	stream-latency)
 		start_stream_upstream

@@ -520,7 +520,8 @@ START_TEST(test_iter_order)
 	ck_assert_str_eq(s, "");
 	free(s);
 	cache_put(SG_RT_MODEL,
-		  "{\"identifier\":\"c\",\"provider_id\":\"p\",\"type\":\"model\",\"access_attributes\":{\"roles\":[\"r\"]}}",
+		  "{\"identifier\":\"c\",\"provider_id\":\"p\",\"type\":\"model\","
+		  "\"access_attributes\":{\"roles\":[\"r\"]}}",
 		  1000, 30);
 	cache_put(SG_RT_MODEL, "{\"identifier\":\"a\",\"provider_id\":\"p\",\"type\":\"model\"}", 1001, 10);
 	cache_put(SG_RT_MODEL, "{\"identifier\":\"b\",\"provider_id\":\"p\",\"type\":\"model\"}", 1002, 20);
@@ -623,8 +624,8 @@ START_TEST(test_iter_changes_between_batches)
 
 	registry_cache_reset(true);
 	for (int i = 0; i < N; i++) {
-		snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"p\",\"description\":\"%080d\"}", i,
-			 i);
+		snprintf(text, sizeof(text),
+			 "{\"identifier\":\"w%d\",\"provider_id\":\"p\",\"description\":\"%080d\"}", i, i);
 		cache_put(SG_RT_MODEL, text, i, 10 + i);
 	}
 	seen = calloc(N + 2, 1);
@@ -654,7 +655,8 @@ START_TEST(test_iter_changes_between_batches)
 				dropped++;
 			}
 			if (k + 3 < N) {
-				snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"replaced\"}", k + 3);
+				snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"replaced\"}",
+					 k + 3);
 				cache_put(SG_RT_MODEL, text, 0, 10 + k + 3);
 			}
 			if (boundaries == 1)
@@ -729,9 +731,11 @@ START_TEST(test_iter_from_database)
 		if (o == NULL)
 			break;
 		ck_assert_msg(json_equal(o, json_array_get(all, n)), "object %zu differs", n);
-		if (n % 97 == 0)
-			ck_assert_int_eq(created,
-					 registry_created_at(SG_RT_MODEL, json_string_value(json_object_get(o, "identifier"))));
+		if (n % 97 == 0) {
+			const char *id = json_string_value(json_object_get(o, "identifier"));
+
+			ck_assert_int_eq(created, registry_created_at(SG_RT_MODEL, id));
+		}
 		ck_assert_int_gt(created, 0);
 		json_decref(o);
 		n++;
