@@ -84,6 +84,14 @@ const char *registry_type_label(enum sg_rtype t);
 bool registry_type_from_name(const char *name, enum sg_rtype *out);
 
 /*
+ * Once, in the master before it forks the workers: maps the counter of
+ * acknowledged writes that gives read-your-writes across the workers of this
+ * host (registry_cache.c).  Without it, other workers see a write when its
+ * notification arrives (well under a second).
+ */
+void registry_prefork(void);
+
+/*
  * Per process, after db_init().  Starts the cache's listener thread (create
  * it after fork: a thread does not survive fork).  Does not wait for the
  * database: SG_OK even when it is down (reads query PostgreSQL until the

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +58,109 @@ static struct {
 	int wake[2];
 	char *conninfo;
 } cache;
+
+/*
+ * Same-host read-your-writes.  LISTEN/NOTIFY alone reaches the other workers
+ * a moment after a write is acknowledged.  So a counter in memory shared by
+ * every stackgate process of this host (mapped by the master before fork,
+ * registry_prefork()) counts acknowledged writes: a writer adds one after its
+ * COMMIT, before its caller answers.  A reader that finds the counter ahead of
+ * what this process has synced asks its listener for one round trip on the
+ * LISTEN connection; PostgreSQL delivers every notification committed before
+ * that query with its answer, so afterwards the cache holds every
+ * acknowledged write.  Reads cost one atomic load while nothing was written.
+ */
+static struct {
+	atomic_ulong writes;
+} *shared;
+static atomic_ulong synced;     /* the shared count this process's cache covers */
+static atomic_bool listening;   /* the listener is connected and loaded */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static int sync_fd = -1;        /* eventfd: readers ask the listener for a round trip */
+
+void
+registry_prefork(void)
+{
+	void *p;
+
+	if (shared != NULL)
+		return;
+	p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		log_warn("registry: no shared memory for read-your-writes across workers: %s", strerror(errno));
+		return;
+	}
+	shared = p;
+	atomic_init(&shared->writes, 0);
+}
+
+/* Waits (bounded) until this process's cache covers every write acknowledged on this host. */
+static void
+cache_sync(void)
+{
+	unsigned long w;
+	struct timespec deadline;
+	uint64_t one = 1;
+
+	if (shared == NULL)
+		return;
+	w = atomic_load(&shared->writes);
+	if (atomic_load(&synced) >= w || !atomic_load(&listening))
+		return;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 1;
+	if (write(sync_fd, &one, sizeof(one)) < 0) {
+		/* The counter is non-zero already: the listener will come. */
+	}
+	pthread_mutex_lock(&sync_mu);
+	while (atomic_load(&synced) < w && atomic_load(&listening))
+		if (pthread_cond_timedwait(&sync_cv, &sync_mu, &deadline) != 0)
+			break;
+	pthread_mutex_unlock(&sync_mu);
+}
+
+static bool refresh(PGconn *c, const char *payload);
+
+/* The listener's side: one round trip, then the notifications it brought. */
+static bool
+listener_sync(PGconn *c)
+{
+	unsigned long target = shared ? atomic_load(&shared->writes) : 0;
+	uint64_t n;
+	PGnotify *note;
+	PGresult *r;
+	bool ok;
+
+	if (read(sync_fd, &n, sizeof(n)) < 0) {
+		/* Already drained by an earlier pass. */
+	}
+	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	while (ok && (note = PQnotifies(c)) != NULL) {
+		ok = refresh(c, note->extra);
+		PQfreemem(note);
+	}
+	if (ok) {
+		pthread_mutex_lock(&sync_mu);
+		if (atomic_load(&synced) < target)
+			atomic_store(&synced, target);
+		pthread_cond_broadcast(&sync_cv);
+		pthread_mutex_unlock(&sync_mu);
+	}
+	return ok;
+}
+
+/* Tells waiting readers the listener is (not) there to sync. */
+static void
+set_listening(bool on)
+{
+	pthread_mutex_lock(&sync_mu);
+	atomic_store(&listening, on);
+	pthread_cond_broadcast(&sync_cv);
+	pthread_mutex_unlock(&sync_mu);
+}
 
 void
 registry_cache_init(void)
@@ -308,6 +413,7 @@ entry_object(struct entry *e, bool keep)
 int
 registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *created)
 {
+	cache_sync();
 	struct entry **p;
 	int rc = -1;
 
@@ -330,6 +436,7 @@ registry_cache_list(enum sg_rtype t, const char *group, json_t **out)
 {
 	int rc = -1;
 
+	cache_sync();
 	*out = NULL;
 	pthread_rwlock_rdlock(&cache.lock);
 	if (cache.loaded) {
@@ -509,6 +616,7 @@ registry_iter_open(struct registry_iter *it, enum sg_rtype t, const char *toolgr
 		return SG_E_NOT_FOUND;
 	}
 	registry_ensure_init();
+	cache_sync();
 	return iter_fill(it);
 }
 
@@ -582,6 +690,8 @@ registry_cache_commit(PGconn *c, struct txn *x)
 		locked = false;
 	}
 	st = registry_cmd(c, x, "COMMIT");
+	if (st == SG_OK && shared != NULL)
+		atomic_fetch_add(&shared->writes, 1);
 	if (st == SG_OK && locked) {
 		pthread_rwlock_wrlock(&cache.lock);
 		if (x->drop)
@@ -739,9 +849,13 @@ listener_main(void *arg)
 				log_info("registry cache: PostgreSQL is back; cache reloaded");
 			down = false;
 			backoff = 100;
+			/* The full load covers every write committed before it. */
+			if (shared != NULL)
+				atomic_store(&synced, atomic_load(&shared->writes));
+			set_listening(true);
 		}
 
-		struct pollfd pfd[2] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}};
+		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
 		bool ok = true;
 		PGnotify *n;
 
@@ -750,19 +864,23 @@ listener_main(void *arg)
 			ok = refresh(c, n->extra);
 			PQfreemem(n);
 		}
-		if (ok && poll(pfd, 2, 30000) < 0 && errno != EINTR)
+		if (ok && poll(pfd, 3, 30000) < 0 && errno != EINTR)
 			ok = false;
 		if (pfd[1].revents != 0)
 			break;
 		if (ok && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0)
 			ok = PQconsumeInput(c) == 1;
+		if (ok && pfd[2].revents != 0)
+			ok = listener_sync(c);
 		if (!ok || PQstatus(c) != CONNECTION_OK) {
+			set_listening(false);
 			log_warn("registry cache: lost its PostgreSQL connection; serving cached objects while reconnecting");
 			PQfinish(c);
 			c = NULL;
 			down = true;
 		}
 	}
+	set_listening(false);
 	PQfinish(c);
 	return NULL;
 }
@@ -777,6 +895,10 @@ registry_open(const struct sg_conf *conf)
 	cache.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
 	if (cache.conninfo == NULL)
 		return SG_E_NOMEM;
+	if (sync_fd < 0 && (sync_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		log_error("registry: eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	if (pipe2(cache.wake, O_CLOEXEC) != 0) {
 		log_error("registry: pipe: %s", strerror(errno));
 		goto fail;

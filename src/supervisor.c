@@ -329,6 +329,7 @@ supervisor_run(struct sg_conf *conf)
 		return 1;
 	listen_path = sg_strdup(conf->listen);
 	write_pid_file(conf);
+	registry_prefork();
 	preregister(conf);
 
 	nworkers = conf->workers;

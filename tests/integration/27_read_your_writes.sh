@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+# 27_read_your_writes.sh: a registration acknowledged by one worker is visible to
+# the very next request on any worker of this host (the shared write counter and
+# the listener's sync round trip, registry_cache.c), and an unregistration too.
+
+# Four workers of three threads, so parallel reads land on several workers.
+small=$SG_TEST_DIR/tmp/ryw.json
+jq '.server.workers = 4 | .server.threads = 3' "$SG_CONFIG" >"$small"
+sg_restart_daemon "$small" || fail "restart with 4 workers x 4 threads"
+
+n=60 missing=0 lingering=0
+gets() {
+	local id=$1 k
+	for k in 1 2 3 4 5 6 7 8 9 10; do
+		curl -s -o /dev/null -w '%{http_code}\n' "$SG_URL/v1/models/$id" &
+	done
+	wait
+}
+for i in $(seq $n); do
+	id=ryw-$i
+	s=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		-d "{\"model_id\":\"$id\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models")
+	out=$(gets "$id" | sort | uniq -c | tr -s ' ')
+	[[ $s == 200 && $out == " 10 200" ]] || missing=$((missing + 1))
+	s=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$SG_URL/v1/models/$id")
+	out=$(gets "$id" | sort | uniq -c | tr -s ' ')
+	[[ $s == 200 && $out == " 10 404" ]] || lingering=$((lingering + 1))
+done
+expect_eq "$missing" 0 "$n registrations: each visible to the next ten requests at once ($missing not)"
+expect_eq "$lingering" 0 "$n unregistrations: each gone for the next ten requests at once ($lingering not)"
+
+# Which workers served the reads (how nginx spreads short requests over kept
+# connections varies from run to run; the sync count below is the check).
+pids=$(grep -E "GET /v1/models/ryw-[0-9]+ (200|404)" "$SG_RUN/logs/stackgate.log" | sed -E 's/.*\[([0-9]+)\].*/\1/' | sort -u | wc -l)
+echo "  (the reads reached $pids of 4 workers)"
+n_sync=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
+[[ $n_sync -gt 0 ]] && pass "workers synced through their LISTEN connection ($n_sync round trips)" ||
+	fail "sync round trips" "pg_stat_statements shows none"
+
+sg_restart_daemon
