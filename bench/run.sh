@@ -57,7 +57,7 @@ cat >"$RUN/stackgate.json" <<EOF
   "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 2, "threads": 16,
               "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
   "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
-  "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 5 },
+  "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 60 },
   "providers": {
     "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
                      "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } },

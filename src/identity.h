@@ -6,9 +6,12 @@
  * principal_attributes.  Never reads HTTP_* (a client header becomes HTTP_*)
  * nor X-LlamaStack-Provider-Data.
  *
- * The principal's database attributes are cached per process for a few
- * seconds (IDENTITY_CACHE_TTL_S) under one mutex; identity_invalidate() drops
- * entries early.
+ * The principal's database attributes are cached per process under one
+ * mutex.  Every change to principals, their attributes or keys notifies
+ * stackgate_registry ("principal:<name>"), and the worker calls
+ * identity_invalidate() for it, so a change is seen at once; after the
+ * listener reconnects (notifications may have been missed) everything is
+ * dropped.  IDENTITY_CACHE_TTL_S is only the safety net.
  */
 #ifndef SG_IDENTITY_H
 #define SG_IDENTITY_H
@@ -18,7 +21,7 @@
 struct request;
 struct sg_conf;
 
-#define IDENTITY_CACHE_TTL_S 5
+#define IDENTITY_CACHE_TTL_S 60
 
 struct identity {
 	char *principal;       /* NULL: anonymous */

@@ -262,7 +262,9 @@ size_t registry_cache_count(enum sg_rtype t);
 /*
  * Notifications on stackgate_registry that are not about a resource (e.g.
  * "principal:alice") are handed to fn, on the cache listener's thread, so the
- * module that owns them can drop its own cached state.  NULL removes it.
+ * module that owns them can drop its own cached state; "*" means "everything:
+ * notifications may have been missed" (sent after each (re)connection).  NULL
+ * removes it.
  */
 typedef void (*registry_notify_fn)(const char *payload);
 void registry_on_notify(registry_notify_fn fn);

@@ -853,6 +853,10 @@ listener_main(void *arg)
 			if (shared != NULL)
 				atomic_store(&synced, atomic_load(&shared->writes));
 			set_listening(true);
+			/* Notifications may have been missed while down: other modules drop what they cached. */
+			registry_notify_fn hook = atomic_load(&notify_hook);
+			if (hook != NULL)
+				hook("*");
 		}
 
 		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};

@@ -279,11 +279,16 @@ out:
 	return NULL;
 }
 
-/* "principal:<name>" notifications drop that principal's cached attributes and keys. */
+/*
+ * "principal:<name>" notifications drop that principal's cached attributes and
+ * keys; "*" (the listener reconnected, some may have been missed) drops all.
+ */
 static void
 on_registry_notify(const char *payload)
 {
-	if (strncmp(payload, "principal:", 10) == 0)
+	if (strcmp(payload, "*") == 0)
+		identity_invalidate(NULL);
+	else if (strncmp(payload, "principal:", 10) == 0)
 		identity_invalidate(payload + 10);
 }
 

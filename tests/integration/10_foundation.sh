@@ -80,6 +80,17 @@ expect_eq "$rc" 0 "migrate on a current schema exits 0"
 n=$(psql_q "SELECT count(*) FROM schema_migrations")
 [[ $n -ge 2 ]] && pass "schema_migrations records the migrations ($n)" || fail "schema_migrations" "count=$n"
 
+# serve refuses a schema that is behind, naming what to do; --migrate brings it up to date.
+psql_q "DROP DATABASE IF EXISTS sg_behind" >/dev/null 2>&1; psql_q "CREATE DATABASE sg_behind" >/dev/null
+behind_url=${STACKGATE_DATABASE_URL/dbname=stackgate/dbname=sg_behind}
+out=$(STACKGATE_DATABASE_URL=$behind_url timeout 20 "$SG_BIN" serve --config "$SG_CONFIG" 2>&1); rc=$?
+[[ $rc == 1 && $out == *"stackgate migrate"* ]] && pass "serve refuses a schema that is behind and says to run stackgate migrate" ||
+	fail "serve on a schema behind" "rc=$rc out=$out"
+out=$(STACKGATE_DATABASE_URL=$behind_url "$SG_BIN" migrate 2>&1)
+[[ $out == *"applied 001_core"* && $out == *"applied 002_access"* ]] && pass "migrate applies each migration and says so" ||
+	fail "migrate output" "$out"
+psql_q "DROP DATABASE sg_behind" >/dev/null 2>&1
+
 # kill -9 of a worker: it is respawned and later requests succeed.
 before=$(sg_worker_pids | sort | tr '\n' ' ')
 victim=$(sg_worker_pids | head -1)

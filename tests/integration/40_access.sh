@@ -185,7 +185,7 @@ else
 	fail "acl_check (C) and sg_acl_check (SQL) agree on every case" "no unit-test binary at $check_bin"
 fi
 
-# ---- attribute changes take effect (within the identity cache's 5 s) -----------------------
+# ---- attribute changes take effect (the change notifies every process) ------------------------
 cli_ok "principal set acc-bob --team acc-b --team acc-a" principal set acc-bob --team acc-b --team acc-a
 seen=""
 for _ in $(seq 40); do
