@@ -210,26 +210,36 @@ accept_thread(void *arg)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd, &ev) != 0)
 		goto epoll_fail;
 
-	while (!atomic_load(&stopping)) {
+	for (;;) {
+		bool stop = atomic_load(&stopping);
 		int rc;
 
 		if (fcgx.ipcFd >= 0) {
 			/*
 			 * nginx kept the connection (fastcgi_keep_conn): wait for its
-			 * next request on it, or for the stop.  EOF makes libfcgi close
-			 * it and try the listening socket instead.
+			 * next request on it.  EOF makes libfcgi close it and try the
+			 * listening socket instead.  When stopping, an idle kept
+			 * connection is not closed from this side: nginx may be sending
+			 * a request on it at that very moment, and it does not retry a
+			 * POST on a connection that breaks.  The thread serves what
+			 * comes (then closes the connection, below) until nginx closes
+			 * it after its keepalive_timeout; the main thread bounds the
+			 * wait with shutdown_timeout.
 			 */
 			struct pollfd p[2] = {{.fd = fcgx.ipcFd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+			int n = poll(p, stop ? 1 : 2, stop ? 100 : -1);
 
-			if (poll(p, 2, -1) < 0) {
+			if (n < 0) {
 				if (errno == EINTR)
 					continue;
 				log_error("poll: %s", strerror(errno));
 				break;
 			}
-			if (p[1].revents != 0 || p[0].revents == 0)
+			if (p[0].revents == 0)
 				continue;
 		} else {
+			if (stop)
+				break;
 			int n = epoll_wait(ep, got, 2, -1);
 			bool can_accept = false;
 
@@ -256,6 +266,9 @@ accept_thread(void *arg)
 		worker_handle(r);
 		http_request_reset(r);
 		log_set_request_id(NULL);
+		/* Stopping: this request is the connection's last; nginx sees it close cleanly. */
+		if (atomic_load(&stopping))
+			fcgx.keepConnection = 0;
 		FCGX_Finish_r(&fcgx);
 		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 >= wconf->max_requests) {
 			log_info("served %ld requests: recycling this worker", wconf->max_requests);
