@@ -149,6 +149,8 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
 		;;
 	models)
+		# Steady state: caches filled by a first short run, then PostgreSQL's counters reset.
+		wrk -t2 -c"$CONNS" -d1s -s "$ROOT/bench/get.lua" "$SG_URL/v1/models/bench-llm" >/dev/null 2>&1
 		pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
 		SG_REQUESTS=0
 		pair "GET /v1/openai/v1/models vs static" "$SG_URL/v1/openai/v1/models" "$ROOT/bench/get.lua" \
