@@ -26,7 +26,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,20 +218,6 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 	return st;
 }
 
-/* The error code for an error event, as the worker makes it for error bodies. */
-static void
-error_code(sg_status st, char *buf, size_t len)
-{
-	const char *name = sg_status_name(st);
-	size_t i = 0;
-
-	if (strncmp(name, "SG_E_", 5) == 0)
-		name += 5;
-	for (; name[i] != '\0' && i + 1 < len; i++)
-		buf[i] = (char) tolower((unsigned char) name[i]);
-	buf[i] = '\0';
-}
-
 static bool
 append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 {
@@ -241,7 +226,7 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 	char *text;
 	bool ok;
 
-	error_code(st, code, sizeof(code));
+	sg_status_code(st, code, sizeof(code));
 	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
 	text = ev ? sg_json_dump(ev) : NULL;
 	ok = text != NULL && proxy_buf_append(out, "data: ", 6) && proxy_buf_append(out, text, strlen(text)) &&

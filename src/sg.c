@@ -47,6 +47,21 @@ sg_status_type(sg_status st)
 	return status_table[st].type;
 }
 
+void
+sg_status_code(sg_status st, char *buf, size_t len)
+{
+	const char *name = sg_status_name(st);
+	size_t i = 0;
+
+	if (len == 0)
+		return;
+	if (strncmp(name, "SG_E_", 5) == 0)
+		name += 5;
+	for (; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char) (name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+}
+
 const char *
 sg_http_reason(int code)
 {

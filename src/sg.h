@@ -50,6 +50,11 @@ const char *sg_status_name(sg_status st);
 int sg_status_http(sg_status st);
 /* The OpenAI error "type" for st, or NULL for SG_OK. */
 const char *sg_status_type(sg_status st);
+/*
+ * The error code for OpenAI's "code" field: the status name without its
+ * "SG_E_" prefix, in lower case ("not_found"), written into buf.
+ */
+void sg_status_code(sg_status st, char *buf, size_t len);
 /* The reason phrase for an HTTP status code ("Not Found"). */
 const char *sg_http_reason(int code);
 

@@ -60,20 +60,6 @@ request_stop(void)
 	}
 }
 
-/* The error code for OpenAI's "code" field: the status name without its prefix, lower case. */
-static void
-error_code(sg_status st, char *buf, size_t len)
-{
-	const char *name = sg_status_name(st);
-	size_t i = 0;
-
-	if (strncmp(name, "SG_E_", 5) == 0)
-		name += 5;
-	for (; name[i] != '\0' && i + 1 < len; i++)
-		buf[i] = (char) (name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-	buf[i] = '\0';
-}
-
 /* Writes the error response for st from r->err_msg; the one place error bodies are made. */
 static void
 respond_error(struct request *r, sg_status st)
@@ -88,7 +74,7 @@ respond_error(struct request *r, sg_status st)
 		status = 502;
 	if (st == SG_E_NOMEM || st == SG_E_INTERNAL)
 		msg = r->err_msg ? r->err_msg : "internal error";
-	error_code(st, code, sizeof(code));
+	sg_status_code(st, code, sizeof(code));
 	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
 			 "param", r->err_param, "code", code, "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;

@@ -19,6 +19,16 @@ START_TEST(status_table_maps_http_and_types)
 	ck_assert_ptr_null(sg_status_type(SG_OK));
 	ck_assert_int_eq(sg_status_http((sg_status) 9999), 500);
 	ck_assert_str_eq(sg_http_reason(405), "Method Not Allowed");
+	{
+		char code[32], tiny[4];
+
+		sg_status_code(SG_E_NOT_FOUND, code, sizeof(code));
+		ck_assert_str_eq(code, "not_found");
+		sg_status_code(SG_E_GATEWAY_TIMEOUT, code, sizeof(code));
+		ck_assert_str_eq(code, "gateway_timeout");
+		sg_status_code(SG_E_BAD_REQUEST, tiny, sizeof(tiny));
+		ck_assert_str_eq(tiny, "bad");
+	}
 }
 END_TEST
 
