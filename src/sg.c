@@ -171,40 +171,72 @@ sg_asprintf(const char *fmt, ...)
 	return out;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (before end), or 0 when it is not one. */
+static size_t
+utf8_seq_len(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = *p, cp, min;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if ((size_t) (end - p) < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 bool
 sg_utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *) s, *end = p + n;
+	size_t len;
 
-	while (p < end) {
-		unsigned c = *p;
-		size_t len;
-		unsigned cp, min;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2, cp = c & 0x1f, min = 0x80;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3, cp = c & 0x0f, min = 0x800;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4, cp = c & 0x07, min = 0x10000;
-		else
+	for (; p < end; p += len)
+		if ((len = utf8_seq_len(p, end)) == 0)
 			return false;
-		if ((size_t) (end - p) < len)
-			return false;
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		p += len;
-	}
 	return true;
+}
+
+size_t
+sg_utf8_prefix(const char *s, size_t max)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t n = strnlen(s, max), k;
+
+	/* p[n] is the first byte left out: when it continues a sequence, leave out that sequence's start too. */
+	if (n < max || (p[n] & 0xc0) != 0x80)
+		return n;
+	for (k = n; k > 0 && n - k < 4 && (p[k - 1] & 0xc0) == 0x80; k--)
+		;
+	return k > 0 && n - k < 4 ? k - 1 : n;
+}
+
+void
+sg_utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *) s, *end = p + strlen(s);
+	size_t len;
+
+	for (; p < end; p += len)
+		if ((len = utf8_seq_len(p, end)) == 0) {
+			*p = '?';
+			len = 1;
+		}
 }
 
 int64_t

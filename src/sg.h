@@ -82,6 +82,14 @@ char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
 bool sg_utf8_valid(const char *s, size_t n);
+/*
+ * The length of the longest prefix of the NUL-terminated s of at most max
+ * bytes that does not end inside a UTF-8 sequence, for cutting a value shown
+ * in a message: printf("'%.*s'", (int) sg_utf8_prefix(id, 300), id).
+ */
+size_t sg_utf8_prefix(const char *s, size_t max);
+/* Replaces, in place, every byte of s that is not part of well-formed UTF-8 with '?'. */
+void sg_utf8_scrub(char *s);
 
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);

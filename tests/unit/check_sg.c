@@ -80,6 +80,43 @@ START_TEST(utf8_validation)
 }
 END_TEST
 
+START_TEST(utf8_prefix_cuts_at_character_boundaries)
+{
+	static const struct {
+		const char *s;
+		size_t max, want;
+	} cases[] = {
+		{"abc", 10, 3},
+		{"abc", 2, 2},
+		{"abc", 0, 0},
+		{"caf\xc3\xa9", 5, 5},               /* exactly the whole string */
+		{"caf\xc3\xa9", 4, 3},               /* inside the two-byte é */
+		{"\xe2\x98\x95x", 1, 0},             /* inside a three-byte sequence */
+		{"\xe2\x98\x95x", 2, 0},
+		{"\xe2\x98\x95x", 3, 3},
+		{"a\xf0\x9f\x98\x80", 4, 1},         /* inside a four-byte sequence */
+		{"\x80\x80\x80\x80\x80\x80", 3, 3}, /* stray continuations: nothing to back off to */
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
+		ck_assert_msg(sg_utf8_prefix(cases[i].s, cases[i].max) == cases[i].want, "case %zu: %zu", i,
+			      sg_utf8_prefix(cases[i].s, cases[i].max));
+}
+END_TEST
+
+START_TEST(utf8_scrub_replaces_bad_bytes)
+{
+	char a[] = "ok caf\xc3\xa9", b[] = "\xff\xfe.\xc3", c[] = "";
+
+	sg_utf8_scrub(a);
+	ck_assert_str_eq(a, "ok caf\xc3\xa9");
+	sg_utf8_scrub(b);
+	ck_assert_str_eq(b, "?" "?.?");
+	sg_utf8_scrub(c);
+	ck_assert_str_eq(c, "");
+}
+END_TEST
+
 Suite *
 sg_suite(void)
 {
@@ -90,6 +127,8 @@ sg_suite(void)
 	tcase_add_test(tc, strv_push_contains_free);
 	tcase_add_test(tc, ct_equal_compares_bytes);
 	tcase_add_test(tc, utf8_validation);
+	tcase_add_test(tc, utf8_prefix_cuts_at_character_boundaries);
+	tcase_add_test(tc, utf8_scrub_replaces_bad_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
