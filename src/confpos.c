@@ -21,8 +21,6 @@
 
 #include "confpos.h"
 
-#define MAX_PROBLEMS 100
-
 static bool
 grow(struct confpos_loader *L, void **v, size_t *cap, size_t n, size_t size)
 {
@@ -252,7 +250,7 @@ confpos_add_problem(struct confpos_loader *L, unsigned line, unsigned col, const
 {
 	struct confpos_problem *p;
 
-	if (L->nprobs >= MAX_PROBLEMS) {
+	if (L->nprobs >= CONFPOS_MAX_PROBLEMS) {
 		L->dropped++;
 		return;
 	}

@@ -93,10 +93,15 @@ void confpos_report_unknown(struct confpos_loader *L, const char *path, const ch
 const char *confpos_show(const json_t *v, char *buf, size_t n);
 #define SG_CONF_GOT(v) confpos_show((v), (char[64]){ 0 }, 64)
 
+/* At most this many problems are kept; later ones are only counted (L->dropped). */
+#define CONFPOS_MAX_PROBLEMS 100
+
 /*
  * All problems, "NAME:LINE:COL: message\n" each, sorted by position (then
- * by the order found), plus a line for dropped problems and one for running
- * out of memory.  Newly allocated (NULL when memory ran out); sorts L->probs.
+ * by the order found), then two lines without a position, each only when it
+ * applies: "NAME: N more problems not shown\n" (after CONFPOS_MAX_PROBLEMS
+ * problems) and "NAME: out of memory\n".  Newly allocated (NULL when memory
+ * ran out); sorts L->probs.
  */
 char *confpos_render(struct confpos_loader *L);
 

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "confpos.h"
 #include "fuzz.h"
 #include "provider.h"
 
@@ -101,34 +102,59 @@ check_mask_of(const json_t *v)
 	json_decref(m);
 }
 
-/* Every line of errors is "NAME:LINE:COL: message" with 1 <= LINE <= lines. */
+/*
+ * Every line of errors is "NAME:LINE:COL: message" with 1 <= LINE <= lines,
+ * except the two trailers confpos_render() documents, each at most once and
+ * in this order after the positioned lines: "NAME: N more problems not
+ * shown" (N >= 1, only after exactly CONFPOS_MAX_PROBLEMS positioned lines)
+ * and "NAME: out of memory".
+ */
 static void
 check_errors(const char *errors, const char *name, size_t lines)
 {
-	size_t nlen = strlen(name);
+	size_t nlen = strlen(name), positioned = 0;
 	const char *p = errors;
+	int trailer = 0; /* 1: the dropped count was seen; 2: out of memory was seen */
 
 	FUZZ_CHECK(errors != NULL && errors[0] != '\0', "a rejected config has no error text");
 	while (*p != '\0') {
 		const char *nl = strchr(p, '\n'), *q;
-		unsigned long line, col;
+		unsigned long line, col, dropped;
 		char *end;
 
 		FUZZ_CHECK(strncmp(p, name, nlen) == 0 && p[nlen] == ':', "an error line lacks the file name: %.200s", p);
 		q = p + nlen + 1;
-		FUZZ_CHECK(isdigit((unsigned char) *q), "an error line lacks a line number: %.200s", p);
-		line = strtoul(q, &end, 10);
-		FUZZ_CHECK(*end == ':' && isdigit((unsigned char) end[1]), "an error line lacks a column: %.200s", p);
-		col = strtoul(end + 1, &end, 10);
-		FUZZ_CHECK(end[0] == ':' && end[1] == ' ' && end[2] != '\0' && end[2] != '\n',
-			   "an error line lacks a message: %.200s", p);
-		FUZZ_CHECK(line >= 1 && line <= lines, "error line number %lu outside the file's %zu lines: %.200s",
-			   line, lines, p);
-		FUZZ_CHECK(col >= 1, "error column 0: %.200s", p);
+		if (*q == ' ') {
+			if (strncmp(q, " out of memory\n", 15) == 0) {
+				FUZZ_CHECK(trailer < 2, "two out-of-memory lines: %.200s", p);
+				trailer = 2;
+			} else {
+				dropped = strtoul(q + 1, &end, 10);
+				FUZZ_CHECK(isdigit((unsigned char) q[1]) && strncmp(end, " more problems not shown\n", 25) == 0,
+					   "an error line lacks a line number: %.200s", p);
+				FUZZ_CHECK(trailer == 0 && dropped >= 1 && positioned == CONFPOS_MAX_PROBLEMS,
+					   "'%lu more problems' after %zu problems, trailer %d", dropped, positioned, trailer);
+				trailer = 1;
+			}
+		} else {
+			FUZZ_CHECK(trailer == 0, "a positioned line after a trailer: %.200s", p);
+			FUZZ_CHECK(isdigit((unsigned char) *q), "an error line lacks a line number: %.200s", p);
+			line = strtoul(q, &end, 10);
+			FUZZ_CHECK(*end == ':' && isdigit((unsigned char) end[1]), "an error line lacks a column: %.200s",
+				   p);
+			col = strtoul(end + 1, &end, 10);
+			FUZZ_CHECK(end[0] == ':' && end[1] == ' ' && end[2] != '\0' && end[2] != '\n',
+				   "an error line lacks a message: %.200s", p);
+			FUZZ_CHECK(line >= 1 && line <= lines,
+				   "error line number %lu outside the file's %zu lines: %.200s", line, lines, p);
+			FUZZ_CHECK(col >= 1, "error column 0: %.200s", p);
+			positioned++;
+		}
 		if (nl == NULL)
 			break;
 		p = nl + 1;
 	}
+	FUZZ_CHECK(positioned <= CONFPOS_MAX_PROBLEMS, "%zu problems shown, more than the cap", positioned);
 }
 
 static void
