@@ -11,6 +11,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Benchmark stacks hold throw-away data: their PostgreSQL runs without fsync (./dev up keeps the defaults).
+export SG_PG_FAST=1
 KIND=${1:-chat}
 N=${2:-2000}
 RUN=$ROOT/var/profile/run

@@ -23,6 +23,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Benchmark stacks hold throw-away data: their PostgreSQL runs without fsync (./dev up keeps the defaults).
+export SG_PG_FAST=1
 RUN=$ROOT/var/bench/run
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}

@@ -26,6 +26,8 @@ export STACKGATE_DATABASE_URL="host=$SG_RUN/pg-run port=$SG_PG_PORT dbname=stack
 export SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL
 # The nginx auth cache window in tests: 1 s, like auth.key_cache_ttl.
 export AUTH_CACHE_TTL=1s
+# The test stack's PostgreSQL holds throw-away data: no fsync (./dev up keeps the defaults).
+export SG_PG_FAST=1
 
 PIDS=()
 dump_logs() {
