@@ -53,9 +53,9 @@ enum openai_rewrite {
  *     CR, LF) around it; strings may not hold raw control characters and
  *     escapes must be JSON's; nesting deeper than 128 is refused.  UTF-8 is
  *     not validated.  Anything else is OPENAI_RW_NOT_OBJECT.
- *   - Only members of the outermost object named exactly "model" (no
- *     escapes in the key) count, whatever the type of their value; with
- *     duplicate keys the first four are replaced, later ones left as sent.
+ *   - Every member of the outermost object whose key decodes to "model"
+ *     counts, however the key is spelled ("mod\u0065l" too) and whatever
+ *     the type of its value; with duplicate keys every one is replaced.
  *   - out is appended to (its earlier content is kept), NUL-terminated
  *     whenever out->p is not NULL.  On OPENAI_RW_NOT_OBJECT and
  *     OPENAI_RW_NOMEM its content is as before the call; on
@@ -71,7 +71,7 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
  * with its closing blank line, to out: a data payload that is a JSON object
  * gets its "model" replaced (several data lines are one payload); comments,
  * other fields, non-JSON data and "[DONE]" pass unchanged.  Sets *done when
- * the payload is [DONE].  False on allocation failure.
+ * the payload is exactly [DONE] ("[DONE]garbage" is data like any other).  False on allocation failure.
  */
 bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
 	SG_MUST_CHECK;

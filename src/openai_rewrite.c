@@ -17,12 +17,21 @@
 #include "proxy.h"
 
 #define SCAN_MAX_DEPTH 128
-#define MAX_MODEL_SPANS 4
 
+/*
+ * The scanner.  It writes as it goes: every top-level "model" value it
+ * finishes is replaced in out at once (the text since the last one, then
+ * model_json), so there is no limit on how many there are; the caller
+ * appends the rest at the end, or rolls out back when the text is not one
+ * object.
+ */
 struct scan {
 	const char *p, *end;
-	const char *span[MAX_MODEL_SPANS][2]; /* values of top-level "model" members */
-	int nspans;
+	const char *from;       /* the first byte not yet copied to out */
+	const char *model_json; /* what replaces each top-level "model" value */
+	struct proxy_buf *out;
+	int nspans;             /* top-level "model" values replaced */
+	bool nomem;
 };
 
 static bool scan_value(struct scan *s, int depth);
@@ -78,6 +87,44 @@ scan_string(struct scan *s)
 		}
 	}
 	return false;
+}
+
+/* The value of hex digit c (checked by scan_string). */
+static unsigned
+hexval(char c)
+{
+	return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * True when the JSON string key[0..n) (quotes included, escapes checked by
+ * scan_string) decodes to the ASCII text want: "model" however it is spelled
+ * ("mod\u0065l", "\u006dodel").
+ */
+static bool
+key_is(const char *key, size_t n, const char *want)
+{
+	const char *p = key + 1, *end = key + n - 1;
+
+	for (; *want != '\0'; want++) {
+		unsigned c;
+
+		if (p >= end)
+			return false;
+		if (*p != '\\') {
+			c = (unsigned char) *p++;
+		} else if (p[1] == 'u') {
+			c = hexval(p[2]) << 12 | hexval(p[3]) << 8 | hexval(p[4]) << 4 | hexval(p[5]);
+			p += 6;
+		} else {
+			/* Only \" \\ \/ stand for printable characters; \b \f \n \r \t never match ASCII text. */
+			c = p[1] == '"' || p[1] == '\\' || p[1] == '/' ? (unsigned char) p[1] : 0;
+			p += 2;
+		}
+		if (c != (unsigned char) *want)
+			return false;
+	}
+	return p == end;
 }
 
 static bool
@@ -145,7 +192,7 @@ scan_object(struct scan *s, int depth)
 		key = s->p;
 		if (!scan_string(s))
 			return false;
-		is_model = depth == 1 && s->p - key == 7 && memcmp(key, "\"model\"", 7) == 0;
+		is_model = depth == 1 && key_is(key, (size_t) (s->p - key), "model");
 		skip_ws(s);
 		if (s->p >= s->end || *s->p != ':')
 			return false;
@@ -154,9 +201,13 @@ scan_object(struct scan *s, int depth)
 		val = s->p;
 		if (!scan_value(s, depth))
 			return false;
-		if (is_model && s->nspans < MAX_MODEL_SPANS) {
-			s->span[s->nspans][0] = val;
-			s->span[s->nspans][1] = s->p;
+		if (is_model) {
+			if (!proxy_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
+			    !proxy_buf_append(s->out, s->model_json, strlen(s->model_json))) {
+				s->nomem = true;
+				return false;
+			}
+			s->from = s->p;
 			s->nspans++;
 		}
 		skip_ws(s);
@@ -225,30 +276,27 @@ scan_value(struct scan *s, int depth)
 enum openai_rewrite
 openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
 {
-	struct scan s = {.p = json, .end = json + len};
-	const char *from = json;
+	struct scan s = {.p = json, .end = json + len, .from = json, .model_json = model_json, .out = out};
 	size_t start_len = out->len;
+	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
 	skip_ws(&s);
-	if (s.p >= s.end || *s.p != '{' || !scan_object(&s, 1))
-		return OPENAI_RW_NOT_OBJECT;
-	skip_ws(&s);
-	if (s.p != s.end)
-		return OPENAI_RW_NOT_OBJECT;
-	for (int i = 0; i < s.nspans; i++) {
-		if (!proxy_buf_append(out, from, (size_t) (s.span[i][0] - from)) ||
-		    !proxy_buf_append(out, model_json, strlen(model_json)))
-			goto nomem;
-		from = s.span[i][1];
+	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
+		skip_ws(&s);
+		if (s.p == s.end)
+			rw = s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
 	}
-	if (!proxy_buf_append(out, from, (size_t) (json + len - from)))
-		goto nomem;
-	return s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
-nomem:
-	out->len = start_len;
-	if (out->p != NULL)
-		out->p[start_len] = '\0';
-	return OPENAI_RW_NOMEM;
+	if (s.nomem)
+		rw = OPENAI_RW_NOMEM;
+	if (rw != OPENAI_RW_NOT_OBJECT && rw != OPENAI_RW_NOMEM &&
+	    !proxy_buf_append(out, s.from, (size_t) (json + len - s.from)))
+		rw = OPENAI_RW_NOMEM;
+	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
+		out->len = start_len;
+		if (out->p != NULL)
+			out->p[start_len] = '\0';
+	}
+	return rw;
 }
 
 static bool
@@ -295,7 +343,7 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 		dlen = joined.len;
 	}
 	if (ndata > 0) {
-		if (dlen >= 6 && memcmp(data, "[DONE]", 6) == 0) {
+		if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
 			*done = true;
 		} else {
 			enum openai_rewrite rw = openai_rewrite_model(data, dlen, model_json, &rewritten);

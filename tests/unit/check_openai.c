@@ -201,6 +201,25 @@ START_TEST(rewrite_top_level_model_only)
 }
 END_TEST
 
+START_TEST(rewrite_every_model_key_however_spelled)
+{
+	/* Duplicate keys: every one (a reader may take the first or the last). */
+	rewrite_case("{\"model\":1,\"model\":2,\"model\":3,\"model\":4,\"model\":5,\"model\":\"up\"}",
+		     OPENAI_RW_REPLACED,
+		     "{\"model\":\"asked\",\"model\":\"asked\",\"model\":\"asked\",\"model\":\"asked\","
+		     "\"model\":\"asked\",\"model\":\"asked\"}");
+	/* Escaped key names decode to "model" too. */
+	rewrite_case("{\"mod\\u0065l\":\"up\"}", OPENAI_RW_REPLACED, "{\"mod\\u0065l\":\"asked\"}");
+	rewrite_case("{\"\\u006Dodel\":\"up\",\"model\":\"up\"}", OPENAI_RW_REPLACED,
+		     "{\"\\u006Dodel\":\"asked\",\"model\":\"asked\"}");
+	rewrite_case("{\"\\u006d\\u006f\\u0064\\u0065\\u006c\":[1]}", OPENAI_RW_REPLACED,
+		     "{\"\\u006d\\u006f\\u0064\\u0065\\u006c\":\"asked\"}");
+	/* Keys that only look alike stay. */
+	rewrite_case("{\"Model\":1,\"models\":2,\"mode\":3,\"model\\u0000\":4,\"mod\\nel\":5}", OPENAI_RW_NO_MODEL,
+		     "{\"Model\":1,\"models\":2,\"mode\":3,\"model\\u0000\":4,\"mod\\nel\":5}");
+}
+END_TEST
+
 START_TEST(rewrite_rejects_what_is_not_one_object)
 {
 	static const char *const bad[] = {
@@ -248,6 +267,9 @@ START_TEST(event_rewrite)
 		   "data: {\"id\":\"c1\",\"model\":\"asked\",\"choices\":[]}\n\n", false);
 	event_case("data:{\"model\":\"up\"}", "data: {\"model\":\"asked\"}\n\n", false);
 	event_case("data: [DONE]", "data: [DONE]\n\n", true);
+	/* Only an exact [DONE] ends the stream. */
+	event_case("data: [DONE]garbage", "data: [DONE]garbage\n\n", false);
+	event_case("data: [DONE] ", "data: [DONE] \n\n", false);
 	event_case(": keep-alive", ": keep-alive\n\n", false);
 	event_case("data: not json {model}", "data: not json {model}\n\n", false);
 	event_case("data: {\"error\":{\"message\":\"x\"}}", "data: {\"error\":{\"message\":\"x\"}}\n\n", false);
@@ -705,6 +727,7 @@ openai_suite(void)
 	tcase_add_test(pure, sse_finish_lenient_and_truncated);
 	tcase_add_test(pure, sse_stop_and_too_big);
 	tcase_add_test(pure, rewrite_top_level_model_only);
+	tcase_add_test(pure, rewrite_every_model_key_however_spelled);
 	tcase_add_test(pure, rewrite_rejects_what_is_not_one_object);
 	tcase_add_test(pure, event_rewrite);
 	tcase_add_test(pure, upstream_error_messages);
