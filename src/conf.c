@@ -154,6 +154,7 @@ static const struct key keys[] = {
 	{ "server", "max_body_bytes", K_SIZE, F(max_body_bytes), 1024, 1073741824, NULL },
 	{ "server", "max_json_depth", K_INT, F(max_json_depth), 2, 1000, NULL },
 	{ "server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL },
+	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
 	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
 	{ "database", "conninfo", K_STR, F(conninfo), 0, 0, NULL },
@@ -334,6 +335,7 @@ conf_defaults(void)
 	c->max_body_bytes = 1 << 20;
 	c->max_json_depth = 64;
 	c->shutdown_timeout_s = 30;
+	c->client_version_check = true;
 	c->db_pool_size = 4;
 	c->key_cache_ttl_s = 5;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");

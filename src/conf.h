@@ -60,6 +60,7 @@ struct sg_conf {
 	int shutdown_timeout_s;  /* server.shutdown_timeout, default 30 */
 	char *log_level;         /* server.log_level, default "info" */
 	char *pid_file;          /* server.pid_file, optional */
+	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
 
 	/* "database" */
 	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
@@ -32,6 +33,74 @@ inspect_version(struct request *r)
 {
 	r->reply = json_pack("{s:s}", "version", PACKAGE_VERSION);
 	return r->reply ? SG_OK : SG_E_NOMEM;
+}
+
+/* A run of 1 to 6 digits at *s, moving past it; -1 when there is none (or it is longer). */
+static long
+number(const char **s)
+{
+	const char *p = *s;
+	long v = 0;
+
+	while (isdigit((unsigned char) *p) && p - *s < 7)
+		v = v * 10 + (*p++ - '0');
+	if (p == *s || p - *s > 6)
+		return -1;
+	*s = p;
+	return v;
+}
+
+/*
+ * "MAJOR[.MINOR]" at the start of s as a version parser reads it ("1" is 1.0,
+ * "0.7.3rc1" is 0.7): *major * 1000000 + *minor in *out; false when s is no
+ * version (what follows the numbers must be the end, '.', '-', '+' or a tag).
+ */
+static bool
+major_minor(const char *s, long *out)
+{
+	long major, minor = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == 'v' || *s == 'V')
+		s++;
+	if ((major = number(&s)) < 0)
+		return false;
+	if (*s == '.' && isdigit((unsigned char) s[1])) {
+		s++;
+		if ((minor = number(&s)) < 0)
+			return false;
+	}
+	if (*s != '\0' && *s != '.' && *s != '-' && *s != '+' && !isalpha((unsigned char) *s))
+		return false;
+	*out = major * 1000000 + minor;
+	return true;
+}
+
+bool
+inspect_client_version_ok(const char *version)
+{
+	long v, lo, hi;
+
+	if (version == NULL || !major_minor(version, &v) || !major_minor(INSPECT_API_OLDEST, &lo) ||
+	    !major_minor(INSPECT_API_NEWEST, &hi))
+		return true;
+	return v >= lo && v <= hi;
+}
+
+sg_status
+inspect_check_client_version(struct request *r)
+{
+	const char *v = http_param(r, "HTTP_X_LLAMASTACK_CLIENT_VERSION");
+
+	if (!r->conf->client_version_check || inspect_client_version_ok(v))
+		return SG_OK;
+	return http_fail(r, SG_E_UPGRADE, NULL,
+			 "client version %.*s is not compatible with this server, which serves Llama Stack API "
+			 "versions " INSPECT_API_OLDEST " to " INSPECT_API_NEWEST
+			 " (llama-stack-client " INSPECT_API_OLDEST ".x to " INSPECT_API_NEWEST ".x); use a client "
+			 "of one of those versions",
+			 (int) sg_utf8_prefix(v, 64), v);
 }
 
 sg_status

@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "db.h"
 #include "http.h"
+#include "inspect.h"
 #include "json.h"
 #include "log.h"
 #include "proxy.h"
@@ -148,6 +149,12 @@ worker_handle(struct request *r)
 	r->route = rt;
 	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
 		st = identity_resolve(r);
+		if (st != SG_OK)
+			goto out;
+	}
+	/* Llama Stack's client version check, after authentication as there; not on nginx's auth subrequest. */
+	if (!(rt->flags & SG_ROUTE_INTERNAL)) {
+		st = inspect_check_client_version(r);
 		if (st != SG_OK)
 			goto out;
 	}

@@ -14,5 +14,6 @@ Suite *auth_suite(void);
 Suite *registry_suite(void);
 Suite *resources_suite(void);
 Suite *openai_suite(void);
+Suite *inspect_suite(void);
 
 #endif
