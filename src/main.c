@@ -113,16 +113,17 @@ cmd_serve(struct sg_conf *c, bool migrate)
 		free(c->conninfo);
 		c->conninfo = sg_strdup(conninfo_for(NULL));
 	}
-	if (migrate || c->auto_migrate) {
-		if (cmd_migrate(c) != 0)
-			return 1;
-	}
+	if ((migrate || c->auto_migrate) && cmd_migrate(c) != 0)
+		goto fail;
 	st = db_schema_check(c->conninfo, err, sizeof(err));
 	if (st != SG_OK) {
 		log_error("%s", err);
-		return 1;
+		goto fail;
 	}
-	return supervisor_run(c);
+	return supervisor_run(c); /* frees c */
+fail:
+	conf_free(c);
+	return 1;
 }
 
 int

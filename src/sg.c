@@ -13,6 +13,17 @@
 
 #include "sg.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SG_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SG_LSAN 1
+#endif
+#endif
+#ifdef SG_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static const struct {
 	const char *name;
 	int http;
@@ -237,6 +248,14 @@ sg_utf8_scrub(char *s)
 			*p = '?';
 			len = 1;
 		}
+}
+
+void
+sg_leak_check(void)
+{
+#ifdef SG_LSAN
+	__lsan_do_leak_check();
+#endif
 }
 
 int64_t

@@ -91,6 +91,14 @@ size_t sg_utf8_prefix(const char *s, size_t max);
 /* Replaces, in place, every byte of s that is not part of well-formed UTF-8 with '?'. */
 void sg_utf8_scrub(char *s);
 
+/*
+ * In a build with AddressSanitizer: runs LeakSanitizer's check now, and ends
+ * the process with LeakSanitizer's exit code (23) after its report when
+ * anything leaked.  For a process that leaves with _exit (a worker), which
+ * skips the check at exit.  Does nothing in other builds.
+ */
+void sg_leak_check(void);
+
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
 /* Constant-time comparison of two buffers of the same length. */

@@ -175,6 +175,9 @@ spawn(struct sg_conf *conf, int fd, int slot)
 		int rc;
 
 		rc = worker_run(conf, fd);
+		/* _exit: the master's atexit work is not the worker's; so a sanitized build checks leaks here. */
+		if (rc == 0)
+			sg_leak_check();
 		_exit(rc);
 	}
 	slots[slot].pid = pid;
@@ -322,11 +325,14 @@ supervisor_run(struct sg_conf *conf)
 
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
+		conf_free(conf);
 		return 1;
 	}
 	fd = open_socket(conf);
-	if (fd < 0)
+	if (fd < 0) {
+		conf_free(conf);
 		return 1;
+	}
 	listen_path = sg_strdup(conf->listen);
 	write_pid_file(conf);
 	registry_prefork();
