@@ -22,6 +22,7 @@ main(void)
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, registry_suite());
 	srunner_add_suite(sr, resources_suite());
+	srunner_add_suite(sr, scoring_builtin_suite());
 	srunner_add_suite(sr, openai_suite());
 	srunner_add_suite(sr, inspect_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -13,6 +13,7 @@ Suite *acl_suite(void);
 Suite *auth_suite(void);
 Suite *registry_suite(void);
 Suite *resources_suite(void);
+Suite *scoring_builtin_suite(void);
 Suite *openai_suite(void);
 Suite *inspect_suite(void);
 
