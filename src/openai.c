@@ -36,6 +36,7 @@
 #include "json.h"
 #include "log.h"
 #include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "registry.h"
 
@@ -165,13 +166,20 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	return SG_OK;
 }
 
-/* An upstream answer that is not 2xx, as the client's error. */
+/*
+ * An upstream answer that is not 2xx, as the client's error.  Its message and
+ * param are relayed (4xx) or logged (the rest) only after every configured
+ * secret is scrubbed from them: an upstream may echo the key it was sent.
+ */
 static sg_status
 upstream_error(struct request *r, const struct sg_provider *p, const struct proxy_response *resp)
 {
 	char msg[1024], param[128];
 	bool have = openai_upstream_error(resp->body.p, resp->body.len, msg, sizeof(msg), param, sizeof(param));
 	long code = resp->status;
+
+	provider_scrub(r->conf, msg);
+	provider_scrub(r->conf, param);
 
 	if (code >= 400 && code <= 499 && code != 401 && code != 403 && code != 407) {
 		r->upstream_status = (int) code;
