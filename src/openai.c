@@ -259,8 +259,19 @@ static bool
 relay_event(void *ctx, const char *ev, size_t len)
 {
 	struct relay *rl = ctx;
+	char *copy;
+	bool ok;
 
-	return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+	if (memmem(ev, len, "\"error\"", 7) == NULL)
+		return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+	/* An upstream's error event may echo the key it was sent, like its error bodies. */
+	copy = sg_strndup(ev, len);
+	if (copy == NULL)
+		return false;
+	provider_scrub(rl->r->conf, copy);
+	ok = openai_sse_rewrite(copy, strlen(copy), rl->model_json, &rl->out, &rl->done);
+	free(copy);
+	return ok;
 }
 
 static bool

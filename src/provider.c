@@ -11,7 +11,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,7 +340,8 @@ struct secrets {
 	struct secret *v;
 	size_t n, cap;
 	bool nomem;
-	char *direct; /* when set, each secret is scrubbed from it at once instead of listed */
+	char *text;  /* what is scrubbed */
+	bool direct; /* scrub each secret from text at once instead of listing it */
 };
 
 static void scrub_one(char *text, const char *sec, size_t n);
@@ -348,8 +351,8 @@ secret_add(struct secrets *ss, const char *p, size_t n)
 {
 	if (p == NULL || n < PROVIDER_SCRUB_MIN)
 		return;
-	if (ss->direct != NULL) {
-		scrub_one(ss->direct, p, n);
+	if (ss->direct) {
+		scrub_one(ss->text, p, n);
 		return;
 	}
 	if (ss->n == ss->cap) {
@@ -364,6 +367,47 @@ secret_add(struct secrets *ss, const char *p, size_t n)
 		ss->cap = cap;
 	}
 	ss->v[ss->n++] = (struct secret){ p, n };
+}
+
+/*
+ * The Authorization: Basic value an HTTP client derives from a URL's userinfo
+ * (percent-decoded, "user:password", or "token:" when it has no ':'), base64,
+ * scrubbed from ss->text at once: it is the credential, trivially decoded.
+ */
+static void
+scrub_basic(struct secrets *ss, const char *ui, size_t n, bool has_colon)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char raw[258];
+	char b64[348];
+	size_t r = 0, o = 0;
+
+	if (n > 256)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (ui[i] == '%' && i + 2 < n && isxdigit((unsigned char) ui[i + 1]) && isxdigit((unsigned char) ui[i + 2]) &&
+		    sscanf(ui + i + 1, "%2x", &v) == 1) {
+			raw[r++] = (unsigned char) v;
+			i += 2;
+		} else {
+			raw[r++] = (unsigned char) ui[i];
+		}
+	}
+	if (!has_colon)
+		raw[r++] = ':';
+	for (size_t i = 0; i < r; i += 3) {
+		uint32_t v = (uint32_t) raw[i] << 16 | (uint32_t) (i + 1 < r ? raw[i + 1] : 0) << 8 |
+			     (uint32_t) (i + 2 < r ? raw[i + 2] : 0);
+
+		b64[o++] = tab[(v >> 18) & 63];
+		b64[o++] = tab[(v >> 12) & 63];
+		b64[o++] = i + 1 < r ? tab[(v >> 6) & 63] : '=';
+		b64[o++] = i + 2 < r ? tab[v & 63] : '=';
+	}
+	if (o >= PROVIDER_SCRUB_MIN)
+		scrub_one(ss->text, b64, o);
 }
 
 /* The secrets of a config value: every string under a credential key, every URL's userinfo. */
@@ -385,8 +429,10 @@ secrets_of(struct secrets *ss, const json_t *v, bool under_secret)
 
 		if (under_secret)
 			secret_add(ss, s, json_string_length(v));
-		else if (url_userinfo(s, &u, &ulen, &colon))
+		else if (url_userinfo(s, &u, &ulen, &colon)) {
 			secret_add(ss, colon < ulen ? s + u + colon + 1 : s + u, colon < ulen ? ulen - colon - 1 : ulen);
+			scrub_basic(ss, s + u, ulen, colon < ulen);
+		}
 	}
 }
 
@@ -429,7 +475,7 @@ collect(const struct sg_conf *c, struct secrets *ss)
 void
 provider_scrub(const struct sg_conf *c, char *text)
 {
-	struct secrets ss = { 0 };
+	struct secrets ss = { .text = text };
 
 	if (c == NULL || text == NULL || text[0] == '\0')
 		return;
@@ -442,7 +488,7 @@ provider_scrub(const struct sg_conf *c, char *text)
 	free(ss.v);
 	if (ss.nomem) {
 		/* No room for the whole list: scrub each secret as it is found. */
-		ss = (struct secrets){ .direct = text };
+		ss = (struct secrets){ .text = text, .direct = true };
 		collect(c, &ss);
 	}
 }

@@ -110,8 +110,9 @@ json_t *provider_config_masked(const json_t *config);
  * Replaces, in the NUL-terminated text, every occurrence of a configured
  * secret of at least PROVIDER_SCRUB_MIN bytes by "********": each
  * provider's API key (also one read from the environment), every string
- * that provider_config_masked masks under a credential key, and the
- * password (or token) of every URL's userinfo.  Longer secrets first, so
+ * that provider_config_masked masks under a credential key, the password
+ * (or token) of every URL's userinfo, and the base64 Basic credentials an
+ * HTTP client makes of that userinfo.  Longer secrets first, so
  * one that contains another is still found whole.  The text never grows.
  * For what an upstream sends back (an error message relayed to a client or
  * logged): an upstream may echo the key it was sent.  c may be NULL (no-op).

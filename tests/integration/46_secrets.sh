@@ -20,7 +20,8 @@ TOKEN_SECRET=token-named-secret-5678
 NESTED_SECRET=nested-auth-secret-3456
 PROXY_TOKEN=only-token-userinfo-7890
 CRED_SECRET=/etc/credentials-path-secret
-SECRETS=("$PROVIDER_KEY" "$URL_PASS" "$TOKEN_SECRET" "$NESTED_SECRET" "$PROXY_TOKEN" "$CRED_SECRET")
+BASIC=$(printf '%s' "sg-user:$URL_PASS" | base64) # what curl sends for the URL's userinfo
+SECRETS=("$PROVIDER_KEY" "$URL_PASS" "$TOKEN_SECRET" "$NESTED_SECRET" "$PROXY_TOKEN" "$CRED_SECRET" "$BASIC")
 
 # no_secret_in TEXT NAME: a check that TEXT holds none of $SECRETS.
 no_secret_in() {
@@ -67,7 +68,7 @@ no_secret_in "$BODY" "GET /v1/providers carries no secret"
 no_secret_in "$(psql_q "SELECT row_to_json(p) FROM providers p")" "the providers table carries no secret"
 
 echo "-- item 3: upstream error bodies that echo the key are scrubbed"
-for m in sec-echo-400:vllm:echo-key-400 sec-echo-500:vllm:echo-key-500 \
+for m in sec-echo-400:vllm:echo-key-400 sec-echo-500:vllm:echo-key-500 sec-echo-stream:vllm:echo-key-stream \
 	sec-creds-400:vllm-creds:echo-key-400 sec-creds-500:vllm-creds:echo-key-500; do
 	IFS=: read -r id p pm <<<"$m"
 	req POST /v1/models "$(jq -nc --arg id "$id" --arg p "$p" --arg pm "$pm" \
@@ -84,9 +85,13 @@ expect_jq '.error.param' "********" "…in param too"
 req POST $OA/chat/completions '{"model":"sec-echo-400","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 expect_status 400 "a stream request's upstream 400 is relayed as 400"
 no_secret_in "$BODY" "…without the provider key"
+req POST $OA/chat/completions '{"model":"sec-echo-stream","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+expect_status 200 "a stream whose upstream sends an error event echoing the key"
+expect_body_contains 'incorrect API key provided: Bearer ********' "…relays the event with the key scrubbed"
+no_secret_in "$BODY" "…and nowhere the key"
 req POST $OA/chat/completions '{"model":"sec-creds-400","messages":[{"role":"user","content":"hi"}]}'
 expect_status 400 "vllm-creds: the upstream 400 is relayed"
-no_secret_in "$BODY" "…without the password of the provider URL the upstream echoed"
+no_secret_in "$BODY" "…without the password of the provider URL (or its Basic form) the upstream echoed"
 expect_body_contains "sg-user:********" "…which is replaced by ********"
 for id in sec-echo-500 sec-creds-500; do
 	req POST $OA/completions "{\"model\":\"$id\",\"prompt\":\"hi\"}"
@@ -99,7 +104,7 @@ logs=$(cat "$SG_RUN"/logs/stackgate*.log 2>/dev/null)
 	pass "the log keeps the upstream's message, scrubbed" || fail "the log keeps the upstream's message" \
 	"$(grep -a 'answered HTTP 500' "$SG_RUN"/logs/stackgate*.log | tail -2)"
 no_secret_in "$logs" "no stackgate log line carries a configured secret"
-for id in sec-echo-400 sec-echo-500 sec-creds-400 sec-creds-500; do req DELETE "/v1/models/$id"; done
+for id in sec-echo-400 sec-echo-500 sec-echo-stream sec-creds-400 sec-creds-500; do req DELETE "/v1/models/$id"; done
 
 echo "-- item 9: every 401 body is valid JSON"
 bearer_msg='the Authorization header must be "Bearer <API key>"'

@@ -834,7 +834,7 @@ START_TEST(test_scrub)
 		    "  {\"provider_id\": \"p\", \"provider_type\": \"remote::passthrough\", \"config\": {"
 		    "     \"url\": \"https://only-token-userinfo@h\", \"api_key\": \"tok-0123456789-longer\"}}],"
 		    " \"safety\": [{\"provider_id\": \"t\", \"provider_type\": \"remote::x\","
-		    "     \"config\": {\"password\": \"tool-pass-word\"}}]}}");
+		    "     \"config\": {\"password\": \"tool-pass-word\", \"endpoint\": \"http://a%20b:p%40ss@h\"}}]}}");
 	ck_assert_str_eq(c->providers[1].api_key, "sk-env-key-0123456789");
 
 	snprintf(text, sizeof(text), "%s",
@@ -845,6 +845,12 @@ START_TEST(test_scrub)
 	ck_assert_str_eq(text, "key ******** and ********, Bearer ********; "
 			       "******** ******** ******** ********; short visible-value bob "
 			       "****************");
+
+	/* The Basic credentials an HTTP client makes of each URL's userinfo (user:password, token:). */
+	snprintf(text, sizeof(text), "%s",
+		 "got Basic Ym9iOnVybC1wYXNzd29yZC0x and Basic b25seS10b2tlbi11c2VyaW5mbzo= and YSBiOnBAc3M=");
+	provider_scrub(c, text);
+	ck_assert_str_eq(text, "got Basic ******** and Basic ******** and ********");
 
 	/* Nothing to scrub: unchanged; NULL config or text: no-op. */
 	snprintf(text, sizeof(text), "%s", "upstream says no");

@@ -31,6 +31,8 @@
 //                     Authorization header it received (and, for Basic, the
 //                     decoded user:password) in message and param, as a
 //                     careless upstream does: stackgate must scrub it
+//   echo-key-stream   stream: one chunk, then an error event that echoes the
+//                     Authorization header, and the end (no [DONE])
 // The header `X-Upstream-Mode: <mode>` selects the same behaviours for any model.
 //
 // Test hooks (not OpenAI):
@@ -55,6 +57,7 @@ const MODELS = [
 	'err-400', 'err-401', 'err-404', 'err-422', 'err-429', 'err-500', 'err-503',
 	'slow-500', 'slow-1000', 'slow-3000', 'hang', 'cut', 'garbage', 'nodone', 'json-stream',
 	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2', 'echo-key-400', 'echo-key-500',
+	'echo-key-stream',
 ];
 const CREATED = 1700000000;
 
@@ -162,7 +165,7 @@ function parseMode(name) {
 	if ((m = /^slow-(\d+)$/.exec(name))) return { kind: 'normal', delay: Number(m[1]) };
 	if ((m = /^stream-(\d+)-(\d+)$/.exec(name))) return { kind: 'normal', chunks: Number(m[1]), gap: Number(m[2]) };
 	if ((m = /^stall-(\d+)$/.exec(name))) return { kind: 'stall', chunks: Number(m[1]) };
-	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream'].includes(name)) return { kind: name };
+	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream', 'echo-key-stream'].includes(name)) return { kind: name };
 	return { kind: 'normal' };
 }
 
@@ -197,6 +200,14 @@ async function stream(req, res, kind, body, model, mode) {
 		if (gap > 0 && i > 0) await sleep(gap);
 		if (res.destroyed) return;
 		send(chunkObject(kind, model, pieces[i], null, i + 1));
+		if (mode.kind === 'echo-key-stream') {
+			send({ error: { message: `incorrect API key provided: ${req.headers.authorization || ''}`,
+				type: 'server_error', param: null, code: null } });
+			ended = true;
+			res.end();
+			stats.streams_completed++;
+			return;
+		}
 		if (mode.kind === 'cut' && (i === 1 || i + 1 === pieces.length)) break;
 		if (mode.kind === 'stall' && i + 1 >= mode.chunks) return; // never ends
 	}
