@@ -276,16 +276,17 @@ url_userinfo(const char *s, size_t *u, size_t *ulen, size_t *colon)
 	return true;
 }
 
-/* A string value, with the userinfo of a URL masked (user:******** or ********). */
+/* A copy of a string value, with the userinfo of a URL masked (user:******** or ********). */
 static json_t *
-masked_string(const char *s)
+masked_string(const json_t *v)
 {
+	const char *s = json_string_value(v);
 	size_t u, ulen, colon;
 	char *m;
 	json_t *j;
 
 	if (!url_userinfo(s, &u, &ulen, &colon))
-		return json_string(s);
+		return json_deep_copy(v); /* all of it, even past a NUL byte */
 	if (colon < ulen)
 		m = sg_asprintf("%.*s********%s", (int) (u + colon + 1), s, s + u + ulen);
 	else
@@ -325,7 +326,7 @@ provider_config_masked(const json_t *config)
 		return out;
 	}
 	if (json_is_string(in))
-		return masked_string(json_string_value(in));
+		return masked_string(in);
 	return json_deep_copy(in);
 }
 
