@@ -69,6 +69,7 @@ no_secret_in "$(psql_q "SELECT row_to_json(p) FROM providers p")" "the providers
 
 echo "-- item 3: upstream error bodies that echo the key are scrubbed"
 for m in sec-echo-400:vllm:echo-key-400 sec-echo-500:vllm:echo-key-500 sec-echo-stream:vllm:echo-key-stream \
+	sec-echo-long:vllm:echo-key-long-400 \
 	sec-creds-400:vllm-creds:echo-key-400 sec-creds-500:vllm-creds:echo-key-500; do
 	IFS=: read -r id p pm <<<"$m"
 	req POST /v1/models "$(jq -nc --arg id "$id" --arg p "$p" --arg pm "$pm" \
@@ -85,6 +86,11 @@ expect_jq '.error.param' "********" "…in param too"
 req POST $OA/chat/completions '{"model":"sec-echo-400","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 expect_status 400 "a stream request's upstream 400 is relayed as 400"
 no_secret_in "$BODY" "…without the provider key"
+req POST $OA/chat/completions '{"model":"sec-echo-long","messages":[{"role":"user","content":"hi"}]}'
+expect_status 400 "an upstream 400 with the key where the relayed message is cut"
+said=$(jq -r '.error.message + " " + .detail' <<<"$BODY")
+[[ $said == *"incorrect API key provided: Bearer "* && $said != *"${PROVIDER_KEY:0:9}"* ]] &&
+	pass "…leaves no part of the key" || fail "…leaves no part of the key" "$(tail -c 80 <<<"$said")"
 req POST $OA/chat/completions '{"model":"sec-echo-stream","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 expect_status 200 "a stream whose upstream sends an error event echoing the key"
 expect_body_contains 'incorrect API key provided: Bearer ********' "…relays the event with the key scrubbed"
@@ -104,7 +110,7 @@ logs=$(cat "$SG_RUN"/logs/stackgate*.log 2>/dev/null)
 	pass "the log keeps the upstream's message, scrubbed" || fail "the log keeps the upstream's message" \
 	"$(grep -a 'answered HTTP 500' "$SG_RUN"/logs/stackgate*.log | tail -2)"
 no_secret_in "$logs" "no stackgate log line carries a configured secret"
-for id in sec-echo-400 sec-echo-500 sec-echo-stream sec-creds-400 sec-creds-500; do req DELETE "/v1/models/$id"; done
+for id in sec-echo-400 sec-echo-500 sec-echo-stream sec-echo-long sec-creds-400 sec-creds-500; do req DELETE "/v1/models/$id"; done
 
 echo "-- item 9: every 401 body is valid JSON"
 bearer_msg='the Authorization header must be "Bearer <API key>"'

@@ -31,6 +31,8 @@
 //                     Authorization header it received (and, for Basic, the
 //                     decoded user:password) in message and param, as a
 //                     careless upstream does: stackgate must scrub it
+//   echo-key-long-<code>  the same after 977 bytes of padding (the key
+//                     straddles where stackgate cuts a relayed message)
 //   echo-key-stream   stream: one chunk, then an error event that echoes the
 //                     Authorization header, and the end (no [DONE])
 // The header `X-Upstream-Mode: <mode>` selects the same behaviours for any model.
@@ -57,7 +59,7 @@ const MODELS = [
 	'err-400', 'err-401', 'err-404', 'err-422', 'err-429', 'err-500', 'err-503',
 	'slow-500', 'slow-1000', 'slow-3000', 'hang', 'cut', 'garbage', 'nodone', 'json-stream',
 	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2', 'echo-key-400', 'echo-key-500',
-	'echo-key-stream',
+	'echo-key-long-400', 'echo-key-stream',
 ];
 const CREATED = 1700000000;
 
@@ -162,6 +164,7 @@ function parseMode(name) {
 	if (typeof name !== 'string') return { kind: 'normal' };
 	if ((m = /^err-(\d{3})$/.exec(name))) return { kind: 'err', status: Number(m[1]) };
 	if ((m = /^echo-key-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]) };
+	if ((m = /^echo-key-long-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]), pad: 977 };
 	if ((m = /^slow-(\d+)$/.exec(name))) return { kind: 'normal', delay: Number(m[1]) };
 	if ((m = /^stream-(\d+)-(\d+)$/.exec(name))) return { kind: 'normal', chunks: Number(m[1]), gap: Number(m[2]) };
 	if ((m = /^stall-(\d+)$/.exec(name))) return { kind: 'stall', chunks: Number(m[1]) };
@@ -259,7 +262,8 @@ async function inference(req, res, kind, raw) {
 		const auth = req.headers.authorization || '';
 		const basic = /^Basic (.+)$/.exec(auth);
 		const creds = basic ? Buffer.from(basic[1], 'base64').toString('utf8') : '';
-		const e = errorBody(mode.status, `incorrect API key provided: ${auth}${creds ? ` (${creds})` : ''}`);
+		const pad = mode.pad ? `${'x'.repeat(mode.pad)} ` : '';
+		const e = errorBody(mode.status, `${pad}incorrect API key provided: ${auth}${creds ? ` (${creds})` : ''}`);
 		e.error.param = auth.replace(/^\S+ /, '');
 		log(req, model, mode.status);
 		return sendJSON(res, mode.status, e);
