@@ -8,7 +8,7 @@
 #   - every 401 body is valid JSON, whatever the Authorization header;
 #   - a flood of distinct well-formed unknown keys does not cost one
 #     PostgreSQL query each, and a key created right after it was refused as
-#     unknown works at once.
+#     unknown works within a second (also just after a flood).
 # The daemon runs with an extra provider "vllm-creds" (credentials in its URL,
 # a "token" key, nested credential keys) and is restarted with the test
 # config at the end.
