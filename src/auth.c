@@ -7,8 +7,14 @@
  *
  * Key cache: a fixed table per process under key_lock, holding keys that
  * passed the check, keyed by the SHA-256 of the presented key.  Failures are
- * not cached, so a revoked or wrong key costs one query each time (rate
- * limiting is nginx's job).
+ * not cached, so a revoked key or a wrong secret for a known key id costs
+ * one query each time (rate limiting is nginx's job).
+ *
+ * Known key ids: the set of key ids in api_keys (48-bit numbers, sorted),
+ * per process under known_lock, so that a key whose id is not in it is
+ * refused without a query (see auth.h for the contract and its bounds).
+ * One thread at a time reads it again (under reload_lock; known_lock is
+ * never held while PostgreSQL is asked, only to check and swap).
  */
 #include "config.h"
 
@@ -23,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "auth.h"
@@ -49,6 +56,20 @@ struct key_entry {
 static struct key_entry keys[KEY_SLOTS];
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static struct {
+	uint64_t *ids;         /* sorted */
+	size_t n;
+	bool loaded;
+	uint64_t loaded_gen;   /* gen when the loaded snapshot was read */
+	int64_t loaded_us;
+	int64_t failed_us;     /* last failed reload (retried after a second) */
+	int64_t window_s;      /* the second misses_in_window counts */
+	unsigned misses_in_window;
+} known;
+static uint64_t known_gen; /* bumped by auth_invalidate, under known_lock */
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 key_clear(struct key_entry *e)
 {
@@ -59,6 +80,10 @@ key_clear(struct key_entry *e)
 void
 auth_invalidate(const char *principal)
 {
+	/* Any principal's change may be a key created or removed: read the key ids again. */
+	pthread_mutex_lock(&known_lock);
+	known_gen++;
+	pthread_mutex_unlock(&known_lock);
 	pthread_mutex_lock(&key_lock);
 	for (size_t i = 0; i < KEY_SLOTS; i++)
 		if (keys[i].used && (principal == NULL || strcmp(keys[i].principal, principal) == 0))
@@ -126,6 +151,125 @@ key_cache_put(const uint8_t digest[SG_SHA256_LEN], const char *principal, int64_
 		slot->cached_us = sg_now_us();
 	}
 	pthread_mutex_unlock(&key_lock);
+}
+
+/* ---- known key ids ---------------------------------------------------------------- */
+
+static uint64_t
+key_id_num(const char *key_id)
+{
+	return strtoull(key_id, NULL, 16);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* True when the set needs reading again: never read, notified since, or too old. */
+static bool
+known_stale(int64_t now)
+{
+	return !known.loaded || known.loaded_gen != known_gen || now - known.loaded_us > AUTH_KNOWN_MAX_AGE_S * 1000000;
+}
+
+/* Reads every key id from api_keys into the set; false when PostgreSQL could not answer. */
+static bool
+known_reload(void)
+{
+	static const char sql[] = "SELECT key_id FROM api_keys";
+	uint64_t gen, *ids = NULL;
+	size_t n = 0;
+	PGconn *conn;
+	PGresult *res;
+	bool ok = false;
+
+	pthread_mutex_lock(&known_lock);
+	gen = known_gen;
+	pthread_mutex_unlock(&known_lock);
+	conn = db_acquire();
+	if (conn == NULL)
+		return false;
+	res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		(void) db_result_status(conn, res);
+		goto out;
+	}
+	n = (size_t) PQntuples(res);
+	ids = sg_calloc(n + 1, sizeof(*ids));
+	if (ids == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = key_id_num(PQgetvalue(res, (int) i, 0));
+	qsort(ids, n, sizeof(*ids), cmp_u64);
+	pthread_mutex_lock(&known_lock);
+	free(known.ids);
+	known.ids = ids;
+	known.n = n;
+	known.loaded = true;
+	known.loaded_gen = gen;
+	known.loaded_us = sg_now_us();
+	pthread_mutex_unlock(&known_lock);
+	ids = NULL;
+	ok = true;
+out:
+	free(ids);
+	PQclear(res);
+	db_release(conn, db_conn_broken(conn));
+	return ok;
+}
+
+enum known_answer {
+	KNOWN_YES,     /* in api_keys as of the last read: look the key up */
+	KNOWN_NO,      /* not there, and no query left for such misses this second: refuse */
+	KNOWN_UNSURE,  /* not known (or the set cannot be read): look it up anyway */
+};
+
+/* Whether key_id may exist, reading the set again first when it is stale. */
+static enum known_answer
+known_check(const char *key_id)
+{
+	uint64_t id = key_id_num(key_id);
+	int64_t now = sg_now_us();
+	enum known_answer a;
+	bool stale;
+
+	pthread_mutex_lock(&known_lock);
+	stale = known_stale(now) && now - known.failed_us > 1000000;
+	pthread_mutex_unlock(&known_lock);
+	if (stale) {
+		/* One thread reads; the others wait for its snapshot rather than query too. */
+		pthread_mutex_lock(&reload_lock);
+		pthread_mutex_lock(&known_lock);
+		stale = known_stale(now) && now - known.failed_us > 1000000;
+		pthread_mutex_unlock(&known_lock);
+		if (stale && !known_reload()) {
+			pthread_mutex_lock(&known_lock);
+			known.failed_us = sg_now_us();
+			pthread_mutex_unlock(&known_lock);
+		}
+		pthread_mutex_unlock(&reload_lock);
+	}
+	pthread_mutex_lock(&known_lock);
+	if (!known.loaded) {
+		a = KNOWN_UNSURE; /* never read: PostgreSQL decides (and says whether it can) */
+	} else if (bsearch(&id, known.ids, known.n, sizeof(id), cmp_u64) != NULL) {
+		a = KNOWN_YES;
+	} else {
+		/* Maybe created since the read and not yet notified: a few such misses per second may ask. */
+		if (known.window_s != now / 1000000) {
+			known.window_s = now / 1000000;
+			known.misses_in_window = 0;
+		}
+		a = known.misses_in_window < AUTH_UNKNOWN_QUERIES_PER_S ? KNOWN_UNSURE : KNOWN_NO;
+		if (a == KNOWN_UNSURE)
+			known.misses_in_window++;
+	}
+	pthread_mutex_unlock(&known_lock);
+	return a;
 }
 
 /* ---- key format ------------------------------------------------------------------ */
@@ -330,11 +474,33 @@ out:
 	return st;
 }
 
+char *
+auth_error_json(const char *msg)
+{
+	json_t *j = json_string(msg != NULL ? msg : "");
+	char *text = j != NULL ? json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+	size_t n = text != NULL ? strlen(text) : 0;
+
+	json_decref(j);
+	if (n < 2) {
+		free(text);
+		return NULL;
+	}
+	/* Without the quotes: nginx pastes it between its own. */
+	memmove(text, text + 1, n - 2);
+	text[n - 2] = '\0';
+	return text;
+}
+
 static sg_status
 deny(struct request *r, const char *msg)
 {
-	/* nginx's error_page for the main request reads the message from this header. */
-	(void) http_add_header(r, "X-Stackgate-Error", msg);
+	char *esc = auth_error_json(msg);
+
+	/* nginx's error_page for the main request pastes this header into its JSON body. */
+	if (esc == NULL || !http_add_header(r, "X-Stackgate-Error-Json", esc))
+		log_warn("could not pass the auth error on to nginx: its 401 body says \"\"");
+	free(esc);
 	return http_fail(r, SG_E_UNAUTHORIZED, NULL, "%s", msg);
 }
 
@@ -370,6 +536,8 @@ auth_check(struct request *r)
 	if (expired)
 		return deny(r, msg_expired);
 	if (principal == NULL) {
+		if (known_check(key_id) == KNOWN_NO)
+			return deny(r, msg_invalid);
 		st = key_lookup(key_id, digest, &v, &principal, &expires);
 		if (st == SG_E_NOMEM)
 			return http_fail(r, st, NULL, "out of memory");

@@ -4,9 +4,14 @@
  * checks "Authorization: Bearer <key>" against api_keys (stored as SHA-256,
  * compared in constant time, with expiry, revocation and disabled
  * principals) and answers 204 with X-Stackgate-Principal, or 401 with an
- * OpenAI-style error and the message in X-Stackgate-Error (nginx's error_page
- * cannot see the subrequest's body).  The principal's attributes are not
- * sent: identity_resolve reads them from principal_attributes.
+ * OpenAI-style error and the message in X-Stackgate-Error-Json (nginx's
+ * error_page cannot see the subrequest's body).  That header holds the
+ * message already escaped as the inside of a JSON string, ASCII only
+ * (auth_error_json), so nginx's @unauthorized pastes it between quotes and
+ * its body is valid JSON whatever the message says; a header cannot carry
+ * raw control characters, and escaped it never needs to.  The principal's
+ * attributes are not sent: identity_resolve reads them from
+ * principal_attributes.
  * Also the admin CLI (`stackgate principal …`, `stackgate key …`), in
  * auth_cli.c.
  *
@@ -16,6 +21,25 @@
  * auth.key_cache_ttl seconds, keyed by that hash (never the key), so a
  * revocation takes effect within the TTL; auth_invalidate() drops entries
  * at once (identity_invalidate() calls it for 'principal:<name>' notifications).
+ *
+ * Unknown keys.  A flood of well-formed keys with random ids must not cost a
+ * PostgreSQL query each; a cache of refused keys would not help, since each
+ * one is new.  So each process keeps the set of key ids that exist (read with
+ * one `SELECT key_id FROM api_keys`, 8 bytes per key): a key whose id is not
+ * in it is refused without a query.  The set is read again, by one thread,
+ * on the first lookup after any 'principal:…' or '*' notification (every
+ * insert, delete or change of a key notifies its principal, see
+ * sql/002_access.sql) and after AUTH_KNOWN_MAX_AGE_S seconds, in case a
+ * notification was missed.  A key created after the last read and not yet
+ * notified (the notification is on its way) still works: up to
+ * AUTH_UNKNOWN_QUERIES_PER_S keys per second and process whose id is not in
+ * the set are looked up anyway; beyond that they are refused as invalid
+ * until the set is read again.  Bound: a flood of distinct unknown keys
+ * costs each process at most AUTH_UNKNOWN_QUERIES_PER_S lookups per second
+ * plus one read of the set per AUTH_KNOWN_MAX_AGE_S seconds (and per
+ * notification), whatever its rate; known key ids (also with a wrong secret)
+ * are looked up as before.  Until the set has been read once (PostgreSQL
+ * down) every key is looked up, and PostgreSQL's failure is the answer (503).
  */
 #ifndef SG_AUTH_H
 #define SG_AUTH_H
@@ -27,6 +51,11 @@
 #define AUTH_KEY_ID_LEN 12
 #define AUTH_KEY_SECRET_LEN 43
 #define AUTH_KEY_LEN (3 + AUTH_KEY_ID_LEN + 1 + AUTH_KEY_SECRET_LEN)
+
+/* How long the set of known key ids is trusted without a notification. */
+#define AUTH_KNOWN_MAX_AGE_S 5
+/* Keys per second and process whose id is not in that set that are still looked up. */
+#define AUTH_UNKNOWN_QUERIES_PER_S 5
 
 /* GET /_stackgate/auth (the auth_request target). */
 sg_status auth_check(struct request *r);
@@ -40,8 +69,18 @@ sg_status auth_check(struct request *r);
 int auth_cli_principal(const char *conninfo, int argc, char **argv);
 int auth_cli_key(const char *conninfo, int argc, char **argv);
 
-/* Drops the cached keys of principal (NULL: every key). */
+/*
+ * Drops the cached keys of principal (NULL: every key), and marks the set of
+ * known key ids for reading again (a key of principal may be new or gone).
+ */
 void auth_invalidate(const char *principal);
+
+/*
+ * msg as the inside of a JSON string (without the quotes; '"', '\\' and
+ * control characters escaped, non-ASCII as \uXXXX), the value of
+ * X-Stackgate-Error-Json.  Newly allocated; NULL on allocation failure.
+ */
+char *auth_error_json(const char *msg);
 
 /* What an Authorization header holds. */
 enum auth_header {

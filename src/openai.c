@@ -36,6 +36,7 @@
 #include "json.h"
 #include "log.h"
 #include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "registry.h"
 
@@ -165,12 +166,45 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	return SG_OK;
 }
 
-/* An upstream answer that is not 2xx, as the client's error. */
+/*
+ * The upstream's message and param into msg and param, with every configured
+ * secret scrubbed (an upstream may echo the key it was sent).  They are read
+ * wider than kept and scrubbed before the cut, so a secret that straddles the
+ * cut is not left half there.
+ */
+#define WIDE_FACTOR 4
+static bool
+scrubbed_upstream_error(const struct sg_conf *c, const struct proxy_response *resp, char *msg, size_t msglen,
+			char *param, size_t paramlen)
+{
+	size_t wm = msglen * WIDE_FACTOR, wp = paramlen * WIDE_FACTOR;
+	char *wide = malloc(wm + wp);
+	bool have;
+
+	if (wide == NULL) {
+		have = openai_upstream_error(resp->body.p, resp->body.len, msg, msglen, param, paramlen);
+		provider_scrub(c, msg);
+		provider_scrub(c, param);
+		return have;
+	}
+	have = openai_upstream_error(resp->body.p, resp->body.len, wide, wm, wide + wm, wp);
+	provider_scrub(c, wide);
+	provider_scrub(c, wide + wm);
+	copy_utf8(msg, msglen, wide);
+	copy_utf8(param, paramlen, wide + wm);
+	free(wide);
+	return have;
+}
+
+/*
+ * An upstream answer that is not 2xx, as the client's error.  Its message and
+ * param are relayed (4xx) or logged (the rest) only scrubbed of secrets.
+ */
 static sg_status
 upstream_error(struct request *r, const struct sg_provider *p, const struct proxy_response *resp)
 {
 	char msg[1024], param[128];
-	bool have = openai_upstream_error(resp->body.p, resp->body.len, msg, sizeof(msg), param, sizeof(param));
+	bool have = scrubbed_upstream_error(r->conf, resp, msg, sizeof(msg), param, sizeof(param));
 	long code = resp->status;
 
 	if (code >= 400 && code <= 499 && code != 401 && code != 403 && code != 407) {
@@ -251,8 +285,19 @@ static bool
 relay_event(void *ctx, const char *ev, size_t len)
 {
 	struct relay *rl = ctx;
+	char *copy;
+	bool ok;
 
-	return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+	if (memmem(ev, len, "\"error\"", 7) == NULL)
+		return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+	/* An upstream's error event may echo the key it was sent, like its error bodies. */
+	copy = sg_strndup(ev, len);
+	if (copy == NULL)
+		return false;
+	provider_scrub(rl->r->conf, copy);
+	ok = openai_sse_rewrite(copy, strlen(copy), rl->model_json, &rl->out, &rl->done);
+	free(copy);
+	return ok;
 }
 
 static bool

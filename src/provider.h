@@ -4,7 +4,8 @@
  * inference provider types are real OpenAI-compatible upstreams it proxies
  * to, their base URL, API key, timeouts and TLS settings (derived once, at
  * config load, into struct sg_provider), and the public view of a provider
- * for /v1/providers with its secrets masked.  No I/O but getenv at load.
+ * for /v1/providers with its secrets masked, and the scrubbing of configured
+ * secrets out of upstream text.  No I/O but getenv at load.
  *
  * OpenAI-compatible kinds.  The seed commit (reference/seed-routing_tables.txt,
  * llama-stack-api.md §2.3) forwards /v1/openai/v1/{completions,chat/completions}
@@ -87,13 +88,38 @@ void provider_parse_config(struct confpos_loader *L, json_t *obj);
 
 /*
  * A deep copy of a provider config with every secret replaced by
- * "********": the value of any key whose lower-cased name contains
- * "api_key", "api_token", "password" or "secret" (whatever its type),
- * through nested objects and arrays.  New reference; NULL on allocation
- * failure.  Stricter than Llama Stack, which recurses into an object or a
- * list under such a key instead of masking it.
+ * "********", through nested objects and arrays:
+ *   - the value of any key that names a credential (whatever its type): the
+ *     lower-cased name contains "token", "key", "secret", "password",
+ *     "passwd", "credential" or "auth" anywhere (api_key, API_TOKEN,
+ *     Client_Secret, sessionKey, auth_header, credentials_file, …);
+ *   - the userinfo of a URL in any other string ("scheme://userinfo@host…"):
+ *     the password after the first ':' ("http://user:********@host/v1"), or
+ *     the whole userinfo when it has no ':' (it becomes "********"); the rest
+ *     of the URL is kept.
+ * New reference; NULL on allocation failure.  Stricter than Llama Stack,
+ * which recurses into an object or a list under such a key instead of
+ * masking it, and masks fewer names.
  */
 json_t *provider_config_masked(const json_t *config);
+
+/* Configured secrets shorter than this are not scrubbed (they would hit common words). */
+#define PROVIDER_SCRUB_MIN 8
+
+/*
+ * Replaces, in the NUL-terminated text, every occurrence of a configured
+ * secret of at least PROVIDER_SCRUB_MIN bytes by "********": each
+ * provider's API key (also one read from the environment), every string
+ * that provider_config_masked masks under a credential key, the password
+ * (or token) of every URL's userinfo, and the base64 Basic credentials an
+ * HTTP client makes of that userinfo.  Longer secrets first, so
+ * one that contains another is still found whole.  The text never grows.
+ * For what an upstream sends back (an error message relayed to a client or
+ * logged): an upstream may echo the key it was sent.  c may be NULL (no-op).
+ * Thread-safe on a loaded config; allocates a small list (scrubs without it
+ * when memory runs out).
+ */
+void provider_scrub(const struct sg_conf *c, char *text);
 
 /*
  * The ProviderInfo of /v1/providers: {"api","provider_id","provider_type",

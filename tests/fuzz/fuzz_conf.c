@@ -50,7 +50,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static bool
 secret_name(const char *key)
 {
-	static const char *const words[] = {"api_key", "api_token", "password", "secret"};
+	static const char *const words[] = {"token", "key", "secret", "password", "passwd", "credential", "auth"};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcasestr(key, words[i]) != NULL)
@@ -58,7 +58,10 @@ secret_name(const char *key)
 	return false;
 }
 
-/* masked must be orig with every secret-named key's value, at any depth, replaced by "********". */
+/*
+ * masked must be orig with every secret-named key's value, at any depth,
+ * replaced by "********", and a URL's userinfo in a string masked.
+ */
 static void
 check_masked(const json_t *orig, const json_t *masked)
 {
@@ -87,6 +90,18 @@ check_masked(const json_t *orig, const json_t *masked)
 			   "the masked copy of an array differs in shape");
 		json_array_foreach(orig, i, v)
 			check_masked(v, json_array_get(masked, i));
+		return;
+	}
+	if (json_is_string(orig) && !json_equal(orig, masked)) {
+		/* Only a URL's userinfo may change: PREFIX "********" "@" REST, PREFIX and "@" REST taken from orig. */
+		const char *o = json_string_value(orig), *m = json_string_value(masked);
+		const char *star = m != NULL ? strstr(m, "********@") : NULL;
+		size_t olen = strlen(o), pre = star != NULL ? (size_t) (star - m) : 0, rest = star != NULL ? strlen(star + 8) : 0;
+
+		FUZZ_CHECK(star != NULL && strstr(o, "://") != NULL && pre < olen && memcmp(m, o, pre) == 0 &&
+				   rest <= olen - pre && strcmp(star + 8, o + olen - rest) == 0,
+			   "a string other than a URL's userinfo changed in the masked copy");
+		FUZZ_CHECK(strstr(m, "://") != NULL && strstr(m, "://") < star, "the masked userinfo is not after \"://\"");
 		return;
 	}
 	FUZZ_CHECK(json_equal(orig, masked), "a non-secret value changed in the masked copy");

@@ -442,13 +442,15 @@ END_TEST
 START_TEST(test_auth_check_rejects_without_db)
 {
 	static const struct {
-		const char *authorization, *msg;
+		const char *authorization, *msg, *json;
 	} v[] = {
-		{"HTTP_AUTHORIZATION=Basic dXNlcjpwYXNz", "the Authorization header must be \"Bearer <API key>\""},
-		{"HTTP_AUTHORIZATION=Bearer", "the Authorization header must be \"Bearer <API key>\""},
-		{"HTTP_AUTHORIZATION=Bearer sk-not-one-of-ours", "invalid API key"},
+		{"HTTP_AUTHORIZATION=Basic dXNlcjpwYXNz", "the Authorization header must be \"Bearer <API key>\"",
+		 "the Authorization header must be \\\"Bearer <API key>\\\""},
+		{"HTTP_AUTHORIZATION=Bearer", "the Authorization header must be \"Bearer <API key>\"",
+		 "the Authorization header must be \\\"Bearer <API key>\\\""},
+		{"HTTP_AUTHORIZATION=Bearer sk-not-one-of-ours", "invalid API key", "invalid API key"},
 		{"HTTP_AUTHORIZATION=Bearer sg-0123456789AB-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn_-0",
-		 "invalid API key"},
+		 "invalid API key", "invalid API key"},
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
@@ -459,10 +461,45 @@ START_TEST(test_auth_check_rejects_without_db)
 		fake_init(&f, env, false);
 		ck_assert_int_eq(auth_check(&f.r), SG_E_UNAUTHORIZED);
 		ck_assert_str_eq(f.r.err_msg, v[i].msg);
-		snprintf(hdr, sizeof(hdr), "X-Stackgate-Error: %s", v[i].msg);
+		/* The message nginx pastes into its JSON body, escaped (issue #10: it was raw). */
+		snprintf(hdr, sizeof(hdr), "X-Stackgate-Error-Json: %s", v[i].json);
 		ck_assert_msg(has_header(&f.r, hdr), "no '%s'", hdr);
 		ck_assert(!has_header(&f.r, "X-Stackgate-Principal:"));
 		fake_free(&f);
+	}
+}
+END_TEST
+
+/* auth_error_json: pasted between quotes, any message makes a valid JSON string. */
+START_TEST(test_auth_error_json)
+{
+	static const struct {
+		const char *msg, *json;
+	} v[] = {
+		{"invalid API key", "invalid API key"},
+		{"must be \"Bearer <API key>\"", "must be \\\"Bearer <API key>\\\""},
+		{"back\\slash", "back\\\\slash"},
+		{"line\nbreak\ttab\x01", "line\\nbreak\\ttab\\u0001"},
+		{"caf\xc3\xa9", "caf\\u00E9"},
+		{"", ""},
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
+		char *esc = auth_error_json(v[i].msg), *doc;
+		json_t *j;
+
+		ck_assert_ptr_nonnull(esc);
+		ck_assert_str_eq(esc, v[i].json);
+		for (const char *p = esc; *p; p++)
+			ck_assert_msg((unsigned char) *p >= 0x20 && (unsigned char) *p < 0x7f, "byte %02x in '%s'",
+				      (unsigned char) *p, esc);
+		doc = sg_asprintf("{\"error\":{\"message\":\"%s\"}}", esc);
+		j = json_loads(doc, 0, NULL);
+		ck_assert_msg(j != NULL, "not JSON: %s", doc);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")), v[i].msg);
+		json_decref(j);
+		free(doc);
+		free(esc);
 	}
 }
 END_TEST
@@ -656,6 +693,7 @@ auth_suite(void)
 	tcase_add_test(keys, test_authorization_header);
 	tcase_add_test(keys, test_auth_check_anonymous);
 	tcase_add_test(keys, test_auth_check_rejects_without_db);
+	tcase_add_test(keys, test_auth_error_json);
 	suite_add_tcase(s, keys);
 
 	tcase_add_test(cli, test_cli_parse_ok);

@@ -750,7 +750,9 @@ START_TEST(test_mask_config)
 	json_t *cfg = json_loads("{\"url\": \"http://u\", \"api_key\": \"s1\", \"API_TOKEN\": \"s2\", \"db_password\": 42,"
 				 " \"nested\": {\"Client_Secret\": \"s3\", \"keep\": 1,"
 				 "   \"list\": [{\"password\": \"s4\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"s5\"}]]},"
-				 " \"secret_list\": [\"s6\"], \"secrets\": {\"a\": \"s7\"}, \"token\": \"t\"}",
+				 " \"secret_list\": [\"s6\"], \"secrets\": {\"a\": \"s7\"}, \"token\": \"s8\","
+				 " \"sessionKey\": \"s9\", \"X-Auth-Header\": \"s10\", \"CREDENTIALS\": [\"s11\"],"
+				 " \"tls_verify\": true, \"timeout\": 5}",
 				 0, NULL);
 	json_t *m, *expect;
 	char *dump;
@@ -760,7 +762,9 @@ START_TEST(test_mask_config)
 	expect = json_loads("{\"url\": \"http://u\", \"api_key\": \"********\", \"API_TOKEN\": \"********\","
 			    " \"db_password\": \"********\", \"nested\": {\"Client_Secret\": \"********\", \"keep\": 1,"
 			    "   \"list\": [{\"password\": \"********\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"********\"}]]},"
-			    " \"secret_list\": \"********\", \"secrets\": \"********\", \"token\": \"t\"}",
+			    " \"secret_list\": \"********\", \"secrets\": \"********\", \"token\": \"********\","
+			    " \"sessionKey\": \"********\", \"X-Auth-Header\": \"********\", \"CREDENTIALS\": \"********\","
+			    " \"tls_verify\": true, \"timeout\": 5}",
 			    0, NULL);
 	dump = json_dumps(m, JSON_SORT_KEYS);
 	ck_assert_msg(json_equal(m, expect), "got %s", dump);
@@ -768,7 +772,7 @@ START_TEST(test_mask_config)
 	/* The original is untouched. */
 	ck_assert_str_eq(json_string_value(json_object_get(cfg, "api_key")), "s1");
 	dump = json_dumps(m, 0);
-	for (int i = 1; i <= 7; i++) {
+	for (int i = 1; i <= 11; i++) {
 		char s[8];
 
 		snprintf(s, sizeof(s), "\"s%d\"", i);
@@ -778,6 +782,88 @@ START_TEST(test_mask_config)
 	json_decref(m);
 	json_decref(expect);
 	json_decref(cfg);
+}
+END_TEST
+
+/* URL userinfo is masked in any string value; the rest of the URL stays. */
+START_TEST(test_mask_url_userinfo)
+{
+	static const struct {
+		const char *in, *out;
+	} v[] = {
+		{"http://user:pass@host/v1", "http://user:********@host/v1"},
+		{"https://tok3n@host:8443/x?y=1#f", "https://********@host:8443/x?y=1#f"},
+		{"http://user:p@ss:w@host", "http://user:********@host"},
+		{"http://user:@host/", "http://user:********@host/"},
+		{"postgres://app:pw@db/x", "postgres://app:********@db/x"},
+		{"http://host/v1?email=a@b", "http://host/v1?email=a@b"},
+		{"http://host/a@b", "http://host/a@b"},
+		{"http://host", "http://host"},
+		{"user@example.com", "user@example.com"},
+		{"not a url: x://y@z", "not a url: x://y@z"},
+		{"://a@b", "://a@b"},
+		{"", ""},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		json_t *cfg = json_pack("{s:s,s:[s],s:{s:s}}", "url", v[i].in, "urls", v[i].in, "o", "base", v[i].in);
+		json_t *m = provider_config_masked(cfg);
+
+		ck_assert_ptr_nonnull(m);
+		ck_assert_str_eq(json_string_value(json_object_get(m, "url")), v[i].out);
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "urls"), 0)), v[i].out);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "o"), "base")), v[i].out);
+		json_decref(m);
+		json_decref(cfg);
+	}
+}
+END_TEST
+
+/* provider_scrub: every configured secret of 8 bytes or more, wherever it appears. */
+START_TEST(test_scrub)
+{
+	struct sg_conf *c;
+	char text[512];
+
+	setenv("OPENAI_API_KEY", "sk-env-key-0123456789", 1);
+	c = load_ok("{\"providers\": {\"inference\": ["
+		    "  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {"
+		    "     \"url\": \"http://bob:url-password-1@h/v1\", \"api_token\": \"tok-0123456789\","
+		    "     \"extra\": {\"Session_Token\": [\"nested-secret-1\", \"short\"]}, \"plain\": \"visible-value\"}},"
+		    "  {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\", \"config\": {}},"
+		    "  {\"provider_id\": \"p\", \"provider_type\": \"remote::passthrough\", \"config\": {"
+		    "     \"url\": \"https://only-token-userinfo@h\", \"api_key\": \"tok-0123456789-longer\"}}],"
+		    " \"safety\": [{\"provider_id\": \"t\", \"provider_type\": \"remote::x\","
+		    "     \"config\": {\"password\": \"tool-pass-word\", \"endpoint\": \"http://a%20b:p%40ss@h\"}}]}}");
+	ck_assert_str_eq(c->providers[1].api_key, "sk-env-key-0123456789");
+
+	snprintf(text, sizeof(text), "%s",
+		 "key tok-0123456789 and tok-0123456789-longer, Bearer sk-env-key-0123456789; "
+		 "url-password-1 nested-secret-1 only-token-userinfo tool-pass-word; short visible-value bob "
+		 "tok-0123456789tok-0123456789");
+	provider_scrub(c, text);
+	ck_assert_str_eq(text, "key ******** and ********, Bearer ********; "
+			       "******** ******** ******** ********; short visible-value bob "
+			       "****************");
+
+	/* The Basic credentials an HTTP client makes of each URL's userinfo (user:password, token:). */
+	snprintf(text, sizeof(text), "%s",
+		 "got Basic Ym9iOnVybC1wYXNzd29yZC0x and Basic b25seS10b2tlbi11c2VyaW5mbzo= and YSBiOnBAc3M=");
+	provider_scrub(c, text);
+	ck_assert_str_eq(text, "got Basic ******** and Basic ******** and ********");
+
+	/* Nothing to scrub: unchanged; NULL config or text: no-op. */
+	snprintf(text, sizeof(text), "%s", "upstream says no");
+	provider_scrub(c, text);
+	ck_assert_str_eq(text, "upstream says no");
+	provider_scrub(NULL, text);
+	ck_assert_str_eq(text, "upstream says no");
+	provider_scrub(c, NULL);
+	text[0] = '\0';
+	provider_scrub(c, text);
+	ck_assert_str_eq(text, "");
+	conf_free(c);
+	unsetenv("OPENAI_API_KEY");
 }
 END_TEST
 
@@ -906,6 +992,8 @@ conf_suite(void)
 	tcase_add_test(tc, test_provider_table);
 	tcase_add_test(tc, test_api_names);
 	tcase_add_test(tc, test_mask_config);
+	tcase_add_test(tc, test_mask_url_userinfo);
+	tcase_add_test(tc, test_scrub);
 	tcase_add_test(tc, test_provider_info);
 	suite_add_tcase(s, tc);
 	return s;

@@ -27,6 +27,14 @@
 //   stall-<n>         stream n chunks, then send nothing and keep the socket
 //   nodone            stream without the final [DONE]
 //   json-stream       answer a stream request with a plain JSON reply
+//   echo-key-<code>   that HTTP status with an error body that echoes the
+//                     Authorization header it received (and, for Basic, the
+//                     decoded user:password) in message and param, as a
+//                     careless upstream does: stackgate must scrub it
+//   echo-key-long-<code>  the same after 977 bytes of padding (the key
+//                     straddles where stackgate cuts a relayed message)
+//   echo-key-stream   stream: one chunk, then an error event that echoes the
+//                     Authorization header, and the end (no [DONE])
 // The header `X-Upstream-Mode: <mode>` selects the same behaviours for any model.
 //
 // Test hooks (not OpenAI):
@@ -50,7 +58,8 @@ const MODELS = [
 	'test-llm', 'test-llm-2', 'test-embed',
 	'err-400', 'err-401', 'err-404', 'err-422', 'err-429', 'err-500', 'err-503',
 	'slow-500', 'slow-1000', 'slow-3000', 'hang', 'cut', 'garbage', 'nodone', 'json-stream',
-	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2',
+	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2', 'echo-key-400', 'echo-key-500',
+	'echo-key-long-400', 'echo-key-stream',
 ];
 const CREATED = 1700000000;
 
@@ -154,10 +163,12 @@ function parseMode(name) {
 	let m;
 	if (typeof name !== 'string') return { kind: 'normal' };
 	if ((m = /^err-(\d{3})$/.exec(name))) return { kind: 'err', status: Number(m[1]) };
+	if ((m = /^echo-key-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]) };
+	if ((m = /^echo-key-long-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]), pad: 977 };
 	if ((m = /^slow-(\d+)$/.exec(name))) return { kind: 'normal', delay: Number(m[1]) };
 	if ((m = /^stream-(\d+)-(\d+)$/.exec(name))) return { kind: 'normal', chunks: Number(m[1]), gap: Number(m[2]) };
 	if ((m = /^stall-(\d+)$/.exec(name))) return { kind: 'stall', chunks: Number(m[1]) };
-	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream'].includes(name)) return { kind: name };
+	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream', 'echo-key-stream'].includes(name)) return { kind: name };
 	return { kind: 'normal' };
 }
 
@@ -192,6 +203,14 @@ async function stream(req, res, kind, body, model, mode) {
 		if (gap > 0 && i > 0) await sleep(gap);
 		if (res.destroyed) return;
 		send(chunkObject(kind, model, pieces[i], null, i + 1));
+		if (mode.kind === 'echo-key-stream') {
+			send({ error: { message: `incorrect API key provided: ${req.headers.authorization || ''}`,
+				type: 'server_error', param: null, code: null } });
+			ended = true;
+			res.end();
+			stats.streams_completed++;
+			return;
+		}
 		if (mode.kind === 'cut' && (i === 1 || i + 1 === pieces.length)) break;
 		if (mode.kind === 'stall' && i + 1 >= mode.chunks) return; // never ends
 	}
@@ -239,6 +258,16 @@ async function inference(req, res, kind, raw) {
 	case 'err':
 		log(req, model, mode.status);
 		return sendJSON(res, mode.status, errorBody(mode.status, `upstream says no (${model})`));
+	case 'echo-key': {
+		const auth = req.headers.authorization || '';
+		const basic = /^Basic (.+)$/.exec(auth);
+		const creds = basic ? Buffer.from(basic[1], 'base64').toString('utf8') : '';
+		const pad = mode.pad ? `${'x'.repeat(mode.pad)} ` : '';
+		const e = errorBody(mode.status, `${pad}incorrect API key provided: ${auth}${creds ? ` (${creds})` : ''}`);
+		e.error.param = auth.replace(/^\S+ /, '');
+		log(req, model, mode.status);
+		return sendJSON(res, mode.status, e);
+	}
 	case 'hang':
 		log(req, model, 'hang');
 		return; // the socket stays open until the client leaves or we stop
