@@ -144,7 +144,7 @@ for uri in "http://127.0.0.1:$closed_port/mcp" "http://localhost:$SG_MCP_PORT/mc
 	"http://mcp.o45.example:8080/mcp"; do
 	req POST /v1/toolgroups "$(group o45::open-no "$uri" o45-open)"
 	expect_status 403 "allowed_hosts does not permit $uri"
-	expect_jq .error.message "${msgs[0]}" "with the same message"
+	expect_jq .error.message "${msgs[0]/model-context-protocol/o45-open}" "with the same message (naming this provider)"
 done
 
 # The provider's headers go to its MCP servers; another provider's groups get none.

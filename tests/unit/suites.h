@@ -14,5 +14,7 @@ Suite *auth_suite(void);
 Suite *registry_suite(void);
 Suite *resources_suite(void);
 Suite *openai_suite(void);
+Suite *netaddr_suite(void);
+Suite *mcp_suite(void);
 
 #endif
