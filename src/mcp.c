@@ -297,6 +297,7 @@ struct answer {
 	struct finder f;
 	size_t bytes;
 	bool too_large;
+	bool notified; /* a notification's 2xx stream: its status is all we wanted */
 };
 
 static void
@@ -322,9 +323,15 @@ on_header(void *ctx, const char *line, size_t n)
 static bool
 sink_begin(void *ctx, long status, const char *content_type)
 {
-	(void) ctx;
+	struct answer *a = ctx;
+
 	(void) status;
 	(void) content_type;
+	/* A notification expects no response: a server that opens a stream anyway is not waited for. */
+	if (a->f.id == 0) {
+		a->notified = true;
+		return false;
+	}
 	return true;
 }
 
@@ -430,7 +437,7 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 		goto out;
 	}
 	st = SG_E_BAD_GATEWAY;
-	if (pr.aborted && a.f.found == NULL) {
+	if (pr.aborted && a.f.found == NULL && !a.notified) {
 		if (a.too_large)
 			snprintf(c->err, c->errlen, "the MCP server's answer to %s exceeds %zu bytes", method, c->max_bytes);
 		else if (a.f.nomem)

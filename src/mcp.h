@@ -71,8 +71,9 @@ sg_status mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, 
  * event's "data:" lines are joined with '\n' and parsed; other fields and
  * comments are ignored.  With complete=false only events already terminated
  * by a blank line are read (the stream is still open); with complete=true
- * also a last event of complete lines (proxy_sse_finish()).  Returns a new reference to the message (an
- * object with "result" or "error"), or NULL when there is none (yet).
+ * also a last event of complete lines (proxy_sse_finish()).  Returns a new
+ * reference to the message (an object with "result" or "error"), or NULL
+ * when there is none (yet).
  */
 json_t *mcp_find_response(const char *buf, size_t len, bool sse, bool complete, json_int_t id);
 

@@ -174,6 +174,10 @@ entry_parse(const char *e, char *host, size_t hostlen, unsigned *port, char *why
 	bool numeric, v6;
 
 	*port = 0;
+	if (strchr(e, '/') != NULL) {
+		snprintf(why, whylen, "is not \"host\" or \"host:port\" (no scheme, no path)");
+		return false;
+	}
 	if (e[0] == '[') {
 		hend = strchr(e, ']');
 		if (hend == NULL) {

@@ -223,7 +223,7 @@ setup_mcp(struct setup *st, const json_t *cfg)
 	const char *name;
 	long long n;
 	size_t i;
-	char why[160];
+	char why[160], key[128];
 
 	p->read_timeout_ms = SG_MCP_READ_TIMEOUT_MS;
 	p->total_timeout_ms = SG_MCP_TOTAL_TIMEOUT_MS;
@@ -244,10 +244,11 @@ setup_mcp(struct setup *st, const json_t *cfg)
 	else if (v != NULL)
 		p->allowed_hosts = v;
 	json_array_foreach(p->allowed_hosts, i, e) {
+		snprintf(key, sizeof(key), "allowed_hosts[%zu]", i);
 		if (!json_is_string(e))
-			problem(st, "allowed_hosts", "entry %zu must be a string", i);
+			problem(st, key, "must be a string");
 		else if (!netaddr_entry_ok(json_string_value(e), why, sizeof(why)))
-			problem(st, "allowed_hosts", "entry %zu (\"%.100s\") %s", i, json_string_value(e), why);
+			problem(st, key, "\"%.100s\" %s", json_string_value(e), why);
 	}
 	v = opt(cfg, "headers");
 	if (v != NULL && !json_is_object(v))
@@ -256,12 +257,16 @@ setup_mcp(struct setup *st, const json_t *cfg)
 		p->headers = v;
 	json_object_foreach((json_t *) p->headers, name, e) {
 		/* A token (RFC 9110) for the name; a value without line ends, so it cannot start another header. */
-		if (name[0] == '\0' ||
-		    strspn(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
-			    strlen(name))
-			problem(st, "headers", "\"%.100s\" is not a valid header name", name);
+		bool token = name[0] != '\0' &&
+			     strspn(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+				     strlen(name);
+
+		/* (a '.' in the name would split the path the position is looked up by) */
+		snprintf(key, sizeof(key), token && strchr(name, '.') == NULL ? "headers.%.100s" : "headers", name);
+		if (!token)
+			problem(st, key, "\"%.100s\" is not a valid header name", name);
 		else if (!json_is_string(e) || strpbrk(json_string_value(e), "\r\n") != NULL)
-			problem(st, "headers", "the value of %.100s must be a string without line breaks", name);
+			problem(st, key, "must be a string without line breaks");
 	}
 	return setup_tls(st, cfg);
 }

@@ -7,7 +7,9 @@
  *
  * Timeouts: connect_timeout_ms for the connection; read_timeout_ms is the
  * longest silence allowed between two upstream bytes (not a total: streams
- * last minutes).  Curl codes are mapped to statuses here and nowhere else:
+ * last minutes); a caller may add a total (q->timeout_ms, MCP does).  A
+ * client that leaves stops the call (q->client_alive).  Redirects are never
+ * followed.  Curl codes are mapped to statuses here and nowhere else:
  * could not resolve or connect → SG_E_BAD_GATEWAY "upstream <id> is
  * unreachable", read timeout → SG_E_GATEWAY_TIMEOUT, anything else →
  * SG_E_BAD_GATEWAY.

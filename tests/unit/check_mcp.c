@@ -11,6 +11,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -158,6 +159,61 @@ START_TEST(the_response_is_found_after_many_events)
 }
 END_TEST
 
+/* The MCP provider's config keys (provider_setup), with their defaults and their checks. */
+START_TEST(provider_config_keys)
+{
+	static const char good[] =
+		"{\"providers\": {\"tool_runtime\": [\n"
+		" {\"provider_id\": \"d\", \"provider_type\": \"remote::model-context-protocol\"},\n"
+		" {\"provider_id\": \"m\", \"provider_type\": \"remote::model-context-protocol\", \"config\": {\n"
+		"   \"allowed_hosts\": [\"mcp.example.com\", \"127.0.0.1:8080\", \"[::1]:9\"],\n"
+		"   \"headers\": {\"Authorization\": \"Bearer k\", \"X-Tenant\": \"t\"},\n"
+		"   \"connect_timeout\": 1, \"read_timeout\": \"2.5\", \"total_timeout\": 20, \"max_response_bytes\": 65536}}]}}";
+	static const char bad[] =
+		"{\"providers\": {\"tool_runtime\": [\n"
+		" {\"provider_id\": \"m\", \"provider_type\": \"remote::model-context-protocol\", \"config\": {\n"
+		"   \"allowed_hosts\": [\"http://x\", 5, \"::1\"],\n"
+		"   \"headers\": {\"Bad Name\": \"v\", \"X-Split\": \"a\\r\\nX-Evil: 1\", \"X-Num\": 1},\n"
+		"   \"read_timeout\": 0, \"total_timeout\": \"long\", \"max_response_bytes\": 10}}]}}";
+	char *errors = NULL;
+	struct sg_conf *c = conf_load_string(good, "t.json", &errors);
+	const struct sg_provider *d, *m;
+
+	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+	d = conf_provider(c, SG_API_TOOL_RUNTIME, "d");
+	m = conf_provider(c, SG_API_TOOL_RUNTIME, "m");
+	ck_assert_ptr_null(d->allowed_hosts);
+	ck_assert_ptr_null(d->headers);
+	ck_assert_int_eq(d->connect_timeout_ms, SG_MCP_CONNECT_TIMEOUT_MS);
+	ck_assert_int_eq(d->read_timeout_ms, SG_MCP_READ_TIMEOUT_MS);
+	ck_assert_int_eq(d->total_timeout_ms, SG_MCP_TOTAL_TIMEOUT_MS);
+	ck_assert_uint_eq(d->max_response_bytes, SG_MCP_MAX_RESPONSE_BYTES);
+	ck_assert_uint_eq(json_array_size(m->allowed_hosts), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(m->headers, "X-Tenant")), "t");
+	ck_assert_int_eq(m->connect_timeout_ms, 1000);
+	ck_assert_int_eq(m->read_timeout_ms, 2500);
+	ck_assert_int_eq(m->total_timeout_ms, 20000);
+	ck_assert_uint_eq(m->max_response_bytes, 65536);
+	conf_free(c);
+
+	c = conf_load_string(bad, "t.json", &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(errors);
+	ck_assert_ptr_nonnull(strstr(errors, "config.allowed_hosts[0]: \"http://x\" is not \"host\" or \"host:port\""));
+	ck_assert_ptr_nonnull(strstr(errors, "config.allowed_hosts[1]: must be a string"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.allowed_hosts[2]: \"::1\" is an IPv6 address without brackets"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.headers: \"Bad Name\" is not a valid header name"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.headers.X-Split: must be a string without line breaks"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.headers.X-Num: must be a string"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.read_timeout: must be a number of seconds"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.total_timeout: must be a number of seconds"));
+	ck_assert_ptr_nonnull(strstr(errors, "config.max_response_bytes: must be an integer from 1024"));
+	/* Header values are credentials: never in a message. */
+	ck_assert_ptr_null(strstr(errors, "X-Evil"));
+	free(errors);
+}
+END_TEST
+
 Suite *
 mcp_suite(void)
 {
@@ -168,6 +224,7 @@ mcp_suite(void)
 	tcase_add_test(tc, refusals_say_nothing_about_the_target);
 	tcase_add_test(tc, a_hanging_server_is_bounded);
 	tcase_add_test(tc, the_response_is_found_after_many_events);
+	tcase_add_test(tc, provider_config_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
