@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "openai.h"
+#include "proxy.h"
 #include "resources.h"
 #include "route.h"
 
@@ -54,6 +55,9 @@ resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, cons
 					.request_id = r != NULL ? r->request_id : NULL};
 
 		st = mcp_list_tools(&call, &defs, msg, sizeof(msg));
+		/* At start-up the master forks next: no curl handle, and no connection, may outlive this. */
+		if (r == NULL)
+			proxy_thread_cleanup();
 		if (st != SG_OK)
 			return resources_fail(err, st, st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint", "%s",
 					      msg);
