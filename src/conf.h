@@ -40,6 +40,18 @@ struct sg_provider {
 	bool tls_verify;         /* config.tls_verify, default true */
 	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
 	bool check_models;       /* config.check_model_on_register, default true */
+
+	/*
+	 * Tool-runtime providers of type remote::model-context-protocol (mcp.h).
+	 * connect_timeout_ms (config.connect_timeout, default 5 s), read_timeout_ms
+	 * (config.read_timeout, default 10 s of silence), tls_verify and ca_file
+	 * apply to their MCP servers too.
+	 */
+	const json_t *allowed_hosts; /* config.allowed_hosts (borrowed from config): "host[:port]" entries that
+					non-admin callers may register; NULL: none */
+	const json_t *headers;       /* config.headers (borrowed): {"Name": "value"} sent to its MCP servers */
+	long total_timeout_ms;       /* config.total_timeout (s), default 30: one MCP conversation in all */
+	size_t max_response_bytes;   /* config.max_response_bytes, default 4 MiB: one MCP answer */
 };
 
 struct sg_conf {

@@ -3,19 +3,22 @@
  * mcp.c: the Model Context Protocol client used to list an MCP server's
  * tools (Streamable HTTP transport, revision 2025-03-26).
  *
- * One call is a short conversation over one libcurl easy handle:
+ * One call is a short conversation, each message one proxy_stream() call:
  *   POST initialize                  → result (and maybe an Mcp-Session-Id)
  *   POST notifications/initialized   → 202
  *   POST tools/list [cursor]         → result.tools, result.nextCursor …
  *   DELETE (only with a session id, best effort)
- * Each answer may be application/json or a text/event-stream; in the latter
- * case we stop reading as soon as the response with our id has arrived,
- * since a server may keep the stream open.  One deadline covers the whole
- * conversation.
+ * Each answer may be application/json (buffered by proxy, at most
+ * max_response_bytes) or a text/event-stream, which is split as it arrives
+ * by proxy_sse_feed(), each event looked at once; we stop reading as soon as
+ * the response with our id has arrived, since a server may keep the stream
+ * open.  One deadline covers the whole conversation; proxy's silence timer
+ * and client-alive check cover each message.  Before the first message the
+ * endpoint is checked against the caller's rights (netaddr.h) and, for a
+ * caller who is not trusted, the connection pinned to the checked address.
  */
 #include "config.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,93 +27,21 @@
 #include "json.h"
 #include "log.h"
 #include "mcp.h"
+#include "netaddr.h"
+#include "proxy.h"
 
-/* What one HTTP exchange collects. */
-struct xfer {
-	char *buf;
-	size_t len, cap;
-	bool too_large;
-	bool sse;
-	bool got_ctype;
-	char ctype[128];
-	char session[256];
-	bool session_bad;
-	/* SSE early stop: the response we wait for, once it is complete. */
-	json_int_t want_id;
+/* The one refusal, whatever the target (so it tells nothing about it). */
+#define REFUSAL                                                                        \
+	"provider '%s' does not allow this mcp_endpoint for the caller: only admins may " \
+	"register endpoints that are not on its allowed_hosts"
+
+/* Looks for the response with one id in SSE events (proxy_sse_feed()'s callback). */
+struct finder {
+	json_int_t id;
 	json_t *found;
-	size_t scanned;
+	bool nomem;
+	struct proxy_buf data; /* the event's data lines, joined */
 };
-
-static void
-xfer_reset(struct xfer *x, json_int_t want_id)
-{
-	free(x->buf);
-	if (x->found != NULL)
-		json_decref(x->found);
-	x->buf = NULL;
-	x->len = x->cap = 0;
-	x->too_large = x->sse = x->got_ctype = false;
-	x->ctype[0] = '\0';
-	x->want_id = want_id;
-	x->found = NULL;
-	x->scanned = 0;
-}
-
-/* Finds the end of the next SSE event at or after p: the offset after its blank line, or 0. */
-static size_t
-sse_event_end(const char *buf, size_t len, size_t from)
-{
-	for (size_t i = from; i < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (i + 1 < len && buf[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
-static size_t
-on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct xfer *x = userdata;
-	size_t n = size * nmemb;
-
-	if (x->len + n > SG_MCP_MAX_RESPONSE_BYTES) {
-		x->too_large = true;
-		return 0;
-	}
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		char *nb;
-
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		nb = sg_realloc(x->buf, cap);
-		if (nb == NULL)
-			return 0;
-		x->buf = nb;
-		x->cap = cap;
-	}
-	memcpy(x->buf + x->len, ptr, n);
-	x->len += n;
-	x->buf[x->len] = '\0';
-	if (x->sse && x->want_id > 0) {
-		/* Look only at the events completed by this chunk. */
-		size_t end = x->scanned, e;
-
-		while ((e = sse_event_end(x->buf, x->len, end)) != 0)
-			end = e;
-		if (end > x->scanned) {
-			x->found = mcp_find_response(x->buf, end, true, true, x->want_id);
-			x->scanned = end;
-			if (x->found != NULL)
-				return 0; /* stop reading: the server may keep the stream open */
-		}
-	}
-	return n;
-}
 
 /* Copies a header's value (trimmed) when its name matches. */
 static bool
@@ -134,31 +65,6 @@ header_value(const char *line, size_t n, const char *name, char *out, size_t out
 	memcpy(out, v, vlen);
 	out[vlen] = '\0';
 	return true;
-}
-
-static size_t
-on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct xfer *x = userdata;
-	size_t n = size * nmemb;
-	char sid[sizeof(x->session)];
-
-	if (header_value(ptr, n, "Content-Type", x->ctype, sizeof(x->ctype))) {
-		x->got_ctype = true;
-		x->sse = strncasecmp(x->ctype, "text/event-stream", 17) == 0;
-	} else if (header_value(ptr, n, "Mcp-Session-Id", sid, sizeof(sid))) {
-		/* The spec allows visible ASCII only; anything else could split our next request's headers. */
-		bool ok = sid[0] != '\0' && strlen(sid) < sizeof(sid) - 1;
-
-		for (const char *p = sid; ok && *p != '\0'; p++)
-			if (*p < 0x21 || *p > 0x7e)
-				ok = false;
-		if (ok)
-			memcpy(x->session, sid, sizeof(sid));
-		else
-			x->session_bad = true;
-	}
-	return n;
 }
 
 /* Returns the JSON-RPC response among msg (an object or a batch) with that id. */
@@ -188,14 +94,54 @@ pick_response(json_t *msg, json_int_t id)
 	return json_incref(msg);
 }
 
+static bool
+on_event(void *ctx, const char *ev, size_t len)
+{
+	struct finder *f = ctx;
+	bool any = false;
+	json_t *v;
+
+	f->data.len = 0;
+	for (size_t ls = 0; ls < len;) {
+		const char *nl = memchr(ev + ls, '\n', len - ls);
+		size_t le = nl != NULL ? (size_t) (nl - ev) : len, ll = le - ls;
+		const char *line = ev + ls;
+
+		if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
+			const char *val = line + 5;
+			size_t vl = ll - 5;
+
+			if (vl > 0 && *val == ' ') {
+				val++;
+				vl--;
+			}
+			if ((any && !proxy_buf_append(&f->data, "\n", 1)) || !proxy_buf_append(&f->data, val, vl)) {
+				f->nomem = true;
+				return false;
+			}
+			any = true;
+		}
+		ls = le + 1;
+	}
+	if (!any)
+		return true;
+	v = json_loadb(f->data.p, f->data.len, 0, NULL);
+	if (v != NULL) {
+		f->found = pick_response(v, f->id);
+		json_decref(v);
+	}
+	return f->found == NULL;
+}
+
 json_t *
 mcp_find_response(const char *buf, size_t len, bool sse, bool complete, json_int_t id)
 {
-	json_t *found = NULL;
-	size_t pos = 0;
+	struct finder f = {.id = id};
+	struct proxy_sse s = {.max_event = len + 1};
+	bool truncated;
 
 	if (!sse) {
-		json_t *v = json_loadb(buf, len, 0, NULL);
+		json_t *v = json_loadb(buf, len, 0, NULL), *found;
 
 		if (v == NULL)
 			return NULL;
@@ -203,223 +149,149 @@ mcp_find_response(const char *buf, size_t len, bool sse, bool complete, json_int
 		json_decref(v);
 		return found;
 	}
-	while (pos < len && found == NULL) {
-		size_t end = sse_event_end(buf, len, pos);
-		char *data = NULL;
-		size_t dlen = 0;
+	if (proxy_sse_feed(&s, buf, len, on_event, &f) == PROXY_SSE_OK && complete) {
+		/* A stop means found; a partial last line is no event: f says all there is. */
+		enum proxy_sse_result last = proxy_sse_finish(&s, on_event, &f, &truncated);
 
-		if (end == 0) {
-			if (!complete)
-				break;
-			end = len;
-		}
-		/* Collect the event's data lines. */
-		for (size_t ls = pos; ls < end;) {
-			const char *nl = memchr(buf + ls, '\n', end - ls);
-			size_t le = nl ? (size_t) (nl - buf) : end, ll = le - ls;
-			const char *line = buf + ls;
-
-			if (ll > 0 && line[ll - 1] == '\r')
-				ll--;
-			if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
-				const char *v = line + 5;
-				size_t vl = ll - 5;
-				char *nd;
-
-				if (vl > 0 && *v == ' ') {
-					v++;
-					vl--;
-				}
-				nd = sg_realloc(data, dlen + vl + 2);
-				if (nd == NULL) {
-					free(data);
-					return NULL;
-				}
-				data = nd;
-				if (dlen > 0)
-					data[dlen++] = '\n';
-				memcpy(data + dlen, v, vl);
-				dlen += vl;
-				data[dlen] = '\0';
-			}
-			ls = le + 1;
-		}
-		if (data != NULL) {
-			json_t *v = json_loadb(data, dlen, 0, NULL);
-
-			if (v != NULL) {
-				found = pick_response(v, id);
-				json_decref(v);
-			}
-			free(data);
-		}
-		pos = end;
+		(void) last;
 	}
-	return found;
-}
-
-/* The JSON-schema type of a property as a ToolParameter's parameter_type. */
-static const char *
-schema_type(const json_t *prop)
-{
-	const json_t *t = json_object_get(prop, "type");
-
-	if (json_is_string(t))
-		return json_string_value(t);
-	if (json_is_array(t)) {
-		size_t i;
-		const json_t *e;
-
-		json_array_foreach(t, i, e)
-			if (json_is_string(e) && strcmp(json_string_value(e), "null") != 0)
-				return json_string_value(e);
-	}
-	return "string";
-}
-
-static bool
-listed(const json_t *required, const char *name)
-{
-	size_t i;
-	const json_t *e;
-
-	json_array_foreach(required, i, e)
-		if (json_is_string(e) && strcmp(json_string_value(e), name) == 0)
-			return true;
-	return false;
-}
-
-sg_status
-mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *err, size_t errlen)
-{
-	const json_t *name, *desc, *schema, *props = NULL, *required = NULL, *prop;
-	json_t *params = NULL, *out = NULL;
-	const char *pname;
-	sg_status st = SG_E_BAD_GATEWAY;
-
-	*def = NULL;
-	if (!json_is_object(tool)) {
-		snprintf(err, errlen, "the MCP server listed a tool that is not an object");
-		goto out;
-	}
-	name = json_object_get(tool, "name");
-	if (!json_is_string(name) || json_string_length(name) == 0) {
-		snprintf(err, errlen, "the MCP server listed a tool without a name");
-		goto out;
-	}
-	desc = json_object_get(tool, "description");
-	if (desc != NULL && !json_is_null(desc) && !json_is_string(desc)) {
-		snprintf(err, errlen, "the MCP server's tool '%.64s' has a description that is not a string",
-			 json_string_value(name));
-		goto out;
-	}
-	schema = json_object_get(tool, "inputSchema");
-	if (schema != NULL && !json_is_null(schema)) {
-		if (!json_is_object(schema)) {
-			snprintf(err, errlen, "the MCP server's tool '%.64s' has an inputSchema that is not an object",
-				 json_string_value(name));
-			goto out;
-		}
-		props = json_object_get(schema, "properties");
-		required = json_object_get(schema, "required");
-		if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
-			snprintf(err, errlen, "the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
-				 json_string_value(name));
-			goto out;
-		}
-		if (!json_is_array(required))
-			required = NULL;
-	}
-
-	st = SG_E_NOMEM;
-	params = json_array();
-	if (params == NULL)
-		goto out;
-	if (json_is_object(props)) {
-		json_object_foreach((json_t *) props, pname, prop) {
-			const json_t *pd, *dflt;
-			json_t *p;
-
-			if (!json_is_object(prop)) {
-				snprintf(err, errlen, "the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
-					 json_string_value(name), pname);
-				st = SG_E_BAD_GATEWAY;
-				goto out;
-			}
-			pd = json_object_get(prop, "description");
-			dflt = json_object_get(prop, "default");
-			p = json_pack("{s:s, s:s, s:s, s:b, s:O}", "name", pname, "parameter_type", schema_type(prop),
-				      "description", json_is_string(pd) ? json_string_value(pd) : "", "required",
-				      required != NULL && listed(required, pname), "default",
-				      dflt != NULL ? (json_t *) dflt : json_null());
-			if (p == NULL || json_array_append_new(params, p) != 0)
-				goto out;
-		}
-	}
-	out = json_pack("{s:O, s:s, s:O, s:o}", "name", name, "description",
-			json_is_string(desc) ? json_string_value(desc) : "", "parameters", params, "metadata",
-			endpoint != NULL ? json_pack("{s:s}", "endpoint", endpoint) : json_null());
-	if (out == NULL)
-		goto out;
-	*def = out;
-	out = NULL;
-	st = SG_OK;
-out:
-	if (st == SG_E_NOMEM)
-		snprintf(err, errlen, "out of memory");
-	json_decref(params);
-	json_decref(out);
-	return st;
-}
-
-/* Appends to a header list; on failure frees the whole list and returns NULL. */
-static struct curl_slist *
-add_header(struct curl_slist *list, const char *h)
-{
-	struct curl_slist *n;
-
-	n = curl_slist_append(list, h);
-	if (n == NULL)
-		curl_slist_free_all(list);
-	return n;
+	proxy_sse_free(&s);
+	proxy_buf_free(&f.data);
+	return f.found;
 }
 
 /* One MCP conversation. */
 struct conv {
-	CURL *h;
-	const char *uri;
+	const struct mcp_call *call;
+	const struct sg_provider *p;
 	int64_t deadline_us;
-	char session[256];
-	struct xfer x;
+	long total_ms;
+	size_t max_bytes;
+	char connect_to[128];       /* "" when not pinned */
+	const char **hdrs;          /* configured header lines + the session's, NULL-terminated */
+	size_t nconf;               /* how many of hdrs are configured ones */
+	char session[256];          /* the session id the server gave */
+	char sidhdr[300];
 	char *err;
 	size_t errlen;
 };
 
+/* What one answer collects: headers, and for a stream the splitter and the finder. */
+struct answer {
+	struct conv *c;
+	char session[256];
+	bool session_bad;
+	struct proxy_sse sse;
+	struct finder f;
+	size_t bytes;
+	bool too_large;
+	bool notified; /* a notification's 2xx stream: its status is all we wanted */
+};
+
+static void
+on_header(void *ctx, const char *line, size_t n)
+{
+	struct answer *a = ctx;
+	char sid[sizeof(a->session)];
+
+	if (header_value(line, n, "Mcp-Session-Id", sid, sizeof(sid))) {
+		/* The spec allows visible ASCII only; anything else could split our next request's headers. */
+		bool ok = sid[0] != '\0' && strlen(sid) < sizeof(sid) - 1;
+
+		for (const char *p = sid; ok && *p != '\0'; p++)
+			if (*p < 0x21 || *p > 0x7e)
+				ok = false;
+		if (ok)
+			memcpy(a->session, sid, sizeof(sid));
+		else
+			a->session_bad = true;
+	}
+}
+
+static bool
+sink_begin(void *ctx, long status, const char *content_type)
+{
+	struct answer *a = ctx;
+
+	(void) status;
+	(void) content_type;
+	/* A notification expects no response: a server that opens a stream anyway is not waited for. */
+	if (a->f.id == 0) {
+		a->notified = true;
+		return false;
+	}
+	return true;
+}
+
+static bool
+sink_data(void *ctx, const char *buf, size_t len)
+{
+	struct answer *a = ctx;
+
+	a->bytes += len;
+	if (a->bytes > a->c->max_bytes) {
+		a->too_large = true;
+		return false;
+	}
+	switch (proxy_sse_feed(&a->sse, buf, len, on_event, &a->f)) {
+	case PROXY_SSE_OK:
+		return true;
+	case PROXY_SSE_TOO_BIG:
+		a->too_large = true;
+		return false;
+	case PROXY_SSE_NOMEM:
+		a->f.nomem = true;
+		return false;
+	case PROXY_SSE_STOP:
+	default:
+		return false; /* found (or out of memory in the finder) */
+	}
+}
+
+/* Time left of the conversation, or a 504 in c->err. */
+static sg_status
+time_left(struct conv *c, const char *method, long *left_ms)
+{
+	*left_ms = (long) ((c->deadline_us - sg_now_us()) / 1000);
+	if (*left_ms > 0)
+		return SG_OK;
+	snprintf(c->err, c->errlen, "the MCP server did not complete %s within %g s", method, c->total_ms / 1000.0);
+	return SG_E_GATEWAY_TIMEOUT;
+}
+
+static void
+set_session_header(struct conv *c)
+{
+	if (c->session[0] == '\0')
+		return;
+	snprintf(c->sidhdr, sizeof(c->sidhdr), "Mcp-Session-Id: %s", c->session);
+	c->hdrs[c->nconf] = c->sidhdr;
+}
+
 /*
  * POSTs one JSON-RPC message.  For a request (id > 0) returns its response
  * message in *resp (new reference); for a notification (id == 0) only checks
- * the HTTP status.  what names the method in messages.
+ * the HTTP status.  method names the message in errors.
  */
 static sg_status
 rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **resp)
 {
-	struct curl_slist *hdrs = NULL;
+	struct answer a = {.c = c, .sse = {.max_event = c->max_bytes}, .f = {.id = id}};
+	struct proxy_sink sink = {sink_begin, sink_data, &a};
+	struct proxy_response pr = {0};
+	struct proxy_request q;
 	json_t *msg = NULL;
-	char *body = NULL, sidhdr[300];
-	long code = 0, left_ms;
-	CURLcode cc;
-	sg_status st = SG_E_NOMEM;
+	char *body = NULL, perr[384];
+	bool truncated;
+	long left_ms;
+	sg_status st;
 
 	if (resp != NULL)
 		*resp = NULL;
-	xfer_reset(&c->x, id);
-	left_ms = (long) ((c->deadline_us - sg_now_us()) / 1000);
-	if (left_ms <= 0) {
-		snprintf(c->err, c->errlen, "the MCP server did not answer %s within %ld s", method,
-			 SG_MCP_TOTAL_TIMEOUT_MS / 1000);
-		return SG_E_GATEWAY_TIMEOUT;
-	}
-
+	st = time_left(c, method, &left_ms);
+	if (st != SG_OK)
+		return st;
+	st = SG_E_NOMEM;
 	msg = id > 0 ? json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", id, "method", method)
 		     : json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
 	if (msg == NULL || (params != NULL && json_object_set(msg, "params", params) != 0))
@@ -427,94 +299,96 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 	body = sg_json_dump(msg);
 	if (body == NULL)
 		goto out;
-	hdrs = add_header(NULL, "Content-Type: application/json");
-	if (hdrs != NULL)
-		hdrs = add_header(hdrs, "Accept: application/json, text/event-stream");
-	if (hdrs != NULL)
-		hdrs = add_header(hdrs, "Expect:");
-	if (hdrs != NULL && c->session[0] != '\0') {
-		snprintf(sidhdr, sizeof(sidhdr), "Mcp-Session-Id: %s", c->session);
-		hdrs = add_header(hdrs, sidhdr);
-	}
-	if (hdrs == NULL)
+	q = (struct proxy_request){.provider = c->p,
+				   .method = "POST",
+				   .path = method,
+				   .body = body,
+				   .body_len = strlen(body),
+				   .request_id = c->call->request_id,
+				   .client_alive = c->call->client_alive,
+				   .alive_ctx = c->call->alive_ctx,
+				   .url = c->call->uri,
+				   .accept = "application/json, text/event-stream",
+				   .headers = c->hdrs,
+				   .connect_to = c->connect_to[0] != '\0' ? c->connect_to : NULL,
+				   .timeout_ms = left_ms,
+				   .max_body = c->max_bytes,
+				   .on_header = on_header,
+				   .header_ctx = &a};
+	st = proxy_stream(&q, &sink, &pr, perr, sizeof(perr));
+	if (st != SG_OK) {
+		if (st == SG_E_GATEWAY_TIMEOUT && c->deadline_us - sg_now_us() < 100 * 1000)
+			snprintf(c->err, c->errlen, "the MCP server did not complete %s within %g s", method,
+				 c->total_ms / 1000.0);
+		else
+			snprintf(c->err, c->errlen, "the MCP call %s failed: %s", method, perr);
 		goto out;
-
-	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-	curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, left_ms);
-	cc = curl_easy_perform(c->h);
-	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
-
+	}
 	st = SG_E_BAD_GATEWAY;
-	if (c->x.too_large) {
-		snprintf(c->err, c->errlen, "the MCP server's answer to %s exceeds %u bytes", method,
-			 SG_MCP_MAX_RESPONSE_BYTES);
-		goto out;
-	}
-	if (cc == CURLE_OPERATION_TIMEDOUT) {
-		snprintf(c->err, c->errlen, "the MCP server did not answer %s within %ld s", method,
-			 SG_MCP_TOTAL_TIMEOUT_MS / 1000);
-		st = SG_E_GATEWAY_TIMEOUT;
-		goto out;
-	}
-	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && c->x.found != NULL)) {
-		if (cc == CURLE_WRITE_ERROR) {
+	if (pr.aborted && a.f.found == NULL && !a.notified) {
+		if (a.too_large)
+			snprintf(c->err, c->errlen, "the MCP server's answer to %s exceeds %zu bytes", method, c->max_bytes);
+		else if (a.f.nomem)
 			st = SG_E_NOMEM;
-			snprintf(c->err, c->errlen, "out of memory");
-		} else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-			   cc == CURLE_COULDNT_RESOLVE_PROXY) {
-			snprintf(c->err, c->errlen, "the MCP server is unreachable: %s", curl_easy_strerror(cc));
-		} else {
-			snprintf(c->err, c->errlen, "the MCP request %s failed: %s", method, curl_easy_strerror(cc));
-		}
+		else
+			snprintf(c->err, c->errlen, "the client went away before the MCP server answered %s", method);
 		goto out;
 	}
-	if (c->x.session_bad) {
+	if (a.session_bad) {
 		snprintf(c->err, c->errlen, "the MCP server sent an invalid Mcp-Session-Id header");
 		goto out;
 	}
-	if (code < 200 || code > 299) {
-		snprintf(c->err, c->errlen, "the MCP server answered %s with HTTP status %ld", method, code);
+	if (pr.status < 200 || pr.status > 299) {
+		snprintf(c->err, c->errlen, "the MCP server answered %s with HTTP status %ld", method, pr.status);
 		goto out;
+	}
+	if (a.session[0] != '\0' && c->session[0] == '\0') {
+		memcpy(c->session, a.session, sizeof(c->session));
+		set_session_header(c);
 	}
 	if (id == 0) {
 		st = SG_OK;
 		goto out;
 	}
-	if (c->x.found != NULL) {
-		*resp = c->x.found;
-		c->x.found = NULL;
+	if (pr.streamed) {
+		if (a.f.found == NULL && proxy_sse_finish(&a.sse, on_event, &a.f, &truncated) != PROXY_SSE_OK &&
+		    a.f.nomem) {
+			st = SG_E_NOMEM;
+			goto out;
+		}
+		*resp = a.f.found;
+		a.f.found = NULL;
 	} else {
-		if (!c->x.sse && strncasecmp(c->x.ctype, "application/json", 16) != 0) {
+		json_t *v;
+
+		if (strncasecmp(pr.content_type, "application/json", 16) != 0) {
 			snprintf(c->err, c->errlen,
 				 "the MCP server answered %s with content type '%.64s', not application/json or "
 				 "text/event-stream",
-				 method, c->x.got_ctype ? c->x.ctype : "(none)");
+				 method, pr.content_type[0] ? pr.content_type : "(none)");
 			goto out;
 		}
-		if (!c->x.sse) {
-			json_t *v = c->x.buf ? json_loadb(c->x.buf, c->x.len, 0, NULL) : NULL;
-
-			if (v == NULL) {
-				snprintf(c->err, c->errlen, "the MCP server's answer to %s is not valid JSON", method);
-				goto out;
-			}
-			json_decref(v);
-		}
-		*resp = c->x.buf ? mcp_find_response(c->x.buf, c->x.len, c->x.sse, true, id) : NULL;
-		if (*resp == NULL) {
-			snprintf(c->err, c->errlen, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
-				 method, (long long) id);
+		v = pr.body.p != NULL ? json_loadb(pr.body.p, pr.body.len, 0, NULL) : NULL;
+		if (v == NULL) {
+			snprintf(c->err, c->errlen, "the MCP server's answer to %s is not valid JSON", method);
 			goto out;
 		}
+		*resp = pick_response(v, id);
+		json_decref(v);
+	}
+	if (*resp == NULL) {
+		snprintf(c->err, c->errlen, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
+			 method, (long long) id);
+		goto out;
 	}
 	st = SG_OK;
 out:
 	if (st == SG_E_NOMEM && c->err[0] == '\0')
 		snprintf(c->err, c->errlen, "out of memory");
-	curl_slist_free_all(hdrs);
+	proxy_response_free(&pr);
+	proxy_sse_free(&a.sse);
+	proxy_buf_free(&a.f.data);
+	json_decref(a.f.found);
 	free(body);
 	json_decref(msg);
 	return st;
@@ -541,40 +415,106 @@ rpc_result(struct conv *c, const char *method, json_t *resp, json_t **result)
 	return SG_OK;
 }
 
-sg_status
-mcp_list_tools(const char *uri, json_t **defs, char *err, size_t errlen)
+/*
+ * Checks the endpoint against the caller's rights and pins the connection
+ * of an untrusted caller to the address checked.
+ */
+static sg_status
+check_target(struct conv *c)
 {
-	struct conv c = {.uri = uri, .err = err, .errlen = errlen};
+	struct netaddr_url u;
+	char why[256];
+	sg_status st;
+
+	st = netaddr_parse_url(c->call->uri, &u, why, sizeof(why));
+	if (st != SG_OK) {
+		snprintf(c->err, c->errlen, "mcp_endpoint.uri %s", why);
+		return st;
+	}
+	if (c->call->trusted)
+		return SG_OK;
+	if (!netaddr_allowed(&u, c->p->allowed_hosts)) {
+		log_info("mcp: %s:%u is not on the allowed_hosts of provider %s; refused", u.host, u.port,
+			 c->p->provider_id);
+		snprintf(c->err, c->errlen, REFUSAL, c->p->provider_id);
+		return SG_E_FORBIDDEN;
+	}
+	st = netaddr_pin(&u, c->connect_to, sizeof(c->connect_to), why, sizeof(why));
+	if (st != SG_OK)
+		snprintf(c->err, c->errlen, "the MCP server is unreachable: %s", why);
+	else
+		log_debug("mcp: %s:%u pinned to %s", u.host, u.port, c->connect_to);
+	return st;
+}
+
+/* The configured header lines ("Name: value"), with a free slot for the session's and the NULL. */
+static sg_status
+build_headers(struct conv *c)
+{
+	const json_t *hv;
+	const char *name;
+	size_t i = 0;
+
+	c->nconf = json_object_size(c->p->headers);
+	c->hdrs = sg_calloc(c->nconf + 2, sizeof(*c->hdrs));
+	if (c->hdrs == NULL)
+		return SG_E_NOMEM;
+	json_object_foreach((json_t *) c->p->headers, name, hv) {
+		c->hdrs[i] = sg_asprintf("%s: %s", name, json_string_value(hv) ? json_string_value(hv) : "");
+		if (c->hdrs[i++] == NULL)
+			return SG_E_NOMEM;
+	}
+	return SG_OK;
+}
+
+static void
+free_headers(struct conv *c)
+{
+	for (size_t i = 0; c->hdrs != NULL && i < c->nconf; i++) {
+		if (c->hdrs[i] == NULL)
+			continue;
+		explicit_bzero((char *) c->hdrs[i], strlen(c->hdrs[i]));
+		free((char *) c->hdrs[i]);
+	}
+	free(c->hdrs);
+	c->hdrs = NULL;
+}
+
+sg_status
+mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t errlen)
+{
+	const struct sg_provider *p = call->provider;
+	struct conv c = {.call = call, .p = p, .err = err, .errlen = errlen};
 	json_t *params = NULL, *resp = NULL, *result, *out = NULL;
 	char *cursor = NULL;
 	json_int_t id = 1;
-	sg_status st = SG_E_NOMEM;
+	sg_status st;
 
 	*defs = NULL;
 	err[0] = '\0';
-	c.deadline_us = sg_now_us() + SG_MCP_TOTAL_TIMEOUT_MS * 1000;
-	c.h = curl_easy_init();
-	out = json_array();
-	if (c.h == NULL || out == NULL)
+	if (p == NULL) {
+		snprintf(err, errlen, "the tool group has no tool_runtime provider");
+		return SG_E_INTERNAL;
+	}
+	c.total_ms = p->total_timeout_ms > 0 ? p->total_timeout_ms : SG_MCP_TOTAL_TIMEOUT_MS;
+	c.max_bytes = p->max_response_bytes > 0 ? p->max_response_bytes : SG_MCP_MAX_RESPONSE_BYTES;
+	c.deadline_us = sg_now_us() + (int64_t) c.total_ms * 1000;
+	st = check_target(&c);
+	if (st != SG_OK)
 		goto out;
-	curl_easy_setopt(c.h, CURLOPT_URL, uri);
-	curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(c.h, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(c.h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, SG_MCP_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c.x);
-	curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &c.x);
-	curl_easy_setopt(c.h, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-
+	if (call->client_alive != NULL && !call->client_alive(call->alive_ctx)) {
+		st = SG_E_BAD_GATEWAY;
+		snprintf(err, errlen, "the client went away before the MCP server was asked");
+		goto out;
+	}
+	st = build_headers(&c);
+	if (st != SG_OK)
+		goto out;
+	st = SG_E_NOMEM;
+	out = json_array();
 	params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", SG_MCP_PROTOCOL_VERSION, "capabilities",
 			   "clientInfo", "name", PACKAGE_NAME, "version", PACKAGE_VERSION);
-	if (params == NULL)
+	if (out == NULL || params == NULL)
 		goto out;
 	st = rpc(&c, "initialize", params, id++, &resp);
 	if (st != SG_OK)
@@ -584,7 +524,6 @@ mcp_list_tools(const char *uri, json_t **defs, char *err, size_t errlen)
 		goto out;
 	json_decref(resp);
 	resp = NULL;
-	memcpy(c.session, c.x.session, sizeof(c.session));
 
 	st = rpc(&c, "notifications/initialized", NULL, 0, NULL);
 	if (st != SG_OK)
@@ -624,7 +563,7 @@ mcp_list_tools(const char *uri, json_t **defs, char *err, size_t errlen)
 				snprintf(err, errlen, "the MCP server lists more than %d tools", SG_MCP_MAX_TOOLS);
 				goto out;
 			}
-			st = mcp_tool_to_def(tool, uri, &def, err, errlen);
+			st = mcp_tool_to_def(tool, call->uri, &def, err, errlen);
 			if (st != SG_OK)
 				goto out;
 			if (json_array_append_new(out, def) != 0) {
@@ -653,22 +592,25 @@ mcp_list_tools(const char *uri, json_t **defs, char *err, size_t errlen)
 
 	/* Be polite: end the session (the server may answer 405; that is fine). */
 	if (c.session[0] != '\0') {
-		char sidhdr[300];
-		struct curl_slist *hdrs;
+		long left_ms = (long) ((c.deadline_us - sg_now_us()) / 1000);
+		struct proxy_request q = {.provider = p,
+					  .method = "DELETE",
+					  .path = "(end of session)",
+					  .request_id = call->request_id,
+					  .client_alive = call->client_alive,
+					  .alive_ctx = call->alive_ctx,
+					  .url = call->uri,
+					  .headers = c.hdrs,
+					  .connect_to = c.connect_to[0] != '\0' ? c.connect_to : NULL,
+					  .timeout_ms = left_ms < 2000 ? left_ms : 2000,
+					  .max_body = 65536};
+		struct proxy_response pr;
+		char perr[256];
 
-		snprintf(sidhdr, sizeof(sidhdr), "Mcp-Session-Id: %s", c.session);
-		hdrs = curl_slist_append(NULL, sidhdr);
-		if (hdrs != NULL) {
-			xfer_reset(&c.x, 0);
-			curl_easy_setopt(c.h, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(c.h, CURLOPT_CUSTOMREQUEST, "DELETE");
-			curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, hdrs);
-			curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, 2000L);
-			if (curl_easy_perform(c.h) != CURLE_OK)
-				log_debug("mcp: ending the session failed (ignored)");
-			curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, NULL);
-			curl_slist_free_all(hdrs);
-		}
+		if (q.timeout_ms > 0 && proxy_call(&q, &pr, perr, sizeof(perr)) != SG_OK)
+			log_debug("mcp: ending the session failed (ignored): %s", perr);
+		if (q.timeout_ms > 0)
+			proxy_response_free(&pr);
 	}
 	*defs = out;
 	out = NULL;
@@ -677,10 +619,8 @@ out:
 	if (st == SG_E_NOMEM && err[0] == '\0')
 		snprintf(err, errlen, "out of memory");
 	if (st != SG_OK)
-		log_debug("mcp: listing tools failed: %s", err);
-	xfer_reset(&c.x, 0);
-	if (c.h != NULL)
-		curl_easy_cleanup(c.h);
+		log_info("mcp: listing the tools through provider %s failed: %s", p->provider_id, err);
+	free_headers(&c);
 	free(cursor);
 	json_decref(params);
 	json_decref(resp);

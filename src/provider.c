@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "confpos.h"
+#include "mcp.h"
+#include "netaddr.h"
 #include "provider.h"
 
 struct kind {
@@ -207,6 +209,70 @@ setup_tls(struct setup *st, const json_t *cfg)
 	return true;
 }
 
+/*
+ * The settings of an MCP tool-runtime provider: allowed_hosts (an array of
+ * "host[:port]" that callers other than admins may register as endpoints;
+ * default none), headers (an object of header values sent to its MCP
+ * servers, for their credentials), connect_timeout, read_timeout (seconds
+ * of silence, default 10), total_timeout (seconds for one conversation,
+ * default 30), max_response_bytes (per answer, default 4 MiB), tls_verify.
+ */
+static bool
+setup_mcp(struct setup *st, const json_t *cfg)
+{
+	struct sg_provider *p = st->p;
+	json_t *v, *e;
+	const char *name;
+	long long n;
+	size_t i;
+	char why[160], key[128];
+
+	p->read_timeout_ms = SG_MCP_READ_TIMEOUT_MS;
+	p->total_timeout_ms = SG_MCP_TOTAL_TIMEOUT_MS;
+	p->max_response_bytes = SG_MCP_MAX_RESPONSE_BYTES;
+	setup_seconds(st, cfg, "connect_timeout", 3600, &p->connect_timeout_ms);
+	setup_seconds(st, cfg, "read_timeout", 3600, &p->read_timeout_ms);
+	setup_seconds(st, cfg, "total_timeout", 3600, &p->total_timeout_ms);
+	v = opt(cfg, "max_response_bytes");
+	if (v != NULL) {
+		if (!conf_value_int(v, &n) || n < 1024 || n > (1LL << 30))
+			problem(st, "max_response_bytes", "must be an integer from 1024 to 1073741824");
+		else
+			p->max_response_bytes = (size_t) n;
+	}
+	v = opt(cfg, "allowed_hosts");
+	if (v != NULL && !json_is_array(v))
+		problem(st, "allowed_hosts", "must be an array of \"host\" or \"host:port\" strings");
+	else if (v != NULL)
+		p->allowed_hosts = v;
+	json_array_foreach(p->allowed_hosts, i, e) {
+		snprintf(key, sizeof(key), "allowed_hosts[%zu]", i);
+		if (!json_is_string(e))
+			problem(st, key, "must be a string");
+		else if (!netaddr_entry_ok(json_string_value(e), why, sizeof(why)))
+			problem(st, key, "\"%.100s\" %s", json_string_value(e), why);
+	}
+	v = opt(cfg, "headers");
+	if (v != NULL && !json_is_object(v))
+		problem(st, "headers", "must be an object of header names and string values");
+	else if (v != NULL)
+		p->headers = v;
+	json_object_foreach((json_t *) p->headers, name, e) {
+		/* A token (RFC 9110) for the name; a value without line ends, so it cannot start another header. */
+		bool token = name[0] != '\0' &&
+			     strspn(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+				     strlen(name);
+
+		/* (a '.' in the name would split the path the position is looked up by) */
+		snprintf(key, sizeof(key), token && strchr(name, '.') == NULL ? "headers.%.100s" : "headers", name);
+		if (!token)
+			problem(st, key, "\"%.100s\" is not a valid header name", name);
+		else if (!json_is_string(e) || strpbrk(json_string_value(e), "\r\n") != NULL)
+			problem(st, key, "must be a string without line breaks");
+	}
+	return setup_tls(st, cfg);
+}
+
 bool
 provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 {
@@ -220,6 +286,8 @@ provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 	p->read_timeout_ms = 600000;
 	p->tls_verify = true;
 	p->check_models = true;
+	if (p->api == SG_API_TOOL_RUNTIME && strcmp(p->provider_type, SG_MCP_PROVIDER_TYPE) == 0)
+		return setup_mcp(&st, cfg);
 	if (p->api != SG_API_INFERENCE || (k = find_kind(p->provider_type)) == NULL)
 		return true;
 	p->openai_compat = true;

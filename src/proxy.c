@@ -176,6 +176,7 @@ struct xfer {
 	int64_t last_io_us;            /* when a byte last moved; the read timeout counts from it */
 	int64_t last_alive_us;         /* when client_alive was last asked */
 	long read_timeout_ms;
+	size_t max_body;
 	curl_off_t last_ul;
 	bool connected;
 	bool timed_out;
@@ -241,6 +242,8 @@ on_header(char *buf, size_t size, size_t nitems, void *ud)
 	size_t n = size * nitems;
 
 	x->last_io_us = sg_now_us();
+	if (x->q->on_header != NULL)
+		x->q->on_header(x->q->header_ctx, buf, n);
 	if (starts_with_ci(buf, n, "HTTP/")) {
 		/* A new header block (after a 1xx, or the first one): "HTTP/1.1 200 OK". */
 		const char *sp = memchr(buf, ' ', n);
@@ -288,7 +291,7 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 		}
 		return n;
 	}
-	if (x->resp->body.len + n > MAX_BODY) {
+	if (x->resp->body.len + n > x->max_body) {
 		x->too_big = true;
 		return 0;
 	}
@@ -313,9 +316,13 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	size_t errlen)
 {
 	const struct sg_provider *p = q->provider;
-	struct xfer x = {.q = q, .sink = sink, .resp = resp, .read_timeout_ms = p->read_timeout_ms};
-	struct curl_slist *hdrs = NULL;
-	char *url = NULL, *auth = NULL, *rid = NULL;
+	struct xfer x = {.q = q,
+			 .sink = sink,
+			 .resp = resp,
+			 .read_timeout_ms = p->read_timeout_ms,
+			 .max_body = q->max_body > 0 ? q->max_body : MAX_BODY};
+	struct curl_slist *hdrs = NULL, *pin = NULL;
+	char *url = NULL, *auth = NULL, *rid = NULL, *accept = NULL;
 	char cerr[CURL_ERROR_SIZE] = "";
 	int64_t t0 = sg_now_us();
 	sg_status st = SG_OK;
@@ -325,13 +332,27 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	memset(resp, 0, sizeof(*resp));
 	err[0] = '\0';
 	c = thread_handle();
-	url = sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
-	if (c == NULL || url == NULL) {
+	url = q->url != NULL ? sg_strdup(q->url) : sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
+	accept = sg_asprintf("Accept: %s", q->accept != NULL ? q->accept
+							   : sink ? "text/event-stream" : "application/json");
+	if (c == NULL || url == NULL || accept == NULL) {
 		snprintf(err, errlen, "out of memory");
 		st = SG_E_NOMEM;
 		goto out;
 	}
-	if (!add_header(&hdrs, sink ? "Accept: text/event-stream" : "Accept: application/json") ||
+	for (const char *const *h = q->headers; h != NULL && *h != NULL; h++) {
+		if (!add_header(&hdrs, *h)) {
+			snprintf(err, errlen, "out of memory");
+			st = SG_E_NOMEM;
+			goto out;
+		}
+	}
+	if (q->connect_to != NULL && (pin = curl_slist_append(NULL, q->connect_to)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		st = SG_E_NOMEM;
+		goto out;
+	}
+	if (!add_header(&hdrs, accept) ||
 	    (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
 	    /* No "Expect: 100-continue" round trip for large bodies. */
 	    !add_header(&hdrs, "Expect:")) {
@@ -376,6 +397,13 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	if (q->method != NULL && strcmp(q->method, q->body != NULL ? "POST" : "GET") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 5000L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (q->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q->timeout_ms);
+	if (pin != NULL) {
+		curl_easy_setopt(c, CURLOPT_CONNECT_TO, pin);
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	}
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
 	if (p->ca_file != NULL)
@@ -394,7 +422,10 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	if (rc != CURLE_OK && resp->aborted) {
 		st = SG_OK; /* the sink stopped it: not an upstream failure */
 	} else if (rc != CURLE_OK && x.too_big) {
-		snprintf(err, errlen, "the reply of upstream %s exceeds %u MiB", p->provider_id, MAX_BODY >> 20);
+		if (x.max_body == MAX_BODY)
+			snprintf(err, errlen, "the reply of upstream %s exceeds %u MiB", p->provider_id, MAX_BODY >> 20);
+		else
+			snprintf(err, errlen, "the reply of upstream %s exceeds %zu bytes", p->provider_id, x.max_body);
 		st = SG_E_BAD_GATEWAY;
 	} else if (rc != CURLE_OK) {
 		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err, errlen);
@@ -415,11 +446,12 @@ out:
 		log_warn("upstream %s %s %s failed after %lld ms (status %ld): %s%s%s", p->provider_id,
 			 q->method ? q->method : "GET", q->path, resp->duration_ms, resp->status, err,
 			 cerr[0] ? "; curl: " : "", cerr);
-	/* Leave no copy of the provider's key in freed memory. */
+	/* Leave no copy of a credential (the provider's key, configured headers) in freed memory. */
 	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
-		if (strncasecmp(l->data, "Authorization:", 14) == 0)
-			memset(l->data, 0, strlen(l->data));
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(hdrs);
+	curl_slist_free_all(pin);
+	free(accept);
 	if (auth != NULL) {
 		memset(auth, 0, strlen(auth));
 		free(auth);

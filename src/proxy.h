@@ -7,7 +7,9 @@
  *
  * Timeouts: connect_timeout_ms for the connection; read_timeout_ms is the
  * longest silence allowed between two upstream bytes (not a total: streams
- * last minutes).  Curl codes are mapped to statuses here and nowhere else:
+ * last minutes); a caller may add a total (q->timeout_ms, MCP does).  A
+ * client that leaves stops the call (q->client_alive).  Redirects are never
+ * followed.  Curl codes are mapped to statuses here and nowhere else:
  * could not resolve or connect → SG_E_BAD_GATEWAY "upstream <id> is
  * unreachable", read timeout → SG_E_GATEWAY_TIMEOUT, anything else →
  * SG_E_BAD_GATEWAY.
@@ -54,6 +56,23 @@ struct proxy_request {
 	 */
 	bool (*client_alive)(void *ctx);
 	void *alive_ctx;
+
+	/*
+	 * For calls to a URL that is not under an inference provider's base URL
+	 * (MCP servers, mcp.h); all optional.  provider still names the call in
+	 * logs and messages and gives the connect and read timeouts and the TLS
+	 * settings.
+	 */
+	const char *url;            /* the whole URL instead of base_url + path (path then only labels the log) */
+	const char *accept;         /* the Accept header's value instead of the default */
+	const char *const *headers; /* more header lines ("Name: value"), NULL-terminated; never logged */
+	const char *connect_to;     /* a CURLOPT_CONNECT_TO entry (netaddr_pin()) every connection goes to;
+				       no HTTP proxy from the environment is used then */
+	long timeout_ms;            /* a bound on the whole call; 0: none (streams last minutes) */
+	size_t max_body;            /* the limit of a buffered body; 0: 64 MiB */
+	/* Given each response header line as it arrives (raw, line end included); NULL: none. */
+	void (*on_header)(void *ctx, const char *line, size_t len);
+	void *header_ctx;
 };
 
 struct proxy_response {
@@ -79,11 +98,13 @@ struct proxy_sink {
 };
 
 /*
- * One call to the provider: q->method on base_url + q->path with q->body,
- * "Content-Type: application/json" and "Authorization: Bearer <api_key>" when
- * the provider has a key.  On SG_OK resp has the upstream status (any status,
- * including 4xx/5xx) and the body.  On failure (no HTTP answer, body larger
- * than 64 MiB) returns the mapped status and a client-safe message in err.
+ * One call to the provider: q->method on base_url + q->path (or q->url) with
+ * q->body, "Content-Type: application/json" and "Authorization: Bearer
+ * <api_key>" when the provider has a key, plus q->headers.  Redirects are
+ * never followed (a 3xx is an answer like any other).  On SG_OK resp has the
+ * upstream status (any status, including 4xx/5xx) and the body.  On failure
+ * (no HTTP answer, body larger than q->max_body, q->timeout_ms passed)
+ * returns the mapped status and a client-safe message in err.
  * resp is the caller's to proxy_response_free() in every case.
  */
 sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, char *err, size_t errlen)

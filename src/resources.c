@@ -23,12 +23,20 @@
 #include "log.h"
 #include "mcp.h"
 #include "openai.h"
+#include "proxy.h"
 #include "resources.h"
 #include "route.h"
 
+/* mcp's client_alive: still someone at the other end of nginx? */
+static bool
+client_alive(void *ctx)
+{
+	return http_client_alive(ctx);
+}
+
 sg_status
-resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, json_t **tools,
-			   struct resources_err *err)
+resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, const struct identity *id,
+			   struct request *r, json_t **tools, struct resources_err *err)
 {
 	const json_t *ep = json_object_get(group, "mcp_endpoint");
 	const char *pid = json_string_value(json_object_get(group, "provider_id"));
@@ -39,9 +47,20 @@ resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, json
 
 	*tools = NULL;
 	if (json_is_object(ep)) {
-		st = mcp_list_tools(json_string_value(json_object_get(ep, "uri")), &defs, msg, sizeof(msg));
+		struct mcp_call call = {.uri = json_string_value(json_object_get(ep, "uri")),
+					.provider = p,
+					.trusted = id == NULL || id->admin,
+					.client_alive = r != NULL ? client_alive : NULL,
+					.alive_ctx = r,
+					.request_id = r != NULL ? r->request_id : NULL};
+
+		st = mcp_list_tools(&call, &defs, msg, sizeof(msg));
+		/* At start-up the master forks next: no curl handle, and no connection, may outlive this. */
+		if (r == NULL)
+			proxy_thread_cleanup();
 		if (st != SG_OK)
-			return resources_fail(err, st, "mcp_endpoint", "%s", msg);
+			return resources_fail(err, st, st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint", "%s",
+					      msg);
 		fail_status = SG_E_BAD_GATEWAY;
 	} else {
 		defs = resources_builtin_tool_defs(p ? p->provider_type : NULL);
@@ -100,8 +119,8 @@ same_tool_group_source(const json_t *a, const json_t *b)
 }
 
 sg_status
-resources_register_object(const struct sg_conf *conf, const struct identity *id, enum sg_rtype t, json_t *body,
-			  json_t **stored, bool *created, struct resources_err *err)
+resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r, enum sg_rtype t,
+			  json_t *body, json_t **stored, bool *created, struct resources_err *err)
 {
 	struct lookup_ctx lc = {.id = id};
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
@@ -137,7 +156,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		}
 		if (st != SG_OK && st != SG_E_NOT_FOUND)
 			goto out;
-		st = resources_tool_group_tools(conf, obj, &tools, err);
+		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
 		st = registry_register_tool_group(obj, tools, owner, stored, created, msg, sizeof(msg));
@@ -347,7 +366,7 @@ resources_register(struct request *r)
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		return st;
-	st = resources_register_object(r->conf, &r->id, route_type(r), body, &stored, &created, &err);
+	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &err);
 	if (st != SG_OK)
 		return http_fail(r, st, err.param[0] ? err.param : NULL, "%s", err.msg);
 	r->reply = stored;
@@ -450,7 +469,8 @@ resources_preregister(const struct sg_conf *conf)
 				st = resources_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
 						    "dataset_id is required in the config");
 			} else {
-				st = resources_register_object(conf, NULL, lists[l].t, entry, &stored, &created, &err);
+				st = resources_register_object(conf, NULL, NULL, lists[l].t, entry, &stored, &created,
+							       &err);
 			}
 			json_decref(stored);
 			if (st == SG_OK)

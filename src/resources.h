@@ -102,14 +102,17 @@ sg_status resources_tools_from_defs(const json_t *group, const json_t *defs, sg_
 /*
  * Lists a built tool group's tools: from its MCP server (mcp.h) when it has
  * an mcp_endpoint, else the provider type's built-in list.  *tools is a new
- * array of Tool objects.  MCP failures are SG_E_BAD_GATEWAY or
- * SG_E_GATEWAY_TIMEOUT.
+ * array of Tool objects.  id is the caller (NULL: the config at start, as
+ * trusted as an admin); r, when not NULL, is the request whose client
+ * leaving stops the MCP call.  MCP failures are SG_E_FORBIDDEN (the caller
+ * may not use that endpoint), SG_E_BAD_GATEWAY or SG_E_GATEWAY_TIMEOUT.
  */
-sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, json_t **tools,
-				     struct resources_err *err) SG_MUST_CHECK;
+sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, const struct identity *id,
+				     struct request *r, json_t **tools, struct resources_err *err) SG_MUST_CHECK;
 
 /*
- * Registers one object for caller id (NULL: start-up, no owner): build;
+ * Registers one object for caller id (NULL: start-up, no owner) on behalf
+ * of request r (NULL at start-up; its client leaving stops an MCP call): build;
  * for a model with a caller, openai_check_model_served() (400 when the
  * upstream does not serve provider_model_id, 502/504 when it cannot be
  * asked); for a tool group its tools (a group id already taken by another
@@ -122,9 +125,9 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
  * SG_E_GATEWAY_TIMEOUT (MCP, model check), SG_E_UNAVAILABLE (database),
  * with err filled.
  */
-sg_status resources_register_object(const struct sg_conf *conf, const struct identity *id, enum sg_rtype t,
-				    json_t *body, json_t **stored, bool *created, struct resources_err *err)
-	SG_MUST_CHECK;
+sg_status resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r,
+				    enum sg_rtype t, json_t *body, json_t **stored, bool *created,
+				    struct resources_err *err) SG_MUST_CHECK;
 
 /*
  * True when s is an acceptable identifier: 1 to 255 characters, no control

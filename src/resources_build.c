@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "netaddr.h"
 #include "resources_int.h"
 
 #define MCP_PROVIDER_TYPE "remote::model-context-protocol"
@@ -446,9 +447,17 @@ build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *
 		goto out;
 	st = SG_E_BAD_REQUEST;
 	is_mcp = strcmp(c.provider->provider_type, MCP_PROVIDER_TYPE) == 0;
-	if (uri != NULL && strncmp(uri, "http://", 7) != 0 && strncmp(uri, "https://", 8) != 0) {
-		resources_fail(err, st, "mcp_endpoint.uri", "mcp_endpoint.uri must be an http:// or https:// URL");
-		goto out;
+	if (uri != NULL) {
+		/* The policy of who may send stackgate where is mcp.h's; here only what no URL may be. */
+		struct netaddr_url u;
+		char why[256];
+
+		st = netaddr_parse_url(uri, &u, why, sizeof(why));
+		if (st != SG_OK) {
+			resources_fail(err, st, "mcp_endpoint.uri", "mcp_endpoint.uri %s", why);
+			goto out;
+		}
+		st = SG_E_BAD_REQUEST;
 	}
 	if (is_mcp && uri == NULL) {
 		resources_fail(err, st, "mcp_endpoint", "mcp_endpoint is required for provider '%s' (%s)",

@@ -673,6 +673,90 @@ START_TEST(proxy_cut_stream_and_unreachable)
 }
 END_TEST
 
+static void
+log_header(void *ctx, const char *line, size_t len)
+{
+	ck_assert(proxy_buf_append(ctx, line, len));
+}
+
+START_TEST(proxy_url_headers_pin_and_bounds)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Extra: yes\r\n"
+				    "Content-Length: 20\r\nConnection: close\r\n\r\n{\"a\":\"0123456789ab\"}";
+	static const char redirect[] = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+				       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	static const char *const extra[] = {"X-Conf: v", "Authorization: Bearer conf-key", NULL};
+	struct fake f = {.parts = {reply}, .nconn = 2};
+	struct sg_provider p;
+	struct proxy_buf seen = {0};
+	char url[64], pin[64], err[256];
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "POST", .path = "label", .body = "{}", .body_len = 2};
+	int64_t t0;
+	sg_status st;
+
+	/* A whole URL whose host never resolves: the pin sends the connection to the fake, with no lookup. */
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	snprintf(pin, sizeof(pin), "::127.0.0.1:%d", f.port);
+	q.provider = &p;
+	q.url = "http://pinned.invalid:1/some/path?q=1";
+	q.connect_to = pin;
+	q.accept = "application/json, text/event-stream";
+	q.headers = extra;
+	q.on_header = log_header;
+	q.header_ctx = &seen;
+	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(f.req, "POST /some/path?q=1 HTTP/1.1\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nHost: pinned.invalid:1\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Conf: v\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAuthorization: Bearer conf-key\r\n"));
+	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAccept: application/json, text/event-stream\r\n"));
+	ck_assert_ptr_nonnull(strstr(seen.p, "X-Extra: yes\r\n"));
+	proxy_response_free(&resp);
+
+	/* A body over max_body is a 502 that names the limit. */
+	q.max_body = 10;
+	st = proxy_call(&q, &resp, err, sizeof(err));
+	fake_stop(&f);
+	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(err, "the reply of upstream fake exceeds 10 bytes");
+	proxy_response_free(&resp);
+
+	/* A redirect is an answer, not followed. */
+	struct fake r = {.parts = {redirect}};
+
+	fake_start(&r);
+	provider_for(&p, url, sizeof(url), r.port, NULL, 5000);
+	q = (struct proxy_request){.provider = &p, .method = "GET", .path = "/models"};
+	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	fake_stop(&r);
+	ck_assert_int_eq(resp.status, 302);
+	proxy_response_free(&resp);
+
+	/* timeout_ms bounds the whole call even while bytes keep coming. */
+	struct fake d = {.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n", ": e\n\n"},
+			 .delay_ms = 300,
+			 .hold_ms = 3000};
+	struct sink_log l = {0};
+	struct proxy_sink sink = {sink_begin, sink_data, &l};
+
+	fake_start(&d);
+	provider_for(&p, url, sizeof(url), d.port, NULL, 5000);
+	q = (struct proxy_request){.provider = &p, .method = "POST", .path = "/x", .body = "{}", .body_len = 2,
+				   .timeout_ms = 700};
+	t0 = sg_now_us();
+	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
+	ck_assert_int_lt(sg_now_us() - t0, 1500 * 1000);
+	fake_stop(&d);
+	proxy_response_free(&resp);
+	proxy_buf_free(&l.data);
+	proxy_buf_free(&seen);
+}
+END_TEST
+
 START_TEST(model_listing_and_served_check)
 {
 	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 54\r\n\r\n"
@@ -741,6 +825,7 @@ openai_suite(void)
 	tcase_add_test(net, proxy_sink_abort_closes_the_upstream_connection);
 	tcase_add_test(net, proxy_cut_stream_and_unreachable);
 	tcase_add_test(net, model_listing_and_served_check);
+	tcase_add_test(net, proxy_url_headers_pin_and_bounds);
 	tcase_set_timeout(net, 30);
 	suite_add_tcase(s, net);
 	return s;

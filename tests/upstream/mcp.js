@@ -8,6 +8,18 @@
 //                        stream is left open after the response, as a server may)
 //   POST /mcp-broken     200 with a body that is not JSON
 //   POST /mcp-rpcerror   initialize works, tools/list answers a JSON-RPC error
+//   POST /mcp-hang       accepts the request and never answers (counts the
+//                        connections and when the client closed them)
+//   POST /mcp-tiny       like /mcp-sse, but the answer to initialize comes after
+//                        ?n=N (default 200000) tiny events ("data: 0"), written
+//                        in many small writes
+//   POST /mcp-drip       text/event-stream headers, then a comment every 500 ms
+//                        and never an answer
+//   POST /mcp-big        text/event-stream of junk events as fast as it goes,
+//                        never an answer
+//   POST /mcp-redirect   307 to /mcp-redirected (which counts hits and answers)
+//   POST /mcp-auth       like /mcp, but 401 unless "Authorization: Bearer
+//                        mcp-test-secret" is sent
 //   ?prefix=P            prepends P to every tool name (distinct groups in tests)
 //
 // Methods: initialize (issues an Mcp-Session-Id), notifications/initialized
@@ -22,7 +34,11 @@ const crypto = require('node:crypto');
 
 const port = Number(process.env.SG_MCP_PORT || 18401);
 const sessions = new Set();
-const stats = { initialize: 0, initialized: 0, tools_list: 0, deleted: 0, bad_session: 0 };
+const stats = {
+	initialize: 0, initialized: 0, tools_list: 0, deleted: 0, bad_session: 0,
+	hang_open: 0, hang_closed: 0, redirected: 0, auth_refused: 0, auth_ok: 0,
+};
+const PATHS = ['/mcp', '/mcp-sse', '/mcp-broken', '/mcp-rpcerror', '/mcp-tiny', '/mcp-auth'];
 
 function tools(prefix) {
 	const page1 = [
@@ -70,6 +86,12 @@ function reply(res, mode, status, msg, extraHeaders) {
 		res.end();
 		return;
 	}
+	if (mode === 'tiny' && msg.id === 1) {
+		headers['Content-Type'] = 'text/event-stream';
+		res.writeHead(status, headers);
+		tinyEvents(res, msg, tinyCount);
+		return;
+	}
 	if (mode === 'sse') {
 		headers['Content-Type'] = 'text/event-stream';
 		headers['Cache-Control'] = 'no-cache';
@@ -90,6 +112,45 @@ function reply(res, mode, status, msg, extraHeaders) {
 	res.end(JSON.stringify(msg));
 }
 
+let tinyCount = 200000;
+
+// Many tiny events, 100 per write, a write per turn of the event loop, then the answer.
+function tinyEvents(res, msg, n) {
+	const batch = 'data: 0\n\n'.repeat(100);
+	let left = n;
+	let closed = false;
+	res.on('close', () => { closed = true; });
+	const step = () => {
+		if (closed) return;
+		if (left <= 0) {
+			res.end('data: ' + JSON.stringify(msg) + '\n\n');
+			return;
+		}
+		left -= 100;
+		if (res.write(batch)) setImmediate(step);
+		else res.once('drain', step);
+	};
+	step();
+}
+
+// Endless output that never holds an answer: a comment every 500 ms (drip) or junk at full speed (big).
+function endless(req, res, mode) {
+	res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+	let closed = false;
+	res.on('close', () => { closed = true; });
+	if (mode === 'drip') {
+		const t = setInterval(() => { if (closed) clearInterval(t); else res.write(': tick\n\n'); }, 500);
+		return;
+	}
+	const junk = ('data: ' + 'x'.repeat(1000) + '\n\n').repeat(16);
+	const step = () => {
+		if (closed) return;
+		if (res.write(junk)) setImmediate(step);
+		else res.once('drain', step);
+	};
+	step();
+}
+
 function handle(req, res, body) {
 	const url = new URL(req.url, 'http://localhost');
 	const path = url.pathname;
@@ -100,12 +161,42 @@ function handle(req, res, body) {
 		res.end(JSON.stringify(stats));
 		return;
 	}
-	if (!['/mcp', '/mcp-sse', '/mcp-broken', '/mcp-rpcerror'].includes(path)) {
+	if (req.method === 'POST' && path === '/mcp-hang') {
+		stats.hang_open++;
+		req.socket.on('close', () => stats.hang_closed++);
+		return; // never answered
+	}
+	if (req.method === 'POST' && (path === '/mcp-drip' || path === '/mcp-big')) {
+		endless(req, res, path === '/mcp-drip' ? 'drip' : 'big');
+		return;
+	}
+	if (req.method === 'POST' && path === '/mcp-redirect') {
+		res.writeHead(307, { Location: '/mcp-redirected' });
+		res.end();
+		return;
+	}
+	if (path === '/mcp-redirected') {
+		stats.redirected++;
+		res.writeHead(200, { 'Content-Type': 'application/json' });
+		res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+		return;
+	}
+	if (path === '/mcp-auth') {
+		if (req.headers.authorization !== 'Bearer mcp-test-secret') {
+			stats.auth_refused++;
+			res.writeHead(401, { 'Content-Type': 'text/plain' });
+			res.end('unauthorized\n');
+			return;
+		}
+		stats.auth_ok++;
+	}
+	if (!PATHS.includes(path)) {
 		res.writeHead(404, { 'Content-Type': 'text/plain' });
 		res.end('not found\n');
 		return;
 	}
-	const mode = path === '/mcp-sse' ? 'sse' : 'json';
+	const mode = path === '/mcp-sse' ? 'sse' : path === '/mcp-tiny' ? 'tiny' : 'json';
+	if (mode === 'tiny') tinyCount = Number(url.searchParams.get('n') || 200000);
 	const sid = req.headers['mcp-session-id'];
 
 	if (req.method === 'DELETE') {
