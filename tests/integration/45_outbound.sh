@@ -155,6 +155,10 @@ expect_status 200 "the provider's configured Authorization header reaches the MC
 req POST /v1/toolgroups "$(group o45::auth2 "$MCP/mcp-auth?prefix=o45h2_")" "${AS_ROOT[@]}"
 expect_status 502 "without the header (another provider) the server refuses"
 expect_body_contains "HTTP status 401" "the 502 names the 401"
+req GET /v1/providers/o45-open
+expect_jq '.config.headers.Authorization' '********' "/v1/providers masks the MCP provider's Authorization header"
+if [[ $BODY == *mcp-test-secret* ]]; then fail "the MCP provider's header value is not in /v1/providers"; else
+	pass "the MCP provider's header value is not in /v1/providers"; fi
 
 # Configured limits: read_timeout 2, total_timeout 4, max_response_bytes 65536.
 t0=$(now_ms)
