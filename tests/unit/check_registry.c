@@ -773,13 +773,13 @@ START_TEST(test_no_database)
 		registry_iter_free(&it);
 	}
 	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
 	ck_assert_str_eq(err, "the registry database is unavailable");
 	ck_assert(!created);
-	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, err, sizeof(err)), SG_E_UNAVAILABLE);
 	/* a field error is found before any database is needed */
 	json_object_set_new(o, "model_type", json_integer(1));
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
 	ck_assert_str_eq(err, "field 'model_type' must be a string");
 	json_decref(o);
 }
