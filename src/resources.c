@@ -134,7 +134,8 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		 * its source: the answer must not depend on it), is a conflict before any MCP server is contacted.
 		 */
 		st = registry_get(t, ident, &existing);
-		if (st == SG_OK && (!identity_can_see(id, existing) || !same_tool_group_source(existing, obj))) {
+		if (st == SG_OK &&
+		    ((id != NULL && !identity_can_see(id, existing)) || !same_tool_group_source(existing, obj))) {
 			st = SG_E_CONFLICT;
 			goto out;
 		}

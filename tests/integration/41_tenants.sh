@@ -226,13 +226,20 @@ expect_status 200 "the admin removes t41-race"
 # ---- objects from the config: admin only ------------------------------------------------------------
 as "" POST /v1/models "$(model t41-claimed)"
 expect_status 200 "an anonymous caller registers t41-claimed (later also in the config)"
+cfg_group="{\"toolgroup_id\":\"t41::cfg\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{\"uri\":\"$MCP/mcp?prefix=t41c_\"},\"access_attributes\":{\"teams\":[\"t41-a\"]}}"
+as "$KADM" POST /v1/toolgroups "$cfg_group"
+expect_status 200 "the admin registers t41::cfg for team t41-a (later also in the config)"
 conf=$SG_TEST_DIR/tmp/t41-config.json
-jq '.models = [{"model_id":"t41-conf-m","provider_id":"vllm-short"},{"model_id":"t41-claimed","provider_id":"vllm-short"}]' \
-	"$SG_CONFIG" >"$conf"
-if sg_restart_daemon "$conf"; then pass "restart with two config models"; else fail "restart with two config models"; fi
+jq --argjson g "$cfg_group" \
+	'.models = [{"model_id":"t41-conf-m","provider_id":"vllm-short"},{"model_id":"t41-claimed","provider_id":"vllm-short"}]
+	 | .tool_groups = [$g]' "$SG_CONFIG" >"$conf"
+if sg_restart_daemon "$conf"; then pass "restart with two config models and a tool group"; else fail "restart with the config"; fi
 expect_eq "$(psql_q "SELECT string_agg(identifier || '=' || from_config, ',' ORDER BY identifier) FROM registry
-	WHERE identifier IN ('t41-conf-m', 't41-claimed', 't41-bob-own')" 2>&1)" \
-	"t41-bob-own=false,t41-claimed=true,t41-conf-m=true" "the registry view tells config objects (also one the config claimed)"
+	WHERE identifier IN ('t41-conf-m', 't41-claimed', 't41-bob-own', 't41::cfg', 't41c_echo_text')" 2>&1)" \
+	"t41-bob-own=false,t41-claimed=true,t41-conf-m=true,t41::cfg=true,t41c_echo_text=true" \
+	"the registry view tells config objects (also those the config claimed, a tool group with an ACL and its tools)"
+as "$KA" DELETE /v1/toolgroups/t41::cfg
+expect_status 403 "alice, who sees the config's tool group, may not unregister it"
 as "" DELETE /v1/models/t41-conf-m
 expect_status 403 "anonymous may not unregister a config model"
 expect_jq .error.message "Model 't41-conf-m' comes from the configuration: only an admin may unregister it" "…saying why"
@@ -244,6 +251,8 @@ as "$KADM" DELETE /v1/models/t41-conf-m
 expect_status 200 "an admin unregisters a config model"
 as "$KADM" DELETE /v1/models/t41-claimed
 expect_status 200 "…and the claimed one"
+as "$KADM" DELETE /v1/toolgroups/t41::cfg
+expect_status 200 "…and the config's tool group"
 sg_restart_daemon || fail "restart with the test config"
 
 # ---- clean up -----------------------------------------------------------------------------------------
