@@ -204,14 +204,22 @@ expect_status 200 "then alice unregisters her model"
 as "$KB" POST /v1/models "$(model t41-race '{"teams":["t41-b"]}')"
 expect_status 200 "bob registers t41-race"
 psql "$STACKGATE_DATABASE_URL" -X -qAt -c "BEGIN; UPDATE models SET teams = '{t41-a}' WHERE identifier = 't41-race';
-	SELECT pg_sleep(3); COMMIT;" >/dev/null 2>&1 &
+	SELECT pg_sleep(6); COMMIT;" >/dev/null 2>&1 &
 locker=$!
-sleep 0.7
+for _ in $(seq 50); do # until the locker holds the row (its UPDATE is done, its sleep runs)
+	[[ $(psql_q "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'BEGIN; UPDATE models%'
+		AND wait_event = 'PgSleep'") == 1 ]] && break
+	sleep 0.1
+done
 curl -s -o "$SG_TEST_DIR/tmp/t41-race.body" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $KB" \
 	--max-time 20 "$SG_URL/v1/models/t41-race" >"$SG_TEST_DIR/tmp/t41-race.status" &
 deleter=$!
-sleep 1
-waiting=$(psql_q "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%models%'")
+waiting=""
+for _ in $(seq 40); do # the delete reaches PostgreSQL and waits for the row
+	waiting=$(psql_q "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%models%'")
+	[[ -n $waiting ]] && break
+	sleep 0.1
+done
 [[ $waiting == *"FROM models WHERE identifier = \$1 FOR UPDATE"* ]] &&
 	pass "the delete path waits on the row lock in a SELECT … FOR UPDATE" ||
 	fail "the delete path waits on the row lock in a SELECT … FOR UPDATE" "waiting: ${waiting:0:300}"
