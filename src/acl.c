@@ -75,6 +75,43 @@ acl_check(const struct sg_attrs *obj, const struct sg_attrs *caller)
 	return true;
 }
 
+static void set_err(char *err, size_t errlen, const char *fmt, ...) SG_PRINTF(3, 4);
+
+bool
+acl_attrs_within(const struct sg_attrs *given, const struct sg_attrs *holder, char *why, size_t whylen)
+{
+	if (given == NULL || !given->present) {
+		set_err(why, whylen, "access_attributes must be an object");
+		return false;
+	}
+	if (acl_attrs_empty(given)) {
+		set_err(why, whylen, "access_attributes must require at least one category of the caller's own "
+				     "(an object without one is visible to every caller with attributes)");
+		return false;
+	}
+	for (int c = 0; c < SG_ATTR_NCAT; c++) {
+		if (!given->set[c])
+			continue;
+		if (given->cat[c].n == 0) {
+			set_err(why, whylen, "access_attributes.%s must list at least one of the caller's own %s",
+				cat_names[c], cat_names[c]);
+			return false;
+		}
+		for (size_t i = 0; i < given->cat[c].n; i++) {
+			const char *v = given->cat[c].v[i];
+
+			if (holder == NULL || !holder->set[c] || !sg_strv_contains(&holder->cat[c], v)) {
+				set_err(why, whylen,
+					"access_attributes.%s may only list the caller's own %s, and '%.*s' is not one "
+					"of them",
+					cat_names[c], cat_names[c], (int) sg_utf8_prefix(v, 64), v);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 void
 acl_attrs_free(struct sg_attrs *a)
 {
@@ -84,8 +121,6 @@ acl_attrs_free(struct sg_attrs *a)
 		sg_strv_free(&a->cat[c]);
 	memset(a, 0, sizeof(*a));
 }
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) SG_PRINTF(3, 4);
 
 static void
 set_err(char *err, size_t errlen, const char *fmt, ...)

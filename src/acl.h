@@ -95,6 +95,18 @@ bool acl_attrs_copy(struct sg_attrs *dst, const struct sg_attrs *src) SG_MUST_CH
  */
 bool acl_attrs_merge(struct sg_attrs *dst, const struct sg_attrs *src) SG_MUST_CHECK;
 
+/*
+ * Whether a caller holding the attributes holder may give an object the
+ * attributes given without being an admin: given requires at least one
+ * category, and each category it sets lists at least one value, every one
+ * among holder's values of that category.  Such an object is always
+ * visible to its giver (acl_check(given, holder)).  A !present given (no
+ * ACL) is not within anything.  On false, why (may be NULL) names the first
+ * category and value at fault, e.g. "access_attributes.teams may only list
+ * the caller's own teams, and 'x' is not one of them".
+ */
+bool acl_attrs_within(const struct sg_attrs *given, const struct sg_attrs *holder, char *why, size_t whylen);
+
 /* True when a caller with these attributes has none (the seed's `not user_attributes`). */
 bool acl_attrs_empty(const struct sg_attrs *a);
 

@@ -33,38 +33,62 @@ char registry_sql[SG_RT_COUNT][Q_COUNT][SQL_MAX];
 
 /* ---- SQL text ---- */
 
+/* The select list of type t's statements: its columns (text[] as JSON), then created_at and seq. */
 static void
-build_sql(enum sg_rtype t)
+select_list(enum sg_rtype t, char *sel, size_t len)
 {
-	char sel[768], cols[512], vals[768];
-	size_t ns = 0, nc = 0, nv = 0, n = registry_row_ncols(t);
-	const char *tb = registry_rdesc[t].table;
-	char (*s)[SQL_MAX] = registry_sql[t];
-	/* Per kind: how a parameter becomes the column's type, and how the column is read. */
-	static const char *const vpre[] = {"", "", "", "sg_registry_text_array(", ""};
-	static const char *const vsuf[] = {"", "::integer", "::jsonb", "::jsonb)", "::boolean"};
+	size_t ns = 0, n = registry_row_ncols(t);
 
 	for (size_t i = 0; i < n; i++) {
 		const struct col *c = registry_col_at(t, i);
-		const char *sep = i ? ", " : "";
 		bool arr = c->kind == K_TEXTV;
 
-		ns += (size_t) snprintf(sel + ns, sizeof(sel) - ns, "%s%s%s%s", sep, arr ? "to_json(" : "", c->name,
+		ns += (size_t) snprintf(sel + ns, len - ns, "%s%s%s%s", i ? ", " : "", arr ? "to_json(" : "", c->name,
 					arr ? ")" : "");
-		nc += (size_t) snprintf(cols + nc, sizeof(cols) - nc, "%s%s", sep, c->name);
-		nv += (size_t) snprintf(vals + nv, sizeof(vals) - nv, "%s%s$%zu%s", sep, vpre[c->kind], i + 1,
+	}
+	snprintf(sel + ns, len - ns, ", extract(epoch FROM created_at)::bigint, seq");
+}
+
+static void
+build_sql(enum sg_rtype t)
+{
+	char sel[768], cols[512], vals[768], usel[768];
+	size_t nc = 0, nv = 0, n = registry_row_ncols(t);
+	const struct rdesc *d = &registry_rdesc[t];
+	const char *tb = d->table;
+	char (*s)[SQL_MAX] = registry_sql[t];
+	/* Per kind: how a parameter becomes the column's type. */
+	static const char *const vpre[] = {"", "", "", "sg_registry_text_array(", ""};
+	static const char *const vsuf[] = {"", "::integer", "::jsonb", "::jsonb)", "::boolean"};
+
+	select_list(t, sel, sizeof(sel));
+	for (size_t i = 0; i < n; i++) {
+		const struct col *c = registry_col_at(t, i);
+
+		nc += (size_t) snprintf(cols + nc, sizeof(cols) - nc, "%s, ", c->name);
+		nv += (size_t) snprintf(vals + nv, sizeof(vals) - nv, "%s$%zu%s, ", vpre[c->kind], i + 1,
 					vsuf[c->kind]);
 	}
-	snprintf(sel + ns, sizeof(sel) - ns, ", extract(epoch FROM created_at)::bigint, seq");
 	snprintf(s[Q_GET], sizeof(s[Q_GET]), "SELECT %s FROM %s WHERE identifier = $1", sel, tb);
 	snprintf(s[Q_LOCK], sizeof(s[Q_LOCK]), "SELECT %s FROM %s WHERE identifier = $1 FOR SHARE", sel, tb);
+	snprintf(s[Q_LOCK_DELETE], sizeof(s[Q_LOCK_DELETE]),
+		 "SELECT %s, from_config FROM %s WHERE identifier = $1 FOR UPDATE", sel, tb);
 	snprintf(s[Q_LIST], sizeof(s[Q_LIST]), "SELECT %s FROM %s ORDER BY seq", sel, tb);
 	snprintf(s[Q_LIST_GROUP], sizeof(s[Q_LIST_GROUP]),
 		 "SELECT %s FROM %s WHERE toolgroup_id = $1 ORDER BY seq", sel, tb);
+	/* The last parameter is from_config, which is no key of the object. */
 	snprintf(s[Q_INSERT], sizeof(s[Q_INSERT]),
-		 "INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (identifier) DO NOTHING RETURNING %s", tb, cols, vals,
-		 sel);
+		 "INSERT INTO %s (%sfrom_config) VALUES (%s$%zu::boolean) ON CONFLICT (identifier) DO NOTHING "
+		 "RETURNING %s",
+		 tb, cols, vals, n + 1, sel);
+	snprintf(s[Q_CLAIM], sizeof(s[Q_CLAIM]),
+		 "UPDATE %s SET from_config = true WHERE identifier = $1 AND NOT from_config", tb);
 	snprintf(s[Q_DELETE], sizeof(s[Q_DELETE]), "DELETE FROM %s WHERE identifier = $1", tb);
+	if (d->users != NULL) {
+		select_list(d->users_t, usel, sizeof(usel));
+		snprintf(s[Q_USERS], sizeof(s[Q_USERS]), "SELECT %s FROM %s WHERE %s ORDER BY seq LIMIT %d", usel,
+			 registry_rdesc[d->users_t].table, d->users, USERS_MAX);
+	}
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -241,9 +265,15 @@ insert_failed(struct txn *x, enum sg_rtype t, char **vals, const PGresult *r, sg
 static int
 insert_row(PGconn *c, struct txn *x, enum sg_rtype t, char **vals, struct row *out, sg_status *st)
 {
-	PGresult *r = registry_q(c, x, registry_sql[t][Q_INSERT], (int) registry_row_ncols(t), (const char *const *) vals,
-				 st);
+	const char *p[MAXROW + 1];
+	size_t n = registry_row_ncols(t);
+	PGresult *r;
 	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = vals[i];
+	p[n] = x->from_config ? "t" : "f";
+	r = registry_q(c, x, registry_sql[t][Q_INSERT], (int) n + 1, p, st);
 
 	if (*st != SG_OK)
 		*st = insert_failed(x, t, vals, r, *st);
@@ -272,14 +302,38 @@ read_locked(PGconn *c, struct txn *x, enum sg_rtype t, const char *id, struct ro
 	return st;
 }
 
+void
+registry_taken_message(enum sg_rtype t, const char *identifier, char *err, size_t errlen)
+{
+	const char *id = identifier ? identifier : "", *label = registry_type_label(t);
+
+	if (errlen > 0)
+		snprintf(err, errlen, "%s '%.*s' already exists", label ? label : "Resource", (int) sg_utf8_prefix(id, 300),
+			 id);
+}
+
 static sg_status
 differs(struct txn *x, const json_t *old)
 {
 	if (json_equal(old, x->canon))
 		return SG_OK;
-	snprintf(x->err, x->errlen, "%s '%s' already exists with different attributes", registry_rdesc[x->t].name,
-		 x->id);
+	registry_taken_message(x->t, x->id, x->err, x->errlen);
 	return SG_E_CONFLICT;
+}
+
+/* An identical object the config registers becomes the config's (rows from before 003_origin, or the API's). */
+static sg_status
+claim(PGconn *c, struct txn *x)
+{
+	sg_status st = SG_OK;
+
+	if (x->from_config)
+		PQclear(registry_q(c, x, registry_sql[x->t][Q_CLAIM], 1, &x->id, &st));
+	if (x->from_config && st == SG_OK && x->t == SG_RT_TOOL_GROUP)
+		PQclear(registry_q(c, x,
+				   "UPDATE tools SET from_config = true WHERE toolgroup_id = $1 AND NOT from_config", 1,
+				   &x->id, &st));
+	return st;
 }
 
 static sg_status
@@ -300,12 +354,12 @@ tx_register(PGconn *c, struct txn *x)
 			registry_cmd(c, x, "ROLLBACK");
 			continue;
 		}
-		if (st == SG_OK && !x->created)
-			st = differs(x, x->row.obj);
+		if (st == SG_OK && !x->created && (st = differs(x, x->row.obj)) == SG_OK)
+			st = claim(c, x);
 		return st;
 	}
-	snprintf(x->err, x->errlen, "%s '%s' is being changed concurrently; try again", registry_rdesc[x->t].name,
-		 x->id);
+	snprintf(x->err, x->errlen, "%s '%.*s' is being changed concurrently; try again", registry_rdesc[x->t].name,
+		 (int) sg_utf8_prefix(x->id, 300), x->id);
 	return SG_E_CONFLICT;
 }
 
@@ -332,12 +386,17 @@ same_tools(PGconn *c, struct txn *x)
 	}
 	PQclear(r);
 	if (st == SG_OK && !same) {
-		snprintf(x->err, x->errlen, "tool_group '%s' already exists with a different list of tools", x->id);
+		registry_taken_message(SG_RT_TOOL_GROUP, x->id, x->err, x->errlen);
 		st = SG_E_CONFLICT;
 	}
 	return st;
 }
 
+/*
+ * A tool's identifier is taken.  The group was created in this transaction,
+ * so a holder with its id means the list named the tool twice; any other
+ * holder is not named (it may be another tenant's).
+ */
 static sg_status
 tool_taken(PGconn *c, struct txn *x, const char *tool)
 {
@@ -346,11 +405,10 @@ tool_taken(PGconn *c, struct txn *x, const char *tool)
 	const char *g = st == SG_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : NULL;
 
 	if (g != NULL && strcmp(g, x->id) == 0)
-		snprintf(x->err, x->errlen, "tool '%s' is listed twice in tool_group '%s'", tool, x->id);
-	else if (g != NULL)
-		snprintf(x->err, x->errlen, "tool '%s' already belongs to tool_group '%s'", tool, g);
+		snprintf(x->err, x->errlen, "tool '%.*s' is listed twice in tool_group '%.*s'",
+			 (int) sg_utf8_prefix(tool, 200), tool, (int) sg_utf8_prefix(x->id, 200), x->id);
 	else
-		snprintf(x->err, x->errlen, "tool '%s' already exists", tool);
+		registry_taken_message(SG_RT_TOOL, tool, x->err, x->errlen);
 	PQclear(r);
 	return st == SG_OK ? SG_E_CONFLICT : st;
 }
@@ -380,34 +438,90 @@ tx_register_group(PGconn *c, struct txn *x)
 			registry_cmd(c, x, "ROLLBACK");
 			continue;
 		}
-		if (st == SG_OK && !x->created && (st = differs(x, x->row.obj)) == SG_OK)
-			st = same_tools(c, x);
+		if (st == SG_OK && !x->created && (st = differs(x, x->row.obj)) == SG_OK &&
+		    (st = same_tools(c, x)) == SG_OK)
+			st = claim(c, x);
 		return st;
 	}
-	snprintf(x->err, x->errlen, "tool_group '%s' is being changed concurrently; try again", x->id);
+	snprintf(x->err, x->errlen, "tool_group '%.*s' is being changed concurrently; try again",
+		 (int) sg_utf8_prefix(x->id, 300), x->id);
 	return SG_E_CONFLICT;
 }
 
+static void
+not_found(struct txn *x)
+{
+	snprintf(x->err, x->errlen, "%s '%.*s' not found", registry_rdesc[x->t].label, (int) sg_utf8_prefix(x->id, 300),
+		 x->id);
+}
+
+/* The in-use message after a DELETE refused by a reference: names the first referring object the guard allows. */
+static void
+in_use(PGconn *c, struct txn *x)
+{
+	const struct rdesc *d = &registry_rdesc[x->t];
+	const struct registry_guard *g = x->guard;
+	const char *id = x->id;
+	int idn = (int) sg_utf8_prefix(id, 200);
+	sg_status st;
+	PGresult *r = d->users ? registry_q(c, NULL, registry_sql[x->t][Q_USERS], 1, &id, &st) : NULL;
+
+	snprintf(x->err, x->errlen, "%s '%.*s' is in use", d->name, idn, id);
+	for (int i = 0; r != NULL && st == SG_OK && i < PQntuples(r); i++) {
+		struct row u;
+		bool named = false;
+
+		if (!registry_row_of(d->users_t, r, i, &u))
+			continue;
+		if (g == NULL || g->may_name == NULL || g->may_name(g->ctx, u.obj)) {
+			const char *uid = json_string_value(json_object_get(u.obj, "identifier"));
+
+			snprintf(x->err, x->errlen, "%s '%.*s' is in use by %s '%.*s'", d->name, idn, id,
+				 registry_rdesc[d->users_t].name, (int) sg_utf8_prefix(uid, 200), uid);
+			named = true;
+		}
+		json_decref(u.obj);
+		if (named)
+			break;
+	}
+	PQclear(r);
+}
+
+/*
+ * BEGIN; the row FOR UPDATE; the guard's decision on it; DELETE.  The lock
+ * holds the row as judged until the COMMIT: a concurrent change of its ACL
+ * or owner either commits first (and is judged) or waits for the delete.
+ */
 static sg_status
 tx_unregister(PGconn *c, struct txn *x)
 {
+	const struct registry_guard *g = x->guard;
 	sg_status st = registry_cmd(c, x, "BEGIN");
-	PGresult *r = st == SG_OK ? registry_q(c, x, registry_sql[x->t][Q_DELETE], 1, &x->id, &st) : NULL;
+	size_t n = registry_row_ncols(x->t);
+	PGresult *r = st == SG_OK ? registry_q(c, x, registry_sql[x->t][Q_LOCK_DELETE], 1, &x->id, &st) : NULL;
 
-	if (st == SG_OK && strcmp(PQcmdTuples(r), "0") == 0) {
-		snprintf(x->err, x->errlen, "%s '%s' not found", registry_rdesc[x->t].label, x->id);
+	if (st == SG_OK && PQntuples(r) == 0) {
 		st = SG_E_NOT_FOUND;
-	} else if (st == SG_E_CONFLICT && registry_rdesc[x->t].users != NULL) {
-		PQclear(r);
-		registry_cmd(c, x, "ROLLBACK");
-		r = PQexecParams(c, registry_rdesc[x->t].users, 1, NULL, &x->id, NULL, NULL, 0);
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-			snprintf(x->err, x->errlen, "%s '%s' is in use by %s '%s'", registry_rdesc[x->t].name, x->id,
-				 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-		else
-			snprintf(x->err, x->errlen, "%s '%s' is in use", registry_rdesc[x->t].name, x->id);
+	} else if (st == SG_OK && !registry_row_of(x->t, r, 0, &x->row)) {
+		st = SG_E_INTERNAL;
+	} else if (st == SG_OK && g != NULL && g->may_delete != NULL) {
+		const char *owner = PQgetisnull(r, 0, C_OWNER) ? NULL : PQgetvalue(r, 0, C_OWNER);
+		bool from_config = !PQgetisnull(r, 0, (int) n + 2) && PQgetvalue(r, 0, (int) n + 2)[0] == 't';
+
+		st = g->may_delete(g->ctx, x->row.obj, owner, from_config, x->err, x->errlen);
 	}
 	PQclear(r);
+	json_decref(x->row.obj);
+	x->row.obj = NULL;
+	if (st == SG_E_NOT_FOUND)
+		not_found(x);
+	if (st != SG_OK)
+		return st;
+	PQclear(registry_q(c, x, registry_sql[x->t][Q_DELETE], 1, &x->id, &st));
+	if (st == SG_E_CONFLICT) {
+		registry_cmd(c, x, "ROLLBACK");
+		in_use(c, x);
+	}
 	return st;
 }
 
@@ -486,11 +600,11 @@ prepare(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, json
 }
 
 sg_status
-registry_register(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, bool *created, char *err,
-		  size_t errlen)
+registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_config, json_t **stored, bool *created,
+		  char *err, size_t errlen)
 {
 	char *vals[MAXROW];
-	struct txn x = {.t = t, .vals = vals, .err = err, .errlen = errlen};
+	struct txn x = {.t = t, .vals = vals, .from_config = from_config, .err = err, .errlen = errlen};
 	sg_status st;
 
 	if (stored != NULL)
@@ -517,9 +631,10 @@ out:
 }
 
 sg_status
-registry_unregister(enum sg_rtype t, const char *identifier, char *err, size_t errlen)
+registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
+		    size_t errlen)
 {
-	struct txn x = {.t = t, .id = identifier, .drop = true, .err = err, .errlen = errlen};
+	struct txn x = {.t = t, .id = identifier, .guard = guard, .drop = true, .err = err, .errlen = errlen};
 
 	if ((unsigned) t >= SG_RT_COUNT || identifier == NULL)
 		return SG_E_NOT_FOUND;
@@ -528,18 +643,19 @@ registry_unregister(enum sg_rtype t, const char *identifier, char *err, size_t e
 }
 
 sg_status
-registry_unregister_tool_group(const char *identifier, char *err, size_t errlen)
+registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err, size_t errlen)
 {
-	return registry_unregister(SG_RT_TOOL_GROUP, identifier, err, errlen);
+	return registry_unregister(SG_RT_TOOL_GROUP, identifier, guard, err, errlen);
 }
 
 sg_status
-registry_register_tool_group(json_t *group, json_t *tools, const char *owner, json_t **stored, bool *created,
-			     char *err, size_t errlen)
+registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bool from_config, json_t **stored,
+			     bool *created, char *err, size_t errlen)
 {
 	char *vals[MAXROW];
 	size_t n = json_array_size(tools);
-	struct txn x = {.t = SG_RT_TOOL_GROUP, .vals = vals, .ntools = n, .err = err, .errlen = errlen};
+	struct txn x = {.t = SG_RT_TOOL_GROUP, .vals = vals, .ntools = n, .from_config = from_config, .err = err,
+			.errlen = errlen};
 	sg_status st;
 
 	if (stored != NULL)
@@ -569,7 +685,9 @@ registry_register_tool_group(json_t *group, json_t *tools, const char *owner, js
 
 		st = prepare(SG_RT_TOOL, json_array_get(tools, i), owner, tv, &x.tcanon[i], err, errlen);
 		if (st == SG_OK && strcmp(tv[NCOMMON], x.id) != 0) {
-			snprintf(err, errlen, "tool '%s' has toolgroup_id '%s', not '%s'", tv[C_ID], tv[NCOMMON], x.id);
+			snprintf(err, errlen, "tool '%.*s' has toolgroup_id '%.*s', not '%.*s'",
+				 (int) sg_utf8_prefix(tv[C_ID], 150), tv[C_ID], (int) sg_utf8_prefix(tv[NCOMMON], 150),
+				 tv[NCOMMON], (int) sg_utf8_prefix(x.id, 150), x.id);
 			st = SG_E_BAD_REQUEST;
 		}
 	}

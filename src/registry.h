@@ -11,7 +11,10 @@
  *
  * Every write runs in one transaction and sends NOTIFY stackgate_registry.
  * All functions are thread-safe.  No function here knows HTTP or the caller:
- * access decisions are the caller's (identity_can_see()).
+ * access decisions are the caller's (identity_can_see()); an unregister
+ * takes them as a callback (struct registry_guard) that it runs on the
+ * locked row inside its transaction.  Besides the owner, each row records
+ * whether the configuration file registered it (from_config).
  *
  * Errors: SG_E_UNAVAILABLE whenever PostgreSQL cannot be reached (err, when
  * there is one, says "the registry database is unavailable"; details go to
@@ -166,32 +169,67 @@ void registry_iter_free(struct registry_iter *it);
 
 /*
  * Stores obj (complete, defaults applied, access_attributes set) as owned by
- * owner (NULL: none).  If an object with that identifier exists and equals obj
- * → SG_OK and *created = false; if it differs → SG_E_CONFLICT, nothing
- * changed.  Otherwise inserts, *created = true.  *stored (may be NULL) gets a
- * new reference to the stored object.  Foreign keys (a vector DB's embedding
- * model, a benchmark's dataset) missing → SG_E_CONFLICT.  On failure err gets a
- * client-safe message.
+ * owner (NULL: none), registered by the config file when from_config.  If an
+ * object with that identifier exists and equals obj → SG_OK and *created =
+ * false (and, when from_config, the existing row becomes the config's); if it
+ * differs → SG_E_CONFLICT, nothing changed.  Otherwise inserts, *created =
+ * true.  *stored (may be NULL) gets a new reference to the stored object.
+ * Foreign keys (a vector DB's embedding model, a benchmark's dataset) missing
+ * → SG_E_CONFLICT.  On failure err gets a client-safe message.
  *
  * Equality is judged on the canonical form (obj converted to the row and
  * back: unknown keys dropped, missing keys null), whoever owns the existing
  * object; the existing object is never overwritten.  Messages:
- *   "model 'x' already exists with different attributes"          (409)
+ *   registry_taken_message(): "Model 'x' already exists"         (409: one
+ *     text however the objects differ, so it tells nothing of the other one)
  *   "vector_db 'v' refers to embedding model 'm', which does not exist"  (409;
  *     likewise a benchmark's dataset or scoring function, a tool's group)
  *   "vector_db 'v': model 'm' has no embedding dimension N"      (400: the
  *     dimension must be the model's metadata.embedding_dimension)
  *   "field 'x' must be a string" and the like for ill-typed fields (400)
  */
-sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, bool *created,
-			    char *err, size_t errlen) SG_MUST_CHECK;
+sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_config, json_t **stored,
+			    bool *created, char *err, size_t errlen) SG_MUST_CHECK;
 
 /*
- * Deletes the object; SG_E_NOT_FOUND when absent ("Model 'x' not found");
- * SG_E_CONFLICT when others refer to it ("model 'm' is in use by vector_db 'v'").
- * Deleting a tool group this way deletes its tools as well.
+ * The one message for an identifier taken by a different object (or by one
+ * the caller may not see): "<Label> 'x' already exists", x cut at a
+ * character boundary.  It names nothing of the object in the way.
  */
-sg_status registry_unregister(enum sg_rtype t, const char *identifier, char *err, size_t errlen) SG_MUST_CHECK;
+void registry_taken_message(enum sg_rtype t, const char *identifier, char *err, size_t errlen);
+
+/*
+ * An unregister's decision, run inside the deleting transaction on the row
+ * as locked (SELECT … FOR UPDATE), so nothing can change it between the
+ * decision and the DELETE.
+ *   may_delete(ctx, obj, owner, from_config, err, errlen): obj the stored
+ *     object, owner its owner (NULL: none), from_config whether the config
+ *     registered it.  SG_OK deletes; any other status is returned and nothing
+ *     changes (for SG_E_NOT_FOUND the registry writes its not-found message;
+ *     for others, may_delete writes err).
+ *   may_name(ctx, obj): whether a message may name obj, an object that
+ *     refers to the one being deleted (the caller can see it).
+ * Either may be NULL: allowed.  Both run holding a database connection (and
+ * may_delete the row lock): they must decide from their arguments, without
+ * I/O.
+ */
+struct registry_guard {
+	sg_status (*may_delete)(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err,
+				size_t errlen);
+	bool (*may_name)(void *ctx, const json_t *obj);
+	void *ctx;
+};
+
+/*
+ * Deletes the object if guard (NULL: no check) allows; SG_E_NOT_FOUND when
+ * absent ("Model 'x' not found"); what guard->may_delete returned when it
+ * refuses; SG_E_CONFLICT when others refer to it ("model 'm' is in use by
+ * vector_db 'v'", naming the first referring object guard->may_name allows,
+ * else "model 'm' is in use").  Deleting a tool group this way deletes its
+ * tools as well.
+ */
+sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
+			      size_t errlen) SG_MUST_CHECK;
 
 /*
  * Stores a tool group and its tools (a JSON array of complete tool objects)
@@ -200,18 +238,21 @@ sg_status registry_unregister(enum sg_rtype t, const char *identifier, char *err
  * SG_OK, *created = false.
  *
  * Each tool's toolgroup_id must be the group's identifier (else 400).  When
- * the group exists: a different group object → SG_E_CONFLICT "tool_group 'g'
- * already exists with different attributes"; the same group with a different
- * set of tools (compared as a set by identifier, each tool canonical) →
- * SG_E_CONFLICT "tool_group 'g' already exists with a different list of
- * tools" (unregister it first to change its tools).  A tool listed twice →
- * SG_E_CONFLICT.  *stored gets the group.
+ * the group exists: a different group object, or the same group with a
+ * different set of tools (compared as a set by identifier, each tool
+ * canonical) → SG_E_CONFLICT with registry_taken_message() for the group
+ * (unregister it first to change its tools).  A tool identifier taken →
+ * SG_E_CONFLICT with registry_taken_message() for the tool (never naming
+ * the group that holds it); a tool listed twice → SG_E_CONFLICT.  owner and
+ * from_config as for registry_register(), for the group and its tools.
+ * *stored gets the group.
  */
-sg_status registry_register_tool_group(json_t *group, json_t *tools, const char *owner, json_t **stored,
-				       bool *created, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bool from_config,
+				       json_t **stored, bool *created, char *err, size_t errlen) SG_MUST_CHECK;
 
-/* Deletes a tool group and all its tools in one transaction. */
-sg_status registry_unregister_tool_group(const char *identifier, char *err, size_t errlen) SG_MUST_CHECK;
+/* Deletes a tool group and all its tools in one transaction, as registry_unregister() decides. */
+sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err,
+					 size_t errlen) SG_MUST_CHECK;
 
 /* When the object was registered (seconds since the epoch), for OpenAI's "created"; 0 if unknown. */
 long long registry_created_at(enum sg_rtype t, const char *identifier);

@@ -42,7 +42,9 @@ enum { C_ID, C_PRID, C_PID, C_OWNER, C_ACL, C_ROLES };
 struct rdesc {
 	const char *name, *label, *table;
 	struct col cols[MAXCOLS]; /* the type's own fields in the API's key order (llama-stack-api.md §1.1) */
-	const char *users;        /* one object referring to $1, as "type\tidentifier" (in-use messages) */
+	/* The objects that refer to one (in-use messages): of type users_t, where users holds ($1: the identifier). */
+	enum sg_rtype users_t;
+	const char *users;        /* NULL: nothing refers to this type but its own tools */
 };
 
 /* One descriptor per type, indexed by enum sg_rtype. */
@@ -53,7 +55,14 @@ const struct col *registry_col_at(enum sg_rtype t, size_t i);
 
 /* ---- SQL text and transactions (registry.c) ---- */
 
-enum { Q_GET, Q_LOCK, Q_LIST, Q_LIST_GROUP, Q_INSERT, Q_DELETE, Q_COUNT };
+/*
+ * Q_LOCK reads a row FOR SHARE (register); Q_LOCK_DELETE reads it FOR UPDATE
+ * with from_config after created_at and seq (unregister decides on it);
+ * Q_CLAIM marks a row as the config's; Q_USERS lists up to USERS_MAX objects
+ * of rdesc.users_t that refer to $1, in registration order.
+ */
+enum { Q_GET, Q_LOCK, Q_LOCK_DELETE, Q_LIST, Q_LIST_GROUP, Q_INSERT, Q_CLAIM, Q_DELETE, Q_USERS, Q_COUNT };
+#define USERS_MAX 50
 /* The statements per type, built from the descriptors by registry_ensure_init(); read-only after. */
 #define SQL_MAX 3072
 extern char registry_sql[SG_RT_COUNT][Q_COUNT][SQL_MAX];
@@ -83,6 +92,8 @@ struct txn {
 	struct row row;     /* get/register: the object as stored */
 	struct row *trows;  /* register_tool_group: the tools as stored */
 	json_t *list;       /* list */
+	bool from_config;   /* register: the rows are the config's (their from_config column) */
+	const struct registry_guard *guard; /* unregister: the caller's decision (NULL: always) */
 	bool drop;          /* unregister: the commit removes x->id */
 	bool created;
 	bool retry;         /* the failure was transient: the whole txn may run again */

@@ -7,7 +7,10 @@
  * object; providers are chosen from the config by API and never by
  * hard-coded ids; references (embedding model, dataset, scoring functions)
  * must exist and be visible; tool groups carry their creator's ACL and lose
- * their tools with them.
+ * their tools with them.  Tenants stay apart: a caller gives only
+ * access_attributes it holds (resources_acl_for), only the owner or an admin
+ * unregisters (resources_may_unregister, asked by the registry on the row it
+ * locks for the DELETE), and a 409 reads the same whatever is in the way.
  *
  * Validation and defaults are pure (resources_build(), in
  * resources_build.c); this file holds the handlers, the registration flow
@@ -148,9 +151,13 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		}
 	}
 	if (t == SG_RT_TOOL_GROUP) {
-		/* An identifier taken by another provider or endpoint is a conflict before any MCP server is contacted. */
+		/*
+		 * An identifier taken by another provider or endpoint, or by a group the caller cannot see (whatever
+		 * its source: the answer must not depend on it), is a conflict before any MCP server is contacted.
+		 */
 		st = registry_get(t, ident, &existing);
-		if (st == SG_OK && !same_tool_group_source(existing, obj)) {
+		if (st == SG_OK &&
+		    ((id != NULL && !identity_can_see(id, existing)) || !same_tool_group_source(existing, obj))) {
 			st = SG_E_CONFLICT;
 			goto out;
 		}
@@ -159,9 +166,9 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
-		st = registry_register_tool_group(obj, tools, owner, stored, created, msg, sizeof(msg));
+		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, msg, sizeof(msg));
 	} else {
-		st = registry_register(t, obj, owner, stored, created, msg, sizeof(msg));
+		st = registry_register(t, obj, owner, id == NULL, stored, created, msg, sizeof(msg));
 	}
 	/* Echoing a stored object is only for callers who may see it. */
 	if (st == SG_OK && !*created && id != NULL && !identity_can_see(id, *stored)) {
@@ -176,10 +183,10 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 			 owner ? " for " : "", owner ? owner : "");
 out:
 	if (st != SG_OK && err->msg[0] == '\0') {
-		if (st == SG_E_CONFLICT && msg[0] == '\0')
-			resources_fail(err, st, resources_id_key(t),
-				       "%s '%.300s' already exists with a different definition",
-				       resources_type_label(t), json_string_value(json_object_get(obj, "identifier")));
+		if (st == SG_E_CONFLICT && msg[0] == '\0') /* the registry's own text for a taken id, word for word */
+			registry_taken_message(t, json_string_value(json_object_get(obj, "identifier")), msg, sizeof(msg));
+		if (st == SG_E_CONFLICT)
+			resources_fail(err, st, NULL, "%s", msg);
 		else
 			resources_fail(err, st, NULL, "%s", msg[0] ? msg : registry_message(st));
 	}
@@ -217,7 +224,8 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 		st = SG_E_NOT_FOUND;
 	}
 	if (st == SG_E_NOT_FOUND)
-		return http_fail(r, st, NULL, "%s '%.300s' not found", resources_type_label(t), r->path_arg);
+		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
 	if (st != SG_OK)
 		return registry_fail(r, st);
 	return SG_OK;
@@ -373,25 +381,50 @@ resources_register(struct request *r)
 	return SG_OK;
 }
 
+/* The caller's side of an unregister, decided by the registry on the locked row (registry_guard). */
+struct unregister_ctx {
+	const struct identity *id;
+	enum sg_rtype t;
+};
+
+static sg_status
+may_delete(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err, size_t errlen)
+{
+	const struct unregister_ctx *uc = ctx;
+	struct resources_err e = {.param = "", .msg = ""};
+	sg_status st = resources_may_unregister(uc->id, uc->t, obj, owner, from_config, &e);
+
+	snprintf(err, errlen, "%s", e.msg);
+	return st;
+}
+
+static bool
+may_name(void *ctx, const json_t *obj)
+{
+	const struct unregister_ctx *uc = ctx;
+
+	return identity_can_see(uc->id, obj);
+}
+
 sg_status
 resources_unregister(struct request *r)
 {
 	enum sg_rtype t = route_type(r);
-	json_t *obj;
+	struct unregister_ctx uc = {.id = &r->id, .t = t};
+	const struct registry_guard guard = {.may_delete = may_delete, .may_name = may_name, .ctx = &uc};
 	char msg[512] = "";
 	sg_status st;
 
-	/* Anyone who can see an object may unregister it (the seed's rule, minus its 400s). */
-	st = get_visible(r, t, &obj);
-	if (st != SG_OK)
-		return st;
-	json_decref(obj);
+	/* Who may is resources_may_unregister's to say; the registry asks it on the row it locked for the DELETE. */
+	if (r->path_arg == NULL)
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
 	if (t == SG_RT_TOOL_GROUP)
-		st = registry_unregister_tool_group(r->path_arg, msg, sizeof(msg));
+		st = registry_unregister_tool_group(r->path_arg, &guard, msg, sizeof(msg));
 	else
-		st = registry_unregister(t, r->path_arg, msg, sizeof(msg));
-	if (st == SG_E_NOT_FOUND)
-		return http_fail(r, st, NULL, "%s '%.300s' not found", resources_type_label(t), r->path_arg);
+		st = registry_unregister(t, r->path_arg, &guard, msg, sizeof(msg));
+	if (st == SG_E_NOT_FOUND) /* missing, or not the caller's to see: one answer */
+		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
 	if (st != SG_OK)
 		return http_fail(r, st, NULL, "%s", msg[0] ? msg : registry_message(st));
 	log_info("unregistered %s '%s'%s%s", resources_type_name(t), r->path_arg, r->id.principal ? " by " : "",

@@ -65,12 +65,14 @@ typedef sg_status (*resources_lookup_fn)(void *ctx, enum sg_rtype t, const char 
  * Turns a register body (the POST body, or a config entry: same keys) into
  * the complete object to store, shaped as registry.h describes: defaults
  * applied, provider chosen among conf's providers of the type's API,
- * "access_attributes" set (the body's, validated, if given; else the
- * caller's attributes; null for a NULL caller or one without attributes).
+ * "access_attributes" set as resources_int.h's resources_acl_for() says
+ * (the caller's attributes when the body gives none; given ones only
+ * within the caller's own unless it is an admin or start-up, id NULL).
  * Referenced objects are checked through lookup(ctx, …).  Unknown keys are
- * ignored and JSON null counts as absent.  On SG_OK *out is a new
- * reference.  On failure (SG_E_BAD_REQUEST naming the field, or what lookup
- * returned) err says why.  For a tool group the result is the group alone;
+ * ignored and JSON null counts as absent, except "access_attributes": null,
+ * which asks for no ACL.  On SG_OK *out is a new reference.  On failure
+ * (SG_E_BAD_REQUEST naming the field, SG_E_FORBIDDEN for access_attributes
+ * the caller may not give, or what lookup returned) err says why.  For a tool group the result is the group alone;
  * its tools come from resources_tool_group_tools().  SG_RT_TOOL is refused
  * (tools are registered through their group).
  */
@@ -111,8 +113,10 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
 				     struct request *r, json_t **tools, struct resources_err *err) SG_MUST_CHECK;
 
 /*
- * Registers one object for caller id (NULL: start-up, no owner) on behalf
- * of request r (NULL at start-up; its client leaving stops an MCP call): build;
+ * Registers one object for caller id (NULL: start-up, no owner, marked as
+ * the config's; an anonymous caller's objects have no owner either) on
+ * behalf of request r (NULL at start-up; its client leaving stops an MCP
+ * call): build;
  * for a model with a caller, openai_check_model_served() (400 when the
  * upstream does not serve provider_model_id, 502/504 when it cannot be
  * asked); for a tool group its tools (a group id already taken by another
@@ -120,14 +124,33 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
  * the registry write.  On SG_OK
  * *stored is a new reference to the stored object (an identical earlier
  * registration counts: *created = false).  Failures: SG_E_BAD_REQUEST,
- * SG_E_CONFLICT (the identifier, or a tool name, is taken by a different
- * object, or by an identical one the caller may not see), SG_E_BAD_GATEWAY /
+ * SG_E_FORBIDDEN (access_attributes), SG_E_CONFLICT (the identifier, or a
+ * tool name, is taken by a different object, or by one the caller may not
+ * see: one message, registry_taken_message(), whichever it is; a tool group
+ * id taken by a group the caller cannot see is a 409 before anything else
+ * is looked at), SG_E_BAD_GATEWAY /
  * SG_E_GATEWAY_TIMEOUT (MCP, model check), SG_E_UNAVAILABLE (database),
  * with err filled.
  */
 sg_status resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r,
 				    enum sg_rtype t, json_t *body, json_t **stored, bool *created,
 				    struct resources_err *err) SG_MUST_CHECK;
+
+/*
+ * Whether caller id may unregister obj, whose owner is owner (NULL: none)
+ * and which the config registered when from_config: the default rule (the
+ * one place it is decided, so that an access policy can replace it).
+ *  - a caller who cannot see obj (identity_can_see): SG_E_NOT_FOUND, with
+ *    the message a missing object gets ("Model 'x' not found");
+ *  - an admin (with a principal): SG_OK;
+ *  - an object from the config: SG_E_FORBIDDEN for everyone else;
+ *  - a caller with a principal: SG_OK for the owner, else SG_E_FORBIDDEN;
+ *  - an anonymous caller (no principal): SG_OK for an ownerless object,
+ *    else SG_E_FORBIDDEN.
+ * Pure; t names the type in messages.  err gets the client message.
+ */
+sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,
+				   bool from_config, struct resources_err *err) SG_MUST_CHECK;
 
 /*
  * True when s is an acceptable identifier: 1 to 255 characters, no control

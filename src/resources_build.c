@@ -146,20 +146,22 @@ build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *b
 	st = SG_E_BAD_REQUEST;
 	if (!json_is_string(json_object_get(model, "model_type")) ||
 	    strcmp(json_string_value(json_object_get(model, "model_type")), "embedding") != 0) {
-		resources_fail(err, st, "embedding_model", "embedding_model: Model '%.300s' is not an embedding model",
-			       emb);
+		resources_fail(err, st, "embedding_model", "embedding_model: Model '%.*s' is not an embedding model",
+			       (int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	mdim = json_object_get(json_object_get(model, "metadata"), "embedding_dimension");
 	if (!positive_int(mdim)) {
 		resources_fail(err, st, "embedding_model",
-			       "embedding_model: Model '%.300s' has no valid metadata.embedding_dimension", emb);
+			       "embedding_model: Model '%.*s' has no valid metadata.embedding_dimension",
+			       (int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	if (dim != NULL && json_integer_value(dim) != json_integer_value(mdim)) {
 		resources_fail(err, st, "embedding_dimension",
-			       "embedding_dimension %lld does not match the dimension %lld of embedding model '%.300s'",
-			       (long long) json_integer_value(dim), (long long) json_integer_value(mdim), emb);
+			       "embedding_dimension %lld does not match the dimension %lld of embedding model '%.*s'",
+			       (long long) json_integer_value(dim), (long long) json_integer_value(mdim),
+			       (int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	st = SG_E_NOMEM;
@@ -598,14 +600,15 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 		json_t *tool;
 
 		if (!json_is_string(name) || !resources_identifier_ok(json_string_value(name), why, sizeof(why))) {
-			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool name '%.64s' %s",
-					    json_is_string(name) ? json_string_value(name) : "",
-					    json_is_string(name) ? why : "is missing");
+			const char *nm = json_is_string(name) ? json_string_value(name) : "";
+
+			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool name '%.*s' %s",
+					    (int) sg_utf8_prefix(nm, 64), nm, json_is_string(name) ? why : "is missing");
 			goto out;
 		}
 		if (json_object_get(seen, json_string_value(name)) != NULL) {
-			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool '%.300s' is listed twice",
-					    json_string_value(name));
+			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool '%.*s' is listed twice",
+					    (int) sg_utf8_prefix(json_string_value(name), 300), json_string_value(name));
 			goto out;
 		}
 		if (json_object_set_new(seen, json_string_value(name), json_true()) != 0)

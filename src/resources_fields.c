@@ -192,7 +192,8 @@ resources_field_enum(json_t *obj, const char *key, const char *name, bool requir
 			break;
 		used += (size_t) n;
 	}
-	return resources_fail(err, SG_E_BAD_REQUEST, name, "%s must be one of %s, not '%.64s'", name, list, *out);
+	return resources_fail(err, SG_E_BAD_REQUEST, name, "%s must be one of %s, not '%.*s'", name, list,
+			      (int) sg_utf8_prefix(*out, 64), *out);
 }
 
 /* A copy of the optional object obj[key]; when absent {} (empty_default) or null.  New reference in *out. */
@@ -234,8 +235,9 @@ resources_field_strings(json_t *obj, const char *key, const char *name, const ch
 		if (!ok)
 			return resources_fail(err, SG_E_BAD_REQUEST, name,
 					      "%s[%zu] must be one of 'average', 'weighted_average', 'median', "
-					      "'categorical_count', 'accuracy', not '%.64s'",
-					      name, i, json_string_value(e));
+					      "'categorical_count', 'accuracy', not '%.*s'",
+					      name, i, (int) sg_utf8_prefix(json_string_value(e), 64),
+					      json_string_value(e));
 	}
 	*out = v ? json_deep_copy(v) : json_array();
 	if (*out == NULL)
@@ -317,8 +319,10 @@ pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pi
 		*out = conf_provider(conf, api, given);
 		if (*out == NULL)
 			return resources_fail(err, SG_E_BAD_REQUEST, "provider_id",
-					      "provider_id '%.64s' is not a configured %s provider (configured %s providers: %s)",
-					      given, api_names[api], api_names[api], list);
+					      "provider_id '%.*s' is not a configured %s provider (configured %s providers: "
+					      "%s)",
+					      (int) sg_utf8_prefix(given, 64), given, api_names[api], api_names[api],
+					      list);
 		return SG_OK;
 	}
 	n = provider_count(conf, api, &first);
@@ -384,11 +388,18 @@ resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char 
 
 /* ---- access attributes and the common fields ---- */
 
-/* The new object's access_attributes: the body's (validated), the caller's, or null.  New reference. */
+/*
+ * The new object's access_attributes (resources_int.h has the rules): the
+ * body's when the caller may give them, the caller's when the body has
+ * none, null for no ACL.  New reference.
+ */
 sg_status
 resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct resources_err *err)
 {
 	json_t *given = json_object_get(body, "access_attributes");
+	bool anonymous = id != NULL && id->principal == NULL;
+	bool admin = id == NULL || (!anonymous && id->admin); /* start-up registers what the config says */
+	bool has_attrs = id != NULL && id->attrs.present && !acl_attrs_empty(&id->attrs);
 	struct sg_attrs a = {0};
 	char why[256];
 
@@ -398,9 +409,23 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 			acl_attrs_free(&a);
 			return resources_fail(err, SG_E_BAD_REQUEST, "access_attributes", "access_attributes: %s", why);
 		}
+		if (anonymous) {
+			acl_attrs_free(&a);
+			return resources_fail(err, SG_E_FORBIDDEN, "access_attributes",
+					      "an anonymous caller cannot give access_attributes: its objects have none");
+		}
+		if (!admin && !acl_attrs_within(&a, &id->attrs, why, sizeof(why))) {
+			acl_attrs_free(&a);
+			return resources_fail(err, SG_E_FORBIDDEN, "access_attributes", "%s", why);
+		}
 		*out = acl_attrs_to_json(&a);
 		acl_attrs_free(&a);
-	} else if (id != NULL && id->attrs.present && !acl_attrs_empty(&id->attrs)) {
+	} else if (given != NULL && !admin && !anonymous && has_attrs) {
+		/* An explicit null asks for no ACL: visible to everyone, beyond the caller's own attributes. */
+		return resources_fail(err, SG_E_FORBIDDEN, "access_attributes",
+				      "only an admin may register an object without access_attributes (visible to every "
+				      "caller)");
+	} else if (given == NULL && !anonymous && has_attrs) {
 		*out = acl_attrs_to_json(&id->attrs);
 	} else {
 		*out = json_null();
@@ -408,6 +433,31 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 	if (*out == NULL)
 		return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
+}
+
+sg_status
+resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,
+			 bool from_config, struct resources_err *err)
+{
+	const char *ident = json_string_value(json_object_get(obj, "identifier"));
+	const char *principal = id != NULL ? id->principal : NULL;
+	int n;
+
+	if (ident == NULL)
+		ident = "";
+	n = (int) sg_utf8_prefix(ident, 300);
+	if (!identity_can_see(id, obj))
+		return resources_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", resources_type_label(t), n, ident);
+	if (principal != NULL && id->admin)
+		return SG_OK;
+	if (from_config)
+		return resources_fail(err, SG_E_FORBIDDEN, NULL,
+				      "%s '%.*s' comes from the configuration: only an admin may unregister it",
+				      resources_type_label(t), n, ident);
+	if (principal != NULL ? owner != NULL && strcmp(owner, principal) == 0 : owner == NULL)
+		return SG_OK;
+	return resources_fail(err, SG_E_FORBIDDEN, NULL, "%s '%.*s' may be unregistered only by its owner or an admin",
+			      resources_type_label(t), n, ident);
 }
 
 /* A new object with the Resource fields, in the API's order.  Steals acl. */
@@ -447,8 +497,8 @@ resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, con
 	sg_status st = lookup(ctx, t, identifier, out);
 
 	if (st == SG_E_NOT_FOUND)
-		return resources_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.300s' not found", param, rtypes[t].label,
-				      identifier);
+		return resources_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, rtypes[t].label,
+				      (int) sg_utf8_prefix(identifier, 300), identifier);
 	if (st != SG_OK && err->msg[0] == '\0')
 		return resources_fail(err, st, NULL, "the registry is unavailable");
 	return st;

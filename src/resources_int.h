@@ -79,8 +79,19 @@ sg_status resources_dataset_provider(const struct sg_conf *conf, json_t *body, c
 				     const struct sg_provider **out, struct resources_err *err) SG_MUST_CHECK;
 
 /*
- * The new object's access_attributes: the body's (validated), else the
- * caller's (id may be NULL), else null.  New reference in *out.
+ * The new object's access_attributes, new reference in *out.  The default
+ * rule (a later access policy may make it configurable):
+ *  - the body has none (key absent): the caller's attributes, null for a
+ *    caller without any and for an anonymous one (no principal);
+ *  - the body gives an object (validated, else 400): kept for an admin and
+ *    for start-up (id NULL); a caller with a principal that is not an admin
+ *    may give only attributes it holds (acl_attrs_within: at least one
+ *    category, each a non-empty subset of its own values), else 403; an
+ *    anonymous caller may give none (403);
+ *  - the body gives null (no ACL, visible to every caller): an admin,
+ *    start-up, an anonymous caller or one without attributes (for whom it is
+ *    the default anyway); anyone else 403.
+ * 403s name access_attributes and never depend on the registry.
  */
 sg_status resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct resources_err *err)
 	SG_MUST_CHECK;

@@ -508,6 +508,10 @@ check_built(enum sg_rtype t, const struct sg_conf *conf, const struct identity *
 		FUZZ_CHECK(acl_attrs_from_json(given, &a, why, sizeof(why)) == SG_OK, "a bad ACL was accepted");
 		canon = acl_attrs_to_json(&a);
 		FUZZ_CHECK(json_equal(canon, aa), "the stored ACL is not the body's");
+		/* Planting: a caller that is neither the config nor an admin gives only attributes it holds. */
+		FUZZ_CHECK(id == NULL || id->admin ||
+				   (id->principal != NULL && acl_attrs_within(&a, &id->attrs, NULL, 0)),
+			   "a caller gave access_attributes it does not hold");
 		json_decref(canon);
 		acl_attrs_free(&a);
 	} else if (caller_sees_own(id)) {
@@ -580,8 +584,21 @@ check_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *
 	if (st != SG_OK) {
 		FUZZ_CHECK(out == NULL, "a failed build returned an object");
 		FUZZ_CHECK(err.msg[0] != '\0', "a failed build (%s) left no message", sg_status_name(st));
-		FUZZ_CHECK(st == SG_E_BAD_REQUEST || st == SG_E_UNAVAILABLE || st == SG_E_NOT_FOUND,
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST || st == SG_E_UNAVAILABLE || st == SG_E_NOT_FOUND ||
+				   st == SG_E_FORBIDDEN,
 			   "unexpected status %s: %s", sg_status_name(st), err.msg);
+		/* Only access_attributes the caller may not give are refused with 403, and never to the config. */
+		FUZZ_CHECK(st != SG_E_FORBIDDEN || (id != NULL && strcmp(err.param, "access_attributes") == 0),
+			   "a 403 for %s on '%s': %s", id ? "a caller" : "the config", err.param, err.msg);
+		if (st == SG_E_FORBIDDEN && id != NULL && id->principal != NULL &&
+		    json_is_object(json_object_get(body, "access_attributes"))) {
+			struct sg_attrs g;
+
+			if (acl_attrs_from_json(json_object_get(body, "access_attributes"), &g, NULL, 0) == SG_OK)
+				FUZZ_CHECK(!acl_attrs_within(&g, &id->attrs, NULL, 0),
+					   "attributes within the caller's were refused");
+			acl_attrs_free(&g);
+		}
 		FUZZ_CHECK(t != SG_RT_TOOL || st == SG_E_BAD_REQUEST, "tool registration must be refused");
 		return;
 	}

@@ -144,8 +144,8 @@ req POST /v1/models '{"model_id":"r30-private","provider_id":"vllm-short"}' "${A
 expect_status 409 "bob registering the same id is a conflict (his ACL differs)"
 req POST /v1/models '{"model_id":"r30-private","provider_id":"vllm-short"}' "${AS_ALICE[@]}"
 expect_status 200 "alice re-registering her model is 200"
-req POST /v1/models '{"model_id":"r30-explicit","provider_id":"vllm-short","access_attributes":{"teams":["r30-t"]}}'
-expect_status 200 "an explicit access_attributes is accepted"
+req POST /v1/models '{"model_id":"r30-explicit","provider_id":"vllm-short","access_attributes":{"teams":["r30-t"]}}' "${AS_ROOT[@]}"
+expect_status 200 "an explicit access_attributes is accepted (from an admin)"
 expect_jq '.access_attributes.teams | tojson' '["r30-t"]' "the explicit ACL is stored"
 req GET /v1/models/r30-explicit
 expect_status 404 "the explicit ACL applies (anonymous cannot see it)"
@@ -464,6 +464,6 @@ grep -q "r30::pre-down\|tool_groups\[1\]" "$SG_RUN/logs/stackgate.log" && pass "
 if sg_restart_daemon "$pre"; then pass "a second start with the same config works (idempotent)"; else fail "second start"; fi
 n=$(psql_q "SELECT count(*) FROM models WHERE identifier = 'r30-pre-m'" 2>&1)
 expect_eq "$n" 1 "the config model is registered once"
-req DELETE /v1/toolgroups/r30::pre-rag
-expect_status 200 "remove the pre-registered rag group"
+req DELETE /v1/toolgroups/r30::pre-rag "" "${AS_ROOT[@]}"
+expect_status 200 "an admin removes the pre-registered rag group"
 sg_restart_daemon || fail "restart with the default config"

@@ -51,8 +51,8 @@ expect_status 200 "an anonymous caller registers ls35-api-anon (no ACL)"
 as "$KA" POST /v1/models '{"model_id":"ls35-api-alice","provider_id":"vllm-short"}'
 expect_status 200 "alice registers ls35-api-alice (her team as its ACL)"
 expect_jq '.access_attributes.teams | join(",")' ls35-a "…carrying team ls35-a"
-req POST /v1/models '{"model_id":"ls35-api-hidden","provider_id":"vllm-short","access_attributes":{"roles":["ls35-nobody"]}}'
-expect_status 200 "ls35-api-hidden registered with roles [ls35-nobody]"
+as "$KADM" POST /v1/models '{"model_id":"ls35-api-hidden","provider_id":"vllm-short","access_attributes":{"roles":["ls35-nobody"]}}'
+expect_status 200 "the admin registers ls35-api-hidden with roles [ls35-nobody]"
 
 # The oracle: every model the caller may see, in registration order (admins: all of them).
 expected_ids() { # CALLER-JSON-SQL | admin

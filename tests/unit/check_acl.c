@@ -300,6 +300,59 @@ START_TEST(test_empty)
 }
 END_TEST
 
+/* acl_attrs_within(given, holder): which access_attributes a caller who is not an admin may give. */
+static const struct {
+	const char *name, *given, *holder;
+	const char *why; /* NULL: allowed */
+} within[] = {
+	{"the caller's own attributes", DS_ML, DS_ML, NULL},
+	{"one category of the caller's", "{\"teams\":[\"ml-team\"]}", DS_ML, NULL},
+	{"a subset of a category", "{\"teams\":[\"t2\"]}", "{\"teams\":[\"t1\",\"t2\"]}", NULL},
+	{"null categories are not required", "{\"roles\":null,\"teams\":[\"t1\"]}", "{\"teams\":[\"t1\"]}", NULL},
+	{"another tenant's team (planting)", "{\"teams\":[\"a\"]}", "{\"teams\":[\"b\"]}",
+	 "access_attributes.teams may only list the caller's own teams, and 'a' is not one of them"},
+	{"one value too many", "{\"teams\":[\"b\",\"a\"]}", "{\"teams\":[\"b\"]}",
+	 "access_attributes.teams may only list the caller's own teams, and 'a' is not one of them"},
+	{"a category the caller lacks", "{\"teams\":[\"b\"],\"projects\":[\"p\"]}", "{\"teams\":[\"b\"]}",
+	 "access_attributes.projects may only list the caller's own projects, and 'p' is not one of them"},
+	{"an empty category (visible to nobody)", "{\"teams\":[]}", "{\"teams\":[\"b\"]}",
+	 "access_attributes.teams must list at least one of the caller's own teams"},
+	{"no category at all (visible to every caller with attributes)", "{}", "{\"teams\":[\"b\"]}",
+	 "access_attributes must require at least one category of the caller's own (an object without one is "
+	 "visible to every caller with attributes)"},
+	{"no ACL at all", NULL, "{\"teams\":[\"b\"]}", "access_attributes must be an object"},
+	{"a caller without attributes", "{\"teams\":[\"b\"]}", NULL,
+	 "access_attributes.teams may only list the caller's own teams, and 'b' is not one of them"},
+	{"a caller with the category empty", "{\"roles\":[\"r\"]}", "{\"roles\":[]}",
+	 "access_attributes.roles may only list the caller's own roles, and 'r' is not one of them"},
+	{"values are case-sensitive", "{\"roles\":[\"Admin\"]}", "{\"roles\":[\"admin\"]}",
+	 "access_attributes.roles may only list the caller's own roles, and 'Admin' is not one of them"},
+	{"a long value is cut at a character boundary",
+	 "{\"teams\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\u00e9\"]}", "{\"teams\":[]}",
+	 "access_attributes.teams may only list the caller's own teams, and "
+	 "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not one of them"},
+};
+
+START_TEST(test_within)
+{
+	struct sg_attrs given, holder;
+	char why[256] = "";
+	bool got;
+
+	parse_attrs(within[_i].given, &given);
+	parse_attrs(within[_i].holder, &holder);
+	got = acl_attrs_within(&given, within[_i].holder ? &holder : NULL, why, sizeof(why));
+	ck_assert_msg(got == (within[_i].why == NULL), "%s: got %d (%s)", within[_i].name, got, why);
+	if (within[_i].why != NULL)
+		ck_assert_str_eq(why, within[_i].why);
+	else /* what a caller may give, it can see */
+		ck_assert_msg(acl_check(&given, &holder), "%s: the giver cannot see it", within[_i].name);
+	ck_assert(!got || acl_attrs_within(&given, &holder, NULL, 0)); /* why may be NULL */
+	acl_attrs_free(&given);
+	acl_attrs_free(&holder);
+}
+END_TEST
+
 START_TEST(test_category_names)
 {
 	enum sg_attr_cat c;
@@ -423,6 +476,7 @@ acl_suite(void)
 	tcase_add_test(tc, test_merge);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_category_names);
+	tcase_add_loop_test(tc, test_within, 0, (int) SG_ARRAY_LEN(within));
 	suite_add_tcase(s, tc);
 	if (db != NULL && db[0] != '\0') {
 		TCase *sql = tcase_create("sql_agreement");

@@ -67,6 +67,28 @@ START_TEST(test_type_names)
 }
 END_TEST
 
+/* One text for every taken identifier, naming only the caller's own identifier, cut at a character boundary. */
+START_TEST(test_taken_message)
+{
+	char err[512], id[400];
+
+	registry_taken_message(SG_RT_MODEL, "m", err, sizeof(err));
+	ck_assert_str_eq(err, "Model 'm' already exists");
+	registry_taken_message(SG_RT_TOOL_GROUP, "mcp::g", err, sizeof(err));
+	ck_assert_str_eq(err, "Tool group 'mcp::g' already exists");
+	registry_taken_message(SG_RT_TOOL, "t", err, sizeof(err));
+	ck_assert_str_eq(err, "Tool 't' already exists");
+	/* 299 bytes of 'a' then 'é' (2 bytes): the cut at 300 bytes drops the whole character */
+	memset(id, 'a', 299);
+	strcpy(id + 299, "\xc3\xa9");
+	registry_taken_message(SG_RT_MODEL, id, err, sizeof(err));
+	ck_assert_uint_eq(strlen(err), strlen("Model '' already exists") + 299);
+	ck_assert_ptr_null(strstr(err, "\xc3"));
+	registry_taken_message(SG_RT_MODEL, "m", err, 4);
+	ck_assert_str_eq(err, "Mod");
+}
+END_TEST
+
 START_TEST(test_columns)
 {
 	static const char *const model[] = {"identifier", "provider_resource_id", "provider_id", "owner", "has_acl",
@@ -773,13 +795,13 @@ START_TEST(test_no_database)
 		registry_iter_free(&it);
 	}
 	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
 	ck_assert_str_eq(err, "the registry database is unavailable");
 	ck_assert(!created);
-	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, err, sizeof(err)), SG_E_UNAVAILABLE);
 	/* a field error is found before any database is needed */
 	json_object_set_new(o, "model_type", json_integer(1));
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
 	ck_assert_str_eq(err, "field 'model_type' must be a string");
 	json_decref(o);
 }
@@ -793,6 +815,7 @@ registry_suite(void)
 
 	tcase_add_test(rows, test_type_names);
 	tcase_add_test(rows, test_columns);
+	tcase_add_test(rows, test_taken_message);
 	tcase_add_loop_test(rows, test_round_trip, 0, (int) SG_ARRAY_LEN(round_trips));
 	tcase_add_test(rows, test_row_values);
 	tcase_add_test(rows, test_canonical);

@@ -312,15 +312,21 @@ START_TEST(acl_copied_from_creator_or_body)
 	json_decref(want);
 	json_decref(obj);
 
-	/* An explicit ACL wins over the creator's. */
-	obj = build_ok(SG_RT_SHIELD, tc, &id,
-		       "{\"shield_id\":\"s\",\"access_attributes\":{\"projects\":[\"p1\"],\"other\":1}}", NULL);
+	/* An explicit ACL within the creator's own attributes wins over the creator's. */
+	obj = build_ok(SG_RT_SHIELD, tc, &id, "{\"shield_id\":\"s\",\"access_attributes\":{\"teams\":[\"search\"],\"other\":1}}",
+		       NULL);
 	acl = json_object_get(obj, "access_attributes");
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "projects"), 0)), "p1");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "teams"), 0)), "search");
 	ck_assert(json_object_get(acl, "roles") == NULL || json_is_null(json_object_get(acl, "roles")));
 	json_decref(obj);
 	expect_400(SG_RT_SHIELD, tc, "{\"shield_id\":\"s\",\"access_attributes\":{\"roles\":\"admin\"}}", NULL,
 		   "access_attributes", "access_attributes");
+	/* Start-up (the config) gives any ACL. */
+	obj = build_ok(SG_RT_SHIELD, tc, NULL, "{\"shield_id\":\"s\",\"access_attributes\":{\"projects\":[\"p1\"]}}",
+		       NULL);
+	acl = json_object_get(obj, "access_attributes");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "projects"), 0)), "p1");
+	json_decref(obj);
 
 	/* An anonymous caller's objects, and start-up's (NULL), get no ACL. */
 	obj = build_ok(SG_RT_SHIELD, tc, &anon, "{\"shield_id\":\"s\"}", NULL);
@@ -331,6 +337,141 @@ START_TEST(acl_copied_from_creator_or_body)
 		sg_strv_free(&id.attrs.cat[c]);
 	free(id.principal);
 	conf_done(tc);
+}
+END_TEST
+
+/* Who may give which access_attributes (resources_acl_for through resources_build): one table. */
+static const struct {
+	const char *who;  /* "alice" (teams a, roles u), "admin" (roles admin, teams ops), "anon", "bare" (no attributes) */
+	const char *acl;  /* the body's "access_attributes" as JSON text; NULL: the key is absent */
+	sg_status want;
+	const char *result; /* the stored access_attributes (SG_OK), or a part of the message */
+} acl_rules[] = {
+	{"alice", NULL, SG_OK, "{\"roles\":[\"u\"],\"teams\":[\"a\"],\"projects\":null,\"namespaces\":null}"},
+	{"alice", "{\"teams\":[\"a\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,\"namespaces\":null}"},
+	{"alice", "{\"teams\":[\"b\"]}", SG_E_FORBIDDEN, "the caller's own teams, and 'b' is not one of them"},
+	{"alice", "{\"teams\":[\"a\",\"b\"]}", SG_E_FORBIDDEN, "'b' is not one of them"},
+	{"alice", "{\"teams\":[]}", SG_E_FORBIDDEN, "must list at least one of the caller's own teams"},
+	{"alice", "{}", SG_E_FORBIDDEN, "at least one category"},
+	{"alice", "null", SG_E_FORBIDDEN, "only an admin may register an object without access_attributes"},
+	{"alice", "{\"teams\":\"a\"}", SG_E_BAD_REQUEST, "access_attributes.teams must be an array"},
+	{"admin", NULL, SG_OK, "{\"roles\":[\"admin\"],\"teams\":[\"ops\"],\"projects\":null,\"namespaces\":null}"},
+	{"admin", "{\"teams\":[\"b\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"b\"],\"projects\":null,\"namespaces\":null}"},
+	{"admin", "{}", SG_OK, "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}"},
+	{"admin", "null", SG_OK, "null"},
+	{"anon", NULL, SG_OK, "null"},
+	{"anon", "null", SG_OK, "null"},
+	{"anon", "{\"teams\":[\"a\"]}", SG_E_FORBIDDEN, "an anonymous caller cannot give access_attributes"},
+	{"anon-attrs", NULL, SG_OK, "null"}, /* attributes without a principal: still anonymous */
+	{"bare", NULL, SG_OK, "null"},
+	{"bare", "null", SG_OK, "null"},
+	{"bare", "{\"teams\":[\"a\"]}", SG_E_FORBIDDEN, "'a' is not one of them"},
+	{"config", NULL, SG_OK, "null"},
+	{"config", "null", SG_OK, "null"},
+	{"config", "{\"teams\":[\"x\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"x\"],\"projects\":null,\"namespaces\":null}"},
+};
+
+/* A caller for the tables: see acl_rules' who.  Free with identity_reset(). */
+static struct identity
+caller(const char *who)
+{
+	struct identity id = {0};
+	bool ok = true;
+
+	if (strcmp(who, "alice") == 0 || strcmp(who, "carol") == 0 || strcmp(who, "anon-attrs") == 0) {
+		id.attrs.present = id.attrs.set[SG_ROLES] = id.attrs.set[SG_TEAMS] = true;
+		ok = sg_strv_push(&id.attrs.cat[SG_ROLES], "u") && sg_strv_push(&id.attrs.cat[SG_TEAMS], "a");
+	} else if (strcmp(who, "admin") == 0) {
+		id.attrs.present = id.attrs.set[SG_ROLES] = id.attrs.set[SG_TEAMS] = true;
+		ok = sg_strv_push(&id.attrs.cat[SG_ROLES], "admin") && sg_strv_push(&id.attrs.cat[SG_TEAMS], "ops");
+		id.admin = true;
+	}
+	if (strcmp(who, "anon") != 0 && strcmp(who, "anon-attrs") != 0)
+		id.principal = sg_strdup(who);
+	ck_assert(ok && (id.principal != NULL || strncmp(who, "anon", 4) == 0));
+	return id;
+}
+
+START_TEST(acl_rules_table)
+{
+	struct test_conf *tc = conf_full();
+	struct identity id = caller(acl_rules[_i].who);
+	bool config = strcmp(acl_rules[_i].who, "config") == 0;
+	char body[512];
+	struct resources_err err = {.param = "", .msg = ""};
+	json_t *obj = NULL;
+	sg_status st;
+
+	if (acl_rules[_i].acl != NULL)
+		snprintf(body, sizeof(body), "{\"shield_id\":\"s\",\"access_attributes\":%s}", acl_rules[_i].acl);
+	else
+		snprintf(body, sizeof(body), "{\"shield_id\":\"s\"}");
+	st = build(SG_RT_SHIELD, tc, config ? NULL : &id, body, NULL, &obj, &err);
+	ck_assert_msg(st == acl_rules[_i].want, "%s %s: got %s (%s)", acl_rules[_i].who, body, sg_status_name(st),
+		      err.msg);
+	if (st == SG_OK) {
+		char *got = json_dumps(json_object_get(obj, "access_attributes"), JSON_COMPACT | JSON_ENCODE_ANY);
+
+		ck_assert_str_eq(got, acl_rules[_i].result);
+		free(got);
+	} else {
+		ck_assert_str_eq(err.param, "access_attributes");
+		ck_assert_msg(strstr(err.msg, acl_rules[_i].result) != NULL, "%s %s: '%s' lacks '%s'", acl_rules[_i].who,
+			      body, err.msg, acl_rules[_i].result);
+	}
+	json_decref(obj);
+	identity_reset(&id);
+	conf_done(tc);
+}
+END_TEST
+
+/* resources_may_unregister: the default unregister rule, one table. */
+static const struct {
+	const char *who;   /* as caller(): alice and carol share team a and role u */
+	const char *acl;   /* the object's access_attributes */
+	const char *owner; /* NULL: none */
+	bool from_config;
+	sg_status want;
+} unregister_rules[] = {
+	{"alice", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},            /* the owner */
+	{"carol", "{\"teams\":[\"a\"]}", "alice", false, SG_E_FORBIDDEN},   /* sees it, does not own it */
+	{"bob", "{\"teams\":[\"a\"]}", "alice", false, SG_E_NOT_FOUND},     /* cannot see it */
+	{"admin", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},            /* an admin */
+	{"admin", "null", NULL, true, SG_OK},                                 /* an admin, a config object */
+	{"alice", "null", NULL, true, SG_E_FORBIDDEN},                        /* config objects: admin only */
+	{"alice", "{\"teams\":[\"a\"]}", "alice", true, SG_E_FORBIDDEN},    /* even one the config claimed */
+	{"anon", "null", NULL, true, SG_E_FORBIDDEN},
+	{"anon", "null", NULL, false, SG_OK},                                 /* ownerless, not from the config */
+	{"anon", "null", "alice", false, SG_E_FORBIDDEN},                     /* a principal's public object */
+	{"anon", "{\"teams\":[\"a\"]}", NULL, false, SG_E_NOT_FOUND},
+	{"alice", "null", NULL, false, SG_E_FORBIDDEN},                       /* an anonymous caller's object */
+	{"bob", "null", "alice", false, SG_E_FORBIDDEN},
+	{"alice", "{\"teams\":[\"a\"]}", "alicia", false, SG_E_FORBIDDEN},  /* owners compare exactly */
+};
+
+START_TEST(unregister_rules_table)
+{
+	struct identity id = caller(unregister_rules[_i].who);
+	struct resources_err err = {.param = "", .msg = ""};
+	char text[256];
+	json_t *obj;
+	sg_status st;
+
+	snprintf(text, sizeof(text), "{\"identifier\":\"m\",\"type\":\"model\",\"access_attributes\":%s}",
+		 unregister_rules[_i].acl);
+	obj = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(obj);
+	st = resources_may_unregister(&id, SG_RT_MODEL, obj, unregister_rules[_i].owner, unregister_rules[_i].from_config,
+				      &err);
+	ck_assert_msg(st == unregister_rules[_i].want, "case %d: got %s (%s)", _i, sg_status_name(st), err.msg);
+	if (st == SG_E_NOT_FOUND)
+		ck_assert_str_eq(err.msg, "Model 'm' not found");
+	else if (st == SG_E_FORBIDDEN && unregister_rules[_i].from_config)
+		ck_assert_str_eq(err.msg, "Model 'm' comes from the configuration: only an admin may unregister it");
+	else if (st == SG_E_FORBIDDEN)
+		ck_assert_str_eq(err.msg, "Model 'm' may be unregistered only by its owner or an admin");
+	json_decref(obj);
+	identity_reset(&id);
 }
 END_TEST
 
@@ -781,6 +922,8 @@ resources_suite(void)
 	tcase_add_test(tc, model_validation);
 	tcase_add_test(tc, provider_selection);
 	tcase_add_test(tc, acl_copied_from_creator_or_body);
+	tcase_add_loop_test(tc, acl_rules_table, 0, (int) SG_ARRAY_LEN(acl_rules));
+	tcase_add_loop_test(tc, unregister_rules_table, 0, (int) SG_ARRAY_LEN(unregister_rules));
 	tcase_add_test(tc, shield_defaults);
 	tcase_add_test(tc, vector_db_rules);
 	tcase_add_test(tc, dataset_rules);
