@@ -37,4 +37,39 @@ n_sync=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE qu
 [[ $n_sync -gt 0 ]] && pass "workers synced through their LISTEN connection ($n_sync round trips)" ||
 	fail "sync round trips" "pg_stat_statements shows none"
 
-sg_restart_daemon
+# Latency: a read right after a write costs one short round trip on the
+# reader's own worker, never the 1 s bound.  Two workers (the test config);
+# each registration is followed at once by two parallel reads, which take two
+# kept FastCGI connections, so the reads land on both workers.
+sg_restart_daemon || fail "restart with the test config"
+for _ in 1 2 3; do # warm kept connections to both workers
+	for k in $(seq 8); do curl -s -o /dev/null "$SG_URL/v1/models" & done
+	wait
+done
+n=40 bad=0 slow=0 max=0 total=0
+lat=$SG_TEST_DIR/tmp/ryw-lat
+for i in $(seq $n); do
+	id=ryw-lat-$i
+	s=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		-d "{\"model_id\":\"$id\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models")
+	[[ $s == 200 ]] || bad=$((bad + 1))
+	for k in 1 2; do
+		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$SG_URL/v1/models/$id" >"$lat.$k" &
+	done
+	wait
+	for k in 1 2; do
+		read -r code t <"$lat.$k"
+		[[ $code == 200 ]] || bad=$((bad + 1))
+		ms=$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')
+		((ms > max)) && max=$ms
+		((ms >= 300)) && slow=$((slow + 1))
+		total=$((total + ms))
+	done
+done
+expect_eq "$bad" 0 "$n registrations each read at once by two parallel GETs: all 200 ($bad not)"
+expect_eq "$slow" 0 "no read right after a write takes 300 ms or more ($slow did; the slowest ${max} ms)"
+((total < 4000)) && pass "the $((2 * n)) reads right after writes took ${total} ms in all (bound 4000)" ||
+	fail "reads right after writes" "they took ${total} ms in all (bound 4000), the slowest ${max} ms"
+pids=$(grep -E "GET /v1/models/ryw-lat-[0-9]+ 200" "$SG_RUN/logs/stackgate.log" | sed -E 's/.*\[([0-9]+)\].*/\1/' | sort -u | wc -l)
+((pids == 2)) && pass "the reads right after writes reached both workers" ||
+	fail "the reads right after writes reached both workers" "they reached $pids"
