@@ -59,16 +59,15 @@ hexval(int c)
 }
 
 /*
- * Percent-decodes src[0..len) into a new string.  plus_space turns '+' into
- * ' ' (query strings).  NULL on bad encoding or a decoded NUL byte.
+ * Percent-decodes src[0..len) into out, which has room for len + 1 bytes, and
+ * NUL-terminates it.  plus_space turns '+' into ' ' (query strings).  False
+ * on bad encoding or a decoded NUL byte.
  */
-static char *
-pct_decode(const char *src, size_t len, bool plus_space)
+static bool
+pct_decode_into(char *out, const char *src, size_t len, bool plus_space)
 {
-	char *out = sg_malloc(len + 1), *o = out;
+	char *o = out;
 
-	if (out == NULL)
-		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char) src[i];
 
@@ -76,25 +75,35 @@ pct_decode(const char *src, size_t len, bool plus_space)
 			int hi, lo;
 
 			if (i + 2 >= len)
-				goto bad;
+				return false;
 			hi = hexval(src[i + 1]);
 			lo = hexval(src[i + 2]);
 			if (hi < 0 || lo < 0)
-				goto bad;
+				return false;
 			c = hi * 16 + lo;
 			i += 2;
 		} else if (c == '+' && plus_space) {
 			c = ' ';
 		}
 		if (c == 0)
-			goto bad;
+			return false;
 		*o++ = (char) c;
 	}
 	*o = '\0';
+	return true;
+}
+
+/* pct_decode_into() into a new string; NULL on bad encoding, a decoded NUL byte or no memory. */
+static char *
+pct_decode(const char *src, size_t len, bool plus_space)
+{
+	char *out = sg_malloc(len + 1);
+
+	if (out != NULL && !pct_decode_into(out, src, len, plus_space)) {
+		free(out);
+		out = NULL;
+	}
 	return out;
-bad:
-	free(out);
-	return NULL;
 }
 
 /* True when a path segment is "." or "..". */
@@ -109,6 +118,55 @@ has_dot_segment(const char *path)
 			return true;
 	}
 	return false;
+}
+
+sg_status
+http_path_decode(const char *raw, size_t len, char **out, const char **why)
+{
+	char *path = sg_malloc(len + 1);
+
+	*out = NULL;
+	*why = NULL;
+	if (path == NULL) {
+		*why = "out of memory";
+		return SG_E_NOMEM;
+	}
+	if (!pct_decode_into(path, raw, len, false))
+		*why = "the request path has invalid percent-encoding or a NUL byte";
+	else if (!sg_utf8_valid(path, strlen(path)))
+		*why = "the request path is not valid UTF-8";
+	else if (path[0] != '/')
+		*why = "the request path must start with '/'";
+	else if (has_dot_segment(path))
+		*why = "the request path must not contain '.' or '..' segments";
+	if (*why != NULL) {
+		free(path);
+		return SG_E_BAD_REQUEST;
+	}
+	*out = path;
+	return SG_OK;
+}
+
+sg_status
+http_query_check(const char *query, const char **why)
+{
+	size_t len = strlen(query);
+	char *buf;
+
+	*why = NULL;
+	if (len == 0)
+		return SG_OK;
+	/* '&' and '=' are ASCII, so the whole string decodes to valid UTF-8 exactly when each key and value does. */
+	if ((buf = sg_malloc(len + 1)) == NULL) {
+		*why = "out of memory";
+		return SG_E_NOMEM;
+	}
+	if (!pct_decode_into(buf, query, len, true))
+		*why = "the query string has invalid percent-encoding or a NUL byte";
+	else if (!sg_utf8_valid(buf, strlen(buf)))
+		*why = "the query string is not valid UTF-8";
+	free(buf);
+	return *why != NULL ? SG_E_BAD_REQUEST : SG_OK;
 }
 
 static void
@@ -154,9 +212,10 @@ request_id_ok(const char *id)
 sg_status
 http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf)
 {
-	const char *uri, *q, *rid, *cl;
+	const char *uri, *q, *rid, *cl, *why;
 	size_t pathlen, want = 0, cap = conf->max_body_bytes;
 	bool too_large = false;
+	sg_status st;
 
 	http_request_reset(r);
 	r->fcgx = fcgx;
@@ -246,11 +305,9 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	if (too_large)
 		return http_fail(r, SG_E_TOO_LARGE, NULL, "request body exceeds the limit of %zu bytes", cap);
 
-	r->path = pct_decode(uri, pathlen, false);
-	if (r->path == NULL)
-		return http_fail(r, SG_E_BAD_REQUEST, NULL, "the request path has invalid percent-encoding or a NUL byte");
-	if (r->path[0] != '/' || has_dot_segment(r->path))
-		return http_fail(r, SG_E_BAD_REQUEST, NULL, "the request path must not contain '.' or '..' segments");
+	if ((st = http_path_decode(uri, pathlen, &r->path, &why)) != SG_OK ||
+	    (st = http_query_check(r->query, &why)) != SG_OK)
+		return http_fail(r, st, NULL, "%s", why);
 	return SG_OK;
 }
 
@@ -287,6 +344,11 @@ http_fail(struct request *r, sg_status st, const char *param, const char *fmt, .
 	r->err_msg = msg;
 	free(r->err_param);
 	r->err_param = param ? sg_strdup(param) : NULL;
+	/* Whatever a value cut mid-character or a client's odd bytes put in, the error body can encode it. */
+	if (r->err_msg != NULL)
+		sg_utf8_scrub(r->err_msg);
+	if (r->err_param != NULL)
+		sg_utf8_scrub(r->err_param);
 	return st;
 }
 

@@ -75,17 +75,38 @@ const char *http_method_name(enum sg_method m);
 
 /*
  * Reads the FastCGI params and the body (capped by server.max_body_bytes:
- * SG_E_TOO_LARGE) into r, after http_request_reset().  Rejects paths with
- * NUL bytes, bad percent-encoding, or "." / ".." segments (SG_E_BAD_REQUEST).
+ * SG_E_TOO_LARGE) into r, after http_request_reset().  Rejects
+ * (SG_E_BAD_REQUEST) what http_path_decode() and http_query_check() refuse,
+ * so r->path, r->path_arg and every http_query_get() value are valid UTF-8.
  */
 sg_status http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf) SG_MUST_CHECK;
+
+/*
+ * The request path from raw[0..len) (the target before any '?'),
+ * percent-decoded into *out (the caller frees it).  SG_E_BAD_REQUEST when the
+ * encoding is broken or decodes a NUL byte, the result is not valid UTF-8,
+ * does not start with '/' or has a "." or ".." segment; SG_E_NOMEM.  On
+ * failure *out is NULL and *why a static client-safe message.  Pure.
+ */
+sg_status http_path_decode(const char *raw, size_t len, char **out, const char **why) SG_MUST_CHECK;
+
+/*
+ * SG_OK when every key and value of the raw query string decodes
+ * (percent-encoding, '+' as space) without a NUL byte to valid UTF-8;
+ * else SG_E_BAD_REQUEST (or SG_E_NOMEM) with *why a static client-safe
+ * message.  Pure.
+ */
+sg_status http_query_check(const char *query, const char **why) SG_MUST_CHECK;
 
 /* Releases everything the request owns and clears it for the next one. Idempotent. */
 void http_request_reset(struct request *r);
 
 /*
  * Records a client-safe error message (printf-style) and the offending field
- * (may be NULL) and returns st, so handlers can `return http_fail(…)`.
+ * (may be NULL) and returns st, so handlers can `return http_fail(…)`.  Both
+ * are stored as valid UTF-8 (sg_utf8_scrub: a byte that is not part of a
+ * well-formed character becomes '?'), so a value cut inside a character or a
+ * client's odd bytes can never make the error body fail to encode.
  */
 sg_status http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...) SG_PRINTF(4, 5);
 
@@ -94,7 +115,8 @@ const char *http_param(const struct request *r, const char *name);
 
 /*
  * A query-string value, percent-decoded ('+' as space), newly allocated, or
- * NULL when the key is absent.
+ * NULL when the key is absent (or out of memory).  Valid UTF-8 after
+ * http_request_read() succeeded.
  */
 char *http_query_get(const struct request *r, const char *key);
 

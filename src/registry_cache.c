@@ -64,11 +64,23 @@ static struct {
  * a moment after a write is acknowledged.  So a counter in memory shared by
  * every stackgate process of this host (mapped by the master before fork,
  * registry_prefork()) counts acknowledged writes: a writer adds one after its
- * COMMIT, before its caller answers.  A reader that finds the counter ahead of
- * what this process has synced asks its listener for one round trip on the
- * LISTEN connection; PostgreSQL delivers every notification committed before
- * that query with its answer, so afterwards the cache holds every
- * acknowledged write.  Reads cost one atomic load while nothing was written.
+ * COMMIT, before its caller answers.  `synced` is the count this process's
+ * cache covers; it moves forward three ways:
+ *  - a writer that applied its own commit here moves it on by one when it was
+ *    current before (its own worker never waits for its own write);
+ *  - the listener, whenever it re-reads rows for notifications: each re-read
+ *    is a query on the LISTEN connection, and PostgreSQL delivers every
+ *    notification committed before a query with its answer, so once those are
+ *    applied the cache covers every write counted before the first re-read;
+ *  - a round trip asked for by a reader that finds the counter ahead: it
+ *    writes this process's eventfd (made per process in registry_open, so no
+ *    other worker's listener can take the request) and waits on sync_cv; the
+ *    listener drains the eventfd, reads the counter, sends one query, applies
+ *    what it brought and wakes every waiter at once.
+ * A write another worker acknowledged costs this worker's readers at most one
+ * short round trip, and usually nothing: the notification got here first.
+ * The wait is bounded (1 s) only against a stuck listener.  Reads cost one
+ * atomic load while nothing was written.
  */
 static struct {
 	atomic_ulong writes;
@@ -77,7 +89,8 @@ static atomic_ulong synced;     /* the shared count this process's cache covers 
 static atomic_bool listening;   /* the listener is connected and loaded */
 static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
-static int sync_fd = -1;        /* eventfd: readers ask the listener for a round trip */
+static int sync_fd = -1;        /* eventfd: readers ask this process's listener for a round trip */
+static pid_t sync_pid;          /* the process that made sync_fd (a forked worker makes its own) */
 
 void
 registry_prefork(void)
@@ -95,6 +108,26 @@ registry_prefork(void)
 	atomic_init(&shared->writes, 0);
 }
 
+/* The count of acknowledged writes on this host (0 without the shared counter). */
+static unsigned long
+writes_now(void)
+{
+	return shared != NULL ? atomic_load(&shared->writes) : 0;
+}
+
+/* The cache covers every write counted up to target: moves `synced` on and wakes the readers it satisfies. */
+static void
+synced_advance(unsigned long target)
+{
+	if (atomic_load(&synced) >= target)
+		return;
+	pthread_mutex_lock(&sync_mu);
+	if (atomic_load(&synced) < target)
+		atomic_store(&synced, target);
+	pthread_cond_broadcast(&sync_cv);
+	pthread_mutex_unlock(&sync_mu);
+}
+
 /* Waits (bounded) until this process's cache covers every write acknowledged on this host. */
 static void
 cache_sync(void)
@@ -102,8 +135,9 @@ cache_sync(void)
 	unsigned long w;
 	struct timespec deadline;
 	uint64_t one = 1;
+	bool late = false;
 
-	if (shared == NULL)
+	if (shared == NULL || sync_fd < 0)
 		return;
 	w = atomic_load(&shared->writes);
 	if (atomic_load(&synced) >= w || !atomic_load(&listening))
@@ -114,41 +148,59 @@ cache_sync(void)
 		/* The counter is non-zero already: the listener will come. */
 	}
 	pthread_mutex_lock(&sync_mu);
-	while (atomic_load(&synced) < w && atomic_load(&listening))
-		if (pthread_cond_timedwait(&sync_cv, &sync_mu, &deadline) != 0)
-			break;
+	while (!late && atomic_load(&synced) < w && atomic_load(&listening))
+		late = pthread_cond_timedwait(&sync_cv, &sync_mu, &deadline) != 0;
 	pthread_mutex_unlock(&sync_mu);
+	if (late)
+		log_debug("registry cache: the listener did not sync within 1 s; reading what is cached");
 }
 
-static bool refresh(PGconn *c, const char *payload);
+static bool refresh(PGconn *c, const char *payload, bool *queried);
 
-/* The listener's side: one round trip, then the notifications it brought. */
+/*
+ * Applies every notification libpq holds.  The counter is read before the
+ * first re-read query goes out, so when any was sent and all went well the
+ * cache covers every write counted by then.
+ */
+static bool
+apply_notifications(PGconn *c)
+{
+	unsigned long target = writes_now();
+	bool ok = true, queried = false;
+	PGnotify *note;
+
+	while (ok && (note = PQnotifies(c)) != NULL) {
+		ok = refresh(c, note->extra, &queried);
+		PQfreemem(note);
+	}
+	if (ok && queried)
+		synced_advance(target);
+	return ok;
+}
+
+/* The listener's side of a reader's request: one round trip, then the notifications it brought. */
 static bool
 listener_sync(PGconn *c)
 {
-	unsigned long target = shared ? atomic_load(&shared->writes) : 0;
+	unsigned long target;
 	uint64_t n;
-	PGnotify *note;
 	PGresult *r;
 	bool ok;
 
+	/* Drained before the counter is read: a reader whose request this takes read its count earlier. */
 	if (read(sync_fd, &n, sizeof(n)) < 0) {
 		/* Already drained by an earlier pass. */
 	}
+	target = writes_now();
+	if (atomic_load(&synced) >= target)
+		return true; /* notifications got here first: nobody needs to wait */
 	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
-	while (ok && (note = PQnotifies(c)) != NULL) {
-		ok = refresh(c, note->extra);
-		PQfreemem(note);
-	}
-	if (ok) {
-		pthread_mutex_lock(&sync_mu);
-		if (atomic_load(&synced) < target)
-			atomic_store(&synced, target);
-		pthread_cond_broadcast(&sync_cv);
-		pthread_mutex_unlock(&sync_mu);
-	}
+	if (ok)
+		ok = apply_notifications(c);
+	if (ok)
+		synced_advance(target);
 	return ok;
 }
 
@@ -679,6 +731,7 @@ sg_status
 registry_cache_commit(PGconn *c, struct txn *x)
 {
 	struct timespec ts;
+	unsigned long counted = 0; /* this write's number on the shared counter */
 	bool locked;
 	sg_status st;
 
@@ -691,7 +744,7 @@ registry_cache_commit(PGconn *c, struct txn *x)
 	}
 	st = registry_cmd(c, x, "COMMIT");
 	if (st == SG_OK && shared != NULL)
-		atomic_fetch_add(&shared->writes, 1);
+		counted = atomic_fetch_add(&shared->writes, 1) + 1;
 	if (st == SG_OK && locked) {
 		pthread_rwlock_wrlock(&cache.lock);
 		if (x->drop)
@@ -706,6 +759,11 @@ registry_cache_commit(PGconn *c, struct txn *x)
 		for (size_t i = 0; !x->drop && x->created && x->trows != NULL && i < x->ntools; i++)
 			put_row(SG_RT_TOOL, &x->trows[i]);
 		pthread_rwlock_unlock(&cache.lock);
+		/* Applied here: when this process covered every earlier write, it covers this one too. */
+		unsigned long before = counted - 1;
+
+		if (counted != 0)
+			atomic_compare_exchange_strong(&synced, &before, counted);
 	}
 	if (locked)
 		pthread_mutex_unlock(&cache.apply);
@@ -773,9 +831,9 @@ registry_on_notify(registry_notify_fn fn)
 	atomic_store(&notify_hook, fn);
 }
 
-/* One notification: re-reads that row (or everything) and applies it. */
+/* One notification: re-reads that row (or everything) and applies it; *queried when it sent a query on c. */
 static bool
-refresh(PGconn *c, const char *payload)
+refresh(PGconn *c, const char *payload, bool *queried)
 {
 	const char *colon = strchr(payload, ':'), *id;
 	char tname[32];
@@ -798,6 +856,7 @@ refresh(PGconn *c, const char *payload)
 		return true;
 	}
 	id = colon + 1;
+	*queried = true;
 	if (*id == '\0')
 		return resync(c);
 	pthread_mutex_lock(&cache.apply);
@@ -830,6 +889,9 @@ listener_main(void *arg)
 	(void) arg;
 	for (;;) {
 		if (c == NULL) {
+			/* Read before the load's snapshot: every write counted by then is in it. */
+			unsigned long loaded_upto = writes_now();
+
 			c = db_connect(cache.conninfo, err, sizeof(err));
 			if (c != NULL && (registry_cmd(c, NULL, "LISTEN stackgate_registry") != SG_OK || !resync(c))) {
 				snprintf(err, sizeof(err), "the connection failed while loading");
@@ -849,9 +911,7 @@ listener_main(void *arg)
 				log_info("registry cache: PostgreSQL is back; cache reloaded");
 			down = false;
 			backoff = 100;
-			/* The full load covers every write committed before it. */
-			if (shared != NULL)
-				atomic_store(&synced, atomic_load(&shared->writes));
+			synced_advance(loaded_upto);
 			set_listening(true);
 			/* Notifications may have been missed while down: other modules drop what they cached. */
 			registry_notify_fn hook = atomic_load(&notify_hook);
@@ -860,14 +920,9 @@ listener_main(void *arg)
 		}
 
 		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
-		bool ok = true;
-		PGnotify *n;
-
 		/* First what libpq already holds: our own queries may have read notifications off the socket. */
-		while (ok && (n = PQnotifies(c)) != NULL) {
-			ok = refresh(c, n->extra);
-			PQfreemem(n);
-		}
+		bool ok = apply_notifications(c);
+
 		if (ok && poll(pfd, 3, 30000) < 0 && errno != EINTR)
 			ok = false;
 		if (pfd[1].revents != 0)
@@ -899,9 +954,18 @@ registry_open(const struct sg_conf *conf)
 	cache.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
 	if (cache.conninfo == NULL)
 		return SG_E_NOMEM;
-	if (sync_fd < 0 && (sync_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
-		log_error("registry: eventfd: %s", strerror(errno));
-		goto fail;
+	if (sync_pid != getpid()) {
+		/* This process's own: one inherited from the master would be drained by every worker's listener. */
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0) {
+			log_error("registry: eventfd: %s", strerror(errno));
+			goto fail;
+		}
+		if (sync_fd >= 0)
+			close(sync_fd);
+		sync_fd = fd;
+		sync_pid = getpid();
 	}
 	if (pipe2(cache.wake, O_CLOEXEC) != 0) {
 		log_error("registry: pipe: %s", strerror(errno));

@@ -81,10 +81,15 @@ respond_error(struct request *r, sg_status st)
 	text = body ? sg_json_dump(body) : NULL;
 	if (st == SG_E_UNAUTHORIZED)
 		(void) http_add_header(r, "WWW-Authenticate", "Bearer");
-	if (text != NULL)
+	if (text != NULL) {
 		http_respond(r, status, "application/json", text, strlen(text));
-	else
-		http_respond(r, 500, "application/json", "{\"error\":{\"message\":\"internal error\"}}", 37);
+	} else {
+		/* Only memory can fail here (http_fail stores valid UTF-8): a body that needs none. */
+		static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":\"internal_error\","
+					       "\"param\":null,\"code\":\"internal\"},\"detail\":\"internal error\"}";
+
+		http_respond(r, 500, "application/json", fallback, sizeof(fallback) - 1);
+	}
 	free(text);
 	json_decref(body);
 }

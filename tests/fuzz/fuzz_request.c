@@ -17,7 +17,9 @@
  * body limit, auth.required; several providers per API, auth off):
  *  - http_request_read(): the path decoded as a reference decoder written
  *    here decodes it, and refused exactly when that decoder refuses it (bad
- *    escape, NUL, no leading '/', "." or ".." segment); the query kept raw;
+ *    escape, NUL, not UTF-8, no leading '/', "." or ".." segment) or the
+ *    query does not decode to UTF-8 (bad escape, NUL, not UTF-8), with a
+ *    message naming which; the query kept raw;
  *    the body read whole across chunks, or 413 when over the limit; the
  *    request id always plain (it becomes a response header), nginx's kept
  *    when it is plain;
@@ -31,6 +33,8 @@
  *    methods on a miss; route_allow_string() lists them;
  *  - http_query_get(), compared with a reference decoder, for the keys
  *    stackgate reads and the keys the query holds;
+ *  - every error message recorded (http_fail) is valid UTF-8 and encodes in
+ *    the error body's JSON, whatever bytes the request carried;
  *  - http_body_object() agrees with sg_json_parse() at the config's depth
  *    and parses once; then the field getters (http_field_*),
  *    acl_attrs_from_json() of "access_attributes" (round trip, copy, merge,
@@ -773,6 +777,75 @@ parse_input(const uint8_t *data, size_t size, struct input *in)
 	}
 }
 
+/* Well-formed UTF-8 by the code points it encodes, written here independently of sg.c. */
+static bool
+ref_utf8_ok(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = s[i], cp;
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+		static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
+
+		if (len == 0 || i + len > n)
+			return false;
+		cp = len == 1 ? c : c & (0x7f >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Whether http.c must accept the raw query: all of it decodes ('+' as space) without a NUL to UTF-8. */
+static bool
+ref_query_ok(const char *q)
+{
+	size_t len = strlen(q), n = 0;
+	unsigned char *out = malloc(len + 1);
+	bool ok = true;
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; ok && i < len; i++) {
+		int c = (unsigned char) q[i];
+
+		if (c == '%') {
+			ok = i + 2 < len && hexdigit(q[i + 1]) >= 0 && hexdigit(q[i + 2]) >= 0;
+			c = ok ? hexdigit(q[i + 1]) * 16 + hexdigit(q[i + 2]) : 0;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		ok = ok && c != 0;
+		out[n++] = (unsigned char) c;
+	}
+	ok = ok && ref_utf8_ok(out, n);
+	free(out);
+	return ok;
+}
+
+/* The error body's message must encode, whatever the request held. */
+static void
+check_err_msg(const struct request *r)
+{
+	json_t *j;
+
+	if (r->err_msg == NULL)
+		return;
+	FUZZ_CHECK(ref_utf8_ok((const unsigned char *) r->err_msg, strlen(r->err_msg)), "message '%s' is not UTF-8",
+		   r->err_msg);
+	FUZZ_CHECK(r->err_param == NULL || ref_utf8_ok((const unsigned char *) r->err_param, strlen(r->err_param)),
+		   "param '%s' is not UTF-8", r->err_param);
+	j = json_pack("{s:s,s:s?}", "message", r->err_msg, "param", r->err_param);
+	FUZZ_CHECK(j != NULL, "the message '%s' does not encode", r->err_msg);
+	json_decref(j);
+}
+
 /* The decoded path, decoded here independently of http.c; NULL where http.c must refuse it. */
 static char *
 ref_path(const char *uri)
@@ -796,7 +869,7 @@ ref_path(const char *uri)
 		*o++ = (char) c;
 	}
 	*o = '\0';
-	if (out[0] != '/')
+	if (out[0] != '/' || !ref_utf8_ok((const unsigned char *) out, (size_t) (o - out)))
 		goto bad;
 	for (const char *p = out; (p = strchr(p, '/')) != NULL; p++) {
 		size_t n = strcspn(p + 1, "/");
@@ -888,7 +961,7 @@ run_request(const struct input *in, const struct sg_conf *conf)
 	FCGX_Request fcgx;
 	struct request r;
 	const char *rid = env_get(in, "STACKGATE_REQUEST_ID"), *method = env_get(in, "REQUEST_METHOD");
-	const char *uri = env_get(in, "REQUEST_URI");
+	const char *uri = env_get(in, "REQUEST_URI"), *query;
 	char *want_path;
 	json_t *body = NULL, *again = NULL, *ref;
 	const struct route *rt;
@@ -924,14 +997,19 @@ run_request(const struct input *in, const struct sg_conf *conf)
 	}
 	FUZZ_CHECK(in->body_len <= conf->max_body_bytes, "a body of %zu bytes passed the limit of %zu", in->body_len,
 		   conf->max_body_bytes);
+	query = strchr(uri, '?') ? strchr(uri, '?') + 1 : "";
 	if (st != SG_OK) {
 		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err_msg != NULL, "http_request_read: %s", sg_status_name(st));
-		FUZZ_CHECK(want_path == NULL, "path '%s' was refused: %s", want_path, r.err_msg);
+		FUZZ_CHECK(want_path == NULL || !ref_query_ok(query), "path '%s', query '%s' were refused: %s", want_path,
+			   query, r.err_msg);
+		FUZZ_CHECK(strncmp(r.err_msg, want_path == NULL ? "the request path " : "the query string ", 17) == 0,
+			   "the refusal '%s' names the wrong part", r.err_msg);
 		goto out;
 	}
+	FUZZ_CHECK(ref_query_ok(query), "query '%s' was accepted", query);
 	FUZZ_CHECK(want_path != NULL && strcmp(want_path, r.path) == 0, "path '%s' decoded as '%s', expected '%s'",
 		   uri, r.path, want_path ? want_path : "(refused)");
-	FUZZ_CHECK(strcmp(r.query, strchr(uri, '?') ? strchr(uri, '?') + 1 : "") == 0, "query '%s'", r.query);
+	FUZZ_CHECK(strcmp(r.query, query) == 0, "query '%s'", r.query);
 	FUZZ_CHECK(r.body != NULL && r.body_len == in->body_len && memcmp(r.body, in->body, in->body_len) == 0 &&
 			   r.body[r.body_len] == '\0',
 		   "the body read (%zu bytes) is not the body sent (%zu bytes)", r.body_len, in->body_len);
@@ -960,6 +1038,7 @@ run_request(const struct input *in, const struct sg_conf *conf)
 	}
 	json_decref(ref);
 out:
+	check_err_msg(&r);
 	free(want_path);
 	http_request_reset(&r);
 	http_request_reset(&r); /* idempotent */

@@ -2,6 +2,9 @@
 # 27_read_your_writes.sh: a registration acknowledged by one worker is visible to
 # the very next request on any worker of this host (the shared write counter and
 # the listener's sync round trip, registry_cache.c), and an unregistration too.
+# Then the cost: with two workers a read right after a write, on either worker,
+# takes milliseconds (never the 1 s bound of the sync wait), and one tenant's
+# stream of writes does not stall another's reads.
 
 # Four workers of three threads, so parallel reads land on several workers.
 small=$SG_TEST_DIR/tmp/ryw.json
@@ -36,5 +39,79 @@ echo "  (the reads reached $pids of 4 workers)"
 n_sync=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
 [[ $n_sync -gt 0 ]] && pass "workers synced through their LISTEN connection ($n_sync round trips)" ||
 	fail "sync round trips" "pg_stat_statements shows none"
+
+# Latency: a read right after a write costs at most one short round trip on the
+# reader's own worker, never the 1 s bound.  Two workers of three threads; six
+# chat completions held 500 ms by the upstream, at once, leave nginx six kept
+# FastCGI connections, three on each worker (one per thread).  Each
+# registration is then followed at once by four parallel reads on four of
+# those connections: at least one on each worker.
+two=$SG_TEST_DIR/tmp/ryw-two.json
+jq '.server.workers = 2 | .server.threads = 3' "$SG_CONFIG" >"$two"
+sg_restart_daemon "$two" || fail "restart with 2 workers x 3 threads"
+req POST /v1/models '{"model_id":"ryw-slow","provider_id":"vllm","provider_model_id":"slow-500"}'
+expect_status 200 "register a model the upstream answers after 500 ms"
+REQ_DESC="" # the checks below are on curl's own measurements
+for k in $(seq 6); do
+	curl -s -o /dev/null -H 'Content-Type: application/json' \
+		-d '{"model":"ryw-slow","messages":[{"role":"user","content":"hold"}]}' "$SG_URL/v1/openai/v1/chat/completions" &
+done
+wait
+n=80 reads=4 bad=0 slow=0 max=0 total=0
+lat=$SG_TEST_DIR/tmp/ryw-lat
+for i in $(seq $n); do
+	id=ryw-lat-$i
+	s=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		-d "{\"model_id\":\"$id\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models")
+	[[ $s == 200 ]] || bad=$((bad + 1))
+	urls=()
+	for k in $(seq $reads); do urls+=(-o /dev/null "$SG_URL/v1/models/$id"); done
+	# One curl, its transfers at once: nginx takes a kept connection for each.
+	curl -s -Z --parallel-immediate -w '%{http_code} %{time_total}\n' "${urls[@]}" >"$lat"
+	while read -r code t; do
+		[[ $code == 200 ]] || bad=$((bad + 1))
+		ms=$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')
+		((ms > max)) && max=$ms
+		((ms >= 300)) && slow=$((slow + 1))
+		total=$((total + ms))
+	done <"$lat"
+	[[ $(wc -l <"$lat") == "$reads" ]] || bad=$((bad + 1))
+done
+expect_eq "$bad" 0 "$n registrations each read at once by $reads parallel GETs: all 200 ($bad not)"
+expect_eq "$slow" 0 "no read right after a write takes 300 ms or more ($slow did; the slowest ${max} ms)"
+((total < 3000)) && pass "the $((reads * n)) reads right after writes took ${total} ms in all (bound 3000)" ||
+	fail "reads right after writes" "they took ${total} ms in all (bound 3000), the slowest ${max} ms"
+# Reads served by a worker other than the one that registered the model.
+cross=$(awk '/registered model .ryw-lat-[0-9]+/ || / GET \/v1\/models\/ryw-lat-[0-9]+ 200 / {
+		match($0, /\[[0-9]+\]/); pid = substr($0, RSTART, RLENGTH)
+		match($0, /ryw-lat-[0-9]+/); id = substr($0, RSTART, RLENGTH)
+		if (/registered/) writer[id] = pid; else if (writer[id] != pid) x++
+	} END { print x + 0 }' "$SG_RUN/logs/stackgate.log")
+((cross >= 10)) && pass "$cross of the $((reads * n)) reads were served by the other worker (at least 10)" ||
+	fail "reads on the other worker" "only $cross of $((reads * n)) reads were served by a worker other than the writer's"
+
+# One tenant's writes do not slow another's reads: 60 registrations in a row
+# while, at the same time, 60 rounds of four parallel reads of a model
+# registered before (ryw-slow) run on both workers.
+( for i in $(seq 60); do
+	curl -s -o /dev/null -H 'Content-Type: application/json' \
+		-d "{\"model_id\":\"ryw-other-$i\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models"
+done ) &
+writer=$!
+bad=0 slow=0 max=0
+for i in $(seq 60); do
+	urls=()
+	for k in $(seq $reads); do urls+=(-o /dev/null "$SG_URL/v1/models/ryw-slow"); done
+	curl -s -Z --parallel-immediate -w '%{http_code} %{time_total}\n' "${urls[@]}" >"$lat"
+	while read -r code t; do
+		[[ $code == 200 ]] || bad=$((bad + 1))
+		ms=$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')
+		((ms > max)) && max=$ms
+		((ms >= 300)) && slow=$((slow + 1))
+	done <"$lat"
+done
+wait "$writer"
+expect_eq "$(psql_q "SELECT count(*) FROM models WHERE identifier LIKE 'ryw-other-%'")" 60 "60 registrations ran meanwhile"
+expect_eq "$bad/$slow" "0/0" "240 reads of another model during those writes: all 200, none 300 ms or more (the slowest ${max} ms)"
 
 sg_restart_daemon

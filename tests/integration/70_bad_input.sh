@@ -4,7 +4,8 @@
 # stored (checked in the table) or forwarded (checked at the test upstream):
 # malformed JSON, wrong types, missing fields, huge numbers, nesting past
 # max_json_depth (32), bodies past max_body_bytes (1 MiB), invalid UTF-8, NUL
-# bytes (escaped and raw), over-long identifiers, path tricks, duplicate keys,
+# bytes (escaped and raw), over-long identifiers, path tricks, invalid UTF-8 in
+# a path or a query, messages that cut a value inside a character, duplicate keys,
 # bodies that are not objects.  SQL metacharacters are stored and returned
 # literally.  Content-Type is not checked (decided: like Llama Stack, any
 # Content-Type is accepted and the body is parsed as JSON).  Then the security
@@ -267,6 +268,53 @@ if [[ $STATUS == 400 ]]; then pass "dataset id 'bad-ds/../x' refused at registra
 		fail "dataset id 'bad-ds/../x': accepted at registration, so GET by its encoded path must work" "GET -> $STATUS"
 	psql_q "DELETE FROM datasets WHERE identifier = 'bad-ds/../x'" >/dev/null
 fi
+
+echo "-- invalid UTF-8 in a path or a query; messages that cut a value inside a character"
+# json_error NAME STATUS REGEX: the last answer is STATUS with a body jq parses
+# whose error.message matches REGEX (and is the detail too).
+json_error() {
+	local name=$1 want=$2 re=$3 msg
+	if [[ $STATUS == "$want" ]] && msg=$(jq -er '.error.message' <<<"$BODY" 2>/dev/null) &&
+		grep -Eq -- "$re" <<<"$msg" && [[ $(jq -r .detail <<<"$BODY") == "$msg" ]]; then
+		pass "$name: $want \"${msg:0:80}\" in valid JSON"
+	else
+		fail "$name: $want with a valid JSON body naming the problem" "status $STATUS, want /$re/, body $(head -c 160 <<<"$BODY" | cat -v)"
+	fi
+}
+req GET '/v1/models/%ff%fe' '' --path-as-is
+json_error "GET /v1/models/%ff%fe" 400 '^the request path is not valid UTF-8$'
+req DELETE '/v1/models/bad-%c3' '' --path-as-is
+json_error "DELETE of an id ending in half a character (%c3)" 400 'not valid UTF-8'
+req GET '/v1/models/bad-%c0%af' '' --path-as-is
+json_error "an overlong encoding in the path (%c0%af)" 400 'not valid UTF-8'
+req GET '/v1/models/bad-%ed%a0%80' '' --path-as-is
+json_error "an encoded surrogate in the path (%ed%a0%80)" 400 'not valid UTF-8'
+req GET "/v1/models/bad-$(printf '\xff')x" '' --path-as-is
+json_error "a raw 0xff byte in the path" 400 'not valid UTF-8'
+req GET '/v1/models/bad-%c3%a9-none' '' --path-as-is
+json_error "a well-formed é in the path is an id like any other" 404 "^Model 'bad-é-none' not found$"
+req GET '/v1/tools?toolgroup_id=%ff'
+json_error "a query value that is not UTF-8 (toolgroup_id=%ff)" 400 '^the query string is not valid UTF-8$'
+req GET '/v1/tools?toolgroup_id=bad-%zz'
+json_error "a query value with broken percent-encoding" 400 'query string has invalid percent-encoding'
+req GET '/v1/tools?toolgroup_id=bad-%c3%a9-none'
+expect_status 200 "a well-formed é in a query value filters as usual (200)"
+expect_jq '.data | length' 0 "…and matches nothing"
+# Messages cut values at 300 bytes: a cut inside a character must not break the body.
+a299=$(printf 'a%.0s' $(seq 299))
+req GET "/v1/models/$a299%c3%a9%c3%a9tail" '' --path-as-is
+json_error "GET of an unknown id whose 300-byte cut falls inside 'é'" 404 "^Model '$a299.{0,1}' not found$"
+# 'bad-x' and 150 four-byte characters: 605 bytes (155 characters, within the
+# identifier limit).  The conflict message is made in a 512-byte buffer, which
+# ends 3 bytes into a character.
+uid="bad-x$(printf '\xf0\x9f\xa6\x99%.0s' $(seq 150))"
+reg_file "$(body "{\"model_id\": \"$uid\", \"provider_id\": \"vllm-short\"}")"
+expect_status 200 "register a model whose identifier is 155 four-byte-heavy characters (605 bytes)"
+reg_file "$(body "{\"model_id\": \"$uid\", \"provider_id\": \"vllm-short\", \"provider_model_id\": \"other\"}")"
+json_error "re-registering it differently: the conflict message is cut inside a character" 409 "^model 'bad-x"
+req POST /v1/vector-dbs "{\"vector_db_id\":\"bad-vdb-u\",\"embedding_model\":\"bad-y$(printf 'é%.0s' $(seq 148))\",\"provider_id\":\"faiss\"}"
+json_error "a vector DB naming an unknown embedding model whose cut falls inside 'é'" 400 'not found'
+psql_q "DELETE FROM models WHERE identifier = \$\$$uid\$\$" >/dev/null
 
 echo "-- SQL metacharacters are data"
 sqlids=("bad-q'; DROP TABLE models;--" 'bad-q$1' 'bad-q\x' 'bad-q%s%n' 'bad-q"dq"' "bad-q\$\$; SELECT 1; \$\$")

@@ -1,11 +1,215 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* check_http.c: unit tests of the http module (not written yet). */
+/*
+ * check_http.c: the parts of the http module that need no FastCGI
+ * connection: path decoding and checking, the query-string check,
+ * http_query_get, http_fail's UTF-8 guarantee and http_add_header.
+ */
 #include "config.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "http.h"
 #include "suites.h"
+
+START_TEST(path_decode_accepts_and_refuses)
+{
+	static const struct {
+		const char *raw, *want; /* want: the decoded path, or NULL when refused */
+		const char *why;        /* a word the refusal's message must contain */
+	} cases[] = {
+		{"/v1/models", "/v1/models", NULL},
+		{"/v1/models/a%2Fb", "/v1/models/a/b", NULL},
+		{"/v1/models/bad-%c3%a9", "/v1/models/bad-\xc3\xa9", NULL},
+		{"/v1/models/\xf0\x9f\xa6\x99", "/v1/models/\xf0\x9f\xa6\x99", NULL},
+		{"/v1/models/a+b", "/v1/models/a+b", NULL}, /* '+' is a plus in a path */
+		{"/v1/models/%ff%fe", NULL, "UTF-8"},
+		{"/v1/models/bad-%c3", NULL, "UTF-8"},          /* half a character */
+		{"/v1/models/\xff", NULL, "UTF-8"},             /* a raw byte */
+		{"/v1/models/%c0%af", NULL, "UTF-8"},           /* overlong '/' */
+		{"/v1/models/%ed%a0%80", NULL, "UTF-8"},        /* a surrogate */
+		{"/v1/models/%f4%90%80%80", NULL, "UTF-8"},     /* past U+10FFFF */
+		{"/v1/models/x%00y", NULL, "percent-encoding"}, /* NUL */
+		{"/v1/models/x%zz", NULL, "percent-encoding"},
+		{"/v1/models/x%4", NULL, "percent-encoding"},
+		{"/v1/models/x%", NULL, "percent-encoding"},
+		{"v1/models", NULL, "start with '/'"},
+		{"", NULL, "start with '/'"},
+		{"/v1/models/x/../y", NULL, "'..'"},
+		{"/v1/models/%2e%2e/y", NULL, "'..'"},
+		{"/v1/./models", NULL, "'..'"},
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		char *out = (char *) "untouched";
+		const char *why = "untouched";
+		sg_status st = http_path_decode(cases[i].raw, strlen(cases[i].raw), &out, &why);
+
+		if (cases[i].want != NULL) {
+			ck_assert_msg(st == SG_OK, "case %zu: %s", i, why ? why : "");
+			ck_assert_ptr_null(why);
+			ck_assert_str_eq(out, cases[i].want);
+		} else {
+			ck_assert_msg(st == SG_E_BAD_REQUEST, "case %zu accepted", i);
+			ck_assert_ptr_null(out);
+			ck_assert_msg(why != NULL && strstr(why, cases[i].why) != NULL, "case %zu: '%s'", i, why);
+			ck_assert(strncmp(why, "the request path ", 17) == 0);
+		}
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(path_decode_stops_at_len)
+{
+	char *out;
+	const char *why;
+	const char raw[] = "/v1/models/x?toolgroup_id=%ff";
+
+	/* The caller passes the part before '?': what follows is not looked at. */
+	ck_assert(http_path_decode(raw, 12, &out, &why) == SG_OK);
+	ck_assert_str_eq(out, "/v1/models/x");
+	free(out);
+}
+END_TEST
+
+START_TEST(query_check_accepts_and_refuses)
+{
+	static const struct {
+		const char *query, *why; /* why: NULL when accepted, else a word of the message */
+	} cases[] = {
+		{"", NULL},
+		{"toolgroup_id=r30::rag", NULL},
+		{"toolgroup_id=bad-%c3%a9&x=1", NULL},
+		{"a=b+c&flag&=", NULL},
+		{"q=\xc3\xa9", NULL},
+		{"toolgroup_id=%ff", "not valid UTF-8"},
+		{"a=1&toolgroup_id=%c3", "not valid UTF-8"},
+		{"%ff=1", "not valid UTF-8"}, /* keys too */
+		{"q=\xfe", "not valid UTF-8"},
+		{"toolgroup_id=bad-%zz", "percent-encoding"},
+		{"toolgroup_id=%00", "percent-encoding"},
+		{"toolgroup_id=%", "percent-encoding"},
+	};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		const char *why = "untouched";
+		sg_status st = http_query_check(cases[i].query, &why);
+
+		if (cases[i].why == NULL) {
+			ck_assert_msg(st == SG_OK, "case %zu: %s", i, why ? why : "");
+			ck_assert_ptr_null(why);
+		} else {
+			ck_assert_msg(st == SG_E_BAD_REQUEST, "case %zu accepted", i);
+			ck_assert_msg(why != NULL && strstr(why, cases[i].why) != NULL, "case %zu: '%s'", i, why);
+			ck_assert(strncmp(why, "the query string ", 17) == 0);
+		}
+	}
+}
+END_TEST
+
+START_TEST(query_get_decodes_values)
+{
+	struct request r = {0};
+	char *v;
+
+	r.query = "a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2";
+	v = http_query_get(&r, "toolgroup_id");
+	ck_assert_str_eq(v, "r30::rag");
+	free(v);
+	v = http_query_get(&r, "sp");
+	ck_assert_str_eq(v, "x y+");
+	free(v);
+	v = http_query_get(&r, "flag");
+	ck_assert_str_eq(v, "");
+	free(v);
+	v = http_query_get(&r, "empty");
+	ck_assert_str_eq(v, "");
+	free(v);
+	v = http_query_get(&r, "a"); /* the first one */
+	ck_assert_str_eq(v, "1");
+	free(v);
+	ck_assert_ptr_null(http_query_get(&r, "toolgroup"));
+	ck_assert_ptr_null(http_query_get(&r, "missing"));
+	r.query = "";
+	ck_assert_ptr_null(http_query_get(&r, "a"));
+}
+END_TEST
+
+START_TEST(fail_stores_valid_utf8)
+{
+	struct request r = {0};
+	char id[400];
+	json_t *body;
+	sg_status st;
+
+	/* 299 'a' then 'é': a 300-byte cut ends inside the 'é'. */
+	memset(id, 'a', 299);
+	memcpy(id + 299, "\xc3\xa9 more", 8);
+	st = http_fail(&r, SG_E_NOT_FOUND, "model_id\xff", "Model '%.300s' not found", id);
+	ck_assert(st == SG_E_NOT_FOUND);
+	ck_assert(sg_utf8_valid(r.err_msg, strlen(r.err_msg)));
+	ck_assert_uint_eq(strlen(r.err_msg), strlen("Model '' not found") + 300);
+	ck_assert_str_eq(r.err_msg + strlen("Model '") + 299, "?' not found");
+	ck_assert_str_eq(r.err_param, "model_id?");
+	/* What respond_error() packs now encodes. */
+	body = json_pack("{s:s,s:s?}", "message", r.err_msg, "param", r.err_param);
+	ck_assert_ptr_nonnull(body);
+	json_decref(body);
+
+	/* Odd bytes from a client; valid multi-byte text is left alone; a second call replaces the first. */
+	(void) http_fail(&r, SG_E_BAD_REQUEST, NULL, "bad %s and good %s", "\xfe\xc0\xaf", "\xc3\xbc\xe2\x82\xac");
+	ck_assert_str_eq(r.err_msg, "bad ??? and good \xc3\xbc\xe2\x82\xac");
+	ck_assert_ptr_null(r.err_param);
+	http_request_reset(&r);
+	ck_assert_ptr_null(r.err_msg);
+}
+END_TEST
+
+START_TEST(add_header_refuses_crlf)
+{
+	struct request r = {0};
+	char big[1100];
+
+	ck_assert(http_add_header(&r, "Allow", "GET, POST"));
+	ck_assert(!http_add_header(&r, "X-A", "v\r\nSet-Cookie: x=1"));
+	ck_assert(!http_add_header(&r, "X-B", "v\nw"));
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert(!http_add_header(&r, "X-C", big)); /* would be cut */
+	ck_assert_uint_eq(r.headers.n, 1);
+	ck_assert_str_eq(r.headers.v[0], "Allow: GET, POST");
+	http_request_reset(&r);
+}
+END_TEST
+
+START_TEST(method_names)
+{
+	ck_assert(http_method_from_name("GET") == SG_GET);
+	ck_assert(http_method_from_name("DELETE") == SG_DELETE);
+	ck_assert(http_method_from_name("get") == SG_METHOD_OTHER);
+	ck_assert(http_method_from_name("BREW") == SG_METHOD_OTHER);
+	ck_assert(http_method_from_name(NULL) == SG_METHOD_OTHER);
+	ck_assert_str_eq(http_method_name(SG_PATCH), "PATCH");
+	ck_assert_str_eq(http_method_name(SG_METHOD_OTHER), "OTHER");
+}
+END_TEST
 
 Suite *
 http_suite(void)
 {
-	return suite_create("http");
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("pure");
+
+	tcase_add_test(tc, path_decode_accepts_and_refuses);
+	tcase_add_test(tc, path_decode_stops_at_len);
+	tcase_add_test(tc, query_check_accepts_and_refuses);
+	tcase_add_test(tc, query_get_decodes_values);
+	tcase_add_test(tc, fail_stores_valid_utf8);
+	tcase_add_test(tc, add_header_refuses_crlf);
+	tcase_add_test(tc, method_names);
+	suite_add_tcase(s, tc);
+	return s;
 }
