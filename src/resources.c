@@ -29,6 +29,7 @@
 #include "proxy.h"
 #include "resources.h"
 #include "route.h"
+#include "scoring_builtin.h"
 
 /* mcp's client_alive: still someone at the other end of nginx? */
 static bool
@@ -460,9 +461,40 @@ resources_not_implemented(struct request *r)
 			 api, http_method_name(r->route->method), route, api, list);
 }
 
+/*
+ * The built-in scoring functions of every configured scoring provider
+ * (scoring_builtin.h), as one list of register bodies under each provider's
+ * id, as the seed's initialize() registers them; a provider type whose list
+ * is unknown adds nothing and is logged.  A new array, NULL when out of memory.
+ */
+static json_t *
+builtin_scoring_fns(const struct sg_conf *conf)
+{
+	json_t *all = json_array();
+
+	for (size_t i = 0; all != NULL && i < conf_provider_count(conf, SG_API_SCORING); i++) {
+		const struct sg_provider *p = conf_provider_nth(conf, SG_API_SCORING, i);
+		json_t *defs;
+
+		if (!scoring_builtin_known(p->provider_type)) {
+			log_info("scoring provider %s: no built-in scoring functions are known for type %s",
+				 p->provider_id, p->provider_type);
+			continue;
+		}
+		defs = scoring_builtin_defs(p->provider_type, p->provider_id);
+		if (defs == NULL || json_array_extend(all, defs) != 0) {
+			json_decref(all);
+			all = NULL;
+		}
+		json_decref(defs);
+	}
+	return all;
+}
+
 sg_status
 resources_preregister(const struct sg_conf *conf)
 {
+	json_t *builtins = builtin_scoring_fns(conf);
 	const struct {
 		enum sg_rtype t;
 		const char *key;
@@ -473,10 +505,12 @@ resources_preregister(const struct sg_conf *conf)
 		{SG_RT_VECTOR_DB, "vector_dbs", conf->vector_dbs},
 		{SG_RT_DATASET, "datasets", conf->datasets},
 		{SG_RT_SCORING_FN, "scoring_fns", conf->scoring_fns},
+		/* After the config's own (which win a clash), before the benchmarks that name them. */
+		{SG_RT_SCORING_FN, "built-in scoring functions", builtins},
 		{SG_RT_BENCHMARK, "benchmarks", conf->benchmarks},
 		{SG_RT_TOOL_GROUP, "tool_groups", conf->tool_groups},
 	};
-	sg_status first = SG_OK;
+	sg_status first = builtins != NULL ? SG_OK : SG_E_NOMEM;
 
 	for (size_t l = 0; l < SG_ARRAY_LEN(lists); l++) {
 		json_t *entry;
@@ -521,5 +555,6 @@ resources_preregister(const struct sg_conf *conf)
 				first = st;
 		}
 	}
+	json_decref(builtins);
 	return first;
 }

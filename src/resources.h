@@ -36,9 +36,12 @@ sg_status resources_not_implemented(struct request *r);
 
 /*
  * Registers the config's models, shields, vector_dbs, datasets, scoring_fns,
- * benchmarks and tool_groups at start (in that order, so references
- * resolve), idempotently, with no owner and no ACL (unless an entry gives
- * access_attributes).  An entry that conflicts with what is stored is
+ * the built-in scoring functions of each configured scoring provider
+ * (scoring_builtin.h; a type whose list is unknown is logged), benchmarks and
+ * tool_groups at start (in that order, so references resolve), idempotently,
+ * with no owner and no ACL (unless an entry gives access_attributes), marked
+ * as the config's (only admins unregister them; they come back at the next
+ * start).  An entry that conflicts with what is stored is
  * logged and the stored object kept; a tool group whose MCP server cannot
  * be reached is logged and skipped.  Every other failure is logged and the
  * first one returned, after trying every entry.  Config models are not
