@@ -585,7 +585,8 @@ out:
 }
 
 sg_status
-openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, char *err, size_t errlen)
+openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
+			  char *err, size_t errlen)
 {
 	struct sg_strv ids = {0};
 	struct proxy_buf list = {0};
@@ -596,7 +597,7 @@ openai_check_model_served(const struct sg_provider *p, const char *provider_mode
 		err[0] = '\0';
 	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
 		return SG_OK;
-	st = proxy_list_models(p, &ids, err, errlen);
+	st = proxy_list_models(p, r != NULL ? client_alive : NULL, r, &ids, err, errlen);
 	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
 		goto out;
 	for (size_t i = 0; i < ids.n; i++)

@@ -481,9 +481,11 @@ proxy_response_free(struct proxy_response *resp)
 }
 
 sg_status
-proxy_list_models(const struct sg_provider *p, struct sg_strv *ids, char *err, size_t errlen)
+proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
+		  struct sg_strv *ids, char *err, size_t errlen)
 {
-	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models"};
+	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .client_alive = client_alive,
+				  .alive_ctx = alive_ctx};
 	struct proxy_response resp;
 	json_t *root = NULL, *data, *m;
 	size_t i;
@@ -492,6 +494,11 @@ proxy_list_models(const struct sg_provider *p, struct sg_strv *ids, char *err, s
 	st = proxy_call(&q, &resp, err, errlen);
 	if (st != SG_OK)
 		goto out;
+	if (resp.aborted) {
+		snprintf(err, errlen, "the client went away while upstream %s was asked for its models", p->provider_id);
+		st = SG_E_BAD_GATEWAY;
+		goto out;
+	}
 	if (resp.status < 200 || resp.status > 299) {
 		snprintf(err, errlen, "upstream %s answered GET /models with HTTP %ld", p->provider_id, resp.status);
 		st = SG_E_BAD_GATEWAY;

@@ -127,10 +127,13 @@ void proxy_response_free(struct proxy_response *resp);
 /*
  * GET base_url/models and appends every data[].id to ids.  An unreachable
  * upstream or a timeout is mapped as above; a non-2xx answer or a body that
- * is not an OpenAI model list → SG_E_BAD_GATEWAY.  Message in err.
+ * is not an OpenAI model list → SG_E_BAD_GATEWAY.  client_alive(alive_ctx)
+ * (may be NULL) is asked as for proxy_call(): when it says the client left,
+ * the call stops at once and this returns SG_E_BAD_GATEWAY ("the client
+ * went away").  Message in err.
  */
-sg_status proxy_list_models(const struct sg_provider *p, struct sg_strv *ids, char *err, size_t errlen)
-	SG_MUST_CHECK;
+sg_status proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
+			    struct sg_strv *ids, char *err, size_t errlen) SG_MUST_CHECK;
 
 /* Frees the calling thread's curl handle; the worker calls it when a thread ends. */
 void proxy_thread_cleanup(void);

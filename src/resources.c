@@ -143,8 +143,8 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		const struct sg_provider *p =
 			conf_provider(conf, SG_API_INFERENCE, json_string_value(json_object_get(obj, "provider_id")));
 
-		st = openai_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")), msg,
-					       sizeof(msg));
+		st = openai_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")), r,
+					       msg, sizeof(msg));
 		if (st != SG_OK) {
 			resources_fail(err, st, st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id", "%s",
 				       msg);

@@ -757,6 +757,39 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 }
 END_TEST
 
+/* client_alive for the model listing: the client leaves 300 ms after the first question. */
+static bool
+leaves_after_300ms(void *ctx)
+{
+	int64_t *first = ctx;
+
+	if (*first == 0)
+		*first = sg_now_us();
+	return sg_now_us() - *first < 300 * 1000;
+}
+
+START_TEST(model_listing_stops_when_the_client_leaves)
+{
+	/* An upstream that accepts GET /models and never answers, under a 5 s read timeout. */
+	struct fake f = {.parts = {NULL}, .nconn = 1, .hold_ms = 4000};
+	struct sg_provider p;
+	struct sg_strv ids = {0};
+	char url[64], err[256];
+	int64_t first = 0, t0;
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	t0 = sg_now_us();
+	ck_assert_int_eq(proxy_list_models(&p, leaves_after_300ms, &first, &ids, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_int_lt(sg_now_us() - t0, 2500 * 1000);
+	ck_assert_str_eq(err, "the client went away while upstream fake was asked for its models");
+	ck_assert_uint_eq(ids.n, 0);
+	fake_stop(&f);
+	ck_assert(f.saw_close);
+	proxy_thread_cleanup();
+}
+END_TEST
+
 START_TEST(model_listing_and_served_check)
 {
 	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 54\r\n\r\n"
@@ -769,30 +802,30 @@ START_TEST(model_listing_and_served_check)
 
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, "k", 5000);
-	ck_assert_int_eq(proxy_list_models(&p, &ids, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_list_models(&p, NULL, NULL, &ids, err, sizeof(err)), SG_OK);
 	ck_assert_uint_eq(ids.n, 2);
 	ck_assert_str_eq(ids.v[0], "a-1");
 	ck_assert_str_eq(ids.v[1], "b-2");
 	ck_assert_ptr_nonnull(strstr(f.req, "GET /v1/models HTTP/1.1\r\n"));
 	sg_strv_free(&ids);
 
-	ck_assert_int_eq(openai_check_model_served(&p, "b-2", err, sizeof(err)), SG_OK);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_E_BAD_REQUEST);
+	ck_assert_int_eq(openai_check_model_served(&p, "b-2", NULL, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_REQUEST);
 	ck_assert_str_eq(err, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
 	fake_stop(&f);
 
 	/* The check off, or not an OpenAI-compatible provider: no call at all. */
 	p.check_models = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
 	p.check_models = true;
 	p.openai_compat = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
 
 	/* Unreachable. */
 	fd = listen_loopback(&port);
 	close(fd);
 	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_GATEWAY);
 	ck_assert_str_eq(err, "upstream fake is unreachable");
 	proxy_thread_cleanup();
 	proxy_thread_cleanup(); /* idempotent */
@@ -825,6 +858,7 @@ openai_suite(void)
 	tcase_add_test(net, proxy_sink_abort_closes_the_upstream_connection);
 	tcase_add_test(net, proxy_cut_stream_and_unreachable);
 	tcase_add_test(net, model_listing_and_served_check);
+	tcase_add_test(net, model_listing_stops_when_the_client_leaves);
 	tcase_add_test(net, proxy_url_headers_pin_and_bounds);
 	tcase_set_timeout(net, 30);
 	suite_add_tcase(s, net);
