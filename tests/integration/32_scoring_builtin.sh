@@ -4,10 +4,6 @@
 # "basic", of type inline::basic): listed, usable by a benchmark without being registered first,
 # owned by no one and visible to all, recorded as the config's, and back at the next start.
 
-as() { # KEY METHOD PATH [BODY]
-	local key=$1 method=$2 path=$3 body=${4-}
-	if [[ -n $key ]]; then req "$method" "$path" "$body" -H "Authorization: Bearer $key"; else req "$method" "$path" "$body"; fi
-}
 psql_q "DELETE FROM principals WHERE name LIKE 's32-%'" >/dev/null
 sg_cli principal add s32-alice --team s32-a >/dev/null 2>&1
 sg_cli principal add s32-admin --role admin >/dev/null 2>&1

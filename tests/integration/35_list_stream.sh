@@ -18,11 +18,6 @@ NBULK=2000
 psql_q "DELETE FROM models WHERE identifier LIKE 'ls35-%'" >/dev/null
 psql_q "DELETE FROM principals WHERE name LIKE 'ls35-%'" >/dev/null
 
-# as KEY METHOD PATH [BODY]: a request with "Authorization: Bearer KEY" (none when KEY is "").
-as() {
-	local key=$1 method=$2 path=$3 body=${4-}
-	if [[ -n $key ]]; then req "$method" "$path" "$body" -H "Authorization: Bearer $key"; else req "$method" "$path" "$body"; fi
-}
 
 # ---- principals and data ----------------------------------------------------------------------
 sg_cli principal add ls35-alice --team ls35-a >/dev/null 2>&1 || fail "principal add ls35-alice"

@@ -6,16 +6,6 @@
 # access functions on one table of cases, and the principal_visible_resources
 # view against what the API lists.
 
-# as KEY METHOD PATH [BODY] [curl args…]: a request with "Authorization: Bearer KEY" (none when KEY is "").
-as() {
-	local key=$1 method=$2 path=$3 body=${4-}
-	shift 3; [[ $# -gt 0 ]] && shift
-	if [[ -n $key ]]; then
-		req "$method" "$path" "$body" -H "Authorization: Bearer $key" "$@"
-	else
-		req "$method" "$path" "$body" "$@"
-	fi
-}
 # The acc-* identifiers of the last native list / OpenAI list, sorted, comma-separated.
 native_ids() { jq -r '[.data[].identifier | select(startswith("acc-"))] | sort | join(",")' <<<"$BODY" 2>/dev/null; }
 openai_ids() { jq -r '[.data[].id | select(startswith("acc-"))] | sort | join(",")' <<<"$BODY" 2>/dev/null; }

@@ -17,16 +17,6 @@
 
 MCP=$SG_MCP_URL
 
-# as KEY METHOD PATH [BODY] [curl args…]: a request with "Authorization: Bearer KEY" (none when KEY is "").
-as() {
-	local key=$1 method=$2 path=$3 body=${4-}
-	shift 3; [[ $# -gt 0 ]] && shift
-	if [[ -n $key ]]; then
-		req "$method" "$path" "$body" -H "Authorization: Bearer $key" "$@"
-	else
-		req "$method" "$path" "$body" "$@"
-	fi
-}
 ids() { jq -r '[.data[].identifier | select(startswith("t41"))] | sort | join(",")' <<<"$BODY" 2>/dev/null; }
 model() { # ID [ACL-JSON]: a register body for a model (no upstream check)
 	if [[ -n ${2-} ]]; then

@@ -22,6 +22,17 @@ req() {
 	REQ_DESC="$method $path${body:+ ${body:0:300}}"
 }
 
+# as KEY METHOD PATH [BODY] [curl args…]: req with "Authorization: Bearer KEY" (none when KEY is "").
+as() {
+	local key=$1 method=$2 path=$3 body=${4-}
+	shift 3; [[ $# -gt 0 ]] && shift
+	if [[ -n $key ]]; then
+		req "$method" "$path" "$body" -H "Authorization: Bearer $key" "$@"
+	else
+		req "$method" "$path" "$body" "$@"
+	fi
+}
+
 # header NAME: the value of a response header of the last req (case-insensitive)
 header() {
 	grep -i "^$1:" "$HDRS" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'
