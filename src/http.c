@@ -368,8 +368,11 @@ http_query_get(const struct request *r, const char *key)
 		size_t seglen = strcspn(p, "&");
 		const char *eq = memchr(p, '=', seglen);
 		size_t namelen = eq ? (size_t) (eq - p) : seglen;
+		char name[256];
 
-		if (namelen == klen && memcmp(p, key, klen) == 0) {
+		/* Names are decoded like values ("toolgroup%5Fid" is toolgroup_id); a decoded name is never longer. */
+		if (namelen >= klen && namelen < sizeof(name) && pct_decode_into(name, p, namelen, true) &&
+		    strcmp(name, key) == 0) {
 			if (eq == NULL)
 				return sg_strdup("");
 			return pct_decode(eq + 1, seglen - namelen - 1, true);

@@ -114,7 +114,9 @@ sg_status http_fail(struct request *r, sg_status st, const char *param, const ch
 const char *http_param(const struct request *r, const char *name);
 
 /*
- * A query-string value, percent-decoded ('+' as space), newly allocated, or
+ * The value of the first query-string pair whose name, percent-decoded as
+ * values are ('+' as space; a name of 256 bytes or more never matches), is
+ * key: percent-decoded ('+' as space), newly allocated, or
  * NULL when the key is absent (or out of memory).  Valid UTF-8 after
  * http_request_read() succeeded.
  */

@@ -238,49 +238,59 @@ hexdigit(int c)
 }
 
 /*
- * What http_query_get() should return, written independently: the first
- * '&'-separated segment whose raw name is key; its value after '='
- * percent-decoded with '+' as space; "" without '='; NULL when absent, on a
- * '%' not followed by two hex digits, or on a decoded NUL.
+ * The form decoding of v[0..end) written independently: '%' and two hex
+ * digits, '+' as space; a new string, NULL on a '%' not followed by two hex
+ * digits or on a decoded NUL.
+ */
+static char *
+ref_form_decode(const char *v, const char *end)
+{
+	char *out = malloc((size_t) (end - v) + 1), *o = out;
+
+	if (out == NULL)
+		abort();
+	for (; v < end; v++) {
+		int c = (unsigned char) *v;
+
+		if (c == '%') {
+			if (end - v < 3 || hexdigit(v[1]) < 0 || hexdigit(v[2]) < 0) {
+				free(out);
+				return NULL;
+			}
+			c = hexdigit(v[1]) * 16 + hexdigit(v[2]);
+			v += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (c == 0) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char) c;
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * What http_query_get() should return: the first '&'-separated segment
+ * whose name, form-decoded (and under 256 bytes raw), is key; its value
+ * after '=' form-decoded; "" without '='; NULL when absent or when the value
+ * does not decode.
  */
 static char *
 ref_query_get(const char *q, const char *key)
 {
-	size_t klen = strlen(key);
-
 	for (;;) {
 		size_t seg = strcspn(q, "&");
 		const char *eq = memchr(q, '=', seg);
 		size_t nlen = eq ? (size_t) (eq - q) : seg;
+		char *name = seg > 0 && nlen < 256 ? ref_form_decode(q, q + nlen) : NULL;
+		bool match = name != NULL && strcmp(name, key) == 0;
 
-		if (seg > 0 && nlen == klen && memcmp(q, key, klen) == 0) {
-			const char *v = eq ? eq + 1 : q + seg, *end = q + seg;
-			char *out = malloc((size_t) (end - v) + 1), *o = out;
-
-			if (out == NULL)
-				abort();
-			for (; v < end; v++) {
-				int c = (unsigned char) *v;
-
-				if (c == '%') {
-					if (end - v < 3 || hexdigit(v[1]) < 0 || hexdigit(v[2]) < 0) {
-						free(out);
-						return NULL;
-					}
-					c = hexdigit(v[1]) * 16 + hexdigit(v[2]);
-					v += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (c == 0) {
-					free(out);
-					return NULL;
-				}
-				*o++ = (char) c;
-			}
-			*o = '\0';
-			return out;
-		}
+		free(name);
+		if (match)
+			return ref_form_decode(eq ? eq + 1 : q + seg, q + seg);
 		if (q[seg] == '\0')
 			return NULL;
 		q += seg + 1;

@@ -313,6 +313,9 @@ expect_jq '[.identifier,.provider_resource_id,.provider_id,.type,.access_attribu
 req GET '/v1/tools?toolgroup_id=r30::rag'
 expect_jq '[.data[].identifier] | tojson' '["insert_into_memory","knowledge_search"]' "the rag runtime's tools are listed"
 expect_jq '[.data[].tool_host] | unique | tojson' '["distribution"]' "builtin tools are hosted by the distribution"
+req GET '/v1/tools?toolgroup%5Fid=r30::rag'
+expect_jq '[.data[].identifier] | tojson' '["insert_into_memory","knowledge_search"]' \
+	"a percent-encoded query key (toolgroup%5Fid) is decoded like its value"
 
 mcp_json="$MCP/mcp?prefix=r30_"
 req POST /v1/toolgroups "{\"toolgroup_id\":\"r30::mcp\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{\"uri\":\"$mcp_json\"}}"

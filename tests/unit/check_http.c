@@ -133,6 +133,15 @@ START_TEST(query_get_decodes_values)
 	free(v);
 	ck_assert_ptr_null(http_query_get(&r, "toolgroup"));
 	ck_assert_ptr_null(http_query_get(&r, "missing"));
+	/* Names are decoded like values. */
+	r.query = "x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v";
+	v = http_query_get(&r, "toolgroup_id");
+	ck_assert_str_eq(v, "g1");
+	free(v);
+	v = http_query_get(&r, "my key");
+	ck_assert_str_eq(v, "v");
+	free(v);
+	ck_assert_ptr_null(http_query_get(&r, "toolgroup%5Fid"));
 	r.query = "";
 	ck_assert_ptr_null(http_query_get(&r, "a"));
 }
