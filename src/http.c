@@ -443,9 +443,12 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 	if (n < 0 || !put(r, head, (size_t) n))
 		return false;
 	if (stream) {
-		static const char sh[] = "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n";
+		/* nginx buffers every answer but server-sent events, which must reach the client as they come. */
+		static const char sh[] = "Cache-Control: no-cache\r\n", sse[] = "X-Accel-Buffering: no\r\n";
 
 		if (!put(r, sh, sizeof(sh) - 1))
+			return false;
+		if (strncmp(content_type, "text/event-stream", 17) == 0 && !put(r, sse, sizeof(sse) - 1))
 			return false;
 	} else if (content_length >= 0) {
 		n = snprintf(head, sizeof(head), "Content-Length: %lld\r\n", content_length);

@@ -135,8 +135,10 @@ bool http_add_header(struct request *r, const char *name, const char *value);
 
 /*
  * Starts a streamed reply: writes the status line and headers
- * (Content-Type, Cache-Control: no-cache, X-Accel-Buffering: no,
- * X-Request-Id and r->headers) and flushes.  False when nginx is gone.
+ * (Content-Type, Cache-Control: no-cache, X-Request-Id, r->headers, and for
+ * text/event-stream X-Accel-Buffering: no, so nginx relays the events as
+ * they come while it buffers everything else) and flushes.  False when nginx
+ * is gone.
  */
 bool http_stream_begin(struct request *r, int status, const char *content_type);
 /*
