@@ -90,6 +90,15 @@ static atomic_bool listening;   /* the listener is connected and loaded */
 static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
 static int sync_fd = -1;        /* eventfd: readers ask this process's listener for a round trip */
+#ifdef SG_TEST_KNOBS
+/*
+ * Test builds only (configure --enable-test-knobs): STACKGATE_TEST_LISTENER_DELAY_MS
+ * holds each notification that arrives unasked for that long before the listener
+ * takes it (a sync request still gets its round trip at once), so a test shows that
+ * reads right after writes need the sync mechanism, not a fast notification.
+ */
+static int listener_delay_ms;
+#endif
 static pid_t sync_pid;          /* the process that made sync_fd (a forked worker makes its own) */
 
 void
@@ -927,6 +936,17 @@ listener_main(void *arg)
 			ok = false;
 		if (pfd[1].revents != 0)
 			break;
+#ifdef SG_TEST_KNOBS
+		/* Test builds: notifications nobody asked for are taken late, so reads must rely on the sync. */
+		if (ok && listener_delay_ms > 0 && (pfd[0].revents & POLLIN) != 0 && pfd[2].revents == 0) {
+			struct pollfd held[2] = {{cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
+
+			(void) poll(held, 2, listener_delay_ms);
+			if (held[0].revents != 0)
+				break;
+			pfd[2].revents = held[1].revents;
+		}
+#endif
 		if (ok && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0)
 			ok = PQconsumeInput(c) == 1;
 		if (ok && pfd[2].revents != 0)
@@ -951,6 +971,12 @@ registry_open(const struct sg_conf *conf)
 	if (cache.running)
 		return SG_OK;
 	registry_cache_reset(false);
+#ifdef SG_TEST_KNOBS
+	if (getenv("STACKGATE_TEST_LISTENER_DELAY_MS") != NULL) {
+		listener_delay_ms = atoi(getenv("STACKGATE_TEST_LISTENER_DELAY_MS"));
+		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
+	}
+#endif
 	cache.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
 	if (cache.conninfo == NULL)
 		return SG_E_NOMEM;

@@ -37,9 +37,9 @@ expect_eq "$lingering" 0 "$n unregistrations: each gone for the next ten request
 pids=$(grep -E "GET /v1/models/ryw-[0-9]+ (200|404)" "$SG_RUN/logs/stackgate.log" | sed -E 's/.*\[([0-9]+)\].*/\1/' | sort -u | wc -l)
 echo "  (the reads reached $pids of 4 workers)"
 n_sync=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
-# Not a check: since each worker's listener also catches up through its re-reads for notifications,
-# a run may need no sync round trip at all (3 to 33 per run were seen). Whether reads need the
-# mechanism is what the knob of issue #12 (a delayed listener, in test builds) is for.
+# Not a check here: each worker's listener also catches up through its re-reads for notifications,
+# so this part may need no sync round trip at all (3 to 33 per run were seen); the part below holds
+# notifications back and counts the round trips.
 echo "  (workers synced through their LISTEN connection: $n_sync round trips)"
 
 # Latency: a read right after a write costs at most one short round trip on the
@@ -50,7 +50,16 @@ echo "  (workers synced through their LISTEN connection: $n_sync round trips)"
 # those connections: at least one on each worker.
 two=$SG_TEST_DIR/tmp/ryw-two.json
 jq '.server.workers = 2 | .server.threads = 3' "$SG_CONFIG" >"$two"
+# The test knob of ./dev builds (configure --enable-test-knobs): each listener takes notifications
+# nobody asked for 3 s late, so the reads below are right, and fast, only through the sync
+# mechanism (the shared write counter and the reader's own round trip), not a quick notification.
+export STACKGATE_TEST_LISTENER_DELAY_MS=3000
 sg_restart_daemon "$two" || fail "restart with 2 workers x 3 threads"
+unset STACKGATE_TEST_LISTENER_DELAY_MS
+grep -q 'test knob: the registry listener takes unasked notifications 3000 ms late' "$SG_RUN/logs/stackgate.log" &&
+	pass "the listeners take unasked notifications 3 s late (test knob)" ||
+	fail "the test knob is on" "no 'test knob' line in the log (is this a ./dev build?)"
+sync0=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
 req POST /v1/models '{"model_id":"ryw-slow","provider_id":"vllm","provider_model_id":"slow-500"}'
 expect_status 200 "register a model the upstream answers after 500 ms"
 REQ_DESC="" # the checks below are on curl's own measurements
@@ -91,6 +100,9 @@ cross=$(awk '/registered model .ryw-lat-[0-9]+/ || / GET \/v1\/models\/ryw-lat-[
 	} END { print x + 0 }' "$SG_RUN/logs/stackgate.log")
 ((cross >= 10)) && pass "$cross of the $((reads * n)) reads were served by the other worker (at least 10)" ||
 	fail "reads on the other worker" "only $cross of $((reads * n)) reads were served by a worker other than the writer's"
+sync1=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
+((sync1 > sync0)) && pass "those reads were made right by sync round trips ($((sync1 - sync0)))" ||
+	fail "sync round trips while notifications are held back" "none"
 
 # One tenant's writes do not slow another's reads: 60 registrations in a row
 # while, at the same time, 60 rounds of four parallel reads of a model
