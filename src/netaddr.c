@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -117,6 +118,11 @@ netaddr_parse_url(const char *url, struct netaddr_url *out, char *why, size_t wh
 	if (h == NULL) {
 		snprintf(why, whylen, "out of memory");
 		return SG_E_NOMEM;
+	}
+	/* Spelled out, as stored and shown: curl would also guess at "http:/host" or "http:host". */
+	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+		url_fail(why, whylen, "must be an http:// or https:// URL");
+		goto out;
 	}
 	uc = curl_url_set(h, CURLUPART_URL, url, 0);
 	if (uc == CURLUE_OUT_OF_MEMORY) {

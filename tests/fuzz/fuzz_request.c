@@ -56,6 +56,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -570,8 +571,9 @@ check_built(enum sg_rtype t, const struct sg_conf *conf, const struct identity *
 		json_t *ep = json_object_get(obj, "mcp_endpoint");
 		const char *uri = json_string_value(json_object_get(ep, "uri"));
 
-		FUZZ_CHECK(json_is_null(ep) || (uri != NULL && (strncmp(uri, "http://", 7) == 0 ||
-							       strncmp(uri, "https://", 8) == 0)),
+		/* Schemes are case-insensitive (RFC 3986 3.1): "HTTPS://" is https, as curl reads it. */
+		FUZZ_CHECK(json_is_null(ep) || (uri != NULL && (strncasecmp(uri, "http://", 7) == 0 ||
+							       strncasecmp(uri, "https://", 8) == 0)),
 			   "mcp_endpoint is neither null nor an http(s) URI");
 		check_tools(obj, body);
 		break;

@@ -305,13 +305,13 @@ a299=$(printf 'a%.0s' $(seq 299))
 req GET "/v1/models/$a299%c3%a9%c3%a9tail" '' --path-as-is
 json_error "GET of an unknown id whose 300-byte cut falls inside 'é'" 404 "^Model '$a299.{0,1}' not found$"
 # 'bad-x' and 150 four-byte characters: 605 bytes (155 characters, within the
-# identifier limit).  The conflict message is made in a 512-byte buffer, which
-# ends 3 bytes into a character.
+# identifier limit).  The conflict message shows the identifier cut to 300
+# bytes, which would end 3 bytes into a character: it is cut before it.
 uid="bad-x$(printf '\xf0\x9f\xa6\x99%.0s' $(seq 150))"
 reg_file "$(body "{\"model_id\": \"$uid\", \"provider_id\": \"vllm-short\"}")"
 expect_status 200 "register a model whose identifier is 155 four-byte-heavy characters (605 bytes)"
 reg_file "$(body "{\"model_id\": \"$uid\", \"provider_id\": \"vllm-short\", \"provider_model_id\": \"other\"}")"
-json_error "re-registering it differently: the conflict message is cut inside a character" 409 "^model 'bad-x"
+json_error "re-registering it differently: the conflict message cuts the id at a character boundary" 409 "^Model 'bad-x.*' already exists$"
 req POST /v1/vector-dbs "{\"vector_db_id\":\"bad-vdb-u\",\"embedding_model\":\"bad-y$(printf 'é%.0s' $(seq 148))\",\"provider_id\":\"faiss\"}"
 json_error "a vector DB naming an unknown embedding model whose cut falls inside 'é'" 400 'not found'
 psql_q "DELETE FROM models WHERE identifier = \$\$$uid\$\$" >/dev/null

@@ -77,6 +77,9 @@ START_TEST(urls_are_checked)
 		{"http://[fe80::1%25eth0]/", "zone"},
 		{"http://a%2fb/", "http"},
 		{"http://example.com:0/", "port"},
+		{"http:/tmp", "http"}, /* curl would guess http://tmp/ */
+		{"http:example.com", "http"},
+		{" http://example.com/", "http"},
 	};
 	struct netaddr_url u;
 	char why[256];
