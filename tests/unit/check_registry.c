@@ -419,6 +419,21 @@ lookup_seconds(int n, int rounds)
 	return (double) (sg_now_us() - t0) / 1e6;
 }
 
+/* The fastest of three runs of lookup_seconds(): a loaded machine slows some runs, never speeds one. */
+static double
+lookup_seconds_min(int n, int rounds)
+{
+	double best = lookup_seconds(n, rounds);
+
+	for (int i = 0; i < 2; i++) {
+		double t = lookup_seconds(n, rounds);
+
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 /* 100,000 models: every one found, the order kept, and a lookup costs what it costs among 10. */
 START_TEST(test_cache_large)
 {
@@ -433,14 +448,14 @@ START_TEST(test_cache_large)
 		json_object_set_new(o, "identifier", json_string(id));
 		ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, i), SG_OK);
 	}
-	small = lookup_seconds(10, ROUNDS);
+	small = lookup_seconds_min(10, ROUNDS);
 	for (int i = 10; i < N; i++) {
 		snprintf(id, sizeof(id), "m-%d", i);
 		json_object_set_new(o, "identifier", json_string(id));
 		ck_assert_int_eq(registry_cache_put(SG_RT_MODEL, o, 0, i), SG_OK);
 	}
 	ck_assert_uint_eq(registry_cache_count(SG_RT_MODEL), N);
-	large = lookup_seconds(N, ROUNDS);
+	large = lookup_seconds_min(N, ROUNDS);
 	/* A scan would be thousands of times slower; allow noise and cache misses. */
 	ck_assert_msg(large < small * 8 + 0.05, "lookups among %d: %.3f s, among 10: %.3f s", N, large, small);
 	ck_assert_int_eq(registry_list(SG_RT_MODEL, NULL, &a), SG_OK);
