@@ -10,6 +10,10 @@
  * not cached, so a revoked key or a wrong secret for a known key id costs
  * one query each time (rate limiting is nginx's job).
  *
+ * Keys are stored and compared as their SHA-256 (libcrypto's, which libcurl
+ * and libpq load anyway), plain and unsalted: a key is 256 random bits, never
+ * a password a person chose, so a slow or salted hash would add nothing.
+ *
  * Known key ids: the set of key ids in api_keys (48-bit numbers, sorted),
  * per process under known_lock, so that a key whose id is not in it is
  * refused without a query (see auth.h for the contract and its bounds).
@@ -31,11 +35,11 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <openssl/sha.h>
 
 #include "auth.h"
 #include "db.h"
 #include "log.h"
-#include "sha256.h"
 
 #define KEY_SLOTS 256
 
@@ -47,7 +51,7 @@ static const char msg_revoked[] = "API key revoked";
 
 struct key_entry {
 	bool used;
-	uint8_t digest[SG_SHA256_LEN];
+	uint8_t digest[SHA256_DIGEST_LENGTH];
 	char *principal;
 	int64_t expires_epoch; /* 0: never */
 	int64_t cached_us;
@@ -96,7 +100,7 @@ auth_invalidate(const char *principal)
  * when the entry was found but the key has expired meanwhile.
  */
 static char *
-key_cache_get(const uint8_t digest[SG_SHA256_LEN], int ttl_s, bool *expired)
+key_cache_get(const uint8_t digest[SHA256_DIGEST_LENGTH], int ttl_s, bool *expired)
 {
 	int64_t now = sg_now_us();
 	char *p = NULL;
@@ -108,7 +112,7 @@ key_cache_get(const uint8_t digest[SG_SHA256_LEN], int ttl_s, bool *expired)
 	for (size_t i = 0; i < KEY_SLOTS; i++) {
 		struct key_entry *e = &keys[i];
 
-		if (!e->used || !sg_ct_equal(e->digest, digest, SG_SHA256_LEN))
+		if (!e->used || !sg_ct_equal(e->digest, digest, SHA256_DIGEST_LENGTH))
 			continue;
 		if (now - e->cached_us > (int64_t) ttl_s * 1000000) {
 			key_clear(e);
@@ -125,7 +129,7 @@ key_cache_get(const uint8_t digest[SG_SHA256_LEN], int ttl_s, bool *expired)
 }
 
 static void
-key_cache_put(const uint8_t digest[SG_SHA256_LEN], const char *principal, int64_t expires_epoch, int ttl_s)
+key_cache_put(const uint8_t digest[SHA256_DIGEST_LENGTH], const char *principal, int64_t expires_epoch, int ttl_s)
 {
 	struct key_entry *slot = NULL;
 
@@ -135,7 +139,7 @@ key_cache_put(const uint8_t digest[SG_SHA256_LEN], const char *principal, int64_
 	for (size_t i = 0; i < KEY_SLOTS; i++) {
 		struct key_entry *e = &keys[i];
 
-		if (e->used && memcmp(e->digest, digest, SG_SHA256_LEN) == 0) {
+		if (e->used && memcmp(e->digest, digest, SHA256_DIGEST_LENGTH) == 0) {
 			slot = e;
 			break;
 		}
@@ -146,7 +150,7 @@ key_cache_put(const uint8_t digest[SG_SHA256_LEN], const char *principal, int64_
 	slot->principal = sg_strdup(principal);
 	if (slot->principal != NULL) {
 		slot->used = true;
-		memcpy(slot->digest, digest, SG_SHA256_LEN);
+		memcpy(slot->digest, digest, SHA256_DIGEST_LENGTH);
 		slot->expires_epoch = expires_epoch;
 		slot->cached_us = sg_now_us();
 	}
@@ -399,11 +403,11 @@ auth_key_generate(char key[AUTH_KEY_LEN + 1], char key_id[AUTH_KEY_ID_LEN + 1])
 enum verdict { V_OK, V_INVALID, V_EXPIRED, V_REVOKED, V_DISABLED };
 
 static bool
-unhex32(const char *h, uint8_t out[SG_SHA256_LEN])
+unhex32(const char *h, uint8_t out[SHA256_DIGEST_LENGTH])
 {
-	if (strlen(h) != SG_SHA256_HEX_LEN)
+	if (strlen(h) != 2 * SHA256_DIGEST_LENGTH)
 		return false;
-	for (size_t i = 0; i < SG_SHA256_LEN; i++) {
+	for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
 		unsigned v;
 
 		if (sscanf(h + 2 * i, "%2x", &v) != 1)
@@ -415,7 +419,7 @@ unhex32(const char *h, uint8_t out[SG_SHA256_LEN])
 
 /* Looks the key up and judges it; *principal is set (newly allocated) when V_OK. */
 static sg_status
-key_lookup(const char *key_id, const uint8_t digest[SG_SHA256_LEN], enum verdict *v, char **principal,
+key_lookup(const char *key_id, const uint8_t digest[SHA256_DIGEST_LENGTH], enum verdict *v, char **principal,
 	   int64_t *expires_epoch)
 {
 	static const char sql[] =
@@ -427,7 +431,7 @@ key_lookup(const char *key_id, const uint8_t digest[SG_SHA256_LEN], enum verdict
 		"UPDATE api_keys SET last_used_at = now() WHERE key_id = $1"
 		" AND (last_used_at IS NULL OR last_used_at < now() - interval '60 seconds')";
 	const char *params[1] = {key_id};
-	uint8_t stored[SG_SHA256_LEN] = {0};
+	uint8_t stored[SHA256_DIGEST_LENGTH] = {0};
 	bool found, match;
 	PGconn *conn;
 	PGresult *res;
@@ -445,7 +449,7 @@ key_lookup(const char *key_id, const uint8_t digest[SG_SHA256_LEN], enum verdict
 	}
 	found = PQntuples(res) == 1 && unhex32(PQgetvalue(res, 0, 1), stored);
 	/* Compare even for an unknown id, so both take the same path. */
-	match = sg_ct_equal(stored, digest, SG_SHA256_LEN) && found;
+	match = sg_ct_equal(stored, digest, SHA256_DIGEST_LENGTH) && found;
 	if (!match)
 		goto out;
 	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
@@ -510,7 +514,7 @@ auth_check(struct request *r)
 	const char *token;
 	size_t len;
 	char key_id[AUTH_KEY_ID_LEN + 1];
-	uint8_t digest[SG_SHA256_LEN];
+	uint8_t digest[SHA256_DIGEST_LENGTH];
 	int ttl = r->conf != NULL ? r->conf->key_cache_ttl_s : 0;
 	char *principal = NULL;
 	int64_t expires = 0;
@@ -530,7 +534,7 @@ auth_check(struct request *r)
 	}
 	if (!auth_key_parse(token, len, key_id))
 		return deny(r, msg_invalid);
-	sg_sha256(token, len, digest);
+	SHA256((const unsigned char *) token, len, digest);
 
 	principal = key_cache_get(digest, ttl, &expired);
 	if (expired)

@@ -18,11 +18,11 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/sha.h>
 
 #include "acl.h"
 #include "auth.h"
 #include "json.h"
-#include "sha256.h"
 
 #define CLI_NAME_MAX 256
 
@@ -377,12 +377,14 @@ cli_key_create(PGconn *conn, const struct auth_cli_args *a)
 {
 	static const char sql[] =
 		"INSERT INTO api_keys (key_id, principal, key_sha256, description, expires_at)"
-		" VALUES ($1, $2, decode($3, 'hex'), $4,"
+		" VALUES ($1, $2, $3::bytea, $4,"
 		"  coalesce($5::timestamptz, now() + make_interval(days => $6::int)))"
 		" RETURNING coalesce(" TS("expires_at") ", 'never'), expires_at IS NOT NULL AND expires_at <= now()";
-	char key[AUTH_KEY_LEN + 1], key_id[AUTH_KEY_ID_LEN + 1], hex[SG_SHA256_HEX_LEN + 1], days[24];
-	uint8_t digest[SG_SHA256_LEN];
-	const char *p[6] = {key_id, a->name, hex, a->description, a->expires_at, NULL};
+	char key[AUTH_KEY_LEN + 1], key_id[AUTH_KEY_ID_LEN + 1], days[24];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	/* The digest goes as a binary parameter ($3, format 1); the others as text. */
+	const char *p[6] = {key_id, a->name, (const char *) digest, a->description, a->expires_at, NULL};
+	const int lengths[6] = {0, 0, SHA256_DIGEST_LENGTH, 0, 0, 0}, formats[6] = {0, 0, 1, 0, 0, 0};
 	int rc = 1;
 
 	if (a->expires_in_days > 0) {
@@ -398,9 +400,8 @@ cli_key_create(PGconn *conn, const struct auth_cli_args *a)
 			fprintf(stderr, "stackgate: cannot read /dev/urandom\n");
 			return 1;
 		}
-		sg_sha256(key, AUTH_KEY_LEN, digest);
-		sg_sha256_hex(digest, hex);
-		res = PQexecParams(conn, sql, 6, NULL, p, NULL, NULL, 0);
+		SHA256((const unsigned char *) key, AUTH_KEY_LEN, digest);
+		res = PQexecParams(conn, sql, 6, NULL, p, lengths, formats, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			printf("%s\n", key);
 			fflush(stdout);

@@ -149,12 +149,13 @@ w2=$(sg_worker_pids | sort | tr '\n' ' ')
 grep -q "recycling this worker" "$SG_RUN/logs/stackgate.log" && pass "recycling is logged" || fail "recycling logged"
 sg_restart_daemon
 
-# Health down and up again with PostgreSQL.
-runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$SG_RUN/pg/data" -m fast -w stop >/dev/null 2>&1
+# Health down and up again with PostgreSQL (its programs found the way ./dev finds them).
+PGBIN=$("$SG_ROOT/dev" _pgbin)
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$SG_RUN/pg/data" -m fast -w stop >/dev/null 2>&1
 req GET /v1/health
 expect_status 503 "health is 503 while PostgreSQL is down"
 expect_jq '.reason | length > 0' true "503 health gives a reason"
-(cd /tmp && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$SG_RUN/pg/data" -l "$SG_RUN/logs/postgresql.log" -w \
+(cd /tmp && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$SG_RUN/pg/data" -l "$SG_RUN/logs/postgresql.log" -w \
 	-o "-p $SG_PG_PORT -k $SG_RUN/pg-run -c listen_addresses='' -c fsync=off" start >/dev/null)
 ok=1
 for _ in $(seq 50); do

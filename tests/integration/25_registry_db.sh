@@ -10,7 +10,9 @@
 # PostgreSQL stopped, reads still answer from the cache while writes get 503,
 # then everything recovers when it is back.  Identifiers start with reg-.
 
-PGCTL=/usr/lib/postgresql/15/bin/pg_ctl
+# PostgreSQL's server programs, found the way ./dev finds them.
+PGBIN=$("$SG_ROOT/dev" _pgbin)
+PGCTL=$PGBIN/pg_ctl
 
 now_ms() { date +%s%3N; }
 pg_ctl_run() { (cd /tmp && runuser -u postgres -- "$PGCTL" "$@"); }
@@ -218,6 +220,6 @@ else
 	fail "stop PostgreSQL" "pg_ctl stop failed"
 fi
 # Never leave the database down for the files after this one.
-if ! (cd /tmp && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_isready -h "$SG_RUN/pg-run" -p "$SG_PG_PORT" -q); then
+if ! (cd /tmp && runuser -u postgres -- "$PGBIN/pg_isready" -h "$SG_RUN/pg-run" -p "$SG_PG_PORT" -q); then
 	pg_up || fail "PostgreSQL is up at the end of 25_registry_db.sh"
 fi

@@ -15,7 +15,9 @@
 # than every thread together; the last section restarts the daemon with the
 # test config for the files after this one.  Needs ss (iproute2).
 
-PGCTL=/usr/lib/postgresql/15/bin/pg_ctl
+# PostgreSQL's server programs, found the way ./dev finds them.
+PGBIN=$("$SG_ROOT/dev" _pgbin)
+PGCTL=$PGBIN/pg_ctl
 OA=/v1/openai/v1
 FLT=$SG_TEST_DIR/tmp/flt
 mkdir -p "$FLT"
@@ -28,7 +30,7 @@ pg_up() {
 		-o "-p $SG_PG_PORT -k $SG_RUN/pg-run -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
 		start >/dev/null 2>&1
 }
-pg_is_up() { (cd /tmp && runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_isready -h "$SG_RUN/pg-run" -p "$SG_PG_PORT" -q); }
+pg_is_up() { (cd /tmp && runuser -u postgres -- "$PGBIN/pg_isready" -h "$SG_RUN/pg-run" -p "$SG_PG_PORT" -q); }
 workers_sorted() { sg_worker_pids | sort -n | tr '\n' ' '; }
 chat_json() { jq -nc --arg m "$1" --argjson s "${2:-false}" '{model:$m,stream:$s,messages:[{role:"user",content:"fault test"}]}'; }
 

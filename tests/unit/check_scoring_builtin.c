@@ -11,11 +11,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "conf.h"
 #include "resources.h"
 #include "scoring_builtin.h"
-#include "sha256.h"
 #include "suites.h"
 
 /* The seed's lists (list_scoring_functions() of each provider), in order: identifier, provider_resource_id. */
@@ -156,13 +159,14 @@ START_TEST(test_seed_digest)
 	for (size_t i = 0; i < SG_ARRAY_LEN(digests); i++) {
 		json_t *defs = defs_ok(digests[i].type, digests[i].provider_id);
 		char *text = json_dumps(defs, JSON_COMPACT | JSON_SORT_KEYS);
-		uint8_t d[SG_SHA256_LEN];
-		char hex[SG_SHA256_HEX_LEN + 1];
+		unsigned char d[SHA256_DIGEST_LENGTH];
+		char hex[2 * SHA256_DIGEST_LENGTH + 1];
 
 		ck_assert_ptr_nonnull(text);
-		sg_sha256(text, strlen(text), d);
-		sg_sha256_hex(d, hex);
-		ck_assert_msg(strlen(text) == digests[i].len && strcmp(hex, digests[i].sha256) == 0,
+		SHA256((const unsigned char *) text, strlen(text), d);
+		/* Upper-case hex, hence strcasecmp. */
+		ck_assert(OPENSSL_buf2hexstr_ex(hex, sizeof(hex), NULL, d, sizeof(d), '\0') == 1);
+		ck_assert_msg(strlen(text) == digests[i].len && strcasecmp(hex, digests[i].sha256) == 0,
 			      "%s: %zu bytes, sha256 %s; the seed's: %zu bytes, %s", digests[i].type, strlen(text), hex,
 			      digests[i].len, digests[i].sha256);
 		free(text);
