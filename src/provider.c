@@ -426,7 +426,7 @@ secret_add(struct secrets *ss, const char *p, size_t n)
 	}
 	if (ss->n == ss->cap) {
 		size_t cap = ss->cap ? ss->cap * 2 : 16;
-		struct secret *v = realloc(ss->v, cap * sizeof(*v));
+		struct secret *v = sg_realloc(ss->v, cap * sizeof(*v));
 
 		if (v == NULL) {
 			ss->nomem = true;
