@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "confpos.h"
+#include "json.h"
 #include "provider.h"
 
 #define MAX_FILE_BYTES (16u << 20)
@@ -356,6 +357,7 @@ load(const char *text, size_t len, const char *name, char **errors)
 	struct confpos_scan sc = { text, len, 0, 1, 0 };
 	const char *nul = memchr(text, '\0', len);
 	json_error_t je;
+	bool nomem;
 	json_t *root = NULL;
 	char *rootpath = sg_strdup("");
 
@@ -367,7 +369,11 @@ load(const char *text, size_t len, const char *name, char **errors)
 		confpos_add_problem(&L, sc.line, sc.col + 1, NULL, "the file contains a NUL byte");
 		goto out;
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	root = sg_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je, &nomem);
+	if (root == NULL && nomem) {
+		L.nomem = true;
+		goto out;
+	}
 	if (root == NULL) {
 		char msg[256];
 

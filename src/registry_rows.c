@@ -232,7 +232,7 @@ decode(enum kind k, const char *s)
 	case K_BOOL:
 		return json_boolean(s[0] == 't');
 	default:
-		return json_loads(s, JSON_DECODE_ANY, NULL);
+		return sg_json_loadb(s, strlen(s), JSON_DECODE_ANY, NULL, NULL);
 	}
 }
 

@@ -147,6 +147,10 @@ sg_strv_free(struct sg_strv *sv)
 static bool alloc_armed;
 static long alloc_fail_at;
 static long alloc_made;
+/* Allocations through the wrappers that returned NULL in this thread (sg_alloc_failures). */
+static _Thread_local unsigned long alloc_failed;
+/* Non-zero while the countdown skips this thread's allocations (sg_alloc_pause). */
+static _Thread_local unsigned alloc_paused;
 
 void
 sg_alloc_fail_after(long n)
@@ -162,31 +166,55 @@ sg_alloc_count(void)
 	return alloc_made;
 }
 
+unsigned long
+sg_alloc_failures(void)
+{
+	return alloc_failed;
+}
+
+void
+sg_alloc_pause(bool pause)
+{
+	if (pause)
+		alloc_paused++;
+	else if (alloc_paused > 0)
+		alloc_paused--;
+}
+
 /* True when this allocation is the one the countdown says must fail. */
 static bool
 alloc_fails(void)
 {
-	if (!alloc_armed)
+	if (!alloc_armed || alloc_paused)
 		return false;
 	return alloc_made++ == alloc_fail_at;
+}
+
+/* p, counting it as a failure when it is NULL. */
+static void *
+counted(void *p)
+{
+	if (p == NULL)
+		alloc_failed++;
+	return p;
 }
 
 void *
 sg_malloc(size_t n)
 {
-	return alloc_fails() ? NULL : malloc(n ? n : 1);
+	return counted(alloc_fails() ? NULL : malloc(n ? n : 1));
 }
 
 void *
 sg_calloc(size_t n, size_t size)
 {
-	return alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1);
+	return counted(alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1));
 }
 
 void *
 sg_realloc(void *p, size_t n)
 {
-	return alloc_fails() ? NULL : realloc(p, n ? n : 1);
+	return counted(alloc_fails() ? NULL : realloc(p, n ? n : 1));
 }
 
 char *

@@ -99,6 +99,19 @@ char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
  */
 void sg_alloc_fail_after(long n);
 long sg_alloc_count(void);
+/*
+ * How many allocations through the wrappers have returned NULL in the
+ * calling thread, for a caller that must notice a failure a library hid
+ * (json.h's sg_json_loadb).
+ */
+unsigned long sg_alloc_failures(void);
+/*
+ * sg_alloc_pause(true) … sg_alloc_pause(false) (they nest) brackets code
+ * whose allocations the countdown neither counts nor fails: code not written
+ * to survive a failure, which a test cannot make safe (jansson's parser,
+ * json.h).  Per thread.
+ */
+void sg_alloc_pause(bool pause);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
 bool sg_utf8_valid(const char *s, size_t n);
