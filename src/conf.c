@@ -390,6 +390,9 @@ load(const char *text, size_t len, const char *name, char **errors)
 	root = NULL;
 	if (confpos_scan_value(&L, &sc, rootpath, 0, 0) || !L.nomem) {
 		confpos_subst_tree(&L, L.c->root, "");
+	}
+	/* After an allocation failure values may be left unsubstituted: they would be reported as wrong. */
+	if (!L.nomem) {
 		if (!json_is_object(L.c->root))
 			confpos_report(&L, "", false, "the configuration must be a JSON object, got %s",
 				       SG_CONF_GOT(L.c->root));
