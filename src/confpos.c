@@ -472,8 +472,10 @@ subst_string(struct confpos_loader *L, json_t *v, const char *path)
 	}
 	if (!failed && !confpos_buf_add(&b, p, strlen(p)))
 		goto nomem;
-	if (!failed && json_string_setn(v, b.p, b.n) != 0)
+	if (!failed && !sg_utf8_valid(b.p, b.n))
 		confpos_report(L, path, false, "the value after substitution is not valid UTF-8");
+	else if (!failed && json_string_setn(v, b.p, b.n) != 0)
+		L->nomem = true;
 	free(b.p);
 	return;
 nomem:
