@@ -714,9 +714,12 @@ provider_parse_config(struct confpos_loader *L, json_t *obj)
 			continue;
 		}
 		json_array_foreach(list, i, e) {
-			char *ep = sg_asprintf("%s[%zu]", path, i);
+			char *ep;
 
-			if (ep == NULL) {
+			/* A provider appended half-made (provider_id NULL) must not be compared with. */
+			if (L->nomem)
+				return;
+			if ((ep = sg_asprintf("%s[%zu]", path, i)) == NULL) {
 				L->nomem = true;
 				return;
 			}
