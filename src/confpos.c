@@ -294,15 +294,21 @@ confpos_report(struct confpos_loader *L, const char *path, bool at_key, const ch
 const char *
 confpos_show(const json_t *v, char *buf, size_t n)
 {
-	char *s;
+	char tmp[1024], *s = tmp, *dup = NULL;
+	size_t len;
 
 	if (json_is_object(v) || json_is_array(v))
 		return json_is_object(v) ? "an object" : "an array";
-	s = json_dumps(v, JSON_ENCODE_ANY);
+	/* Into a buffer of our own first: a message that needs no allocation is not lost to a failed one. */
+	len = json_dumpb(v, tmp, sizeof(tmp) - 1, JSON_ENCODE_ANY);
+	if (len > 0 && len < sizeof(tmp))
+		tmp[len] = '\0';
+	else
+		s = dup = json_dumps(v, JSON_ENCODE_ANY);
 	snprintf(buf, n, "%s", s != NULL ? s : "?");
 	if (s != NULL && strlen(s) >= n && n > 4)
 		memcpy(buf + n - 4, "...", 4);
-	free(s);
+	free(dup);
 	return buf;
 }
 
