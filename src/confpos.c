@@ -227,9 +227,15 @@ pos_find(const struct confpos_loader *L, const char *path)
 void
 confpos_where(const struct confpos_loader *L, const char *path, bool at_key, unsigned *line, unsigned *col)
 {
-	char *p = sg_strdup(path);
+	char stack[512], *heap = NULL, *p = stack;
+	size_t n = strlen(path);
 	const struct confpos_entry *e = NULL;
 
+	/* On the stack when it fits: a failed allocation must not move the problem to 1:1. */
+	if (n < sizeof(stack))
+		memcpy(stack, path, n + 1);
+	else
+		p = heap = sg_strdup(path);
 	while (p != NULL && (e = pos_find(L, p)) == NULL && p[0] != '\0') {
 		char *cut = strrchr(p, '.'), *br = strrchr(p, '[');
 
@@ -238,7 +244,7 @@ confpos_where(const struct confpos_loader *L, const char *path, bool at_key, uns
 		*(cut != NULL ? cut : p) = '\0';
 		at_key = false;
 	}
-	free(p);
+	free(heap);
 	*line = e == NULL ? 1 : at_key && e->kline ? e->kline : e->line;
 	*col = e == NULL ? 1 : at_key && e->kline ? e->kcol : e->col;
 }
