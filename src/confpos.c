@@ -342,7 +342,7 @@ confpos_render(struct confpos_loader *L)
 		len += strlen(L->name) + strlen(L->probs[i].msg) + 32;
 	len += strlen(L->name) + 64;
 	if ((out = p = sg_malloc(len)) == NULL)
-		return NULL;
+		return sg_asprintf("%s: out of memory\n", L->name); /* at least say why */
 	p[0] = '\0';
 	for (size_t i = 0; i < L->nprobs; i++)
 		p += sprintf(p, "%s:%u:%u: %s\n", L->name, L->probs[i].line, L->probs[i].col, L->probs[i].msg);
