@@ -95,7 +95,8 @@ char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
  * the last sg_alloc_fail_after() while armed (the failed one included), so a
  * test arms it with LONG_MAX to learn how many an operation makes.
  * Not thread-safe, and meant only for single-threaded unit tests: production
- * code never arms it, and then its whole cost is one check of a static bool.
+ * code never arms it, and then its whole cost is one check of a static bool
+ * (plus a thread-local increment when an allocation does fail).
  */
 void sg_alloc_fail_after(long n);
 long sg_alloc_count(void);
