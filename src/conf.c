@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "confpos.h"
+#include "json.h"
 #include "provider.h"
 
 #define MAX_FILE_BYTES (16u << 20)
@@ -356,6 +357,7 @@ load(const char *text, size_t len, const char *name, char **errors)
 	struct confpos_scan sc = { text, len, 0, 1, 0 };
 	const char *nul = memchr(text, '\0', len);
 	json_error_t je;
+	bool nomem;
 	json_t *root = NULL;
 	char *rootpath = sg_strdup("");
 
@@ -367,7 +369,11 @@ load(const char *text, size_t len, const char *name, char **errors)
 		confpos_add_problem(&L, sc.line, sc.col + 1, NULL, "the file contains a NUL byte");
 		goto out;
 	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	root = sg_json_loadb(text, len, JSON_REJECT_DUPLICATES, &je, &nomem);
+	if (root == NULL && nomem) {
+		L.nomem = true;
+		goto out;
+	}
 	if (root == NULL) {
 		char msg[256];
 
@@ -384,6 +390,9 @@ load(const char *text, size_t len, const char *name, char **errors)
 	root = NULL;
 	if (confpos_scan_value(&L, &sc, rootpath, 0, 0) || !L.nomem) {
 		confpos_subst_tree(&L, L.c->root, "");
+	}
+	/* After an allocation failure values may be left unsubstituted: they would be reported as wrong. */
+	if (!L.nomem) {
 		if (!json_is_object(L.c->root))
 			confpos_report(&L, "", false, "the configuration must be a JSON object, got %s",
 				       SG_CONF_GOT(L.c->root));

@@ -227,9 +227,15 @@ pos_find(const struct confpos_loader *L, const char *path)
 void
 confpos_where(const struct confpos_loader *L, const char *path, bool at_key, unsigned *line, unsigned *col)
 {
-	char *p = sg_strdup(path);
+	char stack[512], *heap = NULL, *p = stack;
+	size_t n = strlen(path);
 	const struct confpos_entry *e = NULL;
 
+	/* On the stack when it fits: a failed allocation must not move the problem to 1:1. */
+	if (n < sizeof(stack))
+		memcpy(stack, path, n + 1);
+	else
+		p = heap = sg_strdup(path);
 	while (p != NULL && (e = pos_find(L, p)) == NULL && p[0] != '\0') {
 		char *cut = strrchr(p, '.'), *br = strrchr(p, '[');
 
@@ -238,7 +244,7 @@ confpos_where(const struct confpos_loader *L, const char *path, bool at_key, uns
 		*(cut != NULL ? cut : p) = '\0';
 		at_key = false;
 	}
-	free(p);
+	free(heap);
 	*line = e == NULL ? 1 : at_key && e->kline ? e->kline : e->line;
 	*col = e == NULL ? 1 : at_key && e->kline ? e->kcol : e->col;
 }
@@ -294,15 +300,21 @@ confpos_report(struct confpos_loader *L, const char *path, bool at_key, const ch
 const char *
 confpos_show(const json_t *v, char *buf, size_t n)
 {
-	char *s;
+	char tmp[1024], *s = tmp, *dup = NULL;
+	size_t len;
 
 	if (json_is_object(v) || json_is_array(v))
 		return json_is_object(v) ? "an object" : "an array";
-	s = json_dumps(v, JSON_ENCODE_ANY);
+	/* Into a buffer of our own first: a message that needs no allocation is not lost to a failed one. */
+	len = json_dumpb(v, tmp, sizeof(tmp) - 1, JSON_ENCODE_ANY);
+	if (len > 0 && len < sizeof(tmp))
+		tmp[len] = '\0';
+	else
+		s = dup = json_dumps(v, JSON_ENCODE_ANY);
 	snprintf(buf, n, "%s", s != NULL ? s : "?");
 	if (s != NULL && strlen(s) >= n && n > 4)
 		memcpy(buf + n - 4, "...", 4);
-	free(s);
+	free(dup);
 	return buf;
 }
 
@@ -330,7 +342,7 @@ confpos_render(struct confpos_loader *L)
 		len += strlen(L->name) + strlen(L->probs[i].msg) + 32;
 	len += strlen(L->name) + 64;
 	if ((out = p = sg_malloc(len)) == NULL)
-		return NULL;
+		return sg_asprintf("%s: out of memory\n", L->name); /* at least say why */
 	p[0] = '\0';
 	for (size_t i = 0; i < L->nprobs; i++)
 		p += sprintf(p, "%s:%u:%u: %s\n", L->name, L->probs[i].line, L->probs[i].col, L->probs[i].msg);
@@ -472,8 +484,10 @@ subst_string(struct confpos_loader *L, json_t *v, const char *path)
 	}
 	if (!failed && !confpos_buf_add(&b, p, strlen(p)))
 		goto nomem;
-	if (!failed && json_string_setn(v, b.p, b.n) != 0)
+	if (!failed && !sg_utf8_valid(b.p, b.n))
 		confpos_report(L, path, false, "the value after substitution is not valid UTF-8");
+	else if (!failed && json_string_setn(v, b.p, b.n) != 0)
+		L->nomem = true;
 	free(b.p);
 	return;
 nomem:

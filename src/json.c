@@ -51,6 +51,28 @@ sg_json_depth(const char *buf, size_t len)
 }
 
 json_t *
+sg_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je, bool *nomem)
+{
+	unsigned long failed = sg_alloc_failures();
+	json_t *v;
+	bool lost;
+
+	sg_alloc_pause(true);
+	v = json_loadb(buf, len, flags, je);
+	sg_alloc_pause(false);
+	lost = sg_alloc_failures() != failed;
+
+	if (nomem != NULL)
+		*nomem = lost;
+	if (!lost)
+		return v;
+	json_decref(v);
+	if (je != NULL)
+		snprintf(je->text, sizeof(je->text), "out of memory");
+	return NULL;
+}
+
+json_t *
 sg_json_parse(const char *buf, size_t len, size_t max_depth, char *err, size_t errlen)
 {
 	json_error_t je;
@@ -66,7 +88,7 @@ sg_json_parse(const char *buf, size_t len, size_t max_depth, char *err, size_t e
 		snprintf(err, errlen, "nesting depth %zu exceeds the limit of %zu", depth, max_depth);
 		return NULL;
 	}
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+	v = sg_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je, NULL);
 	if (v == NULL)
 		snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
 	return v;

@@ -426,7 +426,7 @@ secret_add(struct secrets *ss, const char *p, size_t n)
 	}
 	if (ss->n == ss->cap) {
 		size_t cap = ss->cap ? ss->cap * 2 : 16;
-		struct secret *v = realloc(ss->v, cap * sizeof(*v));
+		struct secret *v = sg_realloc(ss->v, cap * sizeof(*v));
 
 		if (v == NULL) {
 			ss->nomem = true;
@@ -714,9 +714,12 @@ provider_parse_config(struct confpos_loader *L, json_t *obj)
 			continue;
 		}
 		json_array_foreach(list, i, e) {
-			char *ep = sg_asprintf("%s[%zu]", path, i);
+			char *ep;
 
-			if (ep == NULL) {
+			/* A provider appended half-made (provider_id NULL) must not be compared with. */
+			if (L->nomem)
+				return;
+			if ((ep = sg_asprintf("%s[%zu]", path, i)) == NULL) {
 				L->nomem = true;
 				return;
 			}

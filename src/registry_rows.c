@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "registry_int.h"
 
 /* The leading columns of every table; roles…namespaces are access_attributes' members. */
@@ -231,7 +232,7 @@ decode(enum kind k, const char *s)
 	case K_BOOL:
 		return json_boolean(s[0] == 't');
 	default:
-		return json_loads(s, JSON_DECODE_ANY, NULL);
+		return sg_json_loadb(s, strlen(s), JSON_DECODE_ANY, NULL, NULL);
 	}
 }
 
@@ -257,9 +258,12 @@ registry_row_to_object(enum sg_rtype t, const char *const *vals)
 	ok = ok && put(o, "identifier", decode(K_TEXT, vals[C_ID])) &&
 	     put(o, "provider_resource_id", decode(K_TEXT, vals[C_PRID])) &&
 	     put(o, "provider_id", decode(K_TEXT, vals[C_PID])) &&
-	     put(o, "type", json_string(registry_rdesc[t].name)) && put(o, "access_attributes", acl);
-	if (!ok)
-		json_decref(acl);
+	     put(o, "type", json_string(registry_rdesc[t].name));
+	if (ok) {
+		ok = put(o, "access_attributes", acl);
+		acl = NULL; /* json_object_set_new took it, also when it failed */
+	}
+	json_decref(acl);
 	for (size_t i = NCOMMON; ok && i < n; i++)
 		ok = put(o, registry_col_at(t, i)->key, decode(registry_col_at(t, i)->kind, vals[i]));
 	if (!ok) {

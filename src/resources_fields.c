@@ -402,11 +402,14 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 	bool has_attrs = id != NULL && id->attrs.present && !acl_attrs_empty(&id->attrs);
 	struct sg_attrs a = {0};
 	char why[256];
+	sg_status st;
 
 	*out = NULL;
 	if (given != NULL && !json_is_null(given)) {
-		if (acl_attrs_from_json(given, &a, why, sizeof(why)) != SG_OK) {
+		if ((st = acl_attrs_from_json(given, &a, why, sizeof(why))) != SG_OK) {
 			acl_attrs_free(&a);
+			if (st == SG_E_NOMEM)
+				return resources_fail(err, st, NULL, "out of memory");
 			return resources_fail(err, SG_E_BAD_REQUEST, "access_attributes", "access_attributes: %s", why);
 		}
 		if (anonymous) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sg.c: the status tables generated from SG_STATUS_TABLE, string vectors,
- * allocation wrappers and the clock.
+ * allocation wrappers (with the test countdown) and the clock.
  */
 #include "config.h"
 
@@ -139,45 +139,122 @@ sg_strv_free(struct sg_strv *sv)
 	sv->n = 0;
 }
 
+/*
+ * The test countdown (sg.h).  alloc_armed is written only by
+ * sg_alloc_fail_after(), which production code never calls, so a worker
+ * thread only ever reads a constant false: the one check on the fast path.
+ */
+static bool alloc_armed;
+static long alloc_fail_at;
+static long alloc_made;
+/* Allocations through the wrappers that returned NULL in this thread (sg_alloc_failures). */
+static _Thread_local unsigned long alloc_failed;
+/* Non-zero while the countdown skips this thread's allocations (sg_alloc_pause). */
+static _Thread_local unsigned alloc_paused;
+
+void
+sg_alloc_fail_after(long n)
+{
+	alloc_armed = n >= 0;
+	alloc_fail_at = n;
+	alloc_made = 0;
+}
+
+long
+sg_alloc_count(void)
+{
+	return alloc_made;
+}
+
+unsigned long
+sg_alloc_failures(void)
+{
+	return alloc_failed;
+}
+
+void
+sg_alloc_pause(bool pause)
+{
+	if (pause)
+		alloc_paused++;
+	else if (alloc_paused > 0)
+		alloc_paused--;
+}
+
+/* True when this allocation is the one the countdown says must fail. */
+static bool
+alloc_fails(void)
+{
+	if (!alloc_armed || alloc_paused)
+		return false;
+	return alloc_made++ == alloc_fail_at;
+}
+
+/* p, counting it as a failure when it is NULL. */
+static void *
+counted(void *p)
+{
+	if (p == NULL)
+		alloc_failed++;
+	return p;
+}
+
 void *
 sg_malloc(size_t n)
 {
-	return malloc(n ? n : 1);
+	return counted(alloc_fails() ? NULL : malloc(n ? n : 1));
 }
 
 void *
 sg_calloc(size_t n, size_t size)
 {
-	return calloc(n ? n : 1, size ? size : 1);
+	return counted(alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1));
 }
 
 void *
 sg_realloc(void *p, size_t n)
 {
-	return realloc(p, n ? n : 1);
+	return counted(alloc_fails() ? NULL : realloc(p, n ? n : 1));
 }
 
 char *
 sg_strdup(const char *s)
 {
-	return s ? strdup(s) : NULL;
+	return s ? sg_strndup(s, strlen(s)) : NULL;
 }
 
 char *
 sg_strndup(const char *s, size_t n)
 {
-	return s ? strndup(s, n) : NULL;
+	char *out;
+
+	if (s == NULL)
+		return NULL;
+	n = strnlen(s, n);
+	if ((out = sg_malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return out;
 }
 
 char *
 sg_asprintf(const char *fmt, ...)
 {
 	va_list ap;
-	char *out = NULL;
+	char *out;
+	int len;
 
 	va_start(ap, fmt);
-	if (vasprintf(&out, fmt, ap) < 0)
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (out = sg_malloc((size_t) len + 1)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	if (vsnprintf(out, (size_t) len + 1, fmt, ap) != len) {
+		free(out);
 		out = NULL;
+	}
 	va_end(ap);
 	return out;
 }

@@ -71,7 +71,13 @@ bool sg_strv_contains(const struct sg_strv *sv, const char *s);
 /* Frees every string and the array; leaves sv empty.  Idempotent. */
 void sg_strv_free(struct sg_strv *sv);
 
-/* Allocation wrappers: abort on failure is not our policy, they return NULL. */
+/*
+ * Allocation wrappers: abort on failure is not our policy, they return NULL.
+ * Every one (sg_asprintf included) makes at most one allocation, through the
+ * test countdown below; so does jansson when a test hands it sg_malloc
+ * (json_set_alloc_funcs(sg_malloc, free)).  Memory from them is freed with
+ * free().
+ */
 void *sg_malloc(size_t n);
 void *sg_calloc(size_t n, size_t size);
 void *sg_realloc(void *p, size_t n);
@@ -79,6 +85,34 @@ char *sg_strdup(const char *s);
 char *sg_strndup(const char *s, size_t n);
 /* printf into a new string; NULL on failure. */
 char *sg_asprintf(const char *fmt, ...) SG_PRINTF(1, 2);
+
+/*
+ * The test countdown, for unit tests that fail each allocation of an
+ * operation in turn.  sg_alloc_fail_after(n) arms it: of the allocations the
+ * wrappers above make from now on, the one with index n (0 = the next one)
+ * returns NULL and the others succeed; n = -1 disarms it (the state a process
+ * starts in).  sg_alloc_count() is how many allocations were attempted since
+ * the last sg_alloc_fail_after() while armed (the failed one included), so a
+ * test arms it with LONG_MAX to learn how many an operation makes.
+ * Not thread-safe, and meant only for single-threaded unit tests: production
+ * code never arms it, and then its whole cost is one check of a static bool
+ * (plus a thread-local increment when an allocation does fail).
+ */
+void sg_alloc_fail_after(long n);
+long sg_alloc_count(void);
+/*
+ * How many allocations through the wrappers have returned NULL in the
+ * calling thread, for a caller that must notice a failure a library hid
+ * (json.h's sg_json_loadb).
+ */
+unsigned long sg_alloc_failures(void);
+/*
+ * sg_alloc_pause(true) … sg_alloc_pause(false) (they nest) brackets code
+ * whose allocations the countdown neither counts nor fails: code not written
+ * to survive a failure, which a test cannot make safe (jansson's parser,
+ * json.h).  Per thread.
+ */
+void sg_alloc_pause(bool pause);
 
 /* True when s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
 bool sg_utf8_valid(const char *s, size_t n);

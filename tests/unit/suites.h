@@ -18,5 +18,6 @@ Suite *openai_suite(void);
 Suite *inspect_suite(void);
 Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
+Suite *alloc_suite(void);
 
 #endif
