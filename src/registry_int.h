@@ -7,6 +7,8 @@
  *                      between API objects and rows (no I/O, no locks);
  *   registry.c         the SQL text built once from the descriptors, the
  *                      transactions and the public interface;
+ *   registry_unregister.c  the guarded unregister (its transaction and
+ *                      registry_unregister*);
  *   registry_cache.c   the per-process cache: its tables and the rwlock;
  *   registry_listen.c  the LISTEN thread that loads and refreshes the cache,
  *                      the apply mutex, the writers' commit and the
@@ -119,6 +121,14 @@ sg_status registry_cmd(PGconn *c, struct txn *x, const char *s);
  * malformed (logged; out->obj NULL).
  */
 bool registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out);
+/*
+ * Runs fn on a pooled connection; once more on a fresh one when it failed
+ * transiently (x reset between).  fn leaves a write transaction open;
+ * registry_run() commits it (registry_cache_commit).  The status, with
+ * x->err set on failure ("the registry database is unavailable" when
+ * PostgreSQL cannot be reached).
+ */
+sg_status registry_run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x);
 
 /* ---- the cache (registry_cache.c) ---- */
 
