@@ -38,7 +38,7 @@ static struct {
 	pthread_t thread;
 	int wake[2];
 	char *conninfo;
-} lsn = {.apply = PTHREAD_MUTEX_INITIALIZER};
+} listener = {.apply = PTHREAD_MUTEX_INITIALIZER};
 
 /*
  * Same-host read-your-writes.  LISTEN/NOTIFY alone reaches the other workers
@@ -219,9 +219,9 @@ registry_cache_commit(PGconn *c, struct txn *x)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 5;
-	locked = pthread_mutex_timedlock(&lsn.apply, &ts) == 0;
-	if (locked && !lsn.running) {
-		pthread_mutex_unlock(&lsn.apply);
+	locked = pthread_mutex_timedlock(&listener.apply, &ts) == 0;
+	if (locked && !listener.running) {
+		pthread_mutex_unlock(&listener.apply);
 		locked = false;
 	}
 	st = registry_cmd(c, x, "COMMIT");
@@ -236,7 +236,7 @@ registry_cache_commit(PGconn *c, struct txn *x)
 			atomic_compare_exchange_strong(&synced, &before, counted);
 	}
 	if (locked)
-		pthread_mutex_unlock(&lsn.apply);
+		pthread_mutex_unlock(&listener.apply);
 	return st;
 }
 
@@ -245,7 +245,7 @@ registry_cache_commit(PGconn *c, struct txn *x)
 static bool
 listener_stop_requested(int ms)
 {
-	struct pollfd pfd = {lsn.wake[0], POLLIN, 0};
+	struct pollfd pfd = {listener.wake[0], POLLIN, 0};
 
 	return poll(&pfd, 1, ms) > 0;
 }
@@ -260,7 +260,7 @@ resync(PGconn *c)
 
 	if (fresh == NULL)
 		return false;
-	pthread_mutex_lock(&lsn.apply);
+	pthread_mutex_lock(&listener.apply);
 	st = registry_cmd(c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 
 	for (int t = 0; st == SG_OK && t < SG_RT_COUNT; t++) {
@@ -279,12 +279,12 @@ resync(PGconn *c)
 	if (st == SG_OK)
 		st = registry_cmd(c, NULL, "COMMIT");
 	if (st != SG_OK) {
-		pthread_mutex_unlock(&lsn.apply);
+		pthread_mutex_unlock(&listener.apply);
 		registry_load_free(fresh);
 		return false;
 	}
 	total = registry_load_swap(fresh);
-	pthread_mutex_unlock(&lsn.apply);
+	pthread_mutex_unlock(&listener.apply);
 	log_debug("registry cache loaded: %zu objects", total);
 	return true;
 }
@@ -324,7 +324,7 @@ refresh(PGconn *c, const char *payload, bool *queried)
 	*queried = true;
 	if (*id == '\0')
 		return resync(c);
-	pthread_mutex_lock(&lsn.apply);
+	pthread_mutex_lock(&listener.apply);
 	r = registry_q(c, NULL, registry_sql[t][Q_GET], 1, &id, &st);
 	if (st == SG_OK && PQntuples(r) > 0 && registry_row_of(t, r, 0, &rw))
 		st = registry_cache_put(t, rw.obj, rw.created, rw.seq);
@@ -332,7 +332,7 @@ refresh(PGconn *c, const char *payload, bool *queried)
 		registry_cache_drop(t, id);
 	json_decref(rw.obj);
 	PQclear(r);
-	pthread_mutex_unlock(&lsn.apply);
+	pthread_mutex_unlock(&listener.apply);
 	return st == SG_OK;
 }
 
@@ -350,7 +350,7 @@ listener_main(void *arg)
 			/* Read before the load's snapshot: every write counted by then is in it. */
 			unsigned long loaded_upto = writes_now();
 
-			c = db_connect(lsn.conninfo, err, sizeof(err));
+			c = db_connect(listener.conninfo, err, sizeof(err));
 			if (c != NULL && (registry_cmd(c, NULL, "LISTEN stackgate_registry") != SG_OK || !resync(c))) {
 				snprintf(err, sizeof(err), "the connection failed while loading");
 				PQfinish(c);
@@ -377,7 +377,7 @@ listener_main(void *arg)
 				hook("*");
 		}
 
-		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {lsn.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
+		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {listener.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
 		/* First what libpq already holds: our own queries may have read notifications off the socket. */
 		bool ok = apply_notifications(c);
 
@@ -388,7 +388,7 @@ listener_main(void *arg)
 #ifdef SG_TEST_KNOBS
 		/* Test builds: notifications nobody asked for are taken late, so reads must rely on the sync. */
 		if (ok && listener_delay_ms > 0 && (pfd[0].revents & POLLIN) != 0 && pfd[2].revents == 0) {
-			struct pollfd held[2] = {{lsn.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
+			struct pollfd held[2] = {{listener.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
 
 			(void) poll(held, 2, listener_delay_ms);
 			if (held[0].revents != 0)
@@ -417,7 +417,7 @@ sg_status
 registry_open(const struct sg_conf *conf)
 {
 	registry_ensure_init();
-	if (lsn.running)
+	if (listener.running)
 		return SG_OK;
 	registry_cache_reset(false);
 #ifdef SG_TEST_KNOBS
@@ -426,8 +426,8 @@ registry_open(const struct sg_conf *conf)
 		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
 	}
 #endif
-	lsn.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
-	if (lsn.conninfo == NULL)
+	listener.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
+	if (listener.conninfo == NULL)
 		return SG_E_NOMEM;
 	if (sync_pid != getpid()) {
 		/* This process's own: one inherited from the master would be drained by every worker's listener. */
@@ -442,23 +442,23 @@ registry_open(const struct sg_conf *conf)
 		sync_fd = fd;
 		sync_pid = getpid();
 	}
-	if (pipe2(lsn.wake, O_CLOEXEC) != 0) {
+	if (pipe2(listener.wake, O_CLOEXEC) != 0) {
 		log_error("registry: pipe: %s", strerror(errno));
 		goto fail;
 	}
-	if (pthread_create(&lsn.thread, NULL, listener_main, NULL) != 0) {
+	if (pthread_create(&listener.thread, NULL, listener_main, NULL) != 0) {
 		log_error("registry: cannot start the cache listener thread");
-		close(lsn.wake[0]);
-		close(lsn.wake[1]);
+		close(listener.wake[0]);
+		close(listener.wake[1]);
 		goto fail;
 	}
-	pthread_mutex_lock(&lsn.apply);
-	lsn.running = true;
-	pthread_mutex_unlock(&lsn.apply);
+	pthread_mutex_lock(&listener.apply);
+	listener.running = true;
+	pthread_mutex_unlock(&listener.apply);
 	return SG_OK;
 fail:
-	free(lsn.conninfo);
-	lsn.conninfo = NULL;
+	free(listener.conninfo);
+	listener.conninfo = NULL;
 	return SG_E_INTERNAL;
 }
 
@@ -466,17 +466,17 @@ void
 registry_close(void)
 {
 	registry_ensure_init();
-	if (lsn.running) {
-		if (write(lsn.wake[1], "x", 1) != 1)
+	if (listener.running) {
+		if (write(listener.wake[1], "x", 1) != 1)
 			log_error("registry: cannot wake the cache listener: %s", strerror(errno));
-		pthread_join(lsn.thread, NULL);
-		close(lsn.wake[0]);
-		close(lsn.wake[1]);
-		free(lsn.conninfo);
-		lsn.conninfo = NULL;
-		pthread_mutex_lock(&lsn.apply);
-		lsn.running = false;
-		pthread_mutex_unlock(&lsn.apply);
+		pthread_join(listener.thread, NULL);
+		close(listener.wake[0]);
+		close(listener.wake[1]);
+		free(listener.conninfo);
+		listener.conninfo = NULL;
+		pthread_mutex_lock(&listener.apply);
+		listener.running = false;
+		pthread_mutex_unlock(&listener.apply);
 	}
 	registry_cache_reset(false);
 }
