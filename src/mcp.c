@@ -394,13 +394,21 @@ out:
 	return st;
 }
 
-/* The "result" of a response, or a 502 naming the JSON-RPC error. */
+/*
+ * A request: rpc(), then the "result" of its response into *result
+ * (borrowed from *resp, a new reference the caller frees whatever the
+ * status), or a 502 naming the JSON-RPC error.
+ */
 static sg_status
-rpc_result(struct conv *c, const char *method, json_t *resp, json_t **result)
+request(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **resp, json_t **result)
 {
-	json_t *e = json_object_get(resp, "error");
+	sg_status st = rpc(c, method, params, id, resp);
+	json_t *e;
 
-	*result = json_object_get(resp, "result");
+	if (st != SG_OK)
+		return st;
+	e = json_object_get(*resp, "error");
+	*result = json_object_get(*resp, "result");
 	if (e != NULL && !json_is_null(e)) {
 		const char *m = json_string_value(json_object_get(e, "message"));
 
@@ -480,6 +488,32 @@ free_headers(struct conv *c)
 	c->hdrs = NULL;
 }
 
+/* Be polite: ends the session, if the server opened one (it may answer 405; that is fine). */
+static void
+end_session(struct conv *c)
+{
+	long left_ms = (long) ((c->deadline_us - sg_now_us()) / 1000);
+	struct proxy_request q = {.provider = c->p,
+				  .method = "DELETE",
+				  .path = "(end of session)",
+				  .request_id = c->call->request_id,
+				  .client_alive = c->call->client_alive,
+				  .alive_ctx = c->call->alive_ctx,
+				  .url = c->call->uri,
+				  .headers = c->hdrs,
+				  .connect_to = c->connect_to[0] != '\0' ? c->connect_to : NULL,
+				  .timeout_ms = left_ms < 2000 ? left_ms : 2000,
+				  .max_body = 65536};
+	struct proxy_response pr;
+	char perr[256];
+
+	if (c->session[0] == '\0' || q.timeout_ms <= 0)
+		return;
+	if (proxy_call(&q, &pr, perr, sizeof(perr)) != SG_OK)
+		log_debug("mcp: ending the session failed (ignored): %s", perr);
+	proxy_response_free(&pr);
+}
+
 sg_status
 mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t errlen)
 {
@@ -516,10 +550,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 			   "clientInfo", "name", PACKAGE_NAME, "version", PACKAGE_VERSION);
 	if (out == NULL || params == NULL)
 		goto out;
-	st = rpc(&c, "initialize", params, id++, &resp);
-	if (st != SG_OK)
-		goto out;
-	st = rpc_result(&c, "initialize", resp, &result);
+	st = request(&c, "initialize", params, id++, &resp, &result);
 	if (st != SG_OK)
 		goto out;
 	json_decref(resp);
@@ -544,10 +575,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 			st = SG_E_NOMEM;
 			goto out;
 		}
-		st = rpc(&c, "tools/list", params, id++, &resp);
-		if (st != SG_OK)
-			goto out;
-		st = rpc_result(&c, "tools/list", resp, &result);
+		st = request(&c, "tools/list", params, id++, &resp, &result);
 		if (st != SG_OK)
 			goto out;
 		st = SG_E_BAD_GATEWAY;
@@ -590,28 +618,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 		}
 	}
 
-	/* Be polite: end the session (the server may answer 405; that is fine). */
-	if (c.session[0] != '\0') {
-		long left_ms = (long) ((c.deadline_us - sg_now_us()) / 1000);
-		struct proxy_request q = {.provider = p,
-					  .method = "DELETE",
-					  .path = "(end of session)",
-					  .request_id = call->request_id,
-					  .client_alive = call->client_alive,
-					  .alive_ctx = call->alive_ctx,
-					  .url = call->uri,
-					  .headers = c.hdrs,
-					  .connect_to = c.connect_to[0] != '\0' ? c.connect_to : NULL,
-					  .timeout_ms = left_ms < 2000 ? left_ms : 2000,
-					  .max_body = 65536};
-		struct proxy_response pr;
-		char perr[256];
-
-		if (q.timeout_ms > 0 && proxy_call(&q, &pr, perr, sizeof(perr)) != SG_OK)
-			log_debug("mcp: ending the session failed (ignored): %s", perr);
-		if (q.timeout_ms > 0)
-			proxy_response_free(&pr);
-	}
+	end_session(&c);
 	*defs = out;
 	out = NULL;
 	st = SG_OK;

@@ -44,6 +44,10 @@
  * config.tls_verify (boolean, default true; a string other than a boolean is
  * a CA bundle path, as Llama Stack's vLLM adapter allows),
  * config.check_model_on_register (default true).
+ *
+ * Files.  provider.c holds the kinds, provider_setup and the config's
+ * "providers" section; provider_secrets.c holds the masking and the
+ * scrubbing (provider_config_masked, provider_scrub, provider_info_json).
  */
 #ifndef SG_PROVIDER_H
 #define SG_PROVIDER_H

@@ -3,10 +3,11 @@
  * registry.c: the resource registry's transactions and public interface.
  * From the per-type descriptors (registry_rows.c) it builds, once per
  * process, the SQL text, so one generic get/list/register/unregister serves
- * all eight tables.  SQL text comes only from the static descriptors; every
- * value travels as a parameter.  Reads answer from the per-process cache
- * (registry_cache.c) once it is loaded; writes commit through it so this
- * process reads its own writes (registry.h describes the rules and the lock).
+ * all eight tables (the unregister is in registry_unregister.c).  SQL text
+ * comes only from the static descriptors; every value travels as a
+ * parameter.  Reads answer from the per-process cache (registry_cache.c)
+ * once it is loaded; writes commit through registry_listen.c so this process
+ * reads its own writes (registry.h describes the rules and the locks).
  */
 #include "config.h"
 
@@ -158,12 +159,9 @@ txn_reset(struct txn *x)
 	x->created = false;
 }
 
-/*
- * Runs fn on a pooled connection; once more on a fresh one when it failed
- * transiently.  fn leaves a write transaction open; run() commits it.
- */
-static sg_status
-run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x)
+/* registry_int.h */
+sg_status
+registry_run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x)
 {
 	sg_status st = SG_E_UNAVAILABLE;
 
@@ -448,83 +446,6 @@ tx_register_group(PGconn *c, struct txn *x)
 	return SG_E_CONFLICT;
 }
 
-static void
-not_found(struct txn *x)
-{
-	snprintf(x->err, x->errlen, "%s '%.*s' not found", registry_rdesc[x->t].label, (int) sg_utf8_prefix(x->id, 300),
-		 x->id);
-}
-
-/* The in-use message after a DELETE refused by a reference: names the first referring object the guard allows. */
-static void
-in_use(PGconn *c, struct txn *x)
-{
-	const struct rdesc *d = &registry_rdesc[x->t];
-	const struct registry_guard *g = x->guard;
-	const char *id = x->id;
-	int idn = (int) sg_utf8_prefix(id, 200);
-	sg_status st;
-	PGresult *r = d->users ? registry_q(c, NULL, registry_sql[x->t][Q_USERS], 1, &id, &st) : NULL;
-
-	snprintf(x->err, x->errlen, "%s '%.*s' is in use", d->name, idn, id);
-	for (int i = 0; r != NULL && st == SG_OK && i < PQntuples(r); i++) {
-		struct row u;
-		bool named = false;
-
-		if (!registry_row_of(d->users_t, r, i, &u))
-			continue;
-		if (g == NULL || g->may_name == NULL || g->may_name(g->ctx, u.obj)) {
-			const char *uid = json_string_value(json_object_get(u.obj, "identifier"));
-
-			snprintf(x->err, x->errlen, "%s '%.*s' is in use by %s '%.*s'", d->name, idn, id,
-				 registry_rdesc[d->users_t].name, (int) sg_utf8_prefix(uid, 200), uid);
-			named = true;
-		}
-		json_decref(u.obj);
-		if (named)
-			break;
-	}
-	PQclear(r);
-}
-
-/*
- * BEGIN; the row FOR UPDATE; the guard's decision on it; DELETE.  The lock
- * holds the row as judged until the COMMIT: a concurrent change of its ACL
- * or owner either commits first (and is judged) or waits for the delete.
- */
-static sg_status
-tx_unregister(PGconn *c, struct txn *x)
-{
-	const struct registry_guard *g = x->guard;
-	sg_status st = registry_cmd(c, x, "BEGIN");
-	size_t n = registry_row_ncols(x->t);
-	PGresult *r = st == SG_OK ? registry_q(c, x, registry_sql[x->t][Q_LOCK_DELETE], 1, &x->id, &st) : NULL;
-
-	if (st == SG_OK && PQntuples(r) == 0) {
-		st = SG_E_NOT_FOUND;
-	} else if (st == SG_OK && !registry_row_of(x->t, r, 0, &x->row)) {
-		st = SG_E_INTERNAL;
-	} else if (st == SG_OK && g != NULL && g->may_delete != NULL) {
-		const char *owner = PQgetisnull(r, 0, C_OWNER) ? NULL : PQgetvalue(r, 0, C_OWNER);
-		bool from_config = !PQgetisnull(r, 0, (int) n + 2) && PQgetvalue(r, 0, (int) n + 2)[0] == 't';
-
-		st = g->may_delete(g->ctx, x->row.obj, owner, from_config, x->err, x->errlen);
-	}
-	PQclear(r);
-	json_decref(x->row.obj);
-	x->row.obj = NULL;
-	if (st == SG_E_NOT_FOUND)
-		not_found(x);
-	if (st != SG_OK)
-		return st;
-	PQclear(registry_q(c, x, registry_sql[x->t][Q_DELETE], 1, &x->id, &st));
-	if (st == SG_E_CONFLICT) {
-		registry_cmd(c, x, "ROLLBACK");
-		in_use(c, x);
-	}
-	return st;
-}
-
 /* ---- the interface ---- */
 
 sg_status
@@ -541,7 +462,7 @@ registry_get(enum sg_rtype t, const char *identifier, json_t **out)
 	registry_ensure_init();
 	if ((hit = registry_cache_get(t, identifier, out, NULL)) >= 0)
 		return hit == 0 ? SG_E_NOT_FOUND : *out != NULL ? SG_OK : SG_E_NOMEM;
-	st = run(tx_get, &x);
+	st = registry_run(tx_get, &x);
 	*out = x.row.obj;
 	return st;
 }
@@ -558,7 +479,7 @@ registry_created_at(enum sg_rtype t, const char *identifier)
 	registry_ensure_init();
 	if (registry_cache_get(t, identifier, NULL, &created) >= 0)
 		return created;
-	if (run(tx_get, &x) == SG_OK)
+	if (registry_run(tx_get, &x) == SG_OK)
 		created = x.row.created;
 	json_decref(x.row.obj);
 	return created;
@@ -578,7 +499,7 @@ registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 	registry_ensure_init();
 	if (registry_cache_list(t, g, out) >= 0)
 		return *out != NULL ? SG_OK : SG_E_NOMEM;
-	st = run(tx_list, &x);
+	st = registry_run(tx_list, &x);
 	*out = st == SG_OK ? x.list : NULL;
 	if (st != SG_OK)
 		json_decref(x.list);
@@ -618,7 +539,7 @@ registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_con
 	if (st != SG_OK)
 		goto out;
 	x.id = vals[C_ID];
-	st = run(tx_register, &x);
+	st = registry_run(tx_register, &x);
 	if (st == SG_OK && created != NULL)
 		*created = x.created;
 	if (st == SG_OK && stored != NULL)
@@ -628,24 +549,6 @@ out:
 	json_decref(x.canon);
 	registry_row_free(t, vals);
 	return st;
-}
-
-sg_status
-registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
-		    size_t errlen)
-{
-	struct txn x = {.t = t, .id = identifier, .guard = guard, .drop = true, .err = err, .errlen = errlen};
-
-	if ((unsigned) t >= SG_RT_COUNT || identifier == NULL)
-		return SG_E_NOT_FOUND;
-	registry_ensure_init();
-	return run(tx_unregister, &x);
-}
-
-sg_status
-registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err, size_t errlen)
-{
-	return registry_unregister(SG_RT_TOOL_GROUP, identifier, guard, err, errlen);
 }
 
 sg_status
@@ -693,7 +596,7 @@ registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bo
 	}
 	if (st != SG_OK)
 		goto out;
-	st = run(tx_register_group, &x);
+	st = registry_run(tx_register_group, &x);
 	if (st == SG_OK && created != NULL)
 		*created = x.created;
 	if (st == SG_OK && stored != NULL)
@@ -753,7 +656,7 @@ registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen)
 	if (a == NULL || (text = json_dumps(a, JSON_COMPACT)) == NULL)
 		goto out;
 	x.id = text;
-	st = run(tx_providers, &x);
+	st = registry_run(tx_providers, &x);
 out:
 	if (st == SG_E_NOMEM)
 		snprintf(err, errlen, "out of memory");

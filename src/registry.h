@@ -52,12 +52,15 @@
  * waiting for either lock except a writer's own, across its COMMIT.
  *
  * Files.  registry.c holds the SQL text, the transactions and the functions
- * below except the cache's; registry_cache.c holds the tables, both locks,
- * the listener, registry_open/close, registry_on_notify and
- * registry_cache_*: it alone takes the locks, and a writer in registry.c
- * takes the apply mutex only by committing through registry_cache_commit().  registry_rows.c holds the
- * per-type descriptors, the registry_type_* names and the registry_row_*
- * conversions (no locks, no I/O).  registry_int.h is what the three share.
+ * below except the cache's and the unregister (registry_unregister.c);
+ * registry_cache.c holds the tables, the rwlock, registry_cache_* and the
+ * walks (registry_iter_*); registry_listen.c holds the listener, the apply
+ * mutex, the writers' commit, the read-your-writes counter
+ * (registry_prefork), registry_open/close and registry_on_notify: a writer
+ * takes the apply mutex only by committing through registry_cache_commit().
+ * registry_rows.c holds the per-type descriptors, the registry_type_* names
+ * and the registry_row_* conversions (no locks, no I/O).  registry_int.h is
+ * what they share.
  */
 #ifndef SG_REGISTRY_H
 #define SG_REGISTRY_H
@@ -89,7 +92,7 @@ bool registry_type_from_name(const char *name, enum sg_rtype *out);
 /*
  * Once, in the master before it forks the workers: maps the counter of
  * acknowledged writes that gives read-your-writes across the workers of this
- * host (registry_cache.c).  Without it, other workers see a write when its
+ * host (registry_listen.c).  Without it, other workers see a write when its
  * notification arrives (well under a second).
  */
 void registry_prefork(void);

@@ -2,29 +2,21 @@
 /*
  * registry_cache.c: the registry's per-process cache.  One hash table per
  * type (by identifier, with a list in registration order) holds every object
- * as compact JSON text; a listener thread with its own connection LISTENs on
- * stackgate_registry, loads every table from one snapshot, re-reads one row
- * per notification and reconnects (and reloads) when its connection breaks.
- * Writers store what they committed through registry_cache_commit(); reads
- * come through registry_cache_get/list().  This file owns the apply mutex
- * and the rwlock; registry.h states their discipline.  Its SQL is the text
- * registry.c builds (registry_sql) plus LISTEN and the transaction commands.
+ * as compact JSON text.  This file owns the tables and the rwlock that guards
+ * them: reads come through registry_cache_get/list() and the walks
+ * (registry_iter_*); changes come from registry_listen.c (a load swapped in
+ * whole by registry_load_*, a notified row through registry_cache_put/drop,
+ * a writer's commit through registry_cache_apply), always under its apply
+ * mutex (registry.h states the discipline).  Its only SQL is a walk's batch
+ * when the cache is not loaded, the text registry.c builds (registry_sql).
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "db.h"
 #include "log.h"
@@ -49,179 +41,10 @@ struct table {
 	struct entry *head, *tail;
 };
 static struct {
-	pthread_mutex_t apply; /* serialises every change of the tables (registry.h) */
 	pthread_rwlock_t lock;
 	struct table tab[SG_RT_COUNT];
 	bool loaded;
-	bool running; /* a listener runs: writers apply their commits (guarded by apply) */
-	pthread_t thread;
-	int wake[2];
-	char *conninfo;
 } cache;
-
-/*
- * Same-host read-your-writes.  LISTEN/NOTIFY alone reaches the other workers
- * a moment after a write is acknowledged.  So a counter in memory shared by
- * every stackgate process of this host (mapped by the master before fork,
- * registry_prefork()) counts acknowledged writes: a writer adds one after its
- * COMMIT, before its caller answers.  `synced` is the count this process's
- * cache covers; it moves forward three ways:
- *  - a writer that applied its own commit here moves it on by one when it was
- *    current before (its own worker never waits for its own write);
- *  - the listener, whenever it re-reads rows for notifications: each re-read
- *    is a query on the LISTEN connection, and PostgreSQL delivers every
- *    notification committed before a query with its answer, so once those are
- *    applied the cache covers every write counted before the first re-read;
- *  - a round trip asked for by a reader that finds the counter ahead: it
- *    writes this process's eventfd (made per process in registry_open, so no
- *    other worker's listener can take the request) and waits on sync_cv; the
- *    listener drains the eventfd, reads the counter, sends one query, applies
- *    what it brought and wakes every waiter at once.
- * A write another worker acknowledged costs this worker's readers at most one
- * short round trip, and usually nothing: the notification got here first.
- * The wait is bounded (1 s) only against a stuck listener.  Reads cost one
- * atomic load while nothing was written.
- */
-static struct {
-	atomic_ulong writes;
-} *shared;
-static atomic_ulong synced;     /* the shared count this process's cache covers */
-static atomic_bool listening;   /* the listener is connected and loaded */
-static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
-static int sync_fd = -1;        /* eventfd: readers ask this process's listener for a round trip */
-#ifdef SG_TEST_KNOBS
-/*
- * Test builds only (configure --enable-test-knobs): STACKGATE_TEST_LISTENER_DELAY_MS
- * holds each notification that arrives unasked for that long before the listener
- * takes it (a sync request still gets its round trip at once), so a test shows that
- * reads right after writes need the sync mechanism, not a fast notification.
- */
-static int listener_delay_ms;
-#endif
-static pid_t sync_pid;          /* the process that made sync_fd (a forked worker makes its own) */
-
-void
-registry_prefork(void)
-{
-	void *p;
-
-	if (shared != NULL)
-		return;
-	p = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		log_warn("registry: no shared memory for read-your-writes across workers: %s", strerror(errno));
-		return;
-	}
-	shared = p;
-	atomic_init(&shared->writes, 0);
-}
-
-/* The count of acknowledged writes on this host (0 without the shared counter). */
-static unsigned long
-writes_now(void)
-{
-	return shared != NULL ? atomic_load(&shared->writes) : 0;
-}
-
-/* The cache covers every write counted up to target: moves `synced` on and wakes the readers it satisfies. */
-static void
-synced_advance(unsigned long target)
-{
-	if (atomic_load(&synced) >= target)
-		return;
-	pthread_mutex_lock(&sync_mu);
-	if (atomic_load(&synced) < target)
-		atomic_store(&synced, target);
-	pthread_cond_broadcast(&sync_cv);
-	pthread_mutex_unlock(&sync_mu);
-}
-
-/* Waits (bounded) until this process's cache covers every write acknowledged on this host. */
-static void
-cache_sync(void)
-{
-	unsigned long w;
-	struct timespec deadline;
-	uint64_t one = 1;
-	bool late = false;
-
-	if (shared == NULL || sync_fd < 0)
-		return;
-	w = atomic_load(&shared->writes);
-	if (atomic_load(&synced) >= w || !atomic_load(&listening))
-		return;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 1;
-	if (write(sync_fd, &one, sizeof(one)) < 0) {
-		/* The counter is non-zero already: the listener will come. */
-	}
-	pthread_mutex_lock(&sync_mu);
-	while (!late && atomic_load(&synced) < w && atomic_load(&listening))
-		late = pthread_cond_timedwait(&sync_cv, &sync_mu, &deadline) != 0;
-	pthread_mutex_unlock(&sync_mu);
-	if (late)
-		log_debug("registry cache: the listener did not sync within 1 s; reading what is cached");
-}
-
-static bool refresh(PGconn *c, const char *payload, bool *queried);
-
-/*
- * Applies every notification libpq holds.  The counter is read before the
- * first re-read query goes out, so when any was sent and all went well the
- * cache covers every write counted by then.
- */
-static bool
-apply_notifications(PGconn *c)
-{
-	unsigned long target = writes_now();
-	bool ok = true, queried = false;
-	PGnotify *note;
-
-	while (ok && (note = PQnotifies(c)) != NULL) {
-		ok = refresh(c, note->extra, &queried);
-		PQfreemem(note);
-	}
-	if (ok && queried)
-		synced_advance(target);
-	return ok;
-}
-
-/* The listener's side of a reader's request: one round trip, then the notifications it brought. */
-static bool
-listener_sync(PGconn *c)
-{
-	unsigned long target;
-	uint64_t n;
-	PGresult *r;
-	bool ok;
-
-	/* Drained before the counter is read: a reader whose request this takes read its count earlier. */
-	if (read(sync_fd, &n, sizeof(n)) < 0) {
-		/* Already drained by an earlier pass. */
-	}
-	target = writes_now();
-	if (atomic_load(&synced) >= target)
-		return true; /* notifications got here first: nobody needs to wait */
-	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	PQclear(r);
-	if (ok)
-		ok = apply_notifications(c);
-	if (ok)
-		synced_advance(target);
-	return ok;
-}
-
-/* Tells waiting readers the listener is (not) there to sync. */
-static void
-set_listening(bool on)
-{
-	pthread_mutex_lock(&sync_mu);
-	atomic_store(&listening, on);
-	pthread_cond_broadcast(&sync_cv);
-	pthread_mutex_unlock(&sync_mu);
-}
 
 void
 registry_cache_init(void)
@@ -233,7 +56,6 @@ registry_cache_init(void)
 	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&cache.lock, &a);
 	pthread_rwlockattr_destroy(&a);
-	pthread_mutex_init(&cache.apply, NULL);
 }
 
 /* ---- the tables ---- */
@@ -474,7 +296,7 @@ entry_object(struct entry *e, bool keep)
 int
 registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *created)
 {
-	cache_sync();
+	registry_sync_wait();
 	struct entry **p;
 	int rc = -1;
 
@@ -497,7 +319,7 @@ registry_cache_list(enum sg_rtype t, const char *group, json_t **out)
 {
 	int rc = -1;
 
-	cache_sync();
+	registry_sync_wait();
 	*out = NULL;
 	pthread_rwlock_rdlock(&cache.lock);
 	if (cache.loaded) {
@@ -677,7 +499,7 @@ registry_iter_open(struct registry_iter *it, enum sg_rtype t, const char *toolgr
 		return SG_E_NOT_FOUND;
 	}
 	registry_ensure_init();
-	cache_sync();
+	registry_sync_wait();
 	return iter_fill(it);
 }
 
@@ -730,304 +552,67 @@ put_row(enum sg_rtype t, const struct row *rw)
 			  json_string_value(json_object_get(rw->obj, "identifier")));
 }
 
-/*
- * Commits x's transaction.  With a listener running it holds the apply mutex
- * across the COMMIT and the cache update, so no re-read by the listener can
- * land in between (registry.h).  The wait is bounded: past it the write
- * reaches this process's cache by its notification only.
- */
-sg_status
-registry_cache_commit(PGconn *c, struct txn *x)
+void
+registry_cache_apply(const struct txn *x)
 {
-	struct timespec ts;
-	unsigned long counted = 0; /* this write's number on the shared counter */
-	bool locked;
-	sg_status st;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 5;
-	locked = pthread_mutex_timedlock(&cache.apply, &ts) == 0;
-	if (locked && !cache.running) {
-		pthread_mutex_unlock(&cache.apply);
-		locked = false;
+	pthread_rwlock_wrlock(&cache.lock);
+	if (x->drop)
+		table_drop(&cache.tab[x->t], x->id);
+	for (struct entry *e = cache.tab[SG_RT_TOOL].head, *nx; x->drop && x->t == SG_RT_TOOL_GROUP && e; e = nx) {
+		nx = e->next; /* the group's tools went with it (ON DELETE CASCADE) */
+		if (e->group != NULL && strcmp(e->group, x->id) == 0)
+			table_drop(&cache.tab[SG_RT_TOOL], e->id);
 	}
-	st = registry_cmd(c, x, "COMMIT");
-	if (st == SG_OK && shared != NULL)
-		counted = atomic_fetch_add(&shared->writes, 1) + 1;
-	if (st == SG_OK && locked) {
-		pthread_rwlock_wrlock(&cache.lock);
-		if (x->drop)
-			table_drop(&cache.tab[x->t], x->id);
-		for (struct entry *e = cache.tab[SG_RT_TOOL].head, *nx; x->drop && x->t == SG_RT_TOOL_GROUP && e; e = nx) {
-			nx = e->next; /* the group's tools went with it (ON DELETE CASCADE) */
-			if (e->group != NULL && strcmp(e->group, x->id) == 0)
-				table_drop(&cache.tab[SG_RT_TOOL], e->id);
-		}
-		if (!x->drop)
-			put_row(x->t, &x->row);
-		for (size_t i = 0; !x->drop && x->created && x->trows != NULL && i < x->ntools; i++)
-			put_row(SG_RT_TOOL, &x->trows[i]);
-		pthread_rwlock_unlock(&cache.lock);
-		/* Applied here: when this process covered every earlier write, it covers this one too. */
-		unsigned long before = counted - 1;
-
-		if (counted != 0)
-			atomic_compare_exchange_strong(&synced, &before, counted);
-	}
-	if (locked)
-		pthread_mutex_unlock(&cache.apply);
-	return st;
+	if (!x->drop)
+		put_row(x->t, &x->row);
+	for (size_t i = 0; !x->drop && x->created && x->trows != NULL && i < x->ntools; i++)
+		put_row(SG_RT_TOOL, &x->trows[i]);
+	pthread_rwlock_unlock(&cache.lock);
 }
 
-/* ---- the listener ---- */
+/* ---- a whole load (registry_listen.c's resync) ---- */
 
-static bool
-listener_stop_requested(int ms)
+struct registry_load {
+	struct table tab[SG_RT_COUNT];
+};
+
+struct registry_load *
+registry_load_new(void)
 {
-	struct pollfd pfd = {cache.wake[0], POLLIN, 0};
-
-	return poll(&pfd, 1, ms) > 0;
+	return sg_calloc(1, sizeof(struct registry_load));
 }
 
-/* Loads every table from one snapshot and swaps it in. */
-static bool
-resync(PGconn *c)
+bool
+registry_load_add(struct registry_load *ld, enum sg_rtype t, const struct row *rw)
 {
-	struct table fresh[SG_RT_COUNT] = {0};
-	sg_status st;
-	size_t total = 0;
+	struct entry *e;
 
-	pthread_mutex_lock(&cache.apply);
-	st = registry_cmd(c, NULL, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-
-	for (int t = 0; st == SG_OK && t < SG_RT_COUNT; t++) {
-		PGresult *r = registry_q(c, NULL, registry_sql[t][Q_LIST], 0, NULL, &st);
-
-		for (int i = 0; st == SG_OK && i < PQntuples(r); i++) {
-			struct row rw;
-			struct entry *e = NULL;
-
-			if (registry_row_of((enum sg_rtype) t, r, i, &rw)) /* a malformed row is logged and skipped */
-				e = entry_new(rw.obj, rw.created, rw.seq);
-			if (rw.obj != NULL && e == NULL)
-				st = SG_E_NOMEM;
-			json_decref(rw.obj);
-			if (e != NULL)
-				table_put(&fresh[t], e);
-		}
-		total += fresh[t].n;
-		PQclear(r);
-	}
-	if (st == SG_OK)
-		st = registry_cmd(c, NULL, "COMMIT");
-	if (st != SG_OK) {
-		pthread_mutex_unlock(&cache.apply);
-		for (int t = 0; t < SG_RT_COUNT; t++)
-			table_free(&fresh[t]);
+	if (rw->obj == NULL)
+		return true;
+	if ((e = entry_new(rw->obj, rw->created, rw->seq)) == NULL)
 		return false;
-	}
-	cache_swap(fresh, true);
-	pthread_mutex_unlock(&cache.apply);
-	log_debug("registry cache loaded: %zu objects", total);
+	table_put(&ld->tab[t], e);
 	return true;
 }
 
-static _Atomic(registry_notify_fn) notify_hook;
-
-void
-registry_on_notify(registry_notify_fn fn)
+size_t
+registry_load_swap(struct registry_load *ld)
 {
-	atomic_store(&notify_hook, fn);
-}
+	size_t total = 0;
 
-/* One notification: re-reads that row (or everything) and applies it; *queried when it sent a query on c. */
-static bool
-refresh(PGconn *c, const char *payload, bool *queried)
-{
-	const char *colon = strchr(payload, ':'), *id;
-	char tname[32];
-	enum sg_rtype t;
-	struct entry *e = NULL;
-	struct row rw = {0};
-	sg_status st;
-	PGresult *r;
-
-	if (colon == NULL || (size_t) (colon - payload) >= sizeof(tname))
-		return true;
-	memcpy(tname, payload, (size_t) (colon - payload));
-	tname[colon - payload] = '\0';
-	if (!registry_type_from_name(tname, &t)) {
-		/* Another module's notification (e.g. 'principal:…'): its owner decides. */
-		registry_notify_fn hook = atomic_load(&notify_hook);
-
-		if (hook != NULL)
-			hook(payload);
-		return true;
-	}
-	id = colon + 1;
-	*queried = true;
-	if (*id == '\0')
-		return resync(c);
-	pthread_mutex_lock(&cache.apply);
-	r = registry_q(c, NULL, registry_sql[t][Q_GET], 1, &id, &st);
-	if (st == SG_OK && PQntuples(r) > 0 && registry_row_of(t, r, 0, &rw) &&
-	    (e = entry_new(rw.obj, rw.created, rw.seq)) == NULL)
-		st = SG_E_NOMEM;
-	json_decref(rw.obj);
-	PQclear(r);
-	if (st == SG_OK) {
-		pthread_rwlock_wrlock(&cache.lock);
-		if (e != NULL)
-			table_put(&cache.tab[t], e);
-		else
-			table_drop(&cache.tab[t], id);
-		pthread_rwlock_unlock(&cache.lock);
-	}
-	pthread_mutex_unlock(&cache.apply);
-	return st == SG_OK;
-}
-
-static void *
-listener_main(void *arg)
-{
-	PGconn *c = NULL;
-	int backoff = 100;
-	bool down = false;
-	char err[512];
-
-	(void) arg;
-	for (;;) {
-		if (c == NULL) {
-			/* Read before the load's snapshot: every write counted by then is in it. */
-			unsigned long loaded_upto = writes_now();
-
-			c = db_connect(cache.conninfo, err, sizeof(err));
-			if (c != NULL && (registry_cmd(c, NULL, "LISTEN stackgate_registry") != SG_OK || !resync(c))) {
-				snprintf(err, sizeof(err), "the connection failed while loading");
-				PQfinish(c);
-				c = NULL;
-			}
-			if (c == NULL) {
-				if (!down)
-					log_warn("registry cache: cannot reach PostgreSQL (%s); retrying", err);
-				down = true;
-				if (listener_stop_requested(backoff))
-					break;
-				backoff = backoff >= 2500 ? 5000 : backoff * 2;
-				continue;
-			}
-			if (down)
-				log_info("registry cache: PostgreSQL is back; cache reloaded");
-			down = false;
-			backoff = 100;
-			synced_advance(loaded_upto);
-			set_listening(true);
-			/* Notifications may have been missed while down: other modules drop what they cached. */
-			registry_notify_fn hook = atomic_load(&notify_hook);
-			if (hook != NULL)
-				hook("*");
-		}
-
-		struct pollfd pfd[3] = {{PQsocket(c), POLLIN, 0}, {cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
-		/* First what libpq already holds: our own queries may have read notifications off the socket. */
-		bool ok = apply_notifications(c);
-
-		if (ok && poll(pfd, 3, 30000) < 0 && errno != EINTR)
-			ok = false;
-		if (pfd[1].revents != 0)
-			break;
-#ifdef SG_TEST_KNOBS
-		/* Test builds: notifications nobody asked for are taken late, so reads must rely on the sync. */
-		if (ok && listener_delay_ms > 0 && (pfd[0].revents & POLLIN) != 0 && pfd[2].revents == 0) {
-			struct pollfd held[2] = {{cache.wake[0], POLLIN, 0}, {sync_fd, POLLIN, 0}};
-
-			(void) poll(held, 2, listener_delay_ms);
-			if (held[0].revents != 0)
-				break;
-			pfd[2].revents = held[1].revents;
-		}
-#endif
-		if (ok && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0)
-			ok = PQconsumeInput(c) == 1;
-		if (ok && pfd[2].revents != 0)
-			ok = listener_sync(c);
-		if (!ok || PQstatus(c) != CONNECTION_OK) {
-			set_listening(false);
-			log_warn("registry cache: lost its PostgreSQL connection; serving cached objects while reconnecting");
-			PQfinish(c);
-			c = NULL;
-			down = true;
-		}
-	}
-	set_listening(false);
-	PQfinish(c);
-	return NULL;
-}
-
-sg_status
-registry_open(const struct sg_conf *conf)
-{
-	registry_ensure_init();
-	if (cache.running)
-		return SG_OK;
-	registry_cache_reset(false);
-#ifdef SG_TEST_KNOBS
-	if (getenv("STACKGATE_TEST_LISTENER_DELAY_MS") != NULL) {
-		listener_delay_ms = atoi(getenv("STACKGATE_TEST_LISTENER_DELAY_MS"));
-		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
-	}
-#endif
-	cache.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
-	if (cache.conninfo == NULL)
-		return SG_E_NOMEM;
-	if (sync_pid != getpid()) {
-		/* This process's own: one inherited from the master would be drained by every worker's listener. */
-		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-		if (fd < 0) {
-			log_error("registry: eventfd: %s", strerror(errno));
-			goto fail;
-		}
-		if (sync_fd >= 0)
-			close(sync_fd);
-		sync_fd = fd;
-		sync_pid = getpid();
-	}
-	if (pipe2(cache.wake, O_CLOEXEC) != 0) {
-		log_error("registry: pipe: %s", strerror(errno));
-		goto fail;
-	}
-	if (pthread_create(&cache.thread, NULL, listener_main, NULL) != 0) {
-		log_error("registry: cannot start the cache listener thread");
-		close(cache.wake[0]);
-		close(cache.wake[1]);
-		goto fail;
-	}
-	pthread_mutex_lock(&cache.apply);
-	cache.running = true;
-	pthread_mutex_unlock(&cache.apply);
-	return SG_OK;
-fail:
-	free(cache.conninfo);
-	cache.conninfo = NULL;
-	return SG_E_INTERNAL;
+	for (int t = 0; t < SG_RT_COUNT; t++)
+		total += ld->tab[t].n;
+	cache_swap(ld->tab, true);
+	free(ld);
+	return total;
 }
 
 void
-registry_close(void)
+registry_load_free(struct registry_load *ld)
 {
-	registry_ensure_init();
-	if (cache.running) {
-		if (write(cache.wake[1], "x", 1) != 1)
-			log_error("registry: cannot wake the cache listener: %s", strerror(errno));
-		pthread_join(cache.thread, NULL);
-		close(cache.wake[0]);
-		close(cache.wake[1]);
-		free(cache.conninfo);
-		cache.conninfo = NULL;
-		pthread_mutex_lock(&cache.apply);
-		cache.running = false;
-		pthread_mutex_unlock(&cache.apply);
+	if (ld != NULL) {
+		for (int t = 0; t < SG_RT_COUNT; t++)
+			table_free(&ld->tab[t]);
+		free(ld);
 	}
-	registry_cache_reset(false);
 }

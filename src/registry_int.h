@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * registry_int.h: what the three files of the registry module share; only
- * registry.c, registry_cache.c and registry_rows.c include it.
+ * registry_int.h: what the files of the registry module share; only the
+ * registry*.c files include it.
  *
- *   registry_rows.c   the per-type column descriptors and the conversion
- *                     between API objects and rows (no I/O, no locks);
- *   registry.c        the SQL text built once from the descriptors, the
- *                     transactions and the public interface;
- *   registry_cache.c  the per-process cache, its two locks and the LISTEN
- *                     thread (registry.h states the lock discipline).
+ *   registry_rows.c    the per-type column descriptors and the conversion
+ *                      between API objects and rows (no I/O, no locks);
+ *   registry.c         the SQL text built once from the descriptors, the
+ *                      transactions and the public interface;
+ *   registry_unregister.c  the guarded unregister (its transaction and
+ *                      registry_unregister*);
+ *   registry_cache.c   the per-process cache: its tables and the rwlock;
+ *   registry_listen.c  the LISTEN thread that loads and refreshes the cache,
+ *                      the apply mutex, the writers' commit and the
+ *                      read-your-writes sync (registry.h states the lock
+ *                      discipline).
  *
  * A write reaches the cache only through registry_cache_commit(), a read
  * only through registry_cache_get()/registry_cache_list(); nothing outside
- * registry_cache.c touches the cache's tables or locks.
+ * registry_cache.c touches the cache's tables or its rwlock, nothing outside
+ * registry_listen.c the apply mutex.
  */
 #ifndef SG_REGISTRY_INT_H
 #define SG_REGISTRY_INT_H
@@ -115,10 +121,18 @@ sg_status registry_cmd(PGconn *c, struct txn *x, const char *s);
  * malformed (logged; out->obj NULL).
  */
 bool registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out);
+/*
+ * Runs fn on a pooled connection; once more on a fresh one when it failed
+ * transiently (x reset between).  fn leaves a write transaction open;
+ * registry_run() commits it (registry_cache_commit).  The status, with
+ * x->err set on failure ("the registry database is unavailable" when
+ * PostgreSQL cannot be reached).
+ */
+sg_status registry_run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x);
 
 /* ---- the cache (registry_cache.c) ---- */
 
-/* Initialises the cache's apply mutex and rwlock; called once by registry_ensure_init(). */
+/* Initialises the cache's rwlock; called once by registry_ensure_init() (the apply mutex is static). */
 void registry_cache_init(void);
 
 /*
@@ -137,10 +151,40 @@ int registry_cache_get(enum sg_rtype t, const char *identifier, json_t **out, lo
 int registry_cache_list(enum sg_rtype t, const char *group, json_t **out);
 
 /*
+ * Stores what x's committed transaction wrote (x->row, x->trows; or drops
+ * x->id, and a group's tools, when x->drop) in the tables, under the write
+ * lock.  Only registry_cache_commit() calls it, holding the apply mutex.
+ */
+void registry_cache_apply(const struct txn *x);
+
+/*
+ * A whole load, filled off to the side and swapped in at once (the
+ * listener's resync, under the apply mutex).  registry_load_new: NULL when
+ * out of memory.  registry_load_add stores rw (nothing when rw->obj is NULL);
+ * false when out of memory.  registry_load_swap makes it the cache (loaded),
+ * frees what was there and ld; the count of objects.  registry_load_free
+ * drops ld unused (NULL is fine).
+ */
+struct registry_load;
+struct registry_load *registry_load_new(void);
+bool registry_load_add(struct registry_load *ld, enum sg_rtype t, const struct row *rw);
+size_t registry_load_swap(struct registry_load *ld);
+void registry_load_free(struct registry_load *ld);
+
+/* ---- the listener and the sync (registry_listen.c) ---- */
+
+/*
+ * Waits (bounded, 1 s) until this process's cache covers every write
+ * acknowledged on this host; at once when it does, or when no listener is
+ * connected.  Every cache read calls it first.
+ */
+void registry_sync_wait(void);
+
+/*
  * Commits x's open transaction on c and, when a listener runs, stores what
- * it wrote (x->row, x->trows; or drops x->id, and a group's tools, when
- * x->drop) in this process's cache, holding the apply mutex across both
- * (registry.h).  The COMMIT's status.
+ * it wrote in this process's cache (registry_cache_apply), holding the apply
+ * mutex across both (registry.h), and counts the write on the shared
+ * counter.  The COMMIT's status.
  */
 sg_status registry_cache_commit(PGconn *c, struct txn *x);
 

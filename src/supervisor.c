@@ -58,102 +58,121 @@ static struct slot slots[MAX_SLOTS];
 static struct slot old[MAX_SLOTS * 4];
 static int generation;
 
-/* Opens the listening socket described by conf->listen; -1 on failure (logged). */
+/*
+ * The address listen names into *ss (*len its size): a unix socket path, or
+ * HOST:PORT with HOST an IPv4 address, "[IPv6]" or localhost; false when it
+ * is neither (logged).
+ */
+static bool
+listen_addr(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	size_t hl;
+	int port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (listen[0] == '/') {
+		struct sockaddr_un *sa = (struct sockaddr_un *) ss;
+
+		if (strlen(listen) >= sizeof(sa->sun_path)) {
+			log_error("socket path too long: %s", listen);
+			return false;
+		}
+		sa->sun_family = AF_UNIX;
+		strcpy(sa->sun_path, listen);
+		*len = sizeof(*sa);
+		return true;
+	}
+	if (colon == NULL || (hl = (size_t) (colon - listen)) == 0 || hl >= sizeof(host))
+		goto bad_addr;
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	port = atoi(colon + 1);
+	if (port <= 0 || port > 65535)
+		goto bad_addr;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	if (host[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+
+		host[strlen(host) - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
+			goto bad_addr;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t) port);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad_addr;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t) port);
+		*len = sizeof(*s4);
+	}
+	return true;
+bad_addr:
+	log_error("cannot listen on %s: not a unix socket path or a loopback HOST:PORT", listen);
+	return false;
+}
+
+/*
+ * Opens the listening socket described by conf->listen; -1 on failure
+ * (logged).  A unix socket is bound with umask 0177 (replacing a stale
+ * socket, never a regular file), then given conf->socket_group and
+ * conf->socket_mode; a TCP one is bound with SO_REUSEADDR.
+ */
 static int
 open_socket(const struct sg_conf *conf)
 {
-	int fd = -1, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool is_unix = conf->listen[0] == '/';
+	int fd, one = 1, rc;
+	mode_t old_umask = 0;
 
-	if (conf->listen[0] == '/') {
-		struct sockaddr_un sa = {.sun_family = AF_UNIX};
-		mode_t old_umask;
-
-		if (strlen(conf->listen) >= sizeof(sa.sun_path)) {
-			log_error("socket path too long: %s", conf->listen);
-			return -1;
-		}
-		strcpy(sa.sun_path, conf->listen);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto fail;
+	if (!listen_addr(conf->listen, &ss, &len))
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (is_unix) {
 		/* A stale socket from a crashed run; never a regular file. */
 		struct stat st;
+
 		if (lstat(conf->listen, &st) == 0) {
 			if (!S_ISSOCK(st.st_mode)) {
 				log_error("%s exists and is not a socket; refusing to replace it", conf->listen);
-				close(fd);
-				return -1;
+				goto fail_quiet;
 			}
 			unlink(conf->listen);
 		}
 		old_umask = umask(0177);
-		if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-			umask(old_umask);
-			goto fail;
-		}
-		umask(old_umask);
-		if (conf->socket_group != NULL) {
-			struct group *g = getgrnam(conf->socket_group);
-
-			if (g == NULL || chown(conf->listen, (uid_t) -1, g->gr_gid) != 0) {
-				log_error("cannot give %s to group %s", conf->listen, conf->socket_group);
-				goto fail_quiet;
-			}
-		}
-		if (chmod(conf->listen, conf->socket_mode) != 0)
-			goto fail;
 	} else {
-		char host[64];
-		const char *colon = strrchr(conf->listen, ':');
-		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6};
-		struct sockaddr_in s4 = {.sin_family = AF_INET};
-		size_t hl;
-		int port;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	}
+	rc = bind(fd, (struct sockaddr *) &ss, len);
+	if (is_unix)
+		umask(old_umask);
+	if (rc != 0)
+		goto fail;
+	if (is_unix && conf->socket_group != NULL) {
+		struct group *g = getgrnam(conf->socket_group);
 
-		if (colon == NULL)
-			goto bad_addr;
-		hl = (size_t) (colon - conf->listen);
-		if (hl == 0 || hl >= sizeof(host))
-			goto bad_addr;
-		memcpy(host, conf->listen, hl);
-		host[hl] = '\0';
-		port = atoi(colon + 1);
-		if (port <= 0 || port > 65535)
-			goto bad_addr;
-		if (strcmp(host, "localhost") == 0)
-			strcpy(host, "127.0.0.1");
-		if (host[0] == '[') {
-			host[strlen(host) - 1] = '\0';
-			if (inet_pton(AF_INET6, host + 1, &s6.sin6_addr) != 1)
-				goto bad_addr;
-			s6.sin6_port = htons((uint16_t) port);
-			fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fd < 0)
-				goto fail;
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (bind(fd, (struct sockaddr *) &s6, sizeof(s6)) != 0)
-				goto fail;
-		} else {
-			if (inet_pton(AF_INET, host, &s4.sin_addr) != 1)
-				goto bad_addr;
-			s4.sin_port = htons((uint16_t) port);
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fd < 0)
-				goto fail;
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (bind(fd, (struct sockaddr *) &s4, sizeof(s4)) != 0)
-				goto fail;
+		if (g == NULL || chown(conf->listen, (uid_t) -1, g->gr_gid) != 0) {
+			log_error("cannot give %s to group %s", conf->listen, conf->socket_group);
+			goto fail_quiet;
 		}
 	}
+	if (is_unix && chmod(conf->listen, conf->socket_mode) != 0)
+		goto fail;
 	if (listen(fd, 4096) != 0)
 		goto fail;
 	/* Workers wait in epoll and accept without blocking (worker.c). */
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
 		goto fail;
 	return fd;
-bad_addr:
-	log_error("cannot listen on %s: not a unix socket path or a loopback HOST:PORT", conf->listen);
-	return -1;
 fail:
 	log_error("cannot listen on %s: %s", conf->listen, strerror(errno));
 fail_quiet:
@@ -211,6 +230,18 @@ count_live(void)
 	for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
 		n += old[i].pid != 0;
 	return n;
+}
+
+/* Sends sig to every live worker, of the current generation and of older ones. */
+static void
+signal_all(int sig)
+{
+	for (size_t i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid != 0)
+			kill(slots[i].pid, sig);
+	for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
+		if (old[i].pid != 0)
+			kill(old[i].pid, sig);
 }
 
 /* Reaps every exited child; schedules respawns for current-generation slots. */
@@ -297,6 +328,48 @@ write_pid_file(const struct sg_conf *conf)
 	fclose(f);
 }
 
+/*
+ * SIGHUP: re-reads conf's file.  On success registers the new config's
+ * resources, forks a new generation on fd, then asks the old one to stop
+ * (retire), and returns the new config (conf freed); on failure logs why
+ * and returns conf, still running.  The listening socket stays listen_path
+ * whatever the new file says (a restart changes it).
+ */
+static struct sg_conf *
+reload(struct sg_conf *conf, int fd, const char *listen_path)
+{
+	char *errors = NULL;
+	struct sg_conf *nc = conf_load(conf->path, &errors);
+	struct slot prev[MAX_SLOTS];
+
+	if (nc == NULL) {
+		log_error("reload failed; keeping the running configuration:");
+		for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
+			log_error("%s", line);
+		free(errors);
+		return conf;
+	}
+	if (strcmp(nc->listen, listen_path) != 0)
+		log_warn("server.socket changed to %s: a restart is needed for that; still "
+			 "listening on %s", nc->listen, listen_path);
+	free(nc->listen);
+	nc->listen = sg_strdup(listen_path);
+	log_set_level_name(nc->log_level);
+	preregister(nc);
+	generation++;
+	/* Retire the old generation only after the new one has been forked. */
+	memcpy(prev, slots, sizeof(prev));
+	memset(slots, 0, sizeof(slots));
+	conf_free(conf);
+	for (int i = 0; i < nc->workers; i++)
+		spawn(nc, fd, i);
+	for (int i = 0; i < MAX_SLOTS; i++)
+		if (prev[i].pid != 0)
+			retire(&prev[i]);
+	log_info("reloaded %s: generation %d", nc->path, generation);
+	return nc;
+}
+
 int
 supervisor_run(struct sg_conf *conf)
 {
@@ -355,57 +428,18 @@ supervisor_run(struct sg_conf *conf)
 			log_info("received %s: stopping gracefully", strsignal(sig));
 			stopping = true;
 			stop_deadline = sg_now_us() + (int64_t) (conf->shutdown_timeout_s + 5) * 1000000;
-			for (int i = 0; i < MAX_SLOTS; i++)
-				if (slots[i].pid != 0)
-					kill(slots[i].pid, SIGTERM);
-			for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
-				if (old[i].pid != 0)
-					kill(old[i].pid, SIGTERM);
+			signal_all(SIGTERM);
 		}
 		if (sig == SIGHUP && !stopping) {
-			char *errors = NULL;
-			struct sg_conf *nc = conf_load(conf->path, &errors);
-
-			if (nc == NULL) {
-				log_error("reload failed; keeping the running configuration:");
-				for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
-					log_error("%s", line);
-				free(errors);
-			} else {
-				if (strcmp(nc->listen, listen_path) != 0)
-					log_warn("server.socket changed to %s: a restart is needed for that; still "
-						 "listening on %s", nc->listen, listen_path);
-				free(nc->listen);
-				nc->listen = sg_strdup(listen_path);
-				log_set_level_name(nc->log_level);
-				preregister(nc);
-				generation++;
-				/* Retire the old generation only after the new one has been forked. */
-				struct slot prev[MAX_SLOTS];
-				memcpy(prev, slots, sizeof(prev));
-				memset(slots, 0, sizeof(slots));
-				conf_free(conf);
-				conf = nc;
-				nworkers = conf->workers;
-				for (int i = 0; i < nworkers; i++)
-					spawn(conf, fd, i);
-				for (int i = 0; i < MAX_SLOTS; i++)
-					if (prev[i].pid != 0)
-						retire(&prev[i]);
-				log_info("reloaded %s: generation %d", conf->path, generation);
-			}
+			conf = reload(conf, fd, listen_path);
+			nworkers = conf->workers;
 		}
 		if (stopping) {
 			if (count_live() == 0)
 				break;
 			if (sg_now_us() > stop_deadline) {
 				log_warn("workers did not stop in time: killing them");
-				for (int i = 0; i < MAX_SLOTS; i++)
-					if (slots[i].pid != 0)
-						kill(slots[i].pid, SIGKILL);
-				for (size_t i = 0; i < SG_ARRAY_LEN(old); i++)
-					if (old[i].pid != 0)
-						kill(old[i].pid, SIGKILL);
+				signal_all(SIGKILL);
 				stop_deadline = sg_now_us() + 5 * 1000000;
 			}
 			continue;
