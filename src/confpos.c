@@ -337,7 +337,9 @@ confpos_render(struct confpos_loader *L)
 	size_t len = 0;
 	char *out, *p;
 
-	qsort(L->probs, L->nprobs, sizeof(*L->probs), problem_cmp);
+	/* qsort must not be given NULL, even for no element: only "out of memory" may have been recorded. */
+	if (L->nprobs > 0)
+		qsort(L->probs, L->nprobs, sizeof(*L->probs), problem_cmp);
 	for (size_t i = 0; i < L->nprobs; i++)
 		len += strlen(L->name) + strlen(L->probs[i].msg) + 32;
 	len += strlen(L->name) + 64;
