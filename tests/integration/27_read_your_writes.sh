@@ -70,14 +70,12 @@ done
 wait
 n=80 reads=4 bad=0 slow=0 max=0 total=0
 lat=$SG_TEST_DIR/tmp/ryw-lat
-for i in $(seq $n); do
-	id=ryw-lat-$i
-	s=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-		-d "{\"model_id\":\"$id\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models")
-	[[ $s == 200 ]] || bad=$((bad + 1))
-	urls=()
-	for k in $(seq $reads); do urls+=(-o /dev/null "$SG_URL/v1/models/$id"); done
-	# One curl, its transfers at once: nginx takes a kept connection for each.
+# parallel_reads ID: $reads GETs of model ID at once (one curl, its transfers at once: nginx takes a
+# kept connection for each); adds to bad (not 200, or a transfer missing), slow (300 ms or more),
+# max and total (ms).
+parallel_reads() {
+	local urls=() k code t ms
+	for k in $(seq $reads); do urls+=(-o /dev/null "$SG_URL/v1/models/$1"); done
 	curl -s -Z --parallel-immediate -w '%{http_code} %{time_total}\n' "${urls[@]}" >"$lat"
 	while read -r code t; do
 		[[ $code == 200 ]] || bad=$((bad + 1))
@@ -87,6 +85,13 @@ for i in $(seq $n); do
 		total=$((total + ms))
 	done <"$lat"
 	[[ $(wc -l <"$lat") == "$reads" ]] || bad=$((bad + 1))
+}
+for i in $(seq $n); do
+	id=ryw-lat-$i
+	s=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		-d "{\"model_id\":\"$id\",\"provider_id\":\"vllm-short\"}" "$SG_URL/v1/models")
+	[[ $s == 200 ]] || bad=$((bad + 1))
+	parallel_reads "$id"
 done
 expect_eq "$bad" 0 "$n registrations each read at once by $reads parallel GETs: all 200 ($bad not)"
 expect_eq "$slow" 0 "no read right after a write takes 300 ms or more ($slow did; the slowest ${max} ms)"
@@ -114,15 +119,7 @@ done ) &
 writer=$!
 bad=0 slow=0 max=0
 for i in $(seq 60); do
-	urls=()
-	for k in $(seq $reads); do urls+=(-o /dev/null "$SG_URL/v1/models/ryw-slow"); done
-	curl -s -Z --parallel-immediate -w '%{http_code} %{time_total}\n' "${urls[@]}" >"$lat"
-	while read -r code t; do
-		[[ $code == 200 ]] || bad=$((bad + 1))
-		ms=$(awk -v t="$t" 'BEGIN { printf "%d", t * 1000 }')
-		((ms > max)) && max=$ms
-		((ms >= 300)) && slow=$((slow + 1))
-	done <"$lat"
+	parallel_reads ryw-slow
 done
 wait "$writer"
 expect_eq "$(psql_q "SELECT count(*) FROM models WHERE identifier LIKE 'ryw-other-%'")" 60 "60 registrations ran meanwhile"
