@@ -477,6 +477,12 @@ parse_resource(struct parser *ps, const json_t *v, const char *path, struct poli
 	enum sg_rtype t;
 	char type[64];
 
+	if (s != NULL && strncmp(s, "regex:", 6) == 0) {
+		report(ps, path, false,
+		       "regex: resources are not supported: use \"<type>::*\" or \"<type>::<identifier>\", got %s",
+		       GOT(v));
+		return;
+	}
 	if (sep == NULL || (size_t) (sep - s) >= sizeof(type) || sep[2] == '\0') {
 		report(ps, path, false,
 		       "must be \"<type>::*\" or \"<type>::<identifier>\" (type one of model, shield, vector_db, "

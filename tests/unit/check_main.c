@@ -19,6 +19,7 @@ main(void)
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, conf_suite());
 	srunner_add_suite(sr, acl_suite());
+	srunner_add_suite(sr, policy_suite());
 	srunner_add_suite(sr, auth_suite());
 	srunner_add_suite(sr, registry_suite());
 	srunner_add_suite(sr, resources_suite());
