@@ -130,6 +130,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
 	json_t *obj = NULL, *tools = NULL, *existing = NULL;
 	char msg[512] = "";
+	bool replaced = false;
 	sg_status st;
 
 	*stored = NULL;
@@ -138,6 +139,17 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	if (st != SG_OK)
 		goto out;
 	ident = json_string_value(json_object_get(obj, "identifier"));
+	if (id != NULL) {
+		/* A new object is a create, judged before any upstream or MCP server is contacted. */
+		st = registry_get(t, ident, &existing);
+		if (st == SG_E_NOT_FOUND && identity_decide_at(id, SG_ACT_CREATE, obj, owner, false, NULL) != POLICY_PERMIT) {
+			st = resources_fail(err, SG_E_FORBIDDEN, NULL, "the access policy does not permit creating %s '%.*s'",
+					    resources_type_label(t), (int) sg_utf8_prefix(ident, 300), ident);
+			goto out;
+		}
+		if (st != SG_OK && st != SG_E_NOT_FOUND)
+			goto out;
+	}
 	if (t == SG_RT_MODEL && id != NULL) {
 		/* Like the seed's remote providers: the upstream must serve the model (when the provider says to check). */
 		const struct sg_provider *p =
@@ -156,30 +168,41 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		 * An identifier taken by another provider or endpoint, or by a group the caller cannot see (whatever
 		 * its source: the answer must not depend on it), is a conflict before any MCP server is contacted.
 		 */
-		st = registry_get(t, ident, &existing);
-		if (st == SG_OK &&
+		if (id == NULL && (st = registry_get(t, ident, &existing)) != SG_OK && st != SG_E_NOT_FOUND)
+			goto out;
+		if (existing != NULL &&
 		    ((id != NULL && !identity_can_see(id, existing)) || !same_tool_group_source(existing, obj))) {
 			st = SG_E_CONFLICT;
 			goto out;
 		}
-		if (st != SG_OK && st != SG_E_NOT_FOUND)
-			goto out;
 		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
 		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, msg, sizeof(msg));
 	} else {
 		st = registry_register(t, obj, owner, id == NULL, stored, created, msg, sizeof(msg));
+		/* A conflicting re-registration is an update: permitted, it replaces the object (its owner stays). */
+		if (st == SG_E_CONFLICT && existing != NULL && t != SG_RT_TOOL && identity_can_see(id, existing) &&
+		    identity_decide(id, SG_ACT_UPDATE, existing, NULL) == POLICY_PERMIT) {
+			const char *was_owner;
+			bool was_config;
+
+			(void) registry_origin(existing, &was_owner, &was_config);
+			msg[0] = '\0';
+			st = registry_replace(t, obj, was_owner, stored, msg, sizeof(msg));
+			replaced = st == SG_OK;
+		}
 	}
 	/* Echoing a stored object is only for callers who may see it. */
-	if (st == SG_OK && !*created && id != NULL && !identity_can_see(id, *stored)) {
+	if (st == SG_OK && !*created && !replaced && id != NULL && !identity_can_see(id, *stored)) {
 		json_decref(*stored);
 		*stored = NULL;
 		msg[0] = '\0';
 		st = SG_E_CONFLICT;
 	}
 	if (st == SG_OK)
-		log_info("%s %s '%s' (provider %s)%s%s", *created ? "registered" : "re-registered (unchanged)",
+		log_info("%s %s '%s' (provider %s)%s%s",
+			 *created ? "registered" : replaced ? "replaced (an update)" : "re-registered (unchanged)",
 			 resources_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
 			 owner ? " for " : "", owner ? owner : "");
 out:
@@ -306,6 +329,7 @@ stream_list(struct request *r, enum sg_rtype t, const char *group)
 			break;
 		if (identity_can_see(&r->id, obj)) {
 			json_object_del(obj, "access_attributes");
+			json_object_del(obj, REGISTRY_ORIGIN_KEY);
 			text = json_dumps(obj, JSON_COMPACT);
 			if (text == NULL)
 				st = SG_E_NOMEM;
@@ -360,7 +384,8 @@ resources_get(struct request *r)
 
 	if (st != SG_OK)
 		return st;
-	r->reply = obj;
+	if ((r->reply = registry_public(obj)) == NULL)
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
@@ -378,7 +403,8 @@ resources_register(struct request *r)
 	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &err);
 	if (st != SG_OK)
 		return http_fail(r, st, err.param[0] ? err.param : NULL, "%s", err.msg);
-	r->reply = stored;
+	if ((r->reply = registry_public(stored)) == NULL)
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 

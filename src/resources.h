@@ -141,15 +141,15 @@ sg_status resources_register_object(const struct sg_conf *conf, const struct ide
 
 /*
  * Whether caller id may unregister obj, whose owner is owner (NULL: none)
- * and which the config registered when from_config: the default rule (the
- * one place it is decided, so that an access policy can replace it).
- *  - a caller who cannot see obj (identity_can_see): SG_E_NOT_FOUND, with
- *    the message a missing object gets ("Model 'x' not found");
- *  - an admin (with a principal): SG_OK;
- *  - an object from the config: SG_E_FORBIDDEN for everyone else;
- *  - a caller with a principal: SG_OK for the owner, else SG_E_FORBIDDEN;
- *  - an anonymous caller (no principal): SG_OK for an ownerless object,
- *    else SG_E_FORBIDDEN.
+ * and which the config registered when from_config, as the access policy
+ * (id->policy) decides:
+ *  - a caller who may not read obj: SG_E_NOT_FOUND, with the message a
+ *    missing object gets ("Model 'x' not found");
+ *  - delete permitted: SG_OK;
+ *  - else SG_E_FORBIDDEN: under the default policy "… comes from the
+ *    configuration: only an admin may unregister it" for an object from the
+ *    config, else "… may be unregistered only by its owner or an admin";
+ *    under a configured one "the access policy does not permit deleting …".
  * Pure; t names the type in messages.  err gets the client message.
  */
 sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,
