@@ -296,6 +296,15 @@ long long registry_created_at(enum sg_rtype t, const char *identifier);
 sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
 
 /*
+ * Writes the access policy in force (conf->policy, as policy_to_json) and
+ * auth.admin_roles to the table access_policy, replacing what any process
+ * wrote before: sg_can() and principal_visible_resources decide with it.
+ * Call at start and on every reload (the supervisor, after migrations).
+ * registry_policy.c.
+ */
+sg_status registry_sync_policy(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
+
+/*
  * Rows (registry_rows.c).  A row of type t is registry_row_ncols(t)
  * nullable strings in the order of registry_row_column(t, i): identifier,
  * provider_resource_id, provider_id, owner, has_acl ("t"/"f"), roles, teams,

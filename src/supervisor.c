@@ -305,6 +305,8 @@ preregister(const struct sg_conf *conf)
 
 		if (registry_sync_providers(conf, perr, sizeof(perr)) != SG_OK)
 			log_warn("cannot record the configured providers: %s", perr);
+		if (registry_sync_policy(conf, perr, sizeof(perr)) != SG_OK)
+			log_warn("cannot record the access policy for SQL inspection: %s", perr);
 		if (resources_preregister(conf) != SG_OK)
 			log_warn("some configured resources could not be registered (see above)");
 	}
