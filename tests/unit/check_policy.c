@@ -11,7 +11,12 @@
  *   - the default policy against today's rules written out in C (acl_check
  *     for reading, the unregister rule of resources_may_unregister);
  *   - parse errors with their paths, and policy_to_json → policy_parse
- *     giving the same rules.
+ *     giving the same rules;
+ *   - "sql_agreement": policies × callers × objects × actions × types
+ *     through policy_decide and through sg_policy_decide() in PostgreSQL,
+ *     the same verdict every time.  It exists only when SG_TEST_DATABASE_URL
+ *     names a database with the migrations applied;
+ *     tests/integration/42_policy.sh runs it that way.
  */
 #include "config.h"
 
@@ -19,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "acl.h"
+#include "json.h"
 #include "policy.h"
 #include "suites.h"
 
@@ -580,11 +588,121 @@ START_TEST(test_action_names)
 }
 END_TEST
 
+/* ---- C and SQL decide alike ---- */
+
+static const char *const agreement_policies[] = {
+	NULL, /* the default, for admin roles admin and ops */
+	issue_policy,
+	/* teams manage their own objects; models are for everyone; admins do anything */
+	"[{\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"user with admin in roles\"},"
+	" {\"permit\":{\"actions\":[\"read\"],\"resource\":\"model::*\"}},"
+	" {\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"user is owner\"},"
+	" {\"permit\":{\"actions\":[\"read\"]},\"when\":\"user in owners teams\"}]",
+	/* Llama Stack's own default policy, and negations that cannot be decided */
+	"[{\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"user in owners roles\"},"
+	" {\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"user in owners teams\"},"
+	" {\"forbid\":{\"actions\":[\"delete\"]},\"when\":[\"user not in owners teams\",\"user is not owner\"]},"
+	" {\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"user is owner\"},"
+	" {\"permit\":{\"actions\":[\"create\",\"read\",\"update\",\"delete\"]},\"when\":\"resource is unowned\"}]",
+	/* principals, one identifier, unless, origin and anonymity */
+	"[{\"forbid\":{\"actions\":[\"read\"],\"resource\":\"vector_db::v\"},\"unless\":[\"user with a in teams\",\"user is not anonymous\"]},"
+	" {\"permit\":{\"principal\":\"alice\",\"actions\":[\"delete\",\"update\"]},\"when\":\"resource is not from config\"},"
+	" {\"permit\":{\"actions\":[\"read\",\"create\"]},\"unless\":\"user with admin not in roles\"},"
+	" {\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user meets access_attributes\",\"resource is from config\"]},"
+	" {\"forbid\":{\"actions\":[\"read\"]},\"when\":\"user is anonymous\"},"
+	" {\"permit\":{\"actions\":[\"read\"]},\"when\":\"user with user in roles\"}]",
+};
+
+static const char *const verdict_names[] = {"permit", "forbid", "no_match", "undecided"};
+
+/* An array category of the object's ACL as SQL's text[] parameter (NULL: not set). */
+static char *
+cat_param(const struct sg_attrs *a, enum sg_attr_cat c)
+{
+	json_t *arr;
+	char *s;
+
+	if (!a->present || !a->set[c])
+		return NULL;
+	arr = json_array();
+	for (size_t i = 0; i < a->cat[c].n; i++)
+		ck_assert_int_eq(json_array_append_new(arr, json_string(a->cat[c].v[i])), 0);
+	s = sg_json_dump(arr);
+	json_decref(arr);
+	return s;
+}
+
+START_TEST(test_sql_agreement)
+{
+	static const char sql[] =
+		"SELECT sg_policy_decide($1::jsonb, $2, coalesce($3::jsonb, '{}'), $4, $5, $6, $7::boolean,"
+		" sg_registry_text_array($8::jsonb), sg_registry_text_array($9::jsonb), sg_registry_text_array($10::jsonb),"
+		" sg_registry_text_array($11::jsonb), $12, $13::boolean)";
+	static const char *const types[] = {"model", "vector_db"};
+	PGconn *conn = PQconnectdb(getenv("SG_TEST_DATABASE_URL"));
+	struct sg_strv roles = {0};
+	size_t n = 0, seen[4] = {0};
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(conn));
+	ck_assert(sg_strv_push(&roles, "admin") && sg_strv_push(&roles, "ops"));
+	for (size_t pi = 0; pi < SG_ARRAY_LEN(agreement_policies); pi++) {
+		struct sg_policy *p = agreement_policies[pi] ? policy_of(agreement_policies[pi]) : policy_default(&roles);
+		json_t *pj = policy_to_json(p);
+		char *ptext = sg_json_dump(pj);
+
+		for (size_t oi = 0; oi < NOBJ; oi++) {
+			char *cats[SG_ATTR_NCAT];
+
+			if (!objs[oi].owner_known)
+				continue; /* SQL always knows the row's owner */
+			for (int c = 0; c < SG_ATTR_NCAT; c++)
+				cats[c] = cat_param(&obj_attrs[oi], (enum sg_attr_cat) c);
+			for (size_t ci = 0; ci < NCALLER; ci++)
+				for (int a = 0; a < SG_ACT_COUNT; a++)
+					for (size_t ti = 0; ti < SG_ARRAY_LEN(types); ti++) {
+						struct policy_object o = obj_at(oi, types[ti], ti ? "v" : "m");
+						struct policy_caller u = caller_at(ci);
+						enum policy_verdict v = policy_decide(p, &u, (enum sg_action) a, &o, NULL);
+						const char *params[13] = {
+							ptext, callers[ci].principal, callers[ci].attrs,
+							policy_action_name((enum sg_action) a), types[ti], o.identifier,
+							obj_attrs[oi].present ? "t" : "f", cats[0], cats[1], cats[2], cats[3],
+							objs[oi].owner, objs[oi].from_config ? "t" : "f"};
+						PGresult *r = PQexecParams(conn, sql, 13, NULL, params, NULL, NULL, 0);
+
+						ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s",
+							      PQresultErrorMessage(r));
+						ck_assert_msg(strcmp(PQgetvalue(r, 0, 0), verdict_names[v]) == 0,
+							      "policy %zu, %s %s %s::%s by %s: C %s, SQL %s", pi,
+							      policy_action_name((enum sg_action) a), objs[oi].name, types[ti],
+							      o.identifier, callers[ci].name, verdict_names[v],
+							      PQgetvalue(r, 0, 0));
+						PQclear(r);
+						seen[v]++;
+						n++;
+					}
+			for (int c = 0; c < SG_ATTR_NCAT; c++)
+				free(cats[c]);
+		}
+		free(ptext);
+		json_decref(pj);
+		policy_free(p);
+	}
+	/* The table reaches every verdict, so agreement means something for each. */
+	for (int v = 0; v < 4; v++)
+		ck_assert_msg(seen[v] > 0, "no case gives %s", verdict_names[v]);
+	ck_assert_uint_gt(n, 1000);
+	sg_strv_free(&roles);
+	PQfinish(conn);
+}
+END_TEST
+
 Suite *
 policy_suite(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("policy");
+	const char *db = getenv("SG_TEST_DATABASE_URL");
 
 	tcase_add_checked_fixture(tc, fixtures_setup, fixtures_teardown);
 	tcase_add_loop_test(tc, test_condition, 0, (int) SG_ARRAY_LEN(conds));
@@ -595,5 +713,12 @@ policy_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_action_names);
 	suite_add_tcase(s, tc);
+	if (db != NULL && db[0] != '\0') {
+		TCase *sql = tcase_create("sql_agreement");
+
+		tcase_add_checked_fixture(sql, fixtures_setup, fixtures_teardown);
+		tcase_add_test(sql, test_sql_agreement);
+		suite_add_tcase(s, sql);
+	}
 	return s;
 }
