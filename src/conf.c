@@ -290,9 +290,12 @@ parse_section(struct confpos_loader *L, const char *section, json_t *obj)
 
 /* policy_parse's problems, placed like every other key's. */
 static void
-policy_problem(void *ctx, const char *path, bool at_key, const char *msg)
+policy_problem(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got)
 {
-	confpos_report(ctx, path, at_key, "%s", msg);
+	if (got != NULL)
+		confpos_report(ctx, path, at_key, "%s, got %s", msg, SG_CONF_GOT(got));
+	else
+		confpos_report(ctx, path, at_key, "%s", msg);
 }
 
 static void

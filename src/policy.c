@@ -385,10 +385,12 @@ struct parser {
 	bool bad, nomem;
 };
 
-static void report(struct parser *ps, const char *path, bool at_key, const char *fmt, ...) SG_PRINTF(4, 5);
+static void report(struct parser *ps, const char *path, bool at_key, const json_t *got, const char *fmt, ...)
+	SG_PRINTF(5, 6);
 
+/* One problem: msg, and the value at fault (got, may be NULL) for the config to render. */
 static void
-report(struct parser *ps, const char *path, bool at_key, const char *fmt, ...)
+report(struct parser *ps, const char *path, bool at_key, const json_t *got, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -398,26 +400,8 @@ report(struct parser *ps, const char *path, bool at_key, const char *fmt, ...)
 	va_end(ap);
 	ps->bad = true;
 	if (ps->report != NULL)
-		ps->report(ps->ctx, path, at_key, msg);
+		ps->report(ps->ctx, path, at_key, msg, got);
 }
-
-/* "got …" for messages: a short rendering of a scalar, else its kind. */
-static const char *
-got(const json_t *v, char *buf, size_t n)
-{
-	if (json_is_object(v))
-		return "an object";
-	if (json_is_array(v))
-		return "an array";
-	size_t m = json_dumpb(v, buf, n - 1, JSON_ENCODE_ANY);
-
-	if (m >= n - 1)
-		snprintf(buf + n - 5, 5, "...");
-	else
-		buf[m] = '\0';
-	return buf;
-}
-#define GOT(v) got((v), (char[72]){0}, 72)
 
 /* Joins path and a key or index into a new string; sets nomem on failure. */
 static char *
@@ -440,10 +424,9 @@ parse_actions(struct parser *ps, const json_t *v, const char *path, unsigned *ou
 	if (json_is_array(v)) {
 		n = json_array_size(v);
 		if (n == 0)
-			report(ps, path, false, "must list at least one action");
+			report(ps, path, false, NULL, "must list at least one action");
 	} else if (!json_is_string(v)) {
-		report(ps, path, false, "must be an action or a list of actions (create, read, update, delete), got %s",
-		       GOT(v));
+		report(ps, path, false, v, "must be an action or a list of actions (create, read, update, delete)");
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -462,10 +445,10 @@ parse_actions(struct parser *ps, const json_t *v, const char *path, unsigned *ou
 			char *p = sub(ps, path, NULL, (long) i);
 
 			if (p != NULL)
-				report(ps, p, false, "must be one of create, read, update, delete, got %s", GOT(one));
+				report(ps, p, false, one, "must be one of create, read, update, delete");
 			free(p);
 		} else {
-			report(ps, path, false, "must be one of create, read, update, delete, got %s", GOT(one));
+			report(ps, path, false, one, "must be one of create, read, update, delete");
 		}
 	}
 }
@@ -478,22 +461,20 @@ parse_resource(struct parser *ps, const json_t *v, const char *path, struct poli
 	char type[64];
 
 	if (s != NULL && strncmp(s, "regex:", 6) == 0) {
-		report(ps, path, false,
-		       "regex: resources are not supported: use \"<type>::*\" or \"<type>::<identifier>\", got %s",
-		       GOT(v));
+		report(ps, path, false, v,
+		       "regex: resources are not supported: use \"<type>::*\" or \"<type>::<identifier>\"");
 		return;
 	}
 	if (sep == NULL || (size_t) (sep - s) >= sizeof(type) || sep[2] == '\0') {
-		report(ps, path, false,
+		report(ps, path, false, v,
 		       "must be \"<type>::*\" or \"<type>::<identifier>\" (type one of model, shield, vector_db, "
-		       "dataset, scoring_function, benchmark, tool_group, tool), got %s",
-		       GOT(v));
+		       "dataset, scoring_function, benchmark, tool_group, tool)");
 		return;
 	}
 	memcpy(type, s, (size_t) (sep - s));
 	type[sep - s] = '\0';
 	if (!registry_type_from_name(type, &t)) {
-		report(ps, path, false,
+		report(ps, path, false, NULL,
 		       "the resource type must be one of model, shield, vector_db, dataset, scoring_function, "
 		       "benchmark, tool_group, tool, got \"%.64s\"",
 		       type);
@@ -513,8 +494,7 @@ parse_scope(struct parser *ps, const json_t *v, const char *path, struct policy_
 	bool have_actions = false;
 
 	if (!json_is_object(v)) {
-		report(ps, path, false, "must be an object with \"actions\" and optional \"principal\" and \"resource\", got %s",
-		       GOT(v));
+		report(ps, path, false, v, "must be an object with \"actions\" and optional \"principal\" and \"resource\"");
 		return;
 	}
 	json_object_foreach((json_t *) v, key, e) {
@@ -527,19 +507,19 @@ parse_scope(struct parser *ps, const json_t *v, const char *path, struct policy_
 			parse_actions(ps, e, p, &r->actions);
 		} else if (strcmp(key, "principal") == 0) {
 			if (!json_is_string(e) || json_string_length(e) == 0)
-				report(ps, p, false, "must be a non-empty string (a principal's name), got %s", GOT(e));
+				report(ps, p, false, e, "must be a non-empty string (a principal's name)");
 			else if ((r->principal = sg_strdup(json_string_value(e))) == NULL)
 				ps->nomem = true;
 		} else if (strcmp(key, "resource") == 0) {
 			parse_resource(ps, e, p, r);
 		} else {
-			report(ps, p, true, "unknown key \"%.64s\": expected one of %s, %s, %s", key, keys[0], keys[1],
+			report(ps, p, true, NULL, "unknown key \"%.64s\": expected one of %s, %s, %s", key, keys[0], keys[1],
 			       keys[2]);
 		}
 		free(p);
 	}
 	if (!have_actions)
-		report(ps, path, false, "must have \"actions\" (a list of create, read, update, delete)");
+		report(ps, path, false, NULL, "must have \"actions\" (a list of create, read, update, delete)");
 }
 
 static void
@@ -548,11 +528,11 @@ parse_conds(struct parser *ps, const json_t *v, const char *path, struct policy_
 	size_t n = json_is_array(v) ? json_array_size(v) : 1;
 
 	if (!json_is_array(v) && !json_is_string(v)) {
-		report(ps, path, false, "must be a condition or a list of conditions, got %s", GOT(v));
+		report(ps, path, false, v, "must be a condition or a list of conditions");
 		return;
 	}
 	if (n == 0) {
-		report(ps, path, false, "must list at least one condition");
+		report(ps, path, false, NULL, "must list at least one condition");
 		return;
 	}
 	if ((r->conds = sg_calloc(n, sizeof(*r->conds))) == NULL) {
@@ -570,13 +550,13 @@ parse_conds(struct parser *ps, const json_t *v, const char *path, struct policy_
 			return;
 		}
 		if (!json_is_string(e)) {
-			report(ps, p, false, "must be a condition (a string), got %s", GOT(e));
+			report(ps, p, false, e, "must be a condition (a string)");
 		} else if ((st = cond_parse(json_string_value(e), &r->conds[r->nconds], why, sizeof(why))) == SG_OK) {
 			r->nconds++;
 		} else if (st == SG_E_NOMEM) {
 			ps->nomem = true;
 		} else {
-			report(ps, p, false, "%s", why);
+			report(ps, p, false, NULL, "%s", why);
 		}
 		free(p);
 	}
@@ -592,7 +572,7 @@ parse_rule(struct parser *ps, const json_t *v, const char *path, struct policy_r
 	const json_t *e;
 
 	if (!json_is_object(v)) {
-		report(ps, path, false, "must be an object with \"permit\" or \"forbid\", got %s", GOT(v));
+		report(ps, path, false, v, "must be an object with \"permit\" or \"forbid\"");
 		return;
 	}
 	json_object_foreach((json_t *) v, key, e) {
@@ -604,18 +584,18 @@ parse_rule(struct parser *ps, const json_t *v, const char *path, struct policy_r
 			char *p = sub(ps, path, key, 0);
 
 			if (p != NULL)
-				report(ps, p, true,
+				report(ps, p, true, NULL,
 				       "unknown key \"%.64s\": expected one of permit, forbid, when, unless, description",
 				       key);
 			free(p);
 		}
 	}
 	if ((permit == NULL) == (forbid == NULL)) {
-		report(ps, path, false, "must have exactly one of \"permit\" and \"forbid\"");
+		report(ps, path, false, NULL, "must have exactly one of \"permit\" and \"forbid\"");
 		return;
 	}
 	if (when != NULL && unless != NULL) {
-		report(ps, path, false, "may have \"when\" or \"unless\", not both");
+		report(ps, path, false, NULL, "may have \"when\" or \"unless\", not both");
 		return;
 	}
 	r->forbid = forbid != NULL;
@@ -638,7 +618,7 @@ parse_rule(struct parser *ps, const json_t *v, const char *path, struct policy_r
 		char *p = sub(ps, path, "description", 0);
 
 		if (p != NULL && !json_is_string(e))
-			report(ps, p, false, "must be a string, got %s", GOT(e));
+			report(ps, p, false, e, "must be a string");
 		else if (p != NULL && (r->description = sg_strdup(json_string_value(e))) == NULL)
 			ps->nomem = true;
 		free(p);
@@ -655,7 +635,7 @@ policy_parse(const json_t *v, const char *path, policy_report_fn report_fn, void
 
 	*out = NULL;
 	if (!json_is_array(v)) {
-		report(&ps, path, false, "must be an array of rules, got %s", GOT(v));
+		report(&ps, path, false, v, "must be an array of rules");
 		return SG_E_BAD_REQUEST;
 	}
 	if ((p = sg_calloc(1, sizeof(*p))) == NULL)

@@ -120,12 +120,14 @@ const char *policy_action_name(enum sg_action a);
 
 /*
  * Reads an access_policy value (a JSON array of rules) at path ("access_policy").
- * Every problem is passed to report(ctx, path of the value, at_key, message),
- * e.g. ("access_policy[1].forbid.actions[0]", false, "must be one of create,
- * read, update, delete, got \"write\"").  SG_OK with *out a new policy;
+ * Every problem is passed to report(ctx, path of the value, at_key, message,
+ * got): got is the value at fault when the message should end with what
+ * was given (the config renders it, ", got \"write\""), else NULL; e.g.
+ * ("access_policy[1].forbid.actions[0]", false, "must be one of create,
+ * read, update, delete", "write").  SG_OK with *out a new policy;
  * SG_E_BAD_REQUEST when a problem was reported (*out NULL); SG_E_NOMEM.
  */
-typedef void (*policy_report_fn)(void *ctx, const char *path, bool at_key, const char *msg);
+typedef void (*policy_report_fn)(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got);
 sg_status policy_parse(const json_t *v, const char *path, policy_report_fn report, void *ctx, struct sg_policy **out)
 	SG_MUST_CHECK;
 

@@ -149,6 +149,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		}
 		if (st != SG_OK && st != SG_E_NOT_FOUND)
 			goto out;
+		st = SG_OK;
 	}
 	if (t == SG_RT_MODEL && id != NULL) {
 		/* Like the seed's remote providers: the upstream must serve the model (when the provider says to check). */

@@ -119,10 +119,11 @@ caller_at(size_t i)
 
 /* Parses a policy from JSON text; fails the test on any problem. */
 static void
-problem_fail(void *ctx, const char *path, bool at_key, const char *msg)
+problem_fail(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got)
 {
 	(void) ctx;
 	(void) at_key;
+	(void) got;
 	ck_abort_msg("unexpected problem at %s: %s", path, msg);
 }
 
@@ -510,16 +511,22 @@ struct seen {
 	int n;
 };
 
+/* The first problem, with the value at fault as the config renders scalars (", got 3"). */
 static void
-problem_record(void *ctx, const char *path, bool at_key, const char *msg)
+problem_record(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got)
 {
 	struct seen *s = ctx;
+	char *g = got == NULL ? NULL
+		: json_is_object(got) ? sg_strdup("an object")
+		: json_is_array(got) ? sg_strdup("an array")
+				     : json_dumps(got, JSON_ENCODE_ANY);
 
 	if (s->n++ == 0) {
 		snprintf(s->path, sizeof(s->path), "%s", path);
-		snprintf(s->msg, sizeof(s->msg), "%s", msg);
+		snprintf(s->msg, sizeof(s->msg), "%s%s%s", msg, g ? ", got " : "", g ? g : "");
 		s->at_key = at_key;
 	}
+	free(g);
 }
 
 START_TEST(test_bad)
