@@ -47,19 +47,7 @@ KOPS=$(sg_cli key create p42-ops 2>/dev/null)
 	pass "principals and keys for the policy tests" || fail "principals and keys" "got '$KA' '$KC' '$KB' '$KADM' '$KOPS'"
 
 # ---- C and SQL decide alike ------------------------------------------------------------------------
-check_bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate
-if [[ -x $check_bin ]]; then
-	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=policy \
-		CK_RUN_CASE=sql_agreement CK_VERBOSITY=normal "$check_bin" 2>&1); rc=$?
-	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
-		pass "policy_decide (C) and sg_policy_decide (SQL) agree on policies × callers × objects × actions"
-	else
-		REQ_DESC="$check_bin (CK_RUN_SUITE=policy CK_RUN_CASE=sql_agreement)"; STATUS=$rc; BODY=$out
-		fail "policy_decide (C) and sg_policy_decide (SQL) agree on policies × callers × objects × actions" "exit $rc"
-	fi
-else
-	fail "policy_decide (C) and sg_policy_decide (SQL) agree" "no unit-test binary at $check_bin"
-fi
+unit_case policy sql_agreement "policy_decide (C) and sg_policy_decide (SQL) agree on policies × callers × objects × actions"
 
 # ---- the default policy ---------------------------------------------------------------------------
 printed=$("$SG_BIN" check-config --print-policy "$SG_CONFIG" 2>&1)
