@@ -177,6 +177,7 @@ out:
 				 r->err_msg ? r->err_msg : "");
 		respond_error(r, st);
 	}
+	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
 	access_log(r);
 }
 
