@@ -121,9 +121,10 @@ access_log(struct request *r)
 {
 	int64_t dur = sg_now_us() - r->start_us;
 
-	log_info("%s %s %d %lld.%03lldms principal=%s%s", r->method_name ? r->method_name : "-",
+	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s", r->method_name ? r->method_name : "-",
 		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
-		 r->id.principal ? r->id.principal : "-", r->client_gone ? " client-gone" : "");
+		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
+		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "");
 }
 
 void
