@@ -30,6 +30,7 @@ struct identity {
 	bool admin;            /* holds one of auth.admin_roles (the rules outside the policy: attributes it may give,
 				  MCP endpoints it may register) */
 	const struct sg_policy *policy; /* the access policy in force (the config's); NULL denies everything */
+	char *key_id;          /* the stackgate API key that authenticated the caller; NULL: none */
 };
 
 /*
@@ -40,6 +41,9 @@ struct identity {
  *    empty or absent = none;
  *  - STACKGATE_GROUPS: comma-separated groups (oauth2-proxy's
  *    X-Auth-Request-Groups), added to "teams";
+ *  - STACKGATE_KEY_ID: the id of the stackgate API key that authenticated
+ *    the principal (nginx sets it from auth_check's X-Stackgate-Key-Id);
+ *    empty or absent = none; only with a principal;
  * then adds the principal's rows of principal_attributes.  admin is true when
  * the merged roles meet auth.admin_roles.
  * Returns SG_E_UNAUTHORIZED when auth.required is on and there is no
