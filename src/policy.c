@@ -48,16 +48,24 @@ static const char *const cond_patterns[PC_COUNT] = {
 
 #define MAX_WORDS 8
 
-/* Splits s at runs of blanks into at most MAX_WORDS words (pointers into buf); the count, or MAX_WORDS + 1. */
+/* Splits buf in place at runs of blanks (as Python's split()); up to MAX_WORDS words in w; the count of all. */
 static size_t
 split_words(char *buf, char **w)
 {
 	size_t n = 0;
+	char *p = buf;
 
-	for (char *p = strtok(buf, " \t\r\n"); p != NULL; p = strtok(NULL, " \t\r\n"))
-		if (n++ < MAX_WORDS)
-			w[n - 1] = p;
-	return n;
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (*p == '\0')
+			return n;
+		if (n < MAX_WORDS)
+			w[n] = p;
+		n++;
+		p += strcspn(p, " \t\r\n");
+		if (*p != '\0')
+			*p++ = '\0';
+	}
 }
 
 /* Parses text into *c (c->value newly allocated).  SG_OK, SG_E_BAD_REQUEST (why set), SG_E_NOMEM. */
