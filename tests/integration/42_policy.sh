@@ -58,6 +58,13 @@ expect_eq "$(psql_q "SELECT rules FROM access_policy" 2>&1 | jq -cS . 2>&1)" "$(
 expect_eq "$(psql_q "SELECT is_default || ' ' || admin_roles::text FROM access_policy" 2>&1)" "true {admin}" \
 	"…marked as the default, with the admin roles"
 
+bad=$SG_TEST_DIR/tmp/p42-bad.json
+with_policy "$bad" '[{"permit":{"actions":["read","list"]}}]'
+out=$("$SG_BIN" check-config "$bad" 2>&1); rc=$?
+expect_eq "$rc" 1 "check-config refuses an unknown action (exit 1)"
+[[ $out =~ p42-bad\.json:[0-9]+:[0-9]+:\ access_policy\[0\]\.permit\.actions\[1\]:\ must\ be\ one\ of\ create,\ read,\ update,\ delete,\ got\ \"list\" ]] &&
+	pass "…at FILE:LINE:COL, saying what it expected" || fail "check-config names the bad action with its position" "$out"
+
 as "$KA" POST /v1/models "$(model p42-a-m)"
 expect_status 200 "alice registers p42-a-m (team p42-a)"
 as "$KADM" POST /v1/models "$(model p42-adm-m)"
