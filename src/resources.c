@@ -122,6 +122,14 @@ same_tool_group_source(const json_t *a, const json_t *b)
 	return !json_is_object(ea) || json_equal(json_object_get(ea, "uri"), json_object_get(eb, "uri"));
 }
 
+/* The 403 for a create the access policy refuses. */
+static sg_status
+denied_create(enum sg_rtype t, const char *ident, struct resources_err *err)
+{
+	return resources_fail(err, SG_E_FORBIDDEN, NULL, "the access policy does not permit creating %s '%.*s'",
+			      resources_type_label(t), (int) sg_utf8_prefix(ident, 300), ident);
+}
+
 sg_status
 resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r, enum sg_rtype t,
 			  json_t *body, json_t **stored, bool *created, struct resources_err *err)
@@ -130,7 +138,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
 	json_t *obj = NULL, *tools = NULL, *existing = NULL;
 	char msg[512] = "";
-	bool replaced = false;
+	bool replaced = false, may_create = true;
 	sg_status st;
 
 	*stored = NULL;
@@ -141,10 +149,10 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	ident = json_string_value(json_object_get(obj, "identifier"));
 	if (id != NULL) {
 		/* A new object is a create, judged before any upstream or MCP server is contacted. */
+		may_create = identity_decide_at(id, SG_ACT_CREATE, obj, owner, false, NULL) == POLICY_PERMIT;
 		st = registry_get(t, ident, &existing);
-		if (st == SG_E_NOT_FOUND && identity_decide_at(id, SG_ACT_CREATE, obj, owner, false, NULL) != POLICY_PERMIT) {
-			st = resources_fail(err, SG_E_FORBIDDEN, NULL, "the access policy does not permit creating %s '%.*s'",
-					    resources_type_label(t), (int) sg_utf8_prefix(ident, 300), ident);
+		if (st == SG_E_NOT_FOUND && !may_create) {
+			st = denied_create(t, ident, err);
 			goto out;
 		}
 		if (st != SG_OK && st != SG_E_NOT_FOUND)
@@ -193,6 +201,23 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 			st = registry_replace(t, obj, was_owner, stored, msg, sizeof(msg));
 			replaced = st == SG_OK;
 		}
+	}
+	/*
+	 * The object in the way was gone by the time the registry looked, and it stored this one: a create after
+	 * all, which the caller may not do.  Undone at once (it was visible for that instant).
+	 */
+	if (st == SG_OK && *created && !may_create) {
+		sg_status undo = t == SG_RT_TOOL_GROUP ? registry_unregister_tool_group(ident, NULL, msg, sizeof(msg))
+						       : registry_unregister(t, ident, NULL, msg, sizeof(msg));
+
+		if (undo != SG_OK)
+			log_error("%s '%s': could not undo a create the access policy refuses: %s", resources_type_name(t),
+				  ident, msg);
+		json_decref(*stored);
+		*stored = NULL;
+		*created = false;
+		st = denied_create(t, ident, err);
+		goto out;
 	}
 	/* Echoing a stored object is only for callers who may see it. */
 	if (st == SG_OK && !*created && !replaced && id != NULL && !identity_can_see(id, *stored)) {

@@ -121,6 +121,18 @@ as "$KADM" POST /v1/models "$(model p42-adm-m2)"
 expect_status 200 "an admin registers a model"
 as "$KADM" DELETE /v1/models/p42-adm-m2
 expect_status 200 "…and unregisters it"
+# The cache still lists a model whose row is gone (deleted without its notification): the create check
+# cannot be skipped because the object seemed to exist.
+as "$KADM" POST /v1/models "$(model p42-ghost)"
+expect_status 200 "an admin registers p42-ghost"
+psql_q "SET session_replication_role = replica; DELETE FROM models WHERE identifier = 'p42-ghost'" >/dev/null 2>&1
+expect_eq "$(psql_q "SELECT count(*) FROM models WHERE identifier = 'p42-ghost'")" 0 \
+	"its row is deleted behind the cache's back (no notification)"
+as "$KA" POST /v1/models "$(model p42-ghost)"
+expect_status 403 "alice registering it is still a create the policy refuses"
+expect_eq "$(psql_q "SELECT count(*) FROM models WHERE identifier = 'p42-ghost'")" 0 "…and no row of hers remains"
+as "$KADM" DELETE /v1/models/p42-ghost
+
 as "$KA" POST /v1/datasets "$(dataset p42-ds)"
 expect_status 200 "alice registers a dataset (its owner may create it)"
 as "$KB" DELETE /v1/datasets/p42-ds
