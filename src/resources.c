@@ -7,10 +7,13 @@
  * object; providers are chosen from the config by API and never by
  * hard-coded ids; references (embedding model, dataset, scoring functions)
  * must exist and be visible; tool groups carry their creator's ACL and lose
- * their tools with them.  Tenants stay apart: a caller gives only
- * access_attributes it holds (resources_acl_for), only the owner or an admin
- * unregisters (resources_may_unregister, asked by the registry on the row it
- * locks for the DELETE), and a 409 reads the same whatever is in the way.
+ * their tools with them.  Every decision is the access policy's (policy.h,
+ * through identity_decide*): reading (lists, gets, calls, references),
+ * creating, updating (a conflicting re-registration) and deleting
+ * (resources_may_unregister, asked by the registry on the row it locks for
+ * the DELETE).  Tenants stay apart: a caller gives only access_attributes
+ * it holds (resources_acl_for, outside the policy), and a 409 reads the same
+ * whatever is in the way.
  *
  * Validation and defaults are pure (resources_build(), in
  * resources_build.c); this file holds the handlers, the registration flow

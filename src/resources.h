@@ -119,14 +119,20 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
  * Registers one object for caller id (NULL: start-up, no owner, marked as
  * the config's; an anonymous caller's objects have no owner either) on
  * behalf of request r (NULL at start-up; its client leaving stops an MCP
- * call): build;
- * for a model with a caller, openai_check_model_served() (400 when the
+ * call): build; with a caller, the access policy's create decision (a new
+ * identifier the policy does not let it create: 403, before anything else
+ * is asked; one that was taken but vanished before the write is undone and
+ * 403 too); for a model with a caller, openai_check_model_served() (400 when the
  * upstream does not serve provider_model_id, 502/504 when it cannot be
  * asked); for a tool group its tools (a group id already taken by another
  * provider or endpoint is a 409 before any MCP server is contacted); then
- * the registry write.  On SG_OK
- * *stored is a new reference to the stored object (an identical earlier
- * registration counts: *created = false).  Failures: SG_E_BAD_REQUEST,
+ * the registry write.  A conflicting re-registration of an object the
+ * caller reads is an update: when the policy permits it the object is
+ * replaced (registry_replace, owner kept; not for tool groups), else the
+ * 409 stays.  On SG_OK
+ * *stored is a new reference to the stored object, with its origin
+ * (registry_public() before showing it; an identical earlier registration
+ * or a replacement counts: *created = false).  Failures: SG_E_BAD_REQUEST,
  * SG_E_FORBIDDEN (access_attributes), SG_E_CONFLICT (the identifier, or a
  * tool name, is taken by a different object, or by one the caller may not
  * see: one message, registry_taken_message(), whichever it is; a tool group
