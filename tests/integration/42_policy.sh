@@ -206,6 +206,48 @@ as "$KC" DELETE /v1/toolgroups/p42::g
 expect_status 403 "carol may not unregister alice's group"
 as "$KA" DELETE /v1/toolgroups/p42::g
 expect_status 200 "alice unregisters it"
+# The other types: alice creates, carol (her team) reads, bob neither sees nor lists; the references
+# (embedding model, dataset, scoring function) are read decisions too.
+as "$KA" POST /v1/models '{"model_id":"p42-emb","provider_id":"vllm","provider_model_id":"test-embed","model_type":"embedding","metadata":{"embedding_dimension":8}}'
+expect_status 200 "alice registers an embedding model"
+as "$KB" POST $OA/embeddings '{"model":"p42-emb","input":["a"]}'
+expect_status 200 "models are for everyone: bob calls alice's embedding model"
+as "$KA" POST /v1/datasets "$(dataset p42-bds)"
+expect_status 200 "alice registers a dataset for a benchmark"
+for spec in \
+	"shields|shield|{\"shield_id\":\"p42-sh\"}|p42-sh" \
+	"vector-dbs|vector_db|{\"vector_db_id\":\"p42-vdb\",\"embedding_model\":\"p42-emb\",\"embedding_dimension\":8}|p42-vdb" \
+	"scoring-functions|scoring_function|{\"scoring_fn_id\":\"p42-sf\",\"description\":\"d\",\"return_type\":{\"type\":\"number\"}}|p42-sf" \
+	"eval/benchmarks|benchmark|{\"benchmark_id\":\"p42-bm\",\"dataset_id\":\"p42-bds\",\"scoring_functions\":[\"p42-sf\"]}|p42-bm"; do
+	IFS='|' read -r route type body id <<<"$spec"
+	as "$KA" POST "/v1/$route" "$body"
+	expect_status 200 "$type: alice registers $id"
+	as "$KC" GET "/v1/$route/$id"
+	expect_status 200 "$type: carol reads it"
+	as "$KB" GET "/v1/$route/$id"
+	expect_status 404 "$type: bob gets 404"
+	as "$KB" GET "/v1/$route"
+	expect_eq "$(ids)" "" "$type: bob's list does not show it"
+	as "$KC" GET "/v1/$route"
+	expect_eq "$(ids)" "$id" "$type: carol's list does"
+	expect_eq "$(view_ids p42-carol "$type"),$(view_ids p42-bob "$type")" "$id," "$type: the view agrees for carol and bob"
+done
+as "$KB" POST /v1/eval/benchmarks '{"benchmark_id":"p42-bm2","dataset_id":"p42-bds","scoring_functions":["p42-sf"]}'
+expect_status 400 "bob cannot refer to a dataset he cannot read"
+expect_jq .error.message "dataset_id: Dataset 'p42-bds' not found" "…it is not found for him"
+as "$KC" DELETE /v1/vector-dbs/p42-vdb
+expect_status 403 "carol may not unregister alice's vector DB"
+as "$KB" DELETE /v1/vector-dbs/p42-vdb
+expect_status 404 "bob gets 404"
+as "$KA" DELETE /v1/vector-dbs/p42-vdb
+expect_status 200 "alice unregisters her vector DB"
+as "$KA" DELETE /v1/models/p42-emb
+expect_status 200 "…and her embedding model"
+psql_q "DELETE FROM benchmarks WHERE identifier LIKE 'p42%'; DELETE FROM scoring_functions WHERE identifier LIKE 'p42%';
+	DELETE FROM shields WHERE identifier LIKE 'p42%'" >/dev/null
+as "$KA" DELETE /v1/datasets/p42-bds
+expect_status 200 "alice unregisters the benchmark's dataset"
+
 as "$KA" DELETE /v1/datasets/p42-tds
 expect_status 200 "alice unregisters p42-tds"
 
