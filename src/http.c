@@ -322,8 +322,6 @@ http_request_reset(struct request *r)
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
-	free(r->err_msg);
-	free(r->err_param);
 	sg_strv_free(&r->headers);
 	memset(r, 0, sizeof(*r));
 	r->query = "";
@@ -334,21 +332,19 @@ sg_status
 http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	st = sg_vfail(&r->err, st, param, fmt, ap);
 	va_end(ap);
-	free(r->err_msg);
-	r->err_msg = msg;
-	free(r->err_param);
-	r->err_param = param ? sg_strdup(param) : NULL;
-	/* Whatever a value cut mid-character or a client's odd bytes put in, the error body can encode it. */
-	if (r->err_msg != NULL)
-		sg_utf8_scrub(r->err_msg);
-	if (r->err_param != NULL)
-		sg_utf8_scrub(r->err_param);
+	return st;
+}
+
+sg_status
+http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
+{
+	if (e != &r->err)
+		r->err = *e;
+	r->err.status = st;
 	return st;
 }
 
@@ -523,70 +519,4 @@ http_respond(struct request *r, int status, const char *content_type, const char
 		return;
 	if (put_head(r, status, content_type, (long long) len, false) && r->method != SG_HEAD)
 		put(r, body, len);
-}
-
-/* The shared part of the field getters: fetch, treat null as absent, check type. */
-static sg_status
-field(struct request *r, json_t *obj, const char *key, bool required, json_type type, const char *what, json_t **out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return http_fail(r, SG_E_BAD_REQUEST, key, "%s is required", key);
-		return SG_OK;
-	}
-	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
-		return http_fail(r, SG_E_BAD_REQUEST, key, "%s must be %s", key, what);
-	*out = v;
-	return SG_OK;
-}
-
-sg_status
-http_field_str(struct request *r, json_t *obj, const char *key, bool required, const char **out)
-{
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_STRING, "a string", &v);
-
-	*out = v ? json_string_value(v) : NULL;
-	return st;
-}
-
-sg_status
-http_field_obj(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
-{
-	return field(r, obj, key, required, JSON_OBJECT, "an object", out);
-}
-
-sg_status
-http_field_array(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
-{
-	return field(r, obj, key, required, JSON_ARRAY, "an array", out);
-}
-
-sg_status
-http_field_int(struct request *r, json_t *obj, const char *key, bool required, json_int_t *out, bool *found)
-{
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_INTEGER, "an integer", &v);
-
-	if (found != NULL)
-		*found = v != NULL;
-	if (v != NULL)
-		*out = json_integer_value(v);
-	return st;
-}
-
-sg_status
-http_field_bool(struct request *r, json_t *obj, const char *key, bool required, bool *out, bool *found)
-{
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_TRUE, "a boolean", &v);
-
-	if (found != NULL)
-		*found = v != NULL;
-	if (v != NULL)
-		*out = json_is_true(v);
-	return st;
 }

@@ -93,10 +93,10 @@ conninfo_for(const struct sg_conf *c)
 static int
 cmd_migrate(struct sg_conf *c)
 {
-	char err[512];
+	struct sg_err err;
 
-	if (db_migrate(conninfo_for(c), true, err, sizeof(err)) != SG_OK) {
-		fprintf(stderr, "stackgate: migrate: %s\n", err);
+	if (db_migrate(conninfo_for(c), true, &err) != SG_OK) {
+		fprintf(stderr, "stackgate: migrate: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -105,7 +105,7 @@ cmd_migrate(struct sg_conf *c)
 static int
 cmd_serve(struct sg_conf *c, bool migrate)
 {
-	char err[512];
+	struct sg_err err;
 	sg_status st;
 
 	/* A config without conninfo uses STACKGATE_DATABASE_URL, like the CLI. */
@@ -115,9 +115,9 @@ cmd_serve(struct sg_conf *c, bool migrate)
 	}
 	if ((migrate || c->auto_migrate) && cmd_migrate(c) != 0)
 		goto fail;
-	st = db_schema_check(c->conninfo, err, sizeof(err));
+	st = db_schema_check(c->conninfo, &err);
 	if (st != SG_OK) {
-		log_error("%s", err);
+		log_error("%s", err.msg);
 		goto fail;
 	}
 	return supervisor_run(c); /* frees c */

@@ -350,10 +350,10 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 	struct relay rl = {.r = r, .model_json = client_json};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
-	char err[512];
+	struct sg_err *err = &r->err;
 	sg_status st, fail = SG_OK;
 
-	st = proxy_stream(q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(q, &sink, &resp, err);
 	if (r->client_gone) {
 		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
 			 resp.duration_ms);
@@ -362,32 +362,29 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 	}
 	if (!resp.streamed) {
 		/* Nothing was sent: this is still an ordinary reply with a real status. */
-		st = st != SG_OK ? http_fail(r, st, NULL, "%s", err) : reply_buffered(r, p, &resp, client_json);
+		if (st == SG_OK)
+			st = reply_buffered(r, p, &resp, client_json);
 		goto out;
 	}
 	if (st != SG_OK) {
 		fail = st;
 	} else if (rl.sse_res == PROXY_SSE_TOO_BIG) {
-		fail = SG_E_BAD_GATEWAY;
-		snprintf(err, sizeof(err), "upstream %s sent an event larger than the limit", p->provider_id);
+		fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s sent an event larger than the limit",
+			       p->provider_id);
 	} else if (rl.sse_res != PROXY_SSE_OK) {
-		fail = SG_E_NOMEM;
-		snprintf(err, sizeof(err), "out of memory");
+		fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	} else {
 		bool truncated;
 
-		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK) {
-			fail = SG_E_NOMEM;
-			snprintf(err, sizeof(err), "out of memory");
-		} else if (truncated) {
-			fail = SG_E_BAD_GATEWAY;
-			snprintf(err, sizeof(err), "upstream %s ended the stream in the middle of an event",
-				 p->provider_id);
-		}
+		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK)
+			fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		else if (truncated)
+			fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				       "upstream %s ended the stream in the middle of an event", p->provider_id);
 	}
 	if (fail != SG_OK) {
-		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err);
-		if (!append_error_event(&rl.out, fail, err))
+		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err->msg);
+		if (!append_error_event(&rl.out, fail, err->msg))
 			log_error("could not build the error event");
 	} else if (!rl.done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
@@ -412,7 +409,6 @@ forward(struct request *r, enum kind kind)
 	struct proxy_response resp = {0};
 	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
 	const char *model;
-	char err[512];
 	json_t *body;
 	bool stream = false, found = false;
 	sg_status st;
@@ -420,11 +416,11 @@ forward(struct request *r, enum kind kind)
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		goto out;
-	st = http_field_str(r, body, "model", true, &model);
+	st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
 	if (st != SG_OK)
 		goto out;
 	if (kind != K_EMBEDDINGS) {
-		st = http_field_bool(r, body, "stream", false, &stream, &found);
+		st = sg_json_field_bool(body, "stream", NULL, false, &stream, &found, &r->err);
 		if (st != SG_OK)
 			goto out;
 	}
@@ -463,15 +459,14 @@ forward(struct request *r, enum kind kind)
 		st = relay_stream(r, &q, client_json);
 		goto out;
 	}
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &r->err);
 	if (st == SG_OK && resp.aborted) {
 		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
 		r->client_gone = true;
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
-	} else if (st != SG_OK)
-		st = http_fail(r, st, NULL, "%s", err);
-	else
+	} else if (st == SG_OK) {
 		st = reply_buffered(r, t.p, &resp, client_json);
+	}
 out:
 	proxy_response_free(&resp);
 	proxy_buf_free(&body_out);
@@ -582,50 +577,4 @@ out:
 	if (st != SG_OK)
 		return http_fail(r, st, NULL, "models could not be listed: the registry is unavailable");
 	return SG_OK;
-}
-
-sg_status
-openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
-			  char *err, size_t errlen)
-{
-	struct sg_strv ids = {0};
-	struct proxy_buf list = {0};
-	char *msg = NULL;
-	sg_status st;
-
-	if (errlen > 0)
-		err[0] = '\0';
-	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
-		return SG_OK;
-	st = proxy_list_models(p, r != NULL ? client_alive : NULL, r, &ids, err, errlen);
-	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
-		goto out;
-	for (size_t i = 0; i < ids.n; i++)
-		if ((i > 0 && !proxy_buf_append(&list, ", ", 2)) || !proxy_buf_append(&list, ids.v[i], strlen(ids.v[i])))
-			goto nomem;
-	if (ids.n == 0)
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
-				  p->provider_id);
-	else
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves: %s", provider_model_id,
-				  p->provider_id, list.p);
-	if (msg == NULL)
-		goto nomem;
-	if (strlen(msg) < errlen || errlen < 8) {
-		copy_utf8(err, errlen, msg);
-	} else {
-		/* A cut list says so. */
-		copy_utf8(err, errlen - 3, msg);
-		strcat(err, "...");
-	}
-	st = SG_E_BAD_REQUEST;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	st = SG_E_NOMEM;
-out:
-	free(msg);
-	proxy_buf_free(&list);
-	sg_strv_free(&ids);
-	return st;
 }

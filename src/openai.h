@@ -17,20 +17,6 @@ sg_status openai_completions(struct request *r);
 sg_status openai_chat_completions(struct request *r);
 sg_status openai_embeddings(struct request *r);
 
-/*
- * For model registration (resources): when p is an OpenAI-compatible
- * provider with check_models on, asks the upstream which models it serves
- * (GET {base_url}/models) and returns SG_E_BAD_REQUEST, with "model 'x' is
- * not served by provider 'p'; it serves: a, b" in err, when
- * provider_model_id is not one of them.  An upstream that cannot be reached
- * → SG_E_BAD_GATEWAY (SG_E_GATEWAY_TIMEOUT when it connects but does not
- * answer).  SG_OK when served, or when the check does not apply.  r (NULL
- * at start-up) is the registering request: when its client leaves, the
- * upstream call stops at once (SG_E_BAD_GATEWAY).
- */
-sg_status openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
-				    char *err, size_t errlen) SG_MUST_CHECK;
-
 /* ---- Rewriting bodies and stream events: pure text functions, in openai_rewrite.c ---- */
 
 /* What openai_rewrite_model() found. */

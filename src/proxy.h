@@ -107,7 +107,7 @@ struct proxy_sink {
  * returns the mapped status and a client-safe message in err.
  * resp is the caller's to proxy_response_free() in every case.
  */
-sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, char *err, size_t errlen)
+sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, struct sg_err *err)
 	SG_MUST_CHECK;
 
 /*
@@ -119,7 +119,7 @@ sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp,
  * the stream began returns the mapped status with resp->streamed set.
  */
 sg_status proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp,
-		       char *err, size_t errlen) SG_MUST_CHECK;
+		       struct sg_err *err) SG_MUST_CHECK;
 
 /* Frees what a call put in resp.  Idempotent. */
 void proxy_response_free(struct proxy_response *resp);
@@ -133,7 +133,7 @@ void proxy_response_free(struct proxy_response *resp);
  * went away").  Message in err.
  */
 sg_status proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
-			    struct sg_strv *ids, char *err, size_t errlen) SG_MUST_CHECK;
+			    struct sg_strv *ids, struct sg_err *err) SG_MUST_CHECK;
 
 /* Frees the calling thread's curl handle; the worker calls it when a thread ends. */
 void proxy_thread_cleanup(void);
@@ -145,8 +145,7 @@ void proxy_thread_cleanup(void);
  * stopped it.  Writes a client-safe message naming the provider into err.
  * SG_OK for CURLE_OK.
  */
-sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, char *err,
-			 size_t errlen);
+sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, struct sg_err *err);
 
 /*
  * The SSE frame splitter.  Feed it bytes in chunks of any size; for each

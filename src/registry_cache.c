@@ -438,8 +438,7 @@ out:
 static sg_status
 iter_fill_db(struct registry_iter *it)
 {
-	char err[128] = "";
-	struct txn x = {.t = it->t, .err = err, .errlen = sizeof(err)};
+	struct txn x = {.t = it->t};
 	sg_status st = SG_E_UNAVAILABLE;
 
 	for (int attempt = 0; attempt < 2; attempt++) {

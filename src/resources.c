@@ -25,7 +25,7 @@
 
 #include "log.h"
 #include "mcp.h"
-#include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "resources.h"
 #include "route.h"
@@ -40,13 +40,12 @@ client_alive(void *ctx)
 
 sg_status
 resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, const struct identity *id,
-			   struct request *r, json_t **tools, struct resources_err *err)
+			   struct request *r, json_t **tools, struct sg_err *err)
 {
 	const json_t *ep = json_object_get(group, "mcp_endpoint");
 	const char *pid = json_string_value(json_object_get(group, "provider_id"));
 	const struct sg_provider *p = pid ? conf_provider(conf, SG_API_TOOL_RUNTIME, pid) : NULL;
 	json_t *defs = NULL;
-	char msg[384];
 	sg_status st, fail_status = SG_E_INTERNAL;
 
 	*tools = NULL;
@@ -58,18 +57,20 @@ resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, cons
 					.alive_ctx = r,
 					.request_id = r != NULL ? r->request_id : NULL};
 
-		st = mcp_list_tools(&call, &defs, msg, sizeof(msg));
+		st = mcp_list_tools(&call, &defs, err);
 		/* At start-up the master forks next: no curl handle, and no connection, may outlive this. */
 		if (r == NULL)
 			proxy_thread_cleanup();
-		if (st != SG_OK)
-			return resources_fail(err, st, st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint", "%s",
-					      msg);
+		if (st != SG_OK) {
+			snprintf(err->param, sizeof(err->param), "%s",
+				 st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint");
+			return st;
+		}
 		fail_status = SG_E_BAD_GATEWAY;
 	} else {
 		defs = resources_builtin_tool_defs(p ? p->provider_type : NULL);
 		if (defs == NULL)
-			return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+			return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	}
 	st = resources_tools_from_defs(group, defs, fail_status, tools, err);
 	json_decref(defs);
@@ -124,12 +125,11 @@ same_tool_group_source(const json_t *a, const json_t *b)
 
 sg_status
 resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r, enum sg_rtype t,
-			  json_t *body, json_t **stored, bool *created, struct resources_err *err)
+			  json_t *body, json_t **stored, bool *created, struct sg_err *err)
 {
 	struct lookup_ctx lc = {.id = id};
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
 	json_t *obj = NULL, *tools = NULL, *existing = NULL;
-	char msg[512] = "";
 	sg_status st;
 
 	*stored = NULL;
@@ -143,11 +143,11 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		const struct sg_provider *p =
 			conf_provider(conf, SG_API_INFERENCE, json_string_value(json_object_get(obj, "provider_id")));
 
-		st = openai_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")), r,
-					       msg, sizeof(msg));
+		st = provider_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")),
+						 r != NULL ? client_alive : NULL, r, err);
 		if (st != SG_OK) {
-			resources_fail(err, st, st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id", "%s",
-				       msg);
+			snprintf(err->param, sizeof(err->param), "%s",
+				 st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id");
 			goto out;
 		}
 	}
@@ -167,15 +167,15 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
-		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, msg, sizeof(msg));
+		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, err);
 	} else {
-		st = registry_register(t, obj, owner, id == NULL, stored, created, msg, sizeof(msg));
+		st = registry_register(t, obj, owner, id == NULL, stored, created, err);
 	}
 	/* Echoing a stored object is only for callers who may see it. */
 	if (st == SG_OK && !*created && id != NULL && !identity_can_see(id, *stored)) {
 		json_decref(*stored);
 		*stored = NULL;
-		msg[0] = '\0';
+		sg_err_reset(err);
 		st = SG_E_CONFLICT;
 	}
 	if (st == SG_OK)
@@ -184,12 +184,10 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 			 owner ? " for " : "", owner ? owner : "");
 out:
 	if (st != SG_OK && err->msg[0] == '\0') {
-		if (st == SG_E_CONFLICT && msg[0] == '\0') /* the registry's own text for a taken id, word for word */
-			registry_taken_message(t, json_string_value(json_object_get(obj, "identifier")), msg, sizeof(msg));
-		if (st == SG_E_CONFLICT)
-			resources_fail(err, st, NULL, "%s", msg);
+		if (st == SG_E_CONFLICT) /* the registry's own text for a taken id, word for word */
+			registry_taken_message(t, json_string_value(json_object_get(obj, "identifier")), err);
 		else
-			resources_fail(err, st, NULL, "%s", msg[0] ? msg : registry_message(st));
+			sg_fail(err, st, NULL, "%s", registry_message(st));
 	}
 	json_decref(obj);
 	json_decref(tools);
@@ -367,7 +365,6 @@ resources_get(struct request *r)
 sg_status
 resources_register(struct request *r)
 {
-	struct resources_err err;
 	json_t *body, *stored;
 	bool created;
 	sg_status st;
@@ -375,9 +372,9 @@ resources_register(struct request *r)
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		return st;
-	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &err);
+	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &r->err);
 	if (st != SG_OK)
-		return http_fail(r, st, err.param[0] ? err.param : NULL, "%s", err.msg);
+		return st;
 	r->reply = stored;
 	return SG_OK;
 }
@@ -389,14 +386,11 @@ struct unregister_ctx {
 };
 
 static sg_status
-may_delete(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err, size_t errlen)
+may_delete(void *ctx, const json_t *obj, const char *owner, bool from_config, struct sg_err *err)
 {
 	const struct unregister_ctx *uc = ctx;
-	struct resources_err e = {.param = "", .msg = ""};
-	sg_status st = resources_may_unregister(uc->id, uc->t, obj, owner, from_config, &e);
 
-	snprintf(err, errlen, "%s", e.msg);
-	return st;
+	return resources_may_unregister(uc->id, uc->t, obj, owner, from_config, err);
 }
 
 static bool
@@ -413,21 +407,22 @@ resources_unregister(struct request *r)
 	enum sg_rtype t = route_type(r);
 	struct unregister_ctx uc = {.id = &r->id, .t = t};
 	const struct registry_guard guard = {.may_delete = may_delete, .may_name = may_name, .ctx = &uc};
-	char msg[512] = "";
 	sg_status st;
 
 	/* Who may is resources_may_unregister's to say; the registry asks it on the row it locked for the DELETE. */
 	if (r->path_arg == NULL)
 		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
 	if (t == SG_RT_TOOL_GROUP)
-		st = registry_unregister_tool_group(r->path_arg, &guard, msg, sizeof(msg));
+		st = registry_unregister_tool_group(r->path_arg, &guard, &r->err);
 	else
-		st = registry_unregister(t, r->path_arg, &guard, msg, sizeof(msg));
+		st = registry_unregister(t, r->path_arg, &guard, &r->err);
 	if (st == SG_E_NOT_FOUND) /* missing, or not the caller's to see: one answer */
 		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
 				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
+	if (st != SG_OK && r->err.msg[0] == '\0')
+		return http_fail(r, st, NULL, "%s", registry_message(st));
 	if (st != SG_OK)
-		return http_fail(r, st, NULL, "%s", msg[0] ? msg : registry_message(st));
+		return st;
 	log_info("unregistered %s '%s'%s%s", resources_type_name(t), r->path_arg, r->id.principal ? " by " : "",
 		 r->id.principal ? r->id.principal : "");
 	r->reply = NULL; /* the body is `null`, as in Llama Stack */
@@ -525,7 +520,7 @@ resources_preregister(const struct sg_conf *conf)
 			continue;
 		}
 		json_array_foreach(lists[l].list, i, entry) {
-			struct resources_err err = {.param = ""};
+			struct sg_err err = {.param = ""};
 			json_t *stored = NULL;
 			bool created;
 			sg_status st;
@@ -533,7 +528,7 @@ resources_preregister(const struct sg_conf *conf)
 			/* Without its id a config dataset would be registered anew at every start. */
 			if (lists[l].t == SG_RT_DATASET && json_is_object(entry) &&
 			    !json_is_string(json_object_get(entry, "dataset_id"))) {
-				st = resources_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
+				st = sg_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
 						    "dataset_id is required in the config");
 			} else {
 				st = resources_register_object(conf, NULL, NULL, lists[l].t, entry, &stored, &created,

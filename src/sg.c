@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sg.c: the status tables generated from SG_STATUS_TABLE, string vectors,
+ * sg.c: the status tables generated from SG_STATUS_TABLE, the error carrier
+ * (struct sg_err), string vectors,
  * allocation wrappers (with the test countdown) and the clock.
  */
 #include "config.h"
@@ -325,6 +326,51 @@ sg_utf8_scrub(char *s)
 			*p = '?';
 			len = 1;
 		}
+}
+
+sg_status
+sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap)
+{
+	if (e == NULL)
+		return st;
+	e->status = st;
+	snprintf(e->param, sizeof(e->param), "%s", param ? param : "");
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	/* A value cut mid-character, or a client's odd bytes, must not make the error body fail to encode. */
+	sg_utf8_scrub(e->param);
+	sg_utf8_scrub(e->msg);
+	return st;
+}
+
+sg_status
+sg_fail(struct sg_err *e, sg_status st, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	st = sg_vfail(e, st, param, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+void
+sg_err_detail(struct sg_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+	sg_utf8_scrub(e->detail);
+}
+
+void
+sg_err_reset(struct sg_err *e)
+{
+	if (e != NULL)
+		memset(e, 0, sizeof(*e));
 }
 
 void

@@ -334,7 +334,7 @@ static sg_status
 op_build(const void *argp, long fail_at, char **text)
 {
 	const struct build_arg *a = argp;
-	struct resources_err err;
+	struct sg_err err;
 	json_t *out = NULL;
 	sg_status st;
 
@@ -432,12 +432,13 @@ static sg_status
 op_row(const void *argp, long fail_at, char **text)
 {
 	const struct row_arg *a = argp;
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 	json_t *out = NULL;
 	sg_status st;
 
 	arm(fail_at);
-	st = registry_row_from_object(a->t, a->obj, "alice", vals, err, sizeof(err));
+	st = registry_row_from_object(a->t, a->obj, "alice", vals, &err);
 	if (st == SG_OK)
 		out = registry_row_to_object(a->t, (const char *const *) vals);
 	disarm();

@@ -159,21 +159,21 @@ START_TEST(fail_stores_valid_utf8)
 	memcpy(id + 299, "\xc3\xa9 more", 8);
 	st = http_fail(&r, SG_E_NOT_FOUND, "model_id\xff", "Model '%.300s' not found", id);
 	ck_assert(st == SG_E_NOT_FOUND);
-	ck_assert(sg_utf8_valid(r.err_msg, strlen(r.err_msg)));
-	ck_assert_uint_eq(strlen(r.err_msg), strlen("Model '' not found") + 300);
-	ck_assert_str_eq(r.err_msg + strlen("Model '") + 299, "?' not found");
-	ck_assert_str_eq(r.err_param, "model_id?");
+	ck_assert(sg_utf8_valid(r.err.msg, strlen(r.err.msg)));
+	ck_assert_uint_eq(strlen(r.err.msg), strlen("Model '' not found") + 300);
+	ck_assert_str_eq(r.err.msg + strlen("Model '") + 299, "?' not found");
+	ck_assert_str_eq(r.err.param, "model_id?");
 	/* What respond_error() packs now encodes. */
-	body = json_pack("{s:s,s:s?}", "message", r.err_msg, "param", r.err_param);
+	body = json_pack("{s:s,s:s?}", "message", r.err.msg, "param", r.err.param);
 	ck_assert_ptr_nonnull(body);
 	json_decref(body);
 
 	/* Odd bytes from a client; valid multi-byte text is left alone; a second call replaces the first. */
 	(void) http_fail(&r, SG_E_BAD_REQUEST, NULL, "bad %s and good %s", "\xfe\xc0\xaf", "\xc3\xbc\xe2\x82\xac");
-	ck_assert_str_eq(r.err_msg, "bad ??? and good \xc3\xbc\xe2\x82\xac");
-	ck_assert_ptr_null(r.err_param);
+	ck_assert_str_eq(r.err.msg, "bad ??? and good \xc3\xbc\xe2\x82\xac");
+	ck_assert_str_eq(r.err.param, "");
 	http_request_reset(&r);
-	ck_assert_ptr_null(r.err_msg);
+	ck_assert_str_eq(r.err.msg, "");
 }
 END_TEST
 

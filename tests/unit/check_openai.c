@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "suites.h"
 
@@ -356,17 +357,16 @@ START_TEST(curl_code_mapping)
 		{CURLE_OUT_OF_MEMORY, true, false, SG_E_NOMEM, "out of memory"},
 		{CURLE_TOO_MANY_REDIRECTS, true, false, SG_E_BAD_GATEWAY, NULL},
 	};
-	char err[256];
+	struct sg_err err = {0};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
-		sg_status st = proxy_map_curl(cases[i].code, cases[i].connected, cases[i].timed_out, "vllm", err,
-					      sizeof(err));
+		sg_status st = proxy_map_curl(cases[i].code, cases[i].connected, cases[i].timed_out, "vllm", &err);
 
 		ck_assert_msg(st == cases[i].want, "curl code %d: got %s", cases[i].code, sg_status_name(st));
 		if (cases[i].text != NULL)
-			ck_assert_str_eq(err, cases[i].text);
+			ck_assert_str_eq(err.msg, cases[i].text);
 		else
-			ck_assert_ptr_nonnull(strstr(err, "upstream vllm"));
+			ck_assert_ptr_nonnull(strstr(err.msg, "upstream vllm"));
 	}
 }
 END_TEST
@@ -527,7 +527,8 @@ START_TEST(proxy_relays_a_stream_with_the_provider_key)
 {
 	struct fake f = {.parts = {sse_head, "data: {\"model\":\"up\"}\n", "\ndata: [DONE]\n\n"}, .delay_ms = 50};
 	struct sg_provider p;
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	struct sink_log l = {0};
 	struct proxy_sink sink = {sink_begin, sink_data, &l};
 	struct proxy_response resp;
@@ -537,7 +538,7 @@ START_TEST(proxy_relays_a_stream_with_the_provider_key)
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, "sekrit", 5000);
 	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
 	fake_stop(&f);
 	ck_assert(resp.streamed);
 	ck_assert(!resp.aborted);
@@ -562,7 +563,8 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 				    "{\"error\":{\"message\":\"no way\"}}";
 	struct fake f = {.parts = {reply}};
 	struct sg_provider p;
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	struct sink_log l = {0};
 	struct proxy_sink sink = {sink_begin, sink_data, &l};
 	struct proxy_response resp;
@@ -571,7 +573,7 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
 	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
 	fake_stop(&f);
 	ck_assert(!resp.streamed);
 	ck_assert_int_eq(l.begins, 0);
@@ -590,7 +592,8 @@ START_TEST(proxy_read_timeout_is_silence_not_total)
 			 .delay_ms = 400,
 			 .hold_ms = 4000};
 	struct sg_provider p;
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	struct sink_log l = {0};
 	struct proxy_sink sink = {sink_begin, sink_data, &l};
 	struct proxy_response resp;
@@ -600,12 +603,12 @@ START_TEST(proxy_read_timeout_is_silence_not_total)
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 1000);
 	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(&q, &sink, &resp, &err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
 	ck_assert(resp.streamed);
 	ck_assert_str_eq(l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
-	ck_assert_ptr_nonnull(strstr(err, "timed out"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "timed out"));
 	ck_assert_int_lt(resp.duration_ms, 3900);
 	ck_assert(f.saw_close);
 	proxy_response_free(&resp);
@@ -617,7 +620,8 @@ START_TEST(proxy_sink_abort_closes_the_upstream_connection)
 {
 	struct fake f = {.parts = {sse_head, "data: 1\n\n", "data: 2\n\n"}, .delay_ms = 100, .hold_ms = 3000};
 	struct sg_provider p;
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	struct sink_log l = {.stop_after_bytes = 1};
 	struct proxy_sink sink = {sink_begin, sink_data, &l};
 	struct proxy_response resp;
@@ -626,7 +630,7 @@ START_TEST(proxy_sink_abort_closes_the_upstream_connection)
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
 	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
 	ck_assert(resp.aborted);
 	ck_assert_int_lt(resp.duration_ms, 1000);
 	fake_stop(&f);
@@ -642,7 +646,8 @@ START_TEST(proxy_cut_stream_and_unreachable)
 				   "Transfer-Encoding: chunked\r\n\r\n",
 				   "9\r\ndata: 1\n\n\r\n", "40\r\ndata: 2"}};
 	struct sg_provider p;
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	struct sink_log l = {0};
 	struct proxy_sink sink = {sink_begin, sink_data, &l};
 	struct proxy_response resp;
@@ -653,7 +658,7 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
 	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(&q, &sink, &resp, &err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
 	ck_assert(resp.streamed);
@@ -665,9 +670,9 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	fd = listen_loopback(&port);
 	close(fd);
 	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &err);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "upstream fake is unreachable");
+	ck_assert_str_eq(err.msg, "upstream fake is unreachable");
 	ck_assert_int_eq(resp.status, 0);
 	proxy_response_free(&resp);
 }
@@ -689,7 +694,8 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	struct fake f = {.parts = {reply}, .nconn = 2};
 	struct sg_provider p;
 	struct proxy_buf seen = {0};
-	char url[64], pin[64], err[256];
+	char url[64], pin[64];
+	struct sg_err err = {0};
 	struct proxy_response resp;
 	struct proxy_request q = {.method = "POST", .path = "label", .body = "{}", .body_len = 2};
 	int64_t t0;
@@ -706,7 +712,7 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	q.headers = extra;
 	q.on_header = log_header;
 	q.header_ctx = &seen;
-	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
 	ck_assert_int_eq(resp.status, 200);
 	ck_assert_ptr_nonnull(strstr(f.req, "POST /some/path?q=1 HTTP/1.1\r\n"));
 	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nHost: pinned.invalid:1\r\n"));
@@ -718,10 +724,10 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 
 	/* A body over max_body is a 502 that names the limit. */
 	q.max_body = 10;
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "the reply of upstream fake exceeds 10 bytes");
+	ck_assert_str_eq(err.msg, "the reply of upstream fake exceeds 10 bytes");
 	proxy_response_free(&resp);
 
 	/* A redirect is an answer, not followed. */
@@ -730,7 +736,7 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	fake_start(&r);
 	provider_for(&p, url, sizeof(url), r.port, NULL, 5000);
 	q = (struct proxy_request){.provider = &p, .method = "GET", .path = "/models"};
-	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
 	fake_stop(&r);
 	ck_assert_int_eq(resp.status, 302);
 	proxy_response_free(&resp);
@@ -747,7 +753,7 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	q = (struct proxy_request){.provider = &p, .method = "POST", .path = "/x", .body = "{}", .body_len = 2,
 				   .timeout_ms = 700};
 	t0 = sg_now_us();
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(&q, &sink, &resp, &err);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
 	ck_assert_int_lt(sg_now_us() - t0, 1500 * 1000);
 	fake_stop(&d);
@@ -774,15 +780,16 @@ START_TEST(model_listing_stops_when_the_client_leaves)
 	struct fake f = {.parts = {NULL}, .nconn = 1, .hold_ms = 4000};
 	struct sg_provider p;
 	struct sg_strv ids = {0};
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	int64_t first = 0, t0;
 
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
 	t0 = sg_now_us();
-	ck_assert_int_eq(proxy_list_models(&p, leaves_after_300ms, &first, &ids, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_int_eq(proxy_list_models(&p, leaves_after_300ms, &first, &ids, &err), SG_E_BAD_GATEWAY);
 	ck_assert_int_lt(sg_now_us() - t0, 2500 * 1000);
-	ck_assert_str_eq(err, "the client went away while upstream fake was asked for its models");
+	ck_assert_str_eq(err.msg, "the client went away while upstream fake was asked for its models");
 	ck_assert_uint_eq(ids.n, 0);
 	fake_stop(&f);
 	ck_assert(f.saw_close);
@@ -797,36 +804,37 @@ START_TEST(model_listing_and_served_check)
 	struct fake f = {.parts = {reply}, .nconn = 3};
 	struct sg_provider p;
 	struct sg_strv ids = {0};
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	int port, fd;
 
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, "k", 5000);
-	ck_assert_int_eq(proxy_list_models(&p, NULL, NULL, &ids, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_list_models(&p, NULL, NULL, &ids, &err), SG_OK);
 	ck_assert_uint_eq(ids.n, 2);
 	ck_assert_str_eq(ids.v[0], "a-1");
 	ck_assert_str_eq(ids.v[1], "b-2");
 	ck_assert_ptr_nonnull(strstr(f.req, "GET /v1/models HTTP/1.1\r\n"));
 	sg_strv_free(&ids);
 
-	ck_assert_int_eq(openai_check_model_served(&p, "b-2", NULL, err, sizeof(err)), SG_OK);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
+	ck_assert_int_eq(provider_check_model_served(&p, "b-2", NULL, NULL, &err), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
 	fake_stop(&f);
 
 	/* The check off, or not an OpenAI-compatible provider: no call at all. */
 	p.check_models = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_OK);
 	p.check_models = true;
 	p.openai_compat = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_OK);
 
 	/* Unreachable. */
 	fd = listen_loopback(&port);
 	close(fd);
 	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "upstream fake is unreachable");
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(err.msg, "upstream fake is unreachable");
 	proxy_thread_cleanup();
 	proxy_thread_cleanup(); /* idempotent */
 }

@@ -70,22 +70,24 @@ END_TEST
 /* One text for every taken identifier, naming only the caller's own identifier, cut at a character boundary. */
 START_TEST(test_taken_message)
 {
-	char err[512], id[400];
+	char id[400];
+	struct sg_err err = {0};
 
-	registry_taken_message(SG_RT_MODEL, "m", err, sizeof(err));
-	ck_assert_str_eq(err, "Model 'm' already exists");
-	registry_taken_message(SG_RT_TOOL_GROUP, "mcp::g", err, sizeof(err));
-	ck_assert_str_eq(err, "Tool group 'mcp::g' already exists");
-	registry_taken_message(SG_RT_TOOL, "t", err, sizeof(err));
-	ck_assert_str_eq(err, "Tool 't' already exists");
+	registry_taken_message(SG_RT_MODEL, "m", &err);
+	ck_assert_str_eq(err.msg, "Model 'm' already exists");
+	registry_taken_message(SG_RT_TOOL_GROUP, "mcp::g", &err);
+	ck_assert_str_eq(err.msg, "Tool group 'mcp::g' already exists");
+	registry_taken_message(SG_RT_TOOL, "t", &err);
+	ck_assert_str_eq(err.msg, "Tool 't' already exists");
 	/* 299 bytes of 'a' then 'é' (2 bytes): the cut at 300 bytes drops the whole character */
 	memset(id, 'a', 299);
 	strcpy(id + 299, "\xc3\xa9");
-	registry_taken_message(SG_RT_MODEL, id, err, sizeof(err));
-	ck_assert_uint_eq(strlen(err), strlen("Model '' already exists") + 299);
-	ck_assert_ptr_null(strstr(err, "\xc3"));
-	registry_taken_message(SG_RT_MODEL, "m", err, 4);
-	ck_assert_str_eq(err, "Mod");
+	registry_taken_message(SG_RT_MODEL, id, &err);
+	ck_assert_uint_eq(strlen(err.msg), strlen("Model '' already exists") + 299);
+	ck_assert_ptr_null(strstr(err.msg, "\xc3"));
+	/* It is the one 409 text, and says so. */
+	ck_assert_int_eq(registry_taken_message(SG_RT_MODEL, "m", &err), SG_E_CONFLICT);
+	ck_assert_int_eq(err.status, SG_E_CONFLICT);
 }
 END_TEST
 
@@ -148,10 +150,11 @@ START_TEST(test_round_trip)
 {
 	enum sg_rtype t = round_trips[_i].t;
 	json_t *in = parse(round_trips[_i].obj), *out;
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 	char *a, *b;
 
-	ck_assert_int_eq(registry_row_from_object(t, in, "alice", vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(t, in, "alice", vals, &err), SG_OK);
 	ck_assert_str_eq(vals[0], json_string_value(json_object_get(in, "identifier")));
 	ck_assert_str_eq(vals[3], "alice"); /* owner is a column, never a key */
 	ck_assert_str_eq(vals[4], json_is_object(json_object_get(in, "access_attributes")) ? "t" : "f");
@@ -177,9 +180,10 @@ START_TEST(test_row_values)
 			   "\"metadata\":{}}");
 	json_t *vdb = parse("{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\","
 			    "\"embedding_dimension\":4096}");
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	ck_assert_ptr_null(vals[1]); /* provider_resource_id absent → NULL */
 	ck_assert_ptr_null(vals[3]); /* no owner */
 	ck_assert_str_eq(vals[4], "t");
@@ -190,10 +194,10 @@ START_TEST(test_row_values)
 	ck_assert_str_eq(vals[9], "{\"k\":1}");
 	ck_assert_str_eq(vals[10], "llm");
 	registry_row_free(SG_RT_MODEL, vals);
-	ck_assert_int_eq(registry_row_from_object(SG_RT_BENCHMARK, bm, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_BENCHMARK, bm, NULL, vals, &err), SG_OK);
 	ck_assert_str_eq(vals[10], "[]");
 	registry_row_free(SG_RT_BENCHMARK, vals);
-	ck_assert_int_eq(registry_row_from_object(SG_RT_VECTOR_DB, vdb, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_VECTOR_DB, vdb, NULL, vals, &err), SG_OK);
 	ck_assert_str_eq(vals[10], "4096");
 	registry_row_free(SG_RT_VECTOR_DB, vals);
 	json_decref(in);
@@ -208,9 +212,10 @@ START_TEST(test_canonical)
 	json_t *in = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"type\":\"shield\",\"zzz\":1,"
 			   "\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[\"t\"],\"other\":[\"x\"]}}");
 	json_t *out;
-	char *vals[32], err[256] = "", *s;
+	char *vals[32], *s;
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	out = registry_row_to_object(SG_RT_MODEL, (const char *const *) vals);
 	s = dump(out);
 	ck_assert_str_eq(s, "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
@@ -262,10 +267,11 @@ static const struct {
 START_TEST(test_bad_objects)
 {
 	json_t *in = parse(bad[_i].obj);
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(bad[_i].t, in, "o", vals, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, bad[_i].msg);
+	ck_assert_int_eq(registry_row_from_object(bad[_i].t, in, "o", vals, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, bad[_i].msg);
 	registry_row_free(bad[_i].t, vals);
 	for (size_t i = 0; i < registry_row_ncols(bad[_i].t); i++)
 		ck_assert_ptr_null(vals[i]);
@@ -793,7 +799,7 @@ END_TEST
 START_TEST(test_no_database)
 {
 	json_t *o = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\"}"), *out = NULL;
-	char err[128] = "";
+	struct sg_err err = {0};
 	bool created = true;
 
 	registry_cache_reset(false);
@@ -810,14 +816,14 @@ START_TEST(test_no_database)
 		registry_iter_free(&it);
 	}
 	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
-	ck_assert_str_eq(err, "the registry database is unavailable");
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, &err), SG_E_UNAVAILABLE);
+	ck_assert_str_eq(err.msg, "the registry database is unavailable");
 	ck_assert(!created);
-	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, &err), SG_E_UNAVAILABLE);
 	/* a field error is found before any database is needed */
 	json_object_set_new(o, "model_type", json_integer(1));
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, "field 'model_type' must be a string");
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, "field 'model_type' must be a string");
 	json_decref(o);
 }
 END_TEST

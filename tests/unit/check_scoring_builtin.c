@@ -266,7 +266,7 @@ START_TEST(test_builder_accepts_every_def)
 		ck_assert_uint_gt(json_array_size(defs), 0);
 		json_array_foreach(defs, i, def) {
 			char *before = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS), *after;
-			struct resources_err err;
+			struct sg_err err;
 			json_t *obj = NULL;
 			sg_status st = resources_build(SG_RT_SCORING_FN, conf, NULL, def, no_lookup, NULL, &obj, &err);
 			const char *id = json_string_value(json_object_get(def, "scoring_fn_id"));
