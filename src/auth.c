@@ -2,8 +2,9 @@
 /*
  * auth.c: the API-key check behind nginx's auth_request: the key format,
  * key generation, the per-process key cache and the lookup in api_keys.
- * All SQL about principals and keys lives in this module: here the daemon's,
- * through the db pool; in auth_cli.c the admin CLI's, on its own connection.
+ * The SQL on keys lives in this module: here the daemon's, through the db
+ * pool; in auth_cli.c the admin CLI's (keys and principals), on its own
+ * connection.  The daemon's read of a principal is principal.c's.
  *
  * Key cache: a fixed table per process under key_lock, holding keys that
  * passed the check, keyed by the SHA-256 of the presented key.  Failures are

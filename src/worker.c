@@ -32,6 +32,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "db.h"
 #include "http.h"
@@ -126,6 +127,18 @@ access_log(struct request *r)
 		 r->id.principal ? r->id.principal : "-", r->client_gone ? " client-gone" : "");
 }
 
+sg_status
+worker_identity(struct request *r)
+{
+	const struct identity_params p = {
+		.principal = http_param(r, IDENTITY_PARAM_PRINCIPAL),
+		.attributes = http_param(r, IDENTITY_PARAM_ATTRIBUTES),
+		.groups = http_param(r, IDENTITY_PARAM_GROUPS),
+	};
+
+	return identity_resolve(r->conf, &p, &r->id, &r->err);
+}
+
 void
 worker_handle(struct request *r)
 {
@@ -153,7 +166,7 @@ worker_handle(struct request *r)
 	}
 	r->route = rt;
 	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
-		st = identity_resolve(r);
+		st = worker_identity(r);
 		if (st != SG_OK)
 			goto out;
 	}
@@ -297,10 +310,16 @@ out:
 static void
 on_registry_notify(const char *payload)
 {
+	const char *principal;
+
 	if (strcmp(payload, "*") == 0)
-		identity_invalidate(NULL);
+		principal = NULL;
 	else if (strncmp(payload, "principal:", 10) == 0)
-		identity_invalidate(payload + 10);
+		principal = payload + 10;
+	else
+		return;
+	auth_invalidate(principal);
+	identity_invalidate(principal);
 }
 
 int

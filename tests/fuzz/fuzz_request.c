@@ -69,6 +69,7 @@
 #include "registry.h"
 #include "resources.h"
 #include "route.h"
+#include "worker.h"
 
 /* One provider per API: resources_build() picks it without a provider_id. */
 static const char conf_one[] =
@@ -913,7 +914,7 @@ static void
 check_identity(struct request *r)
 {
 	const char *attrs = http_param(r, "STACKGATE_ATTRIBUTES");
-	sg_status st = identity_resolve(r);
+	sg_status st = worker_identity(r);
 	bool admin = false;
 
 	if (st != SG_OK) {

@@ -20,6 +20,7 @@
 #include "http.h"
 #include "identity.h"
 #include "suites.h"
+#include "worker.h"
 
 /* ---- SHA-256 -------------------------------------------------------------------- */
 
@@ -490,7 +491,7 @@ START_TEST(test_identity_anonymous)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert_ptr_null(f.r.id.principal);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
 	ck_assert(!f.r.id.admin);
@@ -516,7 +517,7 @@ START_TEST(test_identity_ignores_client_headers)
 	json_t *obj = json_loads("{\"identifier\":\"m\",\"access_attributes\":{\"roles\":[\"admin\"]}}", 0, NULL);
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert_ptr_null(f.r.id.principal);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
 	ck_assert(!f.r.id.admin);
@@ -525,7 +526,7 @@ START_TEST(test_identity_ignores_client_headers)
 
 	/* With auth.required the same request is refused. */
 	fake_init(&f, env, true);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_E_UNAUTHORIZED);
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_UNAUTHORIZED);
 	ck_assert_str_ne(f.r.err.msg, "");
 	fake_free(&f);
 	json_decref(obj);
@@ -542,7 +543,7 @@ START_TEST(test_identity_attributes_and_groups)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert(f.r.id.admin); /* "ops" is one of the admin roles */
 	ck_assert_uint_eq(f.r.id.attrs.cat[SG_TEAMS].n, 2);
 	ck_assert_str_eq(f.r.id.attrs.cat[SG_TEAMS].v[0], "team-a");
@@ -569,7 +570,7 @@ START_TEST(test_identity_bad_attributes)
 		struct fake f;
 
 		fake_init(&f, env, false);
-		ck_assert_int_eq(identity_resolve(&f.r), SG_E_BAD_REQUEST);
+		ck_assert_int_eq(worker_identity(&f.r), SG_E_BAD_REQUEST);
 		ck_assert_str_eq(f.r.err.msg, v[i].msg);
 		ck_assert(!f.r.id.admin);
 		ck_assert(acl_attrs_empty(&f.r.id.attrs));
@@ -590,7 +591,7 @@ START_TEST(test_no_database)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_UNAVAILABLE);
 	ck_assert_str_eq(f.r.err.msg, "the database is unavailable: cannot read the caller's attributes");
 	ck_assert(!f.r.id.admin);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
@@ -631,7 +632,7 @@ START_TEST(test_identity_can_see)
 		struct fake f;
 
 		fake_init(&f, env, false);
-		ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+		ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 		for (size_t o = 0; o < SG_ARRAY_LEN(objs); o++) {
 			json_t *obj = json_loads(objs[o], 0, NULL);
 			struct sg_attrs a;
