@@ -50,6 +50,13 @@ sg_json_depth(const char *buf, size_t len)
 	return max;
 }
 
+void
+sg_json_init(void)
+{
+	json_set_alloc_funcs(sg_malloc, free);
+	json_object_seed(0);
+}
+
 json_t *
 sg_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je, bool *nomem)
 {

@@ -12,6 +12,15 @@
 #include "sg.h"
 
 /*
+ * jansson's start-up, once per process before any JSON is made and before
+ * any thread: its allocations go through sg_malloc (json_set_alloc_funcs),
+ * so the test countdown (sg.h) fails them too and sg_json_loadb() notices a
+ * failure jansson's lexer hides; and its hash seed (json_object_seed).
+ * main() and the unit tests' main() call it.
+ */
+void sg_json_init(void);
+
+/*
  * Parses buf[0..len) as one JSON value, refusing nesting deeper than
  * max_depth.  On failure returns NULL and writes "line L, column C: reason"
  * (or the depth reason) into err.  The result is a new reference.

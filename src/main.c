@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "db.h"
+#include "json.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -133,6 +134,7 @@ main(int argc, char **argv)
 	struct sg_conf *c = NULL;
 	int rc;
 
+	sg_json_init(); /* before the config, the first JSON made */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -171,7 +173,6 @@ main(int argc, char **argv)
 			return 1;
 		log_set_level_name(c->log_level);
 	}
-	json_object_seed(0);
 	if (strcmp(cmd, "serve") == 0) {
 		bool migrate = argc > 1 && strcmp(argv[1], "--migrate") == 0;
 

@@ -21,6 +21,7 @@
 #include "acl.h"
 #include "conf.h"
 #include "identity.h"
+#include "json.h"
 #include "openai.h"
 #include "proxy.h"
 #include "registry.h"
@@ -106,14 +107,13 @@ fail_each(const char *what, alloc_op op, const void *arg, sg_status nomem)
 static void
 setup(void)
 {
-	json_set_alloc_funcs(sg_malloc, free);
+	sg_json_init();
 }
 
 static void
 teardown(void)
 {
 	sg_alloc_fail_after(-1);
-	json_set_alloc_funcs(malloc, free);
 }
 
 /* ---------------------------------------------------------------- config */

@@ -7,14 +7,17 @@
 
 #include <stdlib.h>
 
+#include "json.h"
 #include "suites.h"
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(sg_suite());
+	SRunner *sr;
 	int failed;
 
+	sg_json_init(); /* as main() does: jansson allocates through the countdown */
+	sr = srunner_create(sg_suite());
 	srunner_add_suite(sr, route_suite());
 	srunner_add_suite(sr, http_suite());
 	srunner_add_suite(sr, conf_suite());
