@@ -263,38 +263,34 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 		while (FCGX_GetStr(sink, sizeof(sink), fcgx->in) > 0)
 			;
 	} else {
-		size_t have = 0, alloc = want ? want + 1 : 1024;
+		/* One byte more than the limit is room enough to tell a body that exceeds it. */
+		struct sg_buf b = {.max = cap + 1};
+		size_t room = want ? want : 1023;
 
-		r->body = sg_malloc(alloc);
-		if (r->body == NULL)
-			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		for (;;) {
 			int n;
 
-			if (have + 1 >= alloc) {
-				char *nb;
-
-				if (alloc > cap + 1) {
-					too_large = true;
-					break;
-				}
-				alloc *= 2;
-				nb = sg_realloc(r->body, alloc);
-				if (nb == NULL)
+			if (b.len + 1 >= b.cap) {
+				if (room > b.max - b.len)
+					room = b.max - b.len;
+				if (!sg_buf_reserve(&b, room)) {
+					sg_buf_free(&b);
 					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-				r->body = nb;
+				}
+				room = b.cap; /* next time: double */
 			}
-			n = FCGX_GetStr(r->body + have, (int) (alloc - have - 1), fcgx->in);
+			n = FCGX_GetStr(b.p + b.len, (int) (b.cap - b.len - 1), fcgx->in);
 			if (n <= 0)
 				break;
-			have += (size_t) n;
-			if (have > cap) {
+			b.len += (size_t) n;
+			if (b.len > cap) {
 				too_large = true;
 				break;
 			}
 		}
-		r->body[have] = '\0';
-		r->body_len = have;
+		b.p[b.len] = '\0';
+		r->body = b.p;
+		r->body_len = b.len;
 		if (too_large) {
 			char sink[8192];
 
@@ -519,4 +515,61 @@ http_respond(struct request *r, int status, const char *content_type, const char
 		return;
 	if (put_head(r, status, content_type, (long long) len, false) && r->method != SG_HEAD)
 		put(r, body, len);
+}
+
+/* Sends what the list holds, starting the stream first if needed; false when the client is gone. */
+static bool
+list_flush(struct http_list *l)
+{
+	struct request *r = l->r;
+
+	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
+		return false;
+	if (l->buf.len > 0 && r->method != SG_HEAD && !http_stream_write(r, l->buf.p, l->buf.len))
+		return false;
+	l->buf.len = 0;
+	return true;
+}
+
+/* Appends n bytes and sends a full chunk. */
+static sg_status
+list_put(struct http_list *l, const char *s, size_t n)
+{
+	if (!sg_buf_append(&l->buf, s, n))
+		return SG_E_NOMEM;
+	if (l->buf.len >= HTTP_LIST_CHUNK && !list_flush(l))
+		return SG_E_BAD_GATEWAY;
+	return SG_OK;
+}
+
+sg_status
+http_list_begin(struct http_list *l, struct request *r, const char *head)
+{
+	*l = (struct http_list){.r = r};
+	return list_put(l, head, strlen(head));
+}
+
+sg_status
+http_list_item(struct http_list *l, const char *item, size_t len)
+{
+	sg_status st = l->items ? list_put(l, ",", 1) : SG_OK;
+
+	l->items = true;
+	return st == SG_OK ? list_put(l, item, len) : st;
+}
+
+sg_status
+http_list_end(struct http_list *l, const char *tail)
+{
+	sg_status st = list_put(l, tail, strlen(tail));
+
+	if (st == SG_OK && !list_flush(l))
+		st = SG_E_BAD_GATEWAY;
+	return st;
+}
+
+void
+http_list_free(struct http_list *l)
+{
+	sg_buf_free(&l->buf);
 }

@@ -163,4 +163,31 @@ bool http_stream_write(struct request *r, const char *buf, size_t len);
  */
 void http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len);
 
+/*
+ * A JSON list answered as it is made, for lists of any length: head (say
+ * {"data":[), the items separated by commas, tail (]}), sent through the
+ * stream writer in chunks of about HTTP_LIST_CHUNK bytes (200,
+ * application/json), so a request holds one chunk whatever the list's size.
+ * Nothing is sent before the first chunk is full or the list is complete:
+ * an error until then is an ordinary error response; after it the list is
+ * cut short (invalid JSON) and the worker logs the error.  For HEAD only the
+ * status line and headers go out.  Each call returns SG_OK, SG_E_NOMEM, or
+ * SG_E_BAD_GATEWAY when the client is gone (r->client_gone).  Free with
+ * http_list_free() whatever happened.
+ */
+#define HTTP_LIST_CHUNK (64 * 1024)
+
+struct http_list {
+	struct request *r;
+	struct sg_buf buf;
+	bool items; /* an item was added: the next one needs a comma */
+};
+
+sg_status http_list_begin(struct http_list *l, struct request *r, const char *head) SG_MUST_CHECK;
+/* One item: the JSON text item[0..len). */
+sg_status http_list_item(struct http_list *l, const char *item, size_t len) SG_MUST_CHECK;
+/* Appends tail and sends the rest. */
+sg_status http_list_end(struct http_list *l, const char *tail) SG_MUST_CHECK;
+void http_list_free(struct http_list *l);
+
 #endif

@@ -40,7 +40,7 @@ struct finder {
 	json_int_t id;
 	json_t *found;
 	bool nomem;
-	struct proxy_buf data; /* the event's data lines, joined */
+	struct sg_buf data; /* the event's data lines, joined */
 };
 
 /* Copies a header's value (trimmed) when its name matches. */
@@ -115,7 +115,7 @@ on_event(void *ctx, const char *ev, size_t len)
 				val++;
 				vl--;
 			}
-			if ((any && !proxy_buf_append(&f->data, "\n", 1)) || !proxy_buf_append(&f->data, val, vl)) {
+			if ((any && !sg_buf_append(&f->data, "\n", 1)) || !sg_buf_append(&f->data, val, vl)) {
 				f->nomem = true;
 				return false;
 			}
@@ -156,7 +156,7 @@ mcp_find_response(const char *buf, size_t len, bool sse, bool complete, json_int
 		(void) last;
 	}
 	proxy_sse_free(&s);
-	proxy_buf_free(&f.data);
+	sg_buf_free(&f.data);
 	return f.found;
 }
 
@@ -387,7 +387,7 @@ out:
 		sg_fail(c->err, st, NULL, "out of memory");
 	proxy_response_free(&pr);
 	proxy_sse_free(&a.sse);
-	proxy_buf_free(&a.f.data);
+	sg_buf_free(&a.f.data);
 	json_decref(a.f.found);
 	free(body);
 	json_decref(msg);

@@ -230,7 +230,7 @@ static sg_status
 reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
 	       const char *client_json)
 {
-	struct proxy_buf out = {0};
+	struct sg_buf out = {0};
 	enum openai_rewrite rw;
 	sg_status st = SG_OK;
 
@@ -248,12 +248,12 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 		   !http_stream_write(r, out.p, out.len)) {
 		log_info("the client went away before the reply from %s was written", p->provider_id);
 	}
-	proxy_buf_free(&out);
+	sg_buf_free(&out);
 	return st;
 }
 
 static bool
-append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
+append_error_event(struct sg_buf *out, sg_status st, const char *msg)
 {
 	char code[32];
 	json_t *ev;
@@ -263,8 +263,8 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 	sg_status_code(st, code, sizeof(code));
 	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
 	text = ev ? sg_json_dump(ev) : NULL;
-	ok = text != NULL && proxy_buf_append(out, "data: ", 6) && proxy_buf_append(out, text, strlen(text)) &&
-	     proxy_buf_append(out, "\n\n", 2);
+	ok = text != NULL && sg_buf_append(out, "data: ", 6) && sg_buf_append(out, text, strlen(text)) &&
+	     sg_buf_append(out, "\n\n", 2);
 	free(text);
 	json_decref(ev);
 	return ok;
@@ -276,7 +276,7 @@ struct relay {
 	struct request *r;
 	const char *model_json;
 	struct proxy_sse sse;
-	struct proxy_buf out; /* rewritten events not yet written */
+	struct sg_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
 	bool done;            /* data: [DONE] went out */
 };
@@ -386,14 +386,14 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err->msg);
 		if (!append_error_event(&rl.out, fail, err->msg))
 			log_error("could not build the error event");
-	} else if (!rl.done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+	} else if (!rl.done && !sg_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
 	}
 	(void) relay_flush(&rl);
 	st = SG_OK;
 out:
 	proxy_sse_free(&rl.sse);
-	proxy_buf_free(&rl.out);
+	sg_buf_free(&rl.out);
 	proxy_response_free(&resp);
 	return st;
 }
@@ -404,7 +404,7 @@ static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
-	struct proxy_buf body_out = {0};
+	struct sg_buf body_out = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
@@ -442,7 +442,7 @@ forward(struct request *r, enum kind kind)
 		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
 		body_out.len = 0;
 		if (json_object_set_new(body, "model", json_string(t.provider_model)) != 0 ||
-		    (dumped = sg_json_dump(body)) == NULL || !proxy_buf_append(&body_out, dumped, strlen(dumped))) {
+		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
@@ -469,7 +469,7 @@ forward(struct request *r, enum kind kind)
 	}
 out:
 	proxy_response_free(&resp);
-	proxy_buf_free(&body_out);
+	sg_buf_free(&body_out);
 	free(dumped);
 	free(upstream_json);
 	free(client_json);
@@ -499,77 +499,53 @@ openai_embeddings(struct request *r)
 /*
  * GET /v1/openai/v1/models: {"object":"list","data":[…]} with one
  * {"id","object":"model","created","owned_by"} per visible model, written as
- * the registry is walked (registry_iter: no lock held while writing) in
- * chunks of about MODELS_CHUNK bytes, so a registry of any size costs one
- * batch and one chunk.  Nothing is sent until the first chunk is full or the
- * list is complete: an error until then is an ordinary error response.
+ * the registry is walked (registry_iter: no lock held while writing) through
+ * http_list, so a registry of any size costs one batch and one chunk.
  */
-#define MODELS_CHUNK (64 * 1024)
 
-/* Sends what out holds (starting the stream first); false when the client is gone. */
-static bool
-models_flush(struct request *r, struct proxy_buf *out)
-{
-	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
-		return false;
-	if (out->len > 0 && r->method != SG_HEAD && !http_stream_write(r, out->p, out->len))
-		return false;
-	out->len = 0;
-	return true;
-}
-
-/* One model's entry appended to out (after a comma unless first); SG_OK or SG_E_NOMEM. */
+/* One model's entry; SG_OK, SG_E_NOMEM or what http_list_item() says. */
 static sg_status
-models_entry(struct proxy_buf *out, const json_t *m, long long created, bool first)
+models_entry(struct http_list *l, const json_t *m, long long created)
 {
 	const char *id = json_string_value(json_object_get(m, "identifier"));
 	const char *owner = json_string_value(json_object_get(m, "provider_id"));
 	json_t *entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created,
 				  "owned_by", owner ? owner : "");
 	char *text = entry ? sg_json_dump(entry) : NULL;
-	bool ok = text != NULL && (first || proxy_buf_append(out, ",", 1)) && proxy_buf_append(out, text, strlen(text));
+	sg_status st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
 
 	free(text);
 	json_decref(entry);
-	return ok ? SG_OK : SG_E_NOMEM;
+	return st;
 }
 
 sg_status
 openai_models(struct request *r)
 {
-	static const char head[] = "{\"object\":\"list\",\"data\":[";
 	struct registry_iter it;
-	struct proxy_buf out = {0};
+	struct http_list l = {0};
 	json_t *m = NULL;
 	long long created;
-	bool first = true;
 	sg_status st = registry_iter_open(&it, SG_RT_MODEL, NULL);
 
 	if (st != SG_OK)
 		goto out;
-	if (!proxy_buf_append(&out, head, sizeof(head) - 1))
-		st = SG_E_NOMEM;
+	st = http_list_begin(&l, r, "{\"object\":\"list\",\"data\":[");
 	while (st == SG_OK && r->method != SG_HEAD) {
 		st = registry_iter_next(&it, &m, &created);
 		if (st != SG_OK || m == NULL)
 			break;
-		if (json_string_value(json_object_get(m, "identifier")) != NULL && identity_can_see(&r->id, m)) {
-			st = models_entry(&out, m, created, first);
-			first = false;
-		}
+		if (json_string_value(json_object_get(m, "identifier")) != NULL && identity_can_see(&r->id, m))
+			st = models_entry(&l, m, created);
 		json_decref(m);
 		m = NULL;
-		if (st == SG_OK && out.len >= MODELS_CHUNK && !models_flush(r, &out))
-			st = SG_E_BAD_GATEWAY;
 	}
-	if (st == SG_OK && !proxy_buf_append(&out, "]}", 2))
-		st = SG_E_NOMEM;
-	if (st == SG_OK && !models_flush(r, &out))
-		st = SG_E_BAD_GATEWAY;
+	if (st == SG_OK)
+		st = http_list_end(&l, "]}");
 out:
 	json_decref(m);
 	registry_iter_free(&it);
-	proxy_buf_free(&out);
+	http_list_free(&l);
 	if (r->client_gone)
 		return SG_OK; /* nobody to tell; the access log says client-gone */
 	if (st == SG_E_NOMEM)

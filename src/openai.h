@@ -48,11 +48,11 @@ enum openai_rewrite {
  *     whenever out->p is not NULL.  On OPENAI_RW_NOT_OBJECT and
  *     OPENAI_RW_NOMEM its content is as before the call; on
  *     OPENAI_RW_NO_MODEL the text was copied unchanged.
- *     out is the caller's (proxy_buf_free).  No other allocation, no global
+ *     out is the caller's (sg_buf_free).  No other allocation, no global
  *     state: safe in any thread.
  */
 enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json,
-					 struct proxy_buf *out);
+					 struct sg_buf *out);
 
 /*
  * Rewrites one SSE event as proxy_sse_feed() delivers it and appends it,
@@ -61,7 +61,7 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
  * other fields, non-JSON data and "[DONE]" pass unchanged.  Sets *done when
  * the payload is exactly [DONE] ("[DONE]garbage" is data like any other).  False on allocation failure.
  */
-bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 	SG_MUST_CHECK;
 
 /* ---- Upstream errors (openai.c) ---- */

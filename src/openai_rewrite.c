@@ -29,7 +29,7 @@ struct scan {
 	const char *p, *end;
 	const char *from;       /* the first byte not yet copied to out */
 	const char *model_json; /* what replaces each top-level "model" value */
-	struct proxy_buf *out;
+	struct sg_buf *out;
 	int nspans;             /* top-level "model" values replaced */
 	bool nomem;
 };
@@ -202,8 +202,8 @@ scan_object(struct scan *s, int depth)
 		if (!scan_value(s, depth))
 			return false;
 		if (is_model) {
-			if (!proxy_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
-			    !proxy_buf_append(s->out, s->model_json, strlen(s->model_json))) {
+			if (!sg_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
+			    !sg_buf_append(s->out, s->model_json, strlen(s->model_json))) {
 				s->nomem = true;
 				return false;
 			}
@@ -274,7 +274,7 @@ scan_value(struct scan *s, int depth)
 }
 
 enum openai_rewrite
-openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct sg_buf *out)
 {
 	struct scan s = {.p = json, .end = json + len, .from = json, .model_json = model_json, .out = out};
 	size_t start_len = out->len;
@@ -289,7 +289,7 @@ openai_rewrite_model(const char *json, size_t len, const char *model_json, struc
 	if (s.nomem)
 		rw = OPENAI_RW_NOMEM;
 	if (rw != OPENAI_RW_NOT_OBJECT && rw != OPENAI_RW_NOMEM &&
-	    !proxy_buf_append(out, s.from, (size_t) (json + len - s.from)))
+	    !sg_buf_append(out, s.from, (size_t) (json + len - s.from)))
 		rw = OPENAI_RW_NOMEM;
 	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
 		out->len = start_len;
@@ -306,9 +306,9 @@ is_data_line(const char *line, size_t n)
 }
 
 bool
-openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 {
-	struct proxy_buf joined = {0}, rewritten = {0};
+	struct sg_buf joined = {0}, rewritten = {0};
 	const char *end = ev + len, *data = NULL, *p;
 	size_t dlen = 0;
 	int ndata = 0;
@@ -323,10 +323,10 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 
 			if (v < le && *v == ' ')
 				v++;
-			if (ndata == 1 && !proxy_buf_append(&joined, data, dlen))
+			if (ndata == 1 && !sg_buf_append(&joined, data, dlen))
 				goto out;
-			if (ndata >= 1 && (!proxy_buf_append(&joined, "\n", 1) ||
-					   !proxy_buf_append(&joined, v, (size_t) (le - v))))
+			if (ndata >= 1 && (!sg_buf_append(&joined, "\n", 1) ||
+					   !sg_buf_append(&joined, v, (size_t) (le - v))))
 				goto out;
 			if (ndata == 0) {
 				data = v;
@@ -362,7 +362,7 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
 
 		if (!is_data_line(p, (size_t) (le - p))) {
-			if (!proxy_buf_append(out, p, (size_t) (le - p)) || !proxy_buf_append(out, "\n", 1))
+			if (!sg_buf_append(out, p, (size_t) (le - p)) || !sg_buf_append(out, "\n", 1))
 				goto out;
 		} else if (!emitted) {
 			const char *d = data, *dend = data + dlen;
@@ -371,8 +371,8 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 			for (;;) {
 				const char *dn = memchr(d, '\n', (size_t) (dend - d)), *de = dn ? dn : dend;
 
-				if (!proxy_buf_append(out, "data: ", 6) || !proxy_buf_append(out, d, (size_t) (de - d)) ||
-				    !proxy_buf_append(out, "\n", 1))
+				if (!sg_buf_append(out, "data: ", 6) || !sg_buf_append(out, d, (size_t) (de - d)) ||
+				    !sg_buf_append(out, "\n", 1))
 					goto out;
 				if (dn == NULL)
 					break;
@@ -383,9 +383,9 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 			break;
 		p = nl + 1;
 	}
-	ok = proxy_buf_append(out, "\n", 1);
+	ok = sg_buf_append(out, "\n", 1);
 out:
-	proxy_buf_free(&joined);
-	proxy_buf_free(&rewritten);
+	sg_buf_free(&joined);
+	sg_buf_free(&rewritten);
 	return ok;
 }

@@ -462,7 +462,7 @@ provider_check_model_served(const struct sg_provider *p, const char *provider_mo
 			    bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_err *err)
 {
 	struct sg_strv ids = {0};
-	struct proxy_buf list = {0};
+	struct sg_buf list = {0};
 	char *msg = NULL;
 	sg_status st;
 
@@ -472,7 +472,7 @@ provider_check_model_served(const struct sg_provider *p, const char *provider_mo
 	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
 		goto out;
 	for (size_t i = 0; i < ids.n; i++)
-		if ((i > 0 && !proxy_buf_append(&list, ", ", 2)) || !proxy_buf_append(&list, ids.v[i], strlen(ids.v[i])))
+		if ((i > 0 && !sg_buf_append(&list, ", ", 2)) || !sg_buf_append(&list, ids.v[i], strlen(ids.v[i])))
 			goto nomem;
 	if (ids.n == 0)
 		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
@@ -492,7 +492,7 @@ nomem:
 	st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 out:
 	free(msg);
-	proxy_buf_free(&list);
+	sg_buf_free(&list);
 	sg_strv_free(&ids);
 	return st;
 }

@@ -32,37 +32,6 @@
 #define MAX_BODY (64u * 1024 * 1024)
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
 
-/* ------------------------------------------------------------------ buffers */
-
-bool
-proxy_buf_append(struct proxy_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = sg_realloc(b->p, cap);
-		if (p == NULL)
-			return false;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return true;
-}
-
-void
-proxy_buf_free(struct proxy_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
 /* ------------------------------------------------------- the thread's handle */
 
 static _Thread_local CURL *tl_curl;
@@ -280,12 +249,10 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 		}
 		return n;
 	}
-	if (x->resp->body.len + n > x->max_body) {
-		x->too_big = true;
-		return 0;
-	}
-	if (!proxy_buf_append(&x->resp->body, buf, n))
+	if (!sg_buf_append(&x->resp->body, buf, n)) {
+		x->too_big = x->resp->body.too_big; /* past max_body; else out of memory */
 		return 0; /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
+	}
 	return n;
 }
 
@@ -319,6 +286,7 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	CURL *c = NULL;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->body.max = x.max_body;
 	sg_err_reset(err);
 	c = thread_handle();
 	url = q->url != NULL ? sg_strdup(q->url) : sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
@@ -458,7 +426,7 @@ proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struc
 void
 proxy_response_free(struct proxy_response *resp)
 {
-	proxy_buf_free(&resp->body);
+	sg_buf_free(&resp->body);
 }
 
 sg_status
@@ -508,7 +476,7 @@ out:
 enum proxy_sse_result
 proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn, void *ctx)
 {
-	struct proxy_buf *b = &s->buf;
+	struct sg_buf *b = &s->buf;
 	const char *p = buf, *end = buf + len;
 	enum proxy_sse_result res = PROXY_SSE_OK;
 	size_t start = 0, pos = s->scan, max = s->max_event ? s->max_event : DEFAULT_MAX_EVENT;
@@ -527,11 +495,11 @@ proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn
 		}
 		cr = memchr(p, '\r', (size_t) (end - p));
 		n = cr ? (size_t) (cr - p) : (size_t) (end - p);
-		if (!proxy_buf_append(b, p, n))
+		if (!sg_buf_append(b, p, n))
 			return PROXY_SSE_NOMEM;
 		p += n;
 		if (cr != NULL) {
-			if (!proxy_buf_append(b, "\n", 1))
+			if (!sg_buf_append(b, "\n", 1))
 				return PROXY_SSE_NOMEM;
 			s->last_cr = true;
 			p++;
@@ -576,7 +544,7 @@ proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn
 enum proxy_sse_result
 proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated)
 {
-	struct proxy_buf *b = &s->buf;
+	struct sg_buf *b = &s->buf;
 	size_t start = 0;
 	bool ok = true;
 
@@ -600,7 +568,7 @@ proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncate
 void
 proxy_sse_free(struct proxy_sse *s)
 {
-	proxy_buf_free(&s->buf);
+	sg_buf_free(&s->buf);
 	s->scan = 0;
 	s->last_cr = false;
 }

@@ -31,17 +31,6 @@
 #include "conf.h"
 #include "sg.h"
 
-/* A growable byte buffer, always NUL-terminated when p != NULL. */
-struct proxy_buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Appends n bytes; false on allocation failure (buf unchanged). */
-bool proxy_buf_append(struct proxy_buf *b, const char *s, size_t n) SG_MUST_CHECK;
-/* Frees the bytes and empties b.  Idempotent. */
-void proxy_buf_free(struct proxy_buf *b);
-
 struct proxy_request {
 	const struct sg_provider *provider;
 	const char *method;      /* "GET" or "POST" */
@@ -78,7 +67,7 @@ struct proxy_request {
 struct proxy_response {
 	long status;             /* the upstream's HTTP status; 0 when none arrived */
 	char content_type[128];  /* its Content-Type, "" when none */
-	struct proxy_buf body;   /* the buffered body (not for a relayed stream) */
+	struct sg_buf body;   /* the buffered body (not for a relayed stream) */
 	bool streamed;           /* the body went to the sink (2xx text/event-stream) */
 	bool aborted;            /* a sink callback or client_alive asked to stop (client gone) */
 	long long duration_ms;
@@ -154,7 +143,7 @@ sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const ch
  * line end.  Blank lines between events are skipped.
  */
 struct proxy_sse {
-	struct proxy_buf buf; /* the incomplete event so far, line ends normalised */
+	struct sg_buf buf; /* the incomplete event so far, line ends normalised */
 	size_t scan;          /* buf offset where the search for the end resumes */
 	bool last_cr;         /* the previous byte was '\r' (a following '\n' is its pair) */
 	size_t max_event;     /* larger incomplete events are refused; 0: 16 MiB */

@@ -144,8 +144,8 @@ sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 struct registry_iter {
 	enum sg_rtype t;
 	const char *group; /* borrowed: the caller keeps it alive until registry_iter_free */
-	char *buf;         /* the current batch: records {created, seq, length, text NUL} */
-	size_t len, cap, pos;
+	struct sg_buf batch; /* the current batch: records {created, seq, length, text NUL} */
+	size_t pos;          /* the next record's offset in batch */
 	long long last_seq; /* the place of the last object copied (or skipped) */
 	char *last_id;
 	bool started, exhausted;

@@ -235,69 +235,21 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
  * access_attributes (the seed's list serialization), then ]}, the bytes
  * json_dumps(JSON_COMPACT) makes of the whole array.  The registry is
  * walked with registry_iter (no lock held while writing) and the output goes
- * out in chunks of about LIST_CHUNK bytes, so one request holds one batch
- * and one chunk whatever the registry's size.  Nothing is sent before the
- * first chunk is full or the list is complete: an error until then is an
- * ordinary error response; after it the list is cut short (invalid JSON)
- * and the worker logs the error.
+ * out through http_list, so one request holds one batch and one chunk
+ * whatever the registry's size.
  */
-#define LIST_CHUNK (64 * 1024)
-
-struct list_out {
-	struct request *r;
-	char *p;
-	size_t len, cap;
-};
-
-/* Sends what is buffered, starting the stream first if needed; false when the client is gone. */
-static bool
-list_flush(struct list_out *o)
-{
-	struct request *r = o->r;
-
-	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
-		return false;
-	if (o->len > 0 && r->method != SG_HEAD && !http_stream_write(r, o->p, o->len))
-		return false;
-	o->len = 0;
-	return true;
-}
-
-/* Appends n bytes and flushes a full chunk: SG_OK, SG_E_NOMEM, or SG_E_BAD_GATEWAY when the client is gone. */
-static sg_status
-list_put(struct list_out *o, const char *s, size_t n)
-{
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : LIST_CHUNK + 4096;
-		char *b;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		if ((b = sg_realloc(o->p, cap)) == NULL)
-			return SG_E_NOMEM;
-		o->p = b;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	if (o->len >= LIST_CHUNK && !list_flush(o))
-		return SG_E_BAD_GATEWAY;
-	return SG_OK;
-}
-
 static sg_status
 stream_list(struct request *r, enum sg_rtype t, const char *group)
 {
 	struct registry_iter it;
-	struct list_out o = {.r = r};
+	struct http_list l = {0};
 	json_t *obj = NULL;
-	bool first = true;
 	char *text;
 	sg_status st = registry_iter_open(&it, t, group);
 
 	if (st != SG_OK)
 		goto out;
-	st = list_put(&o, "{\"data\":[", 9);
+	st = http_list_begin(&l, r, "{\"data\":[");
 	while (st == SG_OK && r->method != SG_HEAD) {
 		st = registry_iter_next(&it, &obj, NULL);
 		if (st != SG_OK || obj == NULL)
@@ -305,26 +257,18 @@ stream_list(struct request *r, enum sg_rtype t, const char *group)
 		if (identity_can_see(&r->id, obj)) {
 			json_object_del(obj, "access_attributes");
 			text = json_dumps(obj, JSON_COMPACT);
-			if (text == NULL)
-				st = SG_E_NOMEM;
-			if (st == SG_OK && !first)
-				st = list_put(&o, ",", 1);
-			if (st == SG_OK)
-				st = list_put(&o, text, strlen(text));
+			st = text != NULL ? http_list_item(&l, text, strlen(text)) : SG_E_NOMEM;
 			free(text);
-			first = false;
 		}
 		json_decref(obj);
 		obj = NULL;
 	}
 	if (st == SG_OK)
-		st = list_put(&o, "]}", 2);
-	if (st == SG_OK && !list_flush(&o))
-		st = SG_E_BAD_GATEWAY;
+		st = http_list_end(&l, "]}");
 out:
 	json_decref(obj);
 	registry_iter_free(&it);
-	free(o.p);
+	http_list_free(&l);
 	if (r->client_gone)
 		return SG_OK; /* nobody to tell; the access log says client-gone */
 	if (st != SG_OK)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sg.c: the status tables generated from SG_STATUS_TABLE, the error carrier
- * (struct sg_err), string vectors,
+ * (struct sg_err), the growable buffer (struct sg_buf), string vectors,
  * allocation wrappers (with the test countdown) and the clock.
  */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,56 @@ sg_utf8_scrub(char *s)
 			*p = '?';
 			len = 1;
 		}
+}
+
+bool
+sg_buf_reserve(struct sg_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->max > 0 && (n > b->max || b->len > b->max - n)) {
+		b->too_big = true;
+		return false;
+	}
+	if (n >= SIZE_MAX / 2 - b->len)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	/* Doubling, or straight to what is asked when that is more (a caller that knows its size). */
+	cap = b->cap ? b->cap * 2 : 256;
+	if (cap < b->len + n + 1)
+		cap = b->len + n + 1;
+	p = sg_realloc(b->p, cap);
+	if (p == NULL)
+		return false;
+	if (b->p == NULL)
+		p[0] = '\0';
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+bool
+sg_buf_append(struct sg_buf *b, const void *s, size_t n)
+{
+	if (!sg_buf_reserve(b, n))
+		return false;
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return true;
+}
+
+void
+sg_buf_free(struct sg_buf *b)
+{
+	size_t max = b->max;
+
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+	b->max = max;
 }
 
 sg_status

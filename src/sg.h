@@ -112,6 +112,33 @@ bool sg_strv_contains(const struct sg_strv *sv, const char *s);
 void sg_strv_free(struct sg_strv *sv);
 
 /*
+ * The growable byte buffer, the one in the code base: p is NUL-terminated
+ * after len bytes whenever p != NULL (so text can be used as a string), and
+ * grows through sg_realloc (the test countdown reaches it): from 256 bytes,
+ * doubling, or at once to what one call asks for when that is more.
+ * Bounded: with max > 0 it never holds more than max bytes; an append past
+ * it fails, changes nothing and sets too_big.  A zeroed
+ * struct is an empty, unbounded buffer; {.max = N} a bounded one.  Free with
+ * sg_buf_free(), or take p (then the caller frees it).
+ */
+struct sg_buf {
+	char *p;
+	size_t len, cap; /* cap counts the NUL's byte */
+	size_t max;      /* 0: no bound but memory */
+	bool too_big;    /* an append was refused for max */
+};
+
+/* Appends n bytes of s; false (b unchanged) when out of memory or past max (too_big). */
+bool sg_buf_append(struct sg_buf *b, const void *s, size_t n) SG_MUST_CHECK;
+/*
+ * Makes room for n more bytes (and the NUL) without changing len, for a
+ * caller that writes into p + len itself; false as for sg_buf_append().
+ */
+bool sg_buf_reserve(struct sg_buf *b, size_t n) SG_MUST_CHECK;
+/* Frees the bytes and empties b (max is kept).  Idempotent. */
+void sg_buf_free(struct sg_buf *b);
+
+/*
  * Allocation wrappers: abort on failure is not our policy, they return NULL.
  * Every one (sg_asprintf included) makes at most one allocation, through the
  * test countdown below; so does jansson when a test hands it sg_malloc

@@ -486,10 +486,10 @@ static sg_status
 op_rewrite(const void *arg, long fail_at, char **text)
 {
 	const char *in = arg;
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	enum openai_rewrite rw;
 
-	ck_assert(proxy_buf_append(&b, "pre:", 4));
+	ck_assert(sg_buf_append(&b, "pre:", 4));
 	arm(fail_at);
 	rw = openai_rewrite_model(in, strlen(in), "\"asked\"", &b);
 	disarm();
@@ -497,12 +497,12 @@ op_rewrite(const void *arg, long fail_at, char **text)
 		/* The contract: out as before the call. */
 		ck_assert_uint_eq(b.len, 4);
 		ck_assert_str_eq(b.p, "pre:");
-		proxy_buf_free(&b);
+		sg_buf_free(&b);
 		return SG_E_NOMEM;
 	}
 	ck_assert_int_eq(rw, OPENAI_RW_REPLACED);
 	*text = sg_strdup(b.p);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 	return SG_OK;
 }
 
@@ -518,18 +518,18 @@ static sg_status
 op_sse(const void *arg, long fail_at, char **text)
 {
 	const char *in = arg;
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	bool done = false, ok;
 
 	arm(fail_at);
 	ok = openai_sse_rewrite(in, strlen(in), "\"asked\"", &b, &done);
 	disarm();
 	if (!ok) {
-		proxy_buf_free(&b);
+		sg_buf_free(&b);
 		return SG_E_NOMEM;
 	}
 	*text = sg_asprintf("%d %s", done, b.p ? b.p : "");
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 	return SG_OK;
 }
 

@@ -145,19 +145,19 @@ END_TEST
 START_TEST(the_response_is_found_after_many_events)
 {
 	static const char answer[] = "data: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n";
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	json_t *m;
 
 	for (int i = 0; i < 100000; i++)
-		ck_assert(proxy_buf_append(&b, "data: 0\n\n", 9));
-	ck_assert(proxy_buf_append(&b, ": comment\r\n\r\n", 13));
-	ck_assert(proxy_buf_append(&b, answer, strlen(answer)));
+		ck_assert(sg_buf_append(&b, "data: 0\n\n", 9));
+	ck_assert(sg_buf_append(&b, ": comment\r\n\r\n", 13));
+	ck_assert(sg_buf_append(&b, answer, strlen(answer)));
 	m = mcp_find_response(b.p, b.len, true, false, 7);
 	ck_assert_ptr_nonnull(m);
 	ck_assert(json_is_object(json_object_get(m, "result")));
 	json_decref(m);
 	ck_assert_ptr_null(mcp_find_response(b.p, b.len, true, true, 8));
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 END_TEST
 

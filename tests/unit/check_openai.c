@@ -173,7 +173,7 @@ END_TEST
 static void
 rewrite_case(const char *in, enum openai_rewrite want, const char *out)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	enum openai_rewrite got = openai_rewrite_model(in, strlen(in), "\"asked\"", &b);
 
 	ck_assert_msg(got == want, "rewrite of %s: got %d, want %d", in, got, want);
@@ -181,7 +181,7 @@ rewrite_case(const char *in, enum openai_rewrite want, const char *out)
 		ck_assert_str_eq(b.p ? b.p : "", out);
 	else
 		ck_assert_uint_eq(b.len, 0);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 
 START_TEST(rewrite_top_level_model_only)
@@ -253,13 +253,13 @@ END_TEST
 static void
 event_case(const char *in, const char *out, bool want_done)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	bool done = false;
 
 	ck_assert(openai_sse_rewrite(in, strlen(in), "\"asked\"", &b, &done));
 	ck_assert_str_eq(b.p, out);
 	ck_assert_int_eq(done, want_done);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 
 START_TEST(event_rewrite)
@@ -496,7 +496,7 @@ provider_for(struct sg_provider *p, char *url, size_t urllen, int port, const ch
 struct sink_log {
 	int begins;
 	long status;
-	struct proxy_buf data;
+	struct sg_buf data;
 	int stop_after_bytes; /* > 0: return false once this many arrived */
 };
 
@@ -517,7 +517,7 @@ sink_data(void *ctx, const char *buf, size_t len)
 	struct sink_log *l = ctx;
 
 	ck_assert_int_eq(l->begins, 1);
-	ck_assert(proxy_buf_append(&l->data, buf, len));
+	ck_assert(sg_buf_append(&l->data, buf, len));
 	return l->stop_after_bytes == 0 || (int) l->data.len < l->stop_after_bytes;
 }
 
@@ -552,7 +552,7 @@ START_TEST(proxy_relays_a_stream_with_the_provider_key)
 	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Request-Id: rid-1\r\n"));
 	ck_assert_ptr_nonnull(strstr(f.req, "\r\n\r\n{\"stream\":true}"));
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	sg_buf_free(&l.data);
 }
 END_TEST
 
@@ -612,7 +612,7 @@ START_TEST(proxy_read_timeout_is_silence_not_total)
 	ck_assert_int_lt(resp.duration_ms, 3900);
 	ck_assert(f.saw_close);
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	sg_buf_free(&l.data);
 }
 END_TEST
 
@@ -636,7 +636,7 @@ START_TEST(proxy_sink_abort_closes_the_upstream_connection)
 	fake_stop(&f);
 	ck_assert(f.saw_close);
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	sg_buf_free(&l.data);
 }
 END_TEST
 
@@ -664,7 +664,7 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	ck_assert(resp.streamed);
 	ck_assert_ptr_nonnull(strstr(l.data.p, "data: 1\n\n"));
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	sg_buf_free(&l.data);
 
 	/* A port nobody listens on. */
 	fd = listen_loopback(&port);
@@ -681,7 +681,7 @@ END_TEST
 static void
 log_header(void *ctx, const char *line, size_t len)
 {
-	ck_assert(proxy_buf_append(ctx, line, len));
+	ck_assert(sg_buf_append(ctx, line, len));
 }
 
 START_TEST(proxy_url_headers_pin_and_bounds)
@@ -693,7 +693,7 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	static const char *const extra[] = {"X-Conf: v", "Authorization: Bearer conf-key", NULL};
 	struct fake f = {.parts = {reply}, .nconn = 2};
 	struct sg_provider p;
-	struct proxy_buf seen = {0};
+	struct sg_buf seen = {0};
 	char url[64], pin[64];
 	struct sg_err err = {0};
 	struct proxy_response resp;
@@ -758,8 +758,8 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	ck_assert_int_lt(sg_now_us() - t0, 1500 * 1000);
 	fake_stop(&d);
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
-	proxy_buf_free(&seen);
+	sg_buf_free(&l.data);
+	sg_buf_free(&seen);
 }
 END_TEST
 

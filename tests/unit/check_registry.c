@@ -676,12 +676,12 @@ START_TEST(test_iter_changes_between_batches)
 	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
 	/* the first batch holds about REGISTRY_ITER_BATCH bytes, not the whole table */
 	ck_assert(!it.exhausted);
-	ck_assert_uint_lt(it.len, (size_t) REGISTRY_ITER_BATCH + 1024);
+	ck_assert_uint_lt(it.batch.len, (size_t) REGISTRY_ITER_BATCH + 1024);
 	for (;;) {
 		const char *ident;
 		int n;
 
-		if (it.pos >= it.len && !it.exhausted && last[0] != '\0') {
+		if (it.pos >= it.batch.len && !it.exhausted && last[0] != '\0') {
 			int k = atoi(last + 1);
 
 			boundaries++;
@@ -730,13 +730,13 @@ START_TEST(test_iter_changes_between_batches)
 	ck_assert(saw_replaced);
 	/* every entry not removed ahead of the walk was seen, and w-new */
 	ck_assert_int_eq(count, N - dropped + 1);
-	ck_assert_uint_le(it.cap, (size_t) 2 * REGISTRY_ITER_BATCH + 2048);
+	ck_assert_uint_le(it.batch.cap, (size_t) 2 * REGISTRY_ITER_BATCH + 2048);
 	registry_iter_free(&it);
 	free(seen);
 
 	/* the cache stopping in the middle of a walk is an error, not a short list */
 	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
-	while (it.pos < it.len) {
+	while (it.pos < it.batch.len) {
 		ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
 		ck_assert_ptr_nonnull(o);
 		json_decref(o);
