@@ -98,33 +98,17 @@ static bool
 on_event(void *ctx, const char *ev, size_t len)
 {
 	struct finder *f = ctx;
-	bool any = false;
 	json_t *v;
 
-	f->data.len = 0;
-	for (size_t ls = 0; ls < len;) {
-		const char *nl = memchr(ev + ls, '\n', len - ls);
-		size_t le = nl != NULL ? (size_t) (nl - ev) : len, ll = le - ls;
-		const char *line = ev + ls;
-
-		if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
-			const char *val = line + 5;
-			size_t vl = ll - 5;
-
-			if (vl > 0 && *val == ' ') {
-				val++;
-				vl--;
-			}
-			if ((any && !sg_buf_append(&f->data, "\n", 1)) || !sg_buf_append(&f->data, val, vl)) {
-				f->nomem = true;
-				return false;
-			}
-			any = true;
-		}
-		ls = le + 1;
-	}
-	if (!any)
+	switch (proxy_sse_data(ev, len, &f->data)) {
+	case -1:
+		f->nomem = true;
+		return false;
+	case 0:
 		return true;
+	default:
+		break;
+	}
 	v = json_loadb(f->data.p, f->data.len, 0, NULL);
 	if (v != NULL) {
 		f->found = pick_response(v, f->id);

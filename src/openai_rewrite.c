@@ -309,39 +309,17 @@ bool
 openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 {
 	struct sg_buf joined = {0}, rewritten = {0};
-	const char *end = ev + len, *data = NULL, *p;
-	size_t dlen = 0;
-	int ndata = 0;
+	const char *end = ev + len, *data, *p;
+	size_t dlen;
+	int ndata;
 	bool ok = false, emitted = false;
 
-	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
-	for (p = ev; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
-
-		if (is_data_line(p, (size_t) (le - p))) {
-			const char *v = p + 5;
-
-			if (v < le && *v == ' ')
-				v++;
-			if (ndata == 1 && !sg_buf_append(&joined, data, dlen))
-				goto out;
-			if (ndata >= 1 && (!sg_buf_append(&joined, "\n", 1) ||
-					   !sg_buf_append(&joined, v, (size_t) (le - v))))
-				goto out;
-			if (ndata == 0) {
-				data = v;
-				dlen = (size_t) (le - v);
-			}
-			ndata++;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	if (ndata > 1) {
-		data = joined.p;
-		dlen = joined.len;
-	}
+	/* The payload: the data lines' values joined (proxy.h's one reading of them). */
+	ndata = proxy_sse_data(ev, len, &joined);
+	if (ndata < 0)
+		goto out;
+	data = joined.p;
+	dlen = joined.len;
 	if (ndata > 0) {
 		if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
 			*done = true;

@@ -572,3 +572,31 @@ proxy_sse_free(struct proxy_sse *s)
 	s->scan = 0;
 	s->last_cr = false;
 }
+
+int
+proxy_sse_data(const char *ev, size_t len, struct sg_buf *out)
+{
+	const char *end = ev + len, *p;
+	int n = 0;
+
+	out->len = 0;
+	if (out->p != NULL)
+		out->p[0] = '\0';
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (le - p >= 5 && memcmp(p, "data:", 5) == 0) {
+			const char *v = p + 5;
+
+			if (v < le && *v == ' ')
+				v++;
+			if ((n > 0 && !sg_buf_append(out, "\n", 1)) || !sg_buf_append(out, v, (size_t) (le - v)))
+				return -1;
+			n++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
+}

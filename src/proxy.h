@@ -173,4 +173,12 @@ enum proxy_sse_result proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, voi
 /* Frees the splitter's buffer.  Idempotent. */
 void proxy_sse_free(struct proxy_sse *s);
 
+/*
+ * An event's payload, as the splitter delivers the event: the values of its
+ * data lines ("data:" and one following space removed) joined by "\n", in
+ * out (its old contents replaced).  The number of data lines (0: out is
+ * empty), or -1 when out of memory.
+ */
+int proxy_sse_data(const char *ev, size_t len, struct sg_buf *out) SG_MUST_CHECK;
+
 #endif

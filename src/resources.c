@@ -180,7 +180,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	}
 	if (st == SG_OK)
 		log_info("%s %s '%s' (provider %s)%s%s", *created ? "registered" : "re-registered (unchanged)",
-			 resources_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
+			 registry_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
 			 owner ? " for " : "", owner ? owner : "");
 out:
 	if (st != SG_OK && err->msg[0] == '\0') {
@@ -215,7 +215,7 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 
 	*out = NULL;
 	if (r->path_arg == NULL)
-		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", registry_type_label(t));
 	st = registry_get(t, r->path_arg, out);
 	if (st == SG_OK && !identity_can_see(&r->id, *out)) {
 		json_decref(*out);
@@ -223,7 +223,7 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 		st = SG_E_NOT_FOUND;
 	}
 	if (st == SG_E_NOT_FOUND)
-		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+		return http_fail(r, st, NULL, "%s '%.*s' not found", registry_type_label(t),
 				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
 	if (st != SG_OK)
 		return registry_fail(r, st);
@@ -355,19 +355,19 @@ resources_unregister(struct request *r)
 
 	/* Who may is resources_may_unregister's to say; the registry asks it on the row it locked for the DELETE. */
 	if (r->path_arg == NULL)
-		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", registry_type_label(t));
 	if (t == SG_RT_TOOL_GROUP)
 		st = registry_unregister_tool_group(r->path_arg, &guard, &r->err);
 	else
 		st = registry_unregister(t, r->path_arg, &guard, &r->err);
 	if (st == SG_E_NOT_FOUND) /* missing, or not the caller's to see: one answer */
-		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+		return http_fail(r, st, NULL, "%s '%.*s' not found", registry_type_label(t),
 				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
 	if (st != SG_OK && r->err.msg[0] == '\0')
 		return http_fail(r, st, NULL, "%s", registry_message(st));
 	if (st != SG_OK)
 		return st;
-	log_info("unregistered %s '%s'%s%s", resources_type_name(t), r->path_arg, r->id.principal ? " by " : "",
+	log_info("unregistered %s '%s'%s%s", registry_type_name(t), r->path_arg, r->id.principal ? " by " : "",
 		 r->id.principal ? r->id.principal : "");
 	r->reply = NULL; /* the body is `null`, as in Llama Stack */
 	return SG_OK;

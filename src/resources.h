@@ -155,12 +155,6 @@ sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, c
  */
 bool resources_identifier_ok(const char *s, char *why, size_t whylen);
 
-/* "Model", "Shield", "Vector DB", …, for messages such as "Model 'x' not found". */
-const char *resources_type_label(enum sg_rtype t);
-
-/* The objects' "type" ("model", "vector_db", "tool_group", …); NULL out of range. */
-const char *resources_type_name(enum sg_rtype t);
-
 /* The register body's identifier key ("model_id", "toolgroup_id", …); NULL for SG_RT_TOOL or out of range. */
 const char *resources_id_key(enum sg_rtype t);
 

@@ -615,7 +615,7 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 			goto out;
 		tool = json_pack("{s:O, s:O, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "identifier", name,
 				 "provider_resource_id", name, "provider_id", pid, "type",
-				 resources_type_name(SG_RT_TOOL),
+				 registry_type_name(SG_RT_TOOL),
 				 "access_attributes", json_deep_copy(json_object_get(group, "access_attributes")),
 				 "toolgroup_id", gid, "tool_host", host, "description",
 				 json_is_string(desc) ? json_string_value(desc) : "", "parameters",

@@ -23,23 +23,24 @@
 
 #define MAX_IDENTIFIER_CHARS 255
 
-/* What the code needs to know per resource type. */
+/*
+ * What resources need to know per type beyond registry.h's table (the
+ * objects' "type" and the label messages use come from registry_type_name()
+ * and registry_type_label(), the one table of those).
+ */
 static const struct rtype_info {
-	const char *type;     /* the objects' "type" */
-	const char *label;    /* for messages */
 	const char *id_key;   /* the register body's identifier key */
 	const char *prid_key; /* the body's provider resource id key, or NULL */
 	enum sg_api api;      /* whose providers serve it */
 } rtypes[SG_RT_COUNT] = {
-	[SG_RT_MODEL] = {"model", "Model", "model_id", "provider_model_id", SG_API_INFERENCE},
-	[SG_RT_SHIELD] = {"shield", "Shield", "shield_id", "provider_shield_id", SG_API_SAFETY},
-	[SG_RT_VECTOR_DB] = {"vector_db", "Vector DB", "vector_db_id", "provider_vector_db_id", SG_API_VECTOR_IO},
-	[SG_RT_DATASET] = {"dataset", "Dataset", "dataset_id", NULL, SG_API_DATASETIO},
-	[SG_RT_SCORING_FN] = {"scoring_function", "Scoring function", "scoring_fn_id", "provider_scoring_fn_id",
-			      SG_API_SCORING},
-	[SG_RT_BENCHMARK] = {"benchmark", "Benchmark", "benchmark_id", "provider_benchmark_id", SG_API_EVAL},
-	[SG_RT_TOOL_GROUP] = {"tool_group", "Tool group", "toolgroup_id", NULL, SG_API_TOOL_RUNTIME},
-	[SG_RT_TOOL] = {"tool", "Tool", NULL, NULL, SG_API_TOOL_RUNTIME},
+	[SG_RT_MODEL] = {"model_id", "provider_model_id", SG_API_INFERENCE},
+	[SG_RT_SHIELD] = {"shield_id", "provider_shield_id", SG_API_SAFETY},
+	[SG_RT_VECTOR_DB] = {"vector_db_id", "provider_vector_db_id", SG_API_VECTOR_IO},
+	[SG_RT_DATASET] = {"dataset_id", NULL, SG_API_DATASETIO},
+	[SG_RT_SCORING_FN] = {"scoring_fn_id", "provider_scoring_fn_id", SG_API_SCORING},
+	[SG_RT_BENCHMARK] = {"benchmark_id", "provider_benchmark_id", SG_API_EVAL},
+	[SG_RT_TOOL_GROUP] = {"toolgroup_id", NULL, SG_API_TOOL_RUNTIME},
+	[SG_RT_TOOL] = {NULL, NULL, SG_API_TOOL_RUNTIME},
 };
 
 /* Llama Stack's API names, as the config keys its providers. */
@@ -48,18 +49,6 @@ static const char *const api_names[SG_API_COUNT] = {
 	[SG_API_DATASETIO] = "datasetio", [SG_API_SCORING] = "scoring", [SG_API_EVAL] = "eval",
 	[SG_API_TOOL_RUNTIME] = "tool_runtime",
 };
-
-const char *
-resources_type_label(enum sg_rtype t)
-{
-	return (unsigned) t < SG_RT_COUNT ? rtypes[t].label : "Resource";
-}
-
-const char *
-resources_type_name(enum sg_rtype t)
-{
-	return (unsigned) t < SG_RT_COUNT ? rtypes[t].type : NULL;
-}
 
 const char *
 resources_id_key(enum sg_rtype t)
@@ -401,17 +390,17 @@ resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_
 		ident = "";
 	n = (int) sg_utf8_prefix(ident, 300);
 	if (!identity_can_see(id, obj))
-		return sg_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", resources_type_label(t), n, ident);
+		return sg_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", registry_type_label(t), n, ident);
 	if (principal != NULL && id->admin)
 		return SG_OK;
 	if (from_config)
 		return sg_fail(err, SG_E_FORBIDDEN, NULL,
 				      "%s '%.*s' comes from the configuration: only an admin may unregister it",
-				      resources_type_label(t), n, ident);
+				      registry_type_label(t), n, ident);
 	if (principal != NULL ? owner != NULL && strcmp(owner, principal) == 0 : owner == NULL)
 		return SG_OK;
 	return sg_fail(err, SG_E_FORBIDDEN, NULL, "%s '%.*s' may be unregistered only by its owner or an admin",
-			      resources_type_label(t), n, ident);
+			      registry_type_label(t), n, ident);
 }
 
 /* A new object with the Resource fields, in the API's order.  Steals acl. */
@@ -420,7 +409,7 @@ resources_object_new(enum sg_rtype t, const char *identifier, const char *prid, 
 		     json_t *acl)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "identifier", identifier, "provider_resource_id", prid,
-			 "provider_id", p->provider_id, "type", rtypes[t].type, "access_attributes", acl);
+			 "provider_id", p->provider_id, "type", registry_type_name(t), "access_attributes", acl);
 }
 
 sg_status
@@ -451,7 +440,7 @@ resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, con
 	sg_status st = lookup(ctx, t, identifier, out);
 
 	if (st == SG_E_NOT_FOUND)
-		return sg_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, rtypes[t].label,
+		return sg_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, registry_type_label(t),
 				      (int) sg_utf8_prefix(identifier, 300), identifier);
 	if (st != SG_OK && err->msg[0] == '\0')
 		return sg_fail(err, st, NULL, "the registry is unavailable");

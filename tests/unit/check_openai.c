@@ -184,6 +184,34 @@ rewrite_case(const char *in, enum openai_rewrite want, const char *out)
 	sg_buf_free(&b);
 }
 
+/* An event's payload: its data lines' values joined, whatever else the event holds. */
+static const struct {
+	const char *ev;
+	int n;
+	const char *data;
+} sse_data_cases[] = {
+	{"data: {\"a\":1}", 1, "{\"a\":1}"},
+	{"data: one\ndata:two\ndata:  three", 3, "one\ntwo\n three"},
+	{"event: x\nid: 7\ndata: y\nretry: 5", 1, "y"},
+	{": a comment\nevent: ping", 0, ""},
+	{"data:", 1, ""},
+	{"data", 0, ""},
+	{"", 0, ""},
+};
+
+START_TEST(sse_event_data)
+{
+	struct sg_buf out = {0};
+
+	ck_assert(sg_buf_append(&out, "stale", 5));
+	ck_assert_int_eq(proxy_sse_data(sse_data_cases[_i].ev, strlen(sse_data_cases[_i].ev), &out),
+			 sse_data_cases[_i].n);
+	ck_assert_uint_eq(out.len, strlen(sse_data_cases[_i].data));
+	ck_assert_str_eq(out.p, sse_data_cases[_i].data);
+	sg_buf_free(&out);
+}
+END_TEST
+
 START_TEST(rewrite_top_level_model_only)
 {
 	rewrite_case("{\"id\":\"x\",\"model\":\"up\",\"n\":0.10}", OPENAI_RW_REPLACED,
@@ -851,6 +879,7 @@ openai_suite(void)
 	tcase_add_test(pure, sse_split_byte_by_byte_and_three_chunks);
 	tcase_add_test(pure, sse_finish_lenient_and_truncated);
 	tcase_add_test(pure, sse_stop_and_too_big);
+	tcase_add_loop_test(pure, sse_event_data, 0, (int) SG_ARRAY_LEN(sse_data_cases));
 	tcase_add_test(pure, rewrite_top_level_model_only);
 	tcase_add_test(pure, rewrite_every_model_key_however_spelled);
 	tcase_add_test(pure, rewrite_rejects_what_is_not_one_object);
