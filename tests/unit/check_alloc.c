@@ -651,16 +651,10 @@ END_TEST
 Suite *
 alloc_suite(void)
 {
-	Suite *s = suite_create("alloc");
-	TCase *tc = tcase_create("each allocation fails");
+	const TTest *const each_allocation_fails[] = {conf_load_each_allocation, resources_build_each_allocation,
+		registry_rows_each_allocation, openai_rewrite_each_allocation, acl_each_allocation, NULL};
+	const struct sg_tcase tcases[] = {{.name = "each allocation fails", .tests = each_allocation_fails, .timeout = 60, .setup = setup, .teardown = teardown},
+		{.name = NULL}};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, conf_load_each_allocation);
-	tcase_add_test(tc, resources_build_each_allocation);
-	tcase_add_test(tc, registry_rows_each_allocation);
-	tcase_add_test(tc, openai_rewrite_each_allocation);
-	tcase_add_test(tc, acl_each_allocation);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("alloc", tcases);
 }

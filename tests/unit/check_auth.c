@@ -656,37 +656,16 @@ END_TEST
 Suite *
 auth_suite(void)
 {
-	Suite *s = suite_create("auth");
-	TCase *sha = tcase_create("sha256");
-	TCase *keys = tcase_create("keys");
-	TCase *cli = tcase_create("cli");
-	TCase *id = tcase_create("identity");
+	const TTest *const sha256[] = {test_sha256_vectors, test_sha256_padding, test_sha256_million, NULL};
+	const TTest *const keys[] = {test_key_generate_and_parse, test_key_parse_rejects, test_authorization_header,
+		test_auth_check_anonymous, test_auth_check_rejects_without_db, test_auth_error_json, NULL};
+	const TTest *const cli[] = {test_cli_parse_ok, test_cli_parse_errors, test_cli_attrs_json, NULL};
+	const TTest *const identity[] = {test_identity_anonymous, test_identity_ignores_client_headers,
+		test_identity_attributes_and_groups, test_identity_bad_attributes, test_identity_can_see,
+		test_no_database, NULL};
+	const struct sg_tcase tcases[] = {{.name = "sha256", .tests = sha256, .timeout = 30},
+		{.name = "keys", .tests = keys}, {.name = "cli", .tests = cli}, {.name = "identity", .tests = identity},
+		{.name = NULL}};
 
-	tcase_add_test(sha, test_sha256_vectors);
-	tcase_add_test(sha, test_sha256_padding);
-	tcase_add_test(sha, test_sha256_million);
-	tcase_set_timeout(sha, 30); /* the million-byte vector under valgrind */
-	suite_add_tcase(s, sha);
-
-	tcase_add_test(keys, test_key_generate_and_parse);
-	tcase_add_test(keys, test_key_parse_rejects);
-	tcase_add_test(keys, test_authorization_header);
-	tcase_add_test(keys, test_auth_check_anonymous);
-	tcase_add_test(keys, test_auth_check_rejects_without_db);
-	tcase_add_test(keys, test_auth_error_json);
-	suite_add_tcase(s, keys);
-
-	tcase_add_test(cli, test_cli_parse_ok);
-	tcase_add_test(cli, test_cli_parse_errors);
-	tcase_add_test(cli, test_cli_attrs_json);
-	suite_add_tcase(s, cli);
-
-	tcase_add_test(id, test_identity_anonymous);
-	tcase_add_test(id, test_identity_ignores_client_headers);
-	tcase_add_test(id, test_identity_attributes_and_groups);
-	tcase_add_test(id, test_identity_bad_attributes);
-	tcase_add_test(id, test_identity_can_see);
-	tcase_add_test(id, test_no_database);
-	suite_add_tcase(s, id);
-	return s;
+	return sg_suite_new("auth", tcases);
 }

@@ -209,16 +209,10 @@ END_TEST
 Suite *
 http_suite(void)
 {
-	Suite *s = suite_create("http");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {path_decode_accepts_and_refuses, path_decode_stops_at_len,
+		query_check_accepts_and_refuses, query_get_decodes_values, fail_stores_valid_utf8,
+		add_header_refuses_crlf, method_names, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
 
-	tcase_add_test(tc, path_decode_accepts_and_refuses);
-	tcase_add_test(tc, path_decode_stops_at_len);
-	tcase_add_test(tc, query_check_accepts_and_refuses);
-	tcase_add_test(tc, query_get_decodes_values);
-	tcase_add_test(tc, fail_stores_valid_utf8);
-	tcase_add_test(tc, add_header_refuses_crlf);
-	tcase_add_test(tc, method_names);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("http", tcases);
 }

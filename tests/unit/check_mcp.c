@@ -219,14 +219,9 @@ END_TEST
 Suite *
 mcp_suite(void)
 {
-	Suite *s = suite_create("mcp");
-	TCase *tc = tcase_create("bounds");
+	const TTest *const bounds[] = {refusals_say_nothing_about_the_target, a_hanging_server_is_bounded,
+		the_response_is_found_after_many_events, provider_config_keys, NULL};
+	const struct sg_tcase tcases[] = {{.name = "bounds", .tests = bounds, .timeout = 30}, {.name = NULL}};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, refusals_say_nothing_about_the_target);
-	tcase_add_test(tc, a_hanging_server_is_bounded);
-	tcase_add_test(tc, the_response_is_found_after_many_events);
-	tcase_add_test(tc, provider_config_keys);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("mcp", tcases);
 }

@@ -171,14 +171,10 @@ END_TEST
 Suite *
 netaddr_suite(void)
 {
-	Suite *s = suite_create("netaddr");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {hosts_are_normalised, urls_are_checked,
+		allow_list_matches_the_normalised_host_and_port, allow_list_entries_are_validated,
+		pinning_uses_the_checked_address, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
 
-	tcase_add_test(tc, hosts_are_normalised);
-	tcase_add_test(tc, urls_are_checked);
-	tcase_add_test(tc, allow_list_matches_the_normalised_host_and_port);
-	tcase_add_test(tc, allow_list_entries_are_validated);
-	tcase_add_test(tc, pinning_uses_the_checked_address);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("netaddr", tcases);
 }

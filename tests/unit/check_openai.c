@@ -871,33 +871,18 @@ END_TEST
 Suite *
 openai_suite(void)
 {
-	Suite *s = suite_create("openai");
-	TCase *pure = tcase_create("pure");
-	TCase *net = tcase_create("transfers");
+	const TTest *const pure[] = {sse_split_every_two_chunk_boundary, sse_split_byte_by_byte_and_three_chunks,
+		sse_finish_lenient_and_truncated, sse_stop_and_too_big, rewrite_top_level_model_only,
+		rewrite_every_model_key_however_spelled, rewrite_rejects_what_is_not_one_object, event_rewrite,
+		upstream_error_messages, upstream_error_truncates_on_character_boundary, curl_code_mapping, NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases), {.t = NULL}};
+	const TTest *const transfers[] = {proxy_relays_a_stream_with_the_provider_key,
+		proxy_buffers_an_error_answer_without_a_key, proxy_read_timeout_is_silence_not_total,
+		proxy_sink_abort_closes_the_upstream_connection, proxy_cut_stream_and_unreachable,
+		model_listing_and_served_check, model_listing_stops_when_the_client_leaves,
+		proxy_url_headers_pin_and_bounds, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
+		{.name = "transfers", .tests = transfers, .timeout = 30}, {.name = NULL}};
 
-	tcase_add_test(pure, sse_split_every_two_chunk_boundary);
-	tcase_add_test(pure, sse_split_byte_by_byte_and_three_chunks);
-	tcase_add_test(pure, sse_finish_lenient_and_truncated);
-	tcase_add_test(pure, sse_stop_and_too_big);
-	tcase_add_loop_test(pure, sse_event_data, 0, (int) SG_ARRAY_LEN(sse_data_cases));
-	tcase_add_test(pure, rewrite_top_level_model_only);
-	tcase_add_test(pure, rewrite_every_model_key_however_spelled);
-	tcase_add_test(pure, rewrite_rejects_what_is_not_one_object);
-	tcase_add_test(pure, event_rewrite);
-	tcase_add_test(pure, upstream_error_messages);
-	tcase_add_test(pure, upstream_error_truncates_on_character_boundary);
-	tcase_add_test(pure, curl_code_mapping);
-	suite_add_tcase(s, pure);
-
-	tcase_add_test(net, proxy_relays_a_stream_with_the_provider_key);
-	tcase_add_test(net, proxy_buffers_an_error_answer_without_a_key);
-	tcase_add_test(net, proxy_read_timeout_is_silence_not_total);
-	tcase_add_test(net, proxy_sink_abort_closes_the_upstream_connection);
-	tcase_add_test(net, proxy_cut_stream_and_unreachable);
-	tcase_add_test(net, model_listing_and_served_check);
-	tcase_add_test(net, model_listing_stops_when_the_client_leaves);
-	tcase_add_test(net, proxy_url_headers_pin_and_bounds);
-	tcase_set_timeout(net, 30);
-	suite_add_tcase(s, net);
-	return s;
+	return sg_suite_new("openai", tcases);
 }

@@ -831,34 +831,18 @@ END_TEST
 Suite *
 registry_suite(void)
 {
-	Suite *s = suite_create("registry");
-	TCase *rows = tcase_create("rows"), *cache = tcase_create("cache");
+	const char *db = getenv("SG_TEST_DATABASE_URL");
+	const TTest *const rows[] = {test_type_names, test_columns, test_taken_message, test_row_values, test_canonical,
+		test_malformed_row, test_no_database, NULL};
+	const struct sg_loop rows_loops[] = {SG_LOOP(test_round_trip, round_trips), SG_LOOP(test_bad_objects, bad),
+		{.t = NULL}};
+	const TTest *const cache[] = {test_cache, test_cache_tools_by_group, test_cache_replace_in_chains,
+		test_cache_large, test_iter_order, test_iter_tools_by_group, test_iter_changes_between_batches, NULL};
+	const TTest *const walk[] = {test_iter_from_database, NULL};
+	/* The walk over PostgreSQL needs a database: that case only when one is given. */
+	const struct sg_tcase tcases[] = {{.name = "rows", .tests = rows, .loops = rows_loops},
+		{.name = "cache", .tests = cache, .timeout = 120},
+		{.name = db != NULL && db[0] != '\0' ? "db_walk" : NULL, .tests = walk, .timeout = 60}, {.name = NULL}};
 
-	tcase_add_test(rows, test_type_names);
-	tcase_add_test(rows, test_columns);
-	tcase_add_test(rows, test_taken_message);
-	tcase_add_loop_test(rows, test_round_trip, 0, (int) SG_ARRAY_LEN(round_trips));
-	tcase_add_test(rows, test_row_values);
-	tcase_add_test(rows, test_canonical);
-	tcase_add_loop_test(rows, test_bad_objects, 0, (int) SG_ARRAY_LEN(bad));
-	tcase_add_test(rows, test_malformed_row);
-	tcase_add_test(rows, test_no_database);
-	suite_add_tcase(s, rows);
-	tcase_add_test(cache, test_cache);
-	tcase_add_test(cache, test_cache_tools_by_group);
-	tcase_add_test(cache, test_cache_replace_in_chains);
-	tcase_add_test(cache, test_cache_large);
-	tcase_add_test(cache, test_iter_order);
-	tcase_add_test(cache, test_iter_tools_by_group);
-	tcase_add_test(cache, test_iter_changes_between_batches);
-	tcase_set_timeout(cache, 120);
-	suite_add_tcase(s, cache);
-	if (getenv("SG_TEST_DATABASE_URL") != NULL && getenv("SG_TEST_DATABASE_URL")[0] != '\0') {
-		TCase *db = tcase_create("db_walk");
-
-		tcase_add_test(db, test_iter_from_database);
-		tcase_set_timeout(db, 60);
-		suite_add_tcase(s, db);
-	}
-	return s;
+	return sg_suite_new("registry", tcases);
 }

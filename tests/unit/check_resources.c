@@ -913,27 +913,14 @@ END_TEST
 Suite *
 resources_suite(void)
 {
-	Suite *s = suite_create("resources");
-	TCase *tc = tcase_create("build");
-	TCase *mcp = tcase_create("mcp");
+	const TTest *const build[] = {identifier_rules, model_defaults_and_key_order, model_validation,
+		provider_selection, acl_copied_from_creator_or_body, shield_defaults, vector_db_rules, dataset_rules,
+		scoring_fn_rules, benchmark_references, tool_group_rules, builtin_tools_and_tool_objects, NULL};
+	const struct sg_loop build_loops[] = {SG_LOOP(acl_rules_table, acl_rules),
+		SG_LOOP(unregister_rules_table, unregister_rules), {.t = NULL}};
+	const TTest *const mcp[] = {mcp_response_finding, mcp_tool_mapping, NULL};
+	const struct sg_tcase tcases[] = {{.name = "build", .tests = build, .loops = build_loops},
+		{.name = "mcp", .tests = mcp}, {.name = NULL}};
 
-	tcase_add_test(tc, identifier_rules);
-	tcase_add_test(tc, model_defaults_and_key_order);
-	tcase_add_test(tc, model_validation);
-	tcase_add_test(tc, provider_selection);
-	tcase_add_test(tc, acl_copied_from_creator_or_body);
-	tcase_add_loop_test(tc, acl_rules_table, 0, (int) SG_ARRAY_LEN(acl_rules));
-	tcase_add_loop_test(tc, unregister_rules_table, 0, (int) SG_ARRAY_LEN(unregister_rules));
-	tcase_add_test(tc, shield_defaults);
-	tcase_add_test(tc, vector_db_rules);
-	tcase_add_test(tc, dataset_rules);
-	tcase_add_test(tc, scoring_fn_rules);
-	tcase_add_test(tc, benchmark_references);
-	tcase_add_test(tc, tool_group_rules);
-	tcase_add_test(tc, builtin_tools_and_tool_objects);
-	suite_add_tcase(s, tc);
-	tcase_add_test(mcp, mcp_response_finding);
-	tcase_add_test(mcp, mcp_tool_mapping);
-	suite_add_tcase(s, mcp);
-	return s;
+	return sg_suite_new("resources", tcases);
 }

@@ -301,16 +301,9 @@ END_TEST
 Suite *
 scoring_builtin_suite(void)
 {
-	Suite *s = suite_create("scoring_builtin");
-	TCase *tc = tcase_create("core");
+	const TTest *const core[] = {test_lists_match_seed, test_identifiers_unique, test_unknown_type,
+		test_provider_id, test_seed_digest, test_strings_byte_for_byte, test_builder_accepts_every_def, NULL};
+	const struct sg_tcase tcases[] = {{.name = "core", .tests = core}, {.name = NULL}};
 
-	tcase_add_test(tc, test_lists_match_seed);
-	tcase_add_test(tc, test_identifiers_unique);
-	tcase_add_test(tc, test_unknown_type);
-	tcase_add_test(tc, test_provider_id);
-	tcase_add_test(tc, test_seed_digest);
-	tcase_add_test(tc, test_strings_byte_for_byte);
-	tcase_add_test(tc, test_builder_accepts_every_def);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("scoring_builtin", tcases);
 }

@@ -186,17 +186,10 @@ END_TEST
 Suite *
 sg_suite(void)
 {
-	Suite *s = suite_create("sg");
-	TCase *tc = tcase_create("core");
+	const TTest *const core[] = {status_table_maps_http_and_types, strv_push_contains_free, ct_equal_compares_bytes,
+		utf8_validation, utf8_prefix_cuts_at_character_boundaries, utf8_scrub_replaces_bad_bytes,
+		err_records_cuts_and_scrubs, jansson_allocates_through_the_countdown, NULL};
+	const struct sg_tcase tcases[] = {{.name = "core", .tests = core}, {.name = NULL}};
 
-	tcase_add_test(tc, status_table_maps_http_and_types);
-	tcase_add_test(tc, strv_push_contains_free);
-	tcase_add_test(tc, ct_equal_compares_bytes);
-	tcase_add_test(tc, utf8_validation);
-	tcase_add_test(tc, utf8_prefix_cuts_at_character_boundaries);
-	tcase_add_test(tc, utf8_scrub_replaces_bad_bytes);
-	tcase_add_test(tc, err_records_cuts_and_scrubs);
-	tcase_add_test(tc, jansson_allocates_through_the_countdown);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("sg", tcases);
 }
