@@ -257,6 +257,24 @@ db_conn_broken(PGconn *c)
 	return c == NULL || PQstatus(c) != CONNECTION_OK;
 }
 
+sg_status
+db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res)
+{
+	*res = NULL;
+	*conn = db_acquire();
+	if (*conn == NULL)
+		return SG_E_UNAVAILABLE;
+	*res = PQexecParams(*conn, sql, n, NULL, params, NULL, NULL, 0);
+	return db_result_status(*conn, *res);
+}
+
+void
+db_done(PGconn *conn, PGresult *res)
+{
+	PQclear(res);
+	db_release(conn, db_conn_broken(conn));
+}
+
 /* libpq's own messages span lines ("…\nHINT…\n"): one log line, without the trailing newline. */
 static void
 log_libpq(enum sg_log_level lvl, const char *prefix, const char *msg)

@@ -42,6 +42,17 @@ PGconn *db_acquire(void);
 void db_release(PGconn *c, bool broken);
 
 /*
+ * One statement on a pooled connection: db_acquire(), then sql with its n
+ * text params.  *conn is the connection (NULL when none could be had: then
+ * SG_E_UNAVAILABLE and *res NULL) and *res the result, whatever the status;
+ * the caller reads the rows, PQclear()s *res and gives *conn back with
+ * db_done().  The status is db_result_status()'s (which logs a failure).
+ */
+sg_status db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res) SG_MUST_CHECK;
+/* PQclear(res) and db_release(conn, db_conn_broken(conn)); conn may be NULL. */
+void db_done(PGconn *conn, PGresult *res);
+
+/*
  * Maps a failed result to a status: unique/exclusion violation → SG_E_CONFLICT,
  * foreign key violation → SG_E_CONFLICT, connection and shutdown classes (08,
  * 57P) → SG_E_UNAVAILABLE, data exceptions (22) → SG_E_BAD_REQUEST, the rest →

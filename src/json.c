@@ -143,20 +143,6 @@ sg_json_field_str(json_t *obj, const char *key, const char *name, bool required,
 }
 
 sg_status
-sg_json_field_int(json_t *obj, const char *key, const char *name, bool required, json_int_t *out, bool *found,
-		  struct sg_err *err)
-{
-	json_t *v;
-	sg_status st = sg_json_field(obj, key, name, JSON_INTEGER, required, &v, err);
-
-	if (found != NULL)
-		*found = v != NULL;
-	if (v != NULL)
-		*out = json_integer_value(v);
-	return st;
-}
-
-sg_status
 sg_json_field_bool(json_t *obj, const char *key, const char *name, bool required, bool *out, bool *found,
 		   struct sg_err *err)
 {

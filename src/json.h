@@ -51,7 +51,7 @@ char *sg_json_dump(const json_t *v);
  * The typed field getters, the one family for request bodies and config
  * entries: obj[key] with its JSON type checked (JSON_TRUE stands for either
  * boolean).  name is the field as messages call it ("source.uri"; NULL: key).
- * A JSON null counts as absent.  Absent → *out NULL (numbers and booleans:
+ * A JSON null counts as absent.  Absent → *out NULL (the boolean getter:
  * *out unchanged, *found false), and when required a 400 "<name> is
  * required"; the wrong type → 400 "<name> must be a string" (an object, an
  * array, an integer, a number, a boolean).  The message and param go to err
@@ -61,8 +61,6 @@ sg_status sg_json_field(json_t *obj, const char *key, const char *name, json_typ
 			struct sg_err *err) SG_MUST_CHECK;
 sg_status sg_json_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
 			    struct sg_err *err) SG_MUST_CHECK;
-sg_status sg_json_field_int(json_t *obj, const char *key, const char *name, bool required, json_int_t *out,
-			    bool *found, struct sg_err *err) SG_MUST_CHECK;
 sg_status sg_json_field_bool(json_t *obj, const char *key, const char *name, bool required, bool *out, bool *found,
 			     struct sg_err *err) SG_MUST_CHECK;
 

@@ -367,15 +367,13 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 	}
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM && c->err->msg[0] == '\0')
-		sg_fail(c->err, st, NULL, "out of memory");
 	proxy_response_free(&pr);
 	proxy_sse_free(&a.sse);
 	sg_buf_free(&a.f.data);
 	json_decref(a.f.found);
 	free(body);
 	json_decref(msg);
-	return st;
+	return sg_err_nomem(c->err, st);
 }
 
 /*
@@ -601,9 +599,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err)
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM && err->msg[0] == '\0')
-		sg_fail(err, st, NULL, "out of memory");
-	if (st != SG_OK)
+	if (sg_err_nomem(err, st) != SG_OK)
 		log_info("mcp: listing the tools through provider %s failed: %s", p->provider_id, err->msg);
 	free_headers(&c);
 	free(cursor);

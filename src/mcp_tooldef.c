@@ -116,9 +116,7 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM)
-		sg_fail(err, st, NULL, "out of memory");
 	json_decref(params);
 	json_decref(out);
-	return st;
+	return sg_err_nomem(err, st);
 }

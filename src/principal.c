@@ -22,18 +22,14 @@ principal_fetch(const char *name, struct sg_attrs *attrs, bool *disabled)
 	const char *params[1] = {name};
 	PGconn *conn;
 	PGresult *res;
-	sg_status st = SG_OK;
+	sg_status st;
 
 	*disabled = false;
-	conn = db_acquire();
-	if (conn == NULL)
-		return SG_E_UNAVAILABLE;
-	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		(void) db_result_status(conn, res); /* logs the reason */
-		st = SG_E_UNAVAILABLE;
+	if (db_query(sql, 1, params, &conn, &res) != SG_OK) {
+		st = SG_E_UNAVAILABLE; /* whatever went wrong (logged), the caller's attributes cannot be read */
 		goto out;
 	}
+	st = SG_OK;
 	for (int i = 0; i < PQntuples(res); i++) {
 		enum sg_attr_cat c;
 
@@ -48,7 +44,6 @@ principal_fetch(const char *name, struct sg_attrs *attrs, bool *disabled)
 		}
 	}
 out:
-	PQclear(res);
-	db_release(conn, db_conn_broken(conn));
+	db_done(conn, res);
 	return st;
 }

@@ -637,9 +637,7 @@ registry_sync_providers(const struct sg_conf *conf, struct sg_err *err)
 	x.id = text;
 	st = registry_run(tx_providers, &x);
 out:
-	if (st == SG_E_NOMEM)
-		sg_fail(err, st, NULL, "out of memory");
 	free(text);
 	json_decref(a);
-	return st;
+	return sg_err_nomem(err, st);
 }

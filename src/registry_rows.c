@@ -196,9 +196,7 @@ registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, 
 			st = encode(c, c->key, json_object_get(obj, c->key), &vals[i], err);
 		}
 	}
-	if (st == SG_E_NOMEM)
-		sg_fail(err, st, NULL, "out of memory");
-	return st;
+	return sg_err_nomem(err, st);
 }
 
 void

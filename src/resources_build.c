@@ -526,9 +526,7 @@ resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identi
 		json_decref(*out);
 		*out = NULL;
 	}
-	if (st == SG_E_NOMEM && err->msg[0] == '\0')
-		sg_fail(err, st, NULL, "out of memory");
-	return st;
+	return sg_err_nomem(err, st);
 }
 
 /* The fixed tool lists of Llama Stack's built-in tool runtimes (list_runtime_tools at 2b2db5fbda). */
@@ -628,9 +626,7 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM)
-		sg_fail(err, st, NULL, "out of memory");
 	json_decref(out);
 	json_decref(seen);
-	return st;
+	return sg_err_nomem(err, st);
 }

@@ -417,6 +417,14 @@ sg_err_detail(struct sg_err *e, const char *fmt, ...)
 	sg_utf8_scrub(e->detail);
 }
 
+sg_status
+sg_err_nomem(struct sg_err *e, sg_status st)
+{
+	if (st == SG_E_NOMEM && e != NULL && e->msg[0] == '\0')
+		sg_fail(e, st, NULL, "out of memory");
+	return st;
+}
+
 void
 sg_err_reset(struct sg_err *e)
 {

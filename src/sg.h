@@ -95,6 +95,12 @@ sg_status sg_vfail(struct sg_err *e, sg_status st, const char *param, const char
 	SG_PRINTF(4, 0);
 /* Records the log-only detail in e (NULL: nothing). */
 void sg_err_detail(struct sg_err *e, const char *fmt, ...) SG_PRINTF(2, 3);
+/*
+ * The last line of a function whose allocation failures are plain
+ * SG_E_NOMEM: returns st, having recorded "out of memory" in e when st is
+ * SG_E_NOMEM and e holds no message yet.
+ */
+sg_status sg_err_nomem(struct sg_err *e, sg_status st);
 /* Clears e to "no error".  Idempotent; e may be NULL. */
 void sg_err_reset(struct sg_err *e);
 
