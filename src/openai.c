@@ -39,6 +39,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "resources.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -499,21 +500,25 @@ openai_embeddings(struct request *r)
 /*
  * GET /v1/openai/v1/models: {"object":"list","data":[…]} with one
  * {"id","object":"model","created","owned_by"} per visible model, written as
- * the registry is walked (registry_iter: no lock held while writing) through
- * http_list, so a registry of any size costs one batch and one chunk.
+ * the registry is walked (resources_list_visible).
  */
 
-/* One model's entry; SG_OK, SG_E_NOMEM or what http_list_item() says. */
+/* One model's entry (none for an object without an identifier); SG_OK, SG_E_NOMEM or http_list_item()'s status. */
 static sg_status
-models_entry(struct http_list *l, const json_t *m, long long created)
+models_entry(struct http_list *l, json_t *m, long long created)
 {
 	const char *id = json_string_value(json_object_get(m, "identifier"));
 	const char *owner = json_string_value(json_object_get(m, "provider_id"));
-	json_t *entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created,
-				  "owned_by", owner ? owner : "");
-	char *text = entry ? sg_json_dump(entry) : NULL;
-	sg_status st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
+	json_t *entry;
+	char *text;
+	sg_status st;
 
+	if (id == NULL)
+		return SG_OK;
+	entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created, "owned_by",
+			  owner ? owner : "");
+	text = entry ? sg_json_dump(entry) : NULL;
+	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
 	free(text);
 	json_decref(entry);
 	return st;
@@ -522,32 +527,8 @@ models_entry(struct http_list *l, const json_t *m, long long created)
 sg_status
 openai_models(struct request *r)
 {
-	struct registry_iter it;
-	struct http_list l = {0};
-	json_t *m = NULL;
-	long long created;
-	sg_status st = registry_iter_open(&it, SG_RT_MODEL, NULL);
+	sg_status st = resources_list_visible(r, SG_RT_MODEL, NULL, "{\"object\":\"list\",\"data\":[", models_entry);
 
-	if (st != SG_OK)
-		goto out;
-	st = http_list_begin(&l, r, "{\"object\":\"list\",\"data\":[");
-	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &m, &created);
-		if (st != SG_OK || m == NULL)
-			break;
-		if (json_string_value(json_object_get(m, "identifier")) != NULL && identity_can_see(&r->id, m))
-			st = models_entry(&l, m, created);
-		json_decref(m);
-		m = NULL;
-	}
-	if (st == SG_OK)
-		st = http_list_end(&l, "]}");
-out:
-	json_decref(m);
-	registry_iter_free(&it);
-	http_list_free(&l);
-	if (r->client_gone)
-		return SG_OK; /* nobody to tell; the access log says client-gone */
 	if (st == SG_E_NOMEM)
 		return http_fail(r, st, NULL, "out of memory");
 	if (st != SG_OK)

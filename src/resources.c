@@ -230,36 +230,25 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 	return SG_OK;
 }
 
-/*
- * A list written as it is read: {"data":[ then each visible object without
- * access_attributes (the seed's list serialization), then ]}, the bytes
- * json_dumps(JSON_COMPACT) makes of the whole array.  The registry is
- * walked with registry_iter (no lock held while writing) and the output goes
- * out through http_list, so one request holds one batch and one chunk
- * whatever the registry's size.
- */
-static sg_status
-stream_list(struct request *r, enum sg_rtype t, const char *group)
+sg_status
+resources_list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
+		       resources_entry_fn entry)
 {
 	struct registry_iter it;
 	struct http_list l = {0};
 	json_t *obj = NULL;
-	char *text;
+	long long created;
 	sg_status st = registry_iter_open(&it, t, group);
 
 	if (st != SG_OK)
 		goto out;
-	st = http_list_begin(&l, r, "{\"data\":[");
+	st = http_list_begin(&l, r, head);
 	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &obj, NULL);
+		st = registry_iter_next(&it, &obj, &created);
 		if (st != SG_OK || obj == NULL)
 			break;
-		if (identity_can_see(&r->id, obj)) {
-			json_object_del(obj, "access_attributes");
-			text = json_dumps(obj, JSON_COMPACT);
-			st = text != NULL ? http_list_item(&l, text, strlen(text)) : SG_E_NOMEM;
-			free(text);
-		}
+		if (identity_can_see(&r->id, obj))
+			st = entry(&l, obj, created);
 		json_decref(obj);
 		obj = NULL;
 	}
@@ -269,11 +258,31 @@ out:
 	json_decref(obj);
 	registry_iter_free(&it);
 	http_list_free(&l);
-	if (r->client_gone)
-		return SG_OK; /* nobody to tell; the access log says client-gone */
-	if (st != SG_OK)
-		return registry_fail(r, st);
-	return SG_OK;
+	return r->client_gone ? SG_OK : st; /* nobody to tell; the access log says client-gone */
+}
+
+/* A native list's item: the object without access_attributes (the seed's list serialization). */
+static sg_status
+list_entry(struct http_list *l, json_t *obj, long long created)
+{
+	char *text;
+	sg_status st;
+
+	(void) created;
+	json_object_del(obj, "access_attributes");
+	text = json_dumps(obj, JSON_COMPACT);
+	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
+	free(text);
+	return st;
+}
+
+/* {"data":[…]}: the bytes json_dumps(JSON_COMPACT) makes of the whole array. */
+static sg_status
+stream_list(struct request *r, enum sg_rtype t, const char *group)
+{
+	sg_status st = resources_list_visible(r, t, group, "{\"data\":[", list_entry);
+
+	return st != SG_OK ? registry_fail(r, st) : SG_OK;
 }
 
 sg_status

@@ -49,8 +49,8 @@ positive_int(const json_t *v)
 }
 
 static sg_status
-build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	    struct sg_err *err)
+build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	    void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const model_types[] = {"llm", "embedding", NULL};
 	struct common c = {0};
@@ -58,6 +58,8 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 	const char *model_type;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_MODEL, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "metadata", "metadata", true, &metadata, err);
@@ -94,13 +96,15 @@ out:
 }
 
 static sg_status
-build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	     struct sg_err *err)
+build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	     void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *params = NULL;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_SHIELD, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "params", "params", true, &params, err);
@@ -233,8 +237,8 @@ build_source(json_t *body, json_t **out, const char **uri, struct sg_err *err)
 }
 
 static sg_status
-build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	      struct sg_err *err)
+build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	      void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const purposes[] = {"post-training/messages", "eval/question-answer", "eval/messages-answer",
 					       NULL};
@@ -244,6 +248,8 @@ build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *bod
 	char defid[64];
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_field_enum(body, "purpose", "purpose", true, purposes, &purpose, err);
 	if (st == SG_OK)
 		st = build_source(body, &source, &uri, err);
@@ -333,8 +339,8 @@ out:
 }
 
 static sg_status
-build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-		 struct sg_err *err)
+build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	         void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const param_types[] = {"string", "number", "boolean", "array", "object", "json", "union",
 						  "chat_completion_input", "completion_input", "agent_turn_input",
@@ -344,6 +350,8 @@ build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *
 	const char *desc, *rtype;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_SCORING_FN, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = sg_json_field_str(body, "description", "description", true, &desc, err);
@@ -429,8 +437,8 @@ out:
 }
 
 static sg_status
-build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-		 struct sg_err *err)
+build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	         void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *ep, *mcp = NULL, *args = NULL;
@@ -438,6 +446,8 @@ build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *
 	bool is_mcp;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_TOOL_GROUP, conf, id, body, PICK_REQUIRED, &c, err);
 	if (st == SG_OK)
 		st = sg_json_field(body, "mcp_endpoint", "mcp_endpoint", JSON_OBJECT, false, &ep, err);
@@ -486,6 +496,18 @@ out:
 	return st;
 }
 
+/* Each type's builder; SG_RT_TOOL has none (tools come with their group). */
+static sg_status (*const builders[SG_RT_COUNT])(const struct sg_conf *, const struct identity *, json_t *,
+						resources_lookup_fn, void *, json_t **, struct sg_err *) = {
+	[SG_RT_MODEL] = build_model,
+	[SG_RT_SHIELD] = build_shield,
+	[SG_RT_VECTOR_DB] = build_vector_db,
+	[SG_RT_DATASET] = build_dataset,
+	[SG_RT_SCORING_FN] = build_scoring_fn,
+	[SG_RT_BENCHMARK] = build_benchmark,
+	[SG_RT_TOOL_GROUP] = build_tool_group,
+};
+
 sg_status
 resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
 		resources_lookup_fn lookup, void *ctx, json_t **out, struct sg_err *err)
@@ -496,32 +518,9 @@ resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identi
 	err->param[0] = err->msg[0] = '\0';
 	if (!json_is_object(body))
 		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "the request body must be a JSON object");
-	switch (t) {
-	case SG_RT_MODEL:
-		st = build_model(conf, id, body, out, err);
-		break;
-	case SG_RT_SHIELD:
-		st = build_shield(conf, id, body, out, err);
-		break;
-	case SG_RT_VECTOR_DB:
-		st = build_vector_db(conf, id, body, lookup, ctx, out, err);
-		break;
-	case SG_RT_DATASET:
-		st = build_dataset(conf, id, body, out, err);
-		break;
-	case SG_RT_SCORING_FN:
-		st = build_scoring_fn(conf, id, body, out, err);
-		break;
-	case SG_RT_BENCHMARK:
-		st = build_benchmark(conf, id, body, lookup, ctx, out, err);
-		break;
-	case SG_RT_TOOL_GROUP:
-		st = build_tool_group(conf, id, body, out, err);
-		break;
-	default:
-		st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "tools are registered through their tool group");
-		break;
-	}
+	if ((unsigned) t >= SG_RT_COUNT || builders[t] == NULL)
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "tools are registered through their tool group");
+	st = builders[t](conf, id, body, lookup, ctx, out, err);
 	if (st != SG_OK && *out != NULL) {
 		json_decref(*out);
 		*out = NULL;
