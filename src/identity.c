@@ -120,6 +120,20 @@ name_ok(const char *s)
 	return true;
 }
 
+/* An API key id as auth.c makes them: letters, digits, '-' and '_', at most 64. */
+static bool
+key_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
 bool
 identity_parse_groups(const char *s, struct sg_attrs *out)
 {
@@ -173,7 +187,7 @@ parse_attributes(const char *text, struct sg_attrs *out, struct sg_err *e)
 sg_status
 identity_resolve(const struct sg_conf *conf, const struct identity_params *p, struct identity *id, struct sg_err *err)
 {
-	const char *principal = p->principal, *attributes = p->attributes, *groups = p->groups;
+	const char *principal = p->principal, *attributes = p->attributes, *groups = p->groups, *key_id = p->key_id;
 	struct sg_attrs extra = {0};
 	sg_status st = SG_OK;
 
@@ -186,6 +200,17 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 		}
 		id->principal = sg_strdup(principal);
 		if (id->principal == NULL) {
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (id->principal != NULL && key_id != NULL && *key_id != '\0') {
+		if (!key_id_ok(key_id)) {
+			st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "the authentication service sent an invalid key id");
+			goto out;
+		}
+		id->key_id = sg_strdup(key_id);
+		if (id->key_id == NULL) {
 			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
@@ -283,6 +308,8 @@ identity_reset(struct identity *id)
 {
 	free(id->principal);
 	id->principal = NULL;
+	free(id->key_id);
+	id->key_id = NULL;
 	acl_attrs_free(&id->attrs);
 	id->admin = false;
 }

@@ -31,18 +31,21 @@ struct sg_conf;
 #define IDENTITY_PARAM_PRINCIPAL "STACKGATE_PRINCIPAL"
 #define IDENTITY_PARAM_ATTRIBUTES "STACKGATE_ATTRIBUTES"
 #define IDENTITY_PARAM_GROUPS "STACKGATE_GROUPS"
+#define IDENTITY_PARAM_KEY_ID "STACKGATE_KEY_ID"
 
 /* Their values; NULL when a param is absent.  Borrowed. */
 struct identity_params {
 	const char *principal;
 	const char *attributes;
 	const char *groups;
+	const char *key_id;
 };
 
 struct identity {
 	char *principal;       /* NULL: anonymous */
 	struct sg_attrs attrs; /* the caller's attributes (auth service ∪ principal_attributes) */
 	bool admin;            /* holds one of auth.admin_roles: sees and manages everything */
+	char *key_id;          /* the stackgate API key that authenticated the caller; NULL: none */
 };
 
 /*
@@ -53,6 +56,9 @@ struct identity {
  *    empty or absent = none;
  *  - STACKGATE_GROUPS: comma-separated groups (oauth2-proxy's
  *    X-Auth-Request-Groups), added to "teams";
+ *  - STACKGATE_KEY_ID: the id of the stackgate API key that authenticated
+ *    the principal (nginx sets it from auth_check's X-Stackgate-Key-Id);
+ *    empty or absent = none; only with a principal;
  * then adds the principal's rows of principal_attributes.  admin is true when
  * the merged roles meet conf's auth.admin_roles (conf NULL: no auth.required
  * and no admin roles).

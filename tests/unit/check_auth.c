@@ -579,6 +579,27 @@ START_TEST(test_identity_bad_attributes)
 }
 END_TEST
 
+/* STACKGATE_KEY_ID: a key id of the principal only, in the alphabet of key ids. */
+START_TEST(test_identity_key_id)
+{
+	const char *bad[] = {"STACKGATE_PRINCIPAL=alice", "STACKGATE_KEY_ID=0123 456789", NULL};
+	const char *lone[] = {"STACKGATE_KEY_ID=0123456789ab", NULL};
+	struct fake f;
+
+	fake_init(&f, bad, false);
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(f.r.err.msg, "the authentication service sent an invalid key id");
+	ck_assert_ptr_null(f.r.id.key_id);
+	fake_free(&f);
+
+	fake_init(&f, lone, false); /* no principal: anonymous, no key */
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
+	ck_assert_ptr_null(f.r.id.principal);
+	ck_assert_ptr_null(f.r.id.key_id);
+	fake_free(&f);
+}
+END_TEST
+
 /*
  * Without a database (the unit tests never call db_init) a named principal
  * cannot be looked up: 503, and nothing granted; a well-formed key likewise.
@@ -660,7 +681,7 @@ auth_suite(void)
 	const TTest *const keys[] = {test_key_generate_and_parse, test_key_parse_rejects, test_authorization_header,
 		test_auth_check_anonymous, test_auth_check_rejects_without_db, test_auth_error_json, NULL};
 	const TTest *const cli[] = {test_cli_parse_ok, test_cli_parse_errors, test_cli_attrs_json, NULL};
-	const TTest *const identity[] = {test_identity_anonymous, test_identity_ignores_client_headers,
+	const TTest *const identity[] = {test_identity_anonymous, test_identity_key_id, test_identity_ignores_client_headers,
 		test_identity_attributes_and_groups, test_identity_bad_attributes, test_identity_can_see,
 		test_no_database, NULL};
 	const struct sg_tcase tcases[] = {{.name = "sha256", .tests = sha256, .timeout = 30},

@@ -50,10 +50,12 @@ main(void)
 	srunner_add_suite(sr, resources_suite());
 	srunner_add_suite(sr, scoring_builtin_suite());
 	srunner_add_suite(sr, openai_suite());
+	srunner_add_suite(sr, openai_usage_suite());
 	srunner_add_suite(sr, inspect_suite());
 	srunner_add_suite(sr, netaddr_suite());
 	srunner_add_suite(sr, mcp_suite());
 	srunner_add_suite(sr, alloc_suite());
+	srunner_add_suite(sr, shm_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
