@@ -8,21 +8,16 @@
 -- and drops the spare.  Nothing else changes: every trigger still runs
 -- BEFORE UPDATE FOR EACH ROW.
 
-CREATE OR REPLACE TRIGGER models_touch BEFORE UPDATE ON models
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER shields_touch BEFORE UPDATE ON shields
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER vector_dbs_touch BEFORE UPDATE ON vector_dbs
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER datasets_touch BEFORE UPDATE ON datasets
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER scoring_functions_touch BEFORE UPDATE ON scoring_functions
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER benchmarks_touch BEFORE UPDATE ON benchmarks
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER tool_groups_touch BEFORE UPDATE ON tool_groups
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
-CREATE OR REPLACE TRIGGER tools_touch BEFORE UPDATE ON tools
-	FOR EACH ROW EXECUTE FUNCTION sg_touch_updated_at();
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['models', 'shields', 'vector_dbs', 'datasets', 'scoring_functions', 'benchmarks',
+				 'tool_groups', 'tools'] LOOP
+		EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %I FOR EACH ROW'
+			       ' EXECUTE FUNCTION sg_touch_updated_at()', t || '_touch', t);
+	END LOOP;
+END
+$$;
 
 DROP FUNCTION sg_registry_touch();

@@ -386,42 +386,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ rows */
 
-/* One complete object per type, as the registry stores them. */
-static const struct {
-	enum sg_rtype t;
-	const char *obj;
-} rows[] = {
-	{SG_RT_MODEL, "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
-		      "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
-		      "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
-		      "\"model_type\":\"embedding\"}"},
-	{SG_RT_SHIELD, "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
-		       "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
-		       "\"namespaces\":null},\"params\":{}}"},
-	{SG_RT_VECTOR_DB, "{\"identifier\":\"v\",\"provider_resource_id\":\"v\",\"provider_id\":\"faiss\","
-			  "\"type\":\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"e\","
-			  "\"embedding_dimension\":384}"},
-	{SG_RT_DATASET, "{\"identifier\":\"d\",\"provider_resource_id\":\"d\",\"provider_id\":\"localfs\","
-			"\"type\":\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/messages-answer\","
-			"\"source\":{\"type\":\"rows\",\"rows\":[{\"q\":\"a\"}]},\"metadata\":{}}"},
-	{SG_RT_SCORING_FN, "{\"identifier\":\"basic::equality\",\"provider_resource_id\":\"equality\","
-			   "\"provider_id\":\"basic\",\"type\":\"scoring_function\",\"access_attributes\":null,"
-			   "\"description\":\"exact match\",\"metadata\":{},\"return_type\":{\"type\":\"number\"},"
-			   "\"params\":{\"type\":\"basic\",\"aggregation_functions\":[\"accuracy\"]}}"},
-	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_resource_id\":\"b\",\"provider_id\":\"meta-reference\","
-			  "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"d\","
-			  "\"scoring_functions\":[\"basic::equality\",\"x\"],\"metadata\":{}}"},
-	{SG_RT_TOOL_GROUP, "{\"identifier\":\"mcp::g\",\"provider_resource_id\":\"mcp::g\","
-			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
-			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
-	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
-		     "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
-		     "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
-		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
-		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
-		     "\"metadata\":null}"},
-};
-
 struct row_arg {
 	enum sg_rtype t;
 	json_t *obj;
@@ -456,11 +420,12 @@ START_TEST(registry_rows_each_allocation)
 {
 	char what[64];
 
-	for (size_t i = 0; i < SG_ARRAY_LEN(rows); i++) {
-		struct row_arg a = {rows[i].t, json_loads(rows[i].obj, 0, NULL)};
+	/* One complete object per type: check_registry.c's round trips. */
+	for (size_t i = 0; i < registry_samples_count; i++) {
+		struct row_arg a = {registry_samples[i].t, json_loads(registry_samples[i].obj, 0, NULL)};
 
 		ck_assert_ptr_nonnull(a.obj);
-		snprintf(what, sizeof(what), "registry_row %s", registry_type_name(rows[i].t));
+		snprintf(what, sizeof(what), "registry_row %s", registry_type_name(registry_samples[i].t));
 		fail_each(what, op_row, &a, SG_E_NOMEM);
 		json_decref(a.obj);
 	}

@@ -36,26 +36,19 @@ sg_suite_new(const char *name, const struct sg_tcase *cases)
 int
 main(void)
 {
+	/* Every module's suite, in the order they run; a new module adds its line here and in suites.h. */
+	Suite *(*const suites[])(void) = {
+		sg_suite, route_suite, http_suite, conf_suite, acl_suite, auth_suite, registry_suite, resources_suite,
+		scoring_builtin_suite, openai_suite, openai_usage_suite, inspect_suite, netaddr_suite, mcp_suite,
+		alloc_suite, shm_suite,
+	};
 	SRunner *sr;
 	int failed;
 
 	sg_json_init(); /* as main() does: jansson allocates through the countdown */
-	sr = srunner_create(sg_suite());
-	srunner_add_suite(sr, route_suite());
-	srunner_add_suite(sr, http_suite());
-	srunner_add_suite(sr, conf_suite());
-	srunner_add_suite(sr, acl_suite());
-	srunner_add_suite(sr, auth_suite());
-	srunner_add_suite(sr, registry_suite());
-	srunner_add_suite(sr, resources_suite());
-	srunner_add_suite(sr, scoring_builtin_suite());
-	srunner_add_suite(sr, openai_suite());
-	srunner_add_suite(sr, openai_usage_suite());
-	srunner_add_suite(sr, inspect_suite());
-	srunner_add_suite(sr, netaddr_suite());
-	srunner_add_suite(sr, mcp_suite());
-	srunner_add_suite(sr, alloc_suite());
-	srunner_add_suite(sr, shm_suite());
+	sr = srunner_create(suites[0]());
+	for (size_t i = 1; i < SG_ARRAY_LEN(suites); i++)
+		srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -551,36 +551,59 @@ sink_data(void *ctx, const char *buf, size_t len)
 
 static const char sse_head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
 
+/* One proxy call to a fake upstream: its provider, a sink that logs, and a POST of {} to /completions. */
+struct xfer {
+	struct sg_provider p;
+	char url[64];
+	struct sg_err err;
+	struct sink_log l;
+	struct proxy_sink sink;
+	struct proxy_response resp;
+	struct proxy_request q;
+};
+
+/* Starts f and aims x at it: key is the provider's API key (may be NULL), read_ms its read timeout. */
+static void
+xfer_start(struct xfer *x, struct fake *f, const char *key, long read_ms)
+{
+	fake_start(f);
+	provider_for(&x->p, x->url, sizeof(x->url), f->port, key, read_ms);
+	x->sink = (struct proxy_sink){sink_begin, sink_data, &x->l};
+	x->q = (struct proxy_request){
+		.provider = &x->p, .method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	proxy_response_free(&x->resp);
+	sg_buf_free(&x->l.data);
+}
+
 START_TEST(proxy_relays_a_stream_with_the_provider_key)
 {
 	struct fake f = {.parts = {sse_head, "data: {\"model\":\"up\"}\n", "\ndata: [DONE]\n\n"}, .delay_ms = 50};
-	struct sg_provider p;
-	char url[64];
-	struct sg_err err = {0};
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/chat/completions", .body = "{\"stream\":true}",
-				  .body_len = 15, .request_id = "rid-1"};
+	struct xfer x = {0};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, "sekrit", 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
+	xfer_start(&x, &f, "sekrit", 5000);
+	x.q.path = "/chat/completions";
+	x.q.body = "{\"stream\":true}";
+	x.q.body_len = 15;
+	x.q.request_id = "rid-1";
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
 	fake_stop(&f);
-	ck_assert(resp.streamed);
-	ck_assert(!resp.aborted);
-	ck_assert_int_eq(resp.status, 200);
-	ck_assert_int_eq(l.begins, 1);
-	ck_assert_str_eq(l.data.p, "data: {\"model\":\"up\"}\n\ndata: [DONE]\n\n");
-	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert(x.resp.streamed);
+	ck_assert(!x.resp.aborted);
+	ck_assert_int_eq(x.resp.status, 200);
+	ck_assert_int_eq(x.l.begins, 1);
+	ck_assert_str_eq(x.l.data.p, "data: {\"model\":\"up\"}\n\ndata: [DONE]\n\n");
+	ck_assert_uint_eq(x.resp.body.len, 0);
 	ck_assert_ptr_nonnull(strstr(f.req, "POST /v1/chat/completions HTTP/1.1\r\n"));
 	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAuthorization: Bearer sekrit\r\n"));
 	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nContent-Type: application/json\r\n"));
 	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Request-Id: rid-1\r\n"));
 	ck_assert_ptr_nonnull(strstr(f.req, "\r\n\r\n{\"stream\":true}"));
-	proxy_response_free(&resp);
-	sg_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -590,26 +613,18 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 				    "Content-Length: 30\r\nConnection: close\r\n\r\n"
 				    "{\"error\":{\"message\":\"no way\"}}";
 	struct fake f = {.parts = {reply}};
-	struct sg_provider p;
-	char url[64];
-	struct sg_err err = {0};
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
+	xfer_start(&x, &f, NULL, 5000);
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
 	fake_stop(&f);
-	ck_assert(!resp.streamed);
-	ck_assert_int_eq(l.begins, 0);
-	ck_assert_int_eq(resp.status, 400);
-	ck_assert_str_eq(resp.content_type, "application/json");
-	ck_assert_str_eq(resp.body.p, "{\"error\":{\"message\":\"no way\"}}");
+	ck_assert(!x.resp.streamed);
+	ck_assert_int_eq(x.l.begins, 0);
+	ck_assert_int_eq(x.resp.status, 400);
+	ck_assert_str_eq(x.resp.content_type, "application/json");
+	ck_assert_str_eq(x.resp.body.p, "{\"error\":{\"message\":\"no way\"}}");
 	ck_assert_ptr_null(strcasestr(f.req, "Authorization:"));
-	proxy_response_free(&resp);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -619,52 +634,34 @@ START_TEST(proxy_read_timeout_is_silence_not_total)
 	struct fake f = {.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n"},
 			 .delay_ms = 400,
 			 .hold_ms = 4000};
-	struct sg_provider p;
-	char url[64];
-	struct sg_err err = {0};
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 	sg_status st;
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 1000);
-	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, &err);
+	xfer_start(&x, &f, NULL, 1000);
+	st = proxy_stream(&x.q, &x.sink, &x.resp, &x.err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
-	ck_assert(resp.streamed);
-	ck_assert_str_eq(l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
-	ck_assert_ptr_nonnull(strstr(err.msg, "timed out"));
-	ck_assert_int_lt(resp.duration_ms, 3900);
+	ck_assert(x.resp.streamed);
+	ck_assert_str_eq(x.l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
+	ck_assert_ptr_nonnull(strstr(x.err.msg, "timed out"));
+	ck_assert_int_lt(x.resp.duration_ms, 3900);
 	ck_assert(f.saw_close);
-	proxy_response_free(&resp);
-	sg_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
 START_TEST(proxy_sink_abort_closes_the_upstream_connection)
 {
 	struct fake f = {.parts = {sse_head, "data: 1\n\n", "data: 2\n\n"}, .delay_ms = 100, .hold_ms = 3000};
-	struct sg_provider p;
-	char url[64];
-	struct sg_err err = {0};
-	struct sink_log l = {.stop_after_bytes = 1};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {.l = {.stop_after_bytes = 1}};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, &err), SG_OK);
-	ck_assert(resp.aborted);
-	ck_assert_int_lt(resp.duration_ms, 1000);
+	xfer_start(&x, &f, NULL, 5000);
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
+	ck_assert(x.resp.aborted);
+	ck_assert_int_lt(x.resp.duration_ms, 1000);
 	fake_stop(&f);
 	ck_assert(f.saw_close);
-	proxy_response_free(&resp);
-	sg_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -673,36 +670,27 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	struct fake f = {.parts = {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n",
 				   "9\r\ndata: 1\n\n\r\n", "40\r\ndata: 2"}};
-	struct sg_provider p;
-	char url[64];
-	struct sg_err err = {0};
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 	sg_status st;
 	int port, fd;
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, &err);
+	xfer_start(&x, &f, NULL, 5000);
+	st = proxy_stream(&x.q, &x.sink, &x.resp, &x.err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert(resp.streamed);
-	ck_assert_ptr_nonnull(strstr(l.data.p, "data: 1\n\n"));
-	proxy_response_free(&resp);
-	sg_buf_free(&l.data);
+	ck_assert(x.resp.streamed);
+	ck_assert_ptr_nonnull(strstr(x.l.data.p, "data: 1\n\n"));
+	xfer_free(&x);
 
 	/* A port nobody listens on. */
 	fd = listen_loopback(&port);
 	close(fd);
-	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	st = proxy_call(&q, &resp, &err);
+	provider_for(&x.p, x.url, sizeof(x.url), port, NULL, 5000);
+	st = proxy_call(&x.q, &x.resp, &x.err);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err.msg, "upstream fake is unreachable");
-	ck_assert_int_eq(resp.status, 0);
-	proxy_response_free(&resp);
+	ck_assert_str_eq(x.err.msg, "upstream fake is unreachable");
+	ck_assert_int_eq(x.resp.status, 0);
+	proxy_response_free(&x.resp);
 }
 END_TEST
 

@@ -108,11 +108,12 @@ START_TEST(test_columns)
 }
 END_TEST
 
-/* One complete object per type, in the API's key order: object → row → object gives it back byte for byte. */
-static const struct {
-	enum sg_rtype t;
-	const char *obj;
-} round_trips[] = {
+/*
+ * One complete object per type, in the API's key order: object → row →
+ * object gives it back byte for byte.  The allocation-failure loop
+ * (check_alloc.c) encodes the same rows (suites.h).
+ */
+const struct sg_sample registry_samples[] = {
 	{SG_RT_MODEL, "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
 		      "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
 		      "\"model_type\":\"llm\"}"},
@@ -140,16 +141,18 @@ static const struct {
 			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
 			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
 	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
-		     "\"type\":\"tool\",\"access_attributes\":null,\"toolgroup_id\":\"mcp::g\","
+		     "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
+		     "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
 		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
 		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
 		     "\"metadata\":null}"},
 };
+const size_t registry_samples_count = SG_ARRAY_LEN(registry_samples);
 
 START_TEST(test_round_trip)
 {
-	enum sg_rtype t = round_trips[_i].t;
-	json_t *in = parse(round_trips[_i].obj), *out;
+	enum sg_rtype t = registry_samples[_i].t;
+	json_t *in = parse(registry_samples[_i].obj), *out;
 	char *vals[32];
 	struct sg_err err = {0};
 	char *a, *b;
@@ -834,7 +837,7 @@ registry_suite(void)
 	const char *db = getenv("SG_TEST_DATABASE_URL");
 	const TTest *const rows[] = {test_type_names, test_columns, test_taken_message, test_row_values, test_canonical,
 		test_malformed_row, test_no_database, NULL};
-	const struct sg_loop rows_loops[] = {SG_LOOP(test_round_trip, round_trips), SG_LOOP(test_bad_objects, bad),
+	const struct sg_loop rows_loops[] = {SG_LOOP(test_round_trip, registry_samples), SG_LOOP(test_bad_objects, bad),
 		{.t = NULL}};
 	const TTest *const cache[] = {test_cache, test_cache_tools_by_group, test_cache_replace_in_chains,
 		test_cache_large, test_iter_order, test_iter_tools_by_group, test_iter_changes_between_batches, NULL};

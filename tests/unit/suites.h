@@ -5,7 +5,16 @@
 
 #include <check.h>
 
+#include "registry.h"
 #include "sg.h"
+
+/* A complete registry object of type t as JSON text (check_registry.c's round trips, also used by check_alloc.c). */
+struct sg_sample {
+	enum sg_rtype t;
+	const char *obj;
+};
+extern const struct sg_sample registry_samples[];
+extern const size_t registry_samples_count;
 
 /* A loop test: t runs once for each row index in [0, n) of its table. */
 struct sg_loop {
