@@ -12,7 +12,14 @@
 #include "http.h"
 #include "proxy.h"
 
+/* GET /v1/openai/v1/models: the models the caller may see, as OpenAI lists them. */
 sg_status openai_models(struct request *r);
+/*
+ * POST /v1/openai/v1/completions, /chat/completions and /embeddings: the
+ * body's "model" resolved to a visible registered model, rewritten to its
+ * provider_resource_id and proxied; a streamed answer is relayed event by
+ * event with "model" rewritten back.
+ */
 sg_status openai_completions(struct request *r);
 sg_status openai_chat_completions(struct request *r);
 sg_status openai_embeddings(struct request *r);

@@ -110,40 +110,34 @@ START_TEST(query_check_accepts_and_refuses)
 }
 END_TEST
 
+/* http_query_get: the value of the first pair whose decoded name is key; NULL when there is none. */
+static const struct {
+	const char *query, *key, *want;
+} query_cases[] = {
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "toolgroup_id", "r30::rag"},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "sp", "x y+"},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "flag", ""},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "empty", ""},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "a", "1"}, /* the first one */
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "toolgroup", NULL},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "missing", NULL},
+	/* Names are decoded like values. */
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "toolgroup_id", "g1"},
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "my key", "v"},
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "toolgroup%5Fid", NULL},
+	{"", "a", NULL},
+};
+
 START_TEST(query_get_decodes_values)
 {
-	struct request r = {0};
-	char *v;
+	struct request r = {.query = query_cases[_i].query};
+	char *v = http_query_get(&r, query_cases[_i].key);
 
-	r.query = "a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2";
-	v = http_query_get(&r, "toolgroup_id");
-	ck_assert_str_eq(v, "r30::rag");
+	if (query_cases[_i].want == NULL)
+		ck_assert_ptr_null(v);
+	else
+		ck_assert_str_eq(v, query_cases[_i].want);
 	free(v);
-	v = http_query_get(&r, "sp");
-	ck_assert_str_eq(v, "x y+");
-	free(v);
-	v = http_query_get(&r, "flag");
-	ck_assert_str_eq(v, "");
-	free(v);
-	v = http_query_get(&r, "empty");
-	ck_assert_str_eq(v, "");
-	free(v);
-	v = http_query_get(&r, "a"); /* the first one */
-	ck_assert_str_eq(v, "1");
-	free(v);
-	ck_assert_ptr_null(http_query_get(&r, "toolgroup"));
-	ck_assert_ptr_null(http_query_get(&r, "missing"));
-	/* Names are decoded like values. */
-	r.query = "x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v";
-	v = http_query_get(&r, "toolgroup_id");
-	ck_assert_str_eq(v, "g1");
-	free(v);
-	v = http_query_get(&r, "my key");
-	ck_assert_str_eq(v, "v");
-	free(v);
-	ck_assert_ptr_null(http_query_get(&r, "toolgroup%5Fid"));
-	r.query = "";
-	ck_assert_ptr_null(http_query_get(&r, "a"));
 }
 END_TEST
 
@@ -210,9 +204,9 @@ Suite *
 http_suite(void)
 {
 	const TTest *const pure[] = {path_decode_accepts_and_refuses, path_decode_stops_at_len,
-		query_check_accepts_and_refuses, query_get_decodes_values, fail_stores_valid_utf8,
-		add_header_refuses_crlf, method_names, NULL};
-	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
+		query_check_accepts_and_refuses, fail_stores_valid_utf8, add_header_refuses_crlf, method_names, NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 
 	return sg_suite_new("http", tcases);
 }
