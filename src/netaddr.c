@@ -124,6 +124,11 @@ netaddr_parse_url(const char *url, struct netaddr_url *out, char *why, size_t wh
 		url_fail(why, whylen, "must be an http:// or https:// URL");
 		goto out;
 	}
+	/* "http:///host": no authority, but curl skips the extra slashes and guesses one. */
+	if (url[url[4] == ':' ? 7 : 8] == '/') {
+		url_fail(why, whylen, "must name a valid host");
+		goto out;
+	}
 	uc = curl_url_set(h, CURLUPART_URL, url, 0);
 	if (uc == CURLUE_OUT_OF_MEMORY) {
 		st = SG_E_NOMEM;

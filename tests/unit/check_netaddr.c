@@ -79,6 +79,7 @@ START_TEST(urls_are_checked)
 		{"http://example.com:0/", "port"},
 		{"http:/tmp", "http"}, /* curl would guess http://tmp/ */
 		{"http:example.com", "http"},
+		{"http:///example.com/", "host"}, /* no authority: curl would skip the slashes and guess */
 		{" http://example.com/", "http"},
 	};
 	struct netaddr_url u;
