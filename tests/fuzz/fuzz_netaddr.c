@@ -24,11 +24,12 @@
  *  - an allow-list of exactly the URL's own host:port allows it, one of the
  *    host on another port does not, the bare host allows exactly the
  *    scheme's default port, and the URL's host as written in it (before
- *    normalisation) with its port allows it too;
+ *    normalisation) with its port allows it too; the URL written again
+ *    from the checked scheme, host and port parses to the same;
  *  - netaddr_normalize_host on the first line's raw bytes (not
  *    NUL-terminated, NUL bytes inside): never reads outside them, and what
  *    it accepts is idempotent, is an inet_ntop() form when numeric and a
- *    name otherwise, fits any smaller out buffer it is accepted into, and is
+ *    name otherwise (which no libc reading takes for an address), fits any smaller out buffer it is accepted into, and is
  *    refused by a buffer too small for it; in brackets it must be IPv6;
  *  - each entry line: netaddr_entry_ok's why as above; an entry it refuses
  *    allows nothing; one it accepts, written into "http://ENTRY/", is a URL
@@ -233,6 +234,8 @@ check_normal_form(const char *h, bool numeric, bool v6)
 		FUZZ_CHECK(h[0] != '\0' && strspn(h, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(h) &&
 				   strstr(h, "..") == NULL && h[0] != '.' && h[strlen(h) - 1] != '.',
 			   "not a lower-case name: %s", h);
+		/* A name is never an address by another reading (libc's, which getaddrinfo uses first). */
+		FUZZ_CHECK(inet_aton(h, &a4) == 0 && inet_pton(AF_INET6, h, &a6) != 1, "the name %s is an address", h);
 	}
 }
 
@@ -299,6 +302,18 @@ check_allow_own(const struct netaddr_url *u, const struct ref *r)
 	entry_write(e, sizeof(e), u->host, u->ipv6, 0);
 	FUZZ_CHECK(allowed_by(u, e) == (u->port == dflt), "the bare host %s allows port %u: %d", e, u->port,
 		   (int) allowed_by(u, e));
+	/* The URL written again from what was checked says the same. */
+	{
+		struct netaddr_url again;
+		char url[NETADDR_HOST_MAX + 32];
+
+		entry_write(e, sizeof(e), u->host, u->ipv6, u->port);
+		snprintf(url, sizeof(url), "%s://%s/", u->https ? "https" : "http", e);
+		FUZZ_CHECK(netaddr_parse_url(url, &again, why, sizeof(why)) == SG_OK &&
+				   strcmp(again.host, u->host) == 0 && again.port == u->port && again.https == u->https &&
+				   again.numeric == u->numeric && again.ipv6 == u->ipv6,
+			   "%s does not parse to what it was written from", url);
+	}
 	/* The host as the URL wrote it ("0x7f.1", "Example.COM.", "[0::1]"), with the port. */
 	if (r->known && strchr(r->host, '%') == NULL && strchr(r->host, '/') == NULL &&
 	    strlen(r->host) < NETADDR_HOST_MAX) {
