@@ -29,8 +29,9 @@
  *  - netaddr_normalize_host on the first line's raw bytes (not
  *    NUL-terminated, NUL bytes inside): never reads outside them, and what
  *    it accepts is idempotent, is an inet_ntop() form when numeric and a
- *    name otherwise (which no libc reading takes for an address), fits any smaller out buffer it is accepted into, and is
- *    refused by a buffer too small for it; in brackets it must be IPv6;
+ *    name otherwise (which no libc reading takes for an address), is
+ *    written whole into an out buffer of exactly its size and refused by
+ *    one a byte smaller; in brackets it must be IPv6;
  *  - each entry line: netaddr_entry_ok's why as above; an entry it refuses
  *    allows nothing; one it accepts, written into "http://ENTRY/", is a URL
  *    that parses and that [ENTRY] allows (its port, or 80 when it names none);
