@@ -160,8 +160,8 @@ sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 struct registry_iter {
 	enum sg_rtype t;
 	const char *group; /* borrowed: the caller keeps it alive until registry_iter_free */
-	char *buf;         /* the current batch: records {created, seq, length, text NUL} */
-	size_t len, cap, pos;
+	struct sg_buf batch; /* the current batch: records {created, seq, length, text NUL} */
+	size_t pos;          /* the next record's offset in batch */
 	long long last_seq; /* the place of the last object copied (or skipped) */
 	char *last_id;
 	bool started, exhausted;
@@ -208,7 +208,7 @@ void registry_iter_free(struct registry_iter *it);
  *   "field 'x' must be a string" and the like for ill-typed fields (400)
  */
 sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_config, json_t **stored,
-			    bool *created, char *err, size_t errlen) SG_MUST_CHECK;
+			    bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Replaces the stored object obj's identifier names by obj (complete, as for
@@ -219,21 +219,22 @@ sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, boo
  * (409).  *stored a new reference to the object as stored.  Not for tool
  * groups or tools (SG_E_BAD_REQUEST): a group's tools come from its provider.
  */
-sg_status registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, char *err,
-			   size_t errlen) SG_MUST_CHECK;
+sg_status registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, struct sg_err *err)
+	SG_MUST_CHECK;
 
 /*
  * The one message for an identifier taken by a different object (or by one
  * the caller may not see): "<Label> 'x' already exists", x cut at a
- * character boundary.  It names nothing of the object in the way.
+ * character boundary, in err; returns SG_E_CONFLICT.  It names nothing of
+ * the object in the way.
  */
-void registry_taken_message(enum sg_rtype t, const char *identifier, char *err, size_t errlen);
+sg_status registry_taken_message(enum sg_rtype t, const char *identifier, struct sg_err *err);
 
 /*
  * An unregister's decision, run inside the deleting transaction on the row
  * as locked (SELECT … FOR UPDATE), so nothing can change it between the
  * decision and the DELETE.
- *   may_delete(ctx, obj, owner, from_config, err, errlen): obj the stored
+ *   may_delete(ctx, obj, owner, from_config, err): obj the stored
  *     object, owner its owner (NULL: none), from_config whether the config
  *     registered it.  SG_OK deletes; any other status is returned and nothing
  *     changes (for SG_E_NOT_FOUND the registry writes its not-found message;
@@ -245,8 +246,7 @@ void registry_taken_message(enum sg_rtype t, const char *identifier, char *err, 
  * I/O.
  */
 struct registry_guard {
-	sg_status (*may_delete)(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err,
-				size_t errlen);
+	sg_status (*may_delete)(void *ctx, const json_t *obj, const char *owner, bool from_config, struct sg_err *err);
 	bool (*may_name)(void *ctx, const json_t *obj);
 	void *ctx;
 };
@@ -259,8 +259,7 @@ struct registry_guard {
  * else "model 'm' is in use").  Deleting a tool group this way deletes its
  * tools as well.
  */
-sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
-			      size_t errlen) SG_MUST_CHECK;
+sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Stores a tool group and its tools (a JSON array of complete tool objects)
@@ -279,11 +278,10 @@ sg_status registry_unregister(enum sg_rtype t, const char *identifier, const str
  * *stored gets the group.
  */
 sg_status registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bool from_config,
-				       json_t **stored, bool *created, char *err, size_t errlen) SG_MUST_CHECK;
+				       json_t **stored, bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /* Deletes a tool group and all its tools in one transaction, as registry_unregister() decides. */
-sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err,
-					 size_t errlen) SG_MUST_CHECK;
+sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
 
 /* When the object was registered (seconds since the epoch), for OpenAI's "created"; 0 if unknown. */
 long long registry_created_at(enum sg_rtype t, const char *identifier);
@@ -293,7 +291,7 @@ long long registry_created_at(enum sg_rtype t, const char *identifier);
  * provider_type; never their config), in one transaction.  Call once at
  * start (the supervisor, after migrations).
  */
-sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status registry_sync_providers(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Writes the access policy in force (conf->policy, as policy_to_json) and
@@ -302,7 +300,7 @@ sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t 
  * Call at start and on every reload (the supervisor, after migrations).
  * registry_policy.c.
  */
-sg_status registry_sync_policy(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status registry_sync_policy(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Rows (registry_rows.c).  A row of type t is registry_row_ncols(t)
@@ -322,8 +320,7 @@ const char *registry_row_column(enum sg_rtype t, size_t i);
  * a message naming the field when a field has the wrong JSON type or a
  * required one is missing or null; SG_E_NOMEM.
  */
-sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, char *err,
-				   size_t errlen) SG_MUST_CHECK;
+sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, struct sg_err *err) SG_MUST_CHECK;
 /* The API object of a row (vals[i] NULL = SQL NULL): a new reference, NULL if a value is malformed. */
 json_t *registry_row_to_object(enum sg_rtype t, const char *const *vals);
 /* Frees the strings of a row filled by registry_row_from_object. */

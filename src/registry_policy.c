@@ -32,11 +32,11 @@ tx_policy(PGconn *c, struct txn *x)
 }
 
 sg_status
-registry_sync_policy(const struct sg_conf *conf, char *err, size_t errlen)
+registry_sync_policy(const struct sg_conf *conf, struct sg_err *err)
 {
 	json_t *rules = policy_to_json(conf->policy), *roles = json_array();
 	char *vals[4] = {NULL, NULL, NULL, NULL}, host[256] = "", is_default[2] = "f";
-	struct txn x = {.vals = vals, .err = err, .errlen = errlen};
+	struct txn x = {.vals = vals, .err = err};
 	sg_status st = SG_E_NOMEM;
 
 	registry_ensure_init();
@@ -53,12 +53,10 @@ registry_sync_policy(const struct sg_conf *conf, char *err, size_t errlen)
 	vals[2] = is_default;
 	st = registry_run(tx_policy, &x);
 out:
-	if (st == SG_E_NOMEM)
-		snprintf(err, errlen, "out of memory");
 	free(vals[0]);
 	free(vals[1]);
 	free(vals[3]);
 	json_decref(rules);
 	json_decref(roles);
-	return st;
+	return sg_err_nomem(err, st);
 }

@@ -316,12 +316,13 @@ preregister(const struct sg_conf *conf)
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK) {
 		log_warn("cannot open the registry to register the configured resources");
 	} else {
-		char perr[256];
+		struct sg_err perr = {0};
 
-		if (registry_sync_providers(conf, perr, sizeof(perr)) != SG_OK)
-			log_warn("cannot record the configured providers: %s", perr);
-		if (registry_sync_policy(conf, perr, sizeof(perr)) != SG_OK)
-			log_warn("cannot record the access policy for SQL inspection: %s", perr);
+		if (registry_sync_providers(conf, &perr) != SG_OK)
+			log_warn("cannot record the configured providers: %s", perr.msg);
+		sg_err_reset(&perr);
+		if (registry_sync_policy(conf, &perr) != SG_OK)
+			log_warn("cannot record the access policy for SQL inspection: %s", perr.msg);
 		if (resources_preregister(conf) != SG_OK)
 			log_warn("some configured resources could not be registered (see above)");
 	}

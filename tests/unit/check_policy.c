@@ -707,25 +707,18 @@ END_TEST
 Suite *
 policy_suite(void)
 {
-	Suite *s = suite_create("policy");
-	TCase *tc = tcase_create("policy");
 	const char *db = getenv("SG_TEST_DATABASE_URL");
+	const TTest *const core[] = {test_issue_example, test_default_is_today, test_round_trip, test_action_names, NULL};
+	const struct sg_loop core_loops[] = {SG_LOOP(test_condition, conds), SG_LOOP(test_scope, scopes),
+		SG_LOOP(test_bad, bad), {.t = NULL}};
+	const TTest *const sql[] = {test_sql_agreement, NULL};
+	/* C against SQL needs a database: that case only when one is given. */
+	const struct sg_tcase tcases[] = {
+		{.name = "policy", .tests = core, .loops = core_loops, .setup = fixtures_setup,
+			.teardown = fixtures_teardown},
+		{.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL, .tests = sql, .setup = fixtures_setup,
+			.teardown = fixtures_teardown},
+		{.name = NULL}};
 
-	tcase_add_checked_fixture(tc, fixtures_setup, fixtures_teardown);
-	tcase_add_loop_test(tc, test_condition, 0, (int) SG_ARRAY_LEN(conds));
-	tcase_add_loop_test(tc, test_scope, 0, (int) SG_ARRAY_LEN(scopes));
-	tcase_add_test(tc, test_issue_example);
-	tcase_add_test(tc, test_default_is_today);
-	tcase_add_loop_test(tc, test_bad, 0, (int) SG_ARRAY_LEN(bad));
-	tcase_add_test(tc, test_round_trip);
-	tcase_add_test(tc, test_action_names);
-	suite_add_tcase(s, tc);
-	if (db != NULL && db[0] != '\0') {
-		TCase *sql = tcase_create("sql_agreement");
-
-		tcase_add_checked_fixture(sql, fixtures_setup, fixtures_teardown);
-		tcase_add_test(sql, test_sql_agreement);
-		suite_add_tcase(s, sql);
-	}
-	return s;
+	return sg_suite_new("policy", tcases);
 }
