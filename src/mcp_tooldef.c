@@ -62,22 +62,25 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 	}
 	desc = json_object_get(tool, "description");
 	if (desc != NULL && !json_is_null(desc) && !json_is_string(desc)) {
-		sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a description that is not a string",
-			 json_string_value(name));
+		sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+			"the MCP server's tool '%.64s' has a description that is not a string",
+			json_string_value(name));
 		goto out;
 	}
 	schema = json_object_get(tool, "inputSchema");
 	if (schema != NULL && !json_is_null(schema)) {
 		if (!json_is_object(schema)) {
-			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has an inputSchema that is not an object",
-				 json_string_value(name));
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				"the MCP server's tool '%.64s' has an inputSchema that is not an object",
+				json_string_value(name));
 			goto out;
 		}
 		props = json_object_get(schema, "properties");
 		required = json_object_get(schema, "required");
 		if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
-			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
-				 json_string_value(name));
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				"the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
+				json_string_value(name));
 			goto out;
 		}
 		if (!json_is_array(required))
@@ -94,7 +97,9 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 			json_t *p;
 
 			if (!json_is_object(prop)) {
-				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a property '%.64s' that is not an object", json_string_value(name), pname);
+				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+					     "the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
+					     json_string_value(name), pname);
 				goto out;
 			}
 			pd = json_object_get(prop, "description");
