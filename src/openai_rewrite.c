@@ -318,7 +318,8 @@ rewrite(const char *json, size_t len, const char *model_json, struct sg_buf *out
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
-	memset(spans, 0, nkeys * sizeof(*spans));
+	if (nkeys > 0) /* spans is NULL when no member is asked for */
+		memset(spans, 0, nkeys * sizeof(*spans));
 	skip_ws(&s);
 	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
 		skip_ws(&s);
@@ -332,7 +333,8 @@ rewrite(const char *json, size_t len, const char *model_json, struct sg_buf *out
 		rw = OPENAI_RW_NOMEM;
 	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
 		roll_back(out, start_len);
-		memset(spans, 0, nkeys * sizeof(*spans));
+		if (nkeys > 0)
+			memset(spans, 0, nkeys * sizeof(*spans));
 	}
 	return rw;
 }
