@@ -34,6 +34,7 @@
 
 #include "identity.h"
 #include "json.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "openai.h"
 #include "provider.h"
@@ -434,6 +435,8 @@ forward(struct request *r, enum kind kind)
 		goto out;
 	}
 	st = resolve(r, name, kind, &t);
+	if (st == SG_OK)
+		st = limits_admit(r, name);
 	if (st != SG_OK)
 		goto out;
 	client_json = encode_string(name);
