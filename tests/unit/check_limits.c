@@ -74,6 +74,41 @@ START_TEST(window_words)
 }
 END_TEST
 
+/* ---- Config ---- */
+
+START_TEST(config_keys)
+{
+	char *errors = NULL;
+	struct sg_conf *c = conf_load_string("{}", "t.json", &errors);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert(c->limits_enabled);
+	ck_assert_int_eq(c->reserved_threads, 4);
+	ck_assert_int_eq(c->limits_default_max_concurrent, 0); /* resolved by the worker: half the pool */
+	ck_assert_int_eq(c->limits_max_subjects, 4096);
+	conf_free(c);
+	c = conf_load_string("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
+			     " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}",
+			     "t.json", &errors);
+	ck_assert_ptr_nonnull(c);
+	ck_assert(!c->limits_enabled);
+	ck_assert_int_eq(c->reserved_threads, 2);
+	ck_assert_int_eq(c->limits_default_max_concurrent, 10);
+	conf_free(c);
+	c = conf_load_string("{\"limits\": {\"max_subjects\": 1,\n \"default_max_concurrent\": 0, \"rpm\": 5},\n"
+			     " \"server\": {\"reserved_threads\": -1}}",
+			     "t.json", &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_str_eq(errors, "t.json:1:29: limits.max_subjects: must be an integer between 64 and 1048576, got 1\n"
+				 "t.json:2:28: limits.default_max_concurrent: must be an integer between 1 and 1000000, "
+				 "got 0\n"
+				 "t.json:2:31: limits.rpm: unknown key, expected one of enabled, default_max_concurrent, "
+				 "max_subjects\n"
+				 "t.json:3:33: server.reserved_threads: must be an integer between 0 and 1024, got -1\n");
+	free(errors);
+}
+END_TEST
+
 /* ---- Admission ---- */
 
 static struct sg_conf conf;
@@ -479,6 +514,7 @@ limits_suite(void)
 	tcase_add_test(w, windows_minute_day);
 	tcase_add_test(w, windows_month_boundaries);
 	tcase_add_test(w, window_words);
+	tcase_add_test(w, config_keys);
 	tcase_add_checked_fixture(a, setup, teardown);
 	tcase_add_test(a, rpm_exact_with_headers);
 	tcase_add_test(a, status_shape);
