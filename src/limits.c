@@ -179,8 +179,7 @@ sat_sub(uint64_t a, uint64_t b)
 uint64_t
 limits_effective(const struct limits_entry *e, enum limits_counter c, int64_t win)
 {
-	return limits_count_in(shm_load(&e->local[c]), win) +
-	       sat_sub(limits_count_in(shm_load(&e->total[c]), win), limits_count_in(shm_load(&e->synced[c]), win));
+	return limits_count_in(shm_load(&e->local[c]), win) + limits_count_in(shm_load(&e->others[c]), win);
 }
 
 /* Adds n to window word *w for window win (a word of an older window restarts at 0). */
@@ -434,8 +433,7 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 	for (int i = 0; i < tk.n; i++) {
 		struct limits_entry *e = tk.e[i];
 		uint64_t lim = shm_load(&e->lim[LK_RPM]);
-		uint64_t others = sat_sub(limits_count_in(shm_load(&e->total[LC_REQ_MIN]), tk.minute),
-					  limits_count_in(shm_load(&e->synced[LC_REQ_MIN]), tk.minute));
+		uint64_t others = limits_count_in(shm_load(&e->others[LC_REQ_MIN]), tk.minute);
 
 		if (lim == 0)
 			continue;

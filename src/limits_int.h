@@ -45,7 +45,7 @@ struct limits_entry {
 	uint64_t lim[LK_COUNT];  /* the limit + 1; 0: none */
 	uint64_t local[LC_COUNT];  /* counted on this host (window words) */
 	uint64_t synced[LC_COUNT]; /* the part of local already added to limit_counters */
-	uint64_t total[LC_COUNT];  /* every host's total at the last sync (this host's synced part included) */
+	uint64_t others[LC_COUNT]; /* the other hosts' counts at the last sync: every host's total minus synced */
 };
 
 struct limits_host {
@@ -69,7 +69,7 @@ struct limits_host *limits_host_area(void);
 size_t limits_subjects(void);
 /* The entry of hash, created when create; NULL when absent (or the table is full). */
 struct limits_entry *limits_entry_find(struct limits_host *h, uint64_t hash, bool create);
-/* The effective count of counter c in window win: local + (total - synced), never below local. */
+/* The effective count of counter c in window win: this host's count plus the other hosts'. */
 uint64_t limits_effective(const struct limits_entry *e, enum limits_counter c, int64_t win);
 
 #endif

@@ -268,7 +268,20 @@ out:
 	return st;
 }
 
-/* Every host's totals for the current windows into the subjects' total words. */
+/*
+ * The other hosts' part of every host's total: the total read right after
+ * this host's push holds all this host has sent (synced), so the rest is
+ * theirs.
+ */
+static void
+set_others(struct limits_entry *e, enum limits_counter c, const int64_t *win, uint64_t total)
+{
+	uint64_t mine = limits_count_in(shm_load(&e->synced[c]), win[c]);
+
+	shm_store(&e->others[c], limits_pack(win[c], total > mine ? total - mine : 0));
+}
+
+/* Every host's totals for the current windows, as the other hosts' counts of the subjects. */
 static sg_status
 pull(PGconn *c, struct limits_host *h, const int64_t *win)
 {
@@ -291,12 +304,12 @@ pull(PGconn *c, struct limits_host *h, const int64_t *win)
 		if (e == NULL)
 			continue;
 		if (strcmp(period, "minute") == 0) {
-			shm_store(&e->total[LC_REQ_MIN], limits_pack(win[LC_REQ_MIN], req));
-			shm_store(&e->total[LC_TOK_MIN], limits_pack(win[LC_TOK_MIN], tok));
+			set_others(e, LC_REQ_MIN, win, req);
+			set_others(e, LC_TOK_MIN, win, tok);
 		} else if (strcmp(period, "day") == 0) {
-			shm_store(&e->total[LC_TOK_DAY], limits_pack(win[LC_TOK_DAY], tok));
+			set_others(e, LC_TOK_DAY, win, tok);
 		} else {
-			shm_store(&e->total[LC_TOK_MONTH], limits_pack(win[LC_TOK_MONTH], tok));
+			set_others(e, LC_TOK_MONTH, win, tok);
 		}
 	}
 	PQclear(res);

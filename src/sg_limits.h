@@ -40,8 +40,9 @@
  * takes effect on every worker of every host within a sync period; (2) adds
  * to `limit_counters` what this host counted since its last sync (the delta
  * of each subject and window, so a restarted host keeps what it had pushed);
- * (3) reads every host's totals for the current windows.  A request then
- * sees local + (all hosts' total - what this host pushed).  Concurrency is
+ * (3) reads every host's totals for the current windows and keeps, per
+ * subject and window, the total minus what this host has sent: the other
+ * hosts' counts.  A request sees this host's counts plus those.  Concurrency is
  * per host (max_concurrent caps each host).  The bound on what hosts can
  * overshoot together is in the README ("Limits").
  *

@@ -337,14 +337,13 @@ START_TEST(other_hosts_counts)
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
 	ck_assert_ptr_nonnull(e);
-	/* A sync pushed our 1 and read 4 in all: the other hosts made 3. */
-	shm_store(&e->synced[LC_REQ_MIN], limits_pack(win, 1));
-	shm_store(&e->total[LC_REQ_MIN], limits_pack(win, 4));
+	/* A sync read that the other hosts made 3. */
+	shm_store(&e->others[LC_REQ_MIN], limits_pack(win, 3));
 	ck_assert_uint_eq(limits_effective(e, LC_REQ_MIN, win), 4);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_E_RATE_LIMIT_EXCEEDED);
-	/* Totals of a past window count nothing. */
-	shm_store(&e->total[LC_REQ_MIN], limits_pack(win - 1, 4));
+	/* Counts of a past window count nothing. */
+	shm_store(&e->others[LC_REQ_MIN], limits_pack(win - 1, 3));
 	ck_assert_uint_eq(limits_effective(e, LC_REQ_MIN, win), 2);
 }
 END_TEST
