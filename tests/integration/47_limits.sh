@@ -11,8 +11,9 @@
 #   two hosts   a second stackgate + nginx on the same PostgreSQL (ports from
 #               SG_TEST_PORT + 50): counts made on one host limit the other after a
 #               sync; a burst on both at once stays within the README's bound
-# Tokens (tpm, budgets) are charged from r->inference.total_tokens, which the
-# usage half fills in the proxy path: check_limits covers them until it lands.
+#   tokens      tpm admitted while below and charged at the end with the upstream's
+#               usage (streams too: their usage chunk); a spent day budget is
+#               insufficient_quota
 # Every principal starts with t47.
 
 OA=/v1/openai/v1
@@ -23,14 +24,16 @@ sync_wait() { sleep 1; }
 minute_room() { while (($(date -u +%-S) > 45)); do sleep 1; done; }
 
 psql_q "DELETE FROM principals WHERE name LIKE 't47-%'; DELETE FROM limits WHERE principal LIKE 't47-%'" >/dev/null
-for p in a b c d e; do sg_cli principal add "t47-$p" >/dev/null 2>&1; done
+for p in a b c d e f g; do sg_cli principal add "t47-$p" >/dev/null 2>&1; done
 KA=$(sg_cli key create t47-a 2>/dev/null)
 KB=$(sg_cli key create t47-b 2>/dev/null)
 KC=$(sg_cli key create t47-c 2>/dev/null)
 KD=$(sg_cli key create t47-d 2>/dev/null)
 KE=$(sg_cli key create t47-e 2>/dev/null)
-[[ $KA == sg-* && $KB == sg-* && $KC == sg-* && $KD == sg-* && $KE == sg-* ]] && pass "principals and keys" ||
-	fail "principals and keys" "got '$KA' '$KB' '$KC' '$KD' '$KE'"
+KF=$(sg_cli key create t47-f 2>/dev/null)
+KG=$(sg_cli key create t47-g 2>/dev/null)
+[[ $KA == sg-* && $KB == sg-* && $KC == sg-* && $KD == sg-* && $KE == sg-* && $KF == sg-* && $KG == sg-* ]] &&
+	pass "principals and keys" || fail "principals and keys" "got '$KA' '$KB' '$KC' '$KD' '$KE' '$KF' '$KG'"
 req POST /v1/models '{"model_id":"t47-llm","provider_id":"vllm-short","provider_model_id":"test-llm"}'
 expect_status 200 "register t47-llm"
 req POST /v1/models '{"model_id":"t47-slow","provider_id":"vllm-short","provider_model_id":"stream-30-100"}'
@@ -100,6 +103,42 @@ ok=0
 for i in 1 2 3; do as "$KA" POST $OA/chat/completions "$(chat t47-llm)"; [[ $STATUS == 200 ]] && ok=$((ok + 1)); done
 expect_eq "$ok" 3 "a cleared limit no longer applies"
 expect_eq "$(header x-ratelimit-limit-requests)" "" "…nor its headers"
+
+echo "-- tokens: admitted while below, charged at the end"
+# The test upstream's usage for chat(t47-llm): 32 prompt tokens (the messages' JSON) + 2 = 34.
+sg_cli limit set t47-f --tpm 100 >/dev/null 2>&1
+sg_cli limit set t47-g --tokens-per-day 50 >/dev/null 2>&1
+sync_wait
+minute_room
+remaining=""
+for i in 1 2; do
+	as "$KF" POST $OA/chat/completions "$(chat t47-llm)"
+	expect_status 200 "tpm 100: request $i is admitted"
+	remaining+="$(header x-ratelimit-remaining-tokens) "
+done
+expect_jq .usage.total_tokens 34 "…the upstream reported 34 tokens"
+as "$KF" POST $OA/chat/completions "$(chat t47-llm '"stream":true')" -N
+expect_status 200 "tpm 100: a stream at 68 charged is admitted"
+remaining+="$(header x-ratelimit-remaining-tokens)"
+expect_eq "$remaining" "100 66 32" "x-ratelimit-remaining-tokens counts what was charged"
+expect_eq "$(header x-ratelimit-limit-tokens)" 100 "x-ratelimit-limit-tokens"
+as "$KF" POST $OA/chat/completions "$(chat t47-llm)"
+expect_status 429 "…the stream's usage was charged too: 102 of 100, the next is 429"
+expect_jq .error.code rate_limit_exceeded "…code rate_limit_exceeded"
+expect_jq .error.type tokens "…type tokens"
+expect_jq .error.message "rate limit of 100 tokens per minute reached for principal 't47-f'" "…naming the limit"
+expect_eq "$(header x-ratelimit-remaining-tokens)" 0 "…x-ratelimit-remaining-tokens 0"
+as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
+expect_status 200 "a day budget of 50: the first request (34) is admitted"
+as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
+expect_status 200 "…the second (34 charged, below 50) too"
+as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
+expect_status 429 "…the third is 429"
+expect_jq .error.code insufficient_quota "…code insufficient_quota"
+expect_jq .error.type insufficient_quota "…type insufficient_quota"
+expect_jq .error.message "budget of 50 tokens per day (UTC) spent for principal 't47-g'" "…naming the budget"
+ra=$(header Retry-After)
+((ra >= 1 && ra <= 86400)) && pass "…Retry-After until the UTC day ends" || fail "Retry-After of a day budget" "'$ra'"
 
 echo "-- concurrency: one tenant at its cap, the others unaffected"
 sg_cli limit set t47-c --max-concurrent 2 >/dev/null 2>&1
@@ -217,4 +256,4 @@ expect_status 429 "after a sync, host 2 refuses what both admitted together"
 stop_host2
 trap - EXIT
 sg_cli limit clear t47-a >/dev/null 2>&1
-for p in c d e; do sg_cli limit clear "t47-$p" >/dev/null 2>&1; done
+for p in c d e f g; do sg_cli limit clear "t47-$p" >/dev/null 2>&1; done
