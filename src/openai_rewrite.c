@@ -318,7 +318,8 @@ rewrite(const char *json, size_t len, const char *model_json, struct proxy_buf *
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
-	memset(spans, 0, nkeys * sizeof(*spans));
+	if (nkeys > 0) /* spans is NULL when no key is asked for: memset(NULL, 0, 0) is undefined */
+		memset(spans, 0, nkeys * sizeof(*spans));
 	skip_ws(&s);
 	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
 		skip_ws(&s);
