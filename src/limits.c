@@ -231,7 +231,6 @@ struct ticket {
 	bool active, reserve;
 	int n;
 	struct limits_entry *e[SUBJECTS];
-	const char *what[SUBJECTS]; /* "", " on model", … for messages */
 	bool inflight[SUBJECTS];
 	bool rpm[SUBJECTS];
 	int64_t minute;

@@ -113,7 +113,11 @@ uint64_t limits_subject_hash(const char *principal, const char *model, const cha
  * off (nothing is declared then).
  */
 sg_status limits_declare(const struct sg_conf *conf) SG_MUST_CHECK;
-/* Worker, after fork: starts the sync thread.  Idempotent; a no-op when limits are off. */
+/*
+ * Worker, after fork, before its accept threads: takes the default cap and
+ * the reserve from conf and starts the sync thread (not when limits are off
+ * or shm is not mapped; idempotent).
+ */
 void limits_start(const struct sg_conf *conf);
 /* Worker, before exit: stops the sync thread. */
 void limits_stop(void);
