@@ -148,7 +148,7 @@ int
 limits_cli(const char *conninfo, int argc, char **argv)
 {
 	struct cli c;
-	char err[512];
+	struct sg_err err = {0};
 	PGconn *conn;
 	PGresult *res = NULL;
 	int rc = 1;
@@ -161,9 +161,9 @@ limits_cli(const char *conninfo, int argc, char **argv)
 		cli_usage(stdout);
 		return 0;
 	}
-	conn = db_connect(conninfo != NULL ? conninfo : "", err, sizeof(err));
+	conn = db_connect(conninfo != NULL ? conninfo : "", &err);
 	if (conn == NULL) {
-		fprintf(stderr, "stackgate: cannot connect to the database: %s\n", err);
+		fprintf(stderr, "stackgate: %s: %s\n", err.msg, err.detail);
 		return 1;
 	}
 	if (strcmp(c.verb, "set") == 0) {

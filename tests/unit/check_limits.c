@@ -197,7 +197,7 @@ START_TEST(rpm_exact_with_headers)
 
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err_msg, "rate limit of 3 requests per minute reached for principal 'alice'");
+	ck_assert_str_eq(r.err.msg, "rate limit of 3 requests per minute reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "0");
 	ck_assert_int_ge(atoi(hdr(&r, "Retry-After")), 1);
 	ck_assert_int_le(atoi(hdr(&r, "Retry-After")), 60);
@@ -259,7 +259,7 @@ START_TEST(tokens_charged_at_end)
 	http_request_reset(&r);
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_TOKENS);
-	ck_assert_str_eq(r.err_msg, "rate limit of 100 tokens per minute reached for principal 'alice'");
+	ck_assert_str_eq(r.err.msg, "rate limit of 100 tokens per minute reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "0");
 	ck_assert_ptr_nonnull(hdr(&r, "Retry-After"));
 	http_request_reset(&r);
@@ -282,12 +282,12 @@ START_TEST(budgets_insufficient_quota)
 	ck_assert_int_eq(one("bob", NULL, "m", 5), SG_OK);
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_INSUFFICIENT_QUOTA);
-	ck_assert_str_eq(r.err_msg, "budget of 10 tokens per day (UTC) spent for principal 'alice'");
+	ck_assert_str_eq(r.err.msg, "budget of 10 tokens per day (UTC) spent for principal 'alice'");
 	ck_assert_int_eq(atoll(hdr(&r, "Retry-After")), limits_seconds_left(LIMITS_DAY, time(NULL)));
 	http_request_reset(&r);
 	req_init(&r, "bob", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_INSUFFICIENT_QUOTA);
-	ck_assert_str_eq(r.err_msg, "budget of 10 tokens per month (UTC) spent for principal 'bob'");
+	ck_assert_str_eq(r.err.msg, "budget of 10 tokens per month (UTC) spent for principal 'bob'");
 	http_request_reset(&r);
 }
 END_TEST
@@ -305,7 +305,7 @@ START_TEST(narrowed_to_model_and_key)
 	ck_assert_int_eq(one("alice", NULL, "m1", 0), SG_OK);
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m1"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err_msg, "rate limit of 1 requests per minute reached for principal 'alice' on model 'm1'");
+	ck_assert_str_eq(r.err.msg, "rate limit of 1 requests per minute reached for principal 'alice' on model 'm1'");
 	http_request_reset(&r);
 	ck_assert_int_eq(one("alice", NULL, "m2", 0), SG_OK);
 	ck_assert_int_eq(one("alice", NULL, "m2", 0), SG_OK);
@@ -314,7 +314,7 @@ START_TEST(narrowed_to_model_and_key)
 	ck_assert_int_eq(one("alice", "0123456789ab", "m3", 0), SG_OK);
 	req_init(&r, "alice", "0123456789ab");
 	ck_assert_int_eq(limits_admit(&r, "m3"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err_msg, "rate limit of 2 requests per minute reached for principal 'alice' with key "
+	ck_assert_str_eq(r.err.msg, "rate limit of 2 requests per minute reached for principal 'alice' with key "
 				    "'0123456789ab'");
 	http_request_reset(&r);
 	ck_assert_int_eq(one("alice", "ffffffffffff", "m3", 0), SG_OK);
@@ -405,7 +405,7 @@ START_TEST(max_concurrent)
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err_msg, "limit of 2 concurrent requests reached for principal 'alice'");
+	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "Retry-After"), "1");
 	http_request_reset(&r);
 	ck_assert_int_eq(one("bob", NULL, "m", 0), SG_OK);
@@ -430,13 +430,13 @@ START_TEST(default_cap_and_reserve)
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
 	req_init(&r, "alice", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err_msg, "limit of 2 concurrent requests (limits.default_max_concurrent) reached for "
+	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests (limits.default_max_concurrent) reached for "
 				    "principal 'alice'");
 	http_request_reset(&r);
 	ck_assert_int_eq(hold(&c, "bob"), SG_OK);
 	req_init(&r, "carol", NULL);
 	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_ptr_nonnull(strstr(r.err_msg, "limit of 3 inference requests in flight per worker"));
+	ck_assert_ptr_nonnull(strstr(r.err.msg, "limit of 3 inference requests in flight per worker"));
 	ck_assert_str_eq(hdr(&r, "Retry-After"), "1");
 	http_request_reset(&r);
 	ck_assert_uint_eq(limits_rejected_total(LIMITS_R_RESERVE), 1);
