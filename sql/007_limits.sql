@@ -16,6 +16,12 @@
 -- 64-bit FNV-1a hash of principal, model and key_id (limits_subject_hash),
 -- the same on every host; principal/model/key_id are there to read.  Rows of
 -- past windows are deleted by the syncs.
+--
+-- limit_inflight: each host's requests in flight for the subjects whose row
+-- sets max_concurrent, rewritten by the host's sync every second; a host
+-- (hostname/master pid/start time) whose rows are older than 3 s no longer
+-- counts (it stopped or cannot reach PostgreSQL), and rows older than an hour
+-- are deleted.
 
 CREATE TABLE limits (
 	principal text NOT NULL CHECK (principal <> ''),
@@ -33,7 +39,7 @@ CREATE UNIQUE INDEX limits_subject ON limits (principal, coalesce(model, ''), co
 
 COMMENT ON TABLE limits IS
 	'per-principal inference limits, optionally per model and/or key; NULL: no limit of that kind; read by every host each second';
-COMMENT ON COLUMN limits.max_concurrent IS 'requests in flight, per host';
+COMMENT ON COLUMN limits.max_concurrent IS 'requests in flight, across hosts (each sees the others as of their last sync)';
 COMMENT ON COLUMN limits.rpm IS 'requests per minute (calendar minute), across hosts';
 COMMENT ON COLUMN limits.tpm IS 'tokens per minute, across hosts: admitted while below, charged at the end';
 COMMENT ON COLUMN limits.tokens_per_day IS 'tokens per UTC day, across hosts (429 insufficient_quota when spent)';
@@ -54,5 +60,18 @@ CREATE TABLE limit_counters (
 );
 CREATE INDEX limit_counters_window ON limit_counters (period, win);
 
+CREATE TABLE limit_inflight (
+	host text NOT NULL,
+	subject bigint NOT NULL,
+	principal text NOT NULL,
+	model text,
+	key_id text,
+	inflight bigint NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (host, subject)
+);
+
+COMMENT ON TABLE limit_inflight IS
+	'requests in flight per host for the limits rows with a max_concurrent, written by each host every second; rows older than 3 s do not count';
 COMMENT ON TABLE limit_counters IS
 	'requests and tokens counted by all hosts per limits subject and window; each host adds its counts every second';

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "http.h"
@@ -29,6 +30,7 @@ static bool declared;
 static size_t nsubjects;   /* power of two */
 static int64_t default_cap; /* limits.default_max_concurrent, resolved */
 static int64_t inference_cap; /* server.threads - server.reserved_threads */
+static char host_id[128];
 
 const char *
 limits_reason_name(enum limits_reason r)
@@ -118,8 +120,13 @@ limits_declare(const struct sg_conf *conf)
 {
 	size_t n = 64;
 
+	char name[64] = "";
+
 	if (!conf->limits_enabled)
 		return SG_OK;
+	if (gethostname(name, sizeof(name) - 1) != 0)
+		snprintf(name, sizeof(name), "unknown");
+	snprintf(host_id, sizeof(host_id), "%s/%ld/%lld", name, (long) getpid(), (long long) time(NULL));
 	while (n < (size_t) conf->limits_max_subjects)
 		n <<= 1;
 	nsubjects = n;
@@ -263,6 +270,20 @@ inflight_sum(size_t i)
 		sum += shm_load(&w->inflight[i]);
 	}
 	return sum;
+}
+
+uint64_t
+limits_inflight_host(const struct limits_entry *e)
+{
+	struct limits_host *h = limits_host_area();
+
+	return h != NULL ? inflight_sum((size_t) (e - h->entries)) : 0;
+}
+
+const char *
+limits_host_id(void)
+{
+	return host_id;
 }
 
 /* Gives back the requests in flight (and, for a rejected request, its count of the minute). */
@@ -454,7 +475,8 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 
 		shm_atomic_add(&w->inflight[idx], 1);
 		tk.inflight[i] = true;
-		if (cap >= 0 && (int64_t) inflight_sum(idx) > cap) {
+		/* A row's max_concurrent counts the other hosts too (as of their last sync); the default cap is this host's. */
+		if (cap >= 0 && (int64_t) (inflight_sum(idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
 			describe(subj, sizeof(subj), r, model, which[i]);
 			if (!rate_headers(r, tk.minute, now))
 				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");

@@ -46,6 +46,7 @@ struct limits_entry {
 	uint64_t local[LC_COUNT];  /* counted on this host (window words) */
 	uint64_t synced[LC_COUNT]; /* the part of local already added to limit_counters */
 	uint64_t others[LC_COUNT]; /* the other hosts' counts at the last sync: every host's total minus synced */
+	uint64_t others_inflight;  /* the other hosts' requests in flight at the last sync (max_concurrent rows) */
 };
 
 struct limits_host {
@@ -64,6 +65,10 @@ struct limits_worker {
 
 /* Worker start (and tests): the default concurrency cap and the reserve from conf. */
 void limits_start_caps(const struct sg_conf *conf);
+/* This host's requests in flight for e (every worker slot summed). */
+uint64_t limits_inflight_host(const struct limits_entry *e);
+/* This host's name in limit_inflight: "hostname/master pid/start time", set by limits_declare. */
+const char *limits_host_id(void);
 /* The host area (NULL when off or not mapped) and the table size (a power of two). */
 struct limits_host *limits_host_area(void);
 size_t limits_subjects(void);

@@ -4,7 +4,9 @@
  * per worker, a host-wide lease in shm so that one of them syncs every
  * LIMITS_SYNC_MS, and the sync itself: the `limits` table into the subject
  * table, this host's counts since the last sync added to `limit_counters`,
- * every host's totals for the current windows read back.
+ * every host's totals for the current windows read back, and the requests
+ * in flight of the rows with a max_concurrent shared through
+ * limit_inflight.
  *
  * The part of a count already sent is claimed with a compare-and-swap on its
  * `synced` word before it is sent, so two syncs that overlap (a lease that
@@ -103,6 +105,15 @@ static const char sql_push[] =
 static const char sql_totals[] =
 	"SELECT subject, period, requests, tokens FROM limit_counters "
 	"WHERE (period = 'minute' AND win = $1) OR (period = 'day' AND win = $2) OR (period = 'month' AND win = $3)";
+static const char sql_inflight_push[] =
+	"INSERT INTO limit_inflight (host, subject, principal, model, key_id, inflight) "
+	"SELECT $1, x.subject, x.principal, x.model, x.key_id, x.inflight FROM jsonb_to_recordset($2::jsonb) "
+	"AS x(subject bigint, principal text, model text, key_id text, inflight bigint) "
+	"ON CONFLICT (host, subject) DO UPDATE SET inflight = EXCLUDED.inflight, updated_at = now()";
+static const char sql_inflight_pull[] =
+	"SELECT subject, sum(inflight) FROM limit_inflight "
+	"WHERE host <> $1 AND updated_at > now() - interval '3 seconds' GROUP BY subject";
+static const char sql_inflight_gc[] = "DELETE FROM limit_inflight WHERE updated_at < now() - interval '1 hour'";
 static const char sql_gc[] =
 	"DELETE FROM limit_counters WHERE (period = 'minute' AND win < $1::bigint - 2) "
 	"OR (period = 'day' AND win < $2::bigint - 2) OR (period = 'month' AND win < $3::bigint - 2)";
@@ -111,6 +122,17 @@ static char *
 dup_or_null(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : sg_strdup(PQgetvalue(res, row, col));
+}
+
+/* Runs one statement that returns no rows; its status. */
+static sg_status
+exec_params(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	sg_status st = db_result_status(c, res);
+
+	PQclear(res);
+	return st;
 }
 
 /* The limits table; SG_OK with *out (the caller frees each rule and the array). */
@@ -313,11 +335,63 @@ pull(PGconn *c, struct limits_host *h, const int64_t *win)
 		}
 	}
 	PQclear(res);
-	if (st == SG_OK && ++syncs % 120 == 1) {
-		res = PQexecParams(c, sql_gc, 3, NULL, params, NULL, NULL, 0);
-		st = db_result_status(c, res);
-		PQclear(res);
+	if (st == SG_OK && ++syncs % 120 == 1)
+		st = exec_params(c, sql_gc, 3, params);
+	return st;
+}
+
+/*
+ * Requests in flight of the rows with a max_concurrent: this host's into
+ * limit_inflight, the other hosts' (rows updated in the last 3 s: a host
+ * that stopped syncing stops counting) back into others_inflight.
+ */
+static sg_status
+share_inflight(PGconn *c, struct limits_host *h, const struct limits_rule *rules, size_t n)
+{
+	const char *params[2] = {limits_host_id(), NULL};
+	json_t *rows = json_array();
+	PGresult *res = NULL;
+	sg_status st = rows != NULL ? SG_OK : SG_E_NOMEM;
+	char *text = NULL;
+
+	for (size_t i = 0; st == SG_OK && i < n; i++) {
+		uint64_t hash = limits_subject_hash(rules[i].principal, rules[i].model, rules[i].key_id);
+		struct limits_entry *e = rules[i].max_concurrent >= 0 ? limits_entry_find(h, hash, false) : NULL;
+
+		if (e != NULL &&
+		    json_array_append_new(rows, json_pack("{s:I,s:s,s:s?,s:s?,s:I}", "subject", (json_int_t) (int64_t) hash,
+							  "principal", rules[i].principal, "model", rules[i].model,
+							  "key_id", rules[i].key_id, "inflight",
+							  (json_int_t) limits_inflight_host(e))) != 0)
+			st = SG_E_NOMEM;
 	}
+	if (st != SG_OK || json_array_size(rows) == 0)
+		goto out;
+	if ((text = sg_json_dump(rows)) == NULL) {
+		st = SG_E_NOMEM;
+		goto out;
+	}
+	params[1] = text;
+	st = exec_params(c, sql_inflight_push, 2, params);
+	if (st != SG_OK)
+		goto out;
+	res = PQexecParams(c, sql_inflight_pull, 1, NULL, params, NULL, NULL, 0);
+	st = db_result_status(c, res);
+	for (size_t i = 0; st == SG_OK && i < n; i++) {
+		uint64_t hash = limits_subject_hash(rules[i].principal, rules[i].model, rules[i].key_id), others = 0;
+		struct limits_entry *e = rules[i].max_concurrent >= 0 ? limits_entry_find(h, hash, false) : NULL;
+
+		if (e == NULL)
+			continue;
+		for (int row = 0; row < PQntuples(res); row++)
+			if ((uint64_t) strtoll(PQgetvalue(res, row, 0), NULL, 10) == hash)
+				others = strtoull(PQgetvalue(res, row, 1), NULL, 10);
+		shm_store(&e->others_inflight, others);
+	}
+out:
+	PQclear(res);
+	free(text);
+	json_decref(rows);
 	return st;
 }
 
@@ -346,6 +420,10 @@ limits_sync_once(void)
 	}
 	if (st == SG_OK)
 		st = pull(c, h, win);
+	if (st == SG_OK)
+		st = share_inflight(c, h, rules, n);
+	if (st == SG_OK && syncs % 120 == 1)
+		st = exec_params(c, sql_inflight_gc, 0, NULL);
 	db_release(c, db_conn_broken(c));
 	for (size_t i = 0; i < n; i++)
 		limits_rule_free(&rules[i]);

@@ -42,9 +42,12 @@
  * of each subject and window, so a restarted host keeps what it had pushed);
  * (3) reads every host's totals for the current windows and keeps, per
  * subject and window, the total minus what this host has sent: the other
- * hosts' counts.  A request sees this host's counts plus those.  Concurrency is
- * per host (max_concurrent caps each host).  The bound on what hosts can
- * overshoot together is in the README ("Limits").
+ * hosts' counts.  A request sees this host's counts plus those; (4) for
+ * the rows with a max_concurrent, writes this host's requests in flight to
+ * `limit_inflight` and reads the other hosts' (rows of the last 3 s), which a
+ * request adds to its slot sum.  limits.default_max_concurrent is per host
+ * (it sizes one host's pool).  The bound on what hosts can overshoot
+ * together is in the README ("Limits").
  *
  * Thread model: limits_admit and limits_finish run on the request's thread
  * and keep the request's ticket (which counters to release and charge) in a

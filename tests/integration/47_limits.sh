@@ -10,7 +10,8 @@
 #   killed      a killed worker's requests in flight no longer count
 #   two hosts   a second stackgate + nginx on the same PostgreSQL (ports from
 #               SG_TEST_PORT + 50): counts made on one host limit the other after a
-#               sync; a burst on both at once stays within the README's bound
+#               sync; a burst on both at once stays within the README's bound;
+#               requests in flight on one host count against max_concurrent on the other
 #   tokens      tpm admitted while below and charged at the end with the upstream's
 #               usage (streams too: their usage chunk); a spent day budget is
 #               insufficient_quota
@@ -24,7 +25,7 @@ sync_wait() { sleep 1; }
 minute_room() { while (($(date -u +%-S) > 45)); do sleep 1; done; }
 
 psql_q "DELETE FROM principals WHERE name LIKE 't47-%'; DELETE FROM limits WHERE principal LIKE 't47-%'" >/dev/null
-for p in a b c d e f g h; do sg_cli principal add "t47-$p" >/dev/null 2>&1; done
+for p in a b c d e f g h i; do sg_cli principal add "t47-$p" >/dev/null 2>&1; done
 KA=$(sg_cli key create t47-a 2>/dev/null)
 KB=$(sg_cli key create t47-b 2>/dev/null)
 KC=$(sg_cli key create t47-c 2>/dev/null)
@@ -33,8 +34,9 @@ KE=$(sg_cli key create t47-e 2>/dev/null)
 KF=$(sg_cli key create t47-f 2>/dev/null)
 KG=$(sg_cli key create t47-g 2>/dev/null)
 KH=$(sg_cli key create t47-h 2>/dev/null)
+KI=$(sg_cli key create t47-i 2>/dev/null)
 [[ $KA == sg-* && $KB == sg-* && $KC == sg-* && $KD == sg-* && $KE == sg-* && $KF == sg-* && $KG == sg-* &&
-	$KH == sg-* ]] && pass "principals and keys" || fail "principals and keys" "got '$KA' … '$KH'"
+	$KH == sg-* && $KI == sg-* ]] && pass "principals and keys" || fail "principals and keys" "got '$KA' … '$KH'"
 req POST /v1/models '{"model_id":"t47-llm","provider_id":"vllm-short","provider_model_id":"test-llm"}'
 expect_status 200 "register t47-llm"
 req POST /v1/models '{"model_id":"t47-slow","provider_id":"vllm-short","provider_model_id":"stream-30-100"}'
@@ -252,10 +254,38 @@ echo "        burst: host 1 admitted $n1, host 2 admitted $n2 of an rpm of 20"
 ((n1 + n2 >= 20 && n1 + n2 <= 40)) && pass "both together admit between the limit and hosts x limit ($((n1 + n2)))" ||
 	fail "both within hosts x limit" "$((n1 + n2))"
 expect_eq "$other" 0 "every answer of the burst is 200 or 429"
+
+# max_concurrent across hosts: two streams held on host 1 fill t47-i's cap of 2 on host 2 after a sync.
+sg_cli limit set t47-i --max-concurrent 2 >/dev/null 2>&1
+sync_wait
+ipids=()
+for i in 1 2; do
+	curl -s -N -o "$SG_TEST_DIR/tmp/t47-i-$i" --max-time 30 -H "Authorization: Bearer $KI" \
+		-H 'Content-Type: application/json' --data-binary "$(chat t47-long '"stream":true')" "$SG_URL$OA/chat/completions" &
+	ipids+=($!)
+done
+for _ in $(seq 50); do
+	[[ $(grep -c chunk "$SG_TEST_DIR/tmp/t47-i-1" 2>/dev/null) -gt 0 && $(grep -c chunk "$SG_TEST_DIR/tmp/t47-i-2" 2>/dev/null) -gt 0 ]] && break
+	sleep 0.1
+done
+sync_wait
+on2 "$KI" POST $OA/chat/completions "$(chat t47-llm)"
+expect_status 429 "host 2 refuses t47-i while its 2 streams run on host 1"
+expect_jq .error.message "limit of 2 concurrent requests reached for principal 't47-i'" "…naming the limit"
+expect_eq "$(psql_q "SELECT sum(inflight) FROM limit_inflight WHERE principal = 't47-i'")" 2 "limit_inflight holds host 1's 2"
+for p in "${ipids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+# The streams stop when stackgate sees their clients gone (within a second), then a sync.
+ok=0
+for _ in $(seq 40); do
+	on2 "$KI" POST $OA/chat/completions "$(chat t47-llm)"
+	[[ $STATUS == 200 ]] && { ok=1; break; }
+	sleep 0.1
+done
+expect_eq "$ok" 1 "once they ended, host 2 admits t47-i again (within 4 s)"
 sync_wait
 on2 "$KH" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 429 "after a sync, host 2 refuses what both admitted together"
 stop_host2
 trap - EXIT
 sg_cli limit clear t47-a >/dev/null 2>&1
-for p in c d e f g h; do sg_cli limit clear "t47-$p" >/dev/null 2>&1; done
+for p in c d e f g h i; do sg_cli limit clear "t47-$p" >/dev/null 2>&1; done

@@ -416,6 +416,38 @@ START_TEST(max_concurrent)
 }
 END_TEST
 
+START_TEST(other_hosts_in_flight)
+{
+	struct limits_rule rl;
+	struct limits_entry *e;
+	struct held a;
+	struct request r;
+
+	rule(&rl, "alice", NULL, NULL);
+	rl.max_concurrent = 2;
+	limits_apply_rules(&rl, 1);
+	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
+	ck_assert_ptr_nonnull(e);
+	/* A sync read one of alice's requests in flight on another host. */
+	shm_store(&e->others_inflight, 1);
+	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
+	ck_assert_uint_eq(limits_inflight_host(e), 1);
+	req_init(&r, "alice", NULL);
+	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests reached for principal 'alice'");
+	http_request_reset(&r);
+	unhold(&a);
+	ck_assert_uint_eq(limits_inflight_host(e), 0);
+	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
+	/* The default cap is this host's alone. */
+	limits_apply_rules(NULL, 0);
+	conf.limits_default_max_concurrent = 1;
+	limits_start_caps(&conf);
+	shm_store(&e->others_inflight, 5);
+	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
+}
+END_TEST
+
 START_TEST(default_cap_and_reserve)
 {
 	struct held a, b, c;
@@ -522,6 +554,7 @@ limits_suite(void)
 	tcase_add_test(a, narrowed_to_model_and_key);
 	tcase_add_test(a, other_hosts_counts);
 	tcase_add_test(a, max_concurrent);
+	tcase_add_test(a, other_hosts_in_flight);
 	tcase_add_test(a, default_cap_and_reserve);
 	tcase_add_test(a, killed_worker_releases);
 	tcase_add_test(a, off_counts_nothing);
