@@ -159,6 +159,10 @@ static const struct key keys[] = {
 	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
 	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
+	{ "server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL },
+	{ "limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL },
+	{ "limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL },
+	{ "limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL },
 	{ "database", "conninfo", K_STR, F(conninfo), 0, 0, NULL },
 	{ "database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL },
 	{ "database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL },
@@ -171,7 +175,7 @@ static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "providers", 0 }, { "access_policy", 0 },
+	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "limits", 0 }, { "providers", 0 }, { "access_policy", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
 	{ "datasets", F(datasets) }, { "scoring_fns", F(scoring_fns) }, { "benchmarks", F(benchmarks) },
@@ -355,6 +359,9 @@ conf_defaults(void)
 	c->client_version_check = true;
 	c->db_pool_size = 4;
 	c->key_cache_ttl_s = 5;
+	c->reserved_threads = 4;
+	c->limits_enabled = true;
+	c->limits_max_subjects = 4096;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
 	c->conninfo = sg_strdup("");

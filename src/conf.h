@@ -75,6 +75,7 @@ struct sg_conf {
 	char *log_level;         /* server.log_level, default "info" */
 	char *pid_file;          /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
+	int reserved_threads;    /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
 
 	/* "database" */
 	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */
@@ -88,6 +89,10 @@ struct sg_conf {
 
 	/* "access_policy" (policy.h): the configured rules, else policy_default(admin_roles); never NULL once loaded */
 	struct sg_policy *policy;
+	/* "limits" (sg_limits.h) */
+	bool limits_enabled;     /* limits.enabled, default true */
+	int limits_default_max_concurrent; /* limits.default_max_concurrent per principal; 0: workers × threads / 2 */
+	int limits_max_subjects; /* limits.max_subjects, default 4096 (shm: takes effect on restart) */
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;

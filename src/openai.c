@@ -48,6 +48,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "sg_limits.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -494,6 +495,8 @@ forward(struct request *r, enum kind kind)
 	}
 	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
+	if (st == SG_OK)
+		st = limits_admit(r, name);
 	if (st != SG_OK)
 		goto out;
 	client_json = encode_string(name);

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "registry.h"
 #include "resources.h"
+#include "sg_limits.h"
 #include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -414,6 +415,10 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
+	if (limits_declare(conf) != SG_OK) {
+		conf_free(conf);
+		return 1;
+	}
 	/* Modules that count host-wide declare their shm areas above this line. */
 	if (shm_map() != SG_OK) {
 		conf_free(conf);

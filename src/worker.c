@@ -38,6 +38,7 @@
 #include "http.h"
 #include "inspect.h"
 #include "json.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "proxy.h"
 #include "registry.h"
@@ -211,6 +212,7 @@ out:
 		respond_error(r, st);
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
+	limits_finish(r);
 	access_log(r);
 }
 
@@ -374,6 +376,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
 		log_warn("the registry is not available yet; requests that need it get 503 until it is");
 
+	limits_start(conf);
 	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
 	if (threads == NULL)
 		return 1;
@@ -415,6 +418,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 done:
+	limits_stop();
 	registry_close();
 	db_shutdown();
 	free(threads);

@@ -57,5 +57,6 @@ Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
 Suite *alloc_suite(void);
 Suite *shm_suite(void);
+Suite *limits_suite(void);
 
 #endif
