@@ -21,8 +21,11 @@
  * becomes one final event `data: {"error":{…}}` and the stream ends without
  * [DONE] (the OpenAI SDKs raise on that event; a client that ignores it
  * still sees no [DONE], so it can tell the stream is incomplete).  A stream
- * that ends cleanly always ends with `data: [DONE]`, added if the upstream
- * did not send it.  A client that goes away stops the upstream transfer.
+ * that ends cleanly ends with `data: [DONE]`, added if the upstream did not
+ * send it, for the clients that expect it; for the others (server.sse_done,
+ * compat_sse_done: llama-stack-client 0.2.x fails on it) it ends without,
+ * an upstream's [DONE] dropped.  A client that goes away stops the upstream
+ * transfer.
  */
 #include "config.h"
 
@@ -32,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "compat.h"
 #include "identity.h"
 #include "json.h"
 #include "log.h"
@@ -278,8 +282,26 @@ struct relay {
 	struct proxy_sse sse;
 	struct proxy_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
-	bool done;            /* data: [DONE] went out */
+	bool done;            /* the upstream sent data: [DONE] */
+	bool want_done;       /* this client gets [DONE] (compat_sse_done) */
 };
+
+/* Rewrites one event into rl->out; an upstream [DONE] is dropped for a client that must not get it. */
+static bool
+relay_rewrite(struct relay *rl, const char *ev, size_t len)
+{
+	size_t before = rl->out.len;
+	bool done = false;
+
+	if (!openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &done))
+		return false;
+	if (done) {
+		rl->done = true;
+		if (!rl->want_done)
+			rl->out.len = before;
+	}
+	return true;
+}
 
 static bool
 relay_event(void *ctx, const char *ev, size_t len)
@@ -289,13 +311,13 @@ relay_event(void *ctx, const char *ev, size_t len)
 	bool ok;
 
 	if (memmem(ev, len, "\"error\"", 7) == NULL)
-		return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
+		return relay_rewrite(rl, ev, len);
 	/* An upstream's error event may echo the key it was sent, like its error bodies. */
 	copy = sg_strndup(ev, len);
 	if (copy == NULL)
 		return false;
 	provider_scrub(rl->r->conf, copy);
-	ok = openai_sse_rewrite(copy, strlen(copy), rl->model_json, &rl->out, &rl->done);
+	ok = relay_rewrite(rl, copy, strlen(copy));
 	free(copy);
 	return ok;
 }
@@ -347,7 +369,9 @@ static sg_status
 relay_stream(struct request *r, const struct proxy_request *q, const char *client_json)
 {
 	const struct sg_provider *p = q->provider;
-	struct relay rl = {.r = r, .model_json = client_json};
+	struct relay rl = {.r = r,
+			   .model_json = client_json,
+			   .want_done = compat_sse_done(r->conf->sse_done, http_param(r, "HTTP_USER_AGENT"))};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
 	char err[512];
@@ -389,7 +413,7 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err);
 		if (!append_error_event(&rl.out, fail, err))
 			log_error("could not build the error event");
-	} else if (!rl.done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+	} else if (!rl.done && rl.want_done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
 	}
 	(void) relay_flush(&rl);
@@ -523,14 +547,11 @@ models_flush(struct request *r, struct proxy_buf *out)
 	return true;
 }
 
-/* One model's entry appended to out (after a comma unless first); SG_OK or SG_E_NOMEM. */
+/* One model's entry (compat_openai_model) appended to out (after a comma unless first); SG_OK or SG_E_NOMEM. */
 static sg_status
 models_entry(struct proxy_buf *out, const json_t *m, long long created, bool first)
 {
-	const char *id = json_string_value(json_object_get(m, "identifier"));
-	const char *owner = json_string_value(json_object_get(m, "provider_id"));
-	json_t *entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created,
-				  "owned_by", owner ? owner : "");
+	json_t *entry = compat_openai_model(m, created);
 	char *text = entry ? sg_json_dump(entry) : NULL;
 	bool ok = text != NULL && (first || proxy_buf_append(out, ",", 1)) && proxy_buf_append(out, text, strlen(text));
 

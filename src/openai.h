@@ -13,6 +13,13 @@
 #include "proxy.h"
 
 sg_status openai_models(struct request *r);
+/*
+ * GET /v1/openai/v1/models/{model} (the OpenAI SDK's models.retrieve):
+ * compat_openai_model() of a model the caller may see; 404 in OpenAI's
+ * error shape (param "model") when it is missing or invisible.  In
+ * openai_models.c.
+ */
+sg_status openai_model_get(struct request *r);
 sg_status openai_completions(struct request *r);
 sg_status openai_chat_completions(struct request *r);
 sg_status openai_embeddings(struct request *r);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "log.h"
 #include "mcp.h"
 #include "openai.h"
@@ -299,14 +300,23 @@ stream_list(struct request *r, enum sg_rtype t, const char *group)
 
 	if (st != SG_OK)
 		goto out;
-	st = list_put(&o, "{\"data\":[", 9);
+	/* Models: {"object":"list",…} and each entry with both generations' fields (compat.h). */
+	st = t == SG_RT_MODEL ? list_put(&o, "{\"object\":\"list\",\"data\":[", 25) : list_put(&o, "{\"data\":[", 9);
 	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &obj, NULL);
+		long long created = 0;
+
+		st = registry_iter_next(&it, &obj, &created);
 		if (st != SG_OK || obj == NULL)
 			break;
 		if (identity_can_see(&r->id, obj)) {
 			json_object_del(obj, "access_attributes");
-			text = json_dumps(obj, JSON_COMPACT);
+			if (t == SG_RT_MODEL) {
+				json_t *both = compat_model_object(obj, created);
+
+				json_decref(obj);
+				obj = both;
+			}
+			text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
 			if (text == NULL)
 				st = SG_E_NOMEM;
 			if (st == SG_OK && !first)
@@ -360,6 +370,15 @@ resources_get(struct request *r)
 
 	if (st != SG_OK)
 		return st;
+	if (route_type(r) == SG_RT_MODEL) {
+		/* The same object as in the list: both generations' fields. */
+		json_t *both = compat_model_object(obj, registry_created_at(SG_RT_MODEL, r->path_arg));
+
+		json_decref(obj);
+		if (both == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		obj = both;
+	}
 	r->reply = obj;
 	return SG_OK;
 }
@@ -378,6 +397,16 @@ resources_register(struct request *r)
 	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &err);
 	if (st != SG_OK)
 		return http_fail(r, st, err.param[0] ? err.param : NULL, "%s", err.msg);
+	if (route_type(r) == SG_RT_MODEL) {
+		/* The object GET returns: both generations' fields. */
+		json_t *both = compat_model_object(
+			stored, registry_created_at(SG_RT_MODEL, json_string_value(json_object_get(stored, "identifier"))));
+
+		json_decref(stored);
+		if (both == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		stored = both;
+	}
 	r->reply = stored;
 	return SG_OK;
 }
