@@ -73,6 +73,8 @@ struct sg_conf {
 	char *log_level;         /* server.log_level, default "info" */
 	char *pid_file;          /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
+	char *sse_done;          /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
+	struct sg_strv cors_origins; /* server.cors_origins: origins browsers may call from (cors.h); default none */
 
 	/* "database" */
 	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */

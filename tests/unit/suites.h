@@ -19,5 +19,6 @@ Suite *inspect_suite(void);
 Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
 Suite *alloc_suite(void);
+Suite *compat_suite(void);
 
 #endif
