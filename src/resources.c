@@ -478,7 +478,8 @@ resources_not_implemented(struct request *r)
 	if (strcmp(api, "inference") == 0)
 		return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL,
 				 "stackgate serves inference through its OpenAI-compatible API only: use "
-				 "/v1/openai/v1/chat/completions, /v1/openai/v1/completions or /v1/openai/v1/embeddings "
+				 "/v1/chat/completions, /v1/completions or /v1/embeddings (also served as "
+				 "/v1/openai/v1/chat/completions, /v1/openai/v1/completions, /v1/openai/v1/embeddings) "
 				 "instead of %s %s",
 				 http_method_name(r->route->method), route);
 	for (size_t i = 0; i < SG_API_COUNT; i++)
