@@ -561,7 +561,8 @@ auth_check(struct request *r)
 		}
 		key_cache_put(digest, principal, expires, ttl);
 	}
-	if (!http_add_header(r, "X-Stackgate-Principal", principal)) {
+	if (!http_add_header(r, "X-Stackgate-Principal", principal) ||
+	    !http_add_header(r, "X-Stackgate-Key-Id", key_id)) {
 		free(principal);
 		return http_fail(r, SG_E_INTERNAL, NULL, "cannot pass the principal on");
 	}

@@ -36,6 +36,30 @@ enum sg_method {
 	SG_METHOD_OTHER = 1 << 7,
 };
 
+/*
+ * What one inference request (chat, completions, embeddings) did: filled by
+ * the OpenAI proxy path as it learns it, read when the request ends by the
+ * limits, the usage log, the metrics and the access log.  Zeroed by
+ * http_request_reset(); active is false for every other route.
+ */
+struct request_inference {
+	bool active;              /* an inference route resolved the model below */
+	const char *kind;         /* "chat", "completions" or "embeddings" (static) */
+	char model[256];          /* the registry id the client asked for */
+	char provider_id[128];    /* the provider that served it */
+	bool streamed;
+	bool usage_reported;      /* the token counts come from the upstream's usage */
+	int64_t prompt_tokens;
+	int64_t completion_tokens;
+	int64_t total_tokens;
+	size_t request_bytes;     /* sent to the upstream */
+	size_t reply_bytes;       /* received from the upstream */
+	int upstream_status;      /* the upstream's HTTP status; 0 when none came */
+	int64_t upstream_start_us; /* when the upstream call began; 0 when none was made */
+	int64_t upstream_us;      /* from the call's start to the upstream's last byte */
+	int64_t ttft_us;          /* to the first event of a stream; 0 when not streamed */
+};
+
 struct request {
 	FCGX_Request *fcgx;          /* borrowed from the accepting thread */
 	const struct sg_conf *conf;  /* borrowed, immutable for the process */
@@ -67,6 +91,8 @@ struct request {
 
 	int64_t start_us;
 	int final_status;            /* what was sent, for the access log */
+
+	struct request_inference inference;
 };
 
 /* Maps a method name to its bit; SG_METHOD_OTHER when unknown. */

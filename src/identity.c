@@ -170,6 +170,20 @@ name_ok(const char *s)
 	return true;
 }
 
+/* An API key id as auth.c makes them: letters, digits, '-' and '_', at most 64. */
+static bool
+key_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char) s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	return true;
+}
+
 bool
 identity_parse_groups(const char *s, struct sg_attrs *out)
 {
@@ -227,6 +241,7 @@ identity_resolve(struct request *r)
 	const char *principal = http_param(r, "STACKGATE_PRINCIPAL");
 	const char *attributes = http_param(r, "STACKGATE_ATTRIBUTES");
 	const char *groups = http_param(r, "STACKGATE_GROUPS");
+	const char *key_id = http_param(r, "STACKGATE_KEY_ID");
 	struct sg_attrs extra = {0};
 	sg_status st = SG_OK;
 
@@ -239,6 +254,17 @@ identity_resolve(struct request *r)
 		}
 		id->principal = sg_strdup(principal);
 		if (id->principal == NULL) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (id->principal != NULL && key_id != NULL && *key_id != '\0') {
+		if (!key_id_ok(key_id)) {
+			st = http_fail(r, SG_E_BAD_REQUEST, NULL, "the authentication service sent an invalid key id");
+			goto out;
+		}
+		id->key_id = sg_strdup(key_id);
+		if (id->key_id == NULL) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
@@ -336,6 +362,8 @@ identity_reset(struct identity *id)
 {
 	free(id->principal);
 	id->principal = NULL;
+	free(id->key_id);
+	id->key_id = NULL;
 	acl_attrs_free(&id->attrs);
 	id->admin = false;
 }

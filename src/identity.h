@@ -27,6 +27,7 @@ struct identity {
 	char *principal;       /* NULL: anonymous */
 	struct sg_attrs attrs; /* the caller's attributes (auth service ∪ principal_attributes) */
 	bool admin;            /* holds one of auth.admin_roles: sees and manages everything */
+	char *key_id;          /* the stackgate API key that authenticated the caller; NULL: none */
 };
 
 /*
@@ -37,6 +38,9 @@ struct identity {
  *    empty or absent = none;
  *  - STACKGATE_GROUPS: comma-separated groups (oauth2-proxy's
  *    X-Auth-Request-Groups), added to "teams";
+ *  - STACKGATE_KEY_ID: the id of the stackgate API key that authenticated
+ *    the principal (nginx sets it from auth_check's X-Stackgate-Key-Id);
+ *    empty or absent = none; only with a principal;
  * then adds the principal's rows of principal_attributes.  admin is true when
  * the merged roles meet auth.admin_roles.
  * Returns SG_E_UNAUTHORIZED when auth.required is on and there is no

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "registry.h"
 #include "resources.h"
+#include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -52,6 +53,7 @@ struct slot {
 	int64_t started_us;
 	int backoff_ms;     /* next respawn delay after a young death */
 	int64_t respawn_at; /* when an empty slot of the current generation is refilled */
+	int shm_slot;       /* the worker's slot of shared memory (shm.h); released when reaped */
 };
 
 static struct slot slots[MAX_SLOTS];
@@ -184,15 +186,24 @@ fail_quiet:
 static pid_t
 spawn(struct sg_conf *conf, int fd, int slot)
 {
-	pid_t pid = fork();
+	int shm_slot = shm_slot_take();
+	pid_t pid;
 
+	if (shm_slot < 0 && shm_mapped()) {
+		slots[slot].respawn_at = sg_now_us() + 1000000; /* logged; tried again in a second */
+		return -1;
+	}
+	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
+		shm_slot_release(shm_slot);
+		slots[slot].respawn_at = sg_now_us() + 1000000;
 		return -1;
 	}
 	if (pid == 0) {
 		int rc;
 
+		shm_slot_enter(shm_slot);
 		rc = worker_run(conf, fd);
 		/* _exit: the master's atexit work is not the worker's; so a sanitized build checks leaks here. */
 		if (rc == 0)
@@ -203,6 +214,7 @@ spawn(struct sg_conf *conf, int fd, int slot)
 	slots[slot].generation = generation;
 	slots[slot].started_us = sg_now_us();
 	slots[slot].respawn_at = 0;
+	slots[slot].shm_slot = shm_slot;
 	log_info("worker %d started (pid %ld, generation %d)", slot, (long) pid, generation);
 	return pid;
 }
@@ -256,6 +268,7 @@ reap(bool stopping)
 
 		for (size_t i = 0; i < SG_ARRAY_LEN(old); i++) {
 			if (old[i].pid == pid) {
+				shm_slot_release(old[i].shm_slot);
 				memset(&old[i], 0, sizeof(old[i]));
 				log_info("old worker pid %ld exited", (long) pid);
 				found = true;
@@ -278,6 +291,8 @@ reap(bool stopping)
 			else
 				log_info("worker %d (pid %ld) exited", i, (long) pid);
 			s->pid = 0;
+			shm_slot_release(s->shm_slot);
+			s->shm_slot = 0;
 			if (stopping)
 				continue;
 			if (!clean && young) {
@@ -396,6 +411,11 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
+	/* Modules that count host-wide declare their shm areas above this line. */
+	if (shm_map() != SG_OK) {
+		conf_free(conf);
+		return 1;
+	}
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
 		conf_free(conf);

@@ -126,9 +126,10 @@ access_log(struct request *r)
 {
 	int64_t dur = sg_now_us() - r->start_us;
 
-	log_info("%s %s %d %lld.%03lldms principal=%s%s", r->method_name ? r->method_name : "-",
+	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s", r->method_name ? r->method_name : "-",
 		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
-		 r->id.principal ? r->id.principal : "-", r->client_gone ? " client-gone" : "");
+		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
+		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "");
 }
 
 void
@@ -192,6 +193,7 @@ out:
 				 r->err_msg ? r->err_msg : "");
 		respond_error(r, st);
 	}
+	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
 	access_log(r);
 }
 

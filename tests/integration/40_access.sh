@@ -72,6 +72,9 @@ req GET /v1/models "" -H "Authorization: Basic YWxpY2U6c2VjcmV0"
 expect_status 401 "Basic credentials are 401"
 as "$KA" GET /v1/models
 expect_status 200 "alice's key is accepted"
+grep -q "GET /v1/models 200 .*principal=acc-alice key=${KA:3:12}" "$SG_RUN/logs/stackgate.log" &&
+	pass "the key that authenticated reaches the main request (STACKGATE_KEY_ID; access log key=)" ||
+	fail "key id in the main request" "$(grep 'principal=acc-alice' "$SG_RUN/logs/stackgate.log" | tail -2)"
 n=$(psql_q "SELECT count(*) FROM api_keys WHERE key_id = '${KA:3:12}' AND last_used_at IS NOT NULL")
 expect_eq "$n" 1 "a used key records last_used_at"
 req GET /v1/health

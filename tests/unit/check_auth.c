@@ -578,6 +578,27 @@ START_TEST(test_identity_bad_attributes)
 }
 END_TEST
 
+/* STACKGATE_KEY_ID: a key id of the principal only, in the alphabet of key ids. */
+START_TEST(test_identity_key_id)
+{
+	const char *bad[] = {"STACKGATE_PRINCIPAL=alice", "STACKGATE_KEY_ID=0123 456789", NULL};
+	const char *lone[] = {"STACKGATE_KEY_ID=0123456789ab", NULL};
+	struct fake f;
+
+	fake_init(&f, bad, false);
+	ck_assert_int_eq(identity_resolve(&f.r), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(f.r.err_msg, "the authentication service sent an invalid key id");
+	ck_assert_ptr_null(f.r.id.key_id);
+	fake_free(&f);
+
+	fake_init(&f, lone, false); /* no principal: anonymous, no key */
+	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_ptr_null(f.r.id.principal);
+	ck_assert_ptr_null(f.r.id.key_id);
+	fake_free(&f);
+}
+END_TEST
+
 /*
  * Without a database (the unit tests never call db_init) a named principal
  * cannot be looked up: 503, and nothing granted; a well-formed key likewise.
@@ -681,6 +702,7 @@ auth_suite(void)
 	suite_add_tcase(s, cli);
 
 	tcase_add_test(id, test_identity_anonymous);
+	tcase_add_test(id, test_identity_key_id);
 	tcase_add_test(id, test_identity_ignores_client_headers);
 	tcase_add_test(id, test_identity_attributes_and_groups);
 	tcase_add_test(id, test_identity_bad_attributes);
