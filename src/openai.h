@@ -12,6 +12,7 @@
 #include "http.h"
 #include "proxy.h"
 
+/* GET /v1/openai/v1/models: the visible models, streamed in chunks (openai_models.c). */
 sg_status openai_models(struct request *r);
 /*
  * GET /v1/openai/v1/models/{model} (the OpenAI SDK's models.retrieve):
