@@ -1,132 +1,163 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * health.c: the cached provider probe behind ProviderInfo.health (health.h).
+ * health.c: the cached, host-wide provider probe behind ProviderInfo.health
+ * (health.h).  A slot is three words: the provider's key, the claim (the
+ * second a process took the probe) and the result (the second it ended << 16
+ * | its code); each is read and written whole, so no reader sees half of one.
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "health.h"
 #include "log.h"
 #include "proxy.h"
+#include "shm.h"
 
-struct result {
-	int64_t at_us;     /* when the last probe ended; 0: never */
-	bool probing;      /* a thread is probing now */
-	bool ok;
-	char msg[256];
+struct slot {
+	uint64_t key;     /* health_key() of the provider it is for; 0: unused */
+	uint64_t claimed; /* second (monotonic) a process took the probe; 0: never */
+	uint64_t result;  /* second it ended << 16 | code; 0: none yet */
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t probed = PTHREAD_COND_INITIALIZER;
-static const struct sg_conf *table_conf; /* the config the table is for */
-static struct result *table;
-static size_t ntable;
+static struct shm_area area = {.name = "provider health", .host_bytes = sizeof(struct slot) * HEALTH_MAX_PROVIDERS};
+static struct slot local[HEALTH_MAX_PROVIDERS]; /* without a shared mapping */
+
+sg_status
+health_declare(void)
+{
+	return shm_declare(&area);
+}
 
 void
 health_reset(void)
 {
-	pthread_mutex_lock(&lock);
-	free(table);
-	table = NULL;
-	ntable = 0;
-	table_conf = NULL;
-	pthread_mutex_unlock(&lock);
+	memset(local, 0, sizeof(local));
 }
 
-bool
-health_status_ok(long http_status, const char *provider_id, char *msg, size_t msglen)
+unsigned
+health_code(sg_status st, long http_status)
 {
-	if (http_status >= 200 && http_status <= 299) {
-		if (msglen > 0)
-			msg[0] = '\0';
-		return true;
-	}
-	snprintf(msg, msglen, "upstream %s answered GET /models with HTTP %ld", provider_id, http_status);
-	return false;
+	if (st == SG_E_GATEWAY_TIMEOUT)
+		return HEALTH_TIMEOUT;
+	if (st != SG_OK)
+		return HEALTH_UNREACHABLE;
+	if (http_status >= 200 && http_status <= 299)
+		return HEALTH_OK;
+	return HEALTH_HTTP + (unsigned) (http_status > 0 && http_status < 1000 ? http_status : 0);
 }
 
-/* One probe, outside the lock. */
-static bool
-probe(const struct sg_provider *p, char *msg, size_t msglen)
+json_t *
+health_json(unsigned code, const char *provider_id)
+{
+	char msg[256];
+
+	switch (code) {
+	case HEALTH_OK:
+		return json_pack("{s:s}", "status", "OK");
+	case HEALTH_TIMEOUT:
+		snprintf(msg, sizeof(msg), "upstream %s timed out: no answer to GET /models within %ld ms", provider_id,
+			 HEALTH_PROBE_TIMEOUT_MS);
+		break;
+	case HEALTH_UNREACHABLE:
+		snprintf(msg, sizeof(msg), "upstream %s could not be reached (GET /models failed)", provider_id);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "upstream %s answered GET /models with HTTP %u", provider_id,
+			 code >= HEALTH_HTTP ? code - HEALTH_HTTP : 0);
+		break;
+	}
+	return json_pack("{s:s,s:s}", "status", "Error", "message", msg);
+}
+
+/* FNV-1a of the provider's id and base URL: a slot left by another config is not this provider's. */
+static uint64_t
+health_key(const struct sg_provider *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *s = p->provider_id; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (const char *s = p->base_url; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+static uint64_t
+now_s(void)
+{
+	return (uint64_t) (sg_now_us() / 1000000) + 1; /* never 0: 0 means "never" */
+}
+
+/* One probe, outside any lock: its code. */
+static unsigned
+probe(const struct sg_provider *p)
 {
 	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .timeout_ms = HEALTH_PROBE_TIMEOUT_MS,
 				  .max_body = 4 << 20};
 	struct proxy_response resp = {0};
-	sg_status st = proxy_call(&q, &resp, msg, msglen);
-	bool ok = st == SG_OK && health_status_ok(resp.status, p->provider_id, msg, msglen);
+	char err[256] = "";
+	sg_status st = proxy_call(&q, &resp, err, sizeof(err));
+	unsigned code = health_code(st, resp.status);
 
-	if (!ok)
-		log_info("provider %s health: %s", p->provider_id, msg);
+	if (code != HEALTH_OK)
+		log_info("provider %s health: %s", p->provider_id,
+			 st != SG_OK ? err : "GET /models answered with a status that is not 2xx");
 	proxy_response_free(&resp);
-	return ok;
+	return code;
 }
 
-/* The provider's slot, the table made for c first if needed; NULL when out of memory.  Under the lock. */
-static struct result *
-slot(const struct sg_conf *c, const struct sg_provider *p)
+static bool
+cas(uint64_t *w, uint64_t *expected, uint64_t desired)
 {
-	size_t i = (size_t) (p - c->providers);
-
-	if (table_conf != c || ntable != c->nproviders) {
-		free(table);
-		ntable = 0;
-		table_conf = NULL;
-		if ((table = sg_calloc(c->nproviders ? c->nproviders : 1, sizeof(*table))) == NULL)
-			return NULL;
-		ntable = c->nproviders;
-		table_conf = c;
-	}
-	return i < ntable ? &table[i] : NULL;
+	return __atomic_compare_exchange_n(w, expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 json_t *
 health_of(const struct sg_conf *c, const struct sg_provider *p)
 {
-	struct result *res, now_res;
-	char msg[256];
-	int64_t now = sg_now_us();
-	bool ok;
+	size_t i = (size_t) (p - c->providers);
+	struct slot *shared = shm_host(&area), *s, own = {0};
+	uint64_t key, k, t = now_s();
+	/* The claim a prober holds at most: its bound, and a second of rounding. */
+	uint64_t claim_max = (uint64_t) (HEALTH_PROBE_TIMEOUT_MS / 1000) + 2;
+	struct timespec pause = {0, 20 * 1000 * 1000};
 
 	if (p->api != SG_API_INFERENCE || !p->openai_compat || p->base_url == NULL)
 		return json_pack("{s:s,s:s}", "status", "Not Implemented", "message",
 				 "stackgate checks the health of OpenAI-compatible inference providers only");
-	pthread_mutex_lock(&lock);
-	for (;;) {
-		res = slot(c, p);
-		if (res == NULL) {
-			pthread_mutex_unlock(&lock);
-			return NULL;
-		}
-		if (!res->probing || res->at_us != 0)
-			break;
-		pthread_cond_wait(&probed, &lock); /* the first probe: wait for it (it is bounded) */
+	s = i >= HEALTH_MAX_PROVIDERS ? &own : shared != NULL ? &shared[i] : &local[i];
+	key = health_key(p);
+	k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+	if (k != key && cas(&s->key, &k, key)) {
+		/* Another config's slot (a reload changed the providers): start afresh. */
+		__atomic_store_n(&s->result, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->claimed, 0, __ATOMIC_RELEASE);
 	}
-	if (!res->probing && (res->at_us == 0 || now - res->at_us >= (int64_t) HEALTH_PROBE_INTERVAL_S * 1000000)) {
-		res->probing = true;
-		pthread_mutex_unlock(&lock);
-		ok = probe(p, msg, sizeof(msg));
-		pthread_mutex_lock(&lock);
-		/* The table may have been remade for another config meanwhile (tests): store only into ours. */
-		res = slot(c, p);
-		if (res != NULL) {
-			res->probing = false;
-			res->ok = ok;
-			snprintf(res->msg, sizeof(res->msg), "%s", msg);
-			res->at_us = sg_now_us();
+	for (int waited = 0;; waited++) {
+		uint64_t r = __atomic_load_n(&s->result, __ATOMIC_ACQUIRE), done = r >> 16;
+		uint64_t cl = __atomic_load_n(&s->claimed, __ATOMIC_ACQUIRE);
+		unsigned code = (unsigned) (r & 0xffff);
+		/* Signed: another process may have stored a result or a claim after t was read. */
+		bool fresh = code != 0 && (int64_t) (t - done) < HEALTH_PROBE_INTERVAL_S;
+		/* A claim newer than the result is a probe in progress, unless it is older than any probe lasts. */
+		bool probing = cl != 0 && cl >= done && (int64_t) (t - cl) <= (int64_t) claim_max;
+
+		if (fresh || (probing && code != 0))
+			return health_json(code, p->provider_id);
+		if (!probing && cas(&s->claimed, &cl, t)) {
+			code = probe(p);
+			__atomic_store_n(&s->result, (now_s() << 16) | code, __ATOMIC_RELEASE);
+			return health_json(code, p->provider_id);
 		}
-		pthread_cond_broadcast(&probed);
-		if (res == NULL) {
-			pthread_mutex_unlock(&lock);
-			return NULL;
-		}
+		/* The first probe is running elsewhere: wait for it, within its bound. */
+		if (waited * 20 > HEALTH_PROBE_TIMEOUT_MS + 2000)
+			return json_pack("{s:s,s:s}", "status", "Error", "message",
+					 "the provider's health is being checked; ask again");
+		nanosleep(&pause, NULL);
+		t = now_s();
 	}
-	now_res = *res;
-	pthread_mutex_unlock(&lock);
-	if (now_res.ok)
-		return json_pack("{s:s}", "status", "OK");
-	return json_pack("{s:s,s:s}", "status", "Error", "message", now_res.msg);
 }

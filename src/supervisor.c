@@ -35,6 +35,7 @@
 #include <fcgiapp.h>
 
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "registry.h"
 #include "resources.h"
@@ -411,6 +412,10 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
+	if (health_declare() != SG_OK) {
+		conf_free(conf);
+		return 1;
+	}
 	/* Modules that count host-wide declare their shm areas above this line. */
 	if (shm_map() != SG_OK) {
 		conf_free(conf);

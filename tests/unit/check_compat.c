@@ -7,8 +7,13 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -234,17 +239,34 @@ START_TEST(every_deprecated_route_exists)
 }
 END_TEST
 
-START_TEST(health_status)
+START_TEST(health_codes)
 {
-	char msg[128];
+	static const struct {
+		sg_status st;
+		long http;
+		const char *json;
+	} cases[] = {
+		{SG_OK, 200, "{\"status\":\"OK\"}"},
+		{SG_OK, 204, "{\"status\":\"OK\"}"},
+		{SG_OK, 500, "{\"status\":\"Error\",\"message\":\"upstream p answered GET /models with HTTP 500\"}"},
+		{SG_OK, 302, "{\"status\":\"Error\",\"message\":\"upstream p answered GET /models with HTTP 302\"}"},
+		{SG_OK, 401, "{\"status\":\"Error\",\"message\":\"upstream p answered GET /models with HTTP 401\"}"},
+		{SG_E_GATEWAY_TIMEOUT, 0,
+		 "{\"status\":\"Error\",\"message\":\"upstream p timed out: no answer to GET /models within 2000 ms\"}"},
+		{SG_E_BAD_GATEWAY, 0,
+		 "{\"status\":\"Error\",\"message\":\"upstream p could not be reached (GET /models failed)\"}"},
+	};
 
-	ck_assert(health_status_ok(200, "p", msg, sizeof(msg)));
-	ck_assert_str_eq(msg, "");
-	ck_assert(health_status_ok(204, "p", msg, sizeof(msg)));
-	ck_assert(!health_status_ok(500, "p", msg, sizeof(msg)));
-	ck_assert_str_eq(msg, "upstream p answered GET /models with HTTP 500");
-	ck_assert(!health_status_ok(302, "p", msg, sizeof(msg)));
-	ck_assert(!health_status_ok(401, "p", msg, sizeof(msg)));
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		unsigned code = health_code(cases[i].st, cases[i].http);
+		json_t *j = health_json(code, "p");
+		char *text = json_dumps(j, JSON_COMPACT);
+
+		ck_assert_msg(code != 0 && code <= 0xffff, "case %zu: code %u does not fit a slot", i, code);
+		ck_assert_str_eq(text, cases[i].json);
+		free(text);
+		json_decref(j);
+	}
 }
 END_TEST
 
@@ -255,6 +277,50 @@ START_TEST(health_of_providers_without_a_probe)
 	json_t *h = health_of(&c, &p);
 
 	ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "Not Implemented");
+	json_decref(h);
+	health_reset();
+}
+END_TEST
+
+/*
+ * The result is kept: a listener that never accepts makes the first probe
+ * time out; with the listener closed a second probe would be refused, so the
+ * second answer, still "timed out", was not probed again.
+ */
+START_TEST(health_result_is_cached)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	char url[64];
+	struct sg_provider p = {.api = SG_API_INFERENCE,
+				.provider_id = (char *) "h",
+				.provider_type = (char *) "remote::vllm",
+				.openai_compat = true,
+				.base_url = url,
+				.connect_timeout_ms = 1000,
+				.read_timeout_ms = 5000,
+				.tls_verify = true};
+	struct sg_conf c = {.providers = &p, .nproviders = 1};
+	json_t *h;
+
+	health_reset();
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", ntohs(sa.sin_port));
+	h = health_of(&c, &p);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "status")), "Error");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(h, "message")), "timed out"));
+	json_decref(h);
+	close(fd);
+	h = health_of(&c, &p);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(h, "message")), "timed out"));
+	json_decref(h);
+	health_reset();
+	h = health_of(&c, &p); /* forgotten: probed again, and refused */
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(h, "message")), "could not be reached"));
 	json_decref(h);
 	health_reset();
 }
@@ -275,8 +341,9 @@ compat_suite(void)
 	tcase_add_test(tc, cors_origins_from_config);
 	tcase_add_loop_test(tc, deprecated_routes, 0, SG_ARRAY_LEN(dep_cases));
 	tcase_add_test(tc, every_deprecated_route_exists);
-	tcase_add_test(tc, health_status);
+	tcase_add_test(tc, health_codes);
 	tcase_add_test(tc, health_of_providers_without_a_probe);
+	tcase_add_test(tc, health_result_is_cached);
 	suite_add_tcase(s, tc);
 	return s;
 }
