@@ -99,13 +99,13 @@ probe(const struct sg_provider *p)
 	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .timeout_ms = HEALTH_PROBE_TIMEOUT_MS,
 				  .max_body = 4 << 20};
 	struct proxy_response resp = {0};
-	char err[256] = "";
-	sg_status st = proxy_call(&q, &resp, err, sizeof(err));
+	struct sg_err err = {0};
+	sg_status st = proxy_call(&q, &resp, &err);
 	unsigned code = health_code(st, resp.status);
 
 	if (code != HEALTH_OK)
 		log_info("provider %s health: %s", p->provider_id,
-			 st != SG_OK ? err : "GET /models answered with a status that is not 2xx");
+			 st != SG_OK ? err.msg : "GET /models answered with a status that is not 2xx");
 	proxy_response_free(&resp);
 	return code;
 }

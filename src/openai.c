@@ -26,6 +26,14 @@
  * compat_sse_done: llama-stack-client 0.2.x fails on it) it ends without,
  * an upstream's [DONE] dropped.  A client that goes away stops the upstream
  * transfer.
+ *
+ * Accounting: every request that names a visible model fills r->inference
+ * (http.h) as it goes: bytes each way, upstream status and timing, the time
+ * to the first event, and the tokens of the upstream's "usage" (the reply
+ * body's, or a stream's usage chunk; without one, an estimate from the
+ * bytes).  A stream asks the upstream for its usage chunk
+ * (stream_options.include_usage) when the client did not, and that chunk is
+ * then not relayed.
  */
 #include "config.h"
 
@@ -43,6 +51,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "resources.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -109,6 +118,7 @@ openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, ch
 enum kind { K_COMPLETIONS, K_CHAT, K_EMBEDDINGS };
 
 static const char *const kind_path[] = {"/completions", "/chat/completions", "/embeddings"};
+static const char *const kind_name[] = {"completions", "chat", "embeddings"};
 static const char *const kind_what[] = {"completions", "chat completions", "embeddings"};
 
 /* s as an encoded JSON string (newly allocated), or NULL. */
@@ -143,6 +153,11 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 		return http_fail(r, SG_E_NOT_FOUND, "model", "model '%s' not found", name);
 	if (st != SG_OK)
 		return http_fail(r, st, NULL, "model '%s' could not be looked up: the registry is unavailable", name);
+	pid = json_string_value(json_object_get(t->model, "provider_id"));
+	r->inference.active = true;
+	r->inference.kind = kind_name[kind];
+	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
+	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
 
 	type = json_string_value(json_object_get(t->model, "model_type"));
 	embedding = type != NULL && strcmp(type, "embedding") == 0;
@@ -152,7 +167,6 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is an embedding model and does not support %s",
 				 name, kind_what[kind]);
 
-	pid = json_string_value(json_object_get(t->model, "provider_id"));
 	t->p = pid != NULL ? conf_provider(r->conf, SG_API_INFERENCE, pid) : NULL;
 	if (t->p == NULL)
 		return http_fail(r, SG_E_BAD_REQUEST, "model",
@@ -229,18 +243,41 @@ upstream_error(struct request *r, const struct sg_provider *p, const struct prox
 			 code);
 }
 
+/* The upstream's own token counts, for the request's record. */
+static void
+note_usage(struct request_inference *inf, const struct openai_usage *u)
+{
+	inf->usage_reported = true;
+	inf->prompt_tokens = u->prompt_tokens;
+	inf->completion_tokens = u->completion_tokens;
+	inf->total_tokens = u->total_tokens;
+}
+
+void
+openai_inference_settle(struct request_inference *inf)
+{
+	if (inf->usage_reported)
+		return;
+	inf->prompt_tokens = (int64_t) (inf->request_bytes / 4);
+	inf->completion_tokens = (int64_t) (inf->reply_bytes / 4);
+	inf->total_tokens = inf->prompt_tokens + inf->completion_tokens;
+}
+
 /* A buffered upstream answer, relayed with "model" rewritten. */
 static sg_status
 reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
 	       const char *client_json)
 {
-	struct proxy_buf out = {0};
+	struct sg_buf out = {0};
+	struct openai_usage u;
 	enum openai_rewrite rw;
 	sg_status st = SG_OK;
 
 	if (resp->status < 200 || resp->status > 299)
 		return upstream_error(r, p, resp);
-	rw = openai_rewrite_model(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out);
+	rw = openai_rewrite_model_usage(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out, &u);
+	if (u.found)
+		note_usage(&r->inference, &u);
 	if (rw == OPENAI_RW_NOMEM) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	} else if (rw == OPENAI_RW_NOT_OBJECT) {
@@ -252,12 +289,12 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 		   !http_stream_write(r, out.p, out.len)) {
 		log_info("the client went away before the reply from %s was written", p->provider_id);
 	}
-	proxy_buf_free(&out);
+	sg_buf_free(&out);
 	return st;
 }
 
 static bool
-append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
+append_error_event(struct sg_buf *out, sg_status st, const char *msg)
 {
 	char code[32];
 	json_t *ev;
@@ -267,8 +304,8 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 	sg_status_code(st, code, sizeof(code));
 	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
 	text = ev ? sg_json_dump(ev) : NULL;
-	ok = text != NULL && proxy_buf_append(out, "data: ", 6) && proxy_buf_append(out, text, strlen(text)) &&
-	     proxy_buf_append(out, "\n\n", 2);
+	ok = text != NULL && sg_buf_append(out, "data: ", 6) && sg_buf_append(out, text, strlen(text)) &&
+	     sg_buf_append(out, "\n\n", 2);
 	free(text);
 	json_decref(ev);
 	return ok;
@@ -279,46 +316,47 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 struct relay {
 	struct request *r;
 	const char *model_json;
+	bool drop_usage_only; /* stackgate asked for the usage chunk, the client did not */
 	struct proxy_sse sse;
-	struct proxy_buf out; /* rewritten events not yet written */
+	struct sg_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
 	bool done;            /* the upstream sent data: [DONE] */
 	bool want_done;       /* this client gets [DONE] (compat_sse_done) */
 };
 
-/* Rewrites one event into rl->out; an upstream [DONE] is dropped for a client that must not get it. */
-static bool
-relay_rewrite(struct relay *rl, const char *ev, size_t len)
-{
-	size_t before = rl->out.len;
-	bool done = false;
-
-	if (!openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &done))
-		return false;
-	if (done) {
-		rl->done = true;
-		if (!rl->want_done)
-			rl->out.len = before;
-	}
-	return true;
-}
-
 static bool
 relay_event(void *ctx, const char *ev, size_t len)
 {
 	struct relay *rl = ctx;
-	char *copy;
+	struct request_inference *inf = &rl->r->inference;
+	struct openai_event seen;
+	char *copy = NULL;
+	size_t before = rl->out.len;
 	bool ok;
 
-	if (memmem(ev, len, "\"error\"", 7) == NULL)
-		return relay_rewrite(rl, ev, len);
-	/* An upstream's error event may echo the key it was sent, like its error bodies. */
-	copy = sg_strndup(ev, len);
-	if (copy == NULL)
-		return false;
-	provider_scrub(rl->r->conf, copy);
-	ok = relay_rewrite(rl, copy, strlen(copy));
-	free(copy);
+	if (inf->ttft_us == 0) {
+		int64_t t = sg_now_us() - rl->r->start_us;
+
+		inf->ttft_us = t > 0 ? t : 1;
+	}
+	if (memmem(ev, len, "\"error\"", 7) == NULL) {
+		ok = openai_sse_relay(ev, len, rl->model_json, rl->drop_usage_only, &rl->out, &seen);
+	} else {
+		/* An upstream's error event may echo the key it was sent, like its error bodies. */
+		copy = sg_strndup(ev, len);
+		if (copy == NULL)
+			return false;
+		provider_scrub(rl->r->conf, copy);
+		ok = openai_sse_relay(copy, strlen(copy), rl->model_json, rl->drop_usage_only, &rl->out, &seen);
+		free(copy);
+	}
+	if (ok && seen.done) {
+		rl->done = true;
+		if (!rl->want_done) /* an upstream's [DONE] is dropped for a client that must not get it */
+			rl->out.len = before;
+	}
+	if (seen.usage.found)
+		note_usage(inf, &seen.usage);
 	return ok;
 }
 
@@ -349,6 +387,7 @@ relay_data(void *ctx, const char *buf, size_t len)
 {
 	struct relay *rl = ctx;
 
+	rl->r->inference.reply_bytes += len;
 	rl->sse_res = proxy_sse_feed(&rl->sse, buf, len, relay_event, rl);
 	if (rl->sse_res == PROXY_SSE_STOP)
 		rl->sse_res = PROXY_SSE_NOMEM; /* relay_event stops only when it cannot allocate */
@@ -356,6 +395,16 @@ relay_data(void *ctx, const char *buf, size_t len)
 	if (!relay_flush(rl))
 		return false;
 	return rl->sse_res == PROXY_SSE_OK;
+}
+
+/* When the upstream call returned: its status and duration, and a buffered body's size. */
+static void
+upstream_done(struct request *r, const struct proxy_response *resp)
+{
+	r->inference.upstream_status = (int) resp->status;
+	r->inference.upstream_us = sg_now_us() - r->inference.upstream_start_us;
+	if (!resp->streamed)
+		r->inference.reply_bytes = resp->body.len;
 }
 
 /* proxy's client_alive: still someone at the other end of nginx? */
@@ -366,18 +415,20 @@ client_alive(void *ctx)
 }
 
 static sg_status
-relay_stream(struct request *r, const struct proxy_request *q, const char *client_json)
+relay_stream(struct request *r, const struct proxy_request *q, const char *client_json, bool drop_usage_only)
 {
 	const struct sg_provider *p = q->provider;
 	struct relay rl = {.r = r,
 			   .model_json = client_json,
+			   .drop_usage_only = drop_usage_only,
 			   .want_done = compat_sse_done(r->conf->sse_done, http_param(r, "HTTP_USER_AGENT"))};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
-	char err[512];
+	struct sg_err *err = &r->err;
 	sg_status st, fail = SG_OK;
 
-	st = proxy_stream(q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(q, &sink, &resp, err);
+	upstream_done(r, &resp);
 	if (r->client_gone) {
 		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
 			 resp.duration_ms);
@@ -386,41 +437,38 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 	}
 	if (!resp.streamed) {
 		/* Nothing was sent: this is still an ordinary reply with a real status. */
-		st = st != SG_OK ? http_fail(r, st, NULL, "%s", err) : reply_buffered(r, p, &resp, client_json);
+		if (st == SG_OK)
+			st = reply_buffered(r, p, &resp, client_json);
 		goto out;
 	}
 	if (st != SG_OK) {
 		fail = st;
 	} else if (rl.sse_res == PROXY_SSE_TOO_BIG) {
-		fail = SG_E_BAD_GATEWAY;
-		snprintf(err, sizeof(err), "upstream %s sent an event larger than the limit", p->provider_id);
+		fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s sent an event larger than the limit",
+			       p->provider_id);
 	} else if (rl.sse_res != PROXY_SSE_OK) {
-		fail = SG_E_NOMEM;
-		snprintf(err, sizeof(err), "out of memory");
+		fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	} else {
 		bool truncated;
 
-		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK) {
-			fail = SG_E_NOMEM;
-			snprintf(err, sizeof(err), "out of memory");
-		} else if (truncated) {
-			fail = SG_E_BAD_GATEWAY;
-			snprintf(err, sizeof(err), "upstream %s ended the stream in the middle of an event",
-				 p->provider_id);
-		}
+		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK)
+			fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		else if (truncated)
+			fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				       "upstream %s ended the stream in the middle of an event", p->provider_id);
 	}
 	if (fail != SG_OK) {
-		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err);
-		if (!append_error_event(&rl.out, fail, err))
+		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err->msg);
+		if (!append_error_event(&rl.out, fail, err->msg))
 			log_error("could not build the error event");
-	} else if (!rl.done && rl.want_done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+	} else if (!rl.done && rl.want_done && !sg_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
 	}
 	(void) relay_flush(&rl);
 	st = SG_OK;
 out:
 	proxy_sse_free(&rl.sse);
-	proxy_buf_free(&rl.out);
+	sg_buf_free(&rl.out);
 	proxy_response_free(&resp);
 	return st;
 }
@@ -431,24 +479,23 @@ static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
-	struct proxy_buf body_out = {0};
+	struct sg_buf body_out = {0}, asked = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
 	const char *model;
-	char err[512];
 	json_t *body;
-	bool stream = false, found = false;
+	bool stream = false, found = false, drop_usage_only = false;
 	sg_status st;
 
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		goto out;
-	st = http_field_str(r, body, "model", true, &model);
+	st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
 	if (st != SG_OK)
 		goto out;
 	if (kind != K_EMBEDDINGS) {
-		st = http_field_bool(r, body, "stream", false, &stream, &found);
+		st = sg_json_field_bool(body, "stream", NULL, false, &stream, &found, &r->err);
 		if (st != SG_OK)
 			goto out;
 	}
@@ -457,6 +504,7 @@ forward(struct request *r, enum kind kind)
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
+	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
 	if (st != SG_OK)
 		goto out;
@@ -470,9 +518,24 @@ forward(struct request *r, enum kind kind)
 		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
 		body_out.len = 0;
 		if (json_object_set_new(body, "model", json_string(t.provider_model)) != 0 ||
-		    (dumped = sg_json_dump(body)) == NULL || !proxy_buf_append(&body_out, dumped, strlen(dumped))) {
+		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
+		}
+	}
+	if (stream) {
+		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
+
+		if (su == OPENAI_SU_NOMEM) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+		if (su == OPENAI_SU_ADDED) {
+			struct sg_buf tmp = body_out;
+
+			body_out = asked;
+			asked = tmp;
+			drop_usage_only = true;
 		}
 	}
 	q = (struct proxy_request){.provider = t.p,
@@ -483,22 +546,27 @@ forward(struct request *r, enum kind kind)
 				   .request_id = r->request_id,
 				   .client_alive = client_alive,
 				   .alive_ctx = r};
+	r->inference.request_bytes = body_out.len;
+	r->inference.upstream_start_us = sg_now_us();
 	if (stream) {
-		st = relay_stream(r, &q, client_json);
+		st = relay_stream(r, &q, client_json, drop_usage_only);
 		goto out;
 	}
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &r->err);
+	upstream_done(r, &resp);
 	if (st == SG_OK && resp.aborted) {
 		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
 		r->client_gone = true;
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
-	} else if (st != SG_OK)
-		st = http_fail(r, st, NULL, "%s", err);
-	else
+	} else if (st == SG_OK) {
 		st = reply_buffered(r, t.p, &resp, client_json);
+	}
 out:
+	if (r->inference.active)
+		openai_inference_settle(&r->inference);
 	proxy_response_free(&resp);
-	proxy_buf_free(&body_out);
+	sg_buf_free(&body_out);
+	sg_buf_free(&asked);
 	free(dumped);
 	free(upstream_json);
 	free(client_json);
@@ -523,50 +591,4 @@ sg_status
 openai_embeddings(struct request *r)
 {
 	return forward(r, K_EMBEDDINGS);
-}
-
-sg_status
-openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
-			  char *err, size_t errlen)
-{
-	struct sg_strv ids = {0};
-	struct proxy_buf list = {0};
-	char *msg = NULL;
-	sg_status st;
-
-	if (errlen > 0)
-		err[0] = '\0';
-	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
-		return SG_OK;
-	st = proxy_list_models(p, r != NULL ? client_alive : NULL, r, &ids, err, errlen);
-	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
-		goto out;
-	for (size_t i = 0; i < ids.n; i++)
-		if ((i > 0 && !proxy_buf_append(&list, ", ", 2)) || !proxy_buf_append(&list, ids.v[i], strlen(ids.v[i])))
-			goto nomem;
-	if (ids.n == 0)
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
-				  p->provider_id);
-	else
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves: %s", provider_model_id,
-				  p->provider_id, list.p);
-	if (msg == NULL)
-		goto nomem;
-	if (strlen(msg) < errlen || errlen < 8) {
-		copy_utf8(err, errlen, msg);
-	} else {
-		/* A cut list says so. */
-		copy_utf8(err, errlen - 3, msg);
-		strcat(err, "...");
-	}
-	st = SG_E_BAD_REQUEST;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	st = SG_E_NOMEM;
-out:
-	free(msg);
-	proxy_buf_free(&list);
-	sg_strv_free(&ids);
-	return st;
 }

@@ -5,12 +5,15 @@
  * re-dumped: a small scanner checks the JSON grammar (RFC 8259; nesting
  * limited to 128) and finds the values of the top-level "model" member, and
  * only those bytes change, so everything else reaches the other side byte
- * for byte.  The same rewrite applies to each event of an SSE stream.  Pure:
- * no I/O, no allocation but the output buffer's; safe in any thread.
+ * for byte.  The same rewrite applies to each event of an SSE stream.  The
+ * same scanner finds what accounting reads (a top-level "usage", "choices",
+ * "stream_options") and makes a stream request ask for usage.  Pure: no I/O,
+ * no allocation but the output buffer's; safe in any thread.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "openai.h"
@@ -25,13 +28,23 @@
  * appends the rest at the end, or rolls out back when the text is not one
  * object.
  */
+/* A value's text inside the scanned input; p NULL when there was none. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
 struct scan {
 	const char *p, *end;
 	const char *from;       /* the first byte not yet copied to out */
-	const char *model_json; /* what replaces each top-level "model" value */
-	struct proxy_buf *out;
+	const char *model_json; /* what replaces each top-level "model" value; NULL: nothing is replaced */
+	struct sg_buf *out;
 	int nspans;             /* top-level "model" values replaced */
 	bool nomem;
+	/* Top-level members to find: spans[i] is the last value of keys[i] (keys decoded as for "model"). */
+	const char *const *keys;
+	struct span *spans;
+	size_t nkeys;
 };
 
 static bool scan_value(struct scan *s, int depth);
@@ -184,6 +197,7 @@ scan_object(struct scan *s, int depth)
 	}
 	for (;;) {
 		const char *key, *val;
+		size_t keylen;
 		bool is_model;
 
 		skip_ws(s);
@@ -192,7 +206,8 @@ scan_object(struct scan *s, int depth)
 		key = s->p;
 		if (!scan_string(s))
 			return false;
-		is_model = depth == 1 && key_is(key, (size_t) (s->p - key), "model");
+		keylen = (size_t) (s->p - key);
+		is_model = depth == 1 && s->model_json != NULL && key_is(key, keylen, "model");
 		skip_ws(s);
 		if (s->p >= s->end || *s->p != ':')
 			return false;
@@ -201,9 +216,14 @@ scan_object(struct scan *s, int depth)
 		val = s->p;
 		if (!scan_value(s, depth))
 			return false;
+		for (size_t i = 0; depth == 1 && i < s->nkeys; i++)
+			if (key_is(key, keylen, s->keys[i])) {
+				s->spans[i].p = val;
+				s->spans[i].n = (size_t) (s->p - val);
+			}
 		if (is_model) {
-			if (!proxy_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
-			    !proxy_buf_append(s->out, s->model_json, strlen(s->model_json))) {
+			if (!sg_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
+			    !sg_buf_append(s->out, s->model_json, strlen(s->model_json))) {
 				s->nomem = true;
 				return false;
 			}
@@ -273,13 +293,33 @@ scan_value(struct scan *s, int depth)
 	}
 }
 
-enum openai_rewrite
-openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+/* Cuts out back to its first len bytes (what it held before a failed append). */
+static void
+roll_back(struct sg_buf *out, size_t len)
 {
-	struct scan s = {.p = json, .end = json + len, .from = json, .model_json = model_json, .out = out};
+	out->len = len;
+	if (out->p != NULL)
+		out->p[len] = '\0';
+}
+
+/* openai_rewrite_model(), also noting the spans of keys[0..nkeys) (all NULL unless one object). */
+static enum openai_rewrite
+rewrite(const char *json, size_t len, const char *model_json, struct sg_buf *out, const char *const *keys,
+	struct span *spans, size_t nkeys)
+{
+	struct scan s = {.p = json,
+			 .end = json + len,
+			 .from = json,
+			 .model_json = model_json,
+			 .out = out,
+			 .keys = keys,
+			 .spans = spans,
+			 .nkeys = nkeys};
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
+	if (nkeys > 0) /* spans is NULL when no member is asked for */
+		memset(spans, 0, nkeys * sizeof(*spans));
 	skip_ws(&s);
 	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
 		skip_ws(&s);
@@ -289,14 +329,168 @@ openai_rewrite_model(const char *json, size_t len, const char *model_json, struc
 	if (s.nomem)
 		rw = OPENAI_RW_NOMEM;
 	if (rw != OPENAI_RW_NOT_OBJECT && rw != OPENAI_RW_NOMEM &&
-	    !proxy_buf_append(out, s.from, (size_t) (json + len - s.from)))
+	    !sg_buf_append(out, s.from, (size_t) (json + len - s.from)))
 		rw = OPENAI_RW_NOMEM;
 	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
-		out->len = start_len;
-		if (out->p != NULL)
-			out->p[start_len] = '\0';
+		roll_back(out, start_len);
+		if (nkeys > 0)
+			memset(spans, 0, nkeys * sizeof(*spans));
 	}
 	return rw;
+}
+
+enum openai_rewrite
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct sg_buf *out)
+{
+	return rewrite(json, len, model_json, out, NULL, NULL, 0);
+}
+
+/* Finds the top-level members keys[0..n) of json (exactly one object); false when it is not one. */
+static bool
+find_members(const char *json, size_t len, const char *const *keys, struct span *spans, size_t n)
+{
+	struct scan s = {.p = json, .end = json + len, .from = json, .keys = keys, .spans = spans, .nkeys = n};
+	bool ok = false;
+
+	memset(spans, 0, n * sizeof(*spans));
+	skip_ws(&s);
+	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
+		skip_ws(&s);
+		ok = s.p == s.end;
+	}
+	if (!ok)
+		memset(spans, 0, n * sizeof(*spans));
+	return ok;
+}
+
+/* A token count: a JSON integer from 0 to 10^15 (more is no count a model reports). */
+#define COUNT_MAX_DIGITS 15
+static bool
+parse_count(struct span v, int64_t *out)
+{
+	int64_t n = 0;
+
+	if (v.n == 0 || v.n > COUNT_MAX_DIGITS || (v.n > 1 && v.p[0] == '0'))
+		return false;
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return false;
+		n = n * 10 + (v.p[i] - '0');
+	}
+	*out = n;
+	return true;
+}
+
+bool
+openai_usage_parse(const char *v, size_t len, struct openai_usage *u)
+{
+	static const char *const keys[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+	struct span sp[3];
+	int64_t n[3] = {0, 0, 0};
+	bool any = false;
+
+	memset(u, 0, sizeof(*u));
+	if (v == NULL || !find_members(v, len, keys, sp, 3))
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (sp[i].p == NULL)
+			continue;
+		if (!parse_count(sp[i], &n[i]))
+			return false;
+		any = true;
+	}
+	if (!any)
+		return false;
+	u->found = true;
+	u->prompt_tokens = n[0];
+	u->completion_tokens = n[1];
+	u->total_tokens = sp[2].p != NULL ? n[2] : n[0] + n[1];
+	return true;
+}
+
+enum openai_rewrite
+openai_rewrite_model_usage(const char *json, size_t len, const char *model_json, struct sg_buf *out,
+			   struct openai_usage *usage)
+{
+	static const char *const keys[] = {"usage"};
+	struct span sp;
+	enum openai_rewrite rw = rewrite(json, len, model_json, out, keys, &sp, 1);
+
+	memset(usage, 0, sizeof(*usage));
+	if (sp.p != NULL)
+		(void) openai_usage_parse(sp.p, sp.n, usage);
+	return rw;
+}
+
+/* True when v is an empty JSON array ("[]", blanks allowed inside). */
+static bool
+is_empty_array(struct span v)
+{
+	size_t i = 1;
+
+	if (v.p == NULL || v.n < 2 || v.p[0] != '[')
+		return false;
+	while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == '\n' || v.p[i] == '\r'))
+		i++;
+	return i + 1 == v.n && v.p[i] == ']';
+}
+
+/* Appends json[0..len) to out with json[at..at+cut) replaced by ins. */
+static bool
+splice(struct sg_buf *out, const char *json, size_t len, size_t at, size_t cut, const char *ins)
+{
+	return sg_buf_append(out, json, at) && sg_buf_append(out, ins, strlen(ins)) &&
+	       sg_buf_append(out, json + at + cut, len - at - cut);
+}
+
+/*
+ * Appends json[0..len) to out with member inserted as the first member of
+ * the (scanned, well-formed) object whose '{' is at brace: a comma follows
+ * it unless the object was empty.
+ */
+static bool
+insert_first(struct sg_buf *out, const char *json, size_t len, const char *brace, const char *member)
+{
+	const char *q = brace + 1;
+	size_t at = (size_t) (q - json);
+
+	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+		q++;
+	return sg_buf_append(out, json, at) && sg_buf_append(out, member, strlen(member)) &&
+	       (*q == '}' || sg_buf_append(out, ",", 1)) && sg_buf_append(out, json + at, len - at);
+}
+
+enum openai_stream_usage
+openai_stream_ask_usage(const char *json, size_t len, struct sg_buf *out)
+{
+	static const char *const top[] = {"stream_options"};
+	static const char *const inner[] = {"include_usage"};
+	struct span so, iu;
+	size_t start_len = out->len;
+	bool ok;
+
+	if (!find_members(json, len, top, &so, 1))
+		return OPENAI_SU_NOT_OBJECT;
+	if (so.p == NULL) {
+		ok = insert_first(out, json, len, memchr(json, '{', len), "\"stream_options\":{\"include_usage\":true}");
+	} else if (so.n == 4 && memcmp(so.p, "null", 4) == 0) {
+		ok = splice(out, json, len, (size_t) (so.p - json), so.n, "{\"include_usage\":true}");
+	} else if (so.p[0] != '{') {
+		return OPENAI_SU_CANNOT;
+	} else {
+		(void) find_members(so.p, so.n, inner, &iu, 1);
+		if (iu.p != NULL && iu.n == 4 && memcmp(iu.p, "true", 4) == 0)
+			return OPENAI_SU_ASKED;
+		if (iu.p != NULL)
+			ok = splice(out, json, len, (size_t) (iu.p - json), iu.n, "true");
+		else
+			ok = insert_first(out, json, len, so.p, "\"include_usage\":true");
+	}
+	if (!ok) {
+		roll_back(out, start_len);
+		return OPENAI_SU_NOMEM;
+	}
+	return OPENAI_SU_ADDED;
 }
 
 static bool
@@ -306,50 +500,50 @@ is_data_line(const char *line, size_t n)
 }
 
 bool
-openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 {
-	struct proxy_buf joined = {0}, rewritten = {0};
-	const char *end = ev + len, *data = NULL, *p;
-	size_t dlen = 0;
-	int ndata = 0;
+	struct openai_event seen;
+	bool ok = openai_sse_relay(ev, len, model_json, false, out, &seen);
+
+	if (seen.done)
+		*done = true;
+	return ok;
+}
+
+bool
+openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct sg_buf *out,
+		 struct openai_event *seen)
+{
+	static const char *const keys[] = {"usage", "choices"};
+	struct span sp[2];
+	struct sg_buf joined = {0}, rewritten = {0};
+	const char *end = ev + len, *data, *p;
+	size_t dlen;
+	int ndata;
 	bool ok = false, emitted = false;
 
-	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
-	for (p = ev; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
-
-		if (is_data_line(p, (size_t) (le - p))) {
-			const char *v = p + 5;
-
-			if (v < le && *v == ' ')
-				v++;
-			if (ndata == 1 && !proxy_buf_append(&joined, data, dlen))
-				goto out;
-			if (ndata >= 1 && (!proxy_buf_append(&joined, "\n", 1) ||
-					   !proxy_buf_append(&joined, v, (size_t) (le - v))))
-				goto out;
-			if (ndata == 0) {
-				data = v;
-				dlen = (size_t) (le - v);
-			}
-			ndata++;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	if (ndata > 1) {
-		data = joined.p;
-		dlen = joined.len;
-	}
+	memset(seen, 0, sizeof(*seen));
+	/* The payload: the data lines' values joined (proxy.h's one reading of them). */
+	ndata = proxy_sse_data(ev, len, &joined);
+	if (ndata < 0)
+		goto out;
+	data = joined.p;
+	dlen = joined.len;
 	if (ndata > 0) {
 		if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
-			*done = true;
+			seen->done = true;
 		} else {
-			enum openai_rewrite rw = openai_rewrite_model(data, dlen, model_json, &rewritten);
+			enum openai_rewrite rw = rewrite(data, dlen, model_json, &rewritten, keys, sp, 2);
 
 			if (rw == OPENAI_RW_NOMEM)
 				goto out;
+			if (sp[0].p != NULL && openai_usage_parse(sp[0].p, sp[0].n, &seen->usage))
+				seen->usage_only = is_empty_array(sp[1]);
+			if (seen->usage_only && drop_usage_only) {
+				seen->dropped = true;
+				ok = true;
+				goto out;
+			}
 			if (rw == OPENAI_RW_REPLACED) {
 				data = rewritten.p;
 				dlen = rewritten.len;
@@ -362,7 +556,7 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
 
 		if (!is_data_line(p, (size_t) (le - p))) {
-			if (!proxy_buf_append(out, p, (size_t) (le - p)) || !proxy_buf_append(out, "\n", 1))
+			if (!sg_buf_append(out, p, (size_t) (le - p)) || !sg_buf_append(out, "\n", 1))
 				goto out;
 		} else if (!emitted) {
 			const char *d = data, *dend = data + dlen;
@@ -371,8 +565,8 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 			for (;;) {
 				const char *dn = memchr(d, '\n', (size_t) (dend - d)), *de = dn ? dn : dend;
 
-				if (!proxy_buf_append(out, "data: ", 6) || !proxy_buf_append(out, d, (size_t) (de - d)) ||
-				    !proxy_buf_append(out, "\n", 1))
+				if (!sg_buf_append(out, "data: ", 6) || !sg_buf_append(out, d, (size_t) (de - d)) ||
+				    !sg_buf_append(out, "\n", 1))
 					goto out;
 				if (dn == NULL)
 					break;
@@ -383,9 +577,9 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 			break;
 		p = nl + 1;
 	}
-	ok = proxy_buf_append(out, "\n", 1);
+	ok = sg_buf_append(out, "\n", 1);
 out:
-	proxy_buf_free(&joined);
-	proxy_buf_free(&rewritten);
+	sg_buf_free(&joined);
+	sg_buf_free(&rewritten);
 	return ok;
 }

@@ -329,21 +329,13 @@ END_TEST
 Suite *
 compat_suite(void)
 {
-	Suite *s = suite_create("compat");
-	TCase *tc = tcase_create("compat");
+	const TTest *const tests[] = {model_object_has_both_field_sets, model_object_without_metadata, openai_model_object,
+				      sse_done_modes_checked, cors_origins_from_config, every_deprecated_route_exists,
+				      health_codes, health_of_providers_without_a_probe, health_result_is_cached, NULL};
+	const struct sg_loop loops[] = {SG_LOOP(sse_done_by_mode_and_user_agent, done_cases),
+					SG_LOOP(cors_origin_syntax, origin_cases), SG_LOOP(deprecated_routes, dep_cases),
+					{.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "compat", .tests = tests, .loops = loops}, {.name = NULL}};
 
-	tcase_add_test(tc, model_object_has_both_field_sets);
-	tcase_add_test(tc, model_object_without_metadata);
-	tcase_add_test(tc, openai_model_object);
-	tcase_add_loop_test(tc, sse_done_by_mode_and_user_agent, 0, SG_ARRAY_LEN(done_cases));
-	tcase_add_test(tc, sse_done_modes_checked);
-	tcase_add_loop_test(tc, cors_origin_syntax, 0, SG_ARRAY_LEN(origin_cases));
-	tcase_add_test(tc, cors_origins_from_config);
-	tcase_add_loop_test(tc, deprecated_routes, 0, SG_ARRAY_LEN(dep_cases));
-	tcase_add_test(tc, every_deprecated_route_exists);
-	tcase_add_test(tc, health_codes);
-	tcase_add_test(tc, health_of_providers_without_a_probe);
-	tcase_add_test(tc, health_result_is_cached);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("compat", tcases);
 }
