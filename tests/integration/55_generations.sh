@@ -273,6 +273,14 @@ if sg_restart_daemon "$conf"; then
 	[[ $BODY != *'[DONE]'* ]] && pass "sse_done never: no [DONE] for an OpenAI-style client" || fail "sse_done never" "${BODY: -60}"
 	as "$KA" GET /v1/models "" -H "Origin: https://evil.g55.example"
 	expect_eq "$(grep -ci '^Access-Control-' "$HDRS")" 0 "another origin's request gets no CORS header"
+	req GET /v1/models "" "${ORIGIN[@]}" -H "Authorization: Bearer sg-g55invalidkey"
+	expect_status 401 "an allowed origin's request with an invalid key is 401 (nginx's)"
+	expect_eq "$(header Access-Control-Allow-Origin)" "https://app.g55.example" "…which the browser may read (Access-Control-Allow-Origin)"
+	req GET /v1/models "" -H "Origin: https://evil.g55.example" -H "Authorization: Bearer sg-g55invalidkey"
+	expect_eq "$(grep -ci '^Access-Control-' "$HDRS")" 0 "…another origin's 401 has none"
+	req GET /v1/models "" "${ORIGIN[@]}"
+	expect_status 401 "an allowed origin's request without a key is 401 (stackgate's, auth.required)"
+	expect_eq "$(header Access-Control-Allow-Origin)" "https://app.g55.example" "…also readable by the browser"
 
 	req GET /v1/g55-nowhere
 	expect_status 401 "auth.required: an unknown path without a key is 401, not 404"
