@@ -51,7 +51,6 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
-#include "resources.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
