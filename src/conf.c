@@ -24,8 +24,10 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "confpos.h"
+#include "cors.h"
 #include "json.h"
 #include "policy.h"
 #include "provider.h"
@@ -103,7 +105,7 @@ struct key {
 	enum kind kind;
 	size_t off;
 	long long min, max;
-	const char *(*check)(const char *s); /* strings: NULL, or why s is wrong */
+	const char *(*check)(const char *s); /* strings (each one of a K_STRV): NULL, or why s is wrong */
 };
 
 static const char *
@@ -158,6 +160,8 @@ static const struct key keys[] = {
 	{ "server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL },
 	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
 	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
+	{ "server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check },
+	{ "server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
 	{ "server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL },
 	{ "limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL },
@@ -248,6 +252,8 @@ parse_key(struct confpos_loader *L, const struct key *k, const char *path, json_
 
 			if (ep != NULL && (!json_is_string(e) || json_string_length(e) == 0))
 				confpos_report(L, ep, false, "must be a non-empty string, got %s", SG_CONF_GOT(e));
+			else if (ep != NULL && k->check != NULL && (why = k->check(json_string_value(e))) != NULL)
+				confpos_report(L, ep, false, "%s, got %s", why, SG_CONF_GOT(e));
 			else if (ep == NULL || !sg_strv_push(sv, json_string_value(e)))
 				L->nomem = true;
 			free(ep);
@@ -364,8 +370,9 @@ conf_defaults(void)
 	c->limits_max_subjects = 4096;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
+	c->sse_done = sg_strdup("auto");
 	c->conninfo = sg_strdup("");
-	if (c->listen == NULL || c->log_level == NULL || c->conninfo == NULL ||
+	if (c->listen == NULL || c->log_level == NULL || c->conninfo == NULL || c->sse_done == NULL ||
 	    !sg_strv_push(&c->admin_roles, "admin")) {
 		conf_free(c);
 		return NULL;
@@ -497,6 +504,8 @@ conf_free(struct sg_conf *c)
 	free(c->listen);
 	free(c->socket_group);
 	free(c->log_level);
+	free(c->sse_done);
+	sg_strv_free(&c->cors_origins);
 	free(c->pid_file);
 	free(c->conninfo);
 	sg_strv_free(&c->admin_roles);

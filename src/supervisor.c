@@ -35,6 +35,7 @@
 #include <fcgiapp.h>
 
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "registry.h"
 #include "resources.h"
@@ -415,7 +416,7 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
-	if (limits_declare(conf) != SG_OK) {
+	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK) {
 		conf_free(conf);
 		return 1;
 	}

@@ -34,6 +34,7 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "cors.h"
 #include "db.h"
 #include "http.h"
 #include "inspect.h"
@@ -81,7 +82,11 @@ respond_error(struct request *r, sg_status st)
 	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
 			 "param", r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;
-	if (st == SG_E_UNAUTHORIZED)
+	/*
+	 * Not on nginx's auth subrequest: auth_request copies a subrequest's WWW-Authenticate into the 401 and the
+	 * nginx config adds its own (for any auth service), so the client would get it twice.
+	 */
+	if (st == SG_E_UNAUTHORIZED && !(r->route != NULL && (r->route->flags & SG_ROUTE_INTERNAL)))
 		(void) http_add_header(r, "WWW-Authenticate", "Bearer");
 	if (text != NULL) {
 		http_respond(r, status, "application/json", text, strlen(text));
@@ -172,7 +177,17 @@ worker_handle(struct request *r)
 		goto out;
 
 	rt = route_match(r->path, r->method, &r->path_arg, &allowed);
+	/* A preflight carries no credentials (nginx passes it without auth_request): answered before identity. */
+	if (rt == NULL && allowed != 0 && cors_is_preflight(r)) {
+		st = cors_preflight(r, allowed);
+		goto out;
+	}
+	cors_apply(r);
 	if (rt == NULL) {
+		/* Who may not call anything learns nothing of the paths either: 401 before 404 and 405. */
+		st = worker_identity(r);
+		if (st != SG_OK)
+			goto out;
 		if (allowed != 0) {
 			char allow[64];
 

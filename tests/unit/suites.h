@@ -56,6 +56,7 @@ Suite *inspect_suite(void);
 Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
 Suite *alloc_suite(void);
+Suite *compat_suite(void);
 Suite *shm_suite(void);
 Suite *limits_suite(void);
 
