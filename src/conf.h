@@ -84,6 +84,12 @@ struct sg_conf {
 	struct sg_strv admin_roles; /* auth.admin_roles, default ["admin"] */
 	int key_cache_ttl_s;     /* auth.key_cache_ttl, default 5 */
 
+	/* "usage" (usage.h) */
+	bool usage_enabled;       /* usage.enabled, default true: one usage_log row per inference request */
+	int usage_retention_days; /* usage.retention_days, default 90: older day partitions are dropped */
+	size_t usage_queue_size;  /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
+	int usage_flush_ms;       /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
+
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;
 	size_t nproviders;

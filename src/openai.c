@@ -47,6 +47,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "usage.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -153,6 +154,8 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	r->inference.kind = kind_name[kind];
 	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
 	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
+	r->inference.priced = usage_prices(t->model, r->conf->models, name, &r->inference.input_cost_per_mtok,
+					   &r->inference.output_cost_per_mtok);
 
 	type = json_string_value(json_object_get(t->model, "model_type"));
 	embedding = type != NULL && strcmp(type, "embedding") == 0;

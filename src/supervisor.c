@@ -41,6 +41,7 @@
 #include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
+#include "usage.h"
 
 #define MAX_SLOTS 64
 #define BACKOFF_MIN_MS 100
@@ -411,6 +412,10 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
+	if (usage_declare(conf) != SG_OK) {
+		conf_free(conf);
+		return 1;
+	}
 	/* Modules that count host-wide declare their shm areas above this line. */
 	if (shm_map() != SG_OK) {
 		conf_free(conf);

@@ -41,6 +41,7 @@
 #include "proxy.h"
 #include "registry.h"
 #include "route.h"
+#include "usage.h"
 #include "worker.h"
 
 static const struct sg_conf *wconf;
@@ -197,6 +198,7 @@ out:
 		respond_error(r, st);
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
+	usage_record(r);
 	access_log(r);
 }
 
@@ -353,6 +355,8 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
 		log_warn("the registry is not available yet; requests that need it get 503 until it is");
+	if (usage_start(conf) != SG_OK)
+		log_error("usage: the writer did not start: inference requests are not logged to usage_log");
 
 	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
 	if (threads == NULL)
@@ -395,6 +399,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 done:
+	usage_stop();
 	registry_close();
 	db_shutdown();
 	free(threads);
