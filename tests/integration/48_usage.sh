@@ -17,7 +17,7 @@ LOG=$SG_RUN/logs/stackgate.log
 
 echo "-- setup"
 for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding" \
-	"us-load test-llm llm" "us-pgdown test-llm llm"; do
+	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm"; do
 	read -r id pm type <<<"$m"
 	body=$(jq -nc --arg id "$id" --arg pm "$pm" --arg t "$type" \
 		'{model_id:$id,provider_id:"vllm",provider_model_id:$pm,model_type:$t}
@@ -225,6 +225,7 @@ LOAD_BODY=$SG_TEST_DIR/tmp/usage-load.json
 printf '%s' "{\"model\":\"us-load\",\"messages\":$MSG}" >"$LOAD_BODY"
 req POST $OA/chat/completions "$(cat "$LOAD_BODY")"
 load_total=$(jq -r .usage.total_tokens <<<"$BODY")
+[[ -n $(row_of "$(header X-Request-Id)") ]] || fail "the probe's row arrives"
 psql_q "DELETE FROM usage_log WHERE model = 'us-load'" >/dev/null
 CURLCFG=$SG_TEST_DIR/tmp/usage-load.curl
 # One curl, 32 transfers at a time; "next" separates them (one after the last would be an empty transfer).
@@ -262,3 +263,33 @@ if pg_down; then
 else
 	fail "stop PostgreSQL" "pg_ctl stop failed"
 fi
+
+echo "-- a graceful stop writes what is queued"
+SLOW_CONF=$SG_TEST_DIR/tmp/usage-slow-flush.json
+jq '.usage = {flush_interval_ms: 60000}' "$SG_CONFIG" >"$SLOW_CONF"
+sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minute" || fail "restart (slow flush)"
+ok=0
+for i in $(seq 20); do
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+		--data-binary '{"model":"us-flush","prompt":"flush me"}' "$SG_URL$OA/completions")
+	[[ $code == 200 ]] && ok=$((ok + 1))
+done
+expect_eq "$ok" 20 "20 completions"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 0 \
+	"their rows wait in the queue (the next flush is a minute away)"
+sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 20 \
+	"the stop wrote all 20 before the workers exited"
+
+echo "-- partitions: by day, ahead of time, dropped past the retention"
+today=$(date -u +%Y%m%d)
+ahead=$(date -u -d '+7 days' +%Y%m%d)
+expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname IN ('usage_log_p$today', 'usage_log_p$ahead')")" 2 \
+	"today's partition and the one 7 days ahead exist"
+psql_q "CREATE TABLE usage_log_p20200101 PARTITION OF usage_log FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
+	INSERT INTO usage_log (ts, request_id, model, route, status, streamed, prompt_tokens, completion_tokens, total_tokens,
+		estimated, latency_ms) VALUES ('2020-01-01 12:00+00', 'us-old', 'us-llm', '/x', 200, false, 1, 1, 2, false, 1)" >/dev/null
+expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")" 1 "an old day's row shows in usage_daily"
+expect_eq "$(psql_q "SELECT usage_maintain(90, 7)")" 1 "usage_maintain drops the one partition past 90 days"
+expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'usage_log_p20200101'")" 0 "its table is gone (no DELETE)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load'")" 10000 "today's rows stay"
