@@ -91,15 +91,6 @@ copy_text(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
-int64_t
-usage_wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void
 usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct usage_row *row)
 {
@@ -204,7 +195,7 @@ usage_record(const struct request *r)
 	if (!r->inference.active)
 		return;
 	now = sg_now_us();
-	usage_row_from(r, now, usage_wall_us(), &row);
+	usage_row_from(r, now, sg_wall_us(), &row);
 	pthread_mutex_lock(&q.mu);
 	cap = q.cap;
 	if (q.running && q.count < q.cap) {

@@ -87,14 +87,12 @@ uint64_t usage_rows_dropped_total(void);
 /*
  * The row of a finished request: its record, identity, route, final status,
  * latency up to now_us (sg_now_us(), monotonic), its start in wall-clock
- * time (wall_us is the same instant as now_us, µs since the epoch), and the
+ * time (wall_us, sg_wall_us(), is the same instant as now_us), and the
  * cost when the record has prices.  Text longer than a field is cut (on a
  * UTF-8 character boundary).
  */
 void usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct usage_row *row);
 
-/* The wall clock, µs since the epoch. */
-int64_t usage_wall_us(void);
 
 /*
  * A model's prices per million tokens: metadata.input_cost_per_mtok and
