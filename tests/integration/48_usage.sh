@@ -193,13 +193,13 @@ expect_jq '[.data[] | select(.model == "us-llm")][0] | [.requests, .total_tokens
 	"her usage_daily row: 2 requests and their tokens"
 as "$KA" GET "/v1/stackgate/usage?principal=us-bob"
 expect_status 200 "alice asks for bob's usage"
-expect_jq '.data | length' 0 "and sees nothing, as if bob had none"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "and sees nothing, as if bob had none"
 as "$KB" GET "/v1/stackgate/usage?model=us-llm"
 expect_jq '[.data[] | [.principal, .model, .requests, .total_tokens]] | @json' "[[\"us-bob\",\"us-llm\",1,$bob_tokens]]" \
 	"bob sees his one request"
 as "" GET /v1/stackgate/usage
 expect_status 200 "an anonymous caller reads usage"
-expect_jq '.data | length' 0 "and sees no one's"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "and sees no one's"
 as "$KADM" GET "/v1/stackgate/usage?since=2000-01-01"
 expect_jq '[.data[].principal | select(. == "us-alice" or . == "us-bob")] | unique | @json' '["us-alice","us-bob"]' \
 	"an admin sees everyone's"
@@ -207,7 +207,7 @@ as "$KADM" GET "/v1/stackgate/usage?principal=us-bob&model=us-llm"
 expect_jq '[.data[].principal] | unique | @json' '["us-bob"]' "an admin filters by principal"
 tomorrow=$(date -u -d tomorrow +%F)
 as "$KADM" GET "/v1/stackgate/usage?since=$tomorrow"
-expect_jq '.data | length' 0 "since filters by day"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "since filters by day"
 for bad in "since=yesterday" "since=2026-02-30" "since=2026-1-01" "principal=" "model="; do
 	as "$KADM" GET "/v1/stackgate/usage?$bad"
 	expect_status 400 "?$bad is 400"
