@@ -16,7 +16,6 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
-#include "proxy.h"
 #include "shm.h"
 #include "usage.h"
 
@@ -240,7 +239,7 @@ struct writer {
 	PGconn *conn;
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
 	bool down_logged;      /* the outage has been logged once */
-	struct proxy_buf sql;
+	struct sg_buf sql;
 	size_t sql_rows;       /* the row count sql was built for */
 	const char **params;
 	struct row_text *texts;
@@ -256,19 +255,19 @@ build_sql(struct writer *w, size_t n)
 		return true;
 	w->sql.len = 0;
 	w->sql_rows = 0;
-	if (!proxy_buf_append(&w->sql, insert_head, sizeof(insert_head) - 1))
+	if (!sg_buf_append(&w->sql, insert_head, sizeof(insert_head) - 1))
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		if (!proxy_buf_append(&w->sql, i ? ",(" : "(", i ? 2 : 1))
+		if (!sg_buf_append(&w->sql, i ? ",(" : "(", i ? 2 : 1))
 			return false;
 		for (int c = 0; c < NCOLS; c++) {
 			int k = snprintf(one, sizeof(one), "%s$%zu::%s", c ? "," : "", i * NCOLS + (size_t) c + 1,
 					 col_types[c]);
 
-			if (!proxy_buf_append(&w->sql, one, (size_t) k))
+			if (!sg_buf_append(&w->sql, one, (size_t) k))
 				return false;
 		}
-		if (!proxy_buf_append(&w->sql, ")", 1))
+		if (!sg_buf_append(&w->sql, ")", 1))
 			return false;
 	}
 	w->sql_rows = n;
@@ -350,15 +349,15 @@ writer_maintain(struct writer *w)
 static bool
 writer_ready(struct writer *w)
 {
-	char err[512];
+	struct sg_err err = {0};
 
 	if (w->conn != NULL && db_conn_broken(w->conn))
 		writer_disconnect(w);
 	if (w->conn == NULL) {
-		w->conn = db_connect(q.conf->conninfo, err, sizeof(err));
+		w->conn = db_connect(q.conf->conninfo, &err);
 		if (w->conn == NULL) {
 			if (!w->down_logged)
-				log_warn("usage: cannot reach PostgreSQL (%s): rows wait in the queue", err);
+				log_warn("usage: cannot reach PostgreSQL (%s): rows wait in the queue", err.detail);
 			w->down_logged = true;
 			return false;
 		}
@@ -486,7 +485,7 @@ writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&q.mu);
 	writer_disconnect(&w);
-	proxy_buf_free(&w.sql);
+	sg_buf_free(&w.sql);
 	free(w.params);
 	free(w.texts);
 	return NULL;

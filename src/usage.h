@@ -119,10 +119,10 @@ struct usage_filter {
 
 /*
  * Checks a filter: since must be a real calendar date written YYYY-MM-DD,
- * principal and model 1..512 bytes.  On failure returns false with the
- * offending parameter's name in *param and a client-safe message in why.
+ * principal and model 1..512 bytes.  SG_OK, or SG_E_BAD_REQUEST with the
+ * offending parameter and a client-safe message in err.
  */
-bool usage_filter_check(const struct usage_filter *f, const char **param, char *why, size_t whylen);
+sg_status usage_filter_check(const struct usage_filter *f, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Runs the usage_daily query with f (checked) on conn: a new JSON array of

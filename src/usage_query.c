@@ -43,8 +43,8 @@ date_ok(const char *s)
 	return d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
-bool
-usage_filter_check(const struct usage_filter *f, const char **param, char *why, size_t whylen)
+sg_status
+usage_filter_check(const struct usage_filter *f, struct sg_err *err)
 {
 	const struct {
 		const char *name, *value;
@@ -53,19 +53,14 @@ usage_filter_check(const struct usage_filter *f, const char **param, char *why, 
 	for (size_t i = 0; i < SG_ARRAY_LEN(words); i++) {
 		size_t n = words[i].value ? strlen(words[i].value) : 1;
 
-		if (n == 0 || n > FILTER_MAX) {
-			*param = words[i].name;
-			snprintf(why, whylen, "%s must be 1 to %d bytes", words[i].name, FILTER_MAX);
-			return false;
-		}
+		if (n == 0 || n > FILTER_MAX)
+			return sg_fail(err, SG_E_BAD_REQUEST, words[i].name, "%s must be 1 to %d bytes", words[i].name,
+				       FILTER_MAX);
 	}
-	if (f->since != NULL && !date_ok(f->since)) {
-		*param = "since";
-		snprintf(why, whylen, "since must be a date written YYYY-MM-DD, got '%.*s'",
-			 (int) sg_utf8_prefix(f->since, 40), f->since);
-		return false;
-	}
-	return true;
+	if (f->since != NULL && !date_ok(f->since))
+		return sg_fail(err, SG_E_BAD_REQUEST, "since", "since must be a date written YYYY-MM-DD, got '%.*s'",
+			       (int) sg_utf8_prefix(f->since, 40), f->since);
+	return SG_OK;
 }
 
 sg_status
@@ -103,16 +98,12 @@ usage_http_get(struct request *r)
 	char *principal = http_query_get(r, "principal"), *model = http_query_get(r, "model");
 	char *since = http_query_get(r, "since");
 	struct usage_filter f = {.principal = principal, .model = model, .since = since};
-	const char *param = NULL;
-	char why[160];
 	json_t *rows = NULL;
 	PGconn *conn = NULL;
-	sg_status st;
+	sg_status st = usage_filter_check(&f, &r->err);
 
-	if (!usage_filter_check(&f, &param, why, sizeof(why))) {
-		st = http_fail(r, SG_E_BAD_REQUEST, param, "%s", why);
+	if (st != SG_OK)
 		goto out;
-	}
 	if (!r->id.admin) {
 		/* Their own rows only; another principal's look like none. */
 		if (r->id.principal == NULL || (f.principal != NULL && strcmp(f.principal, r->id.principal) != 0)) {
@@ -157,35 +148,28 @@ cli_usage(FILE *f)
 		   "  usage per UTC day, principal and model (the usage_daily view)\n");
 }
 
-/* Parses the arguments after "usage" into f and *json; false with a message in err. */
-static bool
-cli_parse(int argc, char **argv, struct usage_filter *f, bool *json, bool *help, char *err, size_t errlen)
+/* Parses the arguments after "usage" into f, *json and *help; SG_E_BAD_REQUEST with the reason in err. */
+static sg_status
+cli_parse(int argc, char **argv, struct usage_filter *f, bool *json, bool *help, struct sg_err *err)
 {
-	const char *param = NULL;
-
 	for (int i = 1; i < argc; i++) {
 		const char **slot = strcmp(argv[i], "--principal") == 0 ? &f->principal
 				    : strcmp(argv[i], "--model") == 0   ? &f->model
 				    : strcmp(argv[i], "--since") == 0   ? &f->since
 									: NULL;
 
-		if (strcmp(argv[i], "--json") == 0) {
+		if (strcmp(argv[i], "--json") == 0)
 			*json = true;
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			*help = true;
-		} else if (slot == NULL) {
-			snprintf(err, errlen, "usage: unknown argument '%s'", argv[i]);
-			return false;
-		} else if (i + 1 >= argc) {
-			snprintf(err, errlen, "usage: %s needs a value", argv[i]);
-			return false;
-		} else {
+		else if (slot == NULL)
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "usage: unknown argument '%s'", argv[i]);
+		else if (i + 1 >= argc)
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "usage: %s needs a value", argv[i]);
+		else
 			*slot = argv[++i];
-		}
 	}
-	if (!usage_filter_check(f, &param, err, errlen))
-		return false;
-	return true;
+	return usage_filter_check(f, err);
 }
 
 /* The text form: a header and one tab-separated line per row. */
@@ -216,14 +200,14 @@ int
 usage_cli(const char *conninfo, int argc, char **argv)
 {
 	struct usage_filter f = {0};
+	struct sg_err err = {0};
 	bool json = false, help = false;
-	char err[256];
 	json_t *rows = NULL;
 	PGconn *conn;
 	int rc = 1;
 
-	if (!cli_parse(argc, argv, &f, &json, &help, err, sizeof(err))) {
-		fprintf(stderr, "stackgate: %s\n", err);
+	if (cli_parse(argc, argv, &f, &json, &help, &err) != SG_OK) {
+		fprintf(stderr, "stackgate: %s\n", err.msg);
 		cli_usage(stderr);
 		return 2;
 	}
@@ -231,9 +215,9 @@ usage_cli(const char *conninfo, int argc, char **argv)
 		cli_usage(stdout);
 		return 0;
 	}
-	conn = db_connect(conninfo != NULL ? conninfo : "", err, sizeof(err));
+	conn = db_connect(conninfo != NULL ? conninfo : "", &err);
 	if (conn == NULL) {
-		fprintf(stderr, "stackgate: cannot connect to the database: %s\n", err);
+		fprintf(stderr, "stackgate: %s: %s\n", err.msg, err.detail);
 		return 1;
 	}
 	if (usage_query(conn, &f, &rows) != SG_OK) {

@@ -190,16 +190,15 @@ START_TEST(filter_check_table)
 	struct usage_filter f = {.principal = filter_cases[_i].principal,
 				 .model = filter_cases[_i].model,
 				 .since = filter_cases[_i].since};
-	const char *param = NULL;
-	char why[160] = "";
-	bool ok = usage_filter_check(&f, &param, why, sizeof(why));
+	struct sg_err e = {0};
+	sg_status st = usage_filter_check(&f, &e);
 
 	if (filter_cases[_i].param == NULL) {
-		ck_assert_msg(ok, "filter %zu refused: %s", (size_t) _i, why);
+		ck_assert_msg(st == SG_OK, "filter %zu refused: %s", (size_t) _i, e.msg);
 	} else {
-		ck_assert_msg(!ok, "filter %zu accepted", (size_t) _i);
-		ck_assert_str_eq(param, filter_cases[_i].param);
-		ck_assert_msg(strncmp(why, param, strlen(param)) == 0, "message '%s' names %s", why, param);
+		ck_assert_msg(st == SG_E_BAD_REQUEST, "filter %zu accepted", (size_t) _i);
+		ck_assert_str_eq(e.param, filter_cases[_i].param);
+		ck_assert_msg(strncmp(e.msg, e.param, strlen(e.param)) == 0, "message '%s' names %s", e.msg, e.param);
 	}
 }
 END_TEST
@@ -208,13 +207,12 @@ START_TEST(filter_check_long_value)
 {
 	char big[600];
 	struct usage_filter f = {.model = big};
-	const char *param = NULL;
-	char why[160];
+	struct sg_err e = {0};
 
 	memset(big, 'm', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	ck_assert(!usage_filter_check(&f, &param, why, sizeof(why)));
-	ck_assert_str_eq(param, "model");
+	ck_assert_int_eq(usage_filter_check(&f, &e), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(e.param, "model");
 }
 END_TEST
 
