@@ -114,7 +114,6 @@ struct usage_filter {
 	const char *principal;
 	const char *model;
 	const char *since;
-	bool anonymous; /* only the rows of anonymous callers (principal IS NULL) */
 };
 
 /*

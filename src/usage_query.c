@@ -72,9 +72,9 @@ usage_query(PGconn *conn, const struct usage_filter *f, json_t **out)
 		" 'total_tokens', total_tokens, 'cost', cost) ORDER BY day, principal, model), '[]')"
 		" FROM usage_daily"
 		" WHERE ($1::text IS NULL OR principal = $1) AND ($2::text IS NULL OR model = $2)"
-		"   AND ($3::date IS NULL OR day >= $3::date) AND (NOT $4::bool OR principal IS NULL)";
-	const char *p[4] = {f->principal, f->model, f->since, f->anonymous ? "true" : "false"};
-	PGresult *res = PQexecParams(conn, sql, 4, NULL, p, NULL, NULL, 0);
+		"   AND ($3::date IS NULL OR day >= $3::date)";
+	const char *p[3] = {f->principal, f->model, f->since};
+	PGresult *res = PQexecParams(conn, sql, 3, NULL, p, NULL, NULL, 0);
 	sg_status st = db_result_status(conn, res);
 
 	*out = NULL;
