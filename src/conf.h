@@ -40,6 +40,8 @@ struct sg_provider {
 	bool tls_verify;         /* config.tls_verify, default true */
 	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
 	bool check_models;       /* config.check_model_on_register, default true */
+	bool stream_usage;       /* config.stream_usage, default true: a stream asks the upstream for its usage
+				    chunk (stream_options.include_usage); false for an upstream that refuses the field */
 
 	/*
 	 * Tool-runtime providers of type remote::model-context-protocol (mcp.h).

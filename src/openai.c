@@ -514,7 +514,7 @@ forward(struct request *r, enum kind kind)
 			goto out;
 		}
 	}
-	if (stream) {
+	if (stream && t.p->stream_usage) {
 		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
 
 		if (su == OPENAI_SU_NOMEM) {

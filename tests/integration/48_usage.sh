@@ -292,3 +292,22 @@ expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")
 expect_eq "$(psql_q "SELECT usage_maintain(90, 7)")" 1 "usage_maintain drops the one partition past 90 days"
 expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'usage_log_p20200101'")" 0 "its table is gone (no DELETE)"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load'")" 10000 "today's rows stay"
+
+echo "-- an upstream that refuses stream_options: config.stream_usage false"
+req POST /v1/models '{"model_id":"us-nosu-on","provider_id":"vllm","provider_model_id":"no-stream-options"}'
+expect_status 200 "register a model whose upstream refuses stream_options"
+sse $OA/chat/completions "{\"model\":\"us-nosu-on\",\"stream\":true,\"messages\":$MSG}"
+expect_eq "$SSE_STATUS" 400 "asking it for usage fails the stream (why the switch exists)"
+NOSU_CONF=$SG_TEST_DIR/tmp/usage-nosu.json
+jq --arg u "$SG_UPSTREAM_URL/v1" '.providers.inference += [{provider_id: "vllm-nosu", provider_type: "remote::vllm",
+	config: {url: $u, stream_usage: false, check_model_on_register: false}}]' "$SG_CONFIG" >"$NOSU_CONF"
+sg_restart_daemon "$NOSU_CONF" && pass "restart with a provider that has stream_usage false" || fail "restart (nosu)"
+req POST /v1/models '{"model_id":"us-nosu","provider_id":"vllm-nosu","provider_model_id":"no-stream-options"}'
+expect_status 200 "register a model on it"
+sse $OA/chat/completions "{\"model\":\"us-nosu\",\"stream\":true,\"messages\":$MSG}"
+expect_eq "$SSE_STATUS" 200 "its streams work"
+expect_eq "$(curl -s "$UP/_last?model=no-stream-options" | jq -c '.body | has("stream_options")')" false \
+	"the upstream was not sent stream_options"
+expect_row "$(sse_rid)" '[.estimated, .total_tokens > 0] | @json' '[true,true]' "the row is estimated"
+sg_restart_daemon && pass "restart with the test config" || fail "restart (test config, after nosu)"
+req DELETE /v1/models/us-nosu

@@ -261,6 +261,22 @@ START_TEST(config_keys)
 	ck_assert_ptr_nonnull(strstr(errors, "t.json:2:56: models[0].output_cost_per_mtok: must be a price"));
 	free(errors);
 
+	/* A provider's stream_usage: on by default, a boolean when given. */
+	c = conf_of("{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
+		    "\"config\":{\"url\":\"http://x/v1\"}},{\"provider_id\":\"w\",\"provider_type\":\"remote::vllm\","
+		    "\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"no\"}}]}}",
+		    &errors);
+	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+	ck_assert(conf_provider(c, SG_API_INFERENCE, "v")->stream_usage);
+	ck_assert(!conf_provider(c, SG_API_INFERENCE, "w")->stream_usage);
+	conf_free(c);
+	c = conf_of("{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
+		    "\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"maybe\"}}]}}",
+		    &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(errors, "t.json:1:123: providers.inference[0].config.stream_usage: must be a boolean"));
+	free(errors);
+
 	c = conf_of("{\"models\":[{\"model_id\":\"m\",\"provider_id\":\"p\",\"input_cost_per_mtok\":0.5,"
 		    "\"output_cost_per_mtok\":\"2\"}]}",
 		    &errors);
