@@ -173,13 +173,18 @@ static const struct key keys[] = {
 	{ "auth", "required", K_BOOL, F(auth_required), 0, 0, NULL },
 	{ "auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL },
 	{ "auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL },
+	{ "usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL },
+	{ "usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL },
+	{ "usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL },
+	{ "usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL },
 };
 
 static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "limits", 0 }, { "providers", 0 }, { "access_policy", 0 },
+	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "limits", 0 }, { "usage", 0 }, { "providers", 0 },
+	{ "access_policy", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
 	{ "datasets", F(datasets) }, { "scoring_fns", F(scoring_fns) }, { "benchmarks", F(benchmarks) },
@@ -308,6 +313,25 @@ policy_problem(void *ctx, const char *path, bool at_key, const char *msg, const 
 		confpos_report(ctx, path, at_key, "%s", msg);
 }
 
+/* A model entry's prices (usage.h), when given: numbers of 0 or more. */
+static void
+check_prices(struct confpos_loader *L, const char *entry_path, json_t *entry)
+{
+	static const char *const names[] = {"input_cost_per_mtok", "output_cost_per_mtok"};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(names); i++) {
+		json_t *v = json_object_get(entry, names[i]);
+		char path[128];
+		double d;
+
+		if (v == NULL || (conf_value_number(v, &d) && d >= 0))
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", entry_path, names[i]);
+		confpos_report(L, path, false, "must be a price per million tokens (a number, 0 or more), got %s",
+			       SG_CONF_GOT(v));
+	}
+}
+
 static void
 validate(struct confpos_loader *L, json_t *root)
 {
@@ -343,6 +367,8 @@ validate(struct confpos_loader *L, json_t *root)
 				snprintf(path, sizeof(path), "%s[%zu]", key, i);
 				if (!json_is_object(e))
 					confpos_report(L, path, false, "must be an object, got %s", SG_CONF_GOT(e));
+				else if (toplevel[t].off == F(models))
+					check_prices(L, path, e);
 			}
 		}
 	}
@@ -368,6 +394,10 @@ conf_defaults(void)
 	c->reserved_threads = 4;
 	c->limits_enabled = true;
 	c->limits_max_subjects = 4096;
+	c->usage_enabled = true;
+	c->usage_retention_days = 90;
+	c->usage_queue_size = 10000;
+	c->usage_flush_ms = 1000;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
 	c->sse_done = sg_strdup("auto");

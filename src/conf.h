@@ -42,6 +42,8 @@ struct sg_provider {
 	bool tls_verify;         /* config.tls_verify, default true */
 	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
 	bool check_models;       /* config.check_model_on_register, default true */
+	bool stream_usage;       /* config.stream_usage, default true: a stream asks the upstream for its usage
+				    chunk (stream_options.include_usage); false for an upstream that refuses the field */
 
 	/*
 	 * Tool-runtime providers of type remote::model-context-protocol (mcp.h).
@@ -95,6 +97,11 @@ struct sg_conf {
 	bool limits_enabled;     /* limits.enabled, default true */
 	int limits_default_max_concurrent; /* limits.default_max_concurrent per principal; 0: workers × threads / 2 */
 	int limits_max_subjects; /* limits.max_subjects, default 4096 (shm: takes effect on restart) */
+	/* "usage" (usage.h) */
+	bool usage_enabled;       /* usage.enabled, default true: one usage_log row per inference request */
+	int usage_retention_days; /* usage.retention_days, default 90: older day partitions are dropped */
+	size_t usage_queue_size;  /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
+	int usage_flush_ms;       /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;

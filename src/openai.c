@@ -52,6 +52,7 @@
 #include "proxy.h"
 #include "registry.h"
 #include "sg_limits.h"
+#include "usage.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -158,6 +159,8 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	r->inference.kind = kind_name[kind];
 	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
 	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
+	r->inference.priced = usage_prices(t->model, r->conf->models, name, &r->inference.input_cost_per_mtok,
+					   &r->inference.output_cost_per_mtok);
 
 	type = json_string_value(json_object_get(t->model, "model_type"));
 	embedding = type != NULL && strcmp(type, "embedding") == 0;
@@ -525,7 +528,7 @@ forward(struct request *r, enum kind kind)
 			goto out;
 		}
 	}
-	if (stream) {
+	if (stream && t.p->stream_usage) {
 		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
 
 		if (su == OPENAI_SU_NOMEM) {

@@ -15,6 +15,7 @@
 #include "registry.h"
 #include "resources.h"
 #include "route.h"
+#include "usage.h"
 
 #define R(m, p, h, a, api, f) {m, p, h, a, api, f}
 
@@ -87,6 +88,8 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1/chat/completions", openai_chat_completions, 0, "inference", 0),
 	R(SG_POST, "/v1/completions", openai_completions, 0, "inference", 0),
 	R(SG_POST, "/v1/embeddings", openai_embeddings, 0, "inference", 0),
+
+	R(SG_GET, "/v1/stackgate/usage", usage_http_get, 0, "usage", 0),
 
 	/* Data planes of the other APIs are served by the systems behind them (README). */
 	R(SG_POST, "/v1/inference/completion", resources_not_implemented, 0, "inference", 0),

@@ -213,6 +213,8 @@ void sg_leak_check(void);
 
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
+/* The wall clock (CLOCK_REALTIME) in microseconds since the epoch, for timestamps that leave the process. */
+int64_t sg_wall_us(void);
 /* Constant-time comparison of two buffers of the same length. */
 bool sg_ct_equal(const void *a, const void *b, size_t n);
 

@@ -43,6 +43,7 @@
 #include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
+#include "usage.h"
 
 #define MAX_SLOTS 64
 #define BACKOFF_MIN_MS 100
@@ -416,7 +417,7 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
-	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK) {
+	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK || usage_declare(conf) != SG_OK) {
 		conf_free(conf);
 		return 1;
 	}

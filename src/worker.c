@@ -44,6 +44,7 @@
 #include "proxy.h"
 #include "registry.h"
 #include "route.h"
+#include "usage.h"
 #include "worker.h"
 
 static const struct sg_conf *wconf;
@@ -228,6 +229,7 @@ out:
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
 	limits_finish(r);
+	usage_record(r);
 	access_log(r);
 }
 
@@ -390,6 +392,8 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
 		log_warn("the registry is not available yet; requests that need it get 503 until it is");
+	if (usage_start(conf) != SG_OK)
+		log_error("usage: the writer did not start: inference requests are not logged to usage_log");
 
 	limits_start(conf);
 	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
@@ -434,6 +438,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 		pthread_join(threads[i], NULL);
 done:
 	limits_stop();
+	usage_stop();
 	registry_close();
 	db_shutdown();
 	free(threads);
