@@ -238,13 +238,13 @@ load_total=$(jq -r .usage.total_tokens <<<"$BODY")
 [[ -n $(row_of "$(header X-Request-Id)") ]] || fail "the probe's row arrives"
 psql_q "DELETE FROM usage_log WHERE model = 'us-load'" >/dev/null
 CURLCFG=$SG_TEST_DIR/tmp/usage-load.curl
-# One curl, 32 transfers at a time; "next" separates them (one after the last would be an empty transfer).
+# One curl, 16 transfers at a time (under the default concurrency cap and the reserved threads of limits); "next" separates them (one after the last would be an empty transfer).
 for i in $(seq 10000); do
 	((i > 1)) && echo next
 	printf 'url = "%s%s/chat/completions"\ndata-binary = "@%s"\nheader = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
 		"$SG_URL" "$OA" "$LOAD_BODY"
 done >"$CURLCFG"
-codes=$(curl -s -Z --parallel-max 32 -K "$CURLCFG" 2>/dev/null | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')
+codes=$(curl -s -Z --parallel-max 16 -K "$CURLCFG" 2>/dev/null | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')
 expect_eq "$codes" "200:10000 " "10,000 chat completions under load, all 200"
 n=$(count_rows "model = 'us-load'" 10000 150)
 expect_eq "$n" 10000 "exactly 10,000 usage_log rows"
