@@ -260,10 +260,46 @@ static const struct {
 	{ "{\"server\": {\"log_level\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
 	  "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got "
 	  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\n" },
+	/* Env errors point at the "${" of the offending reference (the variables unset: env_reset). */
+	{ "{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
+	  "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
+	  "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
+	  "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
+	/* An escape before the reference: \u00e9 is 6 columns in the text, 2 bytes decoded. */
+	{ "{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
+	  "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	/* A raw multi-byte character is one column. */
+	{ "{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
+	  "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
+	  "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	  "${env.NAME:default}\n" },
+	{ "{\"database\": {\"conninfo\": \"a ${env.}\"}}",
+	  "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	  "${env.NAME:default}\n" },
+	/* One error per value: the bad provider_type is not reported a second time. */
+	{ "{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
+	  "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
+	  "has no default\n" },
+	{ "{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
+	  "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
 };
+
+/* Unsets the variables the tests set or expect unset. */
+static void
+env_reset(void)
+{
+	unsetenv("SG_TEST_UNSET_A");
+	unsetenv("SG_TEST_UNSET_B");
+	unsetenv("SG_TEST_W");
+	unsetenv("SG_TEST_HOST");
+	unsetenv("SG_TEST_PORT");
+}
 
 START_TEST(test_error_cases)
 {
+	env_reset();
 	expect_errors(error_cases[_i].text, error_cases[_i].errors);
 }
 END_TEST
@@ -310,46 +346,38 @@ END_TEST
 
 /* ---- ${env.…} ---- */
 
-static void
-env_reset(void)
-{
-	unsetenv("SG_TEST_UNSET_A");
-	unsetenv("SG_TEST_UNSET_B");
-	unsetenv("SG_TEST_W");
-	unsetenv("SG_TEST_HOST");
-	unsetenv("SG_TEST_PORT");
-}
-
 START_TEST(test_env_set_unset_default)
 {
+	static const struct {
+		const char *w; /* SG_TEST_W's value; NULL: unset */
+		const char *ref;
+		int workers;
+	} v[] = {
+		{NULL, "${env.SG_TEST_W:4}", 4},
+		{"8", "${env.SG_TEST_W:4}", 8},
+		{"8", "${env.SG_TEST_W}", 8},
+		{NULL, "${env.SG_TEST_W:=5}", 5}, /* the later spelling ":=" (default) */
+		{"", "${env.SG_TEST_W:3}", 3},    /* as in Llama Stack, an empty variable counts as unset */
+	};
 	struct sg_conf *c;
+	char text[128];
 
-	env_reset();
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:4}\"}}");
-	ck_assert_int_eq(c->workers, 4);
-	conf_free(c);
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
+		env_reset();
+		if (v[i].w != NULL)
+			setenv("SG_TEST_W", v[i].w, 1);
+		snprintf(text, sizeof(text), "{\"server\": {\"workers\": \"%s\"}}", v[i].ref);
+		c = load_ok(text);
+		ck_assert_msg(c->workers == v[i].workers, "%s: %d", v[i].ref, c->workers);
+		conf_free(c);
+	}
+	/* ":=" keeps a set value; ":+" is the value when set. */
 	setenv("SG_TEST_W", "8", 1);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:4}\"}}");
-	ck_assert_int_eq(c->workers, 8);
-	conf_free(c);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W}\"}}");
-	ck_assert_int_eq(c->workers, 8);
-	conf_free(c);
-	/* The later spellings ":=" (default) and ":+" (value when set). */
 	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
 		    " \"database\": {\"conninfo\": \"a${env.SG_TEST_UNSET_A:+x}b\"}}");
 	ck_assert_int_eq(c->workers, 8);
 	ck_assert_str_eq(c->log_level, "debug");
 	ck_assert_str_eq(c->conninfo, "ab");
-	conf_free(c);
-	unsetenv("SG_TEST_W");
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\"}}");
-	ck_assert_int_eq(c->workers, 5);
-	conf_free(c);
-	/* As in Llama Stack, an empty variable counts as unset. */
-	setenv("SG_TEST_W", "", 1);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:3}\"}}");
-	ck_assert_int_eq(c->workers, 3);
 	conf_free(c);
 	env_reset();
 }
@@ -426,59 +454,26 @@ START_TEST(test_env_home)
 }
 END_TEST
 
-/* Env errors point at the "${" of the offending reference. */
-static const struct {
-	const char *text, *errors;
-} env_error_cases[] = {
-	{ "{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
-	  "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
-	  "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
-	  "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
-	/* An escape before the reference: \u00e9 is 6 columns in the text, 2 bytes decoded. */
-	{ "{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	/* A raw multi-byte character is one column. */
-	{ "{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
-	  "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
-	{ "{\"database\": {\"conninfo\": \"a ${env.}\"}}",
-	  "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
-	/* One error per value: the bad provider_type is not reported a second time. */
-	{ "{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
-	  "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
-	  "has no default\n" },
-	{ "{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
-	  "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
-};
-
-START_TEST(test_env_errors)
-{
-	env_reset();
-	expect_errors(env_error_cases[_i].text, env_error_cases[_i].errors);
-}
-END_TEST
-
+/* Numeric and boolean strings load as the numbers and booleans they spell. */
 START_TEST(test_numeric_strings)
 {
 	struct sg_conf *c = load_ok("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
 				    "  \"max_requests\": \"0\", \"socket_mode\": \"600\", \"shutdown_timeout\": \"10\"},\n"
 				    " \"database\": {\"auto_migrate\": \"TRUE\", \"pool_size\": \"1\"},\n"
 				    " \"auth\": {\"required\": \"on\", \"key_cache_ttl\": \"60\"}}");
+	const struct {
+		const char *name;
+		long long got, want;
+	} v[] = {
+		{"workers", c->workers, 8}, {"threads", c->threads, 32}, {"max_body_bytes", (long long) c->max_body_bytes, 2048},
+		{"max_requests", c->max_requests, 0}, {"socket_mode", c->socket_mode, 0600},
+		{"shutdown_timeout", c->shutdown_timeout_s, 10}, {"auto_migrate", c->auto_migrate, true},
+		{"pool_size", c->db_pool_size, 1}, {"required", c->auth_required, true},
+		{"key_cache_ttl", c->key_cache_ttl_s, 60},
+	};
 
-	ck_assert_int_eq(c->workers, 8);
-	ck_assert_int_eq(c->threads, 32);
-	ck_assert_uint_eq(c->max_body_bytes, 2048);
-	ck_assert_int_eq(c->max_requests, 0);
-	ck_assert_uint_eq(c->socket_mode, 0600);
-	ck_assert_int_eq(c->shutdown_timeout_s, 10);
-	ck_assert(c->auto_migrate);
-	ck_assert_int_eq(c->db_pool_size, 1);
-	ck_assert(c->auth_required);
-	ck_assert_int_eq(c->key_cache_ttl_s, 60);
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++)
+		ck_assert_msg(v[i].got == v[i].want, "%s: %lld, not %lld", v[i].name, v[i].got, v[i].want);
 	conf_free(c);
 }
 END_TEST
@@ -967,12 +962,11 @@ conf_suite(void)
 		{.t = NULL}};
 	const TTest *const env[] = {test_env_set_unset_default, test_env_empty_default, test_env_embedded_multiple,
 		test_env_not_substituted, test_env_home, NULL};
-	const struct sg_loop env_loops[] = {SG_LOOP(test_env_errors, env_error_cases), {.t = NULL}};
 	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings, test_provider_table,
 		test_api_names, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info, NULL};
 	const struct sg_loop provider_loops[] = {SG_LOOP(test_provider_kinds, kind_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "load", .tests = load, .loops = load_loops},
-		{.name = "env", .tests = env, .loops = env_loops},
+		{.name = "env", .tests = env},
 		{.name = "provider", .tests = provider, .loops = provider_loops}, {.name = NULL}};
 
 	return sg_suite_new("conf", tcases);
