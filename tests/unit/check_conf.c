@@ -25,18 +25,6 @@ load(const char *text, char **errors)
 	return conf_load_string(text, "t.json", errors);
 }
 
-/* Loads text that must be valid. */
-static struct sg_conf *
-load_ok(const char *text)
-{
-	char *errors;
-	struct sg_conf *c = load(text, &errors);
-
-	ck_assert_msg(c != NULL, "unexpected errors for %s:\n%s", text, errors ? errors : "(null)");
-	ck_assert_ptr_null(errors);
-	return c;
-}
-
 /* Loads text that must fail; returns the error text (caller frees). */
 static char *
 load_fail(const char *text)
@@ -60,7 +48,7 @@ expect_errors(const char *text, const char *expected)
 
 START_TEST(test_defaults)
 {
-	struct sg_conf *c = load_ok("{}");
+	struct sg_conf *c = sg_test_conf("{}");
 
 	ck_assert_str_eq(c->path, "t.json");
 	ck_assert_str_eq(c->listen, "/run/stackgate/stackgate.sock");
@@ -69,7 +57,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->workers, 2);
 	conf_free(c);
 	/* null clears an optional string. */
-	c = load_ok("{\"server\": {\"pid_file\": null, \"socket_group\": null}}");
+	c = sg_test_conf("{\"server\": {\"pid_file\": null, \"socket_group\": null}}");
 	ck_assert_ptr_null(c->pid_file);
 	ck_assert_ptr_null(c->socket_group);
 	ck_assert_int_eq(c->threads, 64);
@@ -97,7 +85,7 @@ END_TEST
 
 START_TEST(test_every_field)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"version\": 2, \"image_name\": \"x\",\n"
 		" \"server\": {\"socket\": \"127.0.0.1:9000\", \"socket_mode\": \"0600\", \"socket_group\": \"www\",\n"
 		"  \"workers\": 8, \"threads\": 16, \"thread_stack_kb\": 128, \"max_requests\": 1000,\n"
@@ -367,13 +355,13 @@ START_TEST(test_env_set_unset_default)
 		if (v[i].w != NULL)
 			setenv("SG_TEST_W", v[i].w, 1);
 		snprintf(text, sizeof(text), "{\"server\": {\"workers\": \"%s\"}}", v[i].ref);
-		c = load_ok(text);
+		c = sg_test_conf(text);
 		ck_assert_msg(c->workers == v[i].workers, "%s: %d", v[i].ref, c->workers);
 		conf_free(c);
 	}
 	/* ":=" keeps a set value; ":+" is the value when set. */
 	setenv("SG_TEST_W", "8", 1);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
+	c = sg_test_conf("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
 		    " \"database\": {\"conninfo\": \"a${env.SG_TEST_UNSET_A:+x}b\"}}");
 	ck_assert_int_eq(c->workers, 8);
 	ck_assert_str_eq(c->log_level, "debug");
@@ -388,7 +376,7 @@ START_TEST(test_env_empty_default)
 	struct sg_conf *c;
 
 	env_reset();
-	c = load_ok("{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:}\"}}");
+	c = sg_test_conf("{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:}\"}}");
 	ck_assert_str_eq(c->conninfo, "");
 	conf_free(c);
 }
@@ -401,7 +389,7 @@ START_TEST(test_env_embedded_multiple)
 
 	env_reset();
 	setenv("SG_TEST_HOST", "10.0.0.5", 1);
-	c = load_ok("{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
 		    " \"config\": {\"url\": \"http://${env.SG_TEST_HOST:localhost}:${env.SG_TEST_PORT:8000}/v1\",\n"
 		    "  \"note\": [\"a${env.SG_TEST_UNSET_A:}b\", {\"deep\": \"${env.SG_TEST_PORT:x}${env.SG_TEST_PORT:y}\"}]}}]},\n"
 		    " \"models\": [{\"model_id\": \"${env.SG_TEST_HOST}\"}]}");
@@ -427,7 +415,7 @@ START_TEST(test_env_not_substituted)
 	/* Keys are not substituted, "${" without "env." is literal, the result is not rescanned. */
 	env_reset();
 	setenv("SG_TEST_W", "${env.SG_TEST_UNSET_A}", 1);
-	c = load_ok("{\"models\": [{\"${env.SG_TEST_W}\": \"${x} $env ${env.SG_TEST_W}\"}]}");
+	c = sg_test_conf("{\"models\": [{\"${env.SG_TEST_W}\": \"${x} $env ${env.SG_TEST_W}\"}]}");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->models, 0), "${env.SG_TEST_W}")),
 			 "${x} $env ${env.SG_TEST_UNSET_A}");
 	conf_free(c);
@@ -443,7 +431,7 @@ START_TEST(test_env_home)
 
 	env_reset();
 	setenv("HOME", "/home/t", 1);
-	c = load_ok("{\"server\": {\"pid_file\": \"${env.SG_TEST_UNSET_A:~/sg.pid}\"}}");
+	c = sg_test_conf("{\"server\": {\"pid_file\": \"${env.SG_TEST_UNSET_A:~/sg.pid}\"}}");
 	ck_assert_str_eq(c->pid_file, "/home/t/sg.pid");
 	conf_free(c);
 	if (saved)
@@ -457,7 +445,7 @@ END_TEST
 /* Numeric and boolean strings load as the numbers and booleans they spell. */
 START_TEST(test_numeric_strings)
 {
-	struct sg_conf *c = load_ok("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
+	struct sg_conf *c = sg_test_conf("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
 				    "  \"max_requests\": \"0\", \"socket_mode\": \"600\", \"shutdown_timeout\": \"10\"},\n"
 				    " \"database\": {\"auto_migrate\": \"TRUE\", \"pool_size\": \"1\"},\n"
 				    " \"auth\": {\"required\": \"on\", \"key_cache_ttl\": \"60\"}}");
@@ -611,7 +599,7 @@ START_TEST(test_provider_kinds)
 	snprintf(text, sizeof(text),
 		 "{\"providers\": {\"inference\": [{\"provider_id\": \"p\", \"provider_type\": \"%s\", \"config\": %s}]}}",
 		 kind_cases[_i].type, kind_cases[_i].config);
-	c = load_ok(text);
+	c = sg_test_conf(text);
 	p = conf_provider(c, SG_API_INFERENCE, "p");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->provider_type, kind_cases[_i].type);
@@ -636,7 +624,7 @@ START_TEST(test_provider_api_key_env)
 
 	setenv("OPENAI_API_KEY", "sk-env", 1);
 	setenv("GROQ_API_KEY", "", 1);
-	c = load_ok("{\"providers\": {\"inference\": [\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [\n"
 		    " {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\"},\n"
 		    " {\"provider_id\": \"o2\", \"provider_type\": \"remote::openai\", \"config\": {\"api_key\": \"sk-cfg\"}},\n"
 		    " {\"provider_id\": \"g\", \"provider_type\": \"remote::groq\"},\n"
@@ -654,7 +642,7 @@ END_TEST
 
 START_TEST(test_provider_settings)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"providers\": {\"inference\": [\n"
 		" {\"provider_id\": \"a\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://a/v1\"}},\n"
 		" {\"provider_id\": \"b\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"https://b/v1\",\n"
@@ -682,7 +670,7 @@ END_TEST
 
 START_TEST(test_provider_table)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"providers\": {\n"
 		" \"inference\": [{\"provider_id\": \"vllm\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://u\"}},\n"
 		"                {\"provider_id\": \"ollama\", \"provider_type\": \"remote::ollama\", \"config\": null}],\n"
@@ -821,7 +809,7 @@ START_TEST(test_scrub)
 	char text[512];
 
 	setenv("OPENAI_API_KEY", "sk-env-key-0123456789", 1);
-	c = load_ok("{\"providers\": {\"inference\": ["
+	c = sg_test_conf("{\"providers\": {\"inference\": ["
 		    "  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {"
 		    "     \"url\": \"http://bob:url-password-1@h/v1\", \"api_token\": \"tok-0123456789\","
 		    "     \"extra\": {\"Session_Token\": [\"nested-secret-1\", \"short\"]}, \"plain\": \"visible-value\"}},"
@@ -869,7 +857,7 @@ START_TEST(test_provider_info)
 	char *dump;
 
 	setenv("SG_TEST_W", "sk-secret-from-env", 1);
-	c = load_ok("{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
 		    "  \"config\": {\"api_key\": \"${env.SG_TEST_W}\", \"extra\": {\"password\": \"p\"}}}]}}");
 	ck_assert_str_eq(c->providers[0].api_key, "sk-secret-from-env");
 	info = provider_info_json(&c->providers[0]);

@@ -2,13 +2,15 @@
 /*
  * check_main.c: runs every module's suite and prints Check's summary line;
  * also sg_suite_new(), which makes a suite from the cases a module lists as
- * data (suites.h), so no module repeats Check's calls.
+ * data (suites.h), so no module repeats Check's calls, and sg_test_conf(),
+ * the one way a test loads a config that must be valid.
  * CK_RUN_SUITE / CK_RUN_CASE select a subset, as Check documents.
  */
 #include "config.h"
 
 #include <stdlib.h>
 
+#include "conf.h"
 #include "json.h"
 #include "suites.h"
 
@@ -31,6 +33,17 @@ sg_suite_new(const char *name, const struct sg_tcase *cases)
 		suite_add_tcase(s, tc);
 	}
 	return s;
+}
+
+struct sg_conf *
+sg_test_conf(const char *text)
+{
+	char *errors = NULL;
+	struct sg_conf *c = conf_load_string(text, "t.json", &errors);
+
+	ck_assert_msg(c != NULL, "unexpected errors for %s:\n%s", text, errors ? errors : "(null)");
+	ck_assert_ptr_null(errors);
+	return c;
 }
 
 int

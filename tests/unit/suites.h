@@ -40,6 +40,10 @@ struct sg_tcase {
 /* A suite named name made of cases, which end with one whose name is NULL (check_main.c). */
 Suite *sg_suite_new(const char *name, const struct sg_tcase *cases);
 
+/* The config in text (loaded as "t.json"), which must be valid: the test fails with its errors otherwise. */
+struct sg_conf;
+struct sg_conf *sg_test_conf(const char *text);
+
 Suite *sg_suite(void);
 Suite *route_suite(void);
 Suite *http_suite(void);
