@@ -61,6 +61,28 @@ expect_body_contains() {
 	if [[ $BODY == *"$1"* ]]; then pass "$2"; else fail "$2" "body lacks '$1'"; fi
 }
 
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# poll SECONDS CMD [ARGS…]: runs CMD until it succeeds, every 0.1 s for at most
+# SECONDS; succeeds if CMD did.  A bound, not a speed: how fast is bench/'s.
+poll() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
+		sleep 0.1
+	done
+}
+
+# req_is STATUS METHOD PATH [BODY] [curl args…]: req, then succeeds if it answered STATUS.
+req_is() {
+	local want=$1
+	shift
+	req "$@"
+	[[ $STATUS == "$want" ]]
+}
+
 expect_eq() {
 	if [[ $1 == "$2" ]]; then pass "$3"; else fail "$3" "expected '$2', got '$1'"; fi
 }
