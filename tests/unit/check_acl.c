@@ -144,9 +144,7 @@ END_TEST
 
 START_TEST(test_from_json_errors)
 {
-	static const struct {
-		const char *json, *msg;
-	} bad[] = {
+	static const struct sg_case_str bad[] = {
 		{"\"admin\"", "access_attributes must be an object or null"},
 		{"[]", "access_attributes must be an object or null"},
 		{"{\"roles\":\"admin\"}", "access_attributes.roles must be an array of strings or null"},
@@ -156,13 +154,13 @@ START_TEST(test_from_json_errors)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++) {
-		json_t *j = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+		json_t *j = json_loads(bad[i].in, JSON_DECODE_ANY, NULL);
 		struct sg_attrs a;
 		char err[128];
 
 		ck_assert_ptr_nonnull(j);
 		ck_assert_int_eq(acl_attrs_from_json(j, &a, err, sizeof(err)), SG_E_BAD_REQUEST);
-		ck_assert_str_eq(err, bad[i].msg);
+		ck_assert_str_eq(err, bad[i].want);
 		/* Nothing is left half-filled. */
 		ck_assert(!a.present);
 		for (int c = 0; c < SG_ATTR_NCAT; c++)

@@ -771,9 +771,7 @@ END_TEST
 /* URL userinfo is masked in any string value; the rest of the URL stays. */
 START_TEST(test_mask_url_userinfo)
 {
-	static const struct {
-		const char *in, *out;
-	} v[] = {
+	static const struct sg_case_str v[] = {
 		{"http://user:pass@host/v1", "http://user:********@host/v1"},
 		{"https://tok3n@host:8443/x?y=1#f", "https://********@host:8443/x?y=1#f"},
 		{"http://user:p@ss:w@host", "http://user:********@host"},
@@ -793,9 +791,9 @@ START_TEST(test_mask_url_userinfo)
 		json_t *m = provider_config_masked(cfg);
 
 		ck_assert_ptr_nonnull(m);
-		ck_assert_str_eq(json_string_value(json_object_get(m, "url")), v[i].out);
-		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "urls"), 0)), v[i].out);
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "o"), "base")), v[i].out);
+		ck_assert_str_eq(json_string_value(json_object_get(m, "url")), v[i].want);
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "urls"), 0)), v[i].want);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "o"), "base")), v[i].want);
 		json_decref(m);
 		json_decref(cfg);
 	}

@@ -133,10 +133,7 @@ str_at(json_t *obj, const char *key)
 
 START_TEST(identifier_rules)
 {
-	static const struct {
-		const char *s;
-		bool ok;
-	} cases[] = {
+	static const struct sg_case_ok cases[] = {
 		{"a", true},
 		{"meta-llama/Llama-3.2-3B-Instruct", true},
 		{"x'; DROP TABLE models;--", true},
@@ -159,7 +156,7 @@ START_TEST(identifier_rules)
 	char why[128], buf[600];
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
-		ck_assert_msg(resources_identifier_ok(cases[i].s, why, sizeof(why)) == cases[i].ok, "case %zu", i);
+		ck_assert_msg(resources_identifier_ok(cases[i].in, why, sizeof(why)) == cases[i].ok, "case %zu", i);
 	memset(buf, 'x', 255);
 	buf[255] = '\0';
 	ck_assert(resources_identifier_ok(buf, why, sizeof(why)));

@@ -16,6 +16,15 @@ struct sg_sample {
 extern const struct sg_sample registry_samples[];
 extern const size_t registry_samples_count;
 
+/* Table rows of the two most common shapes: a text and what it gives; a text and whether it is accepted. */
+struct sg_case_str {
+	const char *in, *want;
+};
+struct sg_case_ok {
+	const char *in;
+	bool ok;
+};
+
 /* A loop test: t runs once for each row index in [0, n) of its table. */
 struct sg_loop {
 	const TTest *t;
