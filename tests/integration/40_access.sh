@@ -114,21 +114,15 @@ denied_type=$(jq -r .error.type <<<"$BODY")
 as "$KA" GET /v1/models/acc-nothing-m
 expect_status 404 "a model that does not exist is 404 too"
 expect_eq "$(jq -r .error.type <<<"$BODY")" "$denied_type" "…with the same error type as a hidden one"
-as "$KB" GET /v1/models/acc-alice-m
-expect_status 404 "bob gets 404 for alice's model"
-as "" GET /v1/models/acc-alice-m
-expect_status 404 "anonymous gets 404 for alice's model"
-as "$KA" GET /v1/models/acc-alice-m
-expect_status 200 "alice reads her own model"
-as "$KADM" GET /v1/models/acc-bob-m
-expect_status 200 "admin reads bob's model"
-
-as "$KA" DELETE /v1/models/acc-bob-m
-expect_status 404 "alice cannot delete bob's model"
-as "" DELETE /v1/models/acc-alice-m
-expect_status 404 "anonymous cannot delete alice's model"
-as "$KB" GET /v1/models/acc-bob-m
-expect_status 200 "bob's model is still there"
+as_cases <<'CASES'
+KB GET /v1/models/acc-alice-m 404 bob gets 404 for alice's model
+- GET /v1/models/acc-alice-m 404 anonymous gets 404 for alice's model
+KA GET /v1/models/acc-alice-m 200 alice reads her own model
+KADM GET /v1/models/acc-bob-m 200 admin reads bob's model
+KA DELETE /v1/models/acc-bob-m 404 alice cannot delete bob's model
+- DELETE /v1/models/acc-alice-m 404 anonymous cannot delete alice's model
+KB GET /v1/models/acc-bob-m 200 bob's model is still there
+CASES
 
 as "$KA" POST /v1/openai/v1/chat/completions '{"model":"acc-bob-m","messages":[{"role":"user","content":"hi"}]}'
 expect_status 404 "alice cannot call bob's model"
@@ -161,22 +155,7 @@ for who in alice bob admin; do
 	expect_eq "$view" "$api" "principal_visible_resources agrees with the API for $who"
 done
 
-check_bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate
-if [[ ! -x $check_bin && -f ${check_bin%/*}/Makefile ]]; then
-	make -C "${check_bin%/*}" -s check_stackgate >/dev/null 2>&1
-fi
-if [[ -x $check_bin ]]; then
-	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=acl CK_RUN_CASE=sql_agreement \
-		CK_VERBOSITY=normal "$check_bin" 2>&1); rc=$?
-	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
-		pass "acl_check (C) and sg_acl_check (SQL) agree on every case"
-	else
-		REQ_DESC="$check_bin (CK_RUN_CASE=sql_agreement)"; STATUS=$rc; BODY=$out
-		fail "acl_check (C) and sg_acl_check (SQL) agree on every case" "exit $rc"
-	fi
-else
-	fail "acl_check (C) and sg_acl_check (SQL) agree on every case" "no unit-test binary at $check_bin"
-fi
+unit_case acl sql_agreement "acl_check (C) and sg_acl_check (SQL) agree on every case"
 
 # ---- attribute changes take effect (the change notifies every process) ------------------------
 cli_ok "principal set acc-bob --team acc-b --team acc-a" principal set acc-bob --team acc-b --team acc-a

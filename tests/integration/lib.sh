@@ -33,6 +33,46 @@ as() {
 	fi
 }
 
+# as_cases: one check a line of stdin, "KEYVAR METHOD PATH STATUS WHAT…": as
+# "${!KEYVAR}" METHOD PATH (KEYVAR "-": anonymous), then expect_status STATUS WHAT.
+# Blank lines and lines starting with '#' are skipped.  $BODY is the last answer's.
+as_cases() {
+	local key method path want what
+	while read -r key method path want what; do
+		[[ -z $key || $key == '#'* ]] && continue
+		[[ $key == - ]] && key="" || key=${!key}
+		as "$key" "$method" "$path" </dev/null
+		expect_status "$want" "$what"
+	done
+}
+
+# unit_case SUITE CASE NAME: runs one case of the unit-test binary that needs
+# the test database (SG_TEST_DATABASE_URL); a check named NAME passes if it does.
+unit_case() {
+	local bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate out rc
+	if [[ ! -x $bin && -f ${bin%/*}/Makefile ]]; then
+		make -C "${bin%/*}" -s check_stackgate >/dev/null 2>&1
+	fi
+	if [[ ! -x $bin ]]; then
+		fail "$3" "no unit-test binary at $bin"
+		return
+	fi
+	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=$1 CK_RUN_CASE=$2 \
+		CK_VERBOSITY=normal "$bin" 2>&1); rc=$?
+	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
+		pass "$3"
+	else
+		REQ_DESC="$bin (CK_RUN_CASE=$2)"; STATUS=$rc; BODY=$out
+		fail "$3" "exit $rc"
+	fi
+}
+
+# none_listed PREFIX: GET /v1/models lists no identifier starting with PREFIX (for poll).
+none_listed() {
+	req GET /v1/models
+	[[ $STATUS == 200 && $(jq --arg p "$1" '[.data[] | select(.identifier | startswith($p))] | length' <<<"$BODY" 2>/dev/null) == 0 ]]
+}
+
 # header NAME: the value of a response header of the last req (case-insensitive)
 header() {
 	grep -i "^$1:" "$HDRS" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'
