@@ -46,27 +46,6 @@ as_cases() {
 	done
 }
 
-# unit_case SUITE CASE NAME: runs one case of the unit-test binary that needs
-# the test database (SG_TEST_DATABASE_URL); a check named NAME passes if it does.
-unit_case() {
-	local bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate out rc
-	if [[ ! -x $bin && -f ${bin%/*}/Makefile ]]; then
-		make -C "${bin%/*}" -s check_stackgate >/dev/null 2>&1
-	fi
-	if [[ ! -x $bin ]]; then
-		fail "$3" "no unit-test binary at $bin"
-		return
-	fi
-	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=$1 CK_RUN_CASE=$2 \
-		CK_VERBOSITY=normal "$bin" 2>&1); rc=$?
-	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
-		pass "$3"
-	else
-		REQ_DESC="$bin (CK_RUN_CASE=$2)"; STATUS=$rc; BODY=$out
-		fail "$3" "exit $rc"
-	fi
-}
-
 # none_listed PREFIX: GET /v1/models lists no identifier starting with PREFIX (for poll).
 none_listed() {
 	req GET /v1/models

@@ -87,7 +87,7 @@ END_TEST
 /* access_policy: the default as rules when absent, the configured rules when given, problems at their positions. */
 START_TEST(test_access_policy)
 {
-	struct sg_conf *c = load_ok("{\"auth\": {\"admin_roles\": [\"ops\"]}}");
+	struct sg_conf *c = sg_test_conf("{\"auth\": {\"admin_roles\": [\"ops\"]}}");
 	json_t *j;
 	char *text;
 
@@ -101,7 +101,7 @@ START_TEST(test_access_policy)
 	json_decref(j);
 	conf_free(c);
 
-	c = load_ok("{\"access_policy\": [{\"permit\": {\"actions\": [\"read\"]}}]}");
+	c = sg_test_conf("{\"access_policy\": [{\"permit\": {\"actions\": [\"read\"]}}]}");
 	ck_assert(!c->policy->is_default);
 	ck_assert_uint_eq(c->policy->n, 1);
 	conf_free(c);
