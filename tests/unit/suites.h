@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "acl.h"
 #include "registry.h"
 #include "sg.h"
 
@@ -52,6 +53,9 @@ Suite *sg_suite_new(const char *name, const struct sg_tcase *cases);
 /* The config in text (loaded as "t.json"), which must be valid: the test fails with its errors otherwise. */
 struct sg_conf;
 struct sg_conf *sg_test_conf(const char *text);
+
+/* One category of an ACL as SQL's text[] parameter, a JSON array text (caller frees); NULL when not set. */
+char *sg_test_cat_param(const struct sg_attrs *a, enum sg_attr_cat c);
 
 Suite *sg_suite(void);
 Suite *route_suite(void);
