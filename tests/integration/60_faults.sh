@@ -22,7 +22,6 @@ OA=/v1/openai/v1
 FLT=$SG_TEST_DIR/tmp/flt
 mkdir -p "$FLT"
 
-now_ms() { date +%s%3N; }
 up_stat() { curl -s "$SG_UPSTREAM_URL/_stats" | jq -r ".$1"; }
 pg_ctl_run() { (cd /tmp && runuser -u postgres -- "$PGCTL" "$@"); }
 pg_up() {
