@@ -11,41 +11,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Benchmark stacks hold throw-away data: their PostgreSQL runs without fsync (./dev up keeps the defaults).
-export SG_PG_FAST=1
+. "$ROOT/bench/stack.sh"
 KIND=${1:-chat}
 N=${2:-2000}
 RUN=$ROOT/var/profile/run
 PORT=${PROFILE_PORT:-18600}
-UPSTREAM_PORT=$((PORT + 1))
-PG_PORT=$((PORT + 3))
+bench_ports "$PORT"
 URL=http://127.0.0.1:$PORT
 
 cleanup() { "$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-rm -rf "$ROOT/var/profile"
-mkdir -p "$RUN/logs"
-chmod 755 "$ROOT/var/profile" "$RUN"
-sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$((PORT + 2))/g" \
-	-e "s/@STREAM_PORT@/$((PORT + 4))/g" -e "s/@BASELINE_STREAM_PORT@/$((PORT + 5))/g" \
-	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
-cat >"$RUN/stackgate.json" <<EOF
-{
-  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 1, "threads": 4,
-              "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
-  "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
-  "auth": { "required": true, "key_cache_ttl": 60 },
-  "providers": { "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
-                   "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } } ] },
-  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" } ]
-}
-EOF
-export STACKGATE_DATABASE_URL="host=$RUN/pg-run port=$PG_PORT dbname=stackgate user=postgres"
-NGINX_ACCESS_LOG=off EXTRA_SERVERS_FILE=$RUN/extra-servers.conf AUTH_CACHE_TTL=60s \
-	"$ROOT/dev" _stack_up "$RUN" "$PORT" "$RUN/stackgate.json" "$PG_PORT" >"$RUN/logs/stack-up.log" 2>&1
-SG_BIN=$ROOT/build/stackgate
-"$SG_BIN" principal add prof --role user >/dev/null
-KEY=$("$SG_BIN" key create prof 2>/dev/null | tail -1)
+bench_prepare "$ROOT/var/profile" "$RUN"
+bench_config "$RUN" 1 4
+AUTH_CACHE_TTL=60s bench_up "$RUN" "$PORT" prof
 
 # The same daemon again, under callgrind (forked workers stay instrumented).
 "$ROOT/dev" _daemon_stop "$RUN"
@@ -53,10 +31,7 @@ KEY=$("$SG_BIN" key create prof 2>/dev/null | tail -1)
 (cd "$RUN" && setsid valgrind --tool=callgrind --callgrind-out-file="$RUN/callgrind.%p" \
 	--toggle-collect=accept_thread \
 	"$SG_BIN" serve --config "$RUN/stackgate.json" >>"$RUN/logs/stackgate.log" 2>&1 </dev/null &)
-for _ in $(seq 300); do
-	[[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/health") == 200 ]] && break
-	sleep 0.2
-done
+bench_wait_health "$URL" 300 || true
 
 body='{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
 one() {

@@ -28,19 +28,14 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# Benchmark stacks hold throw-away data: their PostgreSQL runs without fsync (./dev up keeps the defaults).
-export SG_PG_FAST=1
+. "$ROOT/bench/stack.sh"
 RUN=$ROOT/var/bench/run
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-32}
 PORT=${BENCH_PORT:-18500}
-UPSTREAM_PORT=$((PORT + 1))
-BASELINE_PORT=$((PORT + 2))
-PG_PORT=$((PORT + 3))
+bench_ports "$PORT"
 SG_URL=http://127.0.0.1:$PORT
-STREAM_PORT=$((PORT + 4))
-BASELINE_STREAM_PORT=$((PORT + 5))
 STREAMS=${STREAMS:-1000}
 BENCHES=("$@")
 ((${#BENCHES[@]})) || BENCHES=(trivial models chat stream-latency streams)
@@ -53,42 +48,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rm -rf "$ROOT/var/bench"
-mkdir -p "$RUN/logs"
-chmod 755 "$ROOT/var/bench" "$RUN"
-sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$BASELINE_PORT/g" \
-	-e "s/@STREAM_PORT@/$STREAM_PORT/g" -e "s/@BASELINE_STREAM_PORT@/$BASELINE_STREAM_PORT/g" \
-	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
+bench_prepare "$ROOT/var/bench" "$RUN"
 # 36 threads per worker: all of CONNS (32) may land on one worker, plus server.reserved_threads (4, which inference
 # never takes), so that no benchmark request meets the reserve's 429.
-cat >"$RUN/stackgate.json" <<EOF
-{
-  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 2, "threads": 36,
-              "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
-  "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
-  "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 60 },
-  "providers": {
-    "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
-                     "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } },
-                   { "provider_id": "streamer", "provider_type": "remote::vllm",
-                     "config": { "url": "http://127.0.0.1:$STREAM_PORT/v1", "check_model_on_register": false } } ]
-  },
-  "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" },
-             { "model_id": "bench-stream-lat", "provider_id": "streamer", "provider_model_id": "stream-20-50" },
-             { "model_id": "bench-stream", "provider_id": "streamer", "provider_model_id": "stream-10-1000" } ]
-}
-EOF
-export STACKGATE_DATABASE_URL="host=$RUN/pg-run port=$PG_PORT dbname=stackgate user=postgres"
-NGINX_ACCESS_LOG=off NGINX_WORKERS=1 EXTRA_SERVERS_FILE=$RUN/extra-servers.conf \
-	"$ROOT/dev" _stack_up "$RUN" "$PORT" "$RUN/stackgate.json" "$PG_PORT" >"$RUN/logs/stack-up.log" 2>&1 ||
-	{ cat "$RUN/logs/stack-up.log"; exit 1; }
-SG_BIN=$ROOT/build/stackgate
-for _ in $(seq 100); do
-	[[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break
-	sleep 0.1
-done
-"$SG_BIN" principal add bench --role user >/dev/null
-KEY=$("$SG_BIN" key create bench --description bench 2>/dev/null | tail -1)
+bench_config "$RUN" 2 36
+# The streaming benchmarks' provider: the node upstream (PORT+4), which lists no models.
+jq --arg url "http://127.0.0.1:$STREAM_PORT/v1" '.providers.inference += [{provider_id: "streamer",
+	provider_type: "remote::vllm", config: {url: $url, check_model_on_register: false}}] |
+	.models += [{model_id: "bench-stream-lat", provider_id: "streamer", provider_model_id: "stream-20-50"},
+	            {model_id: "bench-stream", provider_id: "streamer", provider_model_id: "stream-10-1000"}]' \
+	"$RUN/stackgate.json" >"$RUN/stackgate.json.new" && mv "$RUN/stackgate.json.new" "$RUN/stackgate.json"
+NGINX_WORKERS=1 bench_up "$RUN" "$PORT" bench
 export BENCH_KEY=$KEY
 
 # wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms"

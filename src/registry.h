@@ -336,6 +336,8 @@ sg_status registry_cache_put(enum sg_rtype t, const json_t *obj, long long creat
 void registry_cache_drop(enum sg_rtype t, const char *identifier);
 void registry_cache_reset(bool loaded);
 size_t registry_cache_count(enum sg_rtype t);
+/* The most entries a lookup of type t compares an identifier with: its table's longest hash chain. */
+size_t registry_cache_longest_chain(enum sg_rtype t);
 
 /*
  * Notifications on stackgate_registry that are not about a resource (e.g.

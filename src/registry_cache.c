@@ -269,6 +269,25 @@ registry_cache_count(enum sg_rtype t)
 	return n;
 }
 
+size_t
+registry_cache_longest_chain(enum sg_rtype t)
+{
+	size_t longest = 0;
+
+	registry_ensure_init();
+	pthread_rwlock_rdlock(&cache.lock);
+	for (size_t i = 0; i < cache.tab[t].nb; i++) {
+		size_t n = 0;
+
+		for (const struct entry *e = cache.tab[t].b[i]; e != NULL; e = e->hnext)
+			n++;
+		if (n > longest)
+			longest = n;
+	}
+	pthread_rwlock_unlock(&cache.lock);
+	return longest;
+}
+
 /*
  * A reference to e's object: the kept parse when there is one, else a fresh
  * parse, kept when keep and the budget allow.  NULL when out of memory.

@@ -5,7 +5,8 @@
 # `registry` view; 200 concurrent registrations of overlapping identifiers
 # with differing bodies give only 200s and 409s and a table that matches the
 # acknowledged 200s; every write sends NOTIFY stackgate_registry; rows written
-# with plain SQL reach every worker's cache in well under a second; reads are
+# with plain SQL reach every worker's cache (polled, within a generous bound:
+# how fast is bench/'s); reads are
 # served from the cache (no registry query reaches PostgreSQL); and with
 # PostgreSQL stopped, reads still answer from the cache while writes get 503,
 # then everything recovers when it is back.  Identifiers start with reg-.
@@ -13,24 +14,16 @@
 # PostgreSQL's server programs, found the way ./dev finds them.
 PGBIN=$("$SG_ROOT/dev" _pgbin)
 
-now_ms() { date +%s%3N; }
 # db_url DBNAME: the test database's conninfo with another dbname (the later keyword wins).
 db_url() { echo "$STACKGATE_DATABASE_URL dbname=$1"; }
-# get_all_workers PATH WANT: GET PATH a few times (reaching every worker) until all answer WANT; prints the ms it took, or -1.
-get_all_workers() {
-	local t0 ok
-	t0=$(now_ms)
-	while (($(now_ms) - t0 < 3000)); do
-		ok=1
-		for _ in 1 2 3 4 5 6; do
-			req GET "$1"
-			[[ $STATUS == "$2" ]] || { ok=0; break; }
-		done
-		((ok)) && { echo $(($(now_ms) - t0)); return; }
-		sleep 0.02
+# all_workers PATH WANT: GET PATH a few times (reaching every worker); succeeds if all answer WANT.
+all_workers() {
+	for _ in 1 2 3 4 5 6; do
+		req_is "$2" GET "$1" || return 1
 	done
-	echo -1
 }
+# metadata_is PATH JSON: GET PATH answers an object whose metadata is JSON (compact).
+metadata_is() { req GET "$1" && [[ $(jq -c .metadata <<<"$BODY" 2>/dev/null) == "$2" ]]; }
 
 # ------------------------------------------------------------------ migrations
 before=$(psql_q "SELECT string_agg(name || '@' || applied_at, ',' ORDER BY name) FROM schema_migrations")
@@ -148,23 +141,15 @@ expect_eq "$bad" "" "every worker serves the stored provider for each identifier
 
 # ------------------------------------------------------------------ SQL writes reach every worker
 psql_q "INSERT INTO models (identifier, provider_id, provider_resource_id, metadata) VALUES ('reg-sql1', 'vllm', 'test-llm', '{}')"
-ms=$(get_all_workers /v1/models/reg-sql1 200)
-((ms >= 0 && ms < 1000)) && pass "a row inserted with SQL is served by every worker within 1 s (${ms} ms)" ||
-	fail "a row inserted with SQL is served by every worker within 1 s" "took $ms ms"
+poll 10 all_workers /v1/models/reg-sql1 200 && pass "a row inserted with SQL is served by every worker" ||
+	fail "a row inserted with SQL is served by every worker (polled 10 s)" "last answer $STATUS"
 psql_q "UPDATE models SET metadata = '{\"k\": 1}' WHERE identifier = 'reg-sql1'"
 expect_eq "$(psql_q "SELECT updated_at > created_at FROM models WHERE identifier = 'reg-sql1'")" t "an UPDATE moves updated_at"
-seen=""
-for _ in $(seq 50); do
-	req GET /v1/models/reg-sql1
-	seen=$(jq -c .metadata <<<"$BODY")
-	[[ $seen == '{"k":1}' ]] && break
-	sleep 0.02
-done
-expect_eq "$seen" '{"k":1}' "an UPDATE with SQL reaches the cache"
+poll 10 metadata_is /v1/models/reg-sql1 '{"k":1}' && pass "an UPDATE with SQL reaches the cache" ||
+	fail "an UPDATE with SQL reaches the cache (polled 10 s)" "last answer $STATUS $(head -c 200 <<<"$BODY")"
 psql_q "DELETE FROM models WHERE identifier = 'reg-sql1'"
-ms=$(get_all_workers /v1/models/reg-sql1 404)
-((ms >= 0 && ms < 1000)) && pass "a row deleted with SQL is gone from every worker within 1 s (${ms} ms)" ||
-	fail "a row deleted with SQL is gone from every worker within 1 s" "took $ms ms"
+poll 10 all_workers /v1/models/reg-sql1 404 && pass "a row deleted with SQL is gone from every worker" ||
+	fail "a row deleted with SQL is gone from every worker (polled 10 s)" "last answer $STATUS"
 
 # ------------------------------------------------------------------ reads come from the cache
 if [[ $(psql_q "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'") == 1 ]]; then
@@ -205,20 +190,11 @@ if pg_ctl_run -D "$SG_RUN/pg/data" -m fast -w stop >/dev/null 2>&1; then
 	expect_jq .error.message "the registry database is unavailable" "the 503 says the registry database is unavailable"
 	((el < 5000)) && pass "the 503 comes quickly (${el} ms)" || fail "the 503 comes quickly" "took $el ms"
 	pg_up && pass "start PostgreSQL again" || fail "start PostgreSQL again" "see postgresql.log"
-	ok=0
-	for _ in $(seq 100); do
-		req POST /v1/models '{"model_id":"reg-down","provider_id":"vllm-short"}'
-		[[ $STATUS == 200 ]] && { ok=1; break; }
-		sleep 0.1
-	done
-	((ok)) && pass "registrations work again once PostgreSQL is back" || fail "registrations work again once PostgreSQL is back"
+	poll 15 req_is 200 POST /v1/models '{"model_id":"reg-down","provider_id":"vllm-short"}' &&
+		pass "registrations work again once PostgreSQL is back" || fail "registrations work again once PostgreSQL is back"
 	psql_q "INSERT INTO models (identifier, provider_id, metadata) VALUES ('reg-after', 'vllm', '{}')"
-	ok=0
-	for _ in $(seq 100); do # the listeners reconnect with a backoff of at most 5 s
-		ms=$(get_all_workers /v1/models/reg-after 200)
-		((ms >= 0)) && { ok=1; break; }
-	done
-	((ok)) && pass "every worker's listener reconnected and sees new rows" ||
+	# The listeners reconnect with a backoff of at most 5 s.
+	poll 60 all_workers /v1/models/reg-after 200 && pass "every worker's listener reconnected and sees new rows" ||
 		fail "every worker's listener reconnected and sees new rows"
 	req DELETE /v1/models/reg-down
 	req DELETE /v1/models/reg-after

@@ -150,31 +150,10 @@ expect_status 200 "GET /v1/tools?toolgroup_id=ls35-none"
 expect_eq "$BODY" '{"data":[]}' "…is an empty list"
 
 # A walk that starts without the cache reads PostgreSQL (the unit test binary, case db_walk).
-check_bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate
-if [[ ! -x $check_bin && -f ${check_bin%/*}/Makefile ]]; then
-	make -C "${check_bin%/*}" -s check_stackgate >/dev/null 2>&1
-fi
-if [[ -x $check_bin ]]; then
-	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=registry CK_RUN_CASE=db_walk \
-		CK_VERBOSITY=normal "$check_bin" 2>&1); rc=$?
-	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
-		pass "a walk from PostgreSQL (cache not loaded) equals registry_list, $NBULK+ models"
-	else
-		REQ_DESC="$check_bin (CK_RUN_CASE=db_walk)"; STATUS=$rc; BODY=$out
-		fail "a walk from PostgreSQL (cache not loaded) equals registry_list" "exit $rc"
-	fi
-else
-	fail "a walk from PostgreSQL (cache not loaded) equals registry_list" "no unit-test binary at $check_bin"
-fi
+unit_case registry db_walk "a walk from PostgreSQL (cache not loaded) equals registry_list, $NBULK+ models"
 
 # ---- clean up ---------------------------------------------------------------------------------
 psql_q "DELETE FROM models WHERE identifier LIKE 'ls35-%'" >/dev/null
 psql_q "DELETE FROM principals WHERE name LIKE 'ls35-%'" >/dev/null
-left=""
-for _ in $(seq 100); do
-	req GET /v1/models
-	left=$(jq '[.data[] | select(.identifier | startswith("ls35-"))] | length' <<<"$BODY" 2>/dev/null)
-	[[ $left == 0 ]] && break
-	sleep 0.2
-done
-expect_eq "$left" 0 "after the clean-up no ls35 model is listed"
+poll 20 none_listed ls35- && pass "after the clean-up no ls35 model is listed" ||
+	fail "after the clean-up no ls35 model is listed (polled 20 s)"

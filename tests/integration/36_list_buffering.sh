@@ -61,11 +61,5 @@ kill "$slow" 2>/dev/null
 wait "$slow" 2>/dev/null
 
 psql_q "DELETE FROM models WHERE identifier LIKE 'lb36-%'" >/dev/null
-left=""
-for _ in $(seq 100); do
-	req GET /v1/models
-	left=$(jq '[.data[] | select(.identifier | startswith("lb36-"))] | length' <<<"$BODY" 2>/dev/null)
-	[[ $left == 0 ]] && break
-	sleep 0.2
-done
-expect_eq "$left" 0 "after the clean-up no lb36 model is listed"
+poll 20 none_listed lb36- && pass "after the clean-up no lb36 model is listed" ||
+	fail "after the clean-up no lb36 model is listed (polled 20 s)"

@@ -114,21 +114,15 @@ denied_type=$(jq -r .error.type <<<"$BODY")
 as "$KA" GET /v1/models/acc-nothing-m
 expect_status 404 "a model that does not exist is 404 too"
 expect_eq "$(jq -r .error.type <<<"$BODY")" "$denied_type" "…with the same error type as a hidden one"
-as "$KB" GET /v1/models/acc-alice-m
-expect_status 404 "bob gets 404 for alice's model"
-as "" GET /v1/models/acc-alice-m
-expect_status 404 "anonymous gets 404 for alice's model"
-as "$KA" GET /v1/models/acc-alice-m
-expect_status 200 "alice reads her own model"
-as "$KADM" GET /v1/models/acc-bob-m
-expect_status 200 "admin reads bob's model"
-
-as "$KA" DELETE /v1/models/acc-bob-m
-expect_status 404 "alice cannot delete bob's model"
-as "" DELETE /v1/models/acc-alice-m
-expect_status 404 "anonymous cannot delete alice's model"
-as "$KB" GET /v1/models/acc-bob-m
-expect_status 200 "bob's model is still there"
+as_cases <<'CASES'
+KB GET /v1/models/acc-alice-m 404 bob gets 404 for alice's model
+- GET /v1/models/acc-alice-m 404 anonymous gets 404 for alice's model
+KA GET /v1/models/acc-alice-m 200 alice reads her own model
+KADM GET /v1/models/acc-bob-m 200 admin reads bob's model
+KA DELETE /v1/models/acc-bob-m 404 alice cannot delete bob's model
+- DELETE /v1/models/acc-alice-m 404 anonymous cannot delete alice's model
+KB GET /v1/models/acc-bob-m 200 bob's model is still there
+CASES
 
 as "$KA" POST /v1/openai/v1/chat/completions '{"model":"acc-bob-m","messages":[{"role":"user","content":"hi"}]}'
 expect_status 404 "alice cannot call bob's model"

@@ -121,18 +121,14 @@ expect_eq "$(exists models t41-a-m)" 1 "alice's model is still there"
 as "$KA" DELETE /v1/models/t41-a-m
 expect_status 200 "alice unregisters her model"
 
-as "$KA" GET /v1/models/t41-anon
-expect_status 200 "alice sees the anonymous model"
-as "$KA" DELETE /v1/models/t41-anon
-expect_status 403 "…but may not unregister it (she is not its owner)"
-as "" DELETE /v1/models/t41-adm-public
-expect_status 403 "anonymous may not unregister the admin's public model"
-as "" DELETE /v1/models/t41-bob-shared
-expect_status 404 "anonymous gets 404 for bob's model"
-as "" DELETE /v1/models/t41-anon
-expect_status 200 "anonymous unregisters an ownerless model"
-as "$KADM" DELETE /v1/models/t41-bob-shared
-expect_status 200 "an admin unregisters bob's model"
+as_cases <<'CASES'
+KA GET /v1/models/t41-anon 200 alice sees the anonymous model
+KA DELETE /v1/models/t41-anon 403 …but may not unregister it (she is not its owner)
+- DELETE /v1/models/t41-adm-public 403 anonymous may not unregister the admin's public model
+- DELETE /v1/models/t41-bob-shared 404 anonymous gets 404 for bob's model
+- DELETE /v1/models/t41-anon 200 anonymous unregisters an ownerless model
+KADM DELETE /v1/models/t41-bob-shared 200 an admin unregisters bob's model
+CASES
 
 # The other types with a DELETE route follow the same rule.
 as "$KA" POST /v1/datasets '{"dataset_id":"t41-ds","purpose":"eval/question-answer","source":{"type":"rows","rows":[]},"provider_id":"localfs"}'
@@ -241,16 +237,13 @@ expect_status 403 "alice, who sees the config's tool group, may not unregister i
 as "" DELETE /v1/models/t41-conf-m
 expect_status 403 "anonymous may not unregister a config model"
 expect_jq .error.message "Model 't41-conf-m' comes from the configuration: only an admin may unregister it" "…saying why"
-as "" DELETE /v1/models/t41-claimed
-expect_status 403 "…nor one the config claimed at start"
-as "$KB" DELETE /v1/models/t41-conf-m
-expect_status 403 "bob may not unregister a config model"
-as "$KADM" DELETE /v1/models/t41-conf-m
-expect_status 200 "an admin unregisters a config model"
-as "$KADM" DELETE /v1/models/t41-claimed
-expect_status 200 "…and the claimed one"
-as "$KADM" DELETE /v1/toolgroups/t41::cfg
-expect_status 200 "…and the config's tool group"
+as_cases <<'CASES'
+- DELETE /v1/models/t41-claimed 403 …nor one the config claimed at start
+KB DELETE /v1/models/t41-conf-m 403 bob may not unregister a config model
+KADM DELETE /v1/models/t41-conf-m 200 an admin unregisters a config model
+KADM DELETE /v1/models/t41-claimed 200 …and the claimed one
+KADM DELETE /v1/toolgroups/t41::cfg 200 …and the config's tool group
+CASES
 sg_restart_daemon || fail "restart with the test config"
 
 # ---- clean up -----------------------------------------------------------------------------------------

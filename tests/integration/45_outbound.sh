@@ -28,7 +28,6 @@ worker_ticks() {
 	done
 	echo "$t"
 }
-now_ms() { date +%s%3N; }
 
 # ------------------------------------------------------------------ clients that leave free their threads
 # 130 registrations against a server that accepts and never answers, each

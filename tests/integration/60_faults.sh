@@ -21,7 +21,6 @@ OA=/v1/openai/v1
 FLT=$SG_TEST_DIR/tmp/flt
 mkdir -p "$FLT"
 
-now_ms() { date +%s%3N; }
 up_stat() { curl -s "$SG_UPSTREAM_URL/_stats" | jq -r ".$1"; }
 pg_is_up() { (cd /tmp && runuser -u postgres -- "$PGBIN/pg_isready" -h "$SG_RUN/pg-run" -p "$SG_PG_PORT" -q); }
 workers_sorted() { sg_worker_pids | sort -n | tr '\n' ' '; }
@@ -369,13 +368,8 @@ if pg_ctl_run -D "$SG_RUN/pg/data" -m fast -w stop >/dev/null 2>&1; then
 	sleep 1
 	pg_up && pass "start PostgreSQL again" || fail "start PostgreSQL again" "see postgresql.log"
 	outage=$(($(now_ms) - t_down))
-	ok=0
-	for _ in $(seq 100); do
-		req POST /v1/models '{"model_id":"flt-pg-back","provider_id":"vllm-short"}'
-		[[ $STATUS == 200 ]] && { ok=1; break; }
-		sleep 0.1
-	done
-	((ok)) && pass "registrations recover by themselves once PostgreSQL is back" || fail "registrations recover by themselves"
+	poll 15 req_is 200 POST /v1/models '{"model_id":"flt-pg-back","provider_id":"vllm-short"}' &&
+		pass "registrations recover by themselves once PostgreSQL is back" || fail "registrations recover by themselves"
 	sleep 0.5
 else
 	fail "stop PostgreSQL (fast) under load" "pg_ctl stop failed"

@@ -33,6 +33,25 @@ as() {
 	fi
 }
 
+# as_cases: one check a line of stdin, "KEYVAR METHOD PATH STATUS WHAT…": as
+# "${!KEYVAR}" METHOD PATH (KEYVAR "-": anonymous), then expect_status STATUS WHAT.
+# Blank lines and lines starting with '#' are skipped.  $BODY is the last answer's.
+as_cases() {
+	local key method path want what
+	while read -r key method path want what; do
+		[[ -z $key || $key == '#'* ]] && continue
+		[[ $key == - ]] && key="" || key=${!key}
+		as "$key" "$method" "$path" </dev/null
+		expect_status "$want" "$what"
+	done
+}
+
+# none_listed PREFIX: GET /v1/models lists no identifier starting with PREFIX (for poll).
+none_listed() {
+	req GET /v1/models
+	[[ $STATUS == 200 && $(jq --arg p "$1" '[.data[] | select(.identifier | startswith($p))] | length' <<<"$BODY" 2>/dev/null) == 0 ]]
+}
+
 # header NAME: the value of a response header of the last req (case-insensitive)
 header() {
 	grep -i "^$1:" "$HDRS" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'
@@ -59,6 +78,28 @@ expect_jq() {
 
 expect_body_contains() {
 	if [[ $BODY == *"$1"* ]]; then pass "$2"; else fail "$2" "body lacks '$1'"; fi
+}
+
+# now_ms: milliseconds since the epoch.
+now_ms() { date +%s%3N; }
+
+# poll SECONDS CMD [ARGS…]: runs CMD until it succeeds, every 0.1 s for at most
+# SECONDS; succeeds if CMD did.  A bound, not a speed: how fast is bench/'s.
+poll() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
+		sleep 0.1
+	done
+}
+
+# req_is STATUS METHOD PATH [BODY] [curl args…]: req, then succeeds if it answered STATUS.
+req_is() {
+	local want=$1
+	shift
+	req "$@"
+	[[ $STATUS == "$want" ]]
 }
 
 expect_eq() {

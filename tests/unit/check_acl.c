@@ -144,9 +144,7 @@ END_TEST
 
 START_TEST(test_from_json_errors)
 {
-	static const struct {
-		const char *json, *msg;
-	} bad[] = {
+	static const struct sg_case_str bad[] = {
 		{"\"admin\"", "access_attributes must be an object or null"},
 		{"[]", "access_attributes must be an object or null"},
 		{"{\"roles\":\"admin\"}", "access_attributes.roles must be an array of strings or null"},
@@ -156,13 +154,13 @@ START_TEST(test_from_json_errors)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++) {
-		json_t *j = json_loads(bad[i].json, JSON_DECODE_ANY, NULL);
+		json_t *j = json_loads(bad[i].in, JSON_DECODE_ANY, NULL);
 		struct sg_attrs a;
 		char err[128];
 
 		ck_assert_ptr_nonnull(j);
 		ck_assert_int_eq(acl_attrs_from_json(j, &a, err, sizeof(err)), SG_E_BAD_REQUEST);
-		ck_assert_str_eq(err, bad[i].msg);
+		ck_assert_str_eq(err, bad[i].want);
 		/* Nothing is left half-filled. */
 		ck_assert(!a.present);
 		for (int c = 0; c < SG_ATTR_NCAT; c++)
@@ -199,34 +197,31 @@ END_TEST
 
 START_TEST(test_to_json)
 {
-	struct sg_attrs a;
-	json_t *in = json_loads("{\"namespaces\":[\"n\"],\"roles\":[],\"teams\":[\"t1\",\"t2\"]}", 0, NULL), *out;
-	char *text;
+	static const struct sg_case_str v[] = {
+		/* All four keys, in AccessAttributes' field order, null where unset. */
+		{"{\"namespaces\":[\"n\"],\"roles\":[],\"teams\":[\"t1\",\"t2\"]}",
+		 "{\"roles\":[],\"teams\":[\"t1\",\"t2\"],\"projects\":null,\"namespaces\":[\"n\"]}"},
+		/* AccessAttributes(): an object of four nulls, not null. */
+		{"{}", "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}"},
+	};
+	json_t *out = acl_attrs_to_json(NULL);
 
-	out = acl_attrs_to_json(NULL);
 	ck_assert(json_is_null(out));
 	json_decref(out);
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
+		json_t *in = json_loads(v[i].in, 0, NULL);
+		struct sg_attrs a;
+		char *text;
 
-	ck_assert_int_eq(acl_attrs_from_json(in, &a, NULL, 0), SG_OK);
-	out = acl_attrs_to_json(&a);
-	text = sg_json_dump(out);
-	/* All four keys, in AccessAttributes' field order, null where unset. */
-	ck_assert_str_eq(text, "{\"roles\":[],\"teams\":[\"t1\",\"t2\"],\"projects\":null,\"namespaces\":[\"n\"]}");
-	free(text);
-	json_decref(out);
-	acl_attrs_free(&a);
-
-	/* AccessAttributes(): an object of four nulls, not null. */
-	json_decref(in);
-	in = json_object();
-	ck_assert_int_eq(acl_attrs_from_json(in, &a, NULL, 0), SG_OK);
-	out = acl_attrs_to_json(&a);
-	text = sg_json_dump(out);
-	ck_assert_str_eq(text, "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}");
-	free(text);
-	json_decref(out);
-	json_decref(in);
-	acl_attrs_free(&a);
+		ck_assert_int_eq(acl_attrs_from_json(in, &a, NULL, 0), SG_OK);
+		out = acl_attrs_to_json(&a);
+		text = sg_json_dump(out);
+		ck_assert_str_eq(text, v[i].want);
+		free(text);
+		json_decref(out);
+		json_decref(in);
+		acl_attrs_free(&a);
+	}
 }
 END_TEST
 
@@ -368,23 +363,6 @@ START_TEST(test_category_names)
 }
 END_TEST
 
-/* A JSON array text of one category, or NULL when the category is not set. */
-static char *
-cat_param(const struct sg_attrs *a, int c)
-{
-	json_t *arr;
-	char *s;
-
-	if (!a->present || !a->set[c])
-		return NULL;
-	arr = json_array();
-	for (size_t i = 0; i < a->cat[c].n; i++)
-		json_array_append_new(arr, json_string(a->cat[c].v[i]));
-	s = sg_json_dump(arr);
-	json_decref(arr);
-	return s;
-}
-
 static bool
 sql_check(PGconn *conn, const struct sg_attrs *obj, const char *caller_json)
 {
@@ -402,7 +380,7 @@ sql_check(PGconn *conn, const struct sg_attrs *obj, const char *caller_json)
 
 	params[0] = obj->present ? "true" : "false";
 	for (int c = 0; c < SG_ATTR_NCAT; c++)
-		params[1 + c] = cats[c] = cat_param(obj, c);
+		params[1 + c] = cats[c] = sg_test_cat_param(obj, (enum sg_attr_cat) c);
 	params[5] = caller_json;
 	res = PQexecParams(conn, sql, 6, NULL, params, NULL, NULL, 0);
 	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "sg_acl_check failed: %s", PQresultErrorMessage(res));

@@ -42,9 +42,7 @@ hex_of(const void *data, size_t n, char out[HEX_LEN + 1])
 
 START_TEST(test_sha256_vectors)
 {
-	static const struct {
-		const char *msg, *hex;
-	} v[] = {
+	static const struct sg_case_str v[] = {
 		{"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 		{"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
 		{"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
@@ -55,8 +53,8 @@ START_TEST(test_sha256_vectors)
 	char out[HEX_LEN + 1];
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
-		hex_of(v[i].msg, strlen(v[i].msg), out);
-		ck_assert_msg(strcasecmp(out, v[i].hex) == 0, "'%s': %s", v[i].msg, out);
+		hex_of(v[i].in, strlen(v[i].in), out);
+		ck_assert_msg(strcasecmp(out, v[i].want) == 0, "'%s': %s", v[i].in, out);
 	}
 }
 END_TEST
@@ -457,9 +455,7 @@ END_TEST
 /* auth_error_json: pasted between quotes, any message makes a valid JSON string. */
 START_TEST(test_auth_error_json)
 {
-	static const struct {
-		const char *msg, *json;
-	} v[] = {
+	static const struct sg_case_str v[] = {
 		{"invalid API key", "invalid API key"},
 		{"must be \"Bearer <API key>\"", "must be \\\"Bearer <API key>\\\""},
 		{"back\\slash", "back\\\\slash"},
@@ -469,18 +465,18 @@ START_TEST(test_auth_error_json)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
-		char *esc = auth_error_json(v[i].msg), *doc;
+		char *esc = auth_error_json(v[i].in), *doc;
 		json_t *j;
 
 		ck_assert_ptr_nonnull(esc);
-		ck_assert_str_eq(esc, v[i].json);
+		ck_assert_str_eq(esc, v[i].want);
 		for (const char *p = esc; *p; p++)
 			ck_assert_msg((unsigned char) *p >= 0x20 && (unsigned char) *p < 0x7f, "byte %02x in '%s'",
 				      (unsigned char) *p, esc);
 		doc = sg_asprintf("{\"error\":{\"message\":\"%s\"}}", esc);
 		j = json_loads(doc, 0, NULL);
 		ck_assert_msg(j != NULL, "not JSON: %s", doc);
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")), v[i].msg);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")), v[i].in);
 		json_decref(j);
 		free(doc);
 		free(esc);
@@ -558,9 +554,7 @@ END_TEST
 
 START_TEST(test_identity_bad_attributes)
 {
-	static const struct {
-		const char *param, *msg;
-	} v[] = {
+	static const struct sg_case_str v[] = {
 		{"STACKGATE_ATTRIBUTES={not json", "the authentication service sent invalid attributes: not a JSON object"},
 		{"STACKGATE_ATTRIBUTES=[\"admin\"]", "the authentication service sent invalid attributes: not a JSON object"},
 		{"STACKGATE_ATTRIBUTES={\"roles\":\"admin\"}",
@@ -569,12 +563,12 @@ START_TEST(test_identity_bad_attributes)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
-		const char *env[] = {v[i].param, NULL};
+		const char *env[] = {v[i].in, NULL};
 		struct fake f;
 
 		fake_init(&f, env, false);
 		ck_assert_int_eq(worker_identity(&f.r), SG_E_BAD_REQUEST);
-		ck_assert_str_eq(f.r.err.msg, v[i].msg);
+		ck_assert_str_eq(f.r.err.msg, v[i].want);
 		ck_assert(!f.r.id.admin);
 		ck_assert(acl_attrs_empty(&f.r.id.attrs));
 		fake_free(&f);

@@ -26,18 +26,6 @@ load(const char *text, char **errors)
 	return conf_load_string(text, "t.json", errors);
 }
 
-/* Loads text that must be valid. */
-static struct sg_conf *
-load_ok(const char *text)
-{
-	char *errors;
-	struct sg_conf *c = load(text, &errors);
-
-	ck_assert_msg(c != NULL, "unexpected errors for %s:\n%s", text, errors ? errors : "(null)");
-	ck_assert_ptr_null(errors);
-	return c;
-}
-
 /* Loads text that must fail; returns the error text (caller frees). */
 static char *
 load_fail(const char *text)
@@ -61,7 +49,7 @@ expect_errors(const char *text, const char *expected)
 
 START_TEST(test_defaults)
 {
-	struct sg_conf *c = load_ok("{}");
+	struct sg_conf *c = sg_test_conf("{}");
 
 	ck_assert_str_eq(c->path, "t.json");
 	ck_assert_str_eq(c->listen, "/run/stackgate/stackgate.sock");
@@ -70,7 +58,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c->workers, 2);
 	conf_free(c);
 	/* null clears an optional string. */
-	c = load_ok("{\"server\": {\"pid_file\": null, \"socket_group\": null}}");
+	c = sg_test_conf("{\"server\": {\"pid_file\": null, \"socket_group\": null}}");
 	ck_assert_ptr_null(c->pid_file);
 	ck_assert_ptr_null(c->socket_group);
 	ck_assert_int_eq(c->threads, 64);
@@ -99,7 +87,7 @@ END_TEST
 /* access_policy: the default as rules when absent, the configured rules when given, problems at their positions. */
 START_TEST(test_access_policy)
 {
-	struct sg_conf *c = load_ok("{\"auth\": {\"admin_roles\": [\"ops\"]}}");
+	struct sg_conf *c = sg_test_conf("{\"auth\": {\"admin_roles\": [\"ops\"]}}");
 	json_t *j;
 	char *text;
 
@@ -113,7 +101,7 @@ START_TEST(test_access_policy)
 	json_decref(j);
 	conf_free(c);
 
-	c = load_ok("{\"access_policy\": [{\"permit\": {\"actions\": [\"read\"]}}]}");
+	c = sg_test_conf("{\"access_policy\": [{\"permit\": {\"actions\": [\"read\"]}}]}");
 	ck_assert(!c->policy->is_default);
 	ck_assert_uint_eq(c->policy->n, 1);
 	conf_free(c);
@@ -140,7 +128,7 @@ END_TEST
 
 START_TEST(test_every_field)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"version\": 2, \"image_name\": \"x\",\n"
 		" \"server\": {\"socket\": \"127.0.0.1:9000\", \"socket_mode\": \"0600\", \"socket_group\": \"www\",\n"
 		"  \"workers\": 8, \"threads\": 16, \"thread_stack_kb\": 128, \"max_requests\": 1000,\n"
@@ -303,10 +291,46 @@ static const struct {
 	{ "{\"server\": {\"log_level\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
 	  "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got "
 	  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\n" },
+	/* Env errors point at the "${" of the offending reference (the variables unset: env_reset). */
+	{ "{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
+	  "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
+	  "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
+	  "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
+	/* An escape before the reference: \u00e9 is 6 columns in the text, 2 bytes decoded. */
+	{ "{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
+	  "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	/* A raw multi-byte character is one column. */
+	{ "{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
+	  "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
+	  "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	  "${env.NAME:default}\n" },
+	{ "{\"database\": {\"conninfo\": \"a ${env.}\"}}",
+	  "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	  "${env.NAME:default}\n" },
+	/* One error per value: the bad provider_type is not reported a second time. */
+	{ "{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
+	  "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
+	  "has no default\n" },
+	{ "{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
+	  "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
 };
+
+/* Unsets the variables the tests set or expect unset. */
+static void
+env_reset(void)
+{
+	unsetenv("SG_TEST_UNSET_A");
+	unsetenv("SG_TEST_UNSET_B");
+	unsetenv("SG_TEST_W");
+	unsetenv("SG_TEST_HOST");
+	unsetenv("SG_TEST_PORT");
+}
 
 START_TEST(test_error_cases)
 {
+	env_reset();
 	expect_errors(error_cases[_i].text, error_cases[_i].errors);
 }
 END_TEST
@@ -353,46 +377,38 @@ END_TEST
 
 /* ---- ${env.…} ---- */
 
-static void
-env_reset(void)
-{
-	unsetenv("SG_TEST_UNSET_A");
-	unsetenv("SG_TEST_UNSET_B");
-	unsetenv("SG_TEST_W");
-	unsetenv("SG_TEST_HOST");
-	unsetenv("SG_TEST_PORT");
-}
-
 START_TEST(test_env_set_unset_default)
 {
+	static const struct {
+		const char *w; /* SG_TEST_W's value; NULL: unset */
+		const char *ref;
+		int workers;
+	} v[] = {
+		{NULL, "${env.SG_TEST_W:4}", 4},
+		{"8", "${env.SG_TEST_W:4}", 8},
+		{"8", "${env.SG_TEST_W}", 8},
+		{NULL, "${env.SG_TEST_W:=5}", 5}, /* the later spelling ":=" (default) */
+		{"", "${env.SG_TEST_W:3}", 3},    /* as in Llama Stack, an empty variable counts as unset */
+	};
 	struct sg_conf *c;
+	char text[128];
 
-	env_reset();
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:4}\"}}");
-	ck_assert_int_eq(c->workers, 4);
-	conf_free(c);
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++) {
+		env_reset();
+		if (v[i].w != NULL)
+			setenv("SG_TEST_W", v[i].w, 1);
+		snprintf(text, sizeof(text), "{\"server\": {\"workers\": \"%s\"}}", v[i].ref);
+		c = sg_test_conf(text);
+		ck_assert_msg(c->workers == v[i].workers, "%s: %d", v[i].ref, c->workers);
+		conf_free(c);
+	}
+	/* ":=" keeps a set value; ":+" is the value when set. */
 	setenv("SG_TEST_W", "8", 1);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:4}\"}}");
-	ck_assert_int_eq(c->workers, 8);
-	conf_free(c);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W}\"}}");
-	ck_assert_int_eq(c->workers, 8);
-	conf_free(c);
-	/* The later spellings ":=" (default) and ":+" (value when set). */
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
+	c = sg_test_conf("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
 		    " \"database\": {\"conninfo\": \"a${env.SG_TEST_UNSET_A:+x}b\"}}");
 	ck_assert_int_eq(c->workers, 8);
 	ck_assert_str_eq(c->log_level, "debug");
 	ck_assert_str_eq(c->conninfo, "ab");
-	conf_free(c);
-	unsetenv("SG_TEST_W");
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\"}}");
-	ck_assert_int_eq(c->workers, 5);
-	conf_free(c);
-	/* As in Llama Stack, an empty variable counts as unset. */
-	setenv("SG_TEST_W", "", 1);
-	c = load_ok("{\"server\": {\"workers\": \"${env.SG_TEST_W:3}\"}}");
-	ck_assert_int_eq(c->workers, 3);
 	conf_free(c);
 	env_reset();
 }
@@ -403,7 +419,7 @@ START_TEST(test_env_empty_default)
 	struct sg_conf *c;
 
 	env_reset();
-	c = load_ok("{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:}\"}}");
+	c = sg_test_conf("{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:}\"}}");
 	ck_assert_str_eq(c->conninfo, "");
 	conf_free(c);
 }
@@ -416,7 +432,7 @@ START_TEST(test_env_embedded_multiple)
 
 	env_reset();
 	setenv("SG_TEST_HOST", "10.0.0.5", 1);
-	c = load_ok("{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
 		    " \"config\": {\"url\": \"http://${env.SG_TEST_HOST:localhost}:${env.SG_TEST_PORT:8000}/v1\",\n"
 		    "  \"note\": [\"a${env.SG_TEST_UNSET_A:}b\", {\"deep\": \"${env.SG_TEST_PORT:x}${env.SG_TEST_PORT:y}\"}]}}]},\n"
 		    " \"models\": [{\"model_id\": \"${env.SG_TEST_HOST}\"}]}");
@@ -442,7 +458,7 @@ START_TEST(test_env_not_substituted)
 	/* Keys are not substituted, "${" without "env." is literal, the result is not rescanned. */
 	env_reset();
 	setenv("SG_TEST_W", "${env.SG_TEST_UNSET_A}", 1);
-	c = load_ok("{\"models\": [{\"${env.SG_TEST_W}\": \"${x} $env ${env.SG_TEST_W}\"}]}");
+	c = sg_test_conf("{\"models\": [{\"${env.SG_TEST_W}\": \"${x} $env ${env.SG_TEST_W}\"}]}");
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->models, 0), "${env.SG_TEST_W}")),
 			 "${x} $env ${env.SG_TEST_UNSET_A}");
 	conf_free(c);
@@ -458,7 +474,7 @@ START_TEST(test_env_home)
 
 	env_reset();
 	setenv("HOME", "/home/t", 1);
-	c = load_ok("{\"server\": {\"pid_file\": \"${env.SG_TEST_UNSET_A:~/sg.pid}\"}}");
+	c = sg_test_conf("{\"server\": {\"pid_file\": \"${env.SG_TEST_UNSET_A:~/sg.pid}\"}}");
 	ck_assert_str_eq(c->pid_file, "/home/t/sg.pid");
 	conf_free(c);
 	if (saved)
@@ -469,59 +485,26 @@ START_TEST(test_env_home)
 }
 END_TEST
 
-/* Env errors point at the "${" of the offending reference. */
-static const struct {
-	const char *text, *errors;
-} env_error_cases[] = {
-	{ "{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
-	  "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
-	  "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
-	  "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
-	/* An escape before the reference: \u00e9 is 6 columns in the text, 2 bytes decoded. */
-	{ "{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	/* A raw multi-byte character is one column. */
-	{ "{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
-	  "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
-	{ "{\"database\": {\"conninfo\": \"a ${env.}\"}}",
-	  "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
-	/* One error per value: the bad provider_type is not reported a second time. */
-	{ "{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
-	  "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
-	  "has no default\n" },
-	{ "{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
-	  "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
-};
-
-START_TEST(test_env_errors)
-{
-	env_reset();
-	expect_errors(env_error_cases[_i].text, env_error_cases[_i].errors);
-}
-END_TEST
-
+/* Numeric and boolean strings load as the numbers and booleans they spell. */
 START_TEST(test_numeric_strings)
 {
-	struct sg_conf *c = load_ok("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
+	struct sg_conf *c = sg_test_conf("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
 				    "  \"max_requests\": \"0\", \"socket_mode\": \"600\", \"shutdown_timeout\": \"10\"},\n"
 				    " \"database\": {\"auto_migrate\": \"TRUE\", \"pool_size\": \"1\"},\n"
 				    " \"auth\": {\"required\": \"on\", \"key_cache_ttl\": \"60\"}}");
+	const struct {
+		const char *name;
+		long long got, want;
+	} v[] = {
+		{"workers", c->workers, 8}, {"threads", c->threads, 32}, {"max_body_bytes", (long long) c->max_body_bytes, 2048},
+		{"max_requests", c->max_requests, 0}, {"socket_mode", c->socket_mode, 0600},
+		{"shutdown_timeout", c->shutdown_timeout_s, 10}, {"auto_migrate", c->auto_migrate, true},
+		{"pool_size", c->db_pool_size, 1}, {"required", c->auth_required, true},
+		{"key_cache_ttl", c->key_cache_ttl_s, 60},
+	};
 
-	ck_assert_int_eq(c->workers, 8);
-	ck_assert_int_eq(c->threads, 32);
-	ck_assert_uint_eq(c->max_body_bytes, 2048);
-	ck_assert_int_eq(c->max_requests, 0);
-	ck_assert_uint_eq(c->socket_mode, 0600);
-	ck_assert_int_eq(c->shutdown_timeout_s, 10);
-	ck_assert(c->auto_migrate);
-	ck_assert_int_eq(c->db_pool_size, 1);
-	ck_assert(c->auth_required);
-	ck_assert_int_eq(c->key_cache_ttl_s, 60);
+	for (size_t i = 0; i < SG_ARRAY_LEN(v); i++)
+		ck_assert_msg(v[i].got == v[i].want, "%s: %lld, not %lld", v[i].name, v[i].got, v[i].want);
 	conf_free(c);
 }
 END_TEST
@@ -659,7 +642,7 @@ START_TEST(test_provider_kinds)
 	snprintf(text, sizeof(text),
 		 "{\"providers\": {\"inference\": [{\"provider_id\": \"p\", \"provider_type\": \"%s\", \"config\": %s}]}}",
 		 kind_cases[_i].type, kind_cases[_i].config);
-	c = load_ok(text);
+	c = sg_test_conf(text);
 	p = conf_provider(c, SG_API_INFERENCE, "p");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->provider_type, kind_cases[_i].type);
@@ -684,7 +667,7 @@ START_TEST(test_provider_api_key_env)
 
 	setenv("OPENAI_API_KEY", "sk-env", 1);
 	setenv("GROQ_API_KEY", "", 1);
-	c = load_ok("{\"providers\": {\"inference\": [\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [\n"
 		    " {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\"},\n"
 		    " {\"provider_id\": \"o2\", \"provider_type\": \"remote::openai\", \"config\": {\"api_key\": \"sk-cfg\"}},\n"
 		    " {\"provider_id\": \"g\", \"provider_type\": \"remote::groq\"},\n"
@@ -702,7 +685,7 @@ END_TEST
 
 START_TEST(test_provider_settings)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"providers\": {\"inference\": [\n"
 		" {\"provider_id\": \"a\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://a/v1\"}},\n"
 		" {\"provider_id\": \"b\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"https://b/v1\",\n"
@@ -730,7 +713,7 @@ END_TEST
 
 START_TEST(test_provider_table)
 {
-	struct sg_conf *c = load_ok(
+	struct sg_conf *c = sg_test_conf(
 		"{\"providers\": {\n"
 		" \"inference\": [{\"provider_id\": \"vllm\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://u\"}},\n"
 		"                {\"provider_id\": \"ollama\", \"provider_type\": \"remote::ollama\", \"config\": null}],\n"
@@ -831,9 +814,7 @@ END_TEST
 /* URL userinfo is masked in any string value; the rest of the URL stays. */
 START_TEST(test_mask_url_userinfo)
 {
-	static const struct {
-		const char *in, *out;
-	} v[] = {
+	static const struct sg_case_str v[] = {
 		{"http://user:pass@host/v1", "http://user:********@host/v1"},
 		{"https://tok3n@host:8443/x?y=1#f", "https://********@host:8443/x?y=1#f"},
 		{"http://user:p@ss:w@host", "http://user:********@host"},
@@ -853,9 +834,9 @@ START_TEST(test_mask_url_userinfo)
 		json_t *m = provider_config_masked(cfg);
 
 		ck_assert_ptr_nonnull(m);
-		ck_assert_str_eq(json_string_value(json_object_get(m, "url")), v[i].out);
-		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "urls"), 0)), v[i].out);
-		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "o"), "base")), v[i].out);
+		ck_assert_str_eq(json_string_value(json_object_get(m, "url")), v[i].want);
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(m, "urls"), 0)), v[i].want);
+		ck_assert_str_eq(json_string_value(json_object_get(json_object_get(m, "o"), "base")), v[i].want);
 		json_decref(m);
 		json_decref(cfg);
 	}
@@ -869,7 +850,7 @@ START_TEST(test_scrub)
 	char text[512];
 
 	setenv("OPENAI_API_KEY", "sk-env-key-0123456789", 1);
-	c = load_ok("{\"providers\": {\"inference\": ["
+	c = sg_test_conf("{\"providers\": {\"inference\": ["
 		    "  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {"
 		    "     \"url\": \"http://bob:url-password-1@h/v1\", \"api_token\": \"tok-0123456789\","
 		    "     \"extra\": {\"Session_Token\": [\"nested-secret-1\", \"short\"]}, \"plain\": \"visible-value\"}},"
@@ -917,7 +898,7 @@ START_TEST(test_provider_info)
 	char *dump;
 
 	setenv("SG_TEST_W", "sk-secret-from-env", 1);
-	c = load_ok("{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
+	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
 		    "  \"config\": {\"api_key\": \"${env.SG_TEST_W}\", \"extra\": {\"password\": \"p\"}}}]}}");
 	ck_assert_str_eq(c->providers[0].api_key, "sk-secret-from-env");
 	info = provider_info_json(&c->providers[0]);
@@ -1010,13 +991,12 @@ conf_suite(void)
 		{.t = NULL}};
 	const TTest *const env[] = {test_env_set_unset_default, test_env_empty_default, test_env_embedded_multiple,
 		test_env_not_substituted, test_env_home, NULL};
-	const struct sg_loop env_loops[] = {SG_LOOP(test_env_errors, env_error_cases), {.t = NULL}};
 	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings, test_provider_table,
 		test_api_names, test_access_policy, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info,
 		NULL};
 	const struct sg_loop provider_loops[] = {SG_LOOP(test_provider_kinds, kind_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "load", .tests = load, .loops = load_loops},
-		{.name = "env", .tests = env, .loops = env_loops},
+		{.name = "env", .tests = env},
 		{.name = "provider", .tests = provider, .loops = provider_loops}, {.name = NULL}};
 
 	return sg_suite_new("conf", tcases);

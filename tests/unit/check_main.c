@@ -2,13 +2,17 @@
 /*
  * check_main.c: runs every module's suite and prints Check's summary line;
  * also sg_suite_new(), which makes a suite from the cases a module lists as
- * data (suites.h), so no module repeats Check's calls.
+ * data (suites.h), so no module repeats Check's calls, and sg_test_conf(),
+ * the one way a test loads a config that must be valid, and
+ * sg_test_cat_param(), an ACL category as the SQL functions take it.
  * CK_RUN_SUITE / CK_RUN_CASE select a subset, as Check documents.
  */
 #include "config.h"
 
 #include <stdlib.h>
 
+#include "acl.h"
+#include "conf.h"
 #include "json.h"
 #include "suites.h"
 
@@ -30,6 +34,33 @@ sg_suite_new(const char *name, const struct sg_tcase *cases)
 			tcase_add_loop_test(tc, l->t, 0, l->n);
 		suite_add_tcase(s, tc);
 	}
+	return s;
+}
+
+struct sg_conf *
+sg_test_conf(const char *text)
+{
+	char *errors = NULL;
+	struct sg_conf *c = conf_load_string(text, "t.json", &errors);
+
+	ck_assert_msg(c != NULL, "unexpected errors for %s:\n%s", text, errors ? errors : "(null)");
+	ck_assert_ptr_null(errors);
+	return c;
+}
+
+char *
+sg_test_cat_param(const struct sg_attrs *a, enum sg_attr_cat c)
+{
+	json_t *arr;
+	char *s;
+
+	if (!a->present || !a->set[c])
+		return NULL;
+	arr = json_array();
+	for (size_t i = 0; i < a->cat[c].n; i++)
+		ck_assert_int_eq(json_array_append_new(arr, json_string(a->cat[c].v[i])), 0);
+	s = sg_json_dump(arr);
+	json_decref(arr);
 	return s;
 }
 

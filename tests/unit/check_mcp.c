@@ -178,10 +178,9 @@ START_TEST(provider_config_keys)
 		"   \"headers\": {\"Bad Name\": \"v\", \"X-Split\": \"a\\r\\nX-Evil: 1\", \"X-Num\": 1},\n"
 		"   \"read_timeout\": 0, \"total_timeout\": \"long\", \"max_response_bytes\": 10}}]}}";
 	char *errors = NULL;
-	struct sg_conf *c = conf_load_string(good, "t.json", &errors);
+	struct sg_conf *c = sg_test_conf(good);
 	const struct sg_provider *d, *m;
 
-	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
 	d = conf_provider(c, SG_API_TOOL_RUNTIME, "d");
 	m = conf_provider(c, SG_API_TOOL_RUNTIME, "m");
 	ck_assert_ptr_null(d->allowed_hosts);

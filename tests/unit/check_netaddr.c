@@ -65,9 +65,7 @@ START_TEST(urls_are_checked)
 		/* curl decodes a host's percent-encoding before it connects, so the check sees what curl will use */
 		{"http://ex%61mple.com/", "example.com", 80, false},
 	};
-	static const struct {
-		const char *url, *why;
-	} bad[] = {
+	static const struct sg_case_str bad[] = {
 		{"file:///etc/passwd", "http"},
 		{"ftp://example.com/", "http"},
 		{"gopher://127.0.0.1:25/", "http"},
@@ -93,8 +91,8 @@ START_TEST(urls_are_checked)
 		ck_assert_int_eq(u.https, good[i].https);
 	}
 	for (size_t i = 0; i < SG_ARRAY_LEN(bad); i++) {
-		ck_assert_msg(netaddr_parse_url(bad[i].url, &u, why, sizeof(why)) == SG_E_BAD_REQUEST, "%s", bad[i].url);
-		ck_assert_msg(strstr(why, bad[i].why) != NULL, "%s: %s", bad[i].url, why);
+		ck_assert_msg(netaddr_parse_url(bad[i].in, &u, why, sizeof(why)) == SG_E_BAD_REQUEST, "%s", bad[i].in);
+		ck_assert_msg(strstr(why, bad[i].want) != NULL, "%s: %s", bad[i].in, why);
 		ck_assert_ptr_null(strstr(why, "secret"));
 	}
 }
@@ -103,10 +101,7 @@ END_TEST
 START_TEST(allow_list_matches_the_normalised_host_and_port)
 {
 	json_t *allowed = json_pack("[s,s,s,s,i]", "127.0.0.1:8080", "MCP.example.com", "[::1]:9", "tools.internal.:7000", 5);
-	static const struct {
-		const char *url;
-		bool ok;
-	} cases[] = {
+	static const struct sg_case_ok cases[] = {
 		{"http://127.0.0.1:8080/mcp", true},
 		{"http://127.1:8080/mcp", true},
 		{"http://0x7f000001:8080/mcp", true},
@@ -130,8 +125,8 @@ START_TEST(allow_list_matches_the_normalised_host_and_port)
 
 	ck_assert_ptr_nonnull(allowed);
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
-		ck_assert_msg(netaddr_parse_url(cases[i].url, &u, why, sizeof(why)) == SG_OK, "%s", cases[i].url);
-		ck_assert_msg(netaddr_allowed(&u, allowed) == cases[i].ok, "%s", cases[i].url);
+		ck_assert_msg(netaddr_parse_url(cases[i].in, &u, why, sizeof(why)) == SG_OK, "%s", cases[i].in);
+		ck_assert_msg(netaddr_allowed(&u, allowed) == cases[i].ok, "%s", cases[i].in);
 	}
 	ck_assert(!netaddr_allowed(&u, NULL));
 	json_decref(allowed);

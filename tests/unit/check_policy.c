@@ -622,23 +622,6 @@ static const char *const agreement_policies[] = {
 
 static const char *const verdict_names[] = {"permit", "forbid", "no_match", "undecided"};
 
-/* An array category of the object's ACL as SQL's text[] parameter (NULL: not set). */
-static char *
-cat_param(const struct sg_attrs *a, enum sg_attr_cat c)
-{
-	json_t *arr;
-	char *s;
-
-	if (!a->present || !a->set[c])
-		return NULL;
-	arr = json_array();
-	for (size_t i = 0; i < a->cat[c].n; i++)
-		ck_assert_int_eq(json_array_append_new(arr, json_string(a->cat[c].v[i])), 0);
-	s = sg_json_dump(arr);
-	json_decref(arr);
-	return s;
-}
-
 START_TEST(test_sql_agreement)
 {
 	static const char sql[] =
@@ -663,7 +646,7 @@ START_TEST(test_sql_agreement)
 			if (!objs[oi].owner_known)
 				continue; /* SQL always knows the row's owner */
 			for (int c = 0; c < SG_ATTR_NCAT; c++)
-				cats[c] = cat_param(&obj_attrs[oi], (enum sg_attr_cat) c);
+				cats[c] = sg_test_cat_param(&obj_attrs[oi], (enum sg_attr_cat) c);
 			for (size_t ci = 0; ci < NCALLER; ci++)
 				for (int a = 0; a < SG_ACT_COUNT; a++)
 					for (size_t ti = 0; ti < SG_ARRAY_LEN(types); ti++) {

@@ -253,11 +253,9 @@ START_TEST(test_builder_accepts_every_def)
 		"{\"provider_id\": \"basic-1\", \"provider_type\": \"inline::basic\", \"config\": {}},"
 		"{\"provider_id\": \"judge\", \"provider_type\": \"inline::llm-as-judge\", \"config\": {}},"
 		"{\"provider_id\": \"bt\", \"provider_type\": \"inline::braintrust\", \"config\": {}}]}}";
-	char *errors = NULL;
-	struct sg_conf *conf = conf_load_string(conf_text, "t.json", &errors);
+	struct sg_conf *conf = sg_test_conf(conf_text);
 	size_t built = 0;
 
-	ck_assert_msg(conf != NULL, "%s", errors ? errors : "(null)");
 	for (size_t p = 0; p < conf->nproviders; p++) {
 		const struct sg_provider *prov = &conf->providers[p];
 		json_t *defs = defs_ok(prov->provider_type, prov->provider_id), *def;

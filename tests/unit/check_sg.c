@@ -60,10 +60,7 @@ END_TEST
 
 START_TEST(utf8_validation)
 {
-	static const struct {
-		const char *s;
-		bool ok;
-	} cases[] = {
+	static const struct sg_case_ok cases[] = {
 		{"", true},
 		{"plain ascii", true},
 		{"caf\xc3\xa9", true},
@@ -79,7 +76,7 @@ START_TEST(utf8_validation)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
-		ck_assert_msg(sg_utf8_valid(cases[i].s, strlen(cases[i].s)) == cases[i].ok, "case %zu", i);
+		ck_assert_msg(sg_utf8_valid(cases[i].in, strlen(cases[i].in)) == cases[i].ok, "case %zu", i);
 }
 END_TEST
 

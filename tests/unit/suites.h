@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "acl.h"
 #include "registry.h"
 #include "sg.h"
 
@@ -15,6 +16,15 @@ struct sg_sample {
 };
 extern const struct sg_sample registry_samples[];
 extern const size_t registry_samples_count;
+
+/* Table rows of the two most common shapes: a text and what it gives; a text and whether it is accepted. */
+struct sg_case_str {
+	const char *in, *want;
+};
+struct sg_case_ok {
+	const char *in;
+	bool ok;
+};
 
 /* A loop test: t runs once for each row index in [0, n) of its table. */
 struct sg_loop {
@@ -39,6 +49,13 @@ struct sg_tcase {
 
 /* A suite named name made of cases, which end with one whose name is NULL (check_main.c). */
 Suite *sg_suite_new(const char *name, const struct sg_tcase *cases);
+
+/* The config in text (loaded as "t.json"), which must be valid: the test fails with its errors otherwise. */
+struct sg_conf;
+struct sg_conf *sg_test_conf(const char *text);
+
+/* One category of an ACL as SQL's text[] parameter, a JSON array text (caller frees); NULL when not set. */
+char *sg_test_cat_param(const struct sg_attrs *a, enum sg_attr_cat c);
 
 Suite *sg_suite(void);
 Suite *route_suite(void);
