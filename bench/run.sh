@@ -20,9 +20,11 @@
 #             proxy_pass to the same zero-delay upstream; throughput and the
 #             latency stackgate adds at p50/p99 under a moderate load
 #             (and chat-limits, below)
-#   chat-limits  the same chat/completions with limits on (rules for the bench
-#             principal and model that never bite) vs off (limits.enabled false),
-#             the daemon restarted between interleaved rounds; goal: on/off >= 0.9
+#   chat-limits  the same chat/completions with limits and usage on (limit rules
+#             for the bench principal and model that never bite; one usage_log
+#             row per request) vs both off (limits.enabled and usage.enabled
+#             false), the daemon restarted between interleaved rounds; goal:
+#             on/off >= 0.9
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
 set -euo pipefail
@@ -119,16 +121,17 @@ pg_statements() {
 	        WHERE d.datname = 'stackgate' AND s.query NOT LIKE '%pg_stat_statements%'"
 }
 
-# chat/completions with limits on and off, the daemon restarted between interleaved rounds.
+# chat/completions with limits and usage on and off, the daemon restarted between interleaved rounds.
 chat_limits() {
 	# The same stackgate with limits on (rules for the bench principal that never bite, so every
-	# check runs: the principal's and the model's subjects) and off, restarted between rounds.
+	# check runs: the principal's and the model's subjects) and the usage log on, and with both
+	# off, restarted between rounds.
 	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
 	export BENCH_BODY=$RUN/chat.json
 	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
 		--tokens-per-day 1000000000000 >/dev/null
 	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
-	jq '.limits.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
+	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
 	: >"$RUN/limits.on"; : >"$RUN/limits.off"
 	for ((i = 0; i < ROUNDS; i++)); do
 		for v in on off; do
@@ -144,12 +147,12 @@ chat_limits() {
 		done
 	done
 	for v in on off; do
-		printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (rps of the rounds: %s)\n' "chat/completions, limits $v" \
+		printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (rps of the rounds: %s)\n' "chat, limits+usage $v" \
 			"$(cut -d' ' -f1 "$RUN/limits.$v" | median)" "$(cut -d' ' -f2 "$RUN/limits.$v" | median)" \
 			"$(cut -d' ' -f3 "$RUN/limits.$v" | median)" "$(cut -d' ' -f1 "$RUN/limits.$v" | tr '\n' ' ')"
 	done
 	awk -v a="$(cut -d' ' -f1 "$RUN/limits.on" | median)" -v b="$(cut -d' ' -f1 "$RUN/limits.off" | median)" \
-		'BEGIN { printf "%-34s ratio %.3f (goal: at least 0.900)\n\n", "limits on / off:", (b > 0 ? a / b : 0) }'
+		'BEGIN { printf "%-34s ratio %.3f (goal: at least 0.900)\n\n", "limits+usage on / off:", (b > 0 ? a / b : 0) }'
 	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
 	"$SG_BIN" limit clear bench >/dev/null
 	"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
