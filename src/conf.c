@@ -132,6 +132,12 @@ check_log_level(const char *s)
 }
 
 static const char *
+check_log_format(const char *s)
+{
+	return strcmp(s, "text") == 0 || strcmp(s, "json") == 0 ? NULL : "must be one of text, json";
+}
+
+static const char *
 check_abs_path(const char *s)
 {
 	return s[0] == '/' ? NULL : "must be an absolute path";
@@ -158,6 +164,9 @@ static const struct key keys[] = {
 	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
 	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
+	{ "server", "log_format", K_STR, F(log_format), 0, 0, check_log_format },
+	{ "metrics", "enabled", K_BOOL, F(metrics_enabled), 0, 0, NULL },
+	{ "metrics", "max_models", K_INT, F(metrics_max_models), 1, 65536, NULL },
 	{ "database", "conninfo", K_STR, F(conninfo), 0, 0, NULL },
 	{ "database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL },
 	{ "database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL },
@@ -170,7 +179,7 @@ static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "providers", 0 },
+	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "providers", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
 	{ "datasets", F(datasets) }, { "scoring_fns", F(scoring_fns) }, { "benchmarks", F(benchmarks) },
@@ -339,10 +348,13 @@ conf_defaults(void)
 	c->client_version_check = true;
 	c->db_pool_size = 4;
 	c->key_cache_ttl_s = 5;
+	c->metrics_enabled = true;
+	c->metrics_max_models = 256;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
+	c->log_format = sg_strdup("text");
 	c->conninfo = sg_strdup("");
-	if (c->listen == NULL || c->log_level == NULL || c->conninfo == NULL ||
+	if (c->listen == NULL || c->log_level == NULL || c->log_format == NULL || c->conninfo == NULL ||
 	    !sg_strv_push(&c->admin_roles, "admin")) {
 		conf_free(c);
 		return NULL;
@@ -473,6 +485,7 @@ conf_free(struct sg_conf *c)
 	free(c->listen);
 	free(c->socket_group);
 	free(c->log_level);
+	free(c->log_format);
 	free(c->pid_file);
 	free(c->conninfo);
 	sg_strv_free(&c->admin_roles);

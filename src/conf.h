@@ -71,8 +71,13 @@ struct sg_conf {
 	int max_json_depth;      /* server.max_json_depth, default 64 */
 	int shutdown_timeout_s;  /* server.shutdown_timeout, default 30 */
 	char *log_level;         /* server.log_level, default "info" */
+	char *log_format;        /* server.log_format: "text" (default) or "json" (log.h) */
 	char *pid_file;          /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
+
+	/* "metrics" (metrics.h; both take effect on restart: the shared mapping is sized at start) */
+	bool metrics_enabled;    /* metrics.enabled, default true */
+	int metrics_max_models;  /* metrics.max_models, default 256, 1..65536: model labels before "other" */
 
 	/* "database" */
 	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */

@@ -36,6 +36,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "resources.h"
 #include "shm.h"
@@ -295,6 +296,7 @@ reap(bool stopping)
 			s->shm_slot = 0;
 			if (stopping)
 				continue;
+			metrics_worker_restarted();
 			if (!clean && young) {
 				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
 				if (s->backoff_ms > BACKOFF_MAX_MS)
@@ -411,6 +413,10 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
+	if (metrics_declare(conf) != SG_OK) {
+		conf_free(conf);
+		return 1;
+	}
 	/* Modules that count host-wide declare their shm areas above this line. */
 	if (shm_map() != SG_OK) {
 		conf_free(conf);

@@ -38,6 +38,7 @@
 #include "inspect.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "registry.h"
 #include "route.h"
@@ -153,6 +154,7 @@ worker_handle(struct request *r)
 		goto out;
 	}
 	r->route = rt;
+	metrics_enter(r);
 	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
 		st = identity_resolve(r);
 		if (st != SG_OK)
@@ -179,6 +181,7 @@ out:
 		respond_error(r, st);
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
+	metrics_record(r);
 	access_log(r);
 }
 
@@ -352,6 +355,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 		started++;
 	}
 	pthread_attr_destroy(&attr);
+	metrics_worker_threads(started);
 	log_info("worker ready: %d threads", started);
 
 	for (;;) {
