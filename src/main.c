@@ -170,6 +170,7 @@ main(int argc, char **argv)
 		if (c == NULL)
 			return 1;
 		log_set_level_name(c->log_level);
+		log_set_format_name(c->log_format);
 	}
 	json_object_seed(0);
 	if (strcmp(cmd, "serve") == 0) {

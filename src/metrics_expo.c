@@ -292,8 +292,13 @@ metrics_handler(struct request *r)
 	struct metrics_snapshot *s;
 	struct proxy_buf b = {NULL, 0, 0};
 	size_t objects[SG_RT_COUNT];
+	const char *param;
 	sg_status st = SG_OK;
 
+	/* Only nginx's metrics location sets this param (a client header would be HTTP_*): elsewhere it is missing. */
+	param = http_param(r, "STACKGATE_METRICS");
+	if (param == NULL || strcmp(param, "on") != 0)
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "no route for %s", r->path);
 	if (!metrics_on())
 		return http_fail(r, SG_E_NOT_FOUND, NULL, "metrics are disabled (metrics.enabled is false)");
 	for (int t = 0; t < SG_RT_COUNT; t++)

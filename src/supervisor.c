@@ -372,6 +372,7 @@ reload(struct sg_conf *conf, int fd, const char *listen_path)
 	free(nc->listen);
 	nc->listen = sg_strdup(listen_path);
 	log_set_level_name(nc->log_level);
+	log_set_format_name(nc->log_format);
 	preregister(nc);
 	generation++;
 	/* Retire the old generation only after the new one has been forked. */

@@ -10,7 +10,7 @@
  * request being read or written is never cut short.
  *
  * The worker is the only writer of status lines and error bodies, and writes
- * the access log: one line per request.
+ * the access log (log_request): one line per request.
  *
  * Shared state: `stopping` and `served` are atomics; nothing else is shared
  * between the threads of this file.
@@ -117,17 +117,6 @@ respond_ok(struct request *r)
 	free(text);
 }
 
-static void
-access_log(struct request *r)
-{
-	int64_t dur = sg_now_us() - r->start_us;
-
-	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s", r->method_name ? r->method_name : "-",
-		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
-		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
-		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "");
-}
-
 void
 worker_handle(struct request *r)
 {
@@ -182,7 +171,7 @@ out:
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
 	metrics_record(r);
-	access_log(r);
+	log_request(r);
 }
 
 static void *
