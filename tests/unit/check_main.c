@@ -29,6 +29,7 @@ main(void)
 	srunner_add_suite(sr, mcp_suite());
 	srunner_add_suite(sr, alloc_suite());
 	srunner_add_suite(sr, shm_suite());
+	srunner_add_suite(sr, metrics_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

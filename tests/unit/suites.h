@@ -20,5 +20,6 @@ Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
 Suite *alloc_suite(void);
 Suite *shm_suite(void);
+Suite *metrics_suite(void);
 
 #endif
