@@ -18,7 +18,8 @@
 #   chat      POST chat/completions through stackgate (authenticated) vs nginx
 #             proxy_pass to the same zero-delay upstream; throughput and the
 #             latency stackgate adds at p50/p99 under a moderate load; then the same
-#             stackgate with metrics.enabled true vs false (restarted between interleaved runs)
+#             stackgate with metrics.enabled true vs false (restarted between interleaved runs;
+#             alone: chat-metrics)
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
 set -euo pipefail
@@ -138,13 +139,13 @@ pair_configs() {
 	for ((i = 0; i < ROUNDS; i++)); do
 		for c in a b; do
 			if [[ $c == a ]]; then conf=$ca f=$fa; else conf=$cb f=$fb; fi
-			STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
+			SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
 			for _ in $(seq 100); do [[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break; sleep 0.1; done
 			wrk -t"$threads" -c"$conns" -d1s -s "$script" "$url" >/dev/null 2>&1
 			wrk_run "$url" "$script" "$conns" "$threads" >>"$f"
 		done
 	done
-	STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+	SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
 	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
 	a_rps=$(cut -d' ' -f1 "$fa" | median); a_p50=$(cut -d' ' -f2 "$fa" | median)
 	a_p99=$(cut -d' ' -f3 "$fa" | median)
@@ -156,6 +157,19 @@ pair_configs() {
 		"$(cut -d' ' -f1 "$fb" | tr '\n' ' ')"
 	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
 		'BEGIN { printf "%-34s ratio A/B %.3f   p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
+}
+
+# What the metrics cost: the chat benchmark on the same stackgate with metrics.enabled true (A) and
+# false (B).
+metrics_on_off() {
+	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+	export BENCH_BODY=$RUN/chat.json
+	jq '.metrics.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nometrics.json"
+	echo "metrics on (A) vs off (B); uptime before: $(uptime)"
+	pair_configs "chat/completions, metrics on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
+		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nometrics.json"
+	echo "uptime after: $(uptime)"
+	echo
 }
 
 # The OpenAI-compatible node test upstream, for the streaming benchmarks.
@@ -205,13 +219,10 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
-		# What the metrics cost: the same stackgate with metrics.enabled true (A) and false (B).
-		jq '.metrics.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nometrics.json"
-		echo "metrics on (A) vs off (B); uptime: $(uptime)"
-		pair_configs "chat/completions, metrics on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
-			"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nometrics.json"
-		echo "uptime after: $(uptime)"
-		echo
+		metrics_on_off
+		;;
+	chat-metrics)
+		metrics_on_off
 		;;
 	scale)
 		"$ROOT/bench/scale.sh"
