@@ -43,12 +43,13 @@ enum sg_method {
  * http_request_reset(); active is false for every other route.
  */
 struct request_inference {
-	bool active;              /* an inference route resolved the model below */
+	bool active;              /* an inference route found the model below (visible to the caller) */
 	const char *kind;         /* "chat", "completions" or "embeddings" (static) */
 	char model[256];          /* the registry id the client asked for */
 	char provider_id[128];    /* the provider that served it */
 	bool streamed;
-	bool usage_reported;      /* the token counts come from the upstream's usage */
+	bool usage_reported;      /* the token counts come from the upstream's usage; else they are
+				     the estimate, request_bytes / 4 and reply_bytes / 4 (openai_inference_settle) */
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
 	int64_t total_tokens;
@@ -57,7 +58,7 @@ struct request_inference {
 	int upstream_status;      /* the upstream's HTTP status; 0 when none came */
 	int64_t upstream_start_us; /* when the upstream call began; 0 when none was made */
 	int64_t upstream_us;      /* from the call's start to the upstream's last byte */
-	int64_t ttft_us;          /* to the first event of a stream; 0 when not streamed */
+	int64_t ttft_us;          /* from start_us to the upstream's first event of a stream; 0 when none */
 };
 
 struct request {

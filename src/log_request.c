@@ -8,6 +8,8 @@
  */
 #include "config.h"
 
+#include <stdio.h>
+
 #include "http.h"
 #include "log.h"
 #include "route.h"
@@ -49,17 +51,35 @@ log_request_json(const struct request *r, int64_t dur)
 	log_record_end(&lr);
 }
 
+/* For an inference request, what it did (r->inference), after the text line's usual fields. */
+static void
+inference_summary(const struct request *r, char *buf, size_t len)
+{
+	const struct request_inference *in = &r->inference;
+
+	buf[0] = '\0';
+	if (!in->active)
+		return;
+	snprintf(buf, len, " %s model=%s provider=%s%s upstream=%d tokens=%lld+%lld=%lld%s bytes=%zu/%zu ttft=%lldms",
+		 in->kind, in->model, in->provider_id, in->streamed ? " stream" : "", in->upstream_status,
+		 (long long) in->prompt_tokens, (long long) in->completion_tokens, (long long) in->total_tokens,
+		 in->usage_reported ? "" : " estimated", in->request_bytes, in->reply_bytes,
+		 (long long) (in->ttft_us / 1000));
+}
+
 void
 log_request(const struct request *r)
 {
 	int64_t dur = sg_now_us() - r->start_us;
+	char inf[768];
 
 	if (log_json()) {
 		log_request_json(r, dur);
 		return;
 	}
-	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s", r->method_name ? r->method_name : "-",
+	inference_summary(r, inf, sizeof(inf));
+	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s%s", r->method_name ? r->method_name : "-",
 		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
 		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
-		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "");
+		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "", inf);
 }

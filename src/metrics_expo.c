@@ -203,7 +203,7 @@ render_models(struct out *o, const struct metrics_snapshot *s)
 		{"stackgate_upstream_duration_seconds",
 		 "Upstream calls from their start to the upstream's last byte, by provider and model.", M_UPSTREAM},
 		{"stackgate_time_to_first_token_seconds",
-		 "Streamed upstream calls from their start to the first event, by provider and model.", M_TTFT},
+		 "Streams from the request's start to the upstream's first event, by provider and model.", M_TTFT},
 	};
 	char pbuf[300], mbuf[560], labels[900];
 

@@ -23,6 +23,14 @@
  * still sees no [DONE], so it can tell the stream is incomplete).  A stream
  * that ends cleanly always ends with `data: [DONE]`, added if the upstream
  * did not send it.  A client that goes away stops the upstream transfer.
+ *
+ * Accounting: every request that names a visible model fills r->inference
+ * (http.h) as it goes: bytes each way, upstream status and timing, the time
+ * to the first event, and the tokens of the upstream's "usage" (the reply
+ * body's, or a stream's usage chunk; without one, an estimate from the
+ * bytes).  A stream asks the upstream for its usage chunk
+ * (stream_options.include_usage) when the client did not, and that chunk is
+ * then not relayed.
  */
 #include "config.h"
 
@@ -105,6 +113,7 @@ openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, ch
 enum kind { K_COMPLETIONS, K_CHAT, K_EMBEDDINGS };
 
 static const char *const kind_path[] = {"/completions", "/chat/completions", "/embeddings"};
+static const char *const kind_name[] = {"completions", "chat", "embeddings"};
 static const char *const kind_what[] = {"completions", "chat completions", "embeddings"};
 
 /* s as an encoded JSON string (newly allocated), or NULL. */
@@ -139,6 +148,11 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 		return http_fail(r, SG_E_NOT_FOUND, "model", "model '%s' not found", name);
 	if (st != SG_OK)
 		return http_fail(r, st, NULL, "model '%s' could not be looked up: the registry is unavailable", name);
+	pid = json_string_value(json_object_get(t->model, "provider_id"));
+	r->inference.active = true;
+	r->inference.kind = kind_name[kind];
+	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
+	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
 
 	type = json_string_value(json_object_get(t->model, "model_type"));
 	embedding = type != NULL && strcmp(type, "embedding") == 0;
@@ -148,7 +162,6 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is an embedding model and does not support %s",
 				 name, kind_what[kind]);
 
-	pid = json_string_value(json_object_get(t->model, "provider_id"));
 	t->p = pid != NULL ? conf_provider(r->conf, SG_API_INFERENCE, pid) : NULL;
 	if (t->p == NULL)
 		return http_fail(r, SG_E_BAD_REQUEST, "model",
@@ -225,18 +238,41 @@ upstream_error(struct request *r, const struct sg_provider *p, const struct prox
 			 code);
 }
 
+/* The upstream's own token counts, for the request's record. */
+static void
+note_usage(struct request_inference *inf, const struct openai_usage *u)
+{
+	inf->usage_reported = true;
+	inf->prompt_tokens = u->prompt_tokens;
+	inf->completion_tokens = u->completion_tokens;
+	inf->total_tokens = u->total_tokens;
+}
+
+void
+openai_inference_settle(struct request_inference *inf)
+{
+	if (inf->usage_reported)
+		return;
+	inf->prompt_tokens = (int64_t) (inf->request_bytes / 4);
+	inf->completion_tokens = (int64_t) (inf->reply_bytes / 4);
+	inf->total_tokens = inf->prompt_tokens + inf->completion_tokens;
+}
+
 /* A buffered upstream answer, relayed with "model" rewritten. */
 static sg_status
 reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
 	       const char *client_json)
 {
 	struct proxy_buf out = {0};
+	struct openai_usage u;
 	enum openai_rewrite rw;
 	sg_status st = SG_OK;
 
 	if (resp->status < 200 || resp->status > 299)
 		return upstream_error(r, p, resp);
-	rw = openai_rewrite_model(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out);
+	rw = openai_rewrite_model_usage(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out, &u);
+	if (u.found)
+		note_usage(&r->inference, &u);
 	if (rw == OPENAI_RW_NOMEM) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	} else if (rw == OPENAI_RW_NOT_OBJECT) {
@@ -275,6 +311,7 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 struct relay {
 	struct request *r;
 	const char *model_json;
+	bool drop_usage_only; /* stackgate asked for the usage chunk, the client did not */
 	struct proxy_sse sse;
 	struct proxy_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
@@ -285,18 +322,31 @@ static bool
 relay_event(void *ctx, const char *ev, size_t len)
 {
 	struct relay *rl = ctx;
-	char *copy;
+	struct request_inference *inf = &rl->r->inference;
+	struct openai_event seen;
+	char *copy = NULL;
 	bool ok;
 
-	if (memmem(ev, len, "\"error\"", 7) == NULL)
-		return openai_sse_rewrite(ev, len, rl->model_json, &rl->out, &rl->done);
-	/* An upstream's error event may echo the key it was sent, like its error bodies. */
-	copy = sg_strndup(ev, len);
-	if (copy == NULL)
-		return false;
-	provider_scrub(rl->r->conf, copy);
-	ok = openai_sse_rewrite(copy, strlen(copy), rl->model_json, &rl->out, &rl->done);
-	free(copy);
+	if (inf->ttft_us == 0) {
+		int64_t t = sg_now_us() - rl->r->start_us;
+
+		inf->ttft_us = t > 0 ? t : 1;
+	}
+	if (memmem(ev, len, "\"error\"", 7) == NULL) {
+		ok = openai_sse_relay(ev, len, rl->model_json, rl->drop_usage_only, &rl->out, &seen);
+	} else {
+		/* An upstream's error event may echo the key it was sent, like its error bodies. */
+		copy = sg_strndup(ev, len);
+		if (copy == NULL)
+			return false;
+		provider_scrub(rl->r->conf, copy);
+		ok = openai_sse_relay(copy, strlen(copy), rl->model_json, rl->drop_usage_only, &rl->out, &seen);
+		free(copy);
+	}
+	if (seen.done)
+		rl->done = true;
+	if (seen.usage.found)
+		note_usage(inf, &seen.usage);
 	return ok;
 }
 
@@ -327,6 +377,7 @@ relay_data(void *ctx, const char *buf, size_t len)
 {
 	struct relay *rl = ctx;
 
+	rl->r->inference.reply_bytes += len;
 	rl->sse_res = proxy_sse_feed(&rl->sse, buf, len, relay_event, rl);
 	if (rl->sse_res == PROXY_SSE_STOP)
 		rl->sse_res = PROXY_SSE_NOMEM; /* relay_event stops only when it cannot allocate */
@@ -334,6 +385,16 @@ relay_data(void *ctx, const char *buf, size_t len)
 	if (!relay_flush(rl))
 		return false;
 	return rl->sse_res == PROXY_SSE_OK;
+}
+
+/* When the upstream call returned: its status and duration, and a buffered body's size. */
+static void
+upstream_done(struct request *r, const struct proxy_response *resp)
+{
+	r->inference.upstream_status = (int) resp->status;
+	r->inference.upstream_us = sg_now_us() - r->inference.upstream_start_us;
+	if (!resp->streamed)
+		r->inference.reply_bytes = resp->body.len;
 }
 
 /* proxy's client_alive: still someone at the other end of nginx? */
@@ -344,16 +405,17 @@ client_alive(void *ctx)
 }
 
 static sg_status
-relay_stream(struct request *r, const struct proxy_request *q, const char *client_json)
+relay_stream(struct request *r, const struct proxy_request *q, const char *client_json, bool drop_usage_only)
 {
 	const struct sg_provider *p = q->provider;
-	struct relay rl = {.r = r, .model_json = client_json};
+	struct relay rl = {.r = r, .model_json = client_json, .drop_usage_only = drop_usage_only};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
 	char err[512];
 	sg_status st, fail = SG_OK;
 
 	st = proxy_stream(q, &sink, &resp, err, sizeof(err));
+	upstream_done(r, &resp);
 	if (r->client_gone) {
 		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
 			 resp.duration_ms);
@@ -407,14 +469,14 @@ static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
-	struct proxy_buf body_out = {0};
+	struct proxy_buf body_out = {0}, asked = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
 	const char *model;
 	char err[512];
 	json_t *body;
-	bool stream = false, found = false;
+	bool stream = false, found = false, drop_usage_only = false;
 	sg_status st;
 
 	st = http_body_object(r, &body);
@@ -433,6 +495,7 @@ forward(struct request *r, enum kind kind)
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
+	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
 	if (st != SG_OK)
 		goto out;
@@ -451,6 +514,21 @@ forward(struct request *r, enum kind kind)
 			goto out;
 		}
 	}
+	if (stream) {
+		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
+
+		if (su == OPENAI_SU_NOMEM) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+		if (su == OPENAI_SU_ADDED) {
+			struct proxy_buf tmp = body_out;
+
+			body_out = asked;
+			asked = tmp;
+			drop_usage_only = true;
+		}
+	}
 	q = (struct proxy_request){.provider = t.p,
 				   .method = "POST",
 				   .path = kind_path[kind],
@@ -459,11 +537,14 @@ forward(struct request *r, enum kind kind)
 				   .request_id = r->request_id,
 				   .client_alive = client_alive,
 				   .alive_ctx = r};
+	r->inference.request_bytes = body_out.len;
+	r->inference.upstream_start_us = sg_now_us();
 	if (stream) {
-		st = relay_stream(r, &q, client_json);
+		st = relay_stream(r, &q, client_json, drop_usage_only);
 		goto out;
 	}
 	st = proxy_call(&q, &resp, err, sizeof(err));
+	upstream_done(r, &resp);
 	if (st == SG_OK && resp.aborted) {
 		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
 		r->client_gone = true;
@@ -473,8 +554,11 @@ forward(struct request *r, enum kind kind)
 	else
 		st = reply_buffered(r, t.p, &resp, client_json);
 out:
+	if (r->inference.active)
+		openai_inference_settle(&r->inference);
 	proxy_response_free(&resp);
 	proxy_buf_free(&body_out);
+	proxy_buf_free(&asked);
 	free(dumped);
 	free(upstream_json);
 	free(client_json);

@@ -78,6 +78,75 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
 bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
 	SG_MUST_CHECK;
 
+/* ---- What accounting reads (openai_rewrite.c, pure like the rewrite) ---- */
+
+/* The token counts of an OpenAI "usage" object. */
+struct openai_usage {
+	bool found; /* a usage object with at least one count */
+	int64_t prompt_tokens, completion_tokens, total_tokens;
+};
+
+/*
+ * Parses v[0..len), the text of a "usage" value, into *u: an object whose
+ * prompt_tokens, completion_tokens and total_tokens (each optional, other
+ * members ignored) are JSON integers from 0 to 10^15-1.  An absent count is
+ * 0, an absent total the sum of the other two.  False, *u zeroed, for
+ * anything else: null, not one object, no count at all, a count that is
+ * negative, fractional, exponent-written or too large.
+ */
+bool openai_usage_parse(const char *v, size_t len, struct openai_usage *u);
+
+/*
+ * openai_rewrite_model(), and the top-level "usage" of the same text (the
+ * last one when repeated) parsed into *usage (found false when there is
+ * none or it does not parse).
+ */
+enum openai_rewrite openai_rewrite_model_usage(const char *json, size_t len, const char *model_json,
+					       struct proxy_buf *out, struct openai_usage *usage);
+
+/* What openai_sse_relay() saw in one event. */
+struct openai_event {
+	bool done;                 /* the payload is exactly [DONE] */
+	struct openai_usage usage; /* the payload's top-level "usage" */
+	bool usage_only;           /* ...with "choices": []: the chunk include_usage adds */
+	bool dropped;              /* usage_only and drop_usage_only: nothing was appended */
+};
+
+/*
+ * openai_sse_rewrite(), telling what the event held in *seen (always set);
+ * with drop_usage_only a usage-only chunk is not appended at all (stackgate
+ * asked for it, the client did not).  False on allocation failure.
+ */
+bool openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct proxy_buf *out,
+		      struct openai_event *seen) SG_MUST_CHECK;
+
+/* What openai_stream_ask_usage() did. */
+enum openai_stream_usage {
+	OPENAI_SU_ASKED,      /* stream_options.include_usage is already true: nothing appended */
+	OPENAI_SU_ADDED,      /* the text with include_usage true was appended: the usage chunk is stackgate's */
+	OPENAI_SU_CANNOT,     /* stream_options is neither an object nor null: nothing appended */
+	OPENAI_SU_NOT_OBJECT, /* not exactly one JSON object: nothing appended */
+	OPENAI_SU_NOMEM,      /* out as before the call */
+};
+
+/*
+ * For a streamed request body json[0..len): appends to out the same text
+ * asking the upstream for a usage chunk, "stream_options":
+ * {"include_usage":true}, added as the object's first member, set in place
+ * of a null stream_options, added to (or, when false or not a boolean, set
+ * in) a stream_options object; every other byte unchanged.  See the enum
+ * for when nothing is appended.  Pure; out is the caller's.
+ */
+enum openai_stream_usage openai_stream_ask_usage(const char *json, size_t len, struct proxy_buf *out) SG_MUST_CHECK;
+
+/*
+ * At the end of an inference request: when the upstream reported no usage,
+ * the estimate: prompt_tokens = request_bytes / 4, completion_tokens =
+ * reply_bytes / 4, total their sum (usage_reported stays false, which the
+ * usage log calls estimated).  Nothing when usage was reported.  Pure.
+ */
+void openai_inference_settle(struct request_inference *inf);
+
 /* ---- Upstream errors (openai.c) ---- */
 
 /*

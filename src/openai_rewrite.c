@@ -5,12 +5,15 @@
  * re-dumped: a small scanner checks the JSON grammar (RFC 8259; nesting
  * limited to 128) and finds the values of the top-level "model" member, and
  * only those bytes change, so everything else reaches the other side byte
- * for byte.  The same rewrite applies to each event of an SSE stream.  Pure:
- * no I/O, no allocation but the output buffer's; safe in any thread.
+ * for byte.  The same rewrite applies to each event of an SSE stream.  The
+ * same scanner finds what accounting reads (a top-level "usage", "choices",
+ * "stream_options") and makes a stream request ask for usage.  Pure: no I/O,
+ * no allocation but the output buffer's; safe in any thread.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "openai.h"
@@ -25,13 +28,23 @@
  * appends the rest at the end, or rolls out back when the text is not one
  * object.
  */
+/* A value's text inside the scanned input; p NULL when there was none. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
 struct scan {
 	const char *p, *end;
 	const char *from;       /* the first byte not yet copied to out */
-	const char *model_json; /* what replaces each top-level "model" value */
+	const char *model_json; /* what replaces each top-level "model" value; NULL: nothing is replaced */
 	struct proxy_buf *out;
 	int nspans;             /* top-level "model" values replaced */
 	bool nomem;
+	/* Top-level members to find: spans[i] is the last value of keys[i] (keys decoded as for "model"). */
+	const char *const *keys;
+	struct span *spans;
+	size_t nkeys;
 };
 
 static bool scan_value(struct scan *s, int depth);
@@ -184,6 +197,7 @@ scan_object(struct scan *s, int depth)
 	}
 	for (;;) {
 		const char *key, *val;
+		size_t keylen;
 		bool is_model;
 
 		skip_ws(s);
@@ -192,7 +206,8 @@ scan_object(struct scan *s, int depth)
 		key = s->p;
 		if (!scan_string(s))
 			return false;
-		is_model = depth == 1 && key_is(key, (size_t) (s->p - key), "model");
+		keylen = (size_t) (s->p - key);
+		is_model = depth == 1 && s->model_json != NULL && key_is(key, keylen, "model");
 		skip_ws(s);
 		if (s->p >= s->end || *s->p != ':')
 			return false;
@@ -201,6 +216,11 @@ scan_object(struct scan *s, int depth)
 		val = s->p;
 		if (!scan_value(s, depth))
 			return false;
+		for (size_t i = 0; depth == 1 && i < s->nkeys; i++)
+			if (key_is(key, keylen, s->keys[i])) {
+				s->spans[i].p = val;
+				s->spans[i].n = (size_t) (s->p - val);
+			}
 		if (is_model) {
 			if (!proxy_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
 			    !proxy_buf_append(s->out, s->model_json, strlen(s->model_json))) {
@@ -273,13 +293,32 @@ scan_value(struct scan *s, int depth)
 	}
 }
 
-enum openai_rewrite
-openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+/* Cuts out back to its first len bytes (what it held before a failed append). */
+static void
+roll_back(struct proxy_buf *out, size_t len)
 {
-	struct scan s = {.p = json, .end = json + len, .from = json, .model_json = model_json, .out = out};
+	out->len = len;
+	if (out->p != NULL)
+		out->p[len] = '\0';
+}
+
+/* openai_rewrite_model(), also noting the spans of keys[0..nkeys) (all NULL unless one object). */
+static enum openai_rewrite
+rewrite(const char *json, size_t len, const char *model_json, struct proxy_buf *out, const char *const *keys,
+	struct span *spans, size_t nkeys)
+{
+	struct scan s = {.p = json,
+			 .end = json + len,
+			 .from = json,
+			 .model_json = model_json,
+			 .out = out,
+			 .keys = keys,
+			 .spans = spans,
+			 .nkeys = nkeys};
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
+	memset(spans, 0, nkeys * sizeof(*spans));
 	skip_ws(&s);
 	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
 		skip_ws(&s);
@@ -292,11 +331,164 @@ openai_rewrite_model(const char *json, size_t len, const char *model_json, struc
 	    !proxy_buf_append(out, s.from, (size_t) (json + len - s.from)))
 		rw = OPENAI_RW_NOMEM;
 	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
-		out->len = start_len;
-		if (out->p != NULL)
-			out->p[start_len] = '\0';
+		roll_back(out, start_len);
+		memset(spans, 0, nkeys * sizeof(*spans));
 	}
 	return rw;
+}
+
+enum openai_rewrite
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+{
+	return rewrite(json, len, model_json, out, NULL, NULL, 0);
+}
+
+/* Finds the top-level members keys[0..n) of json (exactly one object); false when it is not one. */
+static bool
+find_members(const char *json, size_t len, const char *const *keys, struct span *spans, size_t n)
+{
+	struct scan s = {.p = json, .end = json + len, .from = json, .keys = keys, .spans = spans, .nkeys = n};
+	bool ok = false;
+
+	memset(spans, 0, n * sizeof(*spans));
+	skip_ws(&s);
+	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
+		skip_ws(&s);
+		ok = s.p == s.end;
+	}
+	if (!ok)
+		memset(spans, 0, n * sizeof(*spans));
+	return ok;
+}
+
+/* A token count: a JSON integer from 0 to 10^15 (more is no count a model reports). */
+#define COUNT_MAX_DIGITS 15
+static bool
+parse_count(struct span v, int64_t *out)
+{
+	int64_t n = 0;
+
+	if (v.n == 0 || v.n > COUNT_MAX_DIGITS || (v.n > 1 && v.p[0] == '0'))
+		return false;
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9')
+			return false;
+		n = n * 10 + (v.p[i] - '0');
+	}
+	*out = n;
+	return true;
+}
+
+bool
+openai_usage_parse(const char *v, size_t len, struct openai_usage *u)
+{
+	static const char *const keys[] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+	struct span sp[3];
+	int64_t n[3] = {0, 0, 0};
+	bool any = false;
+
+	memset(u, 0, sizeof(*u));
+	if (v == NULL || !find_members(v, len, keys, sp, 3))
+		return false;
+	for (int i = 0; i < 3; i++) {
+		if (sp[i].p == NULL)
+			continue;
+		if (!parse_count(sp[i], &n[i]))
+			return false;
+		any = true;
+	}
+	if (!any)
+		return false;
+	u->found = true;
+	u->prompt_tokens = n[0];
+	u->completion_tokens = n[1];
+	u->total_tokens = sp[2].p != NULL ? n[2] : n[0] + n[1];
+	return true;
+}
+
+enum openai_rewrite
+openai_rewrite_model_usage(const char *json, size_t len, const char *model_json, struct proxy_buf *out,
+			   struct openai_usage *usage)
+{
+	static const char *const keys[] = {"usage"};
+	struct span sp;
+	enum openai_rewrite rw = rewrite(json, len, model_json, out, keys, &sp, 1);
+
+	memset(usage, 0, sizeof(*usage));
+	if (sp.p != NULL)
+		(void) openai_usage_parse(sp.p, sp.n, usage);
+	return rw;
+}
+
+/* True when v is an empty JSON array ("[]", blanks allowed inside). */
+static bool
+is_empty_array(struct span v)
+{
+	size_t i = 1;
+
+	if (v.p == NULL || v.n < 2 || v.p[0] != '[')
+		return false;
+	while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == '\n' || v.p[i] == '\r'))
+		i++;
+	return i + 1 == v.n && v.p[i] == ']';
+}
+
+/* Appends json[0..len) to out with json[at..at+cut) replaced by ins. */
+static bool
+splice(struct proxy_buf *out, const char *json, size_t len, size_t at, size_t cut, const char *ins)
+{
+	return proxy_buf_append(out, json, at) && proxy_buf_append(out, ins, strlen(ins)) &&
+	       proxy_buf_append(out, json + at + cut, len - at - cut);
+}
+
+/*
+ * Appends json[0..len) to out with member inserted as the first member of
+ * the (scanned, well-formed) object whose '{' is at brace: a comma follows
+ * it unless the object was empty.
+ */
+static bool
+insert_first(struct proxy_buf *out, const char *json, size_t len, const char *brace, const char *member)
+{
+	const char *q = brace + 1;
+	size_t at = (size_t) (q - json);
+
+	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+		q++;
+	return proxy_buf_append(out, json, at) && proxy_buf_append(out, member, strlen(member)) &&
+	       (*q == '}' || proxy_buf_append(out, ",", 1)) && proxy_buf_append(out, json + at, len - at);
+}
+
+enum openai_stream_usage
+openai_stream_ask_usage(const char *json, size_t len, struct proxy_buf *out)
+{
+	static const char *const top[] = {"stream_options"};
+	static const char *const inner[] = {"include_usage"};
+	struct span so, iu;
+	size_t start_len = out->len;
+	bool ok;
+
+	if (!find_members(json, len, top, &so, 1))
+		return OPENAI_SU_NOT_OBJECT;
+	if (so.p == NULL) {
+		ok = insert_first(out, json, len, memchr(json, '{', len), "\"stream_options\":{\"include_usage\":true}");
+	} else if (so.n == 4 && memcmp(so.p, "null", 4) == 0) {
+		ok = splice(out, json, len, (size_t) (so.p - json), so.n, "{\"include_usage\":true}");
+	} else if (so.p[0] != '{') {
+		return OPENAI_SU_CANNOT;
+	} else {
+		(void) find_members(so.p, so.n, inner, &iu, 1);
+		if (iu.p != NULL && iu.n == 4 && memcmp(iu.p, "true", 4) == 0)
+			return OPENAI_SU_ASKED;
+		if (iu.p != NULL)
+			ok = splice(out, json, len, (size_t) (iu.p - json), iu.n, "true");
+		else
+			ok = insert_first(out, json, len, so.p, "\"include_usage\":true");
+	}
+	if (!ok) {
+		roll_back(out, start_len);
+		return OPENAI_SU_NOMEM;
+	}
+	return OPENAI_SU_ADDED;
 }
 
 static bool
@@ -308,12 +500,27 @@ is_data_line(const char *line, size_t n)
 bool
 openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
 {
+	struct openai_event seen;
+	bool ok = openai_sse_relay(ev, len, model_json, false, out, &seen);
+
+	if (seen.done)
+		*done = true;
+	return ok;
+}
+
+bool
+openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct proxy_buf *out,
+		 struct openai_event *seen)
+{
+	static const char *const keys[] = {"usage", "choices"};
+	struct span sp[2];
 	struct proxy_buf joined = {0}, rewritten = {0};
 	const char *end = ev + len, *data = NULL, *p;
 	size_t dlen = 0;
 	int ndata = 0;
 	bool ok = false, emitted = false;
 
+	memset(seen, 0, sizeof(*seen));
 	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
 	for (p = ev; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
@@ -344,12 +551,19 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 	}
 	if (ndata > 0) {
 		if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
-			*done = true;
+			seen->done = true;
 		} else {
-			enum openai_rewrite rw = openai_rewrite_model(data, dlen, model_json, &rewritten);
+			enum openai_rewrite rw = rewrite(data, dlen, model_json, &rewritten, keys, sp, 2);
 
 			if (rw == OPENAI_RW_NOMEM)
 				goto out;
+			if (sp[0].p != NULL && openai_usage_parse(sp[0].p, sp[0].n, &seen->usage))
+				seen->usage_only = is_empty_array(sp[1]);
+			if (seen->usage_only && drop_usage_only) {
+				seen->dropped = true;
+				ok = true;
+				goto out;
+			}
 			if (rw == OPENAI_RW_REPLACED) {
 				data = rewritten.p;
 				dlen = rewritten.len;

@@ -73,6 +73,26 @@ sg_cli() {
 	STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$SG_BIN" "$@"
 }
 
+# sse PATH BODY [curl args…]: streams with curl -N; each non-empty line lands in
+# $SSE_FILE as "<ms since epoch> <line>"; $SSE_STATUS and $SSE_HDRS for the head.
+sse() {
+	local path=$1 body=$2
+	shift 2
+	SSE_FILE=$(mktemp -p "$SG_TEST_DIR/tmp")
+	SSE_HDRS=$(mktemp -p "$SG_TEST_DIR/tmp")
+	curl -sN -D "$SSE_HDRS" --max-time 30 -H 'Content-Type: application/json' --data-binary "$body" "$@" \
+		"$SG_URL$path" 2>/dev/null |
+		while IFS= read -r line || [[ -n $line ]]; do
+			[[ -n $line ]] && printf '%s %s\n' "$(date +%s%3N)" "$line"
+		done >"$SSE_FILE"
+	SSE_STATUS=$(head -1 "$SSE_HDRS" | awk '{print $2}')
+	STATUS=$SSE_STATUS
+	BODY=$(cut -d' ' -f2- "$SSE_FILE")
+	REQ_DESC="POST $path (stream) $body"
+}
+# The JSON payloads of the data lines, one per line, [DONE] excluded.
+sse_json() { cut -d' ' -f2- "$SSE_FILE" | sed -n 's/^data: //p' | grep -v '^\[DONE\]$'; }
+
 # Master pid of the running daemon.
 sg_master_pid() { cat "$SG_RUN/stackgate.pid"; }
 # Worker pids (children of the master).

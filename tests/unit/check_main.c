@@ -24,6 +24,7 @@ main(void)
 	srunner_add_suite(sr, resources_suite());
 	srunner_add_suite(sr, scoring_builtin_suite());
 	srunner_add_suite(sr, openai_suite());
+	srunner_add_suite(sr, openai_usage_suite());
 	srunner_add_suite(sr, inspect_suite());
 	srunner_add_suite(sr, netaddr_suite());
 	srunner_add_suite(sr, mcp_suite());

@@ -15,6 +15,7 @@ Suite *registry_suite(void);
 Suite *resources_suite(void);
 Suite *scoring_builtin_suite(void);
 Suite *openai_suite(void);
+Suite *openai_usage_suite(void);
 Suite *inspect_suite(void);
 Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
