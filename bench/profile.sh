@@ -8,6 +8,8 @@
 # counts instructions, so the figures repeat whatever else the machine does.
 #
 #   bench/profile.sh [chat|models|version] [N]
+#
+# PROFILE_METRICS=false runs it with metrics.enabled false (what the metrics cost per request).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +37,7 @@ cat >"$RUN/stackgate.json" <<EOF
               "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
   "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
   "auth": { "required": true, "key_cache_ttl": 60 },
+  "metrics": { "enabled": ${PROFILE_METRICS:-true} },
   "providers": { "inference": [ { "provider_id": "bench", "provider_type": "remote::vllm",
                    "config": { "url": "http://127.0.0.1:$UPSTREAM_PORT/v1", "api_token": "bench-token" } } ] },
   "models": [ { "model_id": "bench-llm", "provider_id": "bench", "provider_model_id": "bench-upstream-model" } ]
