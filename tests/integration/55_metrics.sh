@@ -178,3 +178,29 @@ expect_eq "$inflight" 0 "no request in flight is left counted after the kill"
 
 stop_prometheus
 trap - EXIT
+
+echo "-- metrics off, JSON logs"
+jq '.metrics.enabled = false | .server.log_format = "json"' "$SG_CONFIG" >"$SG_TEST_DIR/tmp/metrics-off.json"
+if sg_restart_daemon "$SG_TEST_DIR/tmp/metrics-off.json"; then pass "stackgate restarts with metrics off and JSON logs"; else fail "stackgate restarts with metrics off and JSON logs"; fi
+req GET /metrics
+expect_status 404 "with metrics.enabled false /metrics is 404"
+expect_jq .error.message "metrics are disabled (metrics.enabled is false)" "and says why"
+mark=$(wc -l <"$SG_RUN/logs/stackgate.log")
+req POST /v1/openai/v1/chat/completions '{"model":"metrics-llm","messages":[{"role":"user","content":"json log"}]}' \
+	-H 'X-Request-Id: ignored-by-stackgate'
+expect_status 200 "a chat completion with JSON logs"
+rid=$(header X-Request-Id)
+line=$(tail -n +"$((mark + 1))" "$SG_RUN/logs/stackgate.log" | grep -F "\"request_id\":\"$rid\"" | grep -F '"event":"request"' | tail -1)
+BODY=$line
+REQ_DESC="the access log line of request $rid"
+expect_jq '[.route, .status, .model, .provider, .kind, (.prompt_tokens > 0), (.duration_ms >= .upstream_ms)] | map(tostring) | join(" ")' \
+	"/v1/openai/v1/chat/completions 200 metrics-llm vllm chat true true" \
+	"the request's JSON log line has its route, status, model, provider, tokens and durations"
+others=$(tail -n +"$((mark + 1))" "$SG_RUN/logs/stackgate.log" | grep -v '^{' | grep -c . || true)
+expect_eq "$others" 0 "every log line since the restart is a JSON object"
+if tail -n +"$((mark + 1))" "$SG_RUN/logs/stackgate.log" | jq -e . >/dev/null 2>&1; then
+	pass "every JSON log line parses"
+else
+	fail "every JSON log line parses"
+fi
+sg_restart_daemon >/dev/null || fail "stackgate restarts with the test config"
