@@ -89,6 +89,39 @@ else
 fi
 req GET /v1/models
 if [[ -z $(header Server-Timing) ]]; then pass "an answer without an upstream call has no Server-Timing"; else fail "an answer without an upstream call has no Server-Timing"; fi
+echo "-- a stream"
+# 30 events 100 ms apart (vllm-short: a provider that does not check the model): open for about 3 s,
+# while the gauges are read.
+req POST /v1/models '{"model_id":"metrics-stream","provider_id":"vllm-short","provider_model_id":"stream-30-100"}'
+expect_status 200 "register metrics-stream"
+curl -sN -D "$SG_TEST_DIR/tmp/stream.hdrs" -o "$SG_TEST_DIR/tmp/stream.body" --max-time 30 \
+	-H 'Content-Type: application/json' "$SG_URL/v1/openai/v1/chat/completions" \
+	--data-binary '{"model":"metrics-stream","stream":true,"messages":[{"role":"user","content":"hi"}]}' &
+sse_pid=$!
+open=0
+for _ in $(seq 100); do
+	open=$(metric_now stackgate_streams_open)
+	[[ $open == 1 ]] && break
+	sleep 0.02
+done
+expect_eq "$open" 1 "stackgate_streams_open counts the stream while it is open"
+expect_eq "$(metric_now 'stackgate_inflight_requests{route="/v1/openai/v1/chat/completions"}')" 1 \
+	"stackgate_inflight_requests counts it on its route"
+wait "$sse_pid"
+expect_eq "$(metric_now stackgate_streams_open)" 0 "stackgate_streams_open is 0 once it ended"
+expect_eq "$(metric_now 'stackgate_inflight_requests{route="/v1/openai/v1/chat/completions"}')" 0 \
+	"and nothing is in flight on its route"
+timing=$(grep -i '^Server-Timing:' "$SG_TEST_DIR/tmp/stream.hdrs" | cut -d: -f2- | sed 's/^ //; s/\r$//')
+if grep -q '^data: \[DONE\]' "$SG_TEST_DIR/tmp/stream.body"; then pass "the stream ended with [DONE]"; else fail "the stream ended with [DONE]"; fi
+up_ms=$(sed -n 's/.*upstream;dur=\([0-9]*\)\..*/\1/p' <<<"$timing")
+if [[ -n $up_ms ]] && ((up_ms < 2000)); then
+	pass "a stream's headers carry Server-Timing, written at the headers (upstream ${up_ms} ms, not the 3 s stream)"
+else
+	fail "a stream's headers carry Server-Timing, written at the headers" "got '$timing'"
+fi
+expect_eq "$(metric_now 'stackgate_time_to_first_token_seconds_count{provider="vllm-short",model="metrics-stream"}')" 1 \
+	"the stream's time to first token is in its {provider,model} histogram"
+
 curl -s "$SG_URL/metrics" >"$SG_TEST_DIR/tmp/metrics.txt"
 if lint=$(promtool check metrics <"$SG_TEST_DIR/tmp/metrics.txt" 2>&1); then
 	pass "promtool check metrics passes"
