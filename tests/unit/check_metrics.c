@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,47 @@ START_TEST(test_retire_folds_counters)
 }
 END_TEST
 
+static void *
+record_many(void *arg)
+{
+	struct request r;
+
+	(void) arg;
+	for (int i = 0; i < 5000; i++) {
+		char model[16];
+
+		snprintf(model, sizeof(model), "m%d", i % 8);
+		inference(&r, "vllm", model, 1, 2);
+		metrics_record(&r);
+	}
+	return NULL;
+}
+
+/* Threads of one worker record at once: no count is lost and no label is claimed twice. */
+START_TEST(test_concurrent_recording)
+{
+	pthread_t t[4];
+	char *text;
+	int labels = 0;
+
+	map_with(true, 16);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, record_many, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	text = render();
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"/v1/openai/v1/chat/completions\",method=\"POST\",status=\"200\"}"),
+		20000);
+	ck_assert_double_eq(sample(text, "stackgate_tokens_total{model=\"m3\",kind=\"completion\"}"), 5000);
+	for (size_t i = 0; i < metrics_layout.nmodels; i++)
+		labels += metrics_labels()[i].state == 2;
+	ck_assert_int_eq(labels, 8);
+	ck_assert_ptr_null(strstr(text, "model=\"other\""));
+	free(text);
+}
+END_TEST
+
 START_TEST(test_disabled)
 {
 	struct request r;
@@ -432,6 +474,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_histogram_buckets);
 	tcase_add_test(tc, test_model_labels_bounded);
 	tcase_add_test(tc, test_retire_folds_counters);
+	tcase_add_test(tc, test_concurrent_recording);
 	tcase_add_test(tc, test_disabled);
 	tcase_add_test(tc, test_server_timing);
 	tcase_add_test(tc, test_json_log);
