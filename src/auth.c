@@ -2,8 +2,9 @@
 /*
  * auth.c: the API-key check behind nginx's auth_request: the key format,
  * key generation, the per-process key cache and the lookup in api_keys.
- * All SQL about principals and keys lives in this module: here the daemon's,
- * through the db pool; in auth_cli.c the admin CLI's, on its own connection.
+ * The SQL on keys lives in this module: here the daemon's, through the db
+ * pool; in auth_cli.c the admin CLI's (keys and principals), on its own
+ * connection.  The daemon's read of a principal is principal.c's.
  *
  * Key cache: a fixed table per process under key_lock, holding keys that
  * passed the check, keyed by the SHA-256 of the presented key.  Failures are
@@ -194,14 +195,8 @@ known_reload(void)
 	pthread_mutex_lock(&known_lock);
 	gen = known_gen;
 	pthread_mutex_unlock(&known_lock);
-	conn = db_acquire();
-	if (conn == NULL)
-		return false;
-	res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		(void) db_result_status(conn, res);
+	if (db_query(sql, 0, NULL, &conn, &res) != SG_OK)
 		goto out;
-	}
 	n = (size_t) PQntuples(res);
 	ids = sg_calloc(n + 1, sizeof(*ids));
 	if (ids == NULL)
@@ -221,8 +216,7 @@ known_reload(void)
 	ok = true;
 out:
 	free(ids);
-	PQclear(res);
-	db_release(conn, db_conn_broken(conn));
+	db_done(conn, res);
 	return ok;
 }
 
@@ -439,14 +433,9 @@ key_lookup(const char *key_id, const uint8_t digest[SHA256_DIGEST_LENGTH], enum 
 
 	*v = V_INVALID;
 	*principal = NULL;
-	conn = db_acquire();
-	if (conn == NULL)
-		return SG_E_UNAVAILABLE;
-	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		st = db_result_status(conn, res);
+	st = db_query(sql, 1, params, &conn, &res);
+	if (st != SG_OK)
 		goto out;
-	}
 	found = PQntuples(res) == 1 && unhex32(PQgetvalue(res, 0, 1), stored);
 	/* Compare even for an unknown id, so both take the same path. */
 	match = sg_ct_equal(stored, digest, SHA256_DIGEST_LENGTH) && found;
@@ -473,8 +462,7 @@ key_lookup(const char *key_id, const uint8_t digest[SHA256_DIGEST_LENGTH], enum 
 			(void) db_result_status(conn, res);
 	}
 out:
-	PQclear(res);
-	db_release(conn, db_conn_broken(conn));
+	db_done(conn, res);
 	return st;
 }
 

@@ -20,7 +20,8 @@
  * SHA-256 of the whole key text.  Valid keys are cached per process for
  * auth.key_cache_ttl seconds, keyed by that hash (never the key), so a
  * revocation takes effect within the TTL; auth_invalidate() drops entries
- * at once (identity_invalidate() calls it for 'principal:<name>' notifications).
+ * at once (the worker calls it, with identity_invalidate(), for
+ * 'principal:<name>' notifications).
  *
  * Unknown keys.  A flood of well-formed keys with random ids must not cost a
  * PostgreSQL query each; a cache of refused keys would not help, since each

@@ -433,7 +433,7 @@ struct sg_conf *
 conf_load(const char *path, char **errors)
 {
 	FILE *f = fopen(path, "rb");
-	struct confpos_buf b = { NULL, 0, 0 };
+	struct sg_buf b = {.max = MAX_FILE_BYTES};
 	char chunk[65536];
 	struct sg_conf *c = NULL;
 	size_t n;
@@ -444,19 +444,18 @@ conf_load(const char *path, char **errors)
 		return NULL;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (b.n + n > MAX_FILE_BYTES) {
-			*errors = sg_asprintf("%s: the file is larger than %u bytes\n", path, MAX_FILE_BYTES);
-			goto out;
-		}
-		if (!confpos_buf_add(&b, chunk, n)) {
-			*errors = sg_asprintf("%s: out of memory\n", path);
+		if (!sg_buf_append(&b, chunk, n)) {
+			if (b.too_big)
+				*errors = sg_asprintf("%s: the file is larger than %u bytes\n", path, MAX_FILE_BYTES);
+			else
+				*errors = sg_asprintf("%s: out of memory\n", path);
 			goto out;
 		}
 	}
 	if (ferror(f))
 		*errors = sg_asprintf("%s: cannot read: %s\n", path, strerror(errno));
 	else
-		c = load(b.p != NULL ? b.p : "", b.n, path, errors);
+		c = load(b.p != NULL ? b.p : "", b.len, path, errors);
 out:
 	fclose(f);
 	free(b.p);

@@ -357,24 +357,6 @@ confpos_render(struct confpos_loader *L)
 
 /* ---- ${env.NAME:default} substitution ---- */
 
-bool
-confpos_buf_add(struct confpos_buf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = (b->n + n + 1) * 2;
-		char *np = sg_realloc(b->p, cap);
-
-		if (np == NULL)
-			return false;
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return true;
-}
-
 /* Column of the character at decoded byte offset target of the string at e. */
 static unsigned
 string_col(const struct confpos_loader *L, const struct confpos_entry *e, size_t target)
@@ -416,7 +398,7 @@ env_problem(struct confpos_loader *L, const char *path, const char *s, const cha
  * the variable is set, else nothing).
  */
 static bool
-env_value(struct confpos_buf *b, const char *name, const char *def, size_t deflen, bool cond, bool *missing)
+env_value(struct sg_buf *b, const char *name, const char *def, size_t deflen, bool cond, bool *missing)
 {
 	const char *v = getenv(name), *home = getenv("HOME");
 	size_t n;
@@ -434,19 +416,19 @@ env_value(struct confpos_buf *b, const char *name, const char *def, size_t defle
 		n = strlen(v);
 	}
 	if (n > 0 && v[0] == '~' && (n == 1 || v[1] == '/') && home != NULL) {
-		if (!confpos_buf_add(b, home, strlen(home)))
+		if (!sg_buf_append(b, home, strlen(home)))
 			return false;
 		v++;
 		n--;
 	}
-	return confpos_buf_add(b, v, n);
+	return sg_buf_append(b, v, n);
 }
 
 static void
 subst_string(struct confpos_loader *L, json_t *v, const char *path)
 {
 	const char *s = json_string_value(v), *p = s, *q;
-	struct confpos_buf b = { NULL, 0, 0 };
+	struct sg_buf b = {0};
 	bool failed = false;
 
 	if (strstr(s, "${env.") == NULL)
@@ -457,7 +439,7 @@ subst_string(struct confpos_loader *L, json_t *v, const char *path)
 		char *var;
 		bool missing = false, cond = false;
 
-		if (!confpos_buf_add(&b, p, (size_t) (q - p)))
+		if (!sg_buf_append(&b, p, (size_t) (q - p)))
 			goto nomem;
 		end = name + nl;
 		if (nl > 0 && *end == ':') {
@@ -484,11 +466,11 @@ subst_string(struct confpos_loader *L, json_t *v, const char *path)
 		free(var);
 		p = end + 1;
 	}
-	if (!failed && !confpos_buf_add(&b, p, strlen(p)))
+	if (!failed && !sg_buf_append(&b, p, strlen(p)))
 		goto nomem;
-	if (!failed && !sg_utf8_valid(b.p, b.n))
+	if (!failed && !sg_utf8_valid(b.p, b.len))
 		confpos_report(L, path, false, "the value after substitution is not valid UTF-8");
-	else if (!failed && json_string_setn(v, b.p, b.n) != 0)
+	else if (!failed && json_string_setn(v, b.p, b.len) != 0)
 		L->nomem = true;
 	free(b.p);
 	return;

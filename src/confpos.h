@@ -51,12 +51,6 @@ struct confpos_scan {
 	unsigned line, col; /* of the last character consumed */
 };
 
-/* A growing NUL-terminated byte buffer. */
-struct confpos_buf {
-	char *p;
-	size_t n, cap;
-};
-
 /* Consumes one byte of sc; columns count characters (UTF-8 lead bytes), as jansson does. */
 void confpos_adv(struct confpos_scan *sc);
 
@@ -111,9 +105,6 @@ char *confpos_render(struct confpos_loader *L);
  * reference's column inside the string.
  */
 void confpos_subst_tree(struct confpos_loader *L, json_t *v, const char *path);
-
-/* Appends s[0..n) to b and keeps it NUL-terminated; false when memory ran out (b unchanged). */
-bool confpos_buf_add(struct confpos_buf *b, const char *s, size_t n) SG_MUST_CHECK;
 
 /* Frees L's index, problems and provider paths (not L->c); idempotent. */
 void confpos_loader_release(struct confpos_loader *L);

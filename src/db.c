@@ -55,7 +55,7 @@ notice_to_log(void *arg, const char *message)
 }
 
 PGconn *
-db_connect(const char *conninfo, char *err, size_t errlen)
+db_connect(const char *conninfo, struct sg_err *err)
 {
 	/* Keywords before dbname are defaults: an expanded conninfo overrides them. */
 	static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
@@ -63,18 +63,22 @@ db_connect(const char *conninfo, char *err, size_t errlen)
 					   "fallback_application_name", "dbname", NULL};
 	const char *vals[] = {"3", "1", "30", "10", "3", "stackgate", conninfo ? conninfo : "", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	char *d;
 	size_t len;
 
 	if (c == NULL) {
-		snprintf(err, errlen, "out of memory");
+		sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		sg_err_detail(err, "out of memory");
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		snprintf(err, errlen, "%s", PQerrorMessage(c));
-		len = strlen(err);
-		while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' '))
-			err[--len] = '\0';
-		for (char *p = err; *p != '\0'; p++)
+		sg_fail(err, SG_E_UNAVAILABLE, NULL, "cannot connect to the database");
+		sg_err_detail(err, "%s", PQerrorMessage(c));
+		d = err->detail;
+		len = strlen(d);
+		while (len > 0 && (d[len - 1] == '\n' || d[len - 1] == ' '))
+			d[--len] = '\0';
+		for (char *p = d; *p != '\0'; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' '; /* libpq's hint lines: keep one log line */
 		PQfinish(c);
@@ -148,7 +152,7 @@ db_acquire(void)
 	struct slot *s = NULL;
 	PGconn *c;
 	char *ci = NULL;
-	char err[512];
+	struct sg_err err;
 	unsigned gen;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -195,9 +199,9 @@ db_acquire(void)
 		}
 	}
 	if (c == NULL && ci != NULL) {
-		c = db_connect(ci, err, sizeof(err));
+		c = db_connect(ci, &err);
 		if (c == NULL) {
-			log_warn("cannot connect to PostgreSQL: %s", err);
+			log_warn("cannot connect to PostgreSQL: %s", err.detail);
 			metrics_db_error();
 		}
 	}
@@ -254,6 +258,24 @@ bool
 db_conn_broken(PGconn *c)
 {
 	return c == NULL || PQstatus(c) != CONNECTION_OK;
+}
+
+sg_status
+db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res)
+{
+	*res = NULL;
+	*conn = db_acquire();
+	if (*conn == NULL)
+		return SG_E_UNAVAILABLE;
+	*res = PQexecParams(*conn, sql, n, NULL, params, NULL, NULL, 0);
+	return db_result_status(*conn, *res);
+}
+
+void
+db_done(PGconn *conn, PGresult *res)
+{
+	PQclear(res);
+	db_release(conn, db_conn_broken(conn));
 }
 
 /* libpq's own messages span lines ("…\nHINT…\n"): one log line, without the trailing newline. */
@@ -351,7 +373,7 @@ db_ping(void)
 
 /* Runs sql (no parameters or one); on failure writes "what: server message" into err. */
 static sg_status
-run(PGconn *c, const char *sql, const char *param, PGresult **out, const char *what, char *err, size_t errlen)
+run(PGconn *c, const char *sql, const char *param, PGresult **out, const char *what, struct sg_err *err)
 {
 	PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
 	ExecStatusType es = PQresultStatus(r);
@@ -368,15 +390,15 @@ run(PGconn *c, const char *sql, const char *param, PGresult **out, const char *w
 	}
 	msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	pos = r ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
-	snprintf(err, errlen, "%s: %s%s%s", what, msg ? msg : PQerrorMessage(c), pos ? " at character " : "",
-		 pos ? pos : "");
+	sg_fail(err, db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL, NULL, "%s: %s%s%s", what,
+		msg ? msg : PQerrorMessage(c), pos ? " at character " : "", pos ? pos : "");
 	PQclear(r);
-	return db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL;
+	return err->status;
 }
 
 /* Runs a migration's whole text (several statements) in the open transaction. */
 static sg_status
-run_script(PGconn *c, const struct sg_migration *m, char *err, size_t errlen)
+run_script(PGconn *c, const struct sg_migration *m, struct sg_err *err)
 {
 	PGresult *r = PQexec(c, m->sql);
 	ExecStatusType es = PQresultStatus(r);
@@ -388,10 +410,10 @@ run_script(PGconn *c, const struct sg_migration *m, char *err, size_t errlen)
 	}
 	msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	snprintf(err, errlen, "migration %s failed (SQLSTATE %s): %s", m->name, state ? state : "none",
-		 msg ? msg : PQerrorMessage(c));
+	sg_fail(err, db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL, NULL, "migration %s failed (SQLSTATE %s): %s",
+		m->name, state ? state : "none", msg ? msg : PQerrorMessage(c));
 	PQclear(r);
-	return db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL;
+	return err->status;
 }
 
 static void
@@ -401,56 +423,53 @@ rollback(PGconn *c)
 }
 
 sg_status
-db_migrate(const char *conninfo, bool verbose, char *err, size_t errlen)
+db_migrate(const char *conninfo, bool verbose, struct sg_err *err)
 {
-	char cerr[512];
-	PGconn *c = db_connect(conninfo, cerr, sizeof(cerr));
+	PGconn *c = db_connect(conninfo, err);
 	PGresult *r = NULL;
 	sg_status st = SG_OK;
 	int applied = 0;
 
-	if (c == NULL) {
-		snprintf(err, errlen, "cannot connect to the database: %s", cerr);
-		return SG_E_UNAVAILABLE;
-	}
+	if (c == NULL)
+		return sg_fail(err, SG_E_UNAVAILABLE, NULL, "cannot connect to the database: %s", err->detail);
 	/* Quiet "already exists, skipping" notices. */
-	st = run(c, "SET client_min_messages = warning", NULL, NULL, "set client_min_messages", err, errlen);
+	st = run(c, "SET client_min_messages = warning", NULL, NULL, "set client_min_messages", err);
 	if (st == SG_OK)
-		st = run(c, "BEGIN", NULL, NULL, "begin", err, errlen);
+		st = run(c, "BEGIN", NULL, NULL, "begin", err);
 	if (st == SG_OK)
-		st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err, errlen);
+		st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
 	if (st == SG_OK)
 		st = run(c,
 			 "CREATE TABLE IF NOT EXISTS schema_migrations ("
 			 "name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-			 NULL, NULL, "create schema_migrations", err, errlen);
+			 NULL, NULL, "create schema_migrations", err);
 	if (st == SG_OK)
-		st = run(c, "COMMIT", NULL, NULL, "commit", err, errlen);
+		st = run(c, "COMMIT", NULL, NULL, "commit", err);
 
 	for (size_t i = 0; st == SG_OK && i < sg_migrations_count; i++) {
 		const struct sg_migration *m = &sg_migrations[i];
 		bool done;
 
 		/* The lock is taken before looking, so a concurrent migrator's work is seen. */
-		st = run(c, "BEGIN", NULL, NULL, "begin", err, errlen);
+		st = run(c, "BEGIN", NULL, NULL, "begin", err);
 		if (st == SG_OK)
-			st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err, errlen);
+			st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
 		if (st == SG_OK)
 			st = run(c, "SELECT 1 FROM schema_migrations WHERE name = $1", m->name, &r,
-				 "read schema_migrations", err, errlen);
+				 "read schema_migrations", err);
 		if (st != SG_OK)
 			break;
 		done = PQntuples(r) > 0;
 		PQclear(r);
 		r = NULL;
 		if (!done) {
-			st = run_script(c, m, err, errlen);
+			st = run_script(c, m, err);
 			if (st == SG_OK)
 				st = run(c, "INSERT INTO schema_migrations (name) VALUES ($1)", m->name, NULL,
-					 "record migration", err, errlen);
+					 "record migration", err);
 		}
 		if (st == SG_OK)
-			st = run(c, "COMMIT", NULL, NULL, "commit", err, errlen);
+			st = run(c, "COMMIT", NULL, NULL, "commit", err);
 		if (st == SG_OK && !done) {
 			applied++;
 			if (verbose)
@@ -468,26 +487,22 @@ db_migrate(const char *conninfo, bool verbose, char *err, size_t errlen)
 }
 
 sg_status
-db_schema_check(const char *conninfo, char *err, size_t errlen)
+db_schema_check(const char *conninfo, struct sg_err *err)
 {
-	char cerr[512];
-	PGconn *c = db_connect(conninfo, cerr, sizeof(cerr));
+	PGconn *c = db_connect(conninfo, err);
 	PGresult *r = NULL;
 	const char *missing = NULL;
 	sg_status st;
 
-	if (c == NULL) {
-		snprintf(err, errlen, "cannot connect to the database: %s", cerr);
-		return SG_E_UNAVAILABLE;
-	}
-	st = run(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL, &r, "look for schema_migrations",
-		 err, errlen);
+	if (c == NULL)
+		return sg_fail(err, SG_E_UNAVAILABLE, NULL, "cannot connect to the database: %s", err->detail);
+	st = run(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL, &r, "look for schema_migrations", err);
 	if (st == SG_OK && strcmp(PQgetvalue(r, 0, 0), "t") != 0 && sg_migrations_count > 0)
 		missing = sg_migrations[0].name; /* nothing was ever applied */
 	PQclear(r);
 	r = NULL;
 	if (st == SG_OK && missing == NULL)
-		st = run(c, "SELECT name FROM schema_migrations", NULL, &r, "read schema_migrations", err, errlen);
+		st = run(c, "SELECT name FROM schema_migrations", NULL, &r, "read schema_migrations", err);
 	for (size_t i = 0; r != NULL && missing == NULL && i < sg_migrations_count; i++) {
 		bool found = false;
 
@@ -499,10 +514,9 @@ db_schema_check(const char *conninfo, char *err, size_t errlen)
 	PQclear(r);
 	PQfinish(c);
 	if (st == SG_OK && missing != NULL) {
-		snprintf(err, errlen,
-			 "the database schema is not current: migration %s is not applied; run `stackgate migrate`",
-			 missing);
-		st = SG_E_UNAVAILABLE;
+		st = sg_fail(err, SG_E_UNAVAILABLE, NULL,
+			     "the database schema is not current: migration %s is not applied; run `stackgate migrate`",
+			     missing);
 	}
 	return st;
 }

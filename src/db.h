@@ -42,6 +42,17 @@ PGconn *db_acquire(void);
 void db_release(PGconn *c, bool broken);
 
 /*
+ * One statement on a pooled connection: db_acquire(), then sql with its n
+ * text params.  *conn is the connection (NULL when none could be had: then
+ * SG_E_UNAVAILABLE and *res NULL) and *res the result, whatever the status;
+ * the caller reads the rows, PQclear()s *res and gives *conn back with
+ * db_done().  The status is db_result_status()'s (which logs a failure).
+ */
+sg_status db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res) SG_MUST_CHECK;
+/* PQclear(res) and db_release(conn, db_conn_broken(conn)); conn may be NULL. */
+void db_done(PGconn *conn, PGresult *res);
+
+/*
  * Maps a failed result to a status: unique/exclusion violation → SG_E_CONFLICT,
  * foreign key violation → SG_E_CONFLICT, connection and shutdown classes (08,
  * 57P) → SG_E_UNAVAILABLE, data exceptions (22) → SG_E_BAD_REQUEST, the rest →
@@ -69,10 +80,11 @@ bool db_conn_broken(PGconn *c);
  * A new connection outside the pool (the migrator, the registry's listener)
  * with stackgate's settings: fallback_application_name=stackgate,
  * connect_timeout=3 and TCP keepalives, each overridable in conninfo.
- * NULL on failure with libpq's reason in err (no password is ever in it).
+ * NULL on failure: err says "cannot connect to the database", with libpq's
+ * reason (no password is ever in it) on one line in err->detail.
  * The caller PQfinish()es it.
  */
-PGconn *db_connect(const char *conninfo, char *err, size_t errlen);
+PGconn *db_connect(const char *conninfo, struct sg_err *err);
 
 /* SELECT 1 on a pooled connection: SG_OK or SG_E_UNAVAILABLE. */
 sg_status db_ping(void) SG_MUST_CHECK;
@@ -80,15 +92,17 @@ sg_status db_ping(void) SG_MUST_CHECK;
 /*
  * Applies every migration not yet recorded in schema_migrations, in order,
  * each in its own transaction, using a direct connection to conninfo.
- * Prints one line per applied migration to stdout when verbose.
+ * Prints one line per applied migration to stdout when verbose.  On
+ * failure err->msg says what failed, with PostgreSQL's message (for the
+ * operator: this runs from the CLI and at start, never for a client).
  */
-sg_status db_migrate(const char *conninfo, bool verbose, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status db_migrate(const char *conninfo, bool verbose, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Checks that every known migration is applied.  SG_OK when current;
  * SG_E_UNAVAILABLE with a message in err when the database cannot be reached
  * or the schema is behind (naming the first missing migration).
  */
-sg_status db_schema_check(const char *conninfo, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status db_schema_check(const char *conninfo, struct sg_err *err) SG_MUST_CHECK;
 
 #endif

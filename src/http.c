@@ -265,38 +265,34 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 		while (FCGX_GetStr(sink, sizeof(sink), fcgx->in) > 0)
 			;
 	} else {
-		size_t have = 0, alloc = want ? want + 1 : 1024;
+		/* One byte more than the limit is room enough to tell a body that exceeds it. */
+		struct sg_buf b = {.max = cap + 1};
+		size_t room = want ? want : 1023;
 
-		r->body = sg_malloc(alloc);
-		if (r->body == NULL)
-			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		for (;;) {
 			int n;
 
-			if (have + 1 >= alloc) {
-				char *nb;
-
-				if (alloc > cap + 1) {
-					too_large = true;
-					break;
-				}
-				alloc *= 2;
-				nb = sg_realloc(r->body, alloc);
-				if (nb == NULL)
+			if (b.len + 1 >= b.cap) {
+				if (room > b.max - b.len)
+					room = b.max - b.len;
+				if (!sg_buf_reserve(&b, room)) {
+					sg_buf_free(&b);
 					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-				r->body = nb;
+				}
+				room = b.cap; /* next time: double */
 			}
-			n = FCGX_GetStr(r->body + have, (int) (alloc - have - 1), fcgx->in);
+			n = FCGX_GetStr(b.p + b.len, (int) (b.cap - b.len - 1), fcgx->in);
 			if (n <= 0)
 				break;
-			have += (size_t) n;
-			if (have > cap) {
+			b.len += (size_t) n;
+			if (b.len > cap) {
 				too_large = true;
 				break;
 			}
 		}
-		r->body[have] = '\0';
-		r->body_len = have;
+		b.p[b.len] = '\0';
+		r->body = b.p;
+		r->body_len = b.len;
 		if (too_large) {
 			char sink[8192];
 
@@ -324,8 +320,6 @@ http_request_reset(struct request *r)
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
-	free(r->err_msg);
-	free(r->err_param);
 	sg_strv_free(&r->headers);
 	memset(r, 0, sizeof(*r));
 	r->query = "";
@@ -336,21 +330,19 @@ sg_status
 http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	st = sg_vfail(&r->err, st, param, fmt, ap);
 	va_end(ap);
-	free(r->err_msg);
-	r->err_msg = msg;
-	free(r->err_param);
-	r->err_param = param ? sg_strdup(param) : NULL;
-	/* Whatever a value cut mid-character or a client's odd bytes put in, the error body can encode it. */
-	if (r->err_msg != NULL)
-		sg_utf8_scrub(r->err_msg);
-	if (r->err_param != NULL)
-		sg_utf8_scrub(r->err_param);
+	return st;
+}
+
+sg_status
+http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
+{
+	if (e != &r->err)
+		r->err = *e;
+	r->err.status = st;
 	return st;
 }
 
@@ -535,68 +527,59 @@ http_respond(struct request *r, int status, const char *content_type, const char
 		put(r, body, len);
 }
 
-/* The shared part of the field getters: fetch, treat null as absent, check type. */
-static sg_status
-field(struct request *r, json_t *obj, const char *key, bool required, json_type type, const char *what, json_t **out)
+/* Sends what the list holds, starting the stream first if needed; false when the client is gone. */
+static bool
+list_flush(struct http_list *l)
 {
-	json_t *v = json_object_get(obj, key);
+	struct request *r = l->r;
 
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return http_fail(r, SG_E_BAD_REQUEST, key, "%s is required", key);
-		return SG_OK;
-	}
-	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
-		return http_fail(r, SG_E_BAD_REQUEST, key, "%s must be %s", key, what);
-	*out = v;
+	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
+		return false;
+	if (l->buf.len > 0 && r->method != SG_HEAD && !http_stream_write(r, l->buf.p, l->buf.len))
+		return false;
+	l->buf.len = 0;
+	return true;
+}
+
+/* Appends n bytes and sends a full chunk. */
+static sg_status
+list_put(struct http_list *l, const char *s, size_t n)
+{
+	if (!sg_buf_append(&l->buf, s, n))
+		return SG_E_NOMEM;
+	if (l->buf.len >= HTTP_LIST_CHUNK && !list_flush(l))
+		return SG_E_BAD_GATEWAY;
 	return SG_OK;
 }
 
 sg_status
-http_field_str(struct request *r, json_t *obj, const char *key, bool required, const char **out)
+http_list_begin(struct http_list *l, struct request *r, const char *head)
 {
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_STRING, "a string", &v);
+	*l = (struct http_list){.r = r};
+	return list_put(l, head, strlen(head));
+}
 
-	*out = v ? json_string_value(v) : NULL;
+sg_status
+http_list_item(struct http_list *l, const char *item, size_t len)
+{
+	sg_status st = l->items ? list_put(l, ",", 1) : SG_OK;
+
+	l->items = true;
+	return st == SG_OK ? list_put(l, item, len) : st;
+}
+
+sg_status
+http_list_end(struct http_list *l, const char *tail)
+{
+	sg_status st = list_put(l, tail, strlen(tail));
+
+	if (st == SG_OK && !list_flush(l))
+		st = SG_E_BAD_GATEWAY;
 	return st;
 }
 
-sg_status
-http_field_obj(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
+void
+http_list_free(struct http_list *l)
 {
-	return field(r, obj, key, required, JSON_OBJECT, "an object", out);
-}
-
-sg_status
-http_field_array(struct request *r, json_t *obj, const char *key, bool required, json_t **out)
-{
-	return field(r, obj, key, required, JSON_ARRAY, "an array", out);
-}
-
-sg_status
-http_field_int(struct request *r, json_t *obj, const char *key, bool required, json_int_t *out, bool *found)
-{
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_INTEGER, "an integer", &v);
-
-	if (found != NULL)
-		*found = v != NULL;
-	if (v != NULL)
-		*out = json_integer_value(v);
-	return st;
-}
-
-sg_status
-http_field_bool(struct request *r, json_t *obj, const char *key, bool required, bool *out, bool *found)
-{
-	json_t *v;
-	sg_status st = field(r, obj, key, required, JSON_TRUE, "a boolean", &v);
-
-	if (found != NULL)
-		*found = v != NULL;
-	if (v != NULL)
-		*out = json_is_true(v);
-	return st;
+	sg_buf_free(&l->buf);
 }

@@ -7,7 +7,9 @@
  * Handlers (route_handler_fn) never write a status line.  They either
  *  - return SG_OK with r->reply (a JSON value they own; NULL means a body of
  *    `null`) and optionally r->status (default 200), or
- *  - return an error status after http_fail() recorded a client-safe message,
+ *  - return an error status after http_fail() recorded a client-safe message
+ *    in r->err (or a callee did: handlers pass &r->err down, or copy a
+ *    struct sg_err of their own with http_fail_err()),
  *  - or stream: http_stream_begin() then http_stream_write() per chunk, and
  *    return SG_OK (or an error, which the worker reports only if nothing was
  *    sent yet).
@@ -83,8 +85,7 @@ struct request {
 	/* The answer. */
 	int status;                  /* HTTP status on success, default 200 */
 	json_t *reply;               /* owned; NULL is written as `null` */
-	char *err_msg;               /* client-safe message for an error */
-	char *err_param;             /* the offending field, for OpenAI's "param" */
+	struct sg_err err;           /* why it failed (sg.h): message, "param", log-only detail */
 	int upstream_status;         /* HTTP status for SG_E_UPSTREAM */
 	struct sg_strv headers;      /* extra "Name: value" response headers */
 	bool headers_sent;           /* a streaming handler has sent headers */
@@ -131,12 +132,17 @@ void http_request_reset(struct request *r);
 
 /*
  * Records a client-safe error message (printf-style) and the offending field
- * (may be NULL) and returns st, so handlers can `return http_fail(…)`.  Both
- * are stored as valid UTF-8 (sg_utf8_scrub: a byte that is not part of a
- * well-formed character becomes '?'), so a value cut inside a character or a
- * client's odd bytes can never make the error body fail to encode.
+ * (may be NULL) in r->err (sg_fail) and returns st, so handlers can
+ * `return http_fail(…)`.
  */
 sg_status http_fail(struct request *r, sg_status st, const char *param, const char *fmt, ...) SG_PRINTF(4, 5);
+
+/*
+ * Copies e (message, param and detail) into r->err and returns st: the one
+ * way an error carried by a struct sg_err of the caller's reaches the
+ * request.  e == &r->err is allowed (nothing to copy).
+ */
+sg_status http_fail_err(struct request *r, sg_status st, const struct sg_err *e);
 
 /* A FastCGI param (e.g. "CONTENT_TYPE"), or NULL.  Borrowed. */
 const char *http_param(const struct request *r, const char *name);
@@ -186,15 +192,30 @@ bool http_stream_write(struct request *r, const char *buf, size_t len);
 void http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len);
 
 /*
- * Field getters for request bodies that record the 400 themselves.  A JSON
- * null counts as absent.  Absent + required → 400 "<key> is required";
- * wrong type → 400 "<key> must be a string" etc.  Outputs are borrowed from obj
- * and set to NULL (or left unchanged for numbers/bools) when absent.
+ * A JSON list answered as it is made, for lists of any length: head (say
+ * {"data":[), the items separated by commas, tail (]}), sent through the
+ * stream writer in chunks of about HTTP_LIST_CHUNK bytes (200,
+ * application/json), so a request holds one chunk whatever the list's size.
+ * Nothing is sent before the first chunk is full or the list is complete:
+ * an error until then is an ordinary error response; after it the list is
+ * cut short (invalid JSON) and the worker logs the error.  For HEAD only the
+ * status line and headers go out.  Each call returns SG_OK, SG_E_NOMEM, or
+ * SG_E_BAD_GATEWAY when the client is gone (r->client_gone).  Free with
+ * http_list_free() whatever happened.
  */
-sg_status http_field_str(struct request *r, json_t *obj, const char *key, bool required, const char **out) SG_MUST_CHECK;
-sg_status http_field_obj(struct request *r, json_t *obj, const char *key, bool required, json_t **out) SG_MUST_CHECK;
-sg_status http_field_array(struct request *r, json_t *obj, const char *key, bool required, json_t **out) SG_MUST_CHECK;
-sg_status http_field_int(struct request *r, json_t *obj, const char *key, bool required, json_int_t *out, bool *found) SG_MUST_CHECK;
-sg_status http_field_bool(struct request *r, json_t *obj, const char *key, bool required, bool *out, bool *found) SG_MUST_CHECK;
+#define HTTP_LIST_CHUNK (64 * 1024)
+
+struct http_list {
+	struct request *r;
+	struct sg_buf buf;
+	bool items; /* an item was added: the next one needs a comma */
+};
+
+sg_status http_list_begin(struct http_list *l, struct request *r, const char *head) SG_MUST_CHECK;
+/* One item: the JSON text item[0..len). */
+sg_status http_list_item(struct http_list *l, const char *item, size_t len) SG_MUST_CHECK;
+/* Appends tail and sends the rest. */
+sg_status http_list_end(struct http_list *l, const char *tail) SG_MUST_CHECK;
+void http_list_free(struct http_list *l);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * identity.c: the caller of one request, from the params nginx sets after
  * its auth_request (stackgate's /_stackgate/auth or an external service),
- * plus the principal's attributes from PostgreSQL.
+ * plus the principal's attributes from PostgreSQL (principal.h).  The
+ * worker reads those params; nothing here knows a request.
  *
  * Cache: one small table per process, guarded by cache_lock, holding what
  * principals/principal_attributes said about a principal and when.  Entries
@@ -16,14 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
-#include "auth.h"
 #include "conf.h"
-#include "db.h"
-#include "http.h"
 #include "identity.h"
 #include "log.h"
+#include "principal.h"
 
 #define CACHE_SLOTS 128
 #define NAME_MAX_LEN 256
@@ -49,7 +46,6 @@ slot_clear(struct cached *c)
 void
 identity_invalidate(const char *principal)
 {
-	auth_invalidate(principal);
 	pthread_mutex_lock(&cache_lock);
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		if (cache[i].principal != NULL && (principal == NULL || strcmp(cache[i].principal, principal) == 0))
@@ -108,52 +104,6 @@ cache_put(const char *name, const struct sg_attrs *attrs, bool disabled)
 		slot->fetched_us = sg_now_us();
 	}
 	pthread_mutex_unlock(&cache_lock);
-}
-
-/*
- * Reads the principal's row and attributes.  An unknown principal (no row)
- * has no attributes and is not disabled: external auth services may name
- * callers stackgate has never heard of.
- */
-static sg_status
-fetch_principal(const char *name, struct sg_attrs *attrs, bool *disabled)
-{
-	static const char sql[] =
-		"SELECT p.disabled, a.category, a.value FROM principals p"
-		" LEFT JOIN principal_attributes a ON a.principal = p.name"
-		" WHERE p.name = $1";
-	const char *params[1] = {name};
-	PGconn *conn;
-	PGresult *res;
-	sg_status st = SG_OK;
-
-	*disabled = false;
-	conn = db_acquire();
-	if (conn == NULL)
-		return SG_E_UNAVAILABLE;
-	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		(void) db_result_status(conn, res); /* logs the reason */
-		st = SG_E_UNAVAILABLE;
-		goto out;
-	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		enum sg_attr_cat c;
-
-		*disabled = strcmp(PQgetvalue(res, i, 0), "t") == 0;
-		if (PQgetisnull(res, i, 1) || !acl_category_from_name(PQgetvalue(res, i, 1), &c))
-			continue;
-		attrs->present = true;
-		attrs->set[c] = true;
-		if (!sg_strv_push(&attrs->cat[c], PQgetvalue(res, i, 2))) {
-			st = SG_E_NOMEM;
-			goto out;
-		}
-	}
-out:
-	PQclear(res);
-	db_release(conn, db_conn_broken(conn));
-	return st;
 }
 
 static bool
@@ -215,7 +165,7 @@ identity_parse_groups(const char *s, struct sg_attrs *out)
 
 /* STACKGATE_ATTRIBUTES: a JSON object (or null) of AccessAttributes' shape. */
 static sg_status
-parse_attributes(struct request *r, const char *text, struct sg_attrs *out)
+parse_attributes(const char *text, struct sg_attrs *out, struct sg_err *e)
 {
 	json_error_t jerr;
 	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
@@ -224,72 +174,68 @@ parse_attributes(struct request *r, const char *text, struct sg_attrs *out)
 
 	if (j == NULL || !(json_is_object(j) || json_is_null(j))) {
 		json_decref(j);
-		return http_fail(r, SG_E_BAD_REQUEST, NULL,
-				 "the authentication service sent invalid attributes: not a JSON object");
+		return sg_fail(e, SG_E_BAD_REQUEST, NULL,
+			       "the authentication service sent invalid attributes: not a JSON object");
 	}
 	st = acl_attrs_from_json(j, out, err, sizeof(err));
 	json_decref(j);
 	if (st != SG_OK)
-		return http_fail(r, st, NULL, "the authentication service sent invalid attributes: %s", err);
+		return sg_fail(e, st, NULL, "the authentication service sent invalid attributes: %s", err);
 	return SG_OK;
 }
 
 sg_status
-identity_resolve(struct request *r)
+identity_resolve(const struct sg_conf *conf, const struct identity_params *p, struct identity *id, struct sg_err *err)
 {
-	struct identity *id = &r->id;
-	const char *principal = http_param(r, "STACKGATE_PRINCIPAL");
-	const char *attributes = http_param(r, "STACKGATE_ATTRIBUTES");
-	const char *groups = http_param(r, "STACKGATE_GROUPS");
-	const char *key_id = http_param(r, "STACKGATE_KEY_ID");
+	const char *principal = p->principal, *attributes = p->attributes, *groups = p->groups, *key_id = p->key_id;
 	struct sg_attrs extra = {0};
 	sg_status st = SG_OK;
 
 	identity_reset(id);
 	if (principal != NULL && *principal != '\0') {
 		if (!name_ok(principal)) {
-			st = http_fail(r, SG_E_BAD_REQUEST, NULL,
+			st = sg_fail(err, SG_E_BAD_REQUEST, NULL,
 				       "the authentication service sent an invalid principal name");
 			goto out;
 		}
 		id->principal = sg_strdup(principal);
 		if (id->principal == NULL) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
 	if (id->principal != NULL && key_id != NULL && *key_id != '\0') {
 		if (!key_id_ok(key_id)) {
-			st = http_fail(r, SG_E_BAD_REQUEST, NULL, "the authentication service sent an invalid key id");
+			st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "the authentication service sent an invalid key id");
 			goto out;
 		}
 		id->key_id = sg_strdup(key_id);
 		if (id->key_id == NULL) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
-	if (id->principal == NULL && r->conf != NULL && r->conf->auth_required) {
-		st = http_fail(r, SG_E_UNAUTHORIZED, NULL,
+	if (id->principal == NULL && conf != NULL && conf->auth_required) {
+		st = sg_fail(err, SG_E_UNAUTHORIZED, NULL,
 			       "authentication required: send \"Authorization: Bearer <API key>\"");
 		goto out;
 	}
 	if (attributes != NULL && *attributes != '\0') {
-		st = parse_attributes(r, attributes, &extra);
+		st = parse_attributes(attributes, &extra, err);
 		if (st != SG_OK)
 			goto out;
 		if (!acl_attrs_merge(&id->attrs, &extra)) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 		acl_attrs_free(&extra);
 	}
 	if (groups != NULL && !sg_utf8_valid(groups, strlen(groups))) {
-		st = http_fail(r, SG_E_BAD_REQUEST, NULL, "the authentication service sent invalid groups: not UTF-8");
+		st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "the authentication service sent invalid groups: not UTF-8");
 		goto out;
 	}
 	if (groups != NULL && !identity_parse_groups(groups, &id->attrs)) {
-		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	if (id->principal != NULL) {
@@ -297,30 +243,30 @@ identity_resolve(struct request *r)
 
 		if (!cache_get(id->principal, &extra, &disabled)) {
 			acl_attrs_free(&extra);
-			st = fetch_principal(id->principal, &extra, &disabled);
+			st = principal_fetch(id->principal, &extra, &disabled);
 			if (st == SG_E_NOMEM) {
-				st = http_fail(r, st, NULL, "out of memory");
+				st = sg_fail(err, st, NULL, "out of memory");
 				goto out;
 			}
 			if (st != SG_OK) {
-				st = http_fail(r, SG_E_UNAVAILABLE, NULL,
+				st = sg_fail(err, SG_E_UNAVAILABLE, NULL,
 					       "the database is unavailable: cannot read the caller's attributes");
 				goto out;
 			}
 			cache_put(id->principal, &extra, disabled);
 		}
 		if (disabled) {
-			st = http_fail(r, SG_E_UNAUTHORIZED, NULL, "principal '%s' is disabled", id->principal);
+			st = sg_fail(err, SG_E_UNAUTHORIZED, NULL, "principal '%s' is disabled", id->principal);
 			goto out;
 		}
 		if (!acl_attrs_merge(&id->attrs, &extra)) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
-	if (r->conf != NULL && id->attrs.set[SG_ROLES])
+	if (conf != NULL && id->attrs.set[SG_ROLES])
 		for (size_t i = 0; i < id->attrs.cat[SG_ROLES].n && !id->admin; i++)
-			id->admin = sg_strv_contains(&r->conf->admin_roles, id->attrs.cat[SG_ROLES].v[i]);
+			id->admin = sg_strv_contains(&conf->admin_roles, id->attrs.cat[SG_ROLES].v[i]);
 out:
 	acl_attrs_free(&extra);
 	if (st != SG_OK) {

@@ -18,10 +18,28 @@
 
 #include "acl.h"
 
-struct request;
 struct sg_conf;
 
 #define IDENTITY_CACHE_TTL_S 60
+
+/*
+ * The trusted FastCGI params identity is made of, by name.  The worker
+ * reads them from the request (worker_identity) and hands them to
+ * identity_resolve(), so this module never sees a request (and cannot read
+ * HTTP_*).
+ */
+#define IDENTITY_PARAM_PRINCIPAL "STACKGATE_PRINCIPAL"
+#define IDENTITY_PARAM_ATTRIBUTES "STACKGATE_ATTRIBUTES"
+#define IDENTITY_PARAM_GROUPS "STACKGATE_GROUPS"
+#define IDENTITY_PARAM_KEY_ID "STACKGATE_KEY_ID"
+
+/* Their values; NULL when a param is absent.  Borrowed. */
+struct identity_params {
+	const char *principal;
+	const char *attributes;
+	const char *groups;
+	const char *key_id;
+};
 
 struct identity {
 	char *principal;       /* NULL: anonymous */
@@ -31,7 +49,7 @@ struct identity {
 };
 
 /*
- * Fills r->id from the trusted params:
+ * Fills *id (reset first) from the trusted params p:
  *  - STACKGATE_PRINCIPAL: the principal's name; empty or absent = anonymous;
  *  - STACKGATE_ATTRIBUTES: a JSON object with any of roles/teams/projects/
  *    namespaces (arrays of strings), as an external auth service sends them;
@@ -42,13 +60,16 @@ struct identity {
  *    the principal (nginx sets it from auth_check's X-Stackgate-Key-Id);
  *    empty or absent = none; only with a principal;
  * then adds the principal's rows of principal_attributes.  admin is true when
- * the merged roles meet auth.admin_roles.
+ * the merged roles meet conf's auth.admin_roles (conf NULL: no auth.required
+ * and no admin roles).
  * Returns SG_E_UNAUTHORIZED when auth.required is on and there is no
  * principal, or the principal is disabled; SG_E_BAD_REQUEST when a param is
  * malformed; SG_E_UNAVAILABLE when the principal's attributes cannot be read.
- * Writes the client message into r (http_fail).
+ * Writes the client message into err.  On failure *id keeps the principal
+ * (for the access log) and nothing that grants access.
  */
-sg_status identity_resolve(struct request *r) SG_MUST_CHECK;
+sg_status identity_resolve(const struct sg_conf *conf, const struct identity_params *p, struct identity *id,
+			   struct sg_err *err) SG_MUST_CHECK;
 
 /* The single access decision for listing, reading, writing and calling: admin, or acl_check(obj, caller). */
 bool identity_can_access(const struct identity *id, const struct sg_attrs *obj);
@@ -63,9 +84,9 @@ bool identity_can_see(const struct identity *id, const json_t *obj);
 void identity_reset(struct identity *id);
 
 /*
- * Drops everything this process cached about principal (NULL: about
- * everyone): its attributes here and its API keys in auth.c.  For the
- * registry's LISTEN handler, on the payload 'principal:<name>'.
+ * Drops the attributes this process cached about principal (NULL: about
+ * everyone).  For the registry's LISTEN handler, on the payload
+ * 'principal:<name>' (which drops the principal's API keys in auth.c too).
  */
 void identity_invalidate(const char *principal);
 

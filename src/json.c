@@ -50,6 +50,13 @@ sg_json_depth(const char *buf, size_t len)
 	return max;
 }
 
+void
+sg_json_init(void)
+{
+	json_set_alloc_funcs(sg_malloc, free);
+	json_object_seed(0);
+}
+
 json_t *
 sg_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *je, bool *nomem)
 {
@@ -98,4 +105,53 @@ char *
 sg_json_dump(const json_t *v)
 {
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+sg_status
+sg_json_field(json_t *obj, const char *key, const char *name, json_type type, bool required, json_t **out,
+	      struct sg_err *err)
+{
+	static const char *const what[] = {
+		[JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",   [JSON_STRING] = "a string",
+		[JSON_INTEGER] = "an integer", [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
+	};
+	json_t *v = json_object_get(obj, key);
+
+	if (name == NULL)
+		name = key;
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return sg_fail(err, SG_E_BAD_REQUEST, name, "%s is required", name);
+		return SG_OK;
+	}
+	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
+		return sg_fail(err, SG_E_BAD_REQUEST, name, "%s must be %s", name, what[type]);
+	*out = v;
+	return SG_OK;
+}
+
+sg_status
+sg_json_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
+		  struct sg_err *err)
+{
+	json_t *v;
+	sg_status st = sg_json_field(obj, key, name, JSON_STRING, required, &v, err);
+
+	*out = v ? json_string_value(v) : NULL;
+	return st;
+}
+
+sg_status
+sg_json_field_bool(json_t *obj, const char *key, const char *name, bool required, bool *out, bool *found,
+		   struct sg_err *err)
+{
+	json_t *v;
+	sg_status st = sg_json_field(obj, key, name, JSON_TRUE, required, &v, err);
+
+	if (found != NULL)
+		*found = v != NULL;
+	if (v != NULL)
+		*out = json_is_true(v);
+	return st;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * json.h: jansson helpers: parsing with limits (depth, NUL bytes, UTF-8) and
- * error messages with line and column, compact dumping.
+ * error messages with line and column, compact dumping, and the typed field
+ * getters every body and config entry is read with.
  */
 #ifndef SG_JSON_H
 #define SG_JSON_H
@@ -9,6 +10,15 @@
 #include <jansson.h>
 
 #include "sg.h"
+
+/*
+ * jansson's start-up, once per process before any JSON is made and before
+ * any thread: its allocations go through sg_malloc (json_set_alloc_funcs),
+ * so the test countdown (sg.h) fails them too and sg_json_loadb() notices a
+ * failure jansson's lexer hides; and its hash seed (json_object_seed).
+ * main() and the unit tests' main() call it.
+ */
+void sg_json_init(void);
 
 /*
  * Parses buf[0..len) as one JSON value, refusing nesting deeper than
@@ -36,5 +46,22 @@ size_t sg_json_depth(const char *buf, size_t len);
 
 /* Compact dump; the caller frees.  NULL on allocation failure. */
 char *sg_json_dump(const json_t *v);
+
+/*
+ * The typed field getters, the one family for request bodies and config
+ * entries: obj[key] with its JSON type checked (JSON_TRUE stands for either
+ * boolean).  name is the field as messages call it ("source.uri"; NULL: key).
+ * A JSON null counts as absent.  Absent → *out NULL (the boolean getter:
+ * *out unchanged, *found false), and when required a 400 "<name> is
+ * required"; the wrong type → 400 "<name> must be a string" (an object, an
+ * array, an integer, a number, a boolean).  The message and param go to err
+ * (sg_fail).  Outputs are borrowed from obj.
+ */
+sg_status sg_json_field(json_t *obj, const char *key, const char *name, json_type type, bool required, json_t **out,
+			struct sg_err *err) SG_MUST_CHECK;
+sg_status sg_json_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
+			    struct sg_err *err) SG_MUST_CHECK;
+sg_status sg_json_field_bool(json_t *obj, const char *key, const char *name, bool required, bool *out, bool *found,
+			     struct sg_err *err) SG_MUST_CHECK;
 
 #endif

@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "db.h"
+#include "json.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -93,10 +94,10 @@ conninfo_for(const struct sg_conf *c)
 static int
 cmd_migrate(struct sg_conf *c)
 {
-	char err[512];
+	struct sg_err err;
 
-	if (db_migrate(conninfo_for(c), true, err, sizeof(err)) != SG_OK) {
-		fprintf(stderr, "stackgate: migrate: %s\n", err);
+	if (db_migrate(conninfo_for(c), true, &err) != SG_OK) {
+		fprintf(stderr, "stackgate: migrate: %s\n", err.msg);
 		return 1;
 	}
 	return 0;
@@ -105,7 +106,7 @@ cmd_migrate(struct sg_conf *c)
 static int
 cmd_serve(struct sg_conf *c, bool migrate)
 {
-	char err[512];
+	struct sg_err err;
 	sg_status st;
 
 	/* A config without conninfo uses STACKGATE_DATABASE_URL, like the CLI. */
@@ -115,9 +116,9 @@ cmd_serve(struct sg_conf *c, bool migrate)
 	}
 	if ((migrate || c->auto_migrate) && cmd_migrate(c) != 0)
 		goto fail;
-	st = db_schema_check(c->conninfo, err, sizeof(err));
+	st = db_schema_check(c->conninfo, &err);
 	if (st != SG_OK) {
-		log_error("%s", err);
+		log_error("%s", err.msg);
 		goto fail;
 	}
 	return supervisor_run(c); /* frees c */
@@ -133,6 +134,7 @@ main(int argc, char **argv)
 	struct sg_conf *c = NULL;
 	int rc;
 
+	sg_json_init(); /* before the config, the first JSON made */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -172,7 +174,6 @@ main(int argc, char **argv)
 		log_set_level_name(c->log_level);
 		log_set_format_name(c->log_format);
 	}
-	json_object_seed(0);
 	if (strcmp(cmd, "serve") == 0) {
 		bool migrate = argc > 1 && strcmp(argv[1], "--migrate") == 0;
 

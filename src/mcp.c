@@ -40,7 +40,7 @@ struct finder {
 	json_int_t id;
 	json_t *found;
 	bool nomem;
-	struct proxy_buf data; /* the event's data lines, joined */
+	struct sg_buf data; /* the event's data lines, joined */
 };
 
 /* Copies a header's value (trimmed) when its name matches. */
@@ -98,33 +98,17 @@ static bool
 on_event(void *ctx, const char *ev, size_t len)
 {
 	struct finder *f = ctx;
-	bool any = false;
 	json_t *v;
 
-	f->data.len = 0;
-	for (size_t ls = 0; ls < len;) {
-		const char *nl = memchr(ev + ls, '\n', len - ls);
-		size_t le = nl != NULL ? (size_t) (nl - ev) : len, ll = le - ls;
-		const char *line = ev + ls;
-
-		if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
-			const char *val = line + 5;
-			size_t vl = ll - 5;
-
-			if (vl > 0 && *val == ' ') {
-				val++;
-				vl--;
-			}
-			if ((any && !proxy_buf_append(&f->data, "\n", 1)) || !proxy_buf_append(&f->data, val, vl)) {
-				f->nomem = true;
-				return false;
-			}
-			any = true;
-		}
-		ls = le + 1;
-	}
-	if (!any)
+	switch (proxy_sse_data(ev, len, &f->data)) {
+	case -1:
+		f->nomem = true;
+		return false;
+	case 0:
 		return true;
+	default:
+		break;
+	}
 	v = json_loadb(f->data.p, f->data.len, 0, NULL);
 	if (v != NULL) {
 		f->found = pick_response(v, f->id);
@@ -156,7 +140,7 @@ mcp_find_response(const char *buf, size_t len, bool sse, bool complete, json_int
 		(void) last;
 	}
 	proxy_sse_free(&s);
-	proxy_buf_free(&f.data);
+	sg_buf_free(&f.data);
 	return f.found;
 }
 
@@ -172,8 +156,7 @@ struct conv {
 	size_t nconf;               /* how many of hdrs are configured ones */
 	char session[256];          /* the session id the server gave */
 	char sidhdr[300];
-	char *err;
-	size_t errlen;
+	struct sg_err *err;
 };
 
 /* What one answer collects: headers, and for a stream the splitter and the finder. */
@@ -255,8 +238,8 @@ time_left(struct conv *c, const char *method, long *left_ms)
 	*left_ms = (long) ((c->deadline_us - sg_now_us()) / 1000);
 	if (*left_ms > 0)
 		return SG_OK;
-	snprintf(c->err, c->errlen, "the MCP server did not complete %s within %g s", method, c->total_ms / 1000.0);
-	return SG_E_GATEWAY_TIMEOUT;
+	return sg_fail(c->err, SG_E_GATEWAY_TIMEOUT, NULL, "the MCP server did not complete %s within %g s", method,
+		       c->total_ms / 1000.0);
 }
 
 static void
@@ -281,7 +264,8 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 	struct proxy_response pr = {0};
 	struct proxy_request q;
 	json_t *msg = NULL;
-	char *body = NULL, perr[384];
+	struct sg_err perr;
+	char *body = NULL;
 	bool truncated;
 	long left_ms;
 	sg_status st;
@@ -315,31 +299,31 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 				   .max_body = c->max_bytes,
 				   .on_header = on_header,
 				   .header_ctx = &a};
-	st = proxy_stream(&q, &sink, &pr, perr, sizeof(perr));
+	st = proxy_stream(&q, &sink, &pr, &perr);
 	if (st != SG_OK) {
 		if (st == SG_E_GATEWAY_TIMEOUT && c->deadline_us - sg_now_us() < 100 * 1000)
-			snprintf(c->err, c->errlen, "the MCP server did not complete %s within %g s", method,
-				 c->total_ms / 1000.0);
+			sg_fail(c->err, st, NULL, "the MCP server did not complete %s within %g s", method,
+				c->total_ms / 1000.0);
 		else
-			snprintf(c->err, c->errlen, "the MCP call %s failed: %s", method, perr);
+			sg_fail(c->err, st, NULL, "the MCP call %s failed: %s", method, perr.msg);
 		goto out;
 	}
 	st = SG_E_BAD_GATEWAY;
 	if (pr.aborted && a.f.found == NULL && !a.notified) {
 		if (a.too_large)
-			snprintf(c->err, c->errlen, "the MCP server's answer to %s exceeds %zu bytes", method, c->max_bytes);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s exceeds %zu bytes", method, c->max_bytes);
 		else if (a.f.nomem)
 			st = SG_E_NOMEM;
 		else
-			snprintf(c->err, c->errlen, "the client went away before the MCP server answered %s", method);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the client went away before the MCP server answered %s", method);
 		goto out;
 	}
 	if (a.session_bad) {
-		snprintf(c->err, c->errlen, "the MCP server sent an invalid Mcp-Session-Id header");
+		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server sent an invalid Mcp-Session-Id header");
 		goto out;
 	}
 	if (pr.status < 200 || pr.status > 299) {
-		snprintf(c->err, c->errlen, "the MCP server answered %s with HTTP status %ld", method, pr.status);
+		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server answered %s with HTTP status %ld", method, pr.status);
 		goto out;
 	}
 	if (a.session[0] != '\0' && c->session[0] == '\0') {
@@ -362,7 +346,7 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 		json_t *v;
 
 		if (strncasecmp(pr.content_type, "application/json", 16) != 0) {
-			snprintf(c->err, c->errlen,
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL,
 				 "the MCP server answered %s with content type '%.64s', not application/json or "
 				 "text/event-stream",
 				 method, pr.content_type[0] ? pr.content_type : "(none)");
@@ -370,28 +354,26 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 		}
 		v = pr.body.p != NULL ? json_loadb(pr.body.p, pr.body.len, 0, NULL) : NULL;
 		if (v == NULL) {
-			snprintf(c->err, c->errlen, "the MCP server's answer to %s is not valid JSON", method);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s is not valid JSON", method);
 			goto out;
 		}
 		*resp = pick_response(v, id);
 		json_decref(v);
 	}
 	if (*resp == NULL) {
-		snprintf(c->err, c->errlen, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
+		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
 			 method, (long long) id);
 		goto out;
 	}
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM && c->err[0] == '\0')
-		snprintf(c->err, c->errlen, "out of memory");
 	proxy_response_free(&pr);
 	proxy_sse_free(&a.sse);
-	proxy_buf_free(&a.f.data);
+	sg_buf_free(&a.f.data);
 	json_decref(a.f.found);
 	free(body);
 	json_decref(msg);
-	return st;
+	return sg_err_nomem(c->err, st);
 }
 
 /*
@@ -412,14 +394,13 @@ request(struct conv *c, const char *method, json_t *params, json_int_t id, json_
 	if (e != NULL && !json_is_null(e)) {
 		const char *m = json_string_value(json_object_get(e, "message"));
 
-		snprintf(c->err, c->errlen, "the MCP server answered %s with error %lld: %.200s", method,
-			 (long long) json_integer_value(json_object_get(e, "code")), m ? m : "(no message)");
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server answered %s with error %lld: %.200s",
+			       method, (long long) json_integer_value(json_object_get(e, "code")),
+			       m ? m : "(no message)");
 	}
-	if (!json_is_object(*result)) {
-		snprintf(c->err, c->errlen, "the MCP server's result for %s is not an object", method);
-		return SG_E_BAD_GATEWAY;
-	}
+	if (!json_is_object(*result))
+		return sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's result for %s is not an object",
+			       method);
 	return SG_OK;
 }
 
@@ -436,20 +417,18 @@ check_target(struct conv *c)
 
 	st = netaddr_parse_url(c->call->uri, &u, why, sizeof(why));
 	if (st != SG_OK) {
-		snprintf(c->err, c->errlen, "mcp_endpoint.uri %s", why);
-		return st;
+		return sg_fail(c->err, st, NULL, "mcp_endpoint.uri %s", why);
 	}
 	if (c->call->trusted)
 		return SG_OK;
 	if (!netaddr_allowed(&u, c->p->allowed_hosts)) {
 		log_info("mcp: %s:%u is not on the allowed_hosts of provider %s; refused", u.host, u.port,
 			 c->p->provider_id);
-		snprintf(c->err, c->errlen, REFUSAL, c->p->provider_id);
-		return SG_E_FORBIDDEN;
+		return sg_fail(c->err, SG_E_FORBIDDEN, NULL, REFUSAL, c->p->provider_id);
 	}
 	st = netaddr_pin(&u, c->connect_to, sizeof(c->connect_to), why, sizeof(why));
 	if (st != SG_OK)
-		snprintf(c->err, c->errlen, "the MCP server is unreachable: %s", why);
+		sg_fail(c->err, st, NULL, "the MCP server is unreachable: %s", why);
 	else
 		log_debug("mcp: %s:%u pinned to %s", u.host, u.port, c->connect_to);
 	return st;
@@ -505,31 +484,29 @@ end_session(struct conv *c)
 				  .timeout_ms = left_ms < 2000 ? left_ms : 2000,
 				  .max_body = 65536};
 	struct proxy_response pr;
-	char perr[256];
+	struct sg_err perr;
 
 	if (c->session[0] == '\0' || q.timeout_ms <= 0)
 		return;
-	if (proxy_call(&q, &pr, perr, sizeof(perr)) != SG_OK)
-		log_debug("mcp: ending the session failed (ignored): %s", perr);
+	if (proxy_call(&q, &pr, &perr) != SG_OK)
+		log_debug("mcp: ending the session failed (ignored): %s", perr.msg);
 	proxy_response_free(&pr);
 }
 
 sg_status
-mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t errlen)
+mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err)
 {
 	const struct sg_provider *p = call->provider;
-	struct conv c = {.call = call, .p = p, .err = err, .errlen = errlen};
+	struct conv c = {.call = call, .p = p, .err = err};
 	json_t *params = NULL, *resp = NULL, *result, *out = NULL;
 	char *cursor = NULL;
 	json_int_t id = 1;
 	sg_status st;
 
 	*defs = NULL;
-	err[0] = '\0';
-	if (p == NULL) {
-		snprintf(err, errlen, "the tool group has no tool_runtime provider");
-		return SG_E_INTERNAL;
-	}
+	sg_err_reset(err);
+	if (p == NULL)
+		return sg_fail(err, SG_E_INTERNAL, NULL, "the tool group has no tool_runtime provider");
 	c.total_ms = p->total_timeout_ms > 0 ? p->total_timeout_ms : SG_MCP_TOTAL_TIMEOUT_MS;
 	c.max_bytes = p->max_response_bytes > 0 ? p->max_response_bytes : SG_MCP_MAX_RESPONSE_BYTES;
 	c.deadline_us = sg_now_us() + (int64_t) c.total_ms * 1000;
@@ -537,8 +514,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 	if (st != SG_OK)
 		goto out;
 	if (call->client_alive != NULL && !call->client_alive(call->alive_ctx)) {
-		st = SG_E_BAD_GATEWAY;
-		snprintf(err, errlen, "the client went away before the MCP server was asked");
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the client went away before the MCP server was asked");
 		goto out;
 	}
 	st = build_headers(&c);
@@ -565,8 +541,8 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 		size_t i;
 
 		if (page >= SG_MCP_MAX_PAGES) {
-			st = SG_E_BAD_GATEWAY;
-			snprintf(err, errlen, "the MCP server's tool list has more than %d pages", SG_MCP_MAX_PAGES);
+			st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool list has more than %d pages",
+				     SG_MCP_MAX_PAGES);
 			goto out;
 		}
 		json_decref(params);
@@ -581,17 +557,17 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 		st = SG_E_BAD_GATEWAY;
 		tools = json_object_get(result, "tools");
 		if (!json_is_array(tools)) {
-			snprintf(err, errlen, "the MCP server's tools/list result has no \"tools\" array");
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tools/list result has no \"tools\" array");
 			goto out;
 		}
 		json_array_foreach(tools, i, tool) {
 			json_t *def;
 
 			if (json_array_size(out) >= SG_MCP_MAX_TOOLS) {
-				snprintf(err, errlen, "the MCP server lists more than %d tools", SG_MCP_MAX_TOOLS);
+				sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server lists more than %d tools", SG_MCP_MAX_TOOLS);
 				goto out;
 			}
-			st = mcp_tool_to_def(tool, call->uri, &def, err, errlen);
+			st = mcp_tool_to_def(tool, call->uri, &def, err);
 			if (st != SG_OK)
 				goto out;
 			if (json_array_append_new(out, def) != 0) {
@@ -606,7 +582,7 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 		if (next == NULL || json_is_null(next))
 			break;
 		if (!json_is_string(next)) {
-			snprintf(err, errlen, "the MCP server's nextCursor is not a string");
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's nextCursor is not a string");
 			goto out;
 		}
 		cursor = sg_strdup(json_string_value(next));
@@ -623,10 +599,8 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t err
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM && err[0] == '\0')
-		snprintf(err, errlen, "out of memory");
-	if (st != SG_OK)
-		log_info("mcp: listing the tools through provider %s failed: %s", p->provider_id, err);
+	if (sg_err_nomem(err, st) != SG_OK)
+		log_info("mcp: listing the tools through provider %s failed: %s", p->provider_id, err->msg);
 	free_headers(&c);
 	free(cursor);
 	json_decref(params);

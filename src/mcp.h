@@ -62,7 +62,7 @@ struct mcp_call {
  * client went away), SG_E_GATEWAY_TIMEOUT (silence or the total bound),
  * SG_E_NOMEM; err says which.
  */
-sg_status mcp_list_tools(const struct mcp_call *call, json_t **defs, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Finds the JSON-RPC response whose "id" is the integer id in a reply body.
@@ -89,7 +89,7 @@ json_t *mcp_find_response(const char *buf, size_t len, bool sse, bool complete, 
  * property).  Whether the name is an acceptable identifier is the caller's
  * check.
  */
-sg_status mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *err, size_t errlen)
+sg_status mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct sg_err *err)
 	SG_MUST_CHECK;
 
 #endif

@@ -43,7 +43,7 @@ listed(const json_t *required, const char *name)
 }
 
 sg_status
-mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *err, size_t errlen)
+mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct sg_err *err)
 {
 	const json_t *name, *desc, *schema, *props = NULL, *required = NULL, *prop;
 	json_t *params = NULL, *out = NULL;
@@ -52,31 +52,31 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *er
 
 	*def = NULL;
 	if (!json_is_object(tool)) {
-		snprintf(err, errlen, "the MCP server listed a tool that is not an object");
+		sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server listed a tool that is not an object");
 		goto out;
 	}
 	name = json_object_get(tool, "name");
 	if (!json_is_string(name) || json_string_length(name) == 0) {
-		snprintf(err, errlen, "the MCP server listed a tool without a name");
+		sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server listed a tool without a name");
 		goto out;
 	}
 	desc = json_object_get(tool, "description");
 	if (desc != NULL && !json_is_null(desc) && !json_is_string(desc)) {
-		snprintf(err, errlen, "the MCP server's tool '%.64s' has a description that is not a string",
+		sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a description that is not a string",
 			 json_string_value(name));
 		goto out;
 	}
 	schema = json_object_get(tool, "inputSchema");
 	if (schema != NULL && !json_is_null(schema)) {
 		if (!json_is_object(schema)) {
-			snprintf(err, errlen, "the MCP server's tool '%.64s' has an inputSchema that is not an object",
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has an inputSchema that is not an object",
 				 json_string_value(name));
 			goto out;
 		}
 		props = json_object_get(schema, "properties");
 		required = json_object_get(schema, "required");
 		if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
-			snprintf(err, errlen, "the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
 				 json_string_value(name));
 			goto out;
 		}
@@ -94,9 +94,7 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *er
 			json_t *p;
 
 			if (!json_is_object(prop)) {
-				snprintf(err, errlen, "the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
-					 json_string_value(name), pname);
-				st = SG_E_BAD_GATEWAY;
+				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a property '%.64s' that is not an object", json_string_value(name), pname);
 				goto out;
 			}
 			pd = json_object_get(prop, "description");
@@ -118,9 +116,7 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, char *er
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM)
-		snprintf(err, errlen, "out of memory");
 	json_decref(params);
 	json_decref(out);
-	return st;
+	return sg_err_nomem(err, st);
 }

@@ -25,7 +25,7 @@
 #define L metrics_layout
 
 struct out {
-	struct proxy_buf *b;
+	struct sg_buf *b;
 	bool ok;
 };
 
@@ -42,7 +42,7 @@ emit(struct out *o, const char *fmt, ...)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* Label values are bounded (256-byte models), so a line always fits. */
-	if (n < 0 || (size_t) n >= sizeof(line) || !proxy_buf_append(o->b, line, (size_t) n))
+	if (n < 0 || (size_t) n >= sizeof(line) || !sg_buf_append(o->b, line, (size_t) n))
 		o->ok = false;
 }
 
@@ -258,7 +258,7 @@ render_models(struct out *o, const struct metrics_snapshot *s)
 }
 
 bool
-metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects, struct proxy_buf *out)
+metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects, struct sg_buf *out)
 {
 	struct out o = {out, true};
 
@@ -290,7 +290,7 @@ sg_status
 metrics_handler(struct request *r)
 {
 	struct metrics_snapshot *s;
-	struct proxy_buf b = {NULL, 0, 0};
+	struct sg_buf b = {0};
 	size_t objects[SG_RT_COUNT];
 	const char *param;
 	sg_status st = SG_OK;
@@ -309,6 +309,6 @@ metrics_handler(struct request *r)
 	else if (http_stream_begin(r, 200, "text/plain; version=0.0.4; charset=utf-8"))
 		(void) http_stream_write(r, b.p, b.len);
 	metrics_snapshot_free(s);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 	return st;
 }

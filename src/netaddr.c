@@ -49,9 +49,10 @@ netaddr_normalize_host(const char *s, size_t len, char *out, size_t outlen, bool
 	char buf[NETADDR_HOST_MAX];
 	struct in_addr a4;
 	struct in6_addr a6;
+	bool bracketed = len >= 2 && s[0] == '[' && s[len - 1] == ']';
 
 	*numeric = *ipv6 = false;
-	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+	if (bracketed) {
 		s++;
 		len -= 2;
 	}
@@ -67,6 +68,8 @@ netaddr_normalize_host(const char *s, size_t len, char *out, size_t outlen, bool
 		*numeric = *ipv6 = true;
 		return true;
 	}
+	if (bracketed)
+		return false; /* brackets hold an IPv6 address only ("[example.com]" is no host to curl) */
 	if (len > 1 && buf[len - 1] == '.')
 		buf[--len] = '\0';
 	/* Every form inet_aton() reads (127.1, 0x7f000001, 0177.0.0.1) is that address, as curl and libc see it. */
@@ -122,6 +125,11 @@ netaddr_parse_url(const char *url, struct netaddr_url *out, char *why, size_t wh
 	/* Spelled out, as stored and shown: curl would also guess at "http:/host" or "http:host". */
 	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
 		url_fail(why, whylen, "must be an http:// or https:// URL");
+		goto out;
+	}
+	/* "http:///host": no authority, but curl skips the extra slashes and guesses one. */
+	if (url[url[4] == ':' ? 7 : 8] == '/') {
+		url_fail(why, whylen, "must name a valid host");
 		goto out;
 	}
 	uc = curl_url_set(h, CURLUPART_URL, url, 0);

@@ -52,8 +52,9 @@ sg_status netaddr_parse_url(const char *url, struct netaddr_url *out, char *why,
 
 /*
  * Normalises the host s[0..len) as described above into out (outlen bytes;
- * IPv6 without brackets, which s may or may not have).  Sets *numeric and
- * *ipv6.  False when the host is empty, too long or invalid.
+ * IPv6 without brackets, which s may or may not have; only IPv6 may be in
+ * brackets).  Sets *numeric and *ipv6.  False when the host is empty, too
+ * long or invalid.
  */
 bool netaddr_normalize_host(const char *s, size_t len, char *out, size_t outlen, bool *numeric, bool *ipv6);
 

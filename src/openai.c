@@ -47,6 +47,7 @@
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "resources.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -263,7 +264,7 @@ static sg_status
 reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
 	       const char *client_json)
 {
-	struct proxy_buf out = {0};
+	struct sg_buf out = {0};
 	struct openai_usage u;
 	enum openai_rewrite rw;
 	sg_status st = SG_OK;
@@ -284,12 +285,12 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 		   !http_stream_write(r, out.p, out.len)) {
 		log_info("the client went away before the reply from %s was written", p->provider_id);
 	}
-	proxy_buf_free(&out);
+	sg_buf_free(&out);
 	return st;
 }
 
 static bool
-append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
+append_error_event(struct sg_buf *out, sg_status st, const char *msg)
 {
 	char code[32];
 	json_t *ev;
@@ -299,8 +300,8 @@ append_error_event(struct proxy_buf *out, sg_status st, const char *msg)
 	sg_status_code(st, code, sizeof(code));
 	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
 	text = ev ? sg_json_dump(ev) : NULL;
-	ok = text != NULL && proxy_buf_append(out, "data: ", 6) && proxy_buf_append(out, text, strlen(text)) &&
-	     proxy_buf_append(out, "\n\n", 2);
+	ok = text != NULL && sg_buf_append(out, "data: ", 6) && sg_buf_append(out, text, strlen(text)) &&
+	     sg_buf_append(out, "\n\n", 2);
 	free(text);
 	json_decref(ev);
 	return ok;
@@ -313,7 +314,7 @@ struct relay {
 	const char *model_json;
 	bool drop_usage_only; /* stackgate asked for the usage chunk, the client did not */
 	struct proxy_sse sse;
-	struct proxy_buf out; /* rewritten events not yet written */
+	struct sg_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
 	bool done;            /* data: [DONE] went out */
 };
@@ -411,10 +412,10 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 	struct relay rl = {.r = r, .model_json = client_json, .drop_usage_only = drop_usage_only};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
-	char err[512];
+	struct sg_err *err = &r->err;
 	sg_status st, fail = SG_OK;
 
-	st = proxy_stream(q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(q, &sink, &resp, err);
 	upstream_done(r, &resp);
 	if (r->client_gone) {
 		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
@@ -424,41 +425,38 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 	}
 	if (!resp.streamed) {
 		/* Nothing was sent: this is still an ordinary reply with a real status. */
-		st = st != SG_OK ? http_fail(r, st, NULL, "%s", err) : reply_buffered(r, p, &resp, client_json);
+		if (st == SG_OK)
+			st = reply_buffered(r, p, &resp, client_json);
 		goto out;
 	}
 	if (st != SG_OK) {
 		fail = st;
 	} else if (rl.sse_res == PROXY_SSE_TOO_BIG) {
-		fail = SG_E_BAD_GATEWAY;
-		snprintf(err, sizeof(err), "upstream %s sent an event larger than the limit", p->provider_id);
+		fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s sent an event larger than the limit",
+			       p->provider_id);
 	} else if (rl.sse_res != PROXY_SSE_OK) {
-		fail = SG_E_NOMEM;
-		snprintf(err, sizeof(err), "out of memory");
+		fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	} else {
 		bool truncated;
 
-		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK) {
-			fail = SG_E_NOMEM;
-			snprintf(err, sizeof(err), "out of memory");
-		} else if (truncated) {
-			fail = SG_E_BAD_GATEWAY;
-			snprintf(err, sizeof(err), "upstream %s ended the stream in the middle of an event",
-				 p->provider_id);
-		}
+		if (proxy_sse_finish(&rl.sse, relay_event, &rl, &truncated) != PROXY_SSE_OK)
+			fail = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		else if (truncated)
+			fail = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				       "upstream %s ended the stream in the middle of an event", p->provider_id);
 	}
 	if (fail != SG_OK) {
-		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err);
-		if (!append_error_event(&rl.out, fail, err))
+		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err->msg);
+		if (!append_error_event(&rl.out, fail, err->msg))
 			log_error("could not build the error event");
-	} else if (!rl.done && !proxy_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+	} else if (!rl.done && !sg_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
 	}
 	(void) relay_flush(&rl);
 	st = SG_OK;
 out:
 	proxy_sse_free(&rl.sse);
-	proxy_buf_free(&rl.out);
+	sg_buf_free(&rl.out);
 	proxy_response_free(&resp);
 	return st;
 }
@@ -469,12 +467,11 @@ static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
-	struct proxy_buf body_out = {0}, asked = {0};
+	struct sg_buf body_out = {0}, asked = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
 	const char *model;
-	char err[512];
 	json_t *body;
 	bool stream = false, found = false, drop_usage_only = false;
 	sg_status st;
@@ -482,11 +479,11 @@ forward(struct request *r, enum kind kind)
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		goto out;
-	st = http_field_str(r, body, "model", true, &model);
+	st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
 	if (st != SG_OK)
 		goto out;
 	if (kind != K_EMBEDDINGS) {
-		st = http_field_bool(r, body, "stream", false, &stream, &found);
+		st = sg_json_field_bool(body, "stream", NULL, false, &stream, &found, &r->err);
 		if (st != SG_OK)
 			goto out;
 	}
@@ -509,7 +506,7 @@ forward(struct request *r, enum kind kind)
 		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
 		body_out.len = 0;
 		if (json_object_set_new(body, "model", json_string(t.provider_model)) != 0 ||
-		    (dumped = sg_json_dump(body)) == NULL || !proxy_buf_append(&body_out, dumped, strlen(dumped))) {
+		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
@@ -522,7 +519,7 @@ forward(struct request *r, enum kind kind)
 			goto out;
 		}
 		if (su == OPENAI_SU_ADDED) {
-			struct proxy_buf tmp = body_out;
+			struct sg_buf tmp = body_out;
 
 			body_out = asked;
 			asked = tmp;
@@ -543,22 +540,21 @@ forward(struct request *r, enum kind kind)
 		st = relay_stream(r, &q, client_json, drop_usage_only);
 		goto out;
 	}
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &r->err);
 	upstream_done(r, &resp);
 	if (st == SG_OK && resp.aborted) {
 		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
 		r->client_gone = true;
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
-	} else if (st != SG_OK)
-		st = http_fail(r, st, NULL, "%s", err);
-	else
+	} else if (st == SG_OK) {
 		st = reply_buffered(r, t.p, &resp, client_json);
+	}
 out:
 	if (r->inference.active)
 		openai_inference_settle(&r->inference);
 	proxy_response_free(&resp);
-	proxy_buf_free(&body_out);
-	proxy_buf_free(&asked);
+	sg_buf_free(&body_out);
+	sg_buf_free(&asked);
 	free(dumped);
 	free(upstream_json);
 	free(client_json);
@@ -588,128 +584,38 @@ openai_embeddings(struct request *r)
 /*
  * GET /v1/openai/v1/models: {"object":"list","data":[…]} with one
  * {"id","object":"model","created","owned_by"} per visible model, written as
- * the registry is walked (registry_iter: no lock held while writing) in
- * chunks of about MODELS_CHUNK bytes, so a registry of any size costs one
- * batch and one chunk.  Nothing is sent until the first chunk is full or the
- * list is complete: an error until then is an ordinary error response.
+ * the registry is walked (resources_list_visible).
  */
-#define MODELS_CHUNK (64 * 1024)
 
-/* Sends what out holds (starting the stream first); false when the client is gone. */
-static bool
-models_flush(struct request *r, struct proxy_buf *out)
-{
-	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
-		return false;
-	if (out->len > 0 && r->method != SG_HEAD && !http_stream_write(r, out->p, out->len))
-		return false;
-	out->len = 0;
-	return true;
-}
-
-/* One model's entry appended to out (after a comma unless first); SG_OK or SG_E_NOMEM. */
+/* One model's entry (none for an object without an identifier); SG_OK, SG_E_NOMEM or http_list_item()'s status. */
 static sg_status
-models_entry(struct proxy_buf *out, const json_t *m, long long created, bool first)
+models_entry(struct http_list *l, json_t *m, long long created)
 {
 	const char *id = json_string_value(json_object_get(m, "identifier"));
 	const char *owner = json_string_value(json_object_get(m, "provider_id"));
-	json_t *entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created,
-				  "owned_by", owner ? owner : "");
-	char *text = entry ? sg_json_dump(entry) : NULL;
-	bool ok = text != NULL && (first || proxy_buf_append(out, ",", 1)) && proxy_buf_append(out, text, strlen(text));
+	json_t *entry;
+	char *text;
+	sg_status st;
 
+	if (id == NULL)
+		return SG_OK;
+	entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created, "owned_by",
+			  owner ? owner : "");
+	text = entry ? sg_json_dump(entry) : NULL;
+	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
 	free(text);
 	json_decref(entry);
-	return ok ? SG_OK : SG_E_NOMEM;
+	return st;
 }
 
 sg_status
 openai_models(struct request *r)
 {
-	static const char head[] = "{\"object\":\"list\",\"data\":[";
-	struct registry_iter it;
-	struct proxy_buf out = {0};
-	json_t *m = NULL;
-	long long created;
-	bool first = true;
-	sg_status st = registry_iter_open(&it, SG_RT_MODEL, NULL);
+	sg_status st = resources_list_visible(r, SG_RT_MODEL, NULL, "{\"object\":\"list\",\"data\":[", models_entry);
 
-	if (st != SG_OK)
-		goto out;
-	if (!proxy_buf_append(&out, head, sizeof(head) - 1))
-		st = SG_E_NOMEM;
-	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &m, &created);
-		if (st != SG_OK || m == NULL)
-			break;
-		if (json_string_value(json_object_get(m, "identifier")) != NULL && identity_can_see(&r->id, m)) {
-			st = models_entry(&out, m, created, first);
-			first = false;
-		}
-		json_decref(m);
-		m = NULL;
-		if (st == SG_OK && out.len >= MODELS_CHUNK && !models_flush(r, &out))
-			st = SG_E_BAD_GATEWAY;
-	}
-	if (st == SG_OK && !proxy_buf_append(&out, "]}", 2))
-		st = SG_E_NOMEM;
-	if (st == SG_OK && !models_flush(r, &out))
-		st = SG_E_BAD_GATEWAY;
-out:
-	json_decref(m);
-	registry_iter_free(&it);
-	proxy_buf_free(&out);
-	if (r->client_gone)
-		return SG_OK; /* nobody to tell; the access log says client-gone */
 	if (st == SG_E_NOMEM)
 		return http_fail(r, st, NULL, "out of memory");
 	if (st != SG_OK)
 		return http_fail(r, st, NULL, "models could not be listed: the registry is unavailable");
 	return SG_OK;
-}
-
-sg_status
-openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
-			  char *err, size_t errlen)
-{
-	struct sg_strv ids = {0};
-	struct proxy_buf list = {0};
-	char *msg = NULL;
-	sg_status st;
-
-	if (errlen > 0)
-		err[0] = '\0';
-	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
-		return SG_OK;
-	st = proxy_list_models(p, r != NULL ? client_alive : NULL, r, &ids, err, errlen);
-	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
-		goto out;
-	for (size_t i = 0; i < ids.n; i++)
-		if ((i > 0 && !proxy_buf_append(&list, ", ", 2)) || !proxy_buf_append(&list, ids.v[i], strlen(ids.v[i])))
-			goto nomem;
-	if (ids.n == 0)
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
-				  p->provider_id);
-	else
-		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves: %s", provider_model_id,
-				  p->provider_id, list.p);
-	if (msg == NULL)
-		goto nomem;
-	if (strlen(msg) < errlen || errlen < 8) {
-		copy_utf8(err, errlen, msg);
-	} else {
-		/* A cut list says so. */
-		copy_utf8(err, errlen - 3, msg);
-		strcat(err, "...");
-	}
-	st = SG_E_BAD_REQUEST;
-	goto out;
-nomem:
-	snprintf(err, errlen, "out of memory");
-	st = SG_E_NOMEM;
-out:
-	free(msg);
-	proxy_buf_free(&list);
-	sg_strv_free(&ids);
-	return st;
 }

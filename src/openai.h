@@ -12,24 +12,17 @@
 #include "http.h"
 #include "proxy.h"
 
+/* GET /v1/openai/v1/models: the models the caller may see, as OpenAI lists them. */
 sg_status openai_models(struct request *r);
+/*
+ * POST /v1/openai/v1/completions, /chat/completions and /embeddings: the
+ * body's "model" resolved to a visible registered model, rewritten to its
+ * provider_resource_id and proxied; a streamed answer is relayed event by
+ * event with "model" rewritten back.
+ */
 sg_status openai_completions(struct request *r);
 sg_status openai_chat_completions(struct request *r);
 sg_status openai_embeddings(struct request *r);
-
-/*
- * For model registration (resources): when p is an OpenAI-compatible
- * provider with check_models on, asks the upstream which models it serves
- * (GET {base_url}/models) and returns SG_E_BAD_REQUEST, with "model 'x' is
- * not served by provider 'p'; it serves: a, b" in err, when
- * provider_model_id is not one of them.  An upstream that cannot be reached
- * → SG_E_BAD_GATEWAY (SG_E_GATEWAY_TIMEOUT when it connects but does not
- * answer).  SG_OK when served, or when the check does not apply.  r (NULL
- * at start-up) is the registering request: when its client leaves, the
- * upstream call stops at once (SG_E_BAD_GATEWAY).
- */
-sg_status openai_check_model_served(const struct sg_provider *p, const char *provider_model_id, struct request *r,
-				    char *err, size_t errlen) SG_MUST_CHECK;
 
 /* ---- Rewriting bodies and stream events: pure text functions, in openai_rewrite.c ---- */
 
@@ -62,11 +55,11 @@ enum openai_rewrite {
  *     whenever out->p is not NULL.  On OPENAI_RW_NOT_OBJECT and
  *     OPENAI_RW_NOMEM its content is as before the call; on
  *     OPENAI_RW_NO_MODEL the text was copied unchanged.
- *     out is the caller's (proxy_buf_free).  No other allocation, no global
+ *     out is the caller's (sg_buf_free).  No other allocation, no global
  *     state: safe in any thread.
  */
 enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json,
-					 struct proxy_buf *out);
+					 struct sg_buf *out);
 
 /*
  * Rewrites one SSE event as proxy_sse_feed() delivers it and appends it,
@@ -75,7 +68,7 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
  * other fields, non-JSON data and "[DONE]" pass unchanged.  Sets *done when
  * the payload is exactly [DONE] ("[DONE]garbage" is data like any other).  False on allocation failure.
  */
-bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 	SG_MUST_CHECK;
 
 /* ---- What accounting reads (openai_rewrite.c, pure like the rewrite) ---- */
@@ -102,7 +95,7 @@ bool openai_usage_parse(const char *v, size_t len, struct openai_usage *u);
  * none or it does not parse).
  */
 enum openai_rewrite openai_rewrite_model_usage(const char *json, size_t len, const char *model_json,
-					       struct proxy_buf *out, struct openai_usage *usage);
+					       struct sg_buf *out, struct openai_usage *usage);
 
 /* What openai_sse_relay() saw in one event. */
 struct openai_event {
@@ -117,7 +110,7 @@ struct openai_event {
  * with drop_usage_only a usage-only chunk is not appended at all (stackgate
  * asked for it, the client did not).  False on allocation failure.
  */
-bool openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct proxy_buf *out,
+bool openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct sg_buf *out,
 		      struct openai_event *seen) SG_MUST_CHECK;
 
 /* What openai_stream_ask_usage() did. */
@@ -137,7 +130,7 @@ enum openai_stream_usage {
  * in) a stream_options object; every other byte unchanged.  See the enum
  * for when nothing is appended.  Pure; out is the caller's.
  */
-enum openai_stream_usage openai_stream_ask_usage(const char *json, size_t len, struct proxy_buf *out) SG_MUST_CHECK;
+enum openai_stream_usage openai_stream_ask_usage(const char *json, size_t len, struct sg_buf *out) SG_MUST_CHECK;
 
 /*
  * At the end of an inference request: when the upstream reported no usage,

@@ -38,7 +38,7 @@ struct scan {
 	const char *p, *end;
 	const char *from;       /* the first byte not yet copied to out */
 	const char *model_json; /* what replaces each top-level "model" value; NULL: nothing is replaced */
-	struct proxy_buf *out;
+	struct sg_buf *out;
 	int nspans;             /* top-level "model" values replaced */
 	bool nomem;
 	/* Top-level members to find: spans[i] is the last value of keys[i] (keys decoded as for "model"). */
@@ -222,8 +222,8 @@ scan_object(struct scan *s, int depth)
 				s->spans[i].n = (size_t) (s->p - val);
 			}
 		if (is_model) {
-			if (!proxy_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
-			    !proxy_buf_append(s->out, s->model_json, strlen(s->model_json))) {
+			if (!sg_buf_append(s->out, s->from, (size_t) (val - s->from)) ||
+			    !sg_buf_append(s->out, s->model_json, strlen(s->model_json))) {
 				s->nomem = true;
 				return false;
 			}
@@ -295,7 +295,7 @@ scan_value(struct scan *s, int depth)
 
 /* Cuts out back to its first len bytes (what it held before a failed append). */
 static void
-roll_back(struct proxy_buf *out, size_t len)
+roll_back(struct sg_buf *out, size_t len)
 {
 	out->len = len;
 	if (out->p != NULL)
@@ -304,7 +304,7 @@ roll_back(struct proxy_buf *out, size_t len)
 
 /* openai_rewrite_model(), also noting the spans of keys[0..nkeys) (all NULL unless one object). */
 static enum openai_rewrite
-rewrite(const char *json, size_t len, const char *model_json, struct proxy_buf *out, const char *const *keys,
+rewrite(const char *json, size_t len, const char *model_json, struct sg_buf *out, const char *const *keys,
 	struct span *spans, size_t nkeys)
 {
 	struct scan s = {.p = json,
@@ -318,7 +318,8 @@ rewrite(const char *json, size_t len, const char *model_json, struct proxy_buf *
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
-	memset(spans, 0, nkeys * sizeof(*spans));
+	if (nkeys > 0) /* spans is NULL when no member is asked for */
+		memset(spans, 0, nkeys * sizeof(*spans));
 	skip_ws(&s);
 	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
 		skip_ws(&s);
@@ -328,17 +329,18 @@ rewrite(const char *json, size_t len, const char *model_json, struct proxy_buf *
 	if (s.nomem)
 		rw = OPENAI_RW_NOMEM;
 	if (rw != OPENAI_RW_NOT_OBJECT && rw != OPENAI_RW_NOMEM &&
-	    !proxy_buf_append(out, s.from, (size_t) (json + len - s.from)))
+	    !sg_buf_append(out, s.from, (size_t) (json + len - s.from)))
 		rw = OPENAI_RW_NOMEM;
 	if (rw == OPENAI_RW_NOT_OBJECT || rw == OPENAI_RW_NOMEM) {
 		roll_back(out, start_len);
-		memset(spans, 0, nkeys * sizeof(*spans));
+		if (nkeys > 0)
+			memset(spans, 0, nkeys * sizeof(*spans));
 	}
 	return rw;
 }
 
 enum openai_rewrite
-openai_rewrite_model(const char *json, size_t len, const char *model_json, struct proxy_buf *out)
+openai_rewrite_model(const char *json, size_t len, const char *model_json, struct sg_buf *out)
 {
 	return rewrite(json, len, model_json, out, NULL, NULL, 0);
 }
@@ -407,7 +409,7 @@ openai_usage_parse(const char *v, size_t len, struct openai_usage *u)
 }
 
 enum openai_rewrite
-openai_rewrite_model_usage(const char *json, size_t len, const char *model_json, struct proxy_buf *out,
+openai_rewrite_model_usage(const char *json, size_t len, const char *model_json, struct sg_buf *out,
 			   struct openai_usage *usage)
 {
 	static const char *const keys[] = {"usage"};
@@ -435,10 +437,10 @@ is_empty_array(struct span v)
 
 /* Appends json[0..len) to out with json[at..at+cut) replaced by ins. */
 static bool
-splice(struct proxy_buf *out, const char *json, size_t len, size_t at, size_t cut, const char *ins)
+splice(struct sg_buf *out, const char *json, size_t len, size_t at, size_t cut, const char *ins)
 {
-	return proxy_buf_append(out, json, at) && proxy_buf_append(out, ins, strlen(ins)) &&
-	       proxy_buf_append(out, json + at + cut, len - at - cut);
+	return sg_buf_append(out, json, at) && sg_buf_append(out, ins, strlen(ins)) &&
+	       sg_buf_append(out, json + at + cut, len - at - cut);
 }
 
 /*
@@ -447,19 +449,19 @@ splice(struct proxy_buf *out, const char *json, size_t len, size_t at, size_t cu
  * it unless the object was empty.
  */
 static bool
-insert_first(struct proxy_buf *out, const char *json, size_t len, const char *brace, const char *member)
+insert_first(struct sg_buf *out, const char *json, size_t len, const char *brace, const char *member)
 {
 	const char *q = brace + 1;
 	size_t at = (size_t) (q - json);
 
 	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
 		q++;
-	return proxy_buf_append(out, json, at) && proxy_buf_append(out, member, strlen(member)) &&
-	       (*q == '}' || proxy_buf_append(out, ",", 1)) && proxy_buf_append(out, json + at, len - at);
+	return sg_buf_append(out, json, at) && sg_buf_append(out, member, strlen(member)) &&
+	       (*q == '}' || sg_buf_append(out, ",", 1)) && sg_buf_append(out, json + at, len - at);
 }
 
 enum openai_stream_usage
-openai_stream_ask_usage(const char *json, size_t len, struct proxy_buf *out)
+openai_stream_ask_usage(const char *json, size_t len, struct sg_buf *out)
 {
 	static const char *const top[] = {"stream_options"};
 	static const char *const inner[] = {"include_usage"};
@@ -498,7 +500,7 @@ is_data_line(const char *line, size_t n)
 }
 
 bool
-openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct proxy_buf *out, bool *done)
+openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
 {
 	struct openai_event seen;
 	bool ok = openai_sse_relay(ev, len, model_json, false, out, &seen);
@@ -509,46 +511,24 @@ openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct pr
 }
 
 bool
-openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct proxy_buf *out,
+openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_usage_only, struct sg_buf *out,
 		 struct openai_event *seen)
 {
 	static const char *const keys[] = {"usage", "choices"};
 	struct span sp[2];
-	struct proxy_buf joined = {0}, rewritten = {0};
-	const char *end = ev + len, *data = NULL, *p;
-	size_t dlen = 0;
-	int ndata = 0;
+	struct sg_buf joined = {0}, rewritten = {0};
+	const char *end = ev + len, *data, *p;
+	size_t dlen;
+	int ndata;
 	bool ok = false, emitted = false;
 
 	memset(seen, 0, sizeof(*seen));
-	/* The payload: the data lines' values ("data:" and one space removed), joined by "\n". */
-	for (p = ev; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
-
-		if (is_data_line(p, (size_t) (le - p))) {
-			const char *v = p + 5;
-
-			if (v < le && *v == ' ')
-				v++;
-			if (ndata == 1 && !proxy_buf_append(&joined, data, dlen))
-				goto out;
-			if (ndata >= 1 && (!proxy_buf_append(&joined, "\n", 1) ||
-					   !proxy_buf_append(&joined, v, (size_t) (le - v))))
-				goto out;
-			if (ndata == 0) {
-				data = v;
-				dlen = (size_t) (le - v);
-			}
-			ndata++;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	if (ndata > 1) {
-		data = joined.p;
-		dlen = joined.len;
-	}
+	/* The payload: the data lines' values joined (proxy.h's one reading of them). */
+	ndata = proxy_sse_data(ev, len, &joined);
+	if (ndata < 0)
+		goto out;
+	data = joined.p;
+	dlen = joined.len;
 	if (ndata > 0) {
 		if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
 			seen->done = true;
@@ -576,7 +556,7 @@ openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_u
 		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
 
 		if (!is_data_line(p, (size_t) (le - p))) {
-			if (!proxy_buf_append(out, p, (size_t) (le - p)) || !proxy_buf_append(out, "\n", 1))
+			if (!sg_buf_append(out, p, (size_t) (le - p)) || !sg_buf_append(out, "\n", 1))
 				goto out;
 		} else if (!emitted) {
 			const char *d = data, *dend = data + dlen;
@@ -585,8 +565,8 @@ openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_u
 			for (;;) {
 				const char *dn = memchr(d, '\n', (size_t) (dend - d)), *de = dn ? dn : dend;
 
-				if (!proxy_buf_append(out, "data: ", 6) || !proxy_buf_append(out, d, (size_t) (de - d)) ||
-				    !proxy_buf_append(out, "\n", 1))
+				if (!sg_buf_append(out, "data: ", 6) || !sg_buf_append(out, d, (size_t) (de - d)) ||
+				    !sg_buf_append(out, "\n", 1))
 					goto out;
 				if (dn == NULL)
 					break;
@@ -597,9 +577,9 @@ openai_sse_relay(const char *ev, size_t len, const char *model_json, bool drop_u
 			break;
 		p = nl + 1;
 	}
-	ok = proxy_buf_append(out, "\n", 1);
+	ok = sg_buf_append(out, "\n", 1);
 out:
-	proxy_buf_free(&joined);
-	proxy_buf_free(&rewritten);
+	sg_buf_free(&joined);
+	sg_buf_free(&rewritten);
 	return ok;
 }

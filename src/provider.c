@@ -5,8 +5,9 @@
  * upstreams, how their base URL and API key are found, their timeouts and
  * TLS settings; the "providers" section of the config (validated into
  * struct sg_conf's provider table, problems reported through the config
- * loader's confpos.h).  Runs at config load (single-threaded).  The masked
- * public view of a provider and the scrubbing of its secrets are in
+ * loader's confpos.h), which runs at config load (single-threaded); and
+ * the served-model check a model registration makes against its upstream
+ * (provider_check_model_served, any thread).  The masked public view of a provider and the scrubbing of its secrets are in
  * provider_secrets.c.
  */
 #include "config.h"
@@ -21,6 +22,7 @@
 #include "mcp.h"
 #include "netaddr.h"
 #include "provider.h"
+#include "proxy.h"
 
 struct kind {
 	const char *type;
@@ -453,4 +455,44 @@ provider_parse_config(struct confpos_loader *L, json_t *obj)
 			parse_provider(L, api, e, ep);
 		}
 	}
+}
+
+sg_status
+provider_check_model_served(const struct sg_provider *p, const char *provider_model_id,
+			    bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_err *err)
+{
+	struct sg_strv ids = {0};
+	struct sg_buf list = {0};
+	char *msg = NULL;
+	sg_status st;
+
+	if (p == NULL || !p->openai_compat || !p->check_models || p->base_url == NULL || provider_model_id == NULL)
+		return SG_OK;
+	st = proxy_list_models(p, client_alive, alive_ctx, &ids, err);
+	if (st != SG_OK || sg_strv_contains(&ids, provider_model_id))
+		goto out;
+	for (size_t i = 0; i < ids.n; i++)
+		if ((i > 0 && !sg_buf_append(&list, ", ", 2)) || !sg_buf_append(&list, ids.v[i], strlen(ids.v[i])))
+			goto nomem;
+	if (ids.n == 0)
+		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves no models", provider_model_id,
+				  p->provider_id);
+	else
+		msg = sg_asprintf("model '%s' is not served by provider '%s'; it serves: %s", provider_model_id,
+				  p->provider_id, list.p);
+	if (msg == NULL)
+		goto nomem;
+	if (strlen(msg) < sizeof(err->msg))
+		st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "%s", msg);
+	else /* a cut list says so */
+		st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "%.*s...", (int) sg_utf8_prefix(msg, sizeof(err->msg) - 4),
+			     msg);
+	goto out;
+nomem:
+	st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+out:
+	free(msg);
+	sg_buf_free(&list);
+	sg_strv_free(&ids);
+	return st;
 }

@@ -132,4 +132,20 @@ void provider_scrub(const struct sg_conf *c, char *text);
  */
 json_t *provider_info_json(const struct sg_provider *p);
 
+/*
+ * For model registration (resources): when p is an OpenAI-compatible
+ * provider with check_models on, asks the upstream which models it serves
+ * (GET {base_url}/models, proxy_list_models) and returns SG_E_BAD_REQUEST,
+ * with "model 'x' is not served by provider 'p'; it serves: a, b" in err
+ * (a list too long for the message ends in "..."), when provider_model_id
+ * is not one of them.  An upstream that cannot be reached → SG_E_BAD_GATEWAY
+ * (SG_E_GATEWAY_TIMEOUT when it connects but does not answer).  SG_OK when
+ * served, or when the check does not apply.  client_alive(alive_ctx) (may
+ * be NULL: start-up) says whether the registering client is still there:
+ * when it leaves, the upstream call stops at once (SG_E_BAD_GATEWAY).
+ */
+sg_status provider_check_model_served(const struct sg_provider *p, const char *provider_model_id,
+				      bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_err *err)
+	SG_MUST_CHECK;
+
 #endif

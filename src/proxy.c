@@ -32,37 +32,6 @@
 #define MAX_BODY (64u * 1024 * 1024)
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
 
-/* ------------------------------------------------------------------ buffers */
-
-bool
-proxy_buf_append(struct proxy_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = sg_realloc(b->p, cap);
-		if (p == NULL)
-			return false;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return true;
-}
-
-void
-proxy_buf_free(struct proxy_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
 /* ------------------------------------------------------- the thread's handle */
 
 static _Thread_local CURL *tl_curl;
@@ -110,60 +79,49 @@ proxy_thread_cleanup(void)
 /* ------------------------------------------------------------ error mapping */
 
 sg_status
-proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, char *err, size_t errlen)
+proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, struct sg_err *err)
 {
 	const char *id = provider_id ? provider_id : "?";
 
 	if (read_timed_out) {
-		snprintf(err, errlen, "upstream %s timed out: no data received within the read timeout", id);
-		return SG_E_GATEWAY_TIMEOUT;
+		return sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL, "upstream %s timed out: no data received within the read timeout", id);
 	}
 	switch ((CURLcode) code) {
 	case CURLE_OK:
-		err[0] = '\0';
 		return SG_OK;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_CONNECT:
-		snprintf(err, errlen, "upstream %s is unreachable", id);
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s is unreachable", id);
 	case CURLE_OPERATION_TIMEDOUT:
 		if (!connected) {
-			snprintf(err, errlen, "upstream %s is unreachable: the connection timed out", id);
-			return SG_E_BAD_GATEWAY;
+			return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s is unreachable: the connection timed out", id);
 		}
-		snprintf(err, errlen, "upstream %s timed out", id);
-		return SG_E_GATEWAY_TIMEOUT;
+		return sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL, "upstream %s timed out", id);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
-		snprintf(err, errlen, "upstream %s is unreachable: the TLS handshake failed", id);
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s is unreachable: the TLS handshake failed", id);
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_PARTIAL_FILE:
-		snprintf(err, errlen, "upstream %s closed the connection before its reply was complete", id);
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s closed the connection before its reply was complete", id);
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_BAD_CONTENT_ENCODING:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		snprintf(err, errlen, "upstream %s sent an invalid HTTP reply", id);
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s sent an invalid HTTP reply", id);
 	case CURLE_URL_MALFORMAT:
-		snprintf(err, errlen, "the URL of upstream %s is invalid", id);
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the URL of upstream %s is invalid", id);
 	case CURLE_OUT_OF_MEMORY:
-		snprintf(err, errlen, "out of memory");
-		return SG_E_NOMEM;
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	default:
-		snprintf(err, errlen, "the request to upstream %s failed: %s", id, curl_easy_strerror((CURLcode) code));
-		return SG_E_BAD_GATEWAY;
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the request to upstream %s failed: %s", id, curl_easy_strerror((CURLcode) code));
 	}
 }
 
@@ -291,12 +249,10 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 		}
 		return n;
 	}
-	if (x->resp->body.len + n > x->max_body) {
-		x->too_big = true;
-		return 0;
-	}
-	if (!proxy_buf_append(&x->resp->body, buf, n))
+	if (!sg_buf_append(&x->resp->body, buf, n)) {
+		x->too_big = x->resp->body.too_big; /* past max_body; else out of memory */
 		return 0; /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
+	}
 	return n;
 }
 
@@ -312,8 +268,8 @@ add_header(struct curl_slist **list, const char *line)
 }
 
 static sg_status
-perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, char *err,
-	size_t errlen)
+perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp,
+	struct sg_err *err)
 {
 	const struct sg_provider *p = q->provider;
 	struct xfer x = {.q = q,
@@ -330,55 +286,49 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	CURL *c = NULL;
 
 	memset(resp, 0, sizeof(*resp));
-	err[0] = '\0';
+	resp->body.max = x.max_body;
+	sg_err_reset(err);
 	c = thread_handle();
 	url = q->url != NULL ? sg_strdup(q->url) : sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
 	accept = sg_asprintf("Accept: %s", q->accept != NULL ? q->accept
 							   : sink ? "text/event-stream" : "application/json");
 	if (c == NULL || url == NULL || accept == NULL) {
-		snprintf(err, errlen, "out of memory");
-		st = SG_E_NOMEM;
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	for (const char *const *h = q->headers; h != NULL && *h != NULL; h++) {
 		if (!add_header(&hdrs, *h)) {
-			snprintf(err, errlen, "out of memory");
-			st = SG_E_NOMEM;
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
 	if (q->connect_to != NULL && (pin = curl_slist_append(NULL, q->connect_to)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		st = SG_E_NOMEM;
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	if (!add_header(&hdrs, accept) ||
 	    (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
 	    /* No "Expect: 100-continue" round trip for large bodies. */
 	    !add_header(&hdrs, "Expect:")) {
-		snprintf(err, errlen, "out of memory");
-		st = SG_E_NOMEM;
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	if (p->api_key != NULL && strpbrk(p->api_key, "\r\n") != NULL) {
 		/* It would end the header and start others. */
-		snprintf(err, errlen, "the API key of upstream %s is not usable in a header", p->provider_id);
-		st = SG_E_BAD_GATEWAY;
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the API key of upstream %s is not usable in a header", p->provider_id);
 		goto out;
 	}
 	if (p->api_key != NULL && p->api_key[0] != '\0') {
 		auth = sg_asprintf("Authorization: Bearer %s", p->api_key);
 		if (auth == NULL || !add_header(&hdrs, auth)) {
-			snprintf(err, errlen, "out of memory");
-			st = SG_E_NOMEM;
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
 	if (q->request_id != NULL && q->request_id[0] != '\0') {
 		rid = sg_asprintf("X-Request-Id: %s", q->request_id);
 		if (rid == NULL || !add_header(&hdrs, rid)) {
-			snprintf(err, errlen, "out of memory");
-			st = SG_E_NOMEM;
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
@@ -423,16 +373,15 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 		st = SG_OK; /* the sink stopped it: not an upstream failure */
 	} else if (rc != CURLE_OK && x.too_big) {
 		if (x.max_body == MAX_BODY)
-			snprintf(err, errlen, "the reply of upstream %s exceeds %u MiB", p->provider_id, MAX_BODY >> 20);
+			st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the reply of upstream %s exceeds %u MiB",
+				     p->provider_id, MAX_BODY >> 20);
 		else
-			snprintf(err, errlen, "the reply of upstream %s exceeds %zu bytes", p->provider_id, x.max_body);
-		st = SG_E_BAD_GATEWAY;
+			st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the reply of upstream %s exceeds %zu bytes",
+				     p->provider_id, x.max_body);
 	} else if (rc != CURLE_OK) {
-		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err, errlen);
-		if (rc == CURLE_WRITE_ERROR && !x.timed_out) {
-			snprintf(err, errlen, "out of memory");
-			st = SG_E_NOMEM;
-		}
+		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err);
+		if (rc == CURLE_WRITE_ERROR && !x.timed_out)
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	}
 out:
 	/* The handle must not keep pointers to this frame's buffers (the error buffer) while idle. */
@@ -444,7 +393,7 @@ out:
 			 q->path, resp->status, resp->duration_ms, resp->aborted ? " (stopped: client gone)" : "");
 	else
 		log_warn("upstream %s %s %s failed after %lld ms (status %ld): %s%s%s", p->provider_id,
-			 q->method ? q->method : "GET", q->path, resp->duration_ms, resp->status, err,
+			 q->method ? q->method : "GET", q->path, resp->duration_ms, resp->status, err->msg,
 			 cerr[0] ? "; curl: " : "", cerr);
 	/* Leave no copy of a credential (the provider's key, configured headers) in freed memory. */
 	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
@@ -462,27 +411,27 @@ out:
 }
 
 sg_status
-proxy_call(const struct proxy_request *q, struct proxy_response *resp, char *err, size_t errlen)
+proxy_call(const struct proxy_request *q, struct proxy_response *resp, struct sg_err *err)
 {
-	return perform(q, NULL, resp, err, errlen);
+	return perform(q, NULL, resp, err);
 }
 
 sg_status
-proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, char *err,
-	     size_t errlen)
+proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp,
+	     struct sg_err *err)
 {
-	return perform(q, sink, resp, err, errlen);
+	return perform(q, sink, resp, err);
 }
 
 void
 proxy_response_free(struct proxy_response *resp)
 {
-	proxy_buf_free(&resp->body);
+	sg_buf_free(&resp->body);
 }
 
 sg_status
 proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
-		  struct sg_strv *ids, char *err, size_t errlen)
+		  struct sg_strv *ids, struct sg_err *err)
 {
 	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .client_alive = client_alive,
 				  .alive_ctx = alive_ctx};
@@ -491,33 +440,28 @@ proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), 
 	size_t i;
 	sg_status st;
 
-	st = proxy_call(&q, &resp, err, errlen);
+	st = proxy_call(&q, &resp, err);
 	if (st != SG_OK)
 		goto out;
 	if (resp.aborted) {
-		snprintf(err, errlen, "the client went away while upstream %s was asked for its models", p->provider_id);
-		st = SG_E_BAD_GATEWAY;
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the client went away while upstream %s was asked for its models", p->provider_id);
 		goto out;
 	}
 	if (resp.status < 200 || resp.status > 299) {
-		snprintf(err, errlen, "upstream %s answered GET /models with HTTP %ld", p->provider_id, resp.status);
-		st = SG_E_BAD_GATEWAY;
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s answered GET /models with HTTP %ld", p->provider_id, resp.status);
 		goto out;
 	}
 	root = json_loadb(resp.body.p ? resp.body.p : "", resp.body.len, 0, NULL);
 	data = json_object_get(root, "data");
 	if (!json_is_array(data)) {
-		snprintf(err, errlen, "upstream %s answered GET /models with something that is not a model list",
-			 p->provider_id);
-		st = SG_E_BAD_GATEWAY;
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s answered GET /models with something that is not a model list", p->provider_id);
 		goto out;
 	}
 	json_array_foreach (data, i, m) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
 		if (id != NULL && !sg_strv_push(ids, id)) {
-			snprintf(err, errlen, "out of memory");
-			st = SG_E_NOMEM;
+			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
@@ -532,7 +476,7 @@ out:
 enum proxy_sse_result
 proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn, void *ctx)
 {
-	struct proxy_buf *b = &s->buf;
+	struct sg_buf *b = &s->buf;
 	const char *p = buf, *end = buf + len;
 	enum proxy_sse_result res = PROXY_SSE_OK;
 	size_t start = 0, pos = s->scan, max = s->max_event ? s->max_event : DEFAULT_MAX_EVENT;
@@ -551,11 +495,11 @@ proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn
 		}
 		cr = memchr(p, '\r', (size_t) (end - p));
 		n = cr ? (size_t) (cr - p) : (size_t) (end - p);
-		if (!proxy_buf_append(b, p, n))
+		if (!sg_buf_append(b, p, n))
 			return PROXY_SSE_NOMEM;
 		p += n;
 		if (cr != NULL) {
-			if (!proxy_buf_append(b, "\n", 1))
+			if (!sg_buf_append(b, "\n", 1))
 				return PROXY_SSE_NOMEM;
 			s->last_cr = true;
 			p++;
@@ -600,7 +544,7 @@ proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn
 enum proxy_sse_result
 proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated)
 {
-	struct proxy_buf *b = &s->buf;
+	struct sg_buf *b = &s->buf;
 	size_t start = 0;
 	bool ok = true;
 
@@ -624,7 +568,35 @@ proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncate
 void
 proxy_sse_free(struct proxy_sse *s)
 {
-	proxy_buf_free(&s->buf);
+	sg_buf_free(&s->buf);
 	s->scan = 0;
 	s->last_cr = false;
+}
+
+int
+proxy_sse_data(const char *ev, size_t len, struct sg_buf *out)
+{
+	const char *end = ev + len, *p;
+	int n = 0;
+
+	out->len = 0;
+	if (out->p != NULL)
+		out->p[0] = '\0';
+	for (p = ev; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t) (end - p)), *le = nl ? nl : end;
+
+		if (le - p >= 5 && memcmp(p, "data:", 5) == 0) {
+			const char *v = p + 5;
+
+			if (v < le && *v == ' ')
+				v++;
+			if ((n > 0 && !sg_buf_append(out, "\n", 1)) || !sg_buf_append(out, v, (size_t) (le - v)))
+				return -1;
+			n++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n;
 }

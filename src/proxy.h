@@ -31,17 +31,6 @@
 #include "conf.h"
 #include "sg.h"
 
-/* A growable byte buffer, always NUL-terminated when p != NULL. */
-struct proxy_buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Appends n bytes; false on allocation failure (buf unchanged). */
-bool proxy_buf_append(struct proxy_buf *b, const char *s, size_t n) SG_MUST_CHECK;
-/* Frees the bytes and empties b.  Idempotent. */
-void proxy_buf_free(struct proxy_buf *b);
-
 struct proxy_request {
 	const struct sg_provider *provider;
 	const char *method;      /* "GET" or "POST" */
@@ -78,7 +67,7 @@ struct proxy_request {
 struct proxy_response {
 	long status;             /* the upstream's HTTP status; 0 when none arrived */
 	char content_type[128];  /* its Content-Type, "" when none */
-	struct proxy_buf body;   /* the buffered body (not for a relayed stream) */
+	struct sg_buf body;   /* the buffered body (not for a relayed stream) */
 	bool streamed;           /* the body went to the sink (2xx text/event-stream) */
 	bool aborted;            /* a sink callback or client_alive asked to stop (client gone) */
 	long long duration_ms;
@@ -107,7 +96,7 @@ struct proxy_sink {
  * returns the mapped status and a client-safe message in err.
  * resp is the caller's to proxy_response_free() in every case.
  */
-sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, char *err, size_t errlen)
+sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, struct sg_err *err)
 	SG_MUST_CHECK;
 
 /*
@@ -119,7 +108,7 @@ sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp,
  * the stream began returns the mapped status with resp->streamed set.
  */
 sg_status proxy_stream(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp,
-		       char *err, size_t errlen) SG_MUST_CHECK;
+		       struct sg_err *err) SG_MUST_CHECK;
 
 /* Frees what a call put in resp.  Idempotent. */
 void proxy_response_free(struct proxy_response *resp);
@@ -133,7 +122,7 @@ void proxy_response_free(struct proxy_response *resp);
  * went away").  Message in err.
  */
 sg_status proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
-			    struct sg_strv *ids, char *err, size_t errlen) SG_MUST_CHECK;
+			    struct sg_strv *ids, struct sg_err *err) SG_MUST_CHECK;
 
 /* Frees the calling thread's curl handle; the worker calls it when a thread ends. */
 void proxy_thread_cleanup(void);
@@ -145,8 +134,7 @@ void proxy_thread_cleanup(void);
  * stopped it.  Writes a client-safe message naming the provider into err.
  * SG_OK for CURLE_OK.
  */
-sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, char *err,
-			 size_t errlen);
+sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provider_id, struct sg_err *err);
 
 /*
  * The SSE frame splitter.  Feed it bytes in chunks of any size; for each
@@ -155,7 +143,7 @@ sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const ch
  * line end.  Blank lines between events are skipped.
  */
 struct proxy_sse {
-	struct proxy_buf buf; /* the incomplete event so far, line ends normalised */
+	struct sg_buf buf; /* the incomplete event so far, line ends normalised */
 	size_t scan;          /* buf offset where the search for the end resumes */
 	bool last_cr;         /* the previous byte was '\r' (a following '\n' is its pair) */
 	size_t max_event;     /* larger incomplete events are refused; 0: 16 MiB */
@@ -184,5 +172,13 @@ enum proxy_sse_result proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, voi
 
 /* Frees the splitter's buffer.  Idempotent. */
 void proxy_sse_free(struct proxy_sse *s);
+
+/*
+ * An event's payload, as the splitter delivers the event: the values of its
+ * data lines ("data:" and one following space removed) joined by "\n", in
+ * out (its old contents replaced).  The number of data lines (0: out is
+ * empty), or -1 when out of memory.
+ */
+int proxy_sse_data(const char *ev, size_t len, struct sg_buf *out) SG_MUST_CHECK;
 
 #endif

@@ -171,8 +171,7 @@ registry_run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x)
 		if (c == NULL)
 			break;
 		x->retry = false;
-		if (x->errlen > 0)
-			x->err[0] = '\0';
+		sg_err_reset(x->err);
 		st = fn(c, x);
 		if (st == SG_OK && PQtransactionStatus(c) == PQTRANS_INTRANS)
 			st = registry_cache_commit(c, x);
@@ -185,9 +184,9 @@ registry_run(sg_status (*fn)(PGconn *, struct txn *), struct txn *x)
 		st = SG_E_UNAVAILABLE;
 	}
 	if (st == SG_E_UNAVAILABLE)
-		snprintf(x->err, x->errlen, "the registry database is unavailable");
-	else if (st != SG_OK && x->errlen > 0 && x->err[0] == '\0')
-		snprintf(x->err, x->errlen, "the registry could not store the %s", registry_rdesc[x->t].name);
+		sg_fail(x->err, st, NULL, "the registry database is unavailable");
+	else if (st != SG_OK && x->err != NULL && x->err->msg[0] == '\0')
+		sg_fail(x->err, st, NULL, "the registry could not store the %s", registry_rdesc[x->t].name);
 	return st;
 }
 
@@ -239,23 +238,20 @@ insert_failed(struct txn *x, enum sg_rtype t, char **vals, const PGresult *r, sg
 	const char *name = registry_rdesc[t].name, *id = vals[C_ID];
 
 	if (st == SG_E_CONFLICT && con != NULL && strcmp(con, "vector_dbs_embedding_dimension_fkey") == 0) {
-		snprintf(x->err, x->errlen, "%s '%s': model '%s' has no embedding dimension %s", name, id,
-			 row_value(t, vals, "embedding_model"), row_value(t, vals, "embedding_dimension"));
-		return SG_E_BAD_REQUEST;
+		return sg_fail(x->err, SG_E_BAD_REQUEST, NULL, "%s '%s': model '%s' has no embedding dimension %s", name,
+			       id, row_value(t, vals, "embedding_model"), row_value(t, vals, "embedding_dimension"));
 	}
 	for (size_t i = 0; st == SG_E_CONFLICT && con != NULL && i < SG_ARRAY_LEN(fks); i++) {
 		const char *v = fks[i].column ? row_value(t, vals, fks[i].column)
 					      : PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
 
-		if (strcmp(con, fks[i].constraint) == 0 && v != NULL) {
-			snprintf(x->err, x->errlen, "%s '%s' refers to %s '%s', which does not exist", name, id,
-				 fks[i].what, v);
-			return st;
-		}
+		if (strcmp(con, fks[i].constraint) == 0 && v != NULL)
+			return sg_fail(x->err, st, NULL, "%s '%s' refers to %s '%s', which does not exist", name, id,
+				       fks[i].what, v);
 	}
 	if (st == SG_E_BAD_REQUEST)
-		snprintf(x->err, x->errlen, "%s '%s' has an invalid value%s%s%s", name, id, con ? " (" : "",
-			 con ? con : "", con ? ")" : "");
+		sg_fail(x->err, st, NULL, "%s '%s' has an invalid value%s%s%s", name, id, con ? " (" : "",
+			con ? con : "", con ? ")" : "");
 	return st;
 }
 
@@ -300,14 +296,13 @@ read_locked(PGconn *c, struct txn *x, enum sg_rtype t, const char *id, struct ro
 	return st;
 }
 
-void
-registry_taken_message(enum sg_rtype t, const char *identifier, char *err, size_t errlen)
+sg_status
+registry_taken_message(enum sg_rtype t, const char *identifier, struct sg_err *err)
 {
 	const char *id = identifier ? identifier : "", *label = registry_type_label(t);
 
-	if (errlen > 0)
-		snprintf(err, errlen, "%s '%.*s' already exists", label ? label : "Resource", (int) sg_utf8_prefix(id, 300),
-			 id);
+	return sg_fail(err, SG_E_CONFLICT, NULL, "%s '%.*s' already exists", label ? label : "Resource",
+		       (int) sg_utf8_prefix(id, 300), id);
 }
 
 static sg_status
@@ -315,8 +310,7 @@ differs(struct txn *x, const json_t *old)
 {
 	if (json_equal(old, x->canon))
 		return SG_OK;
-	registry_taken_message(x->t, x->id, x->err, x->errlen);
-	return SG_E_CONFLICT;
+	return registry_taken_message(x->t, x->id, x->err);
 }
 
 /* An identical object the config registers becomes the config's (rows from before 003_origin, or the API's). */
@@ -356,9 +350,7 @@ tx_register(PGconn *c, struct txn *x)
 			st = claim(c, x);
 		return st;
 	}
-	snprintf(x->err, x->errlen, "%s '%.*s' is being changed concurrently; try again", registry_rdesc[x->t].name,
-		 (int) sg_utf8_prefix(x->id, 300), x->id);
-	return SG_E_CONFLICT;
+	return sg_fail(x->err, SG_E_CONFLICT, NULL, "%s '%.*s' is being changed concurrently; try again", registry_rdesc[x->t].name, (int) sg_utf8_prefix(x->id, 300), x->id);
 }
 
 /* Whether the group's stored tools are exactly the new ones (as a set, each canonical). */
@@ -384,7 +376,7 @@ same_tools(PGconn *c, struct txn *x)
 	}
 	PQclear(r);
 	if (st == SG_OK && !same) {
-		registry_taken_message(SG_RT_TOOL_GROUP, x->id, x->err, x->errlen);
+		registry_taken_message(SG_RT_TOOL_GROUP, x->id, x->err);
 		st = SG_E_CONFLICT;
 	}
 	return st;
@@ -403,10 +395,10 @@ tool_taken(PGconn *c, struct txn *x, const char *tool)
 	const char *g = st == SG_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : NULL;
 
 	if (g != NULL && strcmp(g, x->id) == 0)
-		snprintf(x->err, x->errlen, "tool '%.*s' is listed twice in tool_group '%.*s'",
-			 (int) sg_utf8_prefix(tool, 200), tool, (int) sg_utf8_prefix(x->id, 200), x->id);
+		sg_fail(x->err, SG_E_CONFLICT, NULL, "tool '%.*s' is listed twice in tool_group '%.*s'",
+			(int) sg_utf8_prefix(tool, 200), tool, (int) sg_utf8_prefix(x->id, 200), x->id);
 	else
-		registry_taken_message(SG_RT_TOOL, tool, x->err, x->errlen);
+		registry_taken_message(SG_RT_TOOL, tool, x->err);
 	PQclear(r);
 	return st == SG_OK ? SG_E_CONFLICT : st;
 }
@@ -441,9 +433,7 @@ tx_register_group(PGconn *c, struct txn *x)
 			st = claim(c, x);
 		return st;
 	}
-	snprintf(x->err, x->errlen, "tool_group '%.*s' is being changed concurrently; try again",
-		 (int) sg_utf8_prefix(x->id, 300), x->id);
-	return SG_E_CONFLICT;
+	return sg_fail(x->err, SG_E_CONFLICT, NULL, "tool_group '%.*s' is being changed concurrently; try again", (int) sg_utf8_prefix(x->id, 300), x->id);
 }
 
 /* ---- the interface ---- */
@@ -451,8 +441,7 @@ tx_register_group(PGconn *c, struct txn *x)
 sg_status
 registry_get(enum sg_rtype t, const char *identifier, json_t **out)
 {
-	char err[128];
-	struct txn x = {.t = t, .id = identifier, .err = err, .errlen = sizeof(err)};
+	struct txn x = {.t = t, .id = identifier};
 	sg_status st;
 	int hit;
 
@@ -470,8 +459,7 @@ registry_get(enum sg_rtype t, const char *identifier, json_t **out)
 long long
 registry_created_at(enum sg_rtype t, const char *identifier)
 {
-	char err[128];
-	struct txn x = {.t = t, .id = identifier, .err = err, .errlen = sizeof(err)};
+	struct txn x = {.t = t, .id = identifier};
 	long long created = 0;
 
 	if ((unsigned) t >= SG_RT_COUNT || identifier == NULL)
@@ -488,9 +476,8 @@ registry_created_at(enum sg_rtype t, const char *identifier)
 sg_status
 registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 {
-	char err[128];
 	const char *g = t == SG_RT_TOOL ? toolgroup_id : NULL;
-	struct txn x = {.t = t, .id = g, .err = err, .errlen = sizeof(err)};
+	struct txn x = {.t = t, .id = g};
 	sg_status st;
 
 	*out = NULL;
@@ -508,24 +495,22 @@ registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 
 /* obj as a row and as it will read back. */
 static sg_status
-prepare(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, json_t **canon, char *err,
-	size_t errlen)
+prepare(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, json_t **canon, struct sg_err *err)
 {
-	sg_status st = registry_row_from_object(t, obj, owner, vals, err, errlen);
+	sg_status st = registry_row_from_object(t, obj, owner, vals, err);
 
 	if (st == SG_OK && (*canon = registry_row_to_object(t, (const char *const *) vals)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		st = SG_E_NOMEM;
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	}
 	return st;
 }
 
 sg_status
 registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_config, json_t **stored, bool *created,
-		  char *err, size_t errlen)
+		  struct sg_err *err)
 {
 	char *vals[MAXROW];
-	struct txn x = {.t = t, .vals = vals, .from_config = from_config, .err = err, .errlen = errlen};
+	struct txn x = {.t = t, .vals = vals, .from_config = from_config, .err = err};
 	sg_status st;
 
 	if (stored != NULL)
@@ -535,7 +520,7 @@ registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_con
 	if ((unsigned) t >= SG_RT_COUNT)
 		return SG_E_BAD_REQUEST;
 	registry_ensure_init();
-	st = prepare(t, obj, owner, vals, &x.canon, err, errlen);
+	st = prepare(t, obj, owner, vals, &x.canon, err);
 	if (st != SG_OK)
 		goto out;
 	x.id = vals[C_ID];
@@ -553,12 +538,11 @@ out:
 
 sg_status
 registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bool from_config, json_t **stored,
-			     bool *created, char *err, size_t errlen)
+			     bool *created, struct sg_err *err)
 {
 	char *vals[MAXROW];
 	size_t n = json_array_size(tools);
-	struct txn x = {.t = SG_RT_TOOL_GROUP, .vals = vals, .ntools = n, .from_config = from_config, .err = err,
-			.errlen = errlen};
+	struct txn x = {.t = SG_RT_TOOL_GROUP, .vals = vals, .ntools = n, .from_config = from_config, .err = err};
 	sg_status st;
 
 	if (stored != NULL)
@@ -572,26 +556,21 @@ registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bo
 	x.tcanon = sg_calloc(n + 1, sizeof(*x.tcanon));
 	x.trows = sg_calloc(n + 1, sizeof(*x.trows));
 	if (x.tvals == NULL || x.tcanon == NULL || x.trows == NULL) {
-		snprintf(err, errlen, "out of memory");
-		st = SG_E_NOMEM;
+		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
 	if (tools != NULL && !json_is_array(tools)) {
-		snprintf(err, errlen, "the tools of a tool group must be an array");
-		st = SG_E_BAD_REQUEST;
+		st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "the tools of a tool group must be an array");
 		goto out;
 	}
-	st = prepare(SG_RT_TOOL_GROUP, group, owner, vals, &x.canon, err, errlen);
+	st = prepare(SG_RT_TOOL_GROUP, group, owner, vals, &x.canon, err);
 	x.id = vals[C_ID];
 	for (size_t i = 0; st == SG_OK && i < n; i++) {
 		char **tv = &x.tvals[i * MAXROW];
 
-		st = prepare(SG_RT_TOOL, json_array_get(tools, i), owner, tv, &x.tcanon[i], err, errlen);
+		st = prepare(SG_RT_TOOL, json_array_get(tools, i), owner, tv, &x.tcanon[i], err);
 		if (st == SG_OK && strcmp(tv[NCOMMON], x.id) != 0) {
-			snprintf(err, errlen, "tool '%.*s' has toolgroup_id '%.*s', not '%.*s'",
-				 (int) sg_utf8_prefix(tv[C_ID], 150), tv[C_ID], (int) sg_utf8_prefix(tv[NCOMMON], 150),
-				 tv[NCOMMON], (int) sg_utf8_prefix(x.id, 150), x.id);
-			st = SG_E_BAD_REQUEST;
+			st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "tool '%.*s' has toolgroup_id '%.*s', not '%.*s'", (int) sg_utf8_prefix(tv[C_ID], 150), tv[C_ID], (int) sg_utf8_prefix(tv[NCOMMON], 150), tv[NCOMMON], (int) sg_utf8_prefix(x.id, 150), x.id);
 		}
 	}
 	if (st != SG_OK)
@@ -637,10 +616,10 @@ tx_providers(PGconn *c, struct txn *x)
 }
 
 sg_status
-registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen)
+registry_sync_providers(const struct sg_conf *conf, struct sg_err *err)
 {
 	json_t *a = json_array();
-	struct txn x = {.err = err, .errlen = errlen};
+	struct txn x = {.err = err};
 	char *text = NULL;
 	sg_status st = SG_E_NOMEM;
 
@@ -658,9 +637,7 @@ registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen)
 	x.id = text;
 	st = registry_run(tx_providers, &x);
 out:
-	if (st == SG_E_NOMEM)
-		snprintf(err, errlen, "out of memory");
 	free(text);
 	json_decref(a);
-	return st;
+	return sg_err_nomem(err, st);
 }

@@ -144,8 +144,8 @@ sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 struct registry_iter {
 	enum sg_rtype t;
 	const char *group; /* borrowed: the caller keeps it alive until registry_iter_free */
-	char *buf;         /* the current batch: records {created, seq, length, text NUL} */
-	size_t len, cap, pos;
+	struct sg_buf batch; /* the current batch: records {created, seq, length, text NUL} */
+	size_t pos;          /* the next record's offset in batch */
 	long long last_seq; /* the place of the last object copied (or skipped) */
 	char *last_id;
 	bool started, exhausted;
@@ -192,20 +192,21 @@ void registry_iter_free(struct registry_iter *it);
  *   "field 'x' must be a string" and the like for ill-typed fields (400)
  */
 sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_config, json_t **stored,
-			    bool *created, char *err, size_t errlen) SG_MUST_CHECK;
+			    bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * The one message for an identifier taken by a different object (or by one
  * the caller may not see): "<Label> 'x' already exists", x cut at a
- * character boundary.  It names nothing of the object in the way.
+ * character boundary, in err; returns SG_E_CONFLICT.  It names nothing of
+ * the object in the way.
  */
-void registry_taken_message(enum sg_rtype t, const char *identifier, char *err, size_t errlen);
+sg_status registry_taken_message(enum sg_rtype t, const char *identifier, struct sg_err *err);
 
 /*
  * An unregister's decision, run inside the deleting transaction on the row
  * as locked (SELECT … FOR UPDATE), so nothing can change it between the
  * decision and the DELETE.
- *   may_delete(ctx, obj, owner, from_config, err, errlen): obj the stored
+ *   may_delete(ctx, obj, owner, from_config, err): obj the stored
  *     object, owner its owner (NULL: none), from_config whether the config
  *     registered it.  SG_OK deletes; any other status is returned and nothing
  *     changes (for SG_E_NOT_FOUND the registry writes its not-found message;
@@ -217,8 +218,7 @@ void registry_taken_message(enum sg_rtype t, const char *identifier, char *err, 
  * I/O.
  */
 struct registry_guard {
-	sg_status (*may_delete)(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err,
-				size_t errlen);
+	sg_status (*may_delete)(void *ctx, const json_t *obj, const char *owner, bool from_config, struct sg_err *err);
 	bool (*may_name)(void *ctx, const json_t *obj);
 	void *ctx;
 };
@@ -231,8 +231,7 @@ struct registry_guard {
  * else "model 'm' is in use").  Deleting a tool group this way deletes its
  * tools as well.
  */
-sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
-			      size_t errlen) SG_MUST_CHECK;
+sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Stores a tool group and its tools (a JSON array of complete tool objects)
@@ -251,11 +250,10 @@ sg_status registry_unregister(enum sg_rtype t, const char *identifier, const str
  * *stored gets the group.
  */
 sg_status registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bool from_config,
-				       json_t **stored, bool *created, char *err, size_t errlen) SG_MUST_CHECK;
+				       json_t **stored, bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /* Deletes a tool group and all its tools in one transaction, as registry_unregister() decides. */
-sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err,
-					 size_t errlen) SG_MUST_CHECK;
+sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
 
 /* When the object was registered (seconds since the epoch), for OpenAI's "created"; 0 if unknown. */
 long long registry_created_at(enum sg_rtype t, const char *identifier);
@@ -265,7 +263,7 @@ long long registry_created_at(enum sg_rtype t, const char *identifier);
  * provider_type; never their config), in one transaction.  Call once at
  * start (the supervisor, after migrations).
  */
-sg_status registry_sync_providers(const struct sg_conf *conf, char *err, size_t errlen) SG_MUST_CHECK;
+sg_status registry_sync_providers(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Rows (registry_rows.c).  A row of type t is registry_row_ncols(t)
@@ -285,8 +283,7 @@ const char *registry_row_column(enum sg_rtype t, size_t i);
  * a message naming the field when a field has the wrong JSON type or a
  * required one is missing or null; SG_E_NOMEM.
  */
-sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, char *err,
-				   size_t errlen) SG_MUST_CHECK;
+sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, struct sg_err *err) SG_MUST_CHECK;
 /* The API object of a row (vals[i] NULL = SQL NULL): a new reference, NULL if a value is malformed. */
 json_t *registry_row_to_object(enum sg_rtype t, const char *const *vals);
 /* Frees the strings of a row filled by registry_row_from_object. */

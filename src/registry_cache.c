@@ -356,24 +356,14 @@ static bool
 iter_add(struct registry_iter *it, long long created, long long seq, const char *text, size_t len)
 {
 	struct rec h = {created, seq, len};
-	size_t need = it->len + sizeof(h) + len + 1;
 
-	if (need > it->cap) {
-		size_t cap = it->cap ? it->cap : REGISTRY_ITER_BATCH + 1024;
-		char *b;
-
-		while (cap < need)
-			cap *= 2;
-		if ((b = sg_realloc(it->buf, cap)) == NULL)
-			return false;
-		it->buf = b;
-		it->cap = cap;
-	}
-	memcpy(it->buf + it->len, &h, sizeof(h));
-	memcpy(it->buf + it->len + sizeof(h), text, len);
-	it->buf[it->len + sizeof(h) + len] = '\0';
-	it->len = need;
-	return true;
+	/* Room for a whole batch at once, then for this record: the appends below cannot fail. */
+	if (it->batch.cap == 0 && !sg_buf_reserve(&it->batch, REGISTRY_ITER_BATCH + 1024))
+		return false;
+	if (!sg_buf_reserve(&it->batch, sizeof(h) + len + 1))
+		return false;
+	return sg_buf_append(&it->batch, &h, sizeof(h)) && sg_buf_append(&it->batch, text, len) &&
+	       sg_buf_append(&it->batch, "", 1);
 }
 
 static bool
@@ -411,7 +401,7 @@ iter_fill_cache(struct registry_iter *it)
 			while (e != NULL && e->seq <= it->last_seq)
 				e = e->next;
 	}
-	for (; e != NULL && it->len < REGISTRY_ITER_BATCH; e = e->next) {
+	for (; e != NULL && it->batch.len < REGISTRY_ITER_BATCH; e = e->next) {
 		if (group_matches(it, e->group) && !iter_add(it, e->created, e->seq, e->text, strlen(e->text))) {
 			rc = 0;
 			break;
@@ -440,8 +430,7 @@ out:
 static sg_status
 iter_fill_db(struct registry_iter *it)
 {
-	char err[128] = "";
-	struct txn x = {.t = it->t, .err = err, .errlen = sizeof(err)};
+	struct txn x = {.t = it->t};
 	sg_status st = SG_E_UNAVAILABLE;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -469,7 +458,7 @@ iter_fill_db(struct registry_iter *it)
 		db_release(c, db_conn_broken(c));
 		if (st == SG_OK || !x.retry)
 			break;
-		it->len = 0;
+		it->batch.len = 0;
 		st = SG_E_UNAVAILABLE;
 	}
 	it->exhausted = true;
@@ -482,7 +471,7 @@ iter_fill(struct registry_iter *it)
 {
 	int rc;
 
-	it->len = it->pos = 0;
+	it->batch.len = it->pos = 0;
 	rc = iter_fill_cache(it);
 	if (rc < 0 && !it->started) {
 		it->started = true;
@@ -512,17 +501,17 @@ registry_iter_next(struct registry_iter *it, json_t **obj, long long *created)
 	sg_status st;
 
 	*obj = NULL;
-	while (it->pos >= it->len) {
+	while (it->pos >= it->batch.len) {
 		if (it->exhausted)
 			return SG_OK;
 		if ((st = iter_fill(it)) != SG_OK) {
 			it->exhausted = true;
-			it->len = it->pos = 0;
+			it->batch.len = it->pos = 0;
 			return st;
 		}
 	}
-	memcpy(&h, it->buf + it->pos, sizeof(h));
-	*obj = json_loadb(it->buf + it->pos + sizeof(h), h.len, 0, NULL);
+	memcpy(&h, it->batch.p + it->pos, sizeof(h));
+	*obj = json_loadb(it->batch.p + it->pos + sizeof(h), h.len, 0, NULL);
 	if (*obj == NULL)
 		return SG_E_NOMEM; /* the text is the cache's own dump: only memory can fail */
 	if (created != NULL)
@@ -534,10 +523,10 @@ registry_iter_next(struct registry_iter *it, json_t **obj, long long *created)
 void
 registry_iter_free(struct registry_iter *it)
 {
-	free(it->buf);
+	sg_buf_free(&it->batch);
 	free(it->last_id);
-	it->buf = it->last_id = NULL;
-	it->len = it->cap = it->pos = 0;
+	it->last_id = NULL;
+	it->pos = 0;
 	it->exhausted = true;
 }
 

@@ -103,8 +103,7 @@ struct txn {
 	bool drop;          /* unregister: the commit removes x->id */
 	bool created;
 	bool retry;         /* the failure was transient: the whole txn may run again */
-	char *err;
-	size_t errlen;
+	struct sg_err *err; /* the caller's, or NULL (reads) */
 };
 
 /*

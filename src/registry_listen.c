@@ -342,7 +342,7 @@ listener_main(void *arg)
 	PGconn *c = NULL;
 	int backoff = 100;
 	bool down = false;
-	char err[512];
+	struct sg_err err;
 
 	(void) arg;
 	for (;;) {
@@ -350,15 +350,15 @@ listener_main(void *arg)
 			/* Read before the load's snapshot: every write counted by then is in it. */
 			unsigned long loaded_upto = writes_now();
 
-			c = db_connect(listener.conninfo, err, sizeof(err));
+			c = db_connect(listener.conninfo, &err);
 			if (c != NULL && (registry_cmd(c, NULL, "LISTEN stackgate_registry") != SG_OK || !resync(c))) {
-				snprintf(err, sizeof(err), "the connection failed while loading");
+				sg_err_detail(&err, "the connection failed while loading");
 				PQfinish(c);
 				c = NULL;
 			}
 			if (c == NULL) {
 				if (!down)
-					log_warn("registry cache: cannot reach PostgreSQL (%s); retrying", err);
+					log_warn("registry cache: cannot reach PostgreSQL (%s); retrying", err.detail);
 				down = true;
 				if (listener_stop_requested(backoff))
 					break;

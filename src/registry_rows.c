@@ -117,30 +117,26 @@ registry_type_from_name(const char *name, enum sg_rtype *out)
 /* ---- objects and rows ---- */
 
 static sg_status
-encode(const struct col *c, const char *field, const json_t *v, char **out, char *err, size_t errlen)
+encode(const struct col *c, const char *field, const json_t *v, char **out, struct sg_err *err)
 {
 	if (v == NULL || json_is_null(v)) {
 		if (!c->required)
 			return SG_OK;
-		snprintf(err, errlen, "field '%s' is required", field);
-		return SG_E_BAD_REQUEST;
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' is required", field);
 	}
 	switch (c->kind) {
 	case K_TEXT:
 		if (!json_is_string(v)) {
-			snprintf(err, errlen, "field '%s' must be a string", field);
-			return SG_E_BAD_REQUEST;
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must be a string", field);
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
-			snprintf(err, errlen, "field '%s' must not contain a NUL character", field);
-			return SG_E_BAD_REQUEST;
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must not contain a NUL character", field);
 		}
 		*out = sg_strdup(json_string_value(v));
 		break;
 	case K_INT:
 		if (!json_is_integer(v)) {
-			snprintf(err, errlen, "field '%s' must be an integer", field);
-			return SG_E_BAD_REQUEST;
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must be an integer", field);
 		}
 		*out = sg_asprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
@@ -152,8 +148,7 @@ encode(const struct col *c, const char *field, const json_t *v, char **out, char
 				v = NULL;
 		}
 		if (!json_is_array(v)) {
-			snprintf(err, errlen, "field '%s' must be an array of strings", field);
-			return SG_E_BAD_REQUEST;
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must be an array of strings", field);
 		}
 		*out = json_dumps(v, JSON_COMPACT); /* as JSON text, like jsonb */
 		break;
@@ -165,15 +160,13 @@ encode(const struct col *c, const char *field, const json_t *v, char **out, char
 		break;
 	}
 	if (*out == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return SG_E_NOMEM;
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	}
 	return SG_OK;
 }
 
 sg_status
-registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, char *err,
-			 size_t errlen)
+registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, struct sg_err *err)
 {
 	size_t n = registry_row_ncols(t);
 	const json_t *acl = json_object_get(obj, "access_attributes");
@@ -183,12 +176,10 @@ registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, 
 	for (size_t i = 0; i < n; i++)
 		vals[i] = NULL;
 	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "a %s must be a JSON object", registry_rdesc[t].name);
-		return SG_E_BAD_REQUEST;
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "a %s must be a JSON object", registry_rdesc[t].name);
 	}
 	if (acl != NULL && !json_is_null(acl) && !json_is_object(acl)) {
-		snprintf(err, errlen, "field 'access_attributes' must be an object or null");
-		return SG_E_BAD_REQUEST;
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field 'access_attributes' must be an object or null");
 	}
 	for (size_t i = 0; st == SG_OK && i < n; i++) {
 		const struct col *c = registry_col_at(t, i);
@@ -197,17 +188,15 @@ registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, 
 			vals[i] = owner ? sg_strdup(owner) : NULL;
 			st = owner && !vals[i] ? SG_E_NOMEM : SG_OK;
 		} else if (i == C_ACL) {
-			st = encode(c, "access_attributes", json_boolean(json_is_object(acl)), &vals[i], err, errlen);
+			st = encode(c, "access_attributes", json_boolean(json_is_object(acl)), &vals[i], err);
 		} else if (i >= C_ROLES && i < NCOMMON) {
 			snprintf(field, sizeof(field), "access_attributes.%s", c->key);
-			st = encode(c, field, json_object_get(acl, c->key), &vals[i], err, errlen);
+			st = encode(c, field, json_object_get(acl, c->key), &vals[i], err);
 		} else {
-			st = encode(c, c->key, json_object_get(obj, c->key), &vals[i], err, errlen);
+			st = encode(c, c->key, json_object_get(obj, c->key), &vals[i], err);
 		}
 	}
-	if (st == SG_E_NOMEM)
-		snprintf(err, errlen, "out of memory");
-	return st;
+	return sg_err_nomem(err, st);
 }
 
 void

@@ -14,8 +14,8 @@
 static void
 not_found(struct txn *x)
 {
-	snprintf(x->err, x->errlen, "%s '%.*s' not found", registry_rdesc[x->t].label, (int) sg_utf8_prefix(x->id, 300),
-		 x->id);
+	sg_fail(x->err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", registry_rdesc[x->t].label,
+		(int) sg_utf8_prefix(x->id, 300), x->id);
 }
 
 /* The in-use message after a DELETE refused by a reference: names the first referring object the guard allows. */
@@ -29,7 +29,7 @@ in_use(PGconn *c, struct txn *x)
 	sg_status st;
 	PGresult *r = d->users ? registry_q(c, NULL, registry_sql[x->t][Q_USERS], 1, &id, &st) : NULL;
 
-	snprintf(x->err, x->errlen, "%s '%.*s' is in use", d->name, idn, id);
+	sg_fail(x->err, SG_E_CONFLICT, NULL, "%s '%.*s' is in use", d->name, idn, id);
 	for (int i = 0; r != NULL && st == SG_OK && i < PQntuples(r); i++) {
 		struct row u;
 		bool named = false;
@@ -39,8 +39,8 @@ in_use(PGconn *c, struct txn *x)
 		if (g == NULL || g->may_name == NULL || g->may_name(g->ctx, u.obj)) {
 			const char *uid = json_string_value(json_object_get(u.obj, "identifier"));
 
-			snprintf(x->err, x->errlen, "%s '%.*s' is in use by %s '%.*s'", d->name, idn, id,
-				 registry_rdesc[d->users_t].name, (int) sg_utf8_prefix(uid, 200), uid);
+			sg_fail(x->err, SG_E_CONFLICT, NULL, "%s '%.*s' is in use by %s '%.*s'", d->name, idn, id,
+				registry_rdesc[d->users_t].name, (int) sg_utf8_prefix(uid, 200), uid);
 			named = true;
 		}
 		json_decref(u.obj);
@@ -71,7 +71,7 @@ tx_unregister(PGconn *c, struct txn *x)
 		const char *owner = PQgetisnull(r, 0, C_OWNER) ? NULL : PQgetvalue(r, 0, C_OWNER);
 		bool from_config = !PQgetisnull(r, 0, (int) n + 2) && PQgetvalue(r, 0, (int) n + 2)[0] == 't';
 
-		st = g->may_delete(g->ctx, x->row.obj, owner, from_config, x->err, x->errlen);
+		st = g->may_delete(g->ctx, x->row.obj, owner, from_config, x->err);
 	}
 	PQclear(r);
 	json_decref(x->row.obj);
@@ -89,10 +89,9 @@ tx_unregister(PGconn *c, struct txn *x)
 }
 
 sg_status
-registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, char *err,
-		    size_t errlen)
+registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, struct sg_err *err)
 {
-	struct txn x = {.t = t, .id = identifier, .guard = guard, .drop = true, .err = err, .errlen = errlen};
+	struct txn x = {.t = t, .id = identifier, .guard = guard, .drop = true, .err = err};
 
 	if ((unsigned) t >= SG_RT_COUNT || identifier == NULL)
 		return SG_E_NOT_FOUND;
@@ -101,7 +100,7 @@ registry_unregister(enum sg_rtype t, const char *identifier, const struct regist
 }
 
 sg_status
-registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, char *err, size_t errlen)
+registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, struct sg_err *err)
 {
-	return registry_unregister(SG_RT_TOOL_GROUP, identifier, guard, err, errlen);
+	return registry_unregister(SG_RT_TOOL_GROUP, identifier, guard, err);
 }

@@ -25,7 +25,7 @@
 
 #include "log.h"
 #include "mcp.h"
-#include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "resources.h"
 #include "route.h"
@@ -40,13 +40,12 @@ client_alive(void *ctx)
 
 sg_status
 resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, const struct identity *id,
-			   struct request *r, json_t **tools, struct resources_err *err)
+			   struct request *r, json_t **tools, struct sg_err *err)
 {
 	const json_t *ep = json_object_get(group, "mcp_endpoint");
 	const char *pid = json_string_value(json_object_get(group, "provider_id"));
 	const struct sg_provider *p = pid ? conf_provider(conf, SG_API_TOOL_RUNTIME, pid) : NULL;
 	json_t *defs = NULL;
-	char msg[384];
 	sg_status st, fail_status = SG_E_INTERNAL;
 
 	*tools = NULL;
@@ -58,18 +57,20 @@ resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, cons
 					.alive_ctx = r,
 					.request_id = r != NULL ? r->request_id : NULL};
 
-		st = mcp_list_tools(&call, &defs, msg, sizeof(msg));
+		st = mcp_list_tools(&call, &defs, err);
 		/* At start-up the master forks next: no curl handle, and no connection, may outlive this. */
 		if (r == NULL)
 			proxy_thread_cleanup();
-		if (st != SG_OK)
-			return resources_fail(err, st, st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint", "%s",
-					      msg);
+		if (st != SG_OK) {
+			snprintf(err->param, sizeof(err->param), "%s",
+				 st == SG_E_FORBIDDEN ? "mcp_endpoint.uri" : "mcp_endpoint");
+			return st;
+		}
 		fail_status = SG_E_BAD_GATEWAY;
 	} else {
 		defs = resources_builtin_tool_defs(p ? p->provider_type : NULL);
 		if (defs == NULL)
-			return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+			return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	}
 	st = resources_tools_from_defs(group, defs, fail_status, tools, err);
 	json_decref(defs);
@@ -124,12 +125,11 @@ same_tool_group_source(const json_t *a, const json_t *b)
 
 sg_status
 resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r, enum sg_rtype t,
-			  json_t *body, json_t **stored, bool *created, struct resources_err *err)
+			  json_t *body, json_t **stored, bool *created, struct sg_err *err)
 {
 	struct lookup_ctx lc = {.id = id};
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
 	json_t *obj = NULL, *tools = NULL, *existing = NULL;
-	char msg[512] = "";
 	sg_status st;
 
 	*stored = NULL;
@@ -143,11 +143,11 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		const struct sg_provider *p =
 			conf_provider(conf, SG_API_INFERENCE, json_string_value(json_object_get(obj, "provider_id")));
 
-		st = openai_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")), r,
-					       msg, sizeof(msg));
+		st = provider_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")),
+						 r != NULL ? client_alive : NULL, r, err);
 		if (st != SG_OK) {
-			resources_fail(err, st, st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id", "%s",
-				       msg);
+			snprintf(err->param, sizeof(err->param), "%s",
+				 st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id");
 			goto out;
 		}
 	}
@@ -167,29 +167,27 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
-		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, msg, sizeof(msg));
+		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, err);
 	} else {
-		st = registry_register(t, obj, owner, id == NULL, stored, created, msg, sizeof(msg));
+		st = registry_register(t, obj, owner, id == NULL, stored, created, err);
 	}
 	/* Echoing a stored object is only for callers who may see it. */
 	if (st == SG_OK && !*created && id != NULL && !identity_can_see(id, *stored)) {
 		json_decref(*stored);
 		*stored = NULL;
-		msg[0] = '\0';
+		sg_err_reset(err);
 		st = SG_E_CONFLICT;
 	}
 	if (st == SG_OK)
 		log_info("%s %s '%s' (provider %s)%s%s", *created ? "registered" : "re-registered (unchanged)",
-			 resources_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
+			 registry_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
 			 owner ? " for " : "", owner ? owner : "");
 out:
 	if (st != SG_OK && err->msg[0] == '\0') {
-		if (st == SG_E_CONFLICT && msg[0] == '\0') /* the registry's own text for a taken id, word for word */
-			registry_taken_message(t, json_string_value(json_object_get(obj, "identifier")), msg, sizeof(msg));
-		if (st == SG_E_CONFLICT)
-			resources_fail(err, st, NULL, "%s", msg);
+		if (st == SG_E_CONFLICT) /* the registry's own text for a taken id, word for word */
+			registry_taken_message(t, json_string_value(json_object_get(obj, "identifier")), err);
 		else
-			resources_fail(err, st, NULL, "%s", msg[0] ? msg : registry_message(st));
+			sg_fail(err, st, NULL, "%s", registry_message(st));
 	}
 	json_decref(obj);
 	json_decref(tools);
@@ -217,7 +215,7 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 
 	*out = NULL;
 	if (r->path_arg == NULL)
-		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", registry_type_label(t));
 	st = registry_get(t, r->path_arg, out);
 	if (st == SG_OK && !identity_can_see(&r->id, *out)) {
 		json_decref(*out);
@@ -225,113 +223,66 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 		st = SG_E_NOT_FOUND;
 	}
 	if (st == SG_E_NOT_FOUND)
-		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+		return http_fail(r, st, NULL, "%s '%.*s' not found", registry_type_label(t),
 				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
 	if (st != SG_OK)
 		return registry_fail(r, st);
 	return SG_OK;
 }
 
-/*
- * A list written as it is read: {"data":[ then each visible object without
- * access_attributes (the seed's list serialization), then ]}, the bytes
- * json_dumps(JSON_COMPACT) makes of the whole array.  The registry is
- * walked with registry_iter (no lock held while writing) and the output goes
- * out in chunks of about LIST_CHUNK bytes, so one request holds one batch
- * and one chunk whatever the registry's size.  Nothing is sent before the
- * first chunk is full or the list is complete: an error until then is an
- * ordinary error response; after it the list is cut short (invalid JSON)
- * and the worker logs the error.
- */
-#define LIST_CHUNK (64 * 1024)
-
-struct list_out {
-	struct request *r;
-	char *p;
-	size_t len, cap;
-};
-
-/* Sends what is buffered, starting the stream first if needed; false when the client is gone. */
-static bool
-list_flush(struct list_out *o)
-{
-	struct request *r = o->r;
-
-	if (!r->headers_sent && !http_stream_begin(r, 200, "application/json"))
-		return false;
-	if (o->len > 0 && r->method != SG_HEAD && !http_stream_write(r, o->p, o->len))
-		return false;
-	o->len = 0;
-	return true;
-}
-
-/* Appends n bytes and flushes a full chunk: SG_OK, SG_E_NOMEM, or SG_E_BAD_GATEWAY when the client is gone. */
-static sg_status
-list_put(struct list_out *o, const char *s, size_t n)
-{
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : LIST_CHUNK + 4096;
-		char *b;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		if ((b = sg_realloc(o->p, cap)) == NULL)
-			return SG_E_NOMEM;
-		o->p = b;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	if (o->len >= LIST_CHUNK && !list_flush(o))
-		return SG_E_BAD_GATEWAY;
-	return SG_OK;
-}
-
-static sg_status
-stream_list(struct request *r, enum sg_rtype t, const char *group)
+sg_status
+resources_list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
+		       resources_entry_fn entry)
 {
 	struct registry_iter it;
-	struct list_out o = {.r = r};
+	struct http_list l = {0};
 	json_t *obj = NULL;
-	bool first = true;
-	char *text;
+	long long created;
 	sg_status st = registry_iter_open(&it, t, group);
 
 	if (st != SG_OK)
 		goto out;
-	st = list_put(&o, "{\"data\":[", 9);
+	st = http_list_begin(&l, r, head);
 	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &obj, NULL);
+		st = registry_iter_next(&it, &obj, &created);
 		if (st != SG_OK || obj == NULL)
 			break;
-		if (identity_can_see(&r->id, obj)) {
-			json_object_del(obj, "access_attributes");
-			text = json_dumps(obj, JSON_COMPACT);
-			if (text == NULL)
-				st = SG_E_NOMEM;
-			if (st == SG_OK && !first)
-				st = list_put(&o, ",", 1);
-			if (st == SG_OK)
-				st = list_put(&o, text, strlen(text));
-			free(text);
-			first = false;
-		}
+		if (identity_can_see(&r->id, obj))
+			st = entry(&l, obj, created);
 		json_decref(obj);
 		obj = NULL;
 	}
 	if (st == SG_OK)
-		st = list_put(&o, "]}", 2);
-	if (st == SG_OK && !list_flush(&o))
-		st = SG_E_BAD_GATEWAY;
+		st = http_list_end(&l, "]}");
 out:
 	json_decref(obj);
 	registry_iter_free(&it);
-	free(o.p);
-	if (r->client_gone)
-		return SG_OK; /* nobody to tell; the access log says client-gone */
-	if (st != SG_OK)
-		return registry_fail(r, st);
-	return SG_OK;
+	http_list_free(&l);
+	return r->client_gone ? SG_OK : st; /* nobody to tell; the access log says client-gone */
+}
+
+/* A native list's item: the object without access_attributes (the seed's list serialization). */
+static sg_status
+list_entry(struct http_list *l, json_t *obj, long long created)
+{
+	char *text;
+	sg_status st;
+
+	(void) created;
+	json_object_del(obj, "access_attributes");
+	text = json_dumps(obj, JSON_COMPACT);
+	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
+	free(text);
+	return st;
+}
+
+/* {"data":[…]}: the bytes json_dumps(JSON_COMPACT) makes of the whole array. */
+static sg_status
+stream_list(struct request *r, enum sg_rtype t, const char *group)
+{
+	sg_status st = resources_list_visible(r, t, group, "{\"data\":[", list_entry);
+
+	return st != SG_OK ? registry_fail(r, st) : SG_OK;
 }
 
 sg_status
@@ -367,7 +318,6 @@ resources_get(struct request *r)
 sg_status
 resources_register(struct request *r)
 {
-	struct resources_err err;
 	json_t *body, *stored;
 	bool created;
 	sg_status st;
@@ -375,9 +325,9 @@ resources_register(struct request *r)
 	st = http_body_object(r, &body);
 	if (st != SG_OK)
 		return st;
-	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &err);
+	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &r->err);
 	if (st != SG_OK)
-		return http_fail(r, st, err.param[0] ? err.param : NULL, "%s", err.msg);
+		return st;
 	r->reply = stored;
 	return SG_OK;
 }
@@ -389,14 +339,11 @@ struct unregister_ctx {
 };
 
 static sg_status
-may_delete(void *ctx, const json_t *obj, const char *owner, bool from_config, char *err, size_t errlen)
+may_delete(void *ctx, const json_t *obj, const char *owner, bool from_config, struct sg_err *err)
 {
 	const struct unregister_ctx *uc = ctx;
-	struct resources_err e = {.param = "", .msg = ""};
-	sg_status st = resources_may_unregister(uc->id, uc->t, obj, owner, from_config, &e);
 
-	snprintf(err, errlen, "%s", e.msg);
-	return st;
+	return resources_may_unregister(uc->id, uc->t, obj, owner, from_config, err);
 }
 
 static bool
@@ -413,22 +360,23 @@ resources_unregister(struct request *r)
 	enum sg_rtype t = route_type(r);
 	struct unregister_ctx uc = {.id = &r->id, .t = t};
 	const struct registry_guard guard = {.may_delete = may_delete, .may_name = may_name, .ctx = &uc};
-	char msg[512] = "";
 	sg_status st;
 
 	/* Who may is resources_may_unregister's to say; the registry asks it on the row it locked for the DELETE. */
 	if (r->path_arg == NULL)
-		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", resources_type_label(t));
+		return http_fail(r, SG_E_NOT_FOUND, NULL, "%s not found", registry_type_label(t));
 	if (t == SG_RT_TOOL_GROUP)
-		st = registry_unregister_tool_group(r->path_arg, &guard, msg, sizeof(msg));
+		st = registry_unregister_tool_group(r->path_arg, &guard, &r->err);
 	else
-		st = registry_unregister(t, r->path_arg, &guard, msg, sizeof(msg));
+		st = registry_unregister(t, r->path_arg, &guard, &r->err);
 	if (st == SG_E_NOT_FOUND) /* missing, or not the caller's to see: one answer */
-		return http_fail(r, st, NULL, "%s '%.*s' not found", resources_type_label(t),
+		return http_fail(r, st, NULL, "%s '%.*s' not found", registry_type_label(t),
 				 (int) sg_utf8_prefix(r->path_arg, 300), r->path_arg);
+	if (st != SG_OK && r->err.msg[0] == '\0')
+		return http_fail(r, st, NULL, "%s", registry_message(st));
 	if (st != SG_OK)
-		return http_fail(r, st, NULL, "%s", msg[0] ? msg : registry_message(st));
-	log_info("unregistered %s '%s'%s%s", resources_type_name(t), r->path_arg, r->id.principal ? " by " : "",
+		return st;
+	log_info("unregistered %s '%s'%s%s", registry_type_name(t), r->path_arg, r->id.principal ? " by " : "",
 		 r->id.principal ? r->id.principal : "");
 	r->reply = NULL; /* the body is `null`, as in Llama Stack */
 	return SG_OK;
@@ -525,7 +473,7 @@ resources_preregister(const struct sg_conf *conf)
 			continue;
 		}
 		json_array_foreach(lists[l].list, i, entry) {
-			struct resources_err err = {.param = ""};
+			struct sg_err err = {.param = ""};
 			json_t *stored = NULL;
 			bool created;
 			sg_status st;
@@ -533,7 +481,7 @@ resources_preregister(const struct sg_conf *conf)
 			/* Without its id a config dataset would be registered anew at every start. */
 			if (lists[l].t == SG_RT_DATASET && json_is_object(entry) &&
 			    !json_is_string(json_object_get(entry, "dataset_id"))) {
-				st = resources_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
+				st = sg_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
 						    "dataset_id is required in the config");
 			} else {
 				st = resources_register_object(conf, NULL, NULL, lists[l].t, entry, &stored, &created,

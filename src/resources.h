@@ -35,6 +35,19 @@ sg_status resources_tools_list(struct request *r); /* GET  /v1/tools?toolgroup_i
 sg_status resources_not_implemented(struct request *r);
 
 /*
+ * Answers a list of type t (for SG_RT_TOOL the tools of group, when not
+ * NULL) as the registry is walked (registry_iter: no lock held while
+ * writing) through http_list: head, then entry()'s item (http_list_item) for
+ * each object the caller may see (identity_can_see; entry may add nothing,
+ * and may modify obj), then "]}".  One request holds one batch and one chunk
+ * whatever the registry's size.  SG_OK (also when the client went away);
+ * else the failure, for the caller to answer if nothing was sent yet.
+ */
+typedef sg_status (*resources_entry_fn)(struct http_list *l, json_t *obj, long long created);
+sg_status resources_list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
+				 resources_entry_fn entry) SG_MUST_CHECK;
+
+/*
  * Registers the config's models, shields, vector_dbs, datasets, scoring_fns,
  * the built-in scoring functions of each configured scoring provider
  * (scoring_builtin.h; a type whose list is unknown is logged), benchmarks and
@@ -49,12 +62,6 @@ sg_status resources_not_implemented(struct request *r);
  * dataset must name its dataset_id (else it would be new at every start).
  */
 sg_status resources_preregister(const struct sg_conf *conf) SG_MUST_CHECK;
-
-/* Why a build or a registration failed: a client-safe message and the field it is about ("" if none). */
-struct resources_err {
-	char param[96];
-	char msg[512];
-};
 
 /*
  * How resources_build() reaches objects that a new one refers to (a vector
@@ -80,7 +87,7 @@ typedef sg_status (*resources_lookup_fn)(void *ctx, enum sg_rtype t, const char 
  * (tools are registered through their group).
  */
 sg_status resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
-			  resources_lookup_fn lookup, void *ctx, json_t **out, struct resources_err *err) SG_MUST_CHECK;
+			  resources_lookup_fn lookup, void *ctx, json_t **out, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * The fixed tool definitions (Llama Stack ToolDefs) of the built-in tool
@@ -102,7 +109,7 @@ json_t *resources_builtin_tool_defs(const char *provider_type);
  * SG_E_BAD_GATEWAY for defs from an MCP server).  *tools is a new array.
  */
 sg_status resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fail_status, json_t **tools,
-				    struct resources_err *err) SG_MUST_CHECK;
+				    struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Lists a built tool group's tools: from its MCP server (mcp.h) when it has
@@ -113,14 +120,14 @@ sg_status resources_tools_from_defs(const json_t *group, const json_t *defs, sg_
  * may not use that endpoint), SG_E_BAD_GATEWAY or SG_E_GATEWAY_TIMEOUT.
  */
 sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *group, const struct identity *id,
-				     struct request *r, json_t **tools, struct resources_err *err) SG_MUST_CHECK;
+				     struct request *r, json_t **tools, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Registers one object for caller id (NULL: start-up, no owner, marked as
  * the config's; an anonymous caller's objects have no owner either) on
  * behalf of request r (NULL at start-up; its client leaving stops an MCP
  * call): build;
- * for a model with a caller, openai_check_model_served() (400 when the
+ * for a model with a caller, provider_check_model_served() (400 when the
  * upstream does not serve provider_model_id, 502/504 when it cannot be
  * asked); for a tool group its tools (a group id already taken by another
  * provider or endpoint is a 409 before any MCP server is contacted); then
@@ -137,7 +144,7 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
  */
 sg_status resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r,
 				    enum sg_rtype t, json_t *body, json_t **stored, bool *created,
-				    struct resources_err *err) SG_MUST_CHECK;
+				    struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Whether caller id may unregister obj, whose owner is owner (NULL: none)
@@ -153,7 +160,7 @@ sg_status resources_register_object(const struct sg_conf *conf, const struct ide
  * Pure; t names the type in messages.  err gets the client message.
  */
 sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,
-				   bool from_config, struct resources_err *err) SG_MUST_CHECK;
+				   bool from_config, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * True when s is an acceptable identifier: 1 to 255 characters, no control
@@ -161,18 +168,8 @@ sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, c
  */
 bool resources_identifier_ok(const char *s, char *why, size_t whylen);
 
-/* "Model", "Shield", "Vector DB", …, for messages such as "Model 'x' not found". */
-const char *resources_type_label(enum sg_rtype t);
-
-/* The objects' "type" ("model", "vector_db", "tool_group", …); NULL out of range. */
-const char *resources_type_name(enum sg_rtype t);
-
 /* The register body's identifier key ("model_id", "toolgroup_id", …); NULL for SG_RT_TOOL or out of range. */
 const char *resources_id_key(enum sg_rtype t);
-
-/* Fills err with param (NULL: "") and the formatted message; returns st, so a failure is one line. */
-sg_status resources_fail(struct resources_err *err, sg_status st, const char *param, const char *fmt, ...)
-	SG_PRINTF(4, 5);
 
 /* "a, b, c": the ids of conf's providers of api in config order, or "none"; cut to fit len bytes. */
 void resources_provider_list(const struct sg_conf *conf, enum sg_api api, char *buf, size_t len);

@@ -49,8 +49,8 @@ positive_int(const json_t *v)
 }
 
 static sg_status
-build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	    struct resources_err *err)
+build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	    void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const model_types[] = {"llm", "embedding", NULL};
 	struct common c = {0};
@@ -58,6 +58,8 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 	const char *model_type;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_MODEL, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "metadata", "metadata", true, &metadata, err);
@@ -71,12 +73,12 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 		json_t *dim = json_object_get(metadata, "embedding_dimension");
 
 		if (dim == NULL || json_is_null(dim)) {
-			st = resources_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
+			st = sg_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
 					    "an embedding model needs metadata.embedding_dimension");
 			goto out;
 		}
 		if (!positive_int(dim)) {
-			st = resources_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
+			st = sg_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
 					    "metadata.embedding_dimension must be a positive integer");
 			goto out;
 		}
@@ -94,13 +96,15 @@ out:
 }
 
 static sg_status
-build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	     struct resources_err *err)
+build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	     void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *params = NULL;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_SHIELD, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "params", "params", true, &params, err);
@@ -120,7 +124,7 @@ out:
 
 static sg_status
 build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-		void *ctx, json_t **out, struct resources_err *err)
+		void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *model = NULL, *dim, *mdim;
@@ -131,12 +135,12 @@ build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *b
 	if (st == SG_OK)
 		st = resources_field_ident(body, "embedding_model", "embedding_model", true, &emb, err);
 	if (st == SG_OK)
-		st = resources_field(body, "embedding_dimension", "embedding_dimension", JSON_INTEGER, false, &dim,
+		st = sg_json_field(body, "embedding_dimension", "embedding_dimension", JSON_INTEGER, false, &dim,
 				     err);
 	if (st != SG_OK)
 		goto out;
 	if (dim != NULL && !positive_int(dim)) {
-		st = resources_fail(err, SG_E_BAD_REQUEST, "embedding_dimension",
+		st = sg_fail(err, SG_E_BAD_REQUEST, "embedding_dimension",
 				    "embedding_dimension must be a positive integer");
 		goto out;
 	}
@@ -146,19 +150,19 @@ build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *b
 	st = SG_E_BAD_REQUEST;
 	if (!json_is_string(json_object_get(model, "model_type")) ||
 	    strcmp(json_string_value(json_object_get(model, "model_type")), "embedding") != 0) {
-		resources_fail(err, st, "embedding_model", "embedding_model: Model '%.*s' is not an embedding model",
+		sg_fail(err, st, "embedding_model", "embedding_model: Model '%.*s' is not an embedding model",
 			       (int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	mdim = json_object_get(json_object_get(model, "metadata"), "embedding_dimension");
 	if (!positive_int(mdim)) {
-		resources_fail(err, st, "embedding_model",
+		sg_fail(err, st, "embedding_model",
 			       "embedding_model: Model '%.*s' has no valid metadata.embedding_dimension",
 			       (int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	if (dim != NULL && json_integer_value(dim) != json_integer_value(mdim)) {
-		resources_fail(err, st, "embedding_dimension",
+		sg_fail(err, st, "embedding_dimension",
 			       "embedding_dimension %lld does not match the dimension %lld of embedding model '%.*s'",
 			       (long long) json_integer_value(dim), (long long) json_integer_value(mdim),
 			       (int) sg_utf8_prefix(emb, 300), emb);
@@ -195,7 +199,7 @@ dataset_default_id(char *buf, size_t len)
 
 /* The validated DataSource, rebuilt with its discriminator's fields only.  New reference. */
 static sg_status
-build_source(json_t *body, json_t **out, const char **uri, struct resources_err *err)
+build_source(json_t *body, json_t **out, const char **uri, struct sg_err *err)
 {
 	static const char *const types[] = {"uri", "rows", NULL};
 	json_t *src, *rows, *row;
@@ -205,36 +209,36 @@ build_source(json_t *body, json_t **out, const char **uri, struct resources_err 
 
 	*out = NULL;
 	*uri = NULL;
-	st = resources_field(body, "source", "source", JSON_OBJECT, true, &src, err);
+	st = sg_json_field(body, "source", "source", JSON_OBJECT, true, &src, err);
 	if (st == SG_OK)
 		st = resources_field_enum(src, "type", "source.type", true, types, &type, err);
 	if (st != SG_OK)
 		return st;
 	if (strcmp(type, "uri") == 0) {
-		st = resources_field_str(src, "uri", "source.uri", true, uri, err);
+		st = sg_json_field_str(src, "uri", "source.uri", true, uri, err);
 		if (st != SG_OK)
 			return st;
 		if (**uri == '\0')
-			return resources_fail(err, SG_E_BAD_REQUEST, "source.uri", "source.uri must not be empty");
+			return sg_fail(err, SG_E_BAD_REQUEST, "source.uri", "source.uri must not be empty");
 		*out = json_pack("{s:s, s:s}", "type", "uri", "uri", *uri);
 	} else {
-		st = resources_field(src, "rows", "source.rows", JSON_ARRAY, true, &rows, err);
+		st = sg_json_field(src, "rows", "source.rows", JSON_ARRAY, true, &rows, err);
 		if (st != SG_OK)
 			return st;
 		json_array_foreach(rows, i, row)
 			if (!json_is_object(row))
-				return resources_fail(err, SG_E_BAD_REQUEST, "source.rows",
+				return sg_fail(err, SG_E_BAD_REQUEST, "source.rows",
 						      "source.rows[%zu] must be an object", i);
 		*out = json_pack("{s:s, s:o}", "type", "rows", "rows", json_deep_copy(rows));
 	}
 	if (*out == NULL)
-		return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
 static sg_status
-build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-	      struct resources_err *err)
+build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	      void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const purposes[] = {"post-training/messages", "eval/question-answer", "eval/messages-answer",
 					       NULL};
@@ -244,6 +248,8 @@ build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *bod
 	char defid[64];
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_field_enum(body, "purpose", "purpose", true, purposes, &purpose, err);
 	if (st == SG_OK)
 		st = build_source(body, &source, &uri, err);
@@ -259,7 +265,7 @@ build_dataset(const struct sg_conf *conf, const struct identity *id, json_t *bod
 		goto out;
 	if (dsid == NULL) {
 		if (!dataset_default_id(defid, sizeof(defid))) {
-			st = resources_fail(err, SG_E_INTERNAL, NULL, "no random bytes for a dataset id");
+			st = sg_fail(err, SG_E_INTERNAL, NULL, "no random bytes for a dataset id");
 			goto out;
 		}
 		dsid = defid;
@@ -280,7 +286,7 @@ out:
 
 /* ScoringFnParams, discriminated by "type", with its defaults, in pydantic's field order.  New reference. */
 static sg_status
-build_scoring_params(json_t *body, json_t **out, struct resources_err *err)
+build_scoring_params(json_t *body, json_t **out, struct sg_err *err)
 {
 	static const char *const types[] = {"llm_as_judge", "regex_parser", "basic", NULL};
 	static const char *const aggs[] = {"average", "weighted_average", "median", "categorical_count", "accuracy",
@@ -290,7 +296,7 @@ build_scoring_params(json_t *body, json_t **out, struct resources_err *err)
 	sg_status st;
 
 	*out = NULL;
-	st = resources_field(body, "params", "params", JSON_OBJECT, false, &params, err);
+	st = sg_json_field(body, "params", "params", JSON_OBJECT, false, &params, err);
 	if (st != SG_OK)
 		return st;
 	if (params == NULL) {
@@ -304,9 +310,9 @@ build_scoring_params(json_t *body, json_t **out, struct resources_err *err)
 	if (st != SG_OK)
 		goto out;
 	if (strcmp(type, "llm_as_judge") == 0) {
-		st = resources_field_str(params, "judge_model", "params.judge_model", true, &judge, err);
+		st = sg_json_field_str(params, "judge_model", "params.judge_model", true, &judge, err);
 		if (st == SG_OK)
-			st = resources_field_str(params, "prompt_template", "params.prompt_template", false, &tmpl,
+			st = sg_json_field_str(params, "prompt_template", "params.prompt_template", false, &tmpl,
 						 err);
 		if (st == SG_OK)
 			st = resources_field_strings(params, "judge_score_regexes", "params.judge_score_regexes", NULL,
@@ -325,7 +331,7 @@ build_scoring_params(json_t *body, json_t **out, struct resources_err *err)
 	} else {
 		*out = json_pack("{s:s, s:O}", "type", type, "aggregation_functions", agg);
 	}
-	st = *out ? SG_OK : resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+	st = *out ? SG_OK : sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 out:
 	json_decref(agg);
 	json_decref(regexes);
@@ -333,8 +339,8 @@ out:
 }
 
 static sg_status
-build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-		 struct resources_err *err)
+build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	         void *ctx, json_t **out, struct sg_err *err)
 {
 	static const char *const param_types[] = {"string", "number", "boolean", "array", "object", "json", "union",
 						  "chat_completion_input", "completion_input", "agent_turn_input",
@@ -344,11 +350,13 @@ build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *
 	const char *desc, *rtype;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_SCORING_FN, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
-		st = resources_field_str(body, "description", "description", true, &desc, err);
+		st = sg_json_field_str(body, "description", "description", true, &desc, err);
 	if (st == SG_OK)
-		st = resources_field(body, "return_type", "return_type", JSON_OBJECT, true, &rt, err);
+		st = sg_json_field(body, "return_type", "return_type", JSON_OBJECT, true, &rt, err);
 	if (st == SG_OK)
 		st = resources_field_enum(rt, "type", "return_type.type", true, param_types, &rtype, err);
 	if (st == SG_OK)
@@ -373,7 +381,7 @@ out:
 
 static sg_status
 build_benchmark(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-		void *ctx, json_t **out, struct resources_err *err)
+		void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *fns, *fn, *metadata = NULL, *ref = NULL;
@@ -384,19 +392,19 @@ build_benchmark(const struct sg_conf *conf, const struct identity *id, json_t *b
 
 	st = resources_common_fields(SG_RT_BENCHMARK, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK && strchr(c.identifier, '/') != NULL)
-		st = resources_fail(err, SG_E_BAD_REQUEST, "benchmark_id",
+		st = sg_fail(err, SG_E_BAD_REQUEST, "benchmark_id",
 				    "benchmark_id must not contain '/' (its routes take one path segment)");
 	if (st == SG_OK)
 		st = resources_field_ident(body, "dataset_id", "dataset_id", true, &dsid, err);
 	if (st == SG_OK)
-		st = resources_field(body, "scoring_functions", "scoring_functions", JSON_ARRAY, true, &fns, err);
+		st = sg_json_field(body, "scoring_functions", "scoring_functions", JSON_ARRAY, true, &fns, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "metadata", "metadata", true, &metadata, err);
 	if (st != SG_OK)
 		goto out;
 	json_array_foreach(fns, i, fn) {
 		if (!json_is_string(fn) || !resources_identifier_ok(json_string_value(fn), why, sizeof(why))) {
-			st = resources_fail(err, SG_E_BAD_REQUEST, "scoring_functions", "scoring_functions[%zu] %s", i,
+			st = sg_fail(err, SG_E_BAD_REQUEST, "scoring_functions", "scoring_functions[%zu] %s", i,
 					    json_is_string(fn) ? why : "must be a string");
 			goto out;
 		}
@@ -429,8 +437,8 @@ out:
 }
 
 static sg_status
-build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *body, json_t **out,
-		 struct resources_err *err)
+build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
+	         void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *ep, *mcp = NULL, *args = NULL;
@@ -438,11 +446,13 @@ build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *
 	bool is_mcp;
 	sg_status st;
 
+	(void) lookup; /* no references to look up */
+	(void) ctx;
 	st = resources_common_fields(SG_RT_TOOL_GROUP, conf, id, body, PICK_REQUIRED, &c, err);
 	if (st == SG_OK)
-		st = resources_field(body, "mcp_endpoint", "mcp_endpoint", JSON_OBJECT, false, &ep, err);
+		st = sg_json_field(body, "mcp_endpoint", "mcp_endpoint", JSON_OBJECT, false, &ep, err);
 	if (st == SG_OK && ep != NULL)
-		st = resources_field_str(ep, "uri", "mcp_endpoint.uri", true, &uri, err);
+		st = sg_json_field_str(ep, "uri", "mcp_endpoint.uri", true, &uri, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "args", "args", false, &args, err);
 	if (st != SG_OK)
@@ -456,18 +466,18 @@ build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *
 
 		st = netaddr_parse_url(uri, &u, why, sizeof(why));
 		if (st != SG_OK) {
-			resources_fail(err, st, "mcp_endpoint.uri", "mcp_endpoint.uri %s", why);
+			sg_fail(err, st, "mcp_endpoint.uri", "mcp_endpoint.uri %s", why);
 			goto out;
 		}
 		st = SG_E_BAD_REQUEST;
 	}
 	if (is_mcp && uri == NULL) {
-		resources_fail(err, st, "mcp_endpoint", "mcp_endpoint is required for provider '%s' (%s)",
+		sg_fail(err, st, "mcp_endpoint", "mcp_endpoint is required for provider '%s' (%s)",
 			       c.provider->provider_id, MCP_PROVIDER_TYPE);
 		goto out;
 	}
 	if (!is_mcp && uri != NULL) {
-		resources_fail(err, st, "mcp_endpoint",
+		sg_fail(err, st, "mcp_endpoint",
 			       "mcp_endpoint is only accepted for %s providers, and '%s' is %s", MCP_PROVIDER_TYPE,
 			       c.provider->provider_id, c.provider->provider_type);
 		goto out;
@@ -486,49 +496,36 @@ out:
 	return st;
 }
 
+/* Each type's builder; SG_RT_TOOL has none (tools come with their group). */
+static sg_status (*const builders[SG_RT_COUNT])(const struct sg_conf *, const struct identity *, json_t *,
+						resources_lookup_fn, void *, json_t **, struct sg_err *) = {
+	[SG_RT_MODEL] = build_model,
+	[SG_RT_SHIELD] = build_shield,
+	[SG_RT_VECTOR_DB] = build_vector_db,
+	[SG_RT_DATASET] = build_dataset,
+	[SG_RT_SCORING_FN] = build_scoring_fn,
+	[SG_RT_BENCHMARK] = build_benchmark,
+	[SG_RT_TOOL_GROUP] = build_tool_group,
+};
+
 sg_status
 resources_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
-		resources_lookup_fn lookup, void *ctx, json_t **out, struct resources_err *err)
+		resources_lookup_fn lookup, void *ctx, json_t **out, struct sg_err *err)
 {
 	sg_status st;
 
 	*out = NULL;
 	err->param[0] = err->msg[0] = '\0';
 	if (!json_is_object(body))
-		return resources_fail(err, SG_E_BAD_REQUEST, NULL, "the request body must be a JSON object");
-	switch (t) {
-	case SG_RT_MODEL:
-		st = build_model(conf, id, body, out, err);
-		break;
-	case SG_RT_SHIELD:
-		st = build_shield(conf, id, body, out, err);
-		break;
-	case SG_RT_VECTOR_DB:
-		st = build_vector_db(conf, id, body, lookup, ctx, out, err);
-		break;
-	case SG_RT_DATASET:
-		st = build_dataset(conf, id, body, out, err);
-		break;
-	case SG_RT_SCORING_FN:
-		st = build_scoring_fn(conf, id, body, out, err);
-		break;
-	case SG_RT_BENCHMARK:
-		st = build_benchmark(conf, id, body, lookup, ctx, out, err);
-		break;
-	case SG_RT_TOOL_GROUP:
-		st = build_tool_group(conf, id, body, out, err);
-		break;
-	default:
-		st = resources_fail(err, SG_E_BAD_REQUEST, NULL, "tools are registered through their tool group");
-		break;
-	}
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "the request body must be a JSON object");
+	if ((unsigned) t >= SG_RT_COUNT || builders[t] == NULL)
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "tools are registered through their tool group");
+	st = builders[t](conf, id, body, lookup, ctx, out, err);
 	if (st != SG_OK && *out != NULL) {
 		json_decref(*out);
 		*out = NULL;
 	}
-	if (st == SG_E_NOMEM && err->msg[0] == '\0')
-		resources_fail(err, st, NULL, "out of memory");
-	return st;
+	return sg_err_nomem(err, st);
 }
 
 /* The fixed tool lists of Llama Stack's built-in tool runtimes (list_runtime_tools at 2b2db5fbda). */
@@ -578,7 +575,7 @@ resources_builtin_tool_defs(const char *provider_type)
 
 sg_status
 resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fail_status, json_t **tools,
-			  struct resources_err *err)
+			  struct sg_err *err)
 {
 	const char *gid = json_string_value(json_object_get(group, "identifier"));
 	const char *pid = json_string_value(json_object_get(group, "provider_id"));
@@ -602,12 +599,12 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 		if (!json_is_string(name) || !resources_identifier_ok(json_string_value(name), why, sizeof(why))) {
 			const char *nm = json_is_string(name) ? json_string_value(name) : "";
 
-			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool name '%.*s' %s",
+			st = sg_fail(err, fail_status, "mcp_endpoint", "the tool name '%.*s' %s",
 					    (int) sg_utf8_prefix(nm, 64), nm, json_is_string(name) ? why : "is missing");
 			goto out;
 		}
 		if (json_object_get(seen, json_string_value(name)) != NULL) {
-			st = resources_fail(err, fail_status, "mcp_endpoint", "the tool '%.*s' is listed twice",
+			st = sg_fail(err, fail_status, "mcp_endpoint", "the tool '%.*s' is listed twice",
 					    (int) sg_utf8_prefix(json_string_value(name), 300), json_string_value(name));
 			goto out;
 		}
@@ -615,7 +612,7 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 			goto out;
 		tool = json_pack("{s:O, s:O, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "identifier", name,
 				 "provider_resource_id", name, "provider_id", pid, "type",
-				 resources_type_name(SG_RT_TOOL),
+				 registry_type_name(SG_RT_TOOL),
 				 "access_attributes", json_deep_copy(json_object_get(group, "access_attributes")),
 				 "toolgroup_id", gid, "tool_host", host, "description",
 				 json_is_string(desc) ? json_string_value(desc) : "", "parameters",
@@ -628,9 +625,7 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 	out = NULL;
 	st = SG_OK;
 out:
-	if (st == SG_E_NOMEM)
-		resources_fail(err, st, NULL, "out of memory");
 	json_decref(out);
 	json_decref(seen);
-	return st;
+	return sg_err_nomem(err, st);
 }

@@ -23,23 +23,24 @@
 
 #define MAX_IDENTIFIER_CHARS 255
 
-/* What the code needs to know per resource type. */
+/*
+ * What resources need to know per type beyond registry.h's table (the
+ * objects' "type" and the label messages use come from registry_type_name()
+ * and registry_type_label(), the one table of those).
+ */
 static const struct rtype_info {
-	const char *type;     /* the objects' "type" */
-	const char *label;    /* for messages */
 	const char *id_key;   /* the register body's identifier key */
 	const char *prid_key; /* the body's provider resource id key, or NULL */
 	enum sg_api api;      /* whose providers serve it */
 } rtypes[SG_RT_COUNT] = {
-	[SG_RT_MODEL] = {"model", "Model", "model_id", "provider_model_id", SG_API_INFERENCE},
-	[SG_RT_SHIELD] = {"shield", "Shield", "shield_id", "provider_shield_id", SG_API_SAFETY},
-	[SG_RT_VECTOR_DB] = {"vector_db", "Vector DB", "vector_db_id", "provider_vector_db_id", SG_API_VECTOR_IO},
-	[SG_RT_DATASET] = {"dataset", "Dataset", "dataset_id", NULL, SG_API_DATASETIO},
-	[SG_RT_SCORING_FN] = {"scoring_function", "Scoring function", "scoring_fn_id", "provider_scoring_fn_id",
-			      SG_API_SCORING},
-	[SG_RT_BENCHMARK] = {"benchmark", "Benchmark", "benchmark_id", "provider_benchmark_id", SG_API_EVAL},
-	[SG_RT_TOOL_GROUP] = {"tool_group", "Tool group", "toolgroup_id", NULL, SG_API_TOOL_RUNTIME},
-	[SG_RT_TOOL] = {"tool", "Tool", NULL, NULL, SG_API_TOOL_RUNTIME},
+	[SG_RT_MODEL] = {"model_id", "provider_model_id", SG_API_INFERENCE},
+	[SG_RT_SHIELD] = {"shield_id", "provider_shield_id", SG_API_SAFETY},
+	[SG_RT_VECTOR_DB] = {"vector_db_id", "provider_vector_db_id", SG_API_VECTOR_IO},
+	[SG_RT_DATASET] = {"dataset_id", NULL, SG_API_DATASETIO},
+	[SG_RT_SCORING_FN] = {"scoring_fn_id", "provider_scoring_fn_id", SG_API_SCORING},
+	[SG_RT_BENCHMARK] = {"benchmark_id", "provider_benchmark_id", SG_API_EVAL},
+	[SG_RT_TOOL_GROUP] = {"toolgroup_id", NULL, SG_API_TOOL_RUNTIME},
+	[SG_RT_TOOL] = {NULL, NULL, SG_API_TOOL_RUNTIME},
 };
 
 /* Llama Stack's API names, as the config keys its providers. */
@@ -50,33 +51,9 @@ static const char *const api_names[SG_API_COUNT] = {
 };
 
 const char *
-resources_type_label(enum sg_rtype t)
-{
-	return (unsigned) t < SG_RT_COUNT ? rtypes[t].label : "Resource";
-}
-
-const char *
-resources_type_name(enum sg_rtype t)
-{
-	return (unsigned) t < SG_RT_COUNT ? rtypes[t].type : NULL;
-}
-
-const char *
 resources_id_key(enum sg_rtype t)
 {
 	return (unsigned) t < SG_RT_COUNT ? rtypes[t].id_key : NULL;
-}
-
-sg_status
-resources_fail(struct resources_err *err, sg_status st, const char *param, const char *fmt, ...)
-{
-	va_list ap;
-
-	snprintf(err->param, sizeof(err->param), "%s", param ? param : "");
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-	return st;
 }
 
 bool
@@ -121,64 +98,27 @@ resources_identifier_ok(const char *s, char *why, size_t whylen)
 
 /* ---- field getters ---- */
 
-/*
- * Fetches obj[key] (null counts as absent) and checks its JSON type.  name
- * is the field as messages call it ("source.uri").  *out is borrowed.
- */
-sg_status
-resources_field(json_t *obj, const char *key, const char *name, json_type type, bool required, json_t **out,
-		struct resources_err *err)
-{
-	static const char *const what[] = {
-		[JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",   [JSON_STRING] = "a string",
-		[JSON_INTEGER] = "an integer", [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
-	};
-	json_t *v = json_object_get(obj, key);
-
-	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return resources_fail(err, SG_E_BAD_REQUEST, name, "%s is required", name);
-		return SG_OK;
-	}
-	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
-		return resources_fail(err, SG_E_BAD_REQUEST, name, "%s must be %s", name, what[type]);
-	*out = v;
-	return SG_OK;
-}
-
-sg_status
-resources_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
-		    struct resources_err *err)
-{
-	json_t *v;
-	sg_status st = resources_field(obj, key, name, JSON_STRING, required, &v, err);
-
-	*out = v ? json_string_value(v) : NULL;
-	return st;
-}
-
 /* A string that must be an identifier. */
 sg_status
 resources_field_ident(json_t *obj, const char *key, const char *name, bool required, const char **out,
-		      struct resources_err *err)
+		      struct sg_err *err)
 {
 	char why[128];
-	sg_status st = resources_field_str(obj, key, name, required, out, err);
+	sg_status st = sg_json_field_str(obj, key, name, required, out, err);
 
 	if (st == SG_OK && *out != NULL && !resources_identifier_ok(*out, why, sizeof(why)))
-		return resources_fail(err, SG_E_BAD_REQUEST, name, "%s %s", name, why);
+		return sg_fail(err, SG_E_BAD_REQUEST, name, "%s %s", name, why);
 	return st;
 }
 
 /* A string that must be one of the NULL-terminated list. */
 sg_status
 resources_field_enum(json_t *obj, const char *key, const char *name, bool required, const char *const *allowed,
-		     const char **out, struct resources_err *err)
+		     const char **out, struct sg_err *err)
 {
 	char list[256] = "";
 	size_t used = 0;
-	sg_status st = resources_field_str(obj, key, name, required, out, err);
+	sg_status st = sg_json_field_str(obj, key, name, required, out, err);
 
 	if (st != SG_OK || *out == NULL)
 		return st;
@@ -192,35 +132,35 @@ resources_field_enum(json_t *obj, const char *key, const char *name, bool requir
 			break;
 		used += (size_t) n;
 	}
-	return resources_fail(err, SG_E_BAD_REQUEST, name, "%s must be one of %s, not '%.*s'", name, list,
+	return sg_fail(err, SG_E_BAD_REQUEST, name, "%s must be one of %s, not '%.*s'", name, list,
 			      (int) sg_utf8_prefix(*out, 64), *out);
 }
 
 /* A copy of the optional object obj[key]; when absent {} (empty_default) or null.  New reference in *out. */
 sg_status
 resources_field_obj(json_t *obj, const char *key, const char *name, bool empty_default, json_t **out,
-		    struct resources_err *err)
+		    struct sg_err *err)
 {
 	json_t *v;
-	sg_status st = resources_field(obj, key, name, JSON_OBJECT, false, &v, err);
+	sg_status st = sg_json_field(obj, key, name, JSON_OBJECT, false, &v, err);
 
 	*out = NULL;
 	if (st != SG_OK)
 		return st;
 	*out = v ? json_deep_copy(v) : empty_default ? json_object() : json_null();
 	if (*out == NULL)
-		return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
 /* A list of strings (each checked against allowed when given); a new copy in *out, [] when absent. */
 sg_status
 resources_field_strings(json_t *obj, const char *key, const char *name, const char *const *allowed, json_t **out,
-			struct resources_err *err)
+			struct sg_err *err)
 {
 	json_t *v, *e;
 	size_t i;
-	sg_status st = resources_field(obj, key, name, JSON_ARRAY, false, &v, err);
+	sg_status st = sg_json_field(obj, key, name, JSON_ARRAY, false, &v, err);
 
 	*out = NULL;
 	if (st != SG_OK)
@@ -229,11 +169,11 @@ resources_field_strings(json_t *obj, const char *key, const char *name, const ch
 		bool ok = allowed == NULL;
 
 		if (!json_is_string(e))
-			return resources_fail(err, SG_E_BAD_REQUEST, name, "%s[%zu] must be a string", name, i);
+			return sg_fail(err, SG_E_BAD_REQUEST, name, "%s[%zu] must be a string", name, i);
 		for (size_t k = 0; !ok && allowed[k] != NULL; k++)
 			ok = strcmp(json_string_value(e), allowed[k]) == 0;
 		if (!ok)
-			return resources_fail(err, SG_E_BAD_REQUEST, name,
+			return sg_fail(err, SG_E_BAD_REQUEST, name,
 					      "%s[%zu] must be one of 'average', 'weighted_average', 'median', "
 					      "'categorical_count', 'accuracy', not '%.*s'",
 					      name, i, (int) sg_utf8_prefix(json_string_value(e), 64),
@@ -241,7 +181,7 @@ resources_field_strings(json_t *obj, const char *key, const char *name, const ch
 	}
 	*out = v ? json_deep_copy(v) : json_array();
 	if (*out == NULL)
-		return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
@@ -299,7 +239,7 @@ provider_count(const struct sg_conf *conf, enum sg_api api, const struct sg_prov
  */
 static sg_status
 pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pick mode,
-	      const struct sg_provider **out, struct resources_err *err)
+	      const struct sg_provider **out, struct sg_err *err)
 {
 	char list[256];
 	const char *given;
@@ -308,17 +248,17 @@ pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pi
 	sg_status st;
 
 	*out = NULL;
-	st = resources_field_str(body, "provider_id", "provider_id", false, &given, err);
+	st = sg_json_field_str(body, "provider_id", "provider_id", false, &given, err);
 	if (st != SG_OK)
 		return st;
 	resources_provider_list(conf, api, list, sizeof(list));
 	if (given == NULL && mode == PICK_REQUIRED)
-		return resources_fail(err, SG_E_BAD_REQUEST, "provider_id",
+		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
 				      "provider_id is required (configured %s providers: %s)", api_names[api], list);
 	if (given != NULL) {
 		*out = conf_provider(conf, api, given);
 		if (*out == NULL)
-			return resources_fail(err, SG_E_BAD_REQUEST, "provider_id",
+			return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
 					      "provider_id '%.*s' is not a configured %s provider (configured %s providers: "
 					      "%s)",
 					      (int) sg_utf8_prefix(given, 64), given, api_names[api], api_names[api],
@@ -327,10 +267,10 @@ pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pi
 	}
 	n = provider_count(conf, api, &first);
 	if (n == 0)
-		return resources_fail(err, SG_E_BAD_REQUEST, "provider_id", "no %s provider is configured",
+		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id", "no %s provider is configured",
 				      api_names[api]);
 	if (n > 1 && mode == PICK_ONLY)
-		return resources_fail(err, SG_E_BAD_REQUEST, "provider_id",
+		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
 				      "provider_id is required when several %s providers are configured (configured: %s)",
 				      api_names[api], list);
 	if (n > 1)
@@ -360,7 +300,7 @@ hf_uri(const char *uri)
  */
 sg_status
 resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char *uri, const struct sg_provider **out,
-			   struct resources_err *err)
+			   struct sg_err *err)
 {
 	const char *want = uri != NULL && hf_uri(uri) ? "remote::huggingface" : "inline::localfs";
 	const struct sg_provider *first;
@@ -378,9 +318,9 @@ resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char 
 		return SG_OK;
 	}
 	if (n == 0)
-		return resources_fail(err, SG_E_BAD_REQUEST, "provider_id", "no datasetio provider is configured");
+		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id", "no datasetio provider is configured");
 	resources_provider_list(conf, SG_API_DATASETIO, list, sizeof(list));
-	return resources_fail(err, SG_E_BAD_REQUEST, "provider_id",
+	return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
 			      "provider_id is required: no %s provider is configured for this source (configured datasetio "
 			      "providers: %s)",
 			      want, list);
@@ -394,7 +334,7 @@ resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char 
  * none, null for no ACL.  New reference.
  */
 sg_status
-resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct resources_err *err)
+resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct sg_err *err)
 {
 	json_t *given = json_object_get(body, "access_attributes");
 	bool anonymous = id != NULL && id->principal == NULL;
@@ -409,23 +349,23 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 		if ((st = acl_attrs_from_json(given, &a, why, sizeof(why))) != SG_OK) {
 			acl_attrs_free(&a);
 			if (st == SG_E_NOMEM)
-				return resources_fail(err, st, NULL, "out of memory");
-			return resources_fail(err, SG_E_BAD_REQUEST, "access_attributes", "access_attributes: %s", why);
+				return sg_fail(err, st, NULL, "out of memory");
+			return sg_fail(err, SG_E_BAD_REQUEST, "access_attributes", "access_attributes: %s", why);
 		}
 		if (anonymous) {
 			acl_attrs_free(&a);
-			return resources_fail(err, SG_E_FORBIDDEN, "access_attributes",
+			return sg_fail(err, SG_E_FORBIDDEN, "access_attributes",
 					      "an anonymous caller cannot give access_attributes: its objects have none");
 		}
 		if (!admin && !acl_attrs_within(&a, &id->attrs, why, sizeof(why))) {
 			acl_attrs_free(&a);
-			return resources_fail(err, SG_E_FORBIDDEN, "access_attributes", "%s", why);
+			return sg_fail(err, SG_E_FORBIDDEN, "access_attributes", "%s", why);
 		}
 		*out = acl_attrs_to_json(&a);
 		acl_attrs_free(&a);
 	} else if (given != NULL && !admin && !anonymous && has_attrs) {
 		/* An explicit null asks for no ACL: visible to everyone, beyond the caller's own attributes. */
-		return resources_fail(err, SG_E_FORBIDDEN, "access_attributes",
+		return sg_fail(err, SG_E_FORBIDDEN, "access_attributes",
 				      "only an admin may register an object without access_attributes (visible to every "
 				      "caller)");
 	} else if (given == NULL && !anonymous && has_attrs) {
@@ -434,13 +374,13 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 		*out = json_null();
 	}
 	if (*out == NULL)
-		return resources_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
 sg_status
 resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,
-			 bool from_config, struct resources_err *err)
+			 bool from_config, struct sg_err *err)
 {
 	const char *ident = json_string_value(json_object_get(obj, "identifier"));
 	const char *principal = id != NULL ? id->principal : NULL;
@@ -450,17 +390,17 @@ resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_
 		ident = "";
 	n = (int) sg_utf8_prefix(ident, 300);
 	if (!identity_can_see(id, obj))
-		return resources_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", resources_type_label(t), n, ident);
+		return sg_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", registry_type_label(t), n, ident);
 	if (principal != NULL && id->admin)
 		return SG_OK;
 	if (from_config)
-		return resources_fail(err, SG_E_FORBIDDEN, NULL,
+		return sg_fail(err, SG_E_FORBIDDEN, NULL,
 				      "%s '%.*s' comes from the configuration: only an admin may unregister it",
-				      resources_type_label(t), n, ident);
+				      registry_type_label(t), n, ident);
 	if (principal != NULL ? owner != NULL && strcmp(owner, principal) == 0 : owner == NULL)
 		return SG_OK;
-	return resources_fail(err, SG_E_FORBIDDEN, NULL, "%s '%.*s' may be unregistered only by its owner or an admin",
-			      resources_type_label(t), n, ident);
+	return sg_fail(err, SG_E_FORBIDDEN, NULL, "%s '%.*s' may be unregistered only by its owner or an admin",
+			      registry_type_label(t), n, ident);
 }
 
 /* A new object with the Resource fields, in the API's order.  Steals acl. */
@@ -469,12 +409,12 @@ resources_object_new(enum sg_rtype t, const char *identifier, const char *prid, 
 		     json_t *acl)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "identifier", identifier, "provider_resource_id", prid,
-			 "provider_id", p->provider_id, "type", rtypes[t].type, "access_attributes", acl);
+			 "provider_id", p->provider_id, "type", registry_type_name(t), "access_attributes", acl);
 }
 
 sg_status
 resources_common_fields(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
-			enum pick mode, struct common *c, struct resources_err *err)
+			enum pick mode, struct common *c, struct sg_err *err)
 {
 	const struct rtype_info *ti = &rtypes[t];
 	sg_status st;
@@ -495,14 +435,14 @@ resources_common_fields(enum sg_rtype t, const struct sg_conf *conf, const struc
 /* Looks up a referenced object; NOT_FOUND gets the message "<what> '<id>' not found". */
 sg_status
 resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, const char *identifier, const char *param,
-		     json_t **out, struct resources_err *err)
+		     json_t **out, struct sg_err *err)
 {
 	sg_status st = lookup(ctx, t, identifier, out);
 
 	if (st == SG_E_NOT_FOUND)
-		return resources_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, rtypes[t].label,
+		return sg_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, registry_type_label(t),
 				      (int) sg_utf8_prefix(identifier, 300), identifier);
 	if (st != SG_OK && err->msg[0] == '\0')
-		return resources_fail(err, st, NULL, "the registry is unavailable");
+		return sg_fail(err, st, NULL, "the registry is unavailable");
 	return st;
 }

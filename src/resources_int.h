@@ -3,7 +3,7 @@
  * resources_int.h: what resources_build.c (the per-type builders) and
  * resources_fields.c (the helpers they share) have in common; nothing else
  * includes it.  Every function here writes a client-safe message naming the
- * field into err on failure (resources_fail) and returns the status: mostly
+ * field into err on failure (sg_fail) and returns the status: mostly
  * SG_E_BAD_REQUEST, SG_E_NOMEM when out of memory.  A JSON null counts as
  * an absent key.
  */
@@ -12,35 +12,26 @@
 
 #include <jansson.h>
 
+#include "json.h"
 #include "resources.h"
 
-/*
- * Fetches obj[key] and checks its JSON type (JSON_TRUE stands for either
- * boolean); name is the field as messages call it ("source.uri").  Absent
- * → *out NULL, and a 400 "<name> is required" when required.  *out is
- * borrowed from obj.
- */
-sg_status resources_field(json_t *obj, const char *key, const char *name, json_type type, bool required, json_t **out,
-			  struct resources_err *err) SG_MUST_CHECK;
-/* resources_field() for a string: *out borrowed (NULL when absent). */
-sg_status resources_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
-			      struct resources_err *err) SG_MUST_CHECK;
+/* The plain typed getters are json.h's sg_json_field*(); these add the resource rules. */
 /* A string that must be an identifier (resources_identifier_ok): *out borrowed. */
 sg_status resources_field_ident(json_t *obj, const char *key, const char *name, bool required, const char **out,
-				struct resources_err *err) SG_MUST_CHECK;
+				struct sg_err *err) SG_MUST_CHECK;
 /* A string that must be one of the NULL-terminated allowed list (the 400 lists them): *out borrowed. */
 sg_status resources_field_enum(json_t *obj, const char *key, const char *name, bool required,
-			       const char *const *allowed, const char **out, struct resources_err *err) SG_MUST_CHECK;
+			       const char *const *allowed, const char **out, struct sg_err *err) SG_MUST_CHECK;
 /* A copy of the optional object obj[key]; when absent {} (empty_default) or null.  New reference in *out. */
 sg_status resources_field_obj(json_t *obj, const char *key, const char *name, bool empty_default, json_t **out,
-			      struct resources_err *err) SG_MUST_CHECK;
+			      struct sg_err *err) SG_MUST_CHECK;
 /*
  * The optional list of strings obj[key], each checked against the
  * NULL-terminated allowed list when allowed is not NULL: a new copy in
  * *out, [] when absent.
  */
 sg_status resources_field_strings(json_t *obj, const char *key, const char *name, const char *const *allowed,
-				  json_t **out, struct resources_err *err) SG_MUST_CHECK;
+				  json_t **out, struct sg_err *err) SG_MUST_CHECK;
 
 /* How a type picks its provider when the body names none. */
 enum pick {
@@ -67,7 +58,7 @@ struct common {
  * resources_object_new() steals it.
  */
 sg_status resources_common_fields(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body,
-				  enum pick mode, struct common *c, struct resources_err *err) SG_MUST_CHECK;
+				  enum pick mode, struct common *c, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * A dataset's provider: the body's provider_id if given; else by source (a
@@ -76,7 +67,7 @@ sg_status resources_common_fields(enum sg_rtype t, const struct sg_conf *conf, c
  * NULL (rows).  *out points into conf.
  */
 sg_status resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char *uri,
-				     const struct sg_provider **out, struct resources_err *err) SG_MUST_CHECK;
+				     const struct sg_provider **out, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * The new object's access_attributes, new reference in *out.  The default
@@ -93,7 +84,7 @@ sg_status resources_dataset_provider(const struct sg_conf *conf, json_t *body, c
  *    the default anyway); anyone else 403.
  * 403s name access_attributes and never depend on the registry.
  */
-sg_status resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct resources_err *err)
+sg_status resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct sg_err *err)
 	SG_MUST_CHECK;
 
 /*
@@ -111,6 +102,6 @@ json_t *resources_object_new(enum sg_rtype t, const char *identifier, const char
  * status ("the registry is unavailable" unless lookup wrote err).
  */
 sg_status resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, const char *identifier,
-			       const char *param, json_t **out, struct resources_err *err) SG_MUST_CHECK;
+			       const char *param, json_t **out, struct sg_err *err) SG_MUST_CHECK;
 
 #endif

@@ -185,6 +185,9 @@ static const char simpleqa_template[] =
 
 #define JUDGE_MODEL "meta-llama/Llama-3.1-405B-Instruct"
 #define BRAINTRUST_SEE "See: github.com/braintrustdata/autoevals"
+/* A braintrust scorer: named name (identifier "braintrust::<name>"), basic params, averaged. */
+#define BRAINTRUST(name, description) \
+	{"inline::braintrust", "braintrust::" name, description, name, "basic", "average", NULL, false, NULL, NULL}
 
 /* One ScoringFn of the seed.  Every built-in one returns NumberType. */
 static const struct builtin_fn {
@@ -225,34 +228,26 @@ static const struct builtin_fn {
 	 "llm-as-judge-405b-simpleqa", "llm_as_judge", "categorical_count", simpleqa_score_regexes, false,
 	 JUDGE_MODEL, simpleqa_template},
 
-	{"inline::braintrust", "braintrust::factuality",
-	 "Test output factuality against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE, "factuality",
-	 "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::answer-correctness",
-	 "Scores the correctness of the answer based on the ground truth. "
-	 "Uses Braintrust LLM-based scorer from autoevals library.",
-	 "answer-correctness", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::answer-relevancy",
-	 "Test output relevancy against the input query using Braintrust LLM scorer. " BRAINTRUST_SEE,
-	 "answer-relevancy", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::answer-similarity",
-	 "Test output similarity against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE,
-	 "answer-similarity", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::faithfulness",
-	 "Test output faithfulness to the input query using Braintrust LLM scorer. " BRAINTRUST_SEE, "faithfulness",
-	 "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::context-entity-recall",
-	 "Evaluates how well the context captures the named entities present in the reference answer. " BRAINTRUST_SEE,
-	 "context-entity-recall", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::context-precision",
-	 "Measures how much of the provided context is actually relevant to answering the question. " BRAINTRUST_SEE,
-	 "context-precision", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::context-recall",
-	 "Evaluates how well the context covers the information needed to answer the question. " BRAINTRUST_SEE,
-	 "context-recall", "basic", "average", NULL, false, NULL, NULL},
-	{"inline::braintrust", "braintrust::context-relevancy",
-	 "Assesses how relevant the provided context is to the given question. " BRAINTRUST_SEE, "context-relevancy",
-	 "basic", "average", NULL, false, NULL, NULL},
+	BRAINTRUST("factuality",
+		   "Test output factuality against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE),
+	BRAINTRUST("answer-correctness",
+		   "Scores the correctness of the answer based on the ground truth. "
+		   "Uses Braintrust LLM-based scorer from autoevals library."),
+	BRAINTRUST("answer-relevancy",
+		   "Test output relevancy against the input query using Braintrust LLM scorer. " BRAINTRUST_SEE),
+	BRAINTRUST("answer-similarity",
+		   "Test output similarity against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE),
+	BRAINTRUST("faithfulness",
+		   "Test output faithfulness to the input query using Braintrust LLM scorer. " BRAINTRUST_SEE),
+	BRAINTRUST("context-entity-recall",
+		   "Evaluates how well the context captures the named entities present in the reference answer. "
+		   BRAINTRUST_SEE),
+	BRAINTRUST("context-precision",
+		   "Measures how much of the provided context is actually relevant to answering the question. " BRAINTRUST_SEE),
+	BRAINTRUST("context-recall",
+		   "Evaluates how well the context covers the information needed to answer the question. " BRAINTRUST_SEE),
+	BRAINTRUST("context-relevancy",
+		   "Assesses how relevant the provided context is to the given question. " BRAINTRUST_SEE),
 };
 
 /* f's regexes as a new JSON array ([] when it has none); NULL when out of memory. */

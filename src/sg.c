@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * sg.c: the status tables generated from SG_STATUS_TABLE, string vectors,
+ * sg.c: the status tables generated from SG_STATUS_TABLE, the error carrier
+ * (struct sg_err), the growable buffer (struct sg_buf), string vectors,
  * allocation wrappers (with the test countdown) and the clock.
  */
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +327,109 @@ sg_utf8_scrub(char *s)
 			*p = '?';
 			len = 1;
 		}
+}
+
+bool
+sg_buf_reserve(struct sg_buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->max > 0 && (n > b->max || b->len > b->max - n)) {
+		b->too_big = true;
+		return false;
+	}
+	if (n >= SIZE_MAX / 2 - b->len)
+		return false;
+	if (b->len + n + 1 <= b->cap)
+		return true;
+	/* Doubling, or straight to what is asked when that is more (a caller that knows its size). */
+	cap = b->cap ? b->cap * 2 : 256;
+	if (cap < b->len + n + 1)
+		cap = b->len + n + 1;
+	p = sg_realloc(b->p, cap);
+	if (p == NULL)
+		return false;
+	if (b->p == NULL)
+		p[0] = '\0';
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+bool
+sg_buf_append(struct sg_buf *b, const void *s, size_t n)
+{
+	if (!sg_buf_reserve(b, n))
+		return false;
+	if (n > 0)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return true;
+}
+
+void
+sg_buf_free(struct sg_buf *b)
+{
+	size_t max = b->max;
+
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+sg_status
+sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap)
+{
+	if (e == NULL)
+		return st;
+	e->status = st;
+	snprintf(e->param, sizeof(e->param), "%s", param ? param : "");
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	/* A value cut mid-character, or a client's odd bytes, must not make the error body fail to encode. */
+	sg_utf8_scrub(e->param);
+	sg_utf8_scrub(e->msg);
+	return st;
+}
+
+sg_status
+sg_fail(struct sg_err *e, sg_status st, const char *param, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	st = sg_vfail(e, st, param, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+void
+sg_err_detail(struct sg_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	va_end(ap);
+	sg_utf8_scrub(e->detail);
+}
+
+sg_status
+sg_err_nomem(struct sg_err *e, sg_status st)
+{
+	if (st == SG_E_NOMEM && e != NULL && e->msg[0] == '\0')
+		sg_fail(e, st, NULL, "out of memory");
+	return st;
+}
+
+void
+sg_err_reset(struct sg_err *e)
+{
+	if (e != NULL)
+		memset(e, 0, sizeof(*e));
 }
 
 void

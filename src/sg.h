@@ -8,6 +8,7 @@
 #ifndef SG_H
 #define SG_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,51 @@ void sg_status_code(sg_status st, char *buf, size_t len);
 /* The reason phrase for an HTTP status code ("Not Found"). */
 const char *sg_http_reason(int code);
 
+/*
+ * Why an operation failed, carried from where it is known to where it is
+ * answered: the one error carrier of the code base.  A function that can
+ * fail returns its sg_status and, when the caller passed one, fills a struct
+ * sg_err with
+ *   msg     a client-safe message naming the problem (PostgreSQL style: lower
+ *           case, no trailing period), "" when the status's reason phrase
+ *           will do;
+ *   param   the request field it is about, for OpenAI's "param" ("" if none);
+ *   detail  what only the log may see (SQL, libpq's and curl's reasons,
+ *           upstream bodies), "" if none; never sent to a client.
+ * The buffers are fixed, so recording an error never allocates and works
+ * when memory has run out; whatever is written is cut to fit and stored as
+ * valid UTF-8 (sg_utf8_scrub), so an error body can always be encoded.  A
+ * zeroed struct is "no error".  The request carries one (http.h: r->err),
+ * so a handler passes &r->err down and the worker answers from it.
+ */
+struct sg_err {
+	sg_status status; /* what sg_fail() recorded; SG_OK when nothing was */
+	char param[128];
+	char msg[1024];
+	char detail[512];
+};
+
+/*
+ * Records st, param (NULL: none) and the formatted client-safe message in e
+ * (NULL: the caller wants no message) and returns st, so a failure is one
+ * line: `return sg_fail(err, SG_E_BAD_REQUEST, "model_id", "… %s", id);`.
+ * The detail is left as it is.
+ */
+sg_status sg_fail(struct sg_err *e, sg_status st, const char *param, const char *fmt, ...) SG_PRINTF(4, 5);
+/* sg_fail() with a va_list. */
+sg_status sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap)
+	SG_PRINTF(4, 0);
+/* Records the log-only detail in e (NULL: nothing). */
+void sg_err_detail(struct sg_err *e, const char *fmt, ...) SG_PRINTF(2, 3);
+/*
+ * The last line of a function whose allocation failures are plain
+ * SG_E_NOMEM: returns st, having recorded "out of memory" in e when st is
+ * SG_E_NOMEM and e holds no message yet.
+ */
+sg_status sg_err_nomem(struct sg_err *e, sg_status st);
+/* Clears e to "no error".  Idempotent; e may be NULL. */
+void sg_err_reset(struct sg_err *e);
+
 /* A growable vector of owned strings. */
 struct sg_strv {
 	char **v;
@@ -70,6 +116,33 @@ bool sg_strv_push(struct sg_strv *sv, const char *s) SG_MUST_CHECK;
 bool sg_strv_contains(const struct sg_strv *sv, const char *s);
 /* Frees every string and the array; leaves sv empty.  Idempotent. */
 void sg_strv_free(struct sg_strv *sv);
+
+/*
+ * The growable byte buffer, the one in the code base: p is NUL-terminated
+ * after len bytes whenever p != NULL (so text can be used as a string), and
+ * grows through sg_realloc (the test countdown reaches it): from 256 bytes,
+ * doubling, or at once to what one call asks for when that is more.
+ * Bounded: with max > 0 it never holds more than max bytes; an append past
+ * it fails, changes nothing and sets too_big.  A zeroed
+ * struct is an empty, unbounded buffer; {.max = N} a bounded one.  Free with
+ * sg_buf_free(), or take p (then the caller frees it).
+ */
+struct sg_buf {
+	char *p;
+	size_t len, cap; /* cap counts the NUL's byte */
+	size_t max;      /* 0: no bound but memory */
+	bool too_big;    /* an append was refused for max */
+};
+
+/* Appends n bytes of s; false (b unchanged) when out of memory or past max (too_big). */
+bool sg_buf_append(struct sg_buf *b, const void *s, size_t n) SG_MUST_CHECK;
+/*
+ * Makes room for n more bytes (and the NUL) without changing len, for a
+ * caller that writes into p + len itself; false as for sg_buf_append().
+ */
+bool sg_buf_reserve(struct sg_buf *b, size_t n) SG_MUST_CHECK;
+/* Frees the bytes and empties b (max is kept).  Idempotent. */
+void sg_buf_free(struct sg_buf *b);
 
 /*
  * Allocation wrappers: abort on failure is not our policy, they return NULL.

@@ -318,10 +318,10 @@ preregister(const struct sg_conf *conf)
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK) {
 		log_warn("cannot open the registry to register the configured resources");
 	} else {
-		char perr[256];
+		struct sg_err perr = {0};
 
-		if (registry_sync_providers(conf, perr, sizeof(perr)) != SG_OK)
-			log_warn("cannot record the configured providers: %s", perr);
+		if (registry_sync_providers(conf, &perr) != SG_OK)
+			log_warn("cannot record the configured providers: %s", perr.msg);
 		if (resources_preregister(conf) != SG_OK)
 			log_warn("some configured resources could not be registered (see above)");
 	}

@@ -32,6 +32,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "db.h"
 #include "http.h"
@@ -62,12 +63,12 @@ request_stop(void)
 	}
 }
 
-/* Writes the error response for st from r->err_msg; the one place error bodies are made. */
+/* Writes the error response for st from r->err; the one place error bodies are made. */
 static void
 respond_error(struct request *r, sg_status st)
 {
 	char code[32];
-	const char *msg = r->err_msg ? r->err_msg : sg_http_reason(sg_status_http(st));
+	const char *msg = r->err.msg[0] ? r->err.msg : sg_http_reason(sg_status_http(st));
 	int status = st == SG_E_UPSTREAM ? r->upstream_status : sg_status_http(st);
 	json_t *body;
 	char *text;
@@ -75,17 +76,17 @@ respond_error(struct request *r, sg_status st)
 	if (status < 400 || status > 599)
 		status = 502;
 	if (st == SG_E_NOMEM || st == SG_E_INTERNAL)
-		msg = r->err_msg ? r->err_msg : "internal error";
+		msg = r->err.msg[0] ? r->err.msg : "internal error";
 	sg_status_code(st, code, sizeof(code));
 	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
-			 "param", r->err_param, "code", code, "detail", msg);
+			 "param", r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;
 	if (st == SG_E_UNAUTHORIZED)
 		(void) http_add_header(r, "WWW-Authenticate", "Bearer");
 	if (text != NULL) {
 		http_respond(r, status, "application/json", text, strlen(text));
 	} else {
-		/* Only memory can fail here (http_fail stores valid UTF-8): a body that needs none. */
+		/* Only memory can fail here (sg_fail stores valid UTF-8): a body that needs none. */
 		static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":\"internal_error\","
 					       "\"param\":null,\"code\":\"internal\"},\"detail\":\"internal error\"}";
 
@@ -117,6 +118,19 @@ respond_ok(struct request *r)
 	free(text);
 }
 
+sg_status
+worker_identity(struct request *r)
+{
+	const struct identity_params p = {
+		.principal = http_param(r, IDENTITY_PARAM_PRINCIPAL),
+		.attributes = http_param(r, IDENTITY_PARAM_ATTRIBUTES),
+		.groups = http_param(r, IDENTITY_PARAM_GROUPS),
+		.key_id = http_param(r, IDENTITY_PARAM_KEY_ID),
+	};
+
+	return identity_resolve(r->conf, &p, &r->id, &r->err);
+}
+
 void
 worker_handle(struct request *r)
 {
@@ -145,7 +159,7 @@ worker_handle(struct request *r)
 	r->route = rt;
 	metrics_enter(r);
 	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
-		st = identity_resolve(r);
+		st = worker_identity(r);
 		if (st != SG_OK)
 			goto out;
 	}
@@ -159,14 +173,14 @@ worker_handle(struct request *r)
 out:
 	if (r->headers_sent) {
 		if (st != SG_OK)
-			log_warn("%s after the response started: %s", sg_status_name(st),
-				 r->err_msg ? r->err_msg : "");
+			log_warn("%s after the response started: %s%s%s", sg_status_name(st), r->err.msg,
+				 r->err.detail[0] ? ": " : "", r->err.detail);
 	} else if (st == SG_OK) {
 		respond_ok(r);
 	} else {
 		if (sg_status_http(st) >= 500 || st == SG_E_UPSTREAM)
-			log_warn("%s %s: %s", sg_status_name(st), r->path ? r->path : "-",
-				 r->err_msg ? r->err_msg : "");
+			log_warn("%s %s: %s%s%s", sg_status_name(st), r->path ? r->path : "-", r->err.msg,
+				 r->err.detail[0] ? ": " : "", r->err.detail);
 		respond_error(r, st);
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
@@ -291,10 +305,16 @@ out:
 static void
 on_registry_notify(const char *payload)
 {
+	const char *principal;
+
 	if (strcmp(payload, "*") == 0)
-		identity_invalidate(NULL);
+		principal = NULL;
 	else if (strncmp(payload, "principal:", 10) == 0)
-		identity_invalidate(payload + 10);
+		principal = payload + 10;
+	else
+		return;
+	auth_invalidate(principal);
+	identity_invalidate(principal);
 }
 
 int

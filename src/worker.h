@@ -8,6 +8,7 @@
 #define SG_WORKER_H
 
 #include "conf.h"
+#include "sg.h"
 
 /*
  * Runs a worker on listen_fd until SIGTERM (graceful: stop accepting, let
@@ -19,5 +20,12 @@ int worker_run(const struct sg_conf *conf, int listen_fd);
 /* Serves one accepted request end to end (exposed for tests and fuzzing). */
 struct request;
 void worker_handle(struct request *r);
+
+/*
+ * r->id from the trusted FastCGI params (identity.h's IDENTITY_PARAM_*,
+ * never HTTP_*) through identity_resolve(), with its message in r->err: the
+ * one place a request's params become its caller.  Exposed for tests.
+ */
+sg_status worker_identity(struct request *r) SG_MUST_CHECK;
 
 #endif

@@ -36,7 +36,7 @@
  *  - every error message recorded (http_fail) is valid UTF-8 and encodes in
  *    the error body's JSON, whatever bytes the request carried;
  *  - http_body_object() agrees with sg_json_parse() at the config's depth
- *    and parses once; then the field getters (http_field_*),
+ *    and parses once; then the field getters (sg_json_field*),
  *    acl_attrs_from_json() of "access_attributes" (round trip, copy, merge,
  *    acl_check against acl.h's table), and resources_build() for the
  *    route's resource type (else the types whose id key the body has), for
@@ -69,6 +69,7 @@
 #include "registry.h"
 #include "resources.h"
 #include "route.h"
+#include "worker.h"
 
 /* One provider per API: resources_build() picks it without a provider_id. */
 static const char conf_one[] =
@@ -451,7 +452,7 @@ static void
 check_tools(const json_t *group, json_t *body)
 {
 	json_t *defs = json_object_get(body, "_defs"), *own = NULL, *tools = NULL, *tool;
-	struct resources_err err;
+	struct sg_err err;
 	const char *gid = json_string_value(json_object_get(group, "identifier"));
 	size_t i;
 	sg_status st;
@@ -587,7 +588,7 @@ static void
 check_build(enum sg_rtype t, const struct sg_conf *conf, const struct identity *id, json_t *body)
 {
 	struct lookup_ctx ctx = {.table = json_object_get(body, "_registry")};
-	struct resources_err err;
+	struct sg_err err;
 	json_t *out = NULL;
 	sg_status st;
 
@@ -632,24 +633,22 @@ check_fields(json_t *body)
 	struct request r;
 	const char *s;
 	json_t *o;
-	json_int_t i = -7;
 	bool b = false, found = false;
 	sg_status st;
 
 	memset(&r, 0, sizeof(r));
 	r.query = "";
-	st = http_field_str(&r, body, "model", false, &s);
-	FUZZ_CHECK(st == SG_OK ? (s == NULL || json_is_string(json_object_get(body, "model"))) : r.err_msg != NULL,
-		   "http_field_str");
-	st = http_field_bool(&r, body, "stream", false, &b, &found);
-	FUZZ_CHECK(st != SG_OK || !found || json_is_boolean(json_object_get(body, "stream")), "http_field_bool");
-	st = http_field_int(&r, body, "max_tokens", false, &i, &found);
-	FUZZ_CHECK(st != SG_OK || !found || json_integer_value(json_object_get(body, "max_tokens")) == i,
-		   "http_field_int");
-	st = http_field_array(&r, body, "messages", false, &o);
-	FUZZ_CHECK(st != SG_OK || o == NULL || json_is_array(o), "http_field_array");
-	st = http_field_obj(&r, body, "metadata", true, &o);
-	FUZZ_CHECK(st == SG_OK ? json_is_object(o) : (r.err_msg != NULL && o == NULL), "http_field_obj");
+	st = sg_json_field_str(body, "model", NULL, false, &s, &r.err);
+	FUZZ_CHECK(st == SG_OK ? (s == NULL || json_is_string(json_object_get(body, "model"))) : r.err.msg[0] != '\0',
+		   "sg_json_field_str");
+	st = sg_json_field_bool(body, "stream", NULL, false, &b, &found, &r.err);
+	FUZZ_CHECK(st != SG_OK || !found || json_is_boolean(json_object_get(body, "stream")), "sg_json_field_bool");
+	st = sg_json_field(body, "max_tokens", NULL, JSON_INTEGER, false, &o, &r.err);
+	FUZZ_CHECK(st != SG_OK || o == NULL || o == json_object_get(body, "max_tokens"), "sg_json_field integer");
+	st = sg_json_field(body, "messages", NULL, JSON_ARRAY, false, &o, &r.err);
+	FUZZ_CHECK(st != SG_OK || o == NULL || json_is_array(o), "sg_json_field array");
+	st = sg_json_field(body, "metadata", NULL, JSON_OBJECT, true, &o, &r.err);
+	FUZZ_CHECK(st == SG_OK ? json_is_object(o) : (r.err.msg[0] != '\0' && o == NULL), "sg_json_field object");
 	http_request_reset(&r);
 }
 
@@ -847,14 +846,14 @@ check_err_msg(const struct request *r)
 {
 	json_t *j;
 
-	if (r->err_msg == NULL)
+	if (r->err.msg[0] == '\0')
 		return;
-	FUZZ_CHECK(ref_utf8_ok((const unsigned char *) r->err_msg, strlen(r->err_msg)), "message '%s' is not UTF-8",
-		   r->err_msg);
-	FUZZ_CHECK(r->err_param == NULL || ref_utf8_ok((const unsigned char *) r->err_param, strlen(r->err_param)),
-		   "param '%s' is not UTF-8", r->err_param);
-	j = json_pack("{s:s,s:s?}", "message", r->err_msg, "param", r->err_param);
-	FUZZ_CHECK(j != NULL, "the message '%s' does not encode", r->err_msg);
+	FUZZ_CHECK(ref_utf8_ok((const unsigned char *) r->err.msg, strlen(r->err.msg)), "message '%s' is not UTF-8",
+		   r->err.msg);
+	FUZZ_CHECK(ref_utf8_ok((const unsigned char *) r->err.param, strlen(r->err.param)), "param '%s' is not UTF-8",
+		   r->err.param);
+	j = json_pack("{s:s,s:s?}", "message", r->err.msg, "param", r->err.param[0] ? r->err.param : NULL);
+	FUZZ_CHECK(j != NULL, "the message '%s' does not encode", r->err.msg);
 	json_decref(j);
 }
 
@@ -913,13 +912,13 @@ static void
 check_identity(struct request *r)
 {
 	const char *attrs = http_param(r, "STACKGATE_ATTRIBUTES");
-	sg_status st = identity_resolve(r);
+	sg_status st = worker_identity(r);
 	bool admin = false;
 
 	if (st != SG_OK) {
-		FUZZ_CHECK(r->err_msg != NULL, "identity_resolve failed (%s) without a message", sg_status_name(st));
+		FUZZ_CHECK(r->err.msg[0] != '\0', "identity_resolve failed (%s) without a message", sg_status_name(st));
 		FUZZ_CHECK(st == SG_E_BAD_REQUEST || (st == SG_E_UNAUTHORIZED && r->conf->auth_required),
-			   "identity_resolve: %s: %s", sg_status_name(st), r->err_msg);
+			   "identity_resolve: %s: %s", sg_status_name(st), r->err.msg);
 		FUZZ_CHECK(!r->id.admin && acl_attrs_empty(&r->id.attrs), "a refused caller keeps attributes");
 		return;
 	}
@@ -1004,18 +1003,18 @@ run_request(const struct input *in, const struct sg_conf *conf)
 
 	want_path = ref_path(uri);
 	if (st == SG_E_TOO_LARGE) {
-		FUZZ_CHECK(r.err_msg != NULL, "413 without a message");
+		FUZZ_CHECK(r.err.msg[0] != '\0', "413 without a message");
 		goto out;
 	}
 	FUZZ_CHECK(in->body_len <= conf->max_body_bytes, "a body of %zu bytes passed the limit of %zu", in->body_len,
 		   conf->max_body_bytes);
 	query = strchr(uri, '?') ? strchr(uri, '?') + 1 : "";
 	if (st != SG_OK) {
-		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err_msg != NULL, "http_request_read: %s", sg_status_name(st));
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err.msg[0] != '\0', "http_request_read: %s", sg_status_name(st));
 		FUZZ_CHECK(want_path == NULL || !ref_query_ok(query), "path '%s', query '%s' were refused: %s", want_path,
-			   query, r.err_msg);
-		FUZZ_CHECK(strncmp(r.err_msg, want_path == NULL ? "the request path " : "the query string ", 17) == 0,
-			   "the refusal '%s' names the wrong part", r.err_msg);
+			   query, r.err.msg);
+		FUZZ_CHECK(strncmp(r.err.msg, want_path == NULL ? "the request path " : "the query string ", 17) == 0,
+			   "the refusal '%s' names the wrong part", r.err.msg);
 		goto out;
 	}
 	FUZZ_CHECK(ref_query_ok(query), "query '%s' was accepted", query);
@@ -1035,9 +1034,9 @@ run_request(const struct input *in, const struct sg_conf *conf)
 				: sg_json_parse((const char *) in->body, in->body_len, (size_t) conf->max_json_depth, err,
 						sizeof(err));
 	if (st != SG_OK) {
-		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err_msg != NULL && body == NULL, "http_body_object: %s",
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err.msg[0] != '\0' && body == NULL, "http_body_object: %s",
 			   sg_status_name(st));
-		FUZZ_CHECK(ref == NULL || !json_is_object(ref), "a body sg_json_parse accepts was refused: %s", r.err_msg);
+		FUZZ_CHECK(ref == NULL || !json_is_object(ref), "a body sg_json_parse accepts was refused: %s", r.err.msg);
 	} else {
 		FUZZ_CHECK(json_is_object(body) && json_equal(body, ref), "http_body_object gave another value");
 		FUZZ_CHECK(http_body_object(&r, &again) == SG_OK && again == body, "a second call parsed again");

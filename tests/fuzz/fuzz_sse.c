@@ -81,7 +81,7 @@ check_replaced(const char *orig, size_t olen, const char *rewritten, size_t rlen
 static void
 check_rewrite_model(const char *text, size_t len, const char *model_json)
 {
-	struct proxy_buf out = {0};
+	struct sg_buf out = {0};
 	enum openai_rewrite rw = openai_rewrite_model(text, len, model_json, &out);
 	/* jansson's json_loadb() skips NUL bytes (its stream reader takes NUL for "refill"): not JSON. */
 	json_t *v = memchr(text, '\0', len) ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
@@ -101,14 +101,14 @@ check_rewrite_model(const char *text, size_t len, const char *model_json)
 		check_replaced(text, len, out.p, out.len, model_json);
 	}
 	json_decref(v);
-	proxy_buf_free(&out);
+	sg_buf_free(&out);
 }
 
 /* The payload of an event as openai_sse_rewrite() reads it; *ndata data lines. */
 static char *
 payload_of(const char *ev, size_t len, size_t *plen, int *ndata)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	const char *p = ev, *end = ev + len;
 
 	*ndata = 0;
@@ -120,8 +120,8 @@ payload_of(const char *ev, size_t len, size_t *plen, int *ndata)
 
 			if (v < le && *v == ' ')
 				v++;
-			FUZZ_CHECK((*ndata == 0 || proxy_buf_append(&b, "\n", 1)) &&
-					   proxy_buf_append(&b, v, (size_t) (le - v)),
+			FUZZ_CHECK((*ndata == 0 || sg_buf_append(&b, "\n", 1)) &&
+					   sg_buf_append(&b, v, (size_t) (le - v)),
 				   "out of memory");
 			(*ndata)++;
 		}
@@ -130,7 +130,7 @@ payload_of(const char *ev, size_t len, size_t *plen, int *ndata)
 		p = nl + 1;
 	}
 	if (b.p == NULL)
-		FUZZ_CHECK(proxy_buf_append(&b, "", 0), "out of memory");
+		FUZZ_CHECK(sg_buf_append(&b, "", 0), "out of memory");
 	*plen = b.len;
 	return b.p;
 }
@@ -138,7 +138,7 @@ payload_of(const char *ev, size_t len, size_t *plen, int *ndata)
 static void
 check_sse_rewrite(const char *ev, size_t len, const char *model_json)
 {
-	struct proxy_buf out = {0}, again = {0};
+	struct sg_buf out = {0}, again = {0};
 	bool done = false, done2 = false;
 	size_t plen, rplen;
 	int ndata, rndata;
@@ -161,7 +161,7 @@ check_sse_rewrite(const char *ev, size_t len, const char *model_json)
 	rpayload = payload_of(out.p, out.len - 2, &rplen, &rndata);
 	FUZZ_CHECK((rndata > 0) == (ndata > 0), "data lines appeared or vanished");
 	if (ndata > 0) {
-		struct proxy_buf want = {0};
+		struct sg_buf want = {0};
 		enum openai_rewrite rw = done ? OPENAI_RW_NOT_OBJECT
 					      : openai_rewrite_model(payload, plen, model_json, &want);
 
@@ -174,18 +174,18 @@ check_sse_rewrite(const char *ev, size_t len, const char *model_json)
 			FUZZ_CHECK(rplen == plen && memcmp(rpayload, payload, plen) == 0,
 				   "a payload without a plain \"model\" changed");
 		}
-		proxy_buf_free(&want);
+		sg_buf_free(&want);
 	}
 	free(payload);
 	free(rpayload);
-	proxy_buf_free(&out);
-	proxy_buf_free(&again);
+	sg_buf_free(&out);
+	sg_buf_free(&again);
 }
 
 /* --------------------------------------------------------------- splitter */
 
 struct collect {
-	struct proxy_buf rec; /* each event as its length (size_t) then its bytes */
+	struct sg_buf rec; /* each event as its length (size_t) then its bytes */
 	size_t n;
 	size_t stop_after;    /* 0: never stop */
 	const char *model_json;
@@ -201,7 +201,7 @@ on_event(void *vctx, const char *ev, size_t len)
 	FUZZ_CHECK(memchr(ev, '\r', len) == NULL, "an event holds a CR");
 	FUZZ_CHECK(ev[0] != '\n' && ev[len - 1] != '\n', "an event starts or ends with a line end");
 	FUZZ_CHECK(memmem(ev, len, "\n\n", 2) == NULL, "an event holds a blank line");
-	FUZZ_CHECK(proxy_buf_append(&c->rec, (const char *) &len, sizeof(len)) && proxy_buf_append(&c->rec, ev, len),
+	FUZZ_CHECK(sg_buf_append(&c->rec, (const char *) &len, sizeof(len)) && sg_buf_append(&c->rec, ev, len),
 		   "out of memory");
 	c->n++;
 	if (c->rewrite)
@@ -291,8 +291,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   whole.c.rec.len == chunked.c.rec.len && whole.truncated == chunked.truncated,
 				   "the chunked feed passed but the whole one did not (%d)", (int) whole.res);
 	}
-	proxy_buf_free(&whole.c.rec);
-	proxy_buf_free(&chunked.c.rec);
+	sg_buf_free(&whole.c.rec);
+	sg_buf_free(&chunked.c.rec);
 
 	check_rewrite_model((const char *) stream, len, model_json);
 

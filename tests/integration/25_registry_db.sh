@@ -95,6 +95,19 @@ expect_eq "$(psql_q "SELECT provider_type FROM providers WHERE api = 'inference'
 expect_eq "$(psql_q "SELECT count(*) FROM information_schema.columns WHERE table_name = 'providers'
 	AND column_name NOT IN ('api', 'provider_id', 'provider_type', 'updated_at')")" 0 "providers has no config or secret column"
 
+# ------------------------------------------------------------------ one updated_at trigger function
+# Every *_touch trigger runs the one function (004 repoints the registry's and drops the spare).
+expect_eq "$(psql_q "SELECT string_agg(DISTINCT p.proname, ',') FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+	WHERE t.tgname LIKE '%\\_touch' AND NOT t.tgisinternal")" "sg_touch_updated_at" \
+	"every _touch trigger runs sg_touch_updated_at"
+expect_eq "$(psql_q "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname LIKE '%\\_touch'
+	AND NOT t.tgisinternal AND c.relname IN ('models','shields','vector_dbs','datasets','scoring_functions','benchmarks',
+	'tool_groups','tools','principals')")" 9 "the eight registry tables and principals each have their _touch trigger"
+expect_eq "$(psql_q "SELECT count(*) FROM pg_proc WHERE proname = 'sg_registry_touch'")" 0 "the spare touch function is gone"
+psql_q "UPDATE models SET updated_at = '2000-01-01' WHERE identifier = 'reg-m1'" >/dev/null
+expect_eq "$(psql_q "SELECT updated_at > now() - interval '1 hour' FROM models WHERE identifier = 'reg-m1'")" "t" \
+	"an UPDATE of a registry row still sets updated_at"
+
 # ------------------------------------------------------------------ NOTIFY on every write
 nf=$SG_TEST_DIR/tmp/reg25-notify.out
 psql "$STACKGATE_DATABASE_URL" -X -qAt -c "LISTEN stackgate_registry" -c "SELECT pg_sleep(2.5)" >"$nf" 2>&1 &

@@ -54,7 +54,7 @@ register_model oa-stall vllm-short stall-2
 register_model oa-slow vllm-short slow-1000
 register_model oa-dead dead test-llm
 
-# The served-model check at registration (openai_check_model_served, called by resources).
+# The served-model check at registration (provider_check_model_served, called by resources).
 req POST /v1/models '{"model_id":"oa-not-served","provider_id":"vllm","provider_model_id":"no-such-model"}'
 expect_status 400 "registering a model the upstream does not serve is 400"
 expect_jq '.error.message | test("model .no-such-model. is not served by provider .vllm.; it serves: test-llm, test-llm-2")' \

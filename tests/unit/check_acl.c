@@ -464,25 +464,14 @@ END_TEST
 Suite *
 acl_suite(void)
 {
-	Suite *s = suite_create("acl");
-	TCase *tc = tcase_create("core");
 	const char *db = getenv("SG_TEST_DATABASE_URL");
+	const TTest *const core[] = {test_from_json_errors, test_from_json_shapes, test_to_json, test_copy_automatic,
+		test_merge, test_empty, test_category_names, NULL};
+	const struct sg_loop core_loops[] = {SG_LOOP(test_table, cases), SG_LOOP(test_within, within), {.t = NULL}};
+	const TTest *const sql[] = {test_sql_agreement, NULL};
+	/* The SQL function's agreement with acl_check() needs a database: that case only when one is given. */
+	const struct sg_tcase tcases[] = {{.name = "core", .tests = core, .loops = core_loops},
+		{.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL, .tests = sql}, {.name = NULL}};
 
-	tcase_add_loop_test(tc, test_table, 0, (int) SG_ARRAY_LEN(cases));
-	tcase_add_test(tc, test_from_json_errors);
-	tcase_add_test(tc, test_from_json_shapes);
-	tcase_add_test(tc, test_to_json);
-	tcase_add_test(tc, test_copy_automatic);
-	tcase_add_test(tc, test_merge);
-	tcase_add_test(tc, test_empty);
-	tcase_add_test(tc, test_category_names);
-	tcase_add_loop_test(tc, test_within, 0, (int) SG_ARRAY_LEN(within));
-	suite_add_tcase(s, tc);
-	if (db != NULL && db[0] != '\0') {
-		TCase *sql = tcase_create("sql_agreement");
-
-		tcase_add_test(sql, test_sql_agreement);
-		suite_add_tcase(s, sql);
-	}
-	return s;
+	return sg_suite_new("acl", tcases);
 }

@@ -21,6 +21,7 @@
 #include "acl.h"
 #include "conf.h"
 #include "identity.h"
+#include "json.h"
 #include "openai.h"
 #include "proxy.h"
 #include "registry.h"
@@ -106,14 +107,13 @@ fail_each(const char *what, alloc_op op, const void *arg, sg_status nomem)
 static void
 setup(void)
 {
-	json_set_alloc_funcs(sg_malloc, free);
+	sg_json_init();
 }
 
 static void
 teardown(void)
 {
 	sg_alloc_fail_after(-1);
-	json_set_alloc_funcs(malloc, free);
 }
 
 /* ---------------------------------------------------------------- config */
@@ -334,7 +334,7 @@ static sg_status
 op_build(const void *argp, long fail_at, char **text)
 {
 	const struct build_arg *a = argp;
-	struct resources_err err;
+	struct sg_err err;
 	json_t *out = NULL;
 	sg_status st;
 
@@ -386,42 +386,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ rows */
 
-/* One complete object per type, as the registry stores them. */
-static const struct {
-	enum sg_rtype t;
-	const char *obj;
-} rows[] = {
-	{SG_RT_MODEL, "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
-		      "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
-		      "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
-		      "\"model_type\":\"embedding\"}"},
-	{SG_RT_SHIELD, "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
-		       "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
-		       "\"namespaces\":null},\"params\":{}}"},
-	{SG_RT_VECTOR_DB, "{\"identifier\":\"v\",\"provider_resource_id\":\"v\",\"provider_id\":\"faiss\","
-			  "\"type\":\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"e\","
-			  "\"embedding_dimension\":384}"},
-	{SG_RT_DATASET, "{\"identifier\":\"d\",\"provider_resource_id\":\"d\",\"provider_id\":\"localfs\","
-			"\"type\":\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/messages-answer\","
-			"\"source\":{\"type\":\"rows\",\"rows\":[{\"q\":\"a\"}]},\"metadata\":{}}"},
-	{SG_RT_SCORING_FN, "{\"identifier\":\"basic::equality\",\"provider_resource_id\":\"equality\","
-			   "\"provider_id\":\"basic\",\"type\":\"scoring_function\",\"access_attributes\":null,"
-			   "\"description\":\"exact match\",\"metadata\":{},\"return_type\":{\"type\":\"number\"},"
-			   "\"params\":{\"type\":\"basic\",\"aggregation_functions\":[\"accuracy\"]}}"},
-	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_resource_id\":\"b\",\"provider_id\":\"meta-reference\","
-			  "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"d\","
-			  "\"scoring_functions\":[\"basic::equality\",\"x\"],\"metadata\":{}}"},
-	{SG_RT_TOOL_GROUP, "{\"identifier\":\"mcp::g\",\"provider_resource_id\":\"mcp::g\","
-			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
-			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
-	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
-		     "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
-		     "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
-		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
-		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
-		     "\"metadata\":null}"},
-};
-
 struct row_arg {
 	enum sg_rtype t;
 	json_t *obj;
@@ -432,12 +396,13 @@ static sg_status
 op_row(const void *argp, long fail_at, char **text)
 {
 	const struct row_arg *a = argp;
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 	json_t *out = NULL;
 	sg_status st;
 
 	arm(fail_at);
-	st = registry_row_from_object(a->t, a->obj, "alice", vals, err, sizeof(err));
+	st = registry_row_from_object(a->t, a->obj, "alice", vals, &err);
 	if (st == SG_OK)
 		out = registry_row_to_object(a->t, (const char *const *) vals);
 	disarm();
@@ -455,11 +420,12 @@ START_TEST(registry_rows_each_allocation)
 {
 	char what[64];
 
-	for (size_t i = 0; i < SG_ARRAY_LEN(rows); i++) {
-		struct row_arg a = {rows[i].t, json_loads(rows[i].obj, 0, NULL)};
+	/* One complete object per type: check_registry.c's round trips. */
+	for (size_t i = 0; i < registry_samples_count; i++) {
+		struct row_arg a = {registry_samples[i].t, json_loads(registry_samples[i].obj, 0, NULL)};
 
 		ck_assert_ptr_nonnull(a.obj);
-		snprintf(what, sizeof(what), "registry_row %s", registry_type_name(rows[i].t));
+		snprintf(what, sizeof(what), "registry_row %s", registry_type_name(registry_samples[i].t));
 		fail_each(what, op_row, &a, SG_E_NOMEM);
 		json_decref(a.obj);
 	}
@@ -485,10 +451,10 @@ static sg_status
 op_rewrite(const void *arg, long fail_at, char **text)
 {
 	const char *in = arg;
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	enum openai_rewrite rw;
 
-	ck_assert(proxy_buf_append(&b, "pre:", 4));
+	ck_assert(sg_buf_append(&b, "pre:", 4));
 	arm(fail_at);
 	rw = openai_rewrite_model(in, strlen(in), "\"asked\"", &b);
 	disarm();
@@ -496,12 +462,12 @@ op_rewrite(const void *arg, long fail_at, char **text)
 		/* The contract: out as before the call. */
 		ck_assert_uint_eq(b.len, 4);
 		ck_assert_str_eq(b.p, "pre:");
-		proxy_buf_free(&b);
+		sg_buf_free(&b);
 		return SG_E_NOMEM;
 	}
 	ck_assert_int_eq(rw, OPENAI_RW_REPLACED);
 	*text = sg_strdup(b.p);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 	return SG_OK;
 }
 
@@ -517,18 +483,18 @@ static sg_status
 op_sse(const void *arg, long fail_at, char **text)
 {
 	const char *in = arg;
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	bool done = false, ok;
 
 	arm(fail_at);
 	ok = openai_sse_rewrite(in, strlen(in), "\"asked\"", &b, &done);
 	disarm();
 	if (!ok) {
-		proxy_buf_free(&b);
+		sg_buf_free(&b);
 		return SG_E_NOMEM;
 	}
 	*text = sg_asprintf("%d %s", done, b.p ? b.p : "");
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 	return SG_OK;
 }
 
@@ -650,16 +616,10 @@ END_TEST
 Suite *
 alloc_suite(void)
 {
-	Suite *s = suite_create("alloc");
-	TCase *tc = tcase_create("each allocation fails");
+	const TTest *const each_allocation_fails[] = {conf_load_each_allocation, resources_build_each_allocation,
+		registry_rows_each_allocation, openai_rewrite_each_allocation, acl_each_allocation, NULL};
+	const struct sg_tcase tcases[] = {{.name = "each allocation fails", .tests = each_allocation_fails, .timeout = 60, .setup = setup, .teardown = teardown},
+		{.name = NULL}};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, conf_load_each_allocation);
-	tcase_add_test(tc, resources_build_each_allocation);
-	tcase_add_test(tc, registry_rows_each_allocation);
-	tcase_add_test(tc, openai_rewrite_each_allocation);
-	tcase_add_test(tc, acl_each_allocation);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("alloc", tcases);
 }

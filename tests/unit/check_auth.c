@@ -20,6 +20,7 @@
 #include "http.h"
 #include "identity.h"
 #include "suites.h"
+#include "worker.h"
 
 /* ---- SHA-256 -------------------------------------------------------------------- */
 
@@ -440,7 +441,7 @@ START_TEST(test_auth_check_rejects_without_db)
 
 		fake_init(&f, env, false);
 		ck_assert_int_eq(auth_check(&f.r), SG_E_UNAUTHORIZED);
-		ck_assert_str_eq(f.r.err_msg, v[i].msg);
+		ck_assert_str_eq(f.r.err.msg, v[i].msg);
 		/* The message nginx pastes into its JSON body, escaped (issue #10: it was raw). */
 		snprintf(hdr, sizeof(hdr), "X-Stackgate-Error-Json: %s", v[i].json);
 		ck_assert_msg(has_header(&f.r, hdr), "no '%s'", hdr);
@@ -490,7 +491,7 @@ START_TEST(test_identity_anonymous)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert_ptr_null(f.r.id.principal);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
 	ck_assert(!f.r.id.admin);
@@ -516,7 +517,7 @@ START_TEST(test_identity_ignores_client_headers)
 	json_t *obj = json_loads("{\"identifier\":\"m\",\"access_attributes\":{\"roles\":[\"admin\"]}}", 0, NULL);
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert_ptr_null(f.r.id.principal);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
 	ck_assert(!f.r.id.admin);
@@ -525,8 +526,8 @@ START_TEST(test_identity_ignores_client_headers)
 
 	/* With auth.required the same request is refused. */
 	fake_init(&f, env, true);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_E_UNAUTHORIZED);
-	ck_assert_ptr_nonnull(f.r.err_msg);
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_UNAUTHORIZED);
+	ck_assert_str_ne(f.r.err.msg, "");
 	fake_free(&f);
 	json_decref(obj);
 }
@@ -542,7 +543,7 @@ START_TEST(test_identity_attributes_and_groups)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert(f.r.id.admin); /* "ops" is one of the admin roles */
 	ck_assert_uint_eq(f.r.id.attrs.cat[SG_TEAMS].n, 2);
 	ck_assert_str_eq(f.r.id.attrs.cat[SG_TEAMS].v[0], "team-a");
@@ -569,8 +570,8 @@ START_TEST(test_identity_bad_attributes)
 		struct fake f;
 
 		fake_init(&f, env, false);
-		ck_assert_int_eq(identity_resolve(&f.r), SG_E_BAD_REQUEST);
-		ck_assert_str_eq(f.r.err_msg, v[i].msg);
+		ck_assert_int_eq(worker_identity(&f.r), SG_E_BAD_REQUEST);
+		ck_assert_str_eq(f.r.err.msg, v[i].msg);
 		ck_assert(!f.r.id.admin);
 		ck_assert(acl_attrs_empty(&f.r.id.attrs));
 		fake_free(&f);
@@ -586,13 +587,13 @@ START_TEST(test_identity_key_id)
 	struct fake f;
 
 	fake_init(&f, bad, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(f.r.err_msg, "the authentication service sent an invalid key id");
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(f.r.err.msg, "the authentication service sent an invalid key id");
 	ck_assert_ptr_null(f.r.id.key_id);
 	fake_free(&f);
 
 	fake_init(&f, lone, false); /* no principal: anonymous, no key */
-	ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+	ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 	ck_assert_ptr_null(f.r.id.principal);
 	ck_assert_ptr_null(f.r.id.key_id);
 	fake_free(&f);
@@ -611,8 +612,8 @@ START_TEST(test_no_database)
 	struct fake f;
 
 	fake_init(&f, env, false);
-	ck_assert_int_eq(identity_resolve(&f.r), SG_E_UNAVAILABLE);
-	ck_assert_str_eq(f.r.err_msg, "the database is unavailable: cannot read the caller's attributes");
+	ck_assert_int_eq(worker_identity(&f.r), SG_E_UNAVAILABLE);
+	ck_assert_str_eq(f.r.err.msg, "the database is unavailable: cannot read the caller's attributes");
 	ck_assert(!f.r.id.admin);
 	ck_assert(acl_attrs_empty(&f.r.id.attrs));
 	fake_free(&f);
@@ -652,7 +653,7 @@ START_TEST(test_identity_can_see)
 		struct fake f;
 
 		fake_init(&f, env, false);
-		ck_assert_int_eq(identity_resolve(&f.r), SG_OK);
+		ck_assert_int_eq(worker_identity(&f.r), SG_OK);
 		for (size_t o = 0; o < SG_ARRAY_LEN(objs); o++) {
 			json_t *obj = json_loads(objs[o], 0, NULL);
 			struct sg_attrs a;
@@ -676,38 +677,16 @@ END_TEST
 Suite *
 auth_suite(void)
 {
-	Suite *s = suite_create("auth");
-	TCase *sha = tcase_create("sha256");
-	TCase *keys = tcase_create("keys");
-	TCase *cli = tcase_create("cli");
-	TCase *id = tcase_create("identity");
+	const TTest *const sha256[] = {test_sha256_vectors, test_sha256_padding, test_sha256_million, NULL};
+	const TTest *const keys[] = {test_key_generate_and_parse, test_key_parse_rejects, test_authorization_header,
+		test_auth_check_anonymous, test_auth_check_rejects_without_db, test_auth_error_json, NULL};
+	const TTest *const cli[] = {test_cli_parse_ok, test_cli_parse_errors, test_cli_attrs_json, NULL};
+	const TTest *const identity[] = {test_identity_anonymous, test_identity_key_id, test_identity_ignores_client_headers,
+		test_identity_attributes_and_groups, test_identity_bad_attributes, test_identity_can_see,
+		test_no_database, NULL};
+	const struct sg_tcase tcases[] = {{.name = "sha256", .tests = sha256, .timeout = 30},
+		{.name = "keys", .tests = keys}, {.name = "cli", .tests = cli}, {.name = "identity", .tests = identity},
+		{.name = NULL}};
 
-	tcase_add_test(sha, test_sha256_vectors);
-	tcase_add_test(sha, test_sha256_padding);
-	tcase_add_test(sha, test_sha256_million);
-	tcase_set_timeout(sha, 30); /* the million-byte vector under valgrind */
-	suite_add_tcase(s, sha);
-
-	tcase_add_test(keys, test_key_generate_and_parse);
-	tcase_add_test(keys, test_key_parse_rejects);
-	tcase_add_test(keys, test_authorization_header);
-	tcase_add_test(keys, test_auth_check_anonymous);
-	tcase_add_test(keys, test_auth_check_rejects_without_db);
-	tcase_add_test(keys, test_auth_error_json);
-	suite_add_tcase(s, keys);
-
-	tcase_add_test(cli, test_cli_parse_ok);
-	tcase_add_test(cli, test_cli_parse_errors);
-	tcase_add_test(cli, test_cli_attrs_json);
-	suite_add_tcase(s, cli);
-
-	tcase_add_test(id, test_identity_anonymous);
-	tcase_add_test(id, test_identity_key_id);
-	tcase_add_test(id, test_identity_ignores_client_headers);
-	tcase_add_test(id, test_identity_attributes_and_groups);
-	tcase_add_test(id, test_identity_bad_attributes);
-	tcase_add_test(id, test_identity_can_see);
-	tcase_add_test(id, test_no_database);
-	suite_add_tcase(s, id);
-	return s;
+	return sg_suite_new("auth", tcases);
 }

@@ -967,40 +967,19 @@ END_TEST
 Suite *
 conf_suite(void)
 {
-	Suite *s = suite_create("conf");
-	TCase *tc = tcase_create("load");
+	const TTest *const load[] = {test_defaults, test_every_field, test_several_errors_sorted, test_too_many_errors,
+		test_numeric_strings, test_value_helpers, test_load_file, test_load_file_errors, NULL};
+	const struct sg_loop load_loops[] = {SG_LOOP(test_error_cases, error_cases), SG_LOOP(test_listen, listen_cases),
+		{.t = NULL}};
+	const TTest *const env[] = {test_env_set_unset_default, test_env_empty_default, test_env_embedded_multiple,
+		test_env_not_substituted, test_env_home, NULL};
+	const struct sg_loop env_loops[] = {SG_LOOP(test_env_errors, env_error_cases), {.t = NULL}};
+	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings, test_provider_table,
+		test_api_names, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info, NULL};
+	const struct sg_loop provider_loops[] = {SG_LOOP(test_provider_kinds, kind_cases), {.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "load", .tests = load, .loops = load_loops},
+		{.name = "env", .tests = env, .loops = env_loops},
+		{.name = "provider", .tests = provider, .loops = provider_loops}, {.name = NULL}};
 
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_every_field);
-	tcase_add_loop_test(tc, test_error_cases, 0, (int) (sizeof(error_cases) / sizeof(error_cases[0])));
-	tcase_add_test(tc, test_several_errors_sorted);
-	tcase_add_test(tc, test_too_many_errors);
-	tcase_add_test(tc, test_numeric_strings);
-	tcase_add_test(tc, test_value_helpers);
-	tcase_add_loop_test(tc, test_listen, 0, (int) (sizeof(listen_cases) / sizeof(listen_cases[0])));
-	tcase_add_test(tc, test_load_file);
-	tcase_add_test(tc, test_load_file_errors);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("env");
-	tcase_add_test(tc, test_env_set_unset_default);
-	tcase_add_test(tc, test_env_empty_default);
-	tcase_add_test(tc, test_env_embedded_multiple);
-	tcase_add_test(tc, test_env_not_substituted);
-	tcase_add_test(tc, test_env_home);
-	tcase_add_loop_test(tc, test_env_errors, 0, (int) (sizeof(env_error_cases) / sizeof(env_error_cases[0])));
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("provider");
-	tcase_add_loop_test(tc, test_provider_kinds, 0, (int) (sizeof(kind_cases) / sizeof(kind_cases[0])));
-	tcase_add_test(tc, test_provider_api_key_env);
-	tcase_add_test(tc, test_provider_settings);
-	tcase_add_test(tc, test_provider_table);
-	tcase_add_test(tc, test_api_names);
-	tcase_add_test(tc, test_mask_config);
-	tcase_add_test(tc, test_mask_url_userinfo);
-	tcase_add_test(tc, test_scrub);
-	tcase_add_test(tc, test_provider_info);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("conf", tcases);
 }

@@ -110,40 +110,34 @@ START_TEST(query_check_accepts_and_refuses)
 }
 END_TEST
 
+/* http_query_get: the value of the first pair whose decoded name is key; NULL when there is none. */
+static const struct {
+	const char *query, *key, *want;
+} query_cases[] = {
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "toolgroup_id", "r30::rag"},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "sp", "x y+"},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "flag", ""},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "empty", ""},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "a", "1"}, /* the first one */
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "toolgroup", NULL},
+	{"a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2", "missing", NULL},
+	/* Names are decoded like values. */
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "toolgroup_id", "g1"},
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "my key", "v"},
+	{"x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v", "toolgroup%5Fid", NULL},
+	{"", "a", NULL},
+};
+
 START_TEST(query_get_decodes_values)
 {
-	struct request r = {0};
-	char *v;
+	struct request r = {.query = query_cases[_i].query};
+	char *v = http_query_get(&r, query_cases[_i].key);
 
-	r.query = "a=1&toolgroup_id=r30%3A%3Arag&sp=x+y%2B&flag&empty=&a=2";
-	v = http_query_get(&r, "toolgroup_id");
-	ck_assert_str_eq(v, "r30::rag");
+	if (query_cases[_i].want == NULL)
+		ck_assert_ptr_null(v);
+	else
+		ck_assert_str_eq(v, query_cases[_i].want);
 	free(v);
-	v = http_query_get(&r, "sp");
-	ck_assert_str_eq(v, "x y+");
-	free(v);
-	v = http_query_get(&r, "flag");
-	ck_assert_str_eq(v, "");
-	free(v);
-	v = http_query_get(&r, "empty");
-	ck_assert_str_eq(v, "");
-	free(v);
-	v = http_query_get(&r, "a"); /* the first one */
-	ck_assert_str_eq(v, "1");
-	free(v);
-	ck_assert_ptr_null(http_query_get(&r, "toolgroup"));
-	ck_assert_ptr_null(http_query_get(&r, "missing"));
-	/* Names are decoded like values. */
-	r.query = "x=0&toolgroup%5Fid=g1&%74oolgroup_id=g2&my+key=v";
-	v = http_query_get(&r, "toolgroup_id");
-	ck_assert_str_eq(v, "g1");
-	free(v);
-	v = http_query_get(&r, "my key");
-	ck_assert_str_eq(v, "v");
-	free(v);
-	ck_assert_ptr_null(http_query_get(&r, "toolgroup%5Fid"));
-	r.query = "";
-	ck_assert_ptr_null(http_query_get(&r, "a"));
 }
 END_TEST
 
@@ -159,21 +153,21 @@ START_TEST(fail_stores_valid_utf8)
 	memcpy(id + 299, "\xc3\xa9 more", 8);
 	st = http_fail(&r, SG_E_NOT_FOUND, "model_id\xff", "Model '%.300s' not found", id);
 	ck_assert(st == SG_E_NOT_FOUND);
-	ck_assert(sg_utf8_valid(r.err_msg, strlen(r.err_msg)));
-	ck_assert_uint_eq(strlen(r.err_msg), strlen("Model '' not found") + 300);
-	ck_assert_str_eq(r.err_msg + strlen("Model '") + 299, "?' not found");
-	ck_assert_str_eq(r.err_param, "model_id?");
+	ck_assert(sg_utf8_valid(r.err.msg, strlen(r.err.msg)));
+	ck_assert_uint_eq(strlen(r.err.msg), strlen("Model '' not found") + 300);
+	ck_assert_str_eq(r.err.msg + strlen("Model '") + 299, "?' not found");
+	ck_assert_str_eq(r.err.param, "model_id?");
 	/* What respond_error() packs now encodes. */
-	body = json_pack("{s:s,s:s?}", "message", r.err_msg, "param", r.err_param);
+	body = json_pack("{s:s,s:s?}", "message", r.err.msg, "param", r.err.param);
 	ck_assert_ptr_nonnull(body);
 	json_decref(body);
 
 	/* Odd bytes from a client; valid multi-byte text is left alone; a second call replaces the first. */
 	(void) http_fail(&r, SG_E_BAD_REQUEST, NULL, "bad %s and good %s", "\xfe\xc0\xaf", "\xc3\xbc\xe2\x82\xac");
-	ck_assert_str_eq(r.err_msg, "bad ??? and good \xc3\xbc\xe2\x82\xac");
-	ck_assert_ptr_null(r.err_param);
+	ck_assert_str_eq(r.err.msg, "bad ??? and good \xc3\xbc\xe2\x82\xac");
+	ck_assert_str_eq(r.err.param, "");
 	http_request_reset(&r);
-	ck_assert_ptr_null(r.err_msg);
+	ck_assert_str_eq(r.err.msg, "");
 }
 END_TEST
 
@@ -209,16 +203,10 @@ END_TEST
 Suite *
 http_suite(void)
 {
-	Suite *s = suite_create("http");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {path_decode_accepts_and_refuses, path_decode_stops_at_len,
+		query_check_accepts_and_refuses, fail_stores_valid_utf8, add_header_refuses_crlf, method_names, NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 
-	tcase_add_test(tc, path_decode_accepts_and_refuses);
-	tcase_add_test(tc, path_decode_stops_at_len);
-	tcase_add_test(tc, query_check_accepts_and_refuses);
-	tcase_add_test(tc, query_get_decodes_values);
-	tcase_add_test(tc, fail_stores_valid_utf8);
-	tcase_add_test(tc, add_header_refuses_crlf);
-	tcase_add_test(tc, method_names);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("http", tcases);
 }

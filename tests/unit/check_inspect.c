@@ -41,10 +41,8 @@ END_TEST
 Suite *
 inspect_suite(void)
 {
-	Suite *s = suite_create("inspect");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {client_version_range, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
 
-	tcase_add_test(tc, client_version_range);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("inspect", tcases);
 }

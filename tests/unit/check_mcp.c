@@ -41,18 +41,19 @@ START_TEST(refusals_say_nothing_about_the_target)
 	static const char *const uris[] = {"http://127.1:2/mcp",       "http://0x7f000001:2/mcp", "http://127.0.0.1:2/",
 					   "http://localhost:1/mcp",   "http://10.0.0.1/mcp",     "https://127.0.0.1:2/",
 					   "http://169.254.169.254/x", "http://[::1]:1/"};
-	char first[512] = "", err[512];
+	char first[sizeof(((struct sg_err *) 0)->msg)] = "";
+	struct sg_err err = {0};
 	json_t *defs;
 
 	ck_assert_ptr_nonnull(allowed);
 	for (size_t i = 0; i < SG_ARRAY_LEN(uris); i++) {
 		struct mcp_call call = {.uri = uris[i], .provider = &p};
 
-		ck_assert_msg(mcp_list_tools(&call, &defs, err, sizeof(err)) == SG_E_FORBIDDEN, "%s: %s", uris[i], err);
+		ck_assert_msg(mcp_list_tools(&call, &defs, &err) == SG_E_FORBIDDEN, "%s: %s", uris[i], err.msg);
 		ck_assert_ptr_null(defs);
 		if (i == 0)
-			snprintf(first, sizeof(first), "%s", err);
-		ck_assert_str_eq(err, first);
+			snprintf(first, sizeof(first), "%s", err.msg);
+		ck_assert_str_eq(err.msg, first);
 	}
 	ck_assert_ptr_null(strstr(first, "127"));
 	ck_assert_ptr_nonnull(strstr(first, "mcp-test"));
@@ -60,8 +61,8 @@ START_TEST(refusals_say_nothing_about_the_target)
 	/* Credentials in the URL are refused for everyone, before anything else. */
 	struct mcp_call cred = {.uri = "http://u:pw@127.0.0.1:1/mcp", .provider = &p, .trusted = true};
 
-	ck_assert_int_eq(mcp_list_tools(&cred, &defs, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_ptr_null(strstr(err, "pw"));
+	ck_assert_int_eq(mcp_list_tools(&cred, &defs, &err), SG_E_BAD_REQUEST);
+	ck_assert_ptr_null(strstr(err.msg, "pw"));
 	json_decref(allowed);
 }
 END_TEST
@@ -95,7 +96,8 @@ leaves_soon(void *ctx)
 
 START_TEST(a_hanging_server_is_bounded)
 {
-	char uri[64], hp[32], err[512];
+	char uri[64], hp[32];
+	struct sg_err err = {0};
 	int port, fd = hanging_server(&port);
 	json_t *allowed, *defs;
 	struct sg_provider p;
@@ -111,27 +113,27 @@ START_TEST(a_hanging_server_is_bounded)
 	struct mcp_call call = {.uri = uri, .provider = &p, .client_alive = leaves_soon, .alive_ctx = &t0};
 
 	start = sg_now_us();
-	st = mcp_list_tools(&call, &defs, err, sizeof(err));
+	st = mcp_list_tools(&call, &defs, &err);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_ptr_nonnull(strstr(err, "client went away"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "client went away"));
 	ck_assert_int_lt(sg_now_us() - start, 2000 * 1000);
 
 	/* Silence: read_timeout. */
 	p.read_timeout_ms = 500;
 	call.client_alive = NULL;
 	start = sg_now_us();
-	st = mcp_list_tools(&call, &defs, err, sizeof(err));
-	ck_assert_msg(st == SG_E_GATEWAY_TIMEOUT, "%s", err);
-	ck_assert_ptr_nonnull(strstr(err, "read timeout"));
+	st = mcp_list_tools(&call, &defs, &err);
+	ck_assert_msg(st == SG_E_GATEWAY_TIMEOUT, "%s", err.msg);
+	ck_assert_ptr_nonnull(strstr(err.msg, "read timeout"));
 	ck_assert_int_lt(sg_now_us() - start, 2000 * 1000);
 
 	/* The total bound, shorter than the silence one. */
 	p.read_timeout_ms = 5000;
 	p.total_timeout_ms = 700;
 	start = sg_now_us();
-	st = mcp_list_tools(&call, &defs, err, sizeof(err));
-	ck_assert_msg(st == SG_E_GATEWAY_TIMEOUT, "%s", err);
-	ck_assert_str_eq(err, "the MCP server did not complete initialize within 0.7 s");
+	st = mcp_list_tools(&call, &defs, &err);
+	ck_assert_msg(st == SG_E_GATEWAY_TIMEOUT, "%s", err.msg);
+	ck_assert_str_eq(err.msg, "the MCP server did not complete initialize within 0.7 s");
 	ck_assert_int_lt(sg_now_us() - start, 2000 * 1000);
 
 	close(fd);
@@ -143,19 +145,19 @@ END_TEST
 START_TEST(the_response_is_found_after_many_events)
 {
 	static const char answer[] = "data: {\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n\n";
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	json_t *m;
 
 	for (int i = 0; i < 100000; i++)
-		ck_assert(proxy_buf_append(&b, "data: 0\n\n", 9));
-	ck_assert(proxy_buf_append(&b, ": comment\r\n\r\n", 13));
-	ck_assert(proxy_buf_append(&b, answer, strlen(answer)));
+		ck_assert(sg_buf_append(&b, "data: 0\n\n", 9));
+	ck_assert(sg_buf_append(&b, ": comment\r\n\r\n", 13));
+	ck_assert(sg_buf_append(&b, answer, strlen(answer)));
 	m = mcp_find_response(b.p, b.len, true, false, 7);
 	ck_assert_ptr_nonnull(m);
 	ck_assert(json_is_object(json_object_get(m, "result")));
 	json_decref(m);
 	ck_assert_ptr_null(mcp_find_response(b.p, b.len, true, true, 8));
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 END_TEST
 
@@ -217,14 +219,9 @@ END_TEST
 Suite *
 mcp_suite(void)
 {
-	Suite *s = suite_create("mcp");
-	TCase *tc = tcase_create("bounds");
+	const TTest *const bounds[] = {refusals_say_nothing_about_the_target, a_hanging_server_is_bounded,
+		the_response_is_found_after_many_events, provider_config_keys, NULL};
+	const struct sg_tcase tcases[] = {{.name = "bounds", .tests = bounds, .timeout = 30}, {.name = NULL}};
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, refusals_say_nothing_about_the_target);
-	tcase_add_test(tc, a_hanging_server_is_bounded);
-	tcase_add_test(tc, the_response_is_found_after_many_events);
-	tcase_add_test(tc, provider_config_keys);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("mcp", tcases);
 }

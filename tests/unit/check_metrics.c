@@ -75,7 +75,7 @@ static char *
 render(void)
 {
 	struct metrics_snapshot *s = metrics_snapshot_new();
-	struct proxy_buf b = {NULL, 0, 0};
+	struct sg_buf b = {0};
 	size_t objects[SG_RT_COUNT] = {0};
 
 	ck_assert_ptr_nonnull(s);

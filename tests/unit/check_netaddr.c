@@ -34,7 +34,8 @@ START_TEST(hosts_are_normalised)
 		{"deadbeef", "deadbeef", false},
 	};
 	static const char *const bad[] = {"", ".", "a..b", ".a", "a b", "ex%41mple.com", "[fe80::1%eth0]", "a/b",
-					  "example.com..", "[::1", "::1::2", "h\xc3\xa9.example", "a@b"};
+					  "example.com..", "[::1", "::1::2", "h\xc3\xa9.example", "a@b",
+					  "[example.com]", "[127.0.0.1]"};
 	char out[NETADDR_HOST_MAX];
 	bool numeric, v6;
 
@@ -79,6 +80,7 @@ START_TEST(urls_are_checked)
 		{"http://example.com:0/", "port"},
 		{"http:/tmp", "http"}, /* curl would guess http://tmp/ */
 		{"http:example.com", "http"},
+		{"http:///example.com/", "host"}, /* no authority: curl would skip the slashes and guess */
 		{" http://example.com/", "http"},
 	};
 	struct netaddr_url u;
@@ -140,7 +142,8 @@ START_TEST(allow_list_entries_are_validated)
 {
 	static const char *const good[] = {"example.com", "example.com:443", "127.1:8080", "[::1]", "[::1]:9"};
 	static const char *const bad[] = {"", "example.com:", "example.com:0", "example.com:65536", "::1",
-					  "[::1", "[::1]x", "http://example.com", "a b", "example.com:80/x"};
+					  "[::1", "[::1]x", "http://example.com", "a b", "example.com:80/x",
+					  "[example.com]", "[127.0.0.1]:80"};
 	char why[160];
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(good); i++)
@@ -171,14 +174,10 @@ END_TEST
 Suite *
 netaddr_suite(void)
 {
-	Suite *s = suite_create("netaddr");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {hosts_are_normalised, urls_are_checked,
+		allow_list_matches_the_normalised_host_and_port, allow_list_entries_are_validated,
+		pinning_uses_the_checked_address, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
 
-	tcase_add_test(tc, hosts_are_normalised);
-	tcase_add_test(tc, urls_are_checked);
-	tcase_add_test(tc, allow_list_matches_the_normalised_host_and_port);
-	tcase_add_test(tc, allow_list_entries_are_validated);
-	tcase_add_test(tc, pinning_uses_the_checked_address);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("netaddr", tcases);
 }

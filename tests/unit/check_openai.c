@@ -22,6 +22,7 @@
 #include <curl/curl.h>
 
 #include "openai.h"
+#include "provider.h"
 #include "proxy.h"
 #include "suites.h"
 
@@ -172,7 +173,7 @@ END_TEST
 static void
 rewrite_case(const char *in, enum openai_rewrite want, const char *out)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	enum openai_rewrite got = openai_rewrite_model(in, strlen(in), "\"asked\"", &b);
 
 	ck_assert_msg(got == want, "rewrite of %s: got %d, want %d", in, got, want);
@@ -180,8 +181,36 @@ rewrite_case(const char *in, enum openai_rewrite want, const char *out)
 		ck_assert_str_eq(b.p ? b.p : "", out);
 	else
 		ck_assert_uint_eq(b.len, 0);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
+
+/* An event's payload: its data lines' values joined, whatever else the event holds. */
+static const struct {
+	const char *ev;
+	int n;
+	const char *data;
+} sse_data_cases[] = {
+	{"data: {\"a\":1}", 1, "{\"a\":1}"},
+	{"data: one\ndata:two\ndata:  three", 3, "one\ntwo\n three"},
+	{"event: x\nid: 7\ndata: y\nretry: 5", 1, "y"},
+	{": a comment\nevent: ping", 0, ""},
+	{"data:", 1, ""},
+	{"data", 0, ""},
+	{"", 0, ""},
+};
+
+START_TEST(sse_event_data)
+{
+	struct sg_buf out = {0};
+
+	ck_assert(sg_buf_append(&out, "stale", 5));
+	ck_assert_int_eq(proxy_sse_data(sse_data_cases[_i].ev, strlen(sse_data_cases[_i].ev), &out),
+			 sse_data_cases[_i].n);
+	ck_assert_uint_eq(out.len, strlen(sse_data_cases[_i].data));
+	ck_assert_str_eq(out.p, sse_data_cases[_i].data);
+	sg_buf_free(&out);
+}
+END_TEST
 
 START_TEST(rewrite_top_level_model_only)
 {
@@ -252,13 +281,13 @@ END_TEST
 static void
 event_case(const char *in, const char *out, bool want_done)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	bool done = false;
 
 	ck_assert(openai_sse_rewrite(in, strlen(in), "\"asked\"", &b, &done));
 	ck_assert_str_eq(b.p, out);
 	ck_assert_int_eq(done, want_done);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 
 START_TEST(event_rewrite)
@@ -356,17 +385,16 @@ START_TEST(curl_code_mapping)
 		{CURLE_OUT_OF_MEMORY, true, false, SG_E_NOMEM, "out of memory"},
 		{CURLE_TOO_MANY_REDIRECTS, true, false, SG_E_BAD_GATEWAY, NULL},
 	};
-	char err[256];
+	struct sg_err err = {0};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
-		sg_status st = proxy_map_curl(cases[i].code, cases[i].connected, cases[i].timed_out, "vllm", err,
-					      sizeof(err));
+		sg_status st = proxy_map_curl(cases[i].code, cases[i].connected, cases[i].timed_out, "vllm", &err);
 
 		ck_assert_msg(st == cases[i].want, "curl code %d: got %s", cases[i].code, sg_status_name(st));
 		if (cases[i].text != NULL)
-			ck_assert_str_eq(err, cases[i].text);
+			ck_assert_str_eq(err.msg, cases[i].text);
 		else
-			ck_assert_ptr_nonnull(strstr(err, "upstream vllm"));
+			ck_assert_ptr_nonnull(strstr(err.msg, "upstream vllm"));
 	}
 }
 END_TEST
@@ -496,7 +524,7 @@ provider_for(struct sg_provider *p, char *url, size_t urllen, int port, const ch
 struct sink_log {
 	int begins;
 	long status;
-	struct proxy_buf data;
+	struct sg_buf data;
 	int stop_after_bytes; /* > 0: return false once this many arrived */
 };
 
@@ -517,41 +545,72 @@ sink_data(void *ctx, const char *buf, size_t len)
 	struct sink_log *l = ctx;
 
 	ck_assert_int_eq(l->begins, 1);
-	ck_assert(proxy_buf_append(&l->data, buf, len));
+	ck_assert(sg_buf_append(&l->data, buf, len));
 	return l->stop_after_bytes == 0 || (int) l->data.len < l->stop_after_bytes;
 }
 
 static const char sse_head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
 
+/* Each of the NULL-terminated header lines is in the request the fake upstream received (names case-insensitive). */
+static void
+expect_headers(const char *req, const char *const *lines)
+{
+	for (; *lines != NULL; lines++)
+		ck_assert_msg(strcasestr(req, *lines) != NULL, "the request lacks '%s'", *lines);
+}
+
+/* One proxy call to a fake upstream: its provider, a sink that logs, and a POST of {} to /completions. */
+struct xfer {
+	struct sg_provider p;
+	char url[64];
+	struct sg_err err;
+	struct sink_log l;
+	struct proxy_sink sink;
+	struct proxy_response resp;
+	struct proxy_request q;
+};
+
+/* Starts f and aims x at it: key is the provider's API key (may be NULL), read_ms its read timeout. */
+static void
+xfer_start(struct xfer *x, struct fake *f, const char *key, long read_ms)
+{
+	fake_start(f);
+	provider_for(&x->p, x->url, sizeof(x->url), f->port, key, read_ms);
+	x->sink = (struct proxy_sink){sink_begin, sink_data, &x->l};
+	x->q = (struct proxy_request){
+		.provider = &x->p, .method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	proxy_response_free(&x->resp);
+	sg_buf_free(&x->l.data);
+}
+
 START_TEST(proxy_relays_a_stream_with_the_provider_key)
 {
 	struct fake f = {.parts = {sse_head, "data: {\"model\":\"up\"}\n", "\ndata: [DONE]\n\n"}, .delay_ms = 50};
-	struct sg_provider p;
-	char url[64], err[256];
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/chat/completions", .body = "{\"stream\":true}",
-				  .body_len = 15, .request_id = "rid-1"};
+	struct xfer x = {0};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, "sekrit", 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	xfer_start(&x, &f, "sekrit", 5000);
+	x.q.path = "/chat/completions";
+	x.q.body = "{\"stream\":true}";
+	x.q.body_len = 15;
+	x.q.request_id = "rid-1";
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
 	fake_stop(&f);
-	ck_assert(resp.streamed);
-	ck_assert(!resp.aborted);
-	ck_assert_int_eq(resp.status, 200);
-	ck_assert_int_eq(l.begins, 1);
-	ck_assert_str_eq(l.data.p, "data: {\"model\":\"up\"}\n\ndata: [DONE]\n\n");
-	ck_assert_uint_eq(resp.body.len, 0);
+	ck_assert(x.resp.streamed);
+	ck_assert(!x.resp.aborted);
+	ck_assert_int_eq(x.resp.status, 200);
+	ck_assert_int_eq(x.l.begins, 1);
+	ck_assert_str_eq(x.l.data.p, "data: {\"model\":\"up\"}\n\ndata: [DONE]\n\n");
+	ck_assert_uint_eq(x.resp.body.len, 0);
 	ck_assert_ptr_nonnull(strstr(f.req, "POST /v1/chat/completions HTTP/1.1\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAuthorization: Bearer sekrit\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nContent-Type: application/json\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Request-Id: rid-1\r\n"));
+	expect_headers(f.req, (const char *const[]){"\r\nAuthorization: Bearer sekrit\r\n",
+						    "\r\nContent-Type: application/json\r\n", "\r\nX-Request-Id: rid-1\r\n", NULL});
 	ck_assert_ptr_nonnull(strstr(f.req, "\r\n\r\n{\"stream\":true}"));
-	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -561,25 +620,18 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 				    "Content-Length: 30\r\nConnection: close\r\n\r\n"
 				    "{\"error\":{\"message\":\"no way\"}}";
 	struct fake f = {.parts = {reply}};
-	struct sg_provider p;
-	char url[64], err[256];
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
+	xfer_start(&x, &f, NULL, 5000);
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
 	fake_stop(&f);
-	ck_assert(!resp.streamed);
-	ck_assert_int_eq(l.begins, 0);
-	ck_assert_int_eq(resp.status, 400);
-	ck_assert_str_eq(resp.content_type, "application/json");
-	ck_assert_str_eq(resp.body.p, "{\"error\":{\"message\":\"no way\"}}");
+	ck_assert(!x.resp.streamed);
+	ck_assert_int_eq(x.l.begins, 0);
+	ck_assert_int_eq(x.resp.status, 400);
+	ck_assert_str_eq(x.resp.content_type, "application/json");
+	ck_assert_str_eq(x.resp.body.p, "{\"error\":{\"message\":\"no way\"}}");
 	ck_assert_ptr_null(strcasestr(f.req, "Authorization:"));
-	proxy_response_free(&resp);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -589,50 +641,34 @@ START_TEST(proxy_read_timeout_is_silence_not_total)
 	struct fake f = {.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n"},
 			 .delay_ms = 400,
 			 .hold_ms = 4000};
-	struct sg_provider p;
-	char url[64], err[256];
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 	sg_status st;
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 1000);
-	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	xfer_start(&x, &f, NULL, 1000);
+	st = proxy_stream(&x.q, &x.sink, &x.resp, &x.err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
-	ck_assert(resp.streamed);
-	ck_assert_str_eq(l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
-	ck_assert_ptr_nonnull(strstr(err, "timed out"));
-	ck_assert_int_lt(resp.duration_ms, 3900);
+	ck_assert(x.resp.streamed);
+	ck_assert_str_eq(x.l.data.p, ": a\n\n: b\n\n: c\n\n: d\n\n");
+	ck_assert_ptr_nonnull(strstr(x.err.msg, "timed out"));
+	ck_assert_int_lt(x.resp.duration_ms, 3900);
 	ck_assert(f.saw_close);
-	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
 START_TEST(proxy_sink_abort_closes_the_upstream_connection)
 {
 	struct fake f = {.parts = {sse_head, "data: 1\n\n", "data: 2\n\n"}, .delay_ms = 100, .hold_ms = 3000};
-	struct sg_provider p;
-	char url[64], err[256];
-	struct sink_log l = {.stop_after_bytes = 1};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {.l = {.stop_after_bytes = 1}};
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	ck_assert_int_eq(proxy_stream(&q, &sink, &resp, err, sizeof(err)), SG_OK);
-	ck_assert(resp.aborted);
-	ck_assert_int_lt(resp.duration_ms, 1000);
+	xfer_start(&x, &f, NULL, 5000);
+	ck_assert_int_eq(proxy_stream(&x.q, &x.sink, &x.resp, &x.err), SG_OK);
+	ck_assert(x.resp.aborted);
+	ck_assert_int_lt(x.resp.duration_ms, 1000);
 	fake_stop(&f);
 	ck_assert(f.saw_close);
-	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	xfer_free(&x);
 }
 END_TEST
 
@@ -641,42 +677,34 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	struct fake f = {.parts = {"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n",
 				   "9\r\ndata: 1\n\n\r\n", "40\r\ndata: 2"}};
-	struct sg_provider p;
-	char url[64], err[256];
-	struct sink_log l = {0};
-	struct proxy_sink sink = {sink_begin, sink_data, &l};
-	struct proxy_response resp;
-	struct proxy_request q = {.method = "POST", .path = "/completions", .body = "{}", .body_len = 2};
+	struct xfer x = {0};
 	sg_status st;
 	int port, fd;
 
-	fake_start(&f);
-	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
-	q.provider = &p;
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	xfer_start(&x, &f, NULL, 5000);
+	st = proxy_stream(&x.q, &x.sink, &x.resp, &x.err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert(resp.streamed);
-	ck_assert_ptr_nonnull(strstr(l.data.p, "data: 1\n\n"));
-	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
+	ck_assert(x.resp.streamed);
+	ck_assert_ptr_nonnull(strstr(x.l.data.p, "data: 1\n\n"));
+	xfer_free(&x);
 
 	/* A port nobody listens on. */
 	fd = listen_loopback(&port);
 	close(fd);
-	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	provider_for(&x.p, x.url, sizeof(x.url), port, NULL, 5000);
+	st = proxy_call(&x.q, &x.resp, &x.err);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "upstream fake is unreachable");
-	ck_assert_int_eq(resp.status, 0);
-	proxy_response_free(&resp);
+	ck_assert_str_eq(x.err.msg, "upstream fake is unreachable");
+	ck_assert_int_eq(x.resp.status, 0);
+	proxy_response_free(&x.resp);
 }
 END_TEST
 
 static void
 log_header(void *ctx, const char *line, size_t len)
 {
-	ck_assert(proxy_buf_append(ctx, line, len));
+	ck_assert(sg_buf_append(ctx, line, len));
 }
 
 START_TEST(proxy_url_headers_pin_and_bounds)
@@ -688,8 +716,9 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	static const char *const extra[] = {"X-Conf: v", "Authorization: Bearer conf-key", NULL};
 	struct fake f = {.parts = {reply}, .nconn = 2};
 	struct sg_provider p;
-	struct proxy_buf seen = {0};
-	char url[64], pin[64], err[256];
+	struct sg_buf seen = {0};
+	char url[64], pin[64];
+	struct sg_err err = {0};
 	struct proxy_response resp;
 	struct proxy_request q = {.method = "POST", .path = "label", .body = "{}", .body_len = 2};
 	int64_t t0;
@@ -706,22 +735,21 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	q.headers = extra;
 	q.on_header = log_header;
 	q.header_ctx = &seen;
-	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
 	ck_assert_int_eq(resp.status, 200);
 	ck_assert_ptr_nonnull(strstr(f.req, "POST /some/path?q=1 HTTP/1.1\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nHost: pinned.invalid:1\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nX-Conf: v\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAuthorization: Bearer conf-key\r\n"));
-	ck_assert_ptr_nonnull(strcasestr(f.req, "\r\nAccept: application/json, text/event-stream\r\n"));
+	expect_headers(f.req, (const char *const[]){"\r\nHost: pinned.invalid:1\r\n", "\r\nX-Conf: v\r\n",
+						    "\r\nAuthorization: Bearer conf-key\r\n",
+						    "\r\nAccept: application/json, text/event-stream\r\n", NULL});
 	ck_assert_ptr_nonnull(strstr(seen.p, "X-Extra: yes\r\n"));
 	proxy_response_free(&resp);
 
 	/* A body over max_body is a 502 that names the limit. */
 	q.max_body = 10;
-	st = proxy_call(&q, &resp, err, sizeof(err));
+	st = proxy_call(&q, &resp, &err);
 	fake_stop(&f);
 	ck_assert_int_eq(st, SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "the reply of upstream fake exceeds 10 bytes");
+	ck_assert_str_eq(err.msg, "the reply of upstream fake exceeds 10 bytes");
 	proxy_response_free(&resp);
 
 	/* A redirect is an answer, not followed. */
@@ -730,7 +758,7 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	fake_start(&r);
 	provider_for(&p, url, sizeof(url), r.port, NULL, 5000);
 	q = (struct proxy_request){.provider = &p, .method = "GET", .path = "/models"};
-	ck_assert_int_eq(proxy_call(&q, &resp, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
 	fake_stop(&r);
 	ck_assert_int_eq(resp.status, 302);
 	proxy_response_free(&resp);
@@ -747,13 +775,13 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 	q = (struct proxy_request){.provider = &p, .method = "POST", .path = "/x", .body = "{}", .body_len = 2,
 				   .timeout_ms = 700};
 	t0 = sg_now_us();
-	st = proxy_stream(&q, &sink, &resp, err, sizeof(err));
+	st = proxy_stream(&q, &sink, &resp, &err);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
 	ck_assert_int_lt(sg_now_us() - t0, 1500 * 1000);
 	fake_stop(&d);
 	proxy_response_free(&resp);
-	proxy_buf_free(&l.data);
-	proxy_buf_free(&seen);
+	sg_buf_free(&l.data);
+	sg_buf_free(&seen);
 }
 END_TEST
 
@@ -774,15 +802,16 @@ START_TEST(model_listing_stops_when_the_client_leaves)
 	struct fake f = {.parts = {NULL}, .nconn = 1, .hold_ms = 4000};
 	struct sg_provider p;
 	struct sg_strv ids = {0};
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	int64_t first = 0, t0;
 
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
 	t0 = sg_now_us();
-	ck_assert_int_eq(proxy_list_models(&p, leaves_after_300ms, &first, &ids, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_int_eq(proxy_list_models(&p, leaves_after_300ms, &first, &ids, &err), SG_E_BAD_GATEWAY);
 	ck_assert_int_lt(sg_now_us() - t0, 2500 * 1000);
-	ck_assert_str_eq(err, "the client went away while upstream fake was asked for its models");
+	ck_assert_str_eq(err.msg, "the client went away while upstream fake was asked for its models");
 	ck_assert_uint_eq(ids.n, 0);
 	fake_stop(&f);
 	ck_assert(f.saw_close);
@@ -797,36 +826,37 @@ START_TEST(model_listing_and_served_check)
 	struct fake f = {.parts = {reply}, .nconn = 3};
 	struct sg_provider p;
 	struct sg_strv ids = {0};
-	char url[64], err[256];
+	char url[64];
+	struct sg_err err = {0};
 	int port, fd;
 
 	fake_start(&f);
 	provider_for(&p, url, sizeof(url), f.port, "k", 5000);
-	ck_assert_int_eq(proxy_list_models(&p, NULL, NULL, &ids, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(proxy_list_models(&p, NULL, NULL, &ids, &err), SG_OK);
 	ck_assert_uint_eq(ids.n, 2);
 	ck_assert_str_eq(ids.v[0], "a-1");
 	ck_assert_str_eq(ids.v[1], "b-2");
 	ck_assert_ptr_nonnull(strstr(f.req, "GET /v1/models HTTP/1.1\r\n"));
 	sg_strv_free(&ids);
 
-	ck_assert_int_eq(openai_check_model_served(&p, "b-2", NULL, err, sizeof(err)), SG_OK);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
+	ck_assert_int_eq(provider_check_model_served(&p, "b-2", NULL, NULL, &err), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, "model 'zzz' is not served by provider 'fake'; it serves: a-1, b-2");
 	fake_stop(&f);
 
 	/* The check off, or not an OpenAI-compatible provider: no call at all. */
 	p.check_models = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_OK);
 	p.check_models = true;
 	p.openai_compat = false;
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_OK);
 
 	/* Unreachable. */
 	fd = listen_loopback(&port);
 	close(fd);
 	provider_for(&p, url, sizeof(url), port, NULL, 5000);
-	ck_assert_int_eq(openai_check_model_served(&p, "zzz", NULL, err, sizeof(err)), SG_E_BAD_GATEWAY);
-	ck_assert_str_eq(err, "upstream fake is unreachable");
+	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(err.msg, "upstream fake is unreachable");
 	proxy_thread_cleanup();
 	proxy_thread_cleanup(); /* idempotent */
 }
@@ -835,32 +865,18 @@ END_TEST
 Suite *
 openai_suite(void)
 {
-	Suite *s = suite_create("openai");
-	TCase *pure = tcase_create("pure");
-	TCase *net = tcase_create("transfers");
+	const TTest *const pure[] = {sse_split_every_two_chunk_boundary, sse_split_byte_by_byte_and_three_chunks,
+		sse_finish_lenient_and_truncated, sse_stop_and_too_big, rewrite_top_level_model_only,
+		rewrite_every_model_key_however_spelled, rewrite_rejects_what_is_not_one_object, event_rewrite,
+		upstream_error_messages, upstream_error_truncates_on_character_boundary, curl_code_mapping, NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases), {.t = NULL}};
+	const TTest *const transfers[] = {proxy_relays_a_stream_with_the_provider_key,
+		proxy_buffers_an_error_answer_without_a_key, proxy_read_timeout_is_silence_not_total,
+		proxy_sink_abort_closes_the_upstream_connection, proxy_cut_stream_and_unreachable,
+		model_listing_and_served_check, model_listing_stops_when_the_client_leaves,
+		proxy_url_headers_pin_and_bounds, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
+		{.name = "transfers", .tests = transfers, .timeout = 30}, {.name = NULL}};
 
-	tcase_add_test(pure, sse_split_every_two_chunk_boundary);
-	tcase_add_test(pure, sse_split_byte_by_byte_and_three_chunks);
-	tcase_add_test(pure, sse_finish_lenient_and_truncated);
-	tcase_add_test(pure, sse_stop_and_too_big);
-	tcase_add_test(pure, rewrite_top_level_model_only);
-	tcase_add_test(pure, rewrite_every_model_key_however_spelled);
-	tcase_add_test(pure, rewrite_rejects_what_is_not_one_object);
-	tcase_add_test(pure, event_rewrite);
-	tcase_add_test(pure, upstream_error_messages);
-	tcase_add_test(pure, upstream_error_truncates_on_character_boundary);
-	tcase_add_test(pure, curl_code_mapping);
-	suite_add_tcase(s, pure);
-
-	tcase_add_test(net, proxy_relays_a_stream_with_the_provider_key);
-	tcase_add_test(net, proxy_buffers_an_error_answer_without_a_key);
-	tcase_add_test(net, proxy_read_timeout_is_silence_not_total);
-	tcase_add_test(net, proxy_sink_abort_closes_the_upstream_connection);
-	tcase_add_test(net, proxy_cut_stream_and_unreachable);
-	tcase_add_test(net, model_listing_and_served_check);
-	tcase_add_test(net, model_listing_stops_when_the_client_leaves);
-	tcase_add_test(net, proxy_url_headers_pin_and_bounds);
-	tcase_set_timeout(net, 30);
-	suite_add_tcase(s, net);
-	return s;
+	return sg_suite_new("openai", tcases);
 }

@@ -89,13 +89,13 @@ START_TEST(reply_usage_is_the_top_level_one)
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
-		struct proxy_buf b = {0};
+		struct sg_buf b = {0};
 		struct openai_usage u;
 
 		(void) openai_rewrite_model_usage(cases[i].in, strlen(cases[i].in), "\"asked\"", &b, &u);
 		ck_assert_msg(u.found == cases[i].found, "usage of %s", cases[i].in);
 		ck_assert_int_eq(u.total_tokens, cases[i].total);
-		proxy_buf_free(&b);
+		sg_buf_free(&b);
 	}
 }
 END_TEST
@@ -137,7 +137,7 @@ static const struct {
 
 START_TEST(event_usage_table)
 {
-	struct proxy_buf b = {0};
+	struct sg_buf b = {0};
 	struct openai_event seen;
 	const char *in = event_cases[_i].in;
 
@@ -148,7 +148,7 @@ START_TEST(event_usage_table)
 	ck_assert_msg(seen.dropped == event_cases[_i].dropped, "dropped in %s", in);
 	ck_assert_int_eq(seen.usage.total_tokens, event_cases[_i].total);
 	ck_assert_int_eq(seen.done, strcmp(in, "data: [DONE]") == 0);
-	proxy_buf_free(&b);
+	sg_buf_free(&b);
 }
 END_TEST
 
@@ -188,11 +188,11 @@ static const struct {
 
 START_TEST(ask_usage_table)
 {
-	struct proxy_buf b = {0}, again = {0};
+	struct sg_buf b = {0}, again = {0};
 	const char *in = ask_cases[_i].in;
 	enum openai_stream_usage got;
 
-	ck_assert(proxy_buf_append(&b, "pre:", 4));
+	ck_assert(sg_buf_append(&b, "pre:", 4));
 	got = openai_stream_ask_usage(in, strlen(in), &b);
 	ck_assert_msg(got == ask_cases[_i].want, "ask usage of %s: got %d, want %d", in, got, ask_cases[_i].want);
 	if (ask_cases[_i].out == NULL) {
@@ -203,8 +203,8 @@ START_TEST(ask_usage_table)
 		ck_assert_int_eq(openai_stream_ask_usage(b.p + 4, b.len - 4, &again), OPENAI_SU_ASKED);
 		ck_assert_uint_eq(again.len, 0);
 	}
-	proxy_buf_free(&again);
-	proxy_buf_free(&b);
+	sg_buf_free(&again);
+	sg_buf_free(&b);
 }
 END_TEST
 
@@ -238,14 +238,10 @@ END_TEST
 Suite *
 openai_usage_suite(void)
 {
-	Suite *s = suite_create("openai_usage");
-	TCase *tc = tcase_create("pure");
+	const TTest *const pure[] = {reply_usage_is_the_top_level_one, estimate_when_no_usage, NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(usage_parse_table, usage_cases),
+		SG_LOOP(event_usage_table, event_cases), SG_LOOP(ask_usage_table, ask_cases), {.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 
-	tcase_add_loop_test(tc, usage_parse_table, 0, (int) SG_ARRAY_LEN(usage_cases));
-	tcase_add_test(tc, reply_usage_is_the_top_level_one);
-	tcase_add_loop_test(tc, event_usage_table, 0, (int) SG_ARRAY_LEN(event_cases));
-	tcase_add_loop_test(tc, ask_usage_table, 0, (int) SG_ARRAY_LEN(ask_cases));
-	tcase_add_test(tc, estimate_when_no_usage);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("openai_usage", tcases);
 }

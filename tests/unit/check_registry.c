@@ -70,22 +70,24 @@ END_TEST
 /* One text for every taken identifier, naming only the caller's own identifier, cut at a character boundary. */
 START_TEST(test_taken_message)
 {
-	char err[512], id[400];
+	char id[400];
+	struct sg_err err = {0};
 
-	registry_taken_message(SG_RT_MODEL, "m", err, sizeof(err));
-	ck_assert_str_eq(err, "Model 'm' already exists");
-	registry_taken_message(SG_RT_TOOL_GROUP, "mcp::g", err, sizeof(err));
-	ck_assert_str_eq(err, "Tool group 'mcp::g' already exists");
-	registry_taken_message(SG_RT_TOOL, "t", err, sizeof(err));
-	ck_assert_str_eq(err, "Tool 't' already exists");
+	registry_taken_message(SG_RT_MODEL, "m", &err);
+	ck_assert_str_eq(err.msg, "Model 'm' already exists");
+	registry_taken_message(SG_RT_TOOL_GROUP, "mcp::g", &err);
+	ck_assert_str_eq(err.msg, "Tool group 'mcp::g' already exists");
+	registry_taken_message(SG_RT_TOOL, "t", &err);
+	ck_assert_str_eq(err.msg, "Tool 't' already exists");
 	/* 299 bytes of 'a' then 'é' (2 bytes): the cut at 300 bytes drops the whole character */
 	memset(id, 'a', 299);
 	strcpy(id + 299, "\xc3\xa9");
-	registry_taken_message(SG_RT_MODEL, id, err, sizeof(err));
-	ck_assert_uint_eq(strlen(err), strlen("Model '' already exists") + 299);
-	ck_assert_ptr_null(strstr(err, "\xc3"));
-	registry_taken_message(SG_RT_MODEL, "m", err, 4);
-	ck_assert_str_eq(err, "Mod");
+	registry_taken_message(SG_RT_MODEL, id, &err);
+	ck_assert_uint_eq(strlen(err.msg), strlen("Model '' already exists") + 299);
+	ck_assert_ptr_null(strstr(err.msg, "\xc3"));
+	/* It is the one 409 text, and says so. */
+	ck_assert_int_eq(registry_taken_message(SG_RT_MODEL, "m", &err), SG_E_CONFLICT);
+	ck_assert_int_eq(err.status, SG_E_CONFLICT);
 }
 END_TEST
 
@@ -106,11 +108,12 @@ START_TEST(test_columns)
 }
 END_TEST
 
-/* One complete object per type, in the API's key order: object → row → object gives it back byte for byte. */
-static const struct {
-	enum sg_rtype t;
-	const char *obj;
-} round_trips[] = {
+/*
+ * One complete object per type, in the API's key order: object → row →
+ * object gives it back byte for byte.  The allocation-failure loop
+ * (check_alloc.c) encodes the same rows (suites.h).
+ */
+const struct sg_sample registry_samples[] = {
 	{SG_RT_MODEL, "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
 		      "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
 		      "\"model_type\":\"llm\"}"},
@@ -138,20 +141,23 @@ static const struct {
 			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
 			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
 	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
-		     "\"type\":\"tool\",\"access_attributes\":null,\"toolgroup_id\":\"mcp::g\","
+		     "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
+		     "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
 		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
 		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
 		     "\"metadata\":null}"},
 };
+const size_t registry_samples_count = SG_ARRAY_LEN(registry_samples);
 
 START_TEST(test_round_trip)
 {
-	enum sg_rtype t = round_trips[_i].t;
-	json_t *in = parse(round_trips[_i].obj), *out;
-	char *vals[32], err[256] = "";
+	enum sg_rtype t = registry_samples[_i].t;
+	json_t *in = parse(registry_samples[_i].obj), *out;
+	char *vals[32];
+	struct sg_err err = {0};
 	char *a, *b;
 
-	ck_assert_int_eq(registry_row_from_object(t, in, "alice", vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(t, in, "alice", vals, &err), SG_OK);
 	ck_assert_str_eq(vals[0], json_string_value(json_object_get(in, "identifier")));
 	ck_assert_str_eq(vals[3], "alice"); /* owner is a column, never a key */
 	ck_assert_str_eq(vals[4], json_is_object(json_object_get(in, "access_attributes")) ? "t" : "f");
@@ -177,9 +183,10 @@ START_TEST(test_row_values)
 			   "\"metadata\":{}}");
 	json_t *vdb = parse("{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\","
 			    "\"embedding_dimension\":4096}");
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	ck_assert_ptr_null(vals[1]); /* provider_resource_id absent → NULL */
 	ck_assert_ptr_null(vals[3]); /* no owner */
 	ck_assert_str_eq(vals[4], "t");
@@ -190,10 +197,10 @@ START_TEST(test_row_values)
 	ck_assert_str_eq(vals[9], "{\"k\":1}");
 	ck_assert_str_eq(vals[10], "llm");
 	registry_row_free(SG_RT_MODEL, vals);
-	ck_assert_int_eq(registry_row_from_object(SG_RT_BENCHMARK, bm, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_BENCHMARK, bm, NULL, vals, &err), SG_OK);
 	ck_assert_str_eq(vals[10], "[]");
 	registry_row_free(SG_RT_BENCHMARK, vals);
-	ck_assert_int_eq(registry_row_from_object(SG_RT_VECTOR_DB, vdb, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_VECTOR_DB, vdb, NULL, vals, &err), SG_OK);
 	ck_assert_str_eq(vals[10], "4096");
 	registry_row_free(SG_RT_VECTOR_DB, vals);
 	json_decref(in);
@@ -208,9 +215,10 @@ START_TEST(test_canonical)
 	json_t *in = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"type\":\"shield\",\"zzz\":1,"
 			   "\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[\"t\"],\"other\":[\"x\"]}}");
 	json_t *out;
-	char *vals[32], err[256] = "", *s;
+	char *vals[32], *s;
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	out = registry_row_to_object(SG_RT_MODEL, (const char *const *) vals);
 	s = dump(out);
 	ck_assert_str_eq(s, "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
@@ -262,10 +270,11 @@ static const struct {
 START_TEST(test_bad_objects)
 {
 	json_t *in = parse(bad[_i].obj);
-	char *vals[32], err[256] = "";
+	char *vals[32];
+	struct sg_err err = {0};
 
-	ck_assert_int_eq(registry_row_from_object(bad[_i].t, in, "o", vals, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, bad[_i].msg);
+	ck_assert_int_eq(registry_row_from_object(bad[_i].t, in, "o", vals, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, bad[_i].msg);
 	registry_row_free(bad[_i].t, vals);
 	for (size_t i = 0; i < registry_row_ncols(bad[_i].t); i++)
 		ck_assert_ptr_null(vals[i]);
@@ -670,12 +679,12 @@ START_TEST(test_iter_changes_between_batches)
 	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
 	/* the first batch holds about REGISTRY_ITER_BATCH bytes, not the whole table */
 	ck_assert(!it.exhausted);
-	ck_assert_uint_lt(it.len, (size_t) REGISTRY_ITER_BATCH + 1024);
+	ck_assert_uint_lt(it.batch.len, (size_t) REGISTRY_ITER_BATCH + 1024);
 	for (;;) {
 		const char *ident;
 		int n;
 
-		if (it.pos >= it.len && !it.exhausted && last[0] != '\0') {
+		if (it.pos >= it.batch.len && !it.exhausted && last[0] != '\0') {
 			int k = atoi(last + 1);
 
 			boundaries++;
@@ -724,13 +733,13 @@ START_TEST(test_iter_changes_between_batches)
 	ck_assert(saw_replaced);
 	/* every entry not removed ahead of the walk was seen, and w-new */
 	ck_assert_int_eq(count, N - dropped + 1);
-	ck_assert_uint_le(it.cap, (size_t) 2 * REGISTRY_ITER_BATCH + 2048);
+	ck_assert_uint_le(it.batch.cap, (size_t) 2 * REGISTRY_ITER_BATCH + 2048);
 	registry_iter_free(&it);
 	free(seen);
 
 	/* the cache stopping in the middle of a walk is an error, not a short list */
 	ck_assert_int_eq(registry_iter_open(&it, SG_RT_MODEL, NULL), SG_OK);
-	while (it.pos < it.len) {
+	while (it.pos < it.batch.len) {
 		ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
 		ck_assert_ptr_nonnull(o);
 		json_decref(o);
@@ -793,7 +802,7 @@ END_TEST
 START_TEST(test_no_database)
 {
 	json_t *o = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"model_type\":\"llm\"}"), *out = NULL;
-	char err[128] = "";
+	struct sg_err err = {0};
 	bool created = true;
 
 	registry_cache_reset(false);
@@ -810,14 +819,14 @@ START_TEST(test_no_database)
 		registry_iter_free(&it);
 	}
 	ck_assert_int_eq(registry_created_at(SG_RT_MODEL, "m"), 0);
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_UNAVAILABLE);
-	ck_assert_str_eq(err, "the registry database is unavailable");
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, &err), SG_E_UNAVAILABLE);
+	ck_assert_str_eq(err.msg, "the registry database is unavailable");
 	ck_assert(!created);
-	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, err, sizeof(err)), SG_E_UNAVAILABLE);
+	ck_assert_int_eq(registry_unregister(SG_RT_MODEL, "m", NULL, &err), SG_E_UNAVAILABLE);
 	/* a field error is found before any database is needed */
 	json_object_set_new(o, "model_type", json_integer(1));
-	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, err, sizeof(err)), SG_E_BAD_REQUEST);
-	ck_assert_str_eq(err, "field 'model_type' must be a string");
+	ck_assert_int_eq(registry_register(SG_RT_MODEL, o, NULL, false, &out, &created, &err), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(err.msg, "field 'model_type' must be a string");
 	json_decref(o);
 }
 END_TEST
@@ -825,34 +834,18 @@ END_TEST
 Suite *
 registry_suite(void)
 {
-	Suite *s = suite_create("registry");
-	TCase *rows = tcase_create("rows"), *cache = tcase_create("cache");
+	const char *db = getenv("SG_TEST_DATABASE_URL");
+	const TTest *const rows[] = {test_type_names, test_columns, test_taken_message, test_row_values, test_canonical,
+		test_malformed_row, test_no_database, NULL};
+	const struct sg_loop rows_loops[] = {SG_LOOP(test_round_trip, registry_samples), SG_LOOP(test_bad_objects, bad),
+		{.t = NULL}};
+	const TTest *const cache[] = {test_cache, test_cache_tools_by_group, test_cache_replace_in_chains,
+		test_cache_large, test_iter_order, test_iter_tools_by_group, test_iter_changes_between_batches, NULL};
+	const TTest *const walk[] = {test_iter_from_database, NULL};
+	/* The walk over PostgreSQL needs a database: that case only when one is given. */
+	const struct sg_tcase tcases[] = {{.name = "rows", .tests = rows, .loops = rows_loops},
+		{.name = "cache", .tests = cache, .timeout = 120},
+		{.name = db != NULL && db[0] != '\0' ? "db_walk" : NULL, .tests = walk, .timeout = 60}, {.name = NULL}};
 
-	tcase_add_test(rows, test_type_names);
-	tcase_add_test(rows, test_columns);
-	tcase_add_test(rows, test_taken_message);
-	tcase_add_loop_test(rows, test_round_trip, 0, (int) SG_ARRAY_LEN(round_trips));
-	tcase_add_test(rows, test_row_values);
-	tcase_add_test(rows, test_canonical);
-	tcase_add_loop_test(rows, test_bad_objects, 0, (int) SG_ARRAY_LEN(bad));
-	tcase_add_test(rows, test_malformed_row);
-	tcase_add_test(rows, test_no_database);
-	suite_add_tcase(s, rows);
-	tcase_add_test(cache, test_cache);
-	tcase_add_test(cache, test_cache_tools_by_group);
-	tcase_add_test(cache, test_cache_replace_in_chains);
-	tcase_add_test(cache, test_cache_large);
-	tcase_add_test(cache, test_iter_order);
-	tcase_add_test(cache, test_iter_tools_by_group);
-	tcase_add_test(cache, test_iter_changes_between_batches);
-	tcase_set_timeout(cache, 120);
-	suite_add_tcase(s, cache);
-	if (getenv("SG_TEST_DATABASE_URL") != NULL && getenv("SG_TEST_DATABASE_URL")[0] != '\0') {
-		TCase *db = tcase_create("db_walk");
-
-		tcase_add_test(db, test_iter_from_database);
-		tcase_set_timeout(db, 60);
-		suite_add_tcase(s, db);
-	}
-	return s;
+	return sg_suite_new("registry", tcases);
 }

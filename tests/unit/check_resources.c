@@ -89,7 +89,7 @@ fake_lookup(void *ctx, enum sg_rtype t, const char *identifier, json_t **out)
 /* Builds from a JSON text body; returns the status, the object in *out (or NULL) and err. */
 static sg_status
 build(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body_text, json_t *db,
-      json_t **out, struct resources_err *err)
+      json_t **out, struct sg_err *err)
 {
 	json_error_t je;
 	json_t *body = json_loads(body_text, 0, &je);
@@ -109,7 +109,7 @@ build(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const ch
 static void
 expect_400(enum sg_rtype t, struct test_conf *tc, const char *body, json_t *db, const char *param, const char *needle)
 {
-	struct resources_err err;
+	struct sg_err err;
 	json_t *obj;
 	sg_status st = build(t, tc, NULL, body, db, &obj, &err);
 
@@ -121,7 +121,7 @@ expect_400(enum sg_rtype t, struct test_conf *tc, const char *body, json_t *db, 
 static json_t *
 build_ok(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body, json_t *db)
 {
-	struct resources_err err;
+	struct sg_err err;
 	json_t *obj;
 	sg_status st = build(t, tc, id, body, db, &obj, &err);
 
@@ -398,7 +398,7 @@ START_TEST(acl_rules_table)
 	struct identity id = caller(acl_rules[_i].who);
 	bool config = strcmp(acl_rules[_i].who, "config") == 0;
 	char body[512];
-	struct resources_err err = {.param = "", .msg = ""};
+	struct sg_err err = {.param = "", .msg = ""};
 	json_t *obj = NULL;
 	sg_status st;
 
@@ -452,7 +452,7 @@ static const struct {
 START_TEST(unregister_rules_table)
 {
 	struct identity id = caller(unregister_rules[_i].who);
-	struct resources_err err = {.param = "", .msg = ""};
+	struct sg_err err = {.param = "", .msg = ""};
 	char text[256];
 	json_t *obj;
 	sg_status st;
@@ -510,7 +510,7 @@ START_TEST(vector_db_rules)
 {
 	struct test_conf *tc = conf_full(), *none = conf_empty();
 	json_t *db = fake_db(), *obj, *down = json_pack("{s:b}", "unavailable", 1);
-	struct resources_err err;
+	struct sg_err err;
 
 	/* The dimension comes from the model; the first vector_io provider is used. */
 	obj = build_ok(SG_RT_VECTOR_DB, tc, NULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}", db);
@@ -772,7 +772,7 @@ END_TEST
 START_TEST(builtin_tools_and_tool_objects)
 {
 	struct test_conf *tc = conf_full();
-	struct resources_err err;
+	struct sg_err err;
 	json_t *defs, *group, *tools, *t0, *bad;
 
 	defs = resources_builtin_tool_defs("inline::rag-runtime");
@@ -868,7 +868,7 @@ START_TEST(mcp_tool_mapping)
 {
 	json_error_t je;
 	json_t *tool, *def;
-	char err[256];
+	struct sg_err err = {0};
 
 	tool = json_loads("{\"name\":\"get_weather\",\"description\":\"Weather\",\"inputSchema\":{\"type\":\"object\","
 			  "\"properties\":{\"city\":{\"type\":\"string\",\"description\":\"City\"},"
@@ -876,7 +876,7 @@ START_TEST(mcp_tool_mapping)
 			  "\"required\":[\"city\"]}}",
 			  0, &je);
 	ck_assert_ptr_nonnull(tool);
-	ck_assert_int_eq(mcp_tool_to_def(tool, "http://h/mcp", &def, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(mcp_tool_to_def(tool, "http://h/mcp", &def, &err), SG_OK);
 	expect_dump(def, "{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":["
 			 "{\"name\":\"city\",\"parameter_type\":\"string\",\"description\":\"City\",\"required\":true,"
 			 "\"default\":null},"
@@ -889,23 +889,23 @@ START_TEST(mcp_tool_mapping)
 	json_decref(tool);
 
 	tool = json_pack("{s:s}", "name", "bare");
-	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_OK);
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, &err), SG_OK);
 	expect_dump(def, "{\"name\":\"bare\",\"description\":\"\",\"parameters\":[],\"metadata\":null}");
 	json_decref(def);
 	json_decref(tool);
 
 	tool = json_pack("{s:s}", "description", "no name");
-	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, &err), SG_E_BAD_GATEWAY);
 	ck_assert_ptr_null(def);
-	ck_assert_ptr_nonnull(strstr(err, "without a name"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "without a name"));
 	json_decref(tool);
 	tool = json_pack("{s:s, s:i}", "name", "x", "inputSchema", 1);
-	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
-	ck_assert_ptr_nonnull(strstr(err, "inputSchema"));
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, &err), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "inputSchema"));
 	json_decref(tool);
 	tool = json_pack("{s:s, s:{s:{s:i}}}", "name", "x", "inputSchema", "properties", "p", 1);
-	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, err, sizeof(err)), SG_E_BAD_GATEWAY);
-	ck_assert_ptr_nonnull(strstr(err, "property 'p'"));
+	ck_assert_int_eq(mcp_tool_to_def(tool, NULL, &def, &err), SG_E_BAD_GATEWAY);
+	ck_assert_ptr_nonnull(strstr(err.msg, "property 'p'"));
 	json_decref(tool);
 }
 END_TEST
@@ -913,27 +913,14 @@ END_TEST
 Suite *
 resources_suite(void)
 {
-	Suite *s = suite_create("resources");
-	TCase *tc = tcase_create("build");
-	TCase *mcp = tcase_create("mcp");
+	const TTest *const build[] = {identifier_rules, model_defaults_and_key_order, model_validation,
+		provider_selection, acl_copied_from_creator_or_body, shield_defaults, vector_db_rules, dataset_rules,
+		scoring_fn_rules, benchmark_references, tool_group_rules, builtin_tools_and_tool_objects, NULL};
+	const struct sg_loop build_loops[] = {SG_LOOP(acl_rules_table, acl_rules),
+		SG_LOOP(unregister_rules_table, unregister_rules), {.t = NULL}};
+	const TTest *const mcp[] = {mcp_response_finding, mcp_tool_mapping, NULL};
+	const struct sg_tcase tcases[] = {{.name = "build", .tests = build, .loops = build_loops},
+		{.name = "mcp", .tests = mcp}, {.name = NULL}};
 
-	tcase_add_test(tc, identifier_rules);
-	tcase_add_test(tc, model_defaults_and_key_order);
-	tcase_add_test(tc, model_validation);
-	tcase_add_test(tc, provider_selection);
-	tcase_add_test(tc, acl_copied_from_creator_or_body);
-	tcase_add_loop_test(tc, acl_rules_table, 0, (int) SG_ARRAY_LEN(acl_rules));
-	tcase_add_loop_test(tc, unregister_rules_table, 0, (int) SG_ARRAY_LEN(unregister_rules));
-	tcase_add_test(tc, shield_defaults);
-	tcase_add_test(tc, vector_db_rules);
-	tcase_add_test(tc, dataset_rules);
-	tcase_add_test(tc, scoring_fn_rules);
-	tcase_add_test(tc, benchmark_references);
-	tcase_add_test(tc, tool_group_rules);
-	tcase_add_test(tc, builtin_tools_and_tool_objects);
-	suite_add_tcase(s, tc);
-	tcase_add_test(mcp, mcp_response_finding);
-	tcase_add_test(mcp, mcp_tool_mapping);
-	suite_add_tcase(s, mcp);
-	return s;
+	return sg_suite_new("resources", tcases);
 }

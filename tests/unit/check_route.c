@@ -210,16 +210,13 @@ END_TEST
 Suite *
 route_suite(void)
 {
-	Suite *s = suite_create("route");
-	TCase *tc = tcase_create("route_match");
+	const TTest *const route_match[] = {every_route_reachable, NULL};
+	const struct sg_loop route_match_loops[] = {SG_LOOP(match_table, cases), {.t = NULL}};
+	const TTest *const route_allow_string[] = {allow_string_small_buffer, allow_from_match, NULL};
+	const struct sg_loop route_allow_string_loops[] = {SG_LOOP(allow_string_table, allows), {.t = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "route_match", .tests = route_match, .loops = route_match_loops},
+		{.name = "route_allow_string", .tests = route_allow_string, .loops = route_allow_string_loops},
+		{.name = NULL}};
 
-	tcase_add_loop_test(tc, match_table, 0, (int) SG_ARRAY_LEN(cases));
-	tcase_add_test(tc, every_route_reachable);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("route_allow_string");
-	tcase_add_loop_test(tc, allow_string_table, 0, (int) SG_ARRAY_LEN(allows));
-	tcase_add_test(tc, allow_string_small_buffer);
-	tcase_add_test(tc, allow_from_match);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("route", tcases);
 }

@@ -266,7 +266,7 @@ START_TEST(test_builder_accepts_every_def)
 		ck_assert_uint_gt(json_array_size(defs), 0);
 		json_array_foreach(defs, i, def) {
 			char *before = json_dumps(def, JSON_COMPACT | JSON_SORT_KEYS), *after;
-			struct resources_err err;
+			struct sg_err err;
 			json_t *obj = NULL;
 			sg_status st = resources_build(SG_RT_SCORING_FN, conf, NULL, def, no_lookup, NULL, &obj, &err);
 			const char *id = json_string_value(json_object_get(def, "scoring_fn_id"));
@@ -301,16 +301,9 @@ END_TEST
 Suite *
 scoring_builtin_suite(void)
 {
-	Suite *s = suite_create("scoring_builtin");
-	TCase *tc = tcase_create("core");
+	const TTest *const core[] = {test_lists_match_seed, test_identifiers_unique, test_unknown_type,
+		test_provider_id, test_seed_digest, test_strings_byte_for_byte, test_builder_accepts_every_def, NULL};
+	const struct sg_tcase tcases[] = {{.name = "core", .tests = core}, {.name = NULL}};
 
-	tcase_add_test(tc, test_lists_match_seed);
-	tcase_add_test(tc, test_identifiers_unique);
-	tcase_add_test(tc, test_unknown_type);
-	tcase_add_test(tc, test_provider_id);
-	tcase_add_test(tc, test_seed_digest);
-	tcase_add_test(tc, test_strings_byte_for_byte);
-	tcase_add_test(tc, test_builder_accepts_every_def);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("scoring_builtin", tcases);
 }

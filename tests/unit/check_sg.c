@@ -2,7 +2,10 @@
 /* check_sg.c: the status table, string vectors and helpers of sg.c. */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "sg.h"
 #include "suites.h"
@@ -117,18 +120,76 @@ START_TEST(utf8_scrub_replaces_bad_bytes)
 }
 END_TEST
 
+/* The error carrier: status, param and message recorded, cut to fit, valid UTF-8; NULL takes nothing. */
+START_TEST(err_records_cuts_and_scrubs)
+{
+	struct sg_err e = {0};
+	char big[2000];
+
+	ck_assert_int_eq(sg_fail(&e, SG_E_NOT_FOUND, "model_id", "Model '%s' not found", "m"), SG_E_NOT_FOUND);
+	ck_assert_int_eq(e.status, SG_E_NOT_FOUND);
+	ck_assert_str_eq(e.param, "model_id");
+	ck_assert_str_eq(e.msg, "Model 'm' not found");
+	ck_assert_str_eq(e.detail, "");
+	sg_err_detail(&e, "SQLSTATE %s", "23505");
+	ck_assert_str_eq(e.detail, "SQLSTATE 23505");
+	ck_assert_str_eq(e.msg, "Model 'm' not found"); /* the detail leaves the message alone */
+
+	/* A second failure replaces the first; NULL param is "". */
+	ck_assert_int_eq(sg_fail(&e, SG_E_BAD_REQUEST, NULL, "bad %s", "\xff"), SG_E_BAD_REQUEST);
+	ck_assert_str_eq(e.param, "");
+	ck_assert_str_eq(e.msg, "bad ?");
+
+	/* Too long: cut to the buffer, and a character cut in two becomes '?'. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big + sizeof(e.msg) - 2, "\xc3\xa9", 2);
+	big[sizeof(big) - 1] = '\0';
+	(void) sg_fail(&e, SG_E_BAD_REQUEST, big, "%s", big);
+	ck_assert_uint_eq(strlen(e.msg), sizeof(e.msg) - 1);
+	ck_assert(sg_utf8_valid(e.msg, strlen(e.msg)));
+	ck_assert_int_eq(e.msg[sizeof(e.msg) - 2], '?');
+	ck_assert_uint_eq(strlen(e.param), sizeof(e.param) - 1);
+
+	/* No carrier: the status still comes back. */
+	ck_assert_int_eq(sg_fail(NULL, SG_E_CONFLICT, NULL, "x"), SG_E_CONFLICT);
+	sg_err_detail(NULL, "x");
+	sg_err_reset(NULL);
+	sg_err_reset(&e);
+	ck_assert_int_eq(e.status, SG_OK);
+	ck_assert_str_eq(e.msg, "");
+	ck_assert_str_eq(e.param, "");
+	ck_assert_str_eq(e.detail, "");
+}
+END_TEST
+
+/*
+ * jansson allocates through sg_malloc, as main() sets it up (sg_json_init,
+ * called by the test main too): the countdown fails its allocations.
+ */
+START_TEST(jansson_allocates_through_the_countdown)
+{
+	json_t *j;
+
+	sg_alloc_fail_after(0);
+	j = json_object();
+	sg_alloc_fail_after(-1);
+	ck_assert_ptr_null(j);
+	sg_alloc_fail_after(LONG_MAX);
+	j = json_string("counted");
+	ck_assert_int_ge(sg_alloc_count(), 1);
+	sg_alloc_fail_after(-1);
+	ck_assert_ptr_nonnull(j);
+	json_decref(j);
+}
+END_TEST
+
 Suite *
 sg_suite(void)
 {
-	Suite *s = suite_create("sg");
-	TCase *tc = tcase_create("core");
+	const TTest *const core[] = {status_table_maps_http_and_types, strv_push_contains_free, ct_equal_compares_bytes,
+		utf8_validation, utf8_prefix_cuts_at_character_boundaries, utf8_scrub_replaces_bad_bytes,
+		err_records_cuts_and_scrubs, jansson_allocates_through_the_countdown, NULL};
+	const struct sg_tcase tcases[] = {{.name = "core", .tests = core}, {.name = NULL}};
 
-	tcase_add_test(tc, status_table_maps_http_and_types);
-	tcase_add_test(tc, strv_push_contains_free);
-	tcase_add_test(tc, ct_equal_compares_bytes);
-	tcase_add_test(tc, utf8_validation);
-	tcase_add_test(tc, utf8_prefix_cuts_at_character_boundaries);
-	tcase_add_test(tc, utf8_scrub_replaces_bad_bytes);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("sg", tcases);
 }

@@ -184,17 +184,10 @@ END_TEST
 Suite *
 shm_suite(void)
 {
-	Suite *s = suite_create("shm");
-	TCase *tc = tcase_create("shm");
+	const TTest *const shm[] = {test_layout, test_slots, test_fork_and_retire, test_read_retry, NULL};
+	const TTest *const unmapped[] = {test_unmapped_is_null, NULL};
+	const struct sg_tcase tcases[] = {{.name = "shm", .tests = shm, .setup = setup, .teardown = teardown},
+		{.name = "unmapped", .tests = unmapped}, {.name = NULL}};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_layout);
-	tcase_add_test(tc, test_slots);
-	tcase_add_test(tc, test_fork_and_retire);
-	tcase_add_test(tc, test_read_retry);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("unmapped");
-	tcase_add_test(tc, test_unmapped_is_null);
-	suite_add_tcase(s, tc);
-	return s;
+	return sg_suite_new("shm", tcases);
 }

@@ -5,6 +5,41 @@
 
 #include <check.h>
 
+#include "registry.h"
+#include "sg.h"
+
+/* A complete registry object of type t as JSON text (check_registry.c's round trips, also used by check_alloc.c). */
+struct sg_sample {
+	enum sg_rtype t;
+	const char *obj;
+};
+extern const struct sg_sample registry_samples[];
+extern const size_t registry_samples_count;
+
+/* A loop test: t runs once for each row index in [0, n) of its table. */
+struct sg_loop {
+	const TTest *t;
+	int n;
+};
+#define SG_LOOP(test, table) {.t = (test), .n = (int) SG_ARRAY_LEN(table)}
+
+/*
+ * A test case as data: its name, its tests (NULL-terminated; NULL: none),
+ * its loop tests (ending with {.t = NULL}; NULL: none), a timeout in seconds
+ * (0: Check's default) and a checked fixture (NULL: none).
+ */
+struct sg_tcase {
+	const char *name;
+	const TTest *const *tests;
+	const struct sg_loop *loops;
+	double timeout;
+	void (*setup)(void);
+	void (*teardown)(void);
+};
+
+/* A suite named name made of cases, which end with one whose name is NULL (check_main.c). */
+Suite *sg_suite_new(const char *name, const struct sg_tcase *cases);
+
 Suite *sg_suite(void);
 Suite *route_suite(void);
 Suite *http_suite(void);
