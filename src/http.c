@@ -467,16 +467,21 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 	return true;
 }
 
-bool
-http_stream_begin(struct request *r, int status, const char *content_type)
+/* Sends what libfcgi buffered; false (and r->client_gone) when nginx is gone. */
+static bool
+flush(struct request *r)
 {
-	if (!put_head(r, status, content_type, -1, true))
-		return false;
 	if (FCGX_FFlush(r->fcgx->out) != 0) {
 		r->client_gone = true;
 		return false;
 	}
 	return true;
+}
+
+bool
+http_stream_begin(struct request *r, int status, const char *content_type)
+{
+	return put_head(r, status, content_type, -1, true) && flush(r);
 }
 
 bool
@@ -509,13 +514,7 @@ http_client_alive(struct request *r)
 bool
 http_stream_write(struct request *r, const char *buf, size_t len)
 {
-	if (!put(r, buf, len))
-		return false;
-	if (FCGX_FFlush(r->fcgx->out) != 0) {
-		r->client_gone = true;
-		return false;
-	}
-	return true;
+	return put(r, buf, len) && flush(r);
 }
 
 void

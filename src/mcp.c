@@ -311,11 +311,13 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 	st = SG_E_BAD_GATEWAY;
 	if (pr.aborted && a.f.found == NULL && !a.notified) {
 		if (a.too_large)
-			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s exceeds %zu bytes", method, c->max_bytes);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s exceeds %zu bytes",
+				method, c->max_bytes);
 		else if (a.f.nomem)
 			st = SG_E_NOMEM;
 		else
-			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the client went away before the MCP server answered %s", method);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL,
+				"the client went away before the MCP server answered %s", method);
 		goto out;
 	}
 	if (a.session_bad) {
@@ -323,7 +325,8 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 		goto out;
 	}
 	if (pr.status < 200 || pr.status > 299) {
-		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server answered %s with HTTP status %ld", method, pr.status);
+		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server answered %s with HTTP status %ld", method,
+			pr.status);
 		goto out;
 	}
 	if (a.session[0] != '\0' && c->session[0] == '\0') {
@@ -354,15 +357,17 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 		}
 		v = pr.body.p != NULL ? json_loadb(pr.body.p, pr.body.len, 0, NULL) : NULL;
 		if (v == NULL) {
-			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s is not valid JSON", method);
+			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s is not valid JSON",
+				method);
 			goto out;
 		}
 		*resp = pick_response(v, id);
 		json_decref(v);
 	}
 	if (*resp == NULL) {
-		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL, "the MCP server's answer to %s is not a JSON-RPC response with id %lld",
-			 method, (long long) id);
+		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL,
+			"the MCP server's answer to %s is not a JSON-RPC response with id %lld",
+			method, (long long) id);
 		goto out;
 	}
 	st = SG_OK;
@@ -564,7 +569,8 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err)
 			json_t *def;
 
 			if (json_array_size(out) >= SG_MCP_MAX_TOOLS) {
-				sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server lists more than %d tools", SG_MCP_MAX_TOOLS);
+				sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server lists more than %d tools",
+					SG_MCP_MAX_TOOLS);
 				goto out;
 			}
 			st = mcp_tool_to_def(tool, call->uri, &def, err);

@@ -42,6 +42,13 @@ listed(const json_t *required, const char *name)
 	return false;
 }
 
+/* The 502 for a tool the server described wrongly: "the MCP server's tool 'x' has <what>". */
+static sg_status
+bad_tool(struct sg_err *err, const json_t *name, const char *what)
+{
+	return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has %s", json_string_value(name), what);
+}
+
 sg_status
 mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct sg_err *err)
 {
@@ -62,22 +69,19 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 	}
 	desc = json_object_get(tool, "description");
 	if (desc != NULL && !json_is_null(desc) && !json_is_string(desc)) {
-		sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a description that is not a string",
-			 json_string_value(name));
+		bad_tool(err, name, "a description that is not a string");
 		goto out;
 	}
 	schema = json_object_get(tool, "inputSchema");
 	if (schema != NULL && !json_is_null(schema)) {
 		if (!json_is_object(schema)) {
-			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has an inputSchema that is not an object",
-				 json_string_value(name));
+			bad_tool(err, name, "an inputSchema that is not an object");
 			goto out;
 		}
 		props = json_object_get(schema, "properties");
 		required = json_object_get(schema, "required");
 		if (props != NULL && !json_is_null(props) && !json_is_object(props)) {
-			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has inputSchema.properties that is not an object",
-				 json_string_value(name));
+			bad_tool(err, name, "inputSchema.properties that is not an object");
 			goto out;
 		}
 		if (!json_is_array(required))
@@ -94,7 +98,9 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 			json_t *p;
 
 			if (!json_is_object(prop)) {
-				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has a property '%.64s' that is not an object", json_string_value(name), pname);
+				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+					     "the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
+					     json_string_value(name), pname);
 				goto out;
 			}
 			pd = json_object_get(prop, "description");

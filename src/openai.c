@@ -42,12 +42,12 @@
 
 #include "identity.h"
 #include "json.h"
+#include "list.h"
 #include "log.h"
 #include "openai.h"
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
-#include "resources.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -584,7 +584,7 @@ openai_embeddings(struct request *r)
 /*
  * GET /v1/openai/v1/models: {"object":"list","data":[…]} with one
  * {"id","object":"model","created","owned_by"} per visible model, written as
- * the registry is walked (resources_list_visible).
+ * the registry is walked (list_visible).
  */
 
 /* One model's entry (none for an object without an identifier); SG_OK, SG_E_NOMEM or http_list_item()'s status. */
@@ -611,7 +611,7 @@ models_entry(struct http_list *l, json_t *m, long long created)
 sg_status
 openai_models(struct request *r)
 {
-	sg_status st = resources_list_visible(r, SG_RT_MODEL, NULL, "{\"object\":\"list\",\"data\":[", models_entry);
+	sg_status st = list_visible(r, SG_RT_MODEL, NULL, "{\"object\":\"list\",\"data\":[", models_entry);
 
 	if (st == SG_E_NOMEM)
 		return http_fail(r, st, NULL, "out of memory");

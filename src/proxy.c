@@ -84,7 +84,8 @@ proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provid
 	const char *id = provider_id ? provider_id : "?";
 
 	if (read_timed_out) {
-		return sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL, "upstream %s timed out: no data received within the read timeout", id);
+		return sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL,
+			       "upstream %s timed out: no data received within the read timeout", id);
 	}
 	switch ((CURLcode) code) {
 	case CURLE_OK:
@@ -95,7 +96,8 @@ proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provid
 		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s is unreachable", id);
 	case CURLE_OPERATION_TIMEDOUT:
 		if (!connected) {
-			return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s is unreachable: the connection timed out", id);
+			return sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				       "upstream %s is unreachable: the connection timed out", id);
 		}
 		return sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL, "upstream %s timed out", id);
 	case CURLE_SSL_CONNECT_ERROR:
@@ -109,7 +111,8 @@ proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provid
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 	case CURLE_PARTIAL_FILE:
-		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s closed the connection before its reply was complete", id);
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+			       "upstream %s closed the connection before its reply was complete", id);
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -121,7 +124,8 @@ proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provid
 	case CURLE_OUT_OF_MEMORY:
 		return sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 	default:
-		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the request to upstream %s failed: %s", id, curl_easy_strerror((CURLcode) code));
+		return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the request to upstream %s failed: %s", id,
+			       curl_easy_strerror((CURLcode) code));
 	}
 }
 
@@ -315,7 +319,8 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	}
 	if (p->api_key != NULL && strpbrk(p->api_key, "\r\n") != NULL) {
 		/* It would end the header and start others. */
-		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the API key of upstream %s is not usable in a header", p->provider_id);
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the API key of upstream %s is not usable in a header",
+			     p->provider_id);
 		goto out;
 	}
 	if (p->api_key != NULL && p->api_key[0] != '\0') {
@@ -444,17 +449,20 @@ proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), 
 	if (st != SG_OK)
 		goto out;
 	if (resp.aborted) {
-		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the client went away while upstream %s was asked for its models", p->provider_id);
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+			     "the client went away while upstream %s was asked for its models", p->provider_id);
 		goto out;
 	}
 	if (resp.status < 200 || resp.status > 299) {
-		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s answered GET /models with HTTP %ld", p->provider_id, resp.status);
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s answered GET /models with HTTP %ld",
+			     p->provider_id, resp.status);
 		goto out;
 	}
 	root = json_loadb(resp.body.p ? resp.body.p : "", resp.body.len, 0, NULL);
 	data = json_object_get(root, "data");
 	if (!json_is_array(data)) {
-		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "upstream %s answered GET /models with something that is not a model list", p->provider_id);
+		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+			     "upstream %s answered GET /models with something that is not a model list", p->provider_id);
 		goto out;
 	}
 	json_array_foreach (data, i, m) {

@@ -350,7 +350,8 @@ tx_register(PGconn *c, struct txn *x)
 			st = claim(c, x);
 		return st;
 	}
-	return sg_fail(x->err, SG_E_CONFLICT, NULL, "%s '%.*s' is being changed concurrently; try again", registry_rdesc[x->t].name, (int) sg_utf8_prefix(x->id, 300), x->id);
+	return sg_fail(x->err, SG_E_CONFLICT, NULL, "%s '%.*s' is being changed concurrently; try again",
+		       registry_rdesc[x->t].name, (int) sg_utf8_prefix(x->id, 300), x->id);
 }
 
 /* Whether the group's stored tools are exactly the new ones (as a set, each canonical). */
@@ -433,7 +434,8 @@ tx_register_group(PGconn *c, struct txn *x)
 			st = claim(c, x);
 		return st;
 	}
-	return sg_fail(x->err, SG_E_CONFLICT, NULL, "tool_group '%.*s' is being changed concurrently; try again", (int) sg_utf8_prefix(x->id, 300), x->id);
+	return sg_fail(x->err, SG_E_CONFLICT, NULL, "tool_group '%.*s' is being changed concurrently; try again",
+		       (int) sg_utf8_prefix(x->id, 300), x->id);
 }
 
 /* ---- the interface ---- */
@@ -570,7 +572,10 @@ registry_register_tool_group(json_t *group, json_t *tools, const char *owner, bo
 
 		st = prepare(SG_RT_TOOL, json_array_get(tools, i), owner, tv, &x.tcanon[i], err);
 		if (st == SG_OK && strcmp(tv[NCOMMON], x.id) != 0) {
-			st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "tool '%.*s' has toolgroup_id '%.*s', not '%.*s'", (int) sg_utf8_prefix(tv[C_ID], 150), tv[C_ID], (int) sg_utf8_prefix(tv[NCOMMON], 150), tv[NCOMMON], (int) sg_utf8_prefix(x.id, 150), x.id);
+			st = sg_fail(err, SG_E_BAD_REQUEST, NULL, "tool '%.*s' has toolgroup_id '%.*s', not '%.*s'",
+				     (int) sg_utf8_prefix(tv[C_ID], 150), tv[C_ID],
+				     (int) sg_utf8_prefix(tv[NCOMMON], 150), tv[NCOMMON],
+				     (int) sg_utf8_prefix(x.id, 150), x.id);
 		}
 	}
 	if (st != SG_OK)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list.h"
 #include "log.h"
 #include "mcp.h"
 #include "provider.h"
@@ -230,37 +231,6 @@ get_visible(struct request *r, enum sg_rtype t, json_t **out)
 	return SG_OK;
 }
 
-sg_status
-resources_list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
-		       resources_entry_fn entry)
-{
-	struct registry_iter it;
-	struct http_list l = {0};
-	json_t *obj = NULL;
-	long long created;
-	sg_status st = registry_iter_open(&it, t, group);
-
-	if (st != SG_OK)
-		goto out;
-	st = http_list_begin(&l, r, head);
-	while (st == SG_OK && r->method != SG_HEAD) {
-		st = registry_iter_next(&it, &obj, &created);
-		if (st != SG_OK || obj == NULL)
-			break;
-		if (identity_can_see(&r->id, obj))
-			st = entry(&l, obj, created);
-		json_decref(obj);
-		obj = NULL;
-	}
-	if (st == SG_OK)
-		st = http_list_end(&l, "]}");
-out:
-	json_decref(obj);
-	registry_iter_free(&it);
-	http_list_free(&l);
-	return r->client_gone ? SG_OK : st; /* nobody to tell; the access log says client-gone */
-}
-
 /* A native list's item: the object without access_attributes (the seed's list serialization). */
 static sg_status
 list_entry(struct http_list *l, json_t *obj, long long created)
@@ -280,7 +250,7 @@ list_entry(struct http_list *l, json_t *obj, long long created)
 static sg_status
 stream_list(struct request *r, enum sg_rtype t, const char *group)
 {
-	sg_status st = resources_list_visible(r, t, group, "{\"data\":[", list_entry);
+	sg_status st = list_visible(r, t, group, "{\"data\":[", list_entry);
 
 	return st != SG_OK ? registry_fail(r, st) : SG_OK;
 }

@@ -35,19 +35,6 @@ sg_status resources_tools_list(struct request *r); /* GET  /v1/tools?toolgroup_i
 sg_status resources_not_implemented(struct request *r);
 
 /*
- * Answers a list of type t (for SG_RT_TOOL the tools of group, when not
- * NULL) as the registry is walked (registry_iter: no lock held while
- * writing) through http_list: head, then entry()'s item (http_list_item) for
- * each object the caller may see (identity_can_see; entry may add nothing,
- * and may modify obj), then "]}".  One request holds one batch and one chunk
- * whatever the registry's size.  SG_OK (also when the client went away);
- * else the failure, for the caller to answer if nothing was sent yet.
- */
-typedef sg_status (*resources_entry_fn)(struct http_list *l, json_t *obj, long long created);
-sg_status resources_list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
-				 resources_entry_fn entry) SG_MUST_CHECK;
-
-/*
  * Registers the config's models, shields, vector_dbs, datasets, scoring_fns,
  * the built-in scoring functions of each configured scoring provider
  * (scoring_builtin.h; a type whose list is unknown is logged), benchmarks and

@@ -133,10 +133,7 @@ START_TEST(query_get_decodes_values)
 	struct request r = {.query = query_cases[_i].query};
 	char *v = http_query_get(&r, query_cases[_i].key);
 
-	if (query_cases[_i].want == NULL)
-		ck_assert_ptr_null(v);
-	else
-		ck_assert_str_eq(v, query_cases[_i].want);
+	ck_assert_pstr_eq(v, query_cases[_i].want);
 	free(v);
 }
 END_TEST
@@ -168,6 +165,27 @@ START_TEST(fail_stores_valid_utf8)
 	ck_assert_str_eq(r.err.param, "");
 	http_request_reset(&r);
 	ck_assert_str_eq(r.err.msg, "");
+}
+END_TEST
+
+/* http_fail_err: a carrier of the caller's reaches the request whole, with the status the caller returns. */
+START_TEST(fail_err_copies_the_carrier)
+{
+	struct request r = {0};
+	struct sg_err e = {0};
+
+	(void) sg_fail(&e, SG_E_BAD_GATEWAY, "mcp_endpoint", "the MCP server is unreachable");
+	sg_err_detail(&e, "connect: refused");
+	ck_assert_int_eq(http_fail_err(&r, SG_E_BAD_GATEWAY, &e), SG_E_BAD_GATEWAY);
+	ck_assert_int_eq(r.err.status, SG_E_BAD_GATEWAY);
+	ck_assert_str_eq(r.err.msg, "the MCP server is unreachable");
+	ck_assert_str_eq(r.err.param, "mcp_endpoint");
+	ck_assert_str_eq(r.err.detail, "connect: refused");
+	/* The request's own carrier: nothing to copy, the status is the one given. */
+	ck_assert_int_eq(http_fail_err(&r, SG_E_GATEWAY_TIMEOUT, &r.err), SG_E_GATEWAY_TIMEOUT);
+	ck_assert_int_eq(r.err.status, SG_E_GATEWAY_TIMEOUT);
+	ck_assert_str_eq(r.err.msg, "the MCP server is unreachable");
+	http_request_reset(&r);
 }
 END_TEST
 
@@ -204,7 +222,8 @@ Suite *
 http_suite(void)
 {
 	const TTest *const pure[] = {path_decode_accepts_and_refuses, path_decode_stops_at_len,
-		query_check_accepts_and_refuses, fail_stores_valid_utf8, add_header_refuses_crlf, method_names, NULL};
+		query_check_accepts_and_refuses, fail_stores_valid_utf8, fail_err_copies_the_carrier,
+		add_header_refuses_crlf, method_names, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 
