@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "confpos.h"
 #include "json.h"
+#include "policy.h"
 #include "provider.h"
 
 #define MAX_FILE_BYTES (16u << 20)
@@ -180,6 +181,7 @@ static const struct {
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
 	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "providers", 0 },
+	{ "access_policy", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
 	{ "datasets", F(datasets) }, { "scoring_fns", F(scoring_fns) }, { "benchmarks", F(benchmarks) },
@@ -296,6 +298,16 @@ parse_section(struct confpos_loader *L, const char *section, json_t *obj)
 
 /* ---- Loading ---- */
 
+/* policy_parse's problems, placed like every other key's. */
+static void
+policy_problem(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got)
+{
+	if (got != NULL)
+		confpos_report(ctx, path, at_key, "%s, got %s", msg, SG_CONF_GOT(got));
+	else
+		confpos_report(ctx, path, at_key, "%s", msg);
+}
+
 static void
 validate(struct confpos_loader *L, json_t *root)
 {
@@ -313,6 +325,11 @@ validate(struct confpos_loader *L, json_t *root)
 			confpos_report_unknown(L, key, key, names, SG_ARRAY_LEN(names), "key");
 		} else if (strcmp(key, "providers") == 0) {
 			provider_parse_config(L, v);
+		} else if (strcmp(key, "access_policy") == 0) {
+			policy_free(L->c->policy);
+			L->c->policy = NULL;
+			if (policy_parse(v, key, policy_problem, L, &L->c->policy) == SG_E_NOMEM)
+				L->nomem = true;
 		} else if (toplevel[t].off == 0) {
 			if (strcmp(key, "version") != 0 && strcmp(key, "image_name") != 0)
 				parse_section(L, key, v);
@@ -409,6 +426,8 @@ load(const char *text, size_t len, const char *name, char **errors)
 			confpos_report(&L, "", false, "the configuration must be a JSON object, got %s",
 				       SG_CONF_GOT(L.c->root));
 		validate(&L, L.c->root);
+		if (L.c->policy == NULL && L.nprobs == 0 && (L.c->policy = policy_default(&L.c->admin_roles)) == NULL)
+			L.nomem = true;
 	}
 	rootpath = NULL;
 out:
@@ -488,6 +507,7 @@ conf_free(struct sg_conf *c)
 	free(c->pid_file);
 	free(c->conninfo);
 	sg_strv_free(&c->admin_roles);
+	policy_free(c->policy);
 	json_decref(c->root);
 	free(c);
 }

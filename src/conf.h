@@ -25,6 +25,8 @@ enum sg_api {
 	SG_API_COUNT
 };
 
+struct sg_policy;
+
 struct sg_provider {
 	enum sg_api api;
 	char *provider_id;
@@ -88,6 +90,9 @@ struct sg_conf {
 	bool auth_required;      /* auth.required, default false */
 	struct sg_strv admin_roles; /* auth.admin_roles, default ["admin"] */
 	int key_cache_ttl_s;     /* auth.key_cache_ttl, default 5 */
+
+	/* "access_policy" (policy.h): the configured rules, else policy_default(admin_roles); never NULL once loaded */
+	struct sg_policy *policy;
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;

@@ -21,6 +21,7 @@
 #include "identity.h"
 #include "log.h"
 #include "principal.h"
+#include "registry.h"
 
 #define CACHE_SLOTS 128
 #define NAME_MAX_LEN 256
@@ -192,6 +193,7 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 	sg_status st = SG_OK;
 
 	identity_reset(id);
+	id->policy = conf != NULL ? conf->policy : NULL;
 	if (principal != NULL && *principal != '\0') {
 		if (!name_ok(principal)) {
 			st = sg_fail(err, SG_E_BAD_REQUEST, NULL,
@@ -277,30 +279,65 @@ out:
 	return st;
 }
 
-bool
-identity_can_access(const struct identity *id, const struct sg_attrs *obj)
+/* The policy's view of obj; false when its access_attributes are malformed (a is freed). */
+static bool
+object_of(const json_t *obj, struct sg_attrs *a, struct policy_object *po)
 {
-	if (id != NULL && id->admin)
-		return true;
-	return acl_check(obj, id ? &id->attrs : NULL);
+	if (acl_attrs_from_json(json_object_get(obj, "access_attributes"), a, NULL, 0) != SG_OK) {
+		log_warn("an object with malformed access_attributes is refused");
+		acl_attrs_free(a);
+		return false;
+	}
+	*po = (struct policy_object){.type = json_string_value(json_object_get(obj, "type")),
+				     .identifier = json_string_value(json_object_get(obj, "identifier")),
+				     .attrs = a};
+	po->owner_known = po->origin_known = registry_origin(obj, &po->owner, &po->from_config);
+	return true;
+}
+
+static enum policy_verdict
+decide(const struct identity *id, enum sg_action action, const json_t *obj, bool given, const char *owner,
+       bool from_config, size_t *rule)
+{
+	struct sg_attrs a;
+	struct policy_object po;
+	struct policy_caller pc;
+	enum policy_verdict v;
+
+	if (rule != NULL)
+		*rule = SIZE_MAX;
+	if (id == NULL)
+		return POLICY_PERMIT;
+	if (!object_of(obj, &a, &po))
+		return POLICY_NO_MATCH;
+	if (given) {
+		po.owner = owner;
+		po.owner_known = po.origin_known = true;
+		po.from_config = from_config;
+	}
+	pc = (struct policy_caller){.principal = id->principal, .attrs = &id->attrs};
+	v = policy_decide(id->policy, &pc, action, &po, rule);
+	acl_attrs_free(&a);
+	return v;
+}
+
+enum policy_verdict
+identity_decide(const struct identity *id, enum sg_action action, const json_t *obj, size_t *rule)
+{
+	return decide(id, action, obj, false, NULL, false, rule);
+}
+
+enum policy_verdict
+identity_decide_at(const struct identity *id, enum sg_action action, const json_t *obj, const char *owner,
+		   bool from_config, size_t *rule)
+{
+	return decide(id, action, obj, true, owner, from_config, rule);
 }
 
 bool
 identity_can_see(const struct identity *id, const json_t *obj)
 {
-	struct sg_attrs a;
-	bool ok;
-
-	if (id != NULL && id->admin)
-		return true;
-	if (acl_attrs_from_json(json_object_get(obj, "access_attributes"), &a, NULL, 0) != SG_OK) {
-		log_warn("an object with malformed access_attributes is hidden");
-		acl_attrs_free(&a);
-		return false;
-	}
-	ok = acl_check(&a, id ? &id->attrs : NULL);
-	acl_attrs_free(&a);
-	return ok;
+	return identity_decide(id, SG_ACT_READ, obj, NULL) == POLICY_PERMIT;
 }
 
 void
@@ -312,4 +349,5 @@ identity_reset(struct identity *id)
 	id->key_id = NULL;
 	acl_attrs_free(&id->attrs);
 	id->admin = false;
+	id->policy = NULL;
 }

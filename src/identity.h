@@ -17,6 +17,7 @@
 #define SG_IDENTITY_H
 
 #include "acl.h"
+#include "policy.h"
 
 struct sg_conf;
 
@@ -44,7 +45,9 @@ struct identity_params {
 struct identity {
 	char *principal;       /* NULL: anonymous */
 	struct sg_attrs attrs; /* the caller's attributes (auth service ∪ principal_attributes) */
-	bool admin;            /* holds one of auth.admin_roles: sees and manages everything */
+	bool admin;            /* holds one of auth.admin_roles (the rules outside the policy: attributes it may give,
+				  MCP endpoints it may register) */
+	const struct sg_policy *policy; /* the access policy in force (the config's); NULL denies everything */
 	char *key_id;          /* the stackgate API key that authenticated the caller; NULL: none */
 };
 
@@ -71,12 +74,29 @@ struct identity {
 sg_status identity_resolve(const struct sg_conf *conf, const struct identity_params *p, struct identity *id,
 			   struct sg_err *err) SG_MUST_CHECK;
 
-/* The single access decision for listing, reading, writing and calling: admin, or acl_check(obj, caller). */
-bool identity_can_access(const struct identity *id, const struct sg_attrs *obj);
+/*
+ * The access policy's decision (policy.h) for the caller id doing action on
+ * obj, a registry object: its "type", "identifier", "access_attributes"
+ * (absent or null = no ACL; malformed: deny) and its origin member
+ * (registry_origin: owner and from_config; without one the owner and origin
+ * conditions are undecidable).  id NULL is start-up (the config registers):
+ * permitted.  *rule (may be NULL) gets the deciding rule's index (SIZE_MAX:
+ * none, or id NULL).
+ */
+enum policy_verdict identity_decide(const struct identity *id, enum sg_action action, const json_t *obj, size_t *rule);
 
 /*
- * The same decision for a registry object (its "access_attributes" member:
- * absent or null = no ACL).  A malformed member denies (fails closed).
+ * The same with the origin given: owner (NULL: unowned) and from_config,
+ * for an object not stored yet (a create: owned by its creator, not from the
+ * config) and for a row the registry locked (an unregister).
+ */
+enum policy_verdict identity_decide_at(const struct identity *id, enum sg_action action, const json_t *obj,
+				       const char *owner, bool from_config, size_t *rule);
+
+/*
+ * The one read decision, for listing, getting, calling and every reference:
+ * identity_decide(id, SG_ACT_READ, obj) == POLICY_PERMIT.  An object a caller
+ * may not read answers like a missing one.
  */
 bool identity_can_see(const struct identity *id, const json_t *obj);
 

@@ -4,7 +4,7 @@
  * library; this file only parses arguments and calls it.
  *
  *   stackgate serve --config FILE [--migrate]
- *   stackgate check-config FILE
+ *   stackgate check-config [--print-policy] FILE
  *   stackgate migrate [--config FILE]
  *   stackgate principal add|set|list|remove …   [--config FILE]
  *   stackgate key create|list|revoke …          [--config FILE]
@@ -23,6 +23,7 @@
 #include "db.h"
 #include "json.h"
 #include "log.h"
+#include "policy.h"
 #include "supervisor.h"
 
 static void
@@ -30,7 +31,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: stackgate serve --config FILE [--migrate]\n"
-		"       stackgate check-config FILE\n"
+		"       stackgate check-config [--print-policy] FILE\n"
 		"       stackgate migrate [--config FILE]\n"
 		"       stackgate principal add|set|list|remove NAME [--role R]... [--team T]...\n"
 		"                 [--project P]... [--namespace N]... [--config FILE]\n"
@@ -56,6 +57,23 @@ load(const char *path)
 		free(errors);
 	}
 	return c;
+}
+
+/* The policy in force (configured or default), as the config would write it, on stdout. */
+static int
+print_access_policy(const struct sg_conf *c)
+{
+	json_t *j = policy_to_json(c->policy);
+	char *text = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(j);
+	if (text == NULL) {
+		fprintf(stderr, "stackgate: out of memory\n");
+		return 1;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
 }
 
 /* Removes "--config FILE" (or --config=FILE) from argv; returns the file or NULL. */
@@ -132,7 +150,7 @@ main(int argc, char **argv)
 {
 	const char *cmd, *file;
 	struct sg_conf *c = NULL;
-	int rc;
+	int rc = 0;
 
 	sg_json_init(); /* before the config, the first JSON made */
 	if (argc < 2) {
@@ -151,6 +169,12 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "check-config") == 0) {
+		bool print_policy = argc > 1 && strcmp(argv[1], "--print-policy") == 0;
+
+		if (print_policy) {
+			argc--;
+			argv++;
+		}
 		file = take_config(&argc, argv);
 		if (file == NULL && argc == 2)
 			file = argv[1];
@@ -161,9 +185,12 @@ main(int argc, char **argv)
 		c = load(file);
 		if (c == NULL)
 			return 1;
-		printf("%s: configuration is valid\n", file);
+		if (print_policy)
+			rc = print_access_policy(c);
+		else
+			printf("%s: configuration is valid\n", file);
 		conf_free(c);
-		return 0;
+		return rc;
 	}
 
 	file = take_config(&argc, argv);

@@ -47,7 +47,7 @@ select_list(enum sg_rtype t, char *sel, size_t len)
 		ns += (size_t) snprintf(sel + ns, len - ns, "%s%s%s%s", i ? ", " : "", arr ? "to_json(" : "", c->name,
 					arr ? ")" : "");
 	}
-	snprintf(sel + ns, len - ns, ", extract(epoch FROM created_at)::bigint, seq");
+	snprintf(sel + ns, len - ns, ", extract(epoch FROM created_at)::bigint, seq, from_config");
 }
 
 static void
@@ -58,6 +58,8 @@ build_sql(enum sg_rtype t)
 	const struct rdesc *d = &registry_rdesc[t];
 	const char *tb = d->table;
 	char (*s)[SQL_MAX] = registry_sql[t];
+	char sets[1024];
+	size_t nset = 0;
 	/* Per kind: how a parameter becomes the column's type. */
 	static const char *const vpre[] = {"", "", "", "sg_registry_text_array(", ""};
 	static const char *const vsuf[] = {"", "::integer", "::jsonb", "::jsonb)", "::boolean"};
@@ -69,11 +71,17 @@ build_sql(enum sg_rtype t)
 		nc += (size_t) snprintf(cols + nc, sizeof(cols) - nc, "%s, ", c->name);
 		nv += (size_t) snprintf(vals + nv, sizeof(vals) - nv, "%s$%zu%s, ", vpre[c->kind], i + 1,
 					vsuf[c->kind]);
+		if (i != C_ID && i != C_OWNER)
+			nset += (size_t) snprintf(sets + nset, sizeof(sets) - nset, "%s%s = %s$%zu%s", nset ? ", " : "",
+						  c->name, vpre[c->kind], i + 1, vsuf[c->kind]);
 	}
+	snprintf(s[Q_UPDATE], sizeof(s[Q_UPDATE]),
+		 "UPDATE %s SET %s WHERE identifier = $1 AND owner IS NOT DISTINCT FROM $%d RETURNING %s", tb, sets,
+		 C_OWNER + 1, sel);
 	snprintf(s[Q_GET], sizeof(s[Q_GET]), "SELECT %s FROM %s WHERE identifier = $1", sel, tb);
 	snprintf(s[Q_LOCK], sizeof(s[Q_LOCK]), "SELECT %s FROM %s WHERE identifier = $1 FOR SHARE", sel, tb);
 	snprintf(s[Q_LOCK_DELETE], sizeof(s[Q_LOCK_DELETE]),
-		 "SELECT %s, from_config FROM %s WHERE identifier = $1 FOR UPDATE", sel, tb);
+		 "SELECT %s FROM %s WHERE identifier = $1 FOR UPDATE", sel, tb);
 	snprintf(s[Q_LIST], sizeof(s[Q_LIST]), "SELECT %s FROM %s ORDER BY seq", sel, tb);
 	snprintf(s[Q_LIST_GROUP], sizeof(s[Q_LIST_GROUP]),
 		 "SELECT %s FROM %s WHERE toolgroup_id = $1 ORDER BY seq", sel, tb);
@@ -133,17 +141,65 @@ registry_cmd(PGconn *c, struct txn *x, const char *s)
 bool
 registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out)
 {
-	const char *v[MAXROW + 2];
+	const char *v[MAXROW + 3];
 	size_t n = registry_row_ncols(t);
+	json_t *origin;
 
-	for (size_t j = 0; j < n + 2; j++)
+	for (size_t j = 0; j < n + 3; j++)
 		v[j] = PQgetisnull(r, i, (int) j) ? NULL : PQgetvalue(r, i, (int) j);
 	out->created = v[n] ? strtoll(v[n], NULL, 10) : 0;
 	out->seq = v[n + 1] ? strtoll(v[n + 1], NULL, 10) : 0;
 	out->obj = registry_row_to_object(t, v);
+	/* The owner and origin ride along for access decisions (registry.h); the API never shows them. */
+	origin = out->obj != NULL ? json_pack("{s:s?, s:b}", "owner", v[C_OWNER], "from_config",
+					      v[n + 2] != NULL && v[n + 2][0] == 't')
+				  : NULL;
+	if (out->obj != NULL && (origin == NULL || json_object_set_new(out->obj, REGISTRY_ORIGIN_KEY, origin) != 0)) {
+		json_decref(out->obj);
+		out->obj = NULL;
+		log_error("registry: out of memory reading %s '%s'", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
+		return false;
+	}
 	if (out->obj == NULL)
 		log_error("registry: %s '%s' has a malformed row", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
 	return out->obj != NULL;
+}
+
+bool
+registry_origin(const json_t *obj, const char **owner, bool *from_config)
+{
+	const json_t *o = json_object_get(obj, REGISTRY_ORIGIN_KEY);
+
+	*owner = json_string_value(json_object_get(o, "owner"));
+	*from_config = json_is_true(json_object_get(o, "from_config"));
+	return json_is_object(o);
+}
+
+json_t *
+registry_public(json_t *obj)
+{
+	json_t *copy;
+
+	if (json_object_get(obj, REGISTRY_ORIGIN_KEY) == NULL)
+		return obj;
+	copy = json_copy(obj);
+	json_decref(obj);
+	if (copy != NULL && json_object_del(copy, REGISTRY_ORIGIN_KEY) != 0) {
+		json_decref(copy);
+		copy = NULL;
+	}
+	return copy;
+}
+
+/* Whether a stored object (with its origin) is the canonical new one: the origin is no part of it. */
+static bool
+same_object(json_t *stored, const json_t *canon)
+{
+	json_t *pub = registry_public(json_incref(stored));
+	bool same = pub != NULL && json_equal(pub, canon);
+
+	json_decref(pub);
+	return same;
 }
 
 static void
@@ -308,7 +364,7 @@ registry_taken_message(enum sg_rtype t, const char *identifier, struct sg_err *e
 static sg_status
 differs(struct txn *x, const json_t *old)
 {
-	if (json_equal(old, x->canon))
+	if (same_object((json_t *) old, x->canon))
 		return SG_OK;
 	return registry_taken_message(x->t, x->id, x->err);
 }
@@ -368,7 +424,7 @@ same_tools(PGconn *c, struct txn *x)
 		same = registry_row_of(SG_RT_TOOL, r, i, &old);
 		for (size_t j = 0; same && j < x->ntools; j++) {
 			if (strcmp(PQgetvalue(r, i, C_ID), x->tvals[j * MAXROW + C_ID]) == 0) {
-				same = json_equal(old.obj, x->tcanon[j]);
+				same = same_object(old.obj, x->tcanon[j]);
 				break;
 			}
 			same = j + 1 < x->ntools;
@@ -532,6 +588,50 @@ registry_register(enum sg_rtype t, json_t *obj, const char *owner, bool from_con
 	if (st == SG_OK && stored != NULL)
 		*stored = json_incref(x.row.obj);
 out:
+	json_decref(x.row.obj);
+	json_decref(x.canon);
+	registry_row_free(t, vals);
+	return st;
+}
+
+/* UPDATE the row as x->vals says; SG_E_NOT_FOUND when it is gone or changed hands meanwhile. */
+static sg_status
+tx_replace(PGconn *c, struct txn *x)
+{
+	size_t n = registry_row_ncols(x->t);
+	sg_status st = registry_cmd(c, x, "BEGIN");
+	PGresult *r = st == SG_OK ? registry_q(c, x, registry_sql[x->t][Q_UPDATE], (int) n,
+					       (const char *const *) x->vals, &st)
+				  : NULL;
+
+	if (st != SG_OK && r != NULL)
+		st = insert_failed(x, x->t, x->vals, r, st);
+	else if (st == SG_OK && PQntuples(r) == 0)
+		st = SG_E_NOT_FOUND;
+	else if (st == SG_OK && !registry_row_of(x->t, r, 0, &x->row))
+		st = SG_E_INTERNAL;
+	PQclear(r);
+	return st;
+}
+
+sg_status
+registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, struct sg_err *err)
+{
+	char *vals[MAXROW];
+	struct txn x = {.t = t, .vals = vals, .err = err};
+	sg_status st;
+
+	*stored = NULL;
+	if ((unsigned) t >= SG_RT_COUNT || t == SG_RT_TOOL_GROUP || t == SG_RT_TOOL)
+		return sg_fail(err, SG_E_BAD_REQUEST, NULL, "tool groups and tools are not replaced");
+	registry_ensure_init();
+	st = prepare(t, obj, owner, vals, &x.canon, err);
+	if (st == SG_OK) {
+		x.id = vals[C_ID];
+		st = registry_run(tx_replace, &x);
+	}
+	if (st == SG_OK)
+		*stored = json_incref(x.row.obj);
 	json_decref(x.row.obj);
 	json_decref(x.canon);
 	registry_row_free(t, vals);

@@ -108,6 +108,22 @@ sg_status registry_open(const struct sg_conf *conf) SG_MUST_CHECK;
 void registry_close(void);
 
 /*
+ * Objects read from the registry (registry_get, registry_list, the walk, a
+ * register's *stored) carry one member more than the API shows:
+ * REGISTRY_ORIGIN_KEY, {"owner": the registering principal or null,
+ * "from_config": bool}, for access decisions (the policy's owner and origin
+ * conditions).  registry_origin() reads it: false when the object has none
+ * (then *owner is NULL and *from_config false).  registry_public() takes
+ * obj (its reference) and returns the object as the API shows it, without
+ * the member: obj itself when it has none, else a new shallow copy (obj may
+ * be shared with the cache: never modified); NULL when out of memory.
+ * Unknown to registry_row_from_object, the member is never stored.
+ */
+#define REGISTRY_ORIGIN_KEY "__stackgate_origin"
+bool registry_origin(const json_t *obj, const char **owner, bool *from_config);
+json_t *registry_public(json_t *obj);
+
+/*
  * The object with that identifier: a new reference in *out, or
  * SG_E_NOT_FOUND.  The object may be shared with the cache and other threads:
  * read it, dump it, decref it, never modify it (json_copy() first).
@@ -195,6 +211,18 @@ sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, boo
 			    bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /*
+ * Replaces the stored object obj's identifier names by obj (complete, as for
+ * registry_register), keeping its owner and from_config: an update the
+ * access policy permitted.  owner is the owner the caller saw (from the
+ * stored object's origin): a row that changed hands meanwhile, or is gone,
+ * is SG_E_NOT_FOUND and stays as it is.  Foreign keys as registry_register
+ * (409).  *stored a new reference to the object as stored.  Not for tool
+ * groups or tools (SG_E_BAD_REQUEST): a group's tools come from its provider.
+ */
+sg_status registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, struct sg_err *err)
+	SG_MUST_CHECK;
+
+/*
  * The one message for an identifier taken by a different object (or by one
  * the caller may not see): "<Label> 'x' already exists", x cut at a
  * character boundary, in err; returns SG_E_CONFLICT.  It names nothing of
@@ -264,6 +292,15 @@ long long registry_created_at(enum sg_rtype t, const char *identifier);
  * start (the supervisor, after migrations).
  */
 sg_status registry_sync_providers(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
+
+/*
+ * Writes the access policy in force (conf->policy, as policy_to_json) and
+ * auth.admin_roles to the table access_policy, replacing what any process
+ * wrote before: sg_can() and principal_visible_resources decide with it.
+ * Call at start and on every reload (the supervisor, after migrations).
+ * registry_policy.c.
+ */
+sg_status registry_sync_policy(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Rows (registry_rows.c).  A row of type t is registry_row_ncols(t)

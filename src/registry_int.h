@@ -62,12 +62,15 @@ const struct col *registry_col_at(enum sg_rtype t, size_t i);
 /* ---- SQL text and transactions (registry.c) ---- */
 
 /*
+ * Every select list is the columns, then created_at, seq and from_config.
  * Q_LOCK reads a row FOR SHARE (register); Q_LOCK_DELETE reads it FOR UPDATE
- * with from_config after created_at and seq (unregister decides on it);
- * Q_CLAIM marks a row as the config's; Q_USERS lists up to USERS_MAX objects
+ * (unregister decides on it);
+ * Q_CLAIM marks a row as the config's; Q_UPDATE replaces every column but
+ * identifier and owner (and from_config) of the row whose owner is still $4
+ * (registry_replace); Q_USERS lists up to USERS_MAX objects
  * of rdesc.users_t that refer to $1, in registration order.
  */
-enum { Q_GET, Q_LOCK, Q_LOCK_DELETE, Q_LIST, Q_LIST_GROUP, Q_INSERT, Q_CLAIM, Q_DELETE, Q_USERS, Q_COUNT };
+enum { Q_GET, Q_LOCK, Q_LOCK_DELETE, Q_LIST, Q_LIST_GROUP, Q_INSERT, Q_CLAIM, Q_DELETE, Q_USERS, Q_UPDATE, Q_COUNT };
 #define USERS_MAX 50
 /* The statements per type, built from the descriptors by registry_ensure_init(); read-only after. */
 #define SQL_MAX 3072
@@ -80,7 +83,7 @@ extern char registry_sql[SG_RT_COUNT][Q_COUNT][SQL_MAX];
  */
 void registry_ensure_init(void);
 
-/* An object as read back: the API object, and its created_at (epoch seconds) and seq columns. */
+/* An object as read back: the API object with its origin (registry.h), and its created_at (epoch seconds) and seq columns. */
 struct row {
 	json_t *obj;
 	long long created, seq;
@@ -116,7 +119,7 @@ PGresult *registry_q(PGconn *c, struct txn *x, const char *s, int n, const char 
 sg_status registry_cmd(PGconn *c, struct txn *x, const char *s);
 /*
  * Row i of r (a select list of registry_sql: the columns, then created_at
- * and seq) into *out: out->obj a new reference.  false when the row is
+ * seq and from_config) into *out: out->obj a new reference, with its origin.  false when the row is
  * malformed (logged; out->obj NULL).
  */
 bool registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out);

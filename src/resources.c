@@ -7,10 +7,13 @@
  * object; providers are chosen from the config by API and never by
  * hard-coded ids; references (embedding model, dataset, scoring functions)
  * must exist and be visible; tool groups carry their creator's ACL and lose
- * their tools with them.  Tenants stay apart: a caller gives only
- * access_attributes it holds (resources_acl_for), only the owner or an admin
- * unregisters (resources_may_unregister, asked by the registry on the row it
- * locks for the DELETE), and a 409 reads the same whatever is in the way.
+ * their tools with them.  Every decision is the access policy's (policy.h,
+ * through identity_decide*): reading (lists, gets, calls, references),
+ * creating, updating (a conflicting re-registration) and deleting
+ * (resources_may_unregister, asked by the registry on the row it locks for
+ * the DELETE).  Tenants stay apart: a caller gives only access_attributes
+ * it holds (resources_acl_for, outside the policy), and a 409 reads the same
+ * whatever is in the way.
  *
  * Validation and defaults are pure (resources_build(), in
  * resources_build.c); this file holds the handlers, the registration flow
@@ -124,6 +127,14 @@ same_tool_group_source(const json_t *a, const json_t *b)
 	return !json_is_object(ea) || json_equal(json_object_get(ea, "uri"), json_object_get(eb, "uri"));
 }
 
+/* The 403 for a create the access policy refuses. */
+static sg_status
+denied_create(enum sg_rtype t, const char *ident, struct sg_err *err)
+{
+	return sg_fail(err, SG_E_FORBIDDEN, NULL, "the access policy does not permit creating %s '%.*s'",
+		       registry_type_label(t), (int) sg_utf8_prefix(ident, 300), ident);
+}
+
 sg_status
 resources_register_object(const struct sg_conf *conf, const struct identity *id, struct request *r, enum sg_rtype t,
 			  json_t *body, json_t **stored, bool *created, struct sg_err *err)
@@ -131,6 +142,7 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	struct lookup_ctx lc = {.id = id};
 	const char *owner = id != NULL ? id->principal : NULL, *ident;
 	json_t *obj = NULL, *tools = NULL, *existing = NULL;
+	bool replaced = false, may_create = true;
 	sg_status st;
 
 	*stored = NULL;
@@ -139,6 +151,18 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	if (st != SG_OK)
 		goto out;
 	ident = json_string_value(json_object_get(obj, "identifier"));
+	if (id != NULL) {
+		/* A new object is a create, judged before any upstream or MCP server is contacted. */
+		may_create = identity_decide_at(id, SG_ACT_CREATE, obj, owner, false, NULL) == POLICY_PERMIT;
+		st = registry_get(t, ident, &existing);
+		if (st == SG_E_NOT_FOUND && !may_create) {
+			st = denied_create(t, ident, err);
+			goto out;
+		}
+		if (st != SG_OK && st != SG_E_NOT_FOUND)
+			goto out;
+		st = SG_OK;
+	}
 	if (t == SG_RT_MODEL && id != NULL) {
 		/* Like the seed's remote providers: the upstream must serve the model (when the provider says to check). */
 		const struct sg_provider *p =
@@ -157,30 +181,59 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		 * An identifier taken by another provider or endpoint, or by a group the caller cannot see (whatever
 		 * its source: the answer must not depend on it), is a conflict before any MCP server is contacted.
 		 */
-		st = registry_get(t, ident, &existing);
-		if (st == SG_OK &&
+		if (id == NULL && (st = registry_get(t, ident, &existing)) != SG_OK && st != SG_E_NOT_FOUND)
+			goto out;
+		if (existing != NULL &&
 		    ((id != NULL && !identity_can_see(id, existing)) || !same_tool_group_source(existing, obj))) {
 			st = SG_E_CONFLICT;
 			goto out;
 		}
-		if (st != SG_OK && st != SG_E_NOT_FOUND)
-			goto out;
 		st = resources_tool_group_tools(conf, obj, id, r, &tools, err);
 		if (st != SG_OK)
 			goto out;
 		st = registry_register_tool_group(obj, tools, owner, id == NULL, stored, created, err);
 	} else {
 		st = registry_register(t, obj, owner, id == NULL, stored, created, err);
+		/* A conflicting re-registration is an update: permitted, it replaces the object (its owner stays). */
+		if (st == SG_E_CONFLICT && existing != NULL && t != SG_RT_TOOL && identity_can_see(id, existing) &&
+		    identity_decide(id, SG_ACT_UPDATE, existing, NULL) == POLICY_PERMIT) {
+			const char *was_owner;
+			bool was_config;
+
+			(void) registry_origin(existing, &was_owner, &was_config);
+			sg_err_reset(err);
+			st = registry_replace(t, obj, was_owner, stored, err);
+			replaced = st == SG_OK;
+		}
+	}
+	/*
+	 * The object in the way was gone by the time the registry looked, and it stored this one: a create after
+	 * all, which the caller may not do.  Undone at once (it was visible for that instant).
+	 */
+	if (st == SG_OK && *created && !may_create) {
+		struct sg_err undo_err = {0};
+		sg_status undo = t == SG_RT_TOOL_GROUP ? registry_unregister_tool_group(ident, NULL, &undo_err)
+						       : registry_unregister(t, ident, NULL, &undo_err);
+
+		if (undo != SG_OK)
+			log_error("%s '%s': could not undo a create the access policy refuses: %s", registry_type_name(t),
+				  ident, undo_err.msg);
+		json_decref(*stored);
+		*stored = NULL;
+		*created = false;
+		st = denied_create(t, ident, err);
+		goto out;
 	}
 	/* Echoing a stored object is only for callers who may see it. */
-	if (st == SG_OK && !*created && id != NULL && !identity_can_see(id, *stored)) {
+	if (st == SG_OK && !*created && !replaced && id != NULL && !identity_can_see(id, *stored)) {
 		json_decref(*stored);
 		*stored = NULL;
 		sg_err_reset(err);
 		st = SG_E_CONFLICT;
 	}
 	if (st == SG_OK)
-		log_info("%s %s '%s' (provider %s)%s%s", *created ? "registered" : "re-registered (unchanged)",
+		log_info("%s %s '%s' (provider %s)%s%s",
+			 *created ? "registered" : replaced ? "replaced (an update)" : "re-registered (unchanged)",
 			 registry_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
 			 owner ? " for " : "", owner ? owner : "");
 out:
@@ -240,6 +293,7 @@ list_entry(struct http_list *l, json_t *obj, long long created)
 
 	(void) created;
 	json_object_del(obj, "access_attributes");
+	json_object_del(obj, REGISTRY_ORIGIN_KEY);
 	text = json_dumps(obj, JSON_COMPACT);
 	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
 	free(text);
@@ -281,7 +335,8 @@ resources_get(struct request *r)
 
 	if (st != SG_OK)
 		return st;
-	r->reply = obj;
+	if ((r->reply = registry_public(obj)) == NULL)
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 
@@ -298,7 +353,8 @@ resources_register(struct request *r)
 	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &r->err);
 	if (st != SG_OK)
 		return st;
-	r->reply = stored;
+	if ((r->reply = registry_public(stored)) == NULL)
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return SG_OK;
 }
 

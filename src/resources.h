@@ -113,14 +113,20 @@ sg_status resources_tool_group_tools(const struct sg_conf *conf, const json_t *g
  * Registers one object for caller id (NULL: start-up, no owner, marked as
  * the config's; an anonymous caller's objects have no owner either) on
  * behalf of request r (NULL at start-up; its client leaving stops an MCP
- * call): build;
- * for a model with a caller, provider_check_model_served() (400 when the
+ * call): build; with a caller, the access policy's create decision (a new
+ * identifier the policy does not let it create: 403, before anything else
+ * is asked; one that was taken but vanished before the write is undone and
+ * 403 too); for a model with a caller, provider_check_model_served() (400 when the
  * upstream does not serve provider_model_id, 502/504 when it cannot be
  * asked); for a tool group its tools (a group id already taken by another
  * provider or endpoint is a 409 before any MCP server is contacted); then
- * the registry write.  On SG_OK
- * *stored is a new reference to the stored object (an identical earlier
- * registration counts: *created = false).  Failures: SG_E_BAD_REQUEST,
+ * the registry write.  A conflicting re-registration of an object the
+ * caller reads is an update: when the policy permits it the object is
+ * replaced (registry_replace, owner kept; not for tool groups), else the
+ * 409 stays.  On SG_OK
+ * *stored is a new reference to the stored object, with its origin
+ * (registry_public() before showing it; an identical earlier registration
+ * or a replacement counts: *created = false).  Failures: SG_E_BAD_REQUEST,
  * SG_E_FORBIDDEN (access_attributes), SG_E_CONFLICT (the identifier, or a
  * tool name, is taken by a different object, or by one the caller may not
  * see: one message, registry_taken_message(), whichever it is; a tool group
@@ -135,15 +141,15 @@ sg_status resources_register_object(const struct sg_conf *conf, const struct ide
 
 /*
  * Whether caller id may unregister obj, whose owner is owner (NULL: none)
- * and which the config registered when from_config: the default rule (the
- * one place it is decided, so that an access policy can replace it).
- *  - a caller who cannot see obj (identity_can_see): SG_E_NOT_FOUND, with
- *    the message a missing object gets ("Model 'x' not found");
- *  - an admin (with a principal): SG_OK;
- *  - an object from the config: SG_E_FORBIDDEN for everyone else;
- *  - a caller with a principal: SG_OK for the owner, else SG_E_FORBIDDEN;
- *  - an anonymous caller (no principal): SG_OK for an ownerless object,
- *    else SG_E_FORBIDDEN.
+ * and which the config registered when from_config, as the access policy
+ * (id->policy) decides:
+ *  - a caller who may not read obj: SG_E_NOT_FOUND, with the message a
+ *    missing object gets ("Model 'x' not found");
+ *  - delete permitted: SG_OK;
+ *  - else SG_E_FORBIDDEN: under the default policy "… comes from the
+ *    configuration: only an admin may unregister it" for an object from the
+ *    config, else "… may be unregistered only by its owner or an admin";
+ *    under a configured one "the access policy does not permit deleting …".
  * Pure; t names the type in messages.  err gets the client message.
  */
 sg_status resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_t *obj, const char *owner,

@@ -383,24 +383,25 @@ resources_may_unregister(const struct identity *id, enum sg_rtype t, const json_
 			 bool from_config, struct sg_err *err)
 {
 	const char *ident = json_string_value(json_object_get(obj, "identifier"));
-	const char *principal = id != NULL ? id->principal : NULL;
 	int n;
 
 	if (ident == NULL)
 		ident = "";
 	n = (int) sg_utf8_prefix(ident, 300);
-	if (!identity_can_see(id, obj))
+	if (identity_decide_at(id, SG_ACT_READ, obj, owner, from_config, NULL) != POLICY_PERMIT)
 		return sg_fail(err, SG_E_NOT_FOUND, NULL, "%s '%.*s' not found", registry_type_label(t), n, ident);
-	if (principal != NULL && id->admin)
+	if (identity_decide_at(id, SG_ACT_DELETE, obj, owner, from_config, NULL) == POLICY_PERMIT)
 		return SG_OK;
+	/* The default policy's refusals keep their words; a configured policy's say which rule set refused. */
+	if (id != NULL && id->policy != NULL && !id->policy->is_default)
+		return sg_fail(err, SG_E_FORBIDDEN, NULL, "the access policy does not permit deleting %s '%.*s'",
+			       registry_type_label(t), n, ident);
 	if (from_config)
 		return sg_fail(err, SG_E_FORBIDDEN, NULL,
-				      "%s '%.*s' comes from the configuration: only an admin may unregister it",
-				      registry_type_label(t), n, ident);
-	if (principal != NULL ? owner != NULL && strcmp(owner, principal) == 0 : owner == NULL)
-		return SG_OK;
+			       "%s '%.*s' comes from the configuration: only an admin may unregister it",
+			       registry_type_label(t), n, ident);
 	return sg_fail(err, SG_E_FORBIDDEN, NULL, "%s '%.*s' may be unregistered only by its owner or an admin",
-			      registry_type_label(t), n, ident);
+		       registry_type_label(t), n, ident);
 }
 
 /* A new object with the Resource fields, in the API's order.  Steals acl. */

@@ -322,6 +322,9 @@ preregister(const struct sg_conf *conf)
 
 		if (registry_sync_providers(conf, &perr) != SG_OK)
 			log_warn("cannot record the configured providers: %s", perr.msg);
+		sg_err_reset(&perr);
+		if (registry_sync_policy(conf, &perr) != SG_OK)
+			log_warn("cannot record the access policy for SQL inspection: %s", perr.msg);
 		if (resources_preregister(conf) != SG_OK)
 			log_warn("some configured resources could not be registered (see above)");
 	}

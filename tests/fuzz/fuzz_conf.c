@@ -8,6 +8,9 @@
  * conf_provider() finds.  An input with a NUL byte goes through conf_load()
  * on a memfd instead (conf_load_string() stops at the first NUL).
  *
+ * An accepted config's access policy prints (policy_to_json) as rules that
+ * policy_parse() reads back as the same policy.
+ *
  * Also provider_config_masked() on the input (when it is JSON) and on every
  * accepted provider's config: the same tree with exactly the secret-named
  * keys' values replaced by "********".
@@ -28,6 +31,7 @@
 #include "conf.h"
 #include "confpos.h"
 #include "fuzz.h"
+#include "policy.h"
 #include "provider.h"
 
 int
@@ -172,6 +176,26 @@ check_errors(const char *errors, const char *name, size_t lines)
 	FUZZ_CHECK(positioned <= CONFPOS_MAX_PROBLEMS, "%zu problems shown, more than the cap", positioned);
 }
 
+/* The policy in force exists, and its JSON form reads back as the same policy. */
+static void
+check_policy(const struct sg_conf *c)
+{
+	json_t *j, *j2 = NULL;
+	struct sg_policy *again = NULL;
+
+	FUZZ_CHECK(c->policy != NULL, "an accepted config has no policy");
+	FUZZ_CHECK(c->policy->is_default == (json_object_get(c->root, "access_policy") == NULL),
+		   "the default policy is in force exactly when the config has no access_policy");
+	j = policy_to_json(c->policy);
+	FUZZ_CHECK(j != NULL, "policy_to_json failed");
+	FUZZ_CHECK(policy_parse(j, "access_policy", NULL, NULL, &again) == SG_OK, "the printed policy does not parse");
+	j2 = policy_to_json(again);
+	FUZZ_CHECK(j2 != NULL && json_equal(j, j2), "the printed policy reads back as another policy");
+	json_decref(j);
+	json_decref(j2);
+	policy_free(again);
+}
+
 static void
 check_conf(const struct sg_conf *c)
 {
@@ -225,6 +249,7 @@ check_conf(const struct sg_conf *c)
 		}
 		FUZZ_CHECK(conf_provider_nth(c, (enum sg_api) a, n) == NULL, "conf_provider_nth past the end");
 	}
+	check_policy(c);
 }
 
 /* A text with a NUL byte: the file path of conf_load(), through a memfd. */

@@ -145,6 +145,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		}
 	}
 	alice.principal = fuzz_strndup("alice", 5);
+	alice.policy = confs[0]->policy; /* the default policy of the first config (admin roles admin, root) */
 	alice.attrs.present = true;
 	alice.attrs.set[SG_ROLES] = alice.attrs.set[SG_TEAMS] = true;
 	if (!sg_strv_push(&alice.attrs.cat[SG_ROLES], "user") || !sg_strv_push(&alice.attrs.cat[SG_TEAMS], "ml"))

@@ -161,22 +161,7 @@ for who in alice bob admin; do
 	expect_eq "$view" "$api" "principal_visible_resources agrees with the API for $who"
 done
 
-check_bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate
-if [[ ! -x $check_bin && -f ${check_bin%/*}/Makefile ]]; then
-	make -C "${check_bin%/*}" -s check_stackgate >/dev/null 2>&1
-fi
-if [[ -x $check_bin ]]; then
-	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=acl CK_RUN_CASE=sql_agreement \
-		CK_VERBOSITY=normal "$check_bin" 2>&1); rc=$?
-	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
-		pass "acl_check (C) and sg_acl_check (SQL) agree on every case"
-	else
-		REQ_DESC="$check_bin (CK_RUN_CASE=sql_agreement)"; STATUS=$rc; BODY=$out
-		fail "acl_check (C) and sg_acl_check (SQL) agree on every case" "exit $rc"
-	fi
-else
-	fail "acl_check (C) and sg_acl_check (SQL) agree on every case" "no unit-test binary at $check_bin"
-fi
+unit_case acl sql_agreement "acl_check (C) and sg_acl_check (SQL) agree on every case"
 
 # ---- attribute changes take effect (the change notifies every process) ------------------------
 cli_ok "principal set acc-bob --team acc-b --team acc-a" principal set acc-bob --team acc-b --team acc-a

@@ -113,3 +113,24 @@ sg_restart_daemon() {
 	"$SG_ROOT/dev" _daemon_start "$conf" "$SG_RUN"
 	sg_wait_ready
 }
+
+# unit_case SUITE CASE NAME: one Check case of the unit-test binary, run against this stack's
+# database (SG_TEST_DATABASE_URL), as one check called NAME.
+unit_case() {
+	local bin=${BUILD_DIR:-$(dirname "$SG_BIN")}/check_stackgate out rc
+	if [[ ! -x $bin && -f ${bin%/*}/Makefile ]]; then
+		make -C "${bin%/*}" -s check_stackgate >/dev/null 2>&1
+	fi
+	if [[ ! -x $bin ]]; then
+		fail "$3" "no unit-test binary at $bin"
+		return 0
+	fi
+	out=$(cd "$SG_TEST_DIR/tmp" && SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL CK_RUN_SUITE=$1 CK_RUN_CASE=$2 \
+		CK_VERBOSITY=normal "$bin" 2>&1); rc=$?
+	if ((rc == 0)) && [[ $out == *"100%: Checks: 1, Failures: 0, Errors: 0"* ]]; then
+		pass "$3"
+	else
+		REQ_DESC="$bin (CK_RUN_SUITE=$1 CK_RUN_CASE=$2)"; STATUS=$rc; BODY=$out
+		fail "$3" "exit $rc"
+	fi
+}

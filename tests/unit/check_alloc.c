@@ -20,6 +20,7 @@
 
 #include "acl.h"
 #include "conf.h"
+#include "policy.h"
 #include "identity.h"
 #include "json.h"
 #include "openai.h"
@@ -158,6 +159,13 @@ static const char conf_text[] =
 	"      { \"provider_id\": \"rag-runtime\", \"provider_type\": \"inline::rag-runtime\", \"config\": {} }\n"
 	"    ]\n"
 	"  },\n"
+	"  \"access_policy\": [\n"
+	"    { \"permit\": { \"actions\": [\"read\"] }, \"description\": \"everyone reads\" },\n"
+	"    { \"forbid\": { \"actions\": [\"create\", \"delete\"], \"resource\": \"model::*\" },\n"
+	"      \"unless\": \"user with admin in roles\" },\n"
+	"    { \"permit\": { \"principal\": \"ci\", \"actions\": \"create\", \"resource\": \"benchmark::b1\" },\n"
+	"      \"when\": [\"user is owner\", \"user in owners teams\"] }\n"
+	"  ],\n"
 	"  \"models\": [ { \"model_id\": \"m1\", \"provider_id\": \"vllm\" },\n"
 	"              { \"model_id\": \"emb\", \"provider_id\": \"vllm\", \"model_type\": \"embedding\","
 	" \"metadata\": {\"embedding_dimension\": 384} } ],\n"
@@ -170,6 +178,7 @@ static const char conf_bad_text[] =
 	"{\n"
 	"  \"server\": { \"workers\": 0, \"threads\": \"many\", \"bogus\": 1 },\n"
 	"  \"auth\": { \"admin_roles\": [1] },\n"
+	"  \"access_policy\": [ { \"permit\": { \"actions\": [\"write\"] }, \"when\": \"user is ownr\" } ],\n"
 	"  \"providers\": { \"inference\": [ { \"provider_id\": \"v\", \"provider_type\": \"remote::vllm\","
 	" \"config\": {} } ] }\n"
 	"}\n";
@@ -196,8 +205,14 @@ conf_summary(const struct sg_conf *c)
 					  p->base_url ? p->base_url : "-", p->api_key ? p->api_key : "-",
 					  p->connect_timeout_ms, p->read_timeout_ms, p->tls_verify, p->check_models);
 	}
-	if (used < sizeof(buf))
-		snprintf(buf + used, sizeof(buf) - used, "\n%s", root);
+	if (used < sizeof(buf)) {
+		json_t *pj = policy_to_json(c->policy);
+		char *policy = pj != NULL ? dump(pj) : NULL;
+
+		snprintf(buf + used, sizeof(buf) - used, "\npolicy=%s\n%s", policy ? policy : "?", root);
+		free(policy);
+		json_decref(pj);
+	}
 	free(root);
 	return sg_strdup(buf);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "policy.h"
 #include "provider.h"
 #include "suites.h"
 
@@ -92,6 +93,48 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(c->tool_groups);
 	ck_assert_ptr_nonnull(c->root);
 	conf_free(c);
+}
+END_TEST
+
+/* access_policy: the default as rules when absent, the configured rules when given, problems at their positions. */
+START_TEST(test_access_policy)
+{
+	struct sg_conf *c = load_ok("{\"auth\": {\"admin_roles\": [\"ops\"]}}");
+	json_t *j;
+	char *text;
+
+	ck_assert_ptr_nonnull(c->policy);
+	ck_assert(c->policy->is_default);
+	j = policy_to_json(c->policy);
+	text = json_dumps(json_array_get(j, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	ck_assert_str_eq(text, "{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with ops in roles\"],"
+			       "\"description\":\"admins read every object\"}");
+	free(text);
+	json_decref(j);
+	conf_free(c);
+
+	c = load_ok("{\"access_policy\": [{\"permit\": {\"actions\": [\"read\"]}}]}");
+	ck_assert(!c->policy->is_default);
+	ck_assert_uint_eq(c->policy->n, 1);
+	conf_free(c);
+
+	expect_errors("{\"access_policy\": [\n"
+		      "  {\"permit\": {\"actions\": [\"read\", \"write\"]}},\n"
+		      "  {\"forbid\": {\"actions\": \"delete\", \"resource\": \"modle::*\"}, \"colour\": 1},\n"
+		      "  {\"permit\": {\"actions\": [\"read\"]}, \"when\": [\"user is owner\", \"user is ownr\"]}\n"
+		      "]}",
+		      "t.json:2:35: access_policy[0].permit.actions[1]: must be one of create, read, update, delete, got "
+		      "\"write\"\n"
+		      "t.json:3:48: access_policy[1].forbid.resource: the resource type must be one of model, shield, "
+		      "vector_db, dataset, scoring_function, benchmark, tool_group, tool, got \"modle\"\n"
+		      "t.json:3:61: access_policy[1].colour: unknown key \"colour\": expected one of permit, forbid, when, "
+		      "unless, description\n"
+		      "t.json:4:63: access_policy[2].when[1]: unknown condition \"user is ownr\": expected one of \"user "
+		      "with <value> in <attribute>\", \"user with <value> not in <attribute>\", \"user is owner\", \"user "
+		      "is not owner\", \"user in owners <attribute>\", \"user not in owners <attribute>\", \"resource is "
+		      "unowned\", \"user meets access_attributes\", \"resource is [not] from config\", \"user is [not] "
+		      "anonymous\"\n");
+	expect_errors("{\"access_policy\": {}}", "t.json:1:19: access_policy: must be an array of rules, got an object\n");
 }
 END_TEST
 
@@ -975,7 +1018,8 @@ conf_suite(void)
 		test_env_not_substituted, test_env_home, NULL};
 	const struct sg_loop env_loops[] = {SG_LOOP(test_env_errors, env_error_cases), {.t = NULL}};
 	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings, test_provider_table,
-		test_api_names, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info, NULL};
+		test_api_names, test_access_policy, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info,
+		NULL};
 	const struct sg_loop provider_loops[] = {SG_LOOP(test_provider_kinds, kind_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "load", .tests = load, .loops = load_loops},
 		{.name = "env", .tests = env, .loops = env_loops},

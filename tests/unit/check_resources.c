@@ -371,11 +371,27 @@ static const struct {
 	{"config", "{\"teams\":[\"x\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"x\"],\"projects\":null,\"namespaces\":null}"},
 };
 
+/* The default policy for auth.admin_roles ["admin"], which the tables' callers are judged by. */
+static struct sg_policy *
+default_policy(void)
+{
+	static struct sg_policy *p;
+	struct sg_strv roles = {0};
+
+	if (p == NULL) {
+		ck_assert(sg_strv_push(&roles, "admin"));
+		p = policy_default(&roles);
+		sg_strv_free(&roles);
+		ck_assert_ptr_nonnull(p);
+	}
+	return p;
+}
+
 /* A caller for the tables: see acl_rules' who.  Free with identity_reset(). */
 static struct identity
 caller(const char *who)
 {
-	struct identity id = {0};
+	struct identity id = {.policy = default_policy()};
 	bool ok = true;
 
 	if (strcmp(who, "alice") == 0 || strcmp(who, "carol") == 0 || strcmp(who, "anon-attrs") == 0) {

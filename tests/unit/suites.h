@@ -45,6 +45,7 @@ Suite *route_suite(void);
 Suite *http_suite(void);
 Suite *conf_suite(void);
 Suite *acl_suite(void);
+Suite *policy_suite(void);
 Suite *auth_suite(void);
 Suite *registry_suite(void);
 Suite *resources_suite(void);

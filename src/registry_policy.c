@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * registry_policy.c: the access policy in force, written to the table
+ * access_policy (sql/005_policy.sql) that sg_can() and
+ * principal_visible_resources read, so SQL inspection decides as the API
+ * does.  Part of the registry module (all SQL lives there); the policy itself
+ * is policy.c's.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "registry_int.h"
+
+/* x->vals: the rules, the admin roles (JSON texts), whether it is the default ("t"/"f"), the writer. */
+static sg_status
+tx_policy(PGconn *c, struct txn *x)
+{
+	static const char *const upsert =
+		"INSERT INTO access_policy (rules, admin_roles, is_default, written_by) "
+		"VALUES ($1::jsonb, sg_registry_text_array($2::jsonb), $3::boolean, $4) "
+		"ON CONFLICT (singleton) DO UPDATE SET rules = EXCLUDED.rules, admin_roles = EXCLUDED.admin_roles, "
+		"is_default = EXCLUDED.is_default, written_by = EXCLUDED.written_by, written_at = now()";
+	sg_status st = registry_cmd(c, x, "BEGIN");
+
+	if (st == SG_OK)
+		PQclear(registry_q(c, x, upsert, 4, (const char *const *) x->vals, &st));
+	return st;
+}
+
+sg_status
+registry_sync_policy(const struct sg_conf *conf, struct sg_err *err)
+{
+	json_t *rules = policy_to_json(conf->policy), *roles = json_array();
+	char *vals[4] = {NULL, NULL, NULL, NULL}, host[256] = "", is_default[2] = "f";
+	struct txn x = {.vals = vals, .err = err};
+	sg_status st = SG_E_NOMEM;
+
+	registry_ensure_init();
+	for (size_t i = 0; roles != NULL && i < conf->admin_roles.n; i++)
+		if (json_array_append_new(roles, json_string(conf->admin_roles.v[i])) != 0)
+			goto out;
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "?");
+	if (rules == NULL || roles == NULL || (vals[0] = json_dumps(rules, JSON_COMPACT)) == NULL ||
+	    (vals[1] = json_dumps(roles, JSON_COMPACT)) == NULL ||
+	    (vals[3] = sg_asprintf("%s pid %ld", host, (long) getpid())) == NULL)
+		goto out;
+	is_default[0] = conf->policy != NULL && conf->policy->is_default ? 't' : 'f';
+	vals[2] = is_default;
+	st = registry_run(tx_policy, &x);
+out:
+	free(vals[0]);
+	free(vals[1]);
+	free(vals[3]);
+	json_decref(rules);
+	json_decref(roles);
+	return sg_err_nomem(err, st);
+}
