@@ -11,15 +11,19 @@
 #             of a stream, vs nginx proxy_pass (buffering off) to the same upstream
 #   streams   1,000 concurrent streaming chat completions (the upstream streams
 #             for 10 s): all complete, peak stackgate memory, and a short
-#             request's latency during the load (4 workers x 256 threads)
+#             request's latency during the load (4 workers x 288 threads: 256
+#             streams each plus the reserve; the bench principal's own limit)
 #   scale     the registry at 100,000 models: lookups at 10 vs 100,000 models, registration
 #             rate, and the full list's time and worker memory (bench/scale.sh; its own two
 #             stacks under var/scale, ports 18700-18713; about 2 minutes; not in the default set)
 #   chat      POST chat/completions through stackgate (authenticated) vs nginx
 #             proxy_pass to the same zero-delay upstream; throughput and the
-#             latency stackgate adds at p50/p99 under a moderate load; then the same
-#             stackgate with metrics.enabled true vs false (restarted between interleaved runs;
-#             alone: chat-metrics)
+#             latency stackgate adds at p50/p99 under a moderate load
+#             (and chat-limits and chat-metrics, below)
+#   chat-limits  the same chat/completions with limits on (rules for the bench
+#             principal and model that never bite) vs off (limits.enabled false),
+#             the daemon restarted between interleaved rounds; goal: on/off >= 0.9
+#   chat-metrics  the same with metrics.enabled true vs false, likewise
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
 set -euo pipefail
@@ -56,9 +60,11 @@ chmod 755 "$ROOT/var/bench" "$RUN"
 sed -e "s/@UPSTREAM_PORT@/$UPSTREAM_PORT/g" -e "s/@BASELINE_PORT@/$BASELINE_PORT/g" \
 	-e "s/@STREAM_PORT@/$STREAM_PORT/g" -e "s/@BASELINE_STREAM_PORT@/$BASELINE_STREAM_PORT/g" \
 	"$ROOT/bench/upstream.conf" >"$RUN/extra-servers.conf"
+# 36 threads per worker: all of CONNS (32) may land on one worker, plus server.reserved_threads (4, which inference
+# never takes), so that no benchmark request meets the reserve's 429.
 cat >"$RUN/stackgate.json" <<EOF
 {
-  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 2, "threads": 16,
+  "server": { "socket": "$RUN/stackgate.sock", "socket_group": "www-data", "workers": 2, "threads": 36,
               "pid_file": "$RUN/stackgate.pid", "log_level": "warn" },
   "database": { "conninfo": "\${env.STACKGATE_DATABASE_URL}" },
   "auth": { "required": true, "admin_roles": ["admin"], "key_cache_ttl": 60 },
@@ -188,6 +194,42 @@ pg_statements() {
 	        WHERE d.datname = 'stackgate' AND s.query NOT LIKE '%pg_stat_statements%'"
 }
 
+# chat/completions with limits on and off, the daemon restarted between interleaved rounds.
+chat_limits() {
+	# The same stackgate with limits on (rules for the bench principal that never bite, so every
+	# check runs: the principal's and the model's subjects) and off, restarted between rounds.
+	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+	export BENCH_BODY=$RUN/chat.json
+	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
+		--tokens-per-day 1000000000000 >/dev/null
+	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+	jq '.limits.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
+	: >"$RUN/limits.on"; : >"$RUN/limits.off"
+	for ((i = 0; i < ROUNDS; i++)); do
+		for v in on off; do
+			conf=$RUN/stackgate.json
+			[[ $v == off ]] && conf=$RUN/stackgate-nolimits.json
+			"$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
+			for _ in $(seq 100); do
+				[[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break
+				sleep 0.1
+			done
+			wrk -t2 -c"$CONNS" -d1s -s "$ROOT/bench/post.lua" "$SG_URL/v1/openai/v1/chat/completions" >/dev/null 2>&1
+			wrk_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" >>"$RUN/limits.$v"
+		done
+	done
+	for v in on off; do
+		printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (rps of the rounds: %s)\n' "chat/completions, limits $v" \
+			"$(cut -d' ' -f1 "$RUN/limits.$v" | median)" "$(cut -d' ' -f2 "$RUN/limits.$v" | median)" \
+			"$(cut -d' ' -f3 "$RUN/limits.$v" | median)" "$(cut -d' ' -f1 "$RUN/limits.$v" | tr '\n' ' ')"
+	done
+	awk -v a="$(cut -d' ' -f1 "$RUN/limits.on" | median)" -v b="$(cut -d' ' -f1 "$RUN/limits.off" | median)" \
+		'BEGIN { printf "%-34s ratio %.3f (goal: at least 0.900)\n\n", "limits on / off:", (b > 0 ? a / b : 0) }'
+	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
+	"$SG_BIN" limit clear bench >/dev/null
+	"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+}
+
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"
 echo
 for b in "${BENCHES[@]}"; do
@@ -219,7 +261,11 @@ for b in "${BENCHES[@]}"; do
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
+		chat_limits
 		metrics_on_off
+		;;
+	chat-limits)
+		chat_limits
 		;;
 	chat-metrics)
 		metrics_on_off
@@ -237,13 +283,17 @@ for b in "${BENCHES[@]}"; do
 		;;
 	streams)
 		start_stream_upstream
-		jq '.server.workers = 4 | .server.threads = 256 | .server.thread_stack_kb = 128' \
+		# 256 streams per worker plus server.reserved_threads (4) and room for an uneven spread over
+		# the workers; the bench principal's own concurrency limit (the default cap is half the pool).
+		jq '.server.workers = 4 | .server.threads = 288 | .server.thread_stack_kb = 128' \
 			"$RUN/stackgate.json" >"$RUN/stackgate-streams.json"
+		"$SG_BIN" limit set bench --max-concurrent $((STREAMS + 100)) >/dev/null
 		STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate-streams.json" "$RUN" >/dev/null
 		sleep 1
-		echo "streams: $STREAMS concurrent streaming chat completions, 10 chunks 1 s apart (4 workers x 256 threads)"
+		echo "streams: $STREAMS concurrent streaming chat completions, 10 chunks 1 s apart (4 workers x 288 threads)"
 		node "$ROOT/bench/streams.mjs" "$SG_URL" bench-stream "$STREAMS" "$KEY" "$RUN/stackgate.pid" | tee "$RUN/streams.json"
 		echo
+		"$SG_BIN" limit clear bench >/dev/null
 		"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
 		;;
 	*) echo "bench: unknown benchmark $b" >&2; exit 2 ;;

@@ -45,6 +45,8 @@
 #ifndef SG_AUTH_H
 #define SG_AUTH_H
 
+#include <libpq-fe.h>
+
 #include "conf.h"
 #include "http.h"
 
@@ -68,6 +70,12 @@ sg_status auth_check(struct request *r);
  * the process exit code: 0 done, 1 database or not-found error, 2 usage.
  */
 int auth_cli_principal(const char *conninfo, int argc, char **argv);
+/*
+ * For the other admin CLIs (limits_cli.c): runs one statement with text
+ * params; on a result other than want prints PostgreSQL's message (and
+ * detail) to stderr and returns NULL.  The caller PQclear()s the result.
+ */
+PGresult *auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want);
 int auth_cli_key(const char *conninfo, int argc, char **argv);
 
 /*

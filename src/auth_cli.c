@@ -248,6 +248,12 @@ cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecSt
 	return NULL;
 }
 
+PGresult *
+auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want)
+{
+	return cli_exec(conn, sql, n, params, want);
+}
+
 /* The SQLSTATE of a failed result, or "". */
 static const char *
 res_state(const PGresult *res)

@@ -24,8 +24,10 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "compat.h"
 #include "conf.h"
 #include "confpos.h"
+#include "cors.h"
 #include "json.h"
 #include "policy.h"
 #include "provider.h"
@@ -103,7 +105,7 @@ struct key {
 	enum kind kind;
 	size_t off;
 	long long min, max;
-	const char *(*check)(const char *s); /* strings: NULL, or why s is wrong */
+	const char *(*check)(const char *s); /* strings (each one of a K_STRV): NULL, or why s is wrong */
 };
 
 static const char *
@@ -164,23 +166,34 @@ static const struct key keys[] = {
 	{ "server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL },
 	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
 	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
+	{ "server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check },
+	{ "server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
 	{ "server", "log_format", K_STR, F(log_format), 0, 0, check_log_format },
 	{ "metrics", "enabled", K_BOOL, F(metrics_enabled), 0, 0, NULL },
 	{ "metrics", "max_models", K_INT, F(metrics_max_models), 1, 65536, NULL },
+	{ "server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL },
+	{ "limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL },
+	{ "limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL },
+	{ "limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL },
 	{ "database", "conninfo", K_STR, F(conninfo), 0, 0, NULL },
 	{ "database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL },
 	{ "database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL },
 	{ "auth", "required", K_BOOL, F(auth_required), 0, 0, NULL },
 	{ "auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL },
 	{ "auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL },
+	{ "usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL },
+	{ "usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL },
+	{ "usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL },
+	{ "usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL },
 };
 
 static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "providers", 0 },
+	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "limits", 0 }, { "usage", 0 },
+	{ "providers", 0 },
 	{ "access_policy", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
@@ -254,6 +267,8 @@ parse_key(struct confpos_loader *L, const struct key *k, const char *path, json_
 
 			if (ep != NULL && (!json_is_string(e) || json_string_length(e) == 0))
 				confpos_report(L, ep, false, "must be a non-empty string, got %s", SG_CONF_GOT(e));
+			else if (ep != NULL && k->check != NULL && (why = k->check(json_string_value(e))) != NULL)
+				confpos_report(L, ep, false, "%s, got %s", why, SG_CONF_GOT(e));
 			else if (ep == NULL || !sg_strv_push(sv, json_string_value(e)))
 				L->nomem = true;
 			free(ep);
@@ -308,6 +323,25 @@ policy_problem(void *ctx, const char *path, bool at_key, const char *msg, const 
 		confpos_report(ctx, path, at_key, "%s", msg);
 }
 
+/* A model entry's prices (usage.h), when given: numbers of 0 or more. */
+static void
+check_prices(struct confpos_loader *L, const char *entry_path, json_t *entry)
+{
+	static const char *const names[] = {"input_cost_per_mtok", "output_cost_per_mtok"};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(names); i++) {
+		json_t *v = json_object_get(entry, names[i]);
+		char path[128];
+		double d;
+
+		if (v == NULL || (conf_value_number(v, &d) && d >= 0))
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", entry_path, names[i]);
+		confpos_report(L, path, false, "must be a price per million tokens (a number, 0 or more), got %s",
+			       SG_CONF_GOT(v));
+	}
+}
+
 static void
 validate(struct confpos_loader *L, json_t *root)
 {
@@ -343,6 +377,8 @@ validate(struct confpos_loader *L, json_t *root)
 				snprintf(path, sizeof(path), "%s[%zu]", key, i);
 				if (!json_is_object(e))
 					confpos_report(L, path, false, "must be an object, got %s", SG_CONF_GOT(e));
+				else if (toplevel[t].off == F(models))
+					check_prices(L, path, e);
 			}
 		}
 	}
@@ -365,13 +401,22 @@ conf_defaults(void)
 	c->client_version_check = true;
 	c->db_pool_size = 4;
 	c->key_cache_ttl_s = 5;
+	c->reserved_threads = 4;
+	c->limits_enabled = true;
+	c->limits_max_subjects = 4096;
+	c->usage_enabled = true;
+	c->usage_retention_days = 90;
+	c->usage_queue_size = 10000;
+	c->usage_flush_ms = 1000;
 	c->metrics_enabled = true;
 	c->metrics_max_models = 256;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
 	c->log_format = sg_strdup("text");
+	c->sse_done = sg_strdup("auto");
 	c->conninfo = sg_strdup("");
 	if (c->listen == NULL || c->log_level == NULL || c->log_format == NULL || c->conninfo == NULL ||
+	    c->sse_done == NULL ||
 	    !sg_strv_push(&c->admin_roles, "admin")) {
 		conf_free(c);
 		return NULL;
@@ -504,6 +549,8 @@ conf_free(struct sg_conf *c)
 	free(c->socket_group);
 	free(c->log_level);
 	free(c->log_format);
+	free(c->sse_done);
+	sg_strv_free(&c->cors_origins);
 	free(c->pid_file);
 	free(c->conninfo);
 	sg_strv_free(&c->admin_roles);

@@ -42,6 +42,8 @@ struct sg_provider {
 	bool tls_verify;         /* config.tls_verify, default true */
 	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
 	bool check_models;       /* config.check_model_on_register, default true */
+	bool stream_usage;       /* config.stream_usage, default true: a stream asks the upstream for its usage
+				    chunk (stream_options.include_usage); false for an upstream that refuses the field */
 
 	/*
 	 * Tool-runtime providers of type remote::model-context-protocol (mcp.h).
@@ -76,6 +78,9 @@ struct sg_conf {
 	char *log_format;        /* server.log_format: "text" (default) or "json" (log.h) */
 	char *pid_file;          /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
+	int reserved_threads;    /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
+	char *sse_done;          /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
+	struct sg_strv cors_origins; /* server.cors_origins: origins browsers may call from (cors.h); default none */
 
 	/* "metrics" (metrics.h; both take effect on restart: the shared mapping is sized at start) */
 	bool metrics_enabled;    /* metrics.enabled, default true */
@@ -93,6 +98,15 @@ struct sg_conf {
 
 	/* "access_policy" (policy.h): the configured rules, else policy_default(admin_roles); never NULL once loaded */
 	struct sg_policy *policy;
+	/* "limits" (sg_limits.h) */
+	bool limits_enabled;     /* limits.enabled, default true */
+	int limits_default_max_concurrent; /* limits.default_max_concurrent per principal; 0: workers × threads / 2 */
+	int limits_max_subjects; /* limits.max_subjects, default 4096 (shm: takes effect on restart) */
+	/* "usage" (usage.h) */
+	bool usage_enabled;       /* usage.enabled, default true: one usage_log row per inference request */
+	int usage_retention_days; /* usage.retention_days, default 90: older day partitions are dropped */
+	size_t usage_queue_size;  /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
+	int usage_flush_ms;       /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;

@@ -61,6 +61,8 @@ struct request_inference {
 	int64_t upstream_start_us; /* when the upstream call began; 0 when none was made */
 	int64_t upstream_us;      /* from the call's start to the upstream's last byte */
 	int64_t ttft_us;          /* from start_us to the upstream's first event of a stream; 0 when none */
+	bool priced;              /* the model has prices (usage_prices): the usage log computes a cost */
+	double input_cost_per_mtok, output_cost_per_mtok;
 };
 
 struct request {

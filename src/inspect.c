@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "health.h"
 #include "inspect.h"
 #include "provider.h"
 #include "route.h"
@@ -103,25 +104,73 @@ inspect_check_client_version(struct request *r)
 			 (int) sg_utf8_prefix(v, 64), v);
 }
 
+bool
+inspect_route_deprecated(const struct route *rt)
+{
+	static const char *const moved[] = {
+		"/v1/openai/v1/", "/v1/datasets", "/v1/datasetio/", "/v1/eval/", "/v1/vector-dbs",
+		"/v1/toolgroups", "/v1/tools/", "/v1/tool-runtime/", "/v1/inference/",
+	};
+	static const char *const registered[] = {"/v1/models", "/v1/shields", "/v1/scoring-functions"};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(moved); i++)
+		if (strncmp(rt->pattern, moved[i], strlen(moved[i])) == 0)
+			return true;
+	if (rt->method != SG_POST && rt->method != SG_DELETE)
+		return false;
+	for (size_t i = 0; i < SG_ARRAY_LEN(registered); i++)
+		if (strncmp(rt->pattern, registered[i], strlen(registered[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Whether rt passes ?api_filter=filter (NULL: every route). */
+static bool
+route_level_matches(const struct route *rt, const char *filter)
+{
+	char prefix[16];
+
+	if (filter == NULL)
+		return true;
+	if (strcmp(filter, "deprecated") == 0)
+		return inspect_route_deprecated(rt);
+	snprintf(prefix, sizeof(prefix), "/%s/", filter);
+	return strncmp(rt->pattern, prefix, strlen(prefix)) == 0 && !inspect_route_deprecated(rt);
+}
+
 sg_status
 inspect_routes(struct request *r)
 {
 	size_t n;
 	const struct route *rt = route_table(&n);
-	json_t *data = json_array();
+	bool upper = r->route != NULL && r->route->arg == INSPECT_ROUTES_ADMIN;
+	char *filter = http_query_get(r, "api_filter");
+	json_t *data;
 
-	if (data == NULL)
+	if (filter != NULL && strcmp(filter, "v1") != 0 && strcmp(filter, "v1alpha") != 0 &&
+	    strcmp(filter, "v1beta") != 0 && strcmp(filter, "deprecated") != 0) {
+		sg_status st = http_fail(r, SG_E_BAD_REQUEST, "api_filter",
+					 "api_filter must be one of v1, v1alpha, v1beta, deprecated; got '%.*s'",
+					 (int) sg_utf8_prefix(filter, 64), filter);
+
+		free(filter);
+		return st;
+	}
+	if ((data = json_array()) == NULL) {
+		free(filter);
 		return SG_E_NOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		char method[16];
 		enum sg_api api;
 		json_t *types, *row;
 		size_t k;
 
-		if (rt[i].flags & SG_ROUTE_INTERNAL)
+		if ((rt[i].flags & SG_ROUTE_INTERNAL) || !route_level_matches(&rt[i], filter))
 			continue;
 		for (k = 0; rt[i].method && http_method_name(rt[i].method)[k] && k + 1 < sizeof(method); k++)
-			method[k] = (char) tolower((unsigned char) http_method_name(rt[i].method)[k]);
+			method[k] = upper ? http_method_name(rt[i].method)[k]
+					  : (char) tolower((unsigned char) http_method_name(rt[i].method)[k]);
 		method[k] = '\0';
 		types = json_array();
 		/* Routing-table APIs (models, shields, …) list no provider types, as Llama Stack does. */
@@ -141,11 +190,26 @@ inspect_routes(struct request *r)
 		row = json_pack("{s:s,s:s,s:o}", "route", rt[i].pattern, "method", method, "provider_types", types);
 		if (row == NULL || json_array_append_new(data, row) != 0) {
 			json_decref(data);
+			free(filter);
 			return SG_E_NOMEM;
 		}
 	}
+	free(filter);
 	r->reply = json_pack("{s:o}", "data", data);
 	return r->reply ? SG_OK : SG_E_NOMEM;
+}
+
+/* ProviderInfo with its health; NULL when out of memory. */
+static json_t *
+provider_info(const struct sg_conf *c, const struct sg_provider *p)
+{
+	json_t *info = provider_info_json(p);
+
+	if (info != NULL && json_object_set_new(info, "health", health_of(c, p)) != 0) {
+		json_decref(info);
+		info = NULL;
+	}
+	return info;
 }
 
 sg_status
@@ -156,7 +220,10 @@ inspect_providers_list(struct request *r)
 	if (data == NULL)
 		return SG_E_NOMEM;
 	for (size_t i = 0; i < r->conf->nproviders; i++)
-		json_array_append_new(data, provider_info_json(&r->conf->providers[i]));
+		if (json_array_append_new(data, provider_info(r->conf, &r->conf->providers[i])) != 0) {
+			json_decref(data);
+			return SG_E_NOMEM;
+		}
 	r->reply = json_pack("{s:o}", "data", data);
 	return r->reply ? SG_OK : SG_E_NOMEM;
 }
@@ -166,7 +233,7 @@ inspect_provider_get(struct request *r)
 {
 	for (size_t i = 0; i < r->conf->nproviders; i++) {
 		if (strcmp(r->conf->providers[i].provider_id, r->path_arg) == 0) {
-			r->reply = provider_info_json(&r->conf->providers[i]);
+			r->reply = provider_info(r->conf, &r->conf->providers[i]);
 			return r->reply ? SG_OK : SG_E_NOMEM;
 		}
 	}

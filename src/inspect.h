@@ -10,9 +10,28 @@
 
 sg_status inspect_health(struct request *r);
 sg_status inspect_version(struct request *r);
+/*
+ * GET /v1/inspect/routes (route arg 0: RouteInfo.method lowercase, as in
+ * April 2025) and /v1alpha/admin/inspect/routes (INSPECT_ROUTES_ADMIN:
+ * uppercase, as today).  ?api_filter=v1|v1alpha|v1beta keeps the routes of
+ * that level that are not deprecated, deprecated only the deprecated ones
+ * (inspect_route_deprecated); another value is a 400.
+ */
 sg_status inspect_routes(struct request *r);
+#define INSPECT_ROUTES_ADMIN 1
+/* ProviderInfo {api, provider_id, provider_type, config, health} (health.h). */
 sg_status inspect_providers_list(struct request *r);
 sg_status inspect_provider_get(struct request *r);
+
+struct route;
+/*
+ * True when Llama Stack deprecated or removed the route by 0.7 (stackgate
+ * still serves it for 0.2.x clients): everything under /v1/openai/v1, the /v1 paths of
+ * datasets, benchmarks, vector DBs, tool groups and the data planes moved
+ * elsewhere, and registering or unregistering models, shields and scoring
+ * functions.  Pure.
+ */
+bool inspect_route_deprecated(const struct route *rt);
 
 /*
  * The Llama Stack API generations stackgate serves, as major.minor: the April

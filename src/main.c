@@ -8,6 +8,8 @@
  *   stackgate migrate [--config FILE]
  *   stackgate principal add|set|list|remove …   [--config FILE]
  *   stackgate key create|list|revoke …          [--config FILE]
+ *   stackgate limit set|clear|list …            [--config FILE]
+ *   stackgate usage [--principal P] [--model M] [--since DATE] [--json] [--config FILE]
  *   stackgate version
  */
 #include "config.h"
@@ -24,7 +26,9 @@
 #include "json.h"
 #include "log.h"
 #include "policy.h"
+#include "sg_limits.h"
 #include "supervisor.h"
+#include "usage.h"
 
 static void
 usage(FILE *out)
@@ -37,6 +41,10 @@ usage(FILE *out)
 		"                 [--project P]... [--namespace N]... [--config FILE]\n"
 		"       stackgate key create PRINCIPAL [--expires-in DAYS] [--description TEXT] | list [PRINCIPAL]\n"
 		"                 | revoke KEY_ID [--config FILE]\n"
+		"       stackgate limit set PRINCIPAL [--model M] [--key KEY_ID] [--max-concurrent N] [--rpm N]\n"
+		"                 [--tpm N] [--tokens-per-day N] [--tokens-per-month N] | clear PRINCIPAL [--model M]\n"
+		"                 [--key KEY_ID] | list [--config FILE]\n"
+		"       stackgate usage [--principal P] [--model M] [--since YYYY-MM-DD] [--json] [--config FILE]\n"
 		"       stackgate version\n"
 		"\n"
 		"The database is the config's database.conninfo, else STACKGATE_DATABASE_URL, else libpq's\n"
@@ -223,6 +231,10 @@ main(int argc, char **argv)
 		rc = auth_cli_principal(conninfo_for(c), argc, argv);
 	else if (strcmp(cmd, "key") == 0)
 		rc = auth_cli_key(conninfo_for(c), argc, argv);
+	else if (strcmp(cmd, "limit") == 0)
+		rc = limits_cli(conninfo_for(c), argc, argv);
+	else if (strcmp(cmd, "usage") == 0)
+		rc = usage_cli(conninfo_for(c), argc, argv);
 	else {
 		fprintf(stderr, "stackgate: unknown command '%s'\n", cmd);
 		usage(stderr);

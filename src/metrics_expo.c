@@ -21,6 +21,8 @@
 #include "metrics_int.h"
 #include "registry.h"
 #include "route.h"
+#include "sg_limits.h"
+#include "usage.h"
 
 #define L metrics_layout
 
@@ -280,6 +282,13 @@ metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects,
 	family(&o, "stackgate_db_errors_total", "counter",
 	       "PostgreSQL calls that failed: no connection, or an error that is not the client's.");
 	emit(&o, "stackgate_db_errors_total %llu\n", (unsigned long long) s->w[L.misc + MISC_DB_ERRORS]);
+	family(&o, "stackgate_rate_limited_total", "counter", "Requests refused with 429 by the limits, by reason.");
+	for (int i = 0; i < LIMITS_REASON_COUNT; i++)
+		emit(&o, "stackgate_rate_limited_total{reason=\"%s\"} %llu\n", limits_reason_name((enum limits_reason) i),
+		     (unsigned long long) limits_rejected_total((enum limits_reason) i));
+	family(&o, "stackgate_usage_rows_dropped_total", "counter",
+	       "Usage rows dropped on this host (the worker's queue was full, or rows were left at its stop).");
+	emit(&o, "stackgate_usage_rows_dropped_total %llu\n", (unsigned long long) usage_rows_dropped_total());
 	family(&o, "stackgate_worker_restarts_total", "counter",
 	       "Workers of the current generation that exited and were replaced.");
 	emit(&o, "stackgate_worker_restarts_total %llu\n", (unsigned long long) s->restarts);

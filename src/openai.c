@@ -21,8 +21,11 @@
  * becomes one final event `data: {"error":{…}}` and the stream ends without
  * [DONE] (the OpenAI SDKs raise on that event; a client that ignores it
  * still sees no [DONE], so it can tell the stream is incomplete).  A stream
- * that ends cleanly always ends with `data: [DONE]`, added if the upstream
- * did not send it.  A client that goes away stops the upstream transfer.
+ * that ends cleanly ends with `data: [DONE]`, added if the upstream did not
+ * send it, for the clients that expect it; for the others (server.sse_done,
+ * compat_sse_done: llama-stack-client 0.2.x fails on it) it ends without,
+ * an upstream's [DONE] dropped.  A client that goes away stops the upstream
+ * transfer.
  *
  * Accounting: every request that names a visible model fills r->inference
  * (http.h) as it goes: bytes each way, upstream status and timing, the time
@@ -40,14 +43,16 @@
 
 #include <jansson.h>
 
+#include "compat.h"
 #include "identity.h"
 #include "json.h"
-#include "list.h"
 #include "log.h"
 #include "openai.h"
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "sg_limits.h"
+#include "usage.h"
 
 /* ---------------------------------------------------------- upstream errors */
 
@@ -154,6 +159,8 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	r->inference.kind = kind_name[kind];
 	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
 	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
+	r->inference.priced = usage_prices(t->model, r->conf->models, name, &r->inference.input_cost_per_mtok,
+					   &r->inference.output_cost_per_mtok);
 
 	type = json_string_value(json_object_get(t->model, "model_type"));
 	embedding = type != NULL && strcmp(type, "embedding") == 0;
@@ -316,7 +323,8 @@ struct relay {
 	struct proxy_sse sse;
 	struct sg_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
-	bool done;            /* data: [DONE] went out */
+	bool done;            /* the upstream sent data: [DONE] */
+	bool want_done;       /* this client gets [DONE] (compat_sse_done) */
 };
 
 static bool
@@ -326,6 +334,7 @@ relay_event(void *ctx, const char *ev, size_t len)
 	struct request_inference *inf = &rl->r->inference;
 	struct openai_event seen;
 	char *copy = NULL;
+	size_t before = rl->out.len;
 	bool ok;
 
 	if (inf->ttft_us == 0) {
@@ -344,8 +353,11 @@ relay_event(void *ctx, const char *ev, size_t len)
 		ok = openai_sse_relay(copy, strlen(copy), rl->model_json, rl->drop_usage_only, &rl->out, &seen);
 		free(copy);
 	}
-	if (seen.done)
+	if (ok && seen.done) {
 		rl->done = true;
+		if (!rl->want_done) /* an upstream's [DONE] is dropped for a client that must not get it */
+			rl->out.len = before;
+	}
 	if (seen.usage.found)
 		note_usage(inf, &seen.usage);
 	return ok;
@@ -409,7 +421,10 @@ static sg_status
 relay_stream(struct request *r, const struct proxy_request *q, const char *client_json, bool drop_usage_only)
 {
 	const struct sg_provider *p = q->provider;
-	struct relay rl = {.r = r, .model_json = client_json, .drop_usage_only = drop_usage_only};
+	struct relay rl = {.r = r,
+			   .model_json = client_json,
+			   .drop_usage_only = drop_usage_only,
+			   .want_done = compat_sse_done(r->conf->sse_done, http_param(r, "HTTP_USER_AGENT"))};
 	struct proxy_sink sink = {.begin = relay_begin, .data = relay_data, .ctx = &rl};
 	struct proxy_response resp;
 	struct sg_err *err = &r->err;
@@ -449,7 +464,7 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 		log_warn("stream from %s broke off after %lld ms: %s", p->provider_id, resp.duration_ms, err->msg);
 		if (!append_error_event(&rl.out, fail, err->msg))
 			log_error("could not build the error event");
-	} else if (!rl.done && !sg_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
+	} else if (!rl.done && rl.want_done && !sg_buf_append(&rl.out, "data: [DONE]\n\n", 14)) {
 		log_error("could not append [DONE]");
 	}
 	(void) relay_flush(&rl);
@@ -494,6 +509,8 @@ forward(struct request *r, enum kind kind)
 	}
 	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
+	if (st == SG_OK)
+		st = limits_admit(r, name);
 	if (st != SG_OK)
 		goto out;
 	client_json = encode_string(name);
@@ -511,7 +528,7 @@ forward(struct request *r, enum kind kind)
 			goto out;
 		}
 	}
-	if (stream) {
+	if (stream && t.p->stream_usage) {
 		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
 
 		if (su == OPENAI_SU_NOMEM) {
@@ -579,43 +596,4 @@ sg_status
 openai_embeddings(struct request *r)
 {
 	return forward(r, K_EMBEDDINGS);
-}
-
-/*
- * GET /v1/openai/v1/models: {"object":"list","data":[…]} with one
- * {"id","object":"model","created","owned_by"} per visible model, written as
- * the registry is walked (list_visible).
- */
-
-/* One model's entry (none for an object without an identifier); SG_OK, SG_E_NOMEM or http_list_item()'s status. */
-static sg_status
-models_entry(struct http_list *l, json_t *m, long long created)
-{
-	const char *id = json_string_value(json_object_get(m, "identifier"));
-	const char *owner = json_string_value(json_object_get(m, "provider_id"));
-	json_t *entry;
-	char *text;
-	sg_status st;
-
-	if (id == NULL)
-		return SG_OK;
-	entry = json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created, "owned_by",
-			  owner ? owner : "");
-	text = entry ? sg_json_dump(entry) : NULL;
-	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
-	free(text);
-	json_decref(entry);
-	return st;
-}
-
-sg_status
-openai_models(struct request *r)
-{
-	sg_status st = list_visible(r, SG_RT_MODEL, NULL, "{\"object\":\"list\",\"data\":[", models_entry);
-
-	if (st == SG_E_NOMEM)
-		return http_fail(r, st, NULL, "out of memory");
-	if (st != SG_OK)
-		return http_fail(r, st, NULL, "models could not be listed: the registry is unavailable");
-	return SG_OK;
 }

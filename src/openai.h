@@ -12,8 +12,15 @@
 #include "http.h"
 #include "proxy.h"
 
-/* GET /v1/openai/v1/models: the models the caller may see, as OpenAI lists them. */
+/* GET /v1/openai/v1/models: the models the caller may see, as OpenAI lists them (openai_models.c). */
 sg_status openai_models(struct request *r);
+/*
+ * GET /v1/openai/v1/models/{model} (the OpenAI SDK's models.retrieve):
+ * compat_openai_model() of a model the caller may see; 404 in OpenAI's
+ * error shape (param "model") when it is missing or invisible.  In
+ * openai_models.c.
+ */
+sg_status openai_model_get(struct request *r);
 /*
  * POST /v1/openai/v1/completions, /chat/completions and /embeddings: the
  * body's "model" resolved to a visible registered model, rewritten to its

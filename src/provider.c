@@ -287,6 +287,7 @@ provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 	p->read_timeout_ms = 600000;
 	p->tls_verify = true;
 	p->check_models = true;
+	p->stream_usage = true;
 	if (p->api == SG_API_TOOL_RUNTIME && strcmp(p->provider_type, SG_MCP_PROVIDER_TYPE) == 0)
 		return setup_mcp(&st, cfg);
 	if (p->api != SG_API_INFERENCE || (k = find_kind(p->provider_type)) == NULL)
@@ -299,6 +300,9 @@ provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 	v = opt(cfg, "check_model_on_register");
 	if (v != NULL && !conf_value_bool(v, &p->check_models))
 		problem(&st, "check_model_on_register", "must be a boolean");
+	v = opt(cfg, "stream_usage");
+	if (v != NULL && !conf_value_bool(v, &p->stream_usage))
+		problem(&st, "stream_usage", "must be a boolean");
 	return true;
 }
 

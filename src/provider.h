@@ -43,7 +43,8 @@
  * (seconds, default 5), config.timeout (seconds, default 600),
  * config.tls_verify (boolean, default true; a string other than a boolean is
  * a CA bundle path, as Llama Stack's vLLM adapter allows),
- * config.check_model_on_register (default true).
+ * config.check_model_on_register (default true), config.stream_usage
+ * (default true: streams ask for the upstream's usage chunk, openai.h).
  *
  * Files.  provider.c holds the kinds, provider_setup and the config's
  * "providers" section; provider_secrets.c holds the masking and the

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "list.h"
 #include "log.h"
 #include "mcp.h"
@@ -300,11 +301,26 @@ list_entry(struct http_list *l, json_t *obj, long long created)
 	return st;
 }
 
-/* {"data":[…]}: the bytes json_dumps(JSON_COMPACT) makes of the whole array. */
+/* A model list's item: the model with both generations' fields (compat.h), without access_attributes. */
+static sg_status
+model_entry(struct http_list *l, json_t *obj, long long created)
+{
+	json_t *both = compat_model_object(obj, created);
+	sg_status st = both != NULL ? list_entry(l, both, created) : SG_E_NOMEM;
+
+	json_decref(both);
+	return st;
+}
+
+/*
+ * {"data":[…]}: the bytes json_dumps(JSON_COMPACT) makes of the whole array;
+ * for models {"object":"list","data":[…]}, as both API generations read it.
+ */
 static sg_status
 stream_list(struct request *r, enum sg_rtype t, const char *group)
 {
-	sg_status st = list_visible(r, t, group, "{\"data\":[", list_entry);
+	sg_status st = t == SG_RT_MODEL ? list_visible(r, t, group, "{\"object\":\"list\",\"data\":[", model_entry)
+					: list_visible(r, t, group, "{\"data\":[", list_entry);
 
 	return st != SG_OK ? registry_fail(r, st) : SG_OK;
 }
@@ -335,8 +351,18 @@ resources_get(struct request *r)
 
 	if (st != SG_OK)
 		return st;
-	if ((r->reply = registry_public(obj)) == NULL)
+	if ((obj = registry_public(obj)) == NULL)
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	if (route_type(r) == SG_RT_MODEL) {
+		/* The same object as in the list: both generations' fields. */
+		json_t *both = compat_model_object(obj, registry_created_at(SG_RT_MODEL, r->path_arg));
+
+		json_decref(obj);
+		if (both == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		obj = both;
+	}
+	r->reply = obj;
 	return SG_OK;
 }
 
@@ -353,8 +379,19 @@ resources_register(struct request *r)
 	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &r->err);
 	if (st != SG_OK)
 		return st;
-	if ((r->reply = registry_public(stored)) == NULL)
+	if ((stored = registry_public(stored)) == NULL)
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	if (route_type(r) == SG_RT_MODEL) {
+		/* The object GET returns: both generations' fields. */
+		json_t *both = compat_model_object(
+			stored, registry_created_at(SG_RT_MODEL, json_string_value(json_object_get(stored, "identifier"))));
+
+		json_decref(stored);
+		if (both == NULL)
+			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		stored = both;
+	}
+	r->reply = stored;
 	return SG_OK;
 }
 
@@ -423,7 +460,8 @@ resources_not_implemented(struct request *r)
 	if (strcmp(api, "inference") == 0)
 		return http_fail(r, SG_E_NOT_IMPLEMENTED, NULL,
 				 "stackgate serves inference through its OpenAI-compatible API only: use "
-				 "/v1/openai/v1/chat/completions, /v1/openai/v1/completions or /v1/openai/v1/embeddings "
+				 "/v1/chat/completions, /v1/completions or /v1/embeddings (also served as "
+				 "/v1/openai/v1/chat/completions, /v1/openai/v1/completions, /v1/openai/v1/embeddings) "
 				 "instead of %s %s",
 				 http_method_name(r->route->method), route);
 	for (size_t i = 0; i < SG_API_COUNT; i++)

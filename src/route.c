@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "auth.h"
+#include "compat.h"
 #include "inspect.h"
 #include "metrics.h"
 #include "openai.h"
 #include "registry.h"
 #include "resources.h"
 #include "route.h"
+#include "usage.h"
 
 #define R(m, p, h, a, api, f) {m, p, h, a, api, f}
 
@@ -26,6 +28,12 @@ static const struct route routes[] = {
 	R(SG_GET, "/v1/inspect/routes", inspect_routes, 0, "inspect", 0),
 	R(SG_GET, "/v1/providers", inspect_providers_list, 0, "providers", 0),
 	R(SG_GET, "/v1/providers/{provider_id}", inspect_provider_get, 0, "providers", 0),
+	/* Today's clients (0.4 and later) find these under /v1alpha/admin; RouteInfo.method is uppercase there. */
+	R(SG_GET, "/v1alpha/admin/health", inspect_health, 0, "inspect", SG_ROUTE_PUBLIC),
+	R(SG_GET, "/v1alpha/admin/version", inspect_version, 0, "inspect", SG_ROUTE_PUBLIC),
+	R(SG_GET, "/v1alpha/admin/inspect/routes", inspect_routes, INSPECT_ROUTES_ADMIN, "inspect", 0),
+	R(SG_GET, "/v1alpha/admin/providers", inspect_providers_list, 0, "providers", 0),
+	R(SG_GET, "/v1alpha/admin/providers/{provider_id}", inspect_provider_get, 0, "providers", 0),
 
 	R(SG_GET, "/v1/models", resources_list, SG_RT_MODEL, "models", 0),
 	R(SG_POST, "/v1/models", resources_register, SG_RT_MODEL, "models", 0),
@@ -35,6 +43,7 @@ static const struct route routes[] = {
 	R(SG_GET, "/v1/shields", resources_list, SG_RT_SHIELD, "shields", 0),
 	R(SG_POST, "/v1/shields", resources_register, SG_RT_SHIELD, "shields", 0),
 	R(SG_GET, "/v1/shields/{identifier:path}", resources_get, SG_RT_SHIELD, "shields", 0),
+	R(SG_DELETE, "/v1/shields/{identifier:path}", resources_unregister, SG_RT_SHIELD, "shields", 0),
 
 	R(SG_GET, "/v1/vector-dbs", resources_list, SG_RT_VECTOR_DB, "vector_dbs", 0),
 	R(SG_POST, "/v1/vector-dbs", resources_register, SG_RT_VECTOR_DB, "vector_dbs", 0),
@@ -45,15 +54,26 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1/datasets", resources_register, SG_RT_DATASET, "datasets", 0),
 	R(SG_GET, "/v1/datasets/{dataset_id:path}", resources_get, SG_RT_DATASET, "datasets", 0),
 	R(SG_DELETE, "/v1/datasets/{dataset_id:path}", resources_unregister, SG_RT_DATASET, "datasets", 0),
+	R(SG_GET, "/v1beta/datasets", resources_list, SG_RT_DATASET, "datasets", 0),
+	R(SG_POST, "/v1beta/datasets", resources_register, SG_RT_DATASET, "datasets", 0),
+	R(SG_GET, "/v1beta/datasets/{dataset_id:path}", resources_get, SG_RT_DATASET, "datasets", 0),
+	R(SG_DELETE, "/v1beta/datasets/{dataset_id:path}", resources_unregister, SG_RT_DATASET, "datasets", 0),
 
 	R(SG_GET, "/v1/scoring-functions", resources_list, SG_RT_SCORING_FN, "scoring_functions", 0),
 	R(SG_POST, "/v1/scoring-functions", resources_register, SG_RT_SCORING_FN, "scoring_functions", 0),
 	R(SG_GET, "/v1/scoring-functions/{scoring_fn_id:path}", resources_get, SG_RT_SCORING_FN,
 	  "scoring_functions", 0),
+	R(SG_DELETE, "/v1/scoring-functions/{scoring_fn_id:path}", resources_unregister, SG_RT_SCORING_FN,
+	  "scoring_functions", 0),
 
 	R(SG_GET, "/v1/eval/benchmarks", resources_list, SG_RT_BENCHMARK, "benchmarks", 0),
 	R(SG_POST, "/v1/eval/benchmarks", resources_register, SG_RT_BENCHMARK, "benchmarks", 0),
 	R(SG_GET, "/v1/eval/benchmarks/{benchmark_id}", resources_get, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_DELETE, "/v1/eval/benchmarks/{benchmark_id}", resources_unregister, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_GET, "/v1alpha/eval/benchmarks", resources_list, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_POST, "/v1alpha/eval/benchmarks", resources_register, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_GET, "/v1alpha/eval/benchmarks/{benchmark_id}", resources_get, SG_RT_BENCHMARK, "benchmarks", 0),
+	R(SG_DELETE, "/v1alpha/eval/benchmarks/{benchmark_id}", resources_unregister, SG_RT_BENCHMARK, "benchmarks", 0),
 
 	R(SG_GET, "/v1/toolgroups", resources_list, SG_RT_TOOL_GROUP, "tool_groups", 0),
 	R(SG_POST, "/v1/toolgroups", resources_register, SG_RT_TOOL_GROUP, "tool_groups", 0),
@@ -63,9 +83,16 @@ static const struct route routes[] = {
 	R(SG_GET, "/v1/tools/{tool_name:path}", resources_get, SG_RT_TOOL, "tool_groups", 0),
 
 	R(SG_GET, "/v1/openai/v1/models", openai_models, 0, "inference", 0),
+	R(SG_GET, "/v1/openai/v1/models/{model:path}", openai_model_get, 0, "inference", 0),
 	R(SG_POST, "/v1/openai/v1/completions", openai_completions, 0, "inference", 0),
 	R(SG_POST, "/v1/openai/v1/chat/completions", openai_chat_completions, 0, "inference", 0),
 	R(SG_POST, "/v1/openai/v1/embeddings", openai_embeddings, 0, "inference", 0),
+	/* Where today's clients send inference (Llama Stack 0.3 and later): the same handlers. */
+	R(SG_POST, "/v1/chat/completions", openai_chat_completions, 0, "inference", 0),
+	R(SG_POST, "/v1/completions", openai_completions, 0, "inference", 0),
+	R(SG_POST, "/v1/embeddings", openai_embeddings, 0, "inference", 0),
+
+	R(SG_GET, "/v1/stackgate/usage", usage_http_get, 0, "usage", 0),
 
 	/* Data planes of the other APIs are served by the systems behind them (README). */
 	R(SG_POST, "/v1/inference/completion", resources_not_implemented, 0, "inference", 0),
@@ -82,6 +109,30 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1/eval/benchmarks/{benchmark_id}/jobs", resources_not_implemented, 0, "eval", 0),
 	R(SG_GET, "/v1/tool-runtime/list-tools", resources_not_implemented, 0, "tool_runtime", 0),
 	R(SG_POST, "/v1/tool-runtime/invoke", resources_not_implemented, 0, "tool_runtime", 0),
+	R(SG_GET, "/v1beta/datasetio/iterrows/{dataset_id:path}", resources_not_implemented, 0, "datasetio", 0),
+	R(SG_POST, "/v1beta/datasetio/append-rows/{dataset_id:path}", resources_not_implemented, 0, "datasetio", 0),
+	R(SG_POST, "/v1alpha/eval/benchmarks/{benchmark_id}/evaluations", resources_not_implemented, 0, "eval", 0),
+	R(SG_POST, "/v1alpha/eval/benchmarks/{benchmark_id}/jobs", resources_not_implemented, 0, "eval", 0),
+
+	/* The data-plane APIs of llama-stack-client 0.7 that stackgate does not serve: 501 naming the route. */
+#define DATA_PLANE(prefix, api)                                                        \
+	R(SG_GET, prefix, compat_data_plane, 0, api, 0),                               \
+	R(SG_POST, prefix, compat_data_plane, 0, api, 0),                              \
+	R(SG_GET, prefix "/{path:path}", compat_data_plane, 0, api, 0),                \
+	R(SG_POST, prefix "/{path:path}", compat_data_plane, 0, api, 0),               \
+	R(SG_PUT, prefix "/{path:path}", compat_data_plane, 0, api, 0),                \
+	R(SG_DELETE, prefix "/{path:path}", compat_data_plane, 0, api, 0)
+	DATA_PLANE("/v1/responses", "responses"),
+	DATA_PLANE("/v1/conversations", "conversations"),
+	DATA_PLANE("/v1/files", "files"),
+	DATA_PLANE("/v1/batches", "batches"),
+	DATA_PLANE("/v1/prompts", "prompts"),
+	DATA_PLANE("/v1/vector_stores", "vector_stores"),
+#undef DATA_PLANE
+	R(SG_POST, "/v1/moderations", compat_data_plane, 0, "moderations", 0),
+	R(SG_POST, "/v1alpha/inference/rerank", compat_data_plane, 0, "rerank", 0),
+	R(SG_GET, "/v1/chat/completions", compat_data_plane, 0, "stored chat completions", 0),
+	R(SG_GET, "/v1/chat/completions/{completion_id}", compat_data_plane, 0, "stored chat completions", 0),
 
 	R(SG_GET, "/_stackgate/auth", auth_check, 0, "auth", SG_ROUTE_PUBLIC | SG_ROUTE_INTERNAL),
 };

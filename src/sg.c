@@ -68,6 +68,8 @@ sg_status_code(sg_status st, char *buf, size_t len)
 
 	if (len == 0)
 		return;
+	if (st == SG_E_RATE_LIMIT_TOKENS)
+		name = "SG_E_RATE_LIMIT_EXCEEDED";
 	if (strncmp(name, "SG_E_", 5) == 0)
 		name += 5;
 	for (; name[i] != '\0' && i + 1 < len; i++)
@@ -446,6 +448,15 @@ sg_now_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+sg_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 

@@ -29,6 +29,9 @@
 	X(SG_E_TOO_LARGE,         413, "invalid_request_error")       \
 	X(SG_E_UNSUPPORTED_MEDIA, 415, "invalid_request_error")       \
 	X(SG_E_UPGRADE,           426, "invalid_request_error")       \
+	X(SG_E_RATE_LIMIT_EXCEEDED, 429, "requests")                  \
+	X(SG_E_RATE_LIMIT_TOKENS, 429, "tokens") /* code: rate_limit_exceeded */ \
+	X(SG_E_INSUFFICIENT_QUOTA, 429, "insufficient_quota")         \
 	X(SG_E_INTERNAL,          500, "internal_error")              \
 	X(SG_E_NOMEM,             500, "internal_error")              \
 	X(SG_E_NOT_IMPLEMENTED,   501, "not_implemented_error")       \
@@ -53,7 +56,9 @@ int sg_status_http(sg_status st);
 const char *sg_status_type(sg_status st);
 /*
  * The error code for OpenAI's "code" field: the status name without its
- * "SG_E_" prefix, in lower case ("not_found"), written into buf.
+ * "SG_E_" prefix, in lower case ("not_found"), written into buf; but
+ * SG_E_RATE_LIMIT_TOKENS is OpenAI's "rate_limit_exceeded" (with type
+ * "tokens", where SG_E_RATE_LIMIT_EXCEEDED has type "requests").
  */
 void sg_status_code(sg_status st, char *buf, size_t len);
 /* The reason phrase for an HTTP status code ("Not Found"). */
@@ -208,6 +213,8 @@ void sg_leak_check(void);
 
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
+/* The wall clock (CLOCK_REALTIME) in microseconds since the epoch, for timestamps that leave the process. */
+int64_t sg_wall_us(void);
 /* Constant-time comparison of two buffers of the same length. */
 bool sg_ct_equal(const void *a, const void *b, size_t n);
 

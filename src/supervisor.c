@@ -35,13 +35,16 @@
 #include <fcgiapp.h>
 
 #include "db.h"
+#include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
 #include "resources.h"
+#include "sg_limits.h"
 #include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
+#include "usage.h"
 
 #define MAX_SLOTS 64
 #define BACKOFF_MIN_MS 100
@@ -417,7 +420,8 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
-	if (metrics_declare(conf) != SG_OK) {
+	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK || usage_declare(conf) != SG_OK ||
+	    metrics_declare(conf) != SG_OK) {
 		conf_free(conf);
 		return 1;
 	}

@@ -34,15 +34,18 @@
 
 #include "auth.h"
 #include "conf.h"
+#include "cors.h"
 #include "db.h"
 #include "http.h"
 #include "inspect.h"
 #include "json.h"
+#include "sg_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "registry.h"
 #include "route.h"
+#include "usage.h"
 #include "worker.h"
 
 static const struct sg_conf *wconf;
@@ -81,7 +84,11 @@ respond_error(struct request *r, sg_status st)
 	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
 			 "param", r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;
-	if (st == SG_E_UNAUTHORIZED)
+	/*
+	 * Not on nginx's auth subrequest: auth_request copies a subrequest's WWW-Authenticate into the 401 and the
+	 * nginx config adds its own (for any auth service), so the client would get it twice.
+	 */
+	if (st == SG_E_UNAUTHORIZED && !(r->route != NULL && (r->route->flags & SG_ROUTE_INTERNAL)))
 		(void) http_add_header(r, "WWW-Authenticate", "Bearer");
 	if (text != NULL) {
 		http_respond(r, status, "application/json", text, strlen(text));
@@ -143,7 +150,17 @@ worker_handle(struct request *r)
 		goto out;
 
 	rt = route_match(r->path, r->method, &r->path_arg, &allowed);
+	/* A preflight carries no credentials (nginx passes it without auth_request): answered before identity. */
+	if (rt == NULL && allowed != 0 && cors_is_preflight(r)) {
+		st = cors_preflight(r, allowed);
+		goto out;
+	}
+	cors_apply(r);
 	if (rt == NULL) {
+		/* Who may not call anything learns nothing of the paths either: 401 before 404 and 405. */
+		st = worker_identity(r);
+		if (st != SG_OK)
+			goto out;
 		if (allowed != 0) {
 			char allow[64];
 
@@ -184,6 +201,8 @@ out:
 		respond_error(r, st);
 	}
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
+	limits_finish(r);
+	usage_record(r);
 	metrics_record(r);
 	log_request(r);
 }
@@ -347,7 +366,10 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
 		log_warn("the registry is not available yet; requests that need it get 503 until it is");
+	if (usage_start(conf) != SG_OK)
+		log_error("usage: the writer did not start: inference requests are not logged to usage_log");
 
+	limits_start(conf);
 	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
 	if (threads == NULL)
 		return 1;
@@ -390,6 +412,8 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 done:
+	limits_stop();
+	usage_stop();
 	registry_close();
 	db_shutdown();
 	free(threads);

@@ -246,3 +246,42 @@ test('tool groups and tools: register, list, get, unregister', async () => {
 	await assert.rejects(client.tools.get('c30_add_numbers'), NotFoundError, 'the tools went with their group');
 	assert.deepEqual(await client.tools.list({ toolgroup_id: 'c30::mcp' }), []);
 });
+
+test('models: each entry also carries the current field set', async () => {
+	await ignoreMissing(client.models.unregister('c30-both'));
+	await client.models.register({ model_id: 'c30-both', provider_id: 'vllm', provider_model_id: 'test-llm' });
+	const got = await client.models.retrieve('c30-both');
+	assert.equal(got.identifier, 'c30-both');
+	assert.equal(got.id, 'c30-both');
+	assert.equal(got.object, 'model');
+	assert.equal(got.custom_metadata.provider_resource_id, 'test-llm');
+	await client.models.unregister('c30-both');
+});
+
+test('inference through the client (/v1/openai/v1), streaming included', async () => {
+	await ignoreMissing(client.models.unregister('c30-chat'));
+	await client.models.register({ model_id: 'c30-chat', provider_id: 'vllm', provider_model_id: 'test-llm' });
+	const c = await client.chat.completions.create({ model: 'c30-chat', messages: [{ role: 'user', content: 'hi 02' }] });
+	assert.equal(c.choices[0].message.content, 'echo: hi 02');
+	// 0.2.x parses every event as JSON: the stream must end without [DONE] for it.
+	const stream = await client.chat.completions.create({ model: 'c30-chat', stream: true,
+		messages: [{ role: 'user', content: 'a b c' }] });
+	let text = '';
+	for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+	assert.equal(text, 'echo: a b c');
+	const cs = await client.completions.create({ model: 'c30-chat', prompt: 'p q', stream: true });
+	let ctext = '';
+	for await (const chunk of cs) ctext += chunk.choices[0]?.text ?? '';
+	assert.equal(ctext, 'echo: p q');
+	await client.models.unregister('c30-chat');
+});
+
+test('inspect, providers, health and version', async () => {
+	assert.equal((await client.inspect.health()).status, 'OK');
+	assert.equal(typeof (await client.inspect.version()).version, 'string');
+	const routes = await client.routes.list();
+	assert.ok(routes.some((r) => r.route === '/v1/models' && r.method === 'get'), 'April RouteInfo.method is lowercase');
+	const providers = await client.providers.list();
+	assert.equal(providers.find((p) => p.provider_id === 'vllm').health.status, 'OK');
+	assert.equal((await client.providers.retrieve('faiss')).api, 'vector_io');
+});

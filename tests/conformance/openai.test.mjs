@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// openai.test.mjs: the official openai SDK (6.49.0) against stackgate's
-// /v1/openai/v1, with the test upstream (tests/upstream/server.js) behind it.
+// openai.test.mjs: the official openai SDK (7.59.0) against stackgate's
+// /v1/openai/v1 and the root routes of today's Llama Stack (/v1: chat,
+// completions, embeddings), with the test upstream (tests/upstream/server.js)
+// behind it.
 // Registers its own models (prefix oac-) through the Llama Stack API first.
 // maxRetries is 0 so a 5xx is seen once and the error classes are checked as
 // the SDK maps them (≥500 → InternalServerError).
@@ -19,6 +21,7 @@ import OpenAI from 'openai';
 
 const SG_URL = process.env.SG_URL || 'http://127.0.0.1:18321';
 let client;
+let root; // the same SDK with baseURL /v1: the routes of Llama Stack 0.3 and later
 
 function makeKey() {
 	const bin = process.env.SG_BIN;
@@ -46,6 +49,8 @@ before(async () => {
 	const key = makeKey();
 	client = new OpenAI({ baseURL: `${SG_URL}/v1/openai/v1`, apiKey: key ?? 'anonymous', maxRetries: 0,
 		timeout: 30000, defaultHeaders: key ? {} : { Authorization: null } });
+	root = new OpenAI({ baseURL: `${SG_URL}/v1`, apiKey: key ?? 'anonymous', maxRetries: 0,
+		timeout: 30000, defaultHeaders: key ? {} : { Authorization: null } });
 	for (const m of MODELS) {
 		const res = await fetch(`${SG_URL}/v1/models`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
 			body: JSON.stringify(m) });
@@ -66,6 +71,60 @@ describe('openai SDK: models', () => {
 		}
 		assert.ok(ids.includes('oac-llm'), `oac-llm missing from ${ids.join(', ')}`);
 		assert.ok(ids.includes('oac-embed'));
+	});
+});
+
+describe('openai SDK: models.retrieve', () => {
+	test('a registered model in OpenAI shape', async () => {
+		const m = await client.models.retrieve('oac-llm');
+		assert.deepEqual(Object.keys(m).sort(), ['created', 'id', 'object', 'owned_by']);
+		assert.equal(m.id, 'oac-llm');
+		assert.equal(m.object, 'model');
+		assert.equal(m.owned_by, 'vllm');
+	});
+
+	test('a missing model is NotFoundError in OpenAI error shape', async () => {
+		await assert.rejects(client.models.retrieve('oac-nope'), (err) => {
+			assert.ok(err instanceof OpenAI.NotFoundError, `got ${err.constructor.name}`);
+			assert.equal(err.status, 404);
+			assert.equal(err.param, 'model');
+			assert.match(err.message, /The model 'oac-nope' does not exist/);
+			return true;
+		});
+	});
+});
+
+describe('openai SDK at the root routes (/v1)', () => {
+	test('chat.completions.create, with and without stream', async () => {
+		const c = await root.chat.completions.create({ model: 'oac-llm', messages: [{ role: 'user', content: 'at the root' }] });
+		assert.equal(c.choices[0].message.content, 'echo: at the root');
+		const stream = await root.chat.completions.create({ model: 'oac-llm', stream: true,
+			messages: [{ role: 'user', content: 'streamed at the root' }] });
+		let text = '';
+		for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+		assert.equal(text, 'echo: streamed at the root');
+	});
+
+	test('completions.create with stream', async () => {
+		const stream = await root.completions.create({ model: 'oac-llm', prompt: 'root prompt', stream: true });
+		let text = '';
+		for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+		assert.equal(text, 'echo: root prompt');
+	});
+
+	test('embeddings.create', async () => {
+		const e = await root.embeddings.create({ model: 'oac-embed', input: ['x', 'y', 'z'] });
+		assert.equal(e.data.length, 3);
+		assert.equal(e.data[2].embedding.length, 8);
+	});
+
+	test('models.list and models.retrieve', async () => {
+		const ids = [];
+		for await (const m of root.models.list()) ids.push(m.id);
+		assert.ok(ids.includes('oac-llm'));
+		const m = await root.models.retrieve('oac-llm');
+		assert.equal(m.id, 'oac-llm');
+		assert.equal(m.owned_by, 'vllm');
 	});
 });
 

@@ -25,7 +25,11 @@
  *    (keys decoded as jansson decodes them) and changes nothing else,
  *    copies an object without "model" byte for byte;
  *  - openai_upstream_error() of the stream text with a small buffer: a
- *    message cut without splitting a UTF-8 sequence.
+ *    message cut without splitting a UTF-8 sequence;
+ *  - openai_stream_ask_usage() of the whole stream text: refuses only what
+ *    is not one object, appends nothing unless it says ADDED, and then the
+ *    text is (by jansson) the same object with stream_options.include_usage
+ *    true and nothing else changed, which asked again is ASKED.
  */
 #include "config.h"
 
@@ -101,6 +105,44 @@ check_rewrite_model(const char *text, size_t len, const char *model_json)
 		check_replaced(text, len, out.p, out.len, model_json);
 	}
 	json_decref(v);
+	sg_buf_free(&out);
+}
+
+static void
+check_ask_usage(const char *text, size_t len)
+{
+	struct sg_buf out = {0}, again = {0};
+	enum openai_stream_usage su = openai_stream_ask_usage(text, len, &out);
+	json_t *v = memchr(text, '\0', len) ? NULL : json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *so = json_is_object(v) ? json_object_get(v, "stream_options") : NULL;
+	bool object = json_is_object(v) && fuzz_tree_depth(v) <= 128;
+
+	FUZZ_CHECK(su != OPENAI_SU_NOMEM, "openai_stream_ask_usage ran out of memory");
+	FUZZ_CHECK(!(object && su == OPENAI_SU_NOT_OBJECT), "a JSON object was refused: %.*s",
+		   (int) (len > 300 ? 300 : len), text);
+	FUZZ_CHECK(su == OPENAI_SU_ADDED || out.len == 0, "result %d appended %zu bytes", su, out.len);
+	if (object && su == OPENAI_SU_ASKED)
+		FUZZ_CHECK(json_is_true(json_object_get(so, "include_usage")), "ASKED without include_usage true");
+	if (object && su == OPENAI_SU_CANNOT)
+		FUZZ_CHECK(so != NULL && !json_is_object(so) && !json_is_null(so), "CANNOT with a usable stream_options");
+	if (su == OPENAI_SU_ADDED) {
+		FUZZ_CHECK(openai_stream_ask_usage(out.p, out.len, &again) == OPENAI_SU_ASKED && again.len == 0,
+			   "the added include_usage is not seen when asked again");
+		if (object) {
+			json_t *got = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, NULL), *want = json_deep_copy(v);
+			json_t *wso = json_object_get(want, "stream_options");
+
+			if (!json_is_object(wso))
+				json_object_set_new(want, "stream_options", json_object());
+			json_object_set_new(json_object_get(want, "stream_options"), "include_usage", json_true());
+			FUZZ_CHECK(got != NULL && json_equal(got, want), "the added include_usage changed more: %.*s",
+				   (int) (out.len > 300 ? 300 : out.len), out.p);
+			json_decref(got);
+			json_decref(want);
+		}
+	}
+	json_decref(v);
+	sg_buf_free(&again);
 	sg_buf_free(&out);
 }
 
@@ -295,6 +337,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sg_buf_free(&chunked.c.rec);
 
 	check_rewrite_model((const char *) stream, len, model_json);
+	check_ask_usage((const char *) stream, len);
 
 	/* A small buffer (8 bytes at least: then a first character of up to 4 bytes fits). */
 	if (openai_upstream_error((const char *) stream, len, msg, 8 + seeds[1] % (sizeof(msg) - 7), param,

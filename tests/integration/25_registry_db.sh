@@ -12,15 +12,8 @@
 
 # PostgreSQL's server programs, found the way ./dev finds them.
 PGBIN=$("$SG_ROOT/dev" _pgbin)
-PGCTL=$PGBIN/pg_ctl
 
 now_ms() { date +%s%3N; }
-pg_ctl_run() { (cd /tmp && runuser -u postgres -- "$PGCTL" "$@"); }
-pg_up() {
-	pg_ctl_run -D "$SG_RUN/pg/data" -l "$SG_RUN/logs/postgresql.log" -w -t 30 \
-		-o "-p $SG_PG_PORT -k $SG_RUN/pg-run -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-		start >/dev/null 2>&1
-}
 # db_url DBNAME: the test database's conninfo with another dbname (the later keyword wins).
 db_url() { echo "$STACKGATE_DATABASE_URL dbname=$1"; }
 # get_all_workers PATH WANT: GET PATH a few times (reaching every worker) until all answer WANT; prints the ms it took, or -1.

@@ -28,8 +28,8 @@ in_list() { jq -r --arg id "$1" '[.data[] | select(.identifier == $id)] | length
 # ------------------------------------------------------------------ models
 req POST /v1/models '{"model_id":"r30-m1","provider_id":"vllm","provider_model_id":"test-llm","zzz":1}'
 expect_status 200 "register a model"
-expect_jq 'keys_unsorted | tojson' '["identifier","provider_resource_id","provider_id","type","access_attributes","metadata","model_type"]' \
-	"the model has Llama Stack's keys in its order"
+expect_jq 'keys_unsorted | tojson' '["identifier","provider_resource_id","provider_id","type","access_attributes","metadata","model_type","id","object","created","owned_by","custom_metadata"]' \
+	"the model has Llama Stack's keys in its order (April's, then today's)"
 expect_jq '[.identifier,.provider_resource_id,.provider_id,.type,.access_attributes,.metadata,.model_type] | tojson' \
 	'["r30-m1","test-llm","vllm","model",null,{},"llm"]' "the model's values and defaults"
 first=$BODY
@@ -172,7 +172,9 @@ req POST /v1/shields '{"shield_id":"r30-s2","provider_id":"nope"}'
 expect_status 400 "a shield with an unknown provider is 400"
 expect_body_contains "configured safety providers: llama-guard" "the message lists the safety providers"
 req DELETE /v1/shields/r30-s1
-expect_status 405 "shields have no DELETE route"
+expect_status 200 "DELETE /v1/shields/{id} unregisters a shield (Llama Stack 0.2.18)"
+req GET /v1/shields/r30-s1
+expect_status 404 "…it is gone"
 
 # ------------------------------------------------------------------ vector DBs
 req POST /v1/models '{"model_id":"r30-emb","provider_id":"vllm","provider_model_id":"test-embed","model_type":"embedding","metadata":{"embedding_dimension":384}}'

@@ -27,11 +27,17 @@ req POST /v1/datasets '{"dataset_id":"s32-ds","purpose":"eval/messages-answer","
 req POST /v1/eval/benchmarks '{"benchmark_id":"s32-bench","dataset_id":"s32-ds","scoring_functions":["basic::subset_of","basic::equality"]}'
 expect_status 200 "a benchmark names built-in functions without registering them first"
 
-# The April 2025 API has no route to unregister a scoring function (an operator removes one with
-# SQL); the rule for objects from the config (admins only) applies once a generation adds it.
+# DELETE /v1/scoring-functions/{id} (Llama Stack 0.2.22): built-in functions come from the config,
+# so only an admin removes one, and it is back at the next start.
+req DELETE /v1/scoring-functions/basic::ifeval
+expect_status 403 "an anonymous caller may not unregister a built-in scoring function (the config's)"
 as "$KADM" DELETE /v1/scoring-functions/basic::ifeval
-expect_status 405 "no route unregisters a scoring function in the April 2025 API"
-psql_q "DELETE FROM scoring_functions WHERE identifier = 'basic::ifeval'" >/dev/null
+expect_status 200 "an admin unregisters a built-in scoring function"
+req GET /v1/scoring-functions/basic::ifeval
+expect_status 404 "…it is gone"
+as "$KADM" DELETE /v1/scoring-functions/basic::subset_of
+expect_status 409 "one a benchmark names is in use"
+expect_body_contains "in use by benchmark 's32-bench'" "…the 409 names the benchmark"
 sg_restart_daemon
 req GET /v1/scoring-functions/basic::equality
 expect_status 200 "…the others are kept across a restart"

@@ -6,7 +6,8 @@
 # GET /v1/openai/v1/models list exactly the models the caller may see, in
 # registration order, as valid JSON of the same shape and bytes as before
 # (native items without access_attributes, each byte for byte the single GET
-# minus that member; OpenAI entries id/object/created/owned_by), for an
+# minus that member, with both API generations' fields since issue #16;
+# OpenAI entries id/object/created/owned_by), for an
 # anonymous caller, a principal and an admin.  PostgreSQL is the oracle
 # (sg_acl_check, seq, created_at).  Then the walk read from PostgreSQL when the
 # cache is not loaded (unit case db_walk), HEAD, and clean up.
@@ -85,10 +86,11 @@ check_lists() {
 	jq -e . <<<"$BODY" >/dev/null 2>&1 && pass "$name: …is valid JSON" || fail "$name: …is valid JSON"
 	expect_eq "$(native_all)" "$want" "$name: …exactly the visible models, in registration order"
 	expect_jq '[.data[] | has("access_attributes")] | any' false "$name: …items without access_attributes"
-	expect_jq 'keys_unsorted | join(",")' data "$name: …one member, data"
+	expect_jq 'keys_unsorted | join(",")' object,data "$name: …members object, data (both API generations)"
 	expect_jq '[.data[] | select(.identifier | startswith("ls35-")) | keys_unsorted | join(",")] | unique | join(" ")' \
-		"identifier,provider_resource_id,provider_id,type,metadata,model_type" "$name: …every item's keys in the API's order"
-	[[ $BODY == '{"data":['*']}' && $BODY != *$'\n'* ]] && pass "$name: …compact, as before" ||
+		"identifier,provider_resource_id,provider_id,type,metadata,model_type,id,object,created,owned_by,custom_metadata" \
+		"$name: …every item's keys in the API's order (April's, then today's)"
+	[[ $BODY == '{"object":"list","data":['*']}' && $BODY != *$'\n'* ]] && pass "$name: …compact, as before" ||
 		fail "$name: …compact, as before" "starts '${BODY:0:20}', ends '${BODY: -10}'"
 	printf '%s' "$BODY" >"$LS/native.$name"
 

@@ -5,14 +5,19 @@
 # (stream_options.include_usage); its "cut" mode breaks a stream off.
 #
 # The request's record shows in its access log line ("chat model=… tokens=
-# P+C=T [estimated] bytes=SENT/RECEIVED …"), found by its X-Request-Id.
+# P+C=T [estimated] bytes=SENT/RECEIVED …"), found by its X-Request-Id, and
+# becomes its usage_log row (sql/006_usage.sql) within a second or so.
+# Then: who may read usage (GET /v1/stackgate/usage), the CLI, 10,000
+# requests under load, and PostgreSQL stopped while requests go on.
+# Identifiers start with us-.
 
 UP=$SG_UPSTREAM_URL
 OA=/v1/openai/v1
 LOG=$SG_RUN/logs/stackgate.log
 
 echo "-- setup"
-for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding"; do
+for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding" \
+	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm"; do
 	read -r id pm type <<<"$m"
 	body=$(jq -nc --arg id "$id" --arg pm "$pm" --arg t "$type" \
 		'{model_id:$id,provider_id:"vllm",provider_model_id:$pm,model_type:$t}
@@ -36,6 +41,42 @@ access_line() {
 tokens_of() { sed -n 's/.* tokens=\([0-9]*\)+\([0-9]*\)=\([0-9]*\).*/\1 \2 \3/p' <<<"$1"; }
 bytes_of() { sed -n 's/.* bytes=\([0-9]*\)\/\([0-9]*\).*/\1 \2/p' <<<"$1"; }
 sse_rid() { grep -i '^x-request-id:' "$SSE_HDRS" | head -1 | cut -d: -f2- | tr -d ' \r'; }
+# post_times N PATH BODY: POSTs BODY N times, one after the other; prints how many got 200.
+post_times() {
+	local ok=0 code
+	for _ in $(seq "$1"); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Content-Type: application/json' \
+			--data-binary "$3" "$SG_URL$2")
+		[[ $code == 200 ]] && ok=$((ok + 1))
+	done
+	printf '%s' "$ok"
+}
+# row_of RID: its usage_log row as JSON (waits for the writer's next flush).
+row_of() {
+	local row=""
+	for _ in $(seq 50); do
+		row=$(psql_q "SELECT row_to_json(u) FROM usage_log u WHERE request_id = '$1'" 2>/dev/null)
+		[[ -n $row ]] && break
+		sleep 0.1
+	done
+	printf '%s' "$row"
+}
+# expect_row RID JQ WANT NAME
+expect_row() {
+	local got
+	got=$(jq -r "$2" <<<"$(row_of "$1")" 2>/dev/null) || got="<no row>"
+	if [[ $got == "$3" ]]; then pass "$4"; else fail "$4" "usage_log row of $1: jq '$2': expected '$3', got '$got'"; fi
+}
+# count_rows WHERE N: waits until usage_log has N rows WHERE …; prints the count it saw last.
+count_rows() {
+	local n=0
+	for _ in $(seq "${3:-100}"); do
+		n=$(psql_q "SELECT count(*) FROM usage_log WHERE $1")
+		[[ $n == "$2" ]] && break
+		sleep 0.2
+	done
+	printf '%s' "$n"
+}
 
 MSG='[{"role":"user","content":"count these five words please"}]'
 
@@ -50,6 +91,12 @@ expect_eq "$(tokens_of "$line")" "$want" "the record has the upstream's token co
 	fail "record fields" "line: $line"
 read -r sent got <<<"$(bytes_of "$line")"
 [[ ${sent:-0} -gt 0 && ${got:-0} -gt 0 ]] && pass "bytes both ways are counted" || fail "bytes" "line: $line"
+rid=$(header X-Request-Id)
+expect_row "$rid" '"\(.prompt_tokens) \(.completion_tokens) \(.total_tokens)"' "$want" "its usage_log row has the same counts"
+expect_row "$rid" '[.model, .provider_id, .route, .status, .streamed, .estimated, .principal, .upstream_status,
+	.ttft_ms, (.latency_ms > 0), (.upstream_ms > 0), .cost] | @json' \
+	'["us-llm","vllm","/v1/openai/v1/chat/completions",200,false,false,null,200,null,true,true,null]' \
+	"the row: model, provider, route, status, not streamed, not estimated, anonymous, times, no cost"
 
 req POST $OA/embeddings '{"model":"us-embed","input":["a","b","c"]}'
 expect_status 200 "embeddings answer"
@@ -65,6 +112,8 @@ expect_eq "$(sse_json | jq -r 'select(.usage != null) | .model')" us-llm "that c
 want=$(jq -r '"\(.prompt_tokens) \(.completion_tokens) \(.total_tokens)"' <<<"$usage")
 line=$(access_line "$(sse_rid)")
 expect_eq "$(tokens_of "$line")" "$want" "the stream's record has the usage chunk's counts"
+expect_row "$(sse_rid)" '[.streamed, .estimated, .total_tokens, (.ttft_ms > 0)] | @json' \
+	"[true,false,$(cut -d' ' -f3 <<<"$want"),true]" "the stream's row: streamed, the chunk's tokens, a time to first token"
 [[ $line == *" stream "* && $line != *estimated* && $line =~ ttft=[0-9]+ms ]] &&
 	pass "the record says streamed, not estimated, with a time to first event" || fail "stream record" "line: $line"
 
@@ -79,6 +128,8 @@ expect_eq "$(sse_json | jq -r '.choices[0].delta.content // empty' | tr -d '\n')
 	"every content chunk still arrives"
 line=$(access_line "$(sse_rid)")
 expect_eq "$(tokens_of "$line")" "$want" "its record has the upstream's counts all the same"
+expect_row "$(sse_rid)" '[.streamed, .estimated, .total_tokens] | @json' "[true,false,$(cut -d' ' -f3 <<<"$want")]" \
+	"and so has its row"
 
 sse $OA/completions '{"model":"us-llm","stream":true,"prompt":"one two","stream_options":{"include_usage":false}}'
 expect_eq "$(curl -s "$UP/_last?model=test-llm" | jq -c '.body.stream_options')" '{"include_usage":true}' \
@@ -96,9 +147,167 @@ read -r sent got <<<"$(bytes_of "$line")"
 [[ $line == *estimated* ]] && pass "a cut stream's record is estimated" || fail "cut stream estimated" "line: $line"
 [[ -n $sent && ${got:-0} -gt 0 && $p == $((sent / 4)) && $c == $((got / 4)) && $t == $((p + c)) ]] &&
 	pass "the estimate is request and reply bytes / 4" || fail "estimate from bytes" "line: $line"
+expect_row "$(sse_rid)" '[.estimated, .total_tokens, .streamed] | @json' "[true,${t:-0},true]" \
+	"the cut stream's row is estimated, with the estimate"
 
 req POST $OA/chat/completions "{\"model\":\"us-e400\",\"messages\":$MSG}"
 expect_status 400 "an upstream 400 is relayed"
 line=$(access_line "$(header X-Request-Id)")
 [[ $line == *" upstream=400 "* && $line == *estimated* ]] && pass "a failed request has a record too" ||
 	fail "failed request record" "line: $line"
+expect_row "$(header X-Request-Id)" '[.status, .upstream_status, .estimated] | @json' '[400,400,true]' \
+	"and a row with both statuses"
+
+echo "-- cost from the model's prices"
+req POST /v1/models '{"model_id":"us-priced","provider_id":"vllm","provider_model_id":"test-llm","metadata":{"input_cost_per_mtok":2.5,"output_cost_per_mtok":"10"}}'
+expect_status 200 "register a model with prices"
+req POST $OA/chat/completions "{\"model\":\"us-priced\",\"messages\":$MSG}"
+p=$(jq -r .usage.prompt_tokens <<<"$BODY")
+c=$(jq -r .usage.completion_tokens <<<"$BODY")
+want_cost=$(jq -n "($p * 2.5 + $c * 10) / 1000000 | . * 1e9 | round")
+expect_row "$(header X-Request-Id)" '.cost * 1e9 | round' "$want_cost" "cost = prompt × input price + completion × output price, per million"
+
+echo "-- who reads usage: GET /v1/stackgate/usage"
+sg_cli principal add us-alice --team us-a >/dev/null 2>&1
+sg_cli principal add us-bob --team us-b >/dev/null 2>&1
+sg_cli principal add us-admin --role admin >/dev/null 2>&1
+KA=$(sg_cli key create us-alice 2>/dev/null)
+KB=$(sg_cli key create us-bob 2>/dev/null)
+KADM=$(sg_cli key create us-admin 2>/dev/null)
+for i in 1 2; do as "$KA" POST $OA/chat/completions "{\"model\":\"us-llm\",\"messages\":$MSG}"; done
+expect_status 200 "alice's chat"
+alice_tokens=$(jq -r .usage.total_tokens <<<"$BODY")
+as "$KB" POST $OA/completions '{"model":"us-llm","prompt":"bob was here"}'
+expect_status 200 "bob's completion"
+bob_tokens=$(jq -r .usage.total_tokens <<<"$BODY")
+alice_key=$(psql_q "SELECT key_id FROM api_keys WHERE principal = 'us-alice'" 2>/dev/null | head -1)
+n=$(count_rows "principal IN ('us-alice','us-bob')" 3)
+expect_eq "$n" 3 "three rows for alice and bob"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE principal = 'us-alice' AND key_id IS NOT NULL AND key_id = '$alice_key'")" 2 \
+	"alice's rows name the key she used"
+
+as "$KA" GET /v1/stackgate/usage
+expect_status 200 "alice reads usage"
+expect_jq '[.data[].principal] | unique | @json' '["us-alice"]' "alice sees her own rows only"
+expect_jq '[.data[] | select(.model == "us-llm")][0] | [.requests, .total_tokens] | @json' "[2,$((alice_tokens * 2))]" \
+	"her usage_daily row: 2 requests and their tokens"
+as "$KA" GET "/v1/stackgate/usage?principal=us-bob"
+expect_status 200 "alice asks for bob's usage"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "and sees nothing, as if bob had none"
+as "$KB" GET "/v1/stackgate/usage?model=us-llm"
+expect_jq '[.data[] | [.principal, .model, .requests, .total_tokens]] | @json' "[[\"us-bob\",\"us-llm\",1,$bob_tokens]]" \
+	"bob sees his one request"
+as "" GET /v1/stackgate/usage
+expect_status 200 "an anonymous caller reads usage"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "and sees no one's"
+as "$KADM" GET "/v1/stackgate/usage?since=2000-01-01"
+expect_jq '[.data[].principal | select(. == "us-alice" or . == "us-bob")] | unique | @json' '["us-alice","us-bob"]' \
+	"an admin sees everyone's"
+as "$KADM" GET "/v1/stackgate/usage?principal=us-bob&model=us-llm"
+expect_jq '[.data[].principal] | unique | @json' '["us-bob"]' "an admin filters by principal"
+tomorrow=$(date -u -d tomorrow +%F)
+as "$KADM" GET "/v1/stackgate/usage?since=$tomorrow"
+expect_jq 'if .object == "list" then .data | length else "not a list" end' 0 "since filters by day"
+for bad in "since=yesterday" "since=2026-02-30" "since=2026-1-01" "principal=" "model="; do
+	as "$KADM" GET "/v1/stackgate/usage?$bad"
+	expect_status 400 "?$bad is 400"
+	expect_jq .error.param "${bad%%=*}" "?$bad names the parameter"
+done
+
+echo "-- the CLI"
+out=$(sg_cli usage --principal us-alice --json)
+expect_eq "$(jq -c '[.[] | [.principal, .model, .requests, .total_tokens]]' <<<"$out")" "[[\"us-alice\",\"us-llm\",2,$((alice_tokens * 2))]]" \
+	"usage --principal --json: an array of usage_daily rows"
+expect_eq "$(jq -r '.[0] | keys | join(",")' <<<"$out")" \
+	"completion_tokens,cost,day,model,principal,prompt_tokens,requests,total_tokens" "with every column of usage_daily"
+out=$(sg_cli usage --model us-priced)
+expect_eq "$(head -1 <<<"$out")" "$(printf 'day\tprincipal\tmodel\trequests\tprompt_tokens\tcompletion_tokens\ttotal_tokens\tcost')" \
+	"usage prints a header"
+expect_eq "$(tail -n +2 <<<"$out" | cut -f2,3,4,8)" \
+	"$(awk -v c="$(psql_q "SELECT cost FROM usage_log WHERE model = 'us-priced'")" 'BEGIN { printf "-\tus-priced\t1\t%.6f", c }')" \
+	"and one line per day, principal and model, with the cost"
+sg_cli usage --since 31-12-2026 >/dev/null 2>"$SG_TEST_DIR/tmp/usage-cli.err"
+rc=$?
+expect_eq "$rc $(grep -c 'since must be a date' "$SG_TEST_DIR/tmp/usage-cli.err")" "2 1" "a bad --since is a usage error naming it"
+
+echo "-- 10,000 requests under load: 10,000 rows with the upstream's counts"
+LOAD_BODY=$SG_TEST_DIR/tmp/usage-load.json
+printf '%s' "{\"model\":\"us-load\",\"messages\":$MSG}" >"$LOAD_BODY"
+req POST $OA/chat/completions "$(cat "$LOAD_BODY")"
+load_total=$(jq -r .usage.total_tokens <<<"$BODY")
+[[ -n $(row_of "$(header X-Request-Id)") ]] || fail "the probe's row arrives"
+psql_q "DELETE FROM usage_log WHERE model = 'us-load'" >/dev/null
+CURLCFG=$SG_TEST_DIR/tmp/usage-load.curl
+# One curl, 16 transfers at a time (under the default concurrency cap and the reserved threads of limits); "next" separates them (one after the last would be an empty transfer).
+for i in $(seq 10000); do
+	((i > 1)) && echo next
+	printf 'url = "%s%s/chat/completions"\ndata-binary = "@%s"\nheader = "Content-Type: application/json"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+		"$SG_URL" "$OA" "$LOAD_BODY"
+done >"$CURLCFG"
+codes=$(curl -s -Z --parallel-max 16 -K "$CURLCFG" 2>/dev/null | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n' ' ')
+expect_eq "$codes" "200:10000 " "10,000 chat completions under load, all 200"
+n=$(count_rows "model = 'us-load'" 10000 150)
+expect_eq "$n" 10000 "exactly 10,000 usage_log rows"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load' AND total_tokens = $load_total AND NOT estimated")" 10000 \
+	"every one with the upstream's token count ($load_total), none estimated"
+expect_eq "$(psql_q "SELECT count(DISTINCT request_id) FROM usage_log WHERE model = 'us-load'")" 10000 "one row per request id"
+
+echo "-- PostgreSQL stopped: requests go on, rows wait in the queue"
+if pg_down; then
+	pass "stop PostgreSQL"
+	expect_eq "$(post_times 200 $OA/chat/completions "{\"model\":\"us-pgdown\",\"messages\":$MSG}")" 200 \
+		"200 chat completions while PostgreSQL is down: all 200"
+	sleep 2
+	pg_up && pass "start PostgreSQL again" || fail "start PostgreSQL again" "see postgresql.log"
+	n=$(count_rows "model = 'us-pgdown'" 200 150)
+	expect_eq "$n" 200 "all 200 rows arrive once PostgreSQL is back"
+	grep -q "usage: cannot reach PostgreSQL" "$LOG" && pass "the writer logged the outage" ||
+		fail "the writer logged the outage"
+	grep -qE "usage: .*dropped" "$LOG" && fail "no row was dropped" "the log says rows were dropped" ||
+		pass "no row was dropped"
+else
+	fail "stop PostgreSQL" "pg_ctl stop failed"
+fi
+
+echo "-- a graceful stop writes what is queued"
+SLOW_CONF=$SG_TEST_DIR/tmp/usage-slow-flush.json
+jq '.usage = {flush_interval_ms: 60000}' "$SG_CONFIG" >"$SLOW_CONF"
+sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minute" || fail "restart (slow flush)"
+expect_eq "$(post_times 20 $OA/completions '{"model":"us-flush","prompt":"flush me"}')" 20 "20 completions, all 200"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 0 \
+	"their rows wait in the queue (the next flush is a minute away)"
+sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 20 \
+	"the stop wrote all 20 before the workers exited"
+
+echo "-- partitions: by day, ahead of time, dropped past the retention"
+today=$(date -u +%Y%m%d)
+ahead=$(date -u -d '+7 days' +%Y%m%d)
+expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname IN ('usage_log_p$today', 'usage_log_p$ahead')")" 2 \
+	"today's partition and the one 7 days ahead exist"
+psql_q "CREATE TABLE usage_log_p20200101 PARTITION OF usage_log FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
+	INSERT INTO usage_log (ts, request_id, model, route, status, streamed, prompt_tokens, completion_tokens, total_tokens,
+		estimated, latency_ms) VALUES ('2020-01-01 12:00+00', 'us-old', 'us-llm', '/x', 200, false, 1, 1, 2, false, 1)" >/dev/null
+expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")" 1 "an old day's row shows in usage_daily"
+expect_eq "$(psql_q "SELECT usage_maintain(90, 7)")" 1 "usage_maintain drops the one partition past 90 days"
+expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'usage_log_p20200101'")" 0 "its table is gone (no DELETE)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load'")" 10000 "today's rows stay"
+
+echo "-- an upstream that refuses stream_options: config.stream_usage false"
+req POST /v1/models '{"model_id":"us-nosu-on","provider_id":"vllm","provider_model_id":"no-stream-options"}'
+expect_status 200 "register a model whose upstream refuses stream_options"
+sse $OA/chat/completions "{\"model\":\"us-nosu-on\",\"stream\":true,\"messages\":$MSG}"
+expect_eq "$SSE_STATUS" 400 "asking it for usage fails the stream (why the switch exists)"
+NOSU_CONF=$SG_TEST_DIR/tmp/usage-nosu.json
+jq --arg u "$SG_UPSTREAM_URL/v1" '.providers.inference += [{provider_id: "vllm-nosu", provider_type: "remote::vllm",
+	config: {url: $u, stream_usage: false, check_model_on_register: false}}]' "$SG_CONFIG" >"$NOSU_CONF"
+sg_restart_daemon "$NOSU_CONF" && pass "restart with a provider that has stream_usage false" || fail "restart (nosu)"
+req POST /v1/models '{"model_id":"us-nosu","provider_id":"vllm-nosu","provider_model_id":"no-stream-options"}'
+expect_status 200 "register a model on it"
+sse $OA/chat/completions "{\"model\":\"us-nosu\",\"stream\":true,\"messages\":$MSG}"
+expect_eq "$SSE_STATUS" 200 "its streams work"
+expect_eq "$(curl -s "$UP/_last?model=no-stream-options" | jq -c '.body | has("stream_options")')" false \
+	"the upstream was not sent stream_options"
+expect_row "$(sse_rid)" '[.estimated, .total_tokens > 0] | @json' '[true,true]' "the row is estimated"
+sg_restart_daemon && pass "restart with the test config" || fail "restart (test config, after nosu)"
+req DELETE /v1/models/us-nosu

@@ -50,7 +50,8 @@ for fam in stackgate_requests_total stackgate_request_duration_seconds stackgate
 	stackgate_time_to_first_token_seconds stackgate_tokens_total stackgate_inflight_requests \
 	stackgate_streams_open stackgate_threads stackgate_upstream_errors_total stackgate_registry_cache_hits_total \
 	stackgate_registry_cache_misses_total stackgate_registry_objects stackgate_db_errors_total \
-	stackgate_worker_restarts_total stackgate_build_info; do
+	stackgate_worker_restarts_total stackgate_build_info stackgate_rate_limited_total \
+	stackgate_usage_rows_dropped_total; do
 	if grep -q "^# TYPE $fam " <<<"$BODY"; then pass "family $fam exported"; else fail "family $fam exported"; fi
 done
 version=$(curl -s "$SG_URL/v1/version" | jq -r .version)

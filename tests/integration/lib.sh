@@ -93,6 +93,16 @@ sse() {
 # The JSON payloads of the data lines, one per line, [DONE] excluded.
 sse_json() { cut -d' ' -f2- "$SSE_FILE" | sed -n 's/^data: //p' | grep -v '^\[DONE\]$'; }
 
+# The test stack's PostgreSQL: pg_ctl_run ARGS… runs pg_ctl as postgres; pg_up starts it as run.sh did;
+# pg_down stops it (fast).
+pg_ctl_run() { (cd /tmp && runuser -u postgres -- "$("$SG_ROOT/dev" _pgbin)/pg_ctl" "$@"); }
+pg_up() {
+	pg_ctl_run -D "$SG_RUN/pg/data" -l "$SG_RUN/logs/postgresql.log" -w -t 30 \
+		-o "-p $SG_PG_PORT -k $SG_RUN/pg-run -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null 2>&1
+}
+pg_down() { pg_ctl_run -D "$SG_RUN/pg/data" -m fast -w stop >/dev/null 2>&1; }
+
 # Master pid of the running daemon.
 sg_master_pid() { cat "$SG_RUN/stackgate.pid"; }
 # Worker pids (children of the master).

@@ -75,7 +75,7 @@ done
 failed_before=0
 for t in "$SG_ROOT"/tests/integration/[0-9][0-9]_*.sh; do
 	[[ -f $t ]] || continue
-	# SG_TESTS="10_foundation 30_resources" runs only those files (and no conformance).
+	# SG_TESTS="10_foundation 30_resources" runs only those files (and no conformance unless SG_CONFORMANCE=1).
 	if [[ -n ${SG_TESTS:-} && " $SG_TESTS " != *" $(basename "$t" .sh) "* ]]; then continue; fi
 	echo "== $(basename "$t")"
 	(
@@ -98,7 +98,7 @@ done
 
 # Conformance: the official SDKs against the running stack.
 conf_dir=$SG_ROOT/tests/conformance
-if [[ -z ${SG_TESTS:-} ]] && ls "$conf_dir"/*.test.mjs >/dev/null 2>&1; then
+if [[ -z ${SG_TESTS:-} || ${SG_CONFORMANCE:-0} == 1 ]] && ls "$conf_dir"/*.test.mjs >/dev/null 2>&1; then
 	echo "== conformance"
 	if [[ ! -d $conf_dir/node_modules ]]; then
 		(cd "$conf_dir" && npm ci --no-audit --no-fund --ignore-scripts >"$SG_RUN/logs/npm.log" 2>&1) ||

@@ -126,6 +126,8 @@ START_TEST(test_exposition_format)
 	ck_assert_double_eq(sample(text, "stackgate_registry_objects{type=\"model\"}"), 7);
 	ck_assert_double_eq(sample(text, "stackgate_build_info{version=\"" PACKAGE_VERSION "\"}"), 1);
 	ck_assert_double_eq(sample(text, "stackgate_worker_restarts_total"), 0);
+	ck_assert_double_eq(sample(text, "stackgate_rate_limited_total{reason=\"rpm\"}"), 0);
+	ck_assert_double_eq(sample(text, "stackgate_usage_rows_dropped_total"), 0);
 
 	/* Every family: HELP then TYPE, then only its own samples; names as the issue gives them. */
 	copy = strdup(text);
@@ -155,7 +157,7 @@ START_TEST(test_exposition_format)
 				      "sample %s outside family %s", line, family);
 		}
 	}
-	ck_assert_int_eq(families, 15);
+	ck_assert_int_eq(families, 17);
 	/* No series twice (Prometheus refuses such a scrape): compare every sample's name and labels. */
 	for (const char *p = text; *p; p = strchr(p, '\n') + 1) {
 		size_t n = strcspn(p, " ");
@@ -171,7 +173,8 @@ START_TEST(test_exposition_format)
 			  "stackgate_threads", "stackgate_upstream_errors_total",
 			  "stackgate_registry_cache_hits_total", "stackgate_registry_cache_misses_total",
 			  "stackgate_registry_objects", "stackgate_db_errors_total",
-			  "stackgate_worker_restarts_total", "stackgate_build_info", NULL};
+			  "stackgate_worker_restarts_total", "stackgate_build_info", "stackgate_rate_limited_total",
+			  "stackgate_usage_rows_dropped_total", NULL};
 	     *f != NULL; f++) {
 		char want[160];
 

@@ -208,6 +208,66 @@ START_TEST(ask_usage_table)
 }
 END_TEST
 
+/* ------------------------------------------- every allocation failing in turn */
+
+/*
+ * Each allocation of the rewrite fails in turn: the call says so (NOMEM /
+ * false), leaves what out held before it, and leaks nothing (valgrind);
+ * once no allocation fails it gives what it gives unarmed.
+ */
+START_TEST(ask_usage_and_relay_each_allocation)
+{
+	static const char ev[] = "data: {\"model\":\"up\",\"choices\":[],\ndata: \"usage\":{\"total_tokens\":6}}";
+	char body[600], want[700];
+	struct sg_buf b = {0};
+	long failed_ask = 0, failed_relay = 0;
+	bool ask_done = false, relay_done = false;
+
+	/* Longer than a buffer's first 256 bytes, so that appending it allocates. */
+	snprintf(body, sizeof(body), "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1},\"pad\":\"%0400d\"}", 0);
+	snprintf(want, sizeof(want), "pre:{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+				   "\"x\":1},\"pad\":\"%0400d\"}", 0);
+	for (long n = 0; n < 64 && !(ask_done && relay_done); n++) {
+		struct openai_event seen;
+		enum openai_stream_usage su;
+		bool ok;
+
+		if (!ask_done) {
+			ck_assert(sg_buf_append(&b, "pre:", 4));
+			sg_alloc_fail_after(n);
+			su = openai_stream_ask_usage(body, strlen(body), &b);
+			sg_alloc_fail_after(-1);
+			if (su == OPENAI_SU_NOMEM) {
+				ck_assert_str_eq(b.p, "pre:");
+				failed_ask++;
+			} else {
+				ck_assert_int_eq(su, OPENAI_SU_ADDED);
+				ck_assert_str_eq(b.p, want);
+				ask_done = true;
+			}
+			sg_buf_free(&b);
+		}
+		if (!relay_done) {
+			sg_alloc_fail_after(n);
+			ok = openai_sse_relay(ev, sizeof(ev) - 1, "\"asked\"", true, &b, &seen);
+			sg_alloc_fail_after(-1);
+			if (ok) {
+				ck_assert(seen.usage_only && seen.dropped);
+				ck_assert_int_eq(seen.usage.total_tokens, 6);
+				relay_done = true;
+			} else {
+				failed_relay++;
+			}
+			sg_buf_free(&b);
+		}
+	}
+	ck_assert(ask_done && relay_done);
+	/* Each made at least one allocation that was failed. */
+	ck_assert_int_gt(failed_ask, 0);
+	ck_assert_int_gt(failed_relay, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ the estimate */
 
 START_TEST(estimate_when_no_usage)
@@ -238,7 +298,8 @@ END_TEST
 Suite *
 openai_usage_suite(void)
 {
-	const TTest *const pure[] = {reply_usage_is_the_top_level_one, estimate_when_no_usage, NULL};
+	const TTest *const pure[] = {reply_usage_is_the_top_level_one, ask_usage_and_relay_each_allocation,
+				     estimate_when_no_usage, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(usage_parse_table, usage_cases),
 		SG_LOOP(event_usage_table, event_cases), SG_LOOP(ask_usage_table, ask_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};

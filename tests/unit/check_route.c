@@ -53,7 +53,19 @@ static const struct {
 	{"/v1/models/a/b", SG_HEAD, "/v1/models/{model_id:path}", "a/b", 0},
 	{"/v1/models/a/b", SG_POST, NULL, NULL, GET_DELETE},
 	{"/v1/models/a/b", SG_PUT, NULL, NULL, GET_DELETE},
-	{"/v1/shields/s", SG_DELETE, NULL, NULL, SG_GET}, /* shields have no unregister */
+	{"/v1/shields/s", SG_DELETE, "/v1/shields/{identifier:path}", "s", 0}, /* unregister since 0.2.18 */
+	{"/v1/shields/s", SG_POST, NULL, NULL, GET_DELETE},
+	{"/v1/scoring-functions/a/b", SG_DELETE, "/v1/scoring-functions/{scoring_fn_id:path}", "a/b", 0},
+	{"/v1alpha/eval/benchmarks/b1", SG_DELETE, "/v1alpha/eval/benchmarks/{benchmark_id}", "b1", 0},
+	{"/v1beta/datasets/a/b", SG_GET, "/v1beta/datasets/{dataset_id:path}", "a/b", 0},
+	{"/v1alpha/admin/providers/vllm", SG_GET, "/v1alpha/admin/providers/{provider_id}", "vllm", 0},
+	{"/v1/openai/v1/models/meta-llama/L-3", SG_GET, "/v1/openai/v1/models/{model:path}", "meta-llama/L-3", 0},
+	{"/v1/chat/completions", SG_POST, "/v1/chat/completions", NULL, 0},
+	{"/v1/chat/completions", SG_DELETE, NULL, NULL, GET_POST},
+	/* 0.7's data planes: any depth under the prefix. */
+	{"/v1/responses", SG_POST, "/v1/responses", NULL, 0},
+	{"/v1/responses/r1/input_items", SG_GET, "/v1/responses/{path:path}", "r1/input_items", 0},
+	{"/v1/conversations/c/items/i", SG_DELETE, "/v1/conversations/{path:path}", "c/items/i", 0},
 	{"/v1/tools/mcp::g/t", SG_GET, "/v1/tools/{tool_name:path}", "mcp::g/t", 0},
 	{"/v1/models/%2F", SG_GET, "/v1/models/{model_id:path}", "%2F", 0}, /* the matcher sees decoded paths only */
 	/* Empty segments never make an identifier. */
@@ -70,7 +82,7 @@ static const struct {
 	{"/v1/providers/", SG_GET, NULL, NULL, 0},
 	{"/v1/providers/vllm", SG_DELETE, NULL, NULL, SG_GET},
 	{"/v1/eval/benchmarks/b1", SG_GET, "/v1/eval/benchmarks/{benchmark_id}", "b1", 0},
-	{"/v1/eval/benchmarks/b1", SG_POST, NULL, NULL, SG_GET},
+	{"/v1/eval/benchmarks/b1", SG_POST, NULL, NULL, GET_DELETE},
 	{"/v1/eval/benchmarks/a/b", SG_GET, NULL, NULL, 0},
 
 	/* A parameter followed by a literal suffix. */
@@ -80,7 +92,7 @@ static const struct {
 	{"/v1/eval/benchmarks//evaluations", SG_POST, NULL, NULL, 0},
 	{"/v1/eval/benchmarks/a/b/evaluations", SG_POST, NULL, NULL, 0},
 	{"/v1/eval/benchmarks/b1/evaluationsx", SG_POST, NULL, NULL, 0},
-	{"/v1/eval/benchmarks/evaluations", SG_POST, NULL, NULL, SG_GET}, /* "evaluations" is a benchmark id here */
+	{"/v1/eval/benchmarks/evaluations", SG_POST, NULL, NULL, GET_DELETE}, /* "evaluations" is a benchmark id here */
 	{"/v1/datasetio/iterrows/a/b", SG_GET, "/v1/datasetio/iterrows/{dataset_id:path}", "a/b", 0},
 	{"/v1/datasetio/iterrows/a/b", SG_POST, NULL, NULL, SG_GET},
 	{"/v1/datasetio/append-rows/d", SG_POST, "/v1/datasetio/append-rows/{dataset_id:path}", "d", 0},

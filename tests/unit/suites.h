@@ -52,11 +52,14 @@ Suite *resources_suite(void);
 Suite *scoring_builtin_suite(void);
 Suite *openai_suite(void);
 Suite *openai_usage_suite(void);
+Suite *usage_suite(void);
 Suite *inspect_suite(void);
 Suite *netaddr_suite(void);
 Suite *mcp_suite(void);
 Suite *alloc_suite(void);
+Suite *compat_suite(void);
 Suite *shm_suite(void);
+Suite *limits_suite(void);
 Suite *metrics_suite(void);
 
 #endif

@@ -35,6 +35,8 @@
 //                     straddles where stackgate cuts a relayed message)
 //   echo-key-stream   stream: one chunk, then an error event that echoes the
 //                     Authorization header, and the end (no [DONE])
+//   no-stream-options 400 for a request that has stream_options (as upstreams
+//                     that predate it answer), else normal
 // The header `X-Upstream-Mode: <mode>` selects the same behaviours for any model.
 //
 // Test hooks (not OpenAI):
@@ -59,7 +61,7 @@ const MODELS = [
 	'err-400', 'err-401', 'err-404', 'err-422', 'err-429', 'err-500', 'err-503',
 	'slow-500', 'slow-1000', 'slow-3000', 'hang', 'cut', 'garbage', 'nodone', 'json-stream',
 	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2', 'echo-key-400', 'echo-key-500',
-	'echo-key-long-400', 'echo-key-stream',
+	'echo-key-long-400', 'echo-key-stream', 'no-stream-options',
 ];
 const CREATED = 1700000000;
 
@@ -168,7 +170,9 @@ function parseMode(name) {
 	if ((m = /^slow-(\d+)$/.exec(name))) return { kind: 'normal', delay: Number(m[1]) };
 	if ((m = /^stream-(\d+)-(\d+)$/.exec(name))) return { kind: 'normal', chunks: Number(m[1]), gap: Number(m[2]) };
 	if ((m = /^stall-(\d+)$/.exec(name))) return { kind: 'stall', chunks: Number(m[1]) };
-	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream', 'echo-key-stream'].includes(name)) return { kind: name };
+	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream', 'echo-key-stream', 'no-stream-options'].includes(name)) {
+		return { kind: name };
+	}
 	return { kind: 'normal' };
 }
 
@@ -268,6 +272,12 @@ async function inference(req, res, kind, raw) {
 		log(req, model, mode.status);
 		return sendJSON(res, mode.status, e);
 	}
+	case 'no-stream-options':
+		if (body.stream_options !== undefined) {
+			log(req, model, 400);
+			return sendJSON(res, 400, errorBody(400, 'Unrecognized request argument supplied: stream_options'));
+		}
+		break;
 	case 'hang':
 		log(req, model, 'hang');
 		return; // the socket stays open until the client leaves or we stop

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * usage.c: the usage_log writer of one worker process (usage.h): the
+ * bounded queue that usage_record() fills, the writer thread that empties it
+ * into PostgreSQL in batches, and the host-wide count of dropped rows.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conf.h"
+#include "db.h"
+#include "log.h"
+#include "shm.h"
+#include "usage.h"
+
+/* ---------------------------------------------------------------- counting */
+
+struct usage_counts {
+	uint64_t dropped;
+};
+
+static void
+retire_counts(void *worker, void *host)
+{
+	struct usage_counts *w = worker, *h = host;
+
+	shm_atomic_add(&h->dropped, shm_load(&w->dropped));
+}
+
+static struct shm_area area = {.name = "usage",
+			       .host_bytes = sizeof(struct usage_counts),
+			       .worker_bytes = sizeof(struct usage_counts),
+			       .retire = retire_counts};
+
+sg_status
+usage_declare(const struct sg_conf *conf)
+{
+	(void) conf;
+	return shm_declare(&area);
+}
+
+static void
+count_dropped(uint64_t n)
+{
+	struct usage_counts *w = shm_worker(&area);
+
+	if (w != NULL && n > 0)
+		shm_atomic_add(&w->dropped, n);
+}
+
+uint64_t
+usage_rows_dropped_total(void)
+{
+	const struct usage_counts *h = shm_host(&area);
+	uint64_t sum, begun;
+
+	if (h == NULL)
+		return 0;
+	do {
+		begun = shm_read_begin();
+		sum = shm_load(&h->dropped);
+		for (int s = 0; s < SHM_SLOTS; s++) {
+			const struct usage_counts *w = shm_worker_at(&area, s);
+
+			if (w != NULL)
+				sum += shm_load(&w->dropped);
+		}
+	} while (shm_read_retry(begun));
+	return sum;
+}
+
+/* ------------------------------------------------------------- pure parts */
+
+/* Copies src into dst[len] whole or cut at a character boundary. */
+static void
+copy_text(char *dst, size_t len, const char *src)
+{
+	size_t n;
+
+	if (src == NULL)
+		src = "";
+	n = sg_utf8_prefix(src, len - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+void
+usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct usage_row *row)
+{
+	const struct request_inference *in = &r->inference;
+
+	memset(row, 0, sizeof(*row));
+	row->ts_us = wall_us - (now_us - r->start_us);
+	copy_text(row->request_id, sizeof(row->request_id), r->request_id);
+	copy_text(row->principal, sizeof(row->principal), r->id.principal);
+	copy_text(row->key_id, sizeof(row->key_id), r->id.key_id);
+	copy_text(row->model, sizeof(row->model), in->model);
+	copy_text(row->provider_id, sizeof(row->provider_id), in->provider_id);
+	copy_text(row->route, sizeof(row->route), r->path);
+	row->kind = in->kind;
+	row->status = r->final_status;
+	row->streamed = in->streamed;
+	row->estimated = !in->usage_reported;
+	row->prompt_tokens = in->prompt_tokens;
+	row->completion_tokens = in->completion_tokens;
+	row->total_tokens = in->total_tokens;
+	row->latency_us = now_us - r->start_us;
+	row->ttft_us = in->ttft_us;
+	row->upstream_called = in->upstream_start_us != 0;
+	row->upstream_us = in->upstream_us;
+	row->upstream_status = in->upstream_status;
+	row->priced = in->priced;
+	if (in->priced)
+		row->cost = ((double) in->prompt_tokens * in->input_cost_per_mtok +
+			     (double) in->completion_tokens * in->output_cost_per_mtok) /
+			    1e6;
+}
+
+/* A price: a number (or a string holding one) of 0 or more. */
+static bool
+price_of(const json_t *v, double *out)
+{
+	double d;
+
+	if (v == NULL || json_is_null(v) || !conf_value_number(v, &d) || d < 0)
+		return false;
+	*out = d;
+	return true;
+}
+
+bool
+usage_prices(const json_t *model, const json_t *conf_models, const char *name, double *in, double *out)
+{
+	const json_t *md = json_object_get(model, "metadata"), *entry = NULL, *e;
+	bool have_in, have_out;
+	size_t i;
+
+	*in = *out = 0;
+	json_array_foreach(conf_models, i, e) {
+		const char *id = json_string_value(json_object_get(e, "model_id"));
+
+		if (id != NULL && name != NULL && strcmp(id, name) == 0) {
+			entry = e;
+			break;
+		}
+	}
+	have_in = price_of(json_object_get(md, "input_cost_per_mtok"), in) ||
+		  price_of(json_object_get(entry, "input_cost_per_mtok"), in);
+	have_out = price_of(json_object_get(md, "output_cost_per_mtok"), out) ||
+		   price_of(json_object_get(entry, "output_cost_per_mtok"), out);
+	return have_in || have_out;
+}
+
+void
+usage_format_ts(int64_t us, char *buf, size_t len)
+{
+	time_t s = (time_t) (us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (long long) (us % 1000000));
+}
+
+/* ------------------------------------------------------------------ queue */
+
+#define DROP_LOG_US (10 * (int64_t) 1000000)
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t wake;   /* the writer: a batch is ready, or stop */
+	struct usage_row *rows;
+	size_t cap, head, count;
+	bool running, stopping;
+	int64_t drop_logged_us; /* when a full queue was last logged */
+	pthread_t thread;
+	const struct sg_conf *conf;
+} q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+void
+usage_record(const struct request *r)
+{
+	struct usage_row row;
+	bool dropped = false, signal = false, say = false;
+	size_t cap;
+	int64_t now;
+
+	if (!r->inference.active)
+		return;
+	now = sg_now_us();
+	usage_row_from(r, now, sg_wall_us(), &row);
+	pthread_mutex_lock(&q.mu);
+	cap = q.cap;
+	if (q.running && q.count < q.cap) {
+		q.rows[(q.head + q.count) % q.cap] = row;
+		q.count++;
+		signal = q.count == USAGE_BATCH;
+	} else if (q.running) {
+		dropped = true;
+		/* Once per DROP_LOG_US while it lasts, not once per row. */
+		say = now - q.drop_logged_us > DROP_LOG_US;
+		if (say)
+			q.drop_logged_us = now;
+	}
+	pthread_mutex_unlock(&q.mu);
+	if (signal)
+		pthread_cond_signal(&q.wake);
+	if (dropped)
+		count_dropped(1);
+	if (say)
+		log_warn("usage: the queue is full (%zu rows, PostgreSQL is not taking them): rows are dropped", cap);
+}
+
+/* ----------------------------------------------------------------- writer */
+
+#define NCOLS 18
+static const char insert_head[] =
+	"INSERT INTO usage_log (ts, request_id, principal, key_id, model, provider_id, route, status, streamed,"
+	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
+	" upstream_status, cost) VALUES ";
+static const char *const col_types[NCOLS] = {
+	"timestamptz", "text", "text", "text", "text", "text", "text", "int", "bool",
+	"bigint", "bigint", "bigint", "bool", "float8", "float8", "float8", "int", "numeric",
+};
+
+/* One row's parameter texts that are not borrowed from the row. */
+struct row_text {
+	char ts[40], status[16], prompt[24], completion[24], total[24], latency[32], ttft[32], upstream[32],
+		upstream_status[16], cost[40];
+};
+
+struct writer {
+	PGconn *conn;
+	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
+	bool down_logged;      /* the outage has been logged once */
+	struct sg_buf sql;
+	size_t sql_rows;       /* the row count sql was built for */
+	const char **params;
+	struct row_text *texts;
+};
+
+/* "INSERT … VALUES ($1::timestamptz, …), (…)" for n rows, kept while n stays the same. */
+static bool
+build_sql(struct writer *w, size_t n)
+{
+	char one[32];
+
+	if (w->sql_rows == n && w->sql.p != NULL)
+		return true;
+	w->sql.len = 0;
+	w->sql_rows = 0;
+	if (!sg_buf_append(&w->sql, insert_head, sizeof(insert_head) - 1))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!sg_buf_append(&w->sql, i ? ",(" : "(", i ? 2 : 1))
+			return false;
+		for (int c = 0; c < NCOLS; c++) {
+			int k = snprintf(one, sizeof(one), "%s$%zu::%s", c ? "," : "", i * NCOLS + (size_t) c + 1,
+					 col_types[c]);
+
+			if (!sg_buf_append(&w->sql, one, (size_t) k))
+				return false;
+		}
+		if (!sg_buf_append(&w->sql, ")", 1))
+			return false;
+	}
+	w->sql_rows = n;
+	return true;
+}
+
+static const char *
+opt(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+/* The parameters of row into p[0..NCOLS), with t holding the texts. */
+static void
+row_params(const struct usage_row *row, struct row_text *t, const char **p)
+{
+	usage_format_ts(row->ts_us, t->ts, sizeof(t->ts));
+	snprintf(t->status, sizeof(t->status), "%d", row->status);
+	snprintf(t->prompt, sizeof(t->prompt), "%lld", (long long) row->prompt_tokens);
+	snprintf(t->completion, sizeof(t->completion), "%lld", (long long) row->completion_tokens);
+	snprintf(t->total, sizeof(t->total), "%lld", (long long) row->total_tokens);
+	snprintf(t->latency, sizeof(t->latency), "%.3f", (double) row->latency_us / 1000.0);
+	snprintf(t->ttft, sizeof(t->ttft), "%.3f", (double) row->ttft_us / 1000.0);
+	snprintf(t->upstream, sizeof(t->upstream), "%.3f", (double) row->upstream_us / 1000.0);
+	snprintf(t->upstream_status, sizeof(t->upstream_status), "%d", row->upstream_status);
+	snprintf(t->cost, sizeof(t->cost), "%.12g", row->cost);
+	p[0] = t->ts;
+	p[1] = row->request_id;
+	p[2] = opt(row->principal);
+	p[3] = opt(row->key_id);
+	p[4] = row->model;
+	p[5] = opt(row->provider_id);
+	p[6] = row->route;
+	p[7] = t->status;
+	p[8] = row->streamed ? "true" : "false";
+	p[9] = t->prompt;
+	p[10] = t->completion;
+	p[11] = t->total;
+	p[12] = row->estimated ? "true" : "false";
+	p[13] = t->latency;
+	p[14] = row->ttft_us > 0 ? t->ttft : NULL;
+	p[15] = row->upstream_called ? t->upstream : NULL;
+	p[16] = row->upstream_status > 0 ? t->upstream_status : NULL;
+	p[17] = row->priced ? t->cost : NULL;
+}
+
+static void
+writer_disconnect(struct writer *w)
+{
+	if (w->conn != NULL)
+		PQfinish(w->conn);
+	w->conn = NULL;
+	w->maintained_us = 0;
+}
+
+/* Creates the partitions ahead and drops the expired ones; false when PostgreSQL failed. */
+static bool
+writer_maintain(struct writer *w)
+{
+	char days[16];
+	const char *p[1] = {days};
+	PGresult *res;
+	bool ok;
+
+	snprintf(days, sizeof(days), "%d", q.conf->usage_retention_days);
+	res = PQexecParams(w->conn, "SELECT usage_maintain($1::int, 7)", 1, NULL, p, NULL, NULL, 0);
+	ok = db_result_status(w->conn, res) == SG_OK;
+	if (ok) {
+		w->maintained_us = sg_now_us();
+		if (atoi(PQgetvalue(res, 0, 0)) > 0)
+			log_info("usage: dropped %s day partitions past the retention of %s days", PQgetvalue(res, 0, 0),
+				 days);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* A connection with the partitions kept; false (logged once per outage) when PostgreSQL is unreachable. */
+static bool
+writer_ready(struct writer *w)
+{
+	struct sg_err err = {0};
+
+	if (w->conn != NULL && db_conn_broken(w->conn))
+		writer_disconnect(w);
+	if (w->conn == NULL) {
+		w->conn = db_connect(q.conf->conninfo, &err);
+		if (w->conn == NULL) {
+			if (!w->down_logged)
+				log_warn("usage: cannot reach PostgreSQL (%s): rows wait in the queue", err.detail);
+			w->down_logged = true;
+			return false;
+		}
+	}
+	if (w->maintained_us == 0 || sg_now_us() - w->maintained_us > 3600 * (int64_t) 1000000) {
+		if (!writer_maintain(w)) {
+			writer_disconnect(w);
+			return false;
+		}
+	}
+	if (w->down_logged)
+		log_info("usage: PostgreSQL is back: writing the queued rows");
+	w->down_logged = false;
+	return true;
+}
+
+/* Runs the insert built for n rows; the result (the caller clears it) and its SQLSTATE in state[6]. */
+static PGresult *
+insert_exec(struct writer *w, size_t n, char *state)
+{
+	PGresult *res = PQexecParams(w->conn, w->sql.p, (int) (n * NCOLS), NULL, w->params, NULL, NULL, 0);
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	snprintf(state, 6, "%s", s ? s : "");
+	return res;
+}
+
+/*
+ * Inserts rows[0..n) in one statement.  SG_OK when they are written, or
+ * dropped (counted) because PostgreSQL refuses them for what they hold;
+ * otherwise the failure, to retry (the connection is dropped when broken).
+ */
+static sg_status
+writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
+{
+	PGresult *res;
+	sg_status st;
+	char state[6];
+
+	if (!build_sql(w, n))
+		return SG_E_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		row_params(&rows[i], &w->texts[i], &w->params[i * NCOLS]);
+	res = insert_exec(w, n, state);
+	st = db_result_status(w->conn, res);
+	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w)) {
+		/* A day without its partition: make it, then once more. */
+		PQclear(res);
+		res = insert_exec(w, n, state);
+		st = db_result_status(w->conn, res);
+	}
+	if (st == SG_E_BAD_REQUEST || st == SG_E_CONFLICT) {
+		/* Refused for what the rows hold (data, constraint): waiting would block the queue for good. */
+		log_warn("usage: PostgreSQL refused %zu rows (SQLSTATE %s): they are dropped", n, state[0] ? state : "none");
+		count_dropped(n);
+		st = SG_OK;
+	}
+	PQclear(res);
+	if (st != SG_OK && db_conn_broken(w->conn))
+		writer_disconnect(w);
+	return st;
+}
+
+/* Waits on the queue until rel_us from now or a signal; q.mu held. */
+static void
+wait_for(int64_t rel_us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t) (rel_us / 1000000);
+	ts.tv_nsec += (long) (rel_us % 1000000) * 1000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	(void) pthread_cond_timedwait(&q.wake, &q.mu, &ts);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer w = {0};
+	int64_t flush_us = (int64_t) q.conf->usage_flush_ms * 1000, stop_deadline = 0;
+
+	(void) arg;
+	w.params = sg_calloc(USAGE_BATCH * NCOLS, sizeof(*w.params));
+	w.texts = sg_calloc(USAGE_BATCH, sizeof(*w.texts));
+	pthread_mutex_lock(&q.mu);
+	for (;;) {
+		size_t n;
+		bool ok;
+
+		if (!q.stopping && q.count < USAGE_BATCH)
+			wait_for(flush_us);
+		if (q.stopping && stop_deadline == 0)
+			stop_deadline = sg_now_us() + USAGE_STOP_WAIT_S * (int64_t) 1000000;
+		if (q.count == 0) {
+			if (q.stopping)
+				break;
+			continue;
+		}
+		if (stop_deadline != 0 && sg_now_us() > stop_deadline)
+			break;
+		/* The slots [head, head+n) stay put until the head moves past them. */
+		n = q.count < USAGE_BATCH ? q.count : USAGE_BATCH;
+		if (q.head + n > q.cap)
+			n = q.cap - q.head;
+		pthread_mutex_unlock(&q.mu);
+		ok = w.params != NULL && w.texts != NULL && writer_ready(&w) &&
+		     writer_insert(&w, &q.rows[q.head], n) == SG_OK;
+		pthread_mutex_lock(&q.mu);
+		if (ok) {
+			q.head = (q.head + n) % q.cap;
+			q.count -= n;
+		} else {
+			/* PostgreSQL is down or refused the batch: try again soon (sooner when stopping). */
+			wait_for(q.stopping ? 200000 : 1000000);
+		}
+	}
+	if (q.count > 0) {
+		log_warn("usage: stopping with %zu rows PostgreSQL did not take: they are dropped", q.count);
+		count_dropped(q.count);
+		q.count = 0;
+	}
+	pthread_mutex_unlock(&q.mu);
+	writer_disconnect(&w);
+	sg_buf_free(&w.sql);
+	free(w.params);
+	free(w.texts);
+	return NULL;
+}
+
+sg_status
+usage_start(const struct sg_conf *conf)
+{
+	if (!conf->usage_enabled || q.running)
+		return SG_OK;
+	q.rows = sg_calloc(conf->usage_queue_size, sizeof(*q.rows));
+	if (q.rows == NULL)
+		return SG_E_NOMEM;
+	q.conf = conf;
+	q.cap = conf->usage_queue_size;
+	q.head = q.count = 0;
+	q.stopping = false;
+	if (pthread_create(&q.thread, NULL, writer_main, NULL) != 0) {
+		log_error("usage: cannot start the writer thread: %s", strerror(errno));
+		free(q.rows);
+		q.rows = NULL;
+		return SG_E_INTERNAL;
+	}
+	q.running = true;
+	return SG_OK;
+}
+
+void
+usage_stop(void)
+{
+	if (!q.running)
+		return;
+	pthread_mutex_lock(&q.mu);
+	q.stopping = true;
+	pthread_mutex_unlock(&q.mu);
+	pthread_cond_signal(&q.wake);
+	pthread_join(q.thread, NULL);
+	pthread_mutex_lock(&q.mu);
+	q.running = false;
+	free(q.rows);
+	q.rows = NULL;
+	q.cap = 0;
+	pthread_mutex_unlock(&q.mu);
+}
