@@ -90,6 +90,23 @@ else
 fi
 req GET /v1/models
 if [[ -z $(header Server-Timing) ]]; then pass "an answer without an upstream call has no Server-Timing"; else fail "an answer without an upstream call has no Server-Timing"; fi
+echo "-- limits"
+sg_cli principal add t55-p >/dev/null 2>&1
+K55=$(sg_cli key create t55-p 2>/dev/null)
+sg_cli limit set t55-p --rpm 1 >/dev/null 2>&1
+sleep 1 # the limits sync brings the rule to every worker within a second
+while (($(date -u +%-S) > 50)); do sleep 1; done # the three requests in one rpm window
+rl0=$(metric_now 'stackgate_rate_limited_total{reason="rpm"}')
+n429=0
+for _ in 1 2 3; do
+	as "$K55" POST /v1/openai/v1/chat/completions '{"model":"metrics-llm","messages":[{"role":"user","content":"limited"}]}'
+	[[ $STATUS == 429 ]] && n429=$((n429 + 1))
+done
+expect_eq "$n429" 2 "rpm 1: two of three requests are refused with 429"
+expect_eq "$(metric_now 'stackgate_rate_limited_total{reason="rpm"}')" $((rl0 + n429)) \
+	"stackgate_rate_limited_total{reason=\"rpm\"} counts them"
+sg_cli limit clear t55-p >/dev/null 2>&1
+
 echo "-- a stream"
 # 30 events 100 ms apart (vllm-short: a provider that does not check the model): open for about 3 s,
 # while the gauges are read.
