@@ -8,6 +8,8 @@
 # counts instructions, so the figures repeat whatever else the machine does.
 #
 #   bench/profile.sh [chat|models|version] [N]
+#
+# PROFILE_METRICS=false runs it with metrics.enabled false (what the metrics cost per request).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +25,9 @@ cleanup() { "$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 bench_prepare "$ROOT/var/profile" "$RUN"
 bench_config "$RUN" 1 4
+# PROFILE_METRICS=false profiles the same request with metrics off (metrics.enabled).
+jq --argjson on "${PROFILE_METRICS:-true}" '.metrics.enabled = $on' "$RUN/stackgate.json" >"$RUN/stackgate.json.new" &&
+	mv "$RUN/stackgate.json.new" "$RUN/stackgate.json"
 AUTH_CACHE_TTL=60s bench_up "$RUN" "$PORT" prof
 
 # The same daemon again, under callgrind (forked workers stay instrumented).

@@ -19,12 +19,13 @@
 #   chat      POST chat/completions through stackgate (authenticated) vs nginx
 #             proxy_pass to the same zero-delay upstream; throughput and the
 #             latency stackgate adds at p50/p99 under a moderate load
-#             (and chat-limits, below)
+#             (and chat-limits and chat-metrics, below)
 #   chat-limits  the same chat/completions with limits and usage on (limit rules
 #             for the bench principal and model that never bite; one usage_log
 #             row per request) vs both off (limits.enabled and usage.enabled
 #             false), the daemon restarted between interleaved rounds; goal:
 #             on/off >= 0.9
+#   chat-metrics  the same with metrics.enabled true vs false, likewise
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
 set -euo pipefail
@@ -103,6 +104,50 @@ pair() {
 	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms\n' "$name: baseline" "$b_rps" "$b_p50" "$b_p99"
 	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
 		'BEGIN { printf "%-34s ratio %.3f   added p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
+}
+
+# pair_configs NAME URL SCRIPT CONF_A CONF_B [conns] [threads]: the same load on stackgate run with
+# CONF_A, then with CONF_B (restarted between runs, a 1 s warm-up after each start), interleaved
+# rounds, medians; the ratio is A/B.  Leaves stackgate running the bench config.
+pair_configs() {
+	local name=$1 url=$2 script=$3 ca=$4 cb=$5 conns=${6:-$CONNS} threads=${7:-2} i fa fb c f conf
+	fa=$RUN/$(tr -c 'a-zA-Z0-9' '_' <<<"$name").a
+	fb=${fa%.a}.b
+	: >"$fa"; : >"$fb"
+	for ((i = 0; i < ROUNDS; i++)); do
+		for c in a b; do
+			if [[ $c == a ]]; then conf=$ca f=$fa; else conf=$cb f=$fb; fi
+			SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
+			for _ in $(seq 100); do [[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break; sleep 0.1; done
+			wrk -t"$threads" -c"$conns" -d1s -s "$script" "$url" >/dev/null 2>&1
+			wrk_run "$url" "$script" "$conns" "$threads" >>"$f"
+		done
+	done
+	SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
+	a_rps=$(cut -d' ' -f1 "$fa" | median); a_p50=$(cut -d' ' -f2 "$fa" | median)
+	a_p99=$(cut -d' ' -f3 "$fa" | median)
+	b_rps=$(cut -d' ' -f1 "$fb" | median); b_p50=$(cut -d' ' -f2 "$fb" | median)
+	b_p99=$(cut -d' ' -f3 "$fb" | median)
+	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (runs: %s)\n' "$name: A" "$a_rps" "$a_p50" "$a_p99" \
+		"$(cut -d' ' -f1 "$fa" | tr '\n' ' ')"
+	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (runs: %s)\n' "$name: B" "$b_rps" "$b_p50" "$b_p99" \
+		"$(cut -d' ' -f1 "$fb" | tr '\n' ' ')"
+	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
+		'BEGIN { printf "%-34s ratio A/B %.3f   p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
+}
+
+# What the metrics cost: the chat benchmark on the same stackgate with metrics.enabled true (A) and
+# false (B).
+metrics_on_off() {
+	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+	export BENCH_BODY=$RUN/chat.json
+	jq '.metrics.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nometrics.json"
+	echo "metrics on (A) vs off (B); uptime before: $(uptime)"
+	pair_configs "chat/completions, metrics on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
+		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nometrics.json"
+	echo "uptime after: $(uptime)"
+	echo
 }
 
 # The OpenAI-compatible node test upstream, for the streaming benchmarks.
@@ -190,9 +235,13 @@ for b in "${BENCHES[@]}"; do
 		pair "chat/completions, moderate load (-c4)" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 			"http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 4 1
 		chat_limits
+		metrics_on_off
 		;;
 	chat-limits)
 		chat_limits
+		;;
+	chat-metrics)
+		metrics_on_off
 		;;
 	scale)
 		"$ROOT/bench/scale.sh"

@@ -135,6 +135,12 @@ check_log_level(const char *s)
 }
 
 static const char *
+check_log_format(const char *s)
+{
+	return strcmp(s, "text") == 0 || strcmp(s, "json") == 0 ? NULL : "must be one of text, json";
+}
+
+static const char *
 check_abs_path(const char *s)
 {
 	return s[0] == '/' ? NULL : "must be an absolute path";
@@ -163,6 +169,9 @@ static const struct key keys[] = {
 	{ "server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check },
 	{ "server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check },
 	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
+	{ "server", "log_format", K_STR, F(log_format), 0, 0, check_log_format },
+	{ "metrics", "enabled", K_BOOL, F(metrics_enabled), 0, 0, NULL },
+	{ "metrics", "max_models", K_INT, F(metrics_max_models), 1, 65536, NULL },
 	{ "server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL },
 	{ "limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL },
 	{ "limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL },
@@ -183,7 +192,8 @@ static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "limits", 0 }, { "usage", 0 }, { "providers", 0 },
+	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "limits", 0 }, { "usage", 0 },
+	{ "providers", 0 },
 	{ "access_policy", 0 },
 	{ "version", 0 }, { "image_name", 0 },
 	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
@@ -398,11 +408,15 @@ conf_defaults(void)
 	c->usage_retention_days = 90;
 	c->usage_queue_size = 10000;
 	c->usage_flush_ms = 1000;
+	c->metrics_enabled = true;
+	c->metrics_max_models = 256;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");
 	c->log_level = sg_strdup("info");
+	c->log_format = sg_strdup("text");
 	c->sse_done = sg_strdup("auto");
 	c->conninfo = sg_strdup("");
-	if (c->listen == NULL || c->log_level == NULL || c->conninfo == NULL || c->sse_done == NULL ||
+	if (c->listen == NULL || c->log_level == NULL || c->log_format == NULL || c->conninfo == NULL ||
+	    c->sse_done == NULL ||
 	    !sg_strv_push(&c->admin_roles, "admin")) {
 		conf_free(c);
 		return NULL;
@@ -534,6 +548,7 @@ conf_free(struct sg_conf *c)
 	free(c->listen);
 	free(c->socket_group);
 	free(c->log_level);
+	free(c->log_format);
 	free(c->sse_done);
 	sg_strv_free(&c->cors_origins);
 	free(c->pid_file);

@@ -75,11 +75,16 @@ struct sg_conf {
 	int max_json_depth;      /* server.max_json_depth, default 64 */
 	int shutdown_timeout_s;  /* server.shutdown_timeout, default 30 */
 	char *log_level;         /* server.log_level, default "info" */
+	char *log_format;        /* server.log_format: "text" (default) or "json" (log.h) */
 	char *pid_file;          /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
 	int reserved_threads;    /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
 	char *sse_done;          /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
 	struct sg_strv cors_origins; /* server.cors_origins: origins browsers may call from (cors.h); default none */
+
+	/* "metrics" (metrics.h; both take effect on restart: the shared mapping is sized at start) */
+	bool metrics_enabled;    /* metrics.enabled, default true */
+	int metrics_max_models;  /* metrics.max_models, default 256, 1..65536: model labels before "other" */
 
 	/* "database" */
 	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */

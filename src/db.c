@@ -21,6 +21,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Any constant: every migrator of the same database serialises on it. */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(727365617369)"
@@ -199,8 +200,10 @@ db_acquire(void)
 	}
 	if (c == NULL && ci != NULL) {
 		c = db_connect(ci, &err);
-		if (c == NULL)
+		if (c == NULL) {
 			log_warn("cannot connect to PostgreSQL: %s", err.detail);
+			metrics_db_error();
+		}
 	}
 	free(ci);
 
@@ -307,6 +310,7 @@ db_result_status(PGconn *c, const PGresult *res)
 
 	if (res == NULL) {
 		log_libpq(SG_LOG_WARN, "postgresql: ", c != NULL ? PQerrorMessage(c) : "no connection");
+		metrics_db_error();
 		return SG_E_UNAVAILABLE;
 	}
 	es = PQresultStatus(res);
@@ -332,6 +336,8 @@ db_result_status(PGconn *c, const PGresult *res)
 	snprintf(prefix, sizeof(prefix), "postgresql: SQLSTATE %s%s: ", state ? state : "none",
 		 state_is(state, "42P01") ? " (has `stackgate migrate` run?)" : "");
 	log_libpq(st == SG_E_CONFLICT || st == SG_E_BAD_REQUEST ? SG_LOG_DEBUG : SG_LOG_WARN, prefix, msg);
+	if (st != SG_E_CONFLICT && st != SG_E_BAD_REQUEST)
+		metrics_db_error();
 	return st;
 }
 

@@ -17,6 +17,8 @@
 
 #include "conf.h"
 #include "http.h"
+#include "metrics.h"
+#include "metrics.h"
 #include "json.h"
 #include "log.h"
 
@@ -427,7 +429,7 @@ put(struct request *r, const char *s, size_t n)
 static bool
 put_head(struct request *r, int status, const char *content_type, long long content_length, bool stream)
 {
-	char head[512];
+	char head[512], timing[128];
 	int n;
 
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n", status,
@@ -440,8 +442,11 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 
 		if (!put(r, sh, sizeof(sh) - 1))
 			return false;
-		if (strncmp(content_type, "text/event-stream", 17) == 0 && !put(r, sse, sizeof(sse) - 1))
-			return false;
+		if (strncmp(content_type, "text/event-stream", 17) == 0) {
+			if (!put(r, sse, sizeof(sse) - 1))
+				return false;
+			metrics_stream_open(r);
+		}
 	} else if (content_length >= 0) {
 		n = snprintf(head, sizeof(head), "Content-Length: %lld\r\n", content_length);
 		if (n < 0 || !put(r, head, (size_t) n))
@@ -450,6 +455,11 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 	for (size_t i = 0; i < r->headers.n; i++)
 		if (!put(r, r->headers.v[i], strlen(r->headers.v[i])) || !put(r, "\r\n", 2))
 			return false;
+	if (metrics_server_timing(r, timing, sizeof(timing))) {
+		n = snprintf(head, sizeof(head), "Server-Timing: %s\r\n", timing);
+		if (n < 0 || !put(r, head, (size_t) n))
+			return false;
+	}
 	if (!put(r, "\r\n", 2))
 		return false;
 	r->headers_sent = true;

@@ -92,6 +92,7 @@ struct request {
 	struct sg_strv headers;      /* extra "Name: value" response headers */
 	bool headers_sent;           /* a streaming handler has sent headers */
 	bool client_gone;            /* a write to nginx failed */
+	bool stream_counted;         /* an event stream metrics_stream_open() counted as open */
 
 	int64_t start_us;
 	int final_status;            /* what was sent, for the access log */

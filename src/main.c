@@ -207,6 +207,7 @@ main(int argc, char **argv)
 		if (c == NULL)
 			return 1;
 		log_set_level_name(c->log_level);
+		log_set_format_name(c->log_format);
 	}
 	if (strcmp(cmd, "serve") == 0) {
 		bool migrate = argc > 1 && strcmp(argv[1], "--migrate") == 0;

@@ -20,6 +20,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry_int.h"
 
 /* The whole cache; see registry.h for the lock discipline. */
@@ -329,6 +330,7 @@ registry_cache_get(enum sg_rtype t, const char *id, json_t **out, long long *cre
 			*created = (*p)->created;
 	}
 	pthread_rwlock_unlock(&cache.lock);
+	metrics_cache_lookup(rc >= 0);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "compat.h"
 #include "inspect.h"
+#include "metrics.h"
 #include "openai.h"
 #include "registry.h"
 #include "resources.h"
@@ -22,6 +23,8 @@
 static const struct route routes[] = {
 	R(SG_GET, "/v1/health", inspect_health, 0, "inspect", SG_ROUTE_PUBLIC),
 	R(SG_GET, "/v1/version", inspect_version, 0, "inspect", SG_ROUTE_PUBLIC),
+	/* Open to whatever nginx lets reach it: its location is loopback-only unless opened (README). */
+	R(SG_GET, "/metrics", metrics_handler, 0, "inspect", SG_ROUTE_PUBLIC | SG_ROUTE_INTERNAL),
 	R(SG_GET, "/v1/inspect/routes", inspect_routes, 0, "inspect", 0),
 	R(SG_GET, "/v1/providers", inspect_providers_list, 0, "providers", 0),
 	R(SG_GET, "/v1/providers/{provider_id}", inspect_provider_get, 0, "providers", 0),

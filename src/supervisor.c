@@ -37,6 +37,7 @@
 #include "db.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "registry.h"
 #include "resources.h"
 #include "sg_limits.h"
@@ -298,6 +299,7 @@ reap(bool stopping)
 			s->shm_slot = 0;
 			if (stopping)
 				continue;
+			metrics_worker_restarted();
 			if (!clean && young) {
 				s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
 				if (s->backoff_ms > BACKOFF_MAX_MS)
@@ -376,6 +378,7 @@ reload(struct sg_conf *conf, int fd, const char *listen_path)
 	free(nc->listen);
 	nc->listen = sg_strdup(listen_path);
 	log_set_level_name(nc->log_level);
+	log_set_format_name(nc->log_format);
 	preregister(nc);
 	generation++;
 	/* Retire the old generation only after the new one has been forked. */
@@ -417,7 +420,8 @@ supervisor_run(struct sg_conf *conf)
 			log_warn("cannot raise the open-file limit: %s", strerror(errno));
 	}
 
-	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK || usage_declare(conf) != SG_OK) {
+	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK || usage_declare(conf) != SG_OK ||
+	    metrics_declare(conf) != SG_OK) {
 		conf_free(conf);
 		return 1;
 	}

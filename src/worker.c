@@ -10,7 +10,7 @@
  * request being read or written is never cut short.
  *
  * The worker is the only writer of status lines and error bodies, and writes
- * the access log: one line per request.
+ * the access log (log_request): one line per request.
  *
  * Shared state: `stopping` and `served` are atomics; nothing else is shared
  * between the threads of this file.
@@ -41,6 +41,7 @@
 #include "json.h"
 #include "sg_limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "registry.h"
 #include "route.h"
@@ -124,35 +125,6 @@ respond_ok(struct request *r)
 	free(text);
 }
 
-/* For an inference request, what it did (r->inference), after the access log's usual fields. */
-static void
-inference_summary(const struct request *r, char *buf, size_t len)
-{
-	const struct request_inference *in = &r->inference;
-
-	buf[0] = '\0';
-	if (!in->active)
-		return;
-	snprintf(buf, len, " %s model=%s provider=%s%s upstream=%d tokens=%lld+%lld=%lld%s bytes=%zu/%zu ttft=%lldms",
-		 in->kind, in->model, in->provider_id, in->streamed ? " stream" : "", in->upstream_status,
-		 (long long) in->prompt_tokens, (long long) in->completion_tokens, (long long) in->total_tokens,
-		 in->usage_reported ? "" : " estimated", in->request_bytes, in->reply_bytes,
-		 (long long) (in->ttft_us / 1000));
-}
-
-static void
-access_log(struct request *r)
-{
-	int64_t dur = sg_now_us() - r->start_us;
-	char inf[768];
-
-	inference_summary(r, inf, sizeof(inf));
-	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s%s", r->method_name ? r->method_name : "-",
-		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
-		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
-		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "", inf);
-}
-
 sg_status
 worker_identity(struct request *r)
 {
@@ -202,6 +174,7 @@ worker_handle(struct request *r)
 		goto out;
 	}
 	r->route = rt;
+	metrics_enter(r);
 	if (!(rt->flags & SG_ROUTE_PUBLIC)) {
 		st = worker_identity(r);
 		if (st != SG_OK)
@@ -230,7 +203,8 @@ out:
 	/* Request-end accounting (limits, usage, metrics) goes here, before the access log. */
 	limits_finish(r);
 	usage_record(r);
-	access_log(r);
+	metrics_record(r);
+	log_request(r);
 }
 
 static void *
@@ -412,6 +386,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 		started++;
 	}
 	pthread_attr_destroy(&attr);
+	metrics_worker_threads(started);
 	log_info("worker ready: %d threads", started);
 
 	for (;;) {
