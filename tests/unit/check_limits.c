@@ -141,6 +141,16 @@ rule(struct limits_rule *r, const char *principal, const char *model, const char
 	*r = (struct limits_rule){(char *) principal, (char *) model, (char *) key, -1, -1, -1, -1, -1};
 }
 
+/* Puts in force one rule, alice's on every model and key, limited only in field (to v). */
+#define ALICE_ONLY(field, v)                        \
+	do {                                        \
+		struct limits_rule alice_;          \
+                                                    \
+		rule(&alice_, "alice", NULL, NULL); \
+		alice_.field = (v);                 \
+		limits_apply_rules(&alice_, 1);     \
+	} while (0)
+
 static void
 req_init(struct request *r, const char *principal, const char *key)
 {
@@ -192,12 +202,9 @@ one(const char *principal, const char *key, const char *model, int64_t tokens)
 
 START_TEST(rpm_exact_with_headers)
 {
-	struct limits_rule rl;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 3;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(rpm, 3);
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-requests"), "3");
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "2");
@@ -228,12 +235,9 @@ END_TEST
 
 START_TEST(tokens_charged_at_end)
 {
-	struct limits_rule rl;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.tpm = 100;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(tpm, 100);
 	/* Admitted while below: 60, then 60 more (120 > 100 charged), then no more. */
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-tokens"), "100");
@@ -307,13 +311,10 @@ END_TEST
 
 START_TEST(other_hosts_counts)
 {
-	struct limits_rule rl;
 	struct limits_entry *e;
 	int64_t win = limits_window(LIMITS_MINUTE, time(NULL));
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 5;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(rpm, 5);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
 	ck_assert_ptr_nonnull(e);
@@ -374,13 +375,10 @@ unhold(struct held *h)
 
 START_TEST(max_concurrent)
 {
-	struct limits_rule rl;
 	struct held a, b;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 2;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 2);
 	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
@@ -397,14 +395,11 @@ END_TEST
 
 START_TEST(other_hosts_in_flight)
 {
-	struct limits_rule rl;
 	struct limits_entry *e;
 	struct held a;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 2;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 2);
 	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
 	ck_assert_ptr_nonnull(e);
 	/* A sync read one of alice's requests in flight on another host. */
@@ -465,14 +460,11 @@ END_TEST
 
 START_TEST(killed_worker_releases)
 {
-	struct limits_rule rl;
 	int slot = shm_slot_take(), fds[2];
 	char c;
 	pid_t pid;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 1;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 1);
 	ck_assert_int_gt(slot, 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
@@ -501,11 +493,7 @@ END_TEST
 
 START_TEST(off_counts_nothing)
 {
-	struct limits_rule rl;
-
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 0;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(rpm, 0);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_E_RATE_LIMIT_EXCEEDED); /* rpm 0: nothing admitted */
 	conf.limits_enabled = false;
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
