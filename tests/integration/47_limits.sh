@@ -24,6 +24,13 @@ sync_wait() { sleep 1; }
 # Starts the next check with at least 15 s of the current minute left (rpm windows are calendar minutes).
 minute_room() { while (($(date -u +%-S) > 45)); do sleep 1; done; }
 
+# The last answer is a 429 with error code CODE, type TYPE and message MESSAGE (which names the NOUN, "limit" by default).
+expect_refused() { # WHAT CODE TYPE MESSAGE [NOUN]
+	expect_status 429 "$1"
+	expect_jq .error.code "$2" "…code $2"
+	expect_jq .error.type "$3" "…type $3"
+	expect_jq .error.message "$4" "…naming the ${5:-limit}"
+}
 # Starts two streams of MODEL as KEY into $SG_TEST_DIR/tmp/NAME-1 and -2, their curl pids in
 # $streams, and returns once both have had a chunk (the requests are in flight).
 hold_two_streams() { # NAME KEY MODEL
@@ -97,10 +104,8 @@ expect_eq "$(header x-ratelimit-limit-requests)" 5 "x-ratelimit-limit-requests"
 [[ $(header x-ratelimit-reset-requests) =~ ^[0-9]+s$ ]] && pass "x-ratelimit-reset-requests" ||
 	fail "x-ratelimit-reset-requests" "$(header x-ratelimit-reset-requests)"
 as "$KA" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "the 6th is 429"
-expect_jq .error.code rate_limit_exceeded "…code rate_limit_exceeded"
-expect_jq .error.type requests "…type requests"
-expect_jq .error.message "rate limit of 5 requests per minute reached for principal 't47-a'" "…naming the limit"
+expect_refused "the 6th is 429" rate_limit_exceeded requests \
+	"rate limit of 5 requests per minute reached for principal 't47-a'"
 ra=$(header Retry-After)
 [[ $ra =~ ^[0-9]+$ ]] && ((ra >= 1 && ra <= 60)) && pass "…Retry-After until the minute ends" || fail "Retry-After" "'$ra'"
 expect_eq "$(header x-ratelimit-remaining-requests)" 0 "…and the x-ratelimit headers"
@@ -142,20 +147,16 @@ remaining+="$(header x-ratelimit-remaining-tokens)"
 expect_eq "$remaining" "100 66 32" "x-ratelimit-remaining-tokens counts what was charged"
 expect_eq "$(header x-ratelimit-limit-tokens)" 100 "x-ratelimit-limit-tokens"
 as "$KF" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "…the stream's usage was charged too: 102 of 100, the next is 429"
-expect_jq .error.code rate_limit_exceeded "…code rate_limit_exceeded"
-expect_jq .error.type tokens "…type tokens"
-expect_jq .error.message "rate limit of 100 tokens per minute reached for principal 't47-f'" "…naming the limit"
+expect_refused "…the stream's usage was charged too: 102 of 100, the next is 429" rate_limit_exceeded tokens \
+	"rate limit of 100 tokens per minute reached for principal 't47-f'"
 expect_eq "$(header x-ratelimit-remaining-tokens)" 0 "…x-ratelimit-remaining-tokens 0"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 200 "a day budget of 50: the first request (34) is admitted"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 200 "…the second (34 charged, below 50) too"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "…the third is 429"
-expect_jq .error.code insufficient_quota "…code insufficient_quota"
-expect_jq .error.type insufficient_quota "…type insufficient_quota"
-expect_jq .error.message "budget of 50 tokens per day (UTC) spent for principal 't47-g'" "…naming the budget"
+expect_refused "…the third is 429" insufficient_quota insufficient_quota \
+	"budget of 50 tokens per day (UTC) spent for principal 't47-g'" budget
 ra=$(header Retry-After)
 ((ra >= 1 && ra <= 86400)) && pass "…Retry-After until the UTC day ends" || fail "Retry-After of a day budget" "'$ra'"
 
