@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -80,18 +81,15 @@ END_TEST
 START_TEST(config_keys)
 {
 	char *errors = NULL;
-	struct sg_conf *c = conf_load_string("{}", "t.json", &errors);
+	struct sg_conf *c = sg_test_conf("{}");
 
-	ck_assert_ptr_nonnull(c);
 	ck_assert(c->limits_enabled);
 	ck_assert_int_eq(c->reserved_threads, 4);
 	ck_assert_int_eq(c->limits_default_max_concurrent, 0); /* resolved by the worker: half the pool */
 	ck_assert_int_eq(c->limits_max_subjects, 4096);
 	conf_free(c);
-	c = conf_load_string("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
-			     " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}",
-			     "t.json", &errors);
-	ck_assert_ptr_nonnull(c);
+	c = sg_test_conf("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
+			 " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}");
 	ck_assert(!c->limits_enabled);
 	ck_assert_int_eq(c->reserved_threads, 2);
 	ck_assert_int_eq(c->limits_default_max_concurrent, 10);
@@ -172,6 +170,18 @@ hdr(const struct request *r, const char *name)
 	return NULL;
 }
 
+/* r's x-ratelimit-limit-KIND and x-ratelimit-remaining-KIND headers are limit and remaining. */
+static void
+ck_ratelimit(const struct request *r, const char *kind, const char *limit, const char *remaining)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "x-ratelimit-limit-%s", kind);
+	ck_assert_str_eq(hdr(r, name), limit);
+	snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", kind);
+	ck_assert_str_eq(hdr(r, name), remaining);
+}
+
 /* Starts r as a request of principal (key) and admits it on model; the status. */
 static sg_status
 admit(struct request *r, const char *principal, const char *key, const char *model)
@@ -206,8 +216,7 @@ START_TEST(rpm_exact_with_headers)
 
 	ALICE_ONLY(rpm, 3);
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-requests"), "3");
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "2");
+	ck_ratelimit(&r, "requests", "3", "2");
 	ck_assert_ptr_nonnull(strstr(hdr(&r, "x-ratelimit-reset-requests"), "s"));
 	ck_assert_ptr_null(hdr(&r, "x-ratelimit-limit-tokens")); /* no tpm applies */
 	finish(&r, 0);
@@ -240,8 +249,7 @@ START_TEST(tokens_charged_at_end)
 	ALICE_ONLY(tpm, 100);
 	/* Admitted while below: 60, then 60 more (120 > 100 charged), then no more. */
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-tokens"), "100");
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "100");
+	ck_ratelimit(&r, "tokens", "100", "100");
 	finish(&r, 60);
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "40");
