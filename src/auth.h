@@ -76,6 +76,12 @@ int auth_cli_principal(const char *conninfo, int argc, char **argv);
  * detail) to stderr and returns NULL.  The caller PQclear()s the result.
  */
 PGresult *auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want);
+/*
+ * For every admin CLI: db_connect() to conninfo (NULL or "": the PG*
+ * environment); on failure prints "stackgate: cannot connect to the
+ * database: REASON" to stderr and returns NULL.  The caller PQfinish()es it.
+ */
+PGconn *auth_cli_connect(const char *conninfo);
 int auth_cli_key(const char *conninfo, int argc, char **argv);
 
 /*

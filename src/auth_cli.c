@@ -22,6 +22,7 @@
 
 #include "acl.h"
 #include "auth.h"
+#include "db.h"
 #include "json.h"
 
 #define CLI_NAME_MAX 256
@@ -252,6 +253,17 @@ PGresult *
 auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want)
 {
 	return cli_exec(conn, sql, n, params, want);
+}
+
+PGconn *
+auth_cli_connect(const char *conninfo)
+{
+	struct sg_err err = {0};
+	PGconn *conn = db_connect(conninfo != NULL ? conninfo : "", &err);
+
+	if (conn == NULL)
+		fprintf(stderr, "stackgate: %s: %s\n", err.msg, err.detail);
+	return conn;
 }
 
 /* The SQLSTATE of a failed result, or "". */
@@ -517,9 +529,8 @@ cli_main(const char *conninfo, int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	conn = PQconnectdb(conninfo != NULL ? conninfo : "");
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "stackgate: cannot connect to the database: %s", PQerrorMessage(conn));
+	conn = auth_cli_connect(conninfo);
+	if (conn == NULL) {
 		rc = 1;
 		goto out;
 	}

@@ -148,7 +148,6 @@ int
 limits_cli(const char *conninfo, int argc, char **argv)
 {
 	struct cli c;
-	struct sg_err err = {0};
 	PGconn *conn;
 	PGresult *res = NULL;
 	int rc = 1;
@@ -161,11 +160,9 @@ limits_cli(const char *conninfo, int argc, char **argv)
 		cli_usage(stdout);
 		return 0;
 	}
-	conn = db_connect(conninfo != NULL ? conninfo : "", &err);
-	if (conn == NULL) {
-		fprintf(stderr, "stackgate: %s: %s\n", err.msg, err.detail);
+	conn = auth_cli_connect(conninfo);
+	if (conn == NULL)
 		return 1;
-	}
 	if (strcmp(c.verb, "set") == 0) {
 		const char *p[8] = {c.principal, c.model, c.key, c.value[0], c.value[1], c.value[2], c.value[3], c.value[4]};
 

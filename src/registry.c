@@ -138,6 +138,16 @@ registry_cmd(PGconn *c, struct txn *x, const char *s)
 	return st;
 }
 
+sg_status
+registry_begin_exec(PGconn *c, struct txn *x, const char *const *stmts, int n, const char *const *v)
+{
+	sg_status st = registry_cmd(c, x, "BEGIN");
+
+	for (; st == SG_OK && *stmts != NULL; stmts++)
+		PQclear(registry_q(c, x, *stmts, n, v, &st));
+	return st;
+}
+
 bool
 registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out)
 {
@@ -711,13 +721,9 @@ tx_providers(PGconn *c, struct txn *x)
 		"x(api text, provider_id text, provider_type text) ON CONFLICT (api, provider_id) DO UPDATE "
 		"SET provider_type = EXCLUDED.provider_type, updated_at = now() "
 		"WHERE providers.provider_type IS DISTINCT FROM EXCLUDED.provider_type";
-	sg_status st = registry_cmd(c, x, "BEGIN");
+	const char *const stmts[] = {del, ins, NULL};
 
-	if (st == SG_OK)
-		PQclear(registry_q(c, x, del, 1, &x->id, &st));
-	if (st == SG_OK)
-		PQclear(registry_q(c, x, ins, 1, &x->id, &st));
-	return st;
+	return registry_begin_exec(c, x, stmts, 1, &x->id);
 }
 
 sg_status

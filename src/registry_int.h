@@ -118,6 +118,12 @@ PGresult *registry_q(PGconn *c, struct txn *x, const char *s, int n, const char 
 /* A statement without parameters or result rows ("BEGIN", "COMMIT", …); its status. */
 sg_status registry_cmd(PGconn *c, struct txn *x, const char *s);
 /*
+ * BEGIN, then each statement of stmts (NULL-terminated) with the same n
+ * params v, their results dropped, until one fails; the status.  The
+ * transaction stays open for registry_run() to commit.
+ */
+sg_status registry_begin_exec(PGconn *c, struct txn *x, const char *const *stmts, int n, const char *const *v);
+/*
  * Row i of r (a select list of registry_sql: the columns, then created_at
  * seq and from_config) into *out: out->obj a new reference, with its origin.  false when the row is
  * malformed (logged; out->obj NULL).

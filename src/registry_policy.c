@@ -24,11 +24,9 @@ tx_policy(PGconn *c, struct txn *x)
 		"VALUES ($1::jsonb, sg_registry_text_array($2::jsonb), $3::boolean, $4) "
 		"ON CONFLICT (singleton) DO UPDATE SET rules = EXCLUDED.rules, admin_roles = EXCLUDED.admin_roles, "
 		"is_default = EXCLUDED.is_default, written_by = EXCLUDED.written_by, written_at = now()";
-	sg_status st = registry_cmd(c, x, "BEGIN");
+	const char *const stmts[] = {upsert, NULL};
 
-	if (st == SG_OK)
-		PQclear(registry_q(c, x, upsert, 4, (const char *const *) x->vals, &st));
-	return st;
+	return registry_begin_exec(c, x, stmts, 4, (const char *const *) x->vals);
 }
 
 sg_status

@@ -343,19 +343,19 @@ resources_tools_list(struct request *r)
 	return st;
 }
 
-sg_status
-resources_get(struct request *r)
+/*
+ * Replies with obj (reference taken) as a client sees it (registry_public);
+ * a model as in the list, with both generations' fields, created_at that of
+ * identifier id (NULL: obj's own).
+ */
+static sg_status
+reply_public(struct request *r, json_t *obj, const char *id)
 {
-	json_t *obj;
-	sg_status st = get_visible(r, route_type(r), &obj);
-
-	if (st != SG_OK)
-		return st;
 	if ((obj = registry_public(obj)) == NULL)
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	if (route_type(r) == SG_RT_MODEL) {
-		/* The same object as in the list: both generations' fields. */
-		json_t *both = compat_model_object(obj, registry_created_at(SG_RT_MODEL, r->path_arg));
+		const char *ident = id != NULL ? id : json_string_value(json_object_get(obj, "identifier"));
+		json_t *both = compat_model_object(obj, registry_created_at(SG_RT_MODEL, ident));
 
 		json_decref(obj);
 		if (both == NULL)
@@ -364,6 +364,17 @@ resources_get(struct request *r)
 	}
 	r->reply = obj;
 	return SG_OK;
+}
+
+sg_status
+resources_get(struct request *r)
+{
+	json_t *obj;
+	sg_status st = get_visible(r, route_type(r), &obj);
+
+	if (st != SG_OK)
+		return st;
+	return reply_public(r, obj, r->path_arg);
 }
 
 sg_status
@@ -379,20 +390,7 @@ resources_register(struct request *r)
 	st = resources_register_object(r->conf, &r->id, r, route_type(r), body, &stored, &created, &r->err);
 	if (st != SG_OK)
 		return st;
-	if ((stored = registry_public(stored)) == NULL)
-		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-	if (route_type(r) == SG_RT_MODEL) {
-		/* The object GET returns: both generations' fields. */
-		json_t *both = compat_model_object(
-			stored, registry_created_at(SG_RT_MODEL, json_string_value(json_object_get(stored, "identifier"))));
-
-		json_decref(stored);
-		if (both == NULL)
-			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-		stored = both;
-	}
-	r->reply = stored;
-	return SG_OK;
+	return reply_public(r, stored, NULL);
 }
 
 /* The caller's side of an unregister, decided by the registry on the locked row (registry_guard). */

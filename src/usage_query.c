@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "db.h"
 #include "json.h"
 #include "log.h"
@@ -215,11 +216,9 @@ usage_cli(const char *conninfo, int argc, char **argv)
 		cli_usage(stdout);
 		return 0;
 	}
-	conn = db_connect(conninfo != NULL ? conninfo : "", &err);
-	if (conn == NULL) {
-		fprintf(stderr, "stackgate: %s: %s\n", err.msg, err.detail);
+	conn = auth_cli_connect(conninfo);
+	if (conn == NULL)
 		return 1;
-	}
 	if (usage_query(conn, &f, &rows) != SG_OK) {
 		fprintf(stderr, "stackgate: usage could not be read: %s", PQerrorMessage(conn));
 	} else if (json) {

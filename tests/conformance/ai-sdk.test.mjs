@@ -13,6 +13,8 @@ import { before, describe, test } from 'node:test';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { APICallError, embed, embedMany, generateText, streamText } from 'ai';
 
+import { textParts } from './streams.mjs';
+
 const SG_URL = process.env.SG_URL || 'http://127.0.0.1:18321';
 const stackgate = createOpenAICompatible({ name: 'stackgate', baseURL: `${SG_URL}/v1`, includeUsage: true });
 
@@ -38,12 +40,7 @@ describe('Vercel AI SDK (openai-compatible provider)', () => {
 
 	test('streamText with a chat model', async () => {
 		const r = streamText({ model: stackgate.chatModel('aic-llm'), prompt: 'stream these words', maxRetries: 0 });
-		let text = '';
-		let parts = 0;
-		for await (const delta of r.textStream) {
-			text += delta;
-			parts++;
-		}
+		const { text, parts } = await textParts(r.textStream);
 		assert.equal(text, 'echo: stream these words');
 		assert.ok(parts >= 3, `only ${parts} text parts`);
 		assert.equal(await r.finishReason, 'stop');
@@ -54,12 +51,7 @@ describe('Vercel AI SDK (openai-compatible provider)', () => {
 		const r = await generateText({ model: stackgate.completionModel('aic-llm'), prompt: 'complete me', maxRetries: 0 });
 		assert.match(r.text, /^echo: [\s\S]*complete me/);
 		const s = streamText({ model: stackgate.completionModel('aic-llm'), prompt: 'and stream', maxRetries: 0 });
-		let text = '';
-		let parts = 0;
-		for await (const delta of s.textStream) {
-			text += delta;
-			parts++;
-		}
+		const { text, parts } = await textParts(s.textStream);
 		assert.match(text, /^echo: [\s\S]*and stream/);
 		assert.ok(parts >= 3, `only ${parts} text parts`);
 	});

@@ -14,6 +14,8 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import LlamaStackClient from 'llama-stack-client-07';
 
+import { chatText, completionText } from './streams.mjs';
+
 const baseURL = process.env.SG_URL || 'http://127.0.0.1:18321';
 const client = new LlamaStackClient({ baseURL, maxRetries: 0, timeout: 30000 });
 const { NotFoundError, ConflictError, APIError } = LlamaStackClient;
@@ -75,13 +77,11 @@ describe('llama-stack-client 0.7.3: inference at the root routes', () => {
 	test('chat.completions.create with stream', async () => {
 		const stream = await client.chat.completions.create({ model: 'c07-llm', stream: true,
 			messages: [{ role: 'user', content: 'one two three' }] });
-		let text = '';
 		let n = 0;
-		for await (const chunk of stream) {
+		const text = await chatText(stream, (chunk) => {
 			assert.equal(chunk.model, 'c07-llm');
-			text += chunk.choices[0]?.delta?.content ?? '';
 			n++;
-		}
+		});
 		assert.ok(n >= 3, `only ${n} chunks`);
 		assert.equal(text, 'echo: one two three');
 	});
@@ -90,9 +90,7 @@ describe('llama-stack-client 0.7.3: inference at the root routes', () => {
 		const c = await client.completions.create({ model: 'c07-llm', prompt: 'roses' });
 		assert.equal(c.choices[0].text, 'echo: roses');
 		const stream = await client.completions.create({ model: 'c07-llm', prompt: 'are red', stream: true });
-		let text = '';
-		for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
-		assert.equal(text, 'echo: are red');
+		assert.equal(await completionText(stream), 'echo: are red');
 	});
 
 	test('embeddings.create', async () => {

@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import LlamaStackClient, { BadRequestError, ConflictError, NotFoundError } from 'llama-stack-client';
 
+import { chatText, completionText } from './streams.mjs';
+
 const baseURL = process.env.SG_URL || 'http://127.0.0.1:18321';
 const mcpURL = process.env.SG_MCP_URL || 'http://127.0.0.1:18401';
 // No retries: a 409 is final here (the client would otherwise retry it).
@@ -266,13 +268,9 @@ test('inference through the client (/v1/openai/v1), streaming included', async (
 	// 0.2.x parses every event as JSON: the stream must end without [DONE] for it.
 	const stream = await client.chat.completions.create({ model: 'c30-chat', stream: true,
 		messages: [{ role: 'user', content: 'a b c' }] });
-	let text = '';
-	for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-	assert.equal(text, 'echo: a b c');
+	assert.equal(await chatText(stream), 'echo: a b c');
 	const cs = await client.completions.create({ model: 'c30-chat', prompt: 'p q', stream: true });
-	let ctext = '';
-	for await (const chunk of cs) ctext += chunk.choices[0]?.text ?? '';
-	assert.equal(ctext, 'echo: p q');
+	assert.equal(await completionText(cs), 'echo: p q');
 	await client.models.unregister('c30-chat');
 });
 

@@ -19,6 +19,8 @@ import { before, describe, test } from 'node:test';
 
 import OpenAI from 'openai';
 
+import { chatText, completionText } from './streams.mjs';
+
 const SG_URL = process.env.SG_URL || 'http://127.0.0.1:18321';
 let client;
 let root; // the same SDK with baseURL /v1: the routes of Llama Stack 0.3 and later
@@ -100,16 +102,12 @@ describe('openai SDK at the root routes (/v1)', () => {
 		assert.equal(c.choices[0].message.content, 'echo: at the root');
 		const stream = await root.chat.completions.create({ model: 'oac-llm', stream: true,
 			messages: [{ role: 'user', content: 'streamed at the root' }] });
-		let text = '';
-		for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-		assert.equal(text, 'echo: streamed at the root');
+		assert.equal(await chatText(stream), 'echo: streamed at the root');
 	});
 
 	test('completions.create with stream', async () => {
 		const stream = await root.completions.create({ model: 'oac-llm', prompt: 'root prompt', stream: true });
-		let text = '';
-		for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
-		assert.equal(text, 'echo: root prompt');
+		assert.equal(await completionText(stream), 'echo: root prompt');
 	});
 
 	test('embeddings.create', async () => {

@@ -24,6 +24,29 @@ sync_wait() { sleep 1; }
 # Starts the next check with at least 15 s of the current minute left (rpm windows are calendar minutes).
 minute_room() { while (($(date -u +%-S) > 45)); do sleep 1; done; }
 
+# The last answer is a 429 with error code CODE, type TYPE and message MESSAGE (which names the NOUN, "limit" by default).
+expect_refused() { # WHAT CODE TYPE MESSAGE [NOUN]
+	expect_status 429 "$1"
+	expect_jq .error.code "$2" "…code $2"
+	expect_jq .error.type "$3" "…type $3"
+	expect_jq .error.message "$4" "…naming the ${5:-limit}"
+}
+# Starts two streams of MODEL as KEY into $SG_TEST_DIR/tmp/NAME-1 and -2, their curl pids in
+# $streams, and returns once both have had a chunk (the requests are in flight).
+hold_two_streams() { # NAME KEY MODEL
+	streams=()
+	local i
+	for i in 1 2; do
+		curl -s -N -o "$SG_TEST_DIR/tmp/$1-$i" --max-time 30 -H "Authorization: Bearer $2" \
+			-H 'Content-Type: application/json' --data-binary "$(chat "$3" '"stream":true')" "$SG_URL$OA/chat/completions" &
+		streams+=($!)
+	done
+	for _ in $(seq 50); do
+		[[ $(grep -c chunk "$SG_TEST_DIR/tmp/$1-1" 2>/dev/null) -gt 0 && $(grep -c chunk "$SG_TEST_DIR/tmp/$1-2" 2>/dev/null) -gt 0 ]] && break
+		sleep 0.1
+	done
+}
+
 psql_q "DELETE FROM principals WHERE name LIKE 't47-%'; DELETE FROM limits WHERE principal LIKE 't47-%'" >/dev/null
 for p in a b c d e f g h i; do sg_cli principal add "t47-$p" >/dev/null 2>&1; done
 KA=$(sg_cli key create t47-a 2>/dev/null)
@@ -81,10 +104,8 @@ expect_eq "$(header x-ratelimit-limit-requests)" 5 "x-ratelimit-limit-requests"
 [[ $(header x-ratelimit-reset-requests) =~ ^[0-9]+s$ ]] && pass "x-ratelimit-reset-requests" ||
 	fail "x-ratelimit-reset-requests" "$(header x-ratelimit-reset-requests)"
 as "$KA" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "the 6th is 429"
-expect_jq .error.code rate_limit_exceeded "…code rate_limit_exceeded"
-expect_jq .error.type requests "…type requests"
-expect_jq .error.message "rate limit of 5 requests per minute reached for principal 't47-a'" "…naming the limit"
+expect_refused "the 6th is 429" rate_limit_exceeded requests \
+	"rate limit of 5 requests per minute reached for principal 't47-a'"
 ra=$(header Retry-After)
 [[ $ra =~ ^[0-9]+$ ]] && ((ra >= 1 && ra <= 60)) && pass "…Retry-After until the minute ends" || fail "Retry-After" "'$ra'"
 expect_eq "$(header x-ratelimit-remaining-requests)" 0 "…and the x-ratelimit headers"
@@ -126,36 +147,23 @@ remaining+="$(header x-ratelimit-remaining-tokens)"
 expect_eq "$remaining" "100 66 32" "x-ratelimit-remaining-tokens counts what was charged"
 expect_eq "$(header x-ratelimit-limit-tokens)" 100 "x-ratelimit-limit-tokens"
 as "$KF" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "…the stream's usage was charged too: 102 of 100, the next is 429"
-expect_jq .error.code rate_limit_exceeded "…code rate_limit_exceeded"
-expect_jq .error.type tokens "…type tokens"
-expect_jq .error.message "rate limit of 100 tokens per minute reached for principal 't47-f'" "…naming the limit"
+expect_refused "…the stream's usage was charged too: 102 of 100, the next is 429" rate_limit_exceeded tokens \
+	"rate limit of 100 tokens per minute reached for principal 't47-f'"
 expect_eq "$(header x-ratelimit-remaining-tokens)" 0 "…x-ratelimit-remaining-tokens 0"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 200 "a day budget of 50: the first request (34) is admitted"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 200 "…the second (34 charged, below 50) too"
 as "$KG" POST $OA/chat/completions "$(chat t47-llm)"
-expect_status 429 "…the third is 429"
-expect_jq .error.code insufficient_quota "…code insufficient_quota"
-expect_jq .error.type insufficient_quota "…type insufficient_quota"
-expect_jq .error.message "budget of 50 tokens per day (UTC) spent for principal 't47-g'" "…naming the budget"
+expect_refused "…the third is 429" insufficient_quota insufficient_quota \
+	"budget of 50 tokens per day (UTC) spent for principal 't47-g'" budget
 ra=$(header Retry-After)
 ((ra >= 1 && ra <= 86400)) && pass "…Retry-After until the UTC day ends" || fail "Retry-After of a day budget" "'$ra'"
 
 echo "-- concurrency: one tenant at its cap, the others unaffected"
 sg_cli limit set t47-c --max-concurrent 2 >/dev/null 2>&1
 sync_wait
-pids=()
-for i in 1 2; do
-	curl -s -N -o "$SG_TEST_DIR/tmp/t47-c-$i" --max-time 30 -H "Authorization: Bearer $KC" \
-		-H 'Content-Type: application/json' --data-binary "$(chat t47-slow '"stream":true')" "$SG_URL$OA/chat/completions" &
-	pids+=($!)
-done
-for _ in $(seq 50); do
-	[[ $(grep -c chunk "$SG_TEST_DIR/tmp/t47-c-1" 2>/dev/null) -gt 0 && $(grep -c chunk "$SG_TEST_DIR/tmp/t47-c-2" 2>/dev/null) -gt 0 ]] && break
-	sleep 0.1
-done
+hold_two_streams t47-c "$KC" t47-slow
 as "$KC" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 429 "a third request of t47-c while 2 are in flight is 429"
 expect_jq .error.message "limit of 2 concurrent requests reached for principal 't47-c'" "…naming the limit"
@@ -165,9 +173,9 @@ expect_status 200 "t47-b is served while t47-c is at its cap"
 req GET /v1/health
 expect_status 200 "/v1/health is served while t47-c is at its cap"
 held=0
-for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && held=$((held + 1)); done
+for p in "${streams[@]}"; do kill -0 "$p" 2>/dev/null && held=$((held + 1)); done
 expect_eq "$held" 2 "…checked while both streams were still in flight"
-for p in "${pids[@]}"; do wait "$p"; done
+for p in "${streams[@]}"; do wait "$p"; done
 c1=$(grep -c '"content":" \?chunk[0-9]' "$SG_TEST_DIR/tmp/t47-c-1")
 expect_eq "$c1" 30 "the capped tenant's streams complete"
 as "$KC" POST $OA/chat/completions "$(chat t47-llm)"
@@ -258,22 +266,13 @@ expect_eq "$other" 0 "every answer of the burst is 200 or 429"
 # max_concurrent across hosts: two streams held on host 1 fill t47-i's cap of 2 on host 2 after a sync.
 sg_cli limit set t47-i --max-concurrent 2 >/dev/null 2>&1
 sync_wait
-ipids=()
-for i in 1 2; do
-	curl -s -N -o "$SG_TEST_DIR/tmp/t47-i-$i" --max-time 30 -H "Authorization: Bearer $KI" \
-		-H 'Content-Type: application/json' --data-binary "$(chat t47-long '"stream":true')" "$SG_URL$OA/chat/completions" &
-	ipids+=($!)
-done
-for _ in $(seq 50); do
-	[[ $(grep -c chunk "$SG_TEST_DIR/tmp/t47-i-1" 2>/dev/null) -gt 0 && $(grep -c chunk "$SG_TEST_DIR/tmp/t47-i-2" 2>/dev/null) -gt 0 ]] && break
-	sleep 0.1
-done
+hold_two_streams t47-i "$KI" t47-long
 sync_wait
 on2 "$KI" POST $OA/chat/completions "$(chat t47-llm)"
 expect_status 429 "host 2 refuses t47-i while its 2 streams run on host 1"
 expect_jq .error.message "limit of 2 concurrent requests reached for principal 't47-i'" "…naming the limit"
 expect_eq "$(psql_q "SELECT sum(inflight) FROM limit_inflight WHERE principal = 't47-i'")" 2 "limit_inflight holds host 1's 2"
-for p in "${ipids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+for p in "${streams[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 # The streams stop when stackgate sees their clients gone (within a second), then a sync.
 ok=0
 for _ in $(seq 40); do

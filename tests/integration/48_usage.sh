@@ -168,12 +168,9 @@ want_cost=$(jq -n "($p * 2.5 + $c * 10) / 1000000 | . * 1e9 | round")
 expect_row "$(header X-Request-Id)" '.cost * 1e9 | round' "$want_cost" "cost = prompt × input price + completion × output price, per million"
 
 echo "-- who reads usage: GET /v1/stackgate/usage"
-sg_cli principal add us-alice --team us-a >/dev/null 2>&1
-sg_cli principal add us-bob --team us-b >/dev/null 2>&1
-sg_cli principal add us-admin --role admin >/dev/null 2>&1
-KA=$(sg_cli key create us-alice 2>/dev/null)
-KB=$(sg_cli key create us-bob 2>/dev/null)
-KADM=$(sg_cli key create us-admin 2>/dev/null)
+KA=$(sg_principal_key us-alice --team us-a)
+KB=$(sg_principal_key us-bob --team us-b)
+KADM=$(sg_principal_key us-admin --role admin)
 for i in 1 2; do as "$KA" POST $OA/chat/completions "{\"model\":\"us-llm\",\"messages\":$MSG}"; done
 expect_status 200 "alice's chat"
 alice_tokens=$(jq -r .usage.total_tokens <<<"$BODY")

@@ -14,12 +14,9 @@ psql_q "DELETE FROM scoring_functions WHERE identifier LIKE 'g55-%'" >/dev/null
 psql_q "DELETE FROM shields WHERE identifier LIKE 'g55-%'" >/dev/null
 psql_q "DELETE FROM models WHERE identifier LIKE 'g55-%'" >/dev/null
 psql_q "DELETE FROM principals WHERE name LIKE 'g55-%'" >/dev/null
-sg_cli principal add g55-alice --team g55-a >/dev/null 2>&1
-sg_cli principal add g55-bob --team g55-b >/dev/null 2>&1
-sg_cli principal add g55-admin --role admin >/dev/null 2>&1
-KA=$(sg_cli key create g55-alice 2>/dev/null)
-KB=$(sg_cli key create g55-bob 2>/dev/null)
-KADM=$(sg_cli key create g55-admin 2>/dev/null)
+KA=$(sg_principal_key g55-alice --team g55-a)
+KB=$(sg_principal_key g55-bob --team g55-b)
+KADM=$(sg_principal_key g55-admin --role admin)
 [[ $KA == sg-* && $KB == sg-* && $KADM == sg-* ]] && pass "keys for g55-alice, g55-bob, g55-admin" || fail "keys" "'$KA' '$KB' '$KADM'"
 
 # ---- models: both field sets -------------------------------------------------------------------

@@ -114,6 +114,12 @@ sg_cli() {
 	STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$SG_BIN" "$@"
 }
 
+# sg_principal_key NAME [--role R]… [--team T]…: adds principal NAME (quietly) and prints a new key of it.
+sg_principal_key() {
+	sg_cli principal add "$@" >/dev/null 2>&1
+	sg_cli key create "$1" 2>/dev/null
+}
+
 # sse PATH BODY [curl args…]: streams with curl -N; each non-empty line lands in
 # $SSE_FILE as "<ms since epoch> <line>"; $SSE_STATUS and $SSE_HDRS for the head.
 sse() {

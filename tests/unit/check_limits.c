@@ -3,12 +3,14 @@
  * check_limits.c: the limits (sg_limits.h): window arithmetic and UTC period
  * boundaries, the window words, admission and charging per subject (rpm
  * exact, tokens admitted while below and charged at the end, budgets,
- * concurrency, the default cap, the reserve), the 429's shape and headers,
+ * concurrency, the default cap, the reserve), the 429s' messages and headers
+ * (their HTTP status, type and code: check_sg.c's status rows),
  * rules that go away, other hosts' counts, and a killed worker's slot.
  */
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -79,18 +81,15 @@ END_TEST
 START_TEST(config_keys)
 {
 	char *errors = NULL;
-	struct sg_conf *c = conf_load_string("{}", "t.json", &errors);
+	struct sg_conf *c = sg_test_conf("{}");
 
-	ck_assert_ptr_nonnull(c);
 	ck_assert(c->limits_enabled);
 	ck_assert_int_eq(c->reserved_threads, 4);
 	ck_assert_int_eq(c->limits_default_max_concurrent, 0); /* resolved by the worker: half the pool */
 	ck_assert_int_eq(c->limits_max_subjects, 4096);
 	conf_free(c);
-	c = conf_load_string("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
-			     " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}",
-			     "t.json", &errors);
-	ck_assert_ptr_nonnull(c);
+	c = sg_test_conf("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
+			 " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}");
 	ck_assert(!c->limits_enabled);
 	ck_assert_int_eq(c->reserved_threads, 2);
 	ck_assert_int_eq(c->limits_default_max_concurrent, 10);
@@ -140,6 +139,16 @@ rule(struct limits_rule *r, const char *principal, const char *model, const char
 	*r = (struct limits_rule){(char *) principal, (char *) model, (char *) key, -1, -1, -1, -1, -1};
 }
 
+/* Puts in force one rule, alice's on every model and key, limited only in field (to v). */
+#define ALICE_ONLY(field, v)                        \
+	do {                                        \
+		struct limits_rule alice_;          \
+                                                    \
+		rule(&alice_, "alice", NULL, NULL); \
+		alice_.field = (v);                 \
+		limits_apply_rules(&alice_, 1);     \
+	} while (0)
+
 static void
 req_init(struct request *r, const char *principal, const char *key)
 {
@@ -161,48 +170,65 @@ hdr(const struct request *r, const char *name)
 	return NULL;
 }
 
+/* r's x-ratelimit-limit-KIND and x-ratelimit-remaining-KIND headers are limit and remaining. */
+static void
+ck_ratelimit(const struct request *r, const char *kind, const char *limit, const char *remaining)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "x-ratelimit-limit-%s", kind);
+	ck_assert_str_eq(hdr(r, name), limit);
+	snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", kind);
+	ck_assert_str_eq(hdr(r, name), remaining);
+}
+
+/* Starts r as a request of principal (key) and admits it on model; the status. */
+static sg_status
+admit(struct request *r, const char *principal, const char *key, const char *model)
+{
+	req_init(r, principal, key);
+	return limits_admit(r, model);
+}
+
+/* Finishes r with tokens used (charged where a tpm or budget applies) and frees it. */
+static void
+finish(struct request *r, int64_t tokens)
+{
+	r->inference.total_tokens = tokens;
+	limits_finish(r);
+	http_request_reset(r);
+}
+
 /* Admits and at once finishes a request of principal (key) on model; the status. */
 static sg_status
 one(const char *principal, const char *key, const char *model, int64_t tokens)
 {
 	struct request r;
-	sg_status st;
+	sg_status st = admit(&r, principal, key, model);
 
-	req_init(&r, principal, key);
-	st = limits_admit(&r, model);
-	r.inference.total_tokens = tokens;
-	limits_finish(&r);
-	http_request_reset(&r);
+	finish(&r, tokens);
 	return st;
 }
 
 START_TEST(rpm_exact_with_headers)
 {
-	struct limits_rule rl;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 3;
-	limits_apply_rules(&rl, 1);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_OK);
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-requests"), "3");
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "2");
+	ALICE_ONLY(rpm, 3);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
+	ck_ratelimit(&r, "requests", "3", "2");
 	ck_assert_ptr_nonnull(strstr(hdr(&r, "x-ratelimit-reset-requests"), "s"));
 	ck_assert_ptr_null(hdr(&r, "x-ratelimit-limit-tokens")); /* no tpm applies */
-	limits_finish(&r);
-	http_request_reset(&r);
+	finish(&r, 0);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "rate limit of 3 requests per minute reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "0");
 	ck_assert_int_ge(atoi(hdr(&r, "Retry-After")), 1);
 	ck_assert_int_le(atoi(hdr(&r, "Retry-After")), 60);
-	limits_finish(&r);
-	http_request_reset(&r);
+	finish(&r, 0);
 	/* The rejected one took nothing: still rejected, still exactly 3 counted. */
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_uint_eq(limits_count_in(limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL),
@@ -216,49 +242,19 @@ START_TEST(rpm_exact_with_headers)
 }
 END_TEST
 
-START_TEST(status_shape)
-{
-	char code[40];
-
-	ck_assert_int_eq(sg_status_http(SG_E_RATE_LIMIT_EXCEEDED), 429);
-	ck_assert_int_eq(sg_status_http(SG_E_RATE_LIMIT_TOKENS), 429);
-	ck_assert_int_eq(sg_status_http(SG_E_INSUFFICIENT_QUOTA), 429);
-	ck_assert_str_eq(sg_status_type(SG_E_RATE_LIMIT_EXCEEDED), "requests");
-	ck_assert_str_eq(sg_status_type(SG_E_RATE_LIMIT_TOKENS), "tokens");
-	ck_assert_str_eq(sg_status_type(SG_E_INSUFFICIENT_QUOTA), "insufficient_quota");
-	sg_status_code(SG_E_RATE_LIMIT_EXCEEDED, code, sizeof(code));
-	ck_assert_str_eq(code, "rate_limit_exceeded");
-	sg_status_code(SG_E_RATE_LIMIT_TOKENS, code, sizeof(code));
-	ck_assert_str_eq(code, "rate_limit_exceeded");
-	sg_status_code(SG_E_INSUFFICIENT_QUOTA, code, sizeof(code));
-	ck_assert_str_eq(code, "insufficient_quota");
-}
-END_TEST
-
 START_TEST(tokens_charged_at_end)
 {
-	struct limits_rule rl;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.tpm = 100;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(tpm, 100);
 	/* Admitted while below: 60, then 60 more (120 > 100 charged), then no more. */
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_OK);
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-tokens"), "100");
-	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "100");
-	r.inference.total_tokens = 60;
-	limits_finish(&r);
-	http_request_reset(&r);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_OK);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
+	ck_ratelimit(&r, "tokens", "100", "100");
+	finish(&r, 60);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_OK);
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "40");
-	r.inference.total_tokens = 60;
-	limits_finish(&r);
-	http_request_reset(&r);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_TOKENS);
+	finish(&r, 60);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_TOKENS);
 	ck_assert_str_eq(r.err.msg, "rate limit of 100 tokens per minute reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-tokens"), "0");
 	ck_assert_ptr_nonnull(hdr(&r, "Retry-After"));
@@ -280,13 +276,11 @@ START_TEST(budgets_insufficient_quota)
 	ck_assert_int_eq(one("alice", NULL, "m", 10), SG_OK);
 	ck_assert_int_eq(one("bob", NULL, "m", 9), SG_OK);
 	ck_assert_int_eq(one("bob", NULL, "m", 5), SG_OK);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_INSUFFICIENT_QUOTA);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_INSUFFICIENT_QUOTA);
 	ck_assert_str_eq(r.err.msg, "budget of 10 tokens per day (UTC) spent for principal 'alice'");
 	ck_assert_int_eq(atoll(hdr(&r, "Retry-After")), limits_seconds_left(LIMITS_DAY, time(NULL)));
 	http_request_reset(&r);
-	req_init(&r, "bob", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_INSUFFICIENT_QUOTA);
+	ck_assert_int_eq(admit(&r, "bob", NULL, "m"), SG_E_INSUFFICIENT_QUOTA);
 	ck_assert_str_eq(r.err.msg, "budget of 10 tokens per month (UTC) spent for principal 'bob'");
 	http_request_reset(&r);
 }
@@ -303,8 +297,7 @@ START_TEST(narrowed_to_model_and_key)
 	rl[1].rpm = 2;
 	limits_apply_rules(rl, 2);
 	ck_assert_int_eq(one("alice", NULL, "m1", 0), SG_OK);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m1"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m1"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "rate limit of 1 requests per minute reached for principal 'alice' on model 'm1'");
 	http_request_reset(&r);
 	ck_assert_int_eq(one("alice", NULL, "m2", 0), SG_OK);
@@ -312,8 +305,7 @@ START_TEST(narrowed_to_model_and_key)
 	/* The key's rule: 2 requests with that key, whatever the model; other keys are free. */
 	ck_assert_int_eq(one("alice", "0123456789ab", "m2", 0), SG_OK);
 	ck_assert_int_eq(one("alice", "0123456789ab", "m3", 0), SG_OK);
-	req_init(&r, "alice", "0123456789ab");
-	ck_assert_int_eq(limits_admit(&r, "m3"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", "0123456789ab", "m3"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "rate limit of 2 requests per minute reached for principal 'alice' with key "
 				    "'0123456789ab'");
 	http_request_reset(&r);
@@ -327,13 +319,10 @@ END_TEST
 
 START_TEST(other_hosts_counts)
 {
-	struct limits_rule rl;
 	struct limits_entry *e;
 	int64_t win = limits_window(LIMITS_MINUTE, time(NULL));
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 5;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(rpm, 5);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
 	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
 	ck_assert_ptr_nonnull(e);
@@ -394,17 +383,13 @@ unhold(struct held *h)
 
 START_TEST(max_concurrent)
 {
-	struct limits_rule rl;
 	struct held a, b;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 2;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 2);
 	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests reached for principal 'alice'");
 	ck_assert_str_eq(hdr(&r, "Retry-After"), "1");
 	http_request_reset(&r);
@@ -418,22 +403,18 @@ END_TEST
 
 START_TEST(other_hosts_in_flight)
 {
-	struct limits_rule rl;
 	struct limits_entry *e;
 	struct held a;
 	struct request r;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 2;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 2);
 	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
 	ck_assert_ptr_nonnull(e);
 	/* A sync read one of alice's requests in flight on another host. */
 	shm_store(&e->others_inflight, 1);
 	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
 	ck_assert_uint_eq(limits_inflight_host(e), 1);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests reached for principal 'alice'");
 	http_request_reset(&r);
 	unhold(&a);
@@ -460,14 +441,12 @@ START_TEST(default_cap_and_reserve)
 	limits_start_caps(&conf);
 	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
-	req_init(&r, "alice", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests (limits.default_max_concurrent) reached for "
 				    "principal 'alice'");
 	http_request_reset(&r);
 	ck_assert_int_eq(hold(&c, "bob"), SG_OK);
-	req_init(&r, "carol", NULL);
-	ck_assert_int_eq(limits_admit(&r, "m"), SG_E_RATE_LIMIT_EXCEEDED);
+	ck_assert_int_eq(admit(&r, "carol", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "limit of 3 inference requests in flight per worker"));
 	ck_assert_str_eq(hdr(&r, "Retry-After"), "1");
 	http_request_reset(&r);
@@ -489,14 +468,11 @@ END_TEST
 
 START_TEST(killed_worker_releases)
 {
-	struct limits_rule rl;
 	int slot = shm_slot_take(), fds[2];
 	char c;
 	pid_t pid;
 
-	rule(&rl, "alice", NULL, NULL);
-	rl.max_concurrent = 1;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(max_concurrent, 1);
 	ck_assert_int_gt(slot, 0);
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
@@ -525,11 +501,7 @@ END_TEST
 
 START_TEST(off_counts_nothing)
 {
-	struct limits_rule rl;
-
-	rule(&rl, "alice", NULL, NULL);
-	rl.rpm = 0;
-	limits_apply_rules(&rl, 1);
+	ALICE_ONLY(rpm, 0);
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_E_RATE_LIMIT_EXCEEDED); /* rpm 0: nothing admitted */
 	conf.limits_enabled = false;
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
@@ -548,7 +520,6 @@ limits_suite(void)
 	tcase_add_test(w, config_keys);
 	tcase_add_checked_fixture(a, setup, teardown);
 	tcase_add_test(a, rpm_exact_with_headers);
-	tcase_add_test(a, status_shape);
 	tcase_add_test(a, tokens_charged_at_end);
 	tcase_add_test(a, budgets_insufficient_quota);
 	tcase_add_test(a, narrowed_to_model_and_key);
