@@ -85,8 +85,9 @@ acl_attrs_within(const struct sg_attrs *given, const struct sg_attrs *holder, ch
 		return false;
 	}
 	if (acl_attrs_empty(given)) {
-		set_err(why, whylen, "access_attributes must require at least one category of the caller's own "
-				     "(an object without one is visible to every caller with attributes)");
+		set_err(why, whylen,
+			"access_attributes must require at least one category of the caller's own "
+			"(an object without one is visible to every caller with attributes)");
 		return false;
 	}
 	for (int c = 0; c < SG_ATTR_NCAT; c++) {

@@ -62,13 +62,13 @@ static struct key_entry keys[KEY_SLOTS];
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
-	uint64_t *ids;         /* sorted */
+	uint64_t *ids; /* sorted */
 	size_t n;
 	bool loaded;
-	uint64_t loaded_gen;   /* gen when the loaded snapshot was read */
+	uint64_t loaded_gen; /* gen when the loaded snapshot was read */
 	int64_t loaded_us;
-	int64_t failed_us;     /* last failed reload (retried after a second) */
-	int64_t window_s;      /* the second misses_in_window counts */
+	int64_t failed_us; /* last failed reload (retried after a second) */
+	int64_t window_s;  /* the second misses_in_window counts */
 	unsigned misses_in_window;
 } known;
 static uint64_t known_gen; /* bumped by auth_invalidate, under known_lock */
@@ -221,9 +221,9 @@ out:
 }
 
 enum known_answer {
-	KNOWN_YES,     /* in api_keys as of the last read: look the key up */
-	KNOWN_NO,      /* not there, and no query left for such misses this second: refuse */
-	KNOWN_UNSURE,  /* not known (or the set cannot be read): look it up anyway */
+	KNOWN_YES,    /* in api_keys as of the last read: look the key up */
+	KNOWN_NO,     /* not there, and no query left for such misses this second: refuse */
+	KNOWN_UNSURE, /* not known (or the set cannot be read): look it up anyway */
 };
 
 /* Whether key_id may exist, reading the set again first when it is stale. */
@@ -534,7 +534,8 @@ auth_check(struct request *r)
 		if (st == SG_E_NOMEM)
 			return http_fail(r, st, NULL, "out of memory");
 		if (st != SG_OK)
-			return http_fail(r, SG_E_UNAVAILABLE, NULL, "the database is unavailable: cannot check the API key");
+			return http_fail(r, SG_E_UNAVAILABLE, NULL,
+					 "the database is unavailable: cannot check the API key");
 		switch (v) {
 		case V_OK:
 			break;

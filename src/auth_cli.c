@@ -148,7 +148,8 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 				return SG_E_BAD_REQUEST;
 			}
 			if (!cli_word_ok(val)) {
-				cli_err(err, errlen, "%s '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
+				cli_err(err, errlen,
+					"%s '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
 					opt, val, CLI_NAME_MAX);
 				return SG_E_BAD_REQUEST;
 			}
@@ -168,7 +169,8 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 			errno = 0;
 			d = strtol(val, &end, 10);
 			if (errno != 0 || end == val || *end != '\0' || d < 1 || d > 36500) {
-				cli_err(err, errlen, "--expires-in '%s' is not a number of days between 1 and 36500", val);
+				cli_err(err, errlen, "--expires-in '%s' is not a number of days between 1 and 36500",
+					val);
 				return SG_E_BAD_REQUEST;
 			}
 			out->expires_in_days = d;
@@ -190,11 +192,14 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 	}
 	if (verbs[vi].needs_name && out->name == NULL) {
 		cli_err(err, errlen, "%s %s: missing %s", group, argv[1],
-			out->cmd == AUTH_CLI_KEY_REVOKE ? "KEY_ID" : out->cmd == AUTH_CLI_KEY_CREATE ? "PRINCIPAL" : "NAME");
+			out->cmd == AUTH_CLI_KEY_REVOKE   ? "KEY_ID"
+			: out->cmd == AUTH_CLI_KEY_CREATE ? "PRINCIPAL"
+							  : "NAME");
 		return SG_E_BAD_REQUEST;
 	}
 	if (out->name != NULL && out->cmd != AUTH_CLI_KEY_REVOKE && !cli_word_ok(out->name)) {
-		cli_err(err, errlen, "principal name '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
+		cli_err(err, errlen,
+			"principal name '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
 			out->name, CLI_NAME_MAX);
 		return SG_E_BAD_REQUEST;
 	}
@@ -313,7 +318,8 @@ cli_principal_write(PGconn *conn, const struct auth_cli_args *a)
 		res = PQexecParams(conn, "INSERT INTO principals (name) VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			if (strcmp(res_state(res), "23505") == 0)
-				fprintf(stderr, "stackgate: principal '%s' already exists (use 'principal set' to change it)\n",
+				fprintf(stderr,
+					"stackgate: principal '%s' already exists (use 'principal set' to change it)\n",
 					a->name);
 			else
 				cli_pg_error(conn, res);
@@ -374,9 +380,10 @@ static int
 cli_principal_one(PGconn *conn, const struct auth_cli_args *a)
 {
 	const char *p[1] = {a->name};
-	const char *sql = a->cmd == AUTH_CLI_PRINCIPAL_REMOVE  ? "DELETE FROM principals WHERE name = $1"
-			  : a->cmd == AUTH_CLI_PRINCIPAL_ENABLE ? "UPDATE principals SET disabled = false WHERE name = $1"
-								  : "UPDATE principals SET disabled = true WHERE name = $1";
+	const char *sql = a->cmd == AUTH_CLI_PRINCIPAL_REMOVE ? "DELETE FROM principals WHERE name = $1"
+			  : a->cmd == AUTH_CLI_PRINCIPAL_ENABLE
+				  ? "UPDATE principals SET disabled = false WHERE name = $1"
+				  : "UPDATE principals SET disabled = true WHERE name = $1";
 	PGresult *res = cli_exec(conn, sql, 1, p, PGRES_COMMAND_OK);
 	int rc = 0;
 
@@ -488,8 +495,8 @@ cli_key_revoke(PGconn *conn, const struct auth_cli_args *a)
 	/* A whole key is accepted too: its id is in it. */
 	if (auth_key_parse(a->name, strlen(a->name), id))
 		p[0] = id;
-	res = cli_exec(conn, "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL", 1,
-		       p, PGRES_COMMAND_OK);
+	res = cli_exec(conn, "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL", 1, p,
+		       PGRES_COMMAND_OK);
 	if (res == NULL)
 		return 1;
 	if (strcmp(PQcmdTuples(res), "1") == 0) {

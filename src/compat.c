@@ -20,8 +20,8 @@ compat_openai_model(const json_t *model, long long created)
 
 	if (id == NULL)
 		return NULL;
-	return json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created,
-			 "owned_by", owner ? owner : "");
+	return json_pack("{s:s,s:s,s:I,s:s}", "id", id, "object", "model", "created", (json_int_t) created, "owned_by",
+			 owner ? owner : "");
 }
 
 json_t *
@@ -83,8 +83,7 @@ llama_stack_client_02(const char *ua)
 		size_t n = strlen(langs[i]);
 
 		if (strncmp(ua, langs[i], n) == 0 && strncmp(ua + n, "0.2", 3) == 0 &&
-		    (ua[n + 3] == '\0' || ua[n + 3] == '.' || ua[n + 3] == ' ' || ua[n + 3] == '-' ||
-		     ua[n + 3] == '+'))
+		    (ua[n + 3] == '\0' || ua[n + 3] == '.' || ua[n + 3] == ' ' || ua[n + 3] == '-' || ua[n + 3] == '+'))
 			return true;
 	}
 	return false;

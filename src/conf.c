@@ -63,7 +63,7 @@ conf_value_int(const json_t *v, long long *out)
 bool
 conf_value_bool(const json_t *v, bool *out)
 {
-	static const char *const t[] = { "true", "yes", "on", "1" }, *const f[] = { "false", "no", "off", "0" };
+	static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off", "0"};
 	const char *s = json_string_value(v);
 
 	if (json_is_boolean(v)) {
@@ -111,11 +111,12 @@ struct key {
 static const char *
 check_listen(const char *s)
 {
-	static const char *const loopback[] = { "127.0.0.1:", "[::1]:", "localhost:" };
+	static const char *const loopback[] = {"127.0.0.1:", "[::1]:", "localhost:"};
 
 	if (s[0] == '/')
-		return strlen(s) < sizeof(((struct sockaddr_un *) 0)->sun_path) ? NULL
-			: "must be a unix socket path shorter than 108 bytes";
+		return strlen(s) < sizeof(((struct sockaddr_un *) 0)->sun_path)
+			       ? NULL
+			       : "must be a unix socket path shorter than 108 bytes";
 	for (size_t i = 0; i < SG_ARRAY_LEN(loopback); i++) {
 		const char *port = s + strlen(loopback[i]);
 
@@ -131,7 +132,8 @@ static const char *
 check_log_level(const char *s)
 {
 	return strcmp(s, "debug") == 0 || strcmp(s, "info") == 0 || strcmp(s, "warn") == 0 || strcmp(s, "error") == 0
-		? NULL : "must be one of debug, info, warn, error";
+		       ? NULL
+		       : "must be one of debug, info, warn, error";
 }
 
 static const char *
@@ -154,51 +156,61 @@ check_nonempty(const char *s)
 
 #define F(f) offsetof(struct sg_conf, f)
 static const struct key keys[] = {
-	{ "server", "socket", K_STR, F(listen), 0, 0, check_listen },
-	{ "server", "socket_mode", K_MODE, F(socket_mode), 0, 0777, NULL },
-	{ "server", "socket_group", K_OPTSTR, F(socket_group), 0, 0, check_nonempty },
-	{ "server", "workers", K_INT, F(workers), 1, 64, NULL },
-	{ "server", "threads", K_INT, F(threads), 1, 1024, NULL },
-	{ "server", "thread_stack_kb", K_SIZE, F(thread_stack_kb), 64, 1048576, NULL },
-	{ "server", "max_requests", K_LONG, F(max_requests), 0, 1000000000, NULL },
-	{ "server", "max_body_bytes", K_SIZE, F(max_body_bytes), 1024, 1073741824, NULL },
-	{ "server", "max_json_depth", K_INT, F(max_json_depth), 2, 1000, NULL },
-	{ "server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL },
-	{ "server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL },
-	{ "server", "log_level", K_STR, F(log_level), 0, 0, check_log_level },
-	{ "server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check },
-	{ "server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check },
-	{ "server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path },
-	{ "server", "log_format", K_STR, F(log_format), 0, 0, check_log_format },
-	{ "metrics", "enabled", K_BOOL, F(metrics_enabled), 0, 0, NULL },
-	{ "metrics", "max_models", K_INT, F(metrics_max_models), 1, 65536, NULL },
-	{ "server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL },
-	{ "limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL },
-	{ "limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL },
-	{ "limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL },
-	{ "database", "conninfo", K_STR, F(conninfo), 0, 0, NULL },
-	{ "database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL },
-	{ "database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL },
-	{ "auth", "required", K_BOOL, F(auth_required), 0, 0, NULL },
-	{ "auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL },
-	{ "auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL },
-	{ "usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL },
-	{ "usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL },
-	{ "usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL },
-	{ "usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL },
+	{"server", "socket", K_STR, F(listen), 0, 0, check_listen},
+	{"server", "socket_mode", K_MODE, F(socket_mode), 0, 0777, NULL},
+	{"server", "socket_group", K_OPTSTR, F(socket_group), 0, 0, check_nonempty},
+	{"server", "workers", K_INT, F(workers), 1, 64, NULL},
+	{"server", "threads", K_INT, F(threads), 1, 1024, NULL},
+	{"server", "thread_stack_kb", K_SIZE, F(thread_stack_kb), 64, 1048576, NULL},
+	{"server", "max_requests", K_LONG, F(max_requests), 0, 1000000000, NULL},
+	{"server", "max_body_bytes", K_SIZE, F(max_body_bytes), 1024, 1073741824, NULL},
+	{"server", "max_json_depth", K_INT, F(max_json_depth), 2, 1000, NULL},
+	{"server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL},
+	{"server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL},
+	{"server", "log_level", K_STR, F(log_level), 0, 0, check_log_level},
+	{"server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check},
+	{"server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check},
+	{"server", "pid_file", K_OPTSTR, F(pid_file), 0, 0, check_abs_path},
+	{"server", "log_format", K_STR, F(log_format), 0, 0, check_log_format},
+	{"metrics", "enabled", K_BOOL, F(metrics_enabled), 0, 0, NULL},
+	{"metrics", "max_models", K_INT, F(metrics_max_models), 1, 65536, NULL},
+	{"server", "reserved_threads", K_INT, F(reserved_threads), 0, 1024, NULL},
+	{"limits", "enabled", K_BOOL, F(limits_enabled), 0, 0, NULL},
+	{"limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL},
+	{"limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL},
+	{"database", "conninfo", K_STR, F(conninfo), 0, 0, NULL},
+	{"database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL},
+	{"database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL},
+	{"auth", "required", K_BOOL, F(auth_required), 0, 0, NULL},
+	{"auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL},
+	{"auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL},
+	{"usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL},
+	{"usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL},
+	{"usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL},
+	{"usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL},
 };
 
 static const struct {
 	const char *name;
 	size_t off; /* a json_t * in struct sg_conf, or 0: a section or an ignored key */
 } toplevel[] = {
-	{ "server", 0 }, { "database", 0 }, { "auth", 0 }, { "metrics", 0 }, { "limits", 0 }, { "usage", 0 },
-	{ "providers", 0 },
-	{ "access_policy", 0 },
-	{ "version", 0 }, { "image_name", 0 },
-	{ "models", F(models) }, { "shields", F(shields) }, { "vector_dbs", F(vector_dbs) },
-	{ "datasets", F(datasets) }, { "scoring_fns", F(scoring_fns) }, { "benchmarks", F(benchmarks) },
-	{ "tool_groups", F(tool_groups) },
+	{"server", 0},
+	{"database", 0},
+	{"auth", 0},
+	{"metrics", 0},
+	{"limits", 0},
+	{"usage", 0},
+	{"providers", 0},
+	{"access_policy", 0},
+	{"version", 0},
+	{"image_name", 0},
+	{"models", F(models)},
+	{"shields", F(shields)},
+	{"vector_dbs", F(vector_dbs)},
+	{"datasets", F(datasets)},
+	{"scoring_fns", F(scoring_fns)},
+	{"benchmarks", F(benchmarks)},
+	{"tool_groups", F(tool_groups)},
 };
 
 static void
@@ -214,8 +226,8 @@ parse_key(struct confpos_loader *L, const struct key *k, const char *path, json_
 	case K_LONG:
 	case K_SIZE:
 		if (!conf_value_int(v, &n) || n < k->min || n > k->max)
-			confpos_report(L, path, false, "must be an integer between %lld and %lld, got %s", k->min, k->max,
-				       SG_CONF_GOT(v));
+			confpos_report(L, path, false, "must be an integer between %lld and %lld, got %s", k->min,
+				       k->max, SG_CONF_GOT(v));
 		else if (k->kind == K_INT)
 			*(int *) (void *) field = (int) n;
 		else if (k->kind == K_LONG)
@@ -416,8 +428,7 @@ conf_defaults(void)
 	c->sse_done = sg_strdup("auto");
 	c->conninfo = sg_strdup("");
 	if (c->listen == NULL || c->log_level == NULL || c->log_format == NULL || c->conninfo == NULL ||
-	    c->sse_done == NULL ||
-	    !sg_strv_push(&c->admin_roles, "admin")) {
+	    c->sse_done == NULL || !sg_strv_push(&c->admin_roles, "admin")) {
 		conf_free(c);
 		return NULL;
 	}
@@ -427,8 +438,8 @@ conf_defaults(void)
 static struct sg_conf *
 load(const char *text, size_t len, const char *name, char **errors)
 {
-	struct confpos_loader L = { .name = name, .text = text, .len = len };
-	struct confpos_scan sc = { text, len, 0, 1, 0 };
+	struct confpos_loader L = {.name = name, .text = text, .len = len};
+	struct confpos_scan sc = {text, len, 0, 1, 0};
 	const char *nul = memchr(text, '\0', len);
 	json_error_t je;
 	bool nomem;

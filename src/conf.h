@@ -30,8 +30,8 @@ struct sg_policy;
 struct sg_provider {
 	enum sg_api api;
 	char *provider_id;
-	char *provider_type;     /* e.g. "remote::vllm" */
-	json_t *config;          /* the provider's "config" object, substituted (owned) */
+	char *provider_type; /* e.g. "remote::vllm" */
+	json_t *config;      /* the provider's "config" object, substituted (owned) */
 
 	/* Inference providers of an OpenAI-compatible kind (see provider.h). */
 	bool openai_compat;
@@ -59,54 +59,54 @@ struct sg_provider {
 };
 
 struct sg_conf {
-	char *path;              /* the file it came from */
+	char *path; /* the file it came from */
 
 	/* "server" */
-	char *listen;            /* server.socket: an absolute unix socket path or a loopback
+	char *listen;              /* server.socket: an absolute unix socket path or a loopback
 				    "127.0.0.1:PORT", "[::1]:PORT", "localhost:PORT";
 				    default "/run/stackgate/stackgate.sock" */
-	mode_t socket_mode;      /* server.socket_mode, octal string "0660"; default 0660 */
-	char *socket_group;      /* server.socket_group; NULL keeps the process group */
-	int workers;             /* server.workers, default 2, 1..64 */
-	int threads;             /* server.threads per worker, default 64, 1..1024 */
-	size_t thread_stack_kb;  /* server.thread_stack_kb, default 256, ≥ 64 */
-	long max_requests;       /* server.max_requests per worker before recycling; 0 = never */
-	size_t max_body_bytes;   /* server.max_body_bytes, default 1 MiB */
-	int max_json_depth;      /* server.max_json_depth, default 64 */
-	int shutdown_timeout_s;  /* server.shutdown_timeout, default 30 */
-	char *log_level;         /* server.log_level, default "info" */
-	char *log_format;        /* server.log_format: "text" (default) or "json" (log.h) */
-	char *pid_file;          /* server.pid_file, optional */
+	mode_t socket_mode;        /* server.socket_mode, octal string "0660"; default 0660 */
+	char *socket_group;        /* server.socket_group; NULL keeps the process group */
+	int workers;               /* server.workers, default 2, 1..64 */
+	int threads;               /* server.threads per worker, default 64, 1..1024 */
+	size_t thread_stack_kb;    /* server.thread_stack_kb, default 256, ≥ 64 */
+	long max_requests;         /* server.max_requests per worker before recycling; 0 = never */
+	size_t max_body_bytes;     /* server.max_body_bytes, default 1 MiB */
+	int max_json_depth;        /* server.max_json_depth, default 64 */
+	int shutdown_timeout_s;    /* server.shutdown_timeout, default 30 */
+	char *log_level;           /* server.log_level, default "info" */
+	char *log_format;          /* server.log_format: "text" (default) or "json" (log.h) */
+	char *pid_file;            /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
-	int reserved_threads;    /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
-	char *sse_done;          /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
+	int reserved_threads;      /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
+	char *sse_done;            /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
 	struct sg_strv cors_origins; /* server.cors_origins: origins browsers may call from (cors.h); default none */
 
 	/* "metrics" (metrics.h; both take effect on restart: the shared mapping is sized at start) */
-	bool metrics_enabled;    /* metrics.enabled, default true */
-	int metrics_max_models;  /* metrics.max_models, default 256, 1..65536: model labels before "other" */
+	bool metrics_enabled;   /* metrics.enabled, default true */
+	int metrics_max_models; /* metrics.max_models, default 256, 1..65536: model labels before "other" */
 
 	/* "database" */
-	char *conninfo;          /* database.conninfo; "" means libpq's PG* environment */
-	int db_pool_size;        /* database.pool_size per worker, default 4 */
-	bool auto_migrate;       /* database.auto_migrate, default false */
+	char *conninfo;    /* database.conninfo; "" means libpq's PG* environment */
+	int db_pool_size;  /* database.pool_size per worker, default 4 */
+	bool auto_migrate; /* database.auto_migrate, default false */
 
 	/* "auth" */
-	bool auth_required;      /* auth.required, default false */
+	bool auth_required;         /* auth.required, default false */
 	struct sg_strv admin_roles; /* auth.admin_roles, default ["admin"] */
-	int key_cache_ttl_s;     /* auth.key_cache_ttl, default 5 */
+	int key_cache_ttl_s;        /* auth.key_cache_ttl, default 5 */
 
 	/* "access_policy" (policy.h): the configured rules, else policy_default(admin_roles); never NULL once loaded */
 	struct sg_policy *policy;
 	/* "limits" (sg_limits.h) */
-	bool limits_enabled;     /* limits.enabled, default true */
+	bool limits_enabled;               /* limits.enabled, default true */
 	int limits_default_max_concurrent; /* limits.default_max_concurrent per principal; 0: workers × threads / 2 */
-	int limits_max_subjects; /* limits.max_subjects, default 4096 (shm: takes effect on restart) */
+	int limits_max_subjects;           /* limits.max_subjects, default 4096 (shm: takes effect on restart) */
 	/* "usage" (usage.h) */
 	bool usage_enabled;       /* usage.enabled, default true: one usage_log row per inference request */
 	int usage_retention_days; /* usage.retention_days, default 90: older day partitions are dropped */
-	size_t usage_queue_size;  /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
-	int usage_flush_ms;       /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
+	size_t usage_queue_size; /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
+	int usage_flush_ms;      /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;
@@ -115,7 +115,7 @@ struct sg_conf {
 	/* Resources registered at start (borrowed from root; arrays or NULL). */
 	json_t *models, *shields, *vector_dbs, *datasets, *scoring_fns, *benchmarks, *tool_groups;
 
-	json_t *root;            /* the whole substituted document (owned) */
+	json_t *root; /* the whole substituted document (owned) */
 };
 
 /* "inference", "safety", … ; NULL for an out-of-range value. */

@@ -144,7 +144,7 @@ scan_string(struct confpos_loader *L, struct confpos_scan *sc, char **out)
 		size_t raw = 1;
 
 		if (sc->s[sc->i] == '\\')
-			n += unescape(sc->s, sc->len, sc->i, buf != NULL ? buf + n : (char[4]){ 0 }, &raw);
+			n += unescape(sc->s, sc->len, sc->i, buf != NULL ? buf + n : (char[4]){0}, &raw);
 		else if (buf != NULL)
 			buf[n++] = sc->s[sc->i];
 		while (raw-- > 0 && sc->i < end)
@@ -169,7 +169,7 @@ confpos_scan_value(struct confpos_loader *L, struct confpos_scan *sc, char *path
 		free(path);
 		return false;
 	}
-	L->pos[L->npos++] = (struct confpos_entry){ path, sc->line, sc->col + 1, kline, kcol, sc->i };
+	L->pos[L->npos++] = (struct confpos_entry){path, sc->line, sc->col + 1, kline, kcol, sc->i};
 	c = peek(sc);
 	if (c == '"')
 		return scan_string(L, sc, NULL);
@@ -263,7 +263,7 @@ confpos_add_problem(struct confpos_loader *L, unsigned line, unsigned col, const
 	if (!grow(L, (void **) &L->probs, &L->capprobs, L->nprobs, sizeof(*L->probs)))
 		return;
 	p = &L->probs[L->nprobs];
-	*p = (struct confpos_problem){ line, col, L->nprobs, sg_strdup(path ? path : ""), NULL };
+	*p = (struct confpos_problem){line, col, L->nprobs, sg_strdup(path ? path : ""), NULL};
 	p->msg = path && path[0] ? sg_asprintf("%s: %s", path, msg) : sg_strdup(msg);
 	if (p->path == NULL || p->msg == NULL) {
 		free(p->path);
@@ -379,7 +379,10 @@ string_col(const struct confpos_loader *L, const struct confpos_entry *e, size_t
 	return col;
 }
 
-static void SG_PRINTF(5, 6)
+static void env_problem(struct confpos_loader *L, const char *path, const char *s, const char *at, const char *fmt, ...)
+	SG_PRINTF(5, 6);
+
+static void
 env_problem(struct confpos_loader *L, const char *path, const char *s, const char *at, const char *fmt, ...)
 {
 	const struct confpos_entry *e = pos_find(L, path);
@@ -449,7 +452,8 @@ subst_string(struct confpos_loader *L, json_t *v, const char *path)
 			end = strchr(def, '}');
 		}
 		if (nl == 0 || end == NULL || *end != '}') {
-			env_problem(L, path, s, q, "malformed environment reference, expected ${env.NAME} or ${env.NAME:default}");
+			env_problem(L, path, s, q,
+				    "malformed environment reference, expected ${env.NAME} or ${env.NAME:default}");
 			failed = true;
 			break;
 		}
@@ -538,8 +542,8 @@ distance(const char *a, const char *b)
 
 /* "unknown key" at the key, suggesting the closest of the n names, else listing them. */
 void
-confpos_report_unknown(struct confpos_loader *L, const char *path, const char *key, const char *const *names,
-		       size_t n, const char *what)
+confpos_report_unknown(struct confpos_loader *L, const char *path, const char *key, const char *const *names, size_t n,
+		       const char *what)
 {
 	const char *best = NULL;
 	size_t bestd = 3, len = 0;
@@ -553,8 +557,8 @@ confpos_report_unknown(struct confpos_loader *L, const char *path, const char *k
 			best = names[i];
 			bestd = d;
 		}
-		len += (size_t) snprintf(list + len, len < sizeof(list) ? sizeof(list) - len : 0, "%s%s",
-					 i ? ", " : "", names[i]);
+		len += (size_t) snprintf(list + len, len < sizeof(list) ? sizeof(list) - len : 0, "%s%s", i ? ", " : "",
+					 names[i]);
 		if (len >= sizeof(list))
 			len = sizeof(list) - 1;
 	}

@@ -60,8 +60,7 @@ void confpos_adv(struct confpos_scan *sc);
  * taken by the index (freed on failure too).  False when the text did not
  * scan or memory ran out (L->nomem set).
  */
-bool confpos_scan_value(struct confpos_loader *L, struct confpos_scan *sc, char *path, unsigned kline,
-			unsigned kcol);
+bool confpos_scan_value(struct confpos_loader *L, struct confpos_scan *sc, char *path, unsigned kline, unsigned kcol);
 
 /* Line and column of path (of its key when at_key), else of its nearest indexed ancestor, else 1:1. */
 void confpos_where(const struct confpos_loader *L, const char *path, bool at_key, unsigned *line, unsigned *col);
@@ -85,7 +84,7 @@ void confpos_report_unknown(struct confpos_loader *L, const char *path, const ch
  * SG_CONF_GOT(v) gives it a buffer of its own.
  */
 const char *confpos_show(const json_t *v, char *buf, size_t n);
-#define SG_CONF_GOT(v) confpos_show((v), (char[64]){ 0 }, 64)
+#define SG_CONF_GOT(v) confpos_show((v), (char[64]){0}, 64)
 
 /* At most this many problems are kept; later ones are only counted (L->dropped). */
 #define CONFPOS_MAX_PROBLEMS 100

@@ -58,9 +58,10 @@ PGconn *
 db_connect(const char *conninfo, struct sg_err *err)
 {
 	/* Keywords before dbname are defaults: an expanded conninfo overrides them. */
-	static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-					   "keepalives_interval", "keepalives_count",
-					   "fallback_application_name", "dbname", NULL};
+	static const char *const keys[] = {"connect_timeout",  "keepalives",
+					   "keepalives_idle",  "keepalives_interval",
+					   "keepalives_count", "fallback_application_name",
+					   "dbname",           NULL};
 	const char *vals[] = {"3", "1", "30", "10", "3", "stackgate", conninfo ? conninfo : "", NULL};
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	char *d;
@@ -326,9 +327,9 @@ db_result_status(PGconn *c, const PGresult *res)
 		st = SG_E_CONFLICT;
 	else if (state_is(state, "23514") || state_is(state, "23502") || state_is(state, "22"))
 		st = SG_E_BAD_REQUEST;
-	else if (state_is(state, "08") || state_is(state, "57P") || state_is(state, "57014") ||
-		 state_is(state, "40") || state_is(state, "53") || state_is(state, "25006") ||
-		 state_is(state, "3D000") || state_is(state, "42P01"))
+	else if (state_is(state, "08") || state_is(state, "57P") || state_is(state, "57014") || state_is(state, "40") ||
+		 state_is(state, "53") || state_is(state, "25006") || state_is(state, "3D000") ||
+		 state_is(state, "42P01"))
 		st = SG_E_UNAVAILABLE;
 	else
 		st = SG_E_INTERNAL;
@@ -410,8 +411,9 @@ run_script(PGconn *c, const struct sg_migration *m, struct sg_err *err)
 	}
 	msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-	sg_fail(err, db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL, NULL, "migration %s failed (SQLSTATE %s): %s",
-		m->name, state ? state : "none", msg ? msg : PQerrorMessage(c));
+	sg_fail(err, db_conn_broken(c) ? SG_E_UNAVAILABLE : SG_E_INTERNAL, NULL,
+		"migration %s failed (SQLSTATE %s): %s", m->name, state ? state : "none",
+		msg ? msg : PQerrorMessage(c));
 	PQclear(r);
 	return err->status;
 }

@@ -96,7 +96,10 @@ now_s(void)
 static unsigned
 probe(const struct sg_provider *p)
 {
-	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .timeout_ms = HEALTH_PROBE_TIMEOUT_MS,
+	struct proxy_request q = {.provider = p,
+				  .method = "GET",
+				  .path = "/models",
+				  .timeout_ms = HEALTH_PROBE_TIMEOUT_MS,
 				  .max_body = 4 << 20};
 	struct proxy_response resp = {0};
 	struct sg_err err = {0};

@@ -26,7 +26,7 @@ static const struct {
 	enum sg_method m;
 	const char *name;
 } methods[] = {
-	{SG_GET, "GET"},   {SG_POST, "POST"}, {SG_DELETE, "DELETE"},   {SG_PUT, "PUT"},
+	{SG_GET, "GET"},     {SG_POST, "POST"}, {SG_DELETE, "DELETE"},   {SG_PUT, "PUT"},
 	{SG_PATCH, "PATCH"}, {SG_HEAD, "HEAD"}, {SG_OPTIONS, "OPTIONS"},
 };
 
@@ -388,7 +388,8 @@ http_body_object(struct request *r, json_t **out)
 		if (r->body_len == 0) {
 			r->json = json_object();
 		} else {
-			r->json = sg_json_parse(r->body, r->body_len, (size_t) r->conf->max_json_depth, err, sizeof(err));
+			r->json = sg_json_parse(r->body, r->body_len, (size_t) r->conf->max_json_depth, err,
+						sizeof(err));
 			if (r->json == NULL)
 				return http_fail(r, SG_E_BAD_REQUEST, NULL, "invalid JSON body: %s", err);
 		}

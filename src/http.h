@@ -45,57 +45,57 @@ enum sg_method {
  * http_request_reset(); active is false for every other route.
  */
 struct request_inference {
-	bool active;              /* an inference route found the model below (visible to the caller) */
-	const char *kind;         /* "chat", "completions" or "embeddings" (static) */
-	char model[256];          /* the registry id the client asked for */
-	char provider_id[128];    /* the provider that served it */
+	bool active;           /* an inference route found the model below (visible to the caller) */
+	const char *kind;      /* "chat", "completions" or "embeddings" (static) */
+	char model[256];       /* the registry id the client asked for */
+	char provider_id[128]; /* the provider that served it */
 	bool streamed;
-	bool usage_reported;      /* the token counts come from the upstream's usage; else they are
+	bool usage_reported; /* the token counts come from the upstream's usage; else they are
 				     the estimate, request_bytes / 4 and reply_bytes / 4 (openai_inference_settle) */
 	int64_t prompt_tokens;
 	int64_t completion_tokens;
 	int64_t total_tokens;
-	size_t request_bytes;     /* sent to the upstream */
-	size_t reply_bytes;       /* received from the upstream */
-	int upstream_status;      /* the upstream's HTTP status; 0 when none came */
+	size_t request_bytes;      /* sent to the upstream */
+	size_t reply_bytes;        /* received from the upstream */
+	int upstream_status;       /* the upstream's HTTP status; 0 when none came */
 	int64_t upstream_start_us; /* when the upstream call began; 0 when none was made */
-	int64_t upstream_us;      /* from the call's start to the upstream's last byte */
-	int64_t ttft_us;          /* from start_us to the upstream's first event of a stream; 0 when none */
-	bool priced;              /* the model has prices (usage_prices): the usage log computes a cost */
+	int64_t upstream_us;       /* from the call's start to the upstream's last byte */
+	int64_t ttft_us;           /* from start_us to the upstream's first event of a stream; 0 when none */
+	bool priced;               /* the model has prices (usage_prices): the usage log computes a cost */
 	double input_cost_per_mtok, output_cost_per_mtok;
 };
 
 struct request {
-	FCGX_Request *fcgx;          /* borrowed from the accepting thread */
-	const struct sg_conf *conf;  /* borrowed, immutable for the process */
+	FCGX_Request *fcgx;         /* borrowed from the accepting thread */
+	const struct sg_conf *conf; /* borrowed, immutable for the process */
 
 	enum sg_method method;
-	const char *method_name;     /* as received */
-	char *path;                  /* percent-decoded path, no query */
-	const char *query;           /* raw query string, "" when none */
+	const char *method_name; /* as received */
+	char *path;              /* percent-decoded path, no query */
+	const char *query;       /* raw query string, "" when none */
 	char request_id[64];
 
-	char *body;                  /* NUL-terminated copy of the body */
+	char *body; /* NUL-terminated copy of the body */
 	size_t body_len;
-	json_t *json;                /* the body parsed by http_body_object() */
+	json_t *json; /* the body parsed by http_body_object() */
 
 	struct identity id;
 
 	const struct route *route;
-	char *path_arg;              /* the route's {param}, decoded; NULL if none */
+	char *path_arg; /* the route's {param}, decoded; NULL if none */
 
 	/* The answer. */
-	int status;                  /* HTTP status on success, default 200 */
-	json_t *reply;               /* owned; NULL is written as `null` */
-	struct sg_err err;           /* why it failed (sg.h): message, "param", log-only detail */
-	int upstream_status;         /* HTTP status for SG_E_UPSTREAM */
-	struct sg_strv headers;      /* extra "Name: value" response headers */
-	bool headers_sent;           /* a streaming handler has sent headers */
-	bool client_gone;            /* a write to nginx failed */
-	bool stream_counted;         /* an event stream metrics_stream_open() counted as open */
+	int status;             /* HTTP status on success, default 200 */
+	json_t *reply;          /* owned; NULL is written as `null` */
+	struct sg_err err;      /* why it failed (sg.h): message, "param", log-only detail */
+	int upstream_status;    /* HTTP status for SG_E_UPSTREAM */
+	struct sg_strv headers; /* extra "Name: value" response headers */
+	bool headers_sent;      /* a streaming handler has sent headers */
+	bool client_gone;       /* a write to nginx failed */
+	bool stream_counted;    /* an event stream metrics_stream_open() counted as open */
 
 	int64_t start_us;
-	int final_status;            /* what was sent, for the access log */
+	int final_status; /* what was sent, for the access log */
 
 	struct request_inference inference;
 };

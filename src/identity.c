@@ -27,7 +27,7 @@
 #define NAME_MAX_LEN 256
 
 struct cached {
-	char *principal;      /* NULL: free slot */
+	char *principal; /* NULL: free slot */
 	struct sg_attrs attrs;
 	bool disabled;
 	int64_t fetched_us;
@@ -93,7 +93,8 @@ cache_put(const char *name, const struct sg_attrs *attrs, bool disabled)
 			slot = c;
 			break;
 		}
-		if (slot == NULL || (slot->principal != NULL && (c->principal == NULL || c->fetched_us < slot->fetched_us)))
+		if (slot == NULL ||
+		    (slot->principal != NULL && (c->principal == NULL || c->fetched_us < slot->fetched_us)))
 			slot = c;
 	}
 	slot_clear(slot);
@@ -197,7 +198,7 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 	if (principal != NULL && *principal != '\0') {
 		if (!name_ok(principal)) {
 			st = sg_fail(err, SG_E_BAD_REQUEST, NULL,
-				       "the authentication service sent an invalid principal name");
+				     "the authentication service sent an invalid principal name");
 			goto out;
 		}
 		id->principal = sg_strdup(principal);
@@ -219,7 +220,7 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 	}
 	if (id->principal == NULL && conf != NULL && conf->auth_required) {
 		st = sg_fail(err, SG_E_UNAUTHORIZED, NULL,
-			       "authentication required: send \"Authorization: Bearer <API key>\"");
+			     "authentication required: send \"Authorization: Bearer <API key>\"");
 		goto out;
 	}
 	if (attributes != NULL && *attributes != '\0') {
@@ -252,7 +253,7 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 			}
 			if (st != SG_OK) {
 				st = sg_fail(err, SG_E_UNAVAILABLE, NULL,
-					       "the database is unavailable: cannot read the caller's attributes");
+					     "the database is unavailable: cannot read the caller's attributes");
 				goto out;
 			}
 			cache_put(id->principal, &extra, disabled);

@@ -48,7 +48,7 @@ struct identity {
 	bool admin;            /* holds one of auth.admin_roles (the rules outside the policy: attributes it may give,
 				  MCP endpoints it may register) */
 	const struct sg_policy *policy; /* the access policy in force (the config's); NULL denies everything */
-	char *key_id;          /* the stackgate API key that authenticated the caller; NULL: none */
+	char *key_id;                   /* the stackgate API key that authenticated the caller; NULL: none */
 };
 
 /*

@@ -99,7 +99,8 @@ inspect_check_client_version(struct request *r)
 	return http_fail(r, SG_E_UPGRADE, NULL,
 			 "client version %.*s is not compatible with this server, which serves Llama Stack API "
 			 "versions " INSPECT_API_OLDEST " to " INSPECT_API_NEWEST
-			 " (llama-stack-client " INSPECT_API_OLDEST ".x to " INSPECT_API_NEWEST ".x); use a client "
+			 " (llama-stack-client " INSPECT_API_OLDEST ".x to " INSPECT_API_NEWEST
+			 ".x); use a client "
 			 "of one of those versions",
 			 (int) sg_utf8_prefix(v, 64), v);
 }
@@ -108,8 +109,8 @@ bool
 inspect_route_deprecated(const struct route *rt)
 {
 	static const char *const moved[] = {
-		"/v1/openai/v1/", "/v1/datasets", "/v1/datasetio/", "/v1/eval/", "/v1/vector-dbs",
-		"/v1/toolgroups", "/v1/tools/", "/v1/tool-runtime/", "/v1/inference/",
+		"/v1/openai/v1/", "/v1/datasets", "/v1/datasetio/",    "/v1/eval/",      "/v1/vector-dbs",
+		"/v1/toolgroups", "/v1/tools/",   "/v1/tool-runtime/", "/v1/inference/",
 	};
 	static const char *const registered[] = {"/v1/models", "/v1/shields", "/v1/scoring-functions"};
 

@@ -112,8 +112,8 @@ sg_json_field(json_t *obj, const char *key, const char *name, json_type type, bo
 	      struct sg_err *err)
 {
 	static const char *const what[] = {
-		[JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array",   [JSON_STRING] = "a string",
-		[JSON_INTEGER] = "an integer", [JSON_REAL] = "a number", [JSON_TRUE] = "a boolean",
+		[JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+		[JSON_INTEGER] = "an integer", [JSON_REAL] = "a number",  [JSON_TRUE] = "a boolean",
 	};
 	json_t *v = json_object_get(obj, key);
 
@@ -132,8 +132,7 @@ sg_json_field(json_t *obj, const char *key, const char *name, json_type type, bo
 }
 
 sg_status
-sg_json_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out,
-		  struct sg_err *err)
+sg_json_field_str(json_t *obj, const char *key, const char *name, bool required, const char **out, struct sg_err *err)
 {
 	json_t *v;
 	sg_status st = sg_json_field(obj, key, name, JSON_STRING, required, &v, err);

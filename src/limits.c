@@ -27,8 +27,8 @@ static const char *const reason_names[] = {
 
 static struct shm_area area = {.name = "limits"};
 static bool declared;
-static size_t nsubjects;   /* power of two */
-static int64_t default_cap; /* limits.default_max_concurrent, resolved */
+static size_t nsubjects;      /* power of two */
+static int64_t default_cap;   /* limits.default_max_concurrent, resolved */
 static int64_t inference_cap; /* server.threads - server.reserved_threads */
 static char host_id[128];
 
@@ -251,7 +251,7 @@ limits_start_caps(const struct sg_conf *conf)
 	int reserve = conf->reserved_threads < conf->threads ? conf->reserved_threads : conf->threads - 1;
 
 	default_cap = conf->limits_default_max_concurrent > 0 ? conf->limits_default_max_concurrent
-							       : ((int64_t) conf->workers * conf->threads + 1) / 2;
+							      : ((int64_t) conf->workers * conf->threads + 1) / 2;
 	inference_cap = conf->threads - reserve;
 }
 
@@ -370,15 +370,13 @@ rate_headers(struct request *r, int64_t minute, time_t now)
 				best_tok = left, lim_tok = (int64_t) tpm - 1;
 		}
 	}
-	if (best_req >= 0 &&
-	    (!add_int_header(r, "x-ratelimit-limit-requests", lim_req, "") ||
-	     !add_int_header(r, "x-ratelimit-remaining-requests", best_req, "") ||
-	     !add_int_header(r, "x-ratelimit-reset-requests", reset, "s")))
+	if (best_req >= 0 && (!add_int_header(r, "x-ratelimit-limit-requests", lim_req, "") ||
+			      !add_int_header(r, "x-ratelimit-remaining-requests", best_req, "") ||
+			      !add_int_header(r, "x-ratelimit-reset-requests", reset, "s")))
 		return false;
-	if (best_tok >= 0 &&
-	    (!add_int_header(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
-	     !add_int_header(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
-	     !add_int_header(r, "x-ratelimit-reset-tokens", reset, "s")))
+	if (best_tok >= 0 && (!add_int_header(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
+			      !add_int_header(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
+			      !add_int_header(r, "x-ratelimit-reset-tokens", reset, "s")))
 		return false;
 	return true;
 }
@@ -461,8 +459,9 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 			describe(subj, sizeof(subj), r, model, which[i]);
 			if (!rate_headers(r, tk.minute, now))
 				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			return reject(r, h, LIMITS_R_RPM, SG_E_RATE_LIMIT_EXCEEDED, limits_seconds_left(LIMITS_MINUTE, now),
-				      "rate limit", (int64_t) lim - 1, "requests per minute", "reached", subj);
+			return reject(r, h, LIMITS_R_RPM, SG_E_RATE_LIMIT_EXCEEDED,
+				      limits_seconds_left(LIMITS_MINUTE, now), "rate limit", (int64_t) lim - 1,
+				      "requests per minute", "reached", subj);
 		}
 		tk.rpm[i] = true;
 	}
@@ -476,12 +475,14 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 		shm_atomic_add(&w->inflight[idx], 1);
 		tk.inflight[i] = true;
 		/* A row's max_concurrent counts the other hosts too (as of their last sync); the default cap is this host's. */
-		if (cap >= 0 && (int64_t) (inflight_sum(idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
+		if (cap >= 0 &&
+		    (int64_t) (inflight_sum(idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
 			describe(subj, sizeof(subj), r, model, which[i]);
 			if (!rate_headers(r, tk.minute, now))
 				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			return reject(r, h, LIMITS_R_CONCURRENT, SG_E_RATE_LIMIT_EXCEEDED, 1, "limit", cap,
-				      lim > 0 ? "concurrent requests" : "concurrent requests (limits.default_max_concurrent)",
+				      lim > 0 ? "concurrent requests"
+					      : "concurrent requests (limits.default_max_concurrent)",
 				      "reached", subj);
 		}
 	}

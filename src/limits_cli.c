@@ -35,11 +35,12 @@ struct cli {
 static void
 cli_usage(FILE *f)
 {
-	fprintf(f, "usage: stackgate limit set PRINCIPAL [--model M] [--key KEY_ID] [--max-concurrent N] [--rpm N]\n"
-		   "                 [--tpm N] [--tokens-per-day N] [--tokens-per-month N]\n"
-		   "       stackgate limit clear PRINCIPAL [--model M] [--key KEY_ID]\n"
-		   "       stackgate limit list\n"
-		   "N is a non-negative integer, or none to lift that limit; limits not given keep their value.\n");
+	fprintf(f,
+		"usage: stackgate limit set PRINCIPAL [--model M] [--key KEY_ID] [--max-concurrent N] [--rpm N]\n"
+		"                 [--tpm N] [--tokens-per-day N] [--tokens-per-month N]\n"
+		"       stackgate limit clear PRINCIPAL [--model M] [--key KEY_ID]\n"
+		"       stackgate limit list\n"
+		"N is a non-negative integer, or none to lift that limit; limits not given keep their value.\n");
 }
 
 /* A limit's value: digits (at most 18) or "none". */
@@ -78,8 +79,8 @@ parse(int argc, char **argv, struct cli *c)
 			c->principal = a;
 			continue;
 		}
-		if (i + 1 >= argc || (strcmp(a, "--model") != 0 && strcmp(a, "--key") != 0 &&
-				      strcmp(c->verb, "set") != 0)) {
+		if (i + 1 >= argc ||
+		    (strcmp(a, "--model") != 0 && strcmp(a, "--key") != 0 && strcmp(c->verb, "set") != 0)) {
 			fprintf(stderr, "stackgate: limit %s: unexpected argument '%s'\n", c->verb, a);
 			return false;
 		}
@@ -98,8 +99,8 @@ parse(int argc, char **argv, struct cli *c)
 			return false;
 		}
 		if (!value_ok(argv[i + 1])) {
-			fprintf(stderr, "stackgate: limit set: %s must be a non-negative integer or none, got '%s'\n", a,
-				argv[i + 1]);
+			fprintf(stderr, "stackgate: limit set: %s must be a non-negative integer or none, got '%s'\n",
+				a, argv[i + 1]);
 			return false;
 		}
 		c->value[k] = argv[++i];
@@ -114,8 +115,9 @@ parse(int argc, char **argv, struct cli *c)
 		for (k = 0; k < NKINDS && c->value[k] == NULL; k++)
 			;
 		if (k == NKINDS) {
-			fprintf(stderr, "stackgate: limit set: nothing to set: give at least one of --max-concurrent, "
-					"--rpm, --tpm, --tokens-per-day, --tokens-per-month\n");
+			fprintf(stderr,
+				"stackgate: limit set: nothing to set: give at least one of --max-concurrent, "
+				"--rpm, --tpm, --tokens-per-day, --tokens-per-month\n");
 			return false;
 		}
 	}
@@ -123,9 +125,8 @@ parse(int argc, char **argv, struct cli *c)
 }
 
 /* $4..$8: NULL keeps the column (a new row: no limit), 'none' lifts it, else the number. */
-#define V(n, col, type)                                                                                         \
-	"CASE WHEN $" #n "::text IS NULL THEN limits." col " WHEN $" #n " = 'none' THEN NULL ELSE $" #n "::" type \
-	" END"
+#define V(n, col, type) \
+	"CASE WHEN $" #n "::text IS NULL THEN limits." col " WHEN $" #n " = 'none' THEN NULL ELSE $" #n "::" type " END"
 #define I(n, type) "CASE WHEN $" #n "::text IS NULL OR $" #n " = 'none' THEN NULL ELSE $" #n "::" type " END"
 static const char sql_set[] =
 	"INSERT INTO limits (principal, model, key_id, max_concurrent, rpm, tpm, tokens_per_day, tokens_per_month) "
@@ -164,7 +165,8 @@ limits_cli(const char *conninfo, int argc, char **argv)
 	if (conn == NULL)
 		return 1;
 	if (strcmp(c.verb, "set") == 0) {
-		const char *p[8] = {c.principal, c.model, c.key, c.value[0], c.value[1], c.value[2], c.value[3], c.value[4]};
+		const char *p[8] = {c.principal, c.model,    c.key,      c.value[0],
+				    c.value[1],  c.value[2], c.value[3], c.value[4]};
 
 		res = auth_cli_exec(conn, sql_set, 8, p, PGRES_COMMAND_OK);
 		rc = res != NULL ? 0 : 1;

@@ -34,15 +34,15 @@ limits_pack(int64_t win, uint64_t n)
 static inline uint64_t
 limits_count_in(uint64_t w, int64_t win)
 {
-	return (w >> LIMITS_CNT_BITS) == ((uint64_t) win & ((UINT64_C(1) << LIMITS_WIN_BITS) - 1))
-		? w & LIMITS_CNT_MASK : 0;
+	return (w >> LIMITS_CNT_BITS) == ((uint64_t) win & ((UINT64_C(1) << LIMITS_WIN_BITS) - 1)) ? w & LIMITS_CNT_MASK
+												   : 0;
 }
 
 /* One subject, in the host area.  Every word is written with shm atomics. */
 struct limits_entry {
-	uint64_t hash;           /* 0: free; set once, by compare-and-swap */
-	uint64_t gen;            /* the rules generation that last stored lim */
-	uint64_t lim[LK_COUNT];  /* the limit + 1; 0: none */
+	uint64_t hash;             /* 0: free; set once, by compare-and-swap */
+	uint64_t gen;              /* the rules generation that last stored lim */
+	uint64_t lim[LK_COUNT];    /* the limit + 1; 0: none */
 	uint64_t local[LC_COUNT];  /* counted on this host (window words) */
 	uint64_t synced[LC_COUNT]; /* the part of local already added to limit_counters */
 	uint64_t others[LC_COUNT]; /* the other hosts' counts at the last sync: every host's total minus synced */
@@ -50,10 +50,10 @@ struct limits_entry {
 };
 
 struct limits_host {
-	uint64_t next_sync_us;   /* the lease: a worker that moves it forward by CAS syncs */
-	uint64_t gen;            /* rules generation, bumped by each limits_apply_rules */
+	uint64_t next_sync_us; /* the lease: a worker that moves it forward by CAS syncs */
+	uint64_t gen;          /* rules generation, bumped by each limits_apply_rules */
 	uint64_t rejected[LIMITS_REASON_COUNT];
-	uint64_t full_warned;    /* the subject table filled up (logged once) */
+	uint64_t full_warned; /* the subject table filled up (logged once) */
 	struct limits_entry entries[];
 };
 

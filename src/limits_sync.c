@@ -65,8 +65,8 @@ limits_apply_rules(const struct limits_rule *rules, size_t n)
 	gen = shm_atomic_add(&h->gen, 1);
 	for (size_t i = 0; i < n; i++) {
 		const struct limits_rule *r = &rules[i];
-		struct limits_entry *e =
-			limits_entry_find(h, limits_subject_hash(r->principal, r->model, r->key_id), true);
+		struct limits_entry *e = limits_entry_find(h, limits_subject_hash(r->principal, r->model, r->key_id),
+							   true);
 
 		if (e == NULL)
 			continue;
@@ -215,17 +215,17 @@ unclaim(const struct claim *cl)
 		s = limits_count_in(cur, cl->win);
 		if (s == 0)
 			return;
-	} while (!__atomic_compare_exchange_n(cl->synced, &cur, limits_pack(cl->win, s > cl->n ? s - cl->n : 0),
-					      false, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	} while (!__atomic_compare_exchange_n(cl->synced, &cur, limits_pack(cl->win, s > cl->n ? s - cl->n : 0), false,
+					      __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
 static json_t *
 counter_row(const struct limits_rule *r, uint64_t hash, enum limits_period p, int64_t win, uint64_t req, uint64_t tok)
 {
 	return json_pack("{s:I,s:s,s:I,s:s,s:s?,s:s?,s:I,s:I,s:I}", "subject", (json_int_t) (int64_t) hash, "period",
-			 period_name[p], "win", (json_int_t) win, "principal", r->principal, "model", r->model, "key_id",
-			 r->key_id, "start", (json_int_t) limits_window_start(p, win), "requests", (json_int_t) req,
-			 "tokens", (json_int_t) tok);
+			 period_name[p], "win", (json_int_t) win, "principal", r->principal, "model", r->model,
+			 "key_id", r->key_id, "start", (json_int_t) limits_window_start(p, win), "requests",
+			 (json_int_t) req, "tokens", (json_int_t) tok);
 }
 
 /* Adds this host's new counts of every rule's subject to limit_counters. */
@@ -258,8 +258,8 @@ push(PGconn *c, struct limits_host *h, const struct limits_rule *rules, size_t n
 							    d[LC_REQ_MIN], d[LC_TOK_MIN])) != 0)
 			st = SG_E_NOMEM;
 		if (d[LC_TOK_DAY] > 0 &&
-		    json_array_append_new(rows, counter_row(&rules[i], hash, LIMITS_DAY, win[LC_TOK_DAY], 0,
-							    d[LC_TOK_DAY])) != 0)
+		    json_array_append_new(
+			    rows, counter_row(&rules[i], hash, LIMITS_DAY, win[LC_TOK_DAY], 0, d[LC_TOK_DAY])) != 0)
 			st = SG_E_NOMEM;
 		if (d[LC_TOK_MONTH] > 0 &&
 		    json_array_append_new(rows, counter_row(&rules[i], hash, LIMITS_MONTH, win[LC_TOK_MONTH], 0,
@@ -320,7 +320,8 @@ pull(PGconn *c, struct limits_host *h, const int64_t *win)
 	for (int i = 0; st == SG_OK && i < PQntuples(res); i++) {
 		uint64_t hash = (uint64_t) strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		const char *period = PQgetvalue(res, i, 1);
-		uint64_t req = strtoull(PQgetvalue(res, i, 2), NULL, 10), tok = strtoull(PQgetvalue(res, i, 3), NULL, 10);
+		uint64_t req = strtoull(PQgetvalue(res, i, 2), NULL, 10),
+			 tok = strtoull(PQgetvalue(res, i, 3), NULL, 10);
 		struct limits_entry *e = limits_entry_find(h, hash, false);
 
 		if (e == NULL)
@@ -359,10 +360,10 @@ share_inflight(PGconn *c, struct limits_host *h, const struct limits_rule *rules
 		struct limits_entry *e = rules[i].max_concurrent >= 0 ? limits_entry_find(h, hash, false) : NULL;
 
 		if (e != NULL &&
-		    json_array_append_new(rows, json_pack("{s:I,s:s,s:s?,s:s?,s:I}", "subject", (json_int_t) (int64_t) hash,
-							  "principal", rules[i].principal, "model", rules[i].model,
-							  "key_id", rules[i].key_id, "inflight",
-							  (json_int_t) limits_inflight_host(e))) != 0)
+		    json_array_append_new(rows, json_pack("{s:I,s:s,s:s?,s:s?,s:I}", "subject",
+							  (json_int_t) (int64_t) hash, "principal", rules[i].principal,
+							  "model", rules[i].model, "key_id", rules[i].key_id,
+							  "inflight", (json_int_t) limits_inflight_host(e))) != 0)
 			st = SG_E_NOMEM;
 	}
 	if (st != SG_OK || json_array_size(rows) == 0)
@@ -447,8 +448,9 @@ sync_thread(void *arg)
 							      false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 			if (limits_sync_once() != SG_OK && (int64_t) now - last_warned_us > 30 * 1000000) {
 				last_warned_us = (int64_t) now;
-				log_warn("limits: cannot sync with PostgreSQL; limits stay as last read and counts are "
-					 "this host's");
+				log_warn(
+					"limits: cannot sync with PostgreSQL; limits stay as last read and counts are "
+					"this host's");
 			}
 			shm_store(&h->next_sync_us, now + LIMITS_SYNC_MS * 1000);
 		}

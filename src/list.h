@@ -24,7 +24,7 @@
  * else the failure, for the caller to answer if nothing was sent yet.
  */
 typedef sg_status (*list_entry_fn)(struct http_list *l, json_t *obj, long long created);
-sg_status list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head, list_entry_fn entry)
-	SG_MUST_CHECK;
+sg_status list_visible(struct request *r, enum sg_rtype t, const char *group, const char *head,
+		       list_entry_fn entry) SG_MUST_CHECK;
 
 #endif

@@ -79,10 +79,10 @@ log_msg(enum sg_log_level lvl, const char *fmt, ...)
 	}
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%ld]%s%s ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		     (long) (tv.tv_usec / 1000), level_names[lvl], (long) getpid(),
-		     cur_request_id ? " rid=" : "", cur_request_id ? cur_request_id : "");
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%ld]%s%s ", tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long) (tv.tv_usec / 1000),
+		     level_names[lvl], (long) getpid(), cur_request_id ? " rid=" : "",
+		     cur_request_id ? cur_request_id : "");
 	if (n < 0)
 		return;
 	va_start(ap, fmt);

@@ -53,8 +53,8 @@ struct request;
 void log_request(const struct request *r);
 
 #define log_debug(...) log_msg(SG_LOG_DEBUG, __VA_ARGS__)
-#define log_info(...)  log_msg(SG_LOG_INFO, __VA_ARGS__)
-#define log_warn(...)  log_msg(SG_LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(SG_LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(SG_LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(SG_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -80,6 +80,6 @@ log_request(const struct request *r)
 	inference_summary(r, inf, sizeof(inf));
 	log_info("%s %s %d %lld.%03lldms principal=%s%s%s%s%s", r->method_name ? r->method_name : "-",
 		 r->path ? r->path : "-", r->final_status, (long long) (dur / 1000), (long long) (dur % 1000),
-		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "",
-		 r->id.key_id ? r->id.key_id : "", r->client_gone ? " client-gone" : "", inf);
+		 r->id.principal ? r->id.principal : "-", r->id.key_id ? " key=" : "", r->id.key_id ? r->id.key_id : "",
+		 r->client_gone ? " client-gone" : "", inf);
 }

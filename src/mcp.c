@@ -31,7 +31,7 @@
 #include "proxy.h"
 
 /* The one refusal, whatever the target (so it tells nothing about it). */
-#define REFUSAL                                                                        \
+#define REFUSAL                                                                           \
 	"provider '%s' does not allow this mcp_endpoint for the caller: only admins may " \
 	"register endpoints that are not on its allowed_hosts"
 
@@ -151,10 +151,10 @@ struct conv {
 	int64_t deadline_us;
 	long total_ms;
 	size_t max_bytes;
-	char connect_to[128];       /* "" when not pinned */
-	const char **hdrs;          /* configured header lines + the session's, NULL-terminated */
-	size_t nconf;               /* how many of hdrs are configured ones */
-	char session[256];          /* the session id the server gave */
+	char connect_to[128]; /* "" when not pinned */
+	const char **hdrs;    /* configured header lines + the session's, NULL-terminated */
+	size_t nconf;         /* how many of hdrs are configured ones */
+	char session[256];    /* the session id the server gave */
 	char sidhdr[300];
 	struct sg_err *err;
 };
@@ -350,9 +350,9 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 
 		if (strncasecmp(pr.content_type, "application/json", 16) != 0) {
 			sg_fail(c->err, SG_E_BAD_GATEWAY, NULL,
-				 "the MCP server answered %s with content type '%.64s', not application/json or "
-				 "text/event-stream",
-				 method, pr.content_type[0] ? pr.content_type : "(none)");
+				"the MCP server answered %s with content type '%.64s', not application/json or "
+				"text/event-stream",
+				method, pr.content_type[0] ? pr.content_type : "(none)");
 			goto out;
 		}
 		v = pr.body.p != NULL ? json_loadb(pr.body.p, pr.body.len, 0, NULL) : NULL;
@@ -366,8 +366,8 @@ rpc(struct conv *c, const char *method, json_t *params, json_int_t id, json_t **
 	}
 	if (*resp == NULL) {
 		sg_fail(c->err, SG_E_BAD_GATEWAY, NULL,
-			"the MCP server's answer to %s is not a JSON-RPC response with id %lld",
-			method, (long long) id);
+			"the MCP server's answer to %s is not a JSON-RPC response with id %lld", method,
+			(long long) id);
 		goto out;
 	}
 	st = SG_OK;
@@ -562,7 +562,8 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err)
 		st = SG_E_BAD_GATEWAY;
 		tools = json_object_get(result, "tools");
 		if (!json_is_array(tools)) {
-			sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tools/list result has no \"tools\" array");
+			sg_fail(err, SG_E_BAD_GATEWAY, NULL,
+				"the MCP server's tools/list result has no \"tools\" array");
 			goto out;
 		}
 		json_array_foreach(tools, i, tool) {

@@ -48,7 +48,7 @@ struct mcp_call {
 	bool trusted;                       /* an admin or the config: any host is allowed */
 	bool (*client_alive)(void *ctx);    /* asked while waiting; false stops the call; NULL: never */
 	void *alive_ctx;
-	const char *request_id;             /* sent as X-Request-Id; may be NULL */
+	const char *request_id; /* sent as X-Request-Id; may be NULL */
 };
 
 /*
@@ -89,7 +89,6 @@ json_t *mcp_find_response(const char *buf, size_t len, bool sse, bool complete, 
  * property).  Whether the name is an acceptable identifier is the caller's
  * check.
  */
-sg_status mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct sg_err *err)
-	SG_MUST_CHECK;
+sg_status mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct sg_err *err) SG_MUST_CHECK;
 
 #endif

@@ -46,7 +46,8 @@ listed(const json_t *required, const char *name)
 static sg_status
 bad_tool(struct sg_err *err, const json_t *name, const char *what)
 {
-	return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has %s", json_string_value(name), what);
+	return sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the MCP server's tool '%.64s' has %s", json_string_value(name),
+		       what);
 }
 
 sg_status
@@ -98,9 +99,10 @@ mcp_tool_to_def(const json_t *tool, const char *endpoint, json_t **def, struct s
 			json_t *p;
 
 			if (!json_is_object(prop)) {
-				st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
-					     "the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
-					     json_string_value(name), pname);
+				st = sg_fail(
+					err, SG_E_BAD_GATEWAY, NULL,
+					"the MCP server's tool '%.64s' has a property '%.64s' that is not an object",
+					json_string_value(name), pname);
 				goto out;
 			}
 			pd = json_object_get(prop, "description");

@@ -30,8 +30,8 @@
 
 const double metrics_bounds[METRICS_NBOUNDS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 						1,     2.5,    5,     10,   30,    60,   120, 300};
-static const int64_t bounds_us[METRICS_NBOUNDS] = {1000,    2500,    5000,     10000,    25000,    50000,
-						   100000,  250000,  500000,   1000000,  2500000,  5000000,
+static const int64_t bounds_us[METRICS_NBOUNDS] = {1000,     2500,     5000,     10000,     25000,    50000,
+						   100000,   250000,   500000,   1000000,   2500000,  5000000,
 						   10000000, 30000000, 60000000, 120000000, 300000000};
 
 /* The statuses counted by their code; any other is counted by its class. */
@@ -249,8 +249,8 @@ metrics_model_index(const char *provider, const char *model)
 		struct metrics_label *e = &tab[(h + k) % L.nmodels];
 		uint64_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE), free_state = 0;
 
-		if (st == 0 && __atomic_compare_exchange_n(&e->state, &free_state, 1, false, __ATOMIC_ACQ_REL,
-							   __ATOMIC_ACQUIRE)) {
+		if (st == 0 &&
+		    __atomic_compare_exchange_n(&e->state, &free_state, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			strcpy(e->provider, provider);
 			strcpy(e->model, model);
 			__atomic_store_n(&e->state, 2, __ATOMIC_RELEASE);

@@ -99,8 +99,7 @@ void metrics_snapshot_free(struct metrics_snapshot *s);
  * and a TYPE line per family, then its samples.  registry_objects[t] (may be
  * NULL) are the registry object counts by type.  False when out of memory.
  */
-bool metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects, struct sg_buf *out)
-	SG_MUST_CHECK;
+bool metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects, struct sg_buf *out) SG_MUST_CHECK;
 
 /* GET /metrics (route table): the exposition, or 404 when metrics are disabled. */
 sg_status metrics_handler(struct request *r) SG_MUST_CHECK;

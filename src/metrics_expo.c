@@ -31,7 +31,9 @@ struct out {
 	bool ok;
 };
 
-static void SG_PRINTF(2, 3)
+static void emit(struct out *o, const char *fmt, ...) SG_PRINTF(2, 3);
+
+static void
 emit(struct out *o, const char *fmt, ...)
 {
 	char line[2048];
@@ -118,7 +120,7 @@ row_route(size_t row)
 static const char *
 row_method(size_t row)
 {
-	return http_method_name(row < L.nroutes ? L.routes[row].method : (enum sg_method) (1u << (row - L.nroutes)));
+	return http_method_name(row < L.nroutes ? L.routes[row].method : (enum sg_method)(1u << (row - L.nroutes)));
 }
 
 /* Whether an earlier row has row's route label (its series were merged into that one's). */
@@ -188,9 +190,8 @@ static bool
 label_seen(const struct metrics_snapshot *s, size_t i, bool by_provider)
 {
 	for (size_t k = 0; k < i; k++)
-		if (s->labels[k].state == 2 &&
-		    strcmp(by_provider ? s->labels[k].provider : s->labels[k].model,
-			   by_provider ? s->labels[i].provider : s->labels[i].model) == 0)
+		if (s->labels[k].state == 2 && strcmp(by_provider ? s->labels[k].provider : s->labels[k].model,
+						      by_provider ? s->labels[i].provider : s->labels[i].model) == 0)
 			return true;
 	return false;
 }
@@ -217,7 +218,8 @@ render_models(struct out *o, const struct metrics_snapshot *s)
 			if (s->labels[i].state != 2 || hist_count(v) == 0)
 				continue;
 			snprintf(labels, sizeof(labels), "provider=\"%s\",model=\"%s\"",
-				 esc(s->labels[i].provider, pbuf, sizeof(pbuf)), esc(s->labels[i].model, mbuf, sizeof(mbuf)));
+				 esc(s->labels[i].provider, pbuf, sizeof(pbuf)),
+				 esc(s->labels[i].model, mbuf, sizeof(mbuf)));
 			hist_emit(o, hists[h].name, labels, v);
 		}
 	}
@@ -250,7 +252,8 @@ render_models(struct out *o, const struct metrics_snapshot *s)
 			uint64_t n = 0;
 
 			for (size_t k = i; k <= L.nmodels; k++)
-				if (s->labels[k].state == 2 && strcmp(s->labels[k].provider, s->labels[i].provider) == 0)
+				if (s->labels[k].state == 2 &&
+				    strcmp(s->labels[k].provider, s->labels[i].provider) == 0)
 					n += s->w[L.models + k * MW + M_ERRORS + kind];
 			if (n != 0)
 				emit(o, "stackgate_upstream_errors_total{provider=\"%s\",kind=\"%s\"} %llu\n", pbuf,
@@ -273,9 +276,9 @@ metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects,
 	emit(&o, "stackgate_registry_cache_hits_total %llu\n", (unsigned long long) s->w[L.misc + MISC_CACHE_HITS]);
 	family(&o, "stackgate_registry_cache_misses_total", "counter",
 	       "Registry lookups that went to PostgreSQL because the cache was not loaded.");
-	emit(&o, "stackgate_registry_cache_misses_total %llu\n",
-	     (unsigned long long) s->w[L.misc + MISC_CACHE_MISSES]);
-	family(&o, "stackgate_registry_objects", "gauge", "Registry objects by type, as the answering worker's cache holds them.");
+	emit(&o, "stackgate_registry_cache_misses_total %llu\n", (unsigned long long) s->w[L.misc + MISC_CACHE_MISSES]);
+	family(&o, "stackgate_registry_objects", "gauge",
+	       "Registry objects by type, as the answering worker's cache holds them.");
 	for (int t = 0; registry_objects != NULL && t < SG_RT_COUNT; t++)
 		emit(&o, "stackgate_registry_objects{type=\"%s\"} %zu\n", registry_type_name((enum sg_rtype) t),
 		     registry_objects[t]);
@@ -284,7 +287,8 @@ metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects,
 	emit(&o, "stackgate_db_errors_total %llu\n", (unsigned long long) s->w[L.misc + MISC_DB_ERRORS]);
 	family(&o, "stackgate_rate_limited_total", "counter", "Requests refused with 429 by the limits, by reason.");
 	for (int i = 0; i < LIMITS_REASON_COUNT; i++)
-		emit(&o, "stackgate_rate_limited_total{reason=\"%s\"} %llu\n", limits_reason_name((enum limits_reason) i),
+		emit(&o, "stackgate_rate_limited_total{reason=\"%s\"} %llu\n",
+		     limits_reason_name((enum limits_reason) i),
 		     (unsigned long long) limits_rejected_total((enum limits_reason) i));
 	family(&o, "stackgate_usage_rows_dropped_total", "counter",
 	       "Usage rows dropped on this host (the worker's queue was full, or rows were left at its stop).");

@@ -15,9 +15,9 @@
 
 struct route;
 
-#define NMETHODS 8                      /* the bits of enum sg_method */
-#define NSTATUS (43 + 5)                /* exact codes, then 1xx..5xx */
-#define HW (METRICS_NBOUNDS + 2)        /* a histogram: buckets, +Inf, sum (us) */
+#define NMETHODS 8               /* the bits of enum sg_method */
+#define NSTATUS (43 + 5)         /* exact codes, then 1xx..5xx */
+#define HW (METRICS_NBOUNDS + 2) /* a histogram: buckets, +Inf, sum (us) */
 #define NERRKINDS 5
 /* One model label's words: upstream and TTFT histograms, prompt and completion tokens, errors by kind. */
 #define M_UPSTREAM 0
@@ -55,9 +55,9 @@ struct metrics_layout {
 extern struct metrics_layout metrics_layout;
 
 struct metrics_snapshot {
-	uint64_t *w;                   /* metrics_layout.words sums */
+	uint64_t *w; /* metrics_layout.words sums */
 	uint64_t restarts;
-	struct metrics_label *labels;  /* nmodels + 1 ("other"); state 2 where used */
+	struct metrics_label *labels; /* nmodels + 1 ("other"); state 2 where used */
 };
 
 /* The status label of index i ("404", "4xx"); buf holds it when it is a code. */

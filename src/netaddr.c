@@ -110,8 +110,7 @@ url_fail(char *why, size_t whylen, const char *msg)
 sg_status
 netaddr_parse_url(const char *url, struct netaddr_url *out, char *why, size_t whylen)
 {
-	static const CURLUPart forbidden[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS,
-					       CURLUPART_ZONEID};
+	static const CURLUPart forbidden[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS, CURLUPART_ZONEID};
 	CURLU *h = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL, *part = NULL;
 	sg_status st = SG_E_BAD_REQUEST;
@@ -166,8 +165,7 @@ netaddr_parse_url(const char *url, struct netaddr_url *out, char *why, size_t wh
 		url_fail(why, whylen, "must name a valid host");
 		goto out;
 	}
-	if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-	    !port_ok(port, &out->port)) {
+	if (curl_url_get(h, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK || !port_ok(port, &out->port)) {
 		url_fail(why, whylen, "must have a port from 1 to 65535");
 		goto out;
 	}
@@ -243,7 +241,8 @@ netaddr_allowed(const struct netaddr_url *u, const json_t *allowed)
 		char host[NETADDR_HOST_MAX], why[128];
 		unsigned port;
 
-		if (!json_is_string(e) || !entry_parse(json_string_value(e), host, sizeof(host), &port, why, sizeof(why)))
+		if (!json_is_string(e) ||
+		    !entry_parse(json_string_value(e), host, sizeof(host), &port, why, sizeof(why)))
 			continue;
 		if (strcmp(host, u->host) == 0 && (port != 0 ? port : dflt) == u->port)
 			return true;
@@ -265,7 +264,8 @@ netaddr_pin(const struct netaddr_url *u, char *connect_to, size_t len, char *err
 	} else {
 		rc = getaddrinfo(u->host, NULL, &hints, &res);
 		if (rc != 0 || res == NULL) {
-			log_warn("outbound: resolving %s failed: %s", u->host, rc != 0 ? gai_strerror(rc) : "no address");
+			log_warn("outbound: resolving %s failed: %s", u->host,
+				 rc != 0 ? gai_strerror(rc) : "no address");
 			snprintf(err, errlen, "the host name could not be resolved");
 			if (res != NULL)
 				freeaddrinfo(res);

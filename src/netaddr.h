@@ -32,10 +32,10 @@
 #define NETADDR_HOST_MAX 256
 
 struct netaddr_url {
-	bool https;                   /* else http */
-	char host[NETADDR_HOST_MAX];  /* normalised, IPv6 without brackets */
-	unsigned port;                /* the URL's, or the scheme's default */
-	bool numeric;                 /* host is an IP address (no resolution needed) */
+	bool https;                  /* else http */
+	char host[NETADDR_HOST_MAX]; /* normalised, IPv6 without brackets */
+	unsigned port;               /* the URL's, or the scheme's default */
+	bool numeric;                /* host is an IP address (no resolution needed) */
 	bool ipv6;
 };
 
@@ -74,7 +74,7 @@ bool netaddr_allowed(const struct netaddr_url *u, const json_t *allowed);
  * IPv6).  SG_E_BAD_GATEWAY with a client-safe message in err when the name
  * does not resolve; the resolver's own words go to the log only.
  */
-sg_status netaddr_pin(const struct netaddr_url *u, char *connect_to, size_t len, char *err, size_t errlen)
-	SG_MUST_CHECK;
+sg_status netaddr_pin(const struct netaddr_url *u, char *connect_to, size_t len, char *err,
+		      size_t errlen) SG_MUST_CHECK;
 
 #endif

@@ -167,14 +167,14 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	if (kind == K_EMBEDDINGS && !embedding)
 		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is not an embedding model", name);
 	if (kind != K_EMBEDDINGS && embedding)
-		return http_fail(r, SG_E_BAD_REQUEST, "model", "model '%s' is an embedding model and does not support %s",
-				 name, kind_what[kind]);
+		return http_fail(r, SG_E_BAD_REQUEST, "model",
+				 "model '%s' is an embedding model and does not support %s", name, kind_what[kind]);
 
 	t->p = pid != NULL ? conf_provider(r->conf, SG_API_INFERENCE, pid) : NULL;
 	if (t->p == NULL)
 		return http_fail(r, SG_E_BAD_REQUEST, "model",
-				 "model '%s' belongs to provider '%s', which is not a configured inference provider", name,
-				 pid ? pid : "");
+				 "model '%s' belongs to provider '%s', which is not a configured inference provider",
+				 name, pid ? pid : "");
 	if (!t->p->openai_compat || t->p->base_url == NULL)
 		return http_fail(r, SG_E_NOT_IMPLEMENTED, "model",
 				 "provider '%s' (%s) of model '%s' does not serve OpenAI-compatible %s", pid,
@@ -232,8 +232,8 @@ upstream_error(struct request *r, const struct sg_provider *p, const struct prox
 		r->upstream_status = (int) code;
 		if (have)
 			return http_fail(r, SG_E_UPSTREAM, param[0] ? param : NULL, "%s", msg);
-		return http_fail(r, SG_E_UPSTREAM, NULL, "upstream %s rejected the request with HTTP %ld", p->provider_id,
-				 code);
+		return http_fail(r, SG_E_UPSTREAM, NULL, "upstream %s rejected the request with HTTP %ld",
+				 p->provider_id, code);
 	}
 	/* The client cannot fix these: they are the provider's (or stackgate's) problem. */
 	log_warn("upstream %s answered HTTP %ld: %s", p->provider_id, code, have ? msg : "(no error message)");
@@ -284,8 +284,9 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 	if (rw == OPENAI_RW_NOMEM) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	} else if (rw == OPENAI_RW_NOT_OBJECT) {
-		log_warn("upstream %s answered HTTP %ld with %zu bytes of %s that are not a JSON object", p->provider_id,
-			 resp->status, resp->body.len, resp->content_type[0] ? resp->content_type : "(no type)");
+		log_warn("upstream %s answered HTTP %ld with %zu bytes of %s that are not a JSON object",
+			 p->provider_id, resp->status, resp->body.len,
+			 resp->content_type[0] ? resp->content_type : "(no type)");
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s returned a reply that is not a JSON object",
 			       p->provider_id);
 	} else if (!http_stream_begin(r, (int) resp->status, "application/json") ||
@@ -323,8 +324,8 @@ struct relay {
 	struct proxy_sse sse;
 	struct sg_buf out; /* rewritten events not yet written */
 	enum proxy_sse_result sse_res;
-	bool done;            /* the upstream sent data: [DONE] */
-	bool want_done;       /* this client gets [DONE] (compat_sse_done) */
+	bool done;      /* the upstream sent data: [DONE] */
+	bool want_done; /* this client gets [DONE] (compat_sse_done) */
 };
 
 static bool

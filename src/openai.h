@@ -65,8 +65,7 @@ enum openai_rewrite {
  *     out is the caller's (sg_buf_free).  No other allocation, no global
  *     state: safe in any thread.
  */
-enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json,
-					 struct sg_buf *out);
+enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const char *model_json, struct sg_buf *out);
 
 /*
  * Rewrites one SSE event as proxy_sse_feed() delivers it and appends it,
@@ -75,8 +74,8 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
  * other fields, non-JSON data and "[DONE]" pass unchanged.  Sets *done when
  * the payload is exactly [DONE] ("[DONE]garbage" is data like any other).  False on allocation failure.
  */
-bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out, bool *done)
-	SG_MUST_CHECK;
+bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out,
+			bool *done) SG_MUST_CHECK;
 
 /* ---- What accounting reads (openai_rewrite.c, pure like the rewrite) ---- */
 
@@ -101,8 +100,8 @@ bool openai_usage_parse(const char *v, size_t len, struct openai_usage *u);
  * last one when repeated) parsed into *usage (found false when there is
  * none or it does not parse).
  */
-enum openai_rewrite openai_rewrite_model_usage(const char *json, size_t len, const char *model_json,
-					       struct sg_buf *out, struct openai_usage *usage);
+enum openai_rewrite openai_rewrite_model_usage(const char *json, size_t len, const char *model_json, struct sg_buf *out,
+					       struct openai_usage *usage);
 
 /* What openai_sse_relay() saw in one event. */
 struct openai_event {

@@ -39,7 +39,7 @@ struct scan {
 	const char *from;       /* the first byte not yet copied to out */
 	const char *model_json; /* what replaces each top-level "model" value; NULL: nothing is replaced */
 	struct sg_buf *out;
-	int nspans;             /* top-level "model" values replaced */
+	int nspans; /* top-level "model" values replaced */
 	bool nomem;
 	/* Top-level members to find: spans[i] is the last value of keys[i] (keys decoded as for "model"). */
 	const char *const *keys;
@@ -472,7 +472,8 @@ openai_stream_ask_usage(const char *json, size_t len, struct sg_buf *out)
 	if (!find_members(json, len, top, &so, 1))
 		return OPENAI_SU_NOT_OBJECT;
 	if (so.p == NULL) {
-		ok = insert_first(out, json, len, memchr(json, '{', len), "\"stream_options\":{\"include_usage\":true}");
+		ok = insert_first(out, json, len, memchr(json, '{', len),
+				  "\"stream_options\":{\"include_usage\":true}");
 	} else if (so.n == 4 && memcmp(so.p, "null", 4) == 0) {
 		ok = splice(out, json, len, (size_t) (so.p - json), so.n, "{\"include_usage\":true}");
 	} else if (so.p[0] != '{') {

@@ -103,10 +103,11 @@ cond_parse(const char *text, struct policy_cond *c, char *why, size_t whylen)
 		if (!ok)
 			continue;
 		if (cat != NULL && !acl_category_from_name(cat, &c->cat)) {
-			snprintf(why, whylen,
-				 "the attribute of condition \"%.100s\" must be one of roles, teams, projects, namespaces, "
-				 "got \"%.64s\"",
-				 text, cat);
+			snprintf(
+				why, whylen,
+				"the attribute of condition \"%.100s\" must be one of roles, teams, projects, namespaces, "
+				"got \"%.64s\"",
+				text, cat);
 			break;
 		}
 		c->kind = (enum policy_cond_kind) k;
@@ -115,12 +116,13 @@ cond_parse(const char *text, struct policy_cond *c, char *why, size_t whylen)
 			st = SG_E_NOMEM;
 	}
 	if (st == SG_E_BAD_REQUEST && why[0] == '\0')
-		snprintf(why, whylen,
-			 "unknown condition \"%.100s\": expected one of \"user with <value> in <attribute>\", \"user with "
-			 "<value> not in <attribute>\", \"user is owner\", \"user is not owner\", \"user in owners "
-			 "<attribute>\", \"user not in owners <attribute>\", \"resource is unowned\", \"user meets "
-			 "access_attributes\", \"resource is [not] from config\", \"user is [not] anonymous\"",
-			 text);
+		snprintf(
+			why, whylen,
+			"unknown condition \"%.100s\": expected one of \"user with <value> in <attribute>\", \"user with "
+			"<value> not in <attribute>\", \"user is owner\", \"user is not owner\", \"user in owners "
+			"<attribute>\", \"user not in owners <attribute>\", \"resource is unowned\", \"user meets "
+			"access_attributes\", \"resource is [not] from config\", \"user is [not] anonymous\"",
+			text);
 	free(tbuf);
 	free(pbuf);
 	return st;
@@ -502,7 +504,8 @@ parse_scope(struct parser *ps, const json_t *v, const char *path, struct policy_
 	bool have_actions = false;
 
 	if (!json_is_object(v)) {
-		report(ps, path, false, v, "must be an object with \"actions\" and optional \"principal\" and \"resource\"");
+		report(ps, path, false, v,
+		       "must be an object with \"actions\" and optional \"principal\" and \"resource\"");
 		return;
 	}
 	json_object_foreach((json_t *) v, key, e) {
@@ -521,8 +524,8 @@ parse_scope(struct parser *ps, const json_t *v, const char *path, struct policy_
 		} else if (strcmp(key, "resource") == 0) {
 			parse_resource(ps, e, p, r);
 		} else {
-			report(ps, p, true, NULL, "unknown key \"%.64s\": expected one of %s, %s, %s", key, keys[0], keys[1],
-			       keys[2]);
+			report(ps, p, true, NULL, "unknown key \"%.64s\": expected one of %s, %s, %s", key, keys[0],
+			       keys[1], keys[2]);
 		}
 		free(p);
 	}

@@ -52,18 +52,18 @@
 enum sg_action { SG_ACT_CREATE, SG_ACT_READ, SG_ACT_UPDATE, SG_ACT_DELETE, SG_ACT_COUNT };
 
 enum policy_cond_kind {
-	PC_WITH_IN,        /* user with V in A */
-	PC_WITH_NOT_IN,    /* user with V not in A */
-	PC_IS_OWNER,       /* user is owner */
-	PC_IS_NOT_OWNER,   /* user is not owner */
-	PC_IN_OWNERS,      /* user in owners A */
-	PC_NOT_IN_OWNERS,  /* user not in owners A */
-	PC_UNOWNED,        /* resource is unowned */
-	PC_MEETS_ACL,      /* user meets access_attributes */
-	PC_FROM_CONFIG,    /* resource is from config */
-	PC_NOT_FROM_CONFIG,/* resource is not from config */
-	PC_ANONYMOUS,      /* user is anonymous */
-	PC_NOT_ANONYMOUS,  /* user is not anonymous */
+	PC_WITH_IN,         /* user with V in A */
+	PC_WITH_NOT_IN,     /* user with V not in A */
+	PC_IS_OWNER,        /* user is owner */
+	PC_IS_NOT_OWNER,    /* user is not owner */
+	PC_IN_OWNERS,       /* user in owners A */
+	PC_NOT_IN_OWNERS,   /* user not in owners A */
+	PC_UNOWNED,         /* resource is unowned */
+	PC_MEETS_ACL,       /* user meets access_attributes */
+	PC_FROM_CONFIG,     /* resource is from config */
+	PC_NOT_FROM_CONFIG, /* resource is not from config */
+	PC_ANONYMOUS,       /* user is anonymous */
+	PC_NOT_ANONYMOUS,   /* user is not anonymous */
 	PC_COUNT
 };
 
@@ -75,11 +75,11 @@ struct policy_cond {
 
 struct policy_rule {
 	bool forbid;
-	char *principal;       /* NULL: any caller */
-	unsigned actions;      /* bit (1u << enum sg_action) */
-	char *rtype;           /* NULL: every resource; else a registry type name */
-	char *identifier;      /* with rtype: NULL is "type::*" */
-	bool unless;           /* the conditions are an "unless" (else a "when") */
+	char *principal;  /* NULL: any caller */
+	unsigned actions; /* bit (1u << enum sg_action) */
+	char *rtype;      /* NULL: every resource; else a registry type name */
+	char *identifier; /* with rtype: NULL is "type::*" */
+	bool unless;      /* the conditions are an "unless" (else a "when") */
 	struct policy_cond *conds;
 	size_t nconds;
 	char *description;
@@ -93,13 +93,13 @@ struct sg_policy {
 
 /* The object an action is about. */
 struct policy_object {
-	const char *type;             /* registry type name ("model", …) */
+	const char *type; /* registry type name ("model", …) */
 	const char *identifier;
 	const struct sg_attrs *attrs; /* its access_attributes; NULL or !present: no ACL */
 	const char *owner;            /* the registering principal; NULL: unowned */
 	bool owner_known;             /* false: owner conditions are UNKNOWN */
 	bool from_config;
-	bool origin_known;            /* false: from-config conditions are UNKNOWN */
+	bool origin_known; /* false: from-config conditions are UNKNOWN */
 };
 
 /* The caller. */
@@ -128,8 +128,8 @@ const char *policy_action_name(enum sg_action a);
  * SG_E_BAD_REQUEST when a problem was reported (*out NULL); SG_E_NOMEM.
  */
 typedef void (*policy_report_fn)(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got);
-sg_status policy_parse(const json_t *v, const char *path, policy_report_fn report, void *ctx, struct sg_policy **out)
-	SG_MUST_CHECK;
+sg_status policy_parse(const json_t *v, const char *path, policy_report_fn report, void *ctx,
+		       struct sg_policy **out) SG_MUST_CHECK;
 
 /*
  * The default policy: stackgate's behaviour without an access_policy, as rules

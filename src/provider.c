@@ -33,24 +33,24 @@ struct kind {
 };
 
 static const struct kind kinds[] = {
-	{ "remote::vllm", NULL, NULL, NULL, NULL },
-	{ "remote::ollama", NULL, "http://localhost:11434", "/v1", NULL },
-	{ "remote::openai", NULL, "https://api.openai.com/v1", NULL, "OPENAI_API_KEY" },
-	{ "remote::together", NULL, "https://api.together.xyz/v1", NULL, "TOGETHER_API_KEY" },
-	{ "remote::fireworks", NULL, "https://api.fireworks.ai/inference/v1", NULL, "FIREWORKS_API_KEY" },
-	{ "remote::groq", NULL, "https://api.groq.com", "/openai/v1", "GROQ_API_KEY" },
-	{ "remote::nvidia", NULL, "https://integrate.api.nvidia.com", "/v1", "NVIDIA_API_KEY" },
-	{ "remote::passthrough", NULL, NULL, NULL, NULL },
-	{ "remote::cerebras-openai-compat", "openai_compat_api_base", "https://api.cerebras.ai/v1", NULL,
-	  "CEREBRAS_API_KEY" },
-	{ "remote::fireworks-openai-compat", "openai_compat_api_base", "https://api.fireworks.ai/inference/v1",
-	  NULL, "FIREWORKS_API_KEY" },
-	{ "remote::groq-openai-compat", "openai_compat_api_base", "https://api.groq.com/openai/v1", NULL,
-	  "GROQ_API_KEY" },
-	{ "remote::sambanova-openai-compat", "openai_compat_api_base", "https://api.sambanova.ai/v1", NULL,
-	  "SAMBANOVA_API_KEY" },
-	{ "remote::together-openai-compat", "openai_compat_api_base", "https://api.together.xyz/v1", NULL,
-	  "TOGETHER_API_KEY" },
+	{"remote::vllm", NULL, NULL, NULL, NULL},
+	{"remote::ollama", NULL, "http://localhost:11434", "/v1", NULL},
+	{"remote::openai", NULL, "https://api.openai.com/v1", NULL, "OPENAI_API_KEY"},
+	{"remote::together", NULL, "https://api.together.xyz/v1", NULL, "TOGETHER_API_KEY"},
+	{"remote::fireworks", NULL, "https://api.fireworks.ai/inference/v1", NULL, "FIREWORKS_API_KEY"},
+	{"remote::groq", NULL, "https://api.groq.com", "/openai/v1", "GROQ_API_KEY"},
+	{"remote::nvidia", NULL, "https://integrate.api.nvidia.com", "/v1", "NVIDIA_API_KEY"},
+	{"remote::passthrough", NULL, NULL, NULL, NULL},
+	{"remote::cerebras-openai-compat", "openai_compat_api_base", "https://api.cerebras.ai/v1", NULL,
+	 "CEREBRAS_API_KEY"},
+	{"remote::fireworks-openai-compat", "openai_compat_api_base", "https://api.fireworks.ai/inference/v1", NULL,
+	 "FIREWORKS_API_KEY"},
+	{"remote::groq-openai-compat", "openai_compat_api_base", "https://api.groq.com/openai/v1", NULL,
+	 "GROQ_API_KEY"},
+	{"remote::sambanova-openai-compat", "openai_compat_api_base", "https://api.sambanova.ai/v1", NULL,
+	 "SAMBANOVA_API_KEY"},
+	{"remote::together-openai-compat", "openai_compat_api_base", "https://api.together.xyz/v1", NULL,
+	 "TOGETHER_API_KEY"},
 };
 
 static const struct kind *
@@ -74,7 +74,9 @@ struct setup {
 	void *arg;
 };
 
-static void SG_PRINTF(3, 4)
+static void problem(struct setup *st, const char *key, const char *fmt, ...) SG_PRINTF(3, 4);
+
+static void
 problem(struct setup *st, const char *key, const char *fmt, ...)
 {
 	char msg[512];
@@ -151,7 +153,7 @@ setup_url(struct setup *st, const struct kind *k, const json_t *cfg)
 static bool
 setup_key(struct setup *st, const struct kind *k, const json_t *cfg)
 {
-	static const char *const keys[] = { "api_token", "api_key" };
+	static const char *const keys[] = {"api_token", "api_key"};
 	const char *key = NULL;
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(keys) && key == NULL; i++) {
@@ -261,7 +263,8 @@ setup_mcp(struct setup *st, const json_t *cfg)
 	json_object_foreach((json_t *) p->headers, name, e) {
 		/* A token (RFC 9110) for the name; a value without line ends, so it cannot start another header. */
 		bool token = name[0] != '\0' &&
-			     strspn(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+			     strspn(name,
+				    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
 				     strlen(name);
 
 		/* (a '.' in the name would split the path the position is looked up by) */
@@ -277,7 +280,7 @@ setup_mcp(struct setup *st, const json_t *cfg)
 bool
 provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 {
-	struct setup st = { p, fn, arg };
+	struct setup st = {p, fn, arg};
 	const struct kind *k;
 	const json_t *cfg = p->config;
 	json_t *v;
@@ -342,7 +345,7 @@ valid_name(const char *s, const char *prefix)
 static void
 parse_provider(struct confpos_loader *L, enum sg_api api, json_t *e, char *path)
 {
-	static const char *const names[] = { "provider_id", "provider_type", "config" };
+	static const char *const names[] = {"provider_id", "provider_type", "config"};
 	struct sg_conf *c = L->c;
 	char sub[512];
 	const char *key, *id, *type;
@@ -377,8 +380,8 @@ parse_provider(struct confpos_loader *L, enum sg_api api, json_t *e, char *path)
 		if (c->providers[i].api != api || strcmp(c->providers[i].provider_id, id) != 0)
 			continue;
 		confpos_where(L, L->ppath[i], false, &line, &col);
-		confpos_report(L, sub, false, "duplicate provider_id \"%s\" for %s (first defined at line %u)",
-			       id, conf_api_name(api), line);
+		confpos_report(L, sub, false, "duplicate provider_id \"%s\" for %s (first defined at line %u)", id,
+			       conf_api_name(api), line);
 		bad = true;
 	}
 	snprintf(sub, sizeof(sub), "%s.provider_type", path);
@@ -398,14 +401,14 @@ parse_provider(struct confpos_loader *L, enum sg_api api, json_t *e, char *path)
 	if (bad || L->nomem)
 		goto out;
 	p = &c->providers[c->nproviders];
-	*p = (struct sg_provider){ .api = api };
+	*p = (struct sg_provider){.api = api};
 	p->config = json_is_object(cfg) ? json_incref(cfg) : json_object();
 	p->provider_id = sg_strdup(id);
 	p->provider_type = sg_strdup(type);
 	L->ppath[c->nproviders++] = path;
 	path = NULL;
 	if (p->config == NULL || p->provider_id == NULL || p->provider_type == NULL ||
-	    !provider_setup(p, on_provider_problem, &(struct setup_ctx){ L, L->ppath[c->nproviders - 1] }))
+	    !provider_setup(p, on_provider_problem, &(struct setup_ctx){L, L->ppath[c->nproviders - 1]}))
 		L->nomem = true;
 out:
 	free(path);
@@ -462,8 +465,8 @@ provider_parse_config(struct confpos_loader *L, json_t *obj)
 }
 
 sg_status
-provider_check_model_served(const struct sg_provider *p, const char *provider_model_id,
-			    bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_err *err)
+provider_check_model_served(const struct sg_provider *p, const char *provider_model_id, bool (*client_alive)(void *ctx),
+			    void *alive_ctx, struct sg_err *err)
 {
 	struct sg_strv ids = {0};
 	struct sg_buf list = {0};

@@ -146,7 +146,7 @@ json_t *provider_info_json(const struct sg_provider *p);
  * when it leaves, the upstream call stops at once (SG_E_BAD_GATEWAY).
  */
 sg_status provider_check_model_served(const struct sg_provider *p, const char *provider_model_id,
-				      bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_err *err)
-	SG_MUST_CHECK;
+				      bool (*client_alive)(void *ctx), void *alive_ctx,
+				      struct sg_err *err) SG_MUST_CHECK;
 
 #endif

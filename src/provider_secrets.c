@@ -15,7 +15,7 @@
 #include "provider.h"
 
 /* The words that make a config key a credential, matched anywhere in the name, in any case. */
-static const char *const secret_words[] = { "token", "key", "secret", "password", "passwd", "credential", "auth" };
+static const char *const secret_words[] = {"token", "key", "secret", "password", "passwd", "credential", "auth"};
 
 static bool
 is_secret_key(const char *key)
@@ -36,8 +36,8 @@ url_userinfo(const char *s, size_t *u, size_t *ulen, size_t *colon)
 {
 	const char *sep = strstr(s, "://"), *auth, *end, *at = NULL;
 
-	if (sep == NULL || sep == s || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") !=
-					       (size_t) (sep - s))
+	if (sep == NULL || sep == s ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") != (size_t) (sep - s))
 		return false;
 	auth = sep + 3;
 	end = auth + strcspn(auth, "/?#");
@@ -148,7 +148,7 @@ secret_add(struct secrets *ss, const char *p, size_t n)
 		ss->v = v;
 		ss->cap = cap;
 	}
-	ss->v[ss->n++] = (struct secret){ p, n };
+	ss->v[ss->n++] = (struct secret){p, n};
 }
 
 /*
@@ -169,8 +169,8 @@ scrub_basic(struct secrets *ss, const char *ui, size_t n, bool has_colon)
 	for (size_t i = 0; i < n; i++) {
 		unsigned v;
 
-		if (ui[i] == '%' && i + 2 < n && isxdigit((unsigned char) ui[i + 1]) && isxdigit((unsigned char) ui[i + 2]) &&
-		    sscanf(ui + i + 1, "%2x", &v) == 1) {
+		if (ui[i] == '%' && i + 2 < n && isxdigit((unsigned char) ui[i + 1]) &&
+		    isxdigit((unsigned char) ui[i + 2]) && sscanf(ui + i + 1, "%2x", &v) == 1) {
 			raw[r++] = (unsigned char) v;
 			i += 2;
 		} else {
@@ -212,7 +212,8 @@ secrets_of(struct secrets *ss, const json_t *v, bool under_secret)
 		if (under_secret)
 			secret_add(ss, s, json_string_length(v));
 		else if (url_userinfo(s, &u, &ulen, &colon)) {
-			secret_add(ss, colon < ulen ? s + u + colon + 1 : s + u, colon < ulen ? ulen - colon - 1 : ulen);
+			secret_add(ss, colon < ulen ? s + u + colon + 1 : s + u,
+				   colon < ulen ? ulen - colon - 1 : ulen);
 			scrub_basic(ss, s + u, ulen, colon < ulen);
 		}
 	}
@@ -257,7 +258,7 @@ collect(const struct sg_conf *c, struct secrets *ss)
 void
 provider_scrub(const struct sg_conf *c, char *text)
 {
-	struct secrets ss = { .text = text };
+	struct secrets ss = {.text = text};
 
 	if (c == NULL || text == NULL || text[0] == '\0')
 		return;
@@ -270,7 +271,7 @@ provider_scrub(const struct sg_conf *c, char *text)
 	free(ss.v);
 	if (ss.nomem) {
 		/* No room for the whole list: scrub each secret as it is found. */
-		ss = (struct secrets){ .text = text, .direct = true };
+		ss = (struct secrets){.text = text, .direct = true};
 		collect(c, &ss);
 	}
 }
@@ -285,4 +286,3 @@ provider_info_json(const struct sg_provider *p)
 	return json_pack("{s:s,s:s,s:s,s:o}", "api", conf_api_name(p->api), "provider_id", p->provider_id,
 			 "provider_type", p->provider_type, "config", cfg);
 }
-

@@ -135,8 +135,8 @@ struct xfer {
 	const struct proxy_request *q;
 	const struct proxy_sink *sink; /* NULL: buffer whatever comes */
 	struct proxy_response *resp;
-	int64_t last_io_us;            /* when a byte last moved; the read timeout counts from it */
-	int64_t last_alive_us;         /* when client_alive was last asked */
+	int64_t last_io_us;    /* when a byte last moved; the read timeout counts from it */
+	int64_t last_alive_us; /* when client_alive was last asked */
 	long read_timeout_ms;
 	size_t max_body;
 	curl_off_t last_ul;
@@ -255,7 +255,7 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 	}
 	if (!sg_buf_append(&x->resp->body, buf, n)) {
 		x->too_big = x->resp->body.too_big; /* past max_body; else out of memory */
-		return 0; /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
+		return 0;                           /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
 	}
 	return n;
 }
@@ -272,8 +272,7 @@ add_header(struct curl_slist **list, const char *line)
 }
 
 static sg_status
-perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp,
-	struct sg_err *err)
+perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, struct sg_err *err)
 {
 	const struct sg_provider *p = q->provider;
 	struct xfer x = {.q = q,
@@ -295,7 +294,8 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	c = thread_handle();
 	url = q->url != NULL ? sg_strdup(q->url) : sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
 	accept = sg_asprintf("Accept: %s", q->accept != NULL ? q->accept
-							   : sink ? "text/event-stream" : "application/json");
+					   : sink            ? "text/event-stream"
+							     : "application/json");
 	if (c == NULL || url == NULL || accept == NULL) {
 		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
@@ -310,8 +310,7 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if (!add_header(&hdrs, accept) ||
-	    (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
+	if (!add_header(&hdrs, accept) || (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
 	    /* No "Expect: 100-continue" round trip for large bodies. */
 	    !add_header(&hdrs, "Expect:")) {
 		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
@@ -435,11 +434,11 @@ proxy_response_free(struct proxy_response *resp)
 }
 
 sg_status
-proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx,
-		  struct sg_strv *ids, struct sg_err *err)
+proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), void *alive_ctx, struct sg_strv *ids,
+		  struct sg_err *err)
 {
-	struct proxy_request q = {.provider = p, .method = "GET", .path = "/models", .client_alive = client_alive,
-				  .alive_ctx = alive_ctx};
+	struct proxy_request q = {
+		.provider = p, .method = "GET", .path = "/models", .client_alive = client_alive, .alive_ctx = alive_ctx};
 	struct proxy_response resp;
 	json_t *root = NULL, *data, *m;
 	size_t i;
@@ -462,10 +461,11 @@ proxy_list_models(const struct sg_provider *p, bool (*client_alive)(void *ctx), 
 	data = json_object_get(root, "data");
 	if (!json_is_array(data)) {
 		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL,
-			     "upstream %s answered GET /models with something that is not a model list", p->provider_id);
+			     "upstream %s answered GET /models with something that is not a model list",
+			     p->provider_id);
 		goto out;
 	}
-	json_array_foreach (data, i, m) {
+	json_array_foreach(data, i, m) {
 		const char *id = json_string_value(json_object_get(m, "id"));
 
 		if (id != NULL && !sg_strv_push(ids, id)) {

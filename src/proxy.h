@@ -33,11 +33,11 @@
 
 struct proxy_request {
 	const struct sg_provider *provider;
-	const char *method;      /* "GET" or "POST" */
-	const char *path;        /* appended to provider->base_url, e.g. "/chat/completions" */
-	const char *body;        /* POST body (JSON), NULL for none */
+	const char *method; /* "GET" or "POST" */
+	const char *path;   /* appended to provider->base_url, e.g. "/chat/completions" */
+	const char *body;   /* POST body (JSON), NULL for none */
 	size_t body_len;
-	const char *request_id;  /* sent as X-Request-Id; may be NULL */
+	const char *request_id; /* sent as X-Request-Id; may be NULL */
 	/*
 	 * Asked a few times a second while waiting on the upstream; returning
 	 * false (the client went away) aborts the transfer like a sink does.
@@ -65,11 +65,11 @@ struct proxy_request {
 };
 
 struct proxy_response {
-	long status;             /* the upstream's HTTP status; 0 when none arrived */
-	char content_type[128];  /* its Content-Type, "" when none */
-	struct sg_buf body;   /* the buffered body (not for a relayed stream) */
-	bool streamed;           /* the body went to the sink (2xx text/event-stream) */
-	bool aborted;            /* a sink callback or client_alive asked to stop (client gone) */
+	long status;            /* the upstream's HTTP status; 0 when none arrived */
+	char content_type[128]; /* its Content-Type, "" when none */
+	struct sg_buf body;     /* the buffered body (not for a relayed stream) */
+	bool streamed;          /* the body went to the sink (2xx text/event-stream) */
+	bool aborted;           /* a sink callback or client_alive asked to stop (client gone) */
 	long long duration_ms;
 };
 
@@ -96,8 +96,7 @@ struct proxy_sink {
  * returns the mapped status and a client-safe message in err.
  * resp is the caller's to proxy_response_free() in every case.
  */
-sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, struct sg_err *err)
-	SG_MUST_CHECK;
+sg_status proxy_call(const struct proxy_request *q, struct proxy_response *resp, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * The same call for a streamed reply (adds "Accept: text/event-stream").  A
@@ -144,22 +143,22 @@ sg_status proxy_map_curl(int code, bool connected, bool read_timed_out, const ch
  */
 struct proxy_sse {
 	struct sg_buf buf; /* the incomplete event so far, line ends normalised */
-	size_t scan;          /* buf offset where the search for the end resumes */
-	bool last_cr;         /* the previous byte was '\r' (a following '\n' is its pair) */
-	size_t max_event;     /* larger incomplete events are refused; 0: 16 MiB */
+	size_t scan;       /* buf offset where the search for the end resumes */
+	bool last_cr;      /* the previous byte was '\r' (a following '\n' is its pair) */
+	size_t max_event;  /* larger incomplete events are refused; 0: 16 MiB */
 };
 
 enum proxy_sse_result {
 	PROXY_SSE_OK,
-	PROXY_SSE_STOP,     /* fn returned false */
-	PROXY_SSE_TOO_BIG,  /* an event exceeded max_event */
+	PROXY_SSE_STOP,    /* fn returned false */
+	PROXY_SSE_TOO_BIG, /* an event exceeded max_event */
 	PROXY_SSE_NOMEM,
 };
 
 typedef bool (*proxy_sse_fn)(void *ctx, const char *event, size_t len);
 
-enum proxy_sse_result proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn, void *ctx)
-	SG_MUST_CHECK;
+enum proxy_sse_result proxy_sse_feed(struct proxy_sse *s, const char *buf, size_t len, proxy_sse_fn fn,
+				     void *ctx) SG_MUST_CHECK;
 
 /*
  * At the end of the stream: an unterminated last event made only of complete
@@ -167,8 +166,7 @@ enum proxy_sse_result proxy_sse_feed(struct proxy_sse *s, const char *buf, size_
  * *truncated is set when the stream stopped in the middle of a line (that
  * partial event is dropped).  PROXY_SSE_STOP when fn returned false.
  */
-enum proxy_sse_result proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated)
-	SG_MUST_CHECK;
+enum proxy_sse_result proxy_sse_finish(struct proxy_sse *s, proxy_sse_fn fn, void *ctx, bool *truncated) SG_MUST_CHECK;
 
 /* Frees the splitter's buffer.  Idempotent. */
 void proxy_sse_free(struct proxy_sse *s);

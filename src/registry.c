@@ -57,7 +57,7 @@ build_sql(enum sg_rtype t)
 	size_t nc = 0, nv = 0, n = registry_row_ncols(t);
 	const struct rdesc *d = &registry_rdesc[t];
 	const char *tb = d->table;
-	char (*s)[SQL_MAX] = registry_sql[t];
+	char(*s)[SQL_MAX] = registry_sql[t];
 	char sets[1024];
 	size_t nset = 0;
 	/* Per kind: how a parameter becomes the column's type. */
@@ -80,11 +80,11 @@ build_sql(enum sg_rtype t)
 		 C_OWNER + 1, sel);
 	snprintf(s[Q_GET], sizeof(s[Q_GET]), "SELECT %s FROM %s WHERE identifier = $1", sel, tb);
 	snprintf(s[Q_LOCK], sizeof(s[Q_LOCK]), "SELECT %s FROM %s WHERE identifier = $1 FOR SHARE", sel, tb);
-	snprintf(s[Q_LOCK_DELETE], sizeof(s[Q_LOCK_DELETE]),
-		 "SELECT %s FROM %s WHERE identifier = $1 FOR UPDATE", sel, tb);
+	snprintf(s[Q_LOCK_DELETE], sizeof(s[Q_LOCK_DELETE]), "SELECT %s FROM %s WHERE identifier = $1 FOR UPDATE", sel,
+		 tb);
 	snprintf(s[Q_LIST], sizeof(s[Q_LIST]), "SELECT %s FROM %s ORDER BY seq", sel, tb);
-	snprintf(s[Q_LIST_GROUP], sizeof(s[Q_LIST_GROUP]),
-		 "SELECT %s FROM %s WHERE toolgroup_id = $1 ORDER BY seq", sel, tb);
+	snprintf(s[Q_LIST_GROUP], sizeof(s[Q_LIST_GROUP]), "SELECT %s FROM %s WHERE toolgroup_id = $1 ORDER BY seq",
+		 sel, tb);
 	/* The last parameter is from_config, which is no key of the object. */
 	snprintf(s[Q_INSERT], sizeof(s[Q_INSERT]),
 		 "INSERT INTO %s (%sfrom_config) VALUES (%s$%zu::boolean) ON CONFLICT (identifier) DO NOTHING "
@@ -304,8 +304,9 @@ insert_failed(struct txn *x, enum sg_rtype t, char **vals, const PGresult *r, sg
 	const char *name = registry_rdesc[t].name, *id = vals[C_ID];
 
 	if (st == SG_E_CONFLICT && con != NULL && strcmp(con, "vector_dbs_embedding_dimension_fkey") == 0) {
-		return sg_fail(x->err, SG_E_BAD_REQUEST, NULL, "%s '%s': model '%s' has no embedding dimension %s", name,
-			       id, row_value(t, vals, "embedding_model"), row_value(t, vals, "embedding_dimension"));
+		return sg_fail(x->err, SG_E_BAD_REQUEST, NULL, "%s '%s': model '%s' has no embedding dimension %s",
+			       name, id, row_value(t, vals, "embedding_model"),
+			       row_value(t, vals, "embedding_dimension"));
 	}
 	for (size_t i = 0; st == SG_E_CONFLICT && con != NULL && i < SG_ARRAY_LEN(fks); i++) {
 		const char *v = fks[i].column ? row_value(t, vals, fks[i].column)
@@ -738,9 +739,9 @@ registry_sync_providers(const struct sg_conf *conf, struct sg_err *err)
 	for (size_t i = 0; a != NULL && i < conf->nproviders; i++) {
 		const struct sg_provider *p = &conf->providers[i];
 
-		if (json_array_append_new(a, json_pack("{s:s?, s:s?, s:s?}", "api", conf_api_name(p->api),
-						       "provider_id", p->provider_id, "provider_type",
-						       p->provider_type)) != 0)
+		if (json_array_append_new(a,
+					  json_pack("{s:s?, s:s?, s:s?}", "api", conf_api_name(p->api), "provider_id",
+						    p->provider_id, "provider_type", p->provider_type)) != 0)
 			goto out;
 	}
 	if (a == NULL || (text = json_dumps(a, JSON_COMPACT)) == NULL)

@@ -159,10 +159,10 @@ sg_status registry_list(enum sg_rtype t, const char *toolgroup_id, json_t **out)
 #define REGISTRY_ITER_BATCH (64 * 1024)
 struct registry_iter {
 	enum sg_rtype t;
-	const char *group; /* borrowed: the caller keeps it alive until registry_iter_free */
+	const char *group;   /* borrowed: the caller keeps it alive until registry_iter_free */
 	struct sg_buf batch; /* the current batch: records {created, seq, length, text NUL} */
 	size_t pos;          /* the next record's offset in batch */
-	long long last_seq; /* the place of the last object copied (or skipped) */
+	long long last_seq;  /* the place of the last object copied (or skipped) */
 	char *last_id;
 	bool started, exhausted;
 };
@@ -219,8 +219,8 @@ sg_status registry_register(enum sg_rtype t, json_t *obj, const char *owner, boo
  * (409).  *stored a new reference to the object as stored.  Not for tool
  * groups or tools (SG_E_BAD_REQUEST): a group's tools come from its provider.
  */
-sg_status registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored, struct sg_err *err)
-	SG_MUST_CHECK;
+sg_status registry_replace(enum sg_rtype t, json_t *obj, const char *owner, json_t **stored,
+			   struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * The one message for an identifier taken by a different object (or by one
@@ -259,7 +259,8 @@ struct registry_guard {
  * else "model 'm' is in use").  Deleting a tool group this way deletes its
  * tools as well.
  */
-sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
+sg_status registry_unregister(enum sg_rtype t, const char *identifier, const struct registry_guard *guard,
+			      struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * Stores a tool group and its tools (a JSON array of complete tool objects)
@@ -281,7 +282,8 @@ sg_status registry_register_tool_group(json_t *group, json_t *tools, const char 
 				       json_t **stored, bool *created, struct sg_err *err) SG_MUST_CHECK;
 
 /* Deletes a tool group and all its tools in one transaction, as registry_unregister() decides. */
-sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard, struct sg_err *err) SG_MUST_CHECK;
+sg_status registry_unregister_tool_group(const char *identifier, const struct registry_guard *guard,
+					 struct sg_err *err) SG_MUST_CHECK;
 
 /* When the object was registered (seconds since the epoch), for OpenAI's "created"; 0 if unknown. */
 long long registry_created_at(enum sg_rtype t, const char *identifier);
@@ -320,7 +322,8 @@ const char *registry_row_column(enum sg_rtype t, size_t i);
  * a message naming the field when a field has the wrong JSON type or a
  * required one is missing or null; SG_E_NOMEM.
  */
-sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals, struct sg_err *err) SG_MUST_CHECK;
+sg_status registry_row_from_object(enum sg_rtype t, const json_t *obj, const char *owner, char **vals,
+				   struct sg_err *err) SG_MUST_CHECK;
 /* The API object of a row (vals[i] NULL = SQL NULL): a new reference, NULL if a value is malformed. */
 json_t *registry_row_to_object(enum sg_rtype t, const char *const *vals);
 /* Frees the strings of a row filled by registry_row_from_object. */

@@ -37,7 +37,7 @@ struct col {
 	const char *name; /* the SQL column */
 	const char *key;  /* the JSON key (NULL: not a key of the object) */
 	enum kind kind;
-	bool required;    /* NOT NULL: a missing or null value is refused */
+	bool required; /* NOT NULL: a missing or null value is refused */
 };
 
 #define NCOMMON 9
@@ -50,7 +50,7 @@ struct rdesc {
 	struct col cols[MAXCOLS]; /* the type's own fields in the API's key order (llama-stack-api.md §1.1) */
 	/* The objects that refer to one (in-use messages): of type users_t, where users holds ($1: the identifier). */
 	enum sg_rtype users_t;
-	const char *users;        /* NULL: nothing refers to this type but its own tools */
+	const char *users; /* NULL: nothing refers to this type but its own tools */
 };
 
 /* One descriptor per type, indexed by enum sg_rtype. */
@@ -92,18 +92,18 @@ struct row {
 /* One unit of work against PostgreSQL, run (and maybe re-run once) by run() in registry.c. */
 struct txn {
 	enum sg_rtype t;
-	const char *id;     /* the identifier (or the group filter of a list) */
-	char **vals;        /* register: the object as a row */
-	json_t *canon;      /* register: the object as it would read back */
-	size_t ntools;      /* register_tool_group */
-	char **tvals;       /* ntools rows of MAXROW */
+	const char *id; /* the identifier (or the group filter of a list) */
+	char **vals;    /* register: the object as a row */
+	json_t *canon;  /* register: the object as it would read back */
+	size_t ntools;  /* register_tool_group */
+	char **tvals;   /* ntools rows of MAXROW */
 	json_t **tcanon;
-	struct row row;     /* get/register: the object as stored */
-	struct row *trows;  /* register_tool_group: the tools as stored */
-	json_t *list;       /* list */
-	bool from_config;   /* register: the rows are the config's (their from_config column) */
+	struct row row;                     /* get/register: the object as stored */
+	struct row *trows;                  /* register_tool_group: the tools as stored */
+	json_t *list;                       /* list */
+	bool from_config;                   /* register: the rows are the config's (their from_config column) */
 	const struct registry_guard *guard; /* unregister: the caller's decision (NULL: always) */
-	bool drop;          /* unregister: the commit removes x->id */
+	bool drop;                          /* unregister: the commit removes x->id */
 	bool created;
 	bool retry;         /* the failure was transient: the whole txn may run again */
 	struct sg_err *err; /* the caller's, or NULL (reads) */

@@ -34,7 +34,7 @@
 /* The listener; see registry.h for the lock discipline. */
 static struct {
 	pthread_mutex_t apply; /* serialises every change of the cache's tables (registry.h) */
-	bool running; /* a listener runs: writers apply their commits (guarded by apply) */
+	bool running;          /* a listener runs: writers apply their commits (guarded by apply) */
 	pthread_t thread;
 	int wake[2];
 	char *conninfo;
@@ -65,12 +65,12 @@ static struct {
  */
 static struct {
 	atomic_ulong writes;
-} *shared;
-static atomic_ulong synced;     /* the shared count this process's cache covers */
-static atomic_bool listening;   /* the listener is connected and loaded */
+} * shared;
+static atomic_ulong synced;   /* the shared count this process's cache covers */
+static atomic_bool listening; /* the listener is connected and loaded */
 static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
-static int sync_fd = -1;        /* eventfd: readers ask this process's listener for a round trip */
+static int sync_fd = -1; /* eventfd: readers ask this process's listener for a round trip */
 #ifdef SG_TEST_KNOBS
 /*
  * Test builds only (configure --enable-test-knobs): STACKGATE_TEST_LISTENER_DELAY_MS
@@ -80,7 +80,7 @@ static int sync_fd = -1;        /* eventfd: readers ask this process's listener 
  */
 static int listener_delay_ms;
 #endif
-static pid_t sync_pid;          /* the process that made sync_fd (a forked worker makes its own) */
+static pid_t sync_pid; /* the process that made sync_fd (a forked worker makes its own) */
 
 void
 registry_prefork(void)
@@ -182,7 +182,7 @@ listener_sync(PGconn *c)
 	}
 	target = writes_now();
 	if (atomic_load(&synced) >= target)
-		return true; /* notifications got here first: nobody needs to wait */
+		return true;                                /* notifications got here first: nobody needs to wait */
 	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
@@ -270,7 +270,8 @@ resync(PGconn *c)
 			struct row rw;
 
 			/* A malformed row is logged and skipped (rw.obj NULL). */
-			if (registry_row_of((enum sg_rtype) t, r, i, &rw) && !registry_load_add(fresh, (enum sg_rtype) t, &rw))
+			if (registry_row_of((enum sg_rtype) t, r, i, &rw) &&
+			    !registry_load_add(fresh, (enum sg_rtype) t, &rw))
 				st = SG_E_NOMEM;
 			json_decref(rw.obj);
 		}
@@ -402,7 +403,8 @@ listener_main(void *arg)
 			ok = listener_sync(c);
 		if (!ok || PQstatus(c) != CONNECTION_OK) {
 			set_listening(false);
-			log_warn("registry cache: lost its PostgreSQL connection; serving cached objects while reconnecting");
+			log_warn(
+				"registry cache: lost its PostgreSQL connection; serving cached objects while reconnecting");
 			PQfinish(c);
 			c = NULL;
 			down = true;

@@ -31,35 +31,61 @@ static const struct col common[NCOMMON] = {
 };
 
 const struct rdesc registry_rdesc[SG_RT_COUNT] = {
-	[SG_RT_MODEL] = {"model", "Model", "models",
+	[SG_RT_MODEL] = {"model",
+			 "Model",
+			 "models",
 			 {{"metadata", "metadata", K_JSONB, false}, {"model_type", "model_type", K_TEXT, true}},
-			 SG_RT_VECTOR_DB, "embedding_model = $1"},
+			 SG_RT_VECTOR_DB,
+			 "embedding_model = $1"},
 	[SG_RT_SHIELD] = {"shield", "Shield", "shields", {{"params", "params", K_JSONB, false}}, SG_RT_MODEL, NULL},
-	[SG_RT_VECTOR_DB] = {"vector_db", "Vector DB", "vector_dbs",
+	[SG_RT_VECTOR_DB] = {"vector_db",
+			     "Vector DB",
+			     "vector_dbs",
 			     {{"embedding_model", "embedding_model", K_TEXT, true},
 			      {"embedding_dimension", "embedding_dimension", K_INT, true}},
-			     SG_RT_MODEL, NULL},
-	[SG_RT_DATASET] = {"dataset", "Dataset", "datasets",
-			   {{"purpose", "purpose", K_TEXT, true}, {"source", "source", K_JSONB, true},
+			     SG_RT_MODEL,
+			     NULL},
+	[SG_RT_DATASET] = {"dataset",
+			   "Dataset",
+			   "datasets",
+			   {{"purpose", "purpose", K_TEXT, true},
+			    {"source", "source", K_JSONB, true},
 			    {"metadata", "metadata", K_JSONB, false}},
-			   SG_RT_BENCHMARK, "dataset_id = $1"},
-	[SG_RT_SCORING_FN] = {"scoring_function", "Scoring function", "scoring_functions",
-			      {{"description", "description", K_TEXT, false}, {"metadata", "metadata", K_JSONB, false},
-			       {"return_type", "return_type", K_JSONB, true}, {"params", "params", K_JSONB, false}},
-			      SG_RT_BENCHMARK, "$1 = ANY (scoring_functions)"},
-	[SG_RT_BENCHMARK] = {"benchmark", "Benchmark", "benchmarks",
+			   SG_RT_BENCHMARK,
+			   "dataset_id = $1"},
+	[SG_RT_SCORING_FN] = {"scoring_function",
+			      "Scoring function",
+			      "scoring_functions",
+			      {{"description", "description", K_TEXT, false},
+			       {"metadata", "metadata", K_JSONB, false},
+			       {"return_type", "return_type", K_JSONB, true},
+			       {"params", "params", K_JSONB, false}},
+			      SG_RT_BENCHMARK,
+			      "$1 = ANY (scoring_functions)"},
+	[SG_RT_BENCHMARK] = {"benchmark",
+			     "Benchmark",
+			     "benchmarks",
 			     {{"dataset_id", "dataset_id", K_TEXT, true},
 			      {"scoring_functions", "scoring_functions", K_TEXTV, true},
 			      {"metadata", "metadata", K_JSONB, false}},
-			     SG_RT_MODEL, NULL},
-	[SG_RT_TOOL_GROUP] = {"tool_group", "Tool group", "tool_groups",
+			     SG_RT_MODEL,
+			     NULL},
+	[SG_RT_TOOL_GROUP] = {"tool_group",
+			      "Tool group",
+			      "tool_groups",
 			      {{"mcp_endpoint", "mcp_endpoint", K_JSONB, false}, {"args", "args", K_JSONB, false}},
-			      SG_RT_MODEL, NULL},
-	[SG_RT_TOOL] = {"tool", "Tool", "tools",
-			{{"toolgroup_id", "toolgroup_id", K_TEXT, true}, {"tool_host", "tool_host", K_TEXT, false},
-			 {"description", "description", K_TEXT, false}, {"parameters", "parameters", K_JSONB, false},
+			      SG_RT_MODEL,
+			      NULL},
+	[SG_RT_TOOL] = {"tool",
+			"Tool",
+			"tools",
+			{{"toolgroup_id", "toolgroup_id", K_TEXT, true},
+			 {"tool_host", "tool_host", K_TEXT, false},
+			 {"description", "description", K_TEXT, false},
+			 {"parameters", "parameters", K_JSONB, false},
 			 {"metadata", "metadata", K_JSONB, false}},
-			SG_RT_MODEL, NULL},
+			SG_RT_MODEL,
+			NULL},
 };
 
 static size_t
@@ -130,7 +156,8 @@ encode(const struct col *c, const char *field, const json_t *v, char **out, stru
 			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must be a string", field);
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
-			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must not contain a NUL character", field);
+			return sg_fail(err, SG_E_BAD_REQUEST, NULL, "field '%s' must not contain a NUL character",
+				       field);
 		}
 		*out = sg_strdup(json_string_value(v));
 		break;
@@ -246,8 +273,7 @@ registry_row_to_object(enum sg_rtype t, const char *const *vals)
 	}
 	ok = ok && put(o, "identifier", decode(K_TEXT, vals[C_ID])) &&
 	     put(o, "provider_resource_id", decode(K_TEXT, vals[C_PRID])) &&
-	     put(o, "provider_id", decode(K_TEXT, vals[C_PID])) &&
-	     put(o, "type", json_string(registry_rdesc[t].name));
+	     put(o, "provider_id", decode(K_TEXT, vals[C_PID])) && put(o, "type", json_string(registry_rdesc[t].name));
 	if (ok) {
 		ok = put(o, "access_attributes", acl);
 		acl = NULL; /* json_object_set_new took it, also when it failed */

@@ -166,8 +166,8 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	}
 	if (t == SG_RT_MODEL && id != NULL) {
 		/* Like the seed's remote providers: the upstream must serve the model (when the provider says to check). */
-		const struct sg_provider *p =
-			conf_provider(conf, SG_API_INFERENCE, json_string_value(json_object_get(obj, "provider_id")));
+		const struct sg_provider *p = conf_provider(conf, SG_API_INFERENCE,
+							    json_string_value(json_object_get(obj, "provider_id")));
 
 		st = provider_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")),
 						 r != NULL ? client_alive : NULL, r, err);
@@ -217,8 +217,8 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 						       : registry_unregister(t, ident, NULL, &undo_err);
 
 		if (undo != SG_OK)
-			log_error("%s '%s': could not undo a create the access policy refuses: %s", registry_type_name(t),
-				  ident, undo_err.msg);
+			log_error("%s '%s': could not undo a create the access policy refuses: %s",
+				  registry_type_name(t), ident, undo_err.msg);
 		json_decref(*stored);
 		*stored = NULL;
 		*created = false;
@@ -234,7 +234,9 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	}
 	if (st == SG_OK)
 		log_info("%s %s '%s' (provider %s)%s%s",
-			 *created ? "registered" : replaced ? "replaced (an update)" : "re-registered (unchanged)",
+			 *created   ? "registered"
+			 : replaced ? "replaced (an update)"
+				    : "re-registered (unchanged)",
 			 registry_type_name(t), ident, json_string_value(json_object_get(obj, "provider_id")),
 			 owner ? " for " : "", owner ? owner : "");
 out:
@@ -544,7 +546,7 @@ resources_preregister(const struct sg_conf *conf)
 			if (lists[l].t == SG_RT_DATASET && json_is_object(entry) &&
 			    !json_is_string(json_object_get(entry, "dataset_id"))) {
 				st = sg_fail(&err, SG_E_BAD_REQUEST, "dataset_id",
-						    "dataset_id is required in the config");
+					     "dataset_id is required in the config");
 			} else {
 				st = resources_register_object(conf, NULL, NULL, lists[l].t, entry, &stored, &created,
 							       &err);

@@ -49,8 +49,8 @@ positive_int(const json_t *v)
 }
 
 static sg_status
-build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-	    void *ctx, json_t **out, struct sg_err *err)
+build_model(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup, void *ctx,
+	    json_t **out, struct sg_err *err)
 {
 	static const char *const model_types[] = {"llm", "embedding", NULL};
 	struct common c = {0};
@@ -74,12 +74,12 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 
 		if (dim == NULL || json_is_null(dim)) {
 			st = sg_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
-					    "an embedding model needs metadata.embedding_dimension");
+				     "an embedding model needs metadata.embedding_dimension");
 			goto out;
 		}
 		if (!positive_int(dim)) {
 			st = sg_fail(err, SG_E_BAD_REQUEST, "metadata.embedding_dimension",
-					    "metadata.embedding_dimension must be a positive integer");
+				     "metadata.embedding_dimension must be a positive integer");
 			goto out;
 		}
 	}
@@ -96,8 +96,8 @@ out:
 }
 
 static sg_status
-build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-	     void *ctx, json_t **out, struct sg_err *err)
+build_shield(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup, void *ctx,
+	     json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *params = NULL;
@@ -135,13 +135,12 @@ build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *b
 	if (st == SG_OK)
 		st = resources_field_ident(body, "embedding_model", "embedding_model", true, &emb, err);
 	if (st == SG_OK)
-		st = sg_json_field(body, "embedding_dimension", "embedding_dimension", JSON_INTEGER, false, &dim,
-				     err);
+		st = sg_json_field(body, "embedding_dimension", "embedding_dimension", JSON_INTEGER, false, &dim, err);
 	if (st != SG_OK)
 		goto out;
 	if (dim != NULL && !positive_int(dim)) {
 		st = sg_fail(err, SG_E_BAD_REQUEST, "embedding_dimension",
-				    "embedding_dimension must be a positive integer");
+			     "embedding_dimension must be a positive integer");
 		goto out;
 	}
 	st = resources_lookup_ref(lookup, ctx, SG_RT_MODEL, emb, "embedding_model", &model, err);
@@ -151,21 +150,21 @@ build_vector_db(const struct sg_conf *conf, const struct identity *id, json_t *b
 	if (!json_is_string(json_object_get(model, "model_type")) ||
 	    strcmp(json_string_value(json_object_get(model, "model_type")), "embedding") != 0) {
 		sg_fail(err, st, "embedding_model", "embedding_model: Model '%.*s' is not an embedding model",
-			       (int) sg_utf8_prefix(emb, 300), emb);
+			(int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	mdim = json_object_get(json_object_get(model, "metadata"), "embedding_dimension");
 	if (!positive_int(mdim)) {
 		sg_fail(err, st, "embedding_model",
-			       "embedding_model: Model '%.*s' has no valid metadata.embedding_dimension",
-			       (int) sg_utf8_prefix(emb, 300), emb);
+			"embedding_model: Model '%.*s' has no valid metadata.embedding_dimension",
+			(int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	if (dim != NULL && json_integer_value(dim) != json_integer_value(mdim)) {
 		sg_fail(err, st, "embedding_dimension",
-			       "embedding_dimension %lld does not match the dimension %lld of embedding model '%.*s'",
-			       (long long) json_integer_value(dim), (long long) json_integer_value(mdim),
-			       (int) sg_utf8_prefix(emb, 300), emb);
+			"embedding_dimension %lld does not match the dimension %lld of embedding model '%.*s'",
+			(long long) json_integer_value(dim), (long long) json_integer_value(mdim),
+			(int) sg_utf8_prefix(emb, 300), emb);
 		goto out;
 	}
 	st = SG_E_NOMEM;
@@ -191,9 +190,8 @@ dataset_default_id(char *buf, size_t len)
 		return false;
 	u[6] = (unsigned char) ((u[6] & 0x0f) | 0x40);
 	u[8] = (unsigned char) ((u[8] & 0x3f) | 0x80);
-	snprintf(buf, len,
-		 "dataset-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2],
-		 u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	snprintf(buf, len, "dataset-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+		 u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 	return true;
 }
 
@@ -228,7 +226,7 @@ build_source(json_t *body, json_t **out, const char **uri, struct sg_err *err)
 		json_array_foreach(rows, i, row)
 			if (!json_is_object(row))
 				return sg_fail(err, SG_E_BAD_REQUEST, "source.rows",
-						      "source.rows[%zu] must be an object", i);
+					       "source.rows[%zu] must be an object", i);
 		*out = json_pack("{s:s, s:o}", "type", "rows", "rows", json_deep_copy(rows));
 	}
 	if (*out == NULL)
@@ -289,8 +287,8 @@ static sg_status
 build_scoring_params(json_t *body, json_t **out, struct sg_err *err)
 {
 	static const char *const types[] = {"llm_as_judge", "regex_parser", "basic", NULL};
-	static const char *const aggs[] = {"average", "weighted_average", "median", "categorical_count", "accuracy",
-					   NULL};
+	static const char *const aggs[] = {"average",           "weighted_average", "median",
+					   "categorical_count", "accuracy",         NULL};
 	json_t *params, *agg = NULL, *regexes = NULL;
 	const char *type, *judge = NULL, *tmpl = NULL;
 	sg_status st;
@@ -312,8 +310,7 @@ build_scoring_params(json_t *body, json_t **out, struct sg_err *err)
 	if (strcmp(type, "llm_as_judge") == 0) {
 		st = sg_json_field_str(params, "judge_model", "params.judge_model", true, &judge, err);
 		if (st == SG_OK)
-			st = sg_json_field_str(params, "prompt_template", "params.prompt_template", false, &tmpl,
-						 err);
+			st = sg_json_field_str(params, "prompt_template", "params.prompt_template", false, &tmpl, err);
 		if (st == SG_OK)
 			st = resources_field_strings(params, "judge_score_regexes", "params.judge_score_regexes", NULL,
 						     &regexes, err);
@@ -340,10 +337,18 @@ out:
 
 static sg_status
 build_scoring_fn(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-	         void *ctx, json_t **out, struct sg_err *err)
+		 void *ctx, json_t **out, struct sg_err *err)
 {
-	static const char *const param_types[] = {"string", "number", "boolean", "array", "object", "json", "union",
-						  "chat_completion_input", "completion_input", "agent_turn_input",
+	static const char *const param_types[] = {"string",
+						  "number",
+						  "boolean",
+						  "array",
+						  "object",
+						  "json",
+						  "union",
+						  "chat_completion_input",
+						  "completion_input",
+						  "agent_turn_input",
 						  NULL};
 	struct common c = {0};
 	json_t *rt, *metadata = NULL, *params = NULL;
@@ -393,7 +398,7 @@ build_benchmark(const struct sg_conf *conf, const struct identity *id, json_t *b
 	st = resources_common_fields(SG_RT_BENCHMARK, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK && strchr(c.identifier, '/') != NULL)
 		st = sg_fail(err, SG_E_BAD_REQUEST, "benchmark_id",
-				    "benchmark_id must not contain '/' (its routes take one path segment)");
+			     "benchmark_id must not contain '/' (its routes take one path segment)");
 	if (st == SG_OK)
 		st = resources_field_ident(body, "dataset_id", "dataset_id", true, &dsid, err);
 	if (st == SG_OK)
@@ -405,7 +410,7 @@ build_benchmark(const struct sg_conf *conf, const struct identity *id, json_t *b
 	json_array_foreach(fns, i, fn) {
 		if (!json_is_string(fn) || !resources_identifier_ok(json_string_value(fn), why, sizeof(why))) {
 			st = sg_fail(err, SG_E_BAD_REQUEST, "scoring_functions", "scoring_functions[%zu] %s", i,
-					    json_is_string(fn) ? why : "must be a string");
+				     json_is_string(fn) ? why : "must be a string");
 			goto out;
 		}
 	}
@@ -438,7 +443,7 @@ out:
 
 static sg_status
 build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *body, resources_lookup_fn lookup,
-	         void *ctx, json_t **out, struct sg_err *err)
+		 void *ctx, json_t **out, struct sg_err *err)
 {
 	struct common c = {0};
 	json_t *ep, *mcp = NULL, *args = NULL;
@@ -473,13 +478,12 @@ build_tool_group(const struct sg_conf *conf, const struct identity *id, json_t *
 	}
 	if (is_mcp && uri == NULL) {
 		sg_fail(err, st, "mcp_endpoint", "mcp_endpoint is required for provider '%s' (%s)",
-			       c.provider->provider_id, MCP_PROVIDER_TYPE);
+			c.provider->provider_id, MCP_PROVIDER_TYPE);
 		goto out;
 	}
 	if (!is_mcp && uri != NULL) {
-		sg_fail(err, st, "mcp_endpoint",
-			       "mcp_endpoint is only accepted for %s providers, and '%s' is %s", MCP_PROVIDER_TYPE,
-			       c.provider->provider_id, c.provider->provider_type);
+		sg_fail(err, st, "mcp_endpoint", "mcp_endpoint is only accepted for %s providers, and '%s' is %s",
+			MCP_PROVIDER_TYPE, c.provider->provider_id, c.provider->provider_type);
 		goto out;
 	}
 	st = SG_E_NOMEM;
@@ -499,12 +503,9 @@ out:
 /* Each type's builder; SG_RT_TOOL has none (tools come with their group). */
 static sg_status (*const builders[SG_RT_COUNT])(const struct sg_conf *, const struct identity *, json_t *,
 						resources_lookup_fn, void *, json_t **, struct sg_err *) = {
-	[SG_RT_MODEL] = build_model,
-	[SG_RT_SHIELD] = build_shield,
-	[SG_RT_VECTOR_DB] = build_vector_db,
-	[SG_RT_DATASET] = build_dataset,
-	[SG_RT_SCORING_FN] = build_scoring_fn,
-	[SG_RT_BENCHMARK] = build_benchmark,
+	[SG_RT_MODEL] = build_model,           [SG_RT_SHIELD] = build_shield,
+	[SG_RT_VECTOR_DB] = build_vector_db,   [SG_RT_DATASET] = build_dataset,
+	[SG_RT_SCORING_FN] = build_scoring_fn, [SG_RT_BENCHMARK] = build_benchmark,
 	[SG_RT_TOOL_GROUP] = build_tool_group,
 };
 
@@ -560,9 +561,10 @@ resources_builtin_tool_defs(const char *provider_type)
 
 		if (provider_type == NULL || strcmp(provider_type, b->provider_type) != 0)
 			continue;
-		params = b->param == NULL ? json_array()
-					  : json_pack("[{s:s, s:s, s:s, s:b, s:n}]", "name", b->param, "parameter_type",
-						      b->param_type, "description", b->param_desc, "required", 1, "default");
+		params = b->param == NULL
+				 ? json_array()
+				 : json_pack("[{s:s, s:s, s:s, s:b, s:n}]", "name", b->param, "parameter_type",
+					     b->param_type, "description", b->param_desc, "required", 1, "default");
 		def = json_pack("{s:s, s:s, s:o, s:n}", "name", b->name, "description", b->description, "parameters",
 				params, "metadata");
 		if (def == NULL || json_array_append_new(defs, def) != 0) {
@@ -600,24 +602,23 @@ resources_tools_from_defs(const json_t *group, const json_t *defs, sg_status fai
 			const char *nm = json_is_string(name) ? json_string_value(name) : "";
 
 			st = sg_fail(err, fail_status, "mcp_endpoint", "the tool name '%.*s' %s",
-					    (int) sg_utf8_prefix(nm, 64), nm, json_is_string(name) ? why : "is missing");
+				     (int) sg_utf8_prefix(nm, 64), nm, json_is_string(name) ? why : "is missing");
 			goto out;
 		}
 		if (json_object_get(seen, json_string_value(name)) != NULL) {
 			st = sg_fail(err, fail_status, "mcp_endpoint", "the tool '%.*s' is listed twice",
-					    (int) sg_utf8_prefix(json_string_value(name), 300), json_string_value(name));
+				     (int) sg_utf8_prefix(json_string_value(name), 300), json_string_value(name));
 			goto out;
 		}
 		if (json_object_set_new(seen, json_string_value(name), json_true()) != 0)
 			goto out;
 		tool = json_pack("{s:O, s:O, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "identifier", name,
 				 "provider_resource_id", name, "provider_id", pid, "type",
-				 registry_type_name(SG_RT_TOOL),
-				 "access_attributes", json_deep_copy(json_object_get(group, "access_attributes")),
-				 "toolgroup_id", gid, "tool_host", host, "description",
-				 json_is_string(desc) ? json_string_value(desc) : "", "parameters",
-				 json_is_array(params) ? json_deep_copy(params) : json_array(), "metadata",
-				 json_is_object(meta) ? json_deep_copy(meta) : json_null());
+				 registry_type_name(SG_RT_TOOL), "access_attributes",
+				 json_deep_copy(json_object_get(group, "access_attributes")), "toolgroup_id", gid,
+				 "tool_host", host, "description", json_is_string(desc) ? json_string_value(desc) : "",
+				 "parameters", json_is_array(params) ? json_deep_copy(params) : json_array(),
+				 "metadata", json_is_object(meta) ? json_deep_copy(meta) : json_null());
 		if (tool == NULL || json_array_append_new(out, tool) != 0)
 			goto out;
 	}

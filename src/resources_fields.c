@@ -45,8 +45,8 @@ static const struct rtype_info {
 
 /* Llama Stack's API names, as the config keys its providers. */
 static const char *const api_names[SG_API_COUNT] = {
-	[SG_API_INFERENCE] = "inference", [SG_API_SAFETY] = "safety",   [SG_API_VECTOR_IO] = "vector_io",
-	[SG_API_DATASETIO] = "datasetio", [SG_API_SCORING] = "scoring", [SG_API_EVAL] = "eval",
+	[SG_API_INFERENCE] = "inference",       [SG_API_SAFETY] = "safety",   [SG_API_VECTOR_IO] = "vector_io",
+	[SG_API_DATASETIO] = "datasetio",       [SG_API_SCORING] = "scoring", [SG_API_EVAL] = "eval",
 	[SG_API_TOOL_RUNTIME] = "tool_runtime",
 };
 
@@ -133,7 +133,7 @@ resources_field_enum(json_t *obj, const char *key, const char *name, bool requir
 		used += (size_t) n;
 	}
 	return sg_fail(err, SG_E_BAD_REQUEST, name, "%s must be one of %s, not '%.*s'", name, list,
-			      (int) sg_utf8_prefix(*out, 64), *out);
+		       (int) sg_utf8_prefix(*out, 64), *out);
 }
 
 /* A copy of the optional object obj[key]; when absent {} (empty_default) or null.  New reference in *out. */
@@ -174,10 +174,9 @@ resources_field_strings(json_t *obj, const char *key, const char *name, const ch
 			ok = strcmp(json_string_value(e), allowed[k]) == 0;
 		if (!ok)
 			return sg_fail(err, SG_E_BAD_REQUEST, name,
-					      "%s[%zu] must be one of 'average', 'weighted_average', 'median', "
-					      "'categorical_count', 'accuracy', not '%.*s'",
-					      name, i, (int) sg_utf8_prefix(json_string_value(e), 64),
-					      json_string_value(e));
+				       "%s[%zu] must be one of 'average', 'weighted_average', 'median', "
+				       "'categorical_count', 'accuracy', not '%.*s'",
+				       name, i, (int) sg_utf8_prefix(json_string_value(e), 64), json_string_value(e));
 	}
 	*out = v ? json_deep_copy(v) : json_array();
 	if (*out == NULL)
@@ -238,8 +237,8 @@ provider_count(const struct sg_conf *conf, enum sg_api api, const struct sg_prov
  * configured providers, never a Python repr.
  */
 static sg_status
-pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pick mode,
-	      const struct sg_provider **out, struct sg_err *err)
+pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pick mode, const struct sg_provider **out,
+	      struct sg_err *err)
 {
 	char list[256];
 	const char *given;
@@ -254,25 +253,23 @@ pick_provider(const struct sg_conf *conf, enum sg_api api, json_t *body, enum pi
 	resources_provider_list(conf, api, list, sizeof(list));
 	if (given == NULL && mode == PICK_REQUIRED)
 		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
-				      "provider_id is required (configured %s providers: %s)", api_names[api], list);
+			       "provider_id is required (configured %s providers: %s)", api_names[api], list);
 	if (given != NULL) {
 		*out = conf_provider(conf, api, given);
 		if (*out == NULL)
 			return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
-					      "provider_id '%.*s' is not a configured %s provider (configured %s providers: "
-					      "%s)",
-					      (int) sg_utf8_prefix(given, 64), given, api_names[api], api_names[api],
-					      list);
+				       "provider_id '%.*s' is not a configured %s provider (configured %s providers: "
+				       "%s)",
+				       (int) sg_utf8_prefix(given, 64), given, api_names[api], api_names[api], list);
 		return SG_OK;
 	}
 	n = provider_count(conf, api, &first);
 	if (n == 0)
-		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id", "no %s provider is configured",
-				      api_names[api]);
+		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id", "no %s provider is configured", api_names[api]);
 	if (n > 1 && mode == PICK_ONLY)
 		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
-				      "provider_id is required when several %s providers are configured (configured: %s)",
-				      api_names[api], list);
+			       "provider_id is required when several %s providers are configured (configured: %s)",
+			       api_names[api], list);
 	if (n > 1)
 		log_debug("no provider_id given; using the first %s provider '%s'", api_names[api], first->provider_id);
 	*out = first;
@@ -321,9 +318,9 @@ resources_dataset_provider(const struct sg_conf *conf, json_t *body, const char 
 		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id", "no datasetio provider is configured");
 	resources_provider_list(conf, SG_API_DATASETIO, list, sizeof(list));
 	return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",
-			      "provider_id is required: no %s provider is configured for this source (configured datasetio "
-			      "providers: %s)",
-			      want, list);
+		       "provider_id is required: no %s provider is configured for this source (configured datasetio "
+		       "providers: %s)",
+		       want, list);
 }
 
 /* ---- access attributes and the common fields ---- */
@@ -355,7 +352,7 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 		if (anonymous) {
 			acl_attrs_free(&a);
 			return sg_fail(err, SG_E_FORBIDDEN, "access_attributes",
-					      "an anonymous caller cannot give access_attributes: its objects have none");
+				       "an anonymous caller cannot give access_attributes: its objects have none");
 		}
 		if (!admin && !acl_attrs_within(&a, &id->attrs, why, sizeof(why))) {
 			acl_attrs_free(&a);
@@ -366,8 +363,8 @@ resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct 
 	} else if (given != NULL && !admin && !anonymous && has_attrs) {
 		/* An explicit null asks for no ACL: visible to everyone, beyond the caller's own attributes. */
 		return sg_fail(err, SG_E_FORBIDDEN, "access_attributes",
-				      "only an admin may register an object without access_attributes (visible to every "
-				      "caller)");
+			       "only an admin may register an object without access_attributes (visible to every "
+			       "caller)");
 	} else if (given == NULL && !anonymous && has_attrs) {
 		*out = acl_attrs_to_json(&id->attrs);
 	} else {
@@ -442,7 +439,7 @@ resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, con
 
 	if (st == SG_E_NOT_FOUND)
 		return sg_fail(err, SG_E_BAD_REQUEST, param, "%s: %s '%.*s' not found", param, registry_type_label(t),
-				      (int) sg_utf8_prefix(identifier, 300), identifier);
+			       (int) sg_utf8_prefix(identifier, 300), identifier);
 	if (st != SG_OK && err->msg[0] == '\0')
 		return sg_fail(err, st, NULL, "the registry is unavailable");
 	return st;

@@ -84,8 +84,7 @@ sg_status resources_dataset_provider(const struct sg_conf *conf, json_t *body, c
  *    the default anyway); anyone else 403.
  * 403s name access_attributes and never depend on the registry.
  */
-sg_status resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct sg_err *err)
-	SG_MUST_CHECK;
+sg_status resources_acl_for(const struct identity *id, json_t *body, json_t **out, struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * A new object with the Resource fields in the API's order: identifier,

@@ -18,7 +18,10 @@
 #include "route.h"
 #include "usage.h"
 
-#define R(m, p, h, a, api, f) {m, p, h, a, api, f}
+#define R(m, p, h, a, api, f)      \
+	{                          \
+		m, p, h, a, api, f \
+	}
 
 static const struct route routes[] = {
 	R(SG_GET, "/v1/health", inspect_health, 0, "inspect", SG_ROUTE_PUBLIC),
@@ -61,8 +64,8 @@ static const struct route routes[] = {
 
 	R(SG_GET, "/v1/scoring-functions", resources_list, SG_RT_SCORING_FN, "scoring_functions", 0),
 	R(SG_POST, "/v1/scoring-functions", resources_register, SG_RT_SCORING_FN, "scoring_functions", 0),
-	R(SG_GET, "/v1/scoring-functions/{scoring_fn_id:path}", resources_get, SG_RT_SCORING_FN,
-	  "scoring_functions", 0),
+	R(SG_GET, "/v1/scoring-functions/{scoring_fn_id:path}", resources_get, SG_RT_SCORING_FN, "scoring_functions",
+	  0),
 	R(SG_DELETE, "/v1/scoring-functions/{scoring_fn_id:path}", resources_unregister, SG_RT_SCORING_FN,
 	  "scoring_functions", 0),
 
@@ -114,14 +117,13 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1alpha/eval/benchmarks/{benchmark_id}/evaluations", resources_not_implemented, 0, "eval", 0),
 	R(SG_POST, "/v1alpha/eval/benchmarks/{benchmark_id}/jobs", resources_not_implemented, 0, "eval", 0),
 
-	/* The data-plane APIs of llama-stack-client 0.7 that stackgate does not serve: 501 naming the route. */
-#define DATA_PLANE(prefix, api)                                                        \
-	R(SG_GET, prefix, compat_data_plane, 0, api, 0),                               \
-	R(SG_POST, prefix, compat_data_plane, 0, api, 0),                              \
-	R(SG_GET, prefix "/{path:path}", compat_data_plane, 0, api, 0),                \
-	R(SG_POST, prefix "/{path:path}", compat_data_plane, 0, api, 0),               \
-	R(SG_PUT, prefix "/{path:path}", compat_data_plane, 0, api, 0),                \
-	R(SG_DELETE, prefix "/{path:path}", compat_data_plane, 0, api, 0)
+/* The data-plane APIs of llama-stack-client 0.7 that stackgate does not serve: 501 naming the route. */
+#define DATA_PLANE(prefix, api)                                                                            \
+	R(SG_GET, prefix, compat_data_plane, 0, api, 0), R(SG_POST, prefix, compat_data_plane, 0, api, 0), \
+		R(SG_GET, prefix "/{path:path}", compat_data_plane, 0, api, 0),                            \
+		R(SG_POST, prefix "/{path:path}", compat_data_plane, 0, api, 0),                           \
+		R(SG_PUT, prefix "/{path:path}", compat_data_plane, 0, api, 0),                            \
+		R(SG_DELETE, prefix "/{path:path}", compat_data_plane, 0, api, 0)
 	DATA_PLANE("/v1/responses", "responses"),
 	DATA_PLANE("/v1/conversations", "conversations"),
 	DATA_PLANE("/v1/files", "files"),

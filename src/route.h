@@ -21,8 +21,8 @@ struct route {
 	enum sg_method method;
 	const char *pattern;
 	route_handler_fn handler;
-	int arg;                 /* handler-specific, e.g. the resource type */
-	const char *api;         /* Llama Stack API name for inspect/routes: "models", "inference", … */
+	int arg;         /* handler-specific, e.g. the resource type */
+	const char *api; /* Llama Stack API name for inspect/routes: "models", "inference", … */
 	unsigned flags;
 };
 

@@ -186,8 +186,11 @@ static const char simpleqa_template[] =
 #define JUDGE_MODEL "meta-llama/Llama-3.1-405B-Instruct"
 #define BRAINTRUST_SEE "See: github.com/braintrustdata/autoevals"
 /* A braintrust scorer: named name (identifier "braintrust::<name>"), basic params, averaged. */
-#define BRAINTRUST(name, description) \
-	{"inline::braintrust", "braintrust::" name, description, name, "basic", "average", NULL, false, NULL, NULL}
+#define BRAINTRUST(name, description)                                                                                \
+	{                                                                                                            \
+		"inline::braintrust", "braintrust::" name, description, name, "basic", "average", NULL, false, NULL, \
+			NULL                                                                                         \
+	}
 
 /* One ScoringFn of the seed.  Every built-in one returns NumberType. */
 static const struct builtin_fn {
@@ -215,8 +218,8 @@ static const struct builtin_fn {
 	 "regex-parser-math-response", "regex_parser", "accuracy", math_answer_regexes, false, NULL, NULL},
 	{"inline::basic", "basic::bfcl", "BFCL complex scoring", "bfcl", "basic", "accuracy", NULL, false, NULL, NULL},
 	{"inline::basic", "basic::ifeval",
-	 "Eval intruction follow capacity by checkping how many instructions can be followed in each example",
-	 "ifeval", "basic", "weighted_average", NULL, false, NULL, NULL},
+	 "Eval intruction follow capacity by checkping how many instructions can be followed in each example", "ifeval",
+	 "basic", "weighted_average", NULL, false, NULL, NULL},
 	{"inline::basic", "basic::docvqa", "DocVQA Visual Question & Answer scoring function", "docvqa", "basic",
 	 "accuracy", NULL, false, NULL, NULL},
 
@@ -225,8 +228,8 @@ static const struct builtin_fn {
 	{"inline::llm-as-judge", "llm-as-judge::405b-simpleqa",
 	 "Llm As Judge Scoring Function for SimpleQA Benchmark "
 	 "(https://github.com/openai/simple-evals/blob/main/simpleqa_eval.py)",
-	 "llm-as-judge-405b-simpleqa", "llm_as_judge", "categorical_count", simpleqa_score_regexes, false,
-	 JUDGE_MODEL, simpleqa_template},
+	 "llm-as-judge-405b-simpleqa", "llm_as_judge", "categorical_count", simpleqa_score_regexes, false, JUDGE_MODEL,
+	 simpleqa_template},
 
 	BRAINTRUST("factuality",
 		   "Test output factuality against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE),
@@ -239,13 +242,15 @@ static const struct builtin_fn {
 		   "Test output similarity against expected value using Braintrust LLM scorer. " BRAINTRUST_SEE),
 	BRAINTRUST("faithfulness",
 		   "Test output faithfulness to the input query using Braintrust LLM scorer. " BRAINTRUST_SEE),
-	BRAINTRUST("context-entity-recall",
-		   "Evaluates how well the context captures the named entities present in the reference answer. "
-		   BRAINTRUST_SEE),
-	BRAINTRUST("context-precision",
-		   "Measures how much of the provided context is actually relevant to answering the question. " BRAINTRUST_SEE),
-	BRAINTRUST("context-recall",
-		   "Evaluates how well the context covers the information needed to answer the question. " BRAINTRUST_SEE),
+	BRAINTRUST(
+		"context-entity-recall",
+		"Evaluates how well the context captures the named entities present in the reference answer. " BRAINTRUST_SEE),
+	BRAINTRUST(
+		"context-precision",
+		"Measures how much of the provided context is actually relevant to answering the question. " BRAINTRUST_SEE),
+	BRAINTRUST(
+		"context-recall",
+		"Evaluates how well the context covers the information needed to answer the question. " BRAINTRUST_SEE),
 	BRAINTRUST("context-relevancy",
 		   "Assesses how relevant the provided context is to the given question. " BRAINTRUST_SEE),
 };

@@ -17,6 +17,8 @@
 #define SG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define SG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The table is aligned by hand: */
+/* clang-format off */
 /*        name                 HTTP  OpenAI error type          */
 #define SG_STATUS_TABLE(X)                                            \
 	X(SG_OK,                  200, NULL)                          \
@@ -39,12 +41,13 @@
 	X(SG_E_UNAVAILABLE,       503, "service_unavailable_error")   \
 	X(SG_E_GATEWAY_TIMEOUT,   504, "timeout_error")               \
 	X(SG_E_UPSTREAM,          0,   "upstream_error") /* status taken from the upstream reply */
+/* clang-format on */
 
 enum sg_status {
 #define SG_X_ENUM(name, http, type) name,
 	SG_STATUS_TABLE(SG_X_ENUM)
 #undef SG_X_ENUM
-	SG_STATUS_COUNT
+		SG_STATUS_COUNT
 };
 typedef enum sg_status sg_status;
 
@@ -96,8 +99,7 @@ struct sg_err {
  */
 sg_status sg_fail(struct sg_err *e, sg_status st, const char *param, const char *fmt, ...) SG_PRINTF(4, 5);
 /* sg_fail() with a va_list. */
-sg_status sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap)
-	SG_PRINTF(4, 0);
+sg_status sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap) SG_PRINTF(4, 0);
 /* Records the log-only detail in e (NULL: nothing). */
 void sg_err_detail(struct sg_err *e, const char *fmt, ...) SG_PRINTF(2, 3);
 /*

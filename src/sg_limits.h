@@ -73,19 +73,19 @@ struct sg_conf;
 enum limits_period { LIMITS_MINUTE, LIMITS_DAY, LIMITS_MONTH, LIMITS_PERIODS };
 
 /* Why a request got 429, for limits_rejected_total. */
-#define LIMITS_REASONS(X) \
-	X(LIMITS_R_RESERVE, "reserved_threads") \
+#define LIMITS_REASONS(X)                        \
+	X(LIMITS_R_RESERVE, "reserved_threads")  \
 	X(LIMITS_R_CONCURRENT, "max_concurrent") \
-	X(LIMITS_R_RPM, "rpm") \
-	X(LIMITS_R_TPM, "tpm") \
-	X(LIMITS_R_DAY, "tokens_per_day") \
+	X(LIMITS_R_RPM, "rpm")                   \
+	X(LIMITS_R_TPM, "tpm")                   \
+	X(LIMITS_R_DAY, "tokens_per_day")        \
 	X(LIMITS_R_MONTH, "tokens_per_month")
 
 enum limits_reason {
 #define LIMITS_X_ENUM(e, s) e,
 	LIMITS_REASONS(LIMITS_X_ENUM)
 #undef LIMITS_X_ENUM
-	LIMITS_REASON_COUNT
+		LIMITS_REASON_COUNT
 };
 
 /* The reason's name ("rpm"), or NULL out of range. */

@@ -52,7 +52,7 @@
 #define YOUNG_US (2 * 1000000)
 
 struct slot {
-	pid_t pid;          /* 0: empty */
+	pid_t pid; /* 0: empty */
 	int generation;
 	int64_t started_us;
 	int backoff_ms;     /* next respawn delay after a young death */
@@ -373,8 +373,10 @@ reload(struct sg_conf *conf, int fd, const char *listen_path)
 		return conf;
 	}
 	if (strcmp(nc->listen, listen_path) != 0)
-		log_warn("server.socket changed to %s: a restart is needed for that; still "
-			 "listening on %s", nc->listen, listen_path);
+		log_warn(
+			"server.socket changed to %s: a restart is needed for that; still "
+			"listening on %s",
+			nc->listen, listen_path);
 	free(nc->listen);
 	nc->listen = sg_strdup(listen_path);
 	log_set_level_name(nc->log_level);

@@ -174,7 +174,7 @@ usage_format_ts(int64_t us, char *buf, size_t len)
 
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t wake;   /* the writer: a batch is ready, or stop */
+	pthread_cond_t wake; /* the writer: a batch is ready, or stop */
 	struct usage_row *rows;
 	size_t cap, head, count;
 	bool running, stopping;
@@ -225,8 +225,8 @@ static const char insert_head[] =
 	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
 	" upstream_status, cost) VALUES ";
 static const char *const col_types[NCOLS] = {
-	"timestamptz", "text", "text", "text", "text", "text", "text", "int", "bool",
-	"bigint", "bigint", "bigint", "bool", "float8", "float8", "float8", "int", "numeric",
+	"timestamptz", "text",   "text",   "text", "text",   "text",   "text",   "int", "bool",
+	"bigint",      "bigint", "bigint", "bool", "float8", "float8", "float8", "int", "numeric",
 };
 
 /* One row's parameter texts that are not borrowed from the row. */
@@ -240,7 +240,7 @@ struct writer {
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
 	bool down_logged;      /* the outage has been logged once */
 	struct sg_buf sql;
-	size_t sql_rows;       /* the row count sql was built for */
+	size_t sql_rows; /* the row count sql was built for */
 	const char **params;
 	struct row_text *texts;
 };
@@ -338,8 +338,8 @@ writer_maintain(struct writer *w)
 	if (ok) {
 		w->maintained_us = sg_now_us();
 		if (atoi(PQgetvalue(res, 0, 0)) > 0)
-			log_info("usage: dropped %s day partitions past the retention of %s days", PQgetvalue(res, 0, 0),
-				 days);
+			log_info("usage: dropped %s day partitions past the retention of %s days",
+				 PQgetvalue(res, 0, 0), days);
 	}
 	PQclear(res);
 	return ok;
@@ -411,7 +411,8 @@ writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
 	}
 	if (st == SG_E_BAD_REQUEST || st == SG_E_CONFLICT) {
 		/* Refused for what the rows hold (data, constraint): waiting would block the queue for good. */
-		log_warn("usage: PostgreSQL refused %zu rows (SQLSTATE %s): they are dropped", n, state[0] ? state : "none");
+		log_warn("usage: PostgreSQL refused %zu rows (SQLSTATE %s): they are dropped", n,
+			 state[0] ? state : "none");
 		count_dropped(n);
 		st = SG_OK;
 	}

@@ -47,22 +47,22 @@
 
 /* One usage_log row, self-contained (fixed-size text: a copy is a memcpy). */
 struct usage_row {
-	int64_t ts_us;          /* the request's start, µs since the epoch */
+	int64_t ts_us; /* the request's start, µs since the epoch */
 	char request_id[64];
-	char principal[512];    /* "" for anonymous (NULL in the table) */
-	char key_id[72];        /* "" for none */
+	char principal[512]; /* "" for anonymous (NULL in the table) */
+	char key_id[72];     /* "" for none */
 	char model[256];
 	char provider_id[128];
 	char route[128];
-	const char *kind;       /* static */
+	const char *kind; /* static */
 	int status;
 	bool streamed, estimated;
 	int64_t prompt_tokens, completion_tokens, total_tokens;
 	int64_t latency_us;
-	int64_t ttft_us;        /* 0: none (NULL) */
-	int64_t upstream_us;    /* meaningful when upstream_called */
+	int64_t ttft_us;     /* 0: none (NULL) */
+	int64_t upstream_us; /* meaningful when upstream_called */
 	bool upstream_called;
-	int upstream_status;    /* 0: none (NULL) */
+	int upstream_status; /* 0: none (NULL) */
 	bool priced;
 	double cost;
 };
@@ -92,7 +92,6 @@ uint64_t usage_rows_dropped_total(void);
  * UTF-8 character boundary).
  */
 void usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct usage_row *row);
-
 
 /*
  * A model's prices per million tokens: metadata.input_cost_per_mtok and

@@ -145,8 +145,9 @@ out:
 static void
 cli_usage(FILE *f)
 {
-	fprintf(f, "usage: stackgate usage [--principal P] [--model M] [--since YYYY-MM-DD] [--json]\n"
-		   "  usage per UTC day, principal and model (the usage_daily view)\n");
+	fprintf(f,
+		"usage: stackgate usage [--principal P] [--model M] [--since YYYY-MM-DD] [--json]\n"
+		"  usage per UTC day, principal and model (the usage_daily view)\n");
 }
 
 /* Parses the arguments after "usage" into f, *json and *help; SG_E_BAD_REQUEST with the reason in err. */

@@ -81,8 +81,8 @@ respond_error(struct request *r, sg_status st)
 	if (st == SG_E_NOMEM || st == SG_E_INTERNAL)
 		msg = r->err.msg[0] ? r->err.msg : "internal error";
 	sg_status_code(st, code, sizeof(code));
-	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st),
-			 "param", r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
+	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st), "param",
+			 r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;
 	/*
 	 * Not on nginx's auth subrequest: auth_request copies a subrequest's WWW-Authenticate into the 401 and the
@@ -94,8 +94,9 @@ respond_error(struct request *r, sg_status st)
 		http_respond(r, status, "application/json", text, strlen(text));
 	} else {
 		/* Only memory can fail here (sg_fail stores valid UTF-8): a body that needs none. */
-		static const char fallback[] = "{\"error\":{\"message\":\"internal error\",\"type\":\"internal_error\","
-					       "\"param\":null,\"code\":\"internal\"},\"detail\":\"internal error\"}";
+		static const char fallback[] =
+			"{\"error\":{\"message\":\"internal error\",\"type\":\"internal_error\","
+			"\"param\":null,\"code\":\"internal\"},\"detail\":\"internal error\"}";
 
 		http_respond(r, 500, "application/json", fallback, sizeof(fallback) - 1);
 	}
@@ -379,8 +380,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 		atomic_fetch_add(&live_threads, 1);
 		if (pthread_create(&threads[i], &attr, accept_thread, NULL) != 0) {
 			atomic_fetch_sub(&live_threads, 1);
-			log_error("pthread_create: %s (started %d of %d threads)", strerror(errno), i,
-				  conf->threads);
+			log_error("pthread_create: %s (started %d of %d threads)", strerror(errno), i, conf->threads);
 			break;
 		}
 		started++;

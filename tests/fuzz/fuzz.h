@@ -23,15 +23,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * A broken invariant: say which and abort, so libFuzzer saves the input as a
  * crash and the regression runner fails on it.
  */
-#define FUZZ_CHECK(cond, ...)                                                                  \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "fuzz: %s:%d: invariant failed: %s: ", __FILE__, __LINE__, \
-				#cond);                                                        \
-			fprintf(stderr, __VA_ARGS__);                                          \
-			fputc('\n', stderr);                                                   \
-			abort();                                                               \
-		}                                                                              \
+#define FUZZ_CHECK(cond, ...)                                                                              \
+	do {                                                                                               \
+		if (!(cond)) {                                                                             \
+			fprintf(stderr, "fuzz: %s:%d: invariant failed: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                                                      \
+			fputc('\n', stderr);                                                               \
+			abort();                                                                           \
+		}                                                                                          \
 	} while (0)
 
 /* A NUL-terminated copy of buf[0..len); aborts when memory runs out (not a finding). */

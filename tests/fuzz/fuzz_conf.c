@@ -100,12 +100,14 @@ check_masked(const json_t *orig, const json_t *masked)
 		/* Only a URL's userinfo may change: PREFIX "********" "@" REST, PREFIX and "@" REST taken from orig. */
 		const char *o = json_string_value(orig), *m = json_string_value(masked);
 		const char *star = m != NULL ? strstr(m, "********@") : NULL;
-		size_t olen = strlen(o), pre = star != NULL ? (size_t) (star - m) : 0, rest = star != NULL ? strlen(star + 8) : 0;
+		size_t olen = strlen(o), pre = star != NULL ? (size_t) (star - m) : 0,
+		       rest = star != NULL ? strlen(star + 8) : 0;
 
 		FUZZ_CHECK(star != NULL && strstr(o, "://") != NULL && pre < olen && memcmp(m, o, pre) == 0 &&
 				   rest <= olen - pre && strcmp(star + 8, o + olen - rest) == 0,
 			   "a string other than a URL's userinfo changed in the masked copy");
-		FUZZ_CHECK(strstr(m, "://") != NULL && strstr(m, "://") < star, "the masked userinfo is not after \"://\"");
+		FUZZ_CHECK(strstr(m, "://") != NULL && strstr(m, "://") < star,
+			   "the masked userinfo is not after \"://\"");
 		return;
 	}
 	FUZZ_CHECK(json_equal(orig, masked), "a non-secret value changed in the masked copy");
@@ -141,7 +143,8 @@ check_errors(const char *errors, const char *name, size_t lines)
 		unsigned long line, col, dropped;
 		char *end;
 
-		FUZZ_CHECK(strncmp(p, name, nlen) == 0 && p[nlen] == ':', "an error line lacks the file name: %.200s", p);
+		FUZZ_CHECK(strncmp(p, name, nlen) == 0 && p[nlen] == ':', "an error line lacks the file name: %.200s",
+			   p);
 		q = p + nlen + 1;
 		if (*q == ' ') {
 			if (strncmp(q, " out of memory\n", 15) == 0) {
@@ -149,18 +152,20 @@ check_errors(const char *errors, const char *name, size_t lines)
 				trailer = 2;
 			} else {
 				dropped = strtoul(q + 1, &end, 10);
-				FUZZ_CHECK(isdigit((unsigned char) q[1]) && strncmp(end, " more problems not shown\n", 25) == 0,
+				FUZZ_CHECK(isdigit((unsigned char) q[1]) &&
+						   strncmp(end, " more problems not shown\n", 25) == 0,
 					   "an error line lacks a line number: %.200s", p);
 				FUZZ_CHECK(trailer == 0 && dropped >= 1 && positioned == CONFPOS_MAX_PROBLEMS,
-					   "'%lu more problems' after %zu problems, trailer %d", dropped, positioned, trailer);
+					   "'%lu more problems' after %zu problems, trailer %d", dropped, positioned,
+					   trailer);
 				trailer = 1;
 			}
 		} else {
 			FUZZ_CHECK(trailer == 0, "a positioned line after a trailer: %.200s", p);
 			FUZZ_CHECK(isdigit((unsigned char) *q), "an error line lacks a line number: %.200s", p);
 			line = strtoul(q, &end, 10);
-			FUZZ_CHECK(*end == ':' && isdigit((unsigned char) end[1]), "an error line lacks a column: %.200s",
-				   p);
+			FUZZ_CHECK(*end == ':' && isdigit((unsigned char) end[1]),
+				   "an error line lacks a column: %.200s", p);
 			col = strtoul(end + 1, &end, 10);
 			FUZZ_CHECK(end[0] == ':' && end[1] == ' ' && end[2] != '\0' && end[2] != '\n',
 				   "an error line lacks a message: %.200s", p);
@@ -217,12 +222,14 @@ check_conf(const struct sg_conf *c)
 			   "provider %zu lacks an id or a type", i);
 		FUZZ_CHECK(conf_provider(c, p->api, p->provider_id) == p,
 			   "conf_provider does not find provider '%s' (a duplicate id?)", p->provider_id);
-		FUZZ_CHECK(p->openai_compat == provider_is_openai_compat(p->provider_type) || p->api != SG_API_INFERENCE,
+		FUZZ_CHECK(p->openai_compat == provider_is_openai_compat(p->provider_type) ||
+				   p->api != SG_API_INFERENCE,
 			   "openai_compat of '%s' disagrees with its type", p->provider_id);
 		if (p->openai_compat && p->api == SG_API_INFERENCE) {
 			size_t n;
 
-			FUZZ_CHECK(p->base_url != NULL, "OpenAI-compatible provider '%s' has no base_url", p->provider_id);
+			FUZZ_CHECK(p->base_url != NULL, "OpenAI-compatible provider '%s' has no base_url",
+				   p->provider_id);
 			n = strlen(p->base_url);
 			FUZZ_CHECK(n > 0 && p->base_url[n - 1] != '/', "base_url '%s' ends with '/'", p->base_url);
 			FUZZ_CHECK(strncmp(p->base_url, "http://", 7) == 0 || strncmp(p->base_url, "https://", 8) == 0,

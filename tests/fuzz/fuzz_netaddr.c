@@ -311,8 +311,8 @@ check_allow_own(const struct netaddr_url *u, const struct ref *r)
 		entry_write(e, sizeof(e), u->host, u->ipv6, u->port);
 		snprintf(url, sizeof(url), "%s://%s/", u->https ? "https" : "http", e);
 		FUZZ_CHECK(netaddr_parse_url(url, &again, why, sizeof(why)) == SG_OK &&
-				   strcmp(again.host, u->host) == 0 && again.port == u->port && again.https == u->https &&
-				   again.numeric == u->numeric && again.ipv6 == u->ipv6,
+				   strcmp(again.host, u->host) == 0 && again.port == u->port &&
+				   again.https == u->https && again.numeric == u->numeric && again.ipv6 == u->ipv6,
 			   "%s does not parse to what it was written from", url);
 	}
 	/* The host as the URL wrote it ("0x7f.1", "Example.COM.", "[0::1]"), with the port. */
@@ -415,7 +415,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   json_array_append_new(list, json_null()) == 0,
 			   "out of memory");
 		for (size_t i = 0; i < nentries; i++) {
-			FUZZ_CHECK(json_array_append_new(list, json_stringn_nocheck(entries[i], strlen(entries[i]))) == 0,
+			FUZZ_CHECK(json_array_append_new(list, json_stringn_nocheck(entries[i], strlen(entries[i]))) ==
+					   0,
 				   "out of memory");
 			any = any || allowed_by(&u, entries[i]);
 		}

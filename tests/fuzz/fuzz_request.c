@@ -123,9 +123,9 @@ static struct identity alice;
 
 /* The API whose providers serve each resource type (resources.c's table, restated). */
 static const enum sg_api rtype_api[SG_RT_COUNT] = {
-	[SG_RT_MODEL] = SG_API_INFERENCE,	[SG_RT_SHIELD] = SG_API_SAFETY,
-	[SG_RT_VECTOR_DB] = SG_API_VECTOR_IO,	[SG_RT_DATASET] = SG_API_DATASETIO,
-	[SG_RT_SCORING_FN] = SG_API_SCORING,	[SG_RT_BENCHMARK] = SG_API_EVAL,
+	[SG_RT_MODEL] = SG_API_INFERENCE,         [SG_RT_SHIELD] = SG_API_SAFETY,
+	[SG_RT_VECTOR_DB] = SG_API_VECTOR_IO,     [SG_RT_DATASET] = SG_API_DATASETIO,
+	[SG_RT_SCORING_FN] = SG_API_SCORING,      [SG_RT_BENCHMARK] = SG_API_EVAL,
 	[SG_RT_TOOL_GROUP] = SG_API_TOOL_RUNTIME, [SG_RT_TOOL] = SG_API_TOOL_RUNTIME,
 };
 
@@ -218,12 +218,12 @@ check_route(const char *path, enum sg_method method)
 			FUZZ_CHECK(arg == NULL, "literal route '%s' gave an argument", rt->pattern);
 		else
 			FUZZ_CHECK(arg != NULL && strlen(arg) == alen && memcmp(arg, path + astart, alen) == 0,
-				   "route '%s' on '%s' gave the argument '%s'", rt->pattern, path, arg ? arg : "(null)");
+				   "route '%s' on '%s' gave the argument '%s'", rt->pattern, path,
+				   arg ? arg : "(null)");
 	}
 	route_allow_string(allowed, allow, sizeof(allow));
 	FUZZ_CHECK(strlen(allow) < sizeof(allow), "route_allow_string overflowed");
-	FUZZ_CHECK((allowed == 0) == (allow[0] == '\0'),
-		   "Allow '%s' for methods %#x", allow, allowed);
+	FUZZ_CHECK((allowed == 0) == (allow[0] == '\0'), "Allow '%s' for methods %#x", allow, allowed);
 	free(arg);
 }
 
@@ -352,8 +352,8 @@ check_acl_json(const json_t *aa)
 	memset(&c, 0, sizeof(c));
 	st = acl_attrs_from_json(aa, &a, err, sizeof(err));
 	if (st != SG_OK) {
-		FUZZ_CHECK(st == SG_E_BAD_REQUEST && err[0] != '\0', "acl_attrs_from_json failed (%d) without a message",
-			   (int) st);
+		FUZZ_CHECK(st == SG_E_BAD_REQUEST && err[0] != '\0',
+			   "acl_attrs_from_json failed (%d) without a message", (int) st);
 		FUZZ_CHECK(!a.present, "a rejected ACL is left present");
 		acl_attrs_free(&a);
 		return;
@@ -382,9 +382,11 @@ check_acl_json(const json_t *aa)
 		}
 		FUZZ_CHECK(acl_check(&a, &alice.attrs) == acl_check(&c, &alice.attrs), "the copy decides differently");
 		if (!any_set)
-			FUZZ_CHECK(acl_check(&a, &alice.attrs), "an all-null ACL must be visible to a caller with attributes");
+			FUZZ_CHECK(acl_check(&a, &alice.attrs),
+				   "an all-null ACL must be visible to a caller with attributes");
 		/* A caller holding exactly the ACL's values sees the object unless a category is []. */
-		FUZZ_CHECK(!any_set || acl_check(&a, &a) == all_nonempty, "a caller equal to the ACL is decided wrongly");
+		FUZZ_CHECK(!any_set || acl_check(&a, &a) == all_nonempty,
+			   "a caller equal to the ACL is decided wrongly");
 	}
 	json_decref(j1);
 	json_decref(j2);
@@ -427,8 +429,9 @@ fuzz_lookup(void *vctx, enum sg_rtype t, const char *identifier, json_t **out)
 	if (t == SG_RT_MODEL) {
 		bool llm = strstr(identifier, "llm") != NULL, nodim = strstr(identifier, "nodim") != NULL;
 
-		*out = json_pack("{s:s, s:s, s:s, s:s, s:n, s:o, s:s}", "identifier", identifier, "provider_resource_id",
-				 identifier, "provider_id", "vllm", "type", "model", "access_attributes", "metadata",
+		*out = json_pack("{s:s, s:s, s:s, s:s, s:n, s:o, s:s}", "identifier", identifier,
+				 "provider_resource_id", identifier, "provider_id", "vllm", "type", "model",
+				 "access_attributes", "metadata",
 				 nodim ? json_object() : json_pack("{s:i}", "embedding_dimension", 384), "model_type",
 				 llm ? "llm" : "embedding");
 	} else {
@@ -475,8 +478,8 @@ check_tools(const json_t *group, json_t *body)
 		const char *tid = json_string_value(json_object_get(tool, "identifier"));
 		char why[128];
 
-		FUZZ_CHECK(tid != NULL && resources_identifier_ok(tid, why, sizeof(why)), "tool %zu has a bad identifier",
-			   i);
+		FUZZ_CHECK(tid != NULL && resources_identifier_ok(tid, why, sizeof(why)),
+			   "tool %zu has a bad identifier", i);
 		FUZZ_CHECK(json_is_string(json_object_get(tool, "toolgroup_id")) &&
 				   strcmp(json_string_value(json_object_get(tool, "toolgroup_id")), gid) == 0,
 			   "tool '%s' names another group", tid);
@@ -575,7 +578,7 @@ check_built(enum sg_rtype t, const struct sg_conf *conf, const struct identity *
 
 		/* Schemes are case-insensitive (RFC 3986 3.1): "HTTPS://" is https, as curl reads it. */
 		FUZZ_CHECK(json_is_null(ep) || (uri != NULL && (strncasecmp(uri, "http://", 7) == 0 ||
-							       strncasecmp(uri, "https://", 8) == 0)),
+								strncasecmp(uri, "https://", 8) == 0)),
 			   "mcp_endpoint is neither null nor an http(s) URI");
 		check_tools(obj, body);
 		break;
@@ -679,9 +682,9 @@ fill_body(FCGX_Stream *s)
 
 /* The request's parts as the input spells them (see the top of the file). */
 struct input {
-	char *method;             /* NULL: no REQUEST_METHOD */
-	char *uri;                /* REQUEST_URI */
-	char *env[24];            /* "NAME=value", NULL-terminated */
+	char *method;  /* NULL: no REQUEST_METHOD */
+	char *uri;     /* REQUEST_URI */
+	char *env[24]; /* "NAME=value", NULL-terminated */
 	size_t nenv;
 	const uint8_t *body;
 	size_t body_len, chunk;
@@ -795,7 +798,11 @@ ref_utf8_ok(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned c = s[i], cp;
-		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t len = c < 0x80             ? 1
+			     : (c & 0xe0) == 0xc0 ? 2
+			     : (c & 0xf0) == 0xe0 ? 3
+			     : (c & 0xf8) == 0xf0 ? 4
+						  : 0;
 		static const unsigned least[] = {0, 0, 0x80, 0x800, 0x10000};
 
 		if (len == 0 || i + len > n)
@@ -945,8 +952,8 @@ static void
 build_all(const struct route *rt, const struct sg_conf *conf, const struct identity *id, json_t *body)
 {
 	static const char *const id_keys[SG_RT_COUNT] = {
-		"model_id", "shield_id", "vector_db_id", "dataset_id", "scoring_fn_id", "benchmark_id", "toolgroup_id",
-		"tool_name",
+		"model_id",      "shield_id",    "vector_db_id", "dataset_id",
+		"scoring_fn_id", "benchmark_id", "toolgroup_id", "tool_name",
 	};
 	bool any = false;
 
@@ -1012,15 +1019,15 @@ run_request(const struct input *in, const struct sg_conf *conf)
 	query = strchr(uri, '?') ? strchr(uri, '?') + 1 : "";
 	if (st != SG_OK) {
 		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err.msg[0] != '\0', "http_request_read: %s", sg_status_name(st));
-		FUZZ_CHECK(want_path == NULL || !ref_query_ok(query), "path '%s', query '%s' were refused: %s", want_path,
-			   query, r.err.msg);
+		FUZZ_CHECK(want_path == NULL || !ref_query_ok(query), "path '%s', query '%s' were refused: %s",
+			   want_path, query, r.err.msg);
 		FUZZ_CHECK(strncmp(r.err.msg, want_path == NULL ? "the request path " : "the query string ", 17) == 0,
 			   "the refusal '%s' names the wrong part", r.err.msg);
 		goto out;
 	}
 	FUZZ_CHECK(ref_query_ok(query), "query '%s' was accepted", query);
-	FUZZ_CHECK(want_path != NULL && strcmp(want_path, r.path) == 0, "path '%s' decoded as '%s', expected '%s'",
-		   uri, r.path, want_path ? want_path : "(refused)");
+	FUZZ_CHECK(want_path != NULL && strcmp(want_path, r.path) == 0, "path '%s' decoded as '%s', expected '%s'", uri,
+		   r.path, want_path ? want_path : "(refused)");
 	FUZZ_CHECK(strcmp(r.query, query) == 0, "query '%s'", r.query);
 	FUZZ_CHECK(r.body != NULL && r.body_len == in->body_len && memcmp(r.body, in->body, in->body_len) == 0 &&
 			   r.body[r.body_len] == '\0',
@@ -1032,12 +1039,13 @@ run_request(const struct input *in, const struct sg_conf *conf)
 
 	st = http_body_object(&r, &body);
 	ref = in->body_len == 0 ? json_object()
-				: sg_json_parse((const char *) in->body, in->body_len, (size_t) conf->max_json_depth, err,
-						sizeof(err));
+				: sg_json_parse((const char *) in->body, in->body_len, (size_t) conf->max_json_depth,
+						err, sizeof(err));
 	if (st != SG_OK) {
 		FUZZ_CHECK(st == SG_E_BAD_REQUEST && r.err.msg[0] != '\0' && body == NULL, "http_body_object: %s",
 			   sg_status_name(st));
-		FUZZ_CHECK(ref == NULL || !json_is_object(ref), "a body sg_json_parse accepts was refused: %s", r.err.msg);
+		FUZZ_CHECK(ref == NULL || !json_is_object(ref), "a body sg_json_parse accepts was refused: %s",
+			   r.err.msg);
 	} else {
 		FUZZ_CHECK(json_is_object(body) && json_equal(body, ref), "http_body_object gave another value");
 		FUZZ_CHECK(http_body_object(&r, &again) == SG_OK && again == body, "a second call parsed again");

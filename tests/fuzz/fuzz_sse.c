@@ -124,12 +124,14 @@ check_ask_usage(const char *text, size_t len)
 	if (object && su == OPENAI_SU_ASKED)
 		FUZZ_CHECK(json_is_true(json_object_get(so, "include_usage")), "ASKED without include_usage true");
 	if (object && su == OPENAI_SU_CANNOT)
-		FUZZ_CHECK(so != NULL && !json_is_object(so) && !json_is_null(so), "CANNOT with a usable stream_options");
+		FUZZ_CHECK(so != NULL && !json_is_object(so) && !json_is_null(so),
+			   "CANNOT with a usable stream_options");
 	if (su == OPENAI_SU_ADDED) {
 		FUZZ_CHECK(openai_stream_ask_usage(out.p, out.len, &again) == OPENAI_SU_ASKED && again.len == 0,
 			   "the added include_usage is not seen when asked again");
 		if (object) {
-			json_t *got = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, NULL), *want = json_deep_copy(v);
+			json_t *got = json_loadb(out.p, out.len, JSON_REJECT_DUPLICATES, NULL),
+			       *want = json_deep_copy(v);
 			json_t *wso = json_object_get(want, "stream_options");
 
 			if (!json_is_object(wso))
@@ -229,9 +231,9 @@ check_sse_rewrite(const char *ev, size_t len, const char *model_json)
 struct collect {
 	struct sg_buf rec; /* each event as its length (size_t) then its bytes */
 	size_t n;
-	size_t stop_after;    /* 0: never stop */
+	size_t stop_after; /* 0: never stop */
 	const char *model_json;
-	bool rewrite;         /* check openai_sse_rewrite on each event */
+	bool rewrite; /* check openai_sse_rewrite on each event */
 };
 
 static bool
@@ -320,9 +322,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(whole.res == chunked.res && whole.truncated == chunked.truncated,
 			   "whole: result %d truncated %d; chunked: result %d truncated %d", (int) whole.res,
 			   (int) whole.truncated, (int) chunked.res, (int) chunked.truncated);
-		FUZZ_CHECK(whole.c.n == chunked.c.n && whole.c.rec.len == chunked.c.rec.len &&
-				   (whole.c.rec.len == 0 || memcmp(whole.c.rec.p, chunked.c.rec.p, whole.c.rec.len) == 0),
-			   "whole and chunked feeding gave different events (%zu vs %zu)", whole.c.n, chunked.c.n);
+		FUZZ_CHECK(
+			whole.c.n == chunked.c.n && whole.c.rec.len == chunked.c.rec.len &&
+				(whole.c.rec.len == 0 || memcmp(whole.c.rec.p, chunked.c.rec.p, whole.c.rec.len) == 0),
+			"whole and chunked feeding gave different events (%zu vs %zu)", whole.c.n, chunked.c.n);
 	} else {
 		FUZZ_CHECK(chunked.c.n <= whole.c.n && chunked.c.rec.len <= whole.c.rec.len &&
 				   (chunked.c.rec.len == 0 ||

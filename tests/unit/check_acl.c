@@ -68,8 +68,8 @@ static const struct acl_case cases[] = {
 	{"all-null ACL hidden from {}", "{}", "{}", false},
 	{"explicit nulls = all-null ACL, None", "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}",
 	 NULL, false},
-	{"explicit nulls = all-null ACL, roles []", "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}",
-	 "{\"roles\":[]}", true},
+	{"explicit nulls = all-null ACL, roles []",
+	 "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}", "{\"roles\":[]}", true},
 	{"all-null ACL visible to any attributes", "{}", "{\"teams\":[\"x\"]}", true},
 	{"no ACL visible to {}", NULL, "{}", true},
 	{"restricted hidden from {}", OBJ_ADMIN, "{}", false},
@@ -88,15 +88,15 @@ static const struct acl_case cases[] = {
 	 "{\"roles\":[\"a\"],\"teams\":[\"z\"],\"namespaces\":[\"n\"]}", true},
 	{"OR within a category", "{\"roles\":[\"a\",\"b\"]}", "{\"roles\":[\"b\"]}", true},
 	{"AND across categories: one missing", "{\"roles\":[\"a\"],\"teams\":[\"t\"]}", "{\"roles\":[\"a\"]}", false},
-	{"AND across categories: both met", "{\"roles\":[\"a\"],\"teams\":[\"t\"]}", "{\"roles\":[\"a\"],\"teams\":[\"u\",\"t\"]}",
-	 true},
+	{"AND across categories: both met", "{\"roles\":[\"a\"],\"teams\":[\"t\"]}",
+	 "{\"roles\":[\"a\"],\"teams\":[\"u\",\"t\"]}", true},
 	{"AND across all four", "{\"roles\":[\"r\"],\"teams\":[\"t\"],\"projects\":[\"p\"],\"namespaces\":[\"n\"]}",
 	 "{\"roles\":[\"r\"],\"teams\":[\"t\"],\"projects\":[\"p\"],\"namespaces\":[\"n\"]}", true},
 	{"AND across all four, namespace differs",
 	 "{\"roles\":[\"r\"],\"teams\":[\"t\"],\"projects\":[\"p\"],\"namespaces\":[\"n\"]}",
 	 "{\"roles\":[\"r\"],\"teams\":[\"t\"],\"projects\":[\"p\"],\"namespaces\":[\"m\"]}", false},
-	{"namespace match (the seed's api-key namespace)", "{\"namespaces\":[\"key-1\"]}", "{\"namespaces\":[\"key-1\"]}",
-	 true},
+	{"namespace match (the seed's api-key namespace)", "{\"namespaces\":[\"key-1\"]}",
+	 "{\"namespaces\":[\"key-1\"]}", true},
 	{"namespace mismatch", "{\"namespaces\":[\"key-1\"]}", "{\"namespaces\":[\"key-2\"]}", false},
 	{"projects match", "{\"projects\":[\"p\"]}", "{\"projects\":[\"x\",\"p\"]}", true},
 	{"null category in object not required", "{\"teams\":[\"t\"],\"roles\":null}", "{\"teams\":[\"t\"]}", true},
@@ -149,7 +149,8 @@ START_TEST(test_from_json_errors)
 		{"[]", "access_attributes must be an object or null"},
 		{"{\"roles\":\"admin\"}", "access_attributes.roles must be an array of strings or null"},
 		{"{\"teams\":[1]}", "access_attributes.teams must be an array of strings or null"},
-		{"{\"roles\":[\"a\"],\"namespaces\":[null]}", "access_attributes.namespaces must be an array of strings or null"},
+		{"{\"roles\":[\"a\"],\"namespaces\":[null]}",
+		 "access_attributes.namespaces must be an array of strings or null"},
 		{"{\"projects\":{}}", "access_attributes.projects must be an array of strings or null"},
 	};
 
@@ -323,7 +324,8 @@ static const struct {
 	{"values are case-sensitive", "{\"roles\":[\"Admin\"]}", "{\"roles\":[\"admin\"]}",
 	 "access_attributes.roles may only list the caller's own roles, and 'Admin' is not one of them"},
 	{"a long value is cut at a character boundary",
-	 "{\"teams\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\u00e9\"]}", "{\"teams\":[]}",
+	 "{\"teams\":[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\u00e9\u00e9\"]}",
+	 "{\"teams\":[]}",
 	 "access_attributes.teams may only list the caller's own teams, and "
 	 "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' is not one of them"},
 };
@@ -443,13 +445,20 @@ Suite *
 acl_suite(void)
 {
 	const char *db = getenv("SG_TEST_DATABASE_URL");
-	const TTest *const core[] = {test_from_json_errors, test_from_json_shapes, test_to_json, test_copy_automatic,
-		test_merge, test_empty, test_category_names, NULL};
+	const TTest *const core[] = {test_from_json_errors,
+				     test_from_json_shapes,
+				     test_to_json,
+				     test_copy_automatic,
+				     test_merge,
+				     test_empty,
+				     test_category_names,
+				     NULL};
 	const struct sg_loop core_loops[] = {SG_LOOP(test_table, cases), SG_LOOP(test_within, within), {.t = NULL}};
 	const TTest *const sql[] = {test_sql_agreement, NULL};
 	/* The SQL function's agreement with acl_check() needs a database: that case only when one is given. */
 	const struct sg_tcase tcases[] = {{.name = "core", .tests = core, .loops = core_loops},
-		{.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL, .tests = sql}, {.name = NULL}};
+					  {.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL, .tests = sql},
+					  {.name = NULL}};
 
 	return sg_suite_new("acl", tcases);
 }

@@ -89,9 +89,10 @@ fail_each(const char *what, alloc_op op, const void *arg, sg_status nomem)
 		st = op(arg, i, &text);
 		ck_assert_msg(made > i, "%s: allocation %ld of %ld was not made (not deterministic?)", what, i, n);
 		if (st == ref_st) {
-			ck_assert_msg(text != NULL && strcmp(text, ref) == 0,
-				      "%s: allocation %ld of %ld failed, yet it succeeded with a different result:\n%s\nwant:\n%s",
-				      what, i, n, text ? text : "(null)", ref);
+			ck_assert_msg(
+				text != NULL && strcmp(text, ref) == 0,
+				"%s: allocation %ld of %ld failed, yet it succeeded with a different result:\n%s\nwant:\n%s",
+				what, i, n, text ? text : "(null)", ref);
 			absorbed++;
 		} else {
 			ck_assert_msg(st == nomem, "%s: allocation %ld of %ld failed: got %s (%s), want %s", what, i, n,
@@ -190,7 +191,8 @@ conf_summary(const struct sg_conf *c)
 	char buf[16384], *root = dump(c->root);
 	size_t used;
 
-	used = (size_t) snprintf(buf, sizeof(buf), "listen=%s mode=%o workers=%d threads=%d body=%zu depth=%d pid=%s "
+	used = (size_t) snprintf(buf, sizeof(buf),
+				 "listen=%s mode=%o workers=%d threads=%d body=%zu depth=%d pid=%s "
 				 "log=%s db=%s pool=%d auth=%d ttl=%d roles=%zu",
 				 c->listen, (unsigned) c->socket_mode, c->workers, c->threads, c->max_body_bytes,
 				 c->max_json_depth, c->pid_file ? c->pid_file : "-", c->log_level, c->conninfo,
@@ -200,7 +202,8 @@ conf_summary(const struct sg_conf *c)
 	for (size_t i = 0; i < c->nproviders && used < sizeof(buf); i++) {
 		const struct sg_provider *p = &c->providers[i];
 
-		used += (size_t) snprintf(buf + used, sizeof(buf) - used, "\n%s %s %s url=%s key=%s ct=%ld rt=%ld tls=%d check=%d",
+		used += (size_t) snprintf(buf + used, sizeof(buf) - used,
+					  "\n%s %s %s url=%s key=%s ct=%ld rt=%ld tls=%d check=%d",
 					  conf_api_name(p->api), p->provider_id, p->provider_type,
 					  p->base_url ? p->base_url : "-", p->api_key ? p->api_key : "-",
 					  p->connect_timeout_ms, p->read_timeout_ms, p->tls_verify, p->check_models);
@@ -234,7 +237,8 @@ expect_nomem_errors(const char *errors, const char *want)
 	size_t n = strlen(errors), ll = strlen(last);
 	const char *p = errors, *e;
 
-	ck_assert_msg(n >= ll && strcmp(errors + n - ll, last) == 0, "errors do not end with out of memory:\n%s", errors);
+	ck_assert_msg(n >= ll && strcmp(errors + n - ll, last) == 0, "errors do not end with out of memory:\n%s",
+		      errors);
 	for (; p < errors + n - ll; p = e + 1) {
 		char line[1024];
 
@@ -290,8 +294,8 @@ END_TEST
 static sg_status
 lookup(void *ctx, enum sg_rtype t, const char *identifier, json_t **out)
 {
-	static const char *const names[] = {[SG_RT_MODEL] = "model", [SG_RT_DATASET] = "dataset",
-					    [SG_RT_SCORING_FN] = "scoring_function"};
+	static const char *const names[] = {
+		[SG_RT_MODEL] = "model", [SG_RT_DATASET] = "dataset", [SG_RT_SCORING_FN] = "scoring_function"};
 
 	*out = NULL;
 	ck_assert(t == SG_RT_MODEL || t == SG_RT_DATASET || t == SG_RT_SCORING_FN);
@@ -313,26 +317,35 @@ static const struct {
 	enum sg_rtype t;
 	const char *body;
 } builds[] = {
-	{SG_RT_MODEL, "{\"model_id\":\"meta-llama/Llama-3.2-3B\",\"provider_id\":\"vllm\",\"provider_model_id\":"
-		      "\"llama3.2:3b\",\"metadata\":{\"k\":[1,\"two\",null]},\"model_type\":\"llm\"}"},
-	{SG_RT_MODEL, "{\"model_id\":\"e\",\"provider_id\":\"ollama\",\"model_type\":\"embedding\",\"metadata\":{\"embedding_dimension\":768},"
-		      "\"access_attributes\":{\"teams\":[\"a\"],\"roles\":[\"u\"]}}"},
-	{SG_RT_SHIELD, "{\"shield_id\":\"s\",\"provider_shield_id\":\"Llama-Guard-3-1B\",\"params\":{\"x\":1},"
-		       "\"access_attributes\":{\"teams\":[\"a\"],\"other\":1}}"},
+	{SG_RT_MODEL,
+	 "{\"model_id\":\"meta-llama/Llama-3.2-3B\",\"provider_id\":\"vllm\",\"provider_model_id\":"
+	 "\"llama3.2:3b\",\"metadata\":{\"k\":[1,\"two\",null]},\"model_type\":\"llm\"}"},
+	{SG_RT_MODEL,
+	 "{\"model_id\":\"e\",\"provider_id\":\"ollama\",\"model_type\":\"embedding\",\"metadata\":{\"embedding_dimension\":768},"
+	 "\"access_attributes\":{\"teams\":[\"a\"],\"roles\":[\"u\"]}}"},
+	{SG_RT_SHIELD,
+	 "{\"shield_id\":\"s\",\"provider_shield_id\":\"Llama-Guard-3-1B\",\"params\":{\"x\":1},"
+	 "\"access_attributes\":{\"teams\":[\"a\"],\"other\":1}}"},
 	{SG_RT_VECTOR_DB, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"provider_vector_db_id\":\"pv\"}"},
-	{SG_RT_DATASET, "{\"dataset_id\":\"d\",\"purpose\":\"eval/messages-answer\",\"source\":{\"type\":\"rows\","
-			"\"rows\":[{\"q\":\"a\"},{\"q\":\"b\"}]},\"metadata\":{\"m\":1}}"},
-	{SG_RT_DATASET, "{\"dataset_id\":\"u\",\"purpose\":\"post-training/messages\",\"source\":{\"type\":\"uri\","
-			"\"uri\":\"huggingface://datasets/x/y?split=train\"}}"},
-	{SG_RT_SCORING_FN, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"number\"},"
-			   "\"params\":{\"type\":\"llm_as_judge\",\"judge_model\":\"m\",\"judge_score_regexes\":[\"s(.)\"],"
-			   "\"aggregation_functions\":[\"average\"]}}"},
-	{SG_RT_SCORING_FN, "{\"scoring_fn_id\":\"rx\",\"description\":\"d\",\"return_type\":{\"type\":\"string\"},"
-			   "\"params\":{\"type\":\"regex_parser\",\"parsing_regexes\":[\"a(.*)\"]}}"},
-	{SG_RT_BENCHMARK, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"],"
-			  "\"metadata\":{\"x\":\"y\"}}"},
-	{SG_RT_TOOL_GROUP, "{\"toolgroup_id\":\"mcp::t\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":"
-			   "{\"uri\":\"http://127.0.0.1:9/mcp\"},\"args\":{\"k\":\"v\"}}"},
+	{SG_RT_DATASET,
+	 "{\"dataset_id\":\"d\",\"purpose\":\"eval/messages-answer\",\"source\":{\"type\":\"rows\","
+	 "\"rows\":[{\"q\":\"a\"},{\"q\":\"b\"}]},\"metadata\":{\"m\":1}}"},
+	{SG_RT_DATASET,
+	 "{\"dataset_id\":\"u\",\"purpose\":\"post-training/messages\",\"source\":{\"type\":\"uri\","
+	 "\"uri\":\"huggingface://datasets/x/y?split=train\"}}"},
+	{SG_RT_SCORING_FN,
+	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"number\"},"
+	 "\"params\":{\"type\":\"llm_as_judge\",\"judge_model\":\"m\",\"judge_score_regexes\":[\"s(.)\"],"
+	 "\"aggregation_functions\":[\"average\"]}}"},
+	{SG_RT_SCORING_FN,
+	 "{\"scoring_fn_id\":\"rx\",\"description\":\"d\",\"return_type\":{\"type\":\"string\"},"
+	 "\"params\":{\"type\":\"regex_parser\",\"parsing_regexes\":[\"a(.*)\"]}}"},
+	{SG_RT_BENCHMARK,
+	 "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"],"
+	 "\"metadata\":{\"x\":\"y\"}}"},
+	{SG_RT_TOOL_GROUP,
+	 "{\"toolgroup_id\":\"mcp::t\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":"
+	 "{\"uri\":\"http://127.0.0.1:9/mcp\"},\"args\":{\"k\":\"v\"}}"},
 	{SG_RT_TOOL_GROUP, "{\"toolgroup_id\":\"builtin::rag\",\"provider_id\":\"rag-runtime\"}"},
 	/* Refused: the caller may not give a team it is not in (the message is built with allocations). */
 	{SG_RT_SHIELD, "{\"shield_id\":\"s\",\"access_attributes\":{\"teams\":[\"b\"]}}"},
@@ -457,9 +470,10 @@ long_response(void)
 
 	memset(content, 'w', sizeof(content) - 1);
 	content[sizeof(content) - 1] = '\0';
-	return sg_asprintf("{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"upstream-name\",\"choices\":[{"
-			   "\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"}}],\"usage\":{}}",
-			   content);
+	return sg_asprintf(
+		"{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"upstream-name\",\"choices\":[{"
+		"\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"%s\"}}],\"usage\":{}}",
+		content);
 }
 
 static sg_status
@@ -631,10 +645,15 @@ END_TEST
 Suite *
 alloc_suite(void)
 {
-	const TTest *const each_allocation_fails[] = {conf_load_each_allocation, resources_build_each_allocation,
-		registry_rows_each_allocation, openai_rewrite_each_allocation, acl_each_allocation, NULL};
-	const struct sg_tcase tcases[] = {{.name = "each allocation fails", .tests = each_allocation_fails, .timeout = 60, .setup = setup, .teardown = teardown},
-		{.name = NULL}};
+	const TTest *const each_allocation_fails[] = {conf_load_each_allocation,     resources_build_each_allocation,
+						      registry_rows_each_allocation, openai_rewrite_each_allocation,
+						      acl_each_allocation,           NULL};
+	const struct sg_tcase tcases[] = {{.name = "each allocation fails",
+					   .tests = each_allocation_fails,
+					   .timeout = 60,
+					   .setup = setup,
+					   .teardown = teardown},
+					  {.name = NULL}};
 
 	return sg_suite_new("alloc", tcases);
 }

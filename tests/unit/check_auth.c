@@ -94,7 +94,8 @@ START_TEST(test_sha256_million)
 	memset(msg, 'a', N);
 	hex_of(msg, N, out);
 	free(msg);
-	ck_assert_msg(strcasecmp(out, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0, "%s", out);
+	ck_assert_msg(strcasecmp(out, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0, "%s",
+		      out);
 }
 END_TEST
 
@@ -295,13 +296,18 @@ START_TEST(test_cli_parse_errors)
 		{{"principal", "add", "alice", "--role"}, "--role needs a value"},
 		{{"principal", "add", "alice", "--colour", "red"}, "principal add: unknown option '--colour'"},
 		{{"principal", "remove", "alice", "--team", "a"}, "principal remove does not take --team"},
-		{{"principal", "add", "alice", "--role="}, "--role '' is not valid: 1 to 256 characters, no control characters or outer blanks"},
-		{{"principal", "add", " alice"}, "principal name ' alice' is not valid: 1 to 256 characters, no control characters or outer blanks"},
-		{{"principal", "add", "al\tice"}, "principal name 'al\tice' is not valid: 1 to 256 characters, no control characters or outer blanks"},
+		{{"principal", "add", "alice", "--role="},
+		 "--role '' is not valid: 1 to 256 characters, no control characters or outer blanks"},
+		{{"principal", "add", " alice"},
+		 "principal name ' alice' is not valid: 1 to 256 characters, no control characters or outer blanks"},
+		{{"principal", "add", "al\tice"},
+		 "principal name 'al\tice' is not valid: 1 to 256 characters, no control characters or outer blanks"},
 		{{"principal", "add", "alice", "--description", "x"}, "principal add: unknown option '--description'"},
 		{{"key", "create"}, "key create: missing PRINCIPAL"},
-		{{"key", "create", "bob", "--expires-in", "0"}, "--expires-in '0' is not a number of days between 1 and 36500"},
-		{{"key", "create", "bob", "--expires-in", "7d"}, "--expires-in '7d' is not a number of days between 1 and 36500"},
+		{{"key", "create", "bob", "--expires-in", "0"},
+		 "--expires-in '0' is not a number of days between 1 and 36500"},
+		{{"key", "create", "bob", "--expires-in", "7d"},
+		 "--expires-in '7d' is not a number of days between 1 and 36500"},
 		{{"key", "create", "bob", "--expires-in", "1", "--expires-at", "2030-01-01"},
 		 "give --expires-in or --expires-at, not both"},
 		{{"key", "create", "bob", "--role", "admin"}, "key create does not take --role"},
@@ -333,8 +339,10 @@ START_TEST(test_cli_attrs_json)
 		const char *argv[10];
 		const char *json;
 	} v[] = {
-		{{"principal", "add", "x"}, "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
-		{{"principal", "set", "x"}, "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
+		{{"principal", "add", "x"},
+		 "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
+		{{"principal", "set", "x"},
+		 "{\"roles\": null, \"teams\": null, \"projects\": null, \"namespaces\": null}"},
 		{{"principal", "add", "x", "--role", "admin"},
 		 "{\"roles\": [\"admin\"], \"teams\": null, \"projects\": null, \"namespaces\": null}"},
 		{{"principal", "set", "x", "--team", "b", "--team", "a", "--namespace", "n"},
@@ -555,8 +563,10 @@ END_TEST
 START_TEST(test_identity_bad_attributes)
 {
 	static const struct sg_case_str v[] = {
-		{"STACKGATE_ATTRIBUTES={not json", "the authentication service sent invalid attributes: not a JSON object"},
-		{"STACKGATE_ATTRIBUTES=[\"admin\"]", "the authentication service sent invalid attributes: not a JSON object"},
+		{"STACKGATE_ATTRIBUTES={not json",
+		 "the authentication service sent invalid attributes: not a JSON object"},
+		{"STACKGATE_ATTRIBUTES=[\"admin\"]",
+		 "the authentication service sent invalid attributes: not a JSON object"},
 		{"STACKGATE_ATTRIBUTES={\"roles\":\"admin\"}",
 		 "the authentication service sent invalid attributes: access_attributes.roles must be an array of strings or null"},
 		{"STACKGATE_PRINCIPAL= alice", "the authentication service sent an invalid principal name"},
@@ -672,15 +682,27 @@ Suite *
 auth_suite(void)
 {
 	const TTest *const sha256[] = {test_sha256_vectors, test_sha256_padding, test_sha256_million, NULL};
-	const TTest *const keys[] = {test_key_generate_and_parse, test_key_parse_rejects, test_authorization_header,
-		test_auth_check_anonymous, test_auth_check_rejects_without_db, test_auth_error_json, NULL};
+	const TTest *const keys[] = {test_key_generate_and_parse,
+				     test_key_parse_rejects,
+				     test_authorization_header,
+				     test_auth_check_anonymous,
+				     test_auth_check_rejects_without_db,
+				     test_auth_error_json,
+				     NULL};
 	const TTest *const cli[] = {test_cli_parse_ok, test_cli_parse_errors, test_cli_attrs_json, NULL};
-	const TTest *const identity[] = {test_identity_anonymous, test_identity_key_id, test_identity_ignores_client_headers,
-		test_identity_attributes_and_groups, test_identity_bad_attributes, test_identity_can_see,
-		test_no_database, NULL};
+	const TTest *const identity[] = {test_identity_anonymous,
+					 test_identity_key_id,
+					 test_identity_ignores_client_headers,
+					 test_identity_attributes_and_groups,
+					 test_identity_bad_attributes,
+					 test_identity_can_see,
+					 test_no_database,
+					 NULL};
 	const struct sg_tcase tcases[] = {{.name = "sha256", .tests = sha256, .timeout = 30},
-		{.name = "keys", .tests = keys}, {.name = "cli", .tests = cli}, {.name = "identity", .tests = identity},
-		{.name = NULL}};
+					  {.name = "keys", .tests = keys},
+					  {.name = "cli", .tests = cli},
+					  {.name = "identity", .tests = identity},
+					  {.name = NULL}};
 
 	return sg_suite_new("auth", tcases);
 }

@@ -40,11 +40,12 @@ START_TEST(model_object_has_both_field_sets)
 	ck_assert_ptr_nonnull(both);
 	text = json_dumps(both, JSON_COMPACT);
 	/* April's fields first, unchanged and in their order; then today's. */
-	ck_assert_str_eq(text, "{\"identifier\":\"m1\",\"provider_resource_id\":\"up-1\",\"provider_id\":\"vllm\","
-			       "\"type\":\"model\",\"metadata\":{\"embedding_dimension\":8,\"provider_id\":\"spoof\"},"
-			       "\"model_type\":\"embedding\",\"id\":\"m1\",\"object\":\"model\",\"created\":1700000000,"
-			       "\"owned_by\":\"vllm\",\"custom_metadata\":{\"model_type\":\"embedding\","
-			       "\"provider_id\":\"vllm\",\"provider_resource_id\":\"up-1\",\"embedding_dimension\":8}}");
+	ck_assert_str_eq(text,
+			 "{\"identifier\":\"m1\",\"provider_resource_id\":\"up-1\",\"provider_id\":\"vllm\","
+			 "\"type\":\"model\",\"metadata\":{\"embedding_dimension\":8,\"provider_id\":\"spoof\"},"
+			 "\"model_type\":\"embedding\",\"id\":\"m1\",\"object\":\"model\",\"created\":1700000000,"
+			 "\"owned_by\":\"vllm\",\"custom_metadata\":{\"model_type\":\"embedding\","
+			 "\"provider_id\":\"vllm\",\"provider_resource_id\":\"up-1\",\"embedding_dimension\":8}}");
 	/* The input is not changed (it may be the cache's). */
 	ck_assert_ptr_null(json_object_get(m, "id"));
 	free(text);
@@ -158,8 +159,9 @@ START_TEST(cors_origins_from_config)
 	static const char text[] =
 		"{\"server\":{\"cors_origins\":[\"https://app.example.com\",\"http://localhost:3000\"],"
 		"\"sse_done\":\"never\"}}";
-	static const char bad[] = "{\"server\":{\n  \"cors_origins\": [\"https://ok.example\", \"https://x/\"],\n"
-				  "  \"sse_done\": \"sometimes\"}}";
+	static const char bad[] =
+		"{\"server\":{\n  \"cors_origins\": [\"https://ok.example\", \"https://x/\"],\n"
+		"  \"sse_done\": \"sometimes\"}}";
 	char *errors = NULL;
 	struct sg_conf *c = conf_load_string(text, "t.json", &errors);
 
@@ -185,9 +187,11 @@ START_TEST(cors_origins_from_config)
 	conf_free(c);
 
 	ck_assert_ptr_null(conf_load_string(bad, "bad.json", &errors));
-	ck_assert_ptr_nonnull(strstr(errors, "bad.json:2:42: server.cors_origins[1]: must be an origin without a path"));
-	ck_assert_ptr_nonnull(strstr(errors, "bad.json:3:15: server.sse_done: must be one of auto, always, never, got "
-					     "\"sometimes\""));
+	ck_assert_ptr_nonnull(
+		strstr(errors, "bad.json:2:42: server.cors_origins[1]: must be an origin without a path"));
+	ck_assert_ptr_nonnull(strstr(errors,
+				     "bad.json:3:15: server.sse_done: must be one of auto, always, never, got "
+				     "\"sometimes\""));
 	free(errors);
 }
 END_TEST
@@ -329,11 +333,19 @@ END_TEST
 Suite *
 compat_suite(void)
 {
-	const TTest *const tests[] = {model_object_has_both_field_sets, model_object_without_metadata, openai_model_object,
-				      sse_done_modes_checked, cors_origins_from_config, every_deprecated_route_exists,
-				      health_codes, health_of_providers_without_a_probe, health_result_is_cached, NULL};
+	const TTest *const tests[] = {model_object_has_both_field_sets,
+				      model_object_without_metadata,
+				      openai_model_object,
+				      sse_done_modes_checked,
+				      cors_origins_from_config,
+				      every_deprecated_route_exists,
+				      health_codes,
+				      health_of_providers_without_a_probe,
+				      health_result_is_cached,
+				      NULL};
 	const struct sg_loop loops[] = {SG_LOOP(sse_done_by_mode_and_user_agent, done_cases),
-					SG_LOOP(cors_origin_syntax, origin_cases), SG_LOOP(deprecated_routes, dep_cases),
+					SG_LOOP(cors_origin_syntax, origin_cases),
+					SG_LOOP(deprecated_routes, dep_cases),
 					{.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "compat", .tests = tests, .loops = loops}, {.name = NULL}};
 

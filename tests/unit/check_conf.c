@@ -95,8 +95,9 @@ START_TEST(test_access_policy)
 	ck_assert(c->policy->is_default);
 	j = policy_to_json(c->policy);
 	text = json_dumps(json_array_get(j, 0), JSON_COMPACT | JSON_PRESERVE_ORDER);
-	ck_assert_str_eq(text, "{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with ops in roles\"],"
-			       "\"description\":\"admins read every object\"}");
+	ck_assert_str_eq(text,
+			 "{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with ops in roles\"],"
+			 "\"description\":\"admins read every object\"}");
 	free(text);
 	json_decref(j);
 	conf_free(c);
@@ -106,23 +107,25 @@ START_TEST(test_access_policy)
 	ck_assert_uint_eq(c->policy->n, 1);
 	conf_free(c);
 
-	expect_errors("{\"access_policy\": [\n"
-		      "  {\"permit\": {\"actions\": [\"read\", \"write\"]}},\n"
-		      "  {\"forbid\": {\"actions\": \"delete\", \"resource\": \"modle::*\"}, \"colour\": 1},\n"
-		      "  {\"permit\": {\"actions\": [\"read\"]}, \"when\": [\"user is owner\", \"user is ownr\"]}\n"
-		      "]}",
-		      "t.json:2:35: access_policy[0].permit.actions[1]: must be one of create, read, update, delete, got "
-		      "\"write\"\n"
-		      "t.json:3:48: access_policy[1].forbid.resource: the resource type must be one of model, shield, "
-		      "vector_db, dataset, scoring_function, benchmark, tool_group, tool, got \"modle\"\n"
-		      "t.json:3:61: access_policy[1].colour: unknown key \"colour\": expected one of permit, forbid, when, "
-		      "unless, description\n"
-		      "t.json:4:63: access_policy[2].when[1]: unknown condition \"user is ownr\": expected one of \"user "
-		      "with <value> in <attribute>\", \"user with <value> not in <attribute>\", \"user is owner\", \"user "
-		      "is not owner\", \"user in owners <attribute>\", \"user not in owners <attribute>\", \"resource is "
-		      "unowned\", \"user meets access_attributes\", \"resource is [not] from config\", \"user is [not] "
-		      "anonymous\"\n");
-	expect_errors("{\"access_policy\": {}}", "t.json:1:19: access_policy: must be an array of rules, got an object\n");
+	expect_errors(
+		"{\"access_policy\": [\n"
+		"  {\"permit\": {\"actions\": [\"read\", \"write\"]}},\n"
+		"  {\"forbid\": {\"actions\": \"delete\", \"resource\": \"modle::*\"}, \"colour\": 1},\n"
+		"  {\"permit\": {\"actions\": [\"read\"]}, \"when\": [\"user is owner\", \"user is ownr\"]}\n"
+		"]}",
+		"t.json:2:35: access_policy[0].permit.actions[1]: must be one of create, read, update, delete, got "
+		"\"write\"\n"
+		"t.json:3:48: access_policy[1].forbid.resource: the resource type must be one of model, shield, "
+		"vector_db, dataset, scoring_function, benchmark, tool_group, tool, got \"modle\"\n"
+		"t.json:3:61: access_policy[1].colour: unknown key \"colour\": expected one of permit, forbid, when, "
+		"unless, description\n"
+		"t.json:4:63: access_policy[2].when[1]: unknown condition \"user is ownr\": expected one of \"user "
+		"with <value> in <attribute>\", \"user with <value> not in <attribute>\", \"user is owner\", \"user "
+		"is not owner\", \"user in owners <attribute>\", \"user not in owners <attribute>\", \"resource is "
+		"unowned\", \"user meets access_attributes\", \"resource is [not] from config\", \"user is [not] "
+		"anonymous\"\n");
+	expect_errors("{\"access_policy\": {}}",
+		      "t.json:1:19: access_policy: must be an array of rules, got an object\n");
 }
 END_TEST
 
@@ -175,152 +178,143 @@ END_TEST
 static const struct {
 	const char *text, *errors;
 } error_cases[] = {
-	{ "{\"server\": {\"workers\": 0}}",
-	  "t.json:1:24: server.workers: must be an integer between 1 and 64, got 0\n" },
-	{ "{\n  \"server\": {\"workers\": \"abc\"}\n}",
-	  "t.json:2:25: server.workers: must be an integer between 1 and 64, got \"abc\"\n" },
-	{ "{\"server\": {\"workers\": 4.5}}",
-	  "t.json:1:24: server.workers: must be an integer between 1 and 64, got 4.5\n" },
-	{ "{\"server\": {\"threads\": 2000}}",
-	  "t.json:1:24: server.threads: must be an integer between 1 and 1024, got 2000\n" },
-	{ "{\"server\": {\"thread_stack_kb\": 32}}",
-	  "t.json:1:32: server.thread_stack_kb: must be an integer between 64 and 1048576, got 32\n" },
-	{ "{\"server\": {\"max_body_bytes\": 100}}",
-	  "t.json:1:31: server.max_body_bytes: must be an integer between 1024 and 1073741824, got 100\n" },
-	{ "{\"server\": {\"max_body_bytes\": 2147483648}}",
-	  "t.json:1:31: server.max_body_bytes: must be an integer between 1024 and 1073741824, got 2147483648\n" },
-	{ "{\"server\": {\"max_json_depth\": 1}}",
-	  "t.json:1:31: server.max_json_depth: must be an integer between 2 and 1000, got 1\n" },
-	{ "{\"server\": {\"log_level\": \"verbose\"}}",
-	  "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got \"verbose\"\n" },
-	{ "{\"server\": {\"log_format\": \"xml\"}}",
-	  "t.json:1:27: server.log_format: must be one of text, json, got \"xml\"\n" },
-	{ "{\"metrics\": {\"max_models\": 0}}",
-	  "t.json:1:28: metrics.max_models: must be an integer between 1 and 65536, got 0\n" },
-	{ "{\"metrics\": {\"enabled\": \"maybe\"}}",
-	  "t.json:1:25: metrics.enabled: must be a boolean, got \"maybe\"\n" },
-	{ "{\"server\": {\"socket_mode\": \"0999\"}}",
-	  "t.json:1:28: server.socket_mode: must be an octal string such as \"0660\", got \"0999\"\n" },
-	{ "{\"server\": {\"socket_mode\": 660}}",
-	  "t.json:1:28: server.socket_mode: must be an octal string such as \"0660\", got 660\n" },
-	{ "{\"server\": {\"socket\": \"0.0.0.0:9000\"}}",
-	  "t.json:1:23: server.socket: must be an absolute unix socket path or a loopback address "
-	  "(127.0.0.1:PORT, [::1]:PORT or localhost:PORT), got \"0.0.0.0:9000\"\n" },
-	{ "{\"server\": {\"pid_file\": \"run/x.pid\"}}",
-	  "t.json:1:25: server.pid_file: must be an absolute path, got \"run/x.pid\"\n" },
-	{ "{\"server\": {\"socket_group\": \"\"}}",
-	  "t.json:1:29: server.socket_group: must not be empty, got \"\"\n" },
-	{ "{\"server\": {\"log_level\": 3}}",
-	  "t.json:1:26: server.log_level: must be a string, got 3\n" },
-	{ "{\"auth\": {\"required\": \"maybe\"}}",
-	  "t.json:1:23: auth.required: must be a boolean, got \"maybe\"\n" },
-	{ "{\"auth\": {\"admin_roles\": [\"a\", 3]}}",
-	  "t.json:1:32: auth.admin_roles[1]: must be a non-empty string, got 3\n" },
-	{ "{\"auth\": {\"admin_roles\": \"admin\"}}",
-	  "t.json:1:26: auth.admin_roles: must be an array of strings, got \"admin\"\n" },
-	{ "{\"database\": {\"pool_size\": -1}}",
-	  "t.json:1:28: database.pool_size: must be an integer between 1 and 64, got -1\n" },
-	{ "{\"server\": 3}", "t.json:1:12: server: must be an object, got 3\n" },
-	{ "[1]", "t.json:1:1: the configuration must be a JSON object, got an array\n" },
+	{"{\"server\": {\"workers\": 0}}", "t.json:1:24: server.workers: must be an integer between 1 and 64, got 0\n"},
+	{"{\n  \"server\": {\"workers\": \"abc\"}\n}",
+	 "t.json:2:25: server.workers: must be an integer between 1 and 64, got \"abc\"\n"},
+	{"{\"server\": {\"workers\": 4.5}}",
+	 "t.json:1:24: server.workers: must be an integer between 1 and 64, got 4.5\n"},
+	{"{\"server\": {\"threads\": 2000}}",
+	 "t.json:1:24: server.threads: must be an integer between 1 and 1024, got 2000\n"},
+	{"{\"server\": {\"thread_stack_kb\": 32}}",
+	 "t.json:1:32: server.thread_stack_kb: must be an integer between 64 and 1048576, got 32\n"},
+	{"{\"server\": {\"max_body_bytes\": 100}}",
+	 "t.json:1:31: server.max_body_bytes: must be an integer between 1024 and 1073741824, got 100\n"},
+	{"{\"server\": {\"max_body_bytes\": 2147483648}}",
+	 "t.json:1:31: server.max_body_bytes: must be an integer between 1024 and 1073741824, got 2147483648\n"},
+	{"{\"server\": {\"max_json_depth\": 1}}",
+	 "t.json:1:31: server.max_json_depth: must be an integer between 2 and 1000, got 1\n"},
+	{"{\"server\": {\"log_level\": \"verbose\"}}",
+	 "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got \"verbose\"\n"},
+	{"{\"server\": {\"log_format\": \"xml\"}}",
+	 "t.json:1:27: server.log_format: must be one of text, json, got \"xml\"\n"},
+	{"{\"metrics\": {\"max_models\": 0}}",
+	 "t.json:1:28: metrics.max_models: must be an integer between 1 and 65536, got 0\n"},
+	{"{\"metrics\": {\"enabled\": \"maybe\"}}", "t.json:1:25: metrics.enabled: must be a boolean, got \"maybe\"\n"},
+	{"{\"server\": {\"socket_mode\": \"0999\"}}",
+	 "t.json:1:28: server.socket_mode: must be an octal string such as \"0660\", got \"0999\"\n"},
+	{"{\"server\": {\"socket_mode\": 660}}",
+	 "t.json:1:28: server.socket_mode: must be an octal string such as \"0660\", got 660\n"},
+	{"{\"server\": {\"socket\": \"0.0.0.0:9000\"}}",
+	 "t.json:1:23: server.socket: must be an absolute unix socket path or a loopback address "
+	 "(127.0.0.1:PORT, [::1]:PORT or localhost:PORT), got \"0.0.0.0:9000\"\n"},
+	{"{\"server\": {\"pid_file\": \"run/x.pid\"}}",
+	 "t.json:1:25: server.pid_file: must be an absolute path, got \"run/x.pid\"\n"},
+	{"{\"server\": {\"socket_group\": \"\"}}", "t.json:1:29: server.socket_group: must not be empty, got \"\"\n"},
+	{"{\"server\": {\"log_level\": 3}}", "t.json:1:26: server.log_level: must be a string, got 3\n"},
+	{"{\"auth\": {\"required\": \"maybe\"}}", "t.json:1:23: auth.required: must be a boolean, got \"maybe\"\n"},
+	{"{\"auth\": {\"admin_roles\": [\"a\", 3]}}",
+	 "t.json:1:32: auth.admin_roles[1]: must be a non-empty string, got 3\n"},
+	{"{\"auth\": {\"admin_roles\": \"admin\"}}",
+	 "t.json:1:26: auth.admin_roles: must be an array of strings, got \"admin\"\n"},
+	{"{\"database\": {\"pool_size\": -1}}",
+	 "t.json:1:28: database.pool_size: must be an integer between 1 and 64, got -1\n"},
+	{"{\"server\": 3}", "t.json:1:12: server: must be an object, got 3\n"},
+	{"[1]", "t.json:1:1: the configuration must be a JSON object, got an array\n"},
 	/* Unknown keys are reported at the key, with a suggestion or the list. */
-	{ "{\"sever\": {}}", "t.json:1:2: sever: unknown key, did you mean \"server\"?\n" },
-	{ "{\"server\": {\"wokers\": 4}}",
-	  "t.json:1:13: server.wokers: unknown key, did you mean \"workers\"?\n" },
-	{ "{\"auth\": {\"endpoint\": \"x\"}}",
-	  "t.json:1:11: auth.endpoint: unknown key, expected one of required, admin_roles, key_cache_ttl\n" },
-	{ "{\"providers\": {\"infrence\": []}}",
-	  "t.json:1:16: providers.infrence: unknown API, did you mean \"inference\"?\n" },
-	{ "{\"providers\": {\"agents\": []}}",
-	  "t.json:1:16: providers.agents: unknown API, expected one of inference, safety, vector_io, "
-	  "datasetio, scoring, eval, tool_runtime\n" },
-	{ "{\"providers\": []}",
-	  "t.json:1:15: providers: must be an object keyed by API name, got an array\n" },
-	{ "{\"providers\": {\"safety\": {}}}",
-	  "t.json:1:26: providers.safety: must be an array of providers, got an object\n" },
-	{ "{\"providers\": {\"inference\": [\n  \"vllm\"\n]}}",
-	  "t.json:2:3: providers.inference[0]: must be an object, got \"vllm\"\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"vllm\"}\n]}}",
-	  "t.json:2:41: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
-	  "\"remote::NAME\", got \"vllm\"\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"remote::\"}\n]}}",
-	  "t.json:2:41: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
-	  "\"remote::NAME\", got \"remote::\"\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\"}\n]}}",
-	  "t.json:2:3: providers.inference[0].provider_type: required key is missing\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"a b\", \"provider_type\": \"inline::x\"}\n]}}",
-	  "t.json:2:19: providers.inference[0].provider_id: must be a string of letters, digits, '_', '.' "
-	  "or '-', got \"a b\"\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"inline::x\", "
-	  "\"confg\": {}}\n]}}",
-	  "t.json:2:54: providers.inference[0].confg: unknown key, did you mean \"config\"?\n" },
-	{ "{\"providers\": {\"inference\": [\n"
-	  "  {\"provider_id\": \"a\", \"provider_type\": \"inline::x\"},\n"
-	  "  {\"provider_id\": \"a\", \"provider_type\": \"inline::y\"}\n]}}",
-	  "t.json:3:19: providers.inference[1].provider_id: duplicate provider_id \"a\" for inference "
-	  "(first defined at line 2)\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
-	  "\"config\": []}\n]}}",
-	  "t.json:2:67: providers.inference[0].config: must be an object, got an array\n" },
+	{"{\"sever\": {}}", "t.json:1:2: sever: unknown key, did you mean \"server\"?\n"},
+	{"{\"server\": {\"wokers\": 4}}", "t.json:1:13: server.wokers: unknown key, did you mean \"workers\"?\n"},
+	{"{\"auth\": {\"endpoint\": \"x\"}}",
+	 "t.json:1:11: auth.endpoint: unknown key, expected one of required, admin_roles, key_cache_ttl\n"},
+	{"{\"providers\": {\"infrence\": []}}",
+	 "t.json:1:16: providers.infrence: unknown API, did you mean \"inference\"?\n"},
+	{"{\"providers\": {\"agents\": []}}",
+	 "t.json:1:16: providers.agents: unknown API, expected one of inference, safety, vector_io, "
+	 "datasetio, scoring, eval, tool_runtime\n"},
+	{"{\"providers\": []}", "t.json:1:15: providers: must be an object keyed by API name, got an array\n"},
+	{"{\"providers\": {\"safety\": {}}}",
+	 "t.json:1:26: providers.safety: must be an array of providers, got an object\n"},
+	{"{\"providers\": {\"inference\": [\n  \"vllm\"\n]}}",
+	 "t.json:2:3: providers.inference[0]: must be an object, got \"vllm\"\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"vllm\"}\n]}}",
+	 "t.json:2:41: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
+	 "\"remote::NAME\", got \"vllm\"\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"remote::\"}\n]}}",
+	 "t.json:2:41: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
+	 "\"remote::NAME\", got \"remote::\"\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\"}\n]}}",
+	 "t.json:2:3: providers.inference[0].provider_type: required key is missing\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"a b\", \"provider_type\": \"inline::x\"}\n]}}",
+	 "t.json:2:19: providers.inference[0].provider_id: must be a string of letters, digits, '_', '.' "
+	 "or '-', got \"a b\"\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"x\", \"provider_type\": \"inline::x\", "
+	 "\"confg\": {}}\n]}}",
+	 "t.json:2:54: providers.inference[0].confg: unknown key, did you mean \"config\"?\n"},
+	{"{\"providers\": {\"inference\": [\n"
+	 "  {\"provider_id\": \"a\", \"provider_type\": \"inline::x\"},\n"
+	 "  {\"provider_id\": \"a\", \"provider_type\": \"inline::y\"}\n]}}",
+	 "t.json:3:19: providers.inference[1].provider_id: duplicate provider_id \"a\" for inference "
+	 "(first defined at line 2)\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
+	 "\"config\": []}\n]}}",
+	 "t.json:2:67: providers.inference[0].config: must be an object, got an array\n"},
 	/* Problems found by provider.c, at the config value (or the nearest enclosing one). */
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
-	  "\"config\": {}}\n]}}",
-	  "t.json:2:67: providers.inference[0].config.url: is required for remote::vllm\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::passthrough\"}\n]}}",
-	  "t.json:2:3: providers.inference[0].config.url: is required for remote::passthrough\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
-	  "\"config\": {\"url\": \"ftp://x\"}}\n]}}",
-	  "t.json:2:75: providers.inference[0].config.url: must be an http:// or https:// URL\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
-	  "\"config\": {\"url\": \"http:///\"}}\n]}}",
-	  "t.json:2:75: providers.inference[0].config.url: must be an http:// or https:// URL with a host\n" },
-	{ "{\"providers\": {\"inference\": [\n  {\"provider_id\": \"o\", \"provider_type\": \"remote::ollama\",\n"
-	  "   \"config\": {\"timeout\": 0, \"connect_timeout\": \"soon\", \"tls_verify\": \"maybe\",\n"
-	  "              \"check_model_on_register\": 2, \"api_key\": 7}}\n]}}",
-	  "t.json:3:26: providers.inference[0].config.timeout: must be a number of seconds greater than 0 "
-	  "and at most 86400\n"
-	  "t.json:3:48: providers.inference[0].config.connect_timeout: must be a number of seconds greater "
-	  "than 0 and at most 3600\n"
-	  "t.json:3:70: providers.inference[0].config.tls_verify: must be a boolean or the absolute path of "
-	  "a CA bundle\n"
-	  "t.json:4:42: providers.inference[0].config.check_model_on_register: must be a boolean\n"
-	  "t.json:4:56: providers.inference[0].config.api_key: must be a string\n" },
-	{ "{\"models\": {}}", "t.json:1:12: models: must be an array of objects, got an object\n" },
-	{ "{\"models\": [1]}", "t.json:1:13: models[0]: must be an object, got 1\n" },
-	{ "{\"tool_groups\": [{}, \"x\"]}", "t.json:1:22: tool_groups[1]: must be an object, got \"x\"\n" },
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
+	 "\"config\": {}}\n]}}",
+	 "t.json:2:67: providers.inference[0].config.url: is required for remote::vllm\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::passthrough\"}\n]}}",
+	 "t.json:2:3: providers.inference[0].config.url: is required for remote::passthrough\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
+	 "\"config\": {\"url\": \"ftp://x\"}}\n]}}",
+	 "t.json:2:75: providers.inference[0].config.url: must be an http:// or https:// URL\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", "
+	 "\"config\": {\"url\": \"http:///\"}}\n]}}",
+	 "t.json:2:75: providers.inference[0].config.url: must be an http:// or https:// URL with a host\n"},
+	{"{\"providers\": {\"inference\": [\n  {\"provider_id\": \"o\", \"provider_type\": \"remote::ollama\",\n"
+	 "   \"config\": {\"timeout\": 0, \"connect_timeout\": \"soon\", \"tls_verify\": \"maybe\",\n"
+	 "              \"check_model_on_register\": 2, \"api_key\": 7}}\n]}}",
+	 "t.json:3:26: providers.inference[0].config.timeout: must be a number of seconds greater than 0 "
+	 "and at most 86400\n"
+	 "t.json:3:48: providers.inference[0].config.connect_timeout: must be a number of seconds greater "
+	 "than 0 and at most 3600\n"
+	 "t.json:3:70: providers.inference[0].config.tls_verify: must be a boolean or the absolute path of "
+	 "a CA bundle\n"
+	 "t.json:4:42: providers.inference[0].config.check_model_on_register: must be a boolean\n"
+	 "t.json:4:56: providers.inference[0].config.api_key: must be a string\n"},
+	{"{\"models\": {}}", "t.json:1:12: models: must be an array of objects, got an object\n"},
+	{"{\"models\": [1]}", "t.json:1:13: models[0]: must be an object, got 1\n"},
+	{"{\"tool_groups\": [{}, \"x\"]}", "t.json:1:22: tool_groups[1]: must be an object, got \"x\"\n"},
 	/* Syntax errors carry jansson's position. */
-	{ "{\"server\": {\"workers\": 4,}}",
-	  "t.json:1:26: invalid JSON: string or '}' expected near '}'\n" },
-	{ "{\"server\": {},\n \"server\": {}}",
-	  "t.json:2:9: invalid JSON: duplicate object key near '\"server\"'\n" },
-	{ "", "t.json:1:1: invalid JSON: '[' or '{' expected near end of file\n" },
+	{"{\"server\": {\"workers\": 4,}}", "t.json:1:26: invalid JSON: string or '}' expected near '}'\n"},
+	{"{\"server\": {},\n \"server\": {}}", "t.json:2:9: invalid JSON: duplicate object key near '\"server\"'\n"},
+	{"", "t.json:1:1: invalid JSON: '[' or '{' expected near end of file\n"},
 	/* A long value is cut in the message. */
-	{ "{\"server\": {\"log_level\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
-	  "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got "
-	  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\n" },
+	{"{\"server\": {\"log_level\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}",
+	 "t.json:1:26: server.log_level: must be one of debug, info, warn, error, got "
+	 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\n"},
 	/* Env errors point at the "${" of the offending reference (the variables unset: env_reset). */
-	{ "{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
-	  "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
-	  "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
-	  "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
+	{"{\"database\": {\"conninfo\": \"host=${env.SG_TEST_UNSET_A} x\"}}",
+	 "t.json:1:33: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"},
+	{"{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A}-${env.SG_TEST_UNSET_B}\"}}",
+	 "t.json:1:28: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"
+	 "t.json:1:51: database.conninfo: environment variable SG_TEST_UNSET_B is not set and has no default\n"},
 	/* An escape before the reference: \u00e9 is 6 columns in the text, 2 bytes decoded. */
-	{ "{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
+	{"{\"database\": {\"conninfo\": \"\\u00e9\\\"${env.SG_TEST_UNSET_A}\"}}",
+	 "t.json:1:36: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"},
 	/* A raw multi-byte character is one column. */
-	{ "{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
-	  "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n" },
-	{ "{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
-	  "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
-	{ "{\"database\": {\"conninfo\": \"a ${env.}\"}}",
-	  "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
-	  "${env.NAME:default}\n" },
+	{"{\"database\": {\"conninfo\": \"\xc3\xa9\xf0\x9f\x98\x80${env.SG_TEST_UNSET_A}\"}}",
+	 "t.json:1:30: database.conninfo: environment variable SG_TEST_UNSET_A is not set and has no default\n"},
+	{"{\"database\": {\"conninfo\": \"${env.SG_TEST_UNSET_A:x\"}}",
+	 "t.json:1:28: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	 "${env.NAME:default}\n"},
+	{"{\"database\": {\"conninfo\": \"a ${env.}\"}}",
+	 "t.json:1:30: database.conninfo: malformed environment reference, expected ${env.NAME} or "
+	 "${env.NAME:default}\n"},
 	/* One error per value: the bad provider_type is not reported a second time. */
-	{ "{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
-	  "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
-	  "has no default\n" },
-	{ "{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
-	  "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n" },
+	{"{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"${env.SG_TEST_UNSET_A}\"}]}}",
+	 "t.json:1:69: providers.inference[0].provider_type: environment variable SG_TEST_UNSET_A is not set and "
+	 "has no default\n"},
+	{"{\n\t\"models\": [{\"model_id\": \"${env.SG_TEST_UNSET_B}\"}]\n}",
+	 "t.json:2:27: models[0].model_id: environment variable SG_TEST_UNSET_B is not set and has no default\n"},
 };
 
 /* Unsets the variables the tests set or expect unset. */
@@ -344,22 +338,23 @@ END_TEST
 START_TEST(test_several_errors_sorted)
 {
 	/* Found in document order by section, reported in position order, one per value. */
-	expect_errors("{\n"
-		      "  \"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"vllm\"}]},\n"
-		      "  \"server\": {\n"
-		      "    \"workers\": 100,\n"
-		      "    \"log_level\": \"loud\",\n"
-		      "    \"threads\": \"${env.SG_TEST_UNSET_A}\"\n"
-		      "  },\n"
-		      "  \"databse\": {}\n"
-		      "}\n",
-		      "t.json:2:69: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
-		      "\"remote::NAME\", got \"vllm\"\n"
-		      "t.json:4:16: server.workers: must be an integer between 1 and 64, got 100\n"
-		      "t.json:5:18: server.log_level: must be one of debug, info, warn, error, got \"loud\"\n"
-		      "t.json:6:17: server.threads: environment variable SG_TEST_UNSET_A is not set and has no "
-		      "default\n"
-		      "t.json:8:3: databse: unknown key, did you mean \"database\"?\n");
+	expect_errors(
+		"{\n"
+		"  \"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"vllm\"}]},\n"
+		"  \"server\": {\n"
+		"    \"workers\": 100,\n"
+		"    \"log_level\": \"loud\",\n"
+		"    \"threads\": \"${env.SG_TEST_UNSET_A}\"\n"
+		"  },\n"
+		"  \"databse\": {}\n"
+		"}\n",
+		"t.json:2:69: providers.inference[0].provider_type: must look like \"inline::NAME\" or "
+		"\"remote::NAME\", got \"vllm\"\n"
+		"t.json:4:16: server.workers: must be an integer between 1 and 64, got 100\n"
+		"t.json:5:18: server.log_level: must be one of debug, info, warn, error, got \"loud\"\n"
+		"t.json:6:17: server.threads: environment variable SG_TEST_UNSET_A is not set and has no "
+		"default\n"
+		"t.json:8:3: databse: unknown key, did you mean \"database\"?\n");
 }
 END_TEST
 
@@ -390,9 +385,7 @@ START_TEST(test_env_set_unset_default)
 		const char *ref;
 		int workers;
 	} v[] = {
-		{NULL, "${env.SG_TEST_W:4}", 4},
-		{"8", "${env.SG_TEST_W:4}", 8},
-		{"8", "${env.SG_TEST_W}", 8},
+		{NULL, "${env.SG_TEST_W:4}", 4},  {"8", "${env.SG_TEST_W:4}", 8}, {"8", "${env.SG_TEST_W}", 8},
 		{NULL, "${env.SG_TEST_W:=5}", 5}, /* the later spelling ":=" (default) */
 		{"", "${env.SG_TEST_W:3}", 3},    /* as in Llama Stack, an empty variable counts as unset */
 	};
@@ -410,8 +403,9 @@ START_TEST(test_env_set_unset_default)
 	}
 	/* ":=" keeps a set value; ":+" is the value when set. */
 	setenv("SG_TEST_W", "8", 1);
-	c = sg_test_conf("{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
-		    " \"database\": {\"conninfo\": \"a${env.SG_TEST_UNSET_A:+x}b\"}}");
+	c = sg_test_conf(
+		"{\"server\": {\"workers\": \"${env.SG_TEST_W:=5}\", \"log_level\": \"${env.SG_TEST_W:+debug}\"},\n"
+		" \"database\": {\"conninfo\": \"a${env.SG_TEST_UNSET_A:+x}b\"}}");
 	ck_assert_int_eq(c->workers, 8);
 	ck_assert_str_eq(c->log_level, "debug");
 	ck_assert_str_eq(c->conninfo, "ab");
@@ -438,18 +432,19 @@ START_TEST(test_env_embedded_multiple)
 
 	env_reset();
 	setenv("SG_TEST_HOST", "10.0.0.5", 1);
-	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
-		    " \"config\": {\"url\": \"http://${env.SG_TEST_HOST:localhost}:${env.SG_TEST_PORT:8000}/v1\",\n"
-		    "  \"note\": [\"a${env.SG_TEST_UNSET_A:}b\", {\"deep\": \"${env.SG_TEST_PORT:x}${env.SG_TEST_PORT:y}\"}]}}]},\n"
-		    " \"models\": [{\"model_id\": \"${env.SG_TEST_HOST}\"}]}");
+	c = sg_test_conf(
+		"{\"providers\": {\"inference\": [{\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\",\n"
+		" \"config\": {\"url\": \"http://${env.SG_TEST_HOST:localhost}:${env.SG_TEST_PORT:8000}/v1\",\n"
+		"  \"note\": [\"a${env.SG_TEST_UNSET_A:}b\", {\"deep\": \"${env.SG_TEST_PORT:x}${env.SG_TEST_PORT:y}\"}]}}]},\n"
+		" \"models\": [{\"model_id\": \"${env.SG_TEST_HOST}\"}]}");
 	p = conf_provider(c, SG_API_INFERENCE, "v");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->base_url, "http://10.0.0.5:8000/v1");
 	ck_assert_str_eq(json_string_value(json_object_get(p->config, "url")), "http://10.0.0.5:8000/v1");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(p->config, "note"), 0)), "ab");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(p->config, "note"), 1),
-							   "deep")),
-			 "xy");
+	ck_assert_str_eq(
+		json_string_value(json_object_get(json_array_get(json_object_get(p->config, "note"), 1), "deep")),
+		"xy");
 	/* Resource lists are substituted too. */
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(c->models, 0), "model_id")), "10.0.0.5");
 	conf_free(c);
@@ -494,18 +489,24 @@ END_TEST
 /* Numeric and boolean strings load as the numbers and booleans they spell. */
 START_TEST(test_numeric_strings)
 {
-	struct sg_conf *c = sg_test_conf("{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
-				    "  \"max_requests\": \"0\", \"socket_mode\": \"600\", \"shutdown_timeout\": \"10\"},\n"
-				    " \"database\": {\"auto_migrate\": \"TRUE\", \"pool_size\": \"1\"},\n"
-				    " \"auth\": {\"required\": \"on\", \"key_cache_ttl\": \"60\"}}");
+	struct sg_conf *c = sg_test_conf(
+		"{\"server\": {\"workers\": \"8\", \"threads\": \"+32\", \"max_body_bytes\": \"2048\",\n"
+		"  \"max_requests\": \"0\", \"socket_mode\": \"600\", \"shutdown_timeout\": \"10\"},\n"
+		" \"database\": {\"auto_migrate\": \"TRUE\", \"pool_size\": \"1\"},\n"
+		" \"auth\": {\"required\": \"on\", \"key_cache_ttl\": \"60\"}}");
 	const struct {
 		const char *name;
 		long long got, want;
 	} v[] = {
-		{"workers", c->workers, 8}, {"threads", c->threads, 32}, {"max_body_bytes", (long long) c->max_body_bytes, 2048},
-		{"max_requests", c->max_requests, 0}, {"socket_mode", c->socket_mode, 0600},
-		{"shutdown_timeout", c->shutdown_timeout_s, 10}, {"auto_migrate", c->auto_migrate, true},
-		{"pool_size", c->db_pool_size, 1}, {"required", c->auth_required, true},
+		{"workers", c->workers, 8},
+		{"threads", c->threads, 32},
+		{"max_body_bytes", (long long) c->max_body_bytes, 2048},
+		{"max_requests", c->max_requests, 0},
+		{"socket_mode", c->socket_mode, 0600},
+		{"shutdown_timeout", c->shutdown_timeout_s, 10},
+		{"auto_migrate", c->auto_migrate, true},
+		{"pool_size", c->db_pool_size, 1},
+		{"required", c->auth_required, true},
 		{"key_cache_ttl", c->key_cache_ttl_s, 60},
 	};
 
@@ -522,16 +523,22 @@ START_TEST(test_value_helpers)
 		bool ok;
 		long long v;
 	} ints[] = {
-		{ "3", true, 3 }, { "\"-7\"", true, -7 }, { "\"12x\"", false, 0 }, { "\" 1\"", false, 0 },
-		{ "\"\"", false, 0 }, { "1.0", false, 0 }, { "\"99999999999999999999\"", false, 0 },
-		{ "true", false, 0 }, { "\"-\"", false, 0 },
+		{"3", true, 3},
+		{"\"-7\"", true, -7},
+		{"\"12x\"", false, 0},
+		{"\" 1\"", false, 0},
+		{"\"\"", false, 0},
+		{"1.0", false, 0},
+		{"\"99999999999999999999\"", false, 0},
+		{"true", false, 0},
+		{"\"-\"", false, 0},
 	};
 	static const struct {
 		const char *json;
 		bool ok, v;
 	} bools[] = {
-		{ "true", true, true }, { "false", true, false }, { "\"Yes\"", true, true }, { "\"off\"", true, false },
-		{ "\"0\"", true, false }, { "\"1\"", true, true }, { "1", false, false }, { "\"nope\"", false, false },
+		{"true", true, true},   {"false", true, false}, {"\"Yes\"", true, true}, {"\"off\"", true, false},
+		{"\"0\"", true, false}, {"\"1\"", true, true},  {"1", false, false},     {"\"nope\"", false, false},
 	};
 	long long n;
 	double d;
@@ -574,14 +581,27 @@ static const struct {
 	const char *listen;
 	bool ok;
 } listen_cases[] = {
-	{ "/run/stackgate/sg.sock", true }, { "127.0.0.1:9000", true }, { "[::1]:9000", true },
-	{ "localhost:1", true }, { "localhost:65535", true }, { "0.0.0.0:9000", false },
-	{ "192.168.1.10:9000", false }, { "[::]:9000", false }, { ":9000", false }, { "localhost", false },
-	{ "127.0.0.1:", false }, { "127.0.0.1:0", false }, { "127.0.0.1:65536", false },
-	{ "127.0.0.1:123456", false }, { "127.0.0.1:90a", false }, { "sg.sock", false }, { "unix:/x", false },
-	{ "", false }, { "127.0.0.2:9000", false },
-	{ "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	  false },
+	{"/run/stackgate/sg.sock", true},
+	{"127.0.0.1:9000", true},
+	{"[::1]:9000", true},
+	{"localhost:1", true},
+	{"localhost:65535", true},
+	{"0.0.0.0:9000", false},
+	{"192.168.1.10:9000", false},
+	{"[::]:9000", false},
+	{":9000", false},
+	{"localhost", false},
+	{"127.0.0.1:", false},
+	{"127.0.0.1:0", false},
+	{"127.0.0.1:65536", false},
+	{"127.0.0.1:123456", false},
+	{"127.0.0.1:90a", false},
+	{"sg.sock", false},
+	{"unix:/x", false},
+	{"", false},
+	{"127.0.0.2:9000", false},
+	{"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	 false},
 };
 
 START_TEST(test_listen)
@@ -607,47 +627,48 @@ static const struct {
 	const char *type, *config, *base_url, *api_key;
 	bool compat;
 } kind_cases[] = {
-	{ "remote::vllm", "{\"url\": \"http://h:8000/v1/\", \"api_token\": \"tok\"}", "http://h:8000/v1", "tok", true },
-	{ "remote::ollama", "{\"url\": \"http://h:11434\"}", "http://h:11434/v1", NULL, true },
-	{ "remote::ollama", "{\"url\": \"http://h:11434/v1/\"}", "http://h:11434/v1", NULL, true },
-	{ "remote::ollama", "{}", "http://localhost:11434/v1", NULL, true },
-	{ "remote::openai", "{\"api_key\": \"sk-1\"}", "https://api.openai.com/v1", "sk-1", true },
-	{ "remote::openai", "{\"url\": \"https://proxy.example/v1\", \"api_key\": \"\"}", "https://proxy.example/v1",
-	  NULL, true },
-	{ "remote::together", "{}", "https://api.together.xyz/v1", NULL, true },
-	{ "remote::fireworks", "{}", "https://api.fireworks.ai/inference/v1", NULL, true },
-	{ "remote::groq", "{}", "https://api.groq.com/openai/v1", NULL, true },
-	{ "remote::groq", "{\"url\": \"https://api.groq.com/openai/v1\"}", "https://api.groq.com/openai/v1", NULL, true },
-	{ "remote::nvidia", "{}", "https://integrate.api.nvidia.com/v1", NULL, true },
-	{ "remote::nvidia", "{\"url\": \"http://nim:8000\", \"append_api_version\": false}", "http://nim:8000", NULL,
-	  true },
-	{ "remote::passthrough", "{\"url\": \"https://p.example/v1//\", \"api_key\": \"k\"}", "https://p.example/v1", "k",
-	  true },
-	{ "remote::cerebras-openai-compat", "{}", "https://api.cerebras.ai/v1", NULL, true },
-	{ "remote::fireworks-openai-compat", "{}", "https://api.fireworks.ai/inference/v1", NULL, true },
-	{ "remote::groq-openai-compat", "{}", "https://api.groq.com/openai/v1", NULL, true },
-	{ "remote::sambanova-openai-compat", "{\"openai_compat_api_base\": \"https://s.example/v1/\"}",
-	  "https://s.example/v1", NULL, true },
-	{ "remote::together-openai-compat", "{}", "https://api.together.xyz/v1", NULL, true },
-	{ "remote::tgi", "{\"url\": \"http://tgi\"}", NULL, NULL, false },
-	{ "remote::sambanova", "{}", NULL, NULL, false },
-	{ "remote::anthropic", "{}", NULL, NULL, false },
-	{ "inline::meta-reference", "{}", NULL, NULL, false },
+	{"remote::vllm", "{\"url\": \"http://h:8000/v1/\", \"api_token\": \"tok\"}", "http://h:8000/v1", "tok", true},
+	{"remote::ollama", "{\"url\": \"http://h:11434\"}", "http://h:11434/v1", NULL, true},
+	{"remote::ollama", "{\"url\": \"http://h:11434/v1/\"}", "http://h:11434/v1", NULL, true},
+	{"remote::ollama", "{}", "http://localhost:11434/v1", NULL, true},
+	{"remote::openai", "{\"api_key\": \"sk-1\"}", "https://api.openai.com/v1", "sk-1", true},
+	{"remote::openai", "{\"url\": \"https://proxy.example/v1\", \"api_key\": \"\"}", "https://proxy.example/v1",
+	 NULL, true},
+	{"remote::together", "{}", "https://api.together.xyz/v1", NULL, true},
+	{"remote::fireworks", "{}", "https://api.fireworks.ai/inference/v1", NULL, true},
+	{"remote::groq", "{}", "https://api.groq.com/openai/v1", NULL, true},
+	{"remote::groq", "{\"url\": \"https://api.groq.com/openai/v1\"}", "https://api.groq.com/openai/v1", NULL, true},
+	{"remote::nvidia", "{}", "https://integrate.api.nvidia.com/v1", NULL, true},
+	{"remote::nvidia", "{\"url\": \"http://nim:8000\", \"append_api_version\": false}", "http://nim:8000", NULL,
+	 true},
+	{"remote::passthrough", "{\"url\": \"https://p.example/v1//\", \"api_key\": \"k\"}", "https://p.example/v1",
+	 "k", true},
+	{"remote::cerebras-openai-compat", "{}", "https://api.cerebras.ai/v1", NULL, true},
+	{"remote::fireworks-openai-compat", "{}", "https://api.fireworks.ai/inference/v1", NULL, true},
+	{"remote::groq-openai-compat", "{}", "https://api.groq.com/openai/v1", NULL, true},
+	{"remote::sambanova-openai-compat", "{\"openai_compat_api_base\": \"https://s.example/v1/\"}",
+	 "https://s.example/v1", NULL, true},
+	{"remote::together-openai-compat", "{}", "https://api.together.xyz/v1", NULL, true},
+	{"remote::tgi", "{\"url\": \"http://tgi\"}", NULL, NULL, false},
+	{"remote::sambanova", "{}", NULL, NULL, false},
+	{"remote::anthropic", "{}", NULL, NULL, false},
+	{"inline::meta-reference", "{}", NULL, NULL, false},
 };
 
 START_TEST(test_provider_kinds)
 {
-	static const char *const envs[] = { "OPENAI_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY", "GROQ_API_KEY",
-					    "NVIDIA_API_KEY", "CEREBRAS_API_KEY", "SAMBANOVA_API_KEY" };
+	static const char *const envs[] = {"OPENAI_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY", "GROQ_API_KEY",
+					   "NVIDIA_API_KEY", "CEREBRAS_API_KEY", "SAMBANOVA_API_KEY"};
 	char text[1024];
 	struct sg_conf *c;
 	const struct sg_provider *p;
 
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++)
 		unsetenv(envs[i]);
-	snprintf(text, sizeof(text),
-		 "{\"providers\": {\"inference\": [{\"provider_id\": \"p\", \"provider_type\": \"%s\", \"config\": %s}]}}",
-		 kind_cases[_i].type, kind_cases[_i].config);
+	snprintf(
+		text, sizeof(text),
+		"{\"providers\": {\"inference\": [{\"provider_id\": \"p\", \"provider_type\": \"%s\", \"config\": %s}]}}",
+		kind_cases[_i].type, kind_cases[_i].config);
 	c = sg_test_conf(text);
 	p = conf_provider(c, SG_API_INFERENCE, "p");
 	ck_assert_ptr_nonnull(p);
@@ -673,11 +694,12 @@ START_TEST(test_provider_api_key_env)
 
 	setenv("OPENAI_API_KEY", "sk-env", 1);
 	setenv("GROQ_API_KEY", "", 1);
-	c = sg_test_conf("{\"providers\": {\"inference\": [\n"
-		    " {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\"},\n"
-		    " {\"provider_id\": \"o2\", \"provider_type\": \"remote::openai\", \"config\": {\"api_key\": \"sk-cfg\"}},\n"
-		    " {\"provider_id\": \"g\", \"provider_type\": \"remote::groq\"},\n"
-		    " {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://v\"}}]}}");
+	c = sg_test_conf(
+		"{\"providers\": {\"inference\": [\n"
+		" {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\"},\n"
+		" {\"provider_id\": \"o2\", \"provider_type\": \"remote::openai\", \"config\": {\"api_key\": \"sk-cfg\"}},\n"
+		" {\"provider_id\": \"g\", \"provider_type\": \"remote::groq\"},\n"
+		" {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"http://v\"}}]}}");
 	ck_assert_str_eq(conf_provider(c, SG_API_INFERENCE, "o")->api_key, "sk-env");
 	ck_assert_str_eq(conf_provider(c, SG_API_INFERENCE, "o2")->api_key, "sk-cfg");
 	ck_assert_ptr_null(conf_provider(c, SG_API_INFERENCE, "g")->api_key);
@@ -698,7 +720,8 @@ START_TEST(test_provider_settings)
 		"   \"connect_timeout\": \"2.5\", \"timeout\": 30, \"tls_verify\": false, \"check_model_on_register\": \"false\"}},\n"
 		" {\"provider_id\": \"c\", \"provider_type\": \"remote::vllm\", \"config\": {\"url\": \"https://c\",\n"
 		"   \"tls_verify\": \"/etc/ssl/ca.pem\", \"timeout\": null}}]}}");
-	const struct sg_provider *a = conf_provider(c, SG_API_INFERENCE, "a"), *b = conf_provider(c, SG_API_INFERENCE, "b"),
+	const struct sg_provider *a = conf_provider(c, SG_API_INFERENCE, "a"),
+				 *b = conf_provider(c, SG_API_INFERENCE, "b"),
 				 *cc = conf_provider(c, SG_API_INFERENCE, "c");
 
 	ck_assert_int_eq(a->connect_timeout_ms, 5000);
@@ -779,25 +802,27 @@ END_TEST
 
 START_TEST(test_mask_config)
 {
-	json_t *cfg = json_loads("{\"url\": \"http://u\", \"api_key\": \"s1\", \"API_TOKEN\": \"s2\", \"db_password\": 42,"
-				 " \"nested\": {\"Client_Secret\": \"s3\", \"keep\": 1,"
-				 "   \"list\": [{\"password\": \"s4\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"s5\"}]]},"
-				 " \"secret_list\": [\"s6\"], \"secrets\": {\"a\": \"s7\"}, \"token\": \"s8\","
-				 " \"sessionKey\": \"s9\", \"X-Auth-Header\": \"s10\", \"CREDENTIALS\": [\"s11\"],"
-				 " \"tls_verify\": true, \"timeout\": 5}",
-				 0, NULL);
+	json_t *cfg = json_loads(
+		"{\"url\": \"http://u\", \"api_key\": \"s1\", \"API_TOKEN\": \"s2\", \"db_password\": 42,"
+		" \"nested\": {\"Client_Secret\": \"s3\", \"keep\": 1,"
+		"   \"list\": [{\"password\": \"s4\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"s5\"}]]},"
+		" \"secret_list\": [\"s6\"], \"secrets\": {\"a\": \"s7\"}, \"token\": \"s8\","
+		" \"sessionKey\": \"s9\", \"X-Auth-Header\": \"s10\", \"CREDENTIALS\": [\"s11\"],"
+		" \"tls_verify\": true, \"timeout\": 5}",
+		0, NULL);
 	json_t *m, *expect;
 	char *dump;
 
 	ck_assert_ptr_nonnull(cfg);
 	m = provider_config_masked(cfg);
-	expect = json_loads("{\"url\": \"http://u\", \"api_key\": \"********\", \"API_TOKEN\": \"********\","
-			    " \"db_password\": \"********\", \"nested\": {\"Client_Secret\": \"********\", \"keep\": 1,"
-			    "   \"list\": [{\"password\": \"********\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"********\"}]]},"
-			    " \"secret_list\": \"********\", \"secrets\": \"********\", \"token\": \"********\","
-			    " \"sessionKey\": \"********\", \"X-Auth-Header\": \"********\", \"CREDENTIALS\": \"********\","
-			    " \"tls_verify\": true, \"timeout\": 5}",
-			    0, NULL);
+	expect = json_loads(
+		"{\"url\": \"http://u\", \"api_key\": \"********\", \"API_TOKEN\": \"********\","
+		" \"db_password\": \"********\", \"nested\": {\"Client_Secret\": \"********\", \"keep\": 1,"
+		"   \"list\": [{\"password\": \"********\", \"x\": \"y\"}, \"plain\", [{\"api_key\": \"********\"}]]},"
+		" \"secret_list\": \"********\", \"secrets\": \"********\", \"token\": \"********\","
+		" \"sessionKey\": \"********\", \"X-Auth-Header\": \"********\", \"CREDENTIALS\": \"********\","
+		" \"tls_verify\": true, \"timeout\": 5}",
+		0, NULL);
 	dump = json_dumps(m, JSON_SORT_KEYS);
 	ck_assert_msg(json_equal(m, expect), "got %s", dump);
 	free(dump);
@@ -856,15 +881,16 @@ START_TEST(test_scrub)
 	char text[512];
 
 	setenv("OPENAI_API_KEY", "sk-env-key-0123456789", 1);
-	c = sg_test_conf("{\"providers\": {\"inference\": ["
-		    "  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {"
-		    "     \"url\": \"http://bob:url-password-1@h/v1\", \"api_token\": \"tok-0123456789\","
-		    "     \"extra\": {\"Session_Token\": [\"nested-secret-1\", \"short\"]}, \"plain\": \"visible-value\"}},"
-		    "  {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\", \"config\": {}},"
-		    "  {\"provider_id\": \"p\", \"provider_type\": \"remote::passthrough\", \"config\": {"
-		    "     \"url\": \"https://only-token-userinfo@h\", \"api_key\": \"tok-0123456789-longer\"}}],"
-		    " \"safety\": [{\"provider_id\": \"t\", \"provider_type\": \"remote::x\","
-		    "     \"config\": {\"password\": \"tool-pass-word\", \"endpoint\": \"http://a%20b:p%40ss@h\"}}]}}");
+	c = sg_test_conf(
+		"{\"providers\": {\"inference\": ["
+		"  {\"provider_id\": \"v\", \"provider_type\": \"remote::vllm\", \"config\": {"
+		"     \"url\": \"http://bob:url-password-1@h/v1\", \"api_token\": \"tok-0123456789\","
+		"     \"extra\": {\"Session_Token\": [\"nested-secret-1\", \"short\"]}, \"plain\": \"visible-value\"}},"
+		"  {\"provider_id\": \"o\", \"provider_type\": \"remote::openai\", \"config\": {}},"
+		"  {\"provider_id\": \"p\", \"provider_type\": \"remote::passthrough\", \"config\": {"
+		"     \"url\": \"https://only-token-userinfo@h\", \"api_key\": \"tok-0123456789-longer\"}}],"
+		" \"safety\": [{\"provider_id\": \"t\", \"provider_type\": \"remote::x\","
+		"     \"config\": {\"password\": \"tool-pass-word\", \"endpoint\": \"http://a%20b:p%40ss@h\"}}]}}");
 	ck_assert_str_eq(c->providers[1].api_key, "sk-env-key-0123456789");
 
 	snprintf(text, sizeof(text), "%s",
@@ -872,9 +898,10 @@ START_TEST(test_scrub)
 		 "url-password-1 nested-secret-1 only-token-userinfo tool-pass-word; short visible-value bob "
 		 "tok-0123456789tok-0123456789");
 	provider_scrub(c, text);
-	ck_assert_str_eq(text, "key ******** and ********, Bearer ********; "
-			       "******** ******** ******** ********; short visible-value bob "
-			       "****************");
+	ck_assert_str_eq(text,
+			 "key ******** and ********, Bearer ********; "
+			 "******** ******** ******** ********; short visible-value bob "
+			 "****************");
 
 	/* The Basic credentials an HTTP client makes of each URL's userinfo (user:password, token:). */
 	snprintf(text, sizeof(text), "%s",
@@ -904,8 +931,9 @@ START_TEST(test_provider_info)
 	char *dump;
 
 	setenv("SG_TEST_W", "sk-secret-from-env", 1);
-	c = sg_test_conf("{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
-		    "  \"config\": {\"api_key\": \"${env.SG_TEST_W}\", \"extra\": {\"password\": \"p\"}}}]}}");
+	c = sg_test_conf(
+		"{\"providers\": {\"inference\": [{\"provider_id\": \"o\", \"provider_type\": \"remote::openai\",\n"
+		"  \"config\": {\"api_key\": \"${env.SG_TEST_W}\", \"extra\": {\"password\": \"p\"}}}]}}");
 	ck_assert_str_eq(c->providers[0].api_key, "sk-secret-from-env");
 	info = provider_info_json(&c->providers[0]);
 	ck_assert_ptr_nonnull(info);
@@ -914,8 +942,10 @@ START_TEST(test_provider_info)
 	ck_assert_str_eq(json_string_value(json_object_get(info, "provider_type")), "remote::openai");
 	ck_assert_uint_eq(json_object_size(info), 4);
 	dump = json_dumps(info, JSON_SORT_KEYS);
-	ck_assert_str_eq(dump, "{\"api\": \"inference\", \"config\": {\"api_key\": \"********\", \"extra\": "
-			       "{\"password\": \"********\"}}, \"provider_id\": \"o\", \"provider_type\": \"remote::openai\"}");
+	ck_assert_str_eq(
+		dump,
+		"{\"api\": \"inference\", \"config\": {\"api_key\": \"********\", \"extra\": "
+		"{\"password\": \"********\"}}, \"provider_id\": \"o\", \"provider_type\": \"remote::openai\"}");
 	free(dump);
 	json_decref(info);
 	conf_free(c);
@@ -962,8 +992,8 @@ START_TEST(test_load_file_errors)
 
 	ck_assert_ptr_null(c);
 	expect = NULL;
-	ck_assert_int_gt(asprintf(&expect, "%s:2:25: server.workers: must be an integer between 1 and 64, got 0\n",
-				  path), 0);
+	ck_assert_int_gt(
+		asprintf(&expect, "%s:2:25: server.workers: must be an integer between 1 and 64, got 0\n", path), 0);
 	ck_assert_str_eq(errors, expect);
 	free(expect);
 	free(errors);
@@ -991,19 +1021,23 @@ END_TEST
 Suite *
 conf_suite(void)
 {
-	const TTest *const load[] = {test_defaults, test_every_field, test_several_errors_sorted, test_too_many_errors,
-		test_numeric_strings, test_value_helpers, test_load_file, test_load_file_errors, NULL};
-	const struct sg_loop load_loops[] = {SG_LOOP(test_error_cases, error_cases), SG_LOOP(test_listen, listen_cases),
-		{.t = NULL}};
+	const TTest *const load[] = {test_defaults,        test_every_field,      test_several_errors_sorted,
+				     test_too_many_errors, test_numeric_strings,  test_value_helpers,
+				     test_load_file,       test_load_file_errors, NULL};
+	const struct sg_loop load_loops[] = {
+		SG_LOOP(test_error_cases, error_cases), SG_LOOP(test_listen, listen_cases), {.t = NULL}};
 	const TTest *const env[] = {test_env_set_unset_default, test_env_empty_default, test_env_embedded_multiple,
-		test_env_not_substituted, test_env_home, NULL};
-	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings, test_provider_table,
-		test_api_names, test_access_policy, test_mask_config, test_mask_url_userinfo, test_scrub, test_provider_info,
-		NULL};
+				    test_env_not_substituted,   test_env_home,          NULL};
+	const TTest *const provider[] = {test_provider_api_key_env, test_provider_settings,
+					 test_provider_table,       test_api_names,
+					 test_access_policy,        test_mask_config,
+					 test_mask_url_userinfo,    test_scrub,
+					 test_provider_info,        NULL};
 	const struct sg_loop provider_loops[] = {SG_LOOP(test_provider_kinds, kind_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "load", .tests = load, .loops = load_loops},
-		{.name = "env", .tests = env},
-		{.name = "provider", .tests = provider, .loops = provider_loops}, {.name = NULL}};
+					  {.name = "env", .tests = env},
+					  {.name = "provider", .tests = provider, .loops = provider_loops},
+					  {.name = NULL}};
 
 	return sg_suite_new("conf", tcases);
 }

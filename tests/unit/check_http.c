@@ -221,9 +221,14 @@ END_TEST
 Suite *
 http_suite(void)
 {
-	const TTest *const pure[] = {path_decode_accepts_and_refuses, path_decode_stops_at_len,
-		query_check_accepts_and_refuses, fail_stores_valid_utf8, fail_err_copies_the_carrier,
-		add_header_refuses_crlf, method_names, NULL};
+	const TTest *const pure[] = {path_decode_accepts_and_refuses,
+				     path_decode_stops_at_len,
+				     query_check_accepts_and_refuses,
+				     fail_stores_valid_utf8,
+				     fail_err_copies_the_carrier,
+				     add_header_refuses_crlf,
+				     method_names,
+				     NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 

@@ -51,7 +51,8 @@ START_TEST(windows_month_boundaries)
 	ck_assert_int_eq(limits_window(LIMITS_MONTH, 1709251200), 54 * 12 + 2);
 	ck_assert_int_eq(limits_seconds_left(LIMITS_MONTH, 1706745600), 29 * 86400);
 	/* 2023 February has 28 days. */
-	ck_assert_int_eq(limits_window_start(LIMITS_MONTH, 53 * 12 + 2) - limits_window_start(LIMITS_MONTH, 53 * 12 + 1),
+	ck_assert_int_eq(limits_window_start(LIMITS_MONTH, 53 * 12 + 2) -
+				 limits_window_start(LIMITS_MONTH, 53 * 12 + 1),
 			 28 * 86400);
 	/* Every month start maps back to its own index. */
 	for (int64_t m = 0; m < 12 * 200; m++) {
@@ -88,22 +89,25 @@ START_TEST(config_keys)
 	ck_assert_int_eq(c->limits_default_max_concurrent, 0); /* resolved by the worker: half the pool */
 	ck_assert_int_eq(c->limits_max_subjects, 4096);
 	conf_free(c);
-	c = sg_test_conf("{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
-			 " \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}");
+	c = sg_test_conf(
+		"{\"server\": {\"reserved_threads\": \"${env.SG_NO_SUCH_VAR:2}\"},\n"
+		" \"limits\": {\"enabled\": \"off\", \"default_max_concurrent\": 10}}");
 	ck_assert(!c->limits_enabled);
 	ck_assert_int_eq(c->reserved_threads, 2);
 	ck_assert_int_eq(c->limits_default_max_concurrent, 10);
 	conf_free(c);
-	c = conf_load_string("{\"limits\": {\"max_subjects\": 1,\n \"default_max_concurrent\": 0, \"rpm\": 5},\n"
-			     " \"server\": {\"reserved_threads\": -1}}",
-			     "t.json", &errors);
+	c = conf_load_string(
+		"{\"limits\": {\"max_subjects\": 1,\n \"default_max_concurrent\": 0, \"rpm\": 5},\n"
+		" \"server\": {\"reserved_threads\": -1}}",
+		"t.json", &errors);
 	ck_assert_ptr_null(c);
-	ck_assert_str_eq(errors, "t.json:1:29: limits.max_subjects: must be an integer between 64 and 1048576, got 1\n"
-				 "t.json:2:28: limits.default_max_concurrent: must be an integer between 1 and 1000000, "
-				 "got 0\n"
-				 "t.json:2:31: limits.rpm: unknown key, expected one of enabled, default_max_concurrent, "
-				 "max_subjects\n"
-				 "t.json:3:33: server.reserved_threads: must be an integer between 0 and 1024, got -1\n");
+	ck_assert_str_eq(errors,
+			 "t.json:1:29: limits.max_subjects: must be an integer between 64 and 1048576, got 1\n"
+			 "t.json:2:28: limits.default_max_concurrent: must be an integer between 1 and 1000000, "
+			 "got 0\n"
+			 "t.json:2:31: limits.rpm: unknown key, expected one of enabled, default_max_concurrent, "
+			 "max_subjects\n"
+			 "t.json:3:33: server.reserved_threads: must be an integer between 0 and 1024, got -1\n");
 	free(errors);
 }
 END_TEST
@@ -231,10 +235,11 @@ START_TEST(rpm_exact_with_headers)
 	finish(&r, 0);
 	/* The rejected one took nothing: still rejected, still exactly 3 counted. */
 	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_uint_eq(limits_count_in(limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL),
-							    false)->local[LC_REQ_MIN],
-					  limits_window(LIMITS_MINUTE, time(NULL))),
-			  3);
+	ck_assert_uint_eq(
+		limits_count_in(limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false)
+					->local[LC_REQ_MIN],
+				limits_window(LIMITS_MINUTE, time(NULL))),
+		3);
 	ck_assert_uint_eq(limits_rejected_total(LIMITS_R_RPM), 2);
 	/* Someone else is not limited. */
 	ck_assert_int_eq(one("bob", NULL, "m", 0), SG_OK);
@@ -306,8 +311,9 @@ START_TEST(narrowed_to_model_and_key)
 	ck_assert_int_eq(one("alice", "0123456789ab", "m2", 0), SG_OK);
 	ck_assert_int_eq(one("alice", "0123456789ab", "m3", 0), SG_OK);
 	ck_assert_int_eq(admit(&r, "alice", "0123456789ab", "m3"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err.msg, "rate limit of 2 requests per minute reached for principal 'alice' with key "
-				    "'0123456789ab'");
+	ck_assert_str_eq(r.err.msg,
+			 "rate limit of 2 requests per minute reached for principal 'alice' with key "
+			 "'0123456789ab'");
 	http_request_reset(&r);
 	ck_assert_int_eq(one("alice", "ffffffffffff", "m3", 0), SG_OK);
 	/* Rows gone: nothing is limited any more. */
@@ -442,8 +448,9 @@ START_TEST(default_cap_and_reserve)
 	ck_assert_int_eq(hold(&a, "alice"), SG_OK);
 	ck_assert_int_eq(hold(&b, "alice"), SG_OK);
 	ck_assert_int_eq(admit(&r, "alice", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
-	ck_assert_str_eq(r.err.msg, "limit of 2 concurrent requests (limits.default_max_concurrent) reached for "
-				    "principal 'alice'");
+	ck_assert_str_eq(r.err.msg,
+			 "limit of 2 concurrent requests (limits.default_max_concurrent) reached for "
+			 "principal 'alice'");
 	http_request_reset(&r);
 	ck_assert_int_eq(hold(&c, "bob"), SG_OK);
 	ck_assert_int_eq(admit(&r, "carol", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);

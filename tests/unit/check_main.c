@@ -69,9 +69,11 @@ main(void)
 {
 	/* Every module's suite, in the order they run; a new module adds its line here and in suites.h. */
 	Suite *(*const suites[])(void) = {
-		sg_suite, route_suite, http_suite, conf_suite, acl_suite, policy_suite, auth_suite, registry_suite,
-		resources_suite, scoring_builtin_suite, openai_suite, openai_usage_suite, usage_suite, inspect_suite,
-		netaddr_suite, mcp_suite, alloc_suite, shm_suite, limits_suite, compat_suite, metrics_suite,
+		sg_suite,      route_suite,        http_suite,     conf_suite,      acl_suite,
+		policy_suite,  auth_suite,         registry_suite, resources_suite, scoring_builtin_suite,
+		openai_suite,  openai_usage_suite, usage_suite,    inspect_suite,   netaddr_suite,
+		mcp_suite,     alloc_suite,        shm_suite,      limits_suite,    compat_suite,
+		metrics_suite,
 	};
 	SRunner *sr;
 	int failed;

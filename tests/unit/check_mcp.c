@@ -38,9 +38,9 @@ START_TEST(refusals_say_nothing_about_the_target)
 {
 	json_t *allowed = json_pack("[s]", "127.0.0.1:1");
 	struct sg_provider p = mcp_provider(allowed);
-	static const char *const uris[] = {"http://127.1:2/mcp",       "http://0x7f000001:2/mcp", "http://127.0.0.1:2/",
-					   "http://localhost:1/mcp",   "http://10.0.0.1/mcp",     "https://127.0.0.1:2/",
-					   "http://169.254.169.254/x", "http://[::1]:1/"};
+	static const char *const uris[] = {
+		"http://127.1:2/mcp",  "http://0x7f000001:2/mcp", "http://127.0.0.1:2/",      "http://localhost:1/mcp",
+		"http://10.0.0.1/mcp", "https://127.0.0.1:2/",    "http://169.254.169.254/x", "http://[::1]:1/"};
 	char first[sizeof(((struct sg_err *) 0)->msg)] = "";
 	struct sg_err err = {0};
 	json_t *defs;
@@ -219,7 +219,7 @@ Suite *
 mcp_suite(void)
 {
 	const TTest *const bounds[] = {refusals_say_nothing_about_the_target, a_hanging_server_is_bounded,
-		the_response_is_found_after_many_events, provider_config_keys, NULL};
+				       the_response_is_found_after_many_events, provider_config_keys, NULL};
 	const struct sg_tcase tcases[] = {{.name = "bounds", .tests = bounds, .timeout = 30}, {.name = NULL}};
 
 	return sg_suite_new("mcp", tcases);

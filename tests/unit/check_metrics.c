@@ -113,13 +113,19 @@ START_TEST(test_exposition_format)
 	metrics_record(&r);
 	text = render();
 
-	ck_assert_double_eq(sample(text, "stackgate_requests_total{route=\"/v1/models\",method=\"GET\",status=\"200\"}"), 1);
-	ck_assert_double_eq(sample(text, "stackgate_requests_total{route=\"/v1/models\",method=\"POST\",status=\"409\"}"), 1);
-	ck_assert_double_eq(sample(text, "stackgate_requests_total{route=\"unmatched\",method=\"DELETE\",status=\"404\"}"), 1);
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"/v1/models\",method=\"GET\",status=\"200\"}"), 1);
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"/v1/models\",method=\"POST\",status=\"409\"}"), 1);
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"unmatched\",method=\"DELETE\",status=\"404\"}"), 1);
 	/* GET and POST /v1/models share a pattern: one {route} series of two requests of ~3 ms. */
-	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"0.0025\"}"), 0);
-	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"300\"}"), 2);
-	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"+Inf\"}"), 2);
+	ck_assert_double_eq(
+		sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"0.0025\"}"), 0);
+	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"300\"}"),
+			    2);
+	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_bucket{route=\"/v1/models\",le=\"+Inf\"}"),
+			    2);
 	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_count{route=\"/v1/models\"}"), 2);
 	ck_assert(sample(text, "stackgate_request_duration_seconds_sum{route=\"/v1/models\"}") >= 0.006);
 	ck_assert_double_eq(sample(text, "stackgate_inflight_requests{route=\"/v1/models\"}"), 0);
@@ -167,14 +173,16 @@ START_TEST(test_exposition_format)
 		for (const char *q = strchr(p, '\n') + 1; *q; q = strchr(q, '\n') + 1)
 			ck_assert_msg(!(strncmp(p, q, n) == 0 && q[n] == ' '), "series twice: %.*s", (int) n, p);
 	}
-	for (const char *const *f = (const char *const[]){"stackgate_requests_total", "stackgate_request_duration_seconds",
-			  "stackgate_upstream_duration_seconds", "stackgate_time_to_first_token_seconds",
-			  "stackgate_tokens_total", "stackgate_inflight_requests", "stackgate_streams_open",
-			  "stackgate_threads", "stackgate_upstream_errors_total",
-			  "stackgate_registry_cache_hits_total", "stackgate_registry_cache_misses_total",
-			  "stackgate_registry_objects", "stackgate_db_errors_total",
-			  "stackgate_worker_restarts_total", "stackgate_build_info", "stackgate_rate_limited_total",
-			  "stackgate_usage_rows_dropped_total", NULL};
+	for (const char *const *f =
+		     (const char *const[]){"stackgate_requests_total", "stackgate_request_duration_seconds",
+					   "stackgate_upstream_duration_seconds",
+					   "stackgate_time_to_first_token_seconds", "stackgate_tokens_total",
+					   "stackgate_inflight_requests", "stackgate_streams_open", "stackgate_threads",
+					   "stackgate_upstream_errors_total", "stackgate_registry_cache_hits_total",
+					   "stackgate_registry_cache_misses_total", "stackgate_registry_objects",
+					   "stackgate_db_errors_total", "stackgate_worker_restarts_total",
+					   "stackgate_build_info", "stackgate_rate_limited_total",
+					   "stackgate_usage_rows_dropped_total", NULL};
 	     *f != NULL; f++) {
 		char want[160];
 
@@ -189,7 +197,7 @@ END_TEST
 START_TEST(test_histogram_buckets)
 {
 	ck_assert_uint_eq(metrics_bucket(0), 0);
-	ck_assert_uint_eq(metrics_bucket(1000), 0);    /* le is inclusive: 1 ms is in le="0.001" */
+	ck_assert_uint_eq(metrics_bucket(1000), 0); /* le is inclusive: 1 ms is in le="0.001" */
 	ck_assert_uint_eq(metrics_bucket(1001), 1);
 	ck_assert_uint_eq(metrics_bucket(2500), 1);
 	ck_assert_uint_eq(metrics_bucket(1000000), 9); /* 1 s */
@@ -243,16 +251,20 @@ START_TEST(test_model_labels_bounded)
 	ck_assert_double_eq(sample(text, "stackgate_tokens_total{model=\"b\\\"q\\\\\",kind=\"prompt\"}"), 1);
 	ck_assert_double_eq(sample(text, "stackgate_tokens_total{model=\"other\",kind=\"prompt\"}"), 100);
 	ck_assert_ptr_null(strstr(text, "model=\"c\""));
-	ck_assert_double_eq(sample(text, "stackgate_upstream_duration_seconds_count{provider=\"vllm\",model=\"a\"}"), 2);
+	ck_assert_double_eq(sample(text, "stackgate_upstream_duration_seconds_count{provider=\"vllm\",model=\"a\"}"),
+			    2);
 	ck_assert_double_eq(
-		sample(text, "stackgate_upstream_duration_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.01\"}"), 0);
+		sample(text, "stackgate_upstream_duration_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.01\"}"),
+		0);
 	ck_assert_double_eq(
-		sample(text, "stackgate_upstream_duration_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.025\"}"), 2);
-	ck_assert_double_eq(
-		sample(text, "stackgate_time_to_first_token_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.005\"}"),
+		sample(text, "stackgate_upstream_duration_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.025\"}"),
 		2);
-	ck_assert_double_eq(sample(text, "stackgate_upstream_duration_seconds_count{provider=\"other\",model=\"other\"}"),
-			    1);
+	ck_assert_double_eq(
+		sample(text,
+		       "stackgate_time_to_first_token_seconds_bucket{provider=\"vllm\",model=\"a\",le=\"0.005\"}"),
+		2);
+	ck_assert_double_eq(
+		sample(text, "stackgate_upstream_duration_seconds_count{provider=\"other\",model=\"other\"}"), 1);
 	ck_assert_double_eq(sample(text, "stackgate_upstream_errors_total{provider=\"vllm\",kind=\"status_5xx\"}"), 1);
 	free(text);
 }
@@ -289,7 +301,8 @@ START_TEST(test_retire_folds_counters)
 	shm_slot_release(slot);
 	metrics_worker_restarted();
 	text = render();
-	ck_assert_double_eq(sample(text, "stackgate_requests_total{route=\"/v1/health\",method=\"GET\",status=\"200\"}"), 3);
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"/v1/health\",method=\"GET\",status=\"200\"}"), 3);
 	ck_assert_double_eq(sample(text, "stackgate_request_duration_seconds_count{route=\"/v1/health\"}"), 3);
 	ck_assert_double_eq(sample(text, "stackgate_registry_cache_hits_total"), 1);
 	ck_assert_double_eq(sample(text, "stackgate_db_errors_total"), 1);
@@ -305,7 +318,8 @@ START_TEST(test_retire_folds_counters)
 	fake_request(&r, find_route(SG_GET, "/v1/health"), SG_GET, 200, 100);
 	metrics_record(&r);
 	text = render();
-	ck_assert_double_eq(sample(text, "stackgate_requests_total{route=\"/v1/health\",method=\"GET\",status=\"200\"}"), 4);
+	ck_assert_double_eq(
+		sample(text, "stackgate_requests_total{route=\"/v1/health\",method=\"GET\",status=\"200\"}"), 4);
 	free(text);
 	shm_slot_enter(0);
 }
@@ -341,7 +355,8 @@ START_TEST(test_concurrent_recording)
 		pthread_join(t[i], NULL);
 	text = render();
 	ck_assert_double_eq(
-		sample(text, "stackgate_requests_total{route=\"/v1/openai/v1/chat/completions\",method=\"POST\",status=\"200\"}"),
+		sample(text,
+		       "stackgate_requests_total{route=\"/v1/openai/v1/chat/completions\",method=\"POST\",status=\"200\"}"),
 		20000);
 	ck_assert_double_eq(sample(text, "stackgate_tokens_total{model=\"m3\",kind=\"completion\"}"), 5000);
 	for (size_t i = 0; i < metrics_layout.nmodels; i++)

@@ -33,9 +33,21 @@ START_TEST(hosts_are_normalised)
 		{"1.2.3.4.5", "1.2.3.4.5", false},
 		{"deadbeef", "deadbeef", false},
 	};
-	static const char *const bad[] = {"", ".", "a..b", ".a", "a b", "ex%41mple.com", "[fe80::1%eth0]", "a/b",
-					  "example.com..", "[::1", "::1::2", "h\xc3\xa9.example", "a@b",
-					  "[example.com]", "[127.0.0.1]"};
+	static const char *const bad[] = {"",
+					  ".",
+					  "a..b",
+					  ".a",
+					  "a b",
+					  "ex%41mple.com",
+					  "[fe80::1%eth0]",
+					  "a/b",
+					  "example.com..",
+					  "[::1",
+					  "::1::2",
+					  "h\xc3\xa9.example",
+					  "a@b",
+					  "[example.com]",
+					  "[127.0.0.1]"};
 	char out[NETADDR_HOST_MAX];
 	bool numeric, v6;
 
@@ -85,7 +97,8 @@ START_TEST(urls_are_checked)
 	char why[256];
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(good); i++) {
-		ck_assert_msg(netaddr_parse_url(good[i].url, &u, why, sizeof(why)) == SG_OK, "%s: %s", good[i].url, why);
+		ck_assert_msg(netaddr_parse_url(good[i].url, &u, why, sizeof(why)) == SG_OK, "%s: %s", good[i].url,
+			      why);
 		ck_assert_str_eq(u.host, good[i].host);
 		ck_assert_uint_eq(u.port, good[i].port);
 		ck_assert_int_eq(u.https, good[i].https);
@@ -100,7 +113,8 @@ END_TEST
 
 START_TEST(allow_list_matches_the_normalised_host_and_port)
 {
-	json_t *allowed = json_pack("[s,s,s,s,i]", "127.0.0.1:8080", "MCP.example.com", "[::1]:9", "tools.internal.:7000", 5);
+	json_t *allowed = json_pack("[s,s,s,s,i]", "127.0.0.1:8080", "MCP.example.com", "[::1]:9",
+				    "tools.internal.:7000", 5);
 	static const struct sg_case_ok cases[] = {
 		{"http://127.0.0.1:8080/mcp", true},
 		{"http://127.1:8080/mcp", true},
@@ -136,9 +150,18 @@ END_TEST
 START_TEST(allow_list_entries_are_validated)
 {
 	static const char *const good[] = {"example.com", "example.com:443", "127.1:8080", "[::1]", "[::1]:9"};
-	static const char *const bad[] = {"", "example.com:", "example.com:0", "example.com:65536", "::1",
-					  "[::1", "[::1]x", "http://example.com", "a b", "example.com:80/x",
-					  "[example.com]", "[127.0.0.1]:80"};
+	static const char *const bad[] = {"",
+					  "example.com:",
+					  "example.com:0",
+					  "example.com:65536",
+					  "::1",
+					  "[::1",
+					  "[::1]x",
+					  "http://example.com",
+					  "a b",
+					  "example.com:80/x",
+					  "[example.com]",
+					  "[127.0.0.1]:80"};
 	char why[160];
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(good); i++)
@@ -169,9 +192,12 @@ END_TEST
 Suite *
 netaddr_suite(void)
 {
-	const TTest *const pure[] = {hosts_are_normalised, urls_are_checked,
-		allow_list_matches_the_normalised_host_and_port, allow_list_entries_are_validated,
-		pinning_uses_the_checked_address, NULL};
+	const TTest *const pure[] = {hosts_are_normalised,
+				     urls_are_checked,
+				     allow_list_matches_the_normalised_host_and_port,
+				     allow_list_entries_are_validated,
+				     pinning_uses_the_checked_address,
+				     NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure}, {.name = NULL}};
 
 	return sg_suite_new("netaddr", tcases);

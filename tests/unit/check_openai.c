@@ -52,12 +52,13 @@ events_free(struct events *e)
 	e->n = 0;
 }
 
-static const char sse_stream[] = ": comment\r\n\r\n"
-				 "data: {\"model\":\"up\",\"x\":1}\n\n"
-				 "\n"
-				 "event: ping\rdata: a\r\rdata: b\r\n"
-				 "data: c\r\n\r\n"
-				 "data: [DONE]\n\n";
+static const char sse_stream[] =
+	": comment\r\n\r\n"
+	"data: {\"model\":\"up\",\"x\":1}\n\n"
+	"\n"
+	"event: ping\rdata: a\r\rdata: b\r\n"
+	"data: c\r\n\r\n"
+	"data: [DONE]\n\n";
 static const char *const sse_expect[] = {": comment", "data: {\"model\":\"up\",\"x\":1}", "event: ping\ndata: a",
 					 "data: b\ndata: c", "data: [DONE]"};
 
@@ -218,9 +219,10 @@ START_TEST(rewrite_top_level_model_only)
 		     "{\"id\":\"x\",\"model\":\"asked\",\"n\":0.10}");
 	rewrite_case(" { \"model\" : \"up\" } \n", OPENAI_RW_REPLACED, " { \"model\" : \"asked\" } \n");
 	/* Nested "model" keys and the word inside strings stay. */
-	rewrite_case("{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"up\",\"l\":[{\"model\":1}]}",
-		     OPENAI_RW_REPLACED,
-		     "{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"asked\",\"l\":[{\"model\":1}]}");
+	rewrite_case(
+		"{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"up\",\"l\":[{\"model\":1}]}",
+		OPENAI_RW_REPLACED,
+		"{\"a\":{\"model\":\"in\"},\"s\":\"\\\"model\\\":\\\"x\\\"\",\"model\":\"asked\",\"l\":[{\"model\":1}]}");
 	/* Any value type is replaced whole. */
 	rewrite_case("{\"model\":null}", OPENAI_RW_REPLACED, "{\"model\":\"asked\"}");
 	rewrite_case("{\"model\":{\"a\":[1,2]},\"b\":true}", OPENAI_RW_REPLACED, "{\"model\":\"asked\",\"b\":true}");
@@ -252,10 +254,26 @@ END_TEST
 START_TEST(rewrite_rejects_what_is_not_one_object)
 {
 	static const char *const bad[] = {
-		"", "   ", "not json", "[1,2]", "\"model\"", "{\"model\":\"a\"", "{\"model\":\"a\"} x",
-		"{\"model\":\"a\",}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":tru}", "{\"a\":\"\\x\"}",
-		"{\"a\":\"line\nbreak\"}", "{\"a\" 1}", "{model:1}", "{\"a\":[1,]}", "{\"a\":\"\\u12\"}",
-		"{\"a\":-}", "{\"a\":1e}", "{\"a\":1}{\"b\":2}",
+		"",
+		"   ",
+		"not json",
+		"[1,2]",
+		"\"model\"",
+		"{\"model\":\"a\"",
+		"{\"model\":\"a\"} x",
+		"{\"model\":\"a\",}",
+		"{\"a\":01}",
+		"{\"a\":1.}",
+		"{\"a\":tru}",
+		"{\"a\":\"\\x\"}",
+		"{\"a\":\"line\nbreak\"}",
+		"{\"a\" 1}",
+		"{model:1}",
+		"{\"a\":[1,]}",
+		"{\"a\":\"\\u12\"}",
+		"{\"a\":-}",
+		"{\"a\":1e}",
+		"{\"a\":1}{\"b\":2}",
 	};
 	char deep[600];
 	size_t n = 0;
@@ -406,10 +424,10 @@ struct fake {
 	pthread_t th;
 	const char *parts[8]; /* written in turn, delay_ms apart */
 	int delay_ms;
-	int nconn;            /* connections to serve, one after the other */
-	int hold_ms;          /* then wait this long for the client to close */
-	char req[8192];       /* the last request received */
-	bool saw_close;       /* the client closed while we held the connection */
+	int nconn;      /* connections to serve, one after the other */
+	int hold_ms;    /* then wait this long for the client to close */
+	char req[8192]; /* the last request received */
+	bool saw_close; /* the client closed while we held the connection */
 };
 
 static void
@@ -608,7 +626,8 @@ START_TEST(proxy_relays_a_stream_with_the_provider_key)
 	ck_assert_uint_eq(x.resp.body.len, 0);
 	ck_assert_ptr_nonnull(strstr(f.req, "POST /v1/chat/completions HTTP/1.1\r\n"));
 	expect_headers(f.req, (const char *const[]){"\r\nAuthorization: Bearer sekrit\r\n",
-						    "\r\nContent-Type: application/json\r\n", "\r\nX-Request-Id: rid-1\r\n", NULL});
+						    "\r\nContent-Type: application/json\r\n",
+						    "\r\nX-Request-Id: rid-1\r\n", NULL});
 	ck_assert_ptr_nonnull(strstr(f.req, "\r\n\r\n{\"stream\":true}"));
 	xfer_free(&x);
 }
@@ -616,9 +635,10 @@ END_TEST
 
 START_TEST(proxy_buffers_an_error_answer_without_a_key)
 {
-	static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-				    "Content-Length: 30\r\nConnection: close\r\n\r\n"
-				    "{\"error\":{\"message\":\"no way\"}}";
+	static const char reply[] =
+		"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+		"Content-Length: 30\r\nConnection: close\r\n\r\n"
+		"{\"error\":{\"message\":\"no way\"}}";
 	struct fake f = {.parts = {reply}};
 	struct xfer x = {0};
 
@@ -638,9 +658,8 @@ END_TEST
 START_TEST(proxy_read_timeout_is_silence_not_total)
 {
 	/* Bytes every 400 ms for 1.6 s under a 1 s read timeout: fine.  Then silence: 504. */
-	struct fake f = {.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n"},
-			 .delay_ms = 400,
-			 .hold_ms = 4000};
+	struct fake f = {
+		.parts = {sse_head, ": a\n\n", ": b\n\n", ": c\n\n", ": d\n\n"}, .delay_ms = 400, .hold_ms = 4000};
 	struct xfer x = {0};
 	sg_status st;
 
@@ -709,10 +728,12 @@ log_header(void *ctx, const char *line, size_t len)
 
 START_TEST(proxy_url_headers_pin_and_bounds)
 {
-	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Extra: yes\r\n"
-				    "Content-Length: 20\r\nConnection: close\r\n\r\n{\"a\":\"0123456789ab\"}";
-	static const char redirect[] = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
-				       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Extra: yes\r\n"
+		"Content-Length: 20\r\nConnection: close\r\n\r\n{\"a\":\"0123456789ab\"}";
+	static const char redirect[] =
+		"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
+		"Content-Length: 0\r\nConnection: close\r\n\r\n";
 	static const char *const extra[] = {"X-Conf: v", "Authorization: Bearer conf-key", NULL};
 	struct fake f = {.parts = {reply}, .nconn = 2};
 	struct sg_provider p;
@@ -772,8 +793,8 @@ START_TEST(proxy_url_headers_pin_and_bounds)
 
 	fake_start(&d);
 	provider_for(&p, url, sizeof(url), d.port, NULL, 5000);
-	q = (struct proxy_request){.provider = &p, .method = "POST", .path = "/x", .body = "{}", .body_len = 2,
-				   .timeout_ms = 700};
+	q = (struct proxy_request){
+		.provider = &p, .method = "POST", .path = "/x", .body = "{}", .body_len = 2, .timeout_ms = 700};
 	t0 = sg_now_us();
 	st = proxy_stream(&q, &sink, &resp, &err);
 	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
@@ -821,8 +842,9 @@ END_TEST
 
 START_TEST(model_listing_and_served_check)
 {
-	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 54\r\n\r\n"
-				    "{\"object\":\"list\",\"data\":[{\"id\":\"a-1\"},{\"id\":\"b-2\"}]}  ";
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 54\r\n\r\n"
+		"{\"object\":\"list\",\"data\":[{\"id\":\"a-1\"},{\"id\":\"b-2\"}]}  ";
 	struct fake f = {.parts = {reply}, .nconn = 3};
 	struct sg_provider p;
 	struct sg_strv ids = {0};
@@ -865,18 +887,31 @@ END_TEST
 Suite *
 openai_suite(void)
 {
-	const TTest *const pure[] = {sse_split_every_two_chunk_boundary, sse_split_byte_by_byte_and_three_chunks,
-		sse_finish_lenient_and_truncated, sse_stop_and_too_big, rewrite_top_level_model_only,
-		rewrite_every_model_key_however_spelled, rewrite_rejects_what_is_not_one_object, event_rewrite,
-		upstream_error_messages, upstream_error_truncates_on_character_boundary, curl_code_mapping, NULL};
+	const TTest *const pure[] = {sse_split_every_two_chunk_boundary,
+				     sse_split_byte_by_byte_and_three_chunks,
+				     sse_finish_lenient_and_truncated,
+				     sse_stop_and_too_big,
+				     rewrite_top_level_model_only,
+				     rewrite_every_model_key_however_spelled,
+				     rewrite_rejects_what_is_not_one_object,
+				     event_rewrite,
+				     upstream_error_messages,
+				     upstream_error_truncates_on_character_boundary,
+				     curl_code_mapping,
+				     NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases), {.t = NULL}};
 	const TTest *const transfers[] = {proxy_relays_a_stream_with_the_provider_key,
-		proxy_buffers_an_error_answer_without_a_key, proxy_read_timeout_is_silence_not_total,
-		proxy_sink_abort_closes_the_upstream_connection, proxy_cut_stream_and_unreachable,
-		model_listing_and_served_check, model_listing_stops_when_the_client_leaves,
-		proxy_url_headers_pin_and_bounds, NULL};
+					  proxy_buffers_an_error_answer_without_a_key,
+					  proxy_read_timeout_is_silence_not_total,
+					  proxy_sink_abort_closes_the_upstream_connection,
+					  proxy_cut_stream_and_unreachable,
+					  model_listing_and_served_check,
+					  model_listing_stops_when_the_client_leaves,
+					  proxy_url_headers_pin_and_bounds,
+					  NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
-		{.name = "transfers", .tests = transfers, .timeout = 30}, {.name = NULL}};
+					  {.name = "transfers", .tests = transfers, .timeout = 30},
+					  {.name = NULL}};
 
 	return sg_suite_new("openai", tcases);
 }

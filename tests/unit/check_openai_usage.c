@@ -119,13 +119,14 @@ static const struct {
 	 true, true, false, 5},
 	/* Usage in a chunk that also carries choices (some upstreams): counted, never dropped. */
 	{"data: {\"model\":\"up\",\"choices\":[{\"delta\":{}}],\"usage\":{\"total_tokens\":4}}", true,
-	 "data: {\"model\":\"asked\",\"choices\":[{\"delta\":{}}],\"usage\":{\"total_tokens\":4}}\n\n", true, false, false,
-	 4},
+	 "data: {\"model\":\"asked\",\"choices\":[{\"delta\":{}}],\"usage\":{\"total_tokens\":4}}\n\n", true, false,
+	 false, 4},
 	/* "usage": null on every chunk (OpenAI with include_usage): no usage, relayed. */
 	{"data: {\"model\":\"up\",\"choices\":[],\"usage\":null}", true,
 	 "data: {\"model\":\"asked\",\"choices\":[],\"usage\":null}\n\n", false, false, false, 0},
 	/* Split over data lines, the payload is one. */
-	{"data: {\"model\":\"up\",\"choices\":[],\ndata: \"usage\":{\"total_tokens\":6}}", true, "", true, true, true, 6},
+	{"data: {\"model\":\"up\",\"choices\":[],\ndata: \"usage\":{\"total_tokens\":6}}", true, "", true, true, true,
+	 6},
 	/* A usage chunk without choices is not the one include_usage adds. */
 	{"data: {\"usage\":{\"total_tokens\":6}}", true, "data: {\"usage\":{\"total_tokens\":6}}\n\n", true, false,
 	 false, 6},
@@ -164,7 +165,8 @@ static const struct {
 	{" \n{ \"model\" : 1 } ", OPENAI_SU_ADDED, " \n{\"stream_options\":{\"include_usage\":true}, \"model\" : 1 } "},
 	{"{}", OPENAI_SU_ADDED, "{\"stream_options\":{\"include_usage\":true}}"},
 	{"{ }", OPENAI_SU_ADDED, "{\"stream_options\":{\"include_usage\":true} }"},
-	{"{\"stream_options\":null,\"x\":[]}", OPENAI_SU_ADDED, "{\"stream_options\":{\"include_usage\":true},\"x\":[]}"},
+	{"{\"stream_options\":null,\"x\":[]}", OPENAI_SU_ADDED,
+	 "{\"stream_options\":{\"include_usage\":true},\"x\":[]}"},
 	{"{\"stream_options\":{},\"x\":1}", OPENAI_SU_ADDED, "{\"stream_options\":{\"include_usage\":true},\"x\":1}"},
 	{"{\"stream_options\":{\"continuous_usage_stats\":true}}", OPENAI_SU_ADDED,
 	 "{\"stream_options\":{\"include_usage\":true,\"continuous_usage_stats\":true}}"},
@@ -224,9 +226,12 @@ START_TEST(ask_usage_and_relay_each_allocation)
 	bool ask_done = false, relay_done = false;
 
 	/* Longer than a buffer's first 256 bytes, so that appending it allocates. */
-	snprintf(body, sizeof(body), "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1},\"pad\":\"%0400d\"}", 0);
-	snprintf(want, sizeof(want), "pre:{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
-				   "\"x\":1},\"pad\":\"%0400d\"}", 0);
+	snprintf(body, sizeof(body),
+		 "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"x\":1},\"pad\":\"%0400d\"}", 0);
+	snprintf(want, sizeof(want),
+		 "pre:{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true,"
+		 "\"x\":1},\"pad\":\"%0400d\"}",
+		 0);
 	for (long n = 0; n < 64 && !(ask_done && relay_done); n++) {
 		struct openai_event seen;
 		enum openai_stream_usage su;
@@ -281,8 +286,12 @@ START_TEST(estimate_when_no_usage)
 	ck_assert_int_eq(inf.total_tokens, 120);
 
 	/* Reported usage is kept as reported, whatever the bytes. */
-	inf = (struct request_inference){.request_bytes = 4000, .reply_bytes = 4000, .usage_reported = true,
-					 .prompt_tokens = 1, .completion_tokens = 2, .total_tokens = 3};
+	inf = (struct request_inference){.request_bytes = 4000,
+					 .reply_bytes = 4000,
+					 .usage_reported = true,
+					 .prompt_tokens = 1,
+					 .completion_tokens = 2,
+					 .total_tokens = 3};
 	openai_inference_settle(&inf);
 	ck_assert_int_eq(inf.prompt_tokens, 1);
 	ck_assert_int_eq(inf.completion_tokens, 2);
@@ -301,7 +310,9 @@ openai_usage_suite(void)
 	const TTest *const pure[] = {reply_usage_is_the_top_level_one, ask_usage_and_relay_each_allocation,
 				     estimate_when_no_usage, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(usage_parse_table, usage_cases),
-		SG_LOOP(event_usage_table, event_cases), SG_LOOP(ask_usage_table, ask_cases), {.t = NULL}};
+					     SG_LOOP(event_usage_table, event_cases),
+					     SG_LOOP(ask_usage_table, ask_cases),
+					     {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops}, {.name = NULL}};
 
 	return sg_suite_new("openai_usage", tcases);

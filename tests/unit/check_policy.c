@@ -281,13 +281,12 @@ static const struct scope_case scopes[] = {
 	 POLICY_PERMIT, 0},
 	{"an action not listed", "[{\"permit\":{\"actions\":[\"read\"]}}]", 1, 1, SG_ACT_DELETE, "model", "m",
 	 POLICY_NO_MATCH, SIZE_MAX},
-	{"the principal matches", "[{\"permit\":{\"principal\":\"alice\",\"actions\":[\"read\"]}}]", 1, 1,
-	 SG_ACT_READ, "model", "m", POLICY_PERMIT, 0},
+	{"the principal matches", "[{\"permit\":{\"principal\":\"alice\",\"actions\":[\"read\"]}}]", 1, 1, SG_ACT_READ,
+	 "model", "m", POLICY_PERMIT, 0},
 	{"another principal", "[{\"permit\":{\"principal\":\"alice\",\"actions\":[\"read\"]}}]", 1, 2, SG_ACT_READ,
 	 "model", "m", POLICY_NO_MATCH, SIZE_MAX},
-	{"a named principal never matches anonymous",
-	 "[{\"permit\":{\"principal\":\"alice\",\"actions\":[\"read\"]}}]", 0, 0, SG_ACT_READ, "model", "m",
-	 POLICY_NO_MATCH, SIZE_MAX},
+	{"a named principal never matches anonymous", "[{\"permit\":{\"principal\":\"alice\",\"actions\":[\"read\"]}}]",
+	 0, 0, SG_ACT_READ, "model", "m", POLICY_NO_MATCH, SIZE_MAX},
 	{"type::* matches the type", "[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"model::*\"}}]", 1, 1,
 	 SG_ACT_READ, "model", "m", POLICY_PERMIT, 0},
 	{"type::* not another type", "[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"model::*\"}}]", 1, 1,
@@ -298,27 +297,28 @@ static const struct scope_case scopes[] = {
 	 SG_ACT_READ, "model", "m2", POLICY_NO_MATCH, SIZE_MAX},
 	{"an identifier with ::", "[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"tool_group::builtin::rag\"}}]",
 	 1, 1, SG_ACT_READ, "tool_group", "builtin::rag", POLICY_PERMIT, 0},
-	{"model::m is not a prefix of model::mm",
-	 "[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"model::m\"}}]", 1, 1, SG_ACT_READ, "model", "mm",
-	 POLICY_NO_MATCH, SIZE_MAX},
-	{"the first matching rule decides (forbid first)",
-	 "[{\"forbid\":{\"actions\":[\"read\"]}}," R_ALL "]", 1, 1, SG_ACT_READ, "model", "m", POLICY_FORBID, 0},
-	{"the first matching rule decides (permit first)",
-	 "[" R_ALL ",{\"forbid\":{\"actions\":[\"read\"]}}]", 1, 1, SG_ACT_READ, "model", "m", POLICY_PERMIT, 0},
+	{"model::m is not a prefix of model::mm", "[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"model::m\"}}]",
+	 1, 1, SG_ACT_READ, "model", "mm", POLICY_NO_MATCH, SIZE_MAX},
+	{"the first matching rule decides (forbid first)", "[{\"forbid\":{\"actions\":[\"read\"]}}," R_ALL "]", 1, 1,
+	 SG_ACT_READ, "model", "m", POLICY_FORBID, 0},
+	{"the first matching rule decides (permit first)", "[" R_ALL ",{\"forbid\":{\"actions\":[\"read\"]}}]", 1, 1,
+	 SG_ACT_READ, "model", "m", POLICY_PERMIT, 0},
 	{"a rule whose condition is false is skipped",
 	 "[{\"forbid\":{\"actions\":[\"read\"]},\"when\":\"user with b in teams\"}," R_ALL "]", 1, 1, SG_ACT_READ,
 	 "model", "m", POLICY_PERMIT, 1},
 	{"an undecidable forbid stops at deny",
-	 "[{\"forbid\":{\"actions\":[\"read\"]},\"when\":\"user not in owners roles\"}," R_ALL "]", 1, 1,
-	 SG_ACT_READ, "model", "m", POLICY_UNDECIDED, 0},
+	 "[{\"forbid\":{\"actions\":[\"read\"]},\"when\":\"user not in owners roles\"}," R_ALL "]", 1, 1, SG_ACT_READ,
+	 "model", "m", POLICY_UNDECIDED, 0},
 	{"an undecidable permit stops at deny, later permits unread",
 	 "[{\"permit\":{\"actions\":[\"read\"]},\"when\":\"user is owner\"}," R_ALL "]", 0, 1, SG_ACT_READ, "model",
 	 "m", POLICY_UNDECIDED, 0},
-	{"all conditions must hold", "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with a in teams\",\"user with "
-				     "user in roles\"]}]",
+	{"all conditions must hold",
+	 "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with a in teams\",\"user with "
+	 "user in roles\"]}]",
 	 1, 1, SG_ACT_READ, "model", "m", POLICY_NO_MATCH, SIZE_MAX},
-	{"all conditions hold", "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with a in teams\",\"user with "
-				"user in roles\"]}]",
+	{"all conditions hold",
+	 "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with a in teams\",\"user with "
+	 "user in roles\"]}]",
 	 1, 4, SG_ACT_READ, "model", "m", POLICY_PERMIT, 0},
 	{"false and unknown is false (the rule is skipped)",
 	 "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user is owner\",\"user with z in teams\"]}," R_ALL "]", 0,
@@ -327,8 +327,8 @@ static const struct scope_case scopes[] = {
 	 "[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user with a in teams\",\"user is owner\"]}]", 0, 1,
 	 SG_ACT_READ, "model", "m", POLICY_UNDECIDED, 0},
 	{"unless with an undecidable list is deny",
-	 "[{\"forbid\":{\"actions\":[\"read\"]},\"unless\":[\"user is owner\"]}," R_ALL "]", 0, 1, SG_ACT_READ,
-	 "model", "m", POLICY_UNDECIDED, 0},
+	 "[{\"forbid\":{\"actions\":[\"read\"]},\"unless\":[\"user is owner\"]}," R_ALL "]", 0, 1, SG_ACT_READ, "model",
+	 "m", POLICY_UNDECIDED, 0},
 	{"unless: the condition holds, the forbid is skipped",
 	 "[{\"forbid\":{\"actions\":[\"read\"]},\"unless\":\"user is owner\"}," R_ALL "]", 1, 1, SG_ACT_READ, "model",
 	 "m", POLICY_PERMIT, 1},
@@ -489,8 +489,8 @@ static const struct bad_case bad[] = {
 	 "must be \"<type>::*\""},
 	{"[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"vector_store::*\"}}]", "access_policy[0].permit.resource",
 	 false, "the resource type must be one of model, shield, vector_db"},
-	{"[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"regex:model::.*\"}}]",
-	 "access_policy[0].permit.resource", false, "regex: resources are not supported: use \"<type>::*\""},
+	{"[{\"permit\":{\"actions\":[\"read\"],\"resource\":\"regex:model::.*\"}}]", "access_policy[0].permit.resource",
+	 false, "regex: resources are not supported: use \"<type>::*\""},
 	{"[{\"permit\":{\"actions\":[\"read\"]},\"when\":\"user is the owner\"}]", "access_policy[0].when", false,
 	 "unknown condition \"user is the owner\": expected one of"},
 	{"[{\"permit\":{\"actions\":[\"read\"]},\"when\":[\"user is owner\",\"user in owner teams\"]}]",
@@ -516,10 +516,10 @@ static void
 problem_record(void *ctx, const char *path, bool at_key, const char *msg, const json_t *got)
 {
 	struct seen *s = ctx;
-	char *g = got == NULL ? NULL
-		: json_is_object(got) ? sg_strdup("an object")
-		: json_is_array(got) ? sg_strdup("an array")
-				     : json_dumps(got, JSON_ENCODE_ANY);
+	char *g = got == NULL           ? NULL
+		  : json_is_object(got) ? sg_strdup("an object")
+		  : json_is_array(got)  ? sg_strdup("an array")
+					: json_dumps(got, JSON_ENCODE_ANY);
 
 	if (s->n++ == 0) {
 		snprintf(s->path, sizeof(s->path), "%s", path);
@@ -575,8 +575,10 @@ START_TEST(test_round_trip)
 		json_t *j = policy_to_json(p[0]);
 		char *s = json_dumps(json_array_get(j, 1), JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-		ck_assert_str_eq(s, "{\"forbid\":{\"actions\":[\"create\",\"delete\"],\"resource\":\"model::*\"},"
-				    "\"unless\":[\"user with admin in roles\"],\"description\":\"only admins manage models\"}");
+		ck_assert_str_eq(
+			s,
+			"{\"forbid\":{\"actions\":[\"create\",\"delete\"],\"resource\":\"model::*\"},"
+			"\"unless\":[\"user with admin in roles\"],\"description\":\"only admins manage models\"}");
 		free(s);
 		json_decref(j);
 	}
@@ -636,7 +638,8 @@ START_TEST(test_sql_agreement)
 	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "cannot connect: %s", PQerrorMessage(conn));
 	ck_assert(sg_strv_push(&roles, "admin") && sg_strv_push(&roles, "ops"));
 	for (size_t pi = 0; pi < SG_ARRAY_LEN(agreement_policies); pi++) {
-		struct sg_policy *p = agreement_policies[pi] ? policy_of(agreement_policies[pi]) : policy_default(&roles);
+		struct sg_policy *p = agreement_policies[pi] ? policy_of(agreement_policies[pi])
+							     : policy_default(&roles);
 		json_t *pj = policy_to_json(p);
 		char *ptext = sg_json_dump(pj);
 
@@ -652,21 +655,30 @@ START_TEST(test_sql_agreement)
 					for (size_t ti = 0; ti < SG_ARRAY_LEN(types); ti++) {
 						struct policy_object o = obj_at(oi, types[ti], ti ? "v" : "m");
 						struct policy_caller u = caller_at(ci);
-						enum policy_verdict v = policy_decide(p, &u, (enum sg_action) a, &o, NULL);
-						const char *params[13] = {
-							ptext, callers[ci].principal, callers[ci].attrs,
-							policy_action_name((enum sg_action) a), types[ti], o.identifier,
-							obj_attrs[oi].present ? "t" : "f", cats[0], cats[1], cats[2], cats[3],
-							objs[oi].owner, objs[oi].from_config ? "t" : "f"};
+						enum policy_verdict v = policy_decide(p, &u, (enum sg_action) a, &o,
+										      NULL);
+						const char *params[13] = {ptext,
+									  callers[ci].principal,
+									  callers[ci].attrs,
+									  policy_action_name((enum sg_action) a),
+									  types[ti],
+									  o.identifier,
+									  obj_attrs[oi].present ? "t" : "f",
+									  cats[0],
+									  cats[1],
+									  cats[2],
+									  cats[3],
+									  objs[oi].owner,
+									  objs[oi].from_config ? "t" : "f"};
 						PGresult *r = PQexecParams(conn, sql, 13, NULL, params, NULL, NULL, 0);
 
 						ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s",
 							      PQresultErrorMessage(r));
 						ck_assert_msg(strcmp(PQgetvalue(r, 0, 0), verdict_names[v]) == 0,
 							      "policy %zu, %s %s %s::%s by %s: C %s, SQL %s", pi,
-							      policy_action_name((enum sg_action) a), objs[oi].name, types[ti],
-							      o.identifier, callers[ci].name, verdict_names[v],
-							      PQgetvalue(r, 0, 0));
+							      policy_action_name((enum sg_action) a), objs[oi].name,
+							      types[ti], o.identifier, callers[ci].name,
+							      verdict_names[v], PQgetvalue(r, 0, 0));
 						PQclear(r);
 						seen[v]++;
 						n++;
@@ -691,17 +703,22 @@ Suite *
 policy_suite(void)
 {
 	const char *db = getenv("SG_TEST_DATABASE_URL");
-	const TTest *const core[] = {test_issue_example, test_default_is_today, test_round_trip, test_action_names, NULL};
-	const struct sg_loop core_loops[] = {SG_LOOP(test_condition, conds), SG_LOOP(test_scope, scopes),
-		SG_LOOP(test_bad, bad), {.t = NULL}};
+	const TTest *const core[] = {test_issue_example, test_default_is_today, test_round_trip, test_action_names,
+				     NULL};
+	const struct sg_loop core_loops[] = {
+		SG_LOOP(test_condition, conds), SG_LOOP(test_scope, scopes), SG_LOOP(test_bad, bad), {.t = NULL}};
 	const TTest *const sql[] = {test_sql_agreement, NULL};
 	/* C against SQL needs a database: that case only when one is given. */
-	const struct sg_tcase tcases[] = {
-		{.name = "policy", .tests = core, .loops = core_loops, .setup = fixtures_setup,
-			.teardown = fixtures_teardown},
-		{.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL, .tests = sql, .setup = fixtures_setup,
-			.teardown = fixtures_teardown},
-		{.name = NULL}};
+	const struct sg_tcase tcases[] = {{.name = "policy",
+					   .tests = core,
+					   .loops = core_loops,
+					   .setup = fixtures_setup,
+					   .teardown = fixtures_teardown},
+					  {.name = db != NULL && db[0] != '\0' ? "sql_agreement" : NULL,
+					   .tests = sql,
+					   .setup = fixtures_setup,
+					   .teardown = fixtures_teardown},
+					  {.name = NULL}};
 
 	return sg_suite_new("policy", tcases);
 }

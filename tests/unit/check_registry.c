@@ -58,7 +58,7 @@ START_TEST(test_type_names)
 		ck_assert_int_eq(t, i);
 	}
 	ck_assert_ptr_null(registry_type_name(SG_RT_COUNT));
-	ck_assert_ptr_null(registry_type_label((enum sg_rtype) -1));
+	ck_assert_ptr_null(registry_type_label((enum sg_rtype) - 1));
 	ck_assert(!registry_type_from_name("principal", &t));
 	ck_assert(!registry_type_from_name("Model", &t));
 	ck_assert(!registry_type_from_name(NULL, &t));
@@ -91,8 +91,9 @@ END_TEST
 
 START_TEST(test_columns)
 {
-	static const char *const model[] = {"identifier", "provider_resource_id", "provider_id", "owner", "has_acl",
-					    "roles", "teams", "projects", "namespaces", "metadata", "model_type"};
+	static const char *const model[] = {
+		"identifier", "provider_resource_id", "provider_id", "owner",     "has_acl", "roles", "teams",
+		"projects",   "namespaces",           "metadata",    "model_type"};
 	static const char *const tool_tail[] = {"toolgroup_id", "tool_host", "description", "parameters", "metadata"};
 	static const size_t ncols[SG_RT_COUNT] = {11, 10, 11, 12, 13, 12, 11, 14};
 
@@ -112,38 +113,47 @@ END_TEST
  * (check_alloc.c) encodes the same rows (suites.h).
  */
 const struct sg_sample registry_samples[] = {
-	{SG_RT_MODEL, "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
-		      "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
-		      "\"model_type\":\"llm\"}"},
-	{SG_RT_MODEL, "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
-		      "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
-		      "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
-		      "\"model_type\":\"embedding\"}"},
-	{SG_RT_SHIELD, "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
-		       "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
-		       "\"namespaces\":null},\"params\":{}}"},
-	{SG_RT_VECTOR_DB, "{\"identifier\":\"v\",\"provider_resource_id\":\"v\",\"provider_id\":\"faiss\","
-			  "\"type\":\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"e\","
-			  "\"embedding_dimension\":384}"},
-	{SG_RT_DATASET, "{\"identifier\":\"d\",\"provider_resource_id\":\"d\",\"provider_id\":\"localfs\","
-			"\"type\":\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/messages-answer\","
-			"\"source\":{\"type\":\"rows\",\"rows\":[{\"q\":\"a\"}]},\"metadata\":{}}"},
-	{SG_RT_SCORING_FN, "{\"identifier\":\"basic::equality\",\"provider_resource_id\":\"equality\","
-			   "\"provider_id\":\"basic\",\"type\":\"scoring_function\",\"access_attributes\":null,"
-			   "\"description\":\"exact match\",\"metadata\":{},\"return_type\":{\"type\":\"number\"},"
-			   "\"params\":{\"type\":\"basic\",\"aggregation_functions\":[\"accuracy\"]}}"},
-	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_resource_id\":\"b\",\"provider_id\":\"meta-reference\","
-			  "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"d\","
-			  "\"scoring_functions\":[\"basic::equality\",\"x\"],\"metadata\":{}}"},
-	{SG_RT_TOOL_GROUP, "{\"identifier\":\"mcp::g\",\"provider_resource_id\":\"mcp::g\","
-			   "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
-			   "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
-	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
-		     "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
-		     "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
-		     "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
-		     "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
-		     "\"metadata\":null}"},
+	{SG_RT_MODEL,
+	 "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
+	 "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
+	 "\"model_type\":\"llm\"}"},
+	{SG_RT_MODEL,
+	 "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
+	 "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
+	 "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
+	 "\"model_type\":\"embedding\"}"},
+	{SG_RT_SHIELD,
+	 "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
+	 "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
+	 "\"namespaces\":null},\"params\":{}}"},
+	{SG_RT_VECTOR_DB,
+	 "{\"identifier\":\"v\",\"provider_resource_id\":\"v\",\"provider_id\":\"faiss\","
+	 "\"type\":\"vector_db\",\"access_attributes\":null,\"embedding_model\":\"e\","
+	 "\"embedding_dimension\":384}"},
+	{SG_RT_DATASET,
+	 "{\"identifier\":\"d\",\"provider_resource_id\":\"d\",\"provider_id\":\"localfs\","
+	 "\"type\":\"dataset\",\"access_attributes\":null,\"purpose\":\"eval/messages-answer\","
+	 "\"source\":{\"type\":\"rows\",\"rows\":[{\"q\":\"a\"}]},\"metadata\":{}}"},
+	{SG_RT_SCORING_FN,
+	 "{\"identifier\":\"basic::equality\",\"provider_resource_id\":\"equality\","
+	 "\"provider_id\":\"basic\",\"type\":\"scoring_function\",\"access_attributes\":null,"
+	 "\"description\":\"exact match\",\"metadata\":{},\"return_type\":{\"type\":\"number\"},"
+	 "\"params\":{\"type\":\"basic\",\"aggregation_functions\":[\"accuracy\"]}}"},
+	{SG_RT_BENCHMARK,
+	 "{\"identifier\":\"b\",\"provider_resource_id\":\"b\",\"provider_id\":\"meta-reference\","
+	 "\"type\":\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"d\","
+	 "\"scoring_functions\":[\"basic::equality\",\"x\"],\"metadata\":{}}"},
+	{SG_RT_TOOL_GROUP,
+	 "{\"identifier\":\"mcp::g\",\"provider_resource_id\":\"mcp::g\","
+	 "\"provider_id\":\"model-context-protocol\",\"type\":\"tool_group\",\"access_attributes\":null,"
+	 "\"mcp_endpoint\":{\"uri\":\"http://127.0.0.1:1/sse\"},\"args\":null}"},
+	{SG_RT_TOOL,
+	 "{\"identifier\":\"t\",\"provider_resource_id\":\"t\",\"provider_id\":\"model-context-protocol\","
+	 "\"type\":\"tool\",\"access_attributes\":{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,"
+	 "\"namespaces\":null},\"toolgroup_id\":\"mcp::g\","
+	 "\"tool_host\":\"model_context_protocol\",\"description\":\"\",\"parameters\":[{\"name\":\"a\","
+	 "\"parameter_type\":\"string\",\"description\":\"d\",\"required\":true,\"default\":null}],"
+	 "\"metadata\":null}"},
 };
 const size_t registry_samples_count = SG_ARRAY_LEN(registry_samples);
 
@@ -175,12 +185,15 @@ END_TEST
 
 START_TEST(test_row_values)
 {
-	json_t *in = parse("{\"identifier\":\"e\",\"provider_id\":\"vllm\",\"access_attributes\":"
-			   "{\"roles\":[\"a\",\"b\\\"c\"],\"teams\":[]},\"metadata\":{\"k\":1},\"model_type\":\"llm\"}");
-	json_t *bm = parse("{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":[],"
-			   "\"metadata\":{}}");
-	json_t *vdb = parse("{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\","
-			    "\"embedding_dimension\":4096}");
+	json_t *in = parse(
+		"{\"identifier\":\"e\",\"provider_id\":\"vllm\",\"access_attributes\":"
+		"{\"roles\":[\"a\",\"b\\\"c\"],\"teams\":[]},\"metadata\":{\"k\":1},\"model_type\":\"llm\"}");
+	json_t *bm = parse(
+		"{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":[],"
+		"\"metadata\":{}}");
+	json_t *vdb = parse(
+		"{\"identifier\":\"v\",\"provider_id\":\"p\",\"embedding_model\":\"e\","
+		"\"embedding_dimension\":4096}");
 	char *vals[32];
 	struct sg_err err = {0};
 
@@ -210,8 +223,9 @@ END_TEST
 /* Unknown keys are dropped, missing ones become null, "type" comes from the table: the form equality uses. */
 START_TEST(test_canonical)
 {
-	json_t *in = parse("{\"identifier\":\"m\",\"provider_id\":\"p\",\"type\":\"shield\",\"zzz\":1,"
-			   "\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[\"t\"],\"other\":[\"x\"]}}");
+	json_t *in = parse(
+		"{\"identifier\":\"m\",\"provider_id\":\"p\",\"type\":\"shield\",\"zzz\":1,"
+		"\"model_type\":\"llm\",\"access_attributes\":{\"teams\":[\"t\"],\"other\":[\"x\"]}}");
 	json_t *out;
 	char *vals[32], *s;
 	struct sg_err err = {0};
@@ -219,9 +233,10 @@ START_TEST(test_canonical)
 	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	out = registry_row_to_object(SG_RT_MODEL, (const char *const *) vals);
 	s = dump(out);
-	ck_assert_str_eq(s, "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
-			    "\"type\":\"model\",\"access_attributes\":{\"roles\":null,\"teams\":[\"t\"],"
-			    "\"projects\":null,\"namespaces\":null},\"metadata\":null,\"model_type\":\"llm\"}");
+	ck_assert_str_eq(s,
+			 "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
+			 "\"type\":\"model\",\"access_attributes\":{\"roles\":null,\"teams\":[\"t\"],"
+			 "\"projects\":null,\"namespaces\":null},\"metadata\":null,\"model_type\":\"llm\"}");
 	free(s);
 	registry_row_free(SG_RT_MODEL, vals);
 	json_decref(in);
@@ -260,9 +275,11 @@ static const struct {
 	 "field 'source' is required"},
 	{SG_RT_SCORING_FN, "{\"identifier\":\"f\",\"provider_id\":\"p\",\"return_type\":null}",
 	 "field 'return_type' is required"},
-	{SG_RT_BENCHMARK, "{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":\"x\"}",
+	{SG_RT_BENCHMARK,
+	 "{\"identifier\":\"b\",\"provider_id\":\"p\",\"dataset_id\":\"d\",\"scoring_functions\":\"x\"}",
 	 "field 'scoring_functions' must be an array of strings"},
-	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_id\":\"p\",\"description\":\"\"}", "field 'toolgroup_id' is required"},
+	{SG_RT_TOOL, "{\"identifier\":\"t\",\"provider_id\":\"p\",\"description\":\"\"}",
+	 "field 'toolgroup_id' is required"},
 };
 
 START_TEST(test_bad_objects)
@@ -445,7 +462,8 @@ START_TEST(test_cache_replace_in_chains)
 		for (int i = 0; i < N; i++) {
 			snprintf(id, sizeof(id), "r-%d", i);
 			ck_assert_msg(registry_get(SG_RT_MODEL, id, &got) == SG_OK, "%s lost in round %d", id, round);
-			ck_assert_str_eq(json_string_value(json_object_get(got, "provider_id")), round ? "second" : "first");
+			ck_assert_str_eq(json_string_value(json_object_get(got, "provider_id")),
+					 round ? "second" : "first");
 			json_decref(got);
 		}
 	}
@@ -619,8 +637,8 @@ START_TEST(test_iter_changes_between_batches)
 
 	registry_cache_reset(true);
 	for (int i = 0; i < N; i++) {
-		snprintf(text, sizeof(text),
-			 "{\"identifier\":\"w%d\",\"provider_id\":\"p\",\"description\":\"%080d\"}", i, i);
+		snprintf(text, sizeof(text), "{\"identifier\":\"w%d\",\"provider_id\":\"p\",\"description\":\"%080d\"}",
+			 i, i);
 		cache_put(SG_RT_MODEL, text, i, 10 + i);
 	}
 	seen = calloc(N + 2, 1);
@@ -655,7 +673,8 @@ START_TEST(test_iter_changes_between_batches)
 				cache_put(SG_RT_MODEL, text, 0, 10 + k + 3);
 			}
 			if (boundaries == 1)
-				cache_put(SG_RT_MODEL, "{\"identifier\":\"w-new\",\"provider_id\":\"p\"}", 0, 10 + N + 5);
+				cache_put(SG_RT_MODEL, "{\"identifier\":\"w-new\",\"provider_id\":\"p\"}", 0,
+					  10 + N + 5);
 		}
 		ck_assert_int_eq(registry_iter_next(&it, &o, NULL), SG_OK);
 		if (o == NULL)
@@ -784,17 +803,20 @@ Suite *
 registry_suite(void)
 {
 	const char *db = getenv("SG_TEST_DATABASE_URL");
-	const TTest *const rows[] = {test_type_names, test_columns, test_taken_message, test_row_values, test_canonical,
-		test_malformed_row, test_no_database, NULL};
-	const struct sg_loop rows_loops[] = {SG_LOOP(test_round_trip, registry_samples), SG_LOOP(test_bad_objects, bad),
-		{.t = NULL}};
-	const TTest *const cache[] = {test_cache, test_cache_tools_by_group, test_cache_replace_in_chains,
-		test_cache_large, test_iter_order, test_iter_tools_by_group, test_iter_changes_between_batches, NULL};
+	const TTest *const rows[] = {test_type_names, test_columns,       test_taken_message, test_row_values,
+				     test_canonical,  test_malformed_row, test_no_database,   NULL};
+	const struct sg_loop rows_loops[] = {
+		SG_LOOP(test_round_trip, registry_samples), SG_LOOP(test_bad_objects, bad), {.t = NULL}};
+	const TTest *const cache[] = {
+		test_cache,      test_cache_tools_by_group, test_cache_replace_in_chains,      test_cache_large,
+		test_iter_order, test_iter_tools_by_group,  test_iter_changes_between_batches, NULL};
 	const TTest *const walk[] = {test_iter_from_database, NULL};
 	/* The walk over PostgreSQL needs a database: that case only when one is given. */
-	const struct sg_tcase tcases[] = {{.name = "rows", .tests = rows, .loops = rows_loops},
+	const struct sg_tcase tcases[] = {
+		{.name = "rows", .tests = rows, .loops = rows_loops},
 		{.name = "cache", .tests = cache, .timeout = 120},
-		{.name = db != NULL && db[0] != '\0' ? "db_walk" : NULL, .tests = walk, .timeout = 60}, {.name = NULL}};
+		{.name = db != NULL && db[0] != '\0' ? "db_walk" : NULL, .tests = walk, .timeout = 60},
+		{.name = NULL}};
 
 	return sg_suite_new("registry", tcases);
 }

@@ -71,8 +71,8 @@ conf_done(struct test_conf *tc)
 static sg_status
 fake_lookup(void *ctx, enum sg_rtype t, const char *identifier, json_t **out)
 {
-	static const char *const names[] = {[SG_RT_MODEL] = "model", [SG_RT_DATASET] = "dataset",
-					    [SG_RT_SCORING_FN] = "scoring_function"};
+	static const char *const names[] = {
+		[SG_RT_MODEL] = "model", [SG_RT_DATASET] = "dataset", [SG_RT_SCORING_FN] = "scoring_function"};
 	json_t *db = ctx, *obj;
 
 	*out = NULL;
@@ -88,8 +88,8 @@ fake_lookup(void *ctx, enum sg_rtype t, const char *identifier, json_t **out)
 
 /* Builds from a JSON text body; returns the status, the object in *out (or NULL) and err. */
 static sg_status
-build(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body_text, json_t *db,
-      json_t **out, struct sg_err *err)
+build(enum sg_rtype t, struct test_conf *tc, const struct identity *id, const char *body_text, json_t *db, json_t **out,
+      struct sg_err *err)
 {
 	json_error_t je;
 	json_t *body = json_loads(body_text, 0, &je);
@@ -195,8 +195,8 @@ START_TEST(acl_copied_from_creator_or_body)
 	json_decref(obj);
 
 	/* An explicit ACL within the creator's own attributes wins over the creator's. */
-	obj = build_ok(SG_RT_SHIELD, tc, &id, "{\"shield_id\":\"s\",\"access_attributes\":{\"teams\":[\"search\"],\"other\":1}}",
-		       NULL);
+	obj = build_ok(SG_RT_SHIELD, tc, &id,
+		       "{\"shield_id\":\"s\",\"access_attributes\":{\"teams\":[\"search\"],\"other\":1}}", NULL);
 	acl = json_object_get(obj, "access_attributes");
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(acl, "teams"), 0)), "search");
 	ck_assert(json_object_get(acl, "roles") == NULL || json_is_null(json_object_get(acl, "roles")));
@@ -222,13 +222,15 @@ END_TEST
 
 /* Who may give which access_attributes (resources_acl_for through resources_build): one table. */
 static const struct {
-	const char *who;  /* "alice" (teams a, roles u), "admin" (roles admin, teams ops), "anon", "bare" (no attributes) */
-	const char *acl;  /* the body's "access_attributes" as JSON text; NULL: the key is absent */
+	const char
+		*who; /* "alice" (teams a, roles u), "admin" (roles admin, teams ops), "anon", "bare" (no attributes) */
+	const char *acl; /* the body's "access_attributes" as JSON text; NULL: the key is absent */
 	sg_status want;
 	const char *result; /* the stored access_attributes (SG_OK), or a part of the message */
 } acl_rules[] = {
 	{"alice", NULL, SG_OK, "{\"roles\":[\"u\"],\"teams\":[\"a\"],\"projects\":null,\"namespaces\":null}"},
-	{"alice", "{\"teams\":[\"a\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,\"namespaces\":null}"},
+	{"alice", "{\"teams\":[\"a\"]}", SG_OK,
+	 "{\"roles\":null,\"teams\":[\"a\"],\"projects\":null,\"namespaces\":null}"},
 	{"alice", "{\"teams\":[\"b\"]}", SG_E_FORBIDDEN, "the caller's own teams, and 'b' is not one of them"},
 	{"alice", "{\"teams\":[\"a\",\"b\"]}", SG_E_FORBIDDEN, "'b' is not one of them"},
 	{"alice", "{\"teams\":[]}", SG_E_FORBIDDEN, "must list at least one of the caller's own teams"},
@@ -236,7 +238,8 @@ static const struct {
 	{"alice", "null", SG_E_FORBIDDEN, "only an admin may register an object without access_attributes"},
 	{"alice", "{\"teams\":\"a\"}", SG_E_BAD_REQUEST, "access_attributes.teams must be an array"},
 	{"admin", NULL, SG_OK, "{\"roles\":[\"admin\"],\"teams\":[\"ops\"],\"projects\":null,\"namespaces\":null}"},
-	{"admin", "{\"teams\":[\"b\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"b\"],\"projects\":null,\"namespaces\":null}"},
+	{"admin", "{\"teams\":[\"b\"]}", SG_OK,
+	 "{\"roles\":null,\"teams\":[\"b\"],\"projects\":null,\"namespaces\":null}"},
 	{"admin", "{}", SG_OK, "{\"roles\":null,\"teams\":null,\"projects\":null,\"namespaces\":null}"},
 	{"admin", "null", SG_OK, "null"},
 	{"anon", NULL, SG_OK, "null"},
@@ -248,7 +251,8 @@ static const struct {
 	{"bare", "{\"teams\":[\"a\"]}", SG_E_FORBIDDEN, "'a' is not one of them"},
 	{"config", NULL, SG_OK, "null"},
 	{"config", "null", SG_OK, "null"},
-	{"config", "{\"teams\":[\"x\"]}", SG_OK, "{\"roles\":null,\"teams\":[\"x\"],\"projects\":null,\"namespaces\":null}"},
+	{"config", "{\"teams\":[\"x\"]}", SG_OK,
+	 "{\"roles\":null,\"teams\":[\"x\"],\"projects\":null,\"namespaces\":null}"},
 };
 
 /* The default policy for auth.admin_roles ["admin"], which the tables' callers are judged by. */
@@ -312,8 +316,8 @@ START_TEST(acl_rules_table)
 		free(got);
 	} else {
 		ck_assert_str_eq(err.param, "access_attributes");
-		ck_assert_msg(strstr(err.msg, acl_rules[_i].result) != NULL, "%s %s: '%s' lacks '%s'", acl_rules[_i].who,
-			      body, err.msg, acl_rules[_i].result);
+		ck_assert_msg(strstr(err.msg, acl_rules[_i].result) != NULL, "%s %s: '%s' lacks '%s'",
+			      acl_rules[_i].who, body, err.msg, acl_rules[_i].result);
 	}
 	json_decref(obj);
 	identity_reset(&id);
@@ -329,20 +333,20 @@ static const struct {
 	bool from_config;
 	sg_status want;
 } unregister_rules[] = {
-	{"alice", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},            /* the owner */
-	{"carol", "{\"teams\":[\"a\"]}", "alice", false, SG_E_FORBIDDEN},   /* sees it, does not own it */
-	{"bob", "{\"teams\":[\"a\"]}", "alice", false, SG_E_NOT_FOUND},     /* cannot see it */
-	{"admin", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},            /* an admin */
-	{"admin", "null", NULL, true, SG_OK},                                 /* an admin, a config object */
-	{"alice", "null", NULL, true, SG_E_FORBIDDEN},                        /* config objects: admin only */
-	{"alice", "{\"teams\":[\"a\"]}", "alice", true, SG_E_FORBIDDEN},    /* even one the config claimed */
+	{"alice", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},          /* the owner */
+	{"carol", "{\"teams\":[\"a\"]}", "alice", false, SG_E_FORBIDDEN}, /* sees it, does not own it */
+	{"bob", "{\"teams\":[\"a\"]}", "alice", false, SG_E_NOT_FOUND},   /* cannot see it */
+	{"admin", "{\"teams\":[\"a\"]}", "alice", false, SG_OK},          /* an admin */
+	{"admin", "null", NULL, true, SG_OK},                             /* an admin, a config object */
+	{"alice", "null", NULL, true, SG_E_FORBIDDEN},                    /* config objects: admin only */
+	{"alice", "{\"teams\":[\"a\"]}", "alice", true, SG_E_FORBIDDEN},  /* even one the config claimed */
 	{"anon", "null", NULL, true, SG_E_FORBIDDEN},
-	{"anon", "null", NULL, false, SG_OK},                                 /* ownerless, not from the config */
-	{"anon", "null", "alice", false, SG_E_FORBIDDEN},                     /* a principal's public object */
+	{"anon", "null", NULL, false, SG_OK},             /* ownerless, not from the config */
+	{"anon", "null", "alice", false, SG_E_FORBIDDEN}, /* a principal's public object */
 	{"anon", "{\"teams\":[\"a\"]}", NULL, false, SG_E_NOT_FOUND},
-	{"alice", "null", NULL, false, SG_E_FORBIDDEN},                       /* an anonymous caller's object */
+	{"alice", "null", NULL, false, SG_E_FORBIDDEN}, /* an anonymous caller's object */
 	{"bob", "null", "alice", false, SG_E_FORBIDDEN},
-	{"alice", "{\"teams\":[\"a\"]}", "alicia", false, SG_E_FORBIDDEN},  /* owners compare exactly */
+	{"alice", "{\"teams\":[\"a\"]}", "alicia", false, SG_E_FORBIDDEN}, /* owners compare exactly */
 };
 
 START_TEST(unregister_rules_table)
@@ -357,8 +361,8 @@ START_TEST(unregister_rules_table)
 		 unregister_rules[_i].acl);
 	obj = json_loads(text, 0, NULL);
 	ck_assert_ptr_nonnull(obj);
-	st = resources_may_unregister(&id, SG_RT_MODEL, obj, unregister_rules[_i].owner, unregister_rules[_i].from_config,
-				      &err);
+	st = resources_may_unregister(&id, SG_RT_MODEL, obj, unregister_rules[_i].owner,
+				      unregister_rules[_i].from_config, &err);
 	ck_assert_msg(st == unregister_rules[_i].want, "case %d: got %s (%s)", _i, sg_status_name(st), err.msg);
 	if (st == SG_E_NOT_FOUND)
 		ck_assert_str_eq(err.msg, "Model 'm' not found");
@@ -497,9 +501,11 @@ static const struct {
 	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"boolean\"},"
 	 "\"params\":{\"type\":\"basic\"}}",
 	 "{\"params\":{\"type\":\"basic\",\"aggregation_functions\":[]}}", true},
-	{SG_RT_SCORING_FN, C_FULL, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"}}",
-	 "{\"params\":null}", true},
-	{SG_RT_BENCHMARK, C_FULL, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"]}",
+	{SG_RT_SCORING_FN, C_FULL,
+	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"}}", "{\"params\":null}",
+	 true},
+	{SG_RT_BENCHMARK, C_FULL,
+	 "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"]}",
 	 "{\"identifier\":\"b1\",\"provider_resource_id\":\"b1\",\"provider_id\":\"meta-reference\",\"type\":"
 	 "\"benchmark\",\"access_attributes\":null,\"dataset_id\":\"ds\",\"scoring_functions\":[\"f1\",\"f2\"],"
 	 "\"metadata\":{}}",
@@ -526,7 +532,7 @@ START_TEST(good_bodies_table)
 	if (!good_bodies[_i].members)
 		expect_dump(obj, good_bodies[_i].want);
 	else
-		json_object_foreach (want, key, w) {
+		json_object_foreach(want, key, w) {
 			char *text = json_dumps(w, JSON_COMPACT | JSON_ENCODE_ANY);
 			json_t *got = json_object_get(obj, key);
 
@@ -551,14 +557,14 @@ static const struct {
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":null,\"provider_id\":\"vllm\"}", "model_id", "is required"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":7,\"provider_id\":\"vllm\"}", "model_id", "must be a string"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"\",\"provider_id\":\"vllm\"}", "model_id", "empty"},
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"a\\u0001b\",\"provider_id\":\"vllm\"}",
-	 "model_id", "control characters"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"a\\u0001b\",\"provider_id\":\"vllm\"}", "model_id",
+	 "control characters"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_model_id\":\"\",\"provider_id\":\"vllm\"}",
 	 "provider_model_id", "empty"},
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"chat\"}",
-	 "model_type", "must be one of 'llm', 'embedding', not 'chat'"},
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"metadata\":[]}",
-	 "metadata", "must be an object"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"chat\"}", "model_type",
+	 "must be one of 'llm', 'embedding', not 'chat'"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"metadata\":[]}", "metadata",
+	 "must be an object"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\"}",
 	 "metadata.embedding_dimension", "needs metadata.embedding_dimension"},
 	{SG_RT_MODEL, C_FULL,
@@ -570,53 +576,51 @@ static const struct {
 	 "dimension\":0}}",
 	 "metadata.embedding_dimension", "positive integer"},
 	/* Two inference providers: provider_id is needed, and the message lists them plainly. */
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\"}",
-	 "provider_id",
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\"}", "provider_id",
 	 "provider_id is required when several inference providers are configured (configured: vllm, ollama)"},
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"tgi\"}",
-	 "provider_id",
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"tgi\"}", "provider_id",
 	 "provider_id 'tgi' is not a configured inference provider (configured inference providers: vllm, olla"
 	 "ma)"},
 	/* A provider of another API is not one of this API's. */
-	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"faiss\"}",
-	 "provider_id", "'faiss' is not a configured inference provider"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"faiss\"}", "provider_id",
+	 "'faiss' is not a configured inference provider"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":5}", "provider_id", "must be a string"},
 	/* None: the message says so instead of asking to pick among nothing. */
 	{SG_RT_MODEL, C_NONE, "{\"model_id\":\"m\"}", "provider_id", "no inference provider is configured"},
-	{SG_RT_MODEL, C_NONE, "{\"model_id\":\"m\",\"provider_id\":\"x\"}",
-	 "provider_id", "(configured inference providers: none)"},
+	{SG_RT_MODEL, C_NONE, "{\"model_id\":\"m\",\"provider_id\":\"x\"}", "provider_id",
+	 "(configured inference providers: none)"},
 	{SG_RT_SHIELD, C_NONE, "{\"shield_id\":\"s\"}", "provider_id", "no safety provider is configured"},
 	{SG_RT_SCORING_FN, C_NONE,
-	 "{\"scoring_fn_id\":\"s\",\"description\":\"d\",\"return_type\":{\"type\":\"number\"}}",
-	 "provider_id", "no scoring provider is configured"},
-	{SG_RT_SHIELD, C_FULL, "{\"shield_id\":\"s\",\"access_attributes\":{\"roles\":\"admin\"}}",
-	 "access_attributes", "access_attributes"},
+	 "{\"scoring_fn_id\":\"s\",\"description\":\"d\",\"return_type\":{\"type\":\"number\"}}", "provider_id",
+	 "no scoring provider is configured"},
+	{SG_RT_SHIELD, C_FULL, "{\"shield_id\":\"s\",\"access_attributes\":{\"roles\":\"admin\"}}", "access_attributes",
+	 "access_attributes"},
 	{SG_RT_SHIELD, C_FULL, "{\"shield_id\":\"s1\",\"params\":\"x\"}", "params", "must be an object"},
 	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"embedding_dimension\":768}",
 	 "embedding_dimension", "embedding_dimension 768 does not match the dimension 384"},
 	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\",\"embedding_dimension\":-1}",
 	 "embedding_dimension", "positive integer"},
-	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nope\"}",
-	 "embedding_model", "Model 'nope' not found"},
-	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"llm\"}",
-	 "embedding_model", "is not an embedding model"},
-	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nodim\"}",
-	 "embedding_model", "no valid metadata.embedding_dimension"},
+	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nope\"}", "embedding_model",
+	 "Model 'nope' not found"},
+	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"llm\"}", "embedding_model",
+	 "is not an embedding model"},
+	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"nodim\"}", "embedding_model",
+	 "no valid metadata.embedding_dimension"},
 	{SG_RT_VECTOR_DB, C_FULL, "{\"vector_db_id\":\"v1\"}", "embedding_model", "embedding_model is required"},
-	{SG_RT_VECTOR_DB, C_NONE, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}",
-	 "provider_id", "no vector_io provider is configured"},
+	{SG_RT_VECTOR_DB, C_NONE, "{\"vector_db_id\":\"v1\",\"embedding_model\":\"emb\"}", "provider_id",
+	 "no vector_io provider is configured"},
 	{SG_RT_DATASET, C_FULL, "{\"source\":{\"type\":\"rows\",\"rows\":[]}}", "purpose", "purpose is required"},
-	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval\",\"source\":{\"type\":\"rows\",\"rows\":[]}}",
-	 "purpose", "must be one of 'post-training/messages', 'eval/question-answer', 'eval/messages-answer'"},
+	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval\",\"source\":{\"type\":\"rows\",\"rows\":[]}}", "purpose",
+	 "must be one of 'post-training/messages', 'eval/question-answer', 'eval/messages-answer'"},
 	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\"}", "source", "source is required"},
-	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"uri\":\"x\"}}",
-	 "source.type", "source.type is required"},
-	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"file\"}}",
-	 "source.type", "must be one of 'uri', 'rows'"},
+	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"uri\":\"x\"}}", "source.type",
+	 "source.type is required"},
+	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"file\"}}", "source.type",
+	 "must be one of 'uri', 'rows'"},
 	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"\"}}",
 	 "source.uri", "must not be empty"},
-	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\"}}",
-	 "source.rows", "source.rows is required"},
+	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\"}}", "source.rows",
+	 "source.rows is required"},
 	{SG_RT_DATASET, C_FULL, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[{},1]}}",
 	 "source.rows", "source.rows[1] must be an object"},
 	{SG_RT_DATASET, C_FULL,
@@ -626,14 +630,14 @@ static const struct {
 	/* Several providers of kinds not assumed need an explicit choice. */
 	{SG_RT_DATASET, C_TWO, "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"rows\",\"rows\":[]}}",
 	 "provider_id", "configured datasetio providers: a, b"},
-	{SG_RT_SCORING_FN, C_FULL, "{\"scoring_fn_id\":\"sf\",\"return_type\":{\"type\":\"json\"}}",
-	 "description", "description is required"},
-	{SG_RT_SCORING_FN, C_FULL, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\"}",
-	 "return_type", "return_type is required"},
+	{SG_RT_SCORING_FN, C_FULL, "{\"scoring_fn_id\":\"sf\",\"return_type\":{\"type\":\"json\"}}", "description",
+	 "description is required"},
+	{SG_RT_SCORING_FN, C_FULL, "{\"scoring_fn_id\":\"sf\",\"description\":\"d\"}", "return_type",
+	 "return_type is required"},
 	/* "dialog" exists in llama-stack but is not part of the ParamType union. */
 	{SG_RT_SCORING_FN, C_FULL,
-	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"dialog\"}}",
-	 "return_type.type", "must be one of 'string', 'number'"},
+	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"dialog\"}}", "return_type.type",
+	 "must be one of 'string', 'number'"},
 	{SG_RT_SCORING_FN, C_FULL,
 	 "{\"scoring_fn_id\":\"sf\",\"description\":\"d\",\"return_type\":{\"type\":\"json\"},\"params\":{}}",
 	 "params.type", "params.type is required"},
@@ -660,23 +664,22 @@ static const struct {
 	 "scoring_functions", "scoring_functions[1]: Scoring function 'missing' not found"},
 	{SG_RT_BENCHMARK, C_FULL, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\",\"scoring_functions\":[3]}",
 	 "scoring_functions", "scoring_functions[0] must be a string"},
-	{SG_RT_BENCHMARK, C_FULL, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\"}",
-	 "scoring_functions", "scoring_functions is required"},
+	{SG_RT_BENCHMARK, C_FULL, "{\"benchmark_id\":\"b1\",\"dataset_id\":\"ds\"}", "scoring_functions",
+	 "scoring_functions is required"},
 	{SG_RT_BENCHMARK, C_FULL, "{\"benchmark_id\":\"a/b\",\"dataset_id\":\"ds\",\"scoring_functions\":[]}",
 	 "benchmark_id", "must not contain '/'"},
-	{SG_RT_TOOL_GROUP, C_FULL, "{\"toolgroup_id\":\"g\"}",
-	 "provider_id",
+	{SG_RT_TOOL_GROUP, C_FULL, "{\"toolgroup_id\":\"g\"}", "provider_id",
 	 "provider_id is required (configured tool_runtime providers: model-context-protocol, rag-runtime)"},
-	{SG_RT_TOOL_GROUP, C_FULL, "{\"toolgroup_id\":\"g\",\"provider_id\":\"tavily\"}",
-	 "provider_id", "'tavily' is not a configured tool_runtime provider"},
+	{SG_RT_TOOL_GROUP, C_FULL, "{\"toolgroup_id\":\"g\",\"provider_id\":\"tavily\"}", "provider_id",
+	 "'tavily' is not a configured tool_runtime provider"},
 	{SG_RT_TOOL_GROUP, C_FULL, "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\"}",
 	 "mcp_endpoint", "mcp_endpoint is required"},
 	{SG_RT_TOOL_GROUP, C_FULL,
 	 "{\"toolgroup_id\":\"g\",\"provider_id\":\"rag-runtime\",\"mcp_endpoint\":{\"uri\":\"http://x\"}}",
 	 "mcp_endpoint", "only accepted for remote::model-context-protocol"},
 	{SG_RT_TOOL_GROUP, C_FULL,
-	 "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{}}",
-	 "mcp_endpoint.uri", "mcp_endpoint.uri is required"},
+	 "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{}}", "mcp_endpoint.uri",
+	 "mcp_endpoint.uri is required"},
 	{SG_RT_TOOL_GROUP, C_FULL,
 	 "{\"toolgroup_id\":\"g\",\"provider_id\":\"model-context-protocol\",\"mcp_endpoint\":{\"uri\":\"file:"
 	 "///etc/passwd\"}}",
@@ -728,9 +731,9 @@ START_TEST(dataset_default_ids)
 	obj = build_ok(SG_RT_DATASET, tc, NULL,
 		       "{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"https://e.x/a\"}}",
 		       NULL);
-	obj2 = build_ok(SG_RT_DATASET, tc, NULL,
-			"{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"https://e.x/a\"}}",
-			NULL);
+	obj2 = build_ok(
+		SG_RT_DATASET, tc, NULL,
+		"{\"purpose\":\"eval/question-answer\",\"source\":{\"type\":\"uri\",\"uri\":\"https://e.x/a\"}}", NULL);
 	id = str_at(obj, "identifier");
 	ck_assert_uint_eq(strlen(id), 8 + 36);
 	ck_assert(strncmp(id, "dataset-", 8) == 0);
@@ -770,10 +773,11 @@ START_TEST(builtin_tools_and_tool_objects)
 	ck_assert_int_eq(resources_tools_from_defs(group, defs, SG_E_INTERNAL, &tools, &err), SG_OK);
 	ck_assert_uint_eq(json_array_size(tools), 2);
 	t0 = json_array_get(tools, 0);
-	expect_dump(t0, "{\"identifier\":\"insert_into_memory\",\"provider_resource_id\":\"insert_into_memory\","
-			"\"provider_id\":\"rag-runtime\",\"type\":\"tool\",\"access_attributes\":{\"roles\":[\"ml\"]},"
-			"\"toolgroup_id\":\"builtin::rag\",\"tool_host\":\"distribution\",\"description\":\"Insert "
-			"documents into memory\",\"parameters\":[],\"metadata\":null}");
+	expect_dump(t0,
+		    "{\"identifier\":\"insert_into_memory\",\"provider_resource_id\":\"insert_into_memory\","
+		    "\"provider_id\":\"rag-runtime\",\"type\":\"tool\",\"access_attributes\":{\"roles\":[\"ml\"]},"
+		    "\"toolgroup_id\":\"builtin::rag\",\"tool_host\":\"distribution\",\"description\":\"Insert "
+		    "documents into memory\",\"parameters\":[],\"metadata\":null}");
 	json_decref(tools);
 
 	/* Defs from an MCP server: tool_host follows mcp_endpoint; bad or repeated names are the server's fault. */
@@ -803,12 +807,14 @@ END_TEST
 START_TEST(mcp_response_finding)
 {
 	static const char json_one[] = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"tools\":[]}}";
-	static const char json_batch[] = "[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
-					 "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-1,\"message\":\"m\"}}]";
-	static const char sse[] = ": comment\n\n"
-				  "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
-				  "event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata:  \"id\":1,\r\n"
-				  "data: \"result\":{\"ok\":true}}\r\n\r\n";
+	static const char json_batch[] =
+		"[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"},"
+		"{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-1,\"message\":\"m\"}}]";
+	static const char sse[] =
+		": comment\n\n"
+		"event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\"}\n\n"
+		"event: message\r\nid: 9\r\ndata: {\"jsonrpc\":\"2.0\",\r\ndata:  \"id\":1,\r\n"
+		"data: \"result\":{\"ok\":true}}\r\n\r\n";
 	static const char sse_open[] = "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
 	json_t *m;
 
@@ -845,21 +851,23 @@ START_TEST(mcp_tool_mapping)
 	json_t *tool, *def;
 	struct sg_err err = {0};
 
-	tool = json_loads("{\"name\":\"get_weather\",\"description\":\"Weather\",\"inputSchema\":{\"type\":\"object\","
-			  "\"properties\":{\"city\":{\"type\":\"string\",\"description\":\"City\"},"
-			  "\"days\":{\"type\":[\"null\",\"integer\"],\"default\":3},\"raw\":{}},"
-			  "\"required\":[\"city\"]}}",
-			  0, &je);
+	tool = json_loads(
+		"{\"name\":\"get_weather\",\"description\":\"Weather\",\"inputSchema\":{\"type\":\"object\","
+		"\"properties\":{\"city\":{\"type\":\"string\",\"description\":\"City\"},"
+		"\"days\":{\"type\":[\"null\",\"integer\"],\"default\":3},\"raw\":{}},"
+		"\"required\":[\"city\"]}}",
+		0, &je);
 	ck_assert_ptr_nonnull(tool);
 	ck_assert_int_eq(mcp_tool_to_def(tool, "http://h/mcp", &def, &err), SG_OK);
-	expect_dump(def, "{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":["
-			 "{\"name\":\"city\",\"parameter_type\":\"string\",\"description\":\"City\",\"required\":true,"
-			 "\"default\":null},"
-			 "{\"name\":\"days\",\"parameter_type\":\"integer\",\"description\":\"\",\"required\":false,"
-			 "\"default\":3},"
-			 "{\"name\":\"raw\",\"parameter_type\":\"string\",\"description\":\"\",\"required\":false,"
-			 "\"default\":null}],"
-			 "\"metadata\":{\"endpoint\":\"http://h/mcp\"}}");
+	expect_dump(def,
+		    "{\"name\":\"get_weather\",\"description\":\"Weather\",\"parameters\":["
+		    "{\"name\":\"city\",\"parameter_type\":\"string\",\"description\":\"City\",\"required\":true,"
+		    "\"default\":null},"
+		    "{\"name\":\"days\",\"parameter_type\":\"integer\",\"description\":\"\",\"required\":false,"
+		    "\"default\":3},"
+		    "{\"name\":\"raw\",\"parameter_type\":\"string\",\"description\":\"\",\"required\":false,"
+		    "\"default\":null}],"
+		    "\"metadata\":{\"endpoint\":\"http://h/mcp\"}}");
 	json_decref(def);
 	json_decref(tool);
 
@@ -888,14 +896,16 @@ END_TEST
 Suite *
 resources_suite(void)
 {
-	const TTest *const build[] = {identifier_rules, acl_copied_from_creator_or_body, vector_db_lookup_failure,
-		dataset_default_ids, builtin_tools_and_tool_objects, NULL};
+	const TTest *const build[] = {identifier_rules,    acl_copied_from_creator_or_body, vector_db_lookup_failure,
+				      dataset_default_ids, builtin_tools_and_tool_objects,  NULL};
 	const struct sg_loop build_loops[] = {SG_LOOP(good_bodies_table, good_bodies),
-		SG_LOOP(bad_bodies_table, bad_bodies), SG_LOOP(acl_rules_table, acl_rules),
-		SG_LOOP(unregister_rules_table, unregister_rules), {.t = NULL}};
+					      SG_LOOP(bad_bodies_table, bad_bodies),
+					      SG_LOOP(acl_rules_table, acl_rules),
+					      SG_LOOP(unregister_rules_table, unregister_rules),
+					      {.t = NULL}};
 	const TTest *const mcp[] = {mcp_response_finding, mcp_tool_mapping, NULL};
-	const struct sg_tcase tcases[] = {{.name = "build", .tests = build, .loops = build_loops},
-		{.name = "mcp", .tests = mcp}, {.name = NULL}};
+	const struct sg_tcase tcases[] = {
+		{.name = "build", .tests = build, .loops = build_loops}, {.name = "mcp", .tests = mcp}, {.name = NULL}};
 
 	return sg_suite_new("resources", tcases);
 }

@@ -144,7 +144,8 @@ START_TEST(every_route_reachable)
 			close = strchr(open, '}');
 			ck_assert_msg(close != NULL && strchr(close, '{') == NULL, "%s: one parameter at most", pat);
 			multi = strncmp(close - 5, ":path", 5) == 0;
-			snprintf(path, sizeof(path), "%.*s%s%s", (int) (open - pat), pat, multi ? "p/q" : "p", close + 1);
+			snprintf(path, sizeof(path), "%.*s%s%s", (int) (open - pat), pat, multi ? "p/q" : "p",
+				 close + 1);
 		}
 		rt = route_match(path, table[i].method, &arg, &allowed);
 		ck_assert_msg(rt == &table[i], "%s %s: matched %s", http_method_name(table[i].method), path,
@@ -223,7 +224,8 @@ route_suite(void)
 	const struct sg_loop route_match_loops[] = {SG_LOOP(match_table, cases), {.t = NULL}};
 	const TTest *const route_allow_string[] = {allow_string_small_buffer, allow_from_match, NULL};
 	const struct sg_loop route_allow_string_loops[] = {SG_LOOP(allow_string_table, allows), {.t = NULL}};
-	const struct sg_tcase tcases[] = {{.name = "route_match", .tests = route_match, .loops = route_match_loops},
+	const struct sg_tcase tcases[] = {
+		{.name = "route_match", .tests = route_match, .loops = route_match_loops},
 		{.name = "route_allow_string", .tests = route_allow_string, .loops = route_allow_string_loops},
 		{.name = NULL}};
 

@@ -125,11 +125,13 @@ START_TEST(test_provider_id)
 	json_t *defs = defs_ok("inline::braintrust", "bt-eu"), *def;
 	size_t i;
 
-	json_array_foreach(defs, i, def) ck_assert_str_eq(json_string_value(json_object_get(def, "provider_id")), "bt-eu");
+	json_array_foreach(defs, i, def)
+		ck_assert_str_eq(json_string_value(json_object_get(def, "provider_id")), "bt-eu");
 	json_decref(defs);
 	defs = defs_ok("inline::basic", NULL);
 	ck_assert_uint_eq(json_array_size(defs), 7);
-	json_array_foreach(defs, i, def) ck_assert_ptr_null(json_object_get(def, "provider_id"));
+	json_array_foreach(defs, i, def)
+		ck_assert_ptr_null(json_object_get(def, "provider_id"));
 	json_decref(defs);
 }
 END_TEST
@@ -150,8 +152,8 @@ START_TEST(test_seed_digest)
 		size_t len;
 	} digests[] = {
 		{"inline::basic", "basic", "9094e0d7af38c5593edaf42c808f50380844271bc9344fb4b0f4d715fc5e933c", 5986},
-		{"inline::llm-as-judge", "llm-as-judge", "b732db1c704bb442c475adb96156c41745ac7ec430826106f29e4a1861704095",
-		 7005},
+		{"inline::llm-as-judge", "llm-as-judge",
+		 "b732db1c704bb442c475adb96156c41745ac7ec430826106f29e4a1861704095", 7005},
 		{"inline::braintrust", "braintrust", "10a128e81ad6c9c64ceac90a0d9509afdcc2444e7ddd9546f31c70af67ee50eb",
 		 3276},
 	};
@@ -182,8 +184,9 @@ def_of(json_t *defs, const char *id)
 	json_t *def;
 	size_t i;
 
-	json_array_foreach(defs, i, def) if (strcmp(json_string_value(json_object_get(def, "scoring_fn_id")), id) == 0)
-		return def;
+	json_array_foreach(defs, i, def)
+		if (strcmp(json_string_value(json_object_get(def, "scoring_fn_id")), id) == 0)
+			return def;
 	ck_abort_msg("%s not listed", id);
 	return NULL;
 }
@@ -195,8 +198,9 @@ START_TEST(test_strings_byte_for_byte)
 #define CHOICES                                                                                                      \
 	"\\s*([A-D]|[\330\243-\330\257]|[\340\246\205]|[\340\246\254]|[\340\246\241]|[\340\246\242]|[\357\274\241]|" \
 	"[\357\274\242]|[\357\274\243]|[\357\274\244])"
-	static const char korean[] = "(?i)Answer\\s*:\342\200\213\342\200\213\342\200\213\342\200\213\342\200\213"
-				     "\342\200\213" CHOICES;
+	static const char korean[] =
+		"(?i)Answer\\s*:\342\200\213\342\200\213\342\200\213\342\200\213\342\200\213"
+		"\342\200\213" CHOICES;
 	static const char yoruba[] = "(?i)A\314\200m\341\273\215\314\200na\314\200\\s*:" CHOICES;
 	static const char first[] = "(?i)The best answer is " CHOICES;
 	static const char math[] = ".*final answer is:?\\s*\\$\\\\boxed{(?P<X>.*)}\\$";
@@ -206,9 +210,9 @@ START_TEST(test_strings_byte_for_byte)
 	static const char tmpl_end[] = "return the letters \"A\", \"B\", or \"C\", with no text around it.";
 #undef CHOICES
 	json_t *basic = defs_ok("inline::basic", "basic"), *judge = defs_ok("inline::llm-as-judge", "j");
-	json_t *mc = json_object_get(json_object_get(def_of(basic, "basic::regex_parser_multiple_choice_answer"),
-						     "params"),
-				     "parsing_regexes");
+	json_t *mc =
+		json_object_get(json_object_get(def_of(basic, "basic::regex_parser_multiple_choice_answer"), "params"),
+				"parsing_regexes");
 	json_t *sqa = json_object_get(def_of(judge, "llm-as-judge::405b-simpleqa"), "params");
 	const char *t = json_string_value(json_object_get(sqa, "prompt_template"));
 
@@ -218,17 +222,19 @@ START_TEST(test_strings_byte_for_byte)
 	ck_assert_str_eq(json_string_value(json_array_get(mc, 38)), yoruba);
 	/* The seed lists the Bengali prefix twice (entries 3 and 6). */
 	ck_assert_str_eq(json_string_value(json_array_get(mc, 3)), json_string_value(json_array_get(mc, 6)));
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
-				 json_object_get(def_of(basic, "basic::regex_parser_math_response"), "params"),
-				 "parsing_regexes"),
-							  0)),
-			 math);
+	ck_assert_str_eq(
+		json_string_value(json_array_get(
+			json_object_get(json_object_get(def_of(basic, "basic::regex_parser_math_response"), "params"),
+					"parsing_regexes"),
+			0)),
+		math);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_eq(strlen(t), 5960);
 	ck_assert_int_eq(strncmp(t, tmpl_start, strlen(tmpl_start)), 0);
 	ck_assert_str_eq(t + strlen(t) - strlen(tmpl_end), tmpl_end);
-	ck_assert_ptr_nonnull(strstr(t, "```\nQuestion: {input_query}\nGold target: {expected_answer}\n"
-				       "Predicted answer: {generated_answer}\n```\n"));
+	ck_assert_ptr_nonnull(strstr(t,
+				     "```\nQuestion: {input_query}\nGold target: {expected_answer}\n"
+				     "Predicted answer: {generated_answer}\n```\n"));
 	json_decref(basic);
 	json_decref(judge);
 }
@@ -299,8 +305,14 @@ END_TEST
 Suite *
 scoring_builtin_suite(void)
 {
-	const TTest *const core[] = {test_lists_match_seed, test_identifiers_unique, test_unknown_type,
-		test_provider_id, test_seed_digest, test_strings_byte_for_byte, test_builder_accepts_every_def, NULL};
+	const TTest *const core[] = {test_lists_match_seed,
+				     test_identifiers_unique,
+				     test_unknown_type,
+				     test_provider_id,
+				     test_seed_digest,
+				     test_strings_byte_for_byte,
+				     test_builder_accepts_every_def,
+				     NULL};
 	const struct sg_tcase tcases[] = {{.name = "core", .tests = core}, {.name = NULL}};
 
 	return sg_suite_new("scoring_builtin", tcases);

@@ -90,7 +90,9 @@ START_TEST(utf8_validation)
 		{"\xed\xa0\x80", false},     /* surrogate */
 		{"\xf4\x90\x80\x80", false}, /* past U+10FFFF */
 		{"\xc3", false},             /* truncated */
-		{"a\x80" "b", false},        /* stray continuation */
+		{"a\x80"
+		 "b",
+		 false}, /* stray continuation */
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
@@ -107,12 +109,12 @@ START_TEST(utf8_prefix_cuts_at_character_boundaries)
 		{"abc", 10, 3},
 		{"abc", 2, 2},
 		{"abc", 0, 0},
-		{"caf\xc3\xa9", 5, 5},               /* exactly the whole string */
-		{"caf\xc3\xa9", 4, 3},               /* inside the two-byte é */
-		{"\xe2\x98\x95x", 1, 0},             /* inside a three-byte sequence */
+		{"caf\xc3\xa9", 5, 5},   /* exactly the whole string */
+		{"caf\xc3\xa9", 4, 3},   /* inside the two-byte é */
+		{"\xe2\x98\x95x", 1, 0}, /* inside a three-byte sequence */
 		{"\xe2\x98\x95x", 2, 0},
 		{"\xe2\x98\x95x", 3, 3},
-		{"a\xf0\x9f\x98\x80", 4, 1},         /* inside a four-byte sequence */
+		{"a\xf0\x9f\x98\x80", 4, 1},        /* inside a four-byte sequence */
 		{"\x80\x80\x80\x80\x80\x80", 3, 3}, /* stray continuations: nothing to back off to */
 	};
 
@@ -129,7 +131,9 @@ START_TEST(utf8_scrub_replaces_bad_bytes)
 	sg_utf8_scrub(a);
 	ck_assert_str_eq(a, "ok caf\xc3\xa9");
 	sg_utf8_scrub(b);
-	ck_assert_str_eq(b, "?" "?.?");
+	ck_assert_str_eq(b,
+			 "?"
+			 "?.?");
 	sg_utf8_scrub(c);
 	ck_assert_str_eq(c, "");
 }
@@ -201,9 +205,15 @@ END_TEST
 Suite *
 sg_suite(void)
 {
-	const TTest *const core[] = {status_table_maps_http_and_types, strv_push_contains_free, ct_equal_compares_bytes,
-		utf8_validation, utf8_prefix_cuts_at_character_boundaries, utf8_scrub_replaces_bad_bytes,
-		err_records_cuts_and_scrubs, jansson_allocates_through_the_countdown, NULL};
+	const TTest *const core[] = {status_table_maps_http_and_types,
+				     strv_push_contains_free,
+				     ct_equal_compares_bytes,
+				     utf8_validation,
+				     utf8_prefix_cuts_at_character_boundaries,
+				     utf8_scrub_replaces_bad_bytes,
+				     err_records_cuts_and_scrubs,
+				     jansson_allocates_through_the_countdown,
+				     NULL};
 	const struct sg_loop core_loops[] = {SG_LOOP(status_rows_http_type_code, status_rows), {.t = NULL}};
 	const struct sg_tcase tcases[] = {{.name = "core", .tests = core, .loops = core_loops}, {.name = NULL}};
 

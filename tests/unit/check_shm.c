@@ -157,8 +157,8 @@ START_TEST(test_fork_and_retire)
 	ck_assert_uint_eq(shm_load(&h->retired), 1);
 	ck_assert_uint_eq(shm_load(&h->total), 1000); /* folded */
 	ck_assert_uint_eq(shm_load(&w->requests), 0); /* zeroed */
-	ck_assert_uint_eq(shm_load(&w->inflight), 0);  /* the gauge leaked nothing */
-	ck_assert_uint_eq(sum_requests(), 1002);        /* no counter went down */
+	ck_assert_uint_eq(shm_load(&w->inflight), 0); /* the gauge leaked nothing */
+	ck_assert_uint_eq(sum_requests(), 1002);      /* no counter went down */
 	/* An area without a retire hook is zeroed too. */
 	memset(shm_worker_at(&bytes, slot), 0xff, 5);
 	ck_assert_int_eq(shm_slot_take(), slot);
@@ -187,7 +187,8 @@ shm_suite(void)
 	const TTest *const shm[] = {test_layout, test_slots, test_fork_and_retire, test_read_retry, NULL};
 	const TTest *const unmapped[] = {test_unmapped_is_null, NULL};
 	const struct sg_tcase tcases[] = {{.name = "shm", .tests = shm, .setup = setup, .teardown = teardown},
-		{.name = "unmapped", .tests = unmapped}, {.name = NULL}};
+					  {.name = "unmapped", .tests = unmapped},
+					  {.name = NULL}};
 
 	return sg_suite_new("shm", tcases);
 }

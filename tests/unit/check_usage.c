@@ -109,8 +109,9 @@ START_TEST(prices_from_metadata_or_config)
 		/* A string holding a number, as ${env.…} makes them. */
 		{"{\"metadata\":{\"input_cost_per_mtok\":\"0.15\"}}", "[]", true, 0.15, 0},
 		/* The config's model entry, found by model_id. */
-		{"{\"metadata\":{}}", "[{\"model_id\":\"other\",\"input_cost_per_mtok\":9},"
-				      "{\"model_id\":\"m\",\"input_cost_per_mtok\":1,\"output_cost_per_mtok\":4}]",
+		{"{\"metadata\":{}}",
+		 "[{\"model_id\":\"other\",\"input_cost_per_mtok\":9},"
+		 "{\"model_id\":\"m\",\"input_cost_per_mtok\":1,\"output_cost_per_mtok\":4}]",
 		 true, 1, 4},
 		/* Metadata wins, key by key. */
 		{"{\"metadata\":{\"output_cost_per_mtok\":7}}",
@@ -235,9 +236,10 @@ START_TEST(config_keys)
 	ck_assert_int_eq(c->usage_flush_ms, 1000);
 	conf_free(c);
 
-	c = conf_of("{\"usage\":{\"enabled\":false,\"retention_days\":\"7\",\"queue_size\":50,"
-		    "\"flush_interval_ms\":200}}",
-		    &errors);
+	c =
+		conf_of("{\"usage\":{\"enabled\":false,\"retention_days\":\"7\",\"queue_size\":50,"
+			"\"flush_interval_ms\":200}}",
+			&errors);
 	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
 	ck_assert(!c->usage_enabled);
 	ck_assert_int_eq(c->usage_retention_days, 7);
@@ -252,34 +254,40 @@ START_TEST(config_keys)
 	free(errors);
 
 	/* A model entry's prices are checked where they are written. */
-	c = conf_of("{\"models\":[{\"model_id\":\"m\",\"provider_id\":\"p\",\n"
-		    "  \"input_cost_per_mtok\":\"cheap\",\"output_cost_per_mtok\":-2}]}",
-		    &errors);
+	c =
+		conf_of("{\"models\":[{\"model_id\":\"m\",\"provider_id\":\"p\",\n"
+			"  \"input_cost_per_mtok\":\"cheap\",\"output_cost_per_mtok\":-2}]}",
+			&errors);
 	ck_assert_ptr_null(c);
-	ck_assert_ptr_nonnull(strstr(errors, "t.json:2:25: models[0].input_cost_per_mtok: must be a price per million "
-					     "tokens (a number, 0 or more), got \"cheap\""));
+	ck_assert_ptr_nonnull(strstr(errors,
+				     "t.json:2:25: models[0].input_cost_per_mtok: must be a price per million "
+				     "tokens (a number, 0 or more), got \"cheap\""));
 	ck_assert_ptr_nonnull(strstr(errors, "t.json:2:56: models[0].output_cost_per_mtok: must be a price"));
 	free(errors);
 
 	/* A provider's stream_usage: on by default, a boolean when given. */
-	c = conf_of("{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
-		    "\"config\":{\"url\":\"http://x/v1\"}},{\"provider_id\":\"w\",\"provider_type\":\"remote::vllm\","
-		    "\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"no\"}}]}}",
-		    &errors);
+	c = conf_of(
+		"{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
+		"\"config\":{\"url\":\"http://x/v1\"}},{\"provider_id\":\"w\",\"provider_type\":\"remote::vllm\","
+		"\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"no\"}}]}}",
+		&errors);
 	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
 	ck_assert(conf_provider(c, SG_API_INFERENCE, "v")->stream_usage);
 	ck_assert(!conf_provider(c, SG_API_INFERENCE, "w")->stream_usage);
 	conf_free(c);
-	c = conf_of("{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
-		    "\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"maybe\"}}]}}",
-		    &errors);
+	c =
+		conf_of("{\"providers\":{\"inference\":[{\"provider_id\":\"v\",\"provider_type\":\"remote::vllm\","
+			"\"config\":{\"url\":\"http://x/v1\",\"stream_usage\":\"maybe\"}}]}}",
+			&errors);
 	ck_assert_ptr_null(c);
-	ck_assert_ptr_nonnull(strstr(errors, "t.json:1:123: providers.inference[0].config.stream_usage: must be a boolean"));
+	ck_assert_ptr_nonnull(
+		strstr(errors, "t.json:1:123: providers.inference[0].config.stream_usage: must be a boolean"));
 	free(errors);
 
-	c = conf_of("{\"models\":[{\"model_id\":\"m\",\"provider_id\":\"p\",\"input_cost_per_mtok\":0.5,"
-		    "\"output_cost_per_mtok\":\"2\"}]}",
-		    &errors);
+	c =
+		conf_of("{\"models\":[{\"model_id\":\"m\",\"provider_id\":\"p\",\"input_cost_per_mtok\":0.5,"
+			"\"output_cost_per_mtok\":\"2\"}]}",
+			&errors);
 	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
 	conf_free(c);
 }
@@ -300,9 +308,10 @@ START_TEST(queue_bound_drops_and_counts)
 {
 	char *errors;
 	/* PostgreSQL out of reach: a socket directory that does not exist. */
-	struct sg_conf *c = conf_of("{\"database\":{\"conninfo\":\"host=/nonexistent/sg-usage-test port=1\"},"
-				    "\"usage\":{\"queue_size\":3,\"flush_interval_ms\":10}}",
-				    &errors);
+	struct sg_conf *c =
+		conf_of("{\"database\":{\"conninfo\":\"host=/nonexistent/sg-usage-test port=1\"},"
+			"\"usage\":{\"queue_size\":3,\"flush_interval_ms\":10}}",
+			&errors);
 	struct request anon;
 
 	ck_assert_ptr_nonnull(c);

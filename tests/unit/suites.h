@@ -31,7 +31,10 @@ struct sg_loop {
 	const TTest *t;
 	int n;
 };
-#define SG_LOOP(test, table) {.t = (test), .n = (int) SG_ARRAY_LEN(table)}
+#define SG_LOOP(test, table)                                \
+	{                                                   \
+		.t = (test), .n = (int) SG_ARRAY_LEN(table) \
+	}
 
 /*
  * A test case as data: its name, its tests (NULL-terminated; NULL: none),
