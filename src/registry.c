@@ -148,59 +148,6 @@ registry_begin_exec(PGconn *c, struct txn *x, const char *const *stmts, int n, c
 	return st;
 }
 
-bool
-registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out)
-{
-	const char *v[MAXROW + 3];
-	size_t n = registry_row_ncols(t);
-	json_t *origin;
-
-	for (size_t j = 0; j < n + 3; j++)
-		v[j] = PQgetisnull(r, i, (int) j) ? NULL : PQgetvalue(r, i, (int) j);
-	out->created = v[n] ? strtoll(v[n], NULL, 10) : 0;
-	out->seq = v[n + 1] ? strtoll(v[n + 1], NULL, 10) : 0;
-	out->obj = registry_row_to_object(t, v);
-	/* The owner and origin ride along for access decisions (registry.h); the API never shows them. */
-	origin = out->obj != NULL ? json_pack("{s:s?, s:b}", "owner", v[C_OWNER], "from_config",
-					      v[n + 2] != NULL && v[n + 2][0] == 't')
-				  : NULL;
-	if (out->obj != NULL && (origin == NULL || json_object_set_new(out->obj, REGISTRY_ORIGIN_KEY, origin) != 0)) {
-		json_decref(out->obj);
-		out->obj = NULL;
-		log_error("registry: out of memory reading %s '%s'", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
-		return false;
-	}
-	if (out->obj == NULL)
-		log_error("registry: %s '%s' has a malformed row", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
-	return out->obj != NULL;
-}
-
-bool
-registry_origin(const json_t *obj, const char **owner, bool *from_config)
-{
-	const json_t *o = json_object_get(obj, REGISTRY_ORIGIN_KEY);
-
-	*owner = json_string_value(json_object_get(o, "owner"));
-	*from_config = json_is_true(json_object_get(o, "from_config"));
-	return json_is_object(o);
-}
-
-json_t *
-registry_public(json_t *obj)
-{
-	json_t *copy;
-
-	if (json_object_get(obj, REGISTRY_ORIGIN_KEY) == NULL)
-		return obj;
-	copy = json_copy(obj);
-	json_decref(obj);
-	if (copy != NULL && json_object_del(copy, REGISTRY_ORIGIN_KEY) != 0) {
-		json_decref(copy);
-		copy = NULL;
-	}
-	return copy;
-}
-
 /* Whether a stored object (with its origin) is the canonical new one: the origin is no part of it. */
 static bool
 same_object(json_t *stored, const json_t *canon)
@@ -708,48 +655,4 @@ out:
 	free(x.tcanon);
 	free(x.trows);
 	return st;
-}
-
-static sg_status
-tx_providers(PGconn *c, struct txn *x)
-{
-	static const char *const del =
-		"DELETE FROM providers AS p WHERE NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($1::jsonb) AS "
-		"x(api text, provider_id text) WHERE x.api = p.api AND x.provider_id = p.provider_id)";
-	static const char *const ins =
-		"INSERT INTO providers (api, provider_id, provider_type) SELECT DISTINCT ON (api, provider_id) "
-		"api, provider_id, provider_type FROM jsonb_to_recordset($1::jsonb) AS "
-		"x(api text, provider_id text, provider_type text) ON CONFLICT (api, provider_id) DO UPDATE "
-		"SET provider_type = EXCLUDED.provider_type, updated_at = now() "
-		"WHERE providers.provider_type IS DISTINCT FROM EXCLUDED.provider_type";
-	const char *const stmts[] = {del, ins, NULL};
-
-	return registry_begin_exec(c, x, stmts, 1, &x->id);
-}
-
-sg_status
-registry_sync_providers(const struct sg_conf *conf, struct sg_err *err)
-{
-	json_t *a = json_array();
-	struct txn x = {.err = err};
-	char *text = NULL;
-	sg_status st = SG_E_NOMEM;
-
-	registry_ensure_init();
-	for (size_t i = 0; a != NULL && i < conf->nproviders; i++) {
-		const struct sg_provider *p = &conf->providers[i];
-
-		if (json_array_append_new(a,
-					  json_pack("{s:s?, s:s?, s:s?}", "api", conf_api_name(p->api), "provider_id",
-						    p->provider_id, "provider_type", p->provider_type)) != 0)
-			goto out;
-	}
-	if (a == NULL || (text = json_dumps(a, JSON_COMPACT)) == NULL)
-		goto out;
-	x.id = text;
-	st = registry_run(tx_providers, &x);
-out:
-	free(text);
-	json_decref(a);
-	return sg_err_nomem(err, st);
 }

@@ -300,7 +300,7 @@ sg_status registry_sync_providers(const struct sg_conf *conf, struct sg_err *err
  * auth.admin_roles to the table access_policy, replacing what any process
  * wrote before: sg_can() and principal_visible_resources decide with it.
  * Call at start and on every reload (the supervisor, after migrations).
- * registry_policy.c.
+ * registry_config.c.
  */
 sg_status registry_sync_policy(const struct sg_conf *conf, struct sg_err *err) SG_MUST_CHECK;
 

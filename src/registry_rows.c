@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 #include "registry_int.h"
 
 /* The leading columns of every table; roles…namespaces are access_attributes' members. */
@@ -286,4 +287,57 @@ registry_row_to_object(enum sg_rtype t, const char *const *vals)
 		return NULL;
 	}
 	return o;
+}
+
+bool
+registry_row_of(enum sg_rtype t, const PGresult *r, int i, struct row *out)
+{
+	const char *v[MAXROW + 3];
+	size_t n = registry_row_ncols(t);
+	json_t *origin;
+
+	for (size_t j = 0; j < n + 3; j++)
+		v[j] = PQgetisnull(r, i, (int) j) ? NULL : PQgetvalue(r, i, (int) j);
+	out->created = v[n] ? strtoll(v[n], NULL, 10) : 0;
+	out->seq = v[n + 1] ? strtoll(v[n + 1], NULL, 10) : 0;
+	out->obj = registry_row_to_object(t, v);
+	/* The owner and origin ride along for access decisions (registry.h); the API never shows them. */
+	origin = out->obj != NULL ? json_pack("{s:s?, s:b}", "owner", v[C_OWNER], "from_config",
+					      v[n + 2] != NULL && v[n + 2][0] == 't')
+				  : NULL;
+	if (out->obj != NULL && (origin == NULL || json_object_set_new(out->obj, REGISTRY_ORIGIN_KEY, origin) != 0)) {
+		json_decref(out->obj);
+		out->obj = NULL;
+		log_error("registry: out of memory reading %s '%s'", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
+		return false;
+	}
+	if (out->obj == NULL)
+		log_error("registry: %s '%s' has a malformed row", registry_rdesc[t].name, v[C_ID] ? v[C_ID] : "?");
+	return out->obj != NULL;
+}
+
+bool
+registry_origin(const json_t *obj, const char **owner, bool *from_config)
+{
+	const json_t *o = json_object_get(obj, REGISTRY_ORIGIN_KEY);
+
+	*owner = json_string_value(json_object_get(o, "owner"));
+	*from_config = json_is_true(json_object_get(o, "from_config"));
+	return json_is_object(o);
+}
+
+json_t *
+registry_public(json_t *obj)
+{
+	json_t *copy;
+
+	if (json_object_get(obj, REGISTRY_ORIGIN_KEY) == NULL)
+		return obj;
+	copy = json_copy(obj);
+	json_decref(obj);
+	if (copy != NULL && json_object_del(copy, REGISTRY_ORIGIN_KEY) != 0) {
+		json_decref(copy);
+		copy = NULL;
+	}
+	return copy;
 }
