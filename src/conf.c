@@ -188,6 +188,10 @@ static const struct key keys[] = {
 	{"usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL},
 	{"usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL},
 	{"usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL},
+	{"router", "max_retries", K_INT, F(router_max_retries), 0, 10, NULL},
+	{"router", "cooldown_failures", K_INT, F(router_cooldown_failures), 1, 1000, NULL},
+	{"router", "cooldown_window", K_INT, F(router_cooldown_window_s), 1, 86400, NULL},
+	{"router", "cooldown", K_INT, F(router_cooldown_s), 0, 86400, NULL},
 };
 
 static const struct {
@@ -200,6 +204,7 @@ static const struct {
 	{"metrics", 0},
 	{"limits", 0},
 	{"usage", 0},
+	{"router", 0},
 	{"providers", 0},
 	{"access_policy", 0},
 	{"version", 0},
@@ -420,6 +425,10 @@ conf_defaults(void)
 	c->usage_retention_days = 90;
 	c->usage_queue_size = 10000;
 	c->usage_flush_ms = 1000;
+	c->router_max_retries = 2;
+	c->router_cooldown_failures = 3;
+	c->router_cooldown_window_s = 30;
+	c->router_cooldown_s = 60;
 	c->metrics_enabled = true;
 	c->metrics_max_models = 256;
 	c->listen = sg_strdup("/run/stackgate/stackgate.sock");

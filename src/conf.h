@@ -35,14 +35,16 @@ struct sg_provider {
 
 	/* Inference providers of an OpenAI-compatible kind (see provider.h). */
 	bool openai_compat;
-	char *base_url;          /* e.g. "http://127.0.0.1:8000/v1", no trailing '/' */
-	char *api_key;           /* sent as "Authorization: Bearer"; NULL for none; never logged */
-	long connect_timeout_ms; /* config.connect_timeout (s), default 5 */
-	long read_timeout_ms;    /* config.timeout (s), default 600: longest wait for upstream bytes */
-	bool tls_verify;         /* config.tls_verify, default true */
-	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
-	bool check_models;       /* config.check_model_on_register, default true */
-	bool stream_usage;       /* config.stream_usage, default true: a stream asks the upstream for its usage
+	char *base_url;             /* e.g. "http://127.0.0.1:8000/v1", no trailing '/' */
+	char *api_key;              /* sent as "Authorization: Bearer"; NULL for none; never logged */
+	long connect_timeout_ms;    /* config.connect_timeout (s), default 5 */
+	long read_timeout_ms;       /* config.timeout (s), default 600: longest wait for upstream bytes */
+	long first_byte_timeout_ms; /* config.first_byte_timeout (s), default 30: longest wait for the answer to begin
+				       (router.h retries then); 0 for other providers: none */
+	bool tls_verify;            /* config.tls_verify, default true */
+	char *ca_file;              /* config.tls_verify given as a CA bundle path; NULL: system CAs */
+	bool check_models;          /* config.check_model_on_register, default true */
+	bool stream_usage;          /* config.stream_usage, default true: a stream asks the upstream for its usage
 				    chunk (stream_options.include_usage); false for an upstream that refuses the field */
 
 	/*
@@ -107,6 +109,11 @@ struct sg_conf {
 	int usage_retention_days; /* usage.retention_days, default 90: older day partitions are dropped */
 	size_t usage_queue_size; /* usage.queue_size rows per worker, default 10000: the bound while PostgreSQL is down */
 	int usage_flush_ms;      /* usage.flush_interval_ms, default 1000: the longest a row waits to be written */
+	/* "router" (router.h) */
+	int router_max_retries;       /* router.max_retries, default 2: attempts after the first, per model */
+	int router_cooldown_failures; /* router.cooldown_failures, default 3 within the window: a cooldown */
+	int router_cooldown_window_s; /* router.cooldown_window (s), default 30 */
+	int router_cooldown_s;        /* router.cooldown (s), default 60: how long a deployment is skipped */
 
 	/* "providers": in file order, grouped by nothing. */
 	struct sg_provider *providers;

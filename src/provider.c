@@ -288,6 +288,7 @@ provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 	p->openai_compat = false;
 	p->connect_timeout_ms = 5000;
 	p->read_timeout_ms = 600000;
+	p->first_byte_timeout_ms = 0;
 	p->tls_verify = true;
 	p->check_models = true;
 	p->stream_usage = true;
@@ -300,6 +301,8 @@ provider_setup(struct sg_provider *p, provider_problem_fn fn, void *arg)
 		return false;
 	setup_seconds(&st, cfg, "connect_timeout", 3600, &p->connect_timeout_ms);
 	setup_seconds(&st, cfg, "timeout", 86400, &p->read_timeout_ms);
+	p->first_byte_timeout_ms = 30000;
+	setup_seconds(&st, cfg, "first_byte_timeout", 86400, &p->first_byte_timeout_ms);
 	v = opt(cfg, "check_model_on_register");
 	if (v != NULL && !conf_value_bool(v, &p->check_models))
 		problem(&st, "check_model_on_register", "must be a boolean");

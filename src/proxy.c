@@ -140,6 +140,8 @@ struct xfer {
 	long read_timeout_ms;
 	size_t max_body;
 	curl_off_t last_ul;
+	int64_t connected_us; /* when the connection was made; the first-byte timeout counts from it */
+	bool answered;        /* a header line of the answer arrived */
 	bool connected;
 	bool timed_out;
 	bool too_big;
@@ -155,7 +157,7 @@ on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary
 	(void) conn_primary_port;
 	(void) conn_local_port;
 	x->connected = true;
-	x->last_io_us = sg_now_us();
+	x->last_io_us = x->connected_us = sg_now_us();
 	return CURL_PREREQFUNC_OK;
 }
 
@@ -174,6 +176,12 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 	}
 	/* Before the connection exists, the connect timeout is the one that applies. */
 	if (x->connected && x->read_timeout_ms > 0 && now - x->last_io_us > (int64_t) x->read_timeout_ms * 1000) {
+		x->timed_out = true;
+		return 1;
+	}
+	/* The wait for the answer to begin has its own, shorter bound (a retry may then go elsewhere). */
+	if (x->connected && !x->answered && x->q->provider->first_byte_timeout_ms > 0 &&
+	    now - x->connected_us > (int64_t) x->q->provider->first_byte_timeout_ms * 1000) {
 		x->timed_out = true;
 		return 1;
 	}
@@ -204,6 +212,7 @@ on_header(char *buf, size_t size, size_t nitems, void *ud)
 	size_t n = size * nitems;
 
 	x->last_io_us = sg_now_us();
+	x->answered = true;
 	if (x->q->on_header != NULL)
 		x->q->on_header(x->q->header_ctx, buf, n);
 	if (starts_with_ci(buf, n, "HTTP/")) {

@@ -80,6 +80,7 @@ Suite *alloc_suite(void);
 Suite *compat_suite(void);
 Suite *shm_suite(void);
 Suite *limits_suite(void);
+Suite *router_suite(void);
 Suite *metrics_suite(void);
 
 #endif
