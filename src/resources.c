@@ -166,15 +166,29 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 	}
 	if (t == SG_RT_MODEL && id != NULL) {
 		/* Like the seed's remote providers: the upstream must serve the model (when the provider says to check). */
-		const struct sg_provider *p = conf_provider(conf, SG_API_INFERENCE,
-							    json_string_value(json_object_get(obj, "provider_id")));
+		const json_t *deps = json_object_get(obj, "deployments");
+		size_t nd = json_is_array(deps) ? json_array_size(deps) : 1;
 
-		st = provider_check_model_served(p, json_string_value(json_object_get(obj, "provider_resource_id")),
-						 r != NULL ? client_alive : NULL, r, err);
-		if (st != SG_OK) {
-			snprintf(err->param, sizeof(err->param), "%s",
-				 st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id");
-			goto out;
+		/* Each deployment's upstream, when the model has several. */
+		for (size_t i = 0; i < nd; i++) {
+			const json_t *d = json_is_array(deps) ? json_array_get(deps, i) : obj;
+			const struct sg_provider *p = conf_provider(conf, SG_API_INFERENCE,
+								    json_string_value(json_object_get(d, "provider_id")));
+
+			st = provider_check_model_served(
+				p,
+				json_string_value(json_object_get(
+					d, json_is_array(deps) ? "provider_model_id" : "provider_resource_id")),
+				r != NULL ? client_alive : NULL, r, err);
+			if (st != SG_OK) {
+				if (json_is_array(deps))
+					snprintf(err->param, sizeof(err->param), "deployments[%zu].%s", i,
+						 st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id");
+				else
+					snprintf(err->param, sizeof(err->param), "%s",
+						 st == SG_E_BAD_REQUEST ? "provider_model_id" : "provider_id");
+				goto out;
+			}
 		}
 	}
 	if (t == SG_RT_TOOL_GROUP) {
@@ -305,13 +319,29 @@ list_entry(struct http_list *l, json_t *obj, long long created)
 
 /* A model list's item: the model with both generations' fields (compat.h), without access_attributes. */
 static sg_status
-model_entry(struct http_list *l, json_t *obj, long long created)
+model_entry_as(struct http_list *l, json_t *obj, long long created, bool admin)
 {
 	json_t *both = compat_model_object(obj, created);
-	sg_status st = both != NULL ? list_entry(l, both, created) : SG_E_NOMEM;
+	sg_status st;
 
+	if (both != NULL)
+		resources_model_view(both, admin);
+	st = both != NULL ? list_entry(l, both, created) : SG_E_NOMEM;
 	json_decref(both);
 	return st;
+}
+
+static sg_status
+model_entry(struct http_list *l, json_t *obj, long long created)
+{
+	return model_entry_as(l, obj, created, false);
+}
+
+/* For an admin: with the deployments and fallbacks (resources_model_view). */
+static sg_status
+model_entry_admin(struct http_list *l, json_t *obj, long long created)
+{
+	return model_entry_as(l, obj, created, true);
 }
 
 /*
@@ -321,7 +351,8 @@ model_entry(struct http_list *l, json_t *obj, long long created)
 static sg_status
 stream_list(struct request *r, enum sg_rtype t, const char *group)
 {
-	sg_status st = t == SG_RT_MODEL ? list_visible(r, t, group, "{\"object\":\"list\",\"data\":[", model_entry)
+	sg_status st = t == SG_RT_MODEL ? list_visible(r, t, group, "{\"object\":\"list\",\"data\":[",
+						      r->id.admin ? model_entry_admin : model_entry)
 					: list_visible(r, t, group, "{\"data\":[", list_entry);
 
 	return st != SG_OK ? registry_fail(r, st) : SG_OK;
@@ -362,6 +393,7 @@ reply_public(struct request *r, json_t *obj, const char *id)
 		json_decref(obj);
 		if (both == NULL)
 			return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		resources_model_view(both, r->id.admin);
 		obj = both;
 	}
 	r->reply = obj;

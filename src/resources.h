@@ -164,6 +164,14 @@ bool resources_identifier_ok(const char *s, char *why, size_t whylen);
 /* The register body's identifier key ("model_id", "toolgroup_id", …); NULL for SG_RT_TOOL or out of range. */
 const char *resources_id_key(enum sg_rtype t);
 
+/*
+ * A model object (owned by the caller) as a caller sees it: routing,
+ * deployments and fallbacks dropped when null; deployments and fallbacks
+ * dropped for a caller that is not an admin (they name providers' models
+ * and other models the caller may not see).  In resources_routing.c.
+ */
+void resources_model_view(json_t *obj, bool admin);
+
 /* "a, b, c": the ids of conf's providers of api in config order, or "none"; cut to fit len bytes. */
 void resources_provider_list(const struct sg_conf *conf, enum sg_api api, char *buf, size_t len);
 

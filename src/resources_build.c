@@ -54,12 +54,17 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 {
 	static const char *const model_types[] = {"llm", "embedding", NULL};
 	struct common c = {0};
-	json_t *metadata = NULL;
+	struct model_routing mr = {0};
+	json_t *metadata = NULL, *first = NULL;
 	const char *model_type;
 	sg_status st;
 
-	(void) lookup; /* no references to look up */
-	(void) ctx;
+	/* With deployments, the model's provider is the first one's (Llama Stack clients read provider_id). */
+	st = resources_model_first_deployment(body, &first, err);
+	if (st != SG_OK)
+		return st;
+	if (first != NULL)
+		body = first;
 	st = resources_common_fields(SG_RT_MODEL, conf, id, body, PICK_ONLY, &c, err);
 	if (st == SG_OK)
 		st = resources_field_obj(body, "metadata", "metadata", true, &metadata, err);
@@ -83,15 +88,22 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 			goto out;
 		}
 	}
+	st = resources_model_routing(conf, body, c.identifier, model_type, lookup, ctx, &mr, err);
+	if (st != SG_OK)
+		goto out;
 	st = SG_E_NOMEM;
 	*out = resources_object_new(SG_RT_MODEL, c.identifier, c.prid, c.provider, c.acl);
 	c.acl = NULL;
-	if (*out == NULL || !put(*out, "metadata", &metadata) || !put_new(*out, "model_type", json_string(model_type)))
+	if (*out == NULL || !put(*out, "metadata", &metadata) ||
+	    !put_new(*out, "model_type", json_string(model_type)) || !put(*out, "deployments", &mr.deployments) ||
+	    !put(*out, "routing", &mr.routing) || !put(*out, "fallbacks", &mr.fallbacks))
 		goto out;
 	st = SG_OK;
 out:
 	json_decref(c.acl);
 	json_decref(metadata);
+	resources_model_routing_free(&mr);
+	json_decref(first);
 	return st;
 }
 

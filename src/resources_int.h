@@ -103,4 +103,33 @@ json_t *resources_object_new(enum sg_rtype t, const char *identifier, const char
 sg_status resources_lookup_ref(resources_lookup_fn lookup, void *ctx, enum sg_rtype t, const char *identifier,
 			       const char *param, json_t **out, struct sg_err *err) SG_MUST_CHECK;
 
+/* ---- A model's routing fields (resources_routing.c) ---- */
+
+struct model_routing {
+	json_t *deployments; /* [{provider_id, provider_model_id, weight}] normalised, or null */
+	json_t *routing;     /* "weighted", "least-busy", "ordered", or null (weighted) */
+	json_t *fallbacks;   /* [model ids], or null */
+};
+
+/*
+ * The body's deployments (1..ROUTER_MAX_DEPLOYMENTS, each a configured
+ * inference provider, provider_model_id defaulting to ident, weight 1..10^6
+ * defaulting to 1), routing (router_strategy_names) and fallbacks (at most
+ * ROUTER_MAX_FALLBACKS models of model_type, each found through lookup: an
+ * unknown or invisible one is the 400 of a missing reference; no duplicate,
+ * not ident, no cycle through the fallbacks' own lists).  New references
+ * in *out, freed by resources_model_routing_free (also on failure).
+ */
+sg_status resources_model_routing(const struct sg_conf *conf, json_t *body, const char *ident, const char *model_type,
+				  resources_lookup_fn lookup, void *ctx, struct model_routing *out,
+				  struct sg_err *err) SG_MUST_CHECK;
+void resources_model_routing_free(struct model_routing *mr);
+
+/*
+ * A body with deployments gets the first deployment's provider_id and
+ * provider_model_id (a new copy in *out; NULL when the body has no usable
+ * list, to be used as is); 400 when the body gives others.
+ */
+sg_status resources_model_first_deployment(json_t *body, json_t **out, struct sg_err *err) SG_MUST_CHECK;
+
 #endif

@@ -41,6 +41,7 @@
 #include "registry.h"
 #include "resources.h"
 #include "sg_limits.h"
+#include "router.h"
 #include "shm.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -423,7 +424,7 @@ supervisor_run(struct sg_conf *conf)
 	}
 
 	if (limits_declare(conf) != SG_OK || health_declare() != SG_OK || usage_declare(conf) != SG_OK ||
-	    metrics_declare(conf) != SG_OK) {
+	    metrics_declare(conf) != SG_OK || router_declare() != SG_OK) {
 		conf_free(conf);
 		return 1;
 	}

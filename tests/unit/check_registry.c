@@ -93,9 +93,9 @@ START_TEST(test_columns)
 {
 	static const char *const model[] = {
 		"identifier", "provider_resource_id", "provider_id", "owner",     "has_acl", "roles", "teams",
-		"projects",   "namespaces",           "metadata",    "model_type"};
+		"projects",   "namespaces",           "metadata",    "model_type", "deployments", "routing", "fallbacks"};
 	static const char *const tool_tail[] = {"toolgroup_id", "tool_host", "description", "parameters", "metadata"};
-	static const size_t ncols[SG_RT_COUNT] = {11, 10, 11, 12, 13, 12, 11, 14};
+	static const size_t ncols[SG_RT_COUNT] = {14, 10, 11, 12, 13, 12, 11, 14};
 
 	for (int t = 0; t < SG_RT_COUNT; t++)
 		ck_assert_uint_eq(registry_row_ncols((enum sg_rtype) t), ncols[t]);
@@ -116,12 +116,13 @@ const struct sg_sample registry_samples[] = {
 	{SG_RT_MODEL,
 	 "{\"identifier\":\"meta-llama/Llama-3.2-3B\",\"provider_resource_id\":\"llama3.2:3b\","
 	 "\"provider_id\":\"ollama\",\"type\":\"model\",\"access_attributes\":null,\"metadata\":{},"
-	 "\"model_type\":\"llm\"}"},
+	 "\"model_type\":\"llm\",\"deployments\":null,\"routing\":null,\"fallbacks\":null}"},
 	{SG_RT_MODEL,
 	 "{\"identifier\":\"e\",\"provider_resource_id\":null,\"provider_id\":\"vllm\",\"type\":\"model\","
 	 "\"access_attributes\":{\"roles\":[\"a\",\"b\"],\"teams\":[],\"projects\":null,"
 	 "\"namespaces\":[\"k\"]},\"metadata\":{\"embedding_dimension\":384,\"x\":[1.5,null,\"s\"]},"
-	 "\"model_type\":\"embedding\"}"},
+	 "\"model_type\":\"embedding\",\"deployments\":[{\"provider_id\":\"vllm\",\"provider_model_id\":\"e\","
+	 "\"weight\":2}],\"routing\":\"ordered\",\"fallbacks\":[\"f\"]}"},
 	{SG_RT_SHIELD,
 	 "{\"identifier\":\"s\",\"provider_resource_id\":\"s\",\"provider_id\":\"llama-guard\","
 	 "\"type\":\"shield\",\"access_attributes\":{\"roles\":null,\"teams\":null,\"projects\":null,"
