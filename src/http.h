@@ -63,6 +63,9 @@ struct request_inference {
 	int64_t ttft_us;           /* from start_us to the upstream's first event of a stream; 0 when none */
 	bool priced;               /* the model has prices (usage_prices): the usage log computes a cost */
 	double input_cost_per_mtok, output_cost_per_mtok;
+	int attempts;             /* upstream attempts made (router.h: retries and fallbacks); 0: none */
+	char served_model[256];   /* the registry id of the model whose deployment served (or was tried last) */
+	char provider_model[256]; /* that deployment's provider model id */
 };
 
 struct request {

@@ -40,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -48,9 +50,11 @@
 #include "json.h"
 #include "log.h"
 #include "openai.h"
+#include "openai_int.h"
 #include "provider.h"
 #include "proxy.h"
 #include "registry.h"
+#include "router.h"
 #include "sg_limits.h"
 #include "usage.h"
 
@@ -418,8 +422,14 @@ client_alive(void *ctx)
 	return http_client_alive(ctx);
 }
 
+/*
+ * *held (when not NULL) asks for a failure the router may retry: an answer
+ * that did not start a stream and that router_retryable() accepts is not
+ * written but left in *resp (the caller's to free) with *held set.
+ */
 static sg_status
-relay_stream(struct request *r, const struct proxy_request *q, const char *client_json, bool drop_usage_only)
+relay_stream(struct request *r, const struct proxy_request *q, const char *client_json, bool drop_usage_only,
+	     struct proxy_response *resp_out, bool *held)
 {
 	const struct sg_provider *p = q->provider;
 	struct relay rl = {.r = r,
@@ -437,6 +447,12 @@ relay_stream(struct request *r, const struct proxy_request *q, const char *clien
 		log_info("the client went away: stream from %s stopped after %lld ms", p->provider_id,
 			 resp.duration_ms);
 		st = SG_OK;
+		goto out;
+	}
+	if (!resp.streamed && held != NULL && router_retryable(st, resp.status, false, resp.aborted)) {
+		*held = true;
+		*resp_out = resp;
+		resp = (struct proxy_response){0};
 		goto out;
 	}
 	if (!resp.streamed) {
@@ -477,19 +493,129 @@ out:
 	return st;
 }
 
+/* ------------------------------------------------------ one upstream attempt */
+
+/* proxy's on_header: the upstream's Retry-After, for the router's wait. */
+static void
+note_retry_after(void *ctx, const char *line, size_t len)
+{
+	struct openai_held *h = ctx;
+
+	if (len > 12 && strncasecmp(line, "Retry-After:", 12) == 0)
+		h->retry_after_ms = router_retry_after_ms(line + 12, len - 12, time(NULL));
+}
+
+sg_status
+openai_attempt(struct request *r, int k, json_t *body, const struct sg_provider *p, const char *provider_model,
+	       bool stream, const char *client_json, struct openai_held *held)
+{
+	enum kind kind = (enum kind) k;
+	struct sg_buf body_out = {0}, asked = {0};
+	struct proxy_request q;
+	struct proxy_response resp = {0};
+	char *upstream_json = NULL, *dumped = NULL;
+	bool drop_usage_only = false, kept = false;
+	sg_status st;
+
+	if (held != NULL) {
+		held->held = false;
+		held->retry_after_ms = -1;
+	}
+	upstream_json = encode_string(provider_model);
+	if (upstream_json == NULL) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
+		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
+		body_out.len = 0;
+		if (json_object_set_new(body, "model", json_string(provider_model)) != 0 ||
+		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+	}
+	if (stream && p->stream_usage) {
+		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
+
+		if (su == OPENAI_SU_NOMEM) {
+			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+			goto out;
+		}
+		if (su == OPENAI_SU_ADDED) {
+			struct sg_buf tmp = body_out;
+
+			body_out = asked;
+			asked = tmp;
+			drop_usage_only = true;
+		}
+	}
+	q = (struct proxy_request){.provider = p,
+				   .method = "POST",
+				   .path = kind_path[kind],
+				   .body = body_out.p,
+				   .body_len = body_out.len,
+				   .request_id = r->request_id,
+				   .client_alive = client_alive,
+				   .alive_ctx = r,
+				   .on_header = held != NULL ? note_retry_after : NULL,
+				   .header_ctx = held};
+	r->inference.request_bytes = body_out.len;
+	if (r->inference.upstream_start_us == 0)
+		r->inference.upstream_start_us = sg_now_us();
+	if (stream) {
+		st = relay_stream(r, &q, client_json, drop_usage_only, held ? &held->resp : NULL,
+				  held ? &held->held : NULL);
+		kept = held != NULL && held->held;
+		goto out;
+	}
+	st = proxy_call(&q, &resp, &r->err);
+	upstream_done(r, &resp);
+	if (held != NULL && router_retryable(st, resp.status, false, resp.aborted)) {
+		held->held = kept = true;
+		held->resp = resp;
+		resp = (struct proxy_response){0};
+	} else if (st == SG_OK && resp.aborted) {
+		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
+		r->client_gone = true;
+		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
+	} else if (st == SG_OK) {
+		st = reply_buffered(r, p, &resp, client_json);
+	}
+out:
+	if (kept) {
+		held->st = st;
+		held->err = r->err;
+		held->p = p;
+	}
+	proxy_response_free(&resp);
+	sg_buf_free(&body_out);
+	sg_buf_free(&asked);
+	free(dumped);
+	free(upstream_json);
+	return st;
+}
+
+sg_status
+openai_reply_held(struct request *r, struct openai_held *h, const char *client_json)
+{
+	if (h->st != SG_OK) {
+		r->err = h->err;
+		return h->st;
+	}
+	return reply_buffered(r, h->p, &h->resp, client_json);
+}
+
 /* ----------------------------------------------------------------- handlers */
 
 static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
-	struct sg_buf body_out = {0}, asked = {0};
-	struct proxy_request q;
-	struct proxy_response resp = {0};
-	char *name = NULL, *client_json = NULL, *upstream_json = NULL, *dumped = NULL;
+	char *name = NULL, *client_json = NULL;
 	const char *model;
 	json_t *body;
-	bool stream = false, found = false, drop_usage_only = false;
+	bool stream = false, found = false;
 	sg_status st;
 
 	st = http_body_object(r, &body);
@@ -515,66 +641,14 @@ forward(struct request *r, enum kind kind)
 	if (st != SG_OK)
 		goto out;
 	client_json = encode_string(name);
-	upstream_json = encode_string(t.provider_model);
-	if (client_json == NULL || upstream_json == NULL) {
+	if (client_json == NULL) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
-		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
-		body_out.len = 0;
-		if (json_object_set_new(body, "model", json_string(t.provider_model)) != 0 ||
-		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			goto out;
-		}
-	}
-	if (stream && t.p->stream_usage) {
-		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
-
-		if (su == OPENAI_SU_NOMEM) {
-			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			goto out;
-		}
-		if (su == OPENAI_SU_ADDED) {
-			struct sg_buf tmp = body_out;
-
-			body_out = asked;
-			asked = tmp;
-			drop_usage_only = true;
-		}
-	}
-	q = (struct proxy_request){.provider = t.p,
-				   .method = "POST",
-				   .path = kind_path[kind],
-				   .body = body_out.p,
-				   .body_len = body_out.len,
-				   .request_id = r->request_id,
-				   .client_alive = client_alive,
-				   .alive_ctx = r};
-	r->inference.request_bytes = body_out.len;
-	r->inference.upstream_start_us = sg_now_us();
-	if (stream) {
-		st = relay_stream(r, &q, client_json, drop_usage_only);
-		goto out;
-	}
-	st = proxy_call(&q, &resp, &r->err);
-	upstream_done(r, &resp);
-	if (st == SG_OK && resp.aborted) {
-		/* Nobody is left to answer; the worker logs it and writes nothing useful. */
-		r->client_gone = true;
-		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "the client went away before the upstream answered");
-	} else if (st == SG_OK) {
-		st = reply_buffered(r, t.p, &resp, client_json);
-	}
+	st = openai_route(r, kind, kind == K_EMBEDDINGS, body, t.model, stream, client_json);
 out:
 	if (r->inference.active)
 		openai_inference_settle(&r->inference);
-	proxy_response_free(&resp);
-	sg_buf_free(&body_out);
-	sg_buf_free(&asked);
-	free(dumped);
-	free(upstream_json);
 	free(client_json);
 	free(name);
 	json_decref(t.model);

@@ -172,13 +172,13 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		/* Each deployment's upstream, when the model has several. */
 		for (size_t i = 0; i < nd; i++) {
 			const json_t *d = json_is_array(deps) ? json_array_get(deps, i) : obj;
-			const struct sg_provider *p = conf_provider(conf, SG_API_INFERENCE,
-								    json_string_value(json_object_get(d, "provider_id")));
+			const struct sg_provider *p = conf_provider(
+				conf, SG_API_INFERENCE, json_string_value(json_object_get(d, "provider_id")));
 
 			st = provider_check_model_served(
 				p,
-				json_string_value(json_object_get(
-					d, json_is_array(deps) ? "provider_model_id" : "provider_resource_id")),
+				json_string_value(json_object_get(d, json_is_array(deps) ? "provider_model_id"
+											 : "provider_resource_id")),
 				r != NULL ? client_alive : NULL, r, err);
 			if (st != SG_OK) {
 				if (json_is_array(deps))
@@ -352,7 +352,7 @@ static sg_status
 stream_list(struct request *r, enum sg_rtype t, const char *group)
 {
 	sg_status st = t == SG_RT_MODEL ? list_visible(r, t, group, "{\"object\":\"list\",\"data\":[",
-						      r->id.admin ? model_entry_admin : model_entry)
+						       r->id.admin ? model_entry_admin : model_entry)
 					: list_visible(r, t, group, "{\"data\":[", list_entry);
 
 	return st != SG_OK ? registry_fail(r, st) : SG_OK;

@@ -60,7 +60,7 @@ build_model(const struct sg_conf *conf, const struct identity *id, json_t *body,
 	sg_status st;
 
 	/* With deployments, the model's provider is the first one's (Llama Stack clients read provider_id). */
-	st = resources_model_first_deployment(body, &first, err);
+	st = resources_model_first_deployment(conf, body, &first, err);
 	if (st != SG_OK)
 		return st;
 	if (first != NULL)

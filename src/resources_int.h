@@ -130,6 +130,7 @@ void resources_model_routing_free(struct model_routing *mr);
  * provider_model_id (a new copy in *out; NULL when the body has no usable
  * list, to be used as is); 400 when the body gives others.
  */
-sg_status resources_model_first_deployment(json_t *body, json_t **out, struct sg_err *err) SG_MUST_CHECK;
+sg_status resources_model_first_deployment(const struct sg_conf *conf, json_t *body, json_t **out,
+					   struct sg_err *err) SG_MUST_CHECK;
 
 #endif

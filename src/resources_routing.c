@@ -123,12 +123,14 @@ fallbacks_field(json_t *body, const char *ident, const char *model_type, resourc
 		if (id == NULL)
 			return sg_fail(err, SG_E_BAD_REQUEST, "fallbacks", "fallbacks must be an array of model ids");
 		if (strcmp(id, ident) == 0)
-			return sg_fail(err, SG_E_BAD_REQUEST, "fallbacks", "fallbacks: model '%.*s' cannot fall back to itself",
+			return sg_fail(err, SG_E_BAD_REQUEST, "fallbacks",
+				       "fallbacks: model '%.*s' cannot fall back to itself",
 				       (int) sg_utf8_prefix(id, 300), id);
 		for (size_t k = 0; k < i; k++)
 			if (json_equal(v, json_array_get(list, k)))
-				return sg_fail(err, SG_E_BAD_REQUEST, "fallbacks", "fallbacks: model '%.*s' is listed twice",
-					       (int) sg_utf8_prefix(id, 300), id);
+				return sg_fail(err, SG_E_BAD_REQUEST, "fallbacks",
+					       "fallbacks: model '%.*s' is listed twice", (int) sg_utf8_prefix(id, 300),
+					       id);
 		st = resources_lookup_ref(lookup, ctx, SG_RT_MODEL, id, "fallbacks", &m, err);
 		if (st != SG_OK)
 			return st;
@@ -181,15 +183,20 @@ resources_model_routing_free(struct model_routing *mr)
 }
 
 sg_status
-resources_model_first_deployment(json_t *body, json_t **out, struct sg_err *err)
+resources_model_first_deployment(const struct sg_conf *conf, json_t *body, json_t **out, struct sg_err *err)
 {
-	json_t *deps = json_object_get(body, "deployments"), *first = json_array_get(deps, 0);
+	json_t *deps = json_object_get(body, "deployments"), *first = json_array_get(deps, 0), *checked = NULL;
 	json_t *pid = json_object_get(first, "provider_id"), *pmid = json_object_get(first, "provider_model_id");
-	json_t *given_pid = json_object_get(body, "provider_id"), *given_pmid = json_object_get(body, "provider_model_id");
+	json_t *given_pid = json_object_get(body, "provider_id"),
+	       *given_pmid = json_object_get(body, "provider_model_id");
+	sg_status st;
 
 	*out = NULL;
-	if (!json_is_string(pid))
-		return SG_OK; /* no usable deployment list: deployments_of() says why */
+	/* The list's own errors first: they say more than a missing provider_id would. */
+	st = deployments_of(conf, body, "-", &checked, err);
+	json_decref(checked);
+	if (st != SG_OK || !json_is_string(pid))
+		return st;
 	if ((given_pid != NULL && !json_is_null(given_pid) && !json_equal(given_pid, pid)) ||
 	    (given_pmid != NULL && !json_is_null(given_pmid) && pmid != NULL && !json_equal(given_pmid, pmid)))
 		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",

@@ -116,6 +116,9 @@ usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct 
 	row->upstream_us = in->upstream_us;
 	row->upstream_status = in->upstream_status;
 	row->priced = in->priced;
+	row->attempts = in->attempts;
+	copy_text(row->served_model, sizeof(row->served_model), in->served_model);
+	copy_text(row->provider_model, sizeof(row->provider_model), in->provider_model);
 	if (in->priced)
 		row->cost = ((double) in->prompt_tokens * in->input_cost_per_mtok +
 			     (double) in->completion_tokens * in->output_cost_per_mtok) /
@@ -222,7 +225,7 @@ usage_record(const struct request *r)
 static const char copy_sql[] =
 	"COPY usage_log (ts, request_id, principal, key_id, model, provider_id, route, status, streamed,"
 	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
-	" upstream_status, cost) FROM STDIN";
+	" upstream_status, cost, attempts, served_model, provider_model_id) FROM STDIN";
 
 struct writer {
 	PGconn *conn;
@@ -283,8 +286,8 @@ bool
 usage_copy_line(struct sg_buf *b, const struct usage_row *row)
 {
 	char ts[40], status[16], prompt[24], completion[24], total[24], latency[32], ttft[32], upstream[32],
-		upstream_status[16], cost[40];
-	const char *col[18];
+		upstream_status[16], cost[40], attempts[16];
+	const char *col[21];
 
 	usage_format_ts(row->ts_us, ts, sizeof(ts));
 	snprintf(status, sizeof(status), "%d", row->status);
@@ -296,6 +299,7 @@ usage_copy_line(struct sg_buf *b, const struct usage_row *row)
 	snprintf(upstream, sizeof(upstream), "%.3f", (double) row->upstream_us / 1000.0);
 	snprintf(upstream_status, sizeof(upstream_status), "%d", row->upstream_status);
 	snprintf(cost, sizeof(cost), "%.12g", row->cost);
+	snprintf(attempts, sizeof(attempts), "%d", row->attempts > 0 ? row->attempts : 1);
 	col[0] = ts;
 	col[1] = row->request_id;
 	col[2] = opt(row->principal);
@@ -314,6 +318,9 @@ usage_copy_line(struct sg_buf *b, const struct usage_row *row)
 	col[15] = row->upstream_called ? upstream : NULL;
 	col[16] = row->upstream_status > 0 ? upstream_status : NULL;
 	col[17] = row->priced ? cost : NULL;
+	col[18] = attempts;
+	col[19] = opt(row->served_model);
+	col[20] = opt(row->provider_model);
 	for (size_t c = 0; c < sizeof(col) / sizeof(col[0]); c++)
 		if (!copy_column(b, col[c], c + 1 == sizeof(col) / sizeof(col[0])))
 			return false;

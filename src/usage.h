@@ -66,6 +66,9 @@ struct usage_row {
 	int upstream_status; /* 0: none (NULL) */
 	bool priced;
 	double cost;
+	int attempts;             /* upstream attempts (router.h); 0 when none was made: the column's default 1 */
+	char served_model[256];   /* the model that served (a fallback or model); "" when none (NULL) */
+	char provider_model[256]; /* the upstream's name of the deployment that served; "" when none (NULL) */
 };
 
 /* Declares the "usage" shm area (master, before shm_map). */

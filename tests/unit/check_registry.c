@@ -91,9 +91,13 @@ END_TEST
 
 START_TEST(test_columns)
 {
-	static const char *const model[] = {
-		"identifier", "provider_resource_id", "provider_id", "owner",     "has_acl", "roles", "teams",
-		"projects",   "namespaces",           "metadata",    "model_type", "deployments", "routing", "fallbacks"};
+	static const char *const model[] = {"identifier",  "provider_resource_id",
+					    "provider_id", "owner",
+					    "has_acl",     "roles",
+					    "teams",       "projects",
+					    "namespaces",  "metadata",
+					    "model_type",  "deployments",
+					    "routing",     "fallbacks"};
 	static const char *const tool_tail[] = {"toolgroup_id", "tool_host", "description", "parameters", "metadata"};
 	static const size_t ncols[SG_RT_COUNT] = {14, 10, 11, 12, 13, 12, 11, 14};
 
@@ -234,10 +238,12 @@ START_TEST(test_canonical)
 	ck_assert_int_eq(registry_row_from_object(SG_RT_MODEL, in, NULL, vals, &err), SG_OK);
 	out = registry_row_to_object(SG_RT_MODEL, (const char *const *) vals);
 	s = dump(out);
-	ck_assert_str_eq(s,
-			 "{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
-			 "\"type\":\"model\",\"access_attributes\":{\"roles\":null,\"teams\":[\"t\"],"
-			 "\"projects\":null,\"namespaces\":null},\"metadata\":null,\"model_type\":\"llm\"}");
+	ck_assert_str_eq(
+		s,
+		"{\"identifier\":\"m\",\"provider_resource_id\":null,\"provider_id\":\"p\","
+		"\"type\":\"model\",\"access_attributes\":{\"roles\":null,\"teams\":[\"t\"],"
+		"\"projects\":null,\"namespaces\":null},\"metadata\":null,\"model_type\":\"llm\",\"deployments\":null,"
+		"\"routing\":null,\"fallbacks\":null}");
 	free(s);
 	registry_row_free(SG_RT_MODEL, vals);
 	json_decref(in);
@@ -300,7 +306,8 @@ END_TEST
 
 START_TEST(test_malformed_row)
 {
-	const char *vals[11] = {"m", NULL, "p", NULL, "f", NULL, NULL, NULL, NULL, "{not json", "llm"};
+	const char *vals[14] = {"m",  NULL, "p",         NULL,  "f",  NULL, NULL,
+				NULL, NULL, "{not json", "llm", NULL, NULL, NULL};
 	json_t *o;
 
 	ck_assert_ptr_null(registry_row_to_object(SG_RT_MODEL, vals));

@@ -383,6 +383,7 @@ fake_db(void)
 		"{\"model\":{"
 		"  \"emb\":{\"identifier\":\"emb\",\"model_type\":\"embedding\",\"metadata\":{\"embedding_dimension\":384}},"
 		"  \"llm\":{\"identifier\":\"llm\",\"model_type\":\"llm\",\"metadata\":{}},"
+		"  \"cyc\":{\"identifier\":\"cyc\",\"model_type\":\"llm\",\"fallbacks\":[\"llm\",\"m\"]},"
 		"  \"nodim\":{\"identifier\":\"nodim\",\"model_type\":\"embedding\",\"metadata\":{}}},"
 		" \"dataset\":{\"ds\":{\"identifier\":\"ds\"}},"
 		" \"scoring_function\":{\"f1\":{\"identifier\":\"f1\"},\"f2\":{\"identifier\":\"f2\"}}}",
@@ -431,8 +432,22 @@ static const struct {
 } good_bodies[] = {
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m1\",\"provider_id\":\"vllm\",\"bogus\":1}",
 	 "{\"identifier\":\"m1\",\"provider_resource_id\":\"m1\",\"provider_id\":\"vllm\",\"type\":\"model\","
-	 "\"access_attributes\":null,\"metadata\":{},\"model_type\":\"llm\"}",
+	 "\"access_attributes\":null,\"metadata\":{},\"model_type\":\"llm\",\"deployments\":null,\"routing\":null,"
+	 "\"fallbacks\":null}",
 	 false},
+	/* Deployments: the first one is the model's provider; defaults filled in (router.h). */
+	{SG_RT_MODEL, C_FULL,
+	 "{\"model_id\":\"m2\",\"deployments\":[{\"provider_id\":\"ollama\",\"provider_model_id\":\"o\",\"weight\":3},"
+	 "{\"provider_id\":\"vllm\"}],\"routing\":\"least-busy\",\"fallbacks\":[\"llm\"]}",
+	 "{\"identifier\":\"m2\",\"provider_resource_id\":\"o\",\"provider_id\":\"ollama\",\"type\":\"model\","
+	 "\"access_attributes\":null,\"metadata\":{},\"model_type\":\"llm\",\"deployments\":[{\"provider_id\":"
+	 "\"ollama\",\"provider_model_id\":\"o\",\"weight\":3},{\"provider_id\":\"vllm\",\"provider_model_id\":\"m2\","
+	 "\"weight\":1}],\"routing\":\"least-busy\",\"fallbacks\":[\"llm\"]}",
+	 false},
+	{SG_RT_MODEL, C_FULL,
+	 "{\"model_id\":\"m3\",\"provider_id\":\"vllm\",\"provider_model_id\":\"x\",\"deployments\":[{\"provider_id\":"
+	 "\"vllm\",\"provider_model_id\":\"x\"}],\"routing\":null,\"fallbacks\":[]}",
+	 "{\"provider_resource_id\":\"x\",\"routing\":null,\"fallbacks\":null}", true},
 	{SG_RT_MODEL, C_FULL,
 	 "{\"model_id\":\"meta-llama/Llama-3.2-3B-Instruct\",\"provider_model_id\":\"llama3.2:3b\","
 	 "\"provider_id\":\"ollama\",\"metadata\":{\"k\":[1]},\"model_type\":null}",
@@ -565,6 +580,31 @@ static const struct {
 	 "must be one of 'llm', 'embedding', not 'chat'"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"metadata\":[]}", "metadata",
 	 "must be an object"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":[]}", "deployments", "1 to 16 deployments"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":{}}", "deployments", "must be an array"},
+	{SG_RT_MODEL, C_FULL,
+	 "{\"model_id\":\"m\",\"deployments\":[{\"provider_id\":\"vllm\"},{\"provider_id\":\"x\"}]}",
+	 "deployments[1].provider_id", "'x' is not a configured inference provider"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":[{\"provider_id\":\"vllm\",\"weight\":0}]}",
+	 "deployments[0].weight", "from 1 to 1000000"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":[7]}", "deployments[0]", "must be an object"},
+	{SG_RT_MODEL, C_FULL,
+	 "{\"model_id\":\"m\",\"provider_id\":\"ollama\",\"deployments\":[{\"provider_id\":\"vllm\"}]}", "provider_id",
+	 "must be the first deployment's"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"routing\":\"random\"}", "routing",
+	 "must be one of 'weighted', 'least-busy', 'ordered', not 'random'"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[\"nope\"]}", "fallbacks",
+	 "fallbacks: Model 'nope' not found"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[\"m\"]}", "fallbacks",
+	 "cannot fall back to itself"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[\"llm\",\"llm\"]}",
+	 "fallbacks", "listed twice"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[\"emb\"]}", "fallbacks",
+	 "of type 'embedding', not 'llm'"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[\"cyc\"]}", "fallbacks",
+	 "'cyc' leads back to 'm' through its own fallbacks (a cycle)"},
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"fallbacks\":[1]}", "fallbacks",
+	 "must be an array of model ids"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"provider_id\":\"vllm\",\"model_type\":\"embedding\"}",
 	 "metadata.embedding_dimension", "needs metadata.embedding_dimension"},
 	{SG_RT_MODEL, C_FULL,

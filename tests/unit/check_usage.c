@@ -170,13 +170,17 @@ START_TEST(copy_line_text_format)
 	struct sg_buf b = {0};
 
 	fake_request(&r, "alice", "k1");
+	/* What routing did (router.h): two attempts, served by a fallback's deployment. */
+	r.inference.attempts = 2;
+	snprintf(r.inference.served_model, sizeof(r.inference.served_model), "m-fb");
+	snprintf(r.inference.provider_model, sizeof(r.inference.provider_model), "up-m");
 	usage_row_from(&r, 1050000, 1700000000000000LL, &row);
 	ck_assert(usage_copy_line(&b, &row));
 	ck_assert(sg_buf_append(&b, "", 1));
 	ck_assert_str_eq(b.p,
 			 "2023-11-14 22:13:19.950000+00\trid-1\talice\tk1\tm\tvllm\t"
 			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t12.000\t"
-			 "40.000\t200\t\\N\n");
+			 "40.000\t200\t\\N\t2\tm-fb\tup-m\n");
 
 	/* Anonymous, no key, no upstream: \N; what a client chose is escaped, never a delimiter. */
 	fake_request(&r, NULL, NULL);
@@ -191,7 +195,7 @@ START_TEST(copy_line_text_format)
 	ck_assert_str_eq(b.p,
 			 "2023-11-14 22:13:19.950000+00\trid-1\t\\N\t\\N\ta\\tb\\nc\\\\N\\rd\tvllm\t"
 			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t\\N\t"
-			 "\\N\t\\N\t\\N\n");
+			 "\\N\t\\N\t\\N\t1\t\\N\t\\N\n");
 	sg_buf_free(&b);
 }
 END_TEST
