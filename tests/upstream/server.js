@@ -37,6 +37,7 @@
 //                     Authorization header, and the end (no [DONE])
 //   no-stream-options 400 for a request that has stream_options (as upstreams
 //                     that predate it answer), else normal
+//   retry-after-<s>   429 with `Retry-After: <s>` and an OpenAI error body
 // The header `X-Upstream-Mode: <mode>` selects the same behaviours for any model.
 //
 // Test hooks (not OpenAI):
@@ -45,7 +46,8 @@
 //                            parsed when it is JSON, raw the text as received
 //   GET /_stats              counters: requests, streams_started,
 //                            streams_completed, streams_aborted (the client
-//                            closed the connection before the stream ended)
+//                            closed the connection before the stream ended),
+//                            by_model: inference requests received per model
 //
 // Logs one line per request to stdout: method, path, model, status.  Never a
 // header or a body (they carry keys).  Stops on SIGTERM/SIGINT.
@@ -61,11 +63,11 @@ const MODELS = [
 	'err-400', 'err-401', 'err-404', 'err-422', 'err-429', 'err-500', 'err-503',
 	'slow-500', 'slow-1000', 'slow-3000', 'hang', 'cut', 'garbage', 'nodone', 'json-stream',
 	'stream-3-50', 'stream-5-300', 'stream-20-100', 'stall-1', 'stall-2', 'echo-key-400', 'echo-key-500',
-	'echo-key-long-400', 'echo-key-stream', 'no-stream-options',
+	'echo-key-long-400', 'echo-key-stream', 'no-stream-options', 'retry-after-1',
 ];
 const CREATED = 1700000000;
 
-const stats = { requests: 0, streams_started: 0, streams_completed: 0, streams_aborted: 0 };
+const stats = { requests: 0, streams_started: 0, streams_completed: 0, streams_aborted: 0, by_model: {} };
 let last = null;
 const lastByModel = new Map();
 const sockets = new Set();
@@ -168,6 +170,7 @@ function parseMode(name) {
 	if ((m = /^echo-key-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]) };
 	if ((m = /^echo-key-long-(\d{3})$/.exec(name))) return { kind: 'echo-key', status: Number(m[1]), pad: 977 };
 	if ((m = /^slow-(\d+)$/.exec(name))) return { kind: 'normal', delay: Number(m[1]) };
+	if ((m = /^retry-after-(\d+)$/.exec(name))) return { kind: 'retry-after', seconds: Number(m[1]) };
 	if ((m = /^stream-(\d+)-(\d+)$/.exec(name))) return { kind: 'normal', chunks: Number(m[1]), gap: Number(m[2]) };
 	if ((m = /^stall-(\d+)$/.exec(name))) return { kind: 'stall', chunks: Number(m[1]) };
 	if (['hang', 'cut', 'garbage', 'nodone', 'json-stream', 'echo-key-stream', 'no-stream-options'].includes(name)) {
@@ -251,7 +254,10 @@ async function inference(req, res, kind, raw) {
 		return sendJSON(res, 400, errorBody(400, 'the body is not a JSON object'));
 	}
 	const model = body.model;
-	if (typeof model === 'string') lastByModel.set(model, record);
+	if (typeof model === 'string') {
+		lastByModel.set(model, record);
+		stats.by_model[model] = (stats.by_model[model] || 0) + 1;
+	}
 	const mode = parseMode(req.headers['x-upstream-mode'] || model);
 	if (typeof model !== 'string' || model === '') {
 		log(req, model, 400);
@@ -262,6 +268,10 @@ async function inference(req, res, kind, raw) {
 	case 'err':
 		log(req, model, mode.status);
 		return sendJSON(res, mode.status, errorBody(mode.status, `upstream says no (${model})`));
+	case 'retry-after':
+		log(req, model, 429);
+		res.setHeader('Retry-After', String(mode.seconds));
+		return sendJSON(res, 429, errorBody(429, `slow down (${model})`));
 	case 'echo-key': {
 		const auth = req.headers.authorization || '';
 		const basic = /^Basic (.+)$/.exec(auth);
