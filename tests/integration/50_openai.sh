@@ -177,7 +177,9 @@ req POST $OA/completions '{"model":"oa-hang","prompt":"x"}'
 t1=$(date +%s%3N)
 expect_status 504 "an upstream that never answers is 504 after the read timeout"
 expect_jq .error.type timeout_error "504 in OpenAI's shape"
-((t1 - t0 >= 1900 && t1 - t0 < 6000)) && pass "504 came after the 2 s read timeout ($((t1 - t0)) ms)" ||
+# No byte at all is retried (router.h): 3 attempts of 2 s each, with short backoffs between.
+expect_eq "$(header X-Stackgate-Attempts)" 3 "the silent upstream was tried 3 times (router.max_retries 2)"
+((t1 - t0 >= 3 * 1900 && t1 - t0 < 12000)) && pass "504 came after three 2 s read timeouts ($((t1 - t0)) ms)" ||
 	fail "504 timing" "took $((t1 - t0)) ms"
 req POST $OA/completions '{"model":"oa-slow","prompt":"x"}'
 expect_status 200 "an upstream 1 s slow stays under the 2 s read timeout"
