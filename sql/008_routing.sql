@@ -70,7 +70,8 @@ ALTER TABLE usage_log
 	ADD COLUMN attempts integer NOT NULL DEFAULT 1,
 	ADD COLUMN served_model text,
 	ADD COLUMN provider_model_id text;
-COMMENT ON COLUMN usage_log.attempts IS 'upstream attempts made for the request (retries and fallbacks included)';
+COMMENT ON COLUMN usage_log.attempts IS
+	'upstream attempts made for the request (retries and fallbacks included); 0: none; 1 for rows before 008';
 COMMENT ON COLUMN usage_log.served_model IS
 	'the registry id of the model that served (a fallback, or model itself); NULL when no call was made';
 COMMENT ON COLUMN usage_log.provider_model_id IS 'the upstream''s name of the deployment that served';

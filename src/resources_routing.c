@@ -197,6 +197,8 @@ resources_model_first_deployment(const struct sg_conf *conf, json_t *body, json_
 	json_decref(checked);
 	if (st != SG_OK || !json_is_string(pid))
 		return st;
+	if (pmid == NULL || json_is_null(pmid))
+		pmid = json_object_get(body, "model_id"); /* deployments_of()'s default */
 	if ((given_pid != NULL && !json_is_null(given_pid) && !json_equal(given_pid, pid)) ||
 	    (given_pmid != NULL && !json_is_null(given_pmid) && pmid != NULL && !json_equal(given_pmid, pmid)))
 		return sg_fail(err, SG_E_BAD_REQUEST, "provider_id",

@@ -299,7 +299,7 @@ usage_copy_line(struct sg_buf *b, const struct usage_row *row)
 	snprintf(upstream, sizeof(upstream), "%.3f", (double) row->upstream_us / 1000.0);
 	snprintf(upstream_status, sizeof(upstream_status), "%d", row->upstream_status);
 	snprintf(cost, sizeof(cost), "%.12g", row->cost);
-	snprintf(attempts, sizeof(attempts), "%d", row->attempts > 0 ? row->attempts : 1);
+	snprintf(attempts, sizeof(attempts), "%d", row->attempts);
 	col[0] = ts;
 	col[1] = row->request_id;
 	col[2] = opt(row->principal);

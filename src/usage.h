@@ -66,7 +66,7 @@ struct usage_row {
 	int upstream_status; /* 0: none (NULL) */
 	bool priced;
 	double cost;
-	int attempts;             /* upstream attempts (router.h); 0 when none was made: the column's default 1 */
+	int attempts;             /* upstream attempts (router.h); 0 when none was made */
 	char served_model[256];   /* the model that served (a fallback or model); "" when none (NULL) */
 	char provider_model[256]; /* the upstream's name of the deployment that served; "" when none (NULL) */
 };

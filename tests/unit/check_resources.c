@@ -444,6 +444,11 @@ static const struct {
 	 "\"ollama\",\"provider_model_id\":\"o\",\"weight\":3},{\"provider_id\":\"vllm\",\"provider_model_id\":\"m2\","
 	 "\"weight\":1}],\"routing\":\"least-busy\",\"fallbacks\":[\"llm\"]}",
 	 false},
+	/* The first deployment's provider_model_id defaults to the model id, and so does the model's. */
+	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m4\",\"deployments\":[{\"provider_id\":\"vllm\"}]}",
+	 "{\"provider_resource_id\":\"m4\",\"deployments\":[{\"provider_id\":\"vllm\",\"provider_model_id\":\"m4\","
+	 "\"weight\":1}]}",
+	 true},
 	{SG_RT_MODEL, C_FULL,
 	 "{\"model_id\":\"m3\",\"provider_id\":\"vllm\",\"provider_model_id\":\"x\",\"deployments\":[{\"provider_id\":"
 	 "\"vllm\",\"provider_model_id\":\"x\"}],\"routing\":null,\"fallbacks\":[]}",
@@ -588,6 +593,9 @@ static const struct {
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":[{\"provider_id\":\"vllm\",\"weight\":0}]}",
 	 "deployments[0].weight", "from 1 to 1000000"},
 	{SG_RT_MODEL, C_FULL, "{\"model_id\":\"m\",\"deployments\":[7]}", "deployments[0]", "must be an object"},
+	{SG_RT_MODEL, C_FULL,
+	 "{\"model_id\":\"m\",\"provider_model_id\":\"other\",\"deployments\":[{\"provider_id\":\"vllm\"}]}",
+	 "provider_id", "must be the first deployment's"},
 	{SG_RT_MODEL, C_FULL,
 	 "{\"model_id\":\"m\",\"provider_id\":\"ollama\",\"deployments\":[{\"provider_id\":\"vllm\"}]}", "provider_id",
 	 "must be the first deployment's"},

@@ -195,7 +195,7 @@ START_TEST(copy_line_text_format)
 	ck_assert_str_eq(b.p,
 			 "2023-11-14 22:13:19.950000+00\trid-1\t\\N\t\\N\ta\\tb\\nc\\\\N\\rd\tvllm\t"
 			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t\\N\t"
-			 "\\N\t\\N\t\\N\t1\t\\N\t\\N\n");
+			 "\\N\t\\N\t\\N\t0\t\\N\t\\N\n");
 	sg_buf_free(&b);
 }
 END_TEST
