@@ -142,6 +142,7 @@ struct xfer {
 	curl_off_t last_ul;
 	int64_t connected_us; /* when the connection was made; the first-byte timeout counts from it */
 	bool answered;        /* a header line of the answer arrived */
+	bool first_byte_late; /* the first-byte timeout stopped it */
 	bool connected;
 	bool timed_out;
 	bool too_big;
@@ -182,7 +183,7 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 	/* The wait for the answer to begin has its own, shorter bound (a retry may then go elsewhere). */
 	if (x->connected && !x->answered && x->q->provider->first_byte_timeout_ms > 0 &&
 	    now - x->connected_us > (int64_t) x->q->provider->first_byte_timeout_ms * 1000) {
-		x->timed_out = true;
+		x->timed_out = x->first_byte_late = true;
 		return 1;
 	}
 	/* A client that left frees this thread now, not when the upstream answers. */
@@ -395,6 +396,9 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err);
 		if (rc == CURLE_WRITE_ERROR && !x.timed_out)
 			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
+		if (x.first_byte_late)
+			st = sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL,
+				     "upstream %s timed out: no answer within the first-byte timeout", p->provider_id);
 	}
 out:
 	/* The handle must not keep pointers to this frame's buffers (the error buffer) while idle. */

@@ -7,7 +7,10 @@
  *
  * Timeouts: connect_timeout_ms for the connection; read_timeout_ms is the
  * longest silence allowed between two upstream bytes (not a total: streams
- * last minutes); a caller may add a total (q->timeout_ms, MCP does).  A
+ * last minutes); first_byte_timeout_ms (when not 0) the longest wait from
+ * the connection to the answer's first byte (→ SG_E_GATEWAY_TIMEOUT "no
+ * answer within the first-byte timeout", with no status: router.h retries
+ * it); a caller may add a total (q->timeout_ms, MCP does).  A
  * client that leaves stops the call (q->client_alive).  Redirects are never
  * followed.  Curl codes are mapped to statuses here and nowhere else:
  * could not resolve or connect → SG_E_BAD_GATEWAY "upstream <id> is

@@ -141,6 +141,10 @@ register '{"model_id":"rt-fbt","routing":"ordered","access_attributes":null,"dep
 req POST $OA/chat/completions "$(chat rt-fbt)"
 expect_eq "$STATUS:$(header X-Stackgate-Attempts):$(header X-Stackgate-Provider)" "200:2:vllm" \
 	"a deployment silent past first_byte_timeout (1 s) is left for the next"
+register '{"model_id":"rt-fbt1","provider_id":"fbt","provider_model_id":"hang","access_attributes":null}'
+req POST $OA/chat/completions "$(chat rt-fbt1)"
+expect_eq "$STATUS:$(header X-Stackgate-Attempts):$(jq -r .error.message <<<"$BODY")" \
+	"504:3:upstream fbt timed out: no answer within the first-byte timeout" "alone, it is a 504 after 3 attempts that says why"
 sse $OA/chat/completions "$(chat rt-fbt hi ',"stream":true')"
 expect_eq "$SSE_STATUS:$(grep -ci '^x-stackgate-attempts: 2' "$SSE_HDRS")" "200:1" "the same for a stream before its first byte"
 

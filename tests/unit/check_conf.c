@@ -179,6 +179,10 @@ static const struct {
 	const char *text, *errors;
 } error_cases[] = {
 	{"{\"server\": {\"workers\": 0}}", "t.json:1:24: server.workers: must be an integer between 1 and 64, got 0\n"},
+	{"{\"router\": {\"max_retries\": 11}}",
+	 "t.json:1:28: router.max_retries: must be an integer between 0 and 10, got 11\n"},
+	{"{\"router\": {\"cooldown_window\": 0}}",
+	 "t.json:1:32: router.cooldown_window: must be an integer between 1 and 86400, got 0\n"},
 	{"{\n  \"server\": {\"workers\": \"abc\"}\n}",
 	 "t.json:2:25: server.workers: must be an integer between 1 and 64, got \"abc\"\n"},
 	{"{\"server\": {\"workers\": 4.5}}",
