@@ -141,12 +141,13 @@ register '{"model_id":"rt-fbt","routing":"ordered","access_attributes":null,"dep
 req POST $OA/chat/completions "$(chat rt-fbt)"
 expect_eq "$STATUS:$(header X-Stackgate-Attempts):$(header X-Stackgate-Provider)" "200:2:vllm" \
 	"a deployment silent past first_byte_timeout (1 s) is left for the next"
+sse $OA/chat/completions "$(chat rt-fbt hi ',"stream":true')"
+expect_eq "$SSE_STATUS:$(grep -ci '^x-stackgate-attempts: 2' "$SSE_HDRS")" "200:1" "the same for a stream before its first byte"
+# (fbt/hang has failed twice: the next failure cools it down, and a lone deployment is tried anyway.)
 register '{"model_id":"rt-fbt1","provider_id":"fbt","provider_model_id":"hang","access_attributes":null}'
 req POST $OA/chat/completions "$(chat rt-fbt1)"
 expect_eq "$STATUS:$(header X-Stackgate-Attempts):$(jq -r .error.message <<<"$BODY")" \
 	"504:3:upstream fbt timed out: no answer within the first-byte timeout" "alone, it is a 504 after 3 attempts that says why"
-sse $OA/chat/completions "$(chat rt-fbt hi ',"stream":true')"
-expect_eq "$SSE_STATUS:$(grep -ci '^x-stackgate-attempts: 2' "$SSE_HDRS")" "200:1" "the same for a stream before its first byte"
 
 echo "-- a stream cut after its first byte is never retried"
 register '{"model_id":"rt-cut","routing":"ordered","access_attributes":null,"deployments":[
