@@ -152,7 +152,7 @@ openai_route(struct request *r, int kind, bool embeddings, json_t *body, const j
 			if (!held.held)
 				goto out; /* answered: a success, or a failure that is not retried */
 			have_held = true;
-			router_note_failure(d->key, d->provider_id, d->provider_model, &rs);
+			router_note_failure(d->key, d->provider_id, d->provider_model, &rs, sg_now_us() / 1000);
 			log_info("model '%s' attempt %d on %s/%s failed (%s)", cur_id, attempts, d->provider_id,
 				 d->provider_model, held.st != SG_OK ? held.err.msg : "a status that is retried");
 			prev = i;

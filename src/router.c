@@ -418,11 +418,12 @@ router_cool_active(const struct router_cool *s, int64_t now_ms)
 }
 
 void
-router_note_failure(uint64_t key, const char *provider_id, const char *provider_model, const struct router_settings *rs)
+router_note_failure(uint64_t key, const char *provider_id, const char *provider_model, const struct router_settings *rs,
+		    int64_t now_ms)
 {
 	int i = slot_of(key, true);
 
-	if (i >= 0 && router_cool_fail(&slots()[i].cool, rs, sg_now_us() / 1000))
+	if (i >= 0 && router_cool_fail(&slots()[i].cool, rs, now_ms))
 		log_warn("deployment %s/%s failed %d times within %lld s: skipped for %lld s", provider_id,
 			 provider_model, rs->cooldown_failures, (long long) rs->cooldown_window_ms / 1000,
 			 (long long) rs->cooldown_ms / 1000);

@@ -181,9 +181,9 @@ bool router_cool_fail(struct router_cool *s, const struct router_settings *rs, i
 /* Whether s is cooling down at now_ms.  Pure. */
 bool router_cool_active(const struct router_cool *s, int64_t now_ms);
 
-/* A retryable failure of deployment key: counted host-wide (logs when it starts a cooldown). */
+/* A retryable failure of deployment key at now_ms: counted host-wide (logs when it starts a cooldown). */
 void router_note_failure(uint64_t key, const char *provider_id, const char *provider_model,
-			 const struct router_settings *rs);
+			 const struct router_settings *rs, int64_t now_ms);
 /* Whether deployment key is cooling down on this host. */
 bool router_cooled(uint64_t key, int64_t now_ms);
 /* In flight on this host: add +1 when an attempt starts, -1 when it ends. */

@@ -133,7 +133,7 @@ START_TEST(cooled_deployment_is_skipped_host_wide)
 	ck_assert(router_plan_of(m, &p));
 	ck_assert_int_eq(router_next(&p, now), 0);
 	for (int i = 0; i < 3; i++)
-		router_note_failure(p.d[0].key, "a", "x", &rs);
+		router_note_failure(p.d[0].key, "a", "x", &rs, now);
 	ck_assert(router_cooled(p.d[0].key, now + 1));
 	ck_assert(router_plan_of(m, &p));
 	ck_assert_int_eq(router_next(&p, now + 1), 1); /* the first, cooling, is passed over */
