@@ -35,17 +35,18 @@ struct sg_provider {
 
 	/* Inference providers of an OpenAI-compatible kind (see provider.h). */
 	bool openai_compat;
-	char *base_url;             /* e.g. "http://127.0.0.1:8000/v1", no trailing '/' */
-	char *api_key;              /* sent as "Authorization: Bearer"; NULL for none; never logged */
-	long connect_timeout_ms;    /* config.connect_timeout (s), default 5 */
-	long read_timeout_ms;       /* config.timeout (s), default 600: longest wait for upstream bytes */
-	long first_byte_timeout_ms; /* config.first_byte_timeout (s), default 30: longest wait for the answer to begin
-				       (router.h retries then); 0 for other providers: none */
-	bool tls_verify;            /* config.tls_verify, default true */
-	char *ca_file;              /* config.tls_verify given as a CA bundle path; NULL: system CAs */
-	bool check_models;          /* config.check_model_on_register, default true */
-	bool stream_usage;          /* config.stream_usage, default true: a stream asks the upstream for its usage
+	char *base_url;          /* e.g. "http://127.0.0.1:8000/v1", no trailing '/' */
+	char *api_key;           /* sent as "Authorization: Bearer"; NULL for none; never logged */
+	long connect_timeout_ms; /* config.connect_timeout (s), default 5 */
+	long read_timeout_ms;    /* config.timeout (s), default 600: longest wait for upstream bytes */
+	bool tls_verify;         /* config.tls_verify, default true */
+	char *ca_file;           /* config.tls_verify given as a CA bundle path; NULL: system CAs */
+	bool check_models;       /* config.check_model_on_register, default true */
+	bool stream_usage;       /* config.stream_usage, default true: a stream asks the upstream for its usage
 				    chunk (stream_options.include_usage); false for an upstream that refuses the field */
+	/* config.first_byte_timeout (s), default 30: the longest wait for an answer to begin (router.h retries
+	   then); 0 for other providers: none */
+	long first_byte_timeout_ms;
 
 	/*
 	 * Tool-runtime providers of type remote::model-context-protocol (mcp.h).
