@@ -117,6 +117,20 @@ expect_eq "$((a + b))" 2000 "the upstream received 2000 requests in all"
 share=$(awk -v a="$a" 'BEGIN { s = a / 2000; print (s > 0.71 && s < 0.79) ? "ok" : s }')
 expect_eq "$share" ok "the weight-3 deployment served 75% within 4 points ($a of 2000)"
 
+echo "-- least-busy: the deployment with fewer requests in flight on the host"
+register '{"model_id":"rt-lb","routing":"least-busy","access_attributes":null,"deployments":[
+	{"provider_id":"vllm","provider_model_id":"slow-3000"},{"provider_id":"live2","provider_model_id":"test-llm"}]}'
+expect_status 200 "register rt-lb (least-busy)"
+s0=$(count slow-3000)
+curl -s -o /dev/null -H 'Content-Type: application/json' --data-binary "$(chat rt-lb)" "$SG_URL$OA/chat/completions" &
+lb_pid=$!
+slow_in_flight() { (($(count slow-3000) > s0)); }
+poll 10 slow_in_flight && pass "the first call, with both idle, went to the first deployment" ||
+	fail "least-busy first call" "slow-3000 received nothing"
+req POST $OA/chat/completions "$(chat rt-lb)"
+expect_eq "$STATUS:$(header X-Stackgate-Provider)" "200:live2" "while it is in flight the next call goes to the other one"
+wait "$lb_pid"
+
 echo "-- retries: 429 with Retry-After, 500, and not 400"
 register '{"model_id":"rt-429","provider_id":"vllm","provider_model_id":"retry-after-1","access_attributes":null}'
 n0=$(count retry-after-1)
