@@ -5,7 +5,10 @@
  * and missing are the same 404), its provider must be an OpenAI-compatible
  * inference provider, and the body goes upstream unchanged except for
  * "model", which becomes the provider's name for it.  Every reply names the
- * model the client asked for.
+ * model the client asked for.  Which deployment of the model (or of its
+ * fallbacks) gets the body, and whether a failure before the first byte is
+ * tried again, is openai_route.c's (router.h); openai_attempt() makes one
+ * attempt.
  *
  * Bodies are rewritten as text, not parsed and re-dumped: a small scanner
  * (openai_rewrite.c) checks the JSON grammar and finds the top-level "model"
