@@ -19,11 +19,12 @@ jq --arg up "$SG_UPSTREAM_URL/v1" '.router = {max_retries: 2, cooldown_failures:
 	| .providers.inference += [
 		{provider_id: "fbt", provider_type: "remote::vllm",
 		 config: {url: $up, first_byte_timeout: 1, check_model_on_register: false}},
-		{provider_id: "live2", provider_type: "remote::vllm", config: {url: $up}}]' \
+		{provider_id: "live2", provider_type: "remote::vllm", config: {url: $up}}]
+	| .models += [{model_id: "rt-conf", routing: "ordered",
+		deployments: [{provider_id: "dead", provider_model_id: "conf-x"}, {provider_id: "live2", provider_model_id: "test-llm"}]}]' \
 	"$SG_CONFIG" >"$RT_CONF"
-sg_restart_daemon "$RT_CONF" && pass "restart with the routing config" || fail "restart (routing config)"
-
 psql_q "DELETE FROM models WHERE identifier LIKE 'rt-%'" >/dev/null
+sg_restart_daemon "$RT_CONF" && pass "restart with the routing config" || fail "restart (routing config)"
 KA=$(sg_principal_key rt-alice --team rt-t)
 KB=$(sg_principal_key rt-bob --team rt-t --role rt-secret)
 KADM=$(sg_principal_key rt-admin --role admin)
@@ -75,6 +76,12 @@ expect_status 200 "rt-c2 falls back to rt-c1"
 register '{"model_id":"rt-c1","provider_id":"vllm","provider_model_id":"test-llm","access_attributes":null,"fallbacks":["rt-c2"]}'
 expect_status 400 "rt-c1 falling back to rt-c2 would be a cycle: refused"
 expect_body_contains "a cycle" "...and the message says so"
+
+as "$KADM" GET /v1/models/rt-conf
+expect_jq '[.provider_id, (.deployments | length), .routing] | join(" ")' "dead 2 ordered" \
+	"a config model's deployments and routing are registered at start"
+req POST $OA/chat/completions "$(chat rt-conf)"
+expect_eq "$STATUS:$(header X-Stackgate-Provider):$(header X-Stackgate-Attempts)" "200:live2:2" "...and used"
 
 echo "-- one dead and one live deployment answers every call"
 before=$(count test-llm)
@@ -137,6 +144,17 @@ n0=$(count retry-after-1)
 req POST $OA/chat/completions "$(chat rt-429)"
 expect_eq "$STATUS:$(header X-Stackgate-Attempts)" "429:3" "429 is retried twice (router.max_retries) and then relayed"
 expect_eq "$(($(count retry-after-1) - n0))" 3 "the upstream received 3 requests, one per attempt"
+sg_principal_key rt-carol >/dev/null
+KC=$(sg_cli key create rt-carol 2>/dev/null)
+sg_cli limit set rt-carol --rpm 20 >/dev/null 2>&1
+limited() { as "$KC" POST $OA/chat/completions "$(chat rt-429)" && [[ $(header x-ratelimit-limit-requests) == 20 ]]; }
+poll 10 limited && pass "rt-carol has an rpm of 20" || fail "rpm for rt-carol" "status $STATUS"
+(($(date +%S) > 45)) && sleep $((61 - 10#$(date +%S))) # the next two in the same minute
+as "$KC" POST $OA/chat/completions "$(chat rt-429)"
+r1=$(header x-ratelimit-remaining-requests) a1=$(header X-Stackgate-Attempts)
+as "$KC" POST $OA/chat/completions "$(chat rt-429)"
+r2=$(header x-ratelimit-remaining-requests)
+expect_eq "$a1:$((r1 - r2))" "3:1" "a request of 3 attempts takes one rpm unit"
 register '{"model_id":"rt-500","provider_id":"vllm","provider_model_id":"err-500","access_attributes":null}'
 n0=$(count err-500)
 req POST $OA/chat/completions "$(chat rt-500)"
