@@ -79,7 +79,9 @@ echo "-- setup: a small pool (3 workers x 4 threads)"
 FLT_CONF=$SG_TEST_DIR/tmp/flt-small.json
 # Limits off: these checks fill every thread on purpose (the reserve and the default concurrency cap
 # would answer part of each burst 429; they have their own checks in 47_limits.sh).
-jq '.server.workers = 3 | .server.threads = 4 | .limits.enabled = false' "$SG_CONFIG" >"$FLT_CONF"
+# One attempt per request (router.max_retries 0): these checks time a single upstream failure;
+# retries are 49_routing.sh's.
+jq '.server.workers = 3 | .server.threads = 4 | .limits.enabled = false | .router.max_retries = 0' "$SG_CONFIG" >"$FLT_CONF"
 if sg_restart_daemon "$FLT_CONF" && [[ $(sg_worker_pids | wc -l) == 3 ]]; then
 	pass "restart with 3 workers x 4 threads"
 else
