@@ -81,5 +81,6 @@ Suite *compat_suite(void);
 Suite *shm_suite(void);
 Suite *limits_suite(void);
 Suite *metrics_suite(void);
+Suite *admin_suite(void);
 
 #endif
