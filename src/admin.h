@@ -60,6 +60,18 @@ sg_status admin_principal_delete(struct request *r);
 sg_status admin_keys_list(struct request *r);
 sg_status admin_key_create(struct request *r);
 sg_status admin_key_delete(struct request *r);
+/*
+ * GET /v1/stackgate/me, for anyone: the caller as stackgate sees it
+ * ({"principal" (null: anonymous), "admin", "key_id", "attributes"}), so
+ * the operator page knows which views to offer without a refused request.
+ */
+sg_status admin_me(struct request *r);
+/*
+ * GET /v1/stackgate/registry?type=T (registry_view.c), for anyone: what the
+ * caller sees of type T, with access_attributes, from_config and owner
+ * (admins: always; others: only their own, else null).
+ */
+sg_status admin_registry_view(struct request *r);
 /* GET /v1/stackgate/status (status.c): PostgreSQL, providers, workers and request counts; admins only. */
 sg_status admin_status(struct request *r);
 

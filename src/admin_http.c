@@ -349,3 +349,13 @@ admin_key_delete(struct request *r)
 		 json_is_true(json_object_get(r->reply, "already_revoked")) ? " (it was already revoked)" : "");
 	return SG_OK;
 }
+
+sg_status
+admin_me(struct request *r)
+{
+	json_t *attrs = acl_attrs_to_json(&r->id.attrs);
+
+	r->reply = json_pack("{s:s?,s:b,s:s?,s:o?}", "principal", r->id.principal, "admin", r->id.admin, "key_id",
+			     r->id.key_id, "attributes", attrs);
+	return r->reply != NULL ? SG_OK : http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+}

@@ -97,7 +97,9 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1/embeddings", openai_embeddings, 0, "inference", 0),
 
 	R(SG_GET, "/v1/stackgate/usage", usage_http_get, 0, "usage", 0),
-	/* The operator's routes (admin.h): admins only. */
+	/* The operator's routes (admin.h): the caller itself, then admins only. */
+	R(SG_GET, "/v1/stackgate/me", admin_me, 0, "admin", 0),
+	R(SG_GET, "/v1/stackgate/registry", admin_registry_view, 0, "admin", 0),
 	R(SG_GET, "/v1/stackgate/principals", admin_principals_list, 0, "admin", 0),
 	R(SG_POST, "/v1/stackgate/principals", admin_principal_add, 0, "admin", 0),
 	R(SG_PUT, "/v1/stackgate/principals/{name}", admin_principal_put, 0, "admin", 0),

@@ -4,7 +4,8 @@
  * one is in the route table with its handler; each refuses a caller who is
  * not an admin with 403 before it reads anything, logging an audit line;
  * and each refuses bad input with 400 naming the field, before the
- * database is asked.  Also the word check the CLI and the routes share.
+ * database is asked; GET /v1/stackgate/me says who the caller is.  Also
+ * the word check the CLI and the routes share.
  */
 #include "config.h"
 
@@ -176,6 +177,22 @@ START_TEST(long_description_refused)
 }
 END_TEST
 
+/* GET /v1/stackgate/me answers anyone with who they are, admin or not. */
+START_TEST(me_says_who)
+{
+	struct request r;
+
+	ck_assert_int_eq(call(&r, SG_GET, "/v1/stackgate/me", NULL, false), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(r.reply, "principal")), "bob");
+	ck_assert(json_is_false(json_object_get(r.reply, "admin")));
+	http_request_reset(&r);
+	ck_assert_int_eq(call(&r, SG_GET, "/v1/stackgate/me", NULL, true), SG_OK);
+	ck_assert_str_eq(json_string_value(json_object_get(r.reply, "principal")), "root");
+	ck_assert(json_is_true(json_object_get(r.reply, "admin")));
+	http_request_reset(&r);
+}
+END_TEST
+
 START_TEST(word_check)
 {
 	char longest[ADMIN_WORD_MAX + 2];
@@ -205,6 +222,7 @@ admin_suite(void)
 	tcase_add_loop_test(tc, admin_only, 0, (int) SG_ARRAY_LEN(admin_routes));
 	tcase_add_loop_test(tc, bad_input_refused, 0, (int) SG_ARRAY_LEN(bad));
 	tcase_add_test(tc, long_description_refused);
+	tcase_add_test(tc, me_says_who);
 	tcase_add_test(tc, word_check);
 	suite_add_tcase(s, tc);
 	return s;
