@@ -79,3 +79,13 @@ export function leave() {
 	clearInterval(timer);
 	timer = null;
 }
+
+/* Signed out: stop polling and forget the last reading. */
+export function reset() {
+	leave();
+	last = null;
+	clear(byId('health-summary'));
+	clear(byId('health-providers'));
+	byId('health-time').textContent = '';
+	showError(byId('health-error'), '');
+}

@@ -33,9 +33,11 @@ function signedOut(message) {
 	byId('nav').hidden = true;
 	byId('who').hidden = true;
 	for (const v of document.querySelectorAll('.view')) v.hidden = true;
+	// Nothing the last key could see stays in the page.
+	for (const v of Object.values(views)) v.reset();
+	byId('who-name').textContent = '';
 	byId('signin').hidden = false;
 	showError(byId('signin-error'), message);
-	if (current && views[current].leave) views[current].leave();
 	current = null;
 	status('');
 	byId('apikey').focus();

@@ -168,3 +168,15 @@ export async function enter() {
 export function leave() {
 	dismissKey();
 }
+
+/* Signed out: forget every principal, key and form. */
+export function reset() {
+	dismissKey();
+	resetForm();
+	byId('key-form').reset();
+	clear(byId('pr-table'));
+	clear(byId('key-table'));
+	clear(byId('key-principal'));
+	showError(byId('pr-error'), '');
+	showError(byId('key-error'), '');
+}

@@ -139,3 +139,14 @@ export function init(c) {
 export async function enter() {
 	await load();
 }
+
+/* Signed out: forget the rows and the form. */
+export function reset() {
+	rows = [];
+	clear(byId('reg-table'));
+	byId('reg-count').textContent = '';
+	byId('reg-search').value = '';
+	byId('reg-type').value = '';
+	fillTemplate();
+	showError(byId('reg-error'), '');
+}

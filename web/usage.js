@@ -116,3 +116,12 @@ export function init(c) {
 export async function enter() {
 	await load();
 }
+
+/* Signed out: forget the rows and the filters. */
+export function reset() {
+	byId('usage-form').reset();
+	byId('usage-since').value = daysAgo(29);
+	clear(byId('usage-chart'));
+	clear(byId('usage-table'));
+	showError(byId('usage-error'), '');
+}

@@ -231,6 +231,13 @@ try {
 	});
 
 	await page.click('#signout');
+	await check('signing out forgets the key and leaves nothing the admin saw in the page', async () => {
+		await page.waitForSelector('#apikey', {visible: true});
+		const [stored, body] = await page.evaluate(() => [sessionStorage.getItem('stackgate.key'), document.body.textContent]);
+		if (stored !== null) throw new Error('key still stored');
+		const left = ['ui-admin-only', 'ui-root', 'ui-other', 'ui-public-model'].filter((w) => body.includes(w));
+		if (left.length) throw new Error(`still in the page: ${left.join(', ')}`);
+	});
 	// ---- the tenant ----
 	await signIn(TENANT_KEY);
 	await check('the tenant signs in and sees no admin views', async () => {
