@@ -61,6 +61,18 @@ admin_word_ok(const char *s)
 	return true;
 }
 
+sg_status
+admin_word_check(const char *what, const char *value, const char *param, struct sg_err *err)
+{
+	if (admin_word_ok(value))
+		return SG_OK;
+	return sg_fail(err, SG_E_BAD_REQUEST, param,
+		       "%s '%.*s' is not valid: 1 to %d characters, no control characters or outer blanks", what,
+		       (int) sg_utf8_prefix(value, 300), value, ADMIN_WORD_MAX);
+}
+
+const char *const admin_attr_fields[SG_ATTR_NCAT] = {"role", "team", "project", "namespace"};
+
 /* The SQLSTATE of a failed result, or "". */
 static const char *
 res_state(const PGresult *res)

@@ -28,6 +28,15 @@
 
 /* A principal name or attribute value: 1..ADMIN_WORD_MAX bytes, no control characters, no outer blanks. */
 bool admin_word_ok(const char *s);
+/*
+ * SG_OK when value is admin_word_ok; else SG_E_BAD_REQUEST with "WHAT
+ * 'value' is not valid: …" in err (param: param, may be NULL).  The one
+ * message for both fronts (what: "--role", "principal name", "role", …).
+ */
+sg_status admin_word_check(const char *what, const char *value, const char *param, struct sg_err *err) SG_MUST_CHECK;
+
+/* The attribute categories as the CLI's flags and the routes' fields name them, in acl.h's order. */
+extern const char *const admin_attr_fields[SG_ATTR_NCAT];
 
 /*
  * Runs a->cmd (anything but AUTH_CLI_HELP) on conn and sets *out to its

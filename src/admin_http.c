@@ -69,10 +69,8 @@ attr_value(struct request *r, const char *field, json_t *v, struct sg_attrs *att
 
 	if (s == NULL)
 		return http_fail(r, SG_E_BAD_REQUEST, field, "%s must be a string or an array of strings", field);
-	if (!admin_word_ok(s))
-		return http_fail(r, SG_E_BAD_REQUEST, field,
-				 "%s '%.*s' is not valid: 1 to %d characters, no control characters or outer blanks",
-				 field, (int) sg_utf8_prefix(s, 64), s, ADMIN_WORD_MAX);
+	if (admin_word_check(field, s, field, &r->err) != SG_OK)
+		return r->err.status;
 	attrs->set[c] = true;
 	if (!sg_strv_contains(&attrs->cat[c], s) && !sg_strv_push(&attrs->cat[c], s))
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
@@ -86,7 +84,7 @@ attr_value(struct request *r, const char *field, json_t *v, struct sg_attrs *att
 static sg_status
 body_attrs(struct request *r, json_t *body, struct auth_cli_args *a, bool *given)
 {
-	static const char *const fields[SG_ATTR_NCAT] = {"role", "team", "project", "namespace"};
+	const char *const *fields = admin_attr_fields;
 
 	*given = false;
 	for (int c = 0; c < SG_ATTR_NCAT; c++) {
@@ -117,18 +115,14 @@ principal_name(struct request *r, const char *field, const char *name)
 {
 	if (name == NULL)
 		return http_fail(r, SG_E_BAD_REQUEST, field, "%s is required", field);
-	if (!admin_word_ok(name))
-		return http_fail(r, SG_E_BAD_REQUEST, field,
-				 "%s '%.*s' is not valid: 1 to %d characters, no control characters or outer blanks",
-				 field, (int) sg_utf8_prefix(name, 64), name, ADMIN_WORD_MAX);
-	return SG_OK;
+	return admin_word_check(field, name, field, &r->err);
 }
 
 /* The attributes of a for the audit line ("role=a,b team=c", or "none"), cut to fit buf. */
 static void
 attrs_text(const struct auth_cli_args *a, char *buf, size_t len)
 {
-	static const char *const fields[SG_ATTR_NCAT] = {"role", "team", "project", "namespace"};
+	const char *const *fields = admin_attr_fields;
 	size_t off = 0;
 
 	snprintf(buf, len, "none");

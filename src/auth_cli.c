@@ -67,6 +67,7 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 	size_t vi;
 	const char *group;
 	bool has_in = false;
+	struct sg_err e = {0};
 
 	memset(out, 0, sizeof(*out));
 	err[0] = '\0';
@@ -130,10 +131,8 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 				cli_err(err, errlen, "%s %s does not take %s", group, argv[1], opt);
 				return SG_E_BAD_REQUEST;
 			}
-			if (!admin_word_ok(val)) {
-				cli_err(err, errlen,
-					"%s '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
-					opt, val, ADMIN_WORD_MAX);
+			if (admin_word_check(opt, val, NULL, &e) != SG_OK) {
+				cli_err(err, errlen, "%s", e.msg);
 				return SG_E_BAD_REQUEST;
 			}
 			(void) acl_category_from_name(plural, &c);
@@ -180,10 +179,9 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 							  : "NAME");
 		return SG_E_BAD_REQUEST;
 	}
-	if (out->name != NULL && out->cmd != AUTH_CLI_KEY_REVOKE && !admin_word_ok(out->name)) {
-		cli_err(err, errlen,
-			"principal name '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
-			out->name, ADMIN_WORD_MAX);
+	if (out->name != NULL && out->cmd != AUTH_CLI_KEY_REVOKE &&
+	    admin_word_check("principal name", out->name, NULL, &e) != SG_OK) {
+		cli_err(err, errlen, "%s", e.msg);
 		return SG_E_BAD_REQUEST;
 	}
 	return SG_OK;
@@ -272,7 +270,7 @@ member(const json_t *o, const char *key, const char *dash)
 static void
 print_principals(const json_t *list)
 {
-	static const char *const flags[] = {"role", "team", "project", "namespace"};
+	const char *const *flags = admin_attr_fields;
 	size_t i, j;
 	const json_t *p, *v;
 
@@ -280,7 +278,7 @@ print_principals(const json_t *list)
 		bool first = true;
 
 		printf("%s\t", member(p, "name", ""));
-		for (size_t f = 0; f < SG_ARRAY_LEN(flags); f++) {
+		for (size_t f = 0; f < SG_ATTR_NCAT; f++) {
 			const json_t *vals = json_object_get(p, flags[f]);
 
 			if (json_array_size(vals) == 0)
