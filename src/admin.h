@@ -77,8 +77,8 @@ sg_status admin_key_delete(struct request *r);
 sg_status admin_me(struct request *r);
 /*
  * GET /v1/stackgate/registry?type=T (registry_view.c), for anyone: what the
- * caller sees of type T, with access_attributes, from_config and owner
- * (admins: always; others: only their own, else null).
+ * caller sees of type T, with access_attributes, from_config, owner
+ * (admins: always; others: only their own, else null) and can_unregister.
  */
 sg_status admin_registry_view(struct request *r);
 /* GET /v1/stackgate/status (status.c): PostgreSQL, providers, workers and request counts; admins only. */

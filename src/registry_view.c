@@ -4,9 +4,11 @@
  * registry view: the objects of type T the caller may see (the same walk
  * and visibility as the native lists, list.h), each as GET shows it, with
  * its access_attributes (which the native lists leave out, as the seed
- * does), "from_config", and its "owner": for an admin always, for anyone
- * else only when the caller is the owner (null otherwise), so a tenant
- * learns no other principal's name.  The other members (a model's
+ * does), "from_config", its "owner": for an admin always, for anyone else
+ * only when the caller is the owner (null otherwise), so a tenant learns no
+ * other principal's name, and "can_unregister": whether the access policy
+ * permits this caller to delete it (the delete itself decides again, on
+ * the locked row; an object in use is still 409).  The other members (a model's
  * metadata, deployments where the registry has them) pass through.
  */
 #include "config.h"
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "identity.h"
 #include "list.h"
 
 static sg_status
@@ -22,16 +25,19 @@ view_entry(struct http_list *l, json_t *obj, long long created)
 {
 	const struct identity *id = &l->r->id;
 	const char *owner = NULL;
-	bool from_config = false;
+	bool from_config = false, may_delete;
 	char *text;
 	sg_status st;
 
 	(void) created;
 	(void) registry_origin(obj, &owner, &from_config);
+	/* Decided on the true owner, before it is hidden: the page offers only what the policy permits. */
+	may_delete = identity_decide_at(id, SG_ACT_DELETE, obj, owner, from_config, NULL) == POLICY_PERMIT;
 	if (owner != NULL && !id->admin && (id->principal == NULL || strcmp(owner, id->principal) != 0))
 		owner = NULL;
 	if (json_object_set_new(obj, "owner", owner != NULL ? json_string(owner) : json_null()) != 0 ||
-	    json_object_set_new(obj, "from_config", json_boolean(from_config)) != 0)
+	    json_object_set_new(obj, "from_config", json_boolean(from_config)) != 0 ||
+	    json_object_set_new(obj, "can_unregister", json_boolean(may_delete)) != 0)
 		return SG_E_NOMEM;
 	json_object_del(obj, REGISTRY_ORIGIN_KEY);
 	text = json_dumps(obj, JSON_COMPACT);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // registry.js: the Registry view.  Every resource type through GET /v1/stackgate/registry?type=
 // (what this key may see, with provider, owner, access attributes and, where the registry has
-// them, deployments), searchable; register (the API's own JSON body) and unregister through the
-// types' own routes, with the API's error shown.
+// them, deployments), searchable; register (the API's own JSON body) and unregister (offered where
+// the policy permits it) through the types' own routes, with the API's error shown.
 
 import {api, idPath, query} from './api.js';
 import {button, byId, clear, el, showError, table} from './dom.js';
@@ -67,7 +67,7 @@ function render() {
 		{label: 'Access attributes', value: (r) => attrsText(r.o.access_attributes)},
 	];
 	if (withDeployments) columns.push({label: 'Deployments', value: (r) => deploymentsText(r.o)});
-	columns.push({label: 'Actions', value: (r) => (r.t.path ? button('Unregister', () => unregister(r),
+	columns.push({label: 'Actions', value: (r) => (r.t.path && r.o.can_unregister !== false ? button('Unregister', () => unregister(r),
 		{class: 'danger', 'aria-label': `Unregister ${r.t.label.replace(/s$/, '').toLowerCase()} ${r.o.identifier}`}) : '')});
 	byId('reg-count').textContent = `${shown.length} of ${rows.length} objects`;
 	clear(byId('reg-table')).append(table(columns, shown, 'no objects match'));

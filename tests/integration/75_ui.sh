@@ -17,9 +17,9 @@ TENANT_KEY=$(sg_principal_key ui-tenant --team ui)
 OTHER_KEY=$(sg_principal_key ui-other --team elsewhere)
 [[ $ROOT_KEY == sg-* && $TENANT_KEY == sg-* && $OTHER_KEY == sg-* ]] && pass "keys for ui-root (admin), ui-tenant and ui-other" ||
 	fail "setup keys" "$ROOT_KEY / $TENANT_KEY"
-# Without a key (auth.required is off in the test config) an object gets no access attributes: public.
-req POST /v1/models '{"model_id":"ui-public-model","provider_id":"vllm","provider_model_id":"test-llm"}'
-expect_status 200 "a public model, registered without a key"
+# access_attributes null: no ACL, visible to everyone (only an admin may ask for that); owned by ui-root.
+as "$ROOT_KEY" POST /v1/models '{"model_id":"ui-public-model","provider_id":"vllm","provider_model_id":"test-llm","access_attributes":null}'
+expect_status 200 "the admin registers a public model"
 as "$ROOT_KEY" POST /v1/models '{"model_id":"ui-admin-only","provider_id":"vllm","provider_model_id":"test-llm","access_attributes":{"roles":["admin"]}}'
 expect_status 200 "the admin registers a model for admins only"
 as "$TENANT_KEY" POST /v1/models '{"model_id":"ui-tenant-model","provider_id":"vllm","provider_model_id":"test-llm","access_attributes":{"teams":["ui"]}}'
@@ -158,6 +158,8 @@ as "$TENANT_KEY" GET "/v1/stackgate/registry?type=model"
 expect_jq '[.data[] | select(.identifier == "ui-tenant-model")][0] | [.owner, (.access_attributes.teams|join(","))] | join(" ")' \
 	"ui-tenant ui" "the registry view shows the tenant its own model with owner and attributes"
 expect_jq '[.data[] | select(.identifier == "ui-public-model")][0].owner' null "…another's owner as null"
+expect_jq '[.data[] | select(.identifier == "ui-tenant-model")][0].can_unregister' true "…that it may unregister its own"
+expect_jq '[.data[] | select(.identifier == "ui-public-model")][0].can_unregister' false "…but not the admin's"
 expect_jq '[.data[] | select(.identifier == "ui-admin-only")] | length' 0 "…and nothing it may not see"
 as "$OTHER_KEY" GET "/v1/stackgate/registry?type=model"
 expect_jq '[.data[] | select(.identifier == "ui-tenant-model")] | length' 0 "another team does not see the tenant's model"

@@ -253,6 +253,12 @@ try {
 		if (rows.some((r) => r.includes('ui-admin-only'))) throw new Error('sees ui-admin-only');
 		return !rows.some((r) => r.includes('ui-root'));
 	});
+	await check('the tenant is offered Unregister only where the policy permits it', async () => {
+		const own = await page.$('button[aria-label="Unregister model ui-tenant-model"]');
+		const others = await page.$('button[aria-label="Unregister model ui-public-model"]');
+		const config = await page.$('button[aria-label="Unregister scoring function basic::equality"]');
+		return own !== null && others === null && config === null;
+	});
 	await shot('tenant-registry');
 	await check('the tenant\'s usage is its own', async () => {
 		await view('usage');
