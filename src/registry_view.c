@@ -8,8 +8,9 @@
  * only when the caller is the owner (null otherwise), so a tenant learns no
  * other principal's name, and "can_unregister": whether the access policy
  * permits this caller to delete it (the delete itself decides again, on
- * the locked row; an object in use is still 409).  The other members (a model's
- * metadata, deployments where the registry has them) pass through.
+ * the locked row; an object in use is still 409).  A model's deployments
+ * and fallbacks (issue #17) go to admins only, as GET /v1/models shows
+ * them; the other members pass through.
  */
 #include "config.h"
 
@@ -40,6 +41,11 @@ view_entry(struct http_list *l, json_t *obj, long long created)
 	    json_object_set_new(obj, "can_unregister", json_boolean(may_delete)) != 0)
 		return SG_E_NOMEM;
 	json_object_del(obj, REGISTRY_ORIGIN_KEY);
+	/* A model's deployments and fallbacks name providers' models and other models: admins only. */
+	if (!id->admin) {
+		(void) json_object_del(obj, "deployments");
+		(void) json_object_del(obj, "fallbacks");
+	}
 	text = json_dumps(obj, JSON_COMPACT);
 	st = text != NULL ? http_list_item(l, text, strlen(text)) : SG_E_NOMEM;
 	free(text);

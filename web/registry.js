@@ -38,12 +38,19 @@ export function attrsText(a) {
 	return parts.length ? parts.join('; ') : 'public';
 }
 
-/* A model's deployments, when the API gives them, as text. */
+/*
+ * A model's deployments ([{provider_id, provider_model_id, weight}]), routing and fallbacks, when
+ * the API gives them (to admins), as text.
+ */
 function deploymentsText(o) {
-	const d = o.deployments;
-	if (!Array.isArray(d) || d.length === 0) return '';
-	return d.map((x) => (typeof x === 'string' ? x : [x.provider_id, x.provider_model_id || x.provider_resource_id]
-		.filter(Boolean).join(': ') + (x.weight !== undefined ? ` (weight ${x.weight})` : ''))).join('; ');
+	const parts = [];
+	if (Array.isArray(o.deployments) && o.deployments.length)
+		parts.push(o.deployments.map((x) => (typeof x === 'string' ? x
+			: [x.provider_id, x.provider_model_id].filter(Boolean).join(': ')
+				+ (x.weight !== undefined ? ` (weight ${x.weight})` : ''))).join('; '));
+	if (typeof o.routing === 'string' && parts.length) parts.push(`routing: ${o.routing}`);
+	if (Array.isArray(o.fallbacks) && o.fallbacks.length) parts.push(`fallbacks: ${o.fallbacks.join(', ')}`);
+	return parts.join('; ');
 }
 
 function matches(r, needle) {
