@@ -64,6 +64,45 @@ async function signIn(key) {
 	await page.type('#apikey', key);
 	await page.click('#signin-form button[type="submit"]');
 }
+/* Visible text whose contrast with its background is under WCAG AA's 4.5:1, as "text (ratio)". */
+function lowContrast() {
+	return page.evaluate(() => {
+		const rgb = (c) => {
+			const p = c.match(/[\d.]+/g).map(Number);
+			return {c: p.slice(0, 3), a: p.length > 3 ? p[3] : 1};
+		};
+		const lum = ({c}) => {
+			const [r, g, b] = c.map((v) => {
+				const s = v / 255;
+				return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+			});
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const bg = (e) => {
+			for (; e; e = e.parentElement) {
+				const c = rgb(getComputedStyle(e).backgroundColor);
+				if (c.a > 0) return c;
+			}
+			return {c: [255, 255, 255], a: 1};
+		};
+		const bad = [];
+		for (const e of document.querySelectorAll('body *')) {
+			if (e.closest('svg') || e.disabled || !e.getClientRects().length) continue;
+			const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+			if (!own) continue;
+			const [a, b] = [lum(rgb(getComputedStyle(e).color)), lum(bg(e))].sort((x, y) => y - x);
+			const ratio = (a + 0.05) / (b + 0.05);
+			if (ratio < 4.5) bad.push(`${e.textContent.trim().slice(0, 30)} (${ratio.toFixed(2)})`);
+		}
+		return bad;
+	});
+}
+async function contrastOk(what) {
+	await check(`${what}: every text meets 4.5:1 contrast`, async () => {
+		const bad = await lowContrast();
+		if (bad.length) throw new Error(bad.slice(0, 5).join('; '));
+	});
+}
 async function rowWith(container, needle) {
 	await page.waitForFunction((c, n) => [...document.querySelectorAll(`#${c} tbody tr`)]
 		.some((tr) => tr.textContent.includes(n)), {}, container, needle);
@@ -123,6 +162,7 @@ try {
 		await rowWith('reg-table', 'ui-<b>bold</b>');
 		return (await page.$$('#reg-table tbody b')).length === 0;
 	});
+	await contrastOk('registry');
 	await shot('admin-registry');
 
 	// Register through the form, an error, then unregister.
@@ -182,6 +222,7 @@ try {
 		const r = await api(newKey, 'GET', '/v1/stackgate/me');
 		return r.status === 200 && r.json.principal === 'ui-web-p';
 	});
+	await contrastOk('principals and keys');
 	await shot('admin-principals-new-key');
 	await page.click('#key-dismiss');
 	await check('dismissing the key clears it from the page', async () => (await page.$eval('#key-new-text', (e) => e.value)) === ''
@@ -205,6 +246,7 @@ try {
 		return rows.some((r) => r.includes('ui-tenant') && r.includes('ui-tenant-model'))
 			&& rows.some((r) => r.includes('ui-root'));
 	});
+	await contrastOk('usage');
 	await shot('admin-usage');
 	await view('health');
 	await check('the health view shows PostgreSQL, workers and providers', async () => {
@@ -212,6 +254,7 @@ try {
 		const t = await text('#health-summary');
 		return t.includes('PostgreSQL') && t.includes('up') && t.includes('Workers');
 	});
+	await contrastOk('health');
 	await shot('admin-health');
 
 	// Keyboard: the views are reachable with Tab and Enter.
