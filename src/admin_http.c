@@ -262,10 +262,12 @@ admin_keys_list(struct request *r)
 	sg_status st;
 
 	a.name = principal;
-	if ((st = admin_only(r)) == SG_OK &&
-	    (principal == NULL || (st = principal_name(r, "principal", principal)) == SG_OK))
-		if ((st = run(r, &a)) == SG_OK)
-			st = as_list(r);
+	if ((st = admin_only(r)) != SG_OK ||
+	    (principal != NULL && (st = principal_name(r, "principal", principal)) != SG_OK) ||
+	    (st = run(r, &a)) != SG_OK)
+		goto out;
+	st = as_list(r);
+out:
 	free(principal);
 	return st;
 }

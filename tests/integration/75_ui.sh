@@ -86,6 +86,13 @@ as "$ROOT_KEY" POST /v1/stackgate/principals '{"name":"ui-x","role":[" admin"]}'
 expect_status 400 "a bad attribute value is 400"
 expect_jq .error.param role "…naming the field"
 
+as "$ROOT_KEY" POST /v1/stackgate/principals '{"name":"ui-team/carol"}'
+expect_status 201 "a principal name may hold a slash"
+as "$ROOT_KEY" PUT /v1/stackgate/principals/ui-team/carol '{"disabled":true}'
+expect_jq '[.name, .disabled] | join(" ")' "ui-team/carol true" "…and is changed by its path"
+as "$ROOT_KEY" DELETE /v1/stackgate/principals/ui-team%2Fcarol
+expect_jq .removed true "…and removed with the slash encoded"
+
 echo "-- keys over HTTP"
 as "$ROOT_KEY" POST /v1/stackgate/keys '{"principal":"ui-bob","description":"for the test","expires_in":30}'
 expect_status 201 "the admin creates a key"

@@ -35,19 +35,20 @@ teardown(void)
 	conf = NULL;
 }
 
-/* Routes method path as the worker does, then calls the handler with body as an admin or not. */
+/* Routes method path (with ?query) as the worker does, then calls the handler with body as an admin or not. */
 static sg_status
 call(struct request *r, enum sg_method m, const char *path, const char *body, bool admin)
 {
 	unsigned allowed = 0;
+	const char *q = strchr(path, '?');
 
 	memset(r, 0, sizeof(*r));
 	r->conf = conf;
 	r->method = m;
 	r->method_name = http_method_name(m);
-	r->path = strdup(path);
-	r->query = "";
-	r->route = route_match(path, m, &r->path_arg, &allowed);
+	r->path = q != NULL ? strndup(path, (size_t) (q - path)) : strdup(path);
+	r->query = q != NULL ? q + 1 : "";
+	r->route = route_match(r->path, m, &r->path_arg, &allowed);
 	ck_assert_msg(r->route != NULL, "no route for %s %s", r->method_name, path);
 	if (body != NULL) {
 		r->body = strdup(body);
@@ -129,6 +130,8 @@ static const struct {
 	{SG_PUT, "/v1/stackgate/principals/alice", "{\"name\": \"bob\"}", "name", "unknown field 'name'"},
 	{SG_PUT, "/v1/stackgate/principals/ alice", "{\"disabled\": true}", "name", "is not valid"},
 	{SG_DELETE, "/v1/stackgate/principals/alice ", NULL, "name", "is not valid"},
+	{SG_DELETE, "/v1/stackgate/principals/team/al\tice", NULL, "name", "'team/al\tice' is not valid"},
+	{SG_GET, "/v1/stackgate/keys?principal=%20bob", NULL, "principal", "principal ' bob' is not valid"},
 	{SG_POST, "/v1/stackgate/keys", "{}", "principal", "principal is required"},
 	{SG_POST, "/v1/stackgate/keys", "{\"principal\": \"alice\", \"expires_in\": 0}", "expires_in",
 	 "between 1 and 36500"},
