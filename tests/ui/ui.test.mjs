@@ -222,6 +222,14 @@ try {
 		const r = await api(newKey, 'GET', '/v1/stackgate/me');
 		return r.status === 200 && r.json.principal === 'ui-web-p';
 	});
+	await check('the Copy button puts the key on the clipboard', async () => {
+		await browser.defaultBrowserContext().overridePermissions(URL_BASE, ['clipboard-read', 'clipboard-write',
+			'clipboard-sanitized-write']);
+		await page.click('#key-copy');
+		await page.waitForFunction(() => document.getElementById('key-copied').textContent !== '');
+		const copied = await page.evaluate(() => navigator.clipboard.readText());
+		if (copied !== newKey) throw new Error(`clipboard holds '${copied.slice(0, 20)}…'`);
+	});
 	await contrastOk('principals and keys');
 	await shot('admin-principals-new-key');
 	await page.click('#key-dismiss');
