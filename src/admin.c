@@ -262,6 +262,7 @@ key_create(PGconn *conn, const struct auth_cli_args *a, json_t **out, struct sg_
 	for (int attempt = 0; attempt < 3; attempt++) {
 		PGresult *res;
 		const char *state;
+		bool collision;
 
 		if (auth_key_generate(key, key_id) != SG_OK) {
 			st = sg_fail(err, SG_E_INTERNAL, NULL, "cannot read /dev/urandom");
@@ -269,7 +270,8 @@ key_create(PGconn *conn, const struct auth_cli_args *a, json_t **out, struct sg_
 		}
 		SHA256((const unsigned char *) key, AUTH_KEY_LEN, digest);
 		res = PQexecParams(conn, sql, 6, NULL, p, lengths, formats, 0);
-		state = res_state(res);
+		state = res_state(res); /* in res: read it before PQclear */
+		collision = strcmp(state, "23505") == 0;
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 			const char *exp = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
 
@@ -285,11 +287,11 @@ key_create(PGconn *conn, const struct auth_cli_args *a, json_t **out, struct sg_
 			st = sg_fail(err, SG_E_BAD_REQUEST, "expires_at",
 				     "expires_at '%.*s' is not a date and time (ISO 8601)",
 				     (int) sg_utf8_prefix(a->expires_at, 64), a->expires_at);
-		} else if (strcmp(state, "23505") != 0) {
+		} else if (!collision) {
 			st = db_fail(conn, res, err);
 		}
 		PQclear(res);
-		if (strcmp(state, "23505") != 0)
+		if (!collision)
 			break;
 	}
 	explicit_bzero(key, sizeof(key));
