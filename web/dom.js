@@ -63,6 +63,22 @@ export function button(label, onClick, attrs = {}) {
 	return b;
 }
 
+/*
+ * Runs fn (a submit handler's work) with the form's buttons disabled and the form aria-busy, so a
+ * click cannot send it twice and a screen reader hears that it is working.
+ */
+export async function busy(form, fn) {
+	const buttons = [...form.querySelectorAll('button')];
+	form.setAttribute('aria-busy', 'true');
+	for (const b of buttons) b.disabled = true;
+	try {
+		return await fn();
+	} finally {
+		for (const b of buttons) b.disabled = false;
+		form.removeAttribute('aria-busy');
+	}
+}
+
 /* Shows message in a role=alert element, or hides it when message is empty. */
 export function showError(node, message) {
 	node.textContent = message || '';

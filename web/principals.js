@@ -5,7 +5,7 @@
 // shown once, copyable, and never kept by the page.
 
 import {api, idPath, query} from './api.js';
-import {button, byId, clear, el, showError, table} from './dom.js';
+import {busy, button, byId, clear, el, showError, table} from './dom.js';
 
 export const errorId = 'pr-error';
 const FIELDS = ['role', 'team', 'project', 'namespace'];
@@ -153,9 +153,9 @@ function dismissKey() {
 
 export function init(c) {
 	ctx = c;
-	byId('pr-form').addEventListener('submit', savePrincipal);
+	byId('pr-form').addEventListener('submit', (ev) => busy(byId('pr-form'), () => savePrincipal(ev)));
 	byId('pr-cancel').addEventListener('click', resetForm);
-	byId('key-form').addEventListener('submit', createKey);
+	byId('key-form').addEventListener('submit', (ev) => busy(byId('key-form'), () => createKey(ev)));
 	byId('key-copy').addEventListener('click', copyKey);
 	byId('key-dismiss').addEventListener('click', dismissKey);
 }

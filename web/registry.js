@@ -5,7 +5,7 @@
 // the policy permits it) through the types' own routes, with the API's error shown.
 
 import {api, idPath, query} from './api.js';
-import {button, byId, clear, el, showError, table} from './dom.js';
+import {busy, button, byId, clear, el, showError, table} from './dom.js';
 
 /* Each type: its name, label, collection path and body template (no template: not registered here). */
 export const TYPES = [
@@ -140,7 +140,7 @@ export function init(c) {
 	byId('reg-search').addEventListener('input', render);
 	byId('reg-reload').addEventListener('click', () => load().catch((e) => ctx.fail(byId('reg-error'), 'could not load the registry', e)));
 	byId('reg-form-type').addEventListener('change', fillTemplate);
-	byId('reg-form').addEventListener('submit', register);
+	byId('reg-form').addEventListener('submit', (ev) => busy(byId('reg-form'), () => register(ev)));
 }
 
 export async function enter() {

@@ -4,7 +4,7 @@
 // SVG made element by element, with the table beneath.
 
 import {api, query} from './api.js';
-import {byId, clear, el, showError, svg, table} from './dom.js';
+import {busy, byId, clear, el, showError, svg, table} from './dom.js';
 
 export const errorId = 'usage-error';
 // Distinct colours, each at least 3:1 against white (WCAG's ratio for graphics).
@@ -107,7 +107,7 @@ export function init(c) {
 	byId('usage-since').value = daysAgo(29);
 	byId('usage-form').addEventListener('submit', (ev) => {
 		ev.preventDefault();
-		load().catch((e) => ctx.fail(byId('usage-error'), 'could not load usage', e));
+		busy(byId('usage-form'), load).catch((e) => ctx.fail(byId('usage-error'), 'could not load usage', e));
 	});
 	for (const r of document.querySelectorAll('input[name="usage-metric"]'))
 		r.addEventListener('change', () => load().catch((e) => ctx.fail(byId('usage-error'), 'could not load usage', e)));
