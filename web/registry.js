@@ -155,5 +155,6 @@ export function reset() {
 	byId('reg-search').value = '';
 	byId('reg-type').value = '';
 	fillTemplate();
+	byId('reg-register').open = false;
 	showError(byId('reg-error'), '');
 }
