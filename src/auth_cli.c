@@ -3,14 +3,13 @@
  * auth_cli.c: the admin CLI for principals and API keys (`stackgate
  * principal …`, `stackgate key …`): argument parsing without I/O
  * (auth_cli_parse, so the tests can check it) and the commands, each run on
- * a connection of its own, with results on stdout and PostgreSQL's messages
- * on stderr.  Part of the auth module (declarations in auth.h); its SQL on
- * principals, principal_attributes and api_keys is static text with
- * parameters.  A new key is printed once and only its SHA-256 is stored.
+ * a connection of its own through admin_run (admin.h, the same commands the
+ * admin HTTP routes run), with results on stdout and messages on stderr.
+ * Part of the auth module (declarations in auth.h).  A new key is printed
+ * once and only its SHA-256 is stored.
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,14 +17,12 @@
 #include <string.h>
 
 #include <libpq-fe.h>
-#include <openssl/sha.h>
 
 #include "acl.h"
+#include "admin.h"
 #include "auth.h"
 #include "db.h"
 #include "json.h"
-
-#define CLI_NAME_MAX 256
 
 /* ---- CLI: arguments -------------------------------------------------------------- */
 
@@ -57,20 +54,6 @@ cli_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A principal name or attribute value: 1..256 bytes, no control characters, no outer blanks. */
-static bool
-cli_word_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > CLI_NAME_MAX || isspace((unsigned char) s[0]) || isspace((unsigned char) s[n - 1]))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (iscntrl((unsigned char) s[i]))
-			return false;
-	return true;
-}
-
 void
 auth_cli_args_free(struct auth_cli_args *a)
 {
@@ -84,6 +67,7 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 	size_t vi;
 	const char *group;
 	bool has_in = false;
+	struct sg_err e = {0};
 
 	memset(out, 0, sizeof(*out));
 	err[0] = '\0';
@@ -147,10 +131,8 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 				cli_err(err, errlen, "%s %s does not take %s", group, argv[1], opt);
 				return SG_E_BAD_REQUEST;
 			}
-			if (!cli_word_ok(val)) {
-				cli_err(err, errlen,
-					"%s '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
-					opt, val, CLI_NAME_MAX);
+			if (admin_word_check(opt, val, NULL, &e) != SG_OK) {
+				cli_err(err, errlen, "%s", e.msg);
 				return SG_E_BAD_REQUEST;
 			}
 			(void) acl_category_from_name(plural, &c);
@@ -197,10 +179,9 @@ auth_cli_parse(int argc, char **argv, struct auth_cli_args *out, char *err, size
 							  : "NAME");
 		return SG_E_BAD_REQUEST;
 	}
-	if (out->name != NULL && out->cmd != AUTH_CLI_KEY_REVOKE && !cli_word_ok(out->name)) {
-		cli_err(err, errlen,
-			"principal name '%s' is not valid: 1 to %d characters, no control characters or outer blanks",
-			out->name, CLI_NAME_MAX);
+	if (out->name != NULL && out->cmd != AUTH_CLI_KEY_REVOKE &&
+	    admin_word_check("principal name", out->name, NULL, &e) != SG_OK) {
+		cli_err(err, errlen, "%s", e.msg);
 		return SG_E_BAD_REQUEST;
 	}
 	return SG_OK;
@@ -241,9 +222,8 @@ cli_pg_error(PGconn *conn, const PGresult *res)
 		fprintf(stderr, "stackgate: %s\n", detail);
 }
 
-/* Runs one statement; on failure prints PostgreSQL's message and returns NULL. */
-static PGresult *
-cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want)
+PGresult *
+auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want)
 {
 	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 
@@ -252,12 +232,6 @@ cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecSt
 	cli_pg_error(conn, res);
 	PQclear(res);
 	return NULL;
-}
-
-PGresult *
-auth_cli_exec(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType want)
-{
-	return cli_exec(conn, sql, n, params, want);
 }
 
 PGconn *
@@ -271,22 +245,6 @@ auth_cli_connect(const char *conninfo)
 	return conn;
 }
 
-/* The SQLSTATE of a failed result, or "". */
-static const char *
-res_state(const PGresult *res)
-{
-	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	return st ? st : "";
-}
-
-static const char insert_attrs_sql[] =
-	"INSERT INTO principal_attributes (principal, category, value)"
-	" SELECT $1, e.key, v.value FROM jsonb_each(jsonb_strip_nulls($2::jsonb)) AS e"
-	" CROSS JOIN LATERAL jsonb_array_elements_text(e.value) AS v(value)";
-
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 char *
 auth_cli_attrs_json(const struct auth_cli_args *a)
 {
@@ -299,222 +257,99 @@ auth_cli_attrs_json(const struct auth_cli_args *a)
 	return s;
 }
 
-static int
-cli_principal_write(PGconn *conn, const struct auth_cli_args *a)
+/* A string member, or dash when it is null. */
+static const char *
+member(const json_t *o, const char *key, const char *dash)
 {
-	char *attrs = auth_cli_attrs_json(a);
-	const char *p[2] = {a->name, attrs};
-	PGresult *res = NULL;
-	int rc = 1;
+	const char *s = json_string_value(json_object_get(o, key));
 
-	if (attrs == NULL) {
-		fprintf(stderr, "stackgate: out of memory\n");
-		goto out;
-	}
-	if ((res = cli_exec(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK)) == NULL)
-		goto out;
-	PQclear(res);
-	if (a->cmd == AUTH_CLI_PRINCIPAL_ADD) {
-		res = PQexecParams(conn, "INSERT INTO principals (name) VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			if (strcmp(res_state(res), "23505") == 0)
-				fprintf(stderr,
-					"stackgate: principal '%s' already exists (use 'principal set' to change it)\n",
-					a->name);
-			else
-				cli_pg_error(conn, res);
-			goto rollback;
-		}
-	} else {
-		res = cli_exec(conn, "UPDATE principals SET updated_at = now() WHERE name = $1", 1, p,
-			       PGRES_COMMAND_OK);
-		if (res == NULL)
-			goto rollback;
-		if (strcmp(PQcmdTuples(res), "1") != 0) {
-			fprintf(stderr, "stackgate: principal '%s' not found\n", a->name);
-			goto rollback;
-		}
-		PQclear(res);
-		res = cli_exec(conn, "DELETE FROM principal_attributes WHERE principal = $1", 1, p, PGRES_COMMAND_OK);
-		if (res == NULL)
-			goto rollback;
-	}
-	PQclear(res);
-	if ((res = cli_exec(conn, insert_attrs_sql, 2, p, PGRES_COMMAND_OK)) == NULL)
-		goto rollback;
-	PQclear(res);
-	if ((res = cli_exec(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK)) == NULL)
-		goto out;
-	rc = 0;
-	goto out;
-rollback:
-	PQclear(PQexec(conn, "ROLLBACK"));
-out:
-	PQclear(res);
-	free(attrs);
-	return rc;
+	return s != NULL ? s : dash;
 }
 
-static int
-cli_principal_list(PGconn *conn)
+/* principal list: NAME, "roles=a,b teams=c", enabled|disabled. */
+static void
+print_principals(const json_t *list)
 {
-	static const char sql[] =
-		"SELECT p.name, coalesce((SELECT string_agg(s.category || '=' || s.vals, ' '"
-		"   ORDER BY array_position(ARRAY['roles','teams','projects','namespaces'], s.category))"
-		"   FROM (SELECT category, string_agg(value, ',' ORDER BY value) AS vals FROM principal_attributes a"
-		"         WHERE a.principal = p.name GROUP BY category) s), ''),"
-		" CASE WHEN p.disabled THEN 'disabled' ELSE 'enabled' END"
-		" FROM principals p ORDER BY p.name";
-	PGresult *res = cli_exec(conn, sql, 0, NULL, PGRES_TUPLES_OK);
+	const char *const *flags = admin_attr_fields;
+	size_t i, j;
+	const json_t *p, *v;
 
-	if (res == NULL)
-		return 1;
-	for (int i = 0; i < PQntuples(res); i++)
-		printf("%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
-	PQclear(res);
-	return 0;
+	json_array_foreach(list, i, p) {
+		bool first = true;
+
+		printf("%s\t", member(p, "name", ""));
+		for (size_t f = 0; f < SG_ATTR_NCAT; f++) {
+			const json_t *vals = json_object_get(p, flags[f]);
+
+			if (json_array_size(vals) == 0)
+				continue;
+			printf("%s%ss=", first ? "" : " ", flags[f]);
+			first = false;
+			json_array_foreach(vals, j, v)
+				printf("%s%s", j ? "," : "", json_string_value(v));
+		}
+		printf("\t%s\n", json_is_true(json_object_get(p, "disabled")) ? "disabled" : "enabled");
+	}
 }
 
-/* remove, enable, disable: one statement on one principal. */
-static int
-cli_principal_one(PGconn *conn, const struct auth_cli_args *a)
+static void
+print_keys(const json_t *list)
 {
-	const char *p[1] = {a->name};
-	const char *sql = a->cmd == AUTH_CLI_PRINCIPAL_REMOVE ? "DELETE FROM principals WHERE name = $1"
-			  : a->cmd == AUTH_CLI_PRINCIPAL_ENABLE
-				  ? "UPDATE principals SET disabled = false WHERE name = $1"
-				  : "UPDATE principals SET disabled = true WHERE name = $1";
-	PGresult *res = cli_exec(conn, sql, 1, p, PGRES_COMMAND_OK);
-	int rc = 0;
+	size_t i;
+	const json_t *k;
 
-	if (res == NULL)
-		return 1;
-	if (strcmp(PQcmdTuples(res), "0") == 0) {
-		fprintf(stderr, "stackgate: principal '%s' not found\n", a->name);
-		rc = 1;
-	}
-	PQclear(res);
-	return rc;
-}
-
-static int
-cli_key_create(PGconn *conn, const struct auth_cli_args *a)
-{
-	static const char sql[] =
-		"INSERT INTO api_keys (key_id, principal, key_sha256, description, expires_at)"
-		" VALUES ($1, $2, $3::bytea, $4,"
-		"  coalesce($5::timestamptz, now() + make_interval(days => $6::int)))"
-		" RETURNING coalesce(" TS("expires_at") ", 'never'), expires_at IS NOT NULL AND expires_at <= now()";
-	char key[AUTH_KEY_LEN + 1], key_id[AUTH_KEY_ID_LEN + 1], days[24];
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	/* The digest goes as a binary parameter ($3, format 1); the others as text. */
-	const char *p[6] = {key_id, a->name, (const char *) digest, a->description, a->expires_at, NULL};
-	const int lengths[6] = {0, 0, SHA256_DIGEST_LENGTH, 0, 0, 0}, formats[6] = {0, 0, 1, 0, 0, 0};
-	int rc = 1;
-
-	if (a->expires_in_days > 0) {
-		snprintf(days, sizeof(days), "%ld", a->expires_in_days);
-		p[5] = days;
-	}
-	/* A key id collision (48 random bits) is unlikely; try a few times. */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		PGresult *res;
-		const char *state;
-
-		if (auth_key_generate(key, key_id) != SG_OK) {
-			fprintf(stderr, "stackgate: cannot read /dev/urandom\n");
-			return 1;
-		}
-		SHA256((const unsigned char *) key, AUTH_KEY_LEN, digest);
-		res = PQexecParams(conn, sql, 6, NULL, p, lengths, formats, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-			printf("%s\n", key);
-			fflush(stdout);
-			fprintf(stderr, "stackgate: key %s for principal '%s', expires: %s.  It is shown only once.\n",
-				key_id, a->name, PQgetvalue(res, 0, 0));
-			if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
-				fprintf(stderr, "stackgate: warning: this key has already expired\n");
-			PQclear(res);
-			rc = 0;
-			break;
-		}
-		state = res_state(res);
-		if (strcmp(state, "23503") == 0) {
-			fprintf(stderr, "stackgate: principal '%s' not found (add it with 'principal add')\n", a->name);
-		} else if (strncmp(state, "22", 2) == 0 && a->expires_at != NULL) {
-			/* A data exception here can only be the date: a usage error. */
-			fprintf(stderr, "stackgate: --expires-at '%s': %s\n", a->expires_at,
-				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-			rc = 2;
-		} else if (strcmp(state, "23505") != 0) {
-			cli_pg_error(conn, res);
-		}
-		if (strcmp(state, "23505") != 0) {
-			PQclear(res);
-			break;
-		}
-		PQclear(res);
-	}
-	explicit_bzero(key, sizeof(key));
-	return rc;
-}
-
-static int
-cli_key_list(PGconn *conn, const struct auth_cli_args *a)
-{
-	static const char sql[] =
-		"SELECT key_id, principal, " TS("created_at") ", coalesce(" TS("expires_at") ", 'never'),"
-		" coalesce(" TS("revoked_at") ", '-'),"
-		" CASE WHEN revoked_at IS NOT NULL THEN 'revoked' WHEN expires_at <= now() THEN 'expired'"
-		"  ELSE 'active' END,"
-		" coalesce(" TS("last_used_at") ", '-'), coalesce(description, '')"
-		" FROM api_keys WHERE $1::text IS NULL OR principal = $1 ORDER BY created_at, key_id";
-	const char *p[1] = {a->name};
-	PGresult *res = cli_exec(conn, sql, 1, p, PGRES_TUPLES_OK);
-
-	if (res == NULL)
-		return 1;
 	printf("KEY_ID\tPRINCIPAL\tCREATED\tEXPIRES\tREVOKED\tSTATUS\tLAST_USED\tDESCRIPTION\n");
-	for (int i = 0; i < PQntuples(res); i++) {
-		for (int f = 0; f < 8; f++)
-			printf("%s%s", f ? "\t" : "", PQgetvalue(res, i, f));
-		putchar('\n');
+	json_array_foreach(list, i, k) {
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", member(k, "key_id", ""), member(k, "principal", ""),
+		       member(k, "created_at", "-"), member(k, "expires_at", "never"), member(k, "revoked_at", "-"),
+		       member(k, "status", ""), member(k, "last_used_at", "-"), member(k, "description", ""));
 	}
-	PQclear(res);
-	return 0;
 }
 
+/* Runs the parsed command through admin_run and prints its answer as the CLI always has. */
 static int
-cli_key_revoke(PGconn *conn, const struct auth_cli_args *a)
+cli_run(PGconn *conn, const struct auth_cli_args *a)
 {
-	char id[AUTH_KEY_ID_LEN + 1];
-	const char *p[1] = {a->name};
-	PGresult *res;
+	struct sg_err err = {0};
+	json_t *out = NULL;
+	sg_status st = admin_run(conn, a, &out, &err);
 	int rc = 0;
 
-	/* A whole key is accepted too: its id is in it. */
-	if (auth_key_parse(a->name, strlen(a->name), id))
-		p[0] = id;
-	res = cli_exec(conn, "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND revoked_at IS NULL", 1, p,
-		       PGRES_COMMAND_OK);
-	if (res == NULL)
-		return 1;
-	if (strcmp(PQcmdTuples(res), "1") == 0) {
-		fprintf(stderr, "stackgate: key %s revoked\n", p[0]);
-		goto out;
+	if (st != SG_OK) {
+		fprintf(stderr, "stackgate: %s%s\n", err.msg,
+			st == SG_E_CONFLICT && a->cmd == AUTH_CLI_PRINCIPAL_ADD ? " (use 'principal set' to change it)"
+			: st == SG_E_NOT_FOUND && a->cmd == AUTH_CLI_KEY_CREATE ? " (add it with 'principal add')"
+										: "");
+		if (err.detail[0] != '\0')
+			fprintf(stderr, "stackgate: %s\n", err.detail);
+		return st == SG_E_BAD_REQUEST ? 2 : 1;
 	}
-	PQclear(res);
-	res = cli_exec(conn, "SELECT 1 FROM api_keys WHERE key_id = $1", 1, p, PGRES_TUPLES_OK);
-	if (res == NULL)
-		return 1;
-	if (PQntuples(res) == 0) {
-		fprintf(stderr, "stackgate: key '%s' not found\n", p[0]);
-		rc = 1;
-	} else {
-		fprintf(stderr, "stackgate: key %s was already revoked\n", p[0]);
+	switch (a->cmd) {
+	case AUTH_CLI_PRINCIPAL_LIST:
+		print_principals(out);
+		break;
+	case AUTH_CLI_KEY_LIST:
+		print_keys(out);
+		break;
+	case AUTH_CLI_KEY_CREATE:
+		printf("%s\n", member(out, "key", ""));
+		fflush(stdout);
+		fprintf(stderr, "stackgate: key %s for principal '%s', expires: %s.  It is shown only once.\n",
+			member(out, "key_id", ""), a->name, member(out, "expires_at", "never"));
+		if (json_is_true(json_object_get(out, "expired")))
+			fprintf(stderr, "stackgate: warning: this key has already expired\n");
+		break;
+	case AUTH_CLI_KEY_REVOKE:
+		fprintf(stderr,
+			json_is_true(json_object_get(out, "already_revoked"))
+				? "stackgate: key %s was already revoked\n"
+				: "stackgate: key %s revoked\n",
+			member(out, "key_id", ""));
+		break;
+	default:
+		break;
 	}
-out:
-	PQclear(res);
+	json_decref(out);
 	return rc;
 }
 
@@ -541,32 +376,7 @@ cli_main(const char *conninfo, int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	switch (a.cmd) {
-	case AUTH_CLI_HELP:
-		rc = 0;
-		break;
-	case AUTH_CLI_PRINCIPAL_ADD:
-	case AUTH_CLI_PRINCIPAL_SET:
-		rc = cli_principal_write(conn, &a);
-		break;
-	case AUTH_CLI_PRINCIPAL_LIST:
-		rc = cli_principal_list(conn);
-		break;
-	case AUTH_CLI_PRINCIPAL_REMOVE:
-	case AUTH_CLI_PRINCIPAL_ENABLE:
-	case AUTH_CLI_PRINCIPAL_DISABLE:
-		rc = cli_principal_one(conn, &a);
-		break;
-	case AUTH_CLI_KEY_CREATE:
-		rc = cli_key_create(conn, &a);
-		break;
-	case AUTH_CLI_KEY_LIST:
-		rc = cli_key_list(conn, &a);
-		break;
-	case AUTH_CLI_KEY_REVOKE:
-		rc = cli_key_revoke(conn, &a);
-		break;
-	}
+	rc = cli_run(conn, &a);
 out:
 	if (conn != NULL)
 		PQfinish(conn);

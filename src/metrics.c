@@ -418,3 +418,35 @@ metrics_snapshot_free(struct metrics_snapshot *s)
 		free(s);
 	}
 }
+
+bool
+metrics_summary_read(struct metrics_summary *out)
+{
+	struct metrics_snapshot *s = metrics_snapshot_new();
+	char code[8];
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL)
+		return false;
+	for (size_t row = 0; row < L.nrows; row++) {
+		out->in_flight += s->w[L.inflight + row];
+		for (size_t st = 0; st < NSTATUS; st++) {
+			uint64_t v = s->w[L.requests + row * NSTATUS + st];
+			char cls = metrics_status_label(st, code, sizeof(code))[0];
+
+			out->requests += v;
+			out->client_errors += cls == '4' ? v : 0;
+			out->server_errors += cls == '5' ? v : 0;
+		}
+	}
+	out->open_streams = s->w[G_STREAMS];
+	out->threads = s->w[G_THREADS];
+	out->restarts = s->restarts;
+	for (int slot = 1; slot < SHM_SLOTS; slot++) {
+		const uint64_t *w = shm_slot_taken(slot) ? metrics_worker_words(slot) : NULL;
+
+		out->workers += w != NULL && shm_load(&w[G_THREADS]) > 0;
+	}
+	metrics_snapshot_free(s);
+	return true;
+}

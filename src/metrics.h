@@ -101,6 +101,20 @@ void metrics_snapshot_free(struct metrics_snapshot *s);
  */
 bool metrics_render(const struct metrics_snapshot *s, const size_t *registry_objects, struct sg_buf *out) SG_MUST_CHECK;
 
+/*
+ * The host-wide totals the operator page shows (GET /v1/stackgate/status):
+ * requests answered since the master started, by class (4xx: client_errors,
+ * 5xx: server_errors), those in flight, open streams, the workers serving
+ * now (slots whose threads gauge is set) and their threads, worker
+ * restarts.  A reader gets rates from two readings.  False when metrics are
+ * off or out of memory (then *out is zeroed).
+ */
+struct metrics_summary {
+	uint64_t requests, client_errors, server_errors, in_flight, open_streams;
+	uint64_t workers, threads, restarts;
+};
+bool metrics_summary_read(struct metrics_summary *out) SG_MUST_CHECK;
+
 /* GET /metrics (route table): the exposition, or 404 when metrics are disabled. */
 sg_status metrics_handler(struct request *r) SG_MUST_CHECK;
 

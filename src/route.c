@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "compat.h"
 #include "inspect.h"
@@ -96,6 +97,17 @@ static const struct route routes[] = {
 	R(SG_POST, "/v1/embeddings", openai_embeddings, 0, "inference", 0),
 
 	R(SG_GET, "/v1/stackgate/usage", usage_http_get, 0, "usage", 0),
+	/* The operator's routes (admin.h): the caller itself, then admins only. */
+	R(SG_GET, "/v1/stackgate/me", admin_me, 0, "admin", 0),
+	R(SG_GET, "/v1/stackgate/registry", admin_registry_view, 0, "admin", 0),
+	R(SG_GET, "/v1/stackgate/principals", admin_principals_list, 0, "admin", 0),
+	R(SG_POST, "/v1/stackgate/principals", admin_principal_add, 0, "admin", 0),
+	R(SG_PUT, "/v1/stackgate/principals/{name:path}", admin_principal_put, 0, "admin", 0),
+	R(SG_DELETE, "/v1/stackgate/principals/{name:path}", admin_principal_delete, 0, "admin", 0),
+	R(SG_GET, "/v1/stackgate/keys", admin_keys_list, 0, "admin", 0),
+	R(SG_POST, "/v1/stackgate/keys", admin_key_create, 0, "admin", 0),
+	R(SG_DELETE, "/v1/stackgate/keys/{key_id}", admin_key_delete, 0, "admin", 0),
+	R(SG_GET, "/v1/stackgate/status", admin_status, 0, "admin", 0),
 
 	/* Data planes of the other APIs are served by the systems behind them (README). */
 	R(SG_POST, "/v1/inference/completion", resources_not_implemented, 0, "inference", 0),

@@ -481,6 +481,48 @@ START_TEST(test_json_log)
 }
 END_TEST
 
+/* The status page's totals (metrics_summary_read): by class, in flight, workers serving, restarts; off: false. */
+START_TEST(test_summary)
+{
+	static const int statuses[] = {200, 201, 404, 429, 418, 500, 503};
+	struct metrics_summary m;
+	struct request r, open_one;
+	int slot;
+
+	map_with(false, 4);
+	ck_assert(!metrics_summary_read(&m));
+	ck_assert_uint_eq(m.requests, 0);
+	map_with(true, 4);
+	slot = shm_slot_take();
+	ck_assert_int_gt(slot, 0);
+	shm_slot_enter(slot);
+	metrics_worker_threads(8);
+	for (size_t i = 0; i < SG_ARRAY_LEN(statuses); i++) {
+		fake_request(&r, find_route(SG_GET, "/v1/models"), SG_GET, statuses[i], 100);
+		metrics_record(&r);
+	}
+	fake_request(&open_one, find_route(SG_GET, "/v1/health"), SG_GET, 200, 100);
+	metrics_stream_open(&open_one);
+	ck_assert(metrics_summary_read(&m));
+	ck_assert_uint_eq(m.requests, 7);
+	ck_assert_uint_eq(m.client_errors, 3); /* 404, 429 and 418 (counted by its class) */
+	ck_assert_uint_eq(m.server_errors, 2);
+	ck_assert_uint_eq(m.in_flight, 1);
+	ck_assert_uint_eq(m.open_streams, 1);
+	ck_assert_uint_eq(m.workers, 1);
+	ck_assert_uint_eq(m.threads, 8);
+	/* The worker dies: its counts stay, it no longer serves. */
+	shm_slot_enter(0);
+	shm_slot_release(slot);
+	metrics_worker_restarted();
+	ck_assert(metrics_summary_read(&m));
+	ck_assert_uint_eq(m.requests, 7);
+	ck_assert_uint_eq(m.workers, 0);
+	ck_assert_uint_eq(m.in_flight, 0);
+	ck_assert_uint_eq(m.restarts, 1);
+}
+END_TEST
+
 Suite *
 metrics_suite(void)
 {
@@ -496,6 +538,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_disabled);
 	tcase_add_test(tc, test_server_timing);
 	tcase_add_test(tc, test_json_log);
+	tcase_add_test(tc, test_summary);
 	suite_add_tcase(s, tc);
 	return s;
 }

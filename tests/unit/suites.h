@@ -82,5 +82,6 @@ Suite *shm_suite(void);
 Suite *limits_suite(void);
 Suite *router_suite(void);
 Suite *metrics_suite(void);
+Suite *admin_suite(void);
 
 #endif
