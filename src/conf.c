@@ -179,6 +179,7 @@ static const struct key keys[] = {
 	{"limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL},
 	{"limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL},
 	{"database", "conninfo", K_STR, F(conninfo), 0, 0, NULL},
+	{"database", "listen_conninfo", K_OPTSTR, F(listen_conninfo), 0, 0, NULL},
 	{"database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL},
 	{"database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL},
 	{"auth", "required", K_BOOL, F(auth_required), 0, 0, NULL},
@@ -564,10 +565,17 @@ conf_free(struct sg_conf *c)
 	sg_strv_free(&c->cors_origins);
 	free(c->pid_file);
 	free(c->conninfo);
+	free(c->listen_conninfo);
 	sg_strv_free(&c->admin_roles);
 	policy_free(c->policy);
 	json_decref(c->root);
 	free(c);
+}
+
+const char *
+conf_listen_conninfo(const struct sg_conf *c)
+{
+	return c->listen_conninfo != NULL ? c->listen_conninfo : c->conninfo;
 }
 
 const char *

@@ -25,6 +25,12 @@
 
 /* Any constant: every migrator of the same database serialises on it. */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(727365617369)"
+/*
+ * Quiets "already exists, skipping" notices for one transaction only: a
+ * session SET would stay behind on a transaction-mode pooler's server
+ * connection and change some other client's session.
+ */
+#define QUIET_NOTICES "SET LOCAL client_min_messages = warning"
 
 struct slot {
 	PGconn *c;
@@ -434,12 +440,11 @@ db_migrate(const char *conninfo, bool verbose, struct sg_err *err)
 
 	if (c == NULL)
 		return sg_fail(err, SG_E_UNAVAILABLE, NULL, "cannot connect to the database: %s", err->detail);
-	/* Quiet "already exists, skipping" notices. */
-	st = run(c, "SET client_min_messages = warning", NULL, NULL, "set client_min_messages", err);
-	if (st == SG_OK)
-		st = run(c, "BEGIN", NULL, NULL, "begin", err);
+	st = run(c, "BEGIN", NULL, NULL, "begin", err);
 	if (st == SG_OK)
 		st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
+	if (st == SG_OK)
+		st = run(c, QUIET_NOTICES, NULL, NULL, "set client_min_messages", err);
 	if (st == SG_OK)
 		st = run(c,
 			 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -456,6 +461,8 @@ db_migrate(const char *conninfo, bool verbose, struct sg_err *err)
 		st = run(c, "BEGIN", NULL, NULL, "begin", err);
 		if (st == SG_OK)
 			st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
+		if (st == SG_OK)
+			st = run(c, QUIET_NOTICES, NULL, NULL, "set client_min_messages", err);
 		if (st == SG_OK)
 			st = run(c, "SELECT 1 FROM schema_migrations WHERE name = $1", m->name, &r,
 				 "read schema_migrations", err);

@@ -86,6 +86,18 @@ bool db_conn_broken(PGconn *c);
  */
 PGconn *db_connect(const char *conninfo, struct sg_err *err);
 
+/*
+ * The start-up check of cache invalidation (db_notify_check.c): LISTENs on a
+ * new session to listen_conninfo, sends a NOTIFY through a new connection to
+ * conninfo (the way writers do) and waits for it at most timeout_ms.  SG_OK
+ * when it arrived; otherwise SG_E_UNAVAILABLE with err->msg saying which
+ * side failed and why (a transaction-mode pooler on the LISTEN side: the
+ * notification never comes).  For the operator at start, never a client.
+ */
+#define DB_NOTIFY_CHECK_MS 2000 /* what `serve` waits at start */
+sg_status db_notify_check(const char *conninfo, const char *listen_conninfo, int timeout_ms,
+			  struct sg_err *err) SG_MUST_CHECK;
+
 /* SELECT 1 on a pooled connection: SG_OK or SG_E_UNAVAILABLE. */
 sg_status db_ping(void) SG_MUST_CHECK;
 

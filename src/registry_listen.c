@@ -428,7 +428,8 @@ registry_open(const struct sg_conf *conf)
 		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
 	}
 #endif
-	listener.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
+	/* Its own session (database.listen_conninfo): LISTEN does not survive a transaction-mode pooler. */
+	listener.conninfo = sg_strdup(conf_listen_conninfo(conf) ? conf_listen_conninfo(conf) : "");
 	if (listener.conninfo == NULL)
 		return SG_E_NOMEM;
 	if (sync_pid != getpid()) {

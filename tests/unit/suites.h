@@ -81,5 +81,6 @@ Suite *compat_suite(void);
 Suite *shm_suite(void);
 Suite *limits_suite(void);
 Suite *metrics_suite(void);
+Suite *scale_suite(void);
 
 #endif
