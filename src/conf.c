@@ -181,6 +181,7 @@ static const struct key keys[] = {
 	{"database", "conninfo", K_STR, F(conninfo), 0, 0, NULL},
 	{"database", "listen_conninfo", K_OPTSTR, F(listen_conninfo), 0, 0, NULL},
 	{"database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL},
+	{"database", "query_timeout", K_INT, F(db_query_timeout_s), 1, 3600, NULL},
 	{"database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL},
 	{"auth", "required", K_BOOL, F(auth_required), 0, 0, NULL},
 	{"auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL},
@@ -413,6 +414,7 @@ conf_defaults(void)
 	c->shutdown_timeout_s = 30;
 	c->client_version_check = true;
 	c->db_pool_size = 4;
+	c->db_query_timeout_s = 10;
 	c->key_cache_ttl_s = 5;
 	c->reserved_threads = 4;
 	c->limits_enabled = true;

@@ -12,10 +12,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,9 +46,10 @@ static struct {
 	struct slot *slots;
 	int n;
 	bool ready;
-	unsigned gen; /* bumped by db_init: a slot pointer from an older pool is stale */
+	int query_timeout_ms; /* db_exec's bound (atomic: read without the lock) */
+	unsigned gen;         /* bumped by db_init: a slot pointer from an older pool is stale */
 	pid_t pid;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .query_timeout_ms = 10000};
 
 /* libpq's notices (and a FATAL sent to an idle session) go to our log, not to bare stderr. */
 static void
@@ -125,6 +128,8 @@ db_init(const struct sg_conf *conf)
 	pool.slots = slots;
 	pool.n = n;
 	pool.pid = getpid();
+	__atomic_store_n(&pool.query_timeout_ms, conf->db_query_timeout_s > 0 ? conf->db_query_timeout_s * 1000 : 10000,
+			 __ATOMIC_RELAXED);
 	pool.ready = true;
 	pool.gen++;
 	pthread_mutex_unlock(&pool.mu);
@@ -274,8 +279,56 @@ db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGres
 	*conn = db_acquire();
 	if (*conn == NULL)
 		return SG_E_UNAVAILABLE;
-	*res = PQexecParams(*conn, sql, n, NULL, params, NULL, NULL, 0);
+	*res = db_exec(*conn, sql, n, params);
 	return db_result_status(*conn, *res);
+}
+
+PGresult *
+db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	int timeout_ms = __atomic_load_n(&pool.query_timeout_ms, __ATOMIC_RELAXED);
+	int64_t end = sg_now_us() + (int64_t) timeout_ms * 1000;
+	PGresult *r, *last = NULL;
+
+	if (PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) != 1)
+		return NULL; /* PQerrorMessage says why; db_result_status logs it */
+	for (;;) {
+		if (PQstatus(c) != CONNECTION_OK) {
+			/* Broken: libpq answers at once, with the error as the result. */
+			for (int i = 0; i < 8 && (r = PQgetResult(c)) != NULL; i++) {
+				PQclear(last);
+				last = r;
+			}
+			return last;
+		}
+		/* Every result of the statement, keeping the last (as PQexecParams does). */
+		while (!PQisBusy(c)) {
+			r = PQgetResult(c);
+			if (r == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		int64_t left_ms = (end - sg_now_us()) / 1000;
+		struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+
+		if (left_ms <= 0)
+			break;
+		if (poll(&pfd, 1, (int) left_ms) < 0 && errno != EINTR)
+			break;
+		if (pfd.revents != 0)
+			(void) PQconsumeInput(c); /* on failure libpq holds the error as the result */
+	}
+	log_warn("postgresql: no answer within %d ms (database.query_timeout): closing the connection", timeout_ms);
+	metrics_db_error();
+	if (PQsocket(c) >= 0)
+		shutdown(PQsocket(c), SHUT_RDWR);
+	/* libpq sees the end of the stream: the connection is bad and the results come at once. */
+	(void) PQconsumeInput(c);
+	for (int i = 0; i < 8 && (r = PQgetResult(c)) != NULL; i++)
+		PQclear(r);
+	PQclear(last);
+	return NULL;
 }
 
 void

@@ -49,6 +49,18 @@ void db_release(PGconn *c, bool broken);
  * db_done().  The status is db_result_status()'s (which logs a failure).
  */
 sg_status db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res) SG_MUST_CHECK;
+
+/*
+ * PQexecParams() with a bound: the answer must come within
+ * database.query_timeout (db_init; 10 s before it), or the connection is shut
+ * down (the server sees its client go; c is then broken, to be released with
+ * broken=true) and the result is NULL, which db_result_status() maps to
+ * SG_E_UNAVAILABLE.  A pooler that holds queries while it has no server, a
+ * synchronous commit waiting for a standby that is gone, a silent network:
+ * none of them holds a request longer than that.  The result, when there is
+ * one, is the caller's to PQclear().
+ */
+PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params);
 /* PQclear(res) and db_release(conn, db_conn_broken(conn)); conn may be NULL. */
 void db_done(PGconn *conn, PGresult *res);
 

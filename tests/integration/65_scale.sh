@@ -10,6 +10,8 @@
 #             deleted on one, gone on the other; a revoked key refused on both
 #   limits    an rpm of 10 counted across both hosts
 #   usage     the usage totals of requests on both hosts, exact
+#   bounded   a PgBouncer that holds every query (PAUSE): a write answers 503
+#             within database.query_timeout, never hangs, and succeeds after RESUME
 #   failover  the primary node dies (PostgreSQL and its PgBouncer) under a write
 #             load on both hosts, the standby is promoted: cached reads go on
 #             while there is no primary, writes answer 503 and never hang, writes
@@ -70,7 +72,7 @@ pgbouncer_start() {
 		default_pool_size = 20
 		server_connect_timeout = 2
 		server_login_retry = 1
-		query_wait_timeout = 5
+		query_wait_timeout = 120
 		logfile = $SC/pgb$n.log
 		pidfile = $SC/pgb$n.pid
 	EOF
@@ -145,7 +147,8 @@ STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_direct "db_notify_check: d
 STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_unreachable "db_notify_check: an unreachable side is named"
 
 echo "-- two hosts: the SQL through PgBouncer, LISTEN direct"
-jq --arg ci "$POOLED" --arg li "$DIRECT" '.database.conninfo = $ci | .database.listen_conninfo = $li' \
+jq --arg ci "$POOLED" --arg li "$DIRECT" \
+	'.database.conninfo = $ci | .database.listen_conninfo = $li | .database.query_timeout = 3' \
 	"$SG_CONFIG" >"$SC/scale.json"
 if sg_restart_daemon "$SC/scale.json"; then pass "host 1 starts on the scaled-out database"; else
 	fail "host 1 starts on the scaled-out database" "$(tail -20 "$SG_RUN/logs/stackgate.log")"; fi
@@ -216,6 +219,20 @@ usage_is() { [[ $(sq "SELECT count(*) || ' ' || coalesce(sum(total_tokens), 0) F
 if poll 10 usage_is "8 $want"; then pass "usage_log holds 8 rows and $want tokens, the sum of both hosts' answers"; else
 	fail "usage totals across hosts" "$(sq "SELECT count(*), sum(total_tokens) FROM usage_log WHERE principal = 't65-u'") vs 8 $want"; fi
 
+echo "-- bounded: a pooler that holds every query (PgBouncer PAUSE)"
+pgb_admin() { psql -h "$SOCK" -p "$1" -U postgres -d pgbouncer -qc "$2" >/dev/null; }
+pgb_admin "$B1" "PAUSE stackgate"
+t0=$(now_ms)
+on1 "" POST /v1/models '{"model_id":"t65-held","provider_id":"vllm-short"}' --max-time 20
+d=$(($(now_ms) - t0))
+expect_status 503 "a write while PgBouncer holds every query answers 503 (in $d ms)"
+expect_jq .error.message "the registry database is unavailable" "…saying the database is unavailable"
+# database.query_timeout is 3 s: one attempt and its one retry on a fresh connection.
+((d < 9000)) && pass "…within twice database.query_timeout and a connect" || fail "…within 9 s" "$d ms"
+pgb_admin "$B1" "RESUME stackgate"
+on1 "" POST /v1/models '{"model_id":"t65-held","provider_id":"vllm-short"}'
+expect_status 200 "once PgBouncer resumes, the write succeeds"
+
 echo "-- failover: the primary node dies under a write load"
 # writer HOSTURL TAG: registers t65-TAG-1, -2, … until $SC/stop exists; one line per request:
 # "<id> <status> <ms>", curl bounded at 20 s (000: it hung past that).
@@ -251,16 +268,18 @@ expect_status 503 "with no primary, a write answers 503 (in $d ms)"
 # The failover an operator (or a cluster manager) runs: promote the standby, then tell its
 # PgBouncer (RECONNECT, PgBouncer's command for a failover) to drop the sessions it opened to a
 # standby: it announced that standby to its clients as read-only until then.
+t_promote0=$(now_ms)
 as_pg "$PGBIN/pg_ctl" -D "$SC/pg2" -w promote >/dev/null
-psql -h "$SOCK" -p "$B2" -U postgres -d pgbouncer -qc RECONNECT >/dev/null
+pgb_admin "$B2" RECONNECT
 t_promote=$(now_ms)
-resumed() { awk -v t="$t_promote" '$2 == 200 && $4 > t' "$SC/writes-a" "$SC/writes-b" | grep -q .; }
-both_resumed() { awk -v t="$t_promote" '$2 == 200 && $4 > t' "$SC/writes-a" | grep -q . &&
-	awk -v t="$t_promote" '$2 == 200 && $4 > t' "$SC/writes-b" | grep -q .; }
+# A write acknowledged after the kill that also started after it went to the new primary.
+acked_since() { awk -v t="$1" '$2 == 200 && $4 - $3 > t {print $4}' "${@:2}"; }
+both_resumed() { acked_since "$t_promote" "$SC/writes-a" | grep -q . && acked_since "$t_promote" "$SC/writes-b" | grep -q .; }
 if poll 40 both_resumed; then
-	first=$(awk -v t="$t_kill" '$2 == 200 && $4 > t {print $4}' "$SC/writes-a" "$SC/writes-b" | sort -n | head -1)
+	first=$(acked_since "$t_kill" "$SC/writes-a" "$SC/writes-b" | sort -n | head -1)
 	pass "writes resume on both hosts after the promotion"
-	echo "        failover: first acknowledged write $((first - t_kill)) ms after the primary died, $((first - t_promote)) ms after the promotion"
+	echo "        failover: the first write begun after the primary died was acknowledged $((first - t_kill)) ms" \
+		"after it died, $((first - t_promote)) ms after the promotion (promote + RECONNECT took $((t_promote - t_promote0)) ms)"
 else
 	fail "writes resume after the promotion" "$(tail -3 "$SC/writes-a" "$SC/writes-b")"
 fi

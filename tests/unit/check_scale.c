@@ -21,6 +21,7 @@ START_TEST(test_listen_default)
 
 	ck_assert_ptr_null(c->listen_conninfo);
 	ck_assert_str_eq(conf_listen_conninfo(c), "host=/pgb port=6432");
+	ck_assert_int_eq(c->db_query_timeout_s, 10);
 	conf_free(c);
 	c = sg_test_conf("{\"database\": {\"listen_conninfo\": null}}");
 	ck_assert_ptr_null(c->listen_conninfo);
@@ -38,6 +39,9 @@ START_TEST(test_listen_set)
 	ck_assert_str_eq(c->conninfo, "host=/pgb1,/pgb2 target_session_attrs=read-write");
 	ck_assert_str_eq(conf_listen_conninfo(c), "host=/pg1,/pg2 target_session_attrs=read-write");
 	conf_free(c);
+	c = sg_test_conf("{\"database\": {\"query_timeout\": 3}}");
+	ck_assert_int_eq(c->db_query_timeout_s, 3);
+	conf_free(c);
 }
 END_TEST
 
@@ -46,6 +50,8 @@ static const struct sg_case_str listen_errors[] = {
 	{"{\"database\": {\n  \"listen_conninfo\": \"host=${env.SG_TEST_UNSET_SCALE}\"}}",
 	 "t.json:2:28: database.listen_conninfo: environment variable SG_TEST_UNSET_SCALE is not set and has no "
 	 "default"},
+	{"{\"database\": {\"query_timeout\": 0}}",
+	 "t.json:1:32: database.query_timeout: must be an integer between 1 and 3600, got 0"},
 };
 
 START_TEST(test_listen_errors)
