@@ -42,8 +42,7 @@ on2() { SG_URL=$URL2 as "$@"; }
 chat() { printf '{"model":"%s","messages":[{"role":"user","content":"hi"}]}' "$1"; }
 
 scale_down() {
-	"$SG_ROOT/dev" _nginx_stop "$RUN2" >/dev/null 2>&1
-	"$SG_ROOT/dev" _daemon_stop "$RUN2" >/dev/null 2>&1
+	sg_host_stop "$RUN2"
 	"$SG_ROOT/dev" _daemon_stop "$SC/bad" >/dev/null 2>&1
 	for n in 1 2; do
 		[[ -f $SC/pgb$n.pid ]] && kill -TERM "$(cat "$SC/pgb$n.pid")" 2>/dev/null
@@ -152,11 +151,7 @@ jq --arg ci "$POOLED" --arg li "$DIRECT" \
 	"$SG_CONFIG" >"$SC/scale.json"
 if sg_restart_daemon "$SC/scale.json"; then pass "host 1 starts on the scaled-out database"; else
 	fail "host 1 starts on the scaled-out database" "$(tail -20 "$SG_RUN/logs/stackgate.log")"; fi
-mkdir -p "$RUN2/logs"
-if SG_RUN=$RUN2 "$SG_ROOT/dev" _daemon_start "$SC/scale.json" "$RUN2" >"$RUN2/logs/start.log" 2>&1 &&
-	"$SG_ROOT/dev" _render_nginx "$RUN2/nginx.conf" "$RUN2" "$PORT2" "$RUN2/stackgate.sock" >>"$RUN2/logs/start.log" 2>&1 &&
-	"$SG_ROOT/dev" _nginx_start "$RUN2/nginx.conf" "$RUN2" >>"$RUN2/logs/start.log" 2>&1 &&
-	SG_URL=$URL2 sg_wait_ready; then
+if sg_host_start "$RUN2" "$PORT2" "$SC/scale.json"; then
 	pass "host 2 starts on the scaled-out database"
 else
 	fail "host 2 starts on the scaled-out database" "$(tail -20 "$RUN2/logs/start.log" "$RUN2/logs/stackgate.log" 2>/dev/null)"
