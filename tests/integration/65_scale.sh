@@ -142,6 +142,15 @@ BODY=$out
 expect_body_contains "a NOTIFY sent through database.conninfo did not arrive on the LISTEN session of database.listen_conninfo within 2 s" \
 	"…saying the NOTIFY did not arrive"
 expect_body_contains "point database.listen_conninfo at PostgreSQL itself or at a session-mode pool" "…and what to do"
+# A LISTEN session on the standby (no target_session_attrs) is refused too: it would hear nothing.
+jq --arg ci "$POOLED" --arg li "host=$SOCK port=$P2 dbname=stackgate user=postgres" \
+	'.database.conninfo = $ci | .database.listen_conninfo = $li' "$SG_CONFIG" >"$SC/standby.json"
+out=$(SG_RUN=$SC/bad timeout 30 "$SG_BIN" serve --config "$SC/standby.json" 2>&1)
+rc=$?
+[[ $rc != 0 && $rc != 124 ]] && pass "serve refuses a LISTEN session on the standby (exit $rc)" ||
+	{ REQ_DESC="serve --config standby.json"; BODY=$out; fail "serve refuses a LISTEN session on the standby" "exit $rc"; }
+BODY=$out
+expect_body_contains "database.listen_conninfo: LISTEN failed: cannot execute LISTEN during recovery" "…naming the LISTEN's failure"
 STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_direct "db_notify_check: direct sessions on both sides pass"
 STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_unreachable "db_notify_check: an unreachable side is named"
 
@@ -278,7 +287,9 @@ if poll 40 both_resumed; then
 else
 	fail "writes resume after the promotion" "$(tail -3 "$SC/writes-a" "$SC/writes-b")"
 fi
-sleep 1
+# A few more writes on the new primary, then the load stops.
+more() { (($(acked_since "$t_promote" "$SC/writes-a" "$SC/writes-b" | wc -l) >= 6)); }
+poll 20 more
 touch "$SC/stop"
 wait "$w1" "$w2"
 cat "$SC/writes-a" "$SC/writes-b" >"$SC/writes"
