@@ -59,6 +59,7 @@ pgbouncer_start() {
 	cat >"$SC/pgb$n.ini" <<-EOF
 		[databases]
 		stackgate = host=$SOCK port=$port dbname=stackgate user=postgres
+		stackgate_session = host=$SOCK port=$port dbname=stackgate user=postgres pool_mode=session
 		[pgbouncer]
 		listen_addr =
 		listen_port = $listen
@@ -142,6 +143,15 @@ BODY=$out
 expect_body_contains "a NOTIFY sent through database.conninfo did not arrive on the LISTEN session of database.listen_conninfo within 2 s" \
 	"…saying the NOTIFY did not arrive"
 expect_body_contains "point database.listen_conninfo at PostgreSQL itself or at a session-mode pool" "…and what to do"
+# LISTEN through a session-mode pool (the same PgBouncer's stackgate_session) passes the check.
+jq --arg ci "$POOLED" --arg li "host=$SOCK port=$B1 dbname=stackgate_session user=postgres" \
+	'.database.conninfo = $ci | .database.listen_conninfo = $li' "$SG_CONFIG" >"$SC/session.json"
+if SG_RUN=$SC/bad "$SG_ROOT/dev" _daemon_start "$SC/session.json" "$SC/bad" >"$SC/bad/logs/start.log" 2>&1; then
+	pass "serve starts with its LISTEN through a session-mode pool"
+else
+	fail "serve starts with its LISTEN through a session-mode pool" "$(tail -5 "$SC/bad/logs/stackgate.log")"
+fi
+"$SG_ROOT/dev" _daemon_stop "$SC/bad" >/dev/null 2>&1
 # A LISTEN session on the standby (no target_session_attrs) is refused too: it would hear nothing.
 jq --arg ci "$POOLED" --arg li "host=$SOCK port=$P2 dbname=stackgate user=postgres" \
 	'.database.conninfo = $ci | .database.listen_conninfo = $li' "$SG_CONFIG" >"$SC/standby.json"
