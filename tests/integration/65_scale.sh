@@ -49,9 +49,9 @@ scale_down() {
 		[[ -f $SC/pg$n/postmaster.pid ]] && as_pg "$PGBIN/pg_ctl" -D "$SC/pg$n" -m immediate -w stop >/dev/null 2>&1
 	done
 }
-trap scale_down EXIT
 # The test stack back on its own PostgreSQL for the files after this one.
 restore_stack() { sg_restart_daemon >/dev/null 2>&1 || fail "the test stack back on its own configuration"; }
+trap 'scale_down; restore_stack' EXIT
 
 # pgbouncer_start N PGPORT: PgBouncer N in transaction mode in front of the server on PGPORT.
 pgbouncer_start() {
@@ -318,6 +318,6 @@ on2 "" POST /v1/models '{"model_id":"t65-after","provider_id":"vllm-short"}'
 expect_status 200 "a registration on host 2 after the failover"
 if poll 5 req_is 200 GET /v1/models/t65-after; then pass "…read on host 1"; else fail "…read on host 1" "$STATUS"; fi
 
-scale_down
 trap - EXIT
+scale_down
 restore_stack
