@@ -182,8 +182,8 @@ listener_sync(PGconn *c)
 	}
 	target = writes_now();
 	if (atomic_load(&synced) >= target)
-		return true;                                /* notifications got here first: nobody needs to wait */
-	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
+		return true; /* notifications got here first: nobody needs to wait */
+	r = db_exec(c, "SELECT txid_current_if_assigned()", 0, NULL); /* a query of its own, to count it */
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
 	if (ok)
