@@ -163,6 +163,7 @@ BODY=$out
 expect_body_contains "database.listen_conninfo: LISTEN failed: cannot execute LISTEN during recovery" "…naming the LISTEN's failure"
 STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_direct "db_notify_check: direct sessions on both sides pass"
 STACKGATE_DATABASE_URL=$DIRECT unit_case scale notify_unreachable "db_notify_check: an unreachable side is named"
+STACKGATE_DATABASE_URL=$DIRECT unit_case scale query_timeout "db_exec: a statement past database.query_timeout gives up, the next gets a fresh connection"
 
 echo "-- two hosts: the SQL through PgBouncer, LISTEN direct"
 jq --arg ci "$POOLED" --arg li "$DIRECT" \

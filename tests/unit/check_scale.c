@@ -3,7 +3,7 @@
  * check_scale.c: what running many hosts behind a pooler needs (issue #19):
  * database.listen_conninfo (its default, its errors at FILE:LINE:COL) and
  * db_notify_check(), the start-up proof that a NOTIFY sent on the SQL path
- * reaches the LISTEN session.  The check's cases that need a database run
+ * reaches the LISTEN session, and db_exec()'s bound (database.query_timeout).  The check's cases that need a database run
  * only when SG_TEST_DATABASE_URL names one; the pooler case is 65_scale.sh's.
  */
 #include "config.h"
@@ -97,6 +97,33 @@ START_TEST(test_notify_check_unreachable)
 }
 END_TEST
 
+/*
+ * A statement that does not answer within database.query_timeout: db_exec()
+ * gives up with NULL and the connection is broken (so the pool drops it), and
+ * the next statement gets a fresh connection.  Without the bound the call
+ * would return pg_sleep's row 20 s later and the assertions fail.
+ */
+START_TEST(test_query_timeout)
+{
+	struct sg_conf conf = {.conninfo = getenv("SG_TEST_DATABASE_URL"), .db_pool_size = 1, .db_query_timeout_s = 1};
+	PGconn *c;
+	PGresult *r;
+
+	ck_assert_int_eq(db_init(&conf), SG_OK);
+	c = db_acquire();
+	ck_assert_ptr_nonnull(c);
+	r = db_exec(c, "SELECT pg_sleep(20)", 0, NULL);
+	ck_assert_ptr_null(r);
+	ck_assert(db_conn_broken(c));
+	ck_assert_int_eq(db_result_status(c, r), SG_E_UNAVAILABLE);
+	db_release(c, true);
+	ck_assert_int_eq(db_query("SELECT 1", 0, NULL, &c, &r), SG_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+	db_done(c, r);
+	db_shutdown();
+}
+END_TEST
+
 Suite *
 scale_suite(void)
 {
@@ -105,11 +132,13 @@ scale_suite(void)
 	const struct sg_loop conf_loops[] = {SG_LOOP(test_listen_errors, listen_errors), {.t = NULL}};
 	const TTest *const direct[] = {test_notify_check_direct, NULL};
 	const TTest *const unreachable[] = {test_notify_check_unreachable, NULL};
+	const TTest *const timeout[] = {test_query_timeout, NULL};
 	bool have_db = db != NULL && db[0] != '\0';
 	/* Without a database the list ends before the two cases that need one (a NULL name ends it). */
 	const struct sg_tcase tcases[] = {{.name = "listen_conninfo", .tests = conf, .loops = conf_loops},
 					  {.name = have_db ? "notify_direct" : NULL, .tests = direct},
 					  {.name = "notify_unreachable", .tests = unreachable},
+					  {.name = "query_timeout", .tests = timeout},
 					  {.name = NULL}};
 
 	return sg_suite_new("scale", tcases);
