@@ -457,7 +457,7 @@ key_lookup(const char *key_id, const uint8_t digest[SHA256_DIGEST_LENGTH], enum 
 		*v = V_OK;
 		PQclear(res);
 		/* Bookkeeping only: a failure here does not fail the check. */
-		res = PQexecParams(conn, touch, 1, NULL, params, NULL, NULL, 0);
+		res = db_exec(conn, touch, 1, params);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			(void) db_result_status(conn, res);
 	}

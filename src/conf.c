@@ -179,7 +179,9 @@ static const struct key keys[] = {
 	{"limits", "default_max_concurrent", K_INT, F(limits_default_max_concurrent), 1, 1000000, NULL},
 	{"limits", "max_subjects", K_INT, F(limits_max_subjects), 64, 1048576, NULL},
 	{"database", "conninfo", K_STR, F(conninfo), 0, 0, NULL},
+	{"database", "listen_conninfo", K_OPTSTR, F(listen_conninfo), 0, 0, NULL},
 	{"database", "pool_size", K_INT, F(db_pool_size), 1, 64, NULL},
+	{"database", "query_timeout", K_INT, F(db_query_timeout_s), 1, 3600, NULL},
 	{"database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL},
 	{"auth", "required", K_BOOL, F(auth_required), 0, 0, NULL},
 	{"auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL},
@@ -417,6 +419,7 @@ conf_defaults(void)
 	c->shutdown_timeout_s = 30;
 	c->client_version_check = true;
 	c->db_pool_size = 4;
+	c->db_query_timeout_s = 10;
 	c->key_cache_ttl_s = 5;
 	c->reserved_threads = 4;
 	c->limits_enabled = true;
@@ -573,10 +576,17 @@ conf_free(struct sg_conf *c)
 	sg_strv_free(&c->cors_origins);
 	free(c->pid_file);
 	free(c->conninfo);
+	free(c->listen_conninfo);
 	sg_strv_free(&c->admin_roles);
 	policy_free(c->policy);
 	json_decref(c->root);
 	free(c);
+}
+
+const char *
+conf_listen_conninfo(const struct sg_conf *c)
+{
+	return c->listen_conninfo != NULL ? c->listen_conninfo : c->conninfo;
 }
 
 const char *

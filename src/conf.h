@@ -90,9 +90,11 @@ struct sg_conf {
 	int metrics_max_models; /* metrics.max_models, default 256, 1..65536: model labels before "other" */
 
 	/* "database" */
-	char *conninfo;    /* database.conninfo; "" means libpq's PG* environment */
-	int db_pool_size;  /* database.pool_size per worker, default 4 */
-	bool auto_migrate; /* database.auto_migrate, default false */
+	char *conninfo;         /* database.conninfo; "" means libpq's PG* environment */
+	char *listen_conninfo;  /* database.listen_conninfo: the LISTEN session (db.h); NULL: conninfo */
+	int db_pool_size;       /* database.pool_size per worker, default 4 */
+	int db_query_timeout_s; /* database.query_timeout: a statement's answer at most this late (db.h), default 10 */
+	bool auto_migrate;      /* database.auto_migrate, default false */
 
 	/* "auth" */
 	bool auth_required;         /* auth.required, default false */
@@ -150,6 +152,9 @@ struct sg_conf *conf_load(const char *path, char **errors);
 struct sg_conf *conf_load_string(const char *text, const char *name, char **errors);
 
 void conf_free(struct sg_conf *c);
+
+/* Where the LISTEN session goes: database.listen_conninfo when set, else database.conninfo (borrowed). */
+const char *conf_listen_conninfo(const struct sg_conf *c);
 
 /*
  * Typed reads of a config value after ${env.…} substitution, shared with

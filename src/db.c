@@ -12,10 +12,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,12 @@
 
 /* Any constant: every migrator of the same database serialises on it. */
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(727365617369)"
+/*
+ * Quiets "already exists, skipping" notices for one transaction only: a
+ * session SET would stay behind on a transaction-mode pooler's server
+ * connection and change some other client's session.
+ */
+#define QUIET_NOTICES "SET LOCAL client_min_messages = warning"
 
 struct slot {
 	PGconn *c;
@@ -38,9 +46,10 @@ static struct {
 	struct slot *slots;
 	int n;
 	bool ready;
-	unsigned gen; /* bumped by db_init: a slot pointer from an older pool is stale */
+	int query_timeout_ms; /* db_exec's bound (atomic: read without the lock) */
+	unsigned gen;         /* bumped by db_init: a slot pointer from an older pool is stale */
 	pid_t pid;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .query_timeout_ms = 10000};
 
 /* libpq's notices (and a FATAL sent to an idle session) go to our log, not to bare stderr. */
 static void
@@ -119,6 +128,8 @@ db_init(const struct sg_conf *conf)
 	pool.slots = slots;
 	pool.n = n;
 	pool.pid = getpid();
+	__atomic_store_n(&pool.query_timeout_ms, conf->db_query_timeout_s > 0 ? conf->db_query_timeout_s * 1000 : 10000,
+			 __ATOMIC_RELAXED);
 	pool.ready = true;
 	pool.gen++;
 	pthread_mutex_unlock(&pool.mu);
@@ -268,8 +279,56 @@ db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGres
 	*conn = db_acquire();
 	if (*conn == NULL)
 		return SG_E_UNAVAILABLE;
-	*res = PQexecParams(*conn, sql, n, NULL, params, NULL, NULL, 0);
+	*res = db_exec(*conn, sql, n, params);
 	return db_result_status(*conn, *res);
+}
+
+PGresult *
+db_exec(PGconn *c, const char *sql, int n, const char *const *params)
+{
+	int timeout_ms = __atomic_load_n(&pool.query_timeout_ms, __ATOMIC_RELAXED);
+	int64_t end = sg_now_us() + (int64_t) timeout_ms * 1000;
+	PGresult *r, *last = NULL;
+
+	if (PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) != 1)
+		return NULL; /* PQerrorMessage says why; db_result_status logs it */
+	for (;;) {
+		if (PQstatus(c) != CONNECTION_OK) {
+			/* Broken: libpq answers at once, with the error as the result. */
+			for (int i = 0; i < 8 && (r = PQgetResult(c)) != NULL; i++) {
+				PQclear(last);
+				last = r;
+			}
+			return last;
+		}
+		/* Every result of the statement, keeping the last (as PQexecParams does). */
+		while (!PQisBusy(c)) {
+			r = PQgetResult(c);
+			if (r == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		int64_t left_ms = (end - sg_now_us()) / 1000;
+		struct pollfd pfd = {PQsocket(c), POLLIN, 0};
+
+		if (left_ms <= 0)
+			break;
+		if (poll(&pfd, 1, (int) left_ms) < 0 && errno != EINTR)
+			break;
+		if (pfd.revents != 0)
+			(void) PQconsumeInput(c); /* on failure libpq holds the error as the result */
+	}
+	log_warn("postgresql: no answer within %d ms (database.query_timeout): closing the connection", timeout_ms);
+	metrics_db_error();
+	if (PQsocket(c) >= 0)
+		shutdown(PQsocket(c), SHUT_RDWR);
+	/* libpq sees the end of the stream: the connection is bad and the results come at once. */
+	(void) PQconsumeInput(c);
+	for (int i = 0; i < 8 && (r = PQgetResult(c)) != NULL; i++)
+		PQclear(r);
+	PQclear(last);
+	return NULL;
 }
 
 void
@@ -434,12 +493,11 @@ db_migrate(const char *conninfo, bool verbose, struct sg_err *err)
 
 	if (c == NULL)
 		return sg_fail(err, SG_E_UNAVAILABLE, NULL, "cannot connect to the database: %s", err->detail);
-	/* Quiet "already exists, skipping" notices. */
-	st = run(c, "SET client_min_messages = warning", NULL, NULL, "set client_min_messages", err);
-	if (st == SG_OK)
-		st = run(c, "BEGIN", NULL, NULL, "begin", err);
+	st = run(c, "BEGIN", NULL, NULL, "begin", err);
 	if (st == SG_OK)
 		st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
+	if (st == SG_OK)
+		st = run(c, QUIET_NOTICES, NULL, NULL, "set client_min_messages", err);
 	if (st == SG_OK)
 		st = run(c,
 			 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -456,6 +514,8 @@ db_migrate(const char *conninfo, bool verbose, struct sg_err *err)
 		st = run(c, "BEGIN", NULL, NULL, "begin", err);
 		if (st == SG_OK)
 			st = run(c, MIGRATE_LOCK, NULL, NULL, "lock", err);
+		if (st == SG_OK)
+			st = run(c, QUIET_NOTICES, NULL, NULL, "set client_min_messages", err);
 		if (st == SG_OK)
 			st = run(c, "SELECT 1 FROM schema_migrations WHERE name = $1", m->name, &r,
 				 "read schema_migrations", err);

@@ -49,6 +49,18 @@ void db_release(PGconn *c, bool broken);
  * db_done().  The status is db_result_status()'s (which logs a failure).
  */
 sg_status db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGresult **res) SG_MUST_CHECK;
+
+/*
+ * PQexecParams() with a bound: the answer must come within
+ * database.query_timeout (db_init; 10 s before it), or the connection is shut
+ * down (the server sees its client go; c is then broken, to be released with
+ * broken=true) and the result is NULL, which db_result_status() maps to
+ * SG_E_UNAVAILABLE.  A pooler that holds queries while it has no server, a
+ * synchronous commit waiting for a standby that is gone, a silent network:
+ * none of them holds a request longer than that.  The result, when there is
+ * one, is the caller's to PQclear().
+ */
+PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params);
 /* PQclear(res) and db_release(conn, db_conn_broken(conn)); conn may be NULL. */
 void db_done(PGconn *conn, PGresult *res);
 
@@ -85,6 +97,18 @@ bool db_conn_broken(PGconn *c);
  * The caller PQfinish()es it.
  */
 PGconn *db_connect(const char *conninfo, struct sg_err *err);
+
+/*
+ * The start-up check of cache invalidation (db_notify_check.c): LISTENs on a
+ * new session to listen_conninfo, sends a NOTIFY through a new connection to
+ * conninfo (the way writers do) and waits for it at most timeout_ms.  SG_OK
+ * when it arrived; otherwise SG_E_UNAVAILABLE with err->msg saying which
+ * side failed and why (a transaction-mode pooler on the LISTEN side: the
+ * notification never comes).  For the operator at start, never a client.
+ */
+#define DB_NOTIFY_CHECK_MS 2000 /* what `serve` waits at start */
+sg_status db_notify_check(const char *conninfo, const char *listen_conninfo, int timeout_ms,
+			  struct sg_err *err) SG_MUST_CHECK;
 
 /* SELECT 1 on a pooled connection: SG_OK or SG_E_UNAVAILABLE. */
 sg_status db_ping(void) SG_MUST_CHECK;

@@ -128,7 +128,7 @@ dup_or_null(const PGresult *res, int row, int col)
 static sg_status
 exec_params(PGconn *c, const char *sql, int n, const char *const *params)
 {
-	PGresult *res = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *res = db_exec(c, sql, n, params);
 	sg_status st = db_result_status(c, res);
 
 	PQclear(res);

@@ -143,6 +143,8 @@ cmd_serve(struct sg_conf *c, bool migrate)
 	if ((migrate || c->auto_migrate) && cmd_migrate(c) != 0)
 		goto fail;
 	st = db_schema_check(c->conninfo, &err);
+	if (st == SG_OK)
+		st = db_notify_check(c->conninfo, conf_listen_conninfo(c), DB_NOTIFY_CHECK_MS, &err);
 	if (st != SG_OK) {
 		log_error("%s", err.msg);
 		goto fail;

@@ -121,7 +121,7 @@ registry_ensure_init(void)
 PGresult *
 registry_q(PGconn *c, struct txn *x, const char *s, int n, const char *const *v, sg_status *st)
 {
-	PGresult *r = PQexecParams(c, s, n, NULL, v, NULL, NULL, 0);
+	PGresult *r = db_exec(c, s, n, v);
 
 	*st = db_result_status(c, r);
 	if (*st != SG_OK && x != NULL && db_result_retryable(c, r))

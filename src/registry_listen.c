@@ -182,8 +182,8 @@ listener_sync(PGconn *c)
 	}
 	target = writes_now();
 	if (atomic_load(&synced) >= target)
-		return true;                                /* notifications got here first: nobody needs to wait */
-	r = PQexec(c, "SELECT txid_current_if_assigned()"); /* a query of its own, to count it */
+		return true; /* notifications got here first: nobody needs to wait */
+	r = db_exec(c, "SELECT txid_current_if_assigned()", 0, NULL); /* a query of its own, to count it */
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
 	if (ok)
@@ -428,7 +428,8 @@ registry_open(const struct sg_conf *conf)
 		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
 	}
 #endif
-	listener.conninfo = sg_strdup(conf->conninfo ? conf->conninfo : "");
+	/* Its own session (database.listen_conninfo): LISTEN does not survive a transaction-mode pooler. */
+	listener.conninfo = sg_strdup(conf_listen_conninfo(conf) ? conf_listen_conninfo(conf) : "");
 	if (listener.conninfo == NULL)
 		return SG_E_NOMEM;
 	if (sync_pid != getpid()) {

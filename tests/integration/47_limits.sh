@@ -205,17 +205,9 @@ echo "-- two hosts on one PostgreSQL"
 RUN2=$SG_TEST_DIR/run2
 PORT2=$((SG_PORT + 50))
 URL2=http://127.0.0.1:$PORT2
-mkdir -p "$RUN2/logs"
-chmod 755 "$RUN2"
-stop_host2() {
-	"$SG_ROOT/dev" _nginx_stop "$RUN2" >/dev/null 2>&1
-	"$SG_ROOT/dev" _daemon_stop "$RUN2" >/dev/null 2>&1
-}
+stop_host2() { sg_host_stop "$RUN2"; }
 trap stop_host2 EXIT
-if SG_RUN=$RUN2 "$SG_ROOT/dev" _daemon_start "$SG_CONFIG" "$RUN2" >"$RUN2/logs/start.log" 2>&1 &&
-	"$SG_ROOT/dev" _render_nginx "$RUN2/nginx.conf" "$RUN2" "$PORT2" "$RUN2/stackgate.sock" >>"$RUN2/logs/start.log" 2>&1 &&
-	"$SG_ROOT/dev" _nginx_start "$RUN2/nginx.conf" "$RUN2" >>"$RUN2/logs/start.log" 2>&1 &&
-	SG_URL=$URL2 sg_wait_ready; then
+if sg_host_start "$RUN2" "$PORT2" "$SG_CONFIG"; then
 	pass "a second host on the same PostgreSQL"
 else
 	fail "a second host on the same PostgreSQL" "$(tail -20 "$RUN2/logs/start.log" "$RUN2/logs/stackgate.log" 2>/dev/null)"

@@ -171,6 +171,23 @@ sg_restart_daemon() {
 	sg_wait_ready
 }
 
+# sg_host_start RUN PORT CONFIG: another stackgate host (the daemon and its nginx) in RUN, on PORT,
+# with CONFIG (whose ${env.SG_RUN} becomes RUN); succeeds once it answers /v1/health.  Its start
+# log is RUN/logs/start.log, the daemon's RUN/logs/stackgate.log.  sg_host_stop RUN stops both.
+sg_host_start() {
+	local run=$1 port=$2 conf=$3
+	mkdir -p "$run/logs"
+	chmod 755 "$run"
+	SG_RUN=$run "$SG_ROOT/dev" _daemon_start "$conf" "$run" >"$run/logs/start.log" 2>&1 &&
+		"$SG_ROOT/dev" _render_nginx "$run/nginx.conf" "$run" "$port" "$run/stackgate.sock" >>"$run/logs/start.log" 2>&1 &&
+		"$SG_ROOT/dev" _nginx_start "$run/nginx.conf" "$run" >>"$run/logs/start.log" 2>&1 &&
+		SG_URL=http://127.0.0.1:$port sg_wait_ready
+}
+sg_host_stop() {
+	"$SG_ROOT/dev" _nginx_stop "$1" >/dev/null 2>&1
+	"$SG_ROOT/dev" _daemon_stop "$1" >/dev/null 2>&1
+}
+
 # unit_case SUITE CASE NAME: one Check case of the unit-test binary, run against this stack's
 # database (SG_TEST_DATABASE_URL), as one check called NAME.
 unit_case() {

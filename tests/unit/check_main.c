@@ -73,7 +73,7 @@ main(void)
 		policy_suite,  auth_suite,         registry_suite, resources_suite, scoring_builtin_suite,
 		openai_suite,  openai_usage_suite, usage_suite,    inspect_suite,   netaddr_suite,
 		mcp_suite,     alloc_suite,        shm_suite,      limits_suite,    compat_suite,
-		metrics_suite, router_suite,       admin_suite,
+		metrics_suite, router_suite,       admin_suite,    scale_suite,
 	};
 	SRunner *sr;
 	int failed;

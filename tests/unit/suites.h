@@ -83,5 +83,6 @@ Suite *limits_suite(void);
 Suite *router_suite(void);
 Suite *metrics_suite(void);
 Suite *admin_suite(void);
+Suite *scale_suite(void);
 
 #endif
