@@ -94,7 +94,7 @@ wrk_run() {
 		/requests in/ { total = $1 }
 		/^ +50%/ { p50 = ms($2) }
 		/^ +99%/ { p99 = ms($2) }
-		/^ +Latency/ { max = ms($4) }
+		/^ +Latency / && max == "" { max = ms($4) }
 		END { printf "%d %.3f %.3f %d %.3f\n", rps, p50, p99, total, max }' <<<"$out"
 }
 
@@ -387,7 +387,7 @@ for b in "${BENCHES[@]}"; do
 		set_chat_limits
 		echo "cold start: new key, stackgate and nginx restarted (empty caches), then ${COLD_DURATION:-30}s at -c16; uptime: $(uptime)"
 		for ((i = 1; i <= 3; i++)); do
-			"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+			SG_BIN=$SG_BIN "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
 			NGINX_ACCESS_LOG=off NGINX_WORKERS=1 "$ROOT/dev" _render_nginx "$RUN/nginx.conf" "$RUN" "$PORT" "$RUN/stackgate.sock"
 			"$ROOT/dev" _nginx_start "$RUN/nginx.conf" "$RUN"
 			bench_wait_health "$SG_URL" 100
