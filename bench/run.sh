@@ -318,6 +318,8 @@ for b in "${BENCHES[@]}"; do
 	trivial)
 		pair "GET /v1/version vs static" "$SG_URL/v1/version" "$ROOT/bench/get.lua" \
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
+		syscalls_run "$SG_URL/v1/version" "$ROOT/bench/get.lua"
+		echo
 		;;
 	models)
 		# Steady state: caches filled by a first short run, then PostgreSQL's counters reset.
