@@ -64,6 +64,20 @@
 sg_status auth_check(struct request *r);
 
 /*
+ * The check itself, for auth_check and for a main request that nginx passes
+ * with STACKGATE_VERIFY_KEY (the key verified inside the request, no auth
+ * subrequest: worker.c): authorization is the Authorization value (NULL or
+ * blank: anonymous, SG_OK with *principal NULL).  A valid key: SG_OK,
+ * *principal its principal (newly allocated, the caller frees it) and
+ * key_id its id.  Otherwise *principal is NULL and err says why:
+ * SG_E_UNAUTHORIZED (invalid, expired, revoked, disabled principal, not a
+ * bearer key), SG_E_UNAVAILABLE (PostgreSQL could not answer), SG_E_NOMEM.
+ * ttl_s is auth.key_cache_ttl (0: no cache).
+ */
+sg_status auth_verify(const char *authorization, int ttl_s, char **principal, char key_id[AUTH_KEY_ID_LEN + 1],
+		      struct sg_err *err) SG_MUST_CHECK;
+
+/*
  * `stackgate principal …` and `stackgate key …`: argv[0] is the subcommand
  * ("principal"/"key"), conninfo the database (libpq conninfo or URL; "" means
  * the PG* environment).  Prints results to stdout, errors to stderr; returns

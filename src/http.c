@@ -317,6 +317,7 @@ http_request_reset(struct request *r)
 	if (r->json != NULL)
 		json_decref(r->json);
 	identity_reset(&r->id);
+	free(r->key_principal);
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);

@@ -80,6 +80,11 @@ struct request {
 	json_t *json; /* the body parsed by http_body_object() */
 
 	struct identity id;
+	/* The bearer key verified inside the request (STACKGATE_VERIFY_KEY, worker.c): its principal
+	 * (owned; NULL: anonymous) and key id, used instead of the STACKGATE_PRINCIPAL/KEY_ID params. */
+	bool key_verified;
+	char *key_principal;
+	char key_id[16];
 
 	const struct route *route;
 	char *path_arg; /* the route's {param}, decoded; NULL if none */
