@@ -34,6 +34,9 @@
 #             workers (strace -f -c over all their threads during a fixed run)
 #   portkey   stackgate vs the Portkey gateway 1.15.2 (npm @portkey-ai/gateway, installed into
 #             var/portkey on first use) proxying the same chat to the same upstream, interleaved
+#   ab        before/after: BASE_ROOT's build and nginx template (another tree, say main's) vs
+#             this tree's, interleaved rounds, chat at -c16 (CPU per group) and -c1, proxy_pass
+#             beside each, the syscalls of each once; not in the default set
 #   cold      the tail of a fresh start: 3 times a new key and a restarted stackgate and nginx
 #             (empty caches), then 30 s at -c16 at once; p99 and maximum of each run
 #             (COLD_DURATION); not in the default set
@@ -382,6 +385,41 @@ for b in "${BENCHES[@]}"; do
 			pair "chat/completions vs Portkey gateway" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
 				"http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" "$RUN/portkey.lua" 16
 		fi
+		;;
+	ab)
+		# Before/after: the same stack run by another tree's build and nginx template (BASE_ROOT, say
+		# main's, built with ./dev build) and by this one, restarted between interleaved rounds.
+		if [[ -z ${BASE_ROOT:-} || ! -x $BASE_ROOT/build/stackgate ]]; then
+			echo "bench ab: set BASE_ROOT to a tree built with ./dev build" >&2
+			exit 2
+		fi
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		set_chat_limits
+		echo "A: $BASE_ROOT (its build and nginx template), B: $ROOT; chat -c16 then -c1, limits, usage and metrics on; uptime: $(uptime)"
+		for ((i = 0; i < ROUNDS; i++)); do
+			for side in A B; do
+				tree=$ROOT
+				[[ $side == A ]] && tree=$BASE_ROOT
+				SG_BIN=$tree/build/stackgate "$tree/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+				NGINX_ACCESS_LOG=off NGINX_WORKERS=1 "$tree/dev" _render_nginx "$RUN/nginx.conf" "$RUN" "$PORT" "$RUN/stackgate.sock"
+				"$tree/dev" _nginx_start "$RUN/nginx.conf" "$RUN"
+				bench_wait_health "$SG_URL" 100
+				wrk -t2 -c16 -d1s -s "$ROOT/bench/post.lua" "$SG_URL/v1/openai/v1/chat/completions" >/dev/null 2>&1
+				cpu_run "$side chat -c16" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua"
+				r=$(wrk_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" 1 1)
+				printf '%-30s %7s rps  p50 %s ms  p99 %s ms\n' "$side chat -c1" "$(cut -d' ' -f1 <<<"$r")" \
+					"$(cut -d' ' -f2 <<<"$r")" "$(cut -d' ' -f3 <<<"$r")"
+				r=$(wrk_run "http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 1 1)
+				printf '%-30s %7s rps  p50 %s ms  p99 %s ms\n' "proxy_pass chat -c1" "$(cut -d' ' -f1 <<<"$r")" \
+					"$(cut -d' ' -f2 <<<"$r")" "$(cut -d' ' -f3 <<<"$r")"
+				cpu_run "proxy_pass chat -c16" "http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
+				((i == 0)) && syscalls_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" | sed "s/^/$side /"
+			done
+		done
+		clear_chat_limits
+		SG_BIN=$SG_BIN "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+		echo
 		;;
 	cold)
 		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
