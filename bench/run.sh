@@ -223,7 +223,7 @@ group_pids() {
 	nginx) bench_group_pids "$(cat "$RUN/nginx.pid" 2>/dev/null)" ;;
 	postgres) bench_group_pids "$(head -1 "$RUN/pg/data/postmaster.pid" 2>/dev/null)" ;;
 	upstream) bench_group_pids "$(cat "$RUN/base/nginx.pid" 2>/dev/null)" ;;
-	portkey) [[ -n $PORTKEY_PID ]] && echo "$PORTKEY_PID" ;;
+	portkey) [[ -z $PORTKEY_PID ]] || echo "$PORTKEY_PID" ;;
 	esac
 }
 
