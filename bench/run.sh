@@ -288,30 +288,13 @@ chat_limits() {
 		--tokens-per-day 1000000000000 >/dev/null
 	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
 	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
-	: >"$RUN/limits.on"; : >"$RUN/limits.off"
-	for ((i = 0; i < ROUNDS; i++)); do
-		for v in on off; do
-			conf=$RUN/stackgate.json
-			[[ $v == off ]] && conf=$RUN/stackgate-nolimits.json
-			"$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
-			for _ in $(seq 100); do
-				[[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break
-				sleep 0.1
-			done
-			wrk -t2 -c"$CONNS" -d1s -s "$ROOT/bench/post.lua" "$SG_URL/v1/openai/v1/chat/completions" >/dev/null 2>&1
-			wrk_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" >>"$RUN/limits.$v"
-		done
-	done
-	for v in on off; do
-		printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (rps of the rounds: %s)\n' "chat, limits+usage $v" \
-			"$(cut -d' ' -f1 "$RUN/limits.$v" | median)" "$(cut -d' ' -f2 "$RUN/limits.$v" | median)" \
-			"$(cut -d' ' -f3 "$RUN/limits.$v" | median)" "$(cut -d' ' -f1 "$RUN/limits.$v" | tr '\n' ' ')"
-	done
-	awk -v a="$(cut -d' ' -f1 "$RUN/limits.on" | median)" -v b="$(cut -d' ' -f1 "$RUN/limits.off" | median)" \
-		'BEGIN { printf "%-34s ratio %.3f (goal: at least 0.900)\n\n", "limits+usage on / off:", (b > 0 ? a / b : 0) }'
+	echo "limits+usage on (A) vs off (B); uptime before: $(uptime)"
+	pair_configs "chat/completions, limits+usage on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
+		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nolimits.json"
+	echo "uptime after: $(uptime)   (goal: ratio A/B at least 0.900)"
+	echo
 	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
 	"$SG_BIN" limit clear bench >/dev/null
-	"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"

@@ -219,59 +219,58 @@ usage_record(const struct request *r)
 
 /* ----------------------------------------------------------------- writer */
 
-#define NCOLS 18
-static const char insert_head[] =
-	"INSERT INTO usage_log (ts, request_id, principal, key_id, model, provider_id, route, status, streamed,"
+static const char copy_sql[] =
+	"COPY usage_log (ts, request_id, principal, key_id, model, provider_id, route, status, streamed,"
 	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
-	" upstream_status, cost) VALUES ";
-static const char *const col_types[NCOLS] = {
-	"timestamptz", "text",   "text",   "text", "text",   "text",   "text",   "int", "bool",
-	"bigint",      "bigint", "bigint", "bool", "float8", "float8", "float8", "int", "numeric",
-};
-
-/* One row's parameter texts that are not borrowed from the row. */
-struct row_text {
-	char ts[40], status[16], prompt[24], completion[24], total[24], latency[32], ttft[32], upstream[32],
-		upstream_status[16], cost[40];
-};
+	" upstream_status, cost) FROM STDIN";
 
 struct writer {
 	PGconn *conn;
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
 	bool down_logged;      /* the outage has been logged once */
-	struct sg_buf sql;
-	size_t sql_rows; /* the row count sql was built for */
-	const char **params;
-	struct row_text *texts;
+	struct sg_buf data;    /* the COPY text of a batch */
 };
 
-/* "INSERT … VALUES ($1::timestamptz, …), (…)" for n rows, kept while n stays the same. */
+/* One column of COPY's text format: NULL as \N, backslash and the delimiters escaped. */
 static bool
-build_sql(struct writer *w, size_t n)
+copy_column(struct sg_buf *b, const char *s, bool last)
 {
-	char one[32];
+	size_t run = 0;
 
-	if (w->sql_rows == n && w->sql.p != NULL)
-		return true;
-	w->sql.len = 0;
-	w->sql_rows = 0;
-	if (!sg_buf_append(&w->sql, insert_head, sizeof(insert_head) - 1))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!sg_buf_append(&w->sql, i ? ",(" : "(", i ? 2 : 1))
-			return false;
-		for (int c = 0; c < NCOLS; c++) {
-			int k = snprintf(one, sizeof(one), "%s$%zu::%s", c ? "," : "", i * NCOLS + (size_t) c + 1,
-					 col_types[c]);
+	if (s == NULL)
+		return sg_buf_append(b, last ? "\\N\n" : "\\N\t", 3);
+	for (;; s++) {
+		const char *esc = NULL;
 
-			if (!sg_buf_append(&w->sql, one, (size_t) k))
-				return false;
+		switch (*s) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		default:
+			break;
 		}
-		if (!sg_buf_append(&w->sql, ")", 1))
+		if (esc == NULL && *s != '\0') {
+			run++;
+			continue;
+		}
+		if (run > 0 && !sg_buf_append(b, s - run, run))
+			return false;
+		run = 0;
+		if (*s == '\0')
+			break;
+		if (!sg_buf_append(b, esc, 2))
 			return false;
 	}
-	w->sql_rows = n;
-	return true;
+	return sg_buf_append(b, last ? "\n" : "\t", 1);
 }
 
 static const char *
@@ -280,38 +279,45 @@ opt(const char *s)
 	return s[0] != '\0' ? s : NULL;
 }
 
-/* The parameters of row into p[0..NCOLS), with t holding the texts. */
-static void
-row_params(const struct usage_row *row, struct row_text *t, const char **p)
+bool
+usage_copy_line(struct sg_buf *b, const struct usage_row *row)
 {
-	usage_format_ts(row->ts_us, t->ts, sizeof(t->ts));
-	snprintf(t->status, sizeof(t->status), "%d", row->status);
-	snprintf(t->prompt, sizeof(t->prompt), "%lld", (long long) row->prompt_tokens);
-	snprintf(t->completion, sizeof(t->completion), "%lld", (long long) row->completion_tokens);
-	snprintf(t->total, sizeof(t->total), "%lld", (long long) row->total_tokens);
-	snprintf(t->latency, sizeof(t->latency), "%.3f", (double) row->latency_us / 1000.0);
-	snprintf(t->ttft, sizeof(t->ttft), "%.3f", (double) row->ttft_us / 1000.0);
-	snprintf(t->upstream, sizeof(t->upstream), "%.3f", (double) row->upstream_us / 1000.0);
-	snprintf(t->upstream_status, sizeof(t->upstream_status), "%d", row->upstream_status);
-	snprintf(t->cost, sizeof(t->cost), "%.12g", row->cost);
-	p[0] = t->ts;
-	p[1] = row->request_id;
-	p[2] = opt(row->principal);
-	p[3] = opt(row->key_id);
-	p[4] = row->model;
-	p[5] = opt(row->provider_id);
-	p[6] = row->route;
-	p[7] = t->status;
-	p[8] = row->streamed ? "true" : "false";
-	p[9] = t->prompt;
-	p[10] = t->completion;
-	p[11] = t->total;
-	p[12] = row->estimated ? "true" : "false";
-	p[13] = t->latency;
-	p[14] = row->ttft_us > 0 ? t->ttft : NULL;
-	p[15] = row->upstream_called ? t->upstream : NULL;
-	p[16] = row->upstream_status > 0 ? t->upstream_status : NULL;
-	p[17] = row->priced ? t->cost : NULL;
+	char ts[40], status[16], prompt[24], completion[24], total[24], latency[32], ttft[32], upstream[32],
+		upstream_status[16], cost[40];
+	const char *col[18];
+
+	usage_format_ts(row->ts_us, ts, sizeof(ts));
+	snprintf(status, sizeof(status), "%d", row->status);
+	snprintf(prompt, sizeof(prompt), "%lld", (long long) row->prompt_tokens);
+	snprintf(completion, sizeof(completion), "%lld", (long long) row->completion_tokens);
+	snprintf(total, sizeof(total), "%lld", (long long) row->total_tokens);
+	snprintf(latency, sizeof(latency), "%.3f", (double) row->latency_us / 1000.0);
+	snprintf(ttft, sizeof(ttft), "%.3f", (double) row->ttft_us / 1000.0);
+	snprintf(upstream, sizeof(upstream), "%.3f", (double) row->upstream_us / 1000.0);
+	snprintf(upstream_status, sizeof(upstream_status), "%d", row->upstream_status);
+	snprintf(cost, sizeof(cost), "%.12g", row->cost);
+	col[0] = ts;
+	col[1] = row->request_id;
+	col[2] = opt(row->principal);
+	col[3] = opt(row->key_id);
+	col[4] = row->model;
+	col[5] = opt(row->provider_id);
+	col[6] = row->route;
+	col[7] = status;
+	col[8] = row->streamed ? "t" : "f";
+	col[9] = prompt;
+	col[10] = completion;
+	col[11] = total;
+	col[12] = row->estimated ? "t" : "f";
+	col[13] = latency;
+	col[14] = row->ttft_us > 0 ? ttft : NULL;
+	col[15] = row->upstream_called ? upstream : NULL;
+	col[16] = row->upstream_status > 0 ? upstream_status : NULL;
+	col[17] = row->priced ? cost : NULL;
+	for (size_t c = 0; c < sizeof(col) / sizeof(col[0]); c++)
+		if (!copy_column(b, col[c], c + 1 == sizeof(col) / sizeof(col[0])))
+			return false;
+	return true;
 }
 
 static void
@@ -374,19 +380,32 @@ writer_ready(struct writer *w)
 	return true;
 }
 
-/* Runs the insert built for n rows; the result (the caller clears it) and its SQLSTATE in state[6]. */
+/*
+ * Sends w->data with one COPY; the result (the caller clears it; NULL when
+ * the connection failed) and its SQLSTATE in state[6].
+ */
 static PGresult *
-insert_exec(struct writer *w, size_t n, char *state)
+copy_exec(struct writer *w, char *state)
 {
-	PGresult *res = PQexecParams(w->conn, w->sql.p, (int) (n * NCOLS), NULL, w->params, NULL, NULL, 0);
-	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	PGresult *res = PQexec(w->conn, copy_sql);
+	const char *s;
 
-	snprintf(state, 6, "%s", s ? s : "");
+	if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN) {
+		PQclear(res);
+		res = NULL;
+		if (PQputCopyData(w->conn, w->data.p, (int) w->data.len) == 1 && PQputCopyEnd(w->conn, NULL) == 1)
+			res = PQgetResult(w->conn);
+		/* Drain: a COPY ends with its result, then NULL. */
+		for (PGresult *more; res != NULL && (more = PQgetResult(w->conn)) != NULL;)
+			PQclear(more);
+	}
+	s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(state, 6, "%s", s != NULL ? s : "");
 	return res;
 }
 
 /*
- * Inserts rows[0..n) in one statement.  SG_OK when they are written, or
+ * Writes rows[0..n) with one COPY.  SG_OK when they are written, or
  * dropped (counted) because PostgreSQL refuses them for what they hold;
  * otherwise the failure, to retry (the connection is dropped when broken).
  */
@@ -397,16 +416,16 @@ writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
 	sg_status st;
 	char state[6];
 
-	if (!build_sql(w, n))
-		return SG_E_NOMEM;
+	w->data.len = 0;
 	for (size_t i = 0; i < n; i++)
-		row_params(&rows[i], &w->texts[i], &w->params[i * NCOLS]);
-	res = insert_exec(w, n, state);
+		if (!usage_copy_line(&w->data, &rows[i]))
+			return SG_E_NOMEM;
+	res = copy_exec(w, state);
 	st = db_result_status(w->conn, res);
 	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w)) {
 		/* A day without its partition: make it, then once more. */
 		PQclear(res);
-		res = insert_exec(w, n, state);
+		res = copy_exec(w, state);
 		st = db_result_status(w->conn, res);
 	}
 	if (st == SG_E_BAD_REQUEST || st == SG_E_CONFLICT) {
@@ -417,7 +436,7 @@ writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
 		st = SG_OK;
 	}
 	PQclear(res);
-	if (st != SG_OK && db_conn_broken(w->conn))
+	if (st != SG_OK && (res == NULL || db_conn_broken(w->conn)))
 		writer_disconnect(w);
 	return st;
 }
@@ -445,8 +464,6 @@ writer_main(void *arg)
 	int64_t flush_us = (int64_t) q.conf->usage_flush_ms * 1000, stop_deadline = 0;
 
 	(void) arg;
-	w.params = sg_calloc(USAGE_BATCH * NCOLS, sizeof(*w.params));
-	w.texts = sg_calloc(USAGE_BATCH, sizeof(*w.texts));
 	pthread_mutex_lock(&q.mu);
 	for (;;) {
 		size_t n;
@@ -468,8 +485,7 @@ writer_main(void *arg)
 		if (q.head + n > q.cap)
 			n = q.cap - q.head;
 		pthread_mutex_unlock(&q.mu);
-		ok = w.params != NULL && w.texts != NULL && writer_ready(&w) &&
-		     writer_insert(&w, &q.rows[q.head], n) == SG_OK;
+		ok = writer_ready(&w) && writer_insert(&w, &q.rows[q.head], n) == SG_OK;
 		pthread_mutex_lock(&q.mu);
 		if (ok) {
 			q.head = (q.head + n) % q.cap;
@@ -486,9 +502,7 @@ writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&q.mu);
 	writer_disconnect(&w);
-	sg_buf_free(&w.sql);
-	free(w.params);
-	free(w.texts);
+	sg_buf_free(&w.data);
 	return NULL;
 }
 

@@ -13,9 +13,10 @@
  * When the queue is full the row is dropped and counted
  * (usage_rows_dropped_total).  The writer wakes at least every
  * usage.flush_interval_ms (default 1000) and when a batch is ready, and
- * writes what is queued with multi-row INSERTs with parameters
- * (USAGE_BATCH rows each); a row leaves the queue only once its INSERT
- * succeeded, so while PostgreSQL is down rows wait, up to the bound.  It
+ * writes what is queued with one COPY FROM STDIN per batch of USAGE_BATCH
+ * rows (text format, usage_copy_line(): PostgreSQL parses no statement per
+ * row, and COPY works through a transaction-mode pool); a row leaves the
+ * queue only once its COPY succeeded, so while PostgreSQL is down rows wait, up to the bound.  It
  * keeps the day partitions (usage_maintain(): on connecting and hourly,
  * and before retrying a row whose day has no partition).  usage_stop() (a
  * graceful worker stop) flushes the queue, trying for at most
@@ -104,6 +105,13 @@ bool usage_prices(const json_t *model, const json_t *conf_models, const char *na
 
 /* Formats us (µs since the epoch) as "YYYY-MM-DD HH:MM:SS.ffffff+00" into buf (≥ 32 bytes). */
 void usage_format_ts(int64_t us, char *buf, size_t len);
+
+/*
+ * Appends row to b as one line of COPY usage_log's text format (columns in
+ * the table's order, tab-separated, \N for NULL, backslash, tab, newline
+ * and carriage return escaped).  False when b cannot grow.
+ */
+bool usage_copy_line(struct sg_buf *b, const struct usage_row *row) SG_MUST_CHECK;
 
 /*
  * The filters of a usage query, as given (borrowed, NULL: none).  since is

@@ -163,6 +163,39 @@ START_TEST(timestamp_text)
 }
 END_TEST
 
+START_TEST(copy_line_text_format)
+{
+	struct request r;
+	struct usage_row row;
+	struct sg_buf b = {0};
+
+	fake_request(&r, "alice", "k1");
+	usage_row_from(&r, 1050000, 1700000000000000LL, &row);
+	ck_assert(usage_copy_line(&b, &row));
+	ck_assert(sg_buf_append(&b, "", 1));
+	ck_assert_str_eq(b.p,
+			 "2023-11-14 22:13:19.950000+00\trid-1\talice\tk1\tm\tvllm\t"
+			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t12.000\t"
+			 "40.000\t200\t\\N\n");
+
+	/* Anonymous, no key, no upstream: \N; what a client chose is escaped, never a delimiter. */
+	fake_request(&r, NULL, NULL);
+	r.inference.upstream_start_us = 0;
+	r.inference.upstream_status = 0;
+	r.inference.ttft_us = 0;
+	usage_row_from(&r, 1050000, 1700000000000000LL, &row);
+	snprintf(row.model, sizeof(row.model), "a\tb\nc\\N\rd");
+	b.len = 0;
+	ck_assert(usage_copy_line(&b, &row));
+	ck_assert(sg_buf_append(&b, "", 1));
+	ck_assert_str_eq(b.p,
+			 "2023-11-14 22:13:19.950000+00\trid-1\t\\N\t\\N\ta\\tb\\nc\\\\N\\rd\tvllm\t"
+			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t\\N\t"
+			 "\\N\t\\N\t\\N\n");
+	sg_buf_free(&b);
+}
+END_TEST
+
 static const struct {
 	const char *principal, *model, *since;
 	const char *param; /* NULL: valid */
@@ -353,6 +386,7 @@ usage_suite(void)
 	tcase_add_test(pure, row_from_a_request);
 	tcase_add_test(pure, prices_from_metadata_or_config);
 	tcase_add_test(pure, timestamp_text);
+	tcase_add_test(pure, copy_line_text_format);
 	tcase_add_loop_test(pure, filter_check_table, 0, (int) SG_ARRAY_LEN(filter_cases));
 	tcase_add_test(pure, filter_check_long_value);
 	tcase_add_test(pure, config_keys);
