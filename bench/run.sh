@@ -180,13 +180,10 @@ start_stream_upstream() {
 
 # The limit rules of the measured chat: checked on every request, never biting.
 set_chat_limits() {
-	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
-		--tokens-per-day 1000000000000 >/dev/null
-	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+	set_chat_limits
 }
 clear_chat_limits() {
-	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
-	"$SG_BIN" limit clear bench >/dev/null
+	clear_chat_limits
 }
 
 # The Portkey gateway (the peer): npm @portkey-ai/gateway 1.15.2 in PORTKEY_DIR, one node process
