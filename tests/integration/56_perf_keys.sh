@@ -32,6 +32,13 @@ grep -q "GET /v1/models 200 .*principal=pk-user key=${K_USER:3:12}" "$SG_RUN/log
 	pass "the key's principal and id are the request's (access log)" ||
 	fail "principal from the key" "$(grep 'GET /v1/models' "$SG_RUN/logs/stackgate.log" | tail -2)"
 
+req GET /_stackgate/keyed
+expect_status 404 "the keyed location is internal to nginx"
+as "$K_USER" GET /_stackgate/keyed
+expect_status 404 "…also with a key"
+as "$K_FORGED" GET /v1/health
+expect_status 200 "health stays outside authentication, whatever key comes with it"
+
 echo "-- other credentials still go through auth_request"
 req GET /v1/models "" -H "Authorization: Bearer not-a-stackgate-key"
 expect_status 401 "a bearer token that is not a stackgate key is 401"
