@@ -180,10 +180,13 @@ start_stream_upstream() {
 
 # The limit rules of the measured chat: checked on every request, never biting.
 set_chat_limits() {
-	set_chat_limits
+	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
+		--tokens-per-day 1000000000000 >/dev/null
+	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
 }
 clear_chat_limits() {
-	clear_chat_limits
+	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
+	"$SG_BIN" limit clear bench >/dev/null
 }
 
 # The Portkey gateway (the peer): npm @portkey-ai/gateway 1.15.2 in PORTKEY_DIR, one node process
@@ -281,17 +284,14 @@ chat_limits() {
 	# off, restarted between rounds.
 	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
 	export BENCH_BODY=$RUN/chat.json
-	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
-		--tokens-per-day 1000000000000 >/dev/null
-	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+	set_chat_limits
 	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
 	echo "limits+usage on (A) vs off (B); uptime before: $(uptime)"
 	pair_configs "chat/completions, limits+usage on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
 		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nolimits.json"
 	echo "uptime after: $(uptime)   (goal: ratio A/B at least 0.900)"
 	echo
-	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
-	"$SG_BIN" limit clear bench >/dev/null
+	clear_chat_limits
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"
