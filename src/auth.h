@@ -12,6 +12,10 @@
  * raw control characters, and escaped it never needs to.  The principal's
  * attributes are not sent: identity_resolve reads them from
  * principal_attributes.
+ * The same check runs inside a main request that nginx passes with the
+ * trusted param STACKGATE_VERIFY_KEY instead of an auth subrequest (the
+ * shipped configs do so for "Bearer sg-…"): auth_verify(), called by the
+ * worker before any route.
  * Also the admin CLI (`stackgate principal …`, `stackgate key …`), in
  * auth_cli.c.
  *
