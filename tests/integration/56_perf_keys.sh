@@ -20,6 +20,7 @@ K_FORGED="sg-${K_USER:3:12}-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 K_UNKNOWN="sg-000000000001-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 K_MALFORMED="sg-not-a-key"
 AUTH_CACHE=/dev/shm/stackgate-auth-$SG_PORT
+sse_last_line() { tail -1 "$SSE_FILE" | cut -d' ' -f2-; }
 cache_files() { find "$AUTH_CACHE" -type f 2>/dev/null | wc -l; }
 
 echo "-- no auth subrequest for stackgate's keys"
@@ -38,6 +39,20 @@ as "$K_USER" GET /_stackgate/keyed
 expect_status 404 "…also with a key"
 as "$K_FORGED" GET /v1/health
 expect_status 200 "health stays outside authentication, whatever key comes with it"
+
+echo "-- a stream with a stackgate key is relayed as it comes"
+as "$K_USER" POST /v1/models '{"model_id":"pk-stream","provider_id":"vllm","provider_model_id":"stream-5-300"}'
+expect_status 200 "register a streaming model with the key"
+sse /v1/openai/v1/chat/completions '{"model":"pk-stream","stream":true,"messages":[{"role":"user","content":"x"}]}' \
+	-H "Authorization: Bearer $K_USER"
+expect_eq "$SSE_STATUS" 200 "the stream starts with 200"
+expect_eq "$(sse_json | wc -l)" 7 "all 7 chunks arrived"
+expect_eq "$(sse_last_line)" "data: [DONE]" "…and it ends with data: [DONE]"
+first=$(head -1 "$SSE_FILE" | cut -d' ' -f1)
+lastt=$(tail -1 "$SSE_FILE" | cut -d' ' -f1)
+((lastt - first >= 900)) && pass "events arrive as they are made through the keyed location ($((lastt - first)) ms apart)" ||
+	fail "keyed stream buffered" "first to last $((lastt - first)) ms"
+as "$K_USER" DELETE /v1/models/pk-stream
 
 echo "-- other credentials still go through auth_request"
 req GET /v1/models "" -H "Authorization: Bearer not-a-stackgate-key"
