@@ -26,6 +26,20 @@
 #             false), the daemon restarted between interleaved rounds; goal:
 #             on/off >= 0.9
 #   chat-metrics  the same with metrics.enabled true vs false, likewise
+#   cpu       CPU per request of each process group (stackgate's workers, the front nginx,
+#             PostgreSQL, the upstream nginx, the Portkey gateway) from /proc/PID/stat
+#             utime+stime over one run at -c16 divided by its requests, for stackgate
+#             (non-streamed chat, authenticated, limits, usage and metrics on), nginx
+#             proxy_pass and the Portkey gateway; then the syscalls per request of the
+#             workers (strace -f -c over all their threads during a fixed run)
+#   portkey   stackgate vs the Portkey gateway 1.15.2 (npm @portkey-ai/gateway, installed into
+#             var/portkey on first use) proxying the same chat to the same upstream, interleaved
+#   ab        before/after: BASE_ROOT's build and nginx template (another tree, say main's) vs
+#             this tree's, interleaved rounds, chat at -c16 (CPU per group) and -c1, proxy_pass
+#             beside each, the syscalls of each once; not in the default set
+#   cold      the tail of a fresh start: 3 times a new key and a restarted stackgate and nginx
+#             (empty caches), then 30 s at -c16 at once; p99 and maximum of each run
+#             (COLD_DURATION); not in the default set
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
 set -euo pipefail
@@ -41,12 +55,14 @@ bench_ports "$PORT"
 SG_URL=http://127.0.0.1:$PORT
 STREAMS=${STREAMS:-1000}
 BENCHES=("$@")
-((${#BENCHES[@]})) || BENCHES=(trivial models chat stream-latency streams)
+((${#BENCHES[@]})) || BENCHES=(trivial models chat cpu portkey stream-latency streams)
 
-UPSTREAM_PID=""
+UPSTREAM_PID="" PORTKEY_PID=""
 cleanup() {
 	"$ROOT/dev" _stack_down "$RUN" >/dev/null 2>&1 || true
+	bench_baseline_down "$RUN"
 	[[ -n $UPSTREAM_PID ]] && kill "$UPSTREAM_PID" 2>/dev/null
+	[[ -n $PORTKEY_PID ]] && kill "$PORTKEY_PID" 2>/dev/null
 	return 0
 }
 trap cleanup EXIT
@@ -61,10 +77,13 @@ jq --arg url "http://127.0.0.1:$STREAM_PORT/v1" '.providers.inference += [{provi
 	.models += [{model_id: "bench-stream-lat", provider_id: "streamer", provider_model_id: "stream-20-50"},
 	            {model_id: "bench-stream", provider_id: "streamer", provider_model_id: "stream-10-1000"}]' \
 	"$RUN/stackgate.json" >"$RUN/stackgate.json.new" && mv "$RUN/stackgate.json.new" "$RUN/stackgate.json"
-NGINX_WORKERS=1 bench_up "$RUN" "$PORT" bench
+# The upstream and the proxy_pass baselines run in an nginx of their own, so that each process
+# group's CPU can be counted apart (cpu, below).
+bench_baseline_up "$RUN" || { echo "bench: the baseline nginx did not start" >&2; exit 1; }
+BENCH_EXTRA_SERVERS="" NGINX_WORKERS=1 bench_up "$RUN" "$PORT" bench
 export BENCH_KEY=$KEY
 
-# wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms"
+# wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms requests max_ms"
 wrk_run() {
 	local url=$1 script=${2:-$ROOT/bench/get.lua} conns=${3:-$CONNS} threads=${4:-2} out
 	out=$(wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$script" "$url" 2>&1)
@@ -78,7 +97,8 @@ wrk_run() {
 		/requests in/ { total = $1 }
 		/^ +50%/ { p50 = ms($2) }
 		/^ +99%/ { p99 = ms($2) }
-		END { printf "%d %.3f %.3f %d\n", rps, p50, p99, total }' <<<"$out"
+		/^ +Latency / && max == "" { max = ms($4) }
+		END { printf "%d %.3f %.3f %d %.3f\n", rps, p50, p99, total, max }' <<<"$out"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -158,6 +178,97 @@ start_stream_upstream() {
 	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$STREAM_PORT/v1/models" && break; sleep 0.1; done
 }
 
+# The limit rules of the measured chat: checked on every request, never biting.
+set_chat_limits() {
+	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
+		--tokens-per-day 1000000000000 >/dev/null
+	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+}
+clear_chat_limits() {
+	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
+	"$SG_BIN" limit clear bench >/dev/null
+}
+
+# The Portkey gateway (the peer): npm @portkey-ai/gateway 1.15.2 in PORTKEY_DIR, one node process
+# on PORTKEY_PORT; BENCH_PORTKEY_HEADERS are the headers that make it proxy to the bench upstream.
+PORTKEY_DIR=${PORTKEY_DIR:-$ROOT/var/portkey}
+PORTKEY_PORT=$((PORT + 6))
+BENCH_PORTKEY_HEADERS="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$UPSTREAM_PORT/v1|Authorization: Bearer bench-token"
+start_portkey() {
+	local js=$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js
+	[[ -n $PORTKEY_PID ]] && return 0
+	if [[ ! -f $js ]]; then
+		mkdir -p "$PORTKEY_DIR"
+		npm install --prefix "$PORTKEY_DIR" --no-audit --no-fund @portkey-ai/gateway@1.15.2 \
+			>"$RUN/logs/portkey-npm.log" 2>&1 || { echo "bench: npm install of the Portkey gateway failed" >&2; return 1; }
+	fi
+	NODE_ENV=production node "$js" --port="$PORTKEY_PORT" --headless >"$RUN/logs/portkey.log" 2>&1 &
+	PORTKEY_PID=$!
+	for _ in $(seq 100); do
+		[[ $(BENCH_HEADERS=$BENCH_PORTKEY_HEADERS curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+			-H 'x-portkey-provider: openai' -H "x-portkey-custom-host: http://127.0.0.1:$UPSTREAM_PORT/v1" \
+			-H 'Authorization: Bearer bench-token' -d @"$BENCH_BODY" \
+			"http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions") == 200 ]] && return 0
+		sleep 0.2
+	done
+	echo "bench: the Portkey gateway did not answer (see $RUN/logs/portkey.log)" >&2
+	return 1
+}
+
+# The process groups whose CPU the cpu benchmark counts, and their pids.
+CPU_GROUPS=(stackgate nginx postgres upstream portkey)
+group_pids() {
+	case $1 in
+	stackgate) bench_group_pids "$(cat "$RUN/stackgate.pid" 2>/dev/null)" ;;
+	nginx) bench_group_pids "$(cat "$RUN/nginx.pid" 2>/dev/null)" ;;
+	postgres) bench_group_pids "$(head -1 "$RUN/pg/data/postmaster.pid" 2>/dev/null)" ;;
+	upstream) bench_group_pids "$(cat "$RUN/base/nginx.pid" 2>/dev/null)" ;;
+	portkey) [[ -z $PORTKEY_PID ]] || echo "$PORTKEY_PID" ;;
+	esac
+}
+
+# cpu_run NAME URL SCRIPT: one wrk run at -c16; prints rps and the CPU µs per request of every group.
+cpu_run() {
+	local name=$1 url=$2 script=$3 g out n line
+	local -A pids before
+	for g in "${CPU_GROUPS[@]}"; do
+		pids[$g]=$(group_pids "$g" | tr '\n' ' ')
+		# shellcheck disable=SC2086
+		before[$g]=$(bench_cpu_ticks ${pids[$g]})
+	done
+	out=$(wrk_run "$url" "$script" 16 2)
+	n=$(cut -d' ' -f4 <<<"$out")
+	line=$(printf '%-30s %7s rps  CPU us/request:' "$name" "$(cut -d' ' -f1 <<<"$out")")
+	for g in "${CPU_GROUPS[@]}"; do
+		# shellcheck disable=SC2086
+		line+=$(awk -v g="$g" -v a="${before[$g]}" -v b="$(bench_cpu_ticks ${pids[$g]})" -v n="$n" \
+			-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "  %s %.1f", g, (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')
+	done
+	echo "$line"
+}
+
+# syscalls_run URL SCRIPT: the syscalls of all of stackgate's worker threads during a fixed run
+# (wrk -c4, 3 s, under strace -f -c), per request, and the most frequent ones.
+syscalls_run() {
+	local url=$1 script=$2 w tids=() out n spid
+	for w in $(pgrep -P "$(cat "$RUN/stackgate.pid")"); do
+		for t in /proc/"$w"/task/*; do tids+=(-p "${t##*/}"); done
+	done
+	strace -f -c -o "$RUN/strace.txt" "${tids[@]}" 2>/dev/null &
+	spid=$!
+	sleep 1
+	out=$(wrk_run "$url" "$script" 4 1)
+	kill -INT "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null || true
+	n=$(cut -d' ' -f4 <<<"$out")
+	# strace -c columns: % time, seconds, usecs/call, calls, [errors], syscall (the last line: total).
+	awk -v n="$n" '
+		/^ *[0-9.]+ +[0-9.]+ +[0-9]+ +[0-9]+/ {
+			if ($NF == "total") printf "worker syscalls per request: %.2f (%d requests under strace)\n", $4 / n, n
+			else if ($4 / n >= 0.05) printf "  %-16s %.2f\n", $NF, $4 / n
+		}' "$RUN/strace.txt"
+}
+
 SG_REQUESTS=0
 pg_sql() { psql "$STACKGATE_DATABASE_URL" -XqAtc "$1"; }
 # Statements run by stackgate (application_name) since the last reset.
@@ -173,17 +284,14 @@ chat_limits() {
 	# off, restarted between rounds.
 	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
 	export BENCH_BODY=$RUN/chat.json
-	"$SG_BIN" limit set bench --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
-		--tokens-per-day 1000000000000 >/dev/null
-	"$SG_BIN" limit set bench --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+	set_chat_limits
 	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
 	echo "limits+usage on (A) vs off (B); uptime before: $(uptime)"
 	pair_configs "chat/completions, limits+usage on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
 		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nolimits.json"
 	echo "uptime after: $(uptime)   (goal: ratio A/B at least 0.900)"
 	echo
-	"$SG_BIN" limit clear bench --model bench-llm >/dev/null
-	"$SG_BIN" limit clear bench >/dev/null
+	clear_chat_limits
 }
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r); wrk -c$CONNS -d${DURATION}s, ${ROUNDS} rounds, medians"
@@ -193,6 +301,8 @@ for b in "${BENCHES[@]}"; do
 	trivial)
 		pair "GET /v1/version vs static" "$SG_URL/v1/version" "$ROOT/bench/get.lua" \
 			"http://127.0.0.1:$UPSTREAM_PORT/static" "$ROOT/bench/get.lua"
+		syscalls_run "$SG_URL/v1/version" "$ROOT/bench/get.lua"
+		echo
 		;;
 	models)
 		# Steady state: caches filled by a first short run, then PostgreSQL's counters reset.
@@ -225,6 +335,90 @@ for b in "${BENCHES[@]}"; do
 		;;
 	chat-metrics)
 		metrics_on_off
+		;;
+	cpu)
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		set_chat_limits
+		start_portkey || true
+		echo "CPU per request by process group, wrk -c16 -d${DURATION}s each (limits, usage, metrics on); uptime: $(uptime)"
+		for ((i = 0; i < ROUNDS; i++)); do
+			cpu_run "stackgate chat" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua"
+			cpu_run "nginx proxy_pass chat" "http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
+			[[ -n $PORTKEY_PID ]] && BENCH_HEADERS=$BENCH_PORTKEY_HEADERS BENCH_KEY="" \
+				cpu_run "portkey chat" "http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
+		done
+		echo "(upstream: the nginx that serves the upstream and the proxy_pass baseline; stackgate: supervisor and workers)"
+		syscalls_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua"
+		clear_chat_limits
+		echo
+		;;
+	portkey)
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		if start_portkey; then
+			# pair takes one environment for both sides: the Portkey side's headers go in through a wrapper script.
+			sed 's/^local key = os.getenv("BENCH_KEY")$/local key = nil/' "$ROOT/bench/post.lua" >"$RUN/portkey.lua"
+			BENCH_HEADERS_PK=$BENCH_PORTKEY_HEADERS
+			sed -i 's/os.getenv("BENCH_HEADERS")/os.getenv("BENCH_HEADERS_PK")/' "$RUN/portkey.lua"
+			export BENCH_HEADERS_PK
+			pair "chat/completions vs Portkey gateway" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" \
+				"http://127.0.0.1:$PORTKEY_PORT/v1/chat/completions" "$RUN/portkey.lua" 16
+		fi
+		;;
+	ab)
+		# Before/after: the same stack run by another tree's build and nginx template (BASE_ROOT, say
+		# main's, built with ./dev build) and by this one, restarted between interleaved rounds.
+		if [[ -z ${BASE_ROOT:-} || ! -x $BASE_ROOT/build/stackgate ]]; then
+			echo "bench ab: set BASE_ROOT to a tree built with ./dev build" >&2
+			exit 2
+		fi
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		set_chat_limits
+		echo "A: $BASE_ROOT (its build and nginx template), B: $ROOT; chat -c16 then -c1, limits, usage and metrics on; uptime: $(uptime)"
+		for ((i = 0; i < ROUNDS; i++)); do
+			for side in A B; do
+				tree=$ROOT
+				[[ $side == A ]] && tree=$BASE_ROOT
+				SG_BIN=$tree/build/stackgate "$tree/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+				NGINX_ACCESS_LOG=off NGINX_WORKERS=1 "$tree/dev" _render_nginx "$RUN/nginx.conf" "$RUN" "$PORT" "$RUN/stackgate.sock"
+				"$tree/dev" _nginx_start "$RUN/nginx.conf" "$RUN"
+				bench_wait_health "$SG_URL" 100
+				wrk -t2 -c16 -d1s -s "$ROOT/bench/post.lua" "$SG_URL/v1/openai/v1/chat/completions" >/dev/null 2>&1
+				cpu_run "$side chat -c16" "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua"
+				r=$(wrk_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" 1 1)
+				printf '%-30s %7s rps  p50 %s ms  p99 %s ms\n' "$side chat -c1" "$(cut -d' ' -f1 <<<"$r")" \
+					"$(cut -d' ' -f2 <<<"$r")" "$(cut -d' ' -f3 <<<"$r")"
+				r=$(wrk_run "http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua" 1 1)
+				printf '%-30s %7s rps  p50 %s ms  p99 %s ms\n' "proxy_pass chat -c1" "$(cut -d' ' -f1 <<<"$r")" \
+					"$(cut -d' ' -f2 <<<"$r")" "$(cut -d' ' -f3 <<<"$r")"
+				cpu_run "proxy_pass chat -c16" "http://127.0.0.1:$BASELINE_PORT/v1/chat/completions" "$ROOT/bench/post.lua"
+				((i == 0)) && syscalls_run "$SG_URL/v1/openai/v1/chat/completions" "$ROOT/bench/post.lua" | sed "s/^/$side /"
+			done
+		done
+		clear_chat_limits
+		SG_BIN=$SG_BIN "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+		echo
+		;;
+	cold)
+		printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
+		export BENCH_BODY=$RUN/chat.json
+		set_chat_limits
+		echo "cold start: new key, stackgate and nginx restarted (empty caches), then ${COLD_DURATION:-30}s at -c16; uptime: $(uptime)"
+		for ((i = 1; i <= 3; i++)); do
+			SG_BIN=$SG_BIN "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
+			NGINX_ACCESS_LOG=off NGINX_WORKERS=1 "$ROOT/dev" _render_nginx "$RUN/nginx.conf" "$RUN" "$PORT" "$RUN/stackgate.sock"
+			"$ROOT/dev" _nginx_start "$RUN/nginx.conf" "$RUN"
+			bench_wait_health "$SG_URL" 100
+			BENCH_KEY=$("$SG_BIN" key create bench --description "cold $i" 2>/dev/null | tail -1)
+			r=$(BENCH_KEY=$BENCH_KEY DURATION=${COLD_DURATION:-30} wrk_run "$SG_URL/v1/openai/v1/chat/completions" \
+				"$ROOT/bench/post.lua" 16 2)
+			printf 'cold run %d: %7s rps  p50 %s ms  p99 %s ms  max %s ms\n' "$i" "$(cut -d' ' -f1 <<<"$r")" \
+				"$(cut -d' ' -f2 <<<"$r")" "$(cut -d' ' -f3 <<<"$r")" "$(cut -d' ' -f5 <<<"$r")"
+		done
+		clear_chat_limits
+		echo
 		;;
 	scale)
 		"$ROOT/bench/scale.sh"

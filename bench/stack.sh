@@ -42,14 +42,15 @@ bench_config() {
 	EOF
 }
 
-# bench_up RUN PORT PRINCIPAL: starts the stack of RUN/stackgate.json on PORT
+# bench_up RUN PORT PRINCIPAL (BENCH_EXTRA_SERVERS= empty: the upstream and baselines not in the
+# front nginx, see bench_baseline_up): starts the stack of RUN/stackgate.json on PORT
 # (extra environment for ./dev _stack_up as the caller exports it, e.g.
 # NGINX_WORKERS), waits until it answers, adds PRINCIPAL (role user) and sets
 # KEY to a new key of theirs.  The stack-up log is printed if it fails.
 bench_up() {
 	local run=$1 port=$2
 	export STACKGATE_DATABASE_URL="host=$run/pg-run port=$PG_PORT dbname=stackgate user=postgres"
-	NGINX_ACCESS_LOG=off EXTRA_SERVERS_FILE=$run/extra-servers.conf \
+	NGINX_ACCESS_LOG=off EXTRA_SERVERS_FILE=${BENCH_EXTRA_SERVERS-$run/extra-servers.conf} \
 		"$ROOT/dev" _stack_up "$run" "$port" "$run/stackgate.json" "$PG_PORT" >"$run/logs/stack-up.log" 2>&1 ||
 		{ cat "$run/logs/stack-up.log"; exit 1; }
 	bench_wait_health "http://127.0.0.1:$port" 100
@@ -64,4 +65,47 @@ bench_wait_health() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# bench_baseline_up RUN: the upstream and the proxy_pass baselines (RUN/extra-servers.conf) in an
+# nginx of their own (one worker, RUN/base), so that the CPU of the front nginx and of the
+# upstream can be counted apart.  bench_baseline_down RUN stops it.
+bench_baseline_up() {
+	local base=$1/base
+	mkdir -p "$base/logs" "$base/tmp"
+	chmod 755 "$base"
+	{
+		printf 'worker_processes 1;\npid %s/nginx.pid;\nerror_log %s/logs/error.log warn;\n' "$base" "$base"
+		printf 'events { worker_connections 8192; }\nhttp {\n    access_log off;\n'
+		printf '    client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;\n' "$base" "$base"
+		cat "$1/extra-servers.conf"
+		printf '}\n'
+	} >"$base/nginx.conf"
+	nginx -q -c "$base/nginx.conf" -p "$base/"
+	for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$UPSTREAM_PORT/static" && return 0; sleep 0.1; done
+	return 1
+}
+bench_baseline_down() {
+	local pid
+	[[ -f $1/base/nginx.pid ]] || return 0
+	pid=$(cat "$1/base/nginx.pid")
+	kill -QUIT "$pid" 2>/dev/null || true
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+
+# bench_group_pids ROOT_PID: ROOT_PID and its children (a master and its workers), one a line.
+bench_group_pids() {
+	[[ -n $1 ]] && kill -0 "$1" 2>/dev/null || return 0
+	echo "$1"
+	pgrep -P "$1" || true
+}
+
+# bench_cpu_ticks PID...: utime + stime (clock ticks) of the PIDs, summed over all their threads.
+bench_cpu_ticks() {
+	local p t=0 v
+	for p in "$@"; do
+		v=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
 }

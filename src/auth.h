@@ -12,6 +12,10 @@
  * raw control characters, and escaped it never needs to.  The principal's
  * attributes are not sent: identity_resolve reads them from
  * principal_attributes.
+ * The same check runs inside a main request that nginx passes with the
+ * trusted param STACKGATE_VERIFY_KEY instead of an auth subrequest (the
+ * shipped configs do so for "Bearer sg-…"): auth_verify(), called by the
+ * worker before any route.
  * Also the admin CLI (`stackgate principal …`, `stackgate key …`), in
  * auth_cli.c.
  *
@@ -62,6 +66,20 @@
 
 /* GET /_stackgate/auth (the auth_request target). */
 sg_status auth_check(struct request *r);
+
+/*
+ * The check itself, for auth_check and for a main request that nginx passes
+ * with STACKGATE_VERIFY_KEY (the key verified inside the request, no auth
+ * subrequest: worker.c): authorization is the Authorization value (NULL or
+ * blank: anonymous, SG_OK with *principal NULL).  A valid key: SG_OK,
+ * *principal its principal (newly allocated, the caller frees it) and
+ * key_id its id.  Otherwise *principal is NULL and err says why:
+ * SG_E_UNAUTHORIZED (invalid, expired, revoked, disabled principal, not a
+ * bearer key), SG_E_UNAVAILABLE (PostgreSQL could not answer), SG_E_NOMEM.
+ * ttl_s is auth.key_cache_ttl (0: no cache).
+ */
+sg_status auth_verify(const char *authorization, int ttl_s, char **principal, char key_id[AUTH_KEY_ID_LEN + 1],
+		      struct sg_err *err) SG_MUST_CHECK;
 
 /*
  * `stackgate principal …` and `stackgate key …`: argv[0] is the subcommand

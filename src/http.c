@@ -317,6 +317,7 @@ http_request_reset(struct request *r)
 	if (r->json != NULL)
 		json_decref(r->json);
 	identity_reset(&r->id);
+	free(r->key_principal);
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
@@ -518,13 +519,12 @@ http_stream_write(struct request *r, const char *buf, size_t len)
 	return put(r, buf, len) && flush(r);
 }
 
-void
+bool
 http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len)
 {
 	if (r->headers_sent)
-		return;
-	if (put_head(r, status, content_type, (long long) len, false) && r->method != SG_HEAD)
-		put(r, body, len);
+		return !r->client_gone;
+	return put_head(r, status, content_type, (long long) len, false) && (r->method == SG_HEAD || put(r, body, len));
 }
 
 /* Sends what the list holds, starting the stream first if needed; false when the client is gone. */

@@ -83,6 +83,11 @@ struct request {
 	json_t *json; /* the body parsed by http_body_object() */
 
 	struct identity id;
+	/* The bearer key verified inside the request (STACKGATE_VERIFY_KEY, worker.c): its principal
+	 * (owned; NULL: anonymous) and key id, used instead of the STACKGATE_PRINCIPAL/KEY_ID params. */
+	bool key_verified;
+	char *key_principal;
+	char key_id[16];
 
 	const struct route *route;
 	char *path_arg; /* the route's {param}, decoded; NULL if none */
@@ -191,10 +196,14 @@ bool http_client_alive(struct request *r);
 bool http_stream_write(struct request *r, const char *buf, size_t len);
 
 /*
- * Writes a complete non-streamed response: status, Content-Type, headers,
- * body.  Used by the worker (and by nothing else).
+ * Writes a complete non-streamed response: status, Content-Type,
+ * Content-Length, headers, body, into libfcgi's buffer, so that a reply that
+ * fits it reaches nginx in one write when the request finishes.  Used by the
+ * worker, and by a handler that relays a buffered upstream answer
+ * (openai.c).  Nothing when headers were sent already.  False (and
+ * r->client_gone) when nginx is gone.
  */
-void http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len);
+bool http_respond(struct request *r, int status, const char *content_type, const char *body, size_t len);
 
 /*
  * A JSON list answered as it is made, for lists of any length: head (say

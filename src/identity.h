@@ -33,6 +33,8 @@ struct sg_conf;
 #define IDENTITY_PARAM_ATTRIBUTES "STACKGATE_ATTRIBUTES"
 #define IDENTITY_PARAM_GROUPS "STACKGATE_GROUPS"
 #define IDENTITY_PARAM_KEY_ID "STACKGATE_KEY_ID"
+/* Set ("1") by nginx on a location that passes bearer keys without auth_request: the worker checks the key itself. */
+#define IDENTITY_PARAM_VERIFY_KEY "STACKGATE_VERIFY_KEY"
 
 /* Their values; NULL when a param is absent.  Borrowed. */
 struct identity_params {

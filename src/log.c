@@ -40,6 +40,12 @@ log_set_level(enum sg_log_level lvl)
 	min_level = lvl;
 }
 
+bool
+log_enabled(enum sg_log_level lvl)
+{
+	return lvl >= min_level;
+}
+
 void
 log_set_request_id(const char *id)
 {

@@ -24,6 +24,8 @@ void log_set_request_id(const char *id);
 const char *log_request_id(void);
 
 void log_msg(enum sg_log_level lvl, const char *fmt, ...) SG_PRINTF(2, 3);
+/* Whether a message of level lvl would be printed: callers skip formatting what nobody reads. */
+bool log_enabled(enum sg_log_level lvl);
 
 /* "text" or "json"; false if unknown.  log_json() says which is on. */
 bool log_set_format_name(const char *name);

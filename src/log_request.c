@@ -73,6 +73,8 @@ log_request(const struct request *r)
 	int64_t dur = sg_now_us() - r->start_us;
 	char inf[768];
 
+	if (!log_enabled(SG_LOG_INFO))
+		return; /* the access log is info: with log_level warn nothing is formatted */
 	if (log_json()) {
 		log_request_json(r, dur);
 		return;

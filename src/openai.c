@@ -15,8 +15,9 @@
  * member, and only that value's bytes change.  So every parameter (tools, response_format,
  * image parts, extras such as guided_choice) reaches the upstream as sent,
  * numbers keep their digits, and a large reply (embeddings) costs one scan.
- * Replies are written with http_stream_begin()/http_stream_write() for that
- * reason.
+ * A buffered reply is written as text with its Content-Length (http_respond:
+ * one write to nginx when it fits libfcgi's buffer), a stream's events with
+ * http_stream_write().
  *
  * Streams: until the upstream answers 2xx text/event-stream nothing is sent
  * and every failure gets its real status (4xx from upstream, 502, 504).
@@ -296,8 +297,7 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 			 resp->content_type[0] ? resp->content_type : "(no type)");
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s returned a reply that is not a JSON object",
 			       p->provider_id);
-	} else if (!http_stream_begin(r, (int) resp->status, "application/json") ||
-		   !http_stream_write(r, out.p, out.len)) {
+	} else if (!http_respond(r, (int) resp->status, "application/json", out.p, out.len)) {
 		log_info("the client went away before the reply from %s was written", p->provider_id);
 	}
 	sg_buf_free(&out);

@@ -31,6 +31,9 @@
 
 #define MAX_BODY (64u * 1024 * 1024)
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
+/* The client-alive poll: after this much upstream silence, then this often. */
+#define ALIVE_QUIET_US (100 * 1000)
+#define ALIVE_EVERY_US (200 * 1000)
 
 /* ------------------------------------------------------- the thread's handle */
 
@@ -186,8 +189,13 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 		x->timed_out = x->first_byte_late = true;
 		return 1;
 	}
-	/* A client that left frees this thread now, not when the upstream answers. */
-	if (x->q->client_alive != NULL && now - x->last_alive_us > 200 * 1000) {
+	/*
+	 * A client that left frees this thread now, not when the upstream answers.  Asked only once the
+	 * upstream has been silent for ALIVE_QUIET_US (a quick answer needs no poll, and a stream's writes
+	 * notice a gone client themselves), then every ALIVE_EVERY_US.
+	 */
+	if (x->q->client_alive != NULL && now - x->last_io_us > ALIVE_QUIET_US &&
+	    now - x->last_alive_us > ALIVE_EVERY_US) {
 		x->last_alive_us = now;
 		if (!x->q->client_alive(x->q->alive_ctx)) {
 			x->resp->aborted = true;
@@ -299,6 +307,7 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	CURL *c = NULL;
 
 	memset(resp, 0, sizeof(*resp));
+	x.last_io_us = x.last_alive_us = t0; /* connecting counts as silence from the start */
 	resp->body.max = x.max_body;
 	sg_err_reset(err);
 	c = thread_handle();

@@ -126,14 +126,39 @@ respond_ok(struct request *r)
 	free(text);
 }
 
+/*
+ * A request that nginx passed with STACKGATE_VERIFY_KEY (a trusted param, never a client header) made
+ * no auth subrequest: its Authorization is checked here as /_stackgate/auth would, before any route,
+ * and the key's principal is the caller (the STACKGATE_PRINCIPAL and STACKGATE_KEY_ID params are not
+ * read).  Anything else: SG_OK, nothing done.
+ */
+static sg_status
+verify_key(struct request *r)
+{
+	const char *v = http_param(r, IDENTITY_PARAM_VERIFY_KEY);
+	char key_id[AUTH_KEY_ID_LEN + 1];
+	sg_status st;
+
+	if (v == NULL || strcmp(v, "1") != 0)
+		return SG_OK;
+	st = auth_verify(http_param(r, "HTTP_AUTHORIZATION"), r->conf->key_cache_ttl_s, &r->key_principal, key_id,
+			 &r->err);
+	if (st != SG_OK)
+		return st;
+	r->key_verified = true;
+	snprintf(r->key_id, sizeof(r->key_id), "%s", key_id);
+	return SG_OK;
+}
+
 sg_status
 worker_identity(struct request *r)
 {
+	const bool k = r->key_verified;
 	const struct identity_params p = {
-		.principal = http_param(r, IDENTITY_PARAM_PRINCIPAL),
+		.principal = k ? r->key_principal : http_param(r, IDENTITY_PARAM_PRINCIPAL),
 		.attributes = http_param(r, IDENTITY_PARAM_ATTRIBUTES),
 		.groups = http_param(r, IDENTITY_PARAM_GROUPS),
-		.key_id = http_param(r, IDENTITY_PARAM_KEY_ID),
+		.key_id = k ? (r->key_id[0] ? r->key_id : NULL) : http_param(r, IDENTITY_PARAM_KEY_ID),
 	};
 
 	return identity_resolve(r->conf, &p, &r->id, &r->err);
@@ -157,6 +182,9 @@ worker_handle(struct request *r)
 		goto out;
 	}
 	cors_apply(r);
+	st = verify_key(r);
+	if (st != SG_OK)
+		goto out;
 	if (rt == NULL) {
 		/* Who may not call anything learns nothing of the paths either: 401 before 404 and 405. */
 		st = worker_identity(r);

@@ -83,6 +83,8 @@ expect_jq .choices[0].message.content "echo: hello   world ü" "the reply is the
 expect_jq '.usage.total_tokens | type' number "usage passes through"
 ctype=$(header Content-Type)
 expect_eq "$ctype" application/json "non-streamed replies are application/json"
+expect_eq "$(header Content-Length)" "$(wc -c <"$SG_TEST_DIR/tmp/body.$$")" \
+	"a non-streamed reply carries its Content-Length (written in one go, not as a stream)"
 rid=$(header X-Request-Id)
 last=$(upstream_last test-llm)
 expect_eq "$(jq -r .path <<<"$last")" /v1/chat/completions "the upstream got POST /v1/chat/completions"

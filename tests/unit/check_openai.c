@@ -840,6 +840,47 @@ START_TEST(model_listing_stops_when_the_client_leaves)
 }
 END_TEST
 
+/* client_alive that counts how often it was asked. */
+static bool
+counts_questions(void *ctx)
+{
+	(*(int *) ctx)++;
+	return true;
+}
+
+START_TEST(quick_answer_asks_no_client_alive)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+	struct fake f = {.parts = {reply}, .nconn = 1};
+	struct sg_provider p;
+	struct proxy_request q;
+	struct proxy_response resp;
+	struct sg_err err = {0};
+	char url[64];
+	int asked = 0;
+	int64_t t0, took_us;
+
+	fake_start(&f);
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q = (struct proxy_request){.provider = &p,
+				   .method = "POST",
+				   .path = "/x",
+				   .body = "{}",
+				   .body_len = 2,
+				   .client_alive = counts_questions,
+				   .alive_ctx = &asked};
+	t0 = sg_now_us();
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
+	took_us = sg_now_us() - t0;
+	fake_stop(&f);
+	ck_assert_int_eq(resp.status, 200);
+	/* No poll(2) of nginx's connection before the upstream has been silent for 100 ms (then one per 200 ms). */
+	ck_assert_int_le(asked, (int) (took_us / (100 * 1000)));
+	proxy_response_free(&resp);
+	proxy_thread_cleanup();
+}
+END_TEST
+
 START_TEST(model_listing_and_served_check)
 {
 	static const char reply[] =
@@ -906,6 +947,7 @@ openai_suite(void)
 					  proxy_sink_abort_closes_the_upstream_connection,
 					  proxy_cut_stream_and_unreachable,
 					  model_listing_and_served_check,
+					  quick_answer_asks_no_client_alive,
 					  model_listing_stops_when_the_client_leaves,
 					  proxy_url_headers_pin_and_bounds,
 					  NULL};

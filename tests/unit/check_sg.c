@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* check_sg.c: the status table, string vectors and helpers of sg.c. */
+/* check_sg.c: the status table, string vectors and helpers of sg.c; log.c's level gate. */
 #include "config.h"
 
 #include <limits.h>
@@ -7,8 +7,25 @@
 
 #include <jansson.h>
 
+#include "log.h"
 #include "sg.h"
 #include "suites.h"
+
+/* What log_request() and others ask before formatting a line nobody would read. */
+START_TEST(log_enabled_follows_the_level)
+{
+	ck_assert(log_set_level_name("warn"));
+	ck_assert(!log_enabled(SG_LOG_DEBUG));
+	ck_assert(!log_enabled(SG_LOG_INFO));
+	ck_assert(log_enabled(SG_LOG_WARN));
+	ck_assert(log_enabled(SG_LOG_ERROR));
+	log_set_level(SG_LOG_DEBUG);
+	ck_assert(log_enabled(SG_LOG_DEBUG));
+	log_set_level(SG_LOG_INFO);
+	ck_assert(!log_enabled(SG_LOG_DEBUG));
+	ck_assert(log_enabled(SG_LOG_INFO));
+}
+END_TEST
 
 START_TEST(status_table_maps_http_and_types)
 {
@@ -206,6 +223,7 @@ Suite *
 sg_suite(void)
 {
 	const TTest *const core[] = {status_table_maps_http_and_types,
+				     log_enabled_follows_the_level,
 				     strv_push_contains_free,
 				     ct_equal_compares_bytes,
 				     utf8_validation,
