@@ -128,7 +128,8 @@ pair() {
 
 # pair_configs NAME URL SCRIPT CONF_A CONF_B [conns] [threads]: the same load on stackgate run with
 # CONF_A, then with CONF_B (restarted between runs, a 1 s warm-up after each start), interleaved
-# rounds, medians; the ratio is A/B.  Leaves stackgate running the bench config.
+# rounds, medians, with the CPU µs per request of each process group (cpu_measure); the ratio is
+# A/B.  Leaves stackgate running the bench config.
 pair_configs() {
 	local name=$1 url=$2 script=$3 ca=$4 cb=$5 conns=${6:-$CONNS} threads=${7:-2} i fa fb c f conf
 	fa=$RUN/$(tr -c 'a-zA-Z0-9' '_' <<<"$name").a
@@ -140,7 +141,7 @@ pair_configs() {
 			SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
 			for _ in $(seq 100); do [[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break; sleep 0.1; done
 			wrk -t"$threads" -c"$conns" -d1s -s "$script" "$url" >/dev/null 2>&1
-			wrk_run "$url" "$script" "$conns" "$threads" >>"$f"
+			cpu_measure "$url" "$script" "$conns" "$threads" >>"$f"
 		done
 	done
 	SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null
@@ -153,6 +154,8 @@ pair_configs() {
 		"$(cut -d' ' -f1 "$fa" | tr '\n' ' ')"
 	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (runs: %s)\n' "$name: B" "$b_rps" "$b_p50" "$b_p99" \
 		"$(cut -d' ' -f1 "$fb" | tr '\n' ' ')"
+	printf '%-34s CPU us/request (medians):%s\n' "$name: A" "$(cpu_groups_of "$fa")"
+	printf '%-34s CPU us/request (medians):%s\n' "$name: B" "$(cpu_groups_of "$fb")"
 	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
 		'BEGIN { printf "%-34s ratio A/B %.3f   p50 %+.3f ms  p99 %+.3f ms\n\n", n ":", (b > 0 ? a / b : 0), a50 - b50, a99 - b99 }'
 }
@@ -227,22 +230,45 @@ group_pids() {
 	esac
 }
 
-# cpu_run NAME URL SCRIPT: one wrk run at -c16; prints rps and the CPU µs per request of every group.
-cpu_run() {
-	local name=$1 url=$2 script=$3 g out n line
+# cpu_measure URL SCRIPT [conns] [threads]: one wrk run; prints wrk_run's fields, then the CPU µs
+# per request of every group of CPU_GROUPS, in that order.
+cpu_measure() {
+	local url=$1 script=$2 conns=${3:-16} threads=${4:-2} g out n line
 	local -A pids before
 	for g in "${CPU_GROUPS[@]}"; do
 		pids[$g]=$(group_pids "$g" | tr '\n' ' ')
 		# shellcheck disable=SC2086
 		before[$g]=$(bench_cpu_ticks ${pids[$g]})
 	done
-	out=$(wrk_run "$url" "$script" 16 2)
+	out=$(wrk_run "$url" "$script" "$conns" "$threads")
 	n=$(cut -d' ' -f4 <<<"$out")
-	line=$(printf '%-30s %7s rps  CPU us/request:' "$name" "$(cut -d' ' -f1 <<<"$out")")
+	line=$out
 	for g in "${CPU_GROUPS[@]}"; do
 		# shellcheck disable=SC2086
-		line+=$(awk -v g="$g" -v a="${before[$g]}" -v b="$(bench_cpu_ticks ${pids[$g]})" -v n="$n" \
-			-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "  %s %.1f", g, (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')
+		line+=$(awk -v a="${before[$g]}" -v b="$(bench_cpu_ticks ${pids[$g]})" -v n="$n" \
+			-v hz="$(getconf CLK_TCK)" 'BEGIN { printf " %.1f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')
+	done
+	echo "$line"
+}
+
+# cpu_groups_of LINE_FILE: the median CPU µs per request of each group over cpu_measure's lines.
+cpu_groups_of() {
+	local g k=6 line=""
+	for g in "${CPU_GROUPS[@]}"; do
+		line+=$(printf '  %s %s' "$g" "$(cut -d' ' -f$k "$1" | median)")
+		k=$((k + 1))
+	done
+	echo "$line"
+}
+
+# cpu_run NAME URL SCRIPT: one wrk run at -c16; prints rps and the CPU µs per request of every group.
+cpu_run() {
+	local out g k=6 line
+	out=$(cpu_measure "$2" "$3" 16 2)
+	line=$(printf '%-30s %7s rps  CPU us/request:' "$1" "$(cut -d' ' -f1 <<<"$out")")
+	for g in "${CPU_GROUPS[@]}"; do
+		line+=$(printf '  %s %s' "$g" "$(cut -d' ' -f$k <<<"$out")")
+		k=$((k + 1))
 	done
 	echo "$line"
 }
