@@ -9,7 +9,9 @@
 #
 #   bench/profile.sh [chat|models|version] [N]
 #
-# PROFILE_METRICS=false runs it with metrics.enabled false (what the metrics cost per request).
+# PROFILE_METRICS=false runs it with metrics.enabled false (what the metrics cost per request);
+# PROFILE_JQ, a jq filter applied to the config after that (e.g. '.usage.enabled = false').
+# Counted: the accept threads, the usage writer and the limits sync (their work is per request too).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,15 +28,15 @@ trap cleanup EXIT
 bench_prepare "$ROOT/var/profile" "$RUN"
 bench_config "$RUN" 1 4
 # PROFILE_METRICS=false profiles the same request with metrics off (metrics.enabled).
-jq --argjson on "${PROFILE_METRICS:-true}" '.metrics.enabled = $on' "$RUN/stackgate.json" >"$RUN/stackgate.json.new" &&
+jq --argjson on "${PROFILE_METRICS:-true}" ".metrics.enabled = \$on | ${PROFILE_JQ:-.}" "$RUN/stackgate.json" >"$RUN/stackgate.json.new" &&
 	mv "$RUN/stackgate.json.new" "$RUN/stackgate.json"
 AUTH_CACHE_TTL=60s bench_up "$RUN" "$PORT" prof
 
 # The same daemon again, under callgrind (forked workers stay instrumented).
 "$ROOT/dev" _daemon_stop "$RUN"
-# Only the accept threads are counted: no start-up, no cache listener.
+# Only the accept threads, the usage writer and the limits sync are counted: no start-up, no cache listener.
 (cd "$RUN" && setsid valgrind --tool=callgrind --callgrind-out-file="$RUN/callgrind.%p" \
-	--toggle-collect=accept_thread \
+	--toggle-collect=accept_thread --toggle-collect=writer_main --toggle-collect=sync_thread \
 	"$SG_BIN" serve --config "$RUN/stackgate.json" >>"$RUN/logs/stackgate.log" 2>&1 </dev/null &)
 bench_wait_health "$URL" 300 || true
 
