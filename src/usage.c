@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,106 +226,153 @@ usage_record(const struct request *r)
 static const char copy_sql[] =
 	"COPY usage_log (ts, request_id, principal, key_id, model, provider_id, route, status, streamed,"
 	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
-	" upstream_status, cost, attempts, served_model, provider_model_id) FROM STDIN";
+	" upstream_status, cost, attempts, served_model, provider_model_id) FROM STDIN WITH (FORMAT binary)";
 
 struct writer {
 	PGconn *conn;
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
 	bool down_logged;      /* the outage has been logged once */
-	struct sg_buf data;    /* the COPY text of a batch */
+	struct sg_buf data;    /* the COPY data of a batch (usage_copy_data) */
 };
 
-/* One column of COPY's text format: NULL as \N, backslash and the delimiters escaped. */
+/* ------------------------------------------------- COPY's binary format */
+
 static bool
-copy_column(struct sg_buf *b, const char *s, bool last)
+put_be(struct sg_buf *b, uint64_t v, size_t n)
 {
-	size_t run = 0;
+	unsigned char o[8];
 
-	if (s == NULL)
-		return sg_buf_append(b, last ? "\\N\n" : "\\N\t", 3);
-	for (;; s++) {
-		const char *esc = NULL;
-
-		switch (*s) {
-		case '\\':
-			esc = "\\\\";
-			break;
-		case '\t':
-			esc = "\\t";
-			break;
-		case '\n':
-			esc = "\\n";
-			break;
-		case '\r':
-			esc = "\\r";
-			break;
-		default:
-			break;
-		}
-		if (esc == NULL && *s != '\0') {
-			run++;
-			continue;
-		}
-		if (run > 0 && !sg_buf_append(b, s - run, run))
-			return false;
-		run = 0;
-		if (*s == '\0')
-			break;
-		if (!sg_buf_append(b, esc, 2))
-			return false;
-	}
-	return sg_buf_append(b, last ? "\n" : "\t", 1);
+	for (size_t i = 0; i < n; i++)
+		o[i] = (unsigned char) (v >> (8 * (n - 1 - i)));
+	return sg_buf_append(b, o, n);
 }
 
-static const char *
-opt(const char *s)
+/* A field: its length, then its bytes. */
+static bool
+put_field(struct sg_buf *b, const void *p, size_t n)
 {
-	return s[0] != '\0' ? s : NULL;
+	return put_be(b, (uint32_t) n, 4) && sg_buf_append(b, p, n);
 }
+
+static bool
+put_null(struct sg_buf *b)
+{
+	return put_be(b, UINT32_MAX, 4); /* -1 */
+}
+
+/* text, NULL for "" when empty_is_null. */
+static bool
+put_text(struct sg_buf *b, const char *s, bool empty_is_null)
+{
+	return empty_is_null && s[0] == '\0' ? put_null(b) : put_field(b, s, strlen(s));
+}
+
+static bool
+put_int(struct sg_buf *b, int64_t v, size_t n)
+{
+	return put_be(b, (uint32_t) n, 4) && put_be(b, (uint64_t) v, n);
+}
+
+static bool
+put_bool(struct sg_buf *b, bool v)
+{
+	return put_field(b, v ? "\1" : "\0", 1);
+}
+
+static bool
+put_float8(struct sg_buf *b, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	return put_int(b, (int64_t) bits, 8);
+}
+
+/* PostgreSQL's epoch, 2000-01-01 00:00:00 UTC, in µs since the Unix epoch. */
+#define PG_EPOCH_US 946684800000000LL
 
 bool
-usage_copy_line(struct sg_buf *b, const struct usage_row *row)
+usage_numeric(struct sg_buf *b, double v)
 {
-	char ts[40], status[16], prompt[24], completion[24], total[24], latency[32], ttft[32], upstream[32],
-		upstream_status[16], cost[40], attempts[16];
-	const char *col[21];
+	char txt[400];
+	uint16_t d[104];
+	int n = snprintf(txt, sizeof(txt), "%.12f", v < 0 ? -v : v), nd = 0, weight, ig, fg, ilen, flen, first = 0;
+	const char *ip = txt, *fp;
 
-	usage_format_ts(row->ts_us, ts, sizeof(ts));
-	snprintf(status, sizeof(status), "%d", row->status);
-	snprintf(prompt, sizeof(prompt), "%lld", (long long) row->prompt_tokens);
-	snprintf(completion, sizeof(completion), "%lld", (long long) row->completion_tokens);
-	snprintf(total, sizeof(total), "%lld", (long long) row->total_tokens);
-	snprintf(latency, sizeof(latency), "%.3f", (double) row->latency_us / 1000.0);
-	snprintf(ttft, sizeof(ttft), "%.3f", (double) row->ttft_us / 1000.0);
-	snprintf(upstream, sizeof(upstream), "%.3f", (double) row->upstream_us / 1000.0);
-	snprintf(upstream_status, sizeof(upstream_status), "%d", row->upstream_status);
-	snprintf(cost, sizeof(cost), "%.12g", row->cost);
-	snprintf(attempts, sizeof(attempts), "%d", row->attempts);
-	col[0] = ts;
-	col[1] = row->request_id;
-	col[2] = opt(row->principal);
-	col[3] = opt(row->key_id);
-	col[4] = row->model;
-	col[5] = opt(row->provider_id);
-	col[6] = row->route;
-	col[7] = status;
-	col[8] = row->streamed ? "t" : "f";
-	col[9] = prompt;
-	col[10] = completion;
-	col[11] = total;
-	col[12] = row->estimated ? "t" : "f";
-	col[13] = latency;
-	col[14] = row->ttft_us > 0 ? ttft : NULL;
-	col[15] = row->upstream_called ? upstream : NULL;
-	col[16] = row->upstream_status > 0 ? upstream_status : NULL;
-	col[17] = row->priced ? cost : NULL;
-	col[18] = attempts;
-	col[19] = opt(row->served_model);
-	col[20] = opt(row->provider_model);
-	for (size_t c = 0; c < sizeof(col) / sizeof(col[0]); c++)
-		if (!copy_column(b, col[c], c + 1 == sizeof(col) / sizeof(col[0])))
+	if (!isfinite(v) || n <= 0 || (size_t) n >= sizeof(txt) || strchr(txt, '.') == NULL)
+		return put_null(b); /* not a number PostgreSQL's numeric could hold as a cost */
+	fp = strchr(txt, '.') + 1;
+	ilen = (int) (fp - 1 - txt);
+	flen = (int) strlen(fp);
+	while (flen > 0 && fp[flen - 1] == '0')
+		flen--;
+	while (ilen > 0 && *ip == '0')
+		ip++, ilen--;
+	ig = (ilen + 3) / 4;
+	fg = (flen + 3) / 4;
+	if (ig + fg > (int) SG_ARRAY_LEN(d))
+		return false;
+	/* Base-10000 digits: the integer part's groups aligned on the point, then the fraction's. */
+	for (int g = 0, pos = ilen - 4 * ig; g < ig; g++, pos += 4) {
+		unsigned v4 = 0;
+
+		for (int k = pos; k < pos + 4; k++)
+			v4 = v4 * 10 + (k >= 0 ? (unsigned) (ip[k] - '0') : 0);
+		d[nd++] = (uint16_t) v4;
+	}
+	for (int g = 0; g < fg; g++) {
+		unsigned v4 = 0;
+
+		for (int k = 4 * g; k < 4 * g + 4; k++)
+			v4 = v4 * 10 + (k < flen ? (unsigned) (fp[k] - '0') : 0);
+		d[nd++] = (uint16_t) v4;
+	}
+	weight = ig - 1;
+	while (first < nd && d[first] == 0)
+		first++, weight--;
+	while (nd > first && d[nd - 1] == 0)
+		nd--;
+	if (first == nd)
+		first = nd = weight = 0;
+	if (!put_be(b, (uint32_t) (8 + 2 * (nd - first)), 4) || !put_be(b, (uint16_t) (nd - first), 2) ||
+	    !put_be(b, (uint16_t) (int16_t) weight, 2) || !put_be(b, v < 0 && nd > first ? 0x4000 : 0, 2) ||
+	    !put_be(b, (uint16_t) flen, 2))
+		return false;
+	for (int i = first; i < nd; i++)
+		if (!put_be(b, d[i], 2))
 			return false;
 	return true;
+}
+
+#define USAGE_COLUMNS 21
+
+bool
+usage_copy_data(struct sg_buf *b, const struct usage_row *rows, size_t n)
+{
+	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
+	if (!sg_buf_append(b, header, sizeof(header)))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		const struct usage_row *row = &rows[i];
+		bool ok = put_be(b, USAGE_COLUMNS, 2) && put_int(b, row->ts_us - PG_EPOCH_US, 8) &&
+			  put_text(b, row->request_id, false) && put_text(b, row->principal, true) &&
+			  put_text(b, row->key_id, true) && put_text(b, row->model, false) &&
+			  put_text(b, row->provider_id, true) && put_text(b, row->route, false) &&
+			  put_int(b, row->status, 4) && put_bool(b, row->streamed) &&
+			  put_int(b, row->prompt_tokens, 8) && put_int(b, row->completion_tokens, 8) &&
+			  put_int(b, row->total_tokens, 8) && put_bool(b, row->estimated) &&
+			  put_float8(b, (double) row->latency_us / 1000.0) &&
+			  (row->ttft_us > 0 ? put_float8(b, (double) row->ttft_us / 1000.0) : put_null(b)) &&
+			  (row->upstream_called ? put_float8(b, (double) row->upstream_us / 1000.0) : put_null(b)) &&
+			  (row->upstream_status > 0 ? put_int(b, row->upstream_status, 4) : put_null(b)) &&
+			  (row->priced ? usage_numeric(b, row->cost) : put_null(b)) && put_int(b, row->attempts, 4) &&
+			  put_text(b, row->served_model, true) && put_text(b, row->provider_model, true);
+
+		if (!ok)
+			return false;
+	}
+	return put_be(b, UINT16_MAX, 2); /* the trailer: -1 */
 }
 
 static void
@@ -424,9 +472,8 @@ writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
 	char state[6];
 
 	w->data.len = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!usage_copy_line(&w->data, &rows[i]))
-			return SG_E_NOMEM;
+	if (!usage_copy_data(&w->data, rows, n))
+		return SG_E_NOMEM;
 	res = copy_exec(w, state);
 	st = db_result_status(w->conn, res);
 	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w)) {

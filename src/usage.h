@@ -14,8 +14,9 @@
  * (usage_rows_dropped_total).  The writer wakes at least every
  * usage.flush_interval_ms (default 1000) and when a batch is ready, and
  * writes what is queued with one COPY FROM STDIN per batch of USAGE_BATCH
- * rows (text format, usage_copy_line(): PostgreSQL parses no statement per
- * row, and COPY works through a transaction-mode pool); a row leaves the
+ * rows, in COPY's binary format (usage_copy_data(): PostgreSQL parses no
+ * statement and no column text per row, and COPY works through a
+ * transaction-mode pool); a row leaves the
  * queue only once its COPY succeeded, so while PostgreSQL is down rows wait, up to the bound.  It
  * keeps the day partitions (usage_maintain(): on connecting and hourly,
  * and before retrying a row whose day has no partition).  usage_stop() (a
@@ -110,11 +111,20 @@ bool usage_prices(const json_t *model, const json_t *conf_models, const char *na
 void usage_format_ts(int64_t us, char *buf, size_t len);
 
 /*
- * Appends row to b as one line of COPY usage_log's text format (columns in
- * the table's order, tab-separated, \N for NULL, backslash, tab, newline
- * and carriage return escaped).  False when b cannot grow.
+ * Appends rows[0..n) to b as the whole data of one COPY usage_log FROM STDIN
+ * WITH (FORMAT binary): the header, each row's 21 columns in the table's
+ * order (text as it is, "" as NULL where the column is nullable, integers,
+ * booleans and float8 in network order, ts as µs since 2000-01-01, cost as
+ * a numeric via usage_numeric()), the trailer.  False when b cannot grow.
  */
-bool usage_copy_line(struct sg_buf *b, const struct usage_row *row) SG_MUST_CHECK;
+bool usage_copy_data(struct sg_buf *b, const struct usage_row *rows, size_t n) SG_MUST_CHECK;
+
+/*
+ * Appends v as one field of COPY's binary format holding a numeric (length,
+ * ndigits, weight, sign, dscale, base-10000 digits), rounded to 12 decimal
+ * places; NULL when v is not finite.  False when b cannot grow.
+ */
+bool usage_numeric(struct sg_buf *b, double v) SG_MUST_CHECK;
 
 /*
  * The filters of a usage query, as given (borrowed, NULL: none).  since is

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "conf.h"
@@ -163,39 +164,174 @@ START_TEST(timestamp_text)
 }
 END_TEST
 
-START_TEST(copy_line_text_format)
+/* Reads COPY binary fields back: a cursor over the data. */
+struct rd {
+	const unsigned char *p;
+	size_t left;
+};
+
+static uint64_t
+rd_be(struct rd *c, size_t n)
+{
+	uint64_t v = 0;
+
+	ck_assert_uint_ge(c->left, n);
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | c->p[i];
+	c->p += n;
+	c->left -= n;
+	return v;
+}
+
+/* The next field's length (-1: NULL); its bytes stay at c->p. */
+static int32_t
+rd_len(struct rd *c)
+{
+	return (int32_t) (uint32_t) rd_be(c, 4);
+}
+
+static void
+rd_text(struct rd *c, const char *want)
+{
+	int32_t n = rd_len(c);
+
+	if (want == NULL) {
+		ck_assert_int_eq(n, -1);
+		return;
+	}
+	ck_assert_int_eq(n, (int32_t) strlen(want));
+	ck_assert(memcmp(c->p, want, (size_t) n) == 0);
+	c->p += n;
+	c->left -= (size_t) n;
+}
+
+static void
+rd_int(struct rd *c, size_t size, int64_t want)
+{
+	ck_assert_int_eq(rd_len(c), (int32_t) size);
+	ck_assert_int_eq((int64_t) rd_be(c, size) << (64 - 8 * size) >> (64 - 8 * size), want);
+}
+
+static void
+rd_float8(struct rd *c, double want)
+{
+	uint64_t bits;
+	double v;
+
+	ck_assert_int_eq(rd_len(c), 8);
+	bits = rd_be(c, 8);
+	memcpy(&v, &bits, sizeof(v));
+	ck_assert_double_eq_tol(v, want, 1e-9);
+}
+
+START_TEST(copy_data_binary_format)
 {
 	struct request r;
-	struct usage_row row;
+	struct usage_row rows[2];
 	struct sg_buf b = {0};
+	struct rd c;
 
 	fake_request(&r, "alice", "k1");
-	/* What routing did (router.h): two attempts, served by a fallback's deployment. */
-	r.inference.attempts = 2;
-	snprintf(r.inference.served_model, sizeof(r.inference.served_model), "m-fb");
-	snprintf(r.inference.provider_model, sizeof(r.inference.provider_model), "up-m");
-	usage_row_from(&r, 1050000, 1700000000000000LL, &row);
-	ck_assert(usage_copy_line(&b, &row));
-	ck_assert(sg_buf_append(&b, "", 1));
-	ck_assert_str_eq(b.p,
-			 "2023-11-14 22:13:19.950000+00\trid-1\talice\tk1\tm\tvllm\t"
-			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t12.000\t"
-			 "40.000\t200\t\\N\t2\tm-fb\tup-m\n");
-
-	/* Anonymous, no key, no upstream: \N; what a client chose is escaped, never a delimiter. */
+	usage_row_from(&r, 1050000, 1700000000000000LL, &rows[0]);
 	fake_request(&r, NULL, NULL);
 	r.inference.upstream_start_us = 0;
 	r.inference.upstream_status = 0;
 	r.inference.ttft_us = 0;
-	usage_row_from(&r, 1050000, 1700000000000000LL, &row);
-	snprintf(row.model, sizeof(row.model), "a\tb\nc\\N\rd");
+	r.inference.priced = true;
+	r.inference.input_cost_per_mtok = 2;
+	r.inference.output_cost_per_mtok = 10;
+	usage_row_from(&r, 1050000, 1700000000000000LL, &rows[1]);
+	/* What a client chose goes as it is: no delimiter to escape in the binary format. */
+	snprintf(rows[1].model, sizeof(rows[1].model), "a\tb\nc\\N");
+	ck_assert(usage_copy_data(&b, rows, 2));
+	c = (struct rd){(const unsigned char *) b.p, b.len};
+	ck_assert(memcmp(c.p, "PGCOPY\n\377\r\n\0", 11) == 0);
+	c.p += 11, c.left -= 11;
+	ck_assert_uint_eq(rd_be(&c, 4), 0); /* flags */
+	ck_assert_uint_eq(rd_be(&c, 4), 0); /* header extension */
+	for (int i = 0; i < 2; i++) {
+		const struct usage_row *w = &rows[i];
+
+		ck_assert_uint_eq(rd_be(&c, 2), 21);
+		rd_int(&c, 8, 1700000000000000LL - 50000 - 946684800000000LL); /* µs since 2000-01-01 */
+		rd_text(&c, "rid-1");
+		rd_text(&c, i == 0 ? "alice" : NULL);
+		rd_text(&c, i == 0 ? "k1" : NULL);
+		rd_text(&c, i == 0 ? "m" : "a\tb\nc\\N");
+		rd_text(&c, "vllm");
+		rd_text(&c, "/v1/openai/v1/chat/completions");
+		rd_int(&c, 4, 200);
+		rd_int(&c, 1, 1); /* streamed */
+		rd_int(&c, 8, 1000);
+		rd_int(&c, 8, 3000);
+		rd_int(&c, 8, 4000);
+		rd_int(&c, 1, 0); /* not estimated */
+		rd_float8(&c, 50.0);
+		if (i == 0) {
+			rd_float8(&c, 12.0);
+			rd_float8(&c, 40.0);
+			rd_int(&c, 4, 200);
+			rd_text(&c, NULL); /* no prices */
+		} else {
+			rd_text(&c, NULL);
+			rd_text(&c, NULL);
+			rd_text(&c, NULL);
+			/* 1000 × 2 + 3000 × 10 per million: 0.032, one base-10000 digit 320 at weight -1 */
+			ck_assert_int_eq(rd_len(&c), 10);
+			ck_assert_uint_eq(rd_be(&c, 2), 1);
+			ck_assert_int_eq((int16_t) rd_be(&c, 2), -1);
+			ck_assert_uint_eq(rd_be(&c, 2), 0);
+			ck_assert_uint_eq(rd_be(&c, 2), 3);
+			ck_assert_uint_eq(rd_be(&c, 2), 320);
+		}
+		rd_int(&c, 4, w->attempts);
+		rd_text(&c, w->served_model[0] ? w->served_model : NULL);
+		rd_text(&c, w->provider_model[0] ? w->provider_model : NULL);
+	}
+	ck_assert_int_eq((int16_t) rd_be(&c, 2), -1); /* the trailer */
+	ck_assert_uint_eq(c.left, 0);
+	sg_buf_free(&b);
+}
+END_TEST
+
+/* usage_numeric: PostgreSQL's binary numeric (ndigits, weight, sign, dscale, base-10000 digits). */
+static const struct {
+	double v;
+	int ndigits, weight, sign, dscale;
+	unsigned digits[4];
+} numeric_cases[] = {
+	{0.032, 1, -1, 0, 3, {320}},
+	{12345.5, 3, 1, 0, 1, {1, 2345, 5000}},
+	{0.00001, 1, -2, 0, 5, {1000}},
+	{10000, 1, 1, 0, 0, {1}},
+	{0, 0, 0, 0, 0, {0}},
+	{1e-13, 0, 0, 0, 0, {0}}, /* below 12 decimal places: 0 */
+	{-2.5, 2, 0, 0x4000, 1, {2, 5000}},
+	{123456789.000000000123, 3, 2, 0, 0, {1, 2345, 6789}}, /* a double keeps no more than 123456789 */
+	{0.123456789012, 3, -1, 0, 12, {1234, 5678, 9012}},
+};
+
+START_TEST(numeric_binary)
+{
+	struct sg_buf b = {0};
+	struct rd c;
+
+	ck_assert(usage_numeric(&b, numeric_cases[_i].v));
+	c = (struct rd){(const unsigned char *) b.p, b.len};
+	ck_assert_int_eq(rd_len(&c), 8 + 2 * numeric_cases[_i].ndigits);
+	ck_assert_int_eq((int) rd_be(&c, 2), numeric_cases[_i].ndigits);
+	ck_assert_int_eq((int16_t) rd_be(&c, 2), numeric_cases[_i].weight);
+	ck_assert_int_eq((int) rd_be(&c, 2), numeric_cases[_i].sign);
+	ck_assert_int_eq((int) rd_be(&c, 2), numeric_cases[_i].dscale);
+	for (int k = 0; k < numeric_cases[_i].ndigits; k++)
+		ck_assert_uint_eq(rd_be(&c, 2), numeric_cases[_i].digits[k]);
+	ck_assert_uint_eq(c.left, 0);
+	/* Not a number: NULL. */
 	b.len = 0;
-	ck_assert(usage_copy_line(&b, &row));
-	ck_assert(sg_buf_append(&b, "", 1));
-	ck_assert_str_eq(b.p,
-			 "2023-11-14 22:13:19.950000+00\trid-1\t\\N\t\\N\ta\\tb\\nc\\\\N\\rd\tvllm\t"
-			 "/v1/openai/v1/chat/completions\t200\tt\t1000\t3000\t4000\tf\t50.000\t\\N\t"
-			 "\\N\t\\N\t\\N\t0\t\\N\t\\N\n");
+	ck_assert(usage_numeric(&b, NAN));
+	ck_assert(usage_numeric(&b, INFINITY));
+	ck_assert_uint_eq(b.len, 8);
+	ck_assert(memcmp(b.p, "\377\377\377\377\377\377\377\377", 8) == 0);
 	sg_buf_free(&b);
 }
 END_TEST
@@ -390,7 +526,8 @@ usage_suite(void)
 	tcase_add_test(pure, row_from_a_request);
 	tcase_add_test(pure, prices_from_metadata_or_config);
 	tcase_add_test(pure, timestamp_text);
-	tcase_add_test(pure, copy_line_text_format);
+	tcase_add_test(pure, copy_data_binary_format);
+	tcase_add_loop_test(pure, numeric_binary, 0, (int) SG_ARRAY_LEN(numeric_cases));
 	tcase_add_loop_test(pure, filter_check_table, 0, (int) SG_ARRAY_LEN(filter_cases));
 	tcase_add_test(pure, filter_check_long_value);
 	tcase_add_test(pure, config_keys);
