@@ -115,6 +115,21 @@ limits_subject_hash(const char *principal, const char *model, const char *key_id
 
 /* ---- The subject table ---- */
 
+/* The master, after reaping a worker: its requests in flight are gone with it. */
+static void
+retire_inflight(void *worker, void *host)
+{
+	struct limits_worker *w = worker;
+	struct limits_host *h = host;
+
+	for (size_t i = 0; i < nsubjects; i++) {
+		uint64_t k = shm_load(&w->inflight[i]);
+
+		if (k > 0)
+			shm_atomic_sub(&h->entries[i].inflight, k);
+	}
+}
+
 sg_status
 limits_declare(const struct sg_conf *conf)
 {
@@ -132,8 +147,8 @@ limits_declare(const struct sg_conf *conf)
 	nsubjects = n;
 	area.host_bytes = sizeof(struct limits_host) + n * sizeof(struct limits_entry);
 	area.worker_bytes = sizeof(struct limits_worker) + n * sizeof(uint64_t);
-	/* A reaped worker's slot is zeroed by shm itself: its requests in flight are gone with it. */
-	area.retire = NULL;
+	/* A reaped worker's requests in flight leave the host's sums (shm then zeroes its slot). */
+	area.retire = retire_inflight;
 	if (shm_declare(&area) != SG_OK)
 		return SG_E_INTERNAL;
 	declared = true;
@@ -255,21 +270,11 @@ limits_start_caps(const struct sg_conf *conf)
 	inference_cap = conf->threads - reserve;
 }
 
-/* Slot sum of requests in flight for entry index i. */
+/* This host's requests in flight for entry index i. */
 static uint64_t
-inflight_sum(size_t i)
+inflight_sum(const struct limits_host *h, size_t i)
 {
-	uint64_t sum = 0;
-
-	for (int s = 0; s < SHM_SLOTS; s++) {
-		struct limits_worker *w;
-
-		if (s > 0 && !shm_slot_taken(s))
-			continue;
-		w = shm_worker_at(&area, s);
-		sum += shm_load(&w->inflight[i]);
-	}
-	return sum;
+	return shm_load(&h->entries[i].inflight);
 }
 
 uint64_t
@@ -277,7 +282,7 @@ limits_inflight_host(const struct limits_entry *e)
 {
 	struct limits_host *h = limits_host_area();
 
-	return h != NULL ? inflight_sum((size_t) (e - h->entries)) : 0;
+	return h != NULL ? inflight_sum(h, (size_t) (e - h->entries)) : 0;
 }
 
 const char *
@@ -293,8 +298,10 @@ release(struct limits_host *h, bool rejected)
 	struct limits_worker *w = shm_worker(&area);
 
 	for (int i = 0; i < tk.n; i++) {
-		if (tk.inflight[i])
+		if (tk.inflight[i]) {
 			shm_atomic_sub(&w->inflight[tk.e[i] - h->entries], 1);
+			shm_atomic_sub(&tk.e[i]->inflight, 1);
+		}
 		if (tk.rpm[i] && rejected)
 			window_untake(&tk.e[i]->local[LC_REQ_MIN], tk.minute);
 		tk.inflight[i] = tk.rpm[i] = false;
@@ -473,10 +480,11 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 		int64_t cap = lim > 0 ? (int64_t) lim - 1 : which[i] == 0 ? default_cap : -1;
 
 		shm_atomic_add(&w->inflight[idx], 1);
+		shm_atomic_add(&tk.e[i]->inflight, 1);
 		tk.inflight[i] = true;
 		/* A row's max_concurrent counts the other hosts too (as of their last sync); the default cap is this host's. */
 		if (cap >= 0 &&
-		    (int64_t) (inflight_sum(idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
+		    (int64_t) (inflight_sum(h, idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
 			describe(subj, sizeof(subj), r, model, which[i]);
 			if (!rate_headers(r, tk.minute, now))
 				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");

@@ -47,6 +47,7 @@ struct limits_entry {
 	uint64_t synced[LC_COUNT]; /* the part of local already added to limit_counters */
 	uint64_t others[LC_COUNT]; /* the other hosts' counts at the last sync: every host's total minus synced */
 	uint64_t others_inflight;  /* the other hosts' requests in flight at the last sync (max_concurrent rows) */
+	uint64_t inflight;         /* this host's requests in flight: the workers' counts summed as they change */
 };
 
 struct limits_host {
@@ -57,7 +58,11 @@ struct limits_host {
 	struct limits_entry entries[];
 };
 
-/* The worker part: requests in flight per subject, and inference requests in flight in this worker. */
+/*
+ * The worker part: requests in flight per subject, and inference requests in flight in this worker.  Each
+ * change to inflight[i] is made to entries[i].inflight too (admission reads that one word); when the master
+ * reaps a worker, its retire hook takes the worker's counts back out of the host's.
+ */
 struct limits_worker {
 	uint64_t inference;
 	uint64_t inflight[];
@@ -65,7 +70,7 @@ struct limits_worker {
 
 /* Worker start (and tests): the default concurrency cap and the reserve from conf. */
 void limits_start_caps(const struct sg_conf *conf);
-/* This host's requests in flight for e (every worker slot summed). */
+/* This host's requests in flight for e (every worker's, kept summed in e->inflight). */
 uint64_t limits_inflight_host(const struct limits_entry *e);
 /* This host's name in limit_inflight: "hostname/master pid/start time", set by limits_declare. */
 const char *limits_host_id(void);
