@@ -31,6 +31,12 @@ bench_config "$RUN" 1 4
 jq --argjson on "${PROFILE_METRICS:-true}" ".metrics.enabled = \$on | ${PROFILE_JQ:-.}" "$RUN/stackgate.json" >"$RUN/stackgate.json.new" &&
 	mv "$RUN/stackgate.json.new" "$RUN/stackgate.json"
 AUTH_CACHE_TTL=60s bench_up "$RUN" "$PORT" prof
+# PROFILE_LIMITS=1: the limit rules of ./dev bench chat-limits (never biting), so that every check runs.
+if [[ ${PROFILE_LIMITS:-0} == 1 ]]; then
+	"$SG_BIN" limit set prof --max-concurrent 100000 --rpm 1000000000 --tpm 1000000000000 \
+		--tokens-per-day 1000000000000 >/dev/null
+	"$SG_BIN" limit set prof --model bench-llm --rpm 1000000000 --tpm 1000000000000 >/dev/null
+fi
 
 # The same daemon again, under callgrind (forked workers stay instrumented).
 "$ROOT/dev" _daemon_stop "$RUN"
