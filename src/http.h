@@ -174,7 +174,10 @@ char *http_query_get(const struct request *r, const char *key);
  */
 sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
 
-/* Adds a response header; false on allocation failure. */
+/*
+ * Adds the response header "name: value"; false when the line would exceed
+ * 1023 bytes, when name or value holds CR or LF, or on allocation failure.
+ */
 bool http_add_header(struct request *r, const char *name, const char *value);
 
 /*

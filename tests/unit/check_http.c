@@ -199,8 +199,15 @@ START_TEST(add_header_refuses_crlf)
 	ck_assert(!http_add_header(&r, "X-B", "v\nw"));
 	memset(big, 'v', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	ck_assert(!http_add_header(&r, "X-C", big)); /* would be cut */
-	ck_assert_uint_eq(r.headers.n, 1);
+	ck_assert(!http_add_header(&r, "X-C", big));                 /* would be cut */
+	ck_assert(!http_add_header(&r, "X-D\r\nSet-Cookie", "x=1")); /* nor in the name */
+	big[1023 - 5] = '\0'; /* "X-C: " + 1018 bytes: 1023, the most that fits */
+	ck_assert(http_add_header(&r, "X-C", big));
+	big[1023 - 5] = 'v';
+	big[1024 - 5] = '\0';
+	ck_assert(!http_add_header(&r, "X-C", big));
+	ck_assert_uint_eq(r.headers.n, 2);
+	ck_assert_uint_eq(strlen(r.headers.v[1]), 1023);
 	ck_assert_str_eq(r.headers.v[0], "Allow: GET, POST");
 	http_request_reset(&r);
 }
