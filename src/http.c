@@ -321,7 +321,7 @@ http_request_reset(struct request *r)
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
-	sg_strv_free(&r->headers);
+	sg_buf_free(&r->headers);
 	memset(r, 0, sizeof(*r));
 	r->query = "";
 	r->status = 200;
@@ -403,22 +403,53 @@ http_body_object(struct request *r, json_t **out)
 	return SG_OK;
 }
 
+/* Appends the line "name: " + value + suffix (vl, sl bytes), CR LF ended; the checks of http_add_header. */
+static bool
+add_line(struct request *r, const char *name, const char *value, size_t vl, const char *suffix, size_t sl)
+{
+	size_t nl = strlen(name);
+	char *at;
+
+	/* A line (without its CR LF) of at most 1023 bytes, as a 1024-byte buffer held. */
+	if (nl + 2 + vl + sl >= 1024)
+		return false;
+	/* A header value must not be able to start another header. */
+	if (strpbrk(name, "\r\n") != NULL || memchr(value, '\r', vl) != NULL || memchr(value, '\n', vl) != NULL ||
+	    strpbrk(suffix, "\r\n") != NULL)
+		return false;
+	if (!sg_buf_reserve(&r->headers, nl + vl + sl + 4))
+		return false;
+	at = r->headers.p + r->headers.len;
+	memcpy(at, name, nl);
+	memcpy(at + nl, ": ", 2);
+	memcpy(at + nl + 2, value, vl);
+	memcpy(at + nl + 2 + vl, suffix, sl);
+	memcpy(at + nl + 2 + vl + sl, "\r\n", 3);
+	r->headers.len += nl + vl + sl + 4;
+	return true;
+}
+
 bool
 http_add_header(struct request *r, const char *name, const char *value)
 {
-	char line[1024];
-	size_t nl = strlen(name), vl = strlen(value);
+	return add_line(r, name, value, strlen(value), "", 0);
+}
 
-	/* "name: value" without a format pass (every inference answer adds a few of these). */
-	if (nl + 2 + vl >= sizeof(line))
-		return false;
-	/* A header value must not be able to start another header. */
-	if (strpbrk(name, "\r\n") != NULL || strpbrk(value, "\r\n") != NULL)
-		return false;
-	memcpy(line, name, nl);
-	memcpy(line + nl, ": ", 2);
-	memcpy(line + nl + 2, value, vl + 1);
-	return sg_strv_push(&r->headers, line);
+bool
+http_add_header_int(struct request *r, const char *name, int64_t v, const char *suffix)
+{
+	char num[SG_I64_DIGITS];
+
+	return add_line(r, name, num, sg_fmt_i64(num, v), suffix, strlen(suffix));
+}
+
+void
+http_headers_truncate(struct request *r, size_t mark)
+{
+	if (mark < r->headers.len) {
+		r->headers.len = mark;
+		r->headers.p[mark] = '\0';
+	}
 }
 
 static bool
@@ -459,9 +490,8 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 		if (n < 0 || !put(r, head, (size_t) n))
 			return false;
 	}
-	for (size_t i = 0; i < r->headers.n; i++)
-		if (!put(r, r->headers.v[i], strlen(r->headers.v[i])) || !put(r, "\r\n", 2))
-			return false;
+	if (!put(r, r->headers.p, r->headers.len))
+		return false;
 	if (metrics_server_timing(r, timing, sizeof(timing))) {
 		n = snprintf(head, sizeof(head), "Server-Timing: %s\r\n", timing);
 		if (n < 0 || !put(r, head, (size_t) n))

@@ -93,14 +93,14 @@ struct request {
 	char *path_arg; /* the route's {param}, decoded; NULL if none */
 
 	/* The answer. */
-	int status;             /* HTTP status on success, default 200 */
-	json_t *reply;          /* owned; NULL is written as `null` */
-	struct sg_err err;      /* why it failed (sg.h): message, "param", log-only detail */
-	int upstream_status;    /* HTTP status for SG_E_UPSTREAM */
-	struct sg_strv headers; /* extra "Name: value" response headers */
-	bool headers_sent;      /* a streaming handler has sent headers */
-	bool client_gone;       /* a write to nginx failed */
-	bool stream_counted;    /* an event stream metrics_stream_open() counted as open */
+	int status;            /* HTTP status on success, default 200 */
+	json_t *reply;         /* owned; NULL is written as `null` */
+	struct sg_err err;     /* why it failed (sg.h): message, "param", log-only detail */
+	int upstream_status;   /* HTTP status for SG_E_UPSTREAM */
+	struct sg_buf headers; /* extra response headers: "Name: value\r\n" lines */
+	bool headers_sent;     /* a streaming handler has sent headers */
+	bool client_gone;      /* a write to nginx failed */
+	bool stream_counted;   /* an event stream metrics_stream_open() counted as open */
 
 	int64_t start_us;
 	int final_status; /* what was sent, for the access log */
@@ -179,6 +179,10 @@ sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
  * 1023 bytes, when name or value holds CR or LF, or on allocation failure.
  */
 bool http_add_header(struct request *r, const char *name, const char *value);
+/* The same with the value v in decimal, then suffix ("" or, say, "s"), formatted without printf. */
+bool http_add_header_int(struct request *r, const char *name, int64_t v, const char *suffix);
+/* Where the extra headers end now (r->headers.len), and dropping those added after such a mark. */
+void http_headers_truncate(struct request *r, size_t mark);
 
 /*
  * Starts a streamed reply: writes the status line and headers

@@ -60,19 +60,37 @@ floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/*
+ * Months from 1970-01 to the month holding day z (days from 1970-01-01), the
+ * inverse of days_from_civil: arithmetic, because gmtime_r takes glibc's
+ * time-zone lock, which every request's threads would queue on.
+ */
+static int64_t
+month_of_day(int64_t z)
+{
+	int64_t era, doe, yoe, doy, mp, y, m;
+
+	z += 719468;
+	era = floor_div(z, 146097);
+	doe = z - era * 146097;                                      /* [0, 146096] */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365], from March 1 */
+	mp = (5 * doy + 2) / 153;                                    /* [0, 11], March = 0 */
+	m = mp < 10 ? mp + 3 : mp - 9;                               /* [1, 12] */
+	y = yoe + era * 400 + (m <= 2);
+	return (y - 1970) * 12 + (m - 1);
+}
+
 int64_t
 limits_window(enum limits_period p, time_t t)
 {
-	struct tm tm;
-
 	switch (p) {
 	case LIMITS_MINUTE:
 		return floor_div((int64_t) t, 60);
 	case LIMITS_DAY:
 		return floor_div((int64_t) t, 86400);
 	default:
-		gmtime_r(&t, &tm);
-		return ((int64_t) tm.tm_year + 1900 - 1970) * 12 + tm.tm_mon;
+		return month_of_day(floor_div((int64_t) t, 86400));
 	}
 }
 
@@ -335,24 +353,12 @@ static sg_status
 reject(struct request *r, struct limits_host *h, enum limits_reason why, sg_status st, int64_t retry_after,
        const char *kind, int64_t limit, const char *unit, const char *verb, const char *subject)
 {
-	char ra[24];
-
 	release(h, true);
 	tk.active = false;
 	shm_atomic_add(&h->rejected[why], 1);
-	snprintf(ra, sizeof(ra), "%" PRId64, retry_after);
-	if (!http_add_header(r, "Retry-After", ra))
+	if (!http_add_header_int(r, "Retry-After", retry_after, ""))
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return http_fail(r, st, NULL, "%s of %" PRId64 " %s %s for %s", kind, limit, unit, verb, subject);
-}
-
-static bool
-add_int_header(struct request *r, const char *name, int64_t v, const char *suffix)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRId64 "%s", v, suffix);
-	return http_add_header(r, name, buf);
 }
 
 /* x-ratelimit-* of the tightest rpm and tpm among the request's subjects. */
@@ -377,13 +383,13 @@ rate_headers(struct request *r, int64_t minute, time_t now)
 				best_tok = left, lim_tok = (int64_t) tpm - 1;
 		}
 	}
-	if (best_req >= 0 && (!add_int_header(r, "x-ratelimit-limit-requests", lim_req, "") ||
-			      !add_int_header(r, "x-ratelimit-remaining-requests", best_req, "") ||
-			      !add_int_header(r, "x-ratelimit-reset-requests", reset, "s")))
+	if (best_req >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-requests", lim_req, "") ||
+			      !http_add_header_int(r, "x-ratelimit-remaining-requests", best_req, "") ||
+			      !http_add_header_int(r, "x-ratelimit-reset-requests", reset, "s")))
 		return false;
-	if (best_tok >= 0 && (!add_int_header(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
-			      !add_int_header(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
-			      !add_int_header(r, "x-ratelimit-reset-tokens", reset, "s")))
+	if (best_tok >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
+			      !http_add_header_int(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
+			      !http_add_header_int(r, "x-ratelimit-reset-tokens", reset, "s")))
 		return false;
 	return true;
 }

@@ -23,31 +23,21 @@
 #include "registry.h"
 #include "router.h"
 
-/* Drops the response headers added after the first mark of them (an earlier attempt's). */
-static void
-headers_truncate(struct request *r, size_t mark)
-{
-	while (r->headers.n > mark)
-		free(r->headers.v[--r->headers.n]);
-}
-
 /* What serves this attempt, in the reply's headers and the request's record. */
 static bool
 name_attempt(struct request *r, size_t mark, const struct sg_provider *p, const char *model_id,
 	     const char *provider_model, int attempts)
 {
 	struct request_inference *inf = &r->inference;
-	char n[16];
-
 	inf->attempts = attempts;
 	snprintf(inf->provider_id, sizeof(inf->provider_id), "%s", p->provider_id);
 	snprintf(inf->served_model, sizeof(inf->served_model), "%s", model_id);
 	snprintf(inf->provider_model, sizeof(inf->provider_model), "%s", provider_model);
-	headers_truncate(r, mark);
-	snprintf(n, sizeof(n), "%d", attempts);
+	/* The headers an earlier attempt added go. */
+	http_headers_truncate(r, mark);
 	return http_add_header(r, "X-Stackgate-Provider", p->provider_id) &&
 	       http_add_header(r, "X-Stackgate-Model", model_id) &&
-	       (attempts < 2 || http_add_header(r, "X-Stackgate-Attempts", n));
+	       (attempts < 2 || http_add_header_int(r, "X-Stackgate-Attempts", attempts, ""));
 }
 
 /* A fallback the caller may call for this kind of request: a new reference in *out. */
@@ -95,7 +85,7 @@ openai_route(struct request *r, int kind, bool embeddings, json_t *body, const j
 	const char *asked = json_string_value(json_object_get(model, "identifier"));
 	struct router_settings rs;
 	struct openai_held held = {0};
-	size_t mark = r->headers.n;
+	size_t mark = r->headers.len;
 	json_t *fb = NULL;
 	bool have_held = false, gone = false;
 	int attempts = 0;

@@ -403,6 +403,24 @@ sg_buf_free(struct sg_buf *b)
 	b->max = max;
 }
 
+size_t
+sg_fmt_i64(char *buf, int64_t v)
+{
+	char tmp[SG_I64_DIGITS];
+	uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
+	size_t n = 0, len = 0;
+
+	do
+		tmp[n++] = (char) ('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	buf[len] = '\0';
+	return len;
+}
+
 sg_status
 sg_vfail(struct sg_err *e, sg_status st, const char *param, const char *fmt, va_list ap)
 {

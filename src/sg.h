@@ -141,6 +141,11 @@ struct sg_buf {
 	bool too_big;    /* an append was refused for max */
 };
 
+/* Room for any int64_t in decimal with its sign and NUL. */
+#define SG_I64_DIGITS 21
+/* v in decimal into buf (SG_I64_DIGITS bytes), NUL-terminated, without printf; its length. */
+size_t sg_fmt_i64(char *buf, int64_t v);
+
 /* Appends n bytes of s; false (b unchanged) when out of memory or past max (too_big). */
 bool sg_buf_append(struct sg_buf *b, const void *s, size_t n) SG_MUST_CHECK;
 /*

@@ -409,8 +409,8 @@ fake_free(struct fake *f)
 static bool
 has_header(const struct request *r, const char *prefix)
 {
-	for (size_t i = 0; i < r->headers.n; i++)
-		if (strncmp(r->headers.v[i], prefix, strlen(prefix)) == 0)
+	for (const char *l = r->headers.p; l != NULL && *l != '\0'; l = strstr(l, "\r\n") + 2)
+		if (strncmp(l, prefix, strlen(prefix)) == 0)
 			return true;
 	return false;
 }

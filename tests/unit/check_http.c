@@ -206,9 +206,22 @@ START_TEST(add_header_refuses_crlf)
 	big[1023 - 5] = 'v';
 	big[1024 - 5] = '\0';
 	ck_assert(!http_add_header(&r, "X-C", big));
-	ck_assert_uint_eq(r.headers.n, 2);
-	ck_assert_uint_eq(strlen(r.headers.v[1]), 1023);
-	ck_assert_str_eq(r.headers.v[0], "Allow: GET, POST");
+	/* Two lines, each CR LF ended: "Allow: GET, POST" and the 1,023-byte X-C one. */
+	ck_assert_uint_eq(r.headers.len, 16 + 2 + 1023 + 2);
+	ck_assert_int_eq(strncmp(r.headers.p, "Allow: GET, POST\r\nX-C: vvv", 26), 0);
+	ck_assert_str_eq(r.headers.p + 16 + 2 + 1023, "\r\n");
+	/* Integers without printf, and a mark to drop what came after it. */
+	{
+		size_t mark = r.headers.len;
+
+		ck_assert(http_add_header_int(&r, "Retry-After", 0, ""));
+		ck_assert(http_add_header_int(&r, "X-N", INT64_MIN, "s"));
+		ck_assert(!http_add_header_int(&r, "X-N", 1, "\r\nSet-Cookie: x=1"));
+		ck_assert_str_eq(r.headers.p + mark, "Retry-After: 0\r\nX-N: -9223372036854775808s\r\n");
+		http_headers_truncate(&r, mark);
+		ck_assert_uint_eq(r.headers.len, mark);
+		ck_assert_str_eq(r.headers.p + 16 + 2 + 1023, "\r\n");
+	}
 	http_request_reset(&r);
 }
 END_TEST

@@ -54,6 +54,15 @@ START_TEST(windows_month_boundaries)
 	ck_assert_int_eq(limits_window_start(LIMITS_MONTH, 53 * 12 + 2) -
 				 limits_window_start(LIMITS_MONTH, 53 * 12 + 1),
 			 28 * 86400);
+	/* The arithmetic agrees with gmtime_r, every 6 hours from 1901 to 2100 (before 1970 too). */
+	for (int64_t t = -2177452800LL; t < 4102444800LL; t += 6 * 3600 + 17) {
+		time_t tt = (time_t) t;
+		struct tm tm;
+
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		ck_assert_int_eq(limits_window(LIMITS_MONTH, tt),
+				 ((int64_t) tm.tm_year + 1900 - 1970) * 12 + tm.tm_mon);
+	}
 	/* Every month start maps back to its own index. */
 	for (int64_t m = 0; m < 12 * 200; m++) {
 		ck_assert_int_eq(limits_window(LIMITS_MONTH, limits_window_start(LIMITS_MONTH, m)), m);
@@ -162,15 +171,23 @@ req_init(struct request *r, const char *principal, const char *key)
 	r->id.key_id = key ? sg_strdup(key) : NULL;
 }
 
-/* The value of response header name, or NULL. */
+/* The value of response header name (a copy, valid until the next call), or NULL. */
 static const char *
 hdr(const struct request *r, const char *name)
 {
+	static char v[1024];
 	size_t n = strlen(name);
 
-	for (size_t i = 0; i < r->headers.n; i++)
-		if (strncmp(r->headers.v[i], name, n) == 0 && r->headers.v[i][n] == ':')
-			return r->headers.v[i] + n + 2;
+	for (const char *l = r->headers.p; l != NULL && *l != '\0'; l = strstr(l, "\r\n") + 2) {
+		if (strncmp(l, name, n) == 0 && l[n] == ':') {
+			size_t vl = (size_t) (strstr(l, "\r\n") - (l + n + 2));
+
+			ck_assert_uint_lt(vl, sizeof(v));
+			memcpy(v, l + n + 2, vl);
+			v[vl] = '\0';
+			return v;
+		}
+	}
 	return NULL;
 }
 

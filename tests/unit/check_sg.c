@@ -2,6 +2,7 @@
 /* check_sg.c: the status table, string vectors and helpers of sg.c; log.c's level gate. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
@@ -141,6 +142,21 @@ START_TEST(utf8_prefix_cuts_at_character_boundaries)
 }
 END_TEST
 
+START_TEST(fmt_i64_matches_printf)
+{
+	static const int64_t vs[] = {0, 1, -1, 9, 10, 99, 100, 12345, -12345, INT64_MAX, INT64_MIN, INT64_MIN + 1};
+	char got[SG_I64_DIGITS], want[32];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(vs); i++) {
+		size_t n = sg_fmt_i64(got, vs[i]);
+
+		snprintf(want, sizeof(want), "%" PRId64, vs[i]);
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(n, strlen(want));
+	}
+}
+END_TEST
+
 START_TEST(utf8_scrub_replaces_bad_bytes)
 {
 	char a[] = "ok caf\xc3\xa9", b[] = "\xff\xfe.\xc3", c[] = "";
@@ -229,6 +245,7 @@ sg_suite(void)
 				     utf8_validation,
 				     utf8_prefix_cuts_at_character_boundaries,
 				     utf8_scrub_replaces_bad_bytes,
+				     fmt_i64_matches_printf,
 				     err_records_cuts_and_scrubs,
 				     jansson_allocates_through_the_countdown,
 				     NULL};
