@@ -176,49 +176,96 @@ usage_format_ts(int64_t us, char *buf, size_t len)
 
 #define DROP_LOG_US (10 * (int64_t) 1000000)
 
+/*
+ * A bounded queue without a lock on the request path (a sequence number per
+ * slot, after D. Vyukov's bounded queue): a request thread claims position
+ * pos by compare-and-swap on tail, fills slot pos % cap in place and
+ * publishes it by setting seq[slot] to pos + 1; the one writer takes the
+ * published slots from head on, contiguous in rows[], and frees each for the
+ * next lap by setting seq to pos + cap.  A slot whose seq is behind pos is
+ * still the writer's: the queue is full and the row is dropped (counted).
+ * The mutex and condition variable are the writer's sleep only: a thread
+ * that fills a batch signals without the mutex, and a signal lost to that
+ * race costs at most one flush interval.
+ */
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t wake; /* the writer: a batch is ready, or stop */
 	struct usage_row *rows;
-	size_t cap, head, count;
-	bool running, stopping;
-	int64_t drop_logged_us; /* when a full queue was last logged */
+	uint64_t *seq;
+	size_t cap;
+	uint64_t tail;          /* the next position to claim (atomic) */
+	uint64_t head;          /* the next position to write out (atomic: the writer stores, requests read) */
+	bool running, stopping; /* running: atomic; stopping: under mu */
+	int64_t drop_logged_us; /* when a full queue was last logged (atomic) */
 	pthread_t thread;
 	const struct sg_conf *conf;
 } q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
+/* Claims a slot: its position in *pos, or false when the queue is full. */
+static bool
+claim(uint64_t *pos)
+{
+	uint64_t p = __atomic_load_n(&q.tail, __ATOMIC_RELAXED);
+
+	for (;;) {
+		uint64_t s = __atomic_load_n(&q.seq[p % q.cap], __ATOMIC_ACQUIRE);
+
+		if (s == p) {
+			if (__atomic_compare_exchange_n(&q.tail, &p, p + 1, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				*pos = p;
+				return true;
+			}
+		} else if (s < p) {
+			return false; /* the slot of the last lap is not written out yet */
+		} else {
+			p = __atomic_load_n(&q.tail, __ATOMIC_RELAXED);
+		}
+	}
+}
+
 void
 usage_record(const struct request *r)
 {
-	struct usage_row row;
-	bool dropped = false, signal = false, say = false;
-	size_t cap;
-	int64_t now;
+	uint64_t pos;
+	int64_t now, last;
 
-	if (!r->inference.active)
+	if (!r->inference.active || !__atomic_load_n(&q.running, __ATOMIC_ACQUIRE))
 		return;
 	now = sg_now_us();
-	usage_row_from(r, now, sg_wall_us(), &row);
-	pthread_mutex_lock(&q.mu);
-	cap = q.cap;
-	if (q.running && q.count < q.cap) {
-		q.rows[(q.head + q.count) % q.cap] = row;
-		q.count++;
-		signal = q.count == USAGE_BATCH;
-	} else if (q.running) {
-		dropped = true;
-		/* Once per DROP_LOG_US while it lasts, not once per row. */
-		say = now - q.drop_logged_us > DROP_LOG_US;
-		if (say)
-			q.drop_logged_us = now;
+	if (claim(&pos)) {
+		usage_row_from(r, now, sg_wall_us(), &q.rows[pos % q.cap]);
+		__atomic_store_n(&q.seq[pos % q.cap], pos + 1, __ATOMIC_RELEASE);
+		if (pos + 1 - __atomic_load_n(&q.head, __ATOMIC_RELAXED) == USAGE_BATCH)
+			pthread_cond_signal(&q.wake);
+		return;
 	}
-	pthread_mutex_unlock(&q.mu);
-	if (signal)
-		pthread_cond_signal(&q.wake);
-	if (dropped)
-		count_dropped(1);
-	if (say)
-		log_warn("usage: the queue is full (%zu rows, PostgreSQL is not taking them): rows are dropped", cap);
+	count_dropped(1);
+	/* Once per DROP_LOG_US while it lasts, not once per row. */
+	last = __atomic_load_n(&q.drop_logged_us, __ATOMIC_RELAXED);
+	if (now - last > DROP_LOG_US &&
+	    __atomic_compare_exchange_n(&q.drop_logged_us, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		log_warn("usage: the queue is full (%zu rows, PostgreSQL is not taking them): rows are dropped", q.cap);
+}
+
+/* The writer: how many rows from head on are published (at most max, not past the end of rows[]). */
+static size_t
+ready_rows(uint64_t head, size_t max)
+{
+	size_t n = 0, first = (size_t) (head % q.cap);
+
+	while (n < max && first + n < q.cap && __atomic_load_n(&q.seq[first + n], __ATOMIC_ACQUIRE) == head + n + 1)
+		n++;
+	return n;
+}
+
+/* The writer: frees the n slots from head on for the next lap, and moves head past them. */
+static void
+release_rows(uint64_t head, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		__atomic_store_n(&q.seq[(head + i) % q.cap], head + i + q.cap, __ATOMIC_RELEASE);
+	__atomic_store_n(&q.head, head + n, __ATOMIC_RELAXED);
 }
 
 /* ----------------------------------------------------------------- writer */
@@ -511,50 +558,63 @@ wait_for(int64_t rel_us)
 	(void) pthread_cond_timedwait(&q.wake, &q.mu, &ts);
 }
 
+/* The writer, stopping: what PostgreSQL did not take is counted as dropped (no request adds rows now). */
+static void
+n_left_dropped(uint64_t head)
+{
+	uint64_t left = __atomic_load_n(&q.tail, __ATOMIC_RELAXED) - head;
+
+	if (left > 0) {
+		log_warn("usage: stopping with %llu rows PostgreSQL did not take: they are dropped",
+			 (unsigned long long) left);
+		count_dropped(left);
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct writer w = {0};
 	int64_t flush_us = (int64_t) q.conf->usage_flush_ms * 1000, stop_deadline = 0;
+	uint64_t head = __atomic_load_n(&q.head, __ATOMIC_RELAXED);
 
 	(void) arg;
-	pthread_mutex_lock(&q.mu);
 	for (;;) {
-		size_t n;
-		bool ok;
+		size_t n, waiting = (size_t) (__atomic_load_n(&q.tail, __ATOMIC_RELAXED) - head);
+		bool stopping;
 
-		if (!q.stopping && q.count < USAGE_BATCH)
+		pthread_mutex_lock(&q.mu);
+		if (!q.stopping && waiting < USAGE_BATCH)
 			wait_for(flush_us);
-		if (q.stopping && stop_deadline == 0)
+		stopping = q.stopping;
+		pthread_mutex_unlock(&q.mu);
+		if (stopping && stop_deadline == 0)
 			stop_deadline = sg_now_us() + USAGE_STOP_WAIT_S * (int64_t) 1000000;
-		if (q.count == 0) {
-			if (q.stopping)
+		/* The slots [head, head+n) are the writer's until release_rows. */
+		n = ready_rows(head, USAGE_BATCH);
+		if (n == 0) {
+			if (stopping && __atomic_load_n(&q.tail, __ATOMIC_RELAXED) == head)
 				break;
+			if (waiting > 0) { /* claimed, not yet filled: the request thread is writing it */
+				pthread_mutex_lock(&q.mu);
+				wait_for(1000);
+				pthread_mutex_unlock(&q.mu);
+			}
 			continue;
 		}
 		if (stop_deadline != 0 && sg_now_us() > stop_deadline)
 			break;
-		/* The slots [head, head+n) stay put until the head moves past them. */
-		n = q.count < USAGE_BATCH ? q.count : USAGE_BATCH;
-		if (q.head + n > q.cap)
-			n = q.cap - q.head;
-		pthread_mutex_unlock(&q.mu);
-		ok = writer_ready(&w) && writer_insert(&w, &q.rows[q.head], n) == SG_OK;
-		pthread_mutex_lock(&q.mu);
-		if (ok) {
-			q.head = (q.head + n) % q.cap;
-			q.count -= n;
+		if (writer_ready(&w) && writer_insert(&w, &q.rows[head % q.cap], n) == SG_OK) {
+			release_rows(head, n);
+			head += n;
 		} else {
 			/* PostgreSQL is down or refused the batch: try again soon (sooner when stopping). */
+			pthread_mutex_lock(&q.mu);
 			wait_for(q.stopping ? 200000 : 1000000);
+			pthread_mutex_unlock(&q.mu);
 		}
 	}
-	if (q.count > 0) {
-		log_warn("usage: stopping with %zu rows PostgreSQL did not take: they are dropped", q.count);
-		count_dropped(q.count);
-		q.count = 0;
-	}
-	pthread_mutex_unlock(&q.mu);
+	n_left_dropped(head);
 	writer_disconnect(&w);
 	sg_buf_free(&w.data);
 	return NULL;
@@ -566,22 +626,33 @@ usage_start(const struct sg_conf *conf)
 	if (!conf->usage_enabled || q.running)
 		return SG_OK;
 	q.rows = sg_calloc(conf->usage_queue_size, sizeof(*q.rows));
-	if (q.rows == NULL)
+	q.seq = sg_calloc(conf->usage_queue_size, sizeof(*q.seq));
+	if (q.rows == NULL || q.seq == NULL) {
+		free(q.rows);
+		free(q.seq);
+		q.rows = NULL;
+		q.seq = NULL;
 		return SG_E_NOMEM;
+	}
+	for (size_t i = 0; i < conf->usage_queue_size; i++)
+		q.seq[i] = i; /* slot i is free for position i */
 	q.conf = conf;
 	q.cap = conf->usage_queue_size;
-	q.head = q.count = 0;
+	q.head = q.tail = 0;
 	q.stopping = false;
 	if (pthread_create(&q.thread, NULL, writer_main, NULL) != 0) {
 		log_error("usage: cannot start the writer thread: %s", strerror(errno));
 		free(q.rows);
+		free(q.seq);
 		q.rows = NULL;
+		q.seq = NULL;
 		return SG_E_INTERNAL;
 	}
-	q.running = true;
+	__atomic_store_n(&q.running, true, __ATOMIC_RELEASE);
 	return SG_OK;
 }
 
+/* Every request thread has ended (worker.c joins them first): nothing claims a slot now. */
 void
 usage_stop(void)
 {
@@ -592,10 +663,10 @@ usage_stop(void)
 	pthread_mutex_unlock(&q.mu);
 	pthread_cond_signal(&q.wake);
 	pthread_join(q.thread, NULL);
-	pthread_mutex_lock(&q.mu);
-	q.running = false;
+	__atomic_store_n(&q.running, false, __ATOMIC_RELEASE);
 	free(q.rows);
+	free(q.seq);
 	q.rows = NULL;
+	q.seq = NULL;
 	q.cap = 0;
-	pthread_mutex_unlock(&q.mu);
 }

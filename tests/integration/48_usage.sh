@@ -227,6 +227,7 @@ sg_cli usage --since 31-12-2026 >/dev/null 2>"$SG_TEST_DIR/tmp/usage-cli.err"
 rc=$?
 expect_eq "$rc $(grep -c 'since must be a date' "$SG_TEST_DIR/tmp/usage-cli.err")" "2 1" "a bad --since is a usage error naming it"
 
+# The test config's usage.queue_size is 2,000: each worker's queue goes round several times here.
 echo "-- 10,000 requests under load: 10,000 rows with the upstream's counts"
 LOAD_BODY=$SG_TEST_DIR/tmp/usage-load.json
 printf '%s' "{\"model\":\"us-load\",\"messages\":$MSG}" >"$LOAD_BODY"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "conf.h"
@@ -516,6 +517,50 @@ START_TEST(queue_bound_drops_and_counts)
 }
 END_TEST
 
+struct recorder {
+	int from, n;
+};
+
+static void *
+record_many(void *arg)
+{
+	const struct recorder *rc = arg;
+
+	for (int i = 0; i < rc->n; i++)
+		record_one(rc->from + i);
+	return NULL;
+}
+
+/* Eight threads at once into a queue of 1,000 that nothing empties: exactly 1,000 queued, the rest dropped. */
+START_TEST(queue_concurrent_claims_exact)
+{
+	char *errors;
+	struct sg_conf *c =
+		conf_of("{\"database\":{\"conninfo\":\"host=/nonexistent/sg-usage-test port=1\"},"
+			"\"usage\":{\"queue_size\":1000,\"flush_interval_ms\":10}}",
+			&errors);
+	pthread_t t[8];
+	struct recorder rc[8];
+
+	ck_assert_ptr_nonnull(c);
+	shm_reset();
+	ck_assert_int_eq(usage_declare(c), SG_OK);
+	ck_assert_int_eq(shm_map(), SG_OK);
+	ck_assert_int_eq(usage_start(c), SG_OK);
+	for (int i = 0; i < 8; i++) {
+		rc[i] = (struct recorder){.from = i * 500, .n = 500};
+		ck_assert_int_eq(pthread_create(&t[i], NULL, record_many, &rc[i]), 0);
+	}
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(usage_rows_dropped_total(), 8 * 500 - 1000);
+	usage_stop();
+	ck_assert_int_eq(usage_rows_dropped_total(), 8 * 500);
+	shm_reset();
+	conf_free(c);
+}
+END_TEST
+
 Suite *
 usage_suite(void)
 {
@@ -535,6 +580,7 @@ usage_suite(void)
 	/* The stop waits USAGE_STOP_WAIT_S for PostgreSQL before it gives up. */
 	tcase_set_timeout(queue, USAGE_STOP_WAIT_S * 4);
 	tcase_add_test(queue, queue_bound_drops_and_counts);
+	tcase_add_test(queue, queue_concurrent_claims_exact);
 	suite_add_tcase(s, queue);
 	return s;
 }
