@@ -103,17 +103,19 @@ wrk_run() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-# pair NAME URL_A SCRIPT_A URL_B SCRIPT_B [conns] [threads]: interleaved rounds, medians.
+# pair NAME URL_A SCRIPT_A URL_B SCRIPT_B [conns] [threads]: interleaved rounds (ABBA order), medians.
 pair() {
 	local name=$1 ua=$2 sa=$3 ub=$4 sb=$5 conns=${6:-$CONNS} threads=${7:-2} i ra rb
 	local fa fb
 	fa=$RUN/$(tr -c 'a-zA-Z0-9' '_' <<<"$name").a
 	fb=${fa%.a}.b
 	: >"$fa"; : >"$fb"
+	# A then B in even rounds, B then A in odd ones (ABBA): neither side always runs first.
 	for ((i = 0; i < ROUNDS; i++)); do
+		((i % 2 == 0)) || { rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$fb"; }
 		ra=$(wrk_run "$ua" "$sa" "$conns" "$threads"); echo "$ra" >>"$fa"
 		SG_REQUESTS=$((SG_REQUESTS + $(cut -d' ' -f4 <<<"$ra")))
-		rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$fb"
+		((i % 2 == 1)) || { rb=$(wrk_run "$ub" "$sb" "$conns" "$threads"); echo "$rb" >>"$fb"; }
 	done
 	local a_rps a_p50 a_p99 b_rps b_p50 b_p99
 	a_rps=$(cut -d' ' -f1 "$fa" | median); a_p50=$(cut -d' ' -f2 "$fa" | median)
@@ -127,8 +129,8 @@ pair() {
 }
 
 # pair_configs NAME URL SCRIPT CONF_A CONF_B [conns] [threads]: the same load on stackgate run with
-# CONF_A, then with CONF_B (restarted between runs, a 1 s warm-up after each start), interleaved
-# rounds, medians, with the CPU µs per request of each process group (cpu_measure); the ratio is
+# CONF_A and with CONF_B (restarted between runs, a 1 s warm-up after each start), interleaved
+# rounds in ABBA order, medians, with the CPU µs per request of each process group (cpu_measure); the ratio is
 # A/B.  Leaves stackgate running the bench config.
 pair_configs() {
 	local name=$1 url=$2 script=$3 ca=$4 cb=$5 conns=${6:-$CONNS} threads=${7:-2} i fa fb c f conf
@@ -136,7 +138,8 @@ pair_configs() {
 	fb=${fa%.a}.b
 	: >"$fa"; : >"$fb"
 	for ((i = 0; i < ROUNDS; i++)); do
-		for c in a b; do
+		# ABBA: A first in even rounds, B first in odd ones, so that neither side always runs first.
+		for c in $( ((i % 2 == 0)) && echo a b || echo b a); do
 			if [[ $c == a ]]; then conf=$ca f=$fa; else conf=$cb f=$fb; fi
 			SG_BIN=$SG_BIN STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$conf" "$RUN" >/dev/null
 			for _ in $(seq 100); do [[ $(curl -s -o /dev/null -w '%{http_code}' "$SG_URL/v1/health") == 200 ]] && break; sleep 0.1; done
@@ -154,6 +157,8 @@ pair_configs() {
 		"$(cut -d' ' -f1 "$fa" | tr '\n' ' ')"
 	printf '%-34s %9s rps  p50 %7s ms  p99 %7s ms   (runs: %s)\n' "$name: B" "$b_rps" "$b_p50" "$b_p99" \
 		"$(cut -d' ' -f1 "$fb" | tr '\n' ' ')"
+	printf '%-34s A/B by round: %s\n' "$name:" "$(paste -d' ' <(cut -d' ' -f1 "$fa") <(cut -d' ' -f1 "$fb") |
+		awk '{ printf "%.3f ", ($2 > 0 ? $1 / $2 : 0) }')"
 	printf '%-34s CPU us/request (medians):%s\n' "$name: A" "$(cpu_groups_of "$fa")"
 	printf '%-34s CPU us/request (medians):%s\n' "$name: B" "$(cpu_groups_of "$fb")"
 	awk -v a="$a_rps" -v b="$b_rps" -v a50="$a_p50" -v b50="$b_p50" -v a99="$a_p99" -v b99="$b_p99" -v n="$name" \
