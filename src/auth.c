@@ -43,7 +43,9 @@
 #include "db.h"
 #include "log.h"
 
+/* The key cache: KEY_SLOTS entries in sets of KEY_WAYS, a digest's set chosen by its first bytes. */
 #define KEY_SLOTS 256
+#define KEY_WAYS 4
 
 static const char msg_invalid[] = "invalid API key";
 static const char msg_expired[] = "API key expired";
@@ -75,6 +77,13 @@ static struct {
 static uint64_t known_gen; /* bumped by auth_invalidate, under known_lock */
 static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The KEY_WAYS entries digest may occupy (an index from a hash reveals nothing of the key). */
+static struct key_entry *
+key_set(const uint8_t digest[SHA256_DIGEST_LENGTH])
+{
+	return &keys[(((size_t) digest[0] << 8 | digest[1]) % (KEY_SLOTS / KEY_WAYS)) * KEY_WAYS];
+}
 
 static void
 key_clear(struct key_entry *e)
@@ -111,9 +120,7 @@ key_cache_get(const uint8_t digest[SHA256_DIGEST_LENGTH], int ttl_s, bool *expir
 	if (ttl_s <= 0)
 		return NULL;
 	pthread_mutex_lock(&key_lock);
-	for (size_t i = 0; i < KEY_SLOTS; i++) {
-		struct key_entry *e = &keys[i];
-
+	for (struct key_entry *e = key_set(digest), *end = e + KEY_WAYS; e < end; e++) {
 		if (!e->used || !sg_ct_equal(e->digest, digest, SHA256_DIGEST_LENGTH))
 			continue;
 		if (now - e->cached_us > (int64_t) ttl_s * 1000000) {
@@ -138,9 +145,7 @@ key_cache_put(const uint8_t digest[SHA256_DIGEST_LENGTH], const char *principal,
 	if (ttl_s <= 0)
 		return;
 	pthread_mutex_lock(&key_lock);
-	for (size_t i = 0; i < KEY_SLOTS; i++) {
-		struct key_entry *e = &keys[i];
-
+	for (struct key_entry *e = key_set(digest), *end = e + KEY_WAYS; e < end; e++) {
 		if (e->used && memcmp(e->digest, digest, SHA256_DIGEST_LENGTH) == 0) {
 			slot = e;
 			break;

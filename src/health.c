@@ -76,13 +76,8 @@ health_json(unsigned code, const char *provider_id)
 static uint64_t
 health_key(const struct sg_provider *p)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = sg_fnv1a(sg_fnv1a_byte(sg_fnv1a(SG_FNV1A_INIT, p->provider_id), 0xff), p->base_url);
 
-	for (const char *s = p->provider_id; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (const char *s = p->base_url; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
 	return h ? h : 1;
 }
 

@@ -23,7 +23,9 @@
 #include "principal.h"
 #include "registry.h"
 
+/* CACHE_SLOTS entries in sets of CACHE_WAYS, a principal's set chosen by the hash of its name. */
 #define CACHE_SLOTS 128
+#define CACHE_WAYS 4
 #define NAME_MAX_LEN 256
 
 struct cached {
@@ -35,6 +37,13 @@ struct cached {
 
 static struct cached cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The CACHE_WAYS entries the principal name may occupy. */
+static struct cached *
+cache_set(const char *name)
+{
+	return &cache[(size_t) (sg_fnv1a(SG_FNV1A_INIT, name) % (CACHE_SLOTS / CACHE_WAYS)) * CACHE_WAYS];
+}
 
 static void
 slot_clear(struct cached *c)
@@ -62,9 +71,7 @@ cache_get(const char *name, struct sg_attrs *attrs, bool *disabled)
 	bool hit = false;
 
 	pthread_mutex_lock(&cache_lock);
-	for (size_t i = 0; i < CACHE_SLOTS; i++) {
-		struct cached *c = &cache[i];
-
+	for (struct cached *c = cache_set(name), *end = c + CACHE_WAYS; c < end; c++) {
 		if (c->principal == NULL || strcmp(c->principal, name) != 0)
 			continue;
 		if (now - c->fetched_us > (int64_t) IDENTITY_CACHE_TTL_S * 1000000) {
@@ -86,9 +93,7 @@ cache_put(const char *name, const struct sg_attrs *attrs, bool disabled)
 	struct cached *slot = NULL;
 
 	pthread_mutex_lock(&cache_lock);
-	for (size_t i = 0; i < CACHE_SLOTS; i++) {
-		struct cached *c = &cache[i];
-
+	for (struct cached *c = cache_set(name), *end = c + CACHE_WAYS; c < end; c++) {
 		if (c->principal != NULL && strcmp(c->principal, name) == 0) {
 			slot = c;
 			break;

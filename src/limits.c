@@ -119,15 +119,10 @@ limits_seconds_left(enum limits_period p, time_t t)
 uint64_t
 limits_subject_hash(const char *principal, const char *model, const char *key_id)
 {
-	const char *parts[3] = {principal ? principal : "", model ? model : "", key_id ? key_id : ""};
-	uint64_t h = UINT64_C(14695981039346656037);
+	uint64_t h = sg_fnv1a(SG_FNV1A_INIT, principal ? principal : "");
 
-	for (int i = 0; i < 3; i++) {
-		for (const unsigned char *s = (const unsigned char *) parts[i]; *s != '\0'; s++)
-			h = (h ^ *s) * UINT64_C(1099511628211);
-		if (i < 2)
-			h = (h ^ 0x1f) * UINT64_C(1099511628211);
-	}
+	h = sg_fnv1a(sg_fnv1a_byte(h, 0x1f), model ? model : "");
+	h = sg_fnv1a(sg_fnv1a_byte(h, 0x1f), key_id ? key_id : "");
 	return h != 0 ? h : 1;
 }
 

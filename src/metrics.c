@@ -225,14 +225,7 @@ hist_add(uint64_t *h, int64_t us)
 static uint64_t
 label_hash(const char *provider, const char *model)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (const char *s = provider; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (const char *s = model; *s; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	return h;
+	return sg_fnv1a(sg_fnv1a_byte(sg_fnv1a(SG_FNV1A_INIT, provider), 0xff), model);
 }
 
 size_t

@@ -64,11 +64,7 @@ registry_cache_init(void)
 static size_t
 hash(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	while (*s)
-		h = (h ^ (unsigned char) *s++) * 1099511628211ULL;
-	return (size_t) h;
+	return (size_t) sg_fnv1a(SG_FNV1A_INIT, s);
 }
 
 static struct entry **

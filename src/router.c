@@ -53,13 +53,10 @@ router_settings_of(const struct sg_conf *c, struct router_settings *out)
 uint64_t
 router_key(const char *provider_id, const char *provider_model)
 {
-	uint64_t h = 1469598103934665603ULL;
+	/* 0xff: a separator no id contains. */
+	uint64_t h = sg_fnv1a(sg_fnv1a_byte(sg_fnv1a(SG_FNV1A_INIT, provider_id ? provider_id : ""), 0xff),
+			      provider_model ? provider_model : "");
 
-	for (const char *s = provider_id ? provider_id : ""; *s != '\0'; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-	h = (h ^ 0xffu) * 1099511628211ULL; /* a separator no id contains */
-	for (const char *s = provider_model ? provider_model : ""; *s != '\0'; s++)
-		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
 	return h != 0 ? h : 1;
 }
 

@@ -403,6 +403,14 @@ sg_buf_free(struct sg_buf *b)
 	b->max = max;
 }
 
+uint64_t
+sg_fnv1a(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = sg_fnv1a_byte(h, (unsigned char) *s);
+	return h;
+}
+
 size_t
 sg_fmt_i64(char *buf, int64_t v)
 {

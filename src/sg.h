@@ -141,6 +141,15 @@ struct sg_buf {
 	bool too_big;    /* an append was refused for max */
 };
 
+/* FNV-1a, 64 bits: start from SG_FNV1A_INIT, continue with each string (sg_fnv1a) or byte (sg_fnv1a_byte). */
+#define SG_FNV1A_INIT UINT64_C(14695981039346656037)
+static inline uint64_t
+sg_fnv1a_byte(uint64_t h, unsigned char c)
+{
+	return (h ^ c) * UINT64_C(1099511628211);
+}
+uint64_t sg_fnv1a(uint64_t h, const char *s);
+
 /* Room for any int64_t in decimal with its sign and NUL. */
 #define SG_I64_DIGITS 21
 /* v in decimal into buf (SG_I64_DIGITS bytes), NUL-terminated, without printf; its length. */

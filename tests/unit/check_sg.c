@@ -157,6 +157,17 @@ START_TEST(fmt_i64_matches_printf)
 }
 END_TEST
 
+START_TEST(fnv1a_known_values)
+{
+	/* The published FNV-1a 64 test vectors. */
+	ck_assert_uint_eq(sg_fnv1a(SG_FNV1A_INIT, ""), UINT64_C(0xcbf29ce484222325));
+	ck_assert_uint_eq(sg_fnv1a(SG_FNV1A_INIT, "a"), UINT64_C(0xaf63dc4c8601ec8c));
+	ck_assert_uint_eq(sg_fnv1a(SG_FNV1A_INIT, "foobar"), UINT64_C(0x85944171f73967e8));
+	ck_assert_uint_eq(sg_fnv1a(sg_fnv1a(SG_FNV1A_INIT, "foo"), "bar"), UINT64_C(0x85944171f73967e8));
+	ck_assert_uint_eq(sg_fnv1a_byte(SG_FNV1A_INIT, 'a'), UINT64_C(0xaf63dc4c8601ec8c));
+}
+END_TEST
+
 START_TEST(utf8_scrub_replaces_bad_bytes)
 {
 	char a[] = "ok caf\xc3\xa9", b[] = "\xff\xfe.\xc3", c[] = "";
@@ -246,6 +257,7 @@ sg_suite(void)
 				     utf8_prefix_cuts_at_character_boundaries,
 				     utf8_scrub_replaces_bad_bytes,
 				     fmt_i64_matches_printf,
+				     fnv1a_known_values,
 				     err_records_cuts_and_scrubs,
 				     jansson_allocates_through_the_countdown,
 				     NULL};
