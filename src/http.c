@@ -464,15 +464,30 @@ put(struct request *r, const char *s, size_t n)
 	return true;
 }
 
+/* A NUL-terminated string. */
+static bool
+put_str(struct request *r, const char *s)
+{
+	return put(r, s, strlen(s));
+}
+
+static bool
+put_i64(struct request *r, int64_t v)
+{
+	char num[SG_I64_DIGITS];
+
+	return put(r, num, sg_fmt_i64(num, v));
+}
+
+/* The reply's head, piece by piece into libfcgi's buffer (no printf pass: every reply has one). */
 static bool
 put_head(struct request *r, int status, const char *content_type, long long content_length, bool stream)
 {
-	char head[512], timing[128];
-	int n;
+	char timing[128];
 
-	n = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n", status,
-		     sg_http_reason(status), content_type, r->request_id);
-	if (n < 0 || !put(r, head, (size_t) n))
+	if (!put_str(r, "Status: ") || !put_i64(r, status) || !put(r, " ", 1) || !put_str(r, sg_http_reason(status)) ||
+	    !put_str(r, "\r\nContent-Type: ") || !put_str(r, content_type) || !put_str(r, "\r\nX-Request-Id: ") ||
+	    !put_str(r, r->request_id) || !put(r, "\r\n", 2))
 		return false;
 	if (stream) {
 		/* nginx buffers every answer but server-sent events, which must reach the client as they come. */
@@ -486,17 +501,14 @@ put_head(struct request *r, int status, const char *content_type, long long cont
 			metrics_stream_open(r);
 		}
 	} else if (content_length >= 0) {
-		n = snprintf(head, sizeof(head), "Content-Length: %lld\r\n", content_length);
-		if (n < 0 || !put(r, head, (size_t) n))
+		if (!put_str(r, "Content-Length: ") || !put_i64(r, content_length) || !put(r, "\r\n", 2))
 			return false;
 	}
 	if (!put(r, r->headers.p, r->headers.len))
 		return false;
-	if (metrics_server_timing(r, timing, sizeof(timing))) {
-		n = snprintf(head, sizeof(head), "Server-Timing: %s\r\n", timing);
-		if (n < 0 || !put(r, head, (size_t) n))
-			return false;
-	}
+	if (metrics_server_timing(r, timing, sizeof(timing)) &&
+	    (!put_str(r, "Server-Timing: ") || !put_str(r, timing) || !put(r, "\r\n", 2)))
+		return false;
 	if (!put(r, "\r\n", 2))
 		return false;
 	r->headers_sent = true;
