@@ -394,6 +394,17 @@ START_TEST(test_server_timing)
 	ck_assert_msg(strncmp(buf, "gateway;dur=", 12) == 0, "%s", buf);
 	ck_assert_msg(strstr(buf, ", upstream;dur=40.000") != NULL, "%s", buf);
 	ck_assert(strtod(buf + 12, NULL) >= 10.0);
+	/* Three decimals, zero-padded. */
+	r.inference.upstream_us = 5;
+	r.start_us = sg_now_us() - 1000;
+	r.inference.upstream_start_us = r.start_us;
+	ck_assert(metrics_server_timing(&r, buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, ", upstream;dur=0.005") != NULL, "%s", buf);
+	r.start_us = sg_now_us() - 2000000;
+	r.inference.upstream_us = 1234567;
+	ck_assert(metrics_server_timing(&r, buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, ", upstream;dur=1234.567") != NULL, "%s", buf);
+	ck_assert(!metrics_server_timing(&r, buf, 16)); /* no room: nothing */
 }
 END_TEST
 
