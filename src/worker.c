@@ -58,6 +58,16 @@ static atomic_bool stopping;
 static atomic_long served;
 static atomic_int live_threads;
 
+static pid_t master_pid;
+
+/* Asks the master for this worker's successor now (worker.h); not if the master is gone. */
+static void
+tell_master_recycling(void)
+{
+	if (getppid() == master_pid && sigqueue(master_pid, SG_SIG_RECYCLING, (union sigval){0}) != 0)
+		log_warn("cannot tell the master this worker is recycling: %s", strerror(errno));
+}
+
 static void
 request_stop(void)
 {
@@ -346,9 +356,10 @@ accept_thread(void *arg)
 		log_set_request_id(NULL);
 		/* Kept open even when stopping: nginx closes it (the rule above). */
 		FCGX_Finish_r(&fcgx);
-		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 >= wconf->max_requests) {
+		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 == wconf->max_requests) {
 			log_info("served %ld requests: recycling this worker", wconf->max_requests);
 			request_stop();
+			tell_master_recycling();
 		}
 	}
 	goto out;
@@ -397,6 +408,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	int64_t deadline = 0;
 
 	wconf = conf;
+	master_pid = getppid();
 	listen_sock = listen_fd;
 	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stop_fd < 0) {
