@@ -4,10 +4,12 @@
 # upstream's keepalive): a worker that closed a kept connection right after a
 # request could close it just as nginx hands it to the next request, which then
 # fails with "upstream prematurely closed connection" and, a POST, is not retried
-# (502).  So 15 SIGHUPs 300 ms apart while 7 clients send chat completions and 3
-# send GETs, each back to back; every answer must be 200.  Then the old workers
-# must be gone within the bound the nginx upstream's keepalive_time and
-# keepalive_timeout give (README "Reload and shutdown").  Identifiers start with rl-.
+# (502).  So 20 SIGHUPs 250 ms apart while wrk sends chat completions on 12
+# connections and GETs on 2, back to back; every answer must be 200 (before the
+# fix 2 to 14 chats a run were 502).  Then the old workers must be gone within
+# the bound the nginx upstream's keepalive_time and keepalive_timeout give
+# (README "Reload and shutdown"), also under a slow client whose kept connection
+# is never idle long enough for keepalive_timeout.  Identifiers start with rl-.
 
 RL=$SG_TEST_DIR/tmp/rl
 mkdir -p "$RL"
@@ -44,32 +46,32 @@ reloads() { grep -c 'reloaded .*: generation' "$SG_RUN/logs/stackgate.log"; }
 reloaded() { (($(reloads) >= $1)); }
 jq -nc '{model:"rl-llm",messages:[{role:"user",content:"reload test"}]}' >"$RL/chat.json"
 
-echo "-- 15 SIGHUPs 300 ms apart under back-to-back chat completions and GETs"
+echo "-- 20 SIGHUPs 250 ms apart under back-to-back chat completions and GETs"
 master=$(sg_master_pid)
 r0=$(reloads)
-rl_wrk chat post 8 "$OA/chat/completions" &
+rl_wrk chat post 12 "$OA/chat/completions" &
 rl_wrk get "" 2 /v1/version &
 sleep 0.5
-for _ in $(seq 15); do
+for _ in $(seq 20); do
 	kill -HUP "$master"
-	sleep 0.3
+	sleep 0.25
 done
 wait
 read -r nchat badchat errchat < <(rl_count chat)
 read -r nget badget errget < <(rl_count get)
 nbad=$((badchat + errchat + badget + errget))
-REQ_DESC="wrk: 8 connections of chat completions, 2 of GET /v1/version, 15 SIGHUPs" STATUS=""
+REQ_DESC="wrk: 12 connections of chat completions, 2 of GET /v1/version, 20 SIGHUPs" STATUS=""
 BODY="chat: $nchat sent, $badchat non-2xx, $errchat socket errors; GET: $nget sent, $badget non-2xx, $errget socket errors"
 if ((nbad == 0 && nchat > 0 && nget > 0)); then
-	pass "15 SIGHUPs under 10 clients: $((nchat + nget)) sent ($nchat chat), 0 failed, 0 expected to fail"
+	pass "20 SIGHUPs under 14 clients: $((nchat + nget)) sent ($nchat chat), 0 failed, 0 expected to fail"
 else
-	fail "15 SIGHUPs under 10 clients: $((nchat + nget)) sent ($nchat chat), $nbad failed, 0 expected to fail" \
+	fail "20 SIGHUPs under 14 clients: $((nchat + nget)) sent ($nchat chat), $nbad failed, 0 expected to fail" \
 		"$(grep -c 'prematurely closed' "$SG_RUN/logs/nginx-error.log" 2>/dev/null) 'prematurely closed' lines in nginx-error.log"
 fi
 REQ_DESC=""
 # The old generations leave once nginx has closed their kept connections.  The master logs
 # "reloaded" once it has forked a generation: only then are 3 workers the new ones.
-poll 5 reloaded $((r0 + 15)) || fail "the master logged 15 reloads" "$(($(reloads) - r0)) logged"
+poll 5 reloaded $((r0 + 20)) || fail "the master logged 20 reloads" "$(($(reloads) - r0)) logged"
 t0=$(now_ms)
 if poll 10 only_three; then
 	pass "after the load the old workers are gone within $(($(now_ms) - t0)) ms (bound: 10 s)"
