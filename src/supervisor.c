@@ -10,7 +10,9 @@
  *                requests; the shared socket keeps queued connections for
  *                the new workers), so no request is dropped;
  *   SIGTERM/INT  stop: every worker finishes its in-flight requests (bounded
- *                by shutdown_timeout), then the socket is removed, exit 0.
+ *                by shutdown_timeout), then the socket is removed, exit 0;
+ *   SG_SIG_RECYCLING  a worker reached max_requests and is stopping: it joins
+ *                the old ones and its slot is refilled at once (worker.h).
  * The listening socket is the only thing workers inherit; database and curl
  * state are opened in each worker after fork.
  */
@@ -237,6 +239,20 @@ retire(struct slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* A worker of the current generation that is stopping by itself (max_requests): replaced now. */
+static void
+recycling(pid_t pid)
+{
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		if (slots[i].pid != pid || pid == 0)
+			continue;
+		log_info("worker %d (pid %ld) is recycling: starting its successor", i, (long) pid);
+		retire(&slots[i]);
+		metrics_worker_restarted();
+		slots[i].respawn_at = sg_now_us();
+	}
+}
+
 static int
 count_live(void)
 {
@@ -412,6 +428,7 @@ supervisor_run(struct sg_conf *conf)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SG_SIG_RECYCLING);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -467,6 +484,8 @@ supervisor_run(struct sg_conf *conf)
 			stop_deadline = sg_now_us() + (int64_t) (conf->shutdown_timeout_s + 5) * 1000000;
 			signal_all(SIGTERM);
 		}
+		if (sig == SG_SIG_RECYCLING && !stopping)
+			recycling(si.si_pid);
 		if (sig == SIGHUP && !stopping) {
 			conf = reload(conf, fd, listen_path);
 			nworkers = conf->workers;

@@ -5,9 +5,11 @@
  * non-blocking; each thread waits in its own epoll set on the socket
  * (EPOLLEXCLUSIVE, so a connection wakes one waiter, not all of them) and on
  * the process's stop eventfd, then lets libfcgi accept and read the request.
- * A graceful stop writes the eventfd: idle threads leave at once, busy ones
- * after their request.  No thread is ever interrupted by a signal, so a
- * request being read or written is never cut short.
+ * A graceful stop writes the eventfd: a thread waiting on the listening
+ * socket leaves at once; one holding a connection nginx kept serves it until
+ * nginx closes it (never closed from this side: see accept_thread).  No
+ * thread is ever interrupted by a signal, so a request being read or written
+ * is never cut short.
  *
  * The worker is the only writer of status lines and error bodies, and writes
  * the access log (log_request): one line per request.
@@ -27,6 +29,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,6 +57,16 @@ static int stop_fd = -1;
 static atomic_bool stopping;
 static atomic_long served;
 static atomic_int live_threads;
+
+static pid_t master_pid;
+
+/* Asks the master for this worker's successor now (worker.h); not if the master is gone. */
+static void
+tell_master_recycling(void)
+{
+	if (getppid() == master_pid && sigqueue(master_pid, SG_SIG_RECYCLING, (union sigval){0}) != 0)
+		log_warn("cannot tell the master this worker is recycling: %s", strerror(errno));
+}
 
 static void
 request_stop(void)
@@ -236,6 +249,16 @@ out:
 	log_request(r);
 }
 
+/* True when the peer closed fd (or reset it): nothing more can come on it. */
+static bool
+nginx_closed(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static void *
 accept_thread(void *arg)
 {
@@ -272,13 +295,21 @@ accept_thread(void *arg)
 			/*
 			 * nginx kept the connection (fastcgi_keep_conn): wait for its
 			 * next request on it.  EOF makes libfcgi close it and try the
-			 * listening socket instead.  When stopping, an idle kept
-			 * connection is not closed from this side: nginx may be sending
-			 * a request on it at that very moment, and it does not retry a
-			 * POST on a connection that breaks.  The thread serves what
-			 * comes (then closes the connection, below) until nginx closes
-			 * it after its keepalive_timeout; the main thread bounds the
-			 * wait with shutdown_timeout.
+			 * listening socket instead.
+			 *
+			 * The rule, stopping or not: this side never closes a kept
+			 * connection while nginx may use it.  nginx puts the connection
+			 * back in its keepalive cache as soon as it reads END_REQUEST
+			 * and may hand it to the next request at once; a close from
+			 * here races with that request, which then fails ("upstream
+			 * prematurely closed connection"), and nginx does not retry a
+			 * POST.  Only nginx can close a kept connection safely, and it
+			 * does: a busy one after the request that ends past the
+			 * upstream's keepalive_time, an idle one after its
+			 * keepalive_timeout (README "Reload and shutdown").  So a
+			 * stopping thread serves whatever comes on its connection until
+			 * nginx closes it, then leaves without accepting again; the main
+			 * thread bounds the whole stop with shutdown_timeout.
 			 */
 			struct pollfd p[2] = {{.fd = fcgx.ipcFd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
 			int n = poll(p, stop ? 1 : 2, stop ? 100 : -1);
@@ -291,6 +322,9 @@ accept_thread(void *arg)
 			}
 			if (p[0].revents == 0)
 				continue;
+			/* Stopping and nginx closed it: leave here, so libfcgi does not accept a new connection. */
+			if (atomic_load(&stopping) && nginx_closed(fcgx.ipcFd))
+				break;
 		} else {
 			if (stop)
 				break;
@@ -320,13 +354,12 @@ accept_thread(void *arg)
 		worker_handle(r);
 		http_request_reset(r);
 		log_set_request_id(NULL);
-		/* Stopping: this request is the connection's last; nginx sees it close cleanly. */
-		if (atomic_load(&stopping))
-			fcgx.keepConnection = 0;
+		/* Kept open even when stopping: nginx closes it (the rule above). */
 		FCGX_Finish_r(&fcgx);
-		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 >= wconf->max_requests) {
+		if (wconf->max_requests > 0 && atomic_fetch_add(&served, 1) + 1 == wconf->max_requests) {
 			log_info("served %ld requests: recycling this worker", wconf->max_requests);
 			request_stop();
+			tell_master_recycling();
 		}
 	}
 	goto out;
@@ -339,7 +372,7 @@ out:
 		http_request_reset(r);
 		free(r);
 	}
-	/* Closes a connection nginx kept open: it retries the request elsewhere. */
+	/* Frees the request; a connection still open here is one that poll failed on (or nginx closed). */
 	FCGX_Free(&fcgx, 1);
 	proxy_thread_cleanup();
 	atomic_fetch_sub(&live_threads, 1);
@@ -375,6 +408,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	int64_t deadline = 0;
 
 	wconf = conf;
+	master_pid = getppid();
 	listen_sock = listen_fd;
 	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stop_fd < 0) {

@@ -7,6 +7,8 @@
 #ifndef SG_WORKER_H
 #define SG_WORKER_H
 
+#include <signal.h>
+
 #include "conf.h"
 #include "sg.h"
 
@@ -16,6 +18,15 @@
  * were served.  Returns the process exit code.
  */
 int worker_run(const struct sg_conf *conf, int listen_fd);
+
+/*
+ * Queued (sigqueue) by a worker to the master when max_requests makes it stop:
+ * the master moves it to the old workers and refills its slot at once, as a
+ * reload does, instead of when it exits (it may serve nginx's kept connections
+ * for a few seconds more: worker.c).  A real-time signal, so two workers that
+ * recycle together are both told.
+ */
+#define SG_SIG_RECYCLING (SIGRTMIN + 1)
 
 /* Serves one accepted request end to end (exposed for tests and fuzzing). */
 struct request;

@@ -570,8 +570,13 @@ if ((nbad == 0 && nstreams == 6)); then
 else
 	fail "SIGHUP twice under 8 clients: $nsent sent ($nstreams streams), $nbad failed, 0 expected to fail"
 fi
-new_workers=$(workers_sorted)
-[[ $(wc -w <<<"$new_workers") == 3 && $new_workers != "$old_workers" ]] && pass "SIGHUP replaced the 3 workers" ||
+# The old workers leave once nginx has closed their kept connections: within keepalive_time (2 s)
+# plus keepalive_timeout (4 s) of the last SIGHUP (README "Reload and shutdown").
+replaced() {
+	new_workers=$(workers_sorted)
+	[[ $(wc -w <<<"$new_workers") == 3 && $new_workers != "$old_workers" ]]
+}
+poll 7 replaced && pass "SIGHUP replaced the 3 workers" ||
 	fail "SIGHUP replaced the 3 workers" "$old_workers -> $new_workers"
 
 master=$(sg_master_pid)
