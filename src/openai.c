@@ -15,7 +15,10 @@
  * member, and only that value's bytes change.  So every parameter (tools, response_format,
  * image parts, extras such as guided_choice) reaches the upstream as sent,
  * numbers keep their digits, and a large reply (embeddings) costs one scan.
- * A buffered reply is written as text with its Content-Length (http_respond:
+ * The request body itself is not parsed either: openai_request_scan() (the
+ * same scanner, strict) accepts exactly what the full parse would and finds
+ * "model" and "stream"; only a refused body is parsed, for the parse's own
+ * message.  A buffered reply is written as text with its Content-Length (http_respond:
  * one write to nginx when it fits libfcgi's buffer), a stream's events with
  * http_stream_write().
  *
@@ -509,14 +512,15 @@ note_retry_after(void *ctx, const char *line, size_t len)
 }
 
 sg_status
-openai_attempt(struct request *r, int k, json_t *body, const struct sg_provider *p, const char *provider_model,
-	       bool stream, const char *client_json, struct openai_held *held)
+openai_attempt(struct request *r, int k, const struct sg_provider *p, const char *provider_model, bool stream,
+	       const char *client_json, struct openai_held *held)
 {
 	enum kind kind = (enum kind) k;
 	struct sg_buf body_out = {0}, asked = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *upstream_json = NULL, *dumped = NULL;
+	json_t *body;
 	bool drop_usage_only = false, kept = false;
 	sg_status st;
 
@@ -530,8 +534,14 @@ openai_attempt(struct request *r, int k, json_t *body, const struct sg_provider 
 		goto out;
 	}
 	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
-		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
+		/*
+		 * The rewrite's scanner did not take the text (nested deeper than it goes, within
+		 * server.max_json_depth): parse it (once per request, kept in r->json) and dump it.
+		 */
 		body_out.len = 0;
+		st = http_body_object(r, &body);
+		if (st != SG_OK)
+			goto out;
 		if (json_object_set_new(body, "model", json_string(provider_model)) != 0 ||
 		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
@@ -611,31 +621,58 @@ openai_reply_held(struct request *r, struct openai_held *h, const char *client_j
 
 /* ----------------------------------------------------------------- handlers */
 
+/*
+ * The request's "model" (*name, the caller frees) and "stream" by the full
+ * parse (http_body_object, json.h's getters): for a body the validating scan
+ * refused or cannot use, so the client gets the parse's own 400 (the line and
+ * column, "model is required", "stream must be a boolean").
+ */
+static sg_status
+fields_by_parse(struct request *r, enum kind kind, char **name, bool *stream)
+{
+	const char *model;
+	json_t *body;
+	bool found = false;
+	sg_status st;
+
+	st = http_body_object(r, &body);
+	if (st == SG_OK)
+		st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
+	if (st == SG_OK && kind != K_EMBEDDINGS)
+		st = sg_json_field_bool(body, "stream", NULL, false, stream, &found, &r->err);
+	if (st != SG_OK)
+		return st;
+	*name = sg_strdup(model);
+	return *name != NULL ? SG_OK : http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+}
+
 static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
+	struct openai_request_fields f;
+	enum openai_scan sc;
 	char *name = NULL, *client_json = NULL;
-	const char *model;
-	json_t *body;
-	bool stream = false, found = false;
+	bool stream = false;
 	sg_status st;
 
-	st = http_body_object(r, &body);
-	if (st != SG_OK)
-		goto out;
-	st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
-	if (st != SG_OK)
-		goto out;
-	if (kind != K_EMBEDDINGS) {
-		st = sg_json_field_bool(body, "stream", NULL, false, &stream, &found, &r->err);
-		if (st != SG_OK)
-			goto out;
-	}
-	name = sg_strdup(model);
-	if (name == NULL) {
+	/* The body is scanned, not parsed: the scan decides as the parse would (openai.h). */
+	sc = openai_request_scan(r->body ? r->body : "", r->body_len, r->conf->max_json_depth, &f);
+	if (sc == OPENAI_SCAN_NOMEM) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
+	}
+	if (sc == OPENAI_SCAN_OK && f.model == OPENAI_F_STRING &&
+	    (kind == K_EMBEDDINGS || f.stream == OPENAI_F_ABSENT || f.stream == OPENAI_F_TRUE ||
+	     f.stream == OPENAI_F_FALSE)) {
+		name = f.model_name;
+		stream = kind != K_EMBEDDINGS && f.stream == OPENAI_F_TRUE;
+	} else {
+		/* Refused, or not what a request needs: the parse says what is wrong. */
+		free(f.model_name);
+		st = fields_by_parse(r, kind, &name, &stream);
+		if (st != SG_OK)
+			goto out;
 	}
 	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
@@ -648,7 +685,7 @@ forward(struct request *r, enum kind kind)
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	st = openai_route(r, kind, kind == K_EMBEDDINGS, body, t.model, stream, client_json);
+	st = openai_route(r, kind, kind == K_EMBEDDINGS, t.model, stream, client_json);
 out:
 	if (r->inference.active)
 		openai_inference_settle(&r->inference);

@@ -88,8 +88,7 @@ wait_alive(struct request *r, long ms)
 }
 
 sg_status
-openai_route(struct request *r, int kind, bool embeddings, json_t *body, const json_t *model, bool stream,
-	     const char *client_json)
+openai_route(struct request *r, int kind, bool embeddings, const json_t *model, bool stream, const char *client_json)
 {
 	const json_t *fallbacks = json_object_get(model, "fallbacks");
 	const char *asked = json_string_value(json_object_get(model, "identifier"));
@@ -147,7 +146,7 @@ openai_route(struct request *r, int kind, bool embeddings, json_t *body, const j
 				goto out;
 			}
 			router_busy_add(d->key, 1);
-			st = openai_attempt(r, kind, body, p, d->provider_model, stream, client_json, &held);
+			st = openai_attempt(r, kind, p, d->provider_model, stream, client_json, &held);
 			router_busy_add(d->key, -1);
 			if (!held.held)
 				goto out; /* answered: a success, or a failure that is not retried */

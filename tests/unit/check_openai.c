@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "json.h"
 #include "openai.h"
 #include "provider.h"
 #include "proxy.h"
@@ -293,6 +294,167 @@ START_TEST(rewrite_rejects_what_is_not_one_object)
 	deep[n++] = '}';
 	deep[n] = '\0';
 	rewrite_case(deep, OPENAI_RW_NOT_OBJECT, NULL);
+}
+END_TEST
+
+/* ------------------------------------------- the request body's validating pass */
+
+/* A body, and what openai_request_scan() must say of it (the depth limit is 64 unless given). */
+static const struct scan_case {
+	const char *in;
+	size_t len; /* 0: strlen(in) */
+	int depth;  /* 0: 64 */
+	bool ok;
+	enum openai_field model, stream;
+	const char *name;
+} scan_cases[] = {
+	{"{\"model\":\"m\",\"stream\":true}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_TRUE, "m"},
+	{" {\"stream\":false , \"model\" : \"a b\"}\r\n", 0, 0, true, OPENAI_F_STRING, OPENAI_F_FALSE, "a b"},
+	{"{\"model\":null,\"stream\":null}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"model\":1,\"stream\":\"yes\"}", 0, 0, true, OPENAI_F_OTHER, OPENAI_F_STRING, NULL},
+	{"{\"model\":[\"m\"],\"stream\":{}}", 0, 0, true, OPENAI_F_OTHER, OPENAI_F_OTHER, NULL},
+	{"{}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Keys and values decoded: the model checked is the model served. */
+	{"{\"mod\\u0065l\":\"ll\\u0061ma\",\"str\\u0065am\":true}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_TRUE,
+	 "llama"},
+	{"{\"model\":\"\\\"q\\\\\\/\\n\\u00e9\\ud83d\\ude00\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT,
+	 "\"q\\/\n\xc3\xa9\xf0\x9f\x98\x80"},
+	{"{\"model\":\"\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, ""},
+	/* Only the top level counts. */
+	{"{\"a\":{\"model\":\"x\",\"stream\":true}}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Duplicate keys, at any depth, however spelled. */
+	{"{\"model\":\"a\",\"model\":\"b\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"a\",\"mod\\u0065l\":\"b\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"stream\":true,\"stre\\u0061m\":false}", 0, 0, false, 0, 0, NULL},
+	{"{\"m\":[{\"a\":1,\"b\":2,\"a\":3}]}", 0, 0, false, 0, 0, NULL},
+	{"{\"x\":{\"\xc3\xa9\":1,\"\\u00e9\":2}}", 0, 0, false, 0, 0, NULL},
+	{"{\"x\":{\"\\/\":1,\"/\":2}}", 0, 0, false, 0, 0, NULL},
+	{"{\"a\":{\"k\":1},\"b\":{\"k\":1},\"k\":[{\"k\":1},{\"k\":2}]}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT,
+	 NULL},
+	{"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+	 "\"model\":\"m\",\"n\":14,\"o\":15,\"p\":16,\"q\":17,\"r\":18,\"s\":19,\"t\":20}",
+	 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, "m"},
+	{"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+	 "\"model\":\"m\",\"n\":14,\"o\":15,\"p\":16,\"q\":17,\"r\":18,\"s\":19,\"\\u0062\":20}",
+	 0, 0, false, 0, 0, NULL},
+	{"{\"ab\":1,\"a\":2,\"abc\":3}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* UTF-8 as jansson checks it: overlongs, surrogates, past U+10FFFF, cut sequences. */
+	{"{\"model\":\"\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT,
+	 "\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf"},
+	{"{\"model\":\"\xc0\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xed\xa0\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xf4\x90\x80\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xe2\x82\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"\xff\":1}", 0, 0, false, 0, 0, NULL},
+	/* \u escapes: NUL refused anywhere, surrogates only in pairs. */
+	{"{\"model\":\"a\\u0000\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"k\\u0000\":1}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\ud800\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\udc00\\ud800\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\ud800\\u0041\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\uD800\\uDBFF\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\uDBFF\\uDFFF\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, "\xf4\x8f\xbf\xbf"},
+	/* Numbers: jansson's integer and real overflow. */
+	{"{\"n\":[9223372036854775807,-9223372036854775808,0,-0,1e308,-1.7976931348623157e308,1e-400,0e999999]}", 0, 0,
+	 true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":9223372036854775808}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":-9223372036854775809}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":12345678901234567890}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":1e309}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":-1.7976931348623159e308}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":0.00000000000000000000000000000000000000001e330}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":1000000000000000000000000000000e290}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":1e00000000000000000000000000308}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":01}", 0, 0, false, 0, 0, NULL},
+	/* Depth: the limit given, containers counted. */
+	{"{\"a\":{\"b\":[]}}", 0, 3, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"a\":{\"b\":[{}]}}", 0, 3, false, 0, 0, NULL},
+	{"{\"a\":{\"b\":[1]}}", 0, 3, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Not one object. */
+	{"", 0, 0, false, 0, 0, NULL},
+	{"[{\"model\":\"m\"}]", 0, 0, false, 0, 0, NULL},
+	{"\"model\"", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\"} {}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\",}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\"}\0", 15, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\0\"}", 15, 0, false, 0, 0, NULL},
+	{"{\"model\":\"a\tb\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\",\"stream\":tru}", 0, 0, false, 0, 0, NULL},
+};
+
+START_TEST(request_scan_decides_as_the_parse)
+{
+	const struct scan_case *c = &scan_cases[_i];
+	size_t len = c->len ? c->len : strlen(c->in);
+	int depth = c->depth ? c->depth : 64;
+	struct openai_request_fields f;
+	enum openai_scan got = openai_request_scan(c->in, len, depth, &f);
+	char err[256];
+	json_t *v = sg_json_parse(c->in, len, (size_t) depth, err, sizeof(err));
+
+	/* The case's expectation is the full parse's decision, and the scan's. */
+	ck_assert_msg((v != NULL && json_is_object(v)) == c->ok, "case %d: the parse disagrees with the case", _i);
+	ck_assert_msg(got == (c->ok ? OPENAI_SCAN_OK : OPENAI_SCAN_INVALID), "case %d (%s): scan %d, want %s", _i,
+		      c->in, got, c->ok ? "ok" : "invalid");
+	if (c->ok) {
+		ck_assert_msg(f.model == c->model, "case %d: model kind %d, want %d", _i, f.model, c->model);
+		ck_assert_msg(f.stream == c->stream, "case %d: stream kind %d, want %d", _i, f.stream, c->stream);
+		if (c->name != NULL) {
+			ck_assert_ptr_nonnull(f.model_name);
+			ck_assert_str_eq(f.model_name, c->name);
+			ck_assert_str_eq(f.model_name, json_string_value(json_object_get(v, "model")));
+		} else {
+			ck_assert_ptr_null(f.model_name);
+		}
+	} else {
+		ck_assert_ptr_null(f.model_name);
+	}
+	free(f.model_name);
+	json_decref(v);
+}
+END_TEST
+
+/* A deep body within a limit the rewrite scanner (128) does not reach, and past it. */
+START_TEST(request_scan_depth_is_the_limit_given)
+{
+	struct sg_buf b = {0};
+	struct openai_request_fields f;
+
+	ck_assert(sg_buf_append(&b, "{\"model\":\"m\",\"a\":", 17));
+	for (int i = 0; i < 299; i++)
+		ck_assert(sg_buf_append(&b, "[", 1));
+	for (int i = 0; i < 299; i++)
+		ck_assert(sg_buf_append(&b, "]", 1));
+	ck_assert(sg_buf_append(&b, "}", 1));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 300, &f), OPENAI_SCAN_OK);
+	ck_assert_str_eq(f.model_name, "m");
+	free(f.model_name);
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 299, &f), OPENAI_SCAN_INVALID);
+	ck_assert_ptr_null(f.model_name);
+	sg_buf_free(&b);
+}
+END_TEST
+
+/* Many keys in one object: a duplicate found however far apart. */
+START_TEST(request_scan_many_keys)
+{
+	struct sg_buf b = {0};
+	struct openai_request_fields f;
+	char k[32];
+
+	ck_assert(sg_buf_append(&b, "{", 1));
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(k, sizeof(k), "%s\"k%d\":%d", i ? "," : "", i, i);
+
+		ck_assert(sg_buf_append(&b, k, (size_t) n));
+	}
+	ck_assert(sg_buf_append(&b, "}", 1));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 64, &f), OPENAI_SCAN_OK);
+	b.len--;
+	ck_assert(sg_buf_append(&b, ",\"k\\u00337\":1}", 14));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 64, &f), OPENAI_SCAN_INVALID);
+	sg_buf_free(&b);
 }
 END_TEST
 
@@ -935,12 +1097,16 @@ openai_suite(void)
 				     rewrite_top_level_model_only,
 				     rewrite_every_model_key_however_spelled,
 				     rewrite_rejects_what_is_not_one_object,
+				     request_scan_depth_is_the_limit_given,
+				     request_scan_many_keys,
 				     event_rewrite,
 				     upstream_error_messages,
 				     upstream_error_truncates_on_character_boundary,
 				     curl_code_mapping,
 				     NULL};
-	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases), {.t = NULL}};
+	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases),
+					     SG_LOOP(request_scan_decides_as_the_parse, scan_cases),
+					     {.t = NULL}};
 	const TTest *const transfers[] = {proxy_relays_a_stream_with_the_provider_key,
 					  proxy_buffers_an_error_answer_without_a_key,
 					  proxy_read_timeout_is_silence_not_total,
