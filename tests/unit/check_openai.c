@@ -9,13 +9,16 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -817,6 +820,150 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 }
 END_TEST
 
+/* What one call sets on the thread's handle does not reach the next call on it. */
+START_TEST(proxy_options_do_not_outlive_their_call)
+{
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		"Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	static const char *const extra[] = {"X-Conf: v", NULL};
+	struct fake f = {.parts = {reply}, .nconn = 2};
+	struct sg_provider p, keyed;
+	char url[64], pin[64];
+	struct sg_err err = {0};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "PATCH", .path = "label", .body = "{\"a\":1}", .body_len = 7};
+
+	fake_start(&f);
+	provider_for(&keyed, url, sizeof(url), f.port, "sekrit", 5000);
+	snprintf(pin, sizeof(pin), "::127.0.0.1:%d", f.port);
+	q.provider = &keyed;
+	q.url = "http://pinned.invalid:1/mcp";
+	q.connect_to = pin;
+	q.accept = "application/x-one";
+	q.headers = extra;
+	q.request_id = "rid-9";
+	q.timeout_ms = 3000;
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(f.req, "PATCH /mcp HTTP/1.1\r\n"));
+	expect_headers(f.req, (const char *const[]){"\r\nX-Conf: v\r\n", "\r\nAuthorization: Bearer sekrit\r\n",
+						    "\r\nAccept: application/x-one\r\n", "\r\nX-Request-Id: rid-9\r\n",
+						    "\r\nContent-Type: application/json\r\n", NULL});
+	proxy_response_free(&resp);
+
+	/* A plain GET after it: no method, URL, pin, header, key or body of the first. */
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q = (struct proxy_request){.provider = &p, .method = "GET", .path = "/models"};
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
+	fake_stop(&f);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_msg(strncmp(f.req, "GET /v1/models HTTP/1.1\r\n", 25) == 0, "request: %s", f.req);
+	expect_headers(f.req, (const char *const[]){"\r\nAccept: application/json\r\n", NULL});
+	ck_assert_ptr_null(strcasestr(f.req, "pinned.invalid"));
+	ck_assert_ptr_null(strcasestr(f.req, "X-Conf"));
+	ck_assert_ptr_null(strcasestr(f.req, "Authorization"));
+	ck_assert_ptr_null(strcasestr(f.req, "X-Request-Id"));
+	ck_assert_ptr_null(strcasestr(f.req, "Content-Type"));
+	ck_assert_ptr_null(strcasestr(f.req, "Content-Length"));
+	ck_assert_ptr_null(strstr(f.req, "{\"a\":1}"));
+	proxy_response_free(&resp);
+}
+END_TEST
+
+/* `openssl s_server -www` on loopback with a fresh self-signed certificate (dir/cert.pem). */
+static pid_t
+tls_server_start(const char *dir, int *port)
+{
+	char cmd[2048], cert[512], key[512], accept_at[64];
+	int fd = listen_loopback(port);
+	pid_t pid;
+
+	close(fd);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+		"-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+		key, cert);
+	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+	snprintf(accept_at, sizeof(accept_at), "127.0.0.1:%d", *port);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", accept_at, "-cert", cert, "-key", key, "-www",
+		       "-quiet", (char *) NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					 .sin_port = htons((uint16_t) *port)};
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		bool up = connect(c, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+
+		close(c);
+		if (up)
+			return pid;
+		sleep_ms(10);
+	}
+	kill(pid, SIGTERM);
+	ck_abort_msg("openssl s_server did not start");
+	return -1;
+}
+
+/*
+ * A provider's ca_file is its own: the next call on the thread's handle, to a
+ * provider without one, verifies against the system CAs again (so it refuses
+ * the self-signed server), and the first provider's next call trusts it again.
+ */
+START_TEST(proxy_ca_file_stays_with_its_provider)
+{
+	char dir[] = "/tmp/sg-tls-XXXXXX", url[64], ca[600];
+	struct sg_provider with_ca, without;
+	struct sg_err err = {0};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "GET", .path = "/"};
+	int port, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pid = tls_server_start(dir, &port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+	with_ca = (struct sg_provider){.provider_id = (char *) "own-ca",
+				       .base_url = url,
+				       .connect_timeout_ms = 2000,
+				       .read_timeout_ms = 5000,
+				       .tls_verify = true,
+				       .ca_file = ca};
+	without = with_ca;
+	without.provider_id = (char *) "system-ca";
+	without.ca_file = NULL;
+
+	for (int round = 0; round < 2; round++) {
+		q.provider = &with_ca;
+		ck_assert_msg(proxy_call(&q, &resp, &err) == SG_OK, "round %d, own CA: %s", round, err.msg);
+		ck_assert_int_eq(resp.status, 200);
+		proxy_response_free(&resp);
+		q.provider = &without;
+		ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_E_BAD_GATEWAY);
+		ck_assert_str_eq(err.msg, "upstream system-ca is unreachable: the TLS handshake failed");
+		proxy_response_free(&resp);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	snprintf(ca, sizeof(ca), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(ca), 0);
+}
+END_TEST
+
 START_TEST(proxy_read_timeout_is_silence_not_total)
 {
 	/* Bytes every 400 ms for 1.6 s under a 1 s read timeout: fine.  Then silence: 504. */
@@ -1116,6 +1263,8 @@ openai_suite(void)
 					  quick_answer_asks_no_client_alive,
 					  model_listing_stops_when_the_client_leaves,
 					  proxy_url_headers_pin_and_bounds,
+					  proxy_options_do_not_outlive_their_call,
+					  proxy_ca_file_stays_with_its_provider,
 					  NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
 					  {.name = "transfers", .tests = transfers, .timeout = 30},
