@@ -160,6 +160,42 @@ sg_json_parse(const char *buf, size_t len, size_t max_depth, char *err, size_t e
 	return v;
 }
 
+bool
+sg_json_quote(struct sg_buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF", from_esc[] = "\"\\\b\f\n\r\t", to_esc[] = "\"\\bfnrt";
+	size_t n = strlen(s), start = out->len, from = 0;
+	const char *f;
+
+	if (!sg_utf8_valid(s, n) || !sg_buf_reserve(out, n + 2) || !sg_buf_append(out, "\"", 1))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char) s[i];
+		char e[6] = {'\\', 0, '0', '0', 0, 0};
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if ((f = memchr(from_esc, c, sizeof(from_esc) - 1)) != NULL) {
+			e[1] = to_esc[f - from_esc];
+		} else {
+			e[1] = 'u';
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			elen = 6;
+		}
+		if (!sg_buf_append(out, s + from, i - from) || !sg_buf_append(out, e, elen))
+			goto nomem;
+		from = i + 1;
+	}
+	if (sg_buf_append(out, s + from, n - from) && sg_buf_append(out, "\"", 1))
+		return true;
+nomem:
+	out->len = start;
+	out->p[start] = '\0';
+	return false;
+}
+
 char *
 sg_json_dump(const json_t *v)
 {

@@ -52,6 +52,14 @@ size_t sg_json_depth(const char *buf, size_t len);
  */
 size_t sg_json_unescape(const char *s, size_t len, size_t i, char *out, size_t *raw);
 
+/*
+ * Appends s as a JSON string, quotes included, byte for byte what
+ * sg_json_dump(json_string(s)) gives (", \ and control characters escaped,
+ * the rest as it is), without making the value.  False, out unchanged, when
+ * s is not valid UTF-8 (json_string() refuses it too) or memory runs out.
+ */
+bool sg_json_quote(struct sg_buf *out, const char *s) SG_MUST_CHECK;
+
 /* Compact dump; the caller frees.  NULL on allocation failure. */
 char *sg_json_dump(const json_t *v);
 

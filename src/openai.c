@@ -67,9 +67,8 @@
 
 /* ---------------------------------------------------------- upstream errors */
 
-/* Copies at most dstlen-1 bytes of src without cutting a UTF-8 sequence. */
-static void
-copy_utf8(char *dst, size_t dstlen, const char *src)
+void
+openai_copy_utf8(char *dst, size_t dstlen, const char *src)
 {
 	size_t n = strlen(src);
 
@@ -118,9 +117,9 @@ openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, ch
 		m = json_string_value(json_object_get(root, "message"));
 	found = m != NULL && m[0] != '\0';
 	if (found)
-		copy_utf8(msg, msglen, m);
+		openai_copy_utf8(msg, msglen, m);
 	if (pa != NULL && param != NULL)
-		copy_utf8(param, paramlen, pa);
+		openai_copy_utf8(param, paramlen, pa);
 	json_decref(root);
 	return found;
 }
@@ -137,11 +136,13 @@ static const char *const kind_what[] = {"completions", "chat completions", "embe
 static char *
 encode_string(const char *s)
 {
-	json_t *j = json_string(s);
-	char *text = j ? sg_json_dump(j) : NULL;
+	struct sg_buf b = {0};
 
-	json_decref(j);
-	return text;
+	if (!sg_json_quote(&b, s)) {
+		sg_buf_free(&b);
+		return NULL;
+	}
+	return b.p;
 }
 
 /* The model a request names, after the access check, and where it is served. */
@@ -168,8 +169,8 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	pid = json_string_value(json_object_get(t->model, "provider_id"));
 	r->inference.active = true;
 	r->inference.kind = kind_name[kind];
-	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
-	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
+	openai_copy_utf8(r->inference.model, sizeof(r->inference.model), name);
+	openai_copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
 	r->inference.priced = usage_prices(t->model, r->conf->models, name, &r->inference.input_cost_per_mtok,
 					   &r->inference.output_cost_per_mtok);
 
@@ -222,8 +223,8 @@ scrubbed_upstream_error(const struct sg_conf *c, const struct proxy_response *re
 	have = openai_upstream_error(resp->body.p, resp->body.len, wide, wm, wide + wm, wp);
 	provider_scrub(c, wide);
 	provider_scrub(c, wide + wm);
-	copy_utf8(msg, msglen, wide);
-	copy_utf8(param, paramlen, wide + wm);
+	openai_copy_utf8(msg, msglen, wide);
+	openai_copy_utf8(param, paramlen, wide + wm);
 	free(wide);
 	return have;
 }

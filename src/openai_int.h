@@ -12,6 +12,9 @@
 #include "http.h"
 #include "proxy.h"
 
+/* Copies at most dstlen-1 bytes of src into dst without cutting a UTF-8 sequence. */
+void openai_copy_utf8(char *dst, size_t dstlen, const char *src);
+
 /* A failed attempt that was not written, so the router may try again. */
 struct openai_held {
 	bool held;                  /* set by openai_attempt: nothing was written, the rest is below */

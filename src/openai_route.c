@@ -40,14 +40,17 @@ name_attempt(struct request *r, size_t mark, const struct sg_provider *p, const 
 	char n[16];
 
 	inf->attempts = attempts;
-	snprintf(inf->provider_id, sizeof(inf->provider_id), "%s", p->provider_id);
-	snprintf(inf->served_model, sizeof(inf->served_model), "%s", model_id);
-	snprintf(inf->provider_model, sizeof(inf->provider_model), "%s", provider_model);
+	openai_copy_utf8(inf->provider_id, sizeof(inf->provider_id), p->provider_id);
+	openai_copy_utf8(inf->served_model, sizeof(inf->served_model), model_id);
+	openai_copy_utf8(inf->provider_model, sizeof(inf->provider_model), provider_model);
 	headers_truncate(r, mark);
+	if (!http_add_header(r, "X-Stackgate-Provider", p->provider_id) ||
+	    !http_add_header(r, "X-Stackgate-Model", model_id))
+		return false;
+	if (attempts < 2)
+		return true;
 	snprintf(n, sizeof(n), "%d", attempts);
-	return http_add_header(r, "X-Stackgate-Provider", p->provider_id) &&
-	       http_add_header(r, "X-Stackgate-Model", model_id) &&
-	       (attempts < 2 || http_add_header(r, "X-Stackgate-Attempts", n));
+	return http_add_header(r, "X-Stackgate-Attempts", n);
 }
 
 /* A fallback the caller may call for this kind of request: a new reference in *out. */

@@ -461,6 +461,43 @@ START_TEST(request_scan_many_keys)
 }
 END_TEST
 
+/* sg_json_quote writes what jansson's compact dump of the string writes, and refuses what json_string refuses. */
+START_TEST(json_quote_is_the_dump_of_a_string)
+{
+	static const char *const cases[] = {
+		"",
+		"llama-3.1-8b",
+		"q\"uo\\te/slash",
+		"\b\f\n\r\t\x01\x1f\x7f",
+		"\xc3\xa9\xe2\x82\xac\xf0\x9f\xa6\x99",
+		"meta-llama/Llama-3.2-3B-Instruct",
+	};
+	static const char *const invalid[] = {"\xff", "a\xc0\x80", "\xed\xa0\x80", "\xe2\x82"};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		struct sg_buf b = {0};
+		json_t *j = json_string(cases[i]);
+		char *want = sg_json_dump(j);
+
+		ck_assert(sg_buf_append(&b, "x", 1));
+		ck_assert(sg_json_quote(&b, cases[i]));
+		ck_assert_str_eq(b.p + 1, want);
+		free(want);
+		json_decref(j);
+		sg_buf_free(&b);
+	}
+	for (size_t i = 0; i < SG_ARRAY_LEN(invalid); i++) {
+		struct sg_buf b = {0};
+
+		ck_assert_ptr_null(json_string(invalid[i]));
+		ck_assert(sg_buf_append(&b, "x", 1));
+		ck_assert(!sg_json_quote(&b, invalid[i]));
+		ck_assert_str_eq(b.p, "x");
+		sg_buf_free(&b);
+	}
+}
+END_TEST
+
 static void
 event_case(const char *in, const char *out, bool want_done)
 {
@@ -1246,6 +1283,7 @@ openai_suite(void)
 				     rewrite_rejects_what_is_not_one_object,
 				     request_scan_depth_is_the_limit_given,
 				     request_scan_many_keys,
+				     json_quote_is_the_dump_of_a_string,
 				     event_rewrite,
 				     upstream_error_messages,
 				     upstream_error_truncates_on_character_boundary,
