@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "confpos.h"
+#include "json.h"
 
 static bool
 grow(struct confpos_loader *L, void **v, size_t *cap, size_t n, size_t size)
@@ -67,65 +68,6 @@ skip_ws(struct confpos_scan *sc)
 		confpos_adv(sc);
 }
 
-static unsigned
-hex4(const char *p)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		int c = (unsigned char) p[i];
-
-		v = v * 16 + (unsigned) (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
-	}
-	return v;
-}
-
-/* Decodes the escape at s[i] (a '\\') into out; returns the bytes written, *raw its length. */
-static size_t
-unescape(const char *s, size_t len, size_t i, char *out, size_t *raw)
-{
-	static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
-	const char *f;
-	unsigned cp;
-
-	*raw = 2;
-	if (i + 1 >= len)
-		return 0;
-	if (s[i + 1] != 'u') {
-		f = strchr(from, s[i + 1]);
-		out[0] = f != NULL ? to[f - from] : s[i + 1];
-		return 1;
-	}
-	if (i + 6 > len)
-		return 0;
-	cp = hex4(s + i + 2);
-	*raw = 6;
-	if (cp >= 0xD800 && cp < 0xDC00 && i + 12 <= len && s[i + 6] == '\\' && s[i + 7] == 'u') {
-		cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(s + i + 8) - 0xDC00);
-		*raw = 12;
-	}
-	if (cp < 0x80) {
-		out[0] = (char) cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char) (0xC0 | cp >> 6);
-		out[1] = (char) (0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char) (0xE0 | cp >> 12);
-		out[1] = (char) (0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char) (0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char) (0xF0 | cp >> 18);
-	out[1] = (char) (0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char) (0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char) (0x80 | (cp & 0x3F));
-	return 4;
-}
-
 /* Consumes the string at sc->i (its '"'); decodes it into *out when out is not NULL. */
 static bool
 scan_string(struct confpos_loader *L, struct confpos_scan *sc, char **out)
@@ -144,7 +86,7 @@ scan_string(struct confpos_loader *L, struct confpos_scan *sc, char **out)
 		size_t raw = 1;
 
 		if (sc->s[sc->i] == '\\')
-			n += unescape(sc->s, sc->len, sc->i, buf != NULL ? buf + n : (char[4]){0}, &raw);
+			n += sg_json_unescape(sc->s, sc->len, sc->i, buf != NULL ? buf + n : (char[4]){0}, &raw);
 		else if (buf != NULL)
 			buf[n++] = sc->s[sc->i];
 		while (raw-- > 0 && sc->i < end)
@@ -367,7 +309,7 @@ string_col(const struct confpos_loader *L, const struct confpos_entry *e, size_t
 
 	while (i < L->len && dec < target && L->text[i] != '"') {
 		if (L->text[i] == '\\') {
-			dec += unescape(L->text, L->len, i, tmp, &raw);
+			dec += sg_json_unescape(L->text, L->len, i, tmp, &raw);
 			i += raw;
 			col += (unsigned) raw;
 			continue;

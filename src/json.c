@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,6 +49,64 @@ sg_json_depth(const char *buf, size_t len)
 		}
 	}
 	return max;
+}
+
+static unsigned
+hex4(const char *p)
+{
+	unsigned v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		int c = (unsigned char) p[i];
+
+		v = v * 16 + (unsigned) (isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+	}
+	return v;
+}
+
+size_t
+sg_json_unescape(const char *s, size_t len, size_t i, char *out, size_t *raw)
+{
+	static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+	const char *f;
+	unsigned cp;
+
+	*raw = 2;
+	if (i + 1 >= len)
+		return 0;
+	if (s[i + 1] != 'u') {
+		f = strchr(from, s[i + 1]);
+		out[0] = f != NULL ? to[f - from] : s[i + 1];
+		return 1;
+	}
+	if (i + 6 > len)
+		return 0;
+	cp = hex4(s + i + 2);
+	*raw = 6;
+	if (cp >= 0xD800 && cp < 0xDC00 && i + 12 <= len && s[i + 6] == '\\' && s[i + 7] == 'u') {
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(s + i + 8) - 0xDC00);
+		*raw = 12;
+	}
+	if (cp < 0x80) {
+		out[0] = (char) cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char) (0xC0 | cp >> 6);
+		out[1] = (char) (0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char) (0xE0 | cp >> 12);
+		out[1] = (char) (0x80 | (cp >> 6 & 0x3F));
+		out[2] = (char) (0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char) (0xF0 | cp >> 18);
+	out[1] = (char) (0x80 | (cp >> 12 & 0x3F));
+	out[2] = (char) (0x80 | (cp >> 6 & 0x3F));
+	out[3] = (char) (0x80 | (cp & 0x3F));
+	return 4;
 }
 
 void
@@ -99,6 +158,42 @@ sg_json_parse(const char *buf, size_t len, size_t max_depth, char *err, size_t e
 	if (v == NULL)
 		snprintf(err, errlen, "line %d, column %d: %s", je.line, je.column, je.text);
 	return v;
+}
+
+bool
+sg_json_quote(struct sg_buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF", from_esc[] = "\"\\\b\f\n\r\t", to_esc[] = "\"\\bfnrt";
+	size_t n = strlen(s), start = out->len, from = 0;
+	const char *f;
+
+	if (!sg_utf8_valid(s, n) || !sg_buf_reserve(out, n + 2) || !sg_buf_append(out, "\"", 1))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char) s[i];
+		char e[6] = {'\\', 0, '0', '0', 0, 0};
+		size_t elen = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		if ((f = memchr(from_esc, c, sizeof(from_esc) - 1)) != NULL) {
+			e[1] = to_esc[f - from_esc];
+		} else {
+			e[1] = 'u';
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			elen = 6;
+		}
+		if (!sg_buf_append(out, s + from, i - from) || !sg_buf_append(out, e, elen))
+			goto nomem;
+		from = i + 1;
+	}
+	if (sg_buf_append(out, s + from, n - from) && sg_buf_append(out, "\"", 1))
+		return true;
+nomem:
+	out->len = start;
+	out->p[start] = '\0';
+	return false;
 }
 
 char *

@@ -44,6 +44,22 @@ json_t *sg_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *j
 /* Nesting depth of the JSON text (brackets outside strings); scans at most len bytes. */
 size_t sg_json_depth(const char *buf, size_t len);
 
+/*
+ * Decodes the escape at s[i] (a '\\') of a JSON string s[0..len) into out (4
+ * bytes of room): returns the bytes written (UTF-8; a \u pair of surrogates is
+ * one character) and sets *raw to the escape's length in s.  For text a
+ * parse or scan has already checked; 0 when s ends inside the escape.
+ */
+size_t sg_json_unescape(const char *s, size_t len, size_t i, char *out, size_t *raw);
+
+/*
+ * Appends s as a JSON string, quotes included, byte for byte what
+ * sg_json_dump(json_string(s)) gives (", \ and control characters escaped,
+ * the rest as it is), without making the value.  False, out unchanged, when
+ * s is not valid UTF-8 (json_string() refuses it too) or memory runs out.
+ */
+bool sg_json_quote(struct sg_buf *out, const char *s) SG_MUST_CHECK;
+
 /* Compact dump; the caller frees.  NULL on allocation failure. */
 char *sg_json_dump(const json_t *v);
 

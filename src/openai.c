@@ -15,7 +15,10 @@
  * member, and only that value's bytes change.  So every parameter (tools, response_format,
  * image parts, extras such as guided_choice) reaches the upstream as sent,
  * numbers keep their digits, and a large reply (embeddings) costs one scan.
- * A buffered reply is written as text with its Content-Length (http_respond:
+ * The request body itself is not parsed either: openai_request_scan() (the
+ * same scanner, strict) accepts exactly what the full parse would and finds
+ * "model" and "stream"; only a refused body is parsed, for the parse's own
+ * message.  A buffered reply is written as text with its Content-Length (http_respond:
  * one write to nginx when it fits libfcgi's buffer), a stream's events with
  * http_stream_write().
  *
@@ -64,9 +67,8 @@
 
 /* ---------------------------------------------------------- upstream errors */
 
-/* Copies at most dstlen-1 bytes of src without cutting a UTF-8 sequence. */
-static void
-copy_utf8(char *dst, size_t dstlen, const char *src)
+void
+openai_copy_utf8(char *dst, size_t dstlen, const char *src)
 {
 	size_t n = strlen(src);
 
@@ -115,9 +117,9 @@ openai_upstream_error(const char *body, size_t len, char *msg, size_t msglen, ch
 		m = json_string_value(json_object_get(root, "message"));
 	found = m != NULL && m[0] != '\0';
 	if (found)
-		copy_utf8(msg, msglen, m);
+		openai_copy_utf8(msg, msglen, m);
 	if (pa != NULL && param != NULL)
-		copy_utf8(param, paramlen, pa);
+		openai_copy_utf8(param, paramlen, pa);
 	json_decref(root);
 	return found;
 }
@@ -134,11 +136,13 @@ static const char *const kind_what[] = {"completions", "chat completions", "embe
 static char *
 encode_string(const char *s)
 {
-	json_t *j = json_string(s);
-	char *text = j ? sg_json_dump(j) : NULL;
+	struct sg_buf b = {0};
 
-	json_decref(j);
-	return text;
+	if (!sg_json_quote(&b, s)) {
+		sg_buf_free(&b);
+		return NULL;
+	}
+	return b.p;
 }
 
 /* The model a request names, after the access check, and where it is served. */
@@ -165,8 +169,8 @@ resolve(struct request *r, const char *name, enum kind kind, struct target *t)
 	pid = json_string_value(json_object_get(t->model, "provider_id"));
 	r->inference.active = true;
 	r->inference.kind = kind_name[kind];
-	copy_utf8(r->inference.model, sizeof(r->inference.model), name);
-	copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
+	openai_copy_utf8(r->inference.model, sizeof(r->inference.model), name);
+	openai_copy_utf8(r->inference.provider_id, sizeof(r->inference.provider_id), pid ? pid : "");
 	r->inference.priced = usage_prices(t->model, r->conf->models, name, &r->inference.input_cost_per_mtok,
 					   &r->inference.output_cost_per_mtok);
 
@@ -219,8 +223,8 @@ scrubbed_upstream_error(const struct sg_conf *c, const struct proxy_response *re
 	have = openai_upstream_error(resp->body.p, resp->body.len, wide, wm, wide + wm, wp);
 	provider_scrub(c, wide);
 	provider_scrub(c, wide + wm);
-	copy_utf8(msg, msglen, wide);
-	copy_utf8(param, paramlen, wide + wm);
+	openai_copy_utf8(msg, msglen, wide);
+	openai_copy_utf8(param, paramlen, wide + wm);
 	free(wide);
 	return have;
 }
@@ -509,14 +513,15 @@ note_retry_after(void *ctx, const char *line, size_t len)
 }
 
 sg_status
-openai_attempt(struct request *r, int k, json_t *body, const struct sg_provider *p, const char *provider_model,
-	       bool stream, const char *client_json, struct openai_held *held)
+openai_attempt(struct request *r, int k, const struct sg_provider *p, const char *provider_model, bool stream,
+	       const char *client_json, struct openai_held *held)
 {
 	enum kind kind = (enum kind) k;
 	struct sg_buf body_out = {0}, asked = {0};
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *upstream_json = NULL, *dumped = NULL;
+	json_t *body;
 	bool drop_usage_only = false, kept = false;
 	sg_status st;
 
@@ -530,8 +535,14 @@ openai_attempt(struct request *r, int k, json_t *body, const struct sg_provider 
 		goto out;
 	}
 	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
-		/* The text did not show the key plainly (say, written with escapes): use the parsed object. */
+		/*
+		 * The rewrite's scanner did not take the text (nested deeper than it goes, within
+		 * server.max_json_depth): parse it (once per request, kept in r->json) and dump it.
+		 */
 		body_out.len = 0;
+		st = http_body_object(r, &body);
+		if (st != SG_OK)
+			goto out;
 		if (json_object_set_new(body, "model", json_string(provider_model)) != 0 ||
 		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
@@ -611,31 +622,58 @@ openai_reply_held(struct request *r, struct openai_held *h, const char *client_j
 
 /* ----------------------------------------------------------------- handlers */
 
+/*
+ * The request's "model" (*name, the caller frees) and "stream" by the full
+ * parse (http_body_object, json.h's getters): for a body the validating scan
+ * refused or cannot use, so the client gets the parse's own 400 (the line and
+ * column, "model is required", "stream must be a boolean").
+ */
+static sg_status
+fields_by_parse(struct request *r, enum kind kind, char **name, bool *stream)
+{
+	const char *model;
+	json_t *body;
+	bool found = false;
+	sg_status st;
+
+	st = http_body_object(r, &body);
+	if (st == SG_OK)
+		st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
+	if (st == SG_OK && kind != K_EMBEDDINGS)
+		st = sg_json_field_bool(body, "stream", NULL, false, stream, &found, &r->err);
+	if (st != SG_OK)
+		return st;
+	*name = sg_strdup(model);
+	return *name != NULL ? SG_OK : http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+}
+
 static sg_status
 forward(struct request *r, enum kind kind)
 {
 	struct target t = {0};
+	struct openai_request_fields f;
+	enum openai_scan sc;
 	char *name = NULL, *client_json = NULL;
-	const char *model;
-	json_t *body;
-	bool stream = false, found = false;
+	bool stream = false;
 	sg_status st;
 
-	st = http_body_object(r, &body);
-	if (st != SG_OK)
-		goto out;
-	st = sg_json_field_str(body, "model", NULL, true, &model, &r->err);
-	if (st != SG_OK)
-		goto out;
-	if (kind != K_EMBEDDINGS) {
-		st = sg_json_field_bool(body, "stream", NULL, false, &stream, &found, &r->err);
-		if (st != SG_OK)
-			goto out;
-	}
-	name = sg_strdup(model);
-	if (name == NULL) {
+	/* The body is scanned, not parsed: the scan decides as the parse would (openai.h). */
+	sc = openai_request_scan(r->body ? r->body : "", r->body_len, r->conf->max_json_depth, &f);
+	if (sc == OPENAI_SCAN_NOMEM) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
+	}
+	if (sc == OPENAI_SCAN_OK && f.model == OPENAI_F_STRING &&
+	    (kind == K_EMBEDDINGS || f.stream == OPENAI_F_ABSENT || f.stream == OPENAI_F_TRUE ||
+	     f.stream == OPENAI_F_FALSE)) {
+		name = f.model_name;
+		stream = kind != K_EMBEDDINGS && f.stream == OPENAI_F_TRUE;
+	} else {
+		/* Refused, or not what a request needs: the parse says what is wrong. */
+		free(f.model_name);
+		st = fields_by_parse(r, kind, &name, &stream);
+		if (st != SG_OK)
+			goto out;
 	}
 	r->inference.streamed = stream;
 	st = resolve(r, name, kind, &t);
@@ -648,7 +686,7 @@ forward(struct request *r, enum kind kind)
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	st = openai_route(r, kind, kind == K_EMBEDDINGS, body, t.model, stream, client_json);
+	st = openai_route(r, kind, kind == K_EMBEDDINGS, t.model, stream, client_json);
 out:
 	if (r->inference.active)
 		openai_inference_settle(&r->inference);

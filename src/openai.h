@@ -77,6 +77,43 @@ enum openai_rewrite openai_rewrite_model(const char *json, size_t len, const cha
 bool openai_sse_rewrite(const char *ev, size_t len, const char *model_json, struct sg_buf *out,
 			bool *done) SG_MUST_CHECK;
 
+/* ---- What a request body names (openai_rewrite.c, the same scanner) ---- */
+
+/* What a top-level member's value is. */
+enum openai_field {
+	OPENAI_F_ABSENT, /* no such member, or null (the field getters' absent, json.h) */
+	OPENAI_F_STRING,
+	OPENAI_F_TRUE,
+	OPENAI_F_FALSE,
+	OPENAI_F_OTHER, /* a number, an object or an array */
+};
+
+struct openai_request_fields {
+	enum openai_field model, stream;
+	char *model_name; /* model's decoded value when model is OPENAI_F_STRING (the caller frees), else NULL */
+};
+
+enum openai_scan {
+	OPENAI_SCAN_OK,      /* the text is what sg_json_parse() accepts, and an object */
+	OPENAI_SCAN_INVALID, /* sg_json_parse() refuses it, or it is not an object */
+	OPENAI_SCAN_NOMEM,
+};
+
+/*
+ * The validating pass over a request body, in place of a full parse by
+ * sg_json_parse(json, len, max_depth): it accepts exactly what that parse
+ * accepts, when the value is an object (UTF-8 checked as jansson does; \u
+ * escapes with surrogates paired and no \u0000; integers within int64 and
+ * reals that do not overflow a double; nesting at most max_depth, from 1 to
+ * 2047; no duplicate key in any object, keys compared decoded), and gives
+ * the top-level "model" and "stream" as the parse would (found by their
+ * decoded keys, so "mod\u0065l" is "model").  *f is always set; on anything
+ * but OPENAI_SCAN_OK it holds nothing to free.  No message: a caller that
+ * must say why a body is refused asks sg_json_parse().  Pure, any thread.
+ */
+enum openai_scan openai_request_scan(const char *json, size_t len, int max_depth,
+				     struct openai_request_fields *f) SG_MUST_CHECK;
+
 /* ---- What accounting reads (openai_rewrite.c, pure like the rewrite) ---- */
 
 /* The token counts of an OpenAI "usage" object. */

@@ -12,6 +12,9 @@
 #include "http.h"
 #include "proxy.h"
 
+/* Copies at most dstlen-1 bytes of src into dst without cutting a UTF-8 sequence. */
+void openai_copy_utf8(char *dst, size_t dstlen, const char *src);
+
 /* A failed attempt that was not written, so the router may try again. */
 struct openai_held {
 	bool held;                  /* set by openai_attempt: nothing was written, the rest is below */
@@ -30,9 +33,8 @@ struct openai_held {
  * error as the request's status and message, a stream relayed).  With held
  * set on return nothing was written and the failure is in *held.
  */
-sg_status openai_attempt(struct request *r, int kind, json_t *body, const struct sg_provider *p,
-			 const char *provider_model, bool stream, const char *client_json,
-			 struct openai_held *held) SG_MUST_CHECK;
+sg_status openai_attempt(struct request *r, int kind, const struct sg_provider *p, const char *provider_model,
+			 bool stream, const char *client_json, struct openai_held *held) SG_MUST_CHECK;
 
 /* Writes a held failure as the request's answer (the last attempt's, when no more are made). */
 sg_status openai_reply_held(struct request *r, struct openai_held *h, const char *client_json) SG_MUST_CHECK;
@@ -44,7 +46,7 @@ sg_status openai_reply_held(struct request *r, struct openai_held *h, const char
  * and the attempt count in X-Stackgate-* headers and r->inference.  model
  * is the resolved, visible registry object the client named.
  */
-sg_status openai_route(struct request *r, int kind, bool embeddings, json_t *body, const json_t *model, bool stream,
+sg_status openai_route(struct request *r, int kind, bool embeddings, const json_t *model, bool stream,
 		       const char *client_json) SG_MUST_CHECK;
 
 #endif

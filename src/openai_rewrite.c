@@ -7,15 +7,23 @@
  * only those bytes change, so everything else reaches the other side byte
  * for byte.  The same rewrite applies to each event of an SSE stream.  The
  * same scanner finds what accounting reads (a top-level "usage", "choices",
- * "stream_options") and makes a stream request ask for usage.  Pure: no I/O,
- * no allocation but the output buffer's; safe in any thread.
+ * "stream_options") and makes a stream request ask for usage.  Run strict,
+ * it is also the validating pass over a request body (openai_request_scan):
+ * what jansson would refuse besides the grammar (UTF-8, \u escapes, number
+ * overflow, duplicate keys, the configured depth) is refused too, so a body
+ * need not be parsed to find its "model" and "stream".  Pure: no I/O, no
+ * allocation but the output buffer's (and the strict pass's key list);
+ * safe in any thread.
  */
 #include "config.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "openai.h"
 #include "proxy.h"
 
@@ -45,6 +53,19 @@ struct scan {
 	const char *const *keys;
 	struct span *spans;
 	size_t nkeys;
+	int max_depth; /* containers nested deeper are refused */
+	/* The validating pass (openai_request_scan): jansson's decisions besides the grammar. */
+	bool strict;
+	struct key *seen; /* the keys of the objects open, each object's after its parent's */
+	size_t nseen, capseen;
+	struct sg_buf decoded; /* the decoded text of the keys in seen that hold escapes */
+};
+
+/* A key of an object, decoded: k[0..n) once the object is complete (offset into decoded before). */
+struct key {
+	const char *k;
+	size_t off, n;
+	uint32_t hash;
 };
 
 static bool scan_value(struct scan *s, int depth);
@@ -56,21 +77,70 @@ skip_ws(struct scan *s)
 		s->p++;
 }
 
+/* The value of hex digit c (checked by scan_string). */
+static unsigned
+hexval(char c)
+{
+	return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
+}
+
+/* The value of the 4 hex digits at p. */
+static unsigned
+hex4(const char *p)
+{
+	return hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]);
+}
+
+static bool
+is_hex4(const char *p)
+{
+	return isxdigit((unsigned char) p[0]) && isxdigit((unsigned char) p[1]) && isxdigit((unsigned char) p[2]) &&
+	       isxdigit((unsigned char) p[3]);
+}
+
+/*
+ * What jansson refuses in a \u escape (p at its 'u', 4 hex digits checked):
+ * \u0000, and a surrogate that is not a high one followed by a low one.
+ * Moves p past a pair's first half.
+ */
+static bool
+unicode_ok(const struct scan *s, const char **p)
+{
+	unsigned v = hex4(*p + 1);
+
+	if (v == 0 || (v >= 0xDC00 && v <= 0xDFFF))
+		return false;
+	if (v < 0xD800 || v > 0xDBFF)
+		return true;
+	if (s->end - *p < 11 || (*p)[5] != '\\' || (*p)[6] != 'u' || !is_hex4(*p + 7))
+		return false;
+	v = hex4(*p + 7);
+	if (v < 0xDC00 || v > 0xDFFF)
+		return false;
+	*p += 6;
+	return true;
+}
+
 static bool
 scan_string(struct scan *s)
 {
 	const char *p = s->p + 1;
+	bool wide = false;
 
 	while (p < s->end) {
 		unsigned char c = (unsigned char) *p;
 
 		if (c == '"') {
+			/* Escapes are ASCII, so the raw text is valid UTF-8 exactly when the decoded one is. */
+			if (wide && s->strict && !sg_utf8_valid(s->p + 1, (size_t) (p - s->p - 1)))
+				return false;
 			s->p = p + 1;
 			return true;
 		}
 		if (c < 0x20)
 			return false;
 		if (c != '\\') {
+			wide |= c >= 0x80;
 			p++;
 			continue;
 		}
@@ -88,11 +158,8 @@ scan_string(struct scan *s)
 			p++;
 			break;
 		case 'u':
-			if (s->end - p < 5)
+			if (s->end - p < 5 || !is_hex4(p + 1) || (s->strict && !unicode_ok(s, &p)))
 				return false;
-			for (int i = 1; i <= 4; i++)
-				if (!isxdigit((unsigned char) p[i]))
-					return false;
 			p += 5;
 			break;
 		default:
@@ -100,13 +167,6 @@ scan_string(struct scan *s)
 		}
 	}
 	return false;
-}
-
-/* The value of hex digit c (checked by scan_string). */
-static unsigned
-hexval(char c)
-{
-	return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
 }
 
 /*
@@ -127,7 +187,7 @@ key_is(const char *key, size_t n, const char *want)
 		if (*p != '\\') {
 			c = (unsigned char) *p++;
 		} else if (p[1] == 'u') {
-			c = hexval(p[2]) << 12 | hexval(p[3]) << 8 | hexval(p[4]) << 4 | hexval(p[5]);
+			c = hex4(p + 2);
 			p += 6;
 		} else {
 			/* Only \" \\ \/ stand for printable characters; \b \f \n \r \t never match ASCII text. */
@@ -150,9 +210,69 @@ scan_digits(struct scan *s)
 	return s->p > b;
 }
 
+/*
+ * Whether jansson takes the number b[0..n) (grammar checked): an integer
+ * must fit int64 (strtoll), a real must not overflow a double (strtod gives
+ * HUGE_VAL); an underflow is taken.  strtod runs only when the magnitude
+ * can reach 10^308.
+ */
+static bool
+number_fits(struct scan *s, const char *b, size_t n, const char *frac, const char *exp)
+{
+	static const char max[] = "9223372036854775807";
+	const char *d = b[0] == '-' ? b + 1 : b;
+	size_t ndig = (size_t) ((frac ? frac : exp ? exp : b + n) - d);
+	char local[64], *copy;
+	long e = 0;
+	double v;
+	bool ok;
+
+	if (frac == NULL && exp == NULL) {
+		if (ndig != sizeof(max) - 1)
+			return ndig < sizeof(max) - 1;
+		/* 19 digits: at most 2^63-1, or 2^63 written negative. */
+		return memcmp(d, max, ndig) < 0 ||
+		       (memcmp(d, max, ndig - 1) == 0 && d[ndig - 1] <= (b[0] == '-' ? '8' : '7'));
+	}
+	if (d[0] == '0')
+		ndig = 0;
+	if (exp != NULL) {
+		const char *q = exp + 1, *end = b + n;
+		bool neg = *q == '-';
+
+		if (*q == '+' || *q == '-')
+			q++;
+		while (q < end && *q == '0')
+			q++;
+		if (end - q > 6)
+			e = neg ? -10000000 : 10000000;
+		for (; q < end && end - q <= 6; q++)
+			e = e * 10 + (*q - '0');
+		if (neg && e > 0)
+			e = -e;
+	}
+	/* |value| < 10^(ndig + e); DBL_MAX is above 10^308. */
+	if ((long) ndig + e <= 308 && e < 10000000)
+		return true;
+	copy = n < sizeof(local) ? local : malloc(n + 1);
+	if (copy == NULL) {
+		s->nomem = true;
+		return false;
+	}
+	memcpy(copy, b, n);
+	copy[n] = '\0';
+	v = strtod(copy, NULL);
+	ok = v != HUGE_VAL && v != -HUGE_VAL;
+	if (copy != local)
+		free(copy);
+	return ok;
+}
+
 static bool
 scan_number(struct scan *s)
 {
+	const char *b = s->p, *frac = NULL, *exp = NULL;
+
 	if (*s->p == '-')
 		s->p++;
 	if (s->p < s->end && *s->p == '0')
@@ -160,18 +280,18 @@ scan_number(struct scan *s)
 	else if (!scan_digits(s))
 		return false;
 	if (s->p < s->end && *s->p == '.') {
-		s->p++;
+		frac = s->p++;
 		if (!scan_digits(s))
 			return false;
 	}
 	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
-		s->p++;
+		exp = s->p++;
 		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
 			s->p++;
 		if (!scan_digits(s))
 			return false;
 	}
-	return true;
+	return !s->strict || number_fits(s, b, (size_t) (s->p - b), frac, exp);
 }
 
 static bool
@@ -185,10 +305,119 @@ scan_literal(struct scan *s, const char *lit)
 	return true;
 }
 
+/* Appends the decoded text of the (scanned) JSON string q[0..n), quotes included, to out. */
+static bool
+decode_string(const char *q, size_t n, struct sg_buf *out)
+{
+	size_t i = 1, from = 1;
+
+	if (!sg_buf_reserve(out, n))
+		return false;
+	while (i + 1 < n) {
+		char u[4];
+		size_t raw, k;
+
+		if (q[i] != '\\') {
+			i++;
+			continue;
+		}
+		k = sg_json_unescape(q, n - 1, i, u, &raw);
+		if (!sg_buf_append(out, q + from, i - from) || !sg_buf_append(out, u, k))
+			return false;
+		i += raw;
+		from = i;
+	}
+	return sg_buf_append(out, q + from, n - 1 - from);
+}
+
+/* FNV-1a. */
+static uint32_t
+hash_of(const char *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char) k[i]) * 16777619u;
+	return h;
+}
+
+/* Notes the key key[0..n) (quotes included) of the innermost open object, decoded. */
+static bool
+note_key(struct scan *s, const char *key, size_t n)
+{
+	struct key *k;
+
+	if (s->nseen == s->capseen) {
+		size_t cap = s->capseen ? s->capseen * 2 : 32;
+		struct key *grown = sg_realloc(s->seen, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			s->nomem = true;
+			return false;
+		}
+		s->seen = grown;
+		s->capseen = cap;
+	}
+	k = &s->seen[s->nseen++];
+	if (memchr(key + 1, '\\', n - 2) == NULL) {
+		k->k = key + 1;
+		k->n = n - 2;
+	} else {
+		k->k = NULL;
+		k->off = s->decoded.len;
+		if (!decode_string(key, n, &s->decoded)) {
+			s->nomem = true;
+			return false;
+		}
+		k->n = s->decoded.len - k->off;
+	}
+	k->hash = hash_of(k->k != NULL ? k->k : s->decoded.p + k->off, k->n);
+	return true;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return memcmp(x->k, y->k, x->n);
+}
+
+/* True when the keys seen[mark..] of the object just closed are all different; forgets them. */
+static bool
+keys_distinct(struct scan *s, size_t mark, size_t decoded_mark)
+{
+	struct key *k = s->seen + mark;
+	size_t n = s->nseen - mark;
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++)
+		if (k[i].k == NULL)
+			k[i].k = s->decoded.p + k[i].off;
+	if (n <= 8) {
+		for (size_t i = 0; ok && i < n; i++)
+			for (size_t j = i + 1; ok && j < n; j++)
+				ok = key_cmp(&k[i], &k[j]) != 0;
+	} else {
+		qsort(k, n, sizeof(*k), key_cmp);
+		for (size_t i = 1; ok && i < n; i++)
+			ok = key_cmp(&k[i - 1], &k[i]) != 0;
+	}
+	s->nseen = mark;
+	s->decoded.len = decoded_mark;
+	return ok;
+}
+
 /* At '{'; depth is this object's depth (1: the top level). */
 static bool
 scan_object(struct scan *s, int depth)
 {
+	size_t mark = s->nseen, decoded_mark = s->decoded.len;
+
 	s->p++;
 	skip_ws(s);
 	if (s->p < s->end && *s->p == '}') {
@@ -207,6 +436,8 @@ scan_object(struct scan *s, int depth)
 		if (!scan_string(s))
 			return false;
 		keylen = (size_t) (s->p - key);
+		if (s->strict && !note_key(s, key, keylen))
+			return false;
 		is_model = depth == 1 && s->model_json != NULL && key_is(key, keylen, "model");
 		skip_ws(s);
 		if (s->p >= s->end || *s->p != ':')
@@ -235,7 +466,7 @@ scan_object(struct scan *s, int depth)
 			return false;
 		if (*s->p == '}') {
 			s->p++;
-			return true;
+			return !s->strict || keys_distinct(s, mark, decoded_mark);
 		}
 		if (*s->p++ != ',')
 			return false;
@@ -275,9 +506,9 @@ scan_value(struct scan *s, int depth)
 		return false;
 	switch (*s->p) {
 	case '{':
-		return depth < SCAN_MAX_DEPTH && scan_object(s, depth + 1);
+		return depth < s->max_depth && scan_object(s, depth + 1);
 	case '[':
-		return depth < SCAN_MAX_DEPTH && scan_array(s, depth + 1);
+		return depth < s->max_depth && scan_array(s, depth + 1);
 	case '"':
 		return scan_string(s);
 	case 't':
@@ -291,6 +522,17 @@ scan_value(struct scan *s, int depth)
 			return scan_number(s);
 		return false;
 	}
+}
+
+/* Scans the whole text: exactly one object, blanks around it. */
+static bool
+scan_whole(struct scan *s)
+{
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != '{' || !scan_object(s, 1))
+		return false;
+	skip_ws(s);
+	return s->p == s->end;
 }
 
 /* Cuts out back to its first len bytes (what it held before a failed append). */
@@ -314,18 +556,15 @@ rewrite(const char *json, size_t len, const char *model_json, struct sg_buf *out
 			 .out = out,
 			 .keys = keys,
 			 .spans = spans,
-			 .nkeys = nkeys};
+			 .nkeys = nkeys,
+			 .max_depth = SCAN_MAX_DEPTH};
 	size_t start_len = out->len;
 	enum openai_rewrite rw = OPENAI_RW_NOT_OBJECT;
 
 	if (nkeys > 0) /* spans is NULL when no member is asked for */
 		memset(spans, 0, nkeys * sizeof(*spans));
-	skip_ws(&s);
-	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
-		skip_ws(&s);
-		if (s.p == s.end)
-			rw = s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
-	}
+	if (scan_whole(&s))
+		rw = s.nspans > 0 ? OPENAI_RW_REPLACED : OPENAI_RW_NO_MODEL;
 	if (s.nomem)
 		rw = OPENAI_RW_NOMEM;
 	if (rw != OPENAI_RW_NOT_OBJECT && rw != OPENAI_RW_NOMEM &&
@@ -349,15 +588,17 @@ openai_rewrite_model(const char *json, size_t len, const char *model_json, struc
 static bool
 find_members(const char *json, size_t len, const char *const *keys, struct span *spans, size_t n)
 {
-	struct scan s = {.p = json, .end = json + len, .from = json, .keys = keys, .spans = spans, .nkeys = n};
-	bool ok = false;
+	struct scan s = {.p = json,
+			 .end = json + len,
+			 .from = json,
+			 .keys = keys,
+			 .spans = spans,
+			 .nkeys = n,
+			 .max_depth = SCAN_MAX_DEPTH};
+	bool ok;
 
 	memset(spans, 0, n * sizeof(*spans));
-	skip_ws(&s);
-	if (s.p < s.end && *s.p == '{' && scan_object(&s, 1)) {
-		skip_ws(&s);
-		ok = s.p == s.end;
-	}
+	ok = scan_whole(&s);
 	if (!ok)
 		memset(spans, 0, n * sizeof(*spans));
 	return ok;
@@ -583,4 +824,55 @@ out:
 	sg_buf_free(&joined);
 	sg_buf_free(&rewritten);
 	return ok;
+}
+
+static enum openai_field
+field_of(struct span v)
+{
+	if (v.p == NULL || (v.n == 4 && memcmp(v.p, "null", 4) == 0))
+		return OPENAI_F_ABSENT;
+	if (v.p[0] == '"')
+		return OPENAI_F_STRING;
+	if (v.n == 4 && memcmp(v.p, "true", 4) == 0)
+		return OPENAI_F_TRUE;
+	if (v.n == 5 && memcmp(v.p, "false", 5) == 0)
+		return OPENAI_F_FALSE;
+	return OPENAI_F_OTHER;
+}
+
+enum openai_scan
+openai_request_scan(const char *json, size_t len, int max_depth, struct openai_request_fields *f)
+{
+	static const char *const keys[] = {"model", "stream"};
+	struct span sp[2] = {{0}};
+	struct sg_buf name = {0};
+	struct scan s = {.p = json,
+			 .end = json + len,
+			 .from = json,
+			 .keys = keys,
+			 .spans = sp,
+			 .nkeys = 2,
+			 .max_depth = max_depth,
+			 .strict = true};
+	bool ok;
+
+	memset(f, 0, sizeof(*f));
+	ok = scan_whole(&s);
+	free(s.seen);
+	sg_buf_free(&s.decoded);
+	if (s.nomem)
+		return OPENAI_SCAN_NOMEM;
+	if (!ok)
+		return OPENAI_SCAN_INVALID;
+	f->model = field_of(sp[0]);
+	f->stream = field_of(sp[1]);
+	if (f->model == OPENAI_F_STRING) {
+		if (!decode_string(sp[0].p, sp[0].n, &name)) {
+			sg_buf_free(&name);
+			memset(f, 0, sizeof(*f));
+			return OPENAI_SCAN_NOMEM;
+		}
+		f->model_name = name.p;
+	}
+	return OPENAI_SCAN_OK;
 }

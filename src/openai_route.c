@@ -29,10 +29,11 @@ name_attempt(struct request *r, size_t mark, const struct sg_provider *p, const 
 	     const char *provider_model, int attempts)
 {
 	struct request_inference *inf = &r->inference;
+
 	inf->attempts = attempts;
-	snprintf(inf->provider_id, sizeof(inf->provider_id), "%s", p->provider_id);
-	snprintf(inf->served_model, sizeof(inf->served_model), "%s", model_id);
-	snprintf(inf->provider_model, sizeof(inf->provider_model), "%s", provider_model);
+	openai_copy_utf8(inf->provider_id, sizeof(inf->provider_id), p->provider_id);
+	openai_copy_utf8(inf->served_model, sizeof(inf->served_model), model_id);
+	openai_copy_utf8(inf->provider_model, sizeof(inf->provider_model), provider_model);
 	/* The headers an earlier attempt added go. */
 	http_headers_truncate(r, mark);
 	return http_add_header(r, "X-Stackgate-Provider", p->provider_id) &&
@@ -78,8 +79,7 @@ wait_alive(struct request *r, long ms)
 }
 
 sg_status
-openai_route(struct request *r, int kind, bool embeddings, json_t *body, const json_t *model, bool stream,
-	     const char *client_json)
+openai_route(struct request *r, int kind, bool embeddings, const json_t *model, bool stream, const char *client_json)
 {
 	const json_t *fallbacks = json_object_get(model, "fallbacks");
 	const char *asked = json_string_value(json_object_get(model, "identifier"));
@@ -137,7 +137,7 @@ openai_route(struct request *r, int kind, bool embeddings, json_t *body, const j
 				goto out;
 			}
 			router_busy_add(d->key, 1);
-			st = openai_attempt(r, kind, body, p, d->provider_model, stream, client_json, &held);
+			st = openai_attempt(r, kind, p, d->provider_model, stream, client_json, &held);
 			router_busy_add(d->key, -1);
 			if (!held.held)
 				goto out; /* answered: a success, or a failure that is not retried */

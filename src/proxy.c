@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proxy.c: the calls to upstream providers.  Each thread keeps one curl easy
- * handle (reset after each call, never recreated, so its connection cache
- * keeps upstream connections alive and an idle handle points into no finished
- * request).  Three callbacks watch a transfer: the header
+ * handle, never recreated, so its connection cache keeps upstream connections
+ * alive.  The options every call shares are set on it once; each call sets
+ * all of its own (to nothing when unused), so none outlives it, and clears
+ * the pointers into its memory after, so an idle handle points into no
+ * finished request; a provider's CA file is taken off by a reset (handle_ca).
+ * Three callbacks watch a transfer: the header
  * callback learns the status and Content-Type and decides, before the first
  * body byte, whether the body is relayed (2xx text/event-stream) or buffered;
  * the write callback relays or buffers; the progress callback enforces the
@@ -34,50 +37,6 @@
 /* The client-alive poll: after this much upstream silence, then this often. */
 #define ALIVE_QUIET_US (100 * 1000)
 #define ALIVE_EVERY_US (200 * 1000)
-
-/* ------------------------------------------------------- the thread's handle */
-
-static _Thread_local CURL *tl_curl;
-static pthread_key_t curl_key;
-static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
-
-/* A safety net for threads that end without proxy_thread_cleanup(). */
-static void
-curl_key_destroy(void *h)
-{
-	curl_easy_cleanup(h);
-}
-
-static void
-curl_key_create(void)
-{
-	if (pthread_key_create(&curl_key, curl_key_destroy) != 0)
-		log_warn("pthread_key_create failed: curl handles are freed only by proxy_thread_cleanup");
-}
-
-static CURL *
-thread_handle(void)
-{
-	if (tl_curl != NULL)
-		return tl_curl; /* perform() reset it after its last transfer */
-	tl_curl = curl_easy_init();
-	if (tl_curl != NULL) {
-		(void) pthread_once(&curl_key_once, curl_key_create);
-		(void) pthread_setspecific(curl_key, tl_curl);
-	}
-	return tl_curl;
-}
-
-void
-proxy_thread_cleanup(void)
-{
-	if (tl_curl == NULL)
-		return;
-	(void) pthread_once(&curl_key_once, curl_key_create);
-	(void) pthread_setspecific(curl_key, NULL);
-	curl_easy_cleanup(tl_curl);
-	tl_curl = NULL;
-}
 
 /* ------------------------------------------------------------ error mapping */
 
@@ -150,6 +109,79 @@ struct xfer {
 	bool timed_out;
 	bool too_big;
 };
+
+struct handle {
+	CURL *c;
+	bool ready;    /* the options every call shares are set (handle_ready) */
+	char *ca_file; /* the CURLOPT_CAINFO set on c; NULL: none, curl's default bundle */
+	struct xfer x; /* the call in progress; zeroed between calls */
+	char cerr[CURL_ERROR_SIZE];
+};
+
+/* ------------------------------------------------------- the thread's handle */
+
+/*
+ * The thread's easy handle and what perform() keeps set on it between calls:
+ * the options every call shares are set once (ready), the transfer's state
+ * and the error buffer live here so the callbacks' pointers stay valid, and
+ * ca_file says which CA bundle the handle holds (a copy; NULL: curl's own).
+ */
+static _Thread_local struct handle *tl_handle;
+static pthread_key_t curl_key;
+static pthread_once_t curl_key_once = PTHREAD_ONCE_INIT;
+
+static void
+handle_free(struct handle *h)
+{
+	if (h == NULL)
+		return;
+	curl_easy_cleanup(h->c);
+	free(h->ca_file);
+	free(h);
+}
+
+/* A safety net for threads that end without proxy_thread_cleanup(). */
+static void
+curl_key_destroy(void *h)
+{
+	handle_free(h);
+}
+
+static void
+curl_key_create(void)
+{
+	if (pthread_key_create(&curl_key, curl_key_destroy) != 0)
+		log_warn("pthread_key_create failed: curl handles are freed only by proxy_thread_cleanup");
+}
+
+static struct handle *
+thread_handle(void)
+{
+	struct handle *h = tl_handle;
+
+	if (h != NULL)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL || (h->c = curl_easy_init()) == NULL) {
+		free(h);
+		return NULL;
+	}
+	tl_handle = h;
+	(void) pthread_once(&curl_key_once, curl_key_create);
+	(void) pthread_setspecific(curl_key, h);
+	return h;
+}
+
+void
+proxy_thread_cleanup(void)
+{
+	if (tl_handle == NULL)
+		return;
+	(void) pthread_once(&curl_key_once, curl_key_create);
+	(void) pthread_setspecific(curl_key, NULL);
+	handle_free(tl_handle);
+	tl_handle = NULL;
+}
 
 static int
 on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port, int conn_local_port)
@@ -278,63 +310,157 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/*
+ * The options every call makes the same: set once per handle (again only
+ * after a reset).  The callbacks' data is the handle's own xfer.
+ */
 static bool
-add_header(struct curl_slist **list, const char *line)
+handle_ready(struct handle *h)
 {
-	struct curl_slist *l = curl_slist_append(*list, line);
+	CURL *c = h->c;
 
-	if (l == NULL)
+	if (h->ready)
+		return true;
+	if (curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK)
 		return false;
-	*list = l;
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->cerr);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(c, CURLOPT_PREREQDATA, &h->x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &h->x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h->x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &h->x);
+	h->ready = true;
 	return true;
 }
+
+/*
+ * The CA bundle of a provider on h: its ca_file, or curl's default.  Only a
+ * reset brings the default back (CAINFO NULL would mean no bundle at all),
+ * so a handle that holds another provider's ca_file is reset, which is rare:
+ * that CA must not verify the next provider's server.
+ */
+static bool
+handle_ca(struct handle *h, const char *ca_file)
+{
+	char *copy;
+
+	if (ca_file == NULL ? h->ca_file == NULL : h->ca_file != NULL && strcmp(h->ca_file, ca_file) == 0)
+		return true;
+	if (ca_file == NULL) {
+		curl_easy_reset(h->c);
+		h->ready = false;
+		free(h->ca_file);
+		h->ca_file = NULL;
+		return true;
+	}
+	if ((copy = sg_strdup(ca_file)) == NULL || curl_easy_setopt(h->c, CURLOPT_CAINFO, ca_file) != CURLE_OK) {
+		free(copy);
+		return false;
+	}
+	free(h->ca_file);
+	h->ca_file = copy;
+	return true;
+}
+
+/* a then b in buf (cap bytes) when they fit, else in new memory (NULL when there is none). */
+static char *
+join(char *buf, size_t cap, const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *out = na + nb < cap ? buf : malloc(na + nb + 1);
+
+	if (out != NULL) {
+		memcpy(out, a, na);
+		memcpy(out + na, b, nb + 1);
+	}
+	return out;
+}
+
+static void
+unjoin(char *s, const char *buf, bool secret)
+{
+	if (s == NULL)
+		return;
+	if (secret)
+		explicit_bzero(s, strlen(s));
+	if (s != buf)
+		free(s);
+}
+
+/* Appends line to the header list held in nodes[0..*n) (curl reads the list and copies nothing). */
+static void
+push_header(struct curl_slist *nodes, size_t *n, const char *line)
+{
+	nodes[*n] = (struct curl_slist){.data = (char *) line, .next = NULL};
+	if (*n > 0)
+		nodes[*n - 1].next = &nodes[*n];
+	(*n)++;
+}
+
+/* Accept, Content-Type, Expect, Authorization, X-Request-Id. */
+#define OWN_HEADERS 5
+#define LOCAL_HEADERS 16
 
 static sg_status
 perform(const struct proxy_request *q, const struct proxy_sink *sink, struct proxy_response *resp, struct sg_err *err)
 {
 	const struct sg_provider *p = q->provider;
-	struct xfer x = {.q = q,
-			 .sink = sink,
-			 .resp = resp,
-			 .read_timeout_ms = p->read_timeout_ms,
-			 .max_body = q->max_body > 0 ? q->max_body : MAX_BODY};
-	struct curl_slist *hdrs = NULL, *pin = NULL;
+	struct curl_slist local[LOCAL_HEADERS], *nodes = local, pin = {0};
+	char urlbuf[512], acceptbuf[128], authbuf[256], ridbuf[128];
 	char *url = NULL, *auth = NULL, *rid = NULL, *accept = NULL;
-	char cerr[CURL_ERROR_SIZE] = "";
+	const char *cerr = "";
+	size_t nh = 0, nextra = 0;
 	int64_t t0 = sg_now_us();
 	sg_status st = SG_OK;
+	struct handle *h;
+	struct xfer *x = NULL;
 	CURLcode rc;
 	CURL *c = NULL;
 
 	memset(resp, 0, sizeof(*resp));
-	x.last_io_us = x.last_alive_us = t0; /* connecting counts as silence from the start */
-	resp->body.max = x.max_body;
 	sg_err_reset(err);
-	c = thread_handle();
-	url = q->url != NULL ? sg_strdup(q->url) : sg_asprintf("%s%s", p->base_url ? p->base_url : "", q->path);
-	accept = sg_asprintf("Accept: %s", q->accept != NULL ? q->accept
-					   : sink            ? "text/event-stream"
-							     : "application/json");
-	if (c == NULL || url == NULL || accept == NULL) {
+	h = thread_handle();
+	if (h == NULL) {
 		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	for (const char *const *h = q->headers; h != NULL && *h != NULL; h++) {
-		if (!add_header(&hdrs, *h)) {
-			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
-			goto out;
-		}
-	}
-	if (q->connect_to != NULL && (pin = curl_slist_append(NULL, q->connect_to)) == NULL) {
+	c = h->c;
+	x = &h->x;
+	*x = (struct xfer){.q = q,
+			   .sink = sink,
+			   .resp = resp,
+			   .read_timeout_ms = p->read_timeout_ms,
+			   .max_body = q->max_body > 0 ? q->max_body : MAX_BODY};
+	x->last_io_us = x->last_alive_us = t0; /* connecting counts as silence from the start */
+	resp->body.max = x->max_body;
+	h->cerr[0] = '\0';
+	cerr = h->cerr;
+	for (const char *const *e = q->headers; e != NULL && *e != NULL; e++)
+		nextra++;
+	if (nextra + OWN_HEADERS > LOCAL_HEADERS)
+		nodes = malloc((nextra + OWN_HEADERS) * sizeof(*nodes));
+	url = q->url != NULL ? (char *) q->url : join(urlbuf, sizeof(urlbuf), p->base_url ? p->base_url : "", q->path);
+	accept = q->accept != NULL ? join(acceptbuf, sizeof(acceptbuf), "Accept: ", q->accept)
+		 : sink            ? (char *) "Accept: text/event-stream"
+				   : (char *) "Accept: application/json";
+	if (nodes == NULL || url == NULL || accept == NULL || !handle_ca(h, p->ca_file) || !handle_ready(h)) {
 		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if (!add_header(&hdrs, accept) || (q->body != NULL && !add_header(&hdrs, "Content-Type: application/json")) ||
-	    /* No "Expect: 100-continue" round trip for large bodies. */
-	    !add_header(&hdrs, "Expect:")) {
-		st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
-		goto out;
-	}
+	for (const char *const *e = q->headers; e != NULL && *e != NULL; e++)
+		push_header(nodes, &nh, *e);
+	push_header(nodes, &nh, accept);
+	if (q->body != NULL)
+		push_header(nodes, &nh, "Content-Type: application/json");
+	/* No "Expect: 100-continue" round trip for large bodies. */
+	push_header(nodes, &nh, "Expect:");
 	if (p->api_key != NULL && strpbrk(p->api_key, "\r\n") != NULL) {
 		/* It would end the header and start others. */
 		st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the API key of upstream %s is not usable in a header",
@@ -342,77 +468,64 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 		goto out;
 	}
 	if (p->api_key != NULL && p->api_key[0] != '\0') {
-		auth = sg_asprintf("Authorization: Bearer %s", p->api_key);
-		if (auth == NULL || !add_header(&hdrs, auth)) {
+		if ((auth = join(authbuf, sizeof(authbuf), "Authorization: Bearer ", p->api_key)) == NULL) {
 			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
+		push_header(nodes, &nh, auth);
 	}
 	if (q->request_id != NULL && q->request_id[0] != '\0') {
-		rid = sg_asprintf("X-Request-Id: %s", q->request_id);
-		if (rid == NULL || !add_header(&hdrs, rid)) {
+		if ((rid = join(ridbuf, sizeof(ridbuf), "X-Request-Id: ", q->request_id)) == NULL) {
 			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
+		push_header(nodes, &nh, rid);
 	}
+	if (q->connect_to != NULL)
+		pin.data = (char *) q->connect_to;
 
+	/* The call's own options: every one set each time (to nothing when unused), so none outlives it. */
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, nodes);
 	if (q->body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) q->body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, q->body);
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
-	if (q->method != NULL && strcmp(q->method, q->body != NULL ? "POST" : "GET") != 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+			 q->method != NULL && strcmp(q->method, q->body != NULL ? "POST" : "GET") != 0 ? q->method
+												       : NULL);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, p->connect_timeout_ms > 0 ? p->connect_timeout_ms : 5000L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	if (q->timeout_ms > 0)
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q->timeout_ms);
-	if (pin != NULL) {
-		curl_easy_setopt(c, CURLOPT_CONNECT_TO, pin);
-		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	}
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, q->connect_to != NULL ? &pin : NULL);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, q->connect_to != NULL ? "*" : NULL);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
-	if (p->ca_file != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, p->ca_file);
-	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
-	curl_easy_setopt(c, CURLOPT_PREREQDATA, &x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK && resp->aborted) {
 		st = SG_OK; /* the sink stopped it: not an upstream failure */
-	} else if (rc != CURLE_OK && x.too_big) {
-		if (x.max_body == MAX_BODY)
+	} else if (rc != CURLE_OK && x->too_big) {
+		if (x->max_body == MAX_BODY)
 			st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the reply of upstream %s exceeds %u MiB",
 				     p->provider_id, MAX_BODY >> 20);
 		else
 			st = sg_fail(err, SG_E_BAD_GATEWAY, NULL, "the reply of upstream %s exceeds %zu bytes",
-				     p->provider_id, x.max_body);
+				     p->provider_id, x->max_body);
 	} else if (rc != CURLE_OK) {
-		st = proxy_map_curl(rc, x.connected, x.timed_out, p->provider_id, err);
-		if (rc == CURLE_WRITE_ERROR && !x.timed_out)
+		st = proxy_map_curl(rc, x->connected, x->timed_out, p->provider_id, err);
+		if (rc == CURLE_WRITE_ERROR && !x->timed_out)
 			st = sg_fail(err, SG_E_NOMEM, NULL, "out of memory");
-		if (x.first_byte_late)
+		if (x->first_byte_late)
 			st = sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL,
 				     "upstream %s timed out: no answer within the first-byte timeout", p->provider_id);
 	}
+	/* The idle handle keeps no pointer into this call (its header lists, its body). */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, NULL);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 out:
-	/* The handle must not keep pointers to this frame's buffers (the error buffer) while idle. */
-	if (c != NULL)
-		curl_easy_reset(c);
 	resp->duration_ms = (sg_now_us() - t0) / 1000;
 	if (st == SG_OK)
 		log_info("upstream %s %s %s -> %ld in %lld ms%s", p->provider_id, q->method ? q->method : "GET",
@@ -421,18 +534,17 @@ out:
 		log_warn("upstream %s %s %s failed after %lld ms (status %ld): %s%s%s", p->provider_id,
 			 q->method ? q->method : "GET", q->path, resp->duration_ms, resp->status, err->msg,
 			 cerr[0] ? "; curl: " : "", cerr);
-	/* Leave no copy of a credential (the provider's key, configured headers) in freed memory. */
-	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(hdrs);
-	curl_slist_free_all(pin);
-	free(accept);
-	if (auth != NULL) {
-		memset(auth, 0, strlen(auth));
-		free(auth);
-	}
-	free(rid);
-	free(url);
+	if (x != NULL)
+		*x = (struct xfer){0};
+	if (nodes != local)
+		free(nodes);
+	/* Leave no copy of the provider's key in memory. */
+	unjoin(auth, authbuf, true);
+	unjoin(rid, ridbuf, false);
+	if (accept != NULL && q->accept != NULL)
+		unjoin(accept, acceptbuf, false);
+	if (url != NULL && q->url == NULL)
+		unjoin(url, urlbuf, false);
 	return st;
 }
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * proxy.h: every socket to an upstream provider.  libcurl with one easy
- * handle per thread, created on first use and reset after each call, so
- * connections to a provider are kept alive across requests served by that
- * thread.  curl_global_init() is main's, before fork.
+ * handle per thread, created on first use and kept set up between calls
+ * (nothing of one call reaches the next: proxy.c), so connections to a
+ * provider are kept alive across requests served by that thread.  curl_global_init() is main's, before fork.
  *
  * Timeouts: connect_timeout_ms for the connection; read_timeout_ms is the
  * longest silence allowed between two upstream bytes (not a total: streams

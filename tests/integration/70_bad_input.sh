@@ -369,12 +369,22 @@ oa "1e999999" "$(body '{"model": "bad-llm", "temperature": 1e999999, "messages":
 oa "model as a number" "$(body '{"model": 1, "messages": []}')" 400 'model'
 oa "model missing" "$(body '{"messages": [{"role": "user", "content": "x"}]}')" 400 'model'
 oa "a body over 1 MiB" "$(exactly bad-llm-big 1048577)" 413 'exceeds the limit of 1048576 bytes'
+# What the validating scan (openai_request_scan) must refuse as the parse does.
+oa "model twice, once escaped" "$(body '{"model": "bad-llm", "mod\\u0065l": "other", "messages": []}')" 400 'duplicate object key'
+oa "a duplicate key deep inside" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "x", "ro\\u006ce": "y"}]}')" 400 'duplicate object key'
+oa "a lone surrogate" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "\\ud800"}]}')" 400 'invalid Unicode'
+oa "an integer past int64" "$(body '{"model": "bad-llm", "max_tokens": 9223372036854775808, "messages": []}')" 400 'too big integer'
+oa "stream as a string" "$(body '{"model": "bad-llm", "stream": "yes", "messages": []}')" 400 'stream must be a boolean'
+oa "an overlong UTF-8 sequence" "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "\xc0\xaf"}]}')" 400 'unable to decode byte 0xc0'
 req1=$(curl -s "$SG_UPSTREAM_URL/_stats" | jq -r .requests)
 # (the upstream counts every request it gets, the second /_stats included)
-expect_eq "$((req1 - req0 - 1))" 0 "none of the 11 refused bodies reached the upstream"
+expect_eq "$((req1 - req0 - 1))" 0 "none of the 17 refused bodies reached the upstream"
 send POST $OA/chat/completions "$(body '{"model": "bad-llm", "messages": [{"role": "user", "content": "ok \xc3\xbc"}], "metadata": {"k": "\x27; DROP TABLE models;--"}}')"
 expect_status 200 "a valid body after the refused ones is answered"
 expect_jq .choices[0].message.content "echo: ok ü" "…with the upstream's reply"
+send POST $OA/chat/completions "$(body '{"mod\\u0065l": "bad-\\u006clm", "messages": [{"role": "user", "content": "esc"}]}')"
+expect_status 200 "a model named with escapes (key and value) is answered"
+expect_jq .model "bad-llm" "…as the model it decodes to"
 
 echo "-- every resource type refuses a malformed body and an array body"
 for path in /v1/models /v1/shields /v1/vector-dbs /v1/datasets /v1/scoring-functions /v1/eval/benchmarks /v1/toolgroups; do

@@ -9,18 +9,22 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 
+#include "json.h"
 #include "openai.h"
 #include "provider.h"
 #include "proxy.h"
@@ -293,6 +297,204 @@ START_TEST(rewrite_rejects_what_is_not_one_object)
 	deep[n++] = '}';
 	deep[n] = '\0';
 	rewrite_case(deep, OPENAI_RW_NOT_OBJECT, NULL);
+}
+END_TEST
+
+/* ------------------------------------------- the request body's validating pass */
+
+/* A body, and what openai_request_scan() must say of it (the depth limit is 64 unless given). */
+static const struct scan_case {
+	const char *in;
+	size_t len; /* 0: strlen(in) */
+	int depth;  /* 0: 64 */
+	bool ok;
+	enum openai_field model, stream;
+	const char *name;
+} scan_cases[] = {
+	{"{\"model\":\"m\",\"stream\":true}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_TRUE, "m"},
+	{" {\"stream\":false , \"model\" : \"a b\"}\r\n", 0, 0, true, OPENAI_F_STRING, OPENAI_F_FALSE, "a b"},
+	{"{\"model\":null,\"stream\":null}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"model\":1,\"stream\":\"yes\"}", 0, 0, true, OPENAI_F_OTHER, OPENAI_F_STRING, NULL},
+	{"{\"model\":[\"m\"],\"stream\":{}}", 0, 0, true, OPENAI_F_OTHER, OPENAI_F_OTHER, NULL},
+	{"{}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Keys and values decoded: the model checked is the model served. */
+	{"{\"mod\\u0065l\":\"ll\\u0061ma\",\"str\\u0065am\":true}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_TRUE,
+	 "llama"},
+	{"{\"model\":\"\\\"q\\\\\\/\\n\\u00e9\\ud83d\\ude00\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT,
+	 "\"q\\/\n\xc3\xa9\xf0\x9f\x98\x80"},
+	{"{\"model\":\"\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, ""},
+	/* Only the top level counts. */
+	{"{\"a\":{\"model\":\"x\",\"stream\":true}}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Duplicate keys, at any depth, however spelled. */
+	{"{\"model\":\"a\",\"model\":\"b\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"a\",\"mod\\u0065l\":\"b\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"stream\":true,\"stre\\u0061m\":false}", 0, 0, false, 0, 0, NULL},
+	{"{\"m\":[{\"a\":1,\"b\":2,\"a\":3}]}", 0, 0, false, 0, 0, NULL},
+	{"{\"x\":{\"\xc3\xa9\":1,\"\\u00e9\":2}}", 0, 0, false, 0, 0, NULL},
+	{"{\"x\":{\"\\/\":1,\"/\":2}}", 0, 0, false, 0, 0, NULL},
+	{"{\"a\":{\"k\":1},\"b\":{\"k\":1},\"k\":[{\"k\":1},{\"k\":2}]}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT,
+	 NULL},
+	{"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+	 "\"model\":\"m\",\"n\":14,\"o\":15,\"p\":16,\"q\":17,\"r\":18,\"s\":19,\"t\":20}",
+	 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, "m"},
+	{"{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,\"j\":10,\"k\":11,\"l\":12,"
+	 "\"model\":\"m\",\"n\":14,\"o\":15,\"p\":16,\"q\":17,\"r\":18,\"s\":19,\"\\u0062\":20}",
+	 0, 0, false, 0, 0, NULL},
+	{"{\"ab\":1,\"a\":2,\"abc\":3}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* UTF-8 as jansson checks it: overlongs, surrogates, past U+10FFFF, cut sequences. */
+	{"{\"model\":\"\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT,
+	 "\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf"},
+	{"{\"model\":\"\xc0\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xed\xa0\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xf4\x90\x80\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\xe2\x82\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\x80\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"\xff\":1}", 0, 0, false, 0, 0, NULL},
+	/* \u escapes: NUL refused anywhere, surrogates only in pairs. */
+	{"{\"model\":\"a\\u0000\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"k\\u0000\":1}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\ud800\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\udc00\\ud800\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\ud800\\u0041\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\uD800\\uDBFF\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"\\uDBFF\\uDFFF\"}", 0, 0, true, OPENAI_F_STRING, OPENAI_F_ABSENT, "\xf4\x8f\xbf\xbf"},
+	/* Numbers: jansson's integer and real overflow. */
+	{"{\"n\":[9223372036854775807,-9223372036854775808,0,-0,1e308,-1.7976931348623157e308,1e-400,0e999999]}", 0, 0,
+	 true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":9223372036854775808}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":-9223372036854775809}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":12345678901234567890}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":1e309}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":-1.7976931348623159e308}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":0.00000000000000000000000000000000000000001e330}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":1000000000000000000000000000000e290}", 0, 0, false, 0, 0, NULL},
+	{"{\"n\":1e00000000000000000000000000308}", 0, 0, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"n\":01}", 0, 0, false, 0, 0, NULL},
+	/* Depth: the limit given, containers counted. */
+	{"{\"a\":{\"b\":[]}}", 0, 3, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	{"{\"a\":{\"b\":[{}]}}", 0, 3, false, 0, 0, NULL},
+	{"{\"a\":{\"b\":[1]}}", 0, 3, true, OPENAI_F_ABSENT, OPENAI_F_ABSENT, NULL},
+	/* Not one object. */
+	{"", 0, 0, false, 0, 0, NULL},
+	{"[{\"model\":\"m\"}]", 0, 0, false, 0, 0, NULL},
+	{"\"model\"", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\"} {}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\",}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\"}\0", 15, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\0\"}", 15, 0, false, 0, 0, NULL},
+	{"{\"model\":\"a\tb\"}", 0, 0, false, 0, 0, NULL},
+	{"{\"model\":\"m\",\"stream\":tru}", 0, 0, false, 0, 0, NULL},
+};
+
+START_TEST(request_scan_decides_as_the_parse)
+{
+	const struct scan_case *c = &scan_cases[_i];
+	size_t len = c->len ? c->len : strlen(c->in);
+	int depth = c->depth ? c->depth : 64;
+	struct openai_request_fields f;
+	enum openai_scan got = openai_request_scan(c->in, len, depth, &f);
+	char err[256];
+	json_t *v = sg_json_parse(c->in, len, (size_t) depth, err, sizeof(err));
+
+	/* The case's expectation is the full parse's decision, and the scan's. */
+	ck_assert_msg((v != NULL && json_is_object(v)) == c->ok, "case %d: the parse disagrees with the case", _i);
+	ck_assert_msg(got == (c->ok ? OPENAI_SCAN_OK : OPENAI_SCAN_INVALID), "case %d (%s): scan %d, want %s", _i,
+		      c->in, got, c->ok ? "ok" : "invalid");
+	if (c->ok) {
+		ck_assert_msg(f.model == c->model, "case %d: model kind %d, want %d", _i, f.model, c->model);
+		ck_assert_msg(f.stream == c->stream, "case %d: stream kind %d, want %d", _i, f.stream, c->stream);
+		if (c->name != NULL) {
+			ck_assert_ptr_nonnull(f.model_name);
+			ck_assert_str_eq(f.model_name, c->name);
+			ck_assert_str_eq(f.model_name, json_string_value(json_object_get(v, "model")));
+		} else {
+			ck_assert_ptr_null(f.model_name);
+		}
+	} else {
+		ck_assert_ptr_null(f.model_name);
+	}
+	free(f.model_name);
+	json_decref(v);
+}
+END_TEST
+
+/* A deep body within a limit the rewrite scanner (128) does not reach, and past it. */
+START_TEST(request_scan_depth_is_the_limit_given)
+{
+	struct sg_buf b = {0};
+	struct openai_request_fields f;
+
+	ck_assert(sg_buf_append(&b, "{\"model\":\"m\",\"a\":", 17));
+	for (int i = 0; i < 299; i++)
+		ck_assert(sg_buf_append(&b, "[", 1));
+	for (int i = 0; i < 299; i++)
+		ck_assert(sg_buf_append(&b, "]", 1));
+	ck_assert(sg_buf_append(&b, "}", 1));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 300, &f), OPENAI_SCAN_OK);
+	ck_assert_str_eq(f.model_name, "m");
+	free(f.model_name);
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 299, &f), OPENAI_SCAN_INVALID);
+	ck_assert_ptr_null(f.model_name);
+	sg_buf_free(&b);
+}
+END_TEST
+
+/* Many keys in one object: a duplicate found however far apart. */
+START_TEST(request_scan_many_keys)
+{
+	struct sg_buf b = {0};
+	struct openai_request_fields f;
+	char k[32];
+
+	ck_assert(sg_buf_append(&b, "{", 1));
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(k, sizeof(k), "%s\"k%d\":%d", i ? "," : "", i, i);
+
+		ck_assert(sg_buf_append(&b, k, (size_t) n));
+	}
+	ck_assert(sg_buf_append(&b, "}", 1));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 64, &f), OPENAI_SCAN_OK);
+	b.len--;
+	ck_assert(sg_buf_append(&b, ",\"k\\u00337\":1}", 14));
+	ck_assert_int_eq(openai_request_scan(b.p, b.len, 64, &f), OPENAI_SCAN_INVALID);
+	sg_buf_free(&b);
+}
+END_TEST
+
+/* sg_json_quote writes what jansson's compact dump of the string writes, and refuses what json_string refuses. */
+START_TEST(json_quote_is_the_dump_of_a_string)
+{
+	static const char *const cases[] = {
+		"",
+		"llama-3.1-8b",
+		"q\"uo\\te/slash",
+		"\b\f\n\r\t\x01\x1f\x7f",
+		"\xc3\xa9\xe2\x82\xac\xf0\x9f\xa6\x99",
+		"meta-llama/Llama-3.2-3B-Instruct",
+	};
+	static const char *const invalid[] = {"\xff", "a\xc0\x80", "\xed\xa0\x80", "\xe2\x82"};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++) {
+		struct sg_buf b = {0};
+		json_t *j = json_string(cases[i]);
+		char *want = sg_json_dump(j);
+
+		ck_assert(sg_buf_append(&b, "x", 1));
+		ck_assert(sg_json_quote(&b, cases[i]));
+		ck_assert_str_eq(b.p + 1, want);
+		free(want);
+		json_decref(j);
+		sg_buf_free(&b);
+	}
+	for (size_t i = 0; i < SG_ARRAY_LEN(invalid); i++) {
+		struct sg_buf b = {0};
+
+		ck_assert_ptr_null(json_string(invalid[i]));
+		ck_assert(sg_buf_append(&b, "x", 1));
+		ck_assert(!sg_json_quote(&b, invalid[i]));
+		ck_assert_str_eq(b.p, "x");
+		sg_buf_free(&b);
+	}
 }
 END_TEST
 
@@ -655,6 +857,150 @@ START_TEST(proxy_buffers_an_error_answer_without_a_key)
 }
 END_TEST
 
+/* What one call sets on the thread's handle does not reach the next call on it. */
+START_TEST(proxy_options_do_not_outlive_their_call)
+{
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		"Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	static const char *const extra[] = {"X-Conf: v", NULL};
+	struct fake f = {.parts = {reply}, .nconn = 2};
+	struct sg_provider p, keyed;
+	char url[64], pin[64];
+	struct sg_err err = {0};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "PATCH", .path = "label", .body = "{\"a\":1}", .body_len = 7};
+
+	fake_start(&f);
+	provider_for(&keyed, url, sizeof(url), f.port, "sekrit", 5000);
+	snprintf(pin, sizeof(pin), "::127.0.0.1:%d", f.port);
+	q.provider = &keyed;
+	q.url = "http://pinned.invalid:1/mcp";
+	q.connect_to = pin;
+	q.accept = "application/x-one";
+	q.headers = extra;
+	q.request_id = "rid-9";
+	q.timeout_ms = 3000;
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_ptr_nonnull(strstr(f.req, "PATCH /mcp HTTP/1.1\r\n"));
+	expect_headers(f.req, (const char *const[]){"\r\nX-Conf: v\r\n", "\r\nAuthorization: Bearer sekrit\r\n",
+						    "\r\nAccept: application/x-one\r\n", "\r\nX-Request-Id: rid-9\r\n",
+						    "\r\nContent-Type: application/json\r\n", NULL});
+	proxy_response_free(&resp);
+
+	/* A plain GET after it: no method, URL, pin, header, key or body of the first. */
+	provider_for(&p, url, sizeof(url), f.port, NULL, 5000);
+	q = (struct proxy_request){.provider = &p, .method = "GET", .path = "/models"};
+	ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_OK);
+	fake_stop(&f);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_msg(strncmp(f.req, "GET /v1/models HTTP/1.1\r\n", 25) == 0, "request: %s", f.req);
+	expect_headers(f.req, (const char *const[]){"\r\nAccept: application/json\r\n", NULL});
+	ck_assert_ptr_null(strcasestr(f.req, "pinned.invalid"));
+	ck_assert_ptr_null(strcasestr(f.req, "X-Conf"));
+	ck_assert_ptr_null(strcasestr(f.req, "Authorization"));
+	ck_assert_ptr_null(strcasestr(f.req, "X-Request-Id"));
+	ck_assert_ptr_null(strcasestr(f.req, "Content-Type"));
+	ck_assert_ptr_null(strcasestr(f.req, "Content-Length"));
+	ck_assert_ptr_null(strstr(f.req, "{\"a\":1}"));
+	proxy_response_free(&resp);
+}
+END_TEST
+
+/* `openssl s_server -www` on loopback with a fresh self-signed certificate (dir/cert.pem). */
+static pid_t
+tls_server_start(const char *dir, int *port)
+{
+	char cmd[2048], cert[512], key[512], accept_at[64];
+	int fd = listen_loopback(port);
+	pid_t pid;
+
+	close(fd);
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(
+		cmd, sizeof(cmd),
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+		"-addext subjectAltName=IP:127.0.0.1 -keyout %s -out %s >/dev/null 2>&1",
+		key, cert);
+	ck_assert_msg(system(cmd) == 0, "openssl could not make a certificate");
+	snprintf(accept_at, sizeof(accept_at), "127.0.0.1:%d", *port);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", accept_at, "-cert", cert, "-key", key, "-www",
+		       "-quiet", (char *) NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300; i++) {
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					 .sin_port = htons((uint16_t) *port)};
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		bool up = connect(c, (struct sockaddr *) &sa, sizeof(sa)) == 0;
+
+		close(c);
+		if (up)
+			return pid;
+		sleep_ms(10);
+	}
+	kill(pid, SIGTERM);
+	ck_abort_msg("openssl s_server did not start");
+	return -1;
+}
+
+/*
+ * A provider's ca_file is its own: the next call on the thread's handle, to a
+ * provider without one, verifies against the system CAs again (so it refuses
+ * the self-signed server), and the first provider's next call trusts it again.
+ */
+START_TEST(proxy_ca_file_stays_with_its_provider)
+{
+	char dir[] = "/tmp/sg-tls-XXXXXX", url[64], ca[600];
+	struct sg_provider with_ca, without;
+	struct sg_err err = {0};
+	struct proxy_response resp;
+	struct proxy_request q = {.method = "GET", .path = "/"};
+	int port, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	pid = tls_server_start(dir, &port);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+	snprintf(ca, sizeof(ca), "%s/cert.pem", dir);
+	with_ca = (struct sg_provider){.provider_id = (char *) "own-ca",
+				       .base_url = url,
+				       .connect_timeout_ms = 2000,
+				       .read_timeout_ms = 5000,
+				       .tls_verify = true,
+				       .ca_file = ca};
+	without = with_ca;
+	without.provider_id = (char *) "system-ca";
+	without.ca_file = NULL;
+
+	for (int round = 0; round < 2; round++) {
+		q.provider = &with_ca;
+		ck_assert_msg(proxy_call(&q, &resp, &err) == SG_OK, "round %d, own CA: %s", round, err.msg);
+		ck_assert_int_eq(resp.status, 200);
+		proxy_response_free(&resp);
+		q.provider = &without;
+		ck_assert_int_eq(proxy_call(&q, &resp, &err), SG_E_BAD_GATEWAY);
+		ck_assert_str_eq(err.msg, "upstream system-ca is unreachable: the TLS handshake failed");
+		proxy_response_free(&resp);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	snprintf(ca, sizeof(ca), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(ca), 0);
+}
+END_TEST
+
 START_TEST(proxy_read_timeout_is_silence_not_total)
 {
 	/* Bytes every 400 ms for 1.6 s under a 1 s read timeout: fine.  Then silence: 504. */
@@ -935,12 +1281,17 @@ openai_suite(void)
 				     rewrite_top_level_model_only,
 				     rewrite_every_model_key_however_spelled,
 				     rewrite_rejects_what_is_not_one_object,
+				     request_scan_depth_is_the_limit_given,
+				     request_scan_many_keys,
+				     json_quote_is_the_dump_of_a_string,
 				     event_rewrite,
 				     upstream_error_messages,
 				     upstream_error_truncates_on_character_boundary,
 				     curl_code_mapping,
 				     NULL};
-	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases), {.t = NULL}};
+	const struct sg_loop pure_loops[] = {SG_LOOP(sse_event_data, sse_data_cases),
+					     SG_LOOP(request_scan_decides_as_the_parse, scan_cases),
+					     {.t = NULL}};
 	const TTest *const transfers[] = {proxy_relays_a_stream_with_the_provider_key,
 					  proxy_buffers_an_error_answer_without_a_key,
 					  proxy_read_timeout_is_silence_not_total,
@@ -950,6 +1301,8 @@ openai_suite(void)
 					  quick_answer_asks_no_client_alive,
 					  model_listing_stops_when_the_client_leaves,
 					  proxy_url_headers_pin_and_bounds,
+					  proxy_options_do_not_outlive_their_call,
+					  proxy_ca_file_stays_with_its_provider,
 					  NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
 					  {.name = "transfers", .tests = transfers, .timeout = 30},
