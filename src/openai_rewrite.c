@@ -65,7 +65,7 @@ struct scan {
 struct key {
 	const char *k;
 	size_t off, n;
-	uint32_t hash;
+	uint64_t hash;
 };
 
 static bool scan_value(struct scan *s, int depth);
@@ -330,14 +330,14 @@ decode_string(const char *q, size_t n, struct sg_buf *out)
 	return sg_buf_append(out, q + from, n - 1 - from);
 }
 
-/* FNV-1a. */
-static uint32_t
+/* The project's FNV-1a (sg.h) over the key's n bytes, which are not NUL-terminated. */
+static uint64_t
 hash_of(const char *k, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = SG_FNV1A_INIT;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char) k[i]) * 16777619u;
+		h = sg_fnv1a_byte(h, (unsigned char) k[i]);
 	return h;
 }
 
