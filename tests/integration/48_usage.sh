@@ -290,6 +290,10 @@ expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")
 expect_eq "$(psql_q "SELECT usage_maintain(90, 7)")" 1 "usage_maintain drops the one partition past 90 days"
 expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'usage_log_p20200101'")" 0 "its table is gone (no DELETE)"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load'")" 10000 "today's rows stay"
+expect_eq "$(psql_q "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes
+	WHERE tablename = 'usage_log_p$today'")" \
+	"CREATE INDEX usage_log_p${today}_principal_ts_idx ON public.usage_log_p$today USING btree (principal, ts)" \
+	"a day's partition has the one index, (principal, ts): every index is paid per request (sql/009)"
 
 echo "-- an upstream that refuses stream_options: config.stream_usage false"
 req POST /v1/models '{"model_id":"us-nosu-on","provider_id":"vllm","provider_model_id":"no-stream-options"}'
