@@ -27,7 +27,7 @@ sg_cli principal remove doc-alice >/dev/null 2>&1
 ex=$SG_TEST_DIR/tmp/nginx-example
 mkdir -p "$ex"
 sed -e 's|listen 443 ssl;|listen 127.0.0.1:1;|' -e 's|http2 on;||' "$SG_ROOT/nginx/stackgate.conf.example" >"$ex/site.conf"
-cp /etc/nginx/fastcgi_params "$ex/"
+cp "$SG_ROOT/nginx/stackgate_fastcgi_params" "$ex/"
 printf 'pid %s/nginx.pid;\nerror_log %s/error.log;\nevents {}\nhttp { include /etc/nginx/mime.types; include %s/site.conf; }\n' \
 	"$ex" "$ex" "$ex" >"$ex/nginx.conf"
 out=$(nginx -t -c "$ex/nginx.conf" 2>&1)
