@@ -30,13 +30,10 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "proxy.h"
+#include "proxy_int.h"
 
 #define MAX_BODY (64u * 1024 * 1024)
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
-/* The client-alive poll: after this much upstream silence, then this often. */
-#define ALIVE_QUIET_US (100 * 1000)
-#define ALIVE_EVERY_US (200 * 1000)
 
 /* ------------------------------------------------------------ error mapping */
 
@@ -93,28 +90,12 @@ proxy_map_curl(int code, bool connected, bool read_timed_out, const char *provid
 
 /* ---------------------------------------------------------------- transfers */
 
-struct xfer {
-	const struct proxy_request *q;
-	const struct proxy_sink *sink; /* NULL: buffer whatever comes */
-	struct proxy_response *resp;
-	int64_t last_io_us;    /* when a byte last moved; the read timeout counts from it */
-	int64_t last_alive_us; /* when client_alive was last asked */
-	long read_timeout_ms;
-	size_t max_body;
-	curl_off_t last_ul;
-	int64_t connected_us; /* when the connection was made; the first-byte timeout counts from it */
-	bool answered;        /* a header line of the answer arrived */
-	bool first_byte_late; /* the first-byte timeout stopped it */
-	bool connected;
-	bool timed_out;
-	bool too_big;
-};
-
 struct handle {
 	CURL *c;
-	bool ready;    /* the options every call shares are set (handle_ready) */
-	char *ca_file; /* the CURLOPT_CAINFO set on c; NULL: none, curl's default bundle */
-	struct xfer x; /* the call in progress; zeroed between calls */
+	struct h1_state *h1; /* the own client's kept connections (proxy_h1.c); NULL until first used */
+	bool ready;          /* the options every call shares are set (handle_ready) */
+	char *ca_file;       /* the CURLOPT_CAINFO set on c; NULL: none, curl's default bundle */
+	struct xfer x;       /* the call in progress; zeroed between calls */
 	char cerr[CURL_ERROR_SIZE];
 };
 
@@ -136,6 +117,7 @@ handle_free(struct handle *h)
 	if (h == NULL)
 		return;
 	curl_easy_cleanup(h->c);
+	h1_state_free(h->h1);
 	free(h->ca_file);
 	free(h);
 }
@@ -183,33 +165,53 @@ proxy_thread_cleanup(void)
 	tl_handle = NULL;
 }
 
+void
+proxy_xfer_connected(struct xfer *x)
+{
+	x->connected = true;
+	x->last_io_us = x->connected_us = sg_now_us();
+}
+
 static int
 on_prereq(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port, int conn_local_port)
 {
-	struct xfer *x = ud;
-
 	(void) conn_primary_ip;
 	(void) conn_local_ip;
 	(void) conn_primary_port;
 	(void) conn_local_port;
-	x->connected = true;
-	x->last_io_us = x->connected_us = sg_now_us();
+	proxy_xfer_connected(ud);
 	return CURL_PREREQFUNC_OK;
 }
 
-static int
-on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+int64_t
+proxy_xfer_next_tick(const struct xfer *x)
 {
-	struct xfer *x = ud;
+	int64_t next = INT64_MAX;
+
+	if (!x->connected)
+		return next;
+	if (x->read_timeout_ms > 0)
+		next = x->last_io_us + (int64_t) x->read_timeout_ms * 1000 + 1;
+	if (!x->answered && x->q->provider->first_byte_timeout_ms > 0) {
+		int64_t t = x->connected_us + (int64_t) x->q->provider->first_byte_timeout_ms * 1000 + 1;
+
+		next = t < next ? t : next;
+	}
+	if (x->q->client_alive != NULL) {
+		int64_t quiet = x->last_io_us + PROXY_ALIVE_QUIET_US + 1,
+			every = x->last_alive_us + PROXY_ALIVE_EVERY_US + 1;
+		int64_t t = quiet > every ? quiet : every;
+
+		next = t < next ? t : next;
+	}
+	return next;
+}
+
+int
+proxy_xfer_tick(struct xfer *x)
+{
 	int64_t now = sg_now_us();
 
-	(void) dltotal;
-	(void) dlnow;
-	(void) ultotal;
-	if (ulnow != x->last_ul) {
-		x->last_ul = ulnow;
-		x->last_io_us = now;
-	}
 	/* Before the connection exists, the connect timeout is the one that applies. */
 	if (x->connected && x->read_timeout_ms > 0 && now - x->last_io_us > (int64_t) x->read_timeout_ms * 1000) {
 		x->timed_out = true;
@@ -223,11 +225,11 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 	}
 	/*
 	 * A client that left frees this thread now, not when the upstream answers.  Asked only once the
-	 * upstream has been silent for ALIVE_QUIET_US (a quick answer needs no poll, and a stream's writes
-	 * notice a gone client themselves), then every ALIVE_EVERY_US.
+	 * upstream has been silent for PROXY_ALIVE_QUIET_US (a quick answer needs no poll, and a stream's
+	 * writes notice a gone client themselves), then every PROXY_ALIVE_EVERY_US.
 	 */
-	if (x->q->client_alive != NULL && now - x->last_io_us > ALIVE_QUIET_US &&
-	    now - x->last_alive_us > ALIVE_EVERY_US) {
+	if (x->q->client_alive != NULL && now - x->last_io_us > PROXY_ALIVE_QUIET_US &&
+	    now - x->last_alive_us > PROXY_ALIVE_EVERY_US) {
 		x->last_alive_us = now;
 		if (!x->q->client_alive(x->q->alive_ctx)) {
 			x->resp->aborted = true;
@@ -235,6 +237,21 @@ on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, 
 		}
 	}
 	return 0;
+}
+
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ud;
+
+	(void) dltotal;
+	(void) dlnow;
+	(void) ultotal;
+	if (ulnow != x->last_ul) {
+		x->last_ul = ulnow;
+		x->last_io_us = sg_now_us();
+	}
+	return proxy_xfer_tick(x);
 }
 
 static bool
@@ -245,12 +262,10 @@ starts_with_ci(const char *s, size_t n, const char *prefix)
 	return n >= pl && strncasecmp(s, prefix, pl) == 0;
 }
 
-static size_t
-on_header(char *buf, size_t size, size_t nitems, void *ud)
+size_t
+proxy_xfer_header(struct xfer *x, const char *buf, size_t n)
 {
-	struct xfer *x = ud;
 	struct proxy_response *resp = x->resp;
-	size_t n = size * nitems;
 
 	x->last_io_us = sg_now_us();
 	x->answered = true;
@@ -289,12 +304,9 @@ on_header(char *buf, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
-static size_t
-on_data(char *buf, size_t size, size_t nmemb, void *ud)
+size_t
+proxy_xfer_data(struct xfer *x, const char *buf, size_t n)
 {
-	struct xfer *x = ud;
-	size_t n = size * nmemb;
-
 	x->last_io_us = sg_now_us();
 	if (x->resp->streamed) {
 		if (!x->sink->data(x->sink->ctx, buf, n)) {
@@ -308,6 +320,18 @@ on_data(char *buf, size_t size, size_t nmemb, void *ud)
 		return 0;                           /* curl reports CURLE_WRITE_ERROR; mapped to a 502 */
 	}
 	return n;
+}
+
+static size_t
+on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+	return proxy_xfer_header(ud, buf, size * nitems);
+}
+
+static size_t
+on_data(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	return proxy_xfer_data(ud, buf, size * nmemb);
 }
 
 /*
@@ -484,6 +508,22 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	if (q->connect_to != NULL)
 		pin.data = (char *) q->connect_to;
 
+	/* Plain http:// to a provider's base URL: the own client (proxy_h1.c), when it takes the URL. */
+	if (q->url == NULL && q->connect_to == NULL && p->base_url != NULL && h1_enabled() &&
+	    (h->h1 != NULL || (h->h1 = h1_state_new()) != NULL)) {
+		int hr = h1_perform(h->h1, x,
+				    q->method != NULL ? q->method
+				    : q->body != NULL ? "POST"
+						      : "GET",
+				    p->base_url, q->path, nh > 0 ? nodes : NULL, q->body, q->body_len,
+				    p->connect_timeout_ms, q->timeout_ms, h->cerr, sizeof(h->cerr));
+
+		if (hr >= 0) {
+			rc = (CURLcode) hr;
+			goto done;
+		}
+	}
+
 	/* The call's own options: every one set each time (to nothing when unused), so none outlives it. */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, nodes);
@@ -504,6 +544,11 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
 
 	rc = curl_easy_perform(c);
+	/* The idle handle keeps no pointer into this call (its header lists, its body). */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, NULL);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+done:
 	if (rc != CURLE_OK && resp->aborted) {
 		st = SG_OK; /* the sink stopped it: not an upstream failure */
 	} else if (rc != CURLE_OK && x->too_big) {
@@ -521,10 +566,6 @@ perform(const struct proxy_request *q, const struct proxy_sink *sink, struct pro
 			st = sg_fail(err, SG_E_GATEWAY_TIMEOUT, NULL,
 				     "upstream %s timed out: no answer within the first-byte timeout", p->provider_id);
 	}
-	/* The idle handle keeps no pointer into this call (its header lists, its body). */
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(c, CURLOPT_CONNECT_TO, NULL);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 out:
 	resp->duration_ms = (sg_now_us() - t0) / 1000;
 	if (st == SG_OK)

@@ -3,7 +3,7 @@
 #
 # tests/fuzz/run.sh: build the libFuzzer targets and run each for a bounded time.
 #
-#   1. builds fuzz_request, fuzz_json, fuzz_conf, fuzz_sse, fuzz_netaddr and fuzz_body in build-fuzz/
+#   1. builds fuzz_request, fuzz_json, fuzz_conf, fuzz_sse, fuzz_netaddr, fuzz_body and fuzz_h1 in build-fuzz/
 #      (CC=clang ../configure --enable-fuzzers: ASan + UBSan + libFuzzer);
 #   2. replays every file of tests/fuzz/regressions/<target>/ once (inputs
 #      that once crashed: they must not any more);
@@ -25,7 +25,7 @@ FUZZ_DIR=$ROOT/tests/fuzz
 BUILD=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_EACH=${FUZZ_SECONDS:-30}
 ARTIFACTS=${FUZZ_ARTIFACTS:-$ROOT/var/fuzz}
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-request json conf sse netaddr body}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-request json conf sse netaddr body h1}"
 
 say() { printf 'fuzz: %s\n' "$*" >&2; }
 

@@ -4,12 +4,16 @@
  * also sg_suite_new(), which makes a suite from the cases a module lists as
  * data (suites.h), so no module repeats Check's calls, and sg_test_conf(),
  * the one way a test loads a config that must be valid, and
- * sg_test_cat_param(), an ACL category as the SQL functions take it.
+ * sg_test_cat_param(), an ACL category as the SQL functions take it, and
+ * sg_test_listen_loopback(), the listening socket of the tests' fake servers.
  * CK_RUN_SUITE / CK_RUN_CASE select a subset, as Check documents.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "acl.h"
 #include "conf.h"
@@ -35,6 +39,22 @@ sg_suite_new(const char *name, const struct sg_tcase *cases)
 		suite_add_tcase(s, tc);
 	}
 	return s;
+}
+
+int
+sg_test_listen_loopback(int *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
 }
 
 struct sg_conf *
@@ -69,11 +89,11 @@ main(void)
 {
 	/* Every module's suite, in the order they run; a new module adds its line here and in suites.h. */
 	Suite *(*const suites[])(void) = {
-		sg_suite,      route_suite,        http_suite,     conf_suite,      acl_suite,
-		policy_suite,  auth_suite,         registry_suite, resources_suite, scoring_builtin_suite,
-		openai_suite,  openai_usage_suite, usage_suite,    inspect_suite,   netaddr_suite,
-		mcp_suite,     alloc_suite,        shm_suite,      limits_suite,    compat_suite,
-		metrics_suite, router_suite,       admin_suite,    scale_suite,
+		sg_suite,      route_suite,    http_suite,         conf_suite,      acl_suite,
+		policy_suite,  auth_suite,     registry_suite,     resources_suite, scoring_builtin_suite,
+		openai_suite,  proxy_h1_suite, openai_usage_suite, usage_suite,     inspect_suite,
+		netaddr_suite, mcp_suite,      alloc_suite,        shm_suite,       limits_suite,
+		compat_suite,  metrics_suite,  router_suite,       admin_suite,     scale_suite,
 	};
 	SRunner *sr;
 	int failed;

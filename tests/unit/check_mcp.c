@@ -67,22 +67,6 @@ START_TEST(refusals_say_nothing_about_the_target)
 }
 END_TEST
 
-/* A socket that completes connections (the kernel's backlog) but never reads or answers. */
-static int
-hanging_server(int *port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
 /* The client leaves 300 ms after the first question. */
 static bool
 leaves_soon(void *ctx)
@@ -98,7 +82,8 @@ START_TEST(a_hanging_server_is_bounded)
 {
 	char uri[64], hp[32];
 	struct sg_err err = {0};
-	int port, fd = hanging_server(&port);
+	/* A socket that completes connections (the kernel's backlog) but never reads or answers. */
+	int port, fd = sg_test_listen_loopback(&port);
 	json_t *allowed, *defs;
 	struct sg_provider p;
 	int64_t t0 = 0, start;

@@ -693,28 +693,12 @@ fake_main(void *arg)
 	return NULL;
 }
 
-static int
-listen_loopback(int *port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void
 fake_start(struct fake *f)
 {
 	if (f->nconn == 0)
 		f->nconn = 1;
-	f->lfd = listen_loopback(&f->port);
+	f->lfd = sg_test_listen_loopback(&f->port);
 	ck_assert_int_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
 }
 
@@ -913,7 +897,7 @@ static pid_t
 tls_server_start(const char *dir, int *port)
 {
 	char cmd[2048], cert[512], key[512], accept_at[64];
-	int fd = listen_loopback(port);
+	int fd = sg_test_listen_loopback(port);
 	pid_t pid;
 
 	close(fd);
@@ -1055,7 +1039,7 @@ START_TEST(proxy_cut_stream_and_unreachable)
 	xfer_free(&x);
 
 	/* A port nobody listens on. */
-	fd = listen_loopback(&port);
+	fd = sg_test_listen_loopback(&port);
 	close(fd);
 	provider_for(&x.p, x.url, sizeof(x.url), port, NULL, 5000);
 	st = proxy_call(&x.q, &x.resp, &x.err);
@@ -1261,7 +1245,7 @@ START_TEST(model_listing_and_served_check)
 	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_OK);
 
 	/* Unreachable. */
-	fd = listen_loopback(&port);
+	fd = sg_test_listen_loopback(&port);
 	close(fd);
 	provider_for(&p, url, sizeof(url), port, NULL, 5000);
 	ck_assert_int_eq(provider_check_model_served(&p, "zzz", NULL, NULL, &err), SG_E_BAD_GATEWAY);

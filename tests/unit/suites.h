@@ -60,6 +60,9 @@ struct sg_conf *sg_test_conf(const char *text);
 /* One category of an ACL as SQL's text[] parameter, a JSON array text (caller frees); NULL when not set. */
 char *sg_test_cat_param(const struct sg_attrs *a, enum sg_attr_cat c);
 
+/* A socket listening on 127.0.0.1 at a free port (in *port), backlog 8; the test fails when there is none. */
+int sg_test_listen_loopback(int *port);
+
 Suite *sg_suite(void);
 Suite *route_suite(void);
 Suite *http_suite(void);
@@ -71,6 +74,7 @@ Suite *registry_suite(void);
 Suite *resources_suite(void);
 Suite *scoring_builtin_suite(void);
 Suite *openai_suite(void);
+Suite *proxy_h1_suite(void);
 Suite *openai_usage_suite(void);
 Suite *usage_suite(void);
 Suite *inspect_suite(void);

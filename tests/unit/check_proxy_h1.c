@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * check_proxy_h1.c: the own HTTP/1.1 client of proxy_h1.c.  The parser is
+ * fed answers cut at every boundary and must find the same header lines and
+ * body whatever the cut; malformed answers are refused.  Then the URL split,
+ * and transfers through proxy_call() to a loopback server that keeps its
+ * connection (one connection serves several calls) or closes it after each
+ * answer without saying so (the call is sent once more on a new one).
+ * check_openai.c's transfers run on this client too (plain http).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "proxy_int.h"
+#include "suites.h"
+
+struct seen {
+	struct sg_buf head; /* every header line given, concatenated */
+	struct sg_buf body;
+	int stop_at; /* > 0: the body callback refuses once this many bytes arrived */
+	bool refuse_header;
+};
+
+static size_t
+seen_header(void *ctx, const char *buf, size_t n)
+{
+	struct seen *s = ctx;
+
+	ck_assert(sg_buf_append(&s->head, buf, n));
+	return s->refuse_header ? 0 : n;
+}
+
+static size_t
+seen_body(void *ctx, const char *buf, size_t n)
+{
+	struct seen *s = ctx;
+
+	ck_assert(sg_buf_append(&s->body, buf, n));
+	return s->stop_at > 0 && (int) s->body.len >= s->stop_at ? 0 : n;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	sg_buf_free(&s->head);
+	sg_buf_free(&s->body);
+}
+
+/* Feeds text in two pieces cut at cut (and the rest after the answer); the result of the last feed. */
+static enum h1_result
+feed_cut(struct h1_parser *p, const char *text, size_t len, size_t cut, struct seen *s, size_t *consumed)
+{
+	enum h1_result r;
+	size_t used;
+
+	*consumed = 0;
+	r = h1_feed(p, text, cut, &used, seen_header, seen_body, s);
+	*consumed += used;
+	if (r != H1_MORE || cut == len)
+		return r;
+	r = h1_feed(p, text + cut, len - cut, &used, seen_header, seen_body, s);
+	*consumed += used;
+	return r;
+}
+
+struct answer_case {
+	const char *name;
+	const char *text;
+	bool head; /* a HEAD request */
+	int status;
+	const char *lines; /* the header lines the callback gets, concatenated */
+	const char *body;
+	size_t answer_len; /* the bytes that are the answer (0: all of text) */
+	bool close;
+	bool needs_eof; /* the body ends with the connection */
+};
+
+static const struct answer_case answers[] = {
+	{"content-length", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}",
+	 false, 200, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n", "{\"a\":1}", 0,
+	 false, false},
+	{"chunked with extensions and trailers",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\ndata\r\n0A\r\n: 12345678\r\n0\r\nT: v\r\n\r\n",
+	 false, 200, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "data: 12345678", 0, false, false},
+	{"interim 100 then the answer",
+	 "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", false, 201,
+	 "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n", "ok", 0, false, false},
+	{"no length: to the end", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", false, 200,
+	 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", "until the end", 0, true, true},
+	{"HTTP/1.0 closes", "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", false, 200,
+	 "HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", "x", 0, true, false},
+	{"Connection: close", "HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", false,
+	 200, "HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n", "", 0, true, false},
+	{"204 has no body whatever it says", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200", false,
+	 204, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "", 46, false, false},
+	{"HEAD has no body", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", true, 200,
+	 "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", "", 0, false, false},
+	{"bare line ends and bytes after the answer", "HTTP/1.1 200 OK\nContent-Length: 3\n\nabcHTTP/1.1 200 OK", false,
+	 200, "HTTP/1.1 200 OK\nContent-Length: 3\n\n", "abc", 38, false, false},
+};
+
+START_TEST(parser_finds_the_same_whatever_the_cut)
+{
+	const struct answer_case *c = &answers[_i];
+	size_t len = strlen(c->text), alen = c->answer_len ? c->answer_len : len;
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct h1_parser p = {0};
+		struct seen s = {0};
+		size_t consumed;
+		enum h1_result r;
+
+		h1_parser_init(&p, c->head);
+		r = feed_cut(&p, c->text, len, cut, &s, &consumed);
+		if (c->needs_eof) {
+			ck_assert_msg(r == H1_MORE, "%s, cut %zu: %d", c->name, cut, r);
+			ck_assert_int_eq(h1_eof(&p), H1_DONE);
+		} else {
+			ck_assert_msg(r == H1_DONE, "%s, cut %zu: %d", c->name, cut, r);
+			ck_assert_msg(consumed == alen, "%s, cut %zu: used %zu of %zu", c->name, cut, consumed, alen);
+		}
+		ck_assert_int_eq(p.status, c->status);
+		ck_assert_msg(p.close == c->close, "%s: close %d", c->name, p.close);
+		ck_assert_str_eq(s.head.p ? s.head.p : "", c->lines);
+		ck_assert_str_eq(s.body.p ? s.body.p : "", c->body);
+		seen_free(&s);
+		h1_parser_free(&p);
+	}
+}
+END_TEST
+
+START_TEST(parser_refuses_what_is_not_http11)
+{
+	static const char *const bad[] = {
+		"HTTP/2 200 OK\r\n\r\n",
+		"HTTP/1.1 2000 OK\r\n\r\n",
+		"HTTP/1.1 099 Low\r\n\r\n",
+		"SSH-2.0-OpenSSH\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+		"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abcdef0\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n",
+		NULL,
+	};
+
+	for (const char *const *b = bad; *b != NULL; b++) {
+		struct h1_parser p = {0};
+		struct seen s = {0};
+		size_t used;
+
+		h1_parser_init(&p, false);
+		ck_assert_msg(h1_feed(&p, *b, strlen(*b), &used, seen_header, seen_body, &s) == H1_BAD, "took: %s", *b);
+		seen_free(&s);
+		h1_parser_free(&p);
+	}
+
+	/* A header line past H1_MAX_LINE, and an answer cut before its end. */
+	{
+		struct h1_parser p = {0};
+		struct seen s = {0};
+		char *big = malloc(H1_MAX_LINE + 64);
+		size_t used;
+		enum h1_result r = H1_MORE;
+
+		ck_assert_ptr_nonnull(big);
+		memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
+		memset(big + 20, 'a', H1_MAX_LINE + 40);
+		h1_parser_init(&p, false);
+		for (size_t at = 0; at < H1_MAX_LINE + 60 && r == H1_MORE; at += 1000)
+			r = h1_feed(&p, big + at, at + 1000 <= H1_MAX_LINE + 60 ? 1000 : H1_MAX_LINE + 60 - at, &used,
+				    seen_header, seen_body, &s);
+		ck_assert_int_eq(r, H1_BAD);
+		free(big);
+		h1_parser_init(&p, false);
+		ck_assert_int_eq(h1_feed(&p, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", 42, &used, seen_header,
+					 seen_body, &s),
+				 H1_MORE);
+		ck_assert_int_eq(h1_eof(&p), H1_BAD);
+		seen_free(&s);
+		h1_parser_free(&p);
+	}
+}
+END_TEST
+
+START_TEST(parser_stops_when_a_callback_says_so)
+{
+	static const char text[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789";
+	struct h1_parser p = {0};
+	struct seen s = {.refuse_header = true};
+	size_t used;
+
+	h1_parser_init(&p, false);
+	ck_assert_int_eq(h1_feed(&p, text, strlen(text), &used, seen_header, seen_body, &s), H1_STOP);
+	seen_free(&s);
+	s = (struct seen){.stop_at = 3};
+	h1_parser_init(&p, false);
+	ck_assert_int_eq(h1_feed(&p, text, strlen(text), &used, seen_header, seen_body, &s), H1_STOP);
+	ck_assert_str_eq(s.body.p, "0123456789");
+	seen_free(&s);
+	h1_parser_free(&p);
+}
+END_TEST
+
+START_TEST(url_split)
+{
+	char host[256], port[8], auth[272];
+	const char *path;
+
+	ck_assert(h1_split_url("http://127.0.0.1:8000/v1", host, sizeof(host), port, sizeof(port), auth, sizeof(auth),
+			       &path));
+	ck_assert_str_eq(host, "127.0.0.1");
+	ck_assert_str_eq(port, "8000");
+	ck_assert_str_eq(auth, "127.0.0.1:8000");
+	ck_assert_str_eq(path, "/v1");
+	ck_assert(h1_split_url("http://[::1]:9", host, sizeof(host), port, sizeof(port), auth, sizeof(auth), &path));
+	ck_assert_str_eq(host, "::1");
+	ck_assert_str_eq(port, "9");
+	ck_assert_str_eq(auth, "[::1]:9");
+	ck_assert_str_eq(path, "");
+	ck_assert(h1_split_url("HTTP://Vllm.Internal/openai/v1", host, sizeof(host), port, sizeof(port), auth,
+			       sizeof(auth), &path));
+	ck_assert_str_eq(host, "vllm.internal");
+	ck_assert_str_eq(port, "80");
+	ck_assert_str_eq(auth, "Vllm.Internal");
+	ck_assert_str_eq(path, "/openai/v1");
+	/* What stays with libcurl. */
+	static const char *const curl_only[] = {
+		"https://api.openai.com/v1",
+		"http://user:pw@host/v1",
+		"http://host/v1?key=1",
+		"http://host/v1#f",
+		"http://host:0/v1",
+		"http://host:65536/v1",
+		"http://host:8a/v1",
+		"http:///v1",
+		"http://[::1/v1",
+		"http://ho st/v1",
+		"ftp://host/",
+		NULL,
+	};
+	for (const char *const *u = curl_only; *u != NULL; u++)
+		ck_assert_msg(!h1_split_url(*u, host, sizeof(host), port, sizeof(port), auth, sizeof(auth), &path),
+			      "took %s", *u);
+}
+END_TEST
+
+/* ------------------------------------------------------- transfers */
+
+/*
+ * A loopback server: accepts connections one after another; on each, reads
+ * requests (head + Content-Length body) and answers each with reply, keeping
+ * the connection unless close_after_each (then it closes without saying so).
+ */
+struct server {
+	int lfd, port, accepts, requests;
+	const char *reply;
+	bool close_after_each;
+	int total; /* requests to serve, then stop */
+	char last[4096];
+	pthread_t th;
+};
+
+static bool
+read_one(int fd, struct server *sv)
+{
+	size_t have = 0;
+	char *eoh;
+
+	for (;;) {
+		ssize_t n = recv(fd, sv->last + have, sizeof(sv->last) - 1 - have, 0);
+
+		if (n <= 0)
+			return false;
+		have += (size_t) n;
+		sv->last[have] = '\0';
+		if ((eoh = strstr(sv->last, "\r\n\r\n")) != NULL) {
+			const char *cl = strcasestr(sv->last, "\r\nContent-Length:");
+			long clen = cl != NULL && cl < eoh ? strtol(cl + 17, NULL, 10) : 0;
+
+			if ((long) (have - (size_t) (eoh + 4 - sv->last)) >= clen)
+				return true;
+		}
+	}
+}
+
+static void *
+server_main(void *arg)
+{
+	struct server *sv = arg;
+
+	while (sv->requests < sv->total) {
+		int fd = accept(sv->lfd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		sv->accepts++;
+		while (sv->requests < sv->total && read_one(fd, sv)) {
+			sv->requests++;
+			if (send(fd, sv->reply, strlen(sv->reply), MSG_NOSIGNAL) < 0 || sv->close_after_each)
+				break;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+server_start(struct server *sv)
+{
+	sv->lfd = sg_test_listen_loopback(&sv->port);
+	ck_assert_int_eq(pthread_create(&sv->th, NULL, server_main, sv), 0);
+}
+
+static void
+server_stop(struct server *sv)
+{
+	pthread_join(sv->th, NULL);
+	close(sv->lfd);
+}
+
+static sg_status
+call(const struct server *sv, struct proxy_response *resp)
+{
+	static char url[64];
+	static struct sg_provider p;
+	struct sg_err err = {0};
+	struct proxy_request q = {.method = "POST",
+				  .path = "/chat/completions",
+				  .body = "{\"model\":\"m\"}",
+				  .body_len = 13,
+				  .request_id = "rid-h1"};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", sv->port);
+	p = (struct sg_provider){.provider_id = (char *) "h1",
+				 .base_url = url,
+				 .api_key = (char *) "k",
+				 .connect_timeout_ms = 2000,
+				 .read_timeout_ms = 5000};
+	q.provider = &p;
+	return proxy_call(&q, resp, &err);
+}
+
+START_TEST(kept_connection_serves_the_next_calls)
+{
+	struct server sv = {.reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+			    .total = 3};
+
+	server_start(&sv);
+	for (int i = 0; i < 3; i++) {
+		struct proxy_response resp;
+
+		ck_assert_int_eq(call(&sv, &resp), SG_OK);
+		ck_assert_int_eq(resp.status, 200);
+		ck_assert_str_eq(resp.body.p, "{}");
+		proxy_response_free(&resp);
+	}
+	server_stop(&sv);
+	ck_assert_int_eq(sv.accepts, 1);
+	/* The request as sent: Host, the headers, the length; no "Expect:". */
+	ck_assert_ptr_nonnull(strstr(sv.last, "POST /v1/chat/completions HTTP/1.1\r\n"));
+	ck_assert_ptr_nonnull(strstr(sv.last, "\r\nHost: 127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(sv.last, "\r\nAuthorization: Bearer k\r\n"));
+	ck_assert_ptr_nonnull(strstr(sv.last, "\r\nX-Request-Id: rid-h1\r\n"));
+	ck_assert_ptr_nonnull(strstr(sv.last, "\r\nContent-Length: 13\r\n\r\n{\"model\":\"m\"}"));
+	ck_assert_ptr_null(strcasestr(sv.last, "Expect"));
+	proxy_thread_cleanup();
+}
+END_TEST
+
+START_TEST(closed_kept_connection_is_replaced_once)
+{
+	/* The server closes after each answer without Connection: close: the next call finds it closed. */
+	struct server sv = {
+		.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", .total = 3, .close_after_each = true};
+
+	server_start(&sv);
+	for (int i = 0; i < 3; i++) {
+		struct proxy_response resp;
+
+		ck_assert_int_eq(call(&sv, &resp), SG_OK);
+		ck_assert_int_eq(resp.status, 200);
+		proxy_response_free(&resp);
+		usleep(20 * 1000); /* let the close arrive before the next call */
+	}
+	server_stop(&sv);
+	ck_assert_int_eq(sv.accepts, 3);
+	ck_assert_int_eq(sv.requests, 3);
+	proxy_thread_cleanup();
+}
+END_TEST
+
+Suite *
+proxy_h1_suite(void)
+{
+	const TTest *const pure[] = {parser_refuses_what_is_not_http11, parser_stops_when_a_callback_says_so, url_split,
+				     NULL};
+	const struct sg_loop pure_loops[] = {SG_LOOP(parser_finds_the_same_whatever_the_cut, answers), {.t = NULL}};
+	const TTest *const transfers[] = {kept_connection_serves_the_next_calls,
+					  closed_kept_connection_is_replaced_once, NULL};
+	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
+					  {.name = "transfers", .tests = transfers, .timeout = 30},
+					  {.name = NULL}};
+
+	return sg_suite_new("proxy_h1", tcases);
+}
