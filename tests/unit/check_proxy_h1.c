@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -258,6 +259,39 @@ START_TEST(url_split)
 }
 END_TEST
 
+/* h1_enabled() in a new process whose environment has only name=value (name NULL: none of them). */
+static bool
+enabled_with(const char *name, const char *value)
+{
+	static const char *const vars[] = {"STACKGATE_UPSTREAM_CLIENT", "http_proxy", "all_proxy", "ALL_PROXY"};
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (size_t i = 0; i < SG_ARRAY_LEN(vars); i++)
+			unsetenv(vars[i]);
+		if (name != NULL)
+			setenv(name, value, 1);
+		_exit(h1_enabled() ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status) == 0;
+}
+
+START_TEST(client_switch_and_proxies)
+{
+	ck_assert(enabled_with(NULL, NULL));
+	ck_assert(!enabled_with("STACKGATE_UPSTREAM_CLIENT", "curl"));
+	ck_assert(enabled_with("STACKGATE_UPSTREAM_CLIENT", "own"));
+	ck_assert(!enabled_with("http_proxy", "http://proxy:3128"));
+	ck_assert(!enabled_with("all_proxy", "socks5://proxy:1080"));
+	ck_assert(!enabled_with("ALL_PROXY", "http://proxy:3128"));
+	ck_assert(enabled_with("http_proxy", ""));
+}
+END_TEST
+
 /* ------------------------------------------------------- transfers */
 
 /*
@@ -407,7 +441,7 @@ Suite *
 proxy_h1_suite(void)
 {
 	const TTest *const pure[] = {parser_refuses_what_is_not_http11, parser_stops_when_a_callback_says_so, url_split,
-				     NULL};
+				     client_switch_and_proxies, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(parser_finds_the_same_whatever_the_cut, answers), {.t = NULL}};
 	const TTest *const transfers[] = {kept_connection_serves_the_next_calls,
 					  closed_kept_connection_is_replaced_once, NULL};
