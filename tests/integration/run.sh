@@ -26,6 +26,9 @@ export STACKGATE_DATABASE_URL="host=$SG_RUN/pg-run port=$SG_PG_PORT dbname=stack
 export SG_TEST_DATABASE_URL=$STACKGATE_DATABASE_URL
 # The nginx auth cache window in tests: 1 s, like auth.key_cache_ttl.
 export AUTH_CACHE_TTL=1s
+# Kept FastCGI connections per nginx worker: 8, under the small pools some tests run (60_faults:
+# 3 workers x 4 threads), since each idle kept connection holds a stackgate thread.
+export NGINX_KEEPALIVE=${NGINX_KEEPALIVE:-8}
 # The test stack's PostgreSQL holds throw-away data: no fsync (./dev up keeps the defaults).
 export SG_PG_FAST=1
 
