@@ -333,8 +333,9 @@ auth_parse_authorization(const char *value, const char **token, size_t *len)
 		e--;
 	if (e == t)
 		return AUTH_HDR_INVALID;
+	/* Spaces and control characters (iscntrl() in the C locale: 0-31 and 127, without its table lookup). */
 	for (const char *q = t; q < e; q++)
-		if (*q == ' ' || *q == '\t' || iscntrl((unsigned char) *q))
+		if ((unsigned char) *q <= ' ' || *q == 0x7f)
 			return AUTH_HDR_INVALID;
 	*token = t;
 	*len = (size_t) (e - t);
