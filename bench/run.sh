@@ -10,7 +10,7 @@
 #   stream-latency  the delay stackgate adds to the first event and between events
 #             of a stream, vs nginx proxy_pass (buffering off) to the same upstream
 #   streams   1,000 concurrent streaming chat completions (the upstream streams
-#             for 10 s): all complete, peak stackgate memory, and a short
+#             for 10 s): all complete, peak memory (stackgate, its nginx, both), and a short
 #             request's latency during the load (4 workers x 288 threads: 256
 #             streams each plus the reserve; the bench principal's own limit)
 #   scale     the registry at 100,000 models: lookups at 10 vs 100,000 models, registration
@@ -472,7 +472,8 @@ for b in "${BENCHES[@]}"; do
 		STACKGATE_DATABASE_URL=$STACKGATE_DATABASE_URL "$ROOT/dev" _daemon_start "$RUN/stackgate-streams.json" "$RUN" >/dev/null
 		sleep 1
 		echo "streams: $STREAMS concurrent streaming chat completions, 10 chunks 1 s apart (4 workers x 288 threads)"
-		node "$ROOT/bench/streams.mjs" "$SG_URL" bench-stream "$STREAMS" "$KEY" "$RUN/stackgate.pid" | tee "$RUN/streams.json"
+		node "$ROOT/bench/streams.mjs" "$SG_URL" bench-stream "$STREAMS" "$KEY" "$RUN/stackgate.pid" "$RUN/nginx.pid" |
+			tee "$RUN/streams.json"
 		echo
 		"$SG_BIN" limit clear bench >/dev/null
 		"$ROOT/dev" _daemon_start "$RUN/stackgate.json" "$RUN" >/dev/null

@@ -3,15 +3,16 @@
 // streams.mjs: N concurrent streaming chat completions through stackgate (the
 // upstream streams for ~10 s each), with a short request timed every 250 ms
 // while they run.  Prints one JSON line: how many streams completed with
-// [DONE], failures, the short requests' latencies, and the peak memory of the
-// stackgate processes (PSS from /proc, sampled every 500 ms) given by
-// --pids-of (the master's pid file).
+// [DONE], failures, the short requests' latencies, and the peak memory (PSS
+// from /proc, sampled every 500 ms) of the stackgate processes (the master of
+// PIDFILE and its children), of the front nginx's (NGINX_PIDFILE, when given)
+// and of both together (the peak of their sum).
 //
-//   node streams.mjs URL MODEL N KEY PIDFILE
+//   node streams.mjs URL MODEL N KEY PIDFILE [NGINX_PIDFILE]
 import http from 'node:http';
 import fs from 'node:fs';
 
-const [url, model, nStr, key, pidFile] = process.argv.slice(2);
+const [url, model, nStr, key, pidFile, nginxPidFile] = process.argv.slice(2);
 const n = Number(nStr);
 const base = new URL(url);
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
@@ -26,8 +27,10 @@ function pss(pid) {
   }
 }
 
-function stackgatePids() {
-  const master = Number(fs.readFileSync(pidFile, 'utf8').trim());
+// A master (from its pid file) and its children.
+function groupPids(file) {
+  if (!file) return [];
+  const master = Number(fs.readFileSync(file, 'utf8').trim());
   const pids = [master];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -40,10 +43,13 @@ function stackgatePids() {
   return pids;
 }
 
-let peakKb = 0;
+let peakKb = 0, peakNginxKb = 0, peakBothKb = 0;
 const sampler = setInterval(() => {
-  const kb = stackgatePids().reduce((s, p) => s + pss(p), 0);
-  if (kb > peakKb) peakKb = kb;
+  const kb = groupPids(pidFile).reduce((s, p) => s + pss(p), 0);
+  const nkb = groupPids(nginxPidFile).reduce((s, p) => s + pss(p), 0);
+  peakKb = Math.max(peakKb, kb);
+  peakNginxKb = Math.max(peakNginxKb, nkb);
+  peakBothKb = Math.max(peakBothKb, kb + nkb);
 }, 500);
 
 function stream() {
@@ -98,4 +104,6 @@ console.log(JSON.stringify({
   short_p50_ms: pct(0.5),
   short_max_ms: lat.length ? lat[lat.length - 1] : null,
   stackgate_peak_pss_mb: Math.round(peakKb / 1024),
+  nginx_peak_pss_mb: nginxPidFile ? Math.round(peakNginxKb / 1024) : null,
+  together_peak_pss_mb: nginxPidFile ? Math.round(peakBothKb / 1024) : null,
 }));
