@@ -414,17 +414,32 @@ sg_fnv1a(uint64_t h, const char *s)
 size_t
 sg_fmt_i64(char *buf, int64_t v)
 {
-	char tmp[SG_I64_DIGITS];
+	/* Two digits per division: the limits' headers write numbers of ten and more digits on every request. */
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char tmp[SG_I64_DIGITS], *e = tmp + sizeof(tmp);
 	uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-	size_t n = 0, len = 0;
+	size_t len;
 
-	do
-		tmp[n++] = (char) ('0' + u % 10);
-	while ((u /= 10) != 0);
+	while (u >= 100) {
+		size_t i = (size_t) (u % 100) * 2;
+
+		u /= 100;
+		*--e = pairs[i + 1];
+		*--e = pairs[i];
+	}
+	if (u >= 10) {
+		*--e = pairs[u * 2 + 1];
+		*--e = pairs[u * 2];
+	} else {
+		*--e = (char) ('0' + u);
+	}
 	if (v < 0)
-		buf[len++] = '-';
-	while (n > 0)
-		buf[len++] = tmp[--n];
+		*--e = '-';
+	len = (size_t) (tmp + sizeof(tmp) - e);
+	memcpy(buf, e, len);
 	buf[len] = '\0';
 	return len;
 }

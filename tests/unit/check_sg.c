@@ -154,6 +154,17 @@ START_TEST(fmt_i64_matches_printf)
 		ck_assert_str_eq(got, want);
 		ck_assert_uint_eq(n, strlen(want));
 	}
+	/* Every digit count, both signs, at the edges where the pairs of digits change. */
+	for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10)
+		for (int64_t d = -1; d <= 1; d++)
+			for (int sign = -1; sign <= 1; sign += 2) {
+				int64_t v = sign * (p + d);
+				size_t n = sg_fmt_i64(got, v);
+
+				snprintf(want, sizeof(want), "%" PRId64, v);
+				ck_assert_str_eq(got, want);
+				ck_assert_uint_eq(n, strlen(want));
+			}
 }
 END_TEST
 
