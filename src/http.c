@@ -122,6 +122,21 @@ has_dot_segment(const char *path)
 	return false;
 }
 
+/* Decodes and checks the path raw[0..len) into path (len + 1 bytes); NULL, or why it is refused. */
+static const char *
+path_decode_into(char *path, const char *raw, size_t len)
+{
+	if (!pct_decode_into(path, raw, len, false))
+		return "the request path has invalid percent-encoding or a NUL byte";
+	if (!sg_utf8_valid(path, strlen(path)))
+		return "the request path is not valid UTF-8";
+	if (path[0] != '/')
+		return "the request path must start with '/'";
+	if (has_dot_segment(path))
+		return "the request path must not contain '.' or '..' segments";
+	return NULL;
+}
+
 sg_status
 http_path_decode(const char *raw, size_t len, char **out, const char **why)
 {
@@ -133,15 +148,7 @@ http_path_decode(const char *raw, size_t len, char **out, const char **why)
 		*why = "out of memory";
 		return SG_E_NOMEM;
 	}
-	if (!pct_decode_into(path, raw, len, false))
-		*why = "the request path has invalid percent-encoding or a NUL byte";
-	else if (!sg_utf8_valid(path, strlen(path)))
-		*why = "the request path is not valid UTF-8";
-	else if (path[0] != '/')
-		*why = "the request path must start with '/'";
-	else if (has_dot_segment(path))
-		*why = "the request path must not contain '.' or '..' segments";
-	if (*why != NULL) {
+	if ((*why = path_decode_into(path, raw, len)) != NULL) {
 		free(path);
 		return SG_E_BAD_REQUEST;
 	}
@@ -219,7 +226,10 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	bool too_large = false;
 	sg_status st;
 
-	http_request_reset(r);
+	/* The worker resets a request after it is served: once is enough (a memset of some 3 KiB). */
+	if (!r->is_reset)
+		http_request_reset(r);
+	r->is_reset = false;
 	r->fcgx = fcgx;
 	r->conf = conf;
 	r->start_us = sg_now_us();
@@ -266,33 +276,38 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 			;
 	} else {
 		/* One byte more than the limit is room enough to tell a body that exceeds it. */
-		struct sg_buf b = {.max = cap + 1};
-		size_t room = want ? want : 1023;
+		struct sg_buf *b = &r->body_buf;
+		/* The announced length and one byte more, so that the end of the body is seen without growing. */
+		size_t room = want ? want + 1 : 1023;
 
+		b->max = cap + 1;
+		b->len = 0;
 		for (;;) {
 			int n;
 
-			if (b.len + 1 >= b.cap) {
-				if (room > b.max - b.len)
-					room = b.max - b.len;
-				if (!sg_buf_reserve(&b, room)) {
-					sg_buf_free(&b);
+			if (b->len + 1 >= b->cap) {
+				if (room > b->max - b->len)
+					room = b->max - b->len;
+				if (!sg_buf_reserve(b, room))
 					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-				}
-				room = b.cap; /* next time: double */
+				room = b->cap; /* next time: double */
+			} else if (b->len == 0 && want > 0 && b->cap < want + 2) {
+				/* A kept buffer smaller than the announced body: grown to it at once. */
+				if (!sg_buf_reserve(b, want + 1))
+					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			}
-			n = FCGX_GetStr(b.p + b.len, (int) (b.cap - b.len - 1), fcgx->in);
+			n = FCGX_GetStr(b->p + b->len, (int) (b->cap - b->len - 1), fcgx->in);
 			if (n <= 0)
 				break;
-			b.len += (size_t) n;
-			if (b.len > cap) {
+			b->len += (size_t) n;
+			if (b->len > cap) {
 				too_large = true;
 				break;
 			}
 		}
-		b.p[b.len] = '\0';
-		r->body = b.p;
-		r->body_len = b.len;
+		b->p[b->len] = '\0';
+		r->body = b->p;
+		r->body_len = b->len;
 		if (too_large) {
 			char sink[8192];
 
@@ -303,17 +318,41 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	if (too_large)
 		return http_fail(r, SG_E_TOO_LARGE, NULL, "request body exceeds the limit of %zu bytes", cap);
 
-	if ((st = http_path_decode(uri, pathlen, &r->path, &why)) != SG_OK ||
-	    (st = http_query_check(r->query, &why)) != SG_OK)
+	/* Into the kept path buffer: http_path_decode() without an allocation per request. */
+	if (!sg_buf_reserve(&r->path_buf, pathlen))
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	if ((why = path_decode_into(r->path_buf.p, uri, pathlen)) != NULL)
+		return http_fail(r, SG_E_BAD_REQUEST, NULL, "%s", why);
+	r->path = r->path_buf.p;
+	if ((st = http_query_check(r->query, &why)) != SG_OK)
 		return http_fail(r, st, NULL, "%s", why);
 	return SG_OK;
+}
+
+/* Empties b for the next request, keeping its memory unless it grew past HTTP_KEEP_MAX. */
+static void
+keep_empty(struct sg_buf *b)
+{
+	if (b->cap > HTTP_KEEP_MAX) {
+		sg_buf_free(b);
+	} else {
+		b->len = 0;
+		b->too_big = false;
+		if (b->p != NULL)
+			b->p[0] = '\0';
+	}
 }
 
 void
 http_request_reset(struct request *r)
 {
-	free(r->path);
-	free(r->body);
+	struct sg_buf keep[3] = {{0}};
+	bool reuse = r->reuse;
+
+	if (r->path != r->path_buf.p)
+		free(r->path);
+	if (r->body != r->body_buf.p)
+		free(r->body);
 	if (r->json != NULL)
 		json_decref(r->json);
 	identity_reset(&r->id);
@@ -321,10 +360,32 @@ http_request_reset(struct request *r)
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
-	sg_buf_free(&r->headers);
+	if (reuse) {
+		keep[0] = r->headers;
+		keep[1] = r->body_buf;
+		keep[2] = r->path_buf;
+		for (int i = 0; i < 3; i++)
+			keep_empty(&keep[i]);
+	} else {
+		sg_buf_free(&r->headers);
+		sg_buf_free(&r->body_buf);
+		sg_buf_free(&r->path_buf);
+	}
 	memset(r, 0, sizeof(*r));
 	r->query = "";
 	r->status = 200;
+	r->reuse = reuse;
+	r->is_reset = true;
+	r->headers = keep[0];
+	r->body_buf = keep[1];
+	r->path_buf = keep[2];
+}
+
+void
+http_request_free(struct request *r)
+{
+	r->reuse = false;
+	http_request_reset(r);
 }
 
 sg_status
@@ -403,28 +464,53 @@ http_body_object(struct request *r, json_t **out)
 	return SG_OK;
 }
 
+/* True when s[0..n) holds CR or LF (memchr: vectorised, where strpbrk builds a table first). */
+static bool
+has_crlf(const char *s, size_t n)
+{
+	return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+/* Room for n more bytes of headers; the first allocation is HTTP_HEADERS_FIRST, so the usual ones fit at once. */
+static bool
+headers_reserve(struct request *r, size_t n)
+{
+	return sg_buf_reserve(&r->headers, r->headers.cap == 0 && n < HTTP_HEADERS_FIRST ? HTTP_HEADERS_FIRST - 1 : n);
+}
+
+/* Writes "name: " + value + suffix + CR LF at at (room checked); where it ends. */
+static char *
+put_line(char *at, const char *name, size_t nl, const char *value, size_t vl, const char *suffix, size_t sl)
+{
+	memcpy(at, name, nl);
+	at += nl;
+	*at++ = ':';
+	*at++ = ' ';
+	memcpy(at, value, vl);
+	at += vl;
+	if (sl > 0)
+		memcpy(at, suffix, sl);
+	at += sl;
+	*at++ = '\r';
+	*at++ = '\n';
+	return at;
+}
+
 /* Appends the line "name: " + value + suffix (vl, sl bytes), CR LF ended; the checks of http_add_header. */
 static bool
 add_line(struct request *r, const char *name, const char *value, size_t vl, const char *suffix, size_t sl)
 {
 	size_t nl = strlen(name);
-	char *at;
 
 	/* A line (without its CR LF) of at most 1023 bytes, as a 1024-byte buffer held. */
 	if (nl + 2 + vl + sl >= 1024)
 		return false;
 	/* A header value must not be able to start another header. */
-	if (strpbrk(name, "\r\n") != NULL || memchr(value, '\r', vl) != NULL || memchr(value, '\n', vl) != NULL ||
-	    strpbrk(suffix, "\r\n") != NULL)
+	if (has_crlf(name, nl) || has_crlf(value, vl) || has_crlf(suffix, sl))
 		return false;
-	if (!sg_buf_reserve(&r->headers, nl + vl + sl + 4))
+	if (!headers_reserve(r, nl + vl + sl + 4))
 		return false;
-	at = r->headers.p + r->headers.len;
-	memcpy(at, name, nl);
-	memcpy(at + nl, ": ", 2);
-	memcpy(at + nl + 2, value, vl);
-	memcpy(at + nl + 2 + vl, suffix, sl);
-	memcpy(at + nl + 2 + vl + sl, "\r\n", 3);
+	*put_line(r->headers.p + r->headers.len, name, nl, value, vl, suffix, sl) = '\0';
 	r->headers.len += nl + vl + sl + 4;
 	return true;
 }
@@ -441,6 +527,44 @@ http_add_header_int(struct request *r, const char *name, int64_t v, const char *
 	char num[SG_I64_DIGITS];
 
 	return add_line(r, name, num, sg_fmt_i64(num, v), suffix, strlen(suffix));
+}
+
+#define INT_HEADERS_MAX 8
+
+bool
+http_add_header_ints(struct request *r, const struct http_int_header *h, size_t n)
+{
+	char num[INT_HEADERS_MAX][SG_I64_DIGITS];
+	size_t nl[INT_HEADERS_MAX], vl[INT_HEADERS_MAX], sl[INT_HEADERS_MAX], total = 0;
+	char *at;
+
+	if (n > INT_HEADERS_MAX) {
+		/* More than one reservation covers: one at a time (taking back what was added when one fails). */
+		size_t mark = r->headers.len;
+
+		for (size_t i = 0; i < n; i++)
+			if (!http_add_header_int(r, h[i].name, h[i].v, h[i].suffix)) {
+				http_headers_truncate(r, mark);
+				return false;
+			}
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		nl[i] = strlen(h[i].name);
+		sl[i] = strlen(h[i].suffix);
+		vl[i] = sg_fmt_i64(num[i], h[i].v);
+		if (nl[i] + 2 + vl[i] + sl[i] >= 1024 || has_crlf(h[i].name, nl[i]) || has_crlf(h[i].suffix, sl[i]))
+			return false;
+		total += nl[i] + vl[i] + sl[i] + 4;
+	}
+	if (!headers_reserve(r, total))
+		return false;
+	at = r->headers.p + r->headers.len;
+	for (size_t i = 0; i < n; i++)
+		at = put_line(at, h[i].name, nl[i], num[i], vl[i], h[i].suffix, sl[i]);
+	*at = '\0';
+	r->headers.len += total;
+	return true;
 }
 
 void

@@ -106,7 +106,23 @@ struct request {
 	int final_status; /* what was sent, for the access log */
 
 	struct request_inference inference;
+
+	/*
+	 * A request object that one thread reuses for the requests it serves (reuse: worker.c) keeps the
+	 * memory of its body, path and headers: http_request_reset() empties them and frees one only past
+	 * HTTP_KEEP_MAX bytes, so a huge request does not pin its memory; http_request_free() frees them.
+	 * body and path point into body_buf and path_buf when they were read by http_request_read().
+	 */
+	bool reuse;
+	struct sg_buf body_buf, path_buf;
+	/* Set by http_request_reset(), cleared by http_request_read(): a reset request is not reset twice. */
+	bool is_reset;
 };
+
+/* What a reused request object keeps of each buffer at most (http_request_reset). */
+#define HTTP_KEEP_MAX (64 * 1024)
+/* The first allocation of r->headers: room for the usual extra headers (rate limits, CORS) at once. */
+#define HTTP_HEADERS_FIRST 1024
 
 /* Maps a method name to its bit; SG_METHOD_OTHER when unknown. */
 enum sg_method http_method_from_name(const char *name);
@@ -137,8 +153,13 @@ sg_status http_path_decode(const char *raw, size_t len, char **out, const char *
  */
 sg_status http_query_check(const char *query, const char **why) SG_MUST_CHECK;
 
-/* Releases everything the request owns and clears it for the next one. Idempotent. */
+/*
+ * Releases everything the request owns and clears it for the next one
+ * (keeping the buffers of a reused request, above). Idempotent.
+ */
 void http_request_reset(struct request *r);
+/* http_request_reset(), then frees what a reused request kept; r can be freed or reused after. */
+void http_request_free(struct request *r);
 
 /*
  * Records a client-safe error message (printf-style) and the offending field
@@ -181,6 +202,18 @@ sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
 bool http_add_header(struct request *r, const char *name, const char *value);
 /* The same with the value v in decimal, then suffix ("" or, say, "s"), formatted without printf. */
 bool http_add_header_int(struct request *r, const char *name, int64_t v, const char *suffix);
+/* One header of http_add_header_ints: name and suffix are the caller's constants. */
+struct http_int_header {
+	const char *name;
+	int64_t v;
+	const char *suffix;
+};
+/*
+ * Adds n headers as http_add_header_int() would, with one reservation: false
+ * (and none of them added) when one would be refused.  For a caller's fixed
+ * set, such as the x-ratelimit-* headers.
+ */
+bool http_add_header_ints(struct request *r, const struct http_int_header *h, size_t n);
 /* Where the extra headers end now (r->headers.len), and dropping those added after such a mark. */
 void http_headers_truncate(struct request *r, size_t mark);
 

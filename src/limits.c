@@ -361,6 +361,8 @@ static bool
 rate_headers(struct request *r, int64_t minute, time_t now)
 {
 	int64_t best_req = -1, lim_req = 0, best_tok = -1, lim_tok = 0, reset = limits_seconds_left(LIMITS_MINUTE, now);
+	struct http_int_header hd[6];
+	size_t n = 0;
 
 	for (int i = 0; i < tk.n; i++) {
 		uint64_t rpm = shm_load(&tk.e[i]->lim[LK_RPM]), tpm = shm_load(&tk.e[i]->lim[LK_TPM]);
@@ -378,15 +380,18 @@ rate_headers(struct request *r, int64_t minute, time_t now)
 				best_tok = left, lim_tok = (int64_t) tpm - 1;
 		}
 	}
-	if (best_req >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-requests", lim_req, "") ||
-			      !http_add_header_int(r, "x-ratelimit-remaining-requests", best_req, "") ||
-			      !http_add_header_int(r, "x-ratelimit-reset-requests", reset, "s")))
-		return false;
-	if (best_tok >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
-			      !http_add_header_int(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
-			      !http_add_header_int(r, "x-ratelimit-reset-tokens", reset, "s")))
-		return false;
-	return true;
+	/* One reservation for the six lines. */
+	if (best_req >= 0) {
+		hd[n++] = (struct http_int_header){"x-ratelimit-limit-requests", lim_req, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-remaining-requests", best_req, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-reset-requests", reset, "s"};
+	}
+	if (best_tok >= 0) {
+		hd[n++] = (struct http_int_header){"x-ratelimit-limit-tokens", lim_tok, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-remaining-tokens", best_tok, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-reset-tokens", reset, "s"};
+	}
+	return n == 0 || http_add_header_ints(r, hd, n);
 }
 
 static sg_status

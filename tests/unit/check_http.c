@@ -226,6 +226,67 @@ START_TEST(add_header_refuses_crlf)
 }
 END_TEST
 
+START_TEST(add_header_ints_as_one_at_a_time)
+{
+	struct request one = {0}, all = {0};
+	const struct http_int_header h[] = {
+		{"x-ratelimit-limit-requests", 1000000000, ""},  {"x-ratelimit-remaining-requests", 0, ""},
+		{"x-ratelimit-reset-requests", 60, "s"},         {"x-ratelimit-limit-tokens", INT64_MAX, ""},
+		{"x-ratelimit-remaining-tokens", INT64_MIN, ""}, {"x-ratelimit-reset-tokens", 1, "s"},
+	};
+	const struct http_int_header bad[] = {{"X-A", 1, ""}, {"X-B", 2, "\r\nSet-Cookie: x=1"}};
+	char big[1100];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(h); i++)
+		ck_assert(http_add_header_int(&one, h[i].name, h[i].v, h[i].suffix));
+	ck_assert(http_add_header_ints(&all, h, SG_ARRAY_LEN(h)));
+	ck_assert_uint_eq(all.headers.len, one.headers.len);
+	ck_assert_str_eq(all.headers.p, one.headers.p);
+	ck_assert_int_eq(strncmp(all.headers.p, "x-ratelimit-limit-requests: 1000000000\r\n", 40), 0);
+	/* All or none: a refused line adds none of the others. */
+	ck_assert(!http_add_header_ints(&all, bad, SG_ARRAY_LEN(bad)));
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert(!http_add_header_ints(&all, &(struct http_int_header){big, 1, ""}, 1));
+	ck_assert_str_eq(all.headers.p, one.headers.p);
+	http_request_reset(&one);
+	http_request_reset(&all);
+}
+END_TEST
+
+/* A reused request keeps its buffers' memory across resets, up to HTTP_KEEP_MAX; http_request_free frees it. */
+START_TEST(reused_request_keeps_buffers)
+{
+	struct request r = {.reuse = true};
+	char *p;
+
+	ck_assert(http_add_header(&r, "X-A", "1"));
+	p = r.headers.p;
+	ck_assert_uint_ge(r.headers.cap, HTTP_HEADERS_FIRST);
+	http_request_reset(&r);
+	ck_assert(r.reuse);
+	ck_assert_ptr_eq(r.headers.p, p);
+	ck_assert_uint_eq(r.headers.len, 0);
+	ck_assert_str_eq(r.headers.p, "");
+	ck_assert(http_add_header(&r, "X-B", "2"));
+	ck_assert_ptr_eq(r.headers.p, p);
+	ck_assert_str_eq(r.headers.p, "X-B: 2\r\n");
+	/* Grown past the cap: freed at the reset. */
+	ck_assert(sg_buf_reserve(&r.headers, HTTP_KEEP_MAX + 1));
+	http_request_reset(&r);
+	ck_assert_ptr_null(r.headers.p);
+	ck_assert_uint_eq(r.headers.cap, 0);
+	ck_assert(http_add_header(&r, "X-C", "3"));
+	http_request_free(&r);
+	ck_assert(!r.reuse);
+	ck_assert_ptr_null(r.headers.p);
+	/* Not reused: freed at every reset, as before. */
+	ck_assert(http_add_header(&r, "X-D", "4"));
+	http_request_reset(&r);
+	ck_assert_ptr_null(r.headers.p);
+}
+END_TEST
+
 START_TEST(method_names)
 {
 	ck_assert(http_method_from_name("GET") == SG_GET);
@@ -247,6 +308,8 @@ http_suite(void)
 				     fail_stores_valid_utf8,
 				     fail_err_copies_the_carrier,
 				     add_header_refuses_crlf,
+				     add_header_ints_as_one_at_a_time,
+				     reused_request_keeps_buffers,
 				     method_names,
 				     NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
