@@ -290,6 +290,9 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 
 	if (resp->status < 200 || resp->status > 299)
 		return upstream_error(r, p, resp);
+	/* The reply with its model replaced, in one allocation rather than by doubling from 256 bytes. */
+	if (!sg_buf_reserve(&out, resp->body.len + strlen(client_json)))
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	rw = openai_rewrite_model_usage(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out, &u);
 	if (u.found)
 		note_usage(&r->inference, &u);
@@ -531,6 +534,11 @@ openai_attempt(struct request *r, int k, const struct sg_provider *p, const char
 	}
 	upstream_json = encode_string(provider_model);
 	if (upstream_json == NULL) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	/* Room for the body with its model replaced, in one allocation rather than by doubling from 256 bytes. */
+	if (!sg_buf_reserve(&body_out, r->body_len + strlen(upstream_json))) {
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
