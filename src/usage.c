@@ -96,7 +96,7 @@ usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct 
 {
 	const struct request_inference *in = &r->inference;
 
-	memset(row, 0, sizeof(*row));
+	/* Every field is set below (no memset of the row's 1.8 KiB: text is copied up to its NUL). */
 	row->ts_us = wall_us - (now_us - r->start_us);
 	copy_text(row->request_id, sizeof(row->request_id), r->request_id);
 	copy_text(row->principal, sizeof(row->principal), r->id.principal);
@@ -120,10 +120,10 @@ usage_row_from(const struct request *r, int64_t now_us, int64_t wall_us, struct 
 	row->attempts = in->attempts;
 	copy_text(row->served_model, sizeof(row->served_model), in->served_model);
 	copy_text(row->provider_model, sizeof(row->provider_model), in->provider_model);
-	if (in->priced)
-		row->cost = ((double) in->prompt_tokens * in->input_cost_per_mtok +
-			     (double) in->completion_tokens * in->output_cost_per_mtok) /
-			    1e6;
+	row->cost = in->priced ? ((double) in->prompt_tokens * in->input_cost_per_mtok +
+				  (double) in->completion_tokens * in->output_cost_per_mtok) /
+					 1e6
+			       : 0;
 }
 
 /* A price: a number (or a string holding one) of 0 or more. */
