@@ -320,10 +320,18 @@ sg_utf8_valid(const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *) s, *end = p + n;
 	size_t len;
 
-	for (; p < end; p += len)
+	for (;;) {
+		/* ASCII eight bytes at a time (paths, ids, JSON keys are mostly that). */
+		uint64_t w;
+
+		while (end - p >= 8 && (memcpy(&w, p, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+			p += 8;
+		if (p >= end)
+			return true;
 		if ((len = utf8_seq_len(p, end)) == 0)
 			return false;
-	return true;
+		p += len;
+	}
 }
 
 size_t

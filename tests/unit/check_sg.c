@@ -111,6 +111,20 @@ START_TEST(utf8_validation)
 		{"a\x80"
 		 "b",
 		 false}, /* stray continuation */
+		/* Past the eight-byte ASCII steps: before, across and after their boundaries. */
+		{"0123456789abcdef", true},
+		{"0123456789abcdef\xff", false},
+		{"0123456\xc3\xa9"
+		 "89abcdef",
+		 true},
+		{"0123456\xc3"
+		 "89abcdef",
+		 false},
+		{"01234567caf\xc3\xa9 0123456789", true},
+		{"0123456789abcde\xc3", false},
+		{"01234567\xed\xa0\x80"
+		 "01234567",
+		 false},
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
