@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,15 @@ pct_decode_into(char *out, const char *src, size_t len, bool plus_space)
 {
 	char *o = out;
 
+	/* Nothing to decode (most paths): a copy, refused only for a NUL byte as below. */
+	if (memchr(src, '%', len) == NULL && (!plus_space || memchr(src, '+', len) == NULL)) {
+		if (memchr(src, '\0', len) != NULL)
+			return false;
+		memcpy(out, src, len);
+		out[len] = '\0';
+		return true;
+	}
+
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char) src[i];
 
@@ -112,6 +122,8 @@ pct_decode(const char *src, size_t len, bool plus_space)
 static bool
 has_dot_segment(const char *path)
 {
+	if (strchr(path, '.') == NULL)
+		return false;
 	for (const char *p = path; (p = strchr(p, '/')) != NULL; p++) {
 		const char *s = p + 1;
 		size_t n = strcspn(s, "/");
@@ -204,25 +216,61 @@ make_request_id(char *buf, size_t len)
 	snprintf(buf, len, "%016llx%016llx", a, b);
 }
 
-/* A request id from nginx is used only when it is short and plain. */
-static bool
-request_id_ok(const char *id)
+/* A request id from nginx is used only when it is short and plain: its length, or 0 when it is not. */
+static size_t
+request_id_len(const char *id)
 {
 	size_t n = 0;
 
-	if (id == NULL || *id == '\0')
-		return false;
-	for (; id[n] != '\0'; n++)
-		if (n >= 63 || !(isalnum((unsigned char) id[n]) || id[n] == '-' || id[n] == '_' || id[n] == '.'))
-			return false;
-	return true;
+	if (id == NULL)
+		return 0;
+	for (; id[n] != '\0'; n++) {
+		unsigned char c = (unsigned char) id[n];
+
+		/* isalnum() in the C locale, without its table lookup per byte. */
+		if (n >= 63 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return n;
+}
+
+/* What http_param compares first: a name's length, first and last byte. */
+static uint32_t
+param_key(const char *name, size_t n)
+{
+	return n == 0 ? 0
+		      : (uint32_t) (n & 0xffff) << 16 | (uint32_t) (unsigned char) name[0] << 8 |
+				(unsigned char) name[n - 1];
+}
+
+void
+http_params_index(struct request *r)
+{
+	char **envp = r->fcgx->envp;
+
+	r->nparams = 0;
+	r->params_more = false;
+	for (char **e = envp; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq == NULL)
+			continue; /* libfcgi's lookup never matches one without '=' either */
+		if (r->nparams == HTTP_PARAMS_MAX) {
+			r->params_more = true;
+			break;
+		}
+		r->params[r->nparams++] = (struct http_param_ix){
+			.key = param_key(*e, (size_t) (eq - *e)), .namelen = (uint32_t) (eq - *e), .entry = *e};
+	}
+	r->params_indexed = true;
 }
 
 sg_status
 http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf)
 {
 	const char *uri, *q, *rid, *cl, *why;
-	size_t pathlen, want = 0, cap = conf->max_body_bytes;
+	size_t pathlen, idlen, want = 0, cap = conf->max_body_bytes;
 	bool too_large = false;
 	sg_status st;
 
@@ -234,23 +282,24 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	r->conf = conf;
 	r->start_us = sg_now_us();
 	r->status = 200;
+	http_params_index(r);
 
-	rid = FCGX_GetParam("STACKGATE_REQUEST_ID", fcgx->envp);
-	if (request_id_ok(rid))
-		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	rid = http_param(r, "STACKGATE_REQUEST_ID");
+	if ((idlen = request_id_len(rid)) > 0)
+		memcpy(r->request_id, rid, idlen + 1);
 	else
 		make_request_id(r->request_id, sizeof(r->request_id));
 	log_set_request_id(r->request_id);
 
-	r->method_name = FCGX_GetParam("REQUEST_METHOD", fcgx->envp);
+	r->method_name = http_param(r, "REQUEST_METHOD");
 	if (r->method_name == NULL)
 		r->method_name = "GET";
 	r->method = http_method_from_name(r->method_name);
 
 	/* REQUEST_URI is the raw target: we decode it ourselves, once. */
-	uri = FCGX_GetParam("REQUEST_URI", fcgx->envp);
+	uri = http_param(r, "REQUEST_URI");
 	if (uri == NULL)
-		uri = FCGX_GetParam("DOCUMENT_URI", fcgx->envp);
+		uri = http_param(r, "DOCUMENT_URI");
 	if (uri == NULL)
 		uri = "/";
 	q = strchr(uri, '?');
@@ -258,7 +307,7 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	r->query = q ? q + 1 : "";
 
 	/* Read the body before anything can fail, so nginx never sees a reset. */
-	cl = FCGX_GetParam("CONTENT_LENGTH", fcgx->envp);
+	cl = http_param(r, "CONTENT_LENGTH");
 	if (cl != NULL && *cl != '\0') {
 		char *end;
 		unsigned long long v = strtoull(cl, &end, 10);
@@ -371,7 +420,7 @@ http_request_reset(struct request *r)
 		sg_buf_free(&r->body_buf);
 		sg_buf_free(&r->path_buf);
 	}
-	memset(r, 0, sizeof(*r));
+	memset(r, 0, offsetof(struct request, params)); /* params: stale, ignored while not params_indexed */
 	r->query = "";
 	r->status = 200;
 	r->reuse = reuse;
@@ -411,7 +460,20 @@ http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
 const char *
 http_param(const struct request *r, const char *name)
 {
-	return r->fcgx ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
+	size_t n;
+	uint32_t key;
+
+	if (r->fcgx == NULL)
+		return NULL;
+	if (!r->params_indexed)
+		return FCGX_GetParam(name, r->fcgx->envp);
+	n = strlen(name);
+	key = param_key(name, n);
+	/* In envp's order: the first param of that name, as libfcgi's lookup finds. */
+	for (int i = 0; i < r->nparams; i++)
+		if (r->params[i].key == key && r->params[i].namelen == n && memcmp(r->params[i].entry, name, n) == 0)
+			return r->params[i].entry + n + 1;
+	return r->params_more ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
 }
 
 char *

@@ -68,6 +68,9 @@ struct request_inference {
 	char provider_model[256]; /* that deployment's provider model id */
 };
 
+/* The FastCGI params a request indexes (http_param); one with more than this looks past them in libfcgi. */
+#define HTTP_PARAMS_MAX 48
+
 struct request {
 	FCGX_Request *fcgx;         /* borrowed from the accepting thread */
 	const struct sg_conf *conf; /* borrowed, immutable for the process */
@@ -117,6 +120,22 @@ struct request {
 	struct sg_buf body_buf, path_buf;
 	/* Set by http_request_reset(), cleared by http_request_read(): a reset request is not reset twice. */
 	bool is_reset;
+
+	/*
+	 * The FastCGI params, indexed by http_request_read() so that http_param() looks at a key per
+	 * param rather than running strncmp over every one (some 400 instructions a lookup, ten
+	 * lookups a request).  Not params_indexed (a request not read by http_request_read):
+	 * http_param asks libfcgi; params_more: the request has more params than the index holds,
+	 * and a name not found in it is looked for by libfcgi.  params is last in the struct:
+	 * http_request_reset() clears only what comes before it.
+	 */
+	bool params_indexed, params_more;
+	int nparams;
+	struct http_param_ix {
+		uint32_t key;      /* the name's length, first and last byte (param_key) */
+		uint32_t namelen;  /* the value starts at entry + namelen + 1 */
+		const char *entry; /* "NAME=value", borrowed from libfcgi */
+	} params[HTTP_PARAMS_MAX];
 };
 
 /* What a reused request object keeps of each buffer at most (http_request_reset). */
@@ -177,6 +196,8 @@ sg_status http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
 
 /* A FastCGI param (e.g. "CONTENT_TYPE"), or NULL.  Borrowed. */
 const char *http_param(const struct request *r, const char *name);
+/* Indexes r->fcgx's params for http_param() (http_request_read() does it): one pass, a strchr per param. */
+void http_params_index(struct request *r);
 
 /*
  * The value of the first query-string pair whose name, percent-decoded as

@@ -287,6 +287,53 @@ START_TEST(reused_request_keeps_buffers)
 }
 END_TEST
 
+/* The indexed lookup answers as libfcgi's: the first param of the name, none for a prefix or a near miss. */
+START_TEST(params_index_finds_as_libfcgi)
+{
+	static const char *const params[] = {
+		"A=1",   "REQUEST_URI=/x", "NOEQ",  "REQUEST_URI=/second", "HTTP_X=", "AXB=2",
+		"AYB=3", "=empty",         "B_C=3", "CONTENT_LENGTH=12"};
+	char ptext[SG_ARRAY_LEN(params)][24], *env[SG_ARRAY_LEN(params) + 1];
+	static const char *const names[] = {
+		"A", "REQUEST_URI", "NOEQ",           "HTTP_X", "AXB",  "AYB",         "AZB", "REQUEST",
+		"",  "B_C",         "CONTENT_LENGTH", "B",      "HTTP", "REQUEST_URIX"};
+	char *many[HTTP_PARAMS_MAX + 12 + 1], text[HTTP_PARAMS_MAX + 12][16];
+	FCGX_Request f = {.envp = env};
+	struct request r = {.fcgx = &f};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(params); i++) {
+		snprintf(ptext[i], sizeof(ptext[i]), "%s", params[i]);
+		env[i] = ptext[i];
+	}
+	env[SG_ARRAY_LEN(params)] = NULL;
+	http_params_index(&r);
+	ck_assert(r.params_indexed && !r.params_more);
+	for (size_t i = 0; i < SG_ARRAY_LEN(names); i++) {
+		const char *want = FCGX_GetParam(names[i], env), *got = http_param(&r, names[i]);
+
+		ck_assert_msg(got == want, "%s: %s, not %s", names[i], got ? got : "(null)", want ? want : "(null)");
+	}
+	ck_assert_str_eq(http_param(&r, "REQUEST_URI"), "/x");
+	/* More params than the index holds: the ones past it are still found. */
+	for (int i = 0; i < HTTP_PARAMS_MAX + 12; i++) {
+		snprintf(text[i], sizeof(text[i]), "P%d=%d", i, i);
+		many[i] = text[i];
+	}
+	many[HTTP_PARAMS_MAX + 12] = NULL;
+	f.envp = many;
+	http_params_index(&r);
+	ck_assert(r.params_more);
+	ck_assert_str_eq(http_param(&r, "P0"), "0");
+	ck_assert_str_eq(http_param(&r, "P55"), "55");
+	ck_assert_ptr_null(http_param(&r, "P99"));
+	/* A reset request is not indexed: libfcgi is asked. */
+	http_request_reset(&r);
+	ck_assert(!r.params_indexed);
+	r.fcgx = &f;
+	ck_assert_str_eq(http_param(&r, "P57"), "57");
+}
+END_TEST
+
 START_TEST(method_names)
 {
 	ck_assert(http_method_from_name("GET") == SG_GET);
@@ -310,6 +357,7 @@ http_suite(void)
 				     add_header_refuses_crlf,
 				     add_header_ints_as_one_at_a_time,
 				     reused_request_keeps_buffers,
+				     params_index_finds_as_libfcgi,
 				     method_names,
 				     NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};
