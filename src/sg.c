@@ -422,15 +422,39 @@ sg_fnv1a(uint64_t h, const char *s)
 size_t
 sg_fmt_i64(char *buf, int64_t v)
 {
-	/* Two digits per division: the limits' headers write numbers of ten and more digits on every request. */
+	/* Two digits per division, written in place: the limits' headers write numbers of ten and more digits. */
 	static const char pairs[] =
 		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 		"8081828384858687888990919293949596979899";
-	char tmp[SG_I64_DIGITS], *e = tmp + sizeof(tmp);
+	static const uint64_t pow10[] = {UINT64_C(10),
+					 UINT64_C(100),
+					 UINT64_C(1000),
+					 UINT64_C(10000),
+					 UINT64_C(100000),
+					 UINT64_C(1000000),
+					 UINT64_C(10000000),
+					 UINT64_C(100000000),
+					 UINT64_C(1000000000),
+					 UINT64_C(10000000000),
+					 UINT64_C(100000000000),
+					 UINT64_C(1000000000000),
+					 UINT64_C(10000000000000),
+					 UINT64_C(100000000000000),
+					 UINT64_C(1000000000000000),
+					 UINT64_C(10000000000000000),
+					 UINT64_C(100000000000000000),
+					 UINT64_C(1000000000000000000),
+					 UINT64_C(10000000000000000000)};
 	uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-	size_t len;
+	size_t digits = 1, len;
+	char *e;
 
+	while (digits <= SG_ARRAY_LEN(pow10) && u >= pow10[digits - 1])
+		digits++;
+	len = digits + (v < 0);
+	e = buf + len;
+	*e = '\0';
 	while (u >= 100) {
 		size_t i = (size_t) (u % 100) * 2;
 
@@ -446,9 +470,6 @@ sg_fmt_i64(char *buf, int64_t v)
 	}
 	if (v < 0)
 		*--e = '-';
-	len = (size_t) (tmp + sizeof(tmp) - e);
-	memcpy(buf, e, len);
-	buf[len] = '\0';
 	return len;
 }
 
