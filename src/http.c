@@ -244,6 +244,28 @@ param_key(const char *name, size_t n)
 				(unsigned char) name[n - 1];
 }
 
+/* The slot a key's probe starts at. */
+static size_t
+param_home(uint32_t key)
+{
+	return (size_t) ((key * UINT32_C(2654435761)) >> 25) & (HTTP_PARAM_SLOTS - 1);
+}
+
+/* The index in r->params of the first param named name (n bytes, key k), or -1. */
+static int
+param_find(const struct request *r, const char *name, size_t n, uint32_t k)
+{
+	for (size_t i = param_home(k);; i = (i + 1) & (HTTP_PARAM_SLOTS - 1)) {
+		const struct http_param_ix *p;
+
+		if (r->param_slot[i] == 0)
+			return -1;
+		p = &r->params[r->param_slot[i] - 1];
+		if (p->key == k && p->namelen == n && memcmp(p->entry, name, n) == 0)
+			return r->param_slot[i] - 1;
+	}
+}
+
 void
 http_params_index(struct request *r)
 {
@@ -251,8 +273,11 @@ http_params_index(struct request *r)
 
 	r->nparams = 0;
 	r->params_more = false;
+	memset(r->param_slot, 0, sizeof(r->param_slot));
 	for (char **e = envp; e != NULL && *e != NULL; e++) {
 		const char *eq = strchr(*e, '=');
+		size_t n, i;
+		uint32_t k;
 
 		if (eq == NULL)
 			continue; /* libfcgi's lookup never matches one without '=' either */
@@ -260,8 +285,14 @@ http_params_index(struct request *r)
 			r->params_more = true;
 			break;
 		}
-		r->params[r->nparams++] = (struct http_param_ix){
-			.key = param_key(*e, (size_t) (eq - *e)), .namelen = (uint32_t) (eq - *e), .entry = *e};
+		n = (size_t) (eq - *e);
+		k = param_key(*e, n);
+		if (param_find(r, *e, n, k) >= 0)
+			continue; /* a later param of a name libfcgi would not find */
+		for (i = param_home(k); r->param_slot[i] != 0; i = (i + 1) & (HTTP_PARAM_SLOTS - 1))
+			;
+		r->params[r->nparams] = (struct http_param_ix){.key = k, .namelen = (uint32_t) n, .entry = *e};
+		r->param_slot[i] = (unsigned char) ++r->nparams;
 	}
 	r->params_indexed = true;
 }
@@ -462,6 +493,7 @@ http_param(const struct request *r, const char *name)
 {
 	size_t n;
 	uint32_t key;
+	int i;
 
 	if (r->fcgx == NULL)
 		return NULL;
@@ -469,10 +501,9 @@ http_param(const struct request *r, const char *name)
 		return FCGX_GetParam(name, r->fcgx->envp);
 	n = strlen(name);
 	key = param_key(name, n);
-	/* In envp's order: the first param of that name, as libfcgi's lookup finds. */
-	for (int i = 0; i < r->nparams; i++)
-		if (r->params[i].key == key && r->params[i].namelen == n && memcmp(r->params[i].entry, name, n) == 0)
-			return r->params[i].entry + n + 1;
+	/* The first param of that name, as libfcgi's lookup finds (the index keeps only the first). */
+	if ((i = param_find(r, name, n, key)) >= 0)
+		return r->params[i].entry + n + 1;
 	return r->params_more ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
 }
 
@@ -615,7 +646,7 @@ http_add_header_ints(struct request *r, const struct http_int_header *h, size_t 
 		nl[i] = strlen(h[i].name);
 		sl[i] = strlen(h[i].suffix);
 		vl[i] = sg_fmt_i64(num[i], h[i].v);
-		if (nl[i] + 2 + vl[i] + sl[i] >= 1024 || has_crlf(h[i].name, nl[i]) || has_crlf(h[i].suffix, sl[i]))
+		if (nl[i] + 2 + vl[i] + sl[i] >= 1024)
 			return false;
 		total += nl[i] + vl[i] + sl[i] + 4;
 	}

@@ -70,6 +70,7 @@ struct request_inference {
 
 /* The FastCGI params a request indexes (http_param); one with more than this looks past them in libfcgi. */
 #define HTTP_PARAMS_MAX 48
+#define HTTP_PARAM_SLOTS 128 /* a power of two, past twice HTTP_PARAMS_MAX */
 
 struct request {
 	FCGX_Request *fcgx;         /* borrowed from the accepting thread */
@@ -136,6 +137,8 @@ struct request {
 		uint32_t namelen;  /* the value starts at entry + namelen + 1 */
 		const char *entry; /* "NAME=value", borrowed from libfcgi */
 	} params[HTTP_PARAMS_MAX];
+	/* Open addressing on key: 1 + the index in params of the first param of a name; 0: empty. */
+	unsigned char param_slot[HTTP_PARAM_SLOTS];
 };
 
 /* What a reused request object keeps of each buffer at most (http_request_reset). */
@@ -223,7 +226,7 @@ sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
 bool http_add_header(struct request *r, const char *name, const char *value);
 /* The same with the value v in decimal, then suffix ("" or, say, "s"), formatted without printf. */
 bool http_add_header_int(struct request *r, const char *name, int64_t v, const char *suffix);
-/* One header of http_add_header_ints: name and suffix are the caller's constants. */
+/* One header of http_add_header_ints: name and suffix are the caller's constants, never CR or LF (not checked). */
 struct http_int_header {
 	const char *name;
 	int64_t v;
@@ -231,8 +234,9 @@ struct http_int_header {
 };
 /*
  * Adds n headers as http_add_header_int() would, with one reservation: false
- * (and none of them added) when one would be refused.  For a caller's fixed
- * set, such as the x-ratelimit-* headers.
+ * (and none of them added) when a line would pass 1023 bytes or on
+ * allocation failure.  For a caller's fixed set of names, such as the
+ * x-ratelimit-* headers: names and suffixes are not checked for CR or LF.
  */
 bool http_add_header_ints(struct request *r, const struct http_int_header *h, size_t n);
 /* Where the extra headers end now (r->headers.len), and dropping those added after such a mark. */
