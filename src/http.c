@@ -426,7 +426,7 @@ keep_empty(struct sg_buf *b)
 void
 http_request_reset(struct request *r)
 {
-	struct sg_buf keep[3] = {{0}};
+	struct sg_buf keep[3 + HTTP_SCRATCH_COUNT] = {{0}};
 	bool reuse = r->reuse;
 
 	if (r->path != r->path_buf.p)
@@ -444,12 +444,16 @@ http_request_reset(struct request *r)
 		keep[0] = r->headers;
 		keep[1] = r->body_buf;
 		keep[2] = r->path_buf;
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+			keep[3 + i] = r->scratch[i];
+		for (size_t i = 0; i < SG_ARRAY_LEN(keep); i++)
 			keep_empty(&keep[i]);
 	} else {
 		sg_buf_free(&r->headers);
 		sg_buf_free(&r->body_buf);
 		sg_buf_free(&r->path_buf);
+		for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+			sg_buf_free(&r->scratch[i]);
 	}
 	memset(r, 0, offsetof(struct request, params)); /* params: stale, ignored while not params_indexed */
 	r->query = "";
@@ -459,6 +463,21 @@ http_request_reset(struct request *r)
 	r->headers = keep[0];
 	r->body_buf = keep[1];
 	r->path_buf = keep[2];
+	for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+		r->scratch[i] = keep[3 + i];
+}
+
+struct sg_buf *
+http_scratch(struct request *r, enum http_scratch which)
+{
+	struct sg_buf *b = &r->scratch[which];
+
+	b->len = 0;
+	b->max = 0;
+	b->too_big = false;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+	return b;
 }
 
 void

@@ -68,6 +68,16 @@ struct request_inference {
 	char provider_model[256]; /* that deployment's provider model id */
 };
 
+/*
+ * A handler's large buffers of one request, lent by http_scratch() and kept
+ * (as body, path and headers are) by a reused request.
+ */
+enum http_scratch {
+	HTTP_SCRATCH_UPSTREAM_BODY, /* what is sent upstream */
+	HTTP_SCRATCH_REPLY,         /* the reply as rewritten for the client */
+	HTTP_SCRATCH_COUNT,
+};
+
 /* The FastCGI params a request indexes (http_param); one with more than this looks past them in libfcgi. */
 #define HTTP_PARAMS_MAX 48
 #define HTTP_PARAM_SLOTS 128 /* a power of two, past twice HTTP_PARAMS_MAX */
@@ -119,6 +129,7 @@ struct request {
 	 */
 	bool reuse;
 	struct sg_buf body_buf, path_buf;
+	struct sg_buf scratch[HTTP_SCRATCH_COUNT]; /* http_scratch(); kept as the buffers above */
 	/* Set by http_request_reset(), cleared by http_request_read(): a reset request is not reset twice. */
 	bool is_reset;
 
@@ -182,6 +193,13 @@ sg_status http_query_check(const char *query, const char **why) SG_MUST_CHECK;
 void http_request_reset(struct request *r);
 /* http_request_reset(), then frees what a reused request kept; r can be freed or reused after. */
 void http_request_free(struct request *r);
+
+/*
+ * r's scratch buffer which, emptied (no max), for one use at a time within
+ * the request: the caller appends to it and never frees it (the reset
+ * does, or keeps it for the thread's next request).
+ */
+struct sg_buf *http_scratch(struct request *r, enum http_scratch which);
 
 /*
  * Records a client-safe error message (printf-style) and the offending field

@@ -291,6 +291,25 @@ START_TEST(reused_request_keeps_buffers)
 	ck_assert(http_add_header(&r, "X-D", "4"));
 	http_request_reset(&r);
 	ck_assert_ptr_null(r.headers.p);
+	/* The scratch buffers: lent empty, kept by a reused request, freed by any other. */
+	{
+		struct sg_buf *b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+
+		ck_assert(sg_buf_append(b, "reply", 5));
+		http_request_reset(&r);
+		ck_assert_ptr_null(r.scratch[HTTP_SCRATCH_REPLY].p);
+		r.reuse = true;
+		b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+		ck_assert(sg_buf_append(b, "reply", 5));
+		p = b->p;
+		http_request_reset(&r);
+		b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+		ck_assert_ptr_eq(b->p, p);
+		ck_assert_uint_eq(b->len, 0);
+		ck_assert_str_eq(b->p, "");
+		http_request_free(&r);
+		ck_assert_ptr_null(r.scratch[HTTP_SCRATCH_REPLY].p);
+	}
 }
 END_TEST
 
