@@ -132,7 +132,26 @@ scan_string(struct scan *s)
 	bool wide = false;
 
 	while (p < s->end) {
-		unsigned char c = (unsigned char) *p;
+		unsigned char c;
+
+		/*
+		 * Eight plain bytes at a time (ASCII, not a control, '"' or '\\'): the byte loop below
+		 * would only step over them.  Each test is exact for "some byte is": SWAR zero-byte tests.
+		 */
+		while (s->end - p >= 8) {
+			const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+			uint64_t w, q, b;
+
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high)
+				break;
+			p += 8;
+		}
+		if (p >= s->end)
+			break;
+		c = (unsigned char) *p;
 
 		if (c == '"') {
 			/* Escapes are ASCII, so the raw text is valid UTF-8 exactly when the decoded one is. */
