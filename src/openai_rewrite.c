@@ -134,21 +134,27 @@ scan_string(struct scan *s)
 	while (p < s->end) {
 		unsigned char c;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 		/*
-		 * Eight plain bytes at a time (ASCII, not a control, '"' or '\\'): the byte loop below
-		 * would only step over them.  Each test is exact for "some byte is": SWAR zero-byte tests.
+		 * Eight bytes at a time to the first one the byte loop below must look at: a control,
+		 * '"', '\\', or (until one was seen) one of 0x80 and more.  The SWAR tests flag exactly
+		 * the lowest such byte (a borrow only runs upward from a byte that matched).
 		 */
 		while (s->end - p >= 8) {
 			const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-			uint64_t w, q, b;
+			uint64_t w, q, b, m;
 
 			memcpy(&w, p, 8);
 			q = w ^ (ones * '"');
 			b = w ^ (ones * '\\');
-			if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & high)
+			m = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | (wide ? 0 : w)) & high;
+			if (m != 0) {
+				p += __builtin_ctzll(m) >> 3;
 				break;
+			}
 			p += 8;
 		}
+#endif
 		if (p >= s->end)
 			break;
 		c = (unsigned char) *p;

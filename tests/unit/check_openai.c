@@ -424,9 +424,11 @@ END_TEST
  */
 START_TEST(request_scan_strings_at_every_offset)
 {
-	static const char *const special[] = {"\"",   "\\n",      "\\\"",         "\\u00e9", "\x01", "\x1f", "\t",
-					      "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xff",    "\xc3", "\\q",  "~",
-					      " ",    "!"};
+	static const char *const special[] = {"\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\t", "\x7f", "\xc3\xa9",
+					      "\xe2\x82\xac", "\xff", "\xc3", "\\q", "~", " ", "!",
+					      /* after a first byte of 0x80 or more (then those are skipped whole) */
+					      "\xc3\xa9\xff", "\xc3\xa9\x01", "\xc3\xa9\"", "\xc3\xa9\\n",
+					      "\xc3\xa9\xe2\x82", "\xc3\xa9\xed\xa0\x80"};
 	char body[128], err[256];
 
 	for (size_t k = 0; k < SG_ARRAY_LEN(special); k++)
