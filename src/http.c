@@ -287,8 +287,7 @@ http_params_index(struct request *r)
 		}
 		n = (size_t) (eq - *e);
 		k = param_key(*e, n);
-		if (param_find(r, *e, n, k) >= 0)
-			continue; /* a later param of a name libfcgi would not find */
+		/* Linear probing: a later param of a name lands past the first, which a lookup finds first. */
 		for (i = param_home(k); r->param_slot[i] != 0; i = (i + 1) & (HTTP_PARAM_SLOTS - 1))
 			;
 		r->params[r->nparams] = (struct http_param_ix){.key = k, .namelen = (uint32_t) n, .entry = *e};
@@ -520,7 +519,7 @@ http_param(const struct request *r, const char *name)
 		return FCGX_GetParam(name, r->fcgx->envp);
 	n = strlen(name);
 	key = param_key(name, n);
-	/* The first param of that name, as libfcgi's lookup finds (the index keeps only the first). */
+	/* The first param of that name, as libfcgi's lookup finds (the first in the probe order too). */
 	if ((i = param_find(r, name, n, key)) >= 0)
 		return r->params[i].entry + n + 1;
 	return r->params_more ? FCGX_GetParam(name, r->fcgx->envp) : NULL;

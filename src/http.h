@@ -148,7 +148,7 @@ struct request {
 		uint32_t namelen;  /* the value starts at entry + namelen + 1 */
 		const char *entry; /* "NAME=value", borrowed from libfcgi */
 	} params[HTTP_PARAMS_MAX];
-	/* Open addressing on key: 1 + the index in params of the first param of a name; 0: empty. */
+	/* Open addressing on key, linear probing: 1 + an index in params; 0: empty. */
 	unsigned char param_slot[HTTP_PARAM_SLOTS];
 };
 
