@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,15 @@ pct_decode_into(char *out, const char *src, size_t len, bool plus_space)
 {
 	char *o = out;
 
+	/* Nothing to decode (most paths): a copy, refused only for a NUL byte as below. */
+	if (memchr(src, '%', len) == NULL && (!plus_space || memchr(src, '+', len) == NULL)) {
+		if (memchr(src, '\0', len) != NULL)
+			return false;
+		memcpy(out, src, len);
+		out[len] = '\0';
+		return true;
+	}
+
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char) src[i];
 
@@ -112,6 +122,8 @@ pct_decode(const char *src, size_t len, bool plus_space)
 static bool
 has_dot_segment(const char *path)
 {
+	if (strchr(path, '.') == NULL)
+		return false;
 	for (const char *p = path; (p = strchr(p, '/')) != NULL; p++) {
 		const char *s = p + 1;
 		size_t n = strcspn(s, "/");
@@ -120,6 +132,21 @@ has_dot_segment(const char *path)
 			return true;
 	}
 	return false;
+}
+
+/* Decodes and checks the path raw[0..len) into path (len + 1 bytes); NULL, or why it is refused. */
+static const char *
+path_decode_into(char *path, const char *raw, size_t len)
+{
+	if (!pct_decode_into(path, raw, len, false))
+		return "the request path has invalid percent-encoding or a NUL byte";
+	if (!sg_utf8_valid(path, strlen(path)))
+		return "the request path is not valid UTF-8";
+	if (path[0] != '/')
+		return "the request path must start with '/'";
+	if (has_dot_segment(path))
+		return "the request path must not contain '.' or '..' segments";
+	return NULL;
 }
 
 sg_status
@@ -133,15 +160,7 @@ http_path_decode(const char *raw, size_t len, char **out, const char **why)
 		*why = "out of memory";
 		return SG_E_NOMEM;
 	}
-	if (!pct_decode_into(path, raw, len, false))
-		*why = "the request path has invalid percent-encoding or a NUL byte";
-	else if (!sg_utf8_valid(path, strlen(path)))
-		*why = "the request path is not valid UTF-8";
-	else if (path[0] != '/')
-		*why = "the request path must start with '/'";
-	else if (has_dot_segment(path))
-		*why = "the request path must not contain '.' or '..' segments";
-	if (*why != NULL) {
+	if ((*why = path_decode_into(path, raw, len)) != NULL) {
 		free(path);
 		return SG_E_BAD_REQUEST;
 	}
@@ -197,50 +216,120 @@ make_request_id(char *buf, size_t len)
 	snprintf(buf, len, "%016llx%016llx", a, b);
 }
 
-/* A request id from nginx is used only when it is short and plain. */
-static bool
-request_id_ok(const char *id)
+/* A request id from nginx is used only when it is short and plain: its length, or 0 when it is not. */
+static size_t
+request_id_len(const char *id)
 {
 	size_t n = 0;
 
-	if (id == NULL || *id == '\0')
-		return false;
-	for (; id[n] != '\0'; n++)
-		if (n >= 63 || !(isalnum((unsigned char) id[n]) || id[n] == '-' || id[n] == '_' || id[n] == '.'))
-			return false;
-	return true;
+	if (id == NULL)
+		return 0;
+	for (; id[n] != '\0'; n++) {
+		unsigned char c = (unsigned char) id[n];
+
+		/* isalnum() in the C locale, without its table lookup per byte. */
+		if (n >= 63 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				 c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return n;
+}
+
+/* What http_param compares first: a name's length, first and last byte. */
+static uint32_t
+param_key(const char *name, size_t n)
+{
+	return n == 0 ? 0
+		      : (uint32_t) (n & 0xffff) << 16 | (uint32_t) (unsigned char) name[0] << 8 |
+				(unsigned char) name[n - 1];
+}
+
+/* The slot a key's probe starts at. */
+static size_t
+param_home(uint32_t key)
+{
+	return (size_t) ((key * UINT32_C(2654435761)) >> 25) & (HTTP_PARAM_SLOTS - 1);
+}
+
+/* The index in r->params of the first param named name (n bytes, key k), or -1. */
+static int
+param_find(const struct request *r, const char *name, size_t n, uint32_t k)
+{
+	for (size_t i = param_home(k);; i = (i + 1) & (HTTP_PARAM_SLOTS - 1)) {
+		const struct http_param_ix *p;
+
+		if (r->param_slot[i] == 0)
+			return -1;
+		p = &r->params[r->param_slot[i] - 1];
+		if (p->key == k && p->namelen == n && memcmp(p->entry, name, n) == 0)
+			return r->param_slot[i] - 1;
+	}
+}
+
+void
+http_params_index(struct request *r)
+{
+	char **envp = r->fcgx->envp;
+
+	r->nparams = 0;
+	r->params_more = false;
+	memset(r->param_slot, 0, sizeof(r->param_slot));
+	for (char **e = envp; e != NULL && *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t n, i;
+		uint32_t k;
+
+		if (eq == NULL)
+			continue; /* libfcgi's lookup never matches one without '=' either */
+		if (r->nparams == HTTP_PARAMS_MAX) {
+			r->params_more = true;
+			break;
+		}
+		n = (size_t) (eq - *e);
+		k = param_key(*e, n);
+		/* Linear probing: a later param of a name lands past the first, which a lookup finds first. */
+		for (i = param_home(k); r->param_slot[i] != 0; i = (i + 1) & (HTTP_PARAM_SLOTS - 1))
+			;
+		r->params[r->nparams] = (struct http_param_ix){.key = k, .namelen = (uint32_t) n, .entry = *e};
+		r->param_slot[i] = (unsigned char) ++r->nparams;
+	}
+	r->params_indexed = true;
 }
 
 sg_status
 http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *conf)
 {
 	const char *uri, *q, *rid, *cl, *why;
-	size_t pathlen, want = 0, cap = conf->max_body_bytes;
+	size_t pathlen, idlen, want = 0, cap = conf->max_body_bytes;
 	bool too_large = false;
 	sg_status st;
 
-	http_request_reset(r);
+	/* The worker resets a request after it is served: once is enough (a memset of some 3 KiB). */
+	if (!r->is_reset)
+		http_request_reset(r);
+	r->is_reset = false;
 	r->fcgx = fcgx;
 	r->conf = conf;
 	r->start_us = sg_now_us();
 	r->status = 200;
+	http_params_index(r);
 
-	rid = FCGX_GetParam("STACKGATE_REQUEST_ID", fcgx->envp);
-	if (request_id_ok(rid))
-		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
+	rid = http_param(r, "STACKGATE_REQUEST_ID");
+	if ((idlen = request_id_len(rid)) > 0)
+		memcpy(r->request_id, rid, idlen + 1);
 	else
 		make_request_id(r->request_id, sizeof(r->request_id));
 	log_set_request_id(r->request_id);
 
-	r->method_name = FCGX_GetParam("REQUEST_METHOD", fcgx->envp);
+	r->method_name = http_param(r, "REQUEST_METHOD");
 	if (r->method_name == NULL)
 		r->method_name = "GET";
 	r->method = http_method_from_name(r->method_name);
 
 	/* REQUEST_URI is the raw target: we decode it ourselves, once. */
-	uri = FCGX_GetParam("REQUEST_URI", fcgx->envp);
+	uri = http_param(r, "REQUEST_URI");
 	if (uri == NULL)
-		uri = FCGX_GetParam("DOCUMENT_URI", fcgx->envp);
+		uri = http_param(r, "DOCUMENT_URI");
 	if (uri == NULL)
 		uri = "/";
 	q = strchr(uri, '?');
@@ -248,7 +337,7 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	r->query = q ? q + 1 : "";
 
 	/* Read the body before anything can fail, so nginx never sees a reset. */
-	cl = FCGX_GetParam("CONTENT_LENGTH", fcgx->envp);
+	cl = http_param(r, "CONTENT_LENGTH");
 	if (cl != NULL && *cl != '\0') {
 		char *end;
 		unsigned long long v = strtoull(cl, &end, 10);
@@ -266,33 +355,38 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 			;
 	} else {
 		/* One byte more than the limit is room enough to tell a body that exceeds it. */
-		struct sg_buf b = {.max = cap + 1};
-		size_t room = want ? want : 1023;
+		struct sg_buf *b = &r->body_buf;
+		/* The announced length and one byte more, so that the end of the body is seen without growing. */
+		size_t room = want ? want + 1 : 1023;
 
+		b->max = cap + 1;
+		b->len = 0;
 		for (;;) {
 			int n;
 
-			if (b.len + 1 >= b.cap) {
-				if (room > b.max - b.len)
-					room = b.max - b.len;
-				if (!sg_buf_reserve(&b, room)) {
-					sg_buf_free(&b);
+			if (b->len + 1 >= b->cap) {
+				if (room > b->max - b->len)
+					room = b->max - b->len;
+				if (!sg_buf_reserve(b, room))
 					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-				}
-				room = b.cap; /* next time: double */
+				room = b->cap; /* next time: double */
+			} else if (b->len == 0 && want > 0 && b->cap < want + 2) {
+				/* A kept buffer smaller than the announced body: grown to it at once. */
+				if (!sg_buf_reserve(b, want + 1))
+					return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			}
-			n = FCGX_GetStr(b.p + b.len, (int) (b.cap - b.len - 1), fcgx->in);
+			n = FCGX_GetStr(b->p + b->len, (int) (b->cap - b->len - 1), fcgx->in);
 			if (n <= 0)
 				break;
-			b.len += (size_t) n;
-			if (b.len > cap) {
+			b->len += (size_t) n;
+			if (b->len > cap) {
 				too_large = true;
 				break;
 			}
 		}
-		b.p[b.len] = '\0';
-		r->body = b.p;
-		r->body_len = b.len;
+		b->p[b->len] = '\0';
+		r->body = b->p;
+		r->body_len = b->len;
 		if (too_large) {
 			char sink[8192];
 
@@ -303,17 +397,41 @@ http_request_read(struct request *r, FCGX_Request *fcgx, const struct sg_conf *c
 	if (too_large)
 		return http_fail(r, SG_E_TOO_LARGE, NULL, "request body exceeds the limit of %zu bytes", cap);
 
-	if ((st = http_path_decode(uri, pathlen, &r->path, &why)) != SG_OK ||
-	    (st = http_query_check(r->query, &why)) != SG_OK)
+	/* Into the kept path buffer: http_path_decode() without an allocation per request. */
+	if (!sg_buf_reserve(&r->path_buf, pathlen))
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	if ((why = path_decode_into(r->path_buf.p, uri, pathlen)) != NULL)
+		return http_fail(r, SG_E_BAD_REQUEST, NULL, "%s", why);
+	r->path = r->path_buf.p;
+	if ((st = http_query_check(r->query, &why)) != SG_OK)
 		return http_fail(r, st, NULL, "%s", why);
 	return SG_OK;
+}
+
+/* Empties b for the next request, keeping its memory unless it grew past HTTP_KEEP_MAX. */
+static void
+keep_empty(struct sg_buf *b)
+{
+	if (b->cap > HTTP_KEEP_MAX) {
+		sg_buf_free(b);
+	} else {
+		b->len = 0;
+		b->too_big = false;
+		if (b->p != NULL)
+			b->p[0] = '\0';
+	}
 }
 
 void
 http_request_reset(struct request *r)
 {
-	free(r->path);
-	free(r->body);
+	struct sg_buf keep[3 + HTTP_SCRATCH_COUNT] = {{0}};
+	bool reuse = r->reuse;
+
+	if (r->path != r->path_buf.p)
+		free(r->path);
+	if (r->body != r->body_buf.p)
+		free(r->body);
 	if (r->json != NULL)
 		json_decref(r->json);
 	identity_reset(&r->id);
@@ -321,10 +439,51 @@ http_request_reset(struct request *r)
 	free(r->path_arg);
 	if (r->reply != NULL)
 		json_decref(r->reply);
-	sg_buf_free(&r->headers);
-	memset(r, 0, sizeof(*r));
+	if (reuse) {
+		keep[0] = r->headers;
+		keep[1] = r->body_buf;
+		keep[2] = r->path_buf;
+		for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+			keep[3 + i] = r->scratch[i];
+		for (size_t i = 0; i < SG_ARRAY_LEN(keep); i++)
+			keep_empty(&keep[i]);
+	} else {
+		sg_buf_free(&r->headers);
+		sg_buf_free(&r->body_buf);
+		sg_buf_free(&r->path_buf);
+		for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+			sg_buf_free(&r->scratch[i]);
+	}
+	memset(r, 0, offsetof(struct request, params)); /* params: stale, ignored while not params_indexed */
 	r->query = "";
 	r->status = 200;
+	r->reuse = reuse;
+	r->is_reset = true;
+	r->headers = keep[0];
+	r->body_buf = keep[1];
+	r->path_buf = keep[2];
+	for (int i = 0; i < HTTP_SCRATCH_COUNT; i++)
+		r->scratch[i] = keep[3 + i];
+}
+
+struct sg_buf *
+http_scratch(struct request *r, enum http_scratch which)
+{
+	struct sg_buf *b = &r->scratch[which];
+
+	b->len = 0;
+	b->max = 0;
+	b->too_big = false;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+	return b;
+}
+
+void
+http_request_free(struct request *r)
+{
+	r->reuse = false;
+	http_request_reset(r);
 }
 
 sg_status
@@ -350,7 +509,20 @@ http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
 const char *
 http_param(const struct request *r, const char *name)
 {
-	return r->fcgx ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
+	size_t n;
+	uint32_t key;
+	int i;
+
+	if (r->fcgx == NULL)
+		return NULL;
+	if (!r->params_indexed)
+		return FCGX_GetParam(name, r->fcgx->envp);
+	n = strlen(name);
+	key = param_key(name, n);
+	/* The first param of that name, as libfcgi's lookup finds (the first in the probe order too). */
+	if ((i = param_find(r, name, n, key)) >= 0)
+		return r->params[i].entry + n + 1;
+	return r->params_more ? FCGX_GetParam(name, r->fcgx->envp) : NULL;
 }
 
 char *
@@ -403,28 +575,53 @@ http_body_object(struct request *r, json_t **out)
 	return SG_OK;
 }
 
+/* True when s[0..n) holds CR or LF (memchr: vectorised, where strpbrk builds a table first). */
+static bool
+has_crlf(const char *s, size_t n)
+{
+	return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+/* Room for n more bytes of headers; the first allocation is HTTP_HEADERS_FIRST, so the usual ones fit at once. */
+static bool
+headers_reserve(struct request *r, size_t n)
+{
+	return sg_buf_reserve(&r->headers, r->headers.cap == 0 && n < HTTP_HEADERS_FIRST ? HTTP_HEADERS_FIRST - 1 : n);
+}
+
+/* Writes "name: " + value + suffix + CR LF at at (room checked); where it ends. */
+static char *
+put_line(char *at, const char *name, size_t nl, const char *value, size_t vl, const char *suffix, size_t sl)
+{
+	memcpy(at, name, nl);
+	at += nl;
+	*at++ = ':';
+	*at++ = ' ';
+	memcpy(at, value, vl);
+	at += vl;
+	if (sl > 0)
+		memcpy(at, suffix, sl);
+	at += sl;
+	*at++ = '\r';
+	*at++ = '\n';
+	return at;
+}
+
 /* Appends the line "name: " + value + suffix (vl, sl bytes), CR LF ended; the checks of http_add_header. */
 static bool
 add_line(struct request *r, const char *name, const char *value, size_t vl, const char *suffix, size_t sl)
 {
 	size_t nl = strlen(name);
-	char *at;
 
 	/* A line (without its CR LF) of at most 1023 bytes, as a 1024-byte buffer held. */
 	if (nl + 2 + vl + sl >= 1024)
 		return false;
 	/* A header value must not be able to start another header. */
-	if (strpbrk(name, "\r\n") != NULL || memchr(value, '\r', vl) != NULL || memchr(value, '\n', vl) != NULL ||
-	    strpbrk(suffix, "\r\n") != NULL)
+	if (has_crlf(name, nl) || has_crlf(value, vl) || has_crlf(suffix, sl))
 		return false;
-	if (!sg_buf_reserve(&r->headers, nl + vl + sl + 4))
+	if (!headers_reserve(r, nl + vl + sl + 4))
 		return false;
-	at = r->headers.p + r->headers.len;
-	memcpy(at, name, nl);
-	memcpy(at + nl, ": ", 2);
-	memcpy(at + nl + 2, value, vl);
-	memcpy(at + nl + 2 + vl, suffix, sl);
-	memcpy(at + nl + 2 + vl + sl, "\r\n", 3);
+	*put_line(r->headers.p + r->headers.len, name, nl, value, vl, suffix, sl) = '\0';
 	r->headers.len += nl + vl + sl + 4;
 	return true;
 }
@@ -441,6 +638,44 @@ http_add_header_int(struct request *r, const char *name, int64_t v, const char *
 	char num[SG_I64_DIGITS];
 
 	return add_line(r, name, num, sg_fmt_i64(num, v), suffix, strlen(suffix));
+}
+
+#define INT_HEADERS_MAX 8
+
+bool
+http_add_header_ints(struct request *r, const struct http_int_header *h, size_t n)
+{
+	char num[INT_HEADERS_MAX][SG_I64_DIGITS];
+	size_t nl[INT_HEADERS_MAX], vl[INT_HEADERS_MAX], sl[INT_HEADERS_MAX], total = 0;
+	char *at;
+
+	if (n > INT_HEADERS_MAX) {
+		/* More than one reservation covers: one at a time (taking back what was added when one fails). */
+		size_t mark = r->headers.len;
+
+		for (size_t i = 0; i < n; i++)
+			if (!http_add_header_int(r, h[i].name, h[i].v, h[i].suffix)) {
+				http_headers_truncate(r, mark);
+				return false;
+			}
+		return true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		nl[i] = strlen(h[i].name);
+		sl[i] = strlen(h[i].suffix);
+		vl[i] = sg_fmt_i64(num[i], h[i].v);
+		if (nl[i] + 2 + vl[i] + sl[i] >= 1024)
+			return false;
+		total += nl[i] + vl[i] + sl[i] + 4;
+	}
+	if (!headers_reserve(r, total))
+		return false;
+	at = r->headers.p + r->headers.len;
+	for (size_t i = 0; i < n; i++)
+		at = put_line(at, h[i].name, nl[i], num[i], vl[i], h[i].suffix, sl[i]);
+	*at = '\0';
+	r->headers.len += total;
+	return true;
 }
 
 void

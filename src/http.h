@@ -68,6 +68,20 @@ struct request_inference {
 	char provider_model[256]; /* that deployment's provider model id */
 };
 
+/*
+ * A handler's large buffers of one request, lent by http_scratch() and kept
+ * (as body, path and headers are) by a reused request.
+ */
+enum http_scratch {
+	HTTP_SCRATCH_UPSTREAM_BODY, /* what is sent upstream */
+	HTTP_SCRATCH_REPLY,         /* the reply as rewritten for the client */
+	HTTP_SCRATCH_COUNT,
+};
+
+/* The FastCGI params a request indexes (http_param); one with more than this looks past them in libfcgi. */
+#define HTTP_PARAMS_MAX 48
+#define HTTP_PARAM_SLOTS 128 /* a power of two, past twice HTTP_PARAMS_MAX */
+
 struct request {
 	FCGX_Request *fcgx;         /* borrowed from the accepting thread */
 	const struct sg_conf *conf; /* borrowed, immutable for the process */
@@ -106,7 +120,42 @@ struct request {
 	int final_status; /* what was sent, for the access log */
 
 	struct request_inference inference;
+
+	/*
+	 * A request object that one thread reuses for the requests it serves (reuse: worker.c) keeps the
+	 * memory of its body, path and headers: http_request_reset() empties them and frees one only past
+	 * HTTP_KEEP_MAX bytes, so a huge request does not pin its memory; http_request_free() frees them.
+	 * body and path point into body_buf and path_buf when they were read by http_request_read().
+	 */
+	bool reuse;
+	struct sg_buf body_buf, path_buf;
+	struct sg_buf scratch[HTTP_SCRATCH_COUNT]; /* http_scratch(); kept as the buffers above */
+	/* Set by http_request_reset(), cleared by http_request_read(): a reset request is not reset twice. */
+	bool is_reset;
+
+	/*
+	 * The FastCGI params, indexed by http_request_read() so that http_param() looks at a key per
+	 * param rather than running strncmp over every one (some 400 instructions a lookup, ten
+	 * lookups a request).  Not params_indexed (a request not read by http_request_read):
+	 * http_param asks libfcgi; params_more: the request has more params than the index holds,
+	 * and a name not found in it is looked for by libfcgi.  params is last in the struct:
+	 * http_request_reset() clears only what comes before it.
+	 */
+	bool params_indexed, params_more;
+	int nparams;
+	struct http_param_ix {
+		uint32_t key;      /* the name's length, first and last byte (param_key) */
+		uint32_t namelen;  /* the value starts at entry + namelen + 1 */
+		const char *entry; /* "NAME=value", borrowed from libfcgi */
+	} params[HTTP_PARAMS_MAX];
+	/* Open addressing on key, linear probing: 1 + an index in params; 0: empty. */
+	unsigned char param_slot[HTTP_PARAM_SLOTS];
 };
+
+/* What a reused request object keeps of each buffer at most (http_request_reset). */
+#define HTTP_KEEP_MAX (64 * 1024)
+/* The first allocation of r->headers: room for the usual extra headers (rate limits, CORS) at once. */
+#define HTTP_HEADERS_FIRST 1024
 
 /* Maps a method name to its bit; SG_METHOD_OTHER when unknown. */
 enum sg_method http_method_from_name(const char *name);
@@ -137,8 +186,20 @@ sg_status http_path_decode(const char *raw, size_t len, char **out, const char *
  */
 sg_status http_query_check(const char *query, const char **why) SG_MUST_CHECK;
 
-/* Releases everything the request owns and clears it for the next one. Idempotent. */
+/*
+ * Releases everything the request owns and clears it for the next one
+ * (keeping the buffers of a reused request, above). Idempotent.
+ */
 void http_request_reset(struct request *r);
+/* http_request_reset(), then frees what a reused request kept; r can be freed or reused after. */
+void http_request_free(struct request *r);
+
+/*
+ * r's scratch buffer which, emptied (no max), for one use at a time within
+ * the request: the caller appends to it and never frees it (the reset
+ * does, or keeps it for the thread's next request).
+ */
+struct sg_buf *http_scratch(struct request *r, enum http_scratch which);
 
 /*
  * Records a client-safe error message (printf-style) and the offending field
@@ -156,6 +217,8 @@ sg_status http_fail_err(struct request *r, sg_status st, const struct sg_err *e)
 
 /* A FastCGI param (e.g. "CONTENT_TYPE"), or NULL.  Borrowed. */
 const char *http_param(const struct request *r, const char *name);
+/* Indexes r->fcgx's params for http_param() (http_request_read() does it): one pass, a strchr per param. */
+void http_params_index(struct request *r);
 
 /*
  * The value of the first query-string pair whose name, percent-decoded as
@@ -181,6 +244,19 @@ sg_status http_body_object(struct request *r, json_t **out) SG_MUST_CHECK;
 bool http_add_header(struct request *r, const char *name, const char *value);
 /* The same with the value v in decimal, then suffix ("" or, say, "s"), formatted without printf. */
 bool http_add_header_int(struct request *r, const char *name, int64_t v, const char *suffix);
+/* One header of http_add_header_ints: name and suffix are the caller's constants, never CR or LF (not checked). */
+struct http_int_header {
+	const char *name;
+	int64_t v;
+	const char *suffix;
+};
+/*
+ * Adds n headers as http_add_header_int() would, with one reservation: false
+ * (and none of them added) when a line would pass 1023 bytes or on
+ * allocation failure.  For a caller's fixed set of names, such as the
+ * x-ratelimit-* headers: names and suffixes are not checked for CR or LF.
+ */
+bool http_add_header_ints(struct request *r, const struct http_int_header *h, size_t n);
 /* Where the extra headers end now (r->headers.len), and dropping those added after such a mark. */
 void http_headers_truncate(struct request *r, size_t mark);
 

@@ -126,6 +126,41 @@ limits_subject_hash(const char *principal, const char *model, const char *key_id
 	return h != 0 ? h : 1;
 }
 
+/*
+ * The hashes of a request's four subjects, (P), (P, M), (P, K), (P, M, K)
+ * in the order of admit's s (bit 0: model, bit 1: key), each equal to
+ * limits_subject_hash() of it, with each string hashed once.
+ */
+static void
+subject_hashes(const char *principal, const char *model, const char *key_id, uint64_t out[4])
+{
+	uint64_t hp = sg_fnv1a_byte(sg_fnv1a(SG_FNV1A_INIT, principal ? principal : ""), 0x1f);
+	uint64_t hm[2] = {sg_fnv1a_byte(hp, 0x1f), sg_fnv1a_byte(sg_fnv1a(hp, model ? model : ""), 0x1f)};
+
+	for (int s = 0; s < 4; s++) {
+		uint64_t h = (s & 2) && key_id != NULL ? sg_fnv1a(hm[s & 1], key_id) : hm[s & 1];
+
+		out[s] = h != 0 ? h : 1;
+	}
+}
+
+/* The window of each counter at t: computed once per second per thread (admit and finish need them). */
+static void
+windows_at(time_t t, int64_t win[LC_COUNT])
+{
+	static _Thread_local bool have;
+	static _Thread_local time_t at;
+	static _Thread_local int64_t cached[LC_COUNT];
+
+	if (!have || t != at) {
+		for (int c = 0; c < LC_COUNT; c++)
+			cached[c] = limits_window(limits_counter_period[c], t);
+		at = t;
+		have = true;
+	}
+	memcpy(win, cached, sizeof(cached));
+}
+
 /* ---- The subject table ---- */
 
 /* The master, after reaping a worker: its requests in flight are gone with it. */
@@ -361,6 +396,8 @@ static bool
 rate_headers(struct request *r, int64_t minute, time_t now)
 {
 	int64_t best_req = -1, lim_req = 0, best_tok = -1, lim_tok = 0, reset = limits_seconds_left(LIMITS_MINUTE, now);
+	struct http_int_header hd[6];
+	size_t n = 0;
 
 	for (int i = 0; i < tk.n; i++) {
 		uint64_t rpm = shm_load(&tk.e[i]->lim[LK_RPM]), tpm = shm_load(&tk.e[i]->lim[LK_TPM]);
@@ -378,15 +415,18 @@ rate_headers(struct request *r, int64_t minute, time_t now)
 				best_tok = left, lim_tok = (int64_t) tpm - 1;
 		}
 	}
-	if (best_req >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-requests", lim_req, "") ||
-			      !http_add_header_int(r, "x-ratelimit-remaining-requests", best_req, "") ||
-			      !http_add_header_int(r, "x-ratelimit-reset-requests", reset, "s")))
-		return false;
-	if (best_tok >= 0 && (!http_add_header_int(r, "x-ratelimit-limit-tokens", lim_tok, "") ||
-			      !http_add_header_int(r, "x-ratelimit-remaining-tokens", best_tok, "") ||
-			      !http_add_header_int(r, "x-ratelimit-reset-tokens", reset, "s")))
-		return false;
-	return true;
+	/* One reservation for the six lines. */
+	if (best_req >= 0) {
+		hd[n++] = (struct http_int_header){"x-ratelimit-limit-requests", lim_req, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-remaining-requests", best_req, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-reset-requests", reset, "s"};
+	}
+	if (best_tok >= 0) {
+		hd[n++] = (struct http_int_header){"x-ratelimit-limit-tokens", lim_tok, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-remaining-tokens", best_tok, ""};
+		hd[n++] = (struct http_int_header){"x-ratelimit-reset-tokens", reset, "s"};
+	}
+	return n == 0 || http_add_header_ints(r, hd, n);
 }
 
 static sg_status
@@ -397,9 +437,9 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 	int64_t win[LC_COUNT];
 	char subj[640];
 	int which[SUBJECTS];
+	uint64_t hash[SUBJECTS];
 
-	for (int c = 0; c < LC_COUNT; c++)
-		win[c] = limits_window(limits_counter_period[c], now);
+	windows_at(now, win);
 	tk.minute = win[LC_REQ_MIN];
 
 	/* The reserve: this worker's threads past threads - reserved_threads are not for inference. */
@@ -412,12 +452,13 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 
 	/* The subjects: (P) always, the narrower ones only when a rule made them. */
 	tk.n = 0;
+	subject_hashes(p, model, k, hash);
 	for (int s = 0; s < SUBJECTS; s++) {
 		struct limits_entry *e;
 
 		if ((s & 2) && k == NULL)
 			continue;
-		e = limits_entry_find(h, limits_subject_hash(p, (s & 1) ? model : NULL, (s & 2) ? k : NULL), s == 0);
+		e = limits_entry_find(h, hash[s], s == 0);
 		if (e == NULL)
 			continue;
 		which[tk.n] = s;
@@ -522,17 +563,16 @@ limits_finish(struct request *r)
 {
 	struct limits_host *h = limits_host_area();
 	int64_t tokens = r->inference.total_tokens;
-	time_t now;
+	int64_t win[LC_COUNT];
 
 	if (h == NULL || !tk.active)
 		return;
 	release(h, false);
 	if (tokens > 0) {
-		now = time(NULL);
+		windows_at(time(NULL), win);
 		for (int i = 0; i < tk.n; i++)
 			for (int c = LC_TOK_MIN; c < LC_COUNT; c++)
-				window_add(&tk.e[i]->local[c], limits_window(limits_counter_period[c], now),
-					   (uint64_t) tokens);
+				window_add(&tk.e[i]->local[c], win[c], (uint64_t) tokens);
 	}
 	memset(&tk, 0, sizeof(tk));
 }

@@ -283,14 +283,18 @@ static sg_status
 reply_buffered(struct request *r, const struct sg_provider *p, const struct proxy_response *resp,
 	       const char *client_json)
 {
-	struct sg_buf out = {0};
+	struct sg_buf *out;
 	struct openai_usage u;
 	enum openai_rewrite rw;
 	sg_status st = SG_OK;
 
 	if (resp->status < 200 || resp->status > 299)
 		return upstream_error(r, p, resp);
-	rw = openai_rewrite_model_usage(resp->body.p ? resp->body.p : "", resp->body.len, client_json, &out, &u);
+	/* The reply with its model replaced, in one allocation (none on a thread's next request) rather than by doubling. */
+	out = http_scratch(r, HTTP_SCRATCH_REPLY);
+	if (!sg_buf_reserve(out, resp->body.len + strlen(client_json)))
+		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+	rw = openai_rewrite_model_usage(resp->body.p ? resp->body.p : "", resp->body.len, client_json, out, &u);
 	if (u.found)
 		note_usage(&r->inference, &u);
 	if (rw == OPENAI_RW_NOMEM) {
@@ -301,10 +305,9 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 			 resp->content_type[0] ? resp->content_type : "(no type)");
 		st = http_fail(r, SG_E_BAD_GATEWAY, NULL, "upstream %s returned a reply that is not a JSON object",
 			       p->provider_id);
-	} else if (!http_respond(r, (int) resp->status, "application/json", out.p, out.len)) {
+	} else if (!http_respond(r, (int) resp->status, "application/json", out->p, out->len)) {
 		log_info("the client went away before the reply from %s was written", p->provider_id);
 	}
-	sg_buf_free(&out);
 	return st;
 }
 
@@ -517,7 +520,7 @@ openai_attempt(struct request *r, int k, const struct sg_provider *p, const char
 	       const char *client_json, struct openai_held *held)
 {
 	enum kind kind = (enum kind) k;
-	struct sg_buf body_out = {0}, asked = {0};
+	struct sg_buf *body_out = http_scratch(r, HTTP_SCRATCH_UPSTREAM_BODY), asked = {0}, *send = body_out;
 	struct proxy_request q;
 	struct proxy_response resp = {0};
 	char *upstream_json = NULL, *dumped = NULL;
@@ -534,47 +537,49 @@ openai_attempt(struct request *r, int k, const struct sg_provider *p, const char
 		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, &body_out) != OPENAI_RW_REPLACED) {
+	/* Room for the body with its model replaced, in one allocation (none on a thread's next request). */
+	if (!sg_buf_reserve(body_out, r->body_len + strlen(upstream_json))) {
+		st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	if (openai_rewrite_model(r->body ? r->body : "", r->body_len, upstream_json, body_out) != OPENAI_RW_REPLACED) {
 		/*
 		 * The rewrite's scanner did not take the text (nested deeper than it goes, within
 		 * server.max_json_depth): parse it (once per request, kept in r->json) and dump it.
 		 */
-		body_out.len = 0;
+		body_out->len = 0;
 		st = http_body_object(r, &body);
 		if (st != SG_OK)
 			goto out;
 		if (json_object_set_new(body, "model", json_string(provider_model)) != 0 ||
-		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(&body_out, dumped, strlen(dumped))) {
+		    (dumped = sg_json_dump(body)) == NULL || !sg_buf_append(body_out, dumped, strlen(dumped))) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 	}
 	if (stream && p->stream_usage) {
-		enum openai_stream_usage su = openai_stream_ask_usage(body_out.p, body_out.len, &asked);
+		enum openai_stream_usage su = openai_stream_ask_usage(body_out->p, body_out->len, &asked);
 
 		if (su == OPENAI_SU_NOMEM) {
 			st = http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 			goto out;
 		}
 		if (su == OPENAI_SU_ADDED) {
-			struct sg_buf tmp = body_out;
-
-			body_out = asked;
-			asked = tmp;
+			send = &asked;
 			drop_usage_only = true;
 		}
 	}
 	q = (struct proxy_request){.provider = p,
 				   .method = "POST",
 				   .path = kind_path[kind],
-				   .body = body_out.p,
-				   .body_len = body_out.len,
+				   .body = send->p,
+				   .body_len = send->len,
 				   .request_id = r->request_id,
 				   .client_alive = client_alive,
 				   .alive_ctx = r,
 				   .on_header = held != NULL ? note_retry_after : NULL,
 				   .header_ctx = held};
-	r->inference.request_bytes = body_out.len;
+	r->inference.request_bytes = send->len;
 	if (r->inference.upstream_start_us == 0)
 		r->inference.upstream_start_us = sg_now_us();
 	if (stream) {
@@ -603,7 +608,6 @@ out:
 		held->p = p;
 	}
 	proxy_response_free(&resp);
-	sg_buf_free(&body_out);
 	sg_buf_free(&asked);
 	free(dumped);
 	free(upstream_json);

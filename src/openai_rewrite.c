@@ -58,7 +58,8 @@ struct scan {
 	bool strict;
 	struct key *seen; /* the keys of the objects open, each object's after its parent's */
 	size_t nseen, capseen;
-	struct sg_buf decoded; /* the decoded text of the keys in seen that hold escapes */
+	struct key *seen_local; /* the caller's array seen starts in (not freed), or NULL */
+	struct sg_buf decoded;  /* the decoded text of the keys in seen that hold escapes */
 };
 
 /* A key of an object, decoded: k[0..n) once the object is complete (offset into decoded before). */
@@ -67,6 +68,9 @@ struct key {
 	size_t off, n;
 	uint64_t hash;
 };
+
+/* Keys the validating scan holds without an allocation. */
+#define SCAN_SEEN_LOCAL 32
 
 static bool scan_value(struct scan *s, int depth);
 
@@ -128,7 +132,32 @@ scan_string(struct scan *s)
 	bool wide = false;
 
 	while (p < s->end) {
-		unsigned char c = (unsigned char) *p;
+		unsigned char c;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/*
+		 * Eight bytes at a time to the first one the byte loop below must look at: a control,
+		 * '"', '\\', or (until one was seen) one of 0x80 and more.  The SWAR tests flag exactly
+		 * the lowest such byte (a borrow only runs upward from a byte that matched).
+		 */
+		while (s->end - p >= 8) {
+			const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+			uint64_t w, q, b, m;
+
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			m = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | (wide ? 0 : w)) & high;
+			if (m != 0) {
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+			p += 8;
+		}
+#endif
+		if (p >= s->end)
+			break;
+		c = (unsigned char) *p;
 
 		if (c == '"') {
 			/* Escapes are ASCII, so the raw text is valid UTF-8 exactly when the decoded one is. */
@@ -349,12 +378,15 @@ note_key(struct scan *s, const char *key, size_t n)
 
 	if (s->nseen == s->capseen) {
 		size_t cap = s->capseen ? s->capseen * 2 : 32;
-		struct key *grown = sg_realloc(s->seen, cap * sizeof(*grown));
+		struct key *grown = s->seen == s->seen_local ? sg_malloc(cap * sizeof(*grown))
+							     : sg_realloc(s->seen, cap * sizeof(*grown));
 
 		if (grown == NULL) {
 			s->nomem = true;
 			return false;
 		}
+		if (s->seen == s->seen_local && s->nseen > 0)
+			memcpy(grown, s->seen, s->nseen * sizeof(*grown));
 		s->seen = grown;
 		s->capseen = cap;
 	}
@@ -846,6 +878,8 @@ openai_request_scan(const char *json, size_t len, int max_depth, struct openai_r
 	static const char *const keys[] = {"model", "stream"};
 	struct span sp[2] = {{0}};
 	struct sg_buf name = {0};
+	/* A request's keys fit here (no allocation); an object with more moves them to the heap. */
+	struct key seen[SCAN_SEEN_LOCAL];
 	struct scan s = {.p = json,
 			 .end = json + len,
 			 .from = json,
@@ -853,12 +887,16 @@ openai_request_scan(const char *json, size_t len, int max_depth, struct openai_r
 			 .spans = sp,
 			 .nkeys = 2,
 			 .max_depth = max_depth,
-			 .strict = true};
+			 .strict = true,
+			 .seen = seen,
+			 .capseen = SCAN_SEEN_LOCAL,
+			 .seen_local = seen};
 	bool ok;
 
 	memset(f, 0, sizeof(*f));
 	ok = scan_whole(&s);
-	free(s.seen);
+	if (s.seen != seen)
+		free(s.seen);
 	sg_buf_free(&s.decoded);
 	if (s.nomem)
 		return OPENAI_SCAN_NOMEM;

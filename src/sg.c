@@ -320,10 +320,18 @@ sg_utf8_valid(const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *) s, *end = p + n;
 	size_t len;
 
-	for (; p < end; p += len)
+	for (;;) {
+		/* ASCII eight bytes at a time (paths, ids, JSON keys are mostly that). */
+		uint64_t w;
+
+		while (end - p >= 8 && (memcpy(&w, p, 8), (w & UINT64_C(0x8080808080808080)) == 0))
+			p += 8;
+		if (p >= end)
+			return true;
 		if ((len = utf8_seq_len(p, end)) == 0)
 			return false;
-	return true;
+		p += len;
+	}
 }
 
 size_t
@@ -414,18 +422,54 @@ sg_fnv1a(uint64_t h, const char *s)
 size_t
 sg_fmt_i64(char *buf, int64_t v)
 {
-	char tmp[SG_I64_DIGITS];
+	/* Two digits per division, written in place: the limits' headers write numbers of ten and more digits. */
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	static const uint64_t pow10[] = {UINT64_C(10),
+					 UINT64_C(100),
+					 UINT64_C(1000),
+					 UINT64_C(10000),
+					 UINT64_C(100000),
+					 UINT64_C(1000000),
+					 UINT64_C(10000000),
+					 UINT64_C(100000000),
+					 UINT64_C(1000000000),
+					 UINT64_C(10000000000),
+					 UINT64_C(100000000000),
+					 UINT64_C(1000000000000),
+					 UINT64_C(10000000000000),
+					 UINT64_C(100000000000000),
+					 UINT64_C(1000000000000000),
+					 UINT64_C(10000000000000000),
+					 UINT64_C(100000000000000000),
+					 UINT64_C(1000000000000000000),
+					 UINT64_C(10000000000000000000)};
 	uint64_t u = v < 0 ? (uint64_t) 0 - (uint64_t) v : (uint64_t) v;
-	size_t n = 0, len = 0;
+	size_t digits = 1, len;
+	char *e;
 
-	do
-		tmp[n++] = (char) ('0' + u % 10);
-	while ((u /= 10) != 0);
+	while (digits <= SG_ARRAY_LEN(pow10) && u >= pow10[digits - 1])
+		digits++;
+	len = digits + (v < 0);
+	e = buf + len;
+	*e = '\0';
+	while (u >= 100) {
+		size_t i = (size_t) (u % 100) * 2;
+
+		u /= 100;
+		*--e = pairs[i + 1];
+		*--e = pairs[i];
+	}
+	if (u >= 10) {
+		*--e = pairs[u * 2 + 1];
+		*--e = pairs[u * 2];
+	} else {
+		*--e = (char) ('0' + u);
+	}
 	if (v < 0)
-		buf[len++] = '-';
-	while (n > 0)
-		buf[len++] = tmp[--n];
-	buf[len] = '\0';
+		*--e = '-';
 	return len;
 }
 

@@ -278,6 +278,7 @@ accept_thread(void *arg)
 		log_error("worker thread setup failed: %s", strerror(errno));
 		goto out;
 	}
+	r->reuse = true; /* this thread's requests share the memory of body, path and headers (http.h) */
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 	ev.data.fd = listen_sock;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_sock, &ev) != 0)
@@ -369,7 +370,7 @@ out:
 	if (ep >= 0)
 		close(ep);
 	if (r != NULL) {
-		http_request_reset(r);
+		http_request_free(r);
 		free(r);
 	}
 	/* Frees the request; a connection still open here is one that poll failed on (or nginx closed). */

@@ -226,6 +226,140 @@ START_TEST(add_header_refuses_crlf)
 }
 END_TEST
 
+START_TEST(add_header_ints_as_one_at_a_time)
+{
+	struct request one = {0}, all = {0};
+	const struct http_int_header h[] = {
+		{"x-ratelimit-limit-requests", 1000000000, ""},  {"x-ratelimit-remaining-requests", 0, ""},
+		{"x-ratelimit-reset-requests", 60, "s"},         {"x-ratelimit-limit-tokens", INT64_MAX, ""},
+		{"x-ratelimit-remaining-tokens", INT64_MIN, ""}, {"x-ratelimit-reset-tokens", 1, "s"},
+	};
+	char big2[1100];
+	char big[1100];
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(h); i++)
+		ck_assert(http_add_header_int(&one, h[i].name, h[i].v, h[i].suffix));
+	ck_assert(http_add_header_ints(&all, h, SG_ARRAY_LEN(h)));
+	ck_assert_uint_eq(all.headers.len, one.headers.len);
+	ck_assert_str_eq(all.headers.p, one.headers.p);
+	ck_assert_int_eq(strncmp(all.headers.p, "x-ratelimit-limit-requests: 1000000000\r\n", 40), 0);
+	/* All or none: a refused line adds none of the others. */
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(big2, 'n', sizeof(big2) - 1);
+	big2[1023 - 3] = '\0'; /* "nnn…: 1", 1023 bytes: fits */
+	ck_assert(!http_add_header_ints(&all, (const struct http_int_header[]){{"X-A", 1, ""}, {big, 1, ""}}, 2));
+	ck_assert_str_eq(all.headers.p, one.headers.p);
+	ck_assert(http_add_header_ints(&one, &(struct http_int_header){big2, 1, ""}, 1));
+	big2[1023 - 3] = 'n';
+	big2[1024 - 3] = '\0';
+	ck_assert(!http_add_header_ints(&all, &(struct http_int_header){big2, 1, ""}, 1));
+	http_headers_truncate(&one, all.headers.len);
+	ck_assert_str_eq(all.headers.p, one.headers.p);
+	http_request_reset(&one);
+	http_request_reset(&all);
+}
+END_TEST
+
+/* A reused request keeps its buffers' memory across resets, up to HTTP_KEEP_MAX; http_request_free frees it. */
+START_TEST(reused_request_keeps_buffers)
+{
+	struct request r = {.reuse = true};
+	char *p;
+
+	ck_assert(http_add_header(&r, "X-A", "1"));
+	p = r.headers.p;
+	ck_assert_uint_ge(r.headers.cap, HTTP_HEADERS_FIRST);
+	http_request_reset(&r);
+	ck_assert(r.reuse);
+	ck_assert_ptr_eq(r.headers.p, p);
+	ck_assert_uint_eq(r.headers.len, 0);
+	ck_assert_str_eq(r.headers.p, "");
+	ck_assert(http_add_header(&r, "X-B", "2"));
+	ck_assert_ptr_eq(r.headers.p, p);
+	ck_assert_str_eq(r.headers.p, "X-B: 2\r\n");
+	/* Grown past the cap: freed at the reset. */
+	ck_assert(sg_buf_reserve(&r.headers, HTTP_KEEP_MAX + 1));
+	http_request_reset(&r);
+	ck_assert_ptr_null(r.headers.p);
+	ck_assert_uint_eq(r.headers.cap, 0);
+	ck_assert(http_add_header(&r, "X-C", "3"));
+	http_request_free(&r);
+	ck_assert(!r.reuse);
+	ck_assert_ptr_null(r.headers.p);
+	/* Not reused: freed at every reset, as before. */
+	ck_assert(http_add_header(&r, "X-D", "4"));
+	http_request_reset(&r);
+	ck_assert_ptr_null(r.headers.p);
+	/* The scratch buffers: lent empty, kept by a reused request, freed by any other. */
+	{
+		struct sg_buf *b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+
+		ck_assert(sg_buf_append(b, "reply", 5));
+		http_request_reset(&r);
+		ck_assert_ptr_null(r.scratch[HTTP_SCRATCH_REPLY].p);
+		r.reuse = true;
+		b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+		ck_assert(sg_buf_append(b, "reply", 5));
+		p = b->p;
+		http_request_reset(&r);
+		b = http_scratch(&r, HTTP_SCRATCH_REPLY);
+		ck_assert_ptr_eq(b->p, p);
+		ck_assert_uint_eq(b->len, 0);
+		ck_assert_str_eq(b->p, "");
+		http_request_free(&r);
+		ck_assert_ptr_null(r.scratch[HTTP_SCRATCH_REPLY].p);
+	}
+}
+END_TEST
+
+/* The indexed lookup answers as libfcgi's: the first param of the name, none for a prefix or a near miss. */
+START_TEST(params_index_finds_as_libfcgi)
+{
+	static const char *const params[] = {
+		"A=1",   "REQUEST_URI=/x", "NOEQ",  "REQUEST_URI=/second", "HTTP_X=", "AXB=2",
+		"AYB=3", "=empty",         "B_C=3", "CONTENT_LENGTH=12"};
+	char ptext[SG_ARRAY_LEN(params)][24], *env[SG_ARRAY_LEN(params) + 1];
+	static const char *const names[] = {
+		"A", "REQUEST_URI", "NOEQ",           "HTTP_X", "AXB",  "AYB",         "AZB", "REQUEST",
+		"",  "B_C",         "CONTENT_LENGTH", "B",      "HTTP", "REQUEST_URIX"};
+	char *many[HTTP_PARAMS_MAX + 12 + 1], text[HTTP_PARAMS_MAX + 12][16];
+	FCGX_Request f = {.envp = env};
+	struct request r = {.fcgx = &f};
+
+	for (size_t i = 0; i < SG_ARRAY_LEN(params); i++) {
+		snprintf(ptext[i], sizeof(ptext[i]), "%s", params[i]);
+		env[i] = ptext[i];
+	}
+	env[SG_ARRAY_LEN(params)] = NULL;
+	http_params_index(&r);
+	ck_assert(r.params_indexed && !r.params_more);
+	for (size_t i = 0; i < SG_ARRAY_LEN(names); i++) {
+		const char *want = FCGX_GetParam(names[i], env), *got = http_param(&r, names[i]);
+
+		ck_assert_msg(got == want, "%s: %s, not %s", names[i], got ? got : "(null)", want ? want : "(null)");
+	}
+	ck_assert_str_eq(http_param(&r, "REQUEST_URI"), "/x");
+	/* More params than the index holds: the ones past it are still found. */
+	for (int i = 0; i < HTTP_PARAMS_MAX + 12; i++) {
+		snprintf(text[i], sizeof(text[i]), "P%d=%d", i, i);
+		many[i] = text[i];
+	}
+	many[HTTP_PARAMS_MAX + 12] = NULL;
+	f.envp = many;
+	http_params_index(&r);
+	ck_assert(r.params_more);
+	ck_assert_str_eq(http_param(&r, "P0"), "0");
+	ck_assert_str_eq(http_param(&r, "P55"), "55");
+	ck_assert_ptr_null(http_param(&r, "P99"));
+	/* A reset request is not indexed: libfcgi is asked. */
+	http_request_reset(&r);
+	ck_assert(!r.params_indexed);
+	r.fcgx = &f;
+	ck_assert_str_eq(http_param(&r, "P57"), "57");
+}
+END_TEST
+
 START_TEST(method_names)
 {
 	ck_assert(http_method_from_name("GET") == SG_GET);
@@ -247,6 +381,9 @@ http_suite(void)
 				     fail_stores_valid_utf8,
 				     fail_err_copies_the_carrier,
 				     add_header_refuses_crlf,
+				     add_header_ints_as_one_at_a_time,
+				     reused_request_keeps_buffers,
+				     params_index_finds_as_libfcgi,
 				     method_names,
 				     NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(query_get_decodes_values, query_cases), {.t = NULL}};

@@ -418,6 +418,41 @@ START_TEST(request_scan_decides_as_the_parse)
 }
 END_TEST
 
+/*
+ * The string scanner steps over eight plain bytes at a time: each kind of byte it must stop at, at
+ * every offset before, across and after a word, decides as the parse does (and decodes as it does).
+ */
+START_TEST(request_scan_strings_at_every_offset)
+{
+	static const char *const special[] = {"\"", "\\n", "\\\"", "\\u00e9", "\x01", "\x1f", "\t", "\x7f", "\xc3\xa9",
+					      "\xe2\x82\xac", "\xff", "\xc3", "\\q", "~", " ", "!",
+					      /* after a first byte of 0x80 or more (then those are skipped whole) */
+					      "\xc3\xa9\xff", "\xc3\xa9\x01", "\xc3\xa9\"", "\xc3\xa9\\n",
+					      "\xc3\xa9\xe2\x82", "\xc3\xa9\xed\xa0\x80"};
+	char body[128], err[256];
+
+	for (size_t k = 0; k < SG_ARRAY_LEN(special); k++)
+		for (int at = 0; at < 18; at++) {
+			struct openai_request_fields f;
+			int n = snprintf(body, sizeof(body), "{\"model\":\"%.*s%s%s\",\"stream\":true}", at,
+					 "abcdefghijklmnopqrstuvwxyz", special[k], "0123456789ABCDEFG");
+			enum openai_scan got = openai_request_scan(body, (size_t) n, 64, &f);
+			json_t *v = sg_json_parse(body, (size_t) n, 64, err, sizeof(err));
+			bool ok = v != NULL && json_is_object(v);
+
+			ck_assert_msg(got == (ok ? OPENAI_SCAN_OK : OPENAI_SCAN_INVALID), "%s: scan %d, parse %d", body,
+				      got, ok);
+			if (ok && json_is_string(json_object_get(v, "model"))) {
+				ck_assert_ptr_nonnull(f.model_name);
+				ck_assert_str_eq(f.model_name, json_string_value(json_object_get(v, "model")));
+				ck_assert_int_eq(f.stream, OPENAI_F_TRUE);
+			}
+			free(f.model_name);
+			json_decref(v);
+		}
+}
+END_TEST
+
 /* A deep body within a limit the rewrite scanner (128) does not reach, and past it. */
 START_TEST(request_scan_depth_is_the_limit_given)
 {
@@ -1266,6 +1301,7 @@ openai_suite(void)
 				     rewrite_every_model_key_however_spelled,
 				     rewrite_rejects_what_is_not_one_object,
 				     request_scan_depth_is_the_limit_given,
+				     request_scan_strings_at_every_offset,
 				     request_scan_many_keys,
 				     json_quote_is_the_dump_of_a_string,
 				     event_rewrite,

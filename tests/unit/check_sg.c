@@ -111,6 +111,20 @@ START_TEST(utf8_validation)
 		{"a\x80"
 		 "b",
 		 false}, /* stray continuation */
+		/* Past the eight-byte ASCII steps: before, across and after their boundaries. */
+		{"0123456789abcdef", true},
+		{"0123456789abcdef\xff", false},
+		{"0123456\xc3\xa9"
+		 "89abcdef",
+		 true},
+		{"0123456\xc3"
+		 "89abcdef",
+		 false},
+		{"01234567caf\xc3\xa9 0123456789", true},
+		{"0123456789abcde\xc3", false},
+		{"01234567\xed\xa0\x80"
+		 "01234567",
+		 false},
 	};
 
 	for (size_t i = 0; i < SG_ARRAY_LEN(cases); i++)
@@ -154,6 +168,17 @@ START_TEST(fmt_i64_matches_printf)
 		ck_assert_str_eq(got, want);
 		ck_assert_uint_eq(n, strlen(want));
 	}
+	/* Every digit count, both signs, at the edges where the pairs of digits change. */
+	for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10)
+		for (int64_t d = -1; d <= 1; d++)
+			for (int sign = -1; sign <= 1; sign += 2) {
+				int64_t v = sign * (p + d);
+				size_t n = sg_fmt_i64(got, v);
+
+				snprintf(want, sizeof(want), "%" PRId64, v);
+				ck_assert_str_eq(got, want);
+				ck_assert_uint_eq(n, strlen(want));
+			}
 }
 END_TEST
 

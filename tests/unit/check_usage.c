@@ -45,6 +45,57 @@ fake_request(struct request *r, const char *principal, const char *key_id)
 						  .ttft_us = 12000};
 }
 
+/* Two rows hold the same values (text up to its NUL; padding and what follows a NUL aside). */
+static void
+assert_rows_equal(const struct usage_row *a, const struct usage_row *b)
+{
+	ck_assert_int_eq(a->ts_us, b->ts_us);
+	ck_assert_str_eq(a->request_id, b->request_id);
+	ck_assert_str_eq(a->principal, b->principal);
+	ck_assert_str_eq(a->key_id, b->key_id);
+	ck_assert_str_eq(a->model, b->model);
+	ck_assert_str_eq(a->provider_id, b->provider_id);
+	ck_assert_str_eq(a->route, b->route);
+	ck_assert_ptr_eq(a->kind, b->kind);
+	ck_assert_int_eq(a->status, b->status);
+	ck_assert(a->streamed == b->streamed && a->estimated == b->estimated);
+	ck_assert_int_eq(a->prompt_tokens, b->prompt_tokens);
+	ck_assert_int_eq(a->completion_tokens, b->completion_tokens);
+	ck_assert_int_eq(a->total_tokens, b->total_tokens);
+	ck_assert_int_eq(a->latency_us, b->latency_us);
+	ck_assert_int_eq(a->ttft_us, b->ttft_us);
+	ck_assert_int_eq(a->upstream_us, b->upstream_us);
+	ck_assert(a->upstream_called == b->upstream_called);
+	ck_assert_int_eq(a->upstream_status, b->upstream_status);
+	ck_assert(a->priced == b->priced);
+	ck_assert(memcmp(&a->cost, &b->cost, sizeof(a->cost)) == 0);
+	ck_assert_int_eq(a->attempts, b->attempts);
+	ck_assert_str_eq(a->served_model, b->served_model);
+	ck_assert_str_eq(a->provider_model, b->provider_model);
+}
+
+/* A queue slot is refilled in place: what the last lap's row left there must not show through. */
+START_TEST(row_from_overwrites_a_used_slot)
+{
+	struct request r;
+	struct usage_row *clean = calloc(1, sizeof(*clean)), *used = malloc(sizeof(*used));
+
+	ck_assert(clean != NULL && used != NULL);
+	for (int priced = 0; priced < 2; priced++) {
+		fake_request(&r, priced ? NULL : "alice", priced ? NULL : "k1");
+		r.inference.priced = priced;
+		r.inference.input_cost_per_mtok = 2;
+		memset(clean, 0, sizeof(*clean));
+		memset(used, 0xa5, sizeof(*used));
+		usage_row_from(&r, 1050000, 1700000000000000LL, clean);
+		usage_row_from(&r, 1050000, 1700000000000000LL, used);
+		assert_rows_equal(clean, used);
+	}
+	free(clean);
+	free(used);
+}
+END_TEST
+
 START_TEST(row_from_a_request)
 {
 	struct request r;
@@ -569,6 +620,7 @@ usage_suite(void)
 	TCase *queue = tcase_create("queue");
 
 	tcase_add_test(pure, row_from_a_request);
+	tcase_add_test(pure, row_from_overwrites_a_used_slot);
 	tcase_add_test(pure, prices_from_metadata_or_config);
 	tcase_add_test(pure, timestamp_text);
 	tcase_add_test(pure, copy_data_binary_format);
