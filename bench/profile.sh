@@ -10,6 +10,7 @@
 #   bench/profile.sh [chat|models|version] [N]
 #
 # PROFILE_METRICS=false runs it with metrics.enabled false (what the metrics cost per request);
+# PROFILE_SDK_HEADERS=1 sends the chat with the OpenAI Python SDK's headers (what each client header costs);
 # PROFILE_JQ, a jq filter applied to the config after that (e.g. '.usage.enabled = false').
 # Counted: the accept threads and the usage writer (their work is per request).  Not the limits sync:
 # its cost is per second (two syncs), so under callgrind's few requests per second it would weigh
@@ -49,9 +50,19 @@ fi
 bench_wait_health "$URL" 300 || true
 
 body='{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+# PROFILE_SDK_HEADERS=1: the chat carries the headers the OpenAI Python SDK sends (its X-Stainless-* set).
+sdk=()
+if [[ ${PROFILE_SDK_HEADERS:-0} == 1 ]]; then
+	for h in 'Accept: application/json' 'User-Agent: OpenAI/Python 1.54.0' 'X-Stainless-Lang: python' \
+		'X-Stainless-Package-Version: 1.54.0' 'X-Stainless-OS: Linux' 'X-Stainless-Arch: x64' \
+		'X-Stainless-Runtime: CPython' 'X-Stainless-Runtime-Version: 3.11.7' 'X-Stainless-Async: false' \
+		'x-stainless-retry-count: 0' 'x-stainless-read-timeout: 600' 'Accept-Encoding: gzip, deflate'; do
+		sdk+=(-H "$h")
+	done
+fi
 one() {
 	case $KIND in
-	chat) curl -s -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+	chat) curl -s -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' "${sdk[@]}" \
 		-d "$body" "$URL/v1/openai/v1/chat/completions" ;;
 	models) curl -s -o /dev/null -H "Authorization: Bearer $KEY" "$URL/v1/models/bench-llm" ;;
 	version) curl -s -o /dev/null "$URL/v1/version" ;;
