@@ -436,6 +436,10 @@ h1_split_url(const char *base_url, char *host, size_t hostlen, char *port, size_
 			return false;
 		memcpy(port, "80", 3);
 	}
+	/* The rest goes into the request line as it is: no space or control character (curl refuses them too). */
+	for (const char *c = end; *c != '\0'; c++)
+		if ((unsigned char) *c <= ' ' || *c == 0x7f)
+			return false;
 	memcpy(authority, a, al);
 	authority[al] = '\0';
 	*path = end;

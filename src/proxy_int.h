@@ -129,8 +129,8 @@ bool h1_enabled(void);
 
 /*
  * Splits a base URL for the own client: true when it is plain http:// with a
- * host and an optional port, without userinfo, query or fragment (those
- * stay with libcurl).  host gets the host (IPv6 without brackets), port the
+ * host and an optional port, without userinfo, query, fragment, spaces or
+ * control characters (those stay with libcurl).  host gets the host (IPv6 without brackets), port the
  * port as digits, authority what the Host header says, *path the rest of
  * the base ("" or "/v1").
  */

@@ -251,6 +251,9 @@ START_TEST(url_split)
 		"http://[::1/v1",
 		"http://ho st/v1",
 		"ftp://host/",
+		"http://host/v 1",
+		"http://host/v1\r\nX: y",
+		"http://host/v1\x7f",
 		NULL,
 	};
 	for (const char *const *u = curl_only; *u != NULL; u++)
