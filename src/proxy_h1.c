@@ -446,12 +446,19 @@ h1_split_url(const char *base_url, char *host, size_t hostlen, char *port, size_
 	return true;
 }
 
+/* What h1_enabled() read: 0 not yet, 1 on, 2 off.  Two threads may both read the environment: same answer. */
+static int enabled_state;
+
+void
+h1_enabled_reset(void)
+{
+	__atomic_store_n(&enabled_state, 0, __ATOMIC_RELEASE);
+}
+
 bool
 h1_enabled(void)
 {
-	/* 0: not read yet, 1: on, 2: off.  Two threads may both read the environment: same answer. */
-	static int state;
-	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	int s = __atomic_load_n(&enabled_state, __ATOMIC_ACQUIRE);
 
 	if (s == 0) {
 		static const char *const proxies[] = {"http_proxy", "all_proxy", "ALL_PROXY"};
@@ -464,7 +471,7 @@ h1_enabled(void)
 			if (v != NULL && v[0] != '\0')
 				s = 2;
 		}
-		__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+		__atomic_store_n(&enabled_state, s, __ATOMIC_RELEASE);
 	}
 	return s == 1;
 }

@@ -127,6 +127,9 @@ void h1_state_free(struct h1_state *s);
  */
 bool h1_enabled(void);
 
+/* Forgets what h1_enabled() read, so that its next call reads the environment again (tests). */
+void h1_enabled_reset(void);
+
 /*
  * Splits a base URL for the own client: true when it is plain http:// with a
  * host and an optional port, without userinfo, query, fragment, spaces or

@@ -276,6 +276,7 @@ enabled_with(const char *name, const char *value)
 			unsetenv(vars[i]);
 		if (name != NULL)
 			setenv(name, value, 1);
+		h1_enabled_reset(); /* the parent may have read it already (CK_FORK=no) */
 		_exit(h1_enabled() ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
