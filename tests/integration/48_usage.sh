@@ -249,6 +249,10 @@ expect_eq "$n" 10000 "exactly 10,000 usage_log rows"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load' AND total_tokens = $load_total AND NOT estimated")" 10000 \
 	"every one with the upstream's token count ($load_total), none estimated"
 expect_eq "$(psql_q "SELECT count(DISTINCT request_id) FROM usage_log WHERE model = 'us-load'")" 10000 "one row per request id"
+# usage_daily reads usage_daily_totals, which triggers on usage_log keep (sql/010): the probe's row was
+# deleted above, 10,000 were copied in by the writers of both workers.
+expect_eq "$(psql_q "SELECT requests || ' ' || total_tokens FROM usage_daily WHERE model = 'us-load'")" \
+	"10000 $((load_total * 10000))" "usage_daily: 10,000 requests and their tokens (the deleted probe's taken away)"
 
 echo "-- PostgreSQL stopped: requests go on, rows wait in the queue"
 if pg_down; then
@@ -289,11 +293,46 @@ psql_q "CREATE TABLE usage_log_p20200101 PARTITION OF usage_log FOR VALUES FROM 
 expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")" 1 "an old day's row shows in usage_daily"
 expect_eq "$(psql_q "SELECT usage_maintain(90, 7)")" 1 "usage_maintain drops the one partition past 90 days"
 expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname = 'usage_log_p20200101'")" 0 "its table is gone (no DELETE)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_daily WHERE day = '2020-01-01'")" 0 "and its day's totals with it"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-load'")" 10000 "today's rows stay"
 expect_eq "$(psql_q "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes
 	WHERE tablename = 'usage_log_p$today'")" \
-	"CREATE INDEX usage_log_p${today}_principal_ts_idx ON public.usage_log_p$today USING btree (principal, ts)" \
-	"a day's partition has the one index, (principal, ts): every index is paid per request (sql/009)"
+	"CREATE INDEX usage_log_p${today}_ts_idx ON public.usage_log_p$today USING brin (ts)" \
+	"a day's partition has the one index, a BRIN on ts: every index is paid per request (sql/010)"
+
+echo "-- usage_daily_totals: exact for any change of usage_log"
+# What usage_daily shows against the same sums taken from usage_log itself, for every day, principal and model.
+totals_match() {
+	local diff
+	diff=$(psql_q "SELECT count(*) FROM (
+		(SELECT day, principal, model, requests, prompt_tokens, completion_tokens, total_tokens, cost FROM usage_daily
+		 EXCEPT SELECT (ts AT TIME ZONE 'UTC')::date, principal, model, count(*), sum(prompt_tokens),
+			sum(completion_tokens), sum(total_tokens), sum(cost) FROM usage_log GROUP BY 1, 2, 3)
+		UNION ALL
+		(SELECT (ts AT TIME ZONE 'UTC')::date, principal, model, count(*), sum(prompt_tokens),
+			sum(completion_tokens), sum(total_tokens), sum(cost) FROM usage_log GROUP BY 1, 2, 3
+		 EXCEPT SELECT day, principal, model, requests, prompt_tokens, completion_tokens, total_tokens, cost
+		 FROM usage_daily)) AS d")
+	expect_eq "$diff" 0 "$1"
+}
+totals_match "usage_daily equals usage_log's sums after the load, the deletes and the dropped partition"
+psql_q "UPDATE usage_log SET principal = 'us-moved', ts = ts - interval '1 day', cost = 2.5
+	WHERE request_id IN (SELECT request_id FROM usage_log WHERE model = 'us-load' LIMIT 3)" >/dev/null
+expect_eq "$(psql_q "SELECT day || ' ' || requests || ' ' || cost FROM usage_daily WHERE principal = 'us-moved'")" \
+	"$(date -u -d yesterday +%F) 3 7.5" "an UPDATE moves rows to another day and principal, with a cost"
+psql_q "INSERT INTO usage_log (ts, request_id, principal, model, route, status, streamed, prompt_tokens,
+	completion_tokens, total_tokens, estimated, latency_ms) VALUES (now(), 'us-anon-1', NULL, 'us-anon', '/x', 200,
+	false, 1, 2, 3, false, 1), (now(), 'us-anon-2', NULL, 'us-anon', '/x', 200, false, 1, 2, 3, false, 1)" >/dev/null
+expect_eq "$(psql_q "SELECT count(*) || ' ' || sum(requests) FROM usage_daily WHERE model = 'us-anon'")" "1 2" \
+	"anonymous requests (no principal) share one total"
+psql_q "DELETE FROM usage_log WHERE request_id = 'us-anon-1'" >/dev/null
+totals_match "usage_daily equals usage_log's sums after an UPDATE, an INSERT and a DELETE by hand"
+psql_q "DELETE FROM usage_log WHERE model = 'us-anon'" >/dev/null
+expect_eq "$(psql_q "SELECT count(*) FROM usage_daily_totals WHERE model = 'us-anon'")" 0 \
+	"a total whose rows are all deleted is gone"
+psql_q "UPDATE usage_daily_totals SET requests = requests + 5 WHERE model = 'us-load'" >/dev/null
+psql_q "SELECT usage_totals_rebuild()" >/dev/null
+totals_match "usage_totals_rebuild() recomputes totals that went wrong"
 
 echo "-- an upstream that refuses stream_options: config.stream_usage false"
 req POST /v1/models '{"model_id":"us-nosu-on","provider_id":"vllm","provider_model_id":"no-stream-options"}'
