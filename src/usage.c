@@ -198,6 +198,7 @@ static struct {
 	uint64_t head;          /* the next position to write out (atomic: the writer stores, requests read) */
 	bool running, stopping; /* running: atomic; stopping: under mu */
 	int64_t drop_logged_us; /* when a full queue was last logged (atomic) */
+	size_t batch; /* rows per COPY (usage_batch_size) */
 	pthread_t thread;
 	const struct sg_conf *conf;
 } q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
@@ -236,7 +237,7 @@ usage_record(const struct request *r)
 	if (claim(&pos)) {
 		usage_row_from(r, now, sg_wall_us(), &q.rows[pos % q.cap]);
 		__atomic_store_n(&q.seq[pos % q.cap], pos + 1, __ATOMIC_RELEASE);
-		if (pos + 1 - __atomic_load_n(&q.head, __ATOMIC_RELAXED) == USAGE_BATCH)
+		if (pos + 1 - __atomic_load_n(&q.head, __ATOMIC_RELAXED) == q.batch)
 			pthread_cond_signal(&q.wake);
 		return;
 	}
@@ -246,6 +247,14 @@ usage_record(const struct request *r)
 	if (now - last > DROP_LOG_US &&
 	    __atomic_compare_exchange_n(&q.drop_logged_us, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		log_warn("usage: the queue is full (%zu rows, PostgreSQL is not taking them): rows are dropped", q.cap);
+}
+
+size_t
+usage_batch_size(size_t queue_size)
+{
+	size_t quarter = queue_size / 4;
+
+	return quarter >= USAGE_BATCH_MAX ? USAGE_BATCH_MAX : quarter > 0 ? quarter : 1;
 }
 
 /* The writer: how many rows from head on are published (at most max, not past the end of rows[]). */
@@ -638,14 +647,14 @@ writer_main(void *arg)
 		bool stopping;
 
 		pthread_mutex_lock(&q.mu);
-		if (!q.stopping && waiting < USAGE_BATCH)
+		if (!q.stopping && waiting < q.batch)
 			wait_for(flush_us);
 		stopping = q.stopping;
 		pthread_mutex_unlock(&q.mu);
 		if (stopping && stop_deadline == 0)
 			stop_deadline = sg_now_us() + USAGE_STOP_WAIT_S * (int64_t) 1000000;
 		/* The slots [head, head+n) are the writer's until release_rows. */
-		n = ready_rows(head, USAGE_BATCH);
+		n = ready_rows(head, q.batch);
 		if (n == 0) {
 			if (stopping && __atomic_load_n(&q.tail, __ATOMIC_RELAXED) == head)
 				break;
@@ -692,6 +701,7 @@ usage_start(const struct sg_conf *conf)
 		q.seq[i] = i; /* slot i is free for position i */
 	q.conf = conf;
 	q.cap = conf->usage_queue_size;
+	q.batch = usage_batch_size(q.cap);
 	q.head = q.tail = 0;
 	q.stopping = false;
 	if (pthread_create(&q.thread, NULL, writer_main, NULL) != 0) {

@@ -8,13 +8,13 @@
  * (usage.queue_size) and one writer thread with a PostgreSQL connection of
  * its own (not the pool's: a slow insert never holds a request's
  * connection).  usage_record(), at the end of a request, copies the
- * request's record (r->inference, http.h) into the queue under the queue's
- * mutex, held for that copy only: a request never waits on PostgreSQL.
+ * request's record (r->inference, http.h) into a slot of the queue, taken
+ * without a lock (usage.c): a request never waits on PostgreSQL.
  * When the queue is full the row is dropped and counted
  * (usage_rows_dropped_total).  The writer wakes at least every
  * usage.flush_interval_ms (default 1000) and when a batch is ready, and
- * writes what is queued with one COPY FROM STDIN per batch of USAGE_BATCH
- * rows, in COPY's binary format (usage_copy_data(): PostgreSQL parses no
+ * writes what is queued with one COPY FROM STDIN per batch of up to
+ * usage_batch_size() rows, in COPY's binary format (usage_copy_data(): PostgreSQL parses no
  * statement and no column text per row, and COPY works through a
  * transaction-mode pool); a row leaves the
  * queue only once its COPY succeeded, so while PostgreSQL is down rows wait, up to the bound.  It
@@ -24,9 +24,10 @@
  * USAGE_STOP_WAIT_S seconds, then counts what is left as dropped.  A worker
  * that is killed loses its queue.
  *
- * Locks: the queue's mutex (producers: a copy; the writer: index updates).
- * The rows being written stay in the queue's slots, which producers never
- * touch until the writer has moved the head past them.
+ * Locks: none on the request path; the queue's mutex and condition
+ * variable are only the writer's sleep.  The rows being written stay in the
+ * queue's slots, which producers never touch until the writer has moved the
+ * head past them.
  *
  * Counting is host-wide: the "usage" area of shm.h, one counter per worker
  * slot, folded into the host area when the master reaps a worker.
@@ -44,7 +45,8 @@
 #include "http.h"
 #include "sg.h"
 
-#define USAGE_BATCH 500
+/* Rows per COPY: USAGE_BATCH_MAX, or a quarter of a smaller queue (usage_batch_size). */
+#define USAGE_BATCH_MAX 2000
 #define USAGE_STOP_WAIT_S 5
 
 /* One usage_log row, self-contained (fixed-size text: a copy is a memcpy). */
@@ -83,6 +85,14 @@ void usage_stop(void);
 
 /* At the end of a request: queues its row when r->inference.active.  Never blocks on I/O. */
 void usage_record(const struct request *r);
+
+/*
+ * The rows one COPY takes for a queue of queue_size rows: USAGE_BATCH_MAX
+ * (PostgreSQL's cost per row falls with the batch: a statement, its trigger
+ * and a commit per batch), or a quarter of a smaller queue, so that while a
+ * batch is being written the requests have three batches of room.
+ */
+size_t usage_batch_size(size_t queue_size);
 
 /* Rows dropped on this host since start (queue full, or left at stop), summed over every worker. */
 uint64_t usage_rows_dropped_total(void);

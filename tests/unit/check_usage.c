@@ -411,6 +411,19 @@ static const struct {
 	{NULL, "", NULL, "model"},
 };
 
+/* A batch is USAGE_BATCH_MAX rows, or a quarter of a smaller queue, never 0. */
+START_TEST(batch_size_by_queue)
+{
+	ck_assert_uint_eq(usage_batch_size(10000), USAGE_BATCH_MAX);
+	ck_assert_uint_eq(usage_batch_size(4 * USAGE_BATCH_MAX), USAGE_BATCH_MAX);
+	ck_assert_uint_eq(usage_batch_size(4 * USAGE_BATCH_MAX - 4), USAGE_BATCH_MAX - 1);
+	ck_assert_uint_eq(usage_batch_size(2000), 500);
+	ck_assert_uint_eq(usage_batch_size(7), 1);
+	ck_assert_uint_eq(usage_batch_size(3), 1);
+	ck_assert_uint_eq(usage_batch_size(1), 1);
+}
+END_TEST
+
 START_TEST(filter_check_table)
 {
 	struct usage_filter f = {.principal = filter_cases[_i].principal,
@@ -628,6 +641,7 @@ usage_suite(void)
 	tcase_add_loop_test(pure, filter_check_table, 0, (int) SG_ARRAY_LEN(filter_cases));
 	tcase_add_test(pure, filter_check_long_value);
 	tcase_add_test(pure, config_keys);
+	tcase_add_test(pure, batch_size_by_queue);
 	suite_add_tcase(s, pure);
 	/* The stop waits USAGE_STOP_WAIT_S for PostgreSQL before it gives up. */
 	tcase_set_timeout(queue, USAGE_STOP_WAIT_S * 4);
