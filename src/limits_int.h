@@ -39,15 +39,22 @@ limits_count_in(uint64_t w, int64_t win)
 }
 
 /* One subject, in the host area.  Every word is written with shm atomics. */
+/*
+ * The workers of a host run on different cores, and each request writes
+ * local[] and inflight of its subjects: those share a cache line of their
+ * own, so that the line that moves between cores per request is that one,
+ * and what every request only reads (hash, lim, others…, written by rule
+ * changes and the sync, about once a second) stays in every core's cache.
+ */
 struct limits_entry {
-	uint64_t hash;             /* 0: free; set once, by compare-and-swap */
-	uint64_t gen;              /* the rules generation that last stored lim */
-	uint64_t lim[LK_COUNT];    /* the limit + 1; 0: none */
-	uint64_t local[LC_COUNT];  /* counted on this host (window words) */
-	uint64_t synced[LC_COUNT]; /* the part of local already added to limit_counters */
+	_Alignas(64) uint64_t local[LC_COUNT]; /* counted on this host (window words) */
+	uint64_t inflight;                     /* this host's requests in flight: the workers' counts summed */
+	_Alignas(64) uint64_t hash;            /* 0: free; set once, by compare-and-swap */
+	uint64_t gen;                          /* the rules generation that last stored lim */
+	uint64_t lim[LK_COUNT];                /* the limit + 1; 0: none */
+	uint64_t synced[LC_COUNT];             /* the part of local already added to limit_counters */
 	uint64_t others[LC_COUNT]; /* the other hosts' counts at the last sync: every host's total minus synced */
 	uint64_t others_inflight;  /* the other hosts' requests in flight at the last sync (max_concurrent rows) */
-	uint64_t inflight;         /* this host's requests in flight: the workers' counts summed as they change */
 };
 
 struct limits_host {

@@ -198,7 +198,7 @@ static struct {
 	uint64_t head;          /* the next position to write out (atomic: the writer stores, requests read) */
 	bool running, stopping; /* running: atomic; stopping: under mu */
 	int64_t drop_logged_us; /* when a full queue was last logged (atomic) */
-	size_t batch; /* rows per COPY (usage_batch_size) */
+	size_t batch;           /* rows per COPY (usage_batch_size) */
 	pthread_t thread;
 	const struct sg_conf *conf;
 } q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
