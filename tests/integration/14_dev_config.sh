@@ -88,3 +88,15 @@ for name in readme noserver; do
 done
 sg_restart_daemon >/dev/null 2>&1 || fail "the test daemon is back on the test config"
 rm -rf "$dcf"
+
+echo "-- ./dev _stack_down removes the auth cache directory its nginx config made on tmpfs"
+drun=$SG_TEST_DIR/tmp/dev-down-run
+rm -rf "$drun"
+mkdir -p "$drun"
+"$SG_ROOT/dev" _render_nginx "$drun/nginx.conf" "$drun" 18999 "$drun/stackgate.sock" >/dev/null 2>&1
+[[ -d /dev/shm/stackgate-auth-18999 ]] && pass "render_nginx makes /dev/shm/stackgate-auth-18999" ||
+	fail "render_nginx makes /dev/shm/stackgate-auth-18999"
+"$SG_ROOT/dev" _stack_down "$drun" >/dev/null 2>&1
+[[ ! -e /dev/shm/stackgate-auth-18999 ]] && pass "and _stack_down removes it (it holds bearer keys in its cache keys)" ||
+	fail "and _stack_down removes it (it holds bearer keys in its cache keys)" "/dev/shm/stackgate-auth-18999 is left"
+rm -rf "$drun" /dev/shm/stackgate-auth-18999
