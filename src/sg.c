@@ -70,6 +70,8 @@ sg_status_code(sg_status st, char *buf, size_t len)
 		return;
 	if (st == SG_E_RATE_LIMIT_TOKENS)
 		name = "SG_E_RATE_LIMIT_EXCEEDED";
+	else if (st == SG_E_UNAUTHORIZED)
+		name = "SG_E_INVALID_API_KEY"; /* OpenAI's code, and nginx's @unauthorized answer's */
 	if (strncmp(name, "SG_E_", 5) == 0)
 		name += 5;
 	for (; name[i] != '\0' && i + 1 < len; i++)

@@ -61,7 +61,9 @@ const char *sg_status_type(sg_status st);
  * The error code for OpenAI's "code" field: the status name without its
  * "SG_E_" prefix, in lower case ("not_found"), written into buf; but
  * SG_E_RATE_LIMIT_TOKENS is OpenAI's "rate_limit_exceeded" (with type
- * "tokens", where SG_E_RATE_LIMIT_EXCEEDED has type "requests").
+ * "tokens", where SG_E_RATE_LIMIT_EXCEEDED has type "requests"), and
+ * SG_E_UNAUTHORIZED OpenAI's "invalid_api_key", as nginx's @unauthorized
+ * answer says after an auth subrequest: one 401 body whoever refuses.
  */
 void sg_status_code(sg_status st, char *buf, size_t len);
 /* The reason phrase for an HTTP status code ("Not Found"). */

@@ -95,6 +95,7 @@ for k in K_FORGED K_UNKNOWN K_MALFORMED K_GONE K_OLD K_OFF; do
 done
 as "$K_FORGED" GET /v1/models
 expect_jq .error.message "invalid API key" "a forged key: invalid API key"
+expect_jq .error.code invalid_api_key "…with the code nginx's answer after an auth subrequest has"
 as "$K_GONE" GET /v1/models
 expect_jq .error.message "API key revoked" "a revoked key: API key revoked"
 as "$K_OLD" GET /v1/models

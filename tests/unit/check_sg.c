@@ -54,6 +54,8 @@ static const struct {
 	const char *type, *code;
 } status_rows[] = {
 	{SG_E_NOT_FOUND, 404, "not_found_error", "not_found"},
+	/* The same code as nginx's @unauthorized answer after an auth subrequest, and OpenAI's for a bad key. */
+	{SG_E_UNAUTHORIZED, 401, "authentication_error", "invalid_api_key"},
 	{SG_E_GATEWAY_TIMEOUT, 504, "timeout_error", "gateway_timeout"},
 	{SG_E_RATE_LIMIT_EXCEEDED, 429, "requests", "rate_limit_exceeded"},
 	{SG_E_RATE_LIMIT_TOKENS, 429, "tokens", "rate_limit_exceeded"},
