@@ -16,7 +16,8 @@
 --                       with transition tables) keep it exact for any
 --                       change of usage_log's rows, the writers' COPY or an
 --                       operator's own statements;
---   usage_maintain      also deletes the totals of the days it drops;
+--   usage_maintain      also deletes the totals of the days it drops
+--                       (006's function is usage_maintain_partitions now);
 --   usage_totals_rebuild() recomputes them from usage_log, for what the
 --                       triggers do not see: TRUNCATE, or a partition
 --                       dropped or detached by hand.
@@ -117,30 +118,16 @@ FROM usage_daily_totals;
 COMMENT ON VIEW usage_daily IS
 	'usage per UTC day, principal and model (usage_daily_totals); cost NULL when none of the rows had prices';
 
--- The same as 006's, and the totals of the days dropped go with them.
-CREATE OR REPLACE FUNCTION usage_maintain(retention_days integer, ahead integer) RETURNS integer
+-- usage_maintain (006) keeps the partitions as before, under its own name,
+-- and the totals of the days it drops go with them (under the same
+-- advisory lock, which 006's function holds to the end of the transaction).
+ALTER FUNCTION usage_maintain(integer, integer) RENAME TO usage_maintain_partitions;
+CREATE FUNCTION usage_maintain(retention_days integer, ahead integer) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-	today date := (now() AT TIME ZONE 'UTC')::date;
-	d date;
-	part record;
-	dropped integer := 0;
+	dropped integer := usage_maintain_partitions(retention_days, ahead);
 BEGIN
-	PERFORM pg_advisory_xact_lock(hashtext('stackgate usage_maintain'));
-	FOR d IN SELECT g::date FROM generate_series(today - 1, today + greatest(ahead, 0), interval '1 day') g LOOP
-		EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF usage_log FOR VALUES FROM (%L) TO (%L)',
-			'usage_log_p' || to_char(d, 'YYYYMMDD'),
-			(d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
-	END LOOP;
-	FOR part IN
-		SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-		WHERE i.inhparent = 'usage_log'::regclass AND c.relname ~ '^usage_log_p[0-9]{8}$'
-		  AND to_date(substr(c.relname, 12), 'YYYYMMDD') < today - retention_days
-	LOOP
-		EXECUTE format('DROP TABLE %I', part.relname);
-		dropped := dropped + 1;
-	END LOOP;
-	DELETE FROM usage_daily_totals WHERE day < today - retention_days;
+	DELETE FROM usage_daily_totals WHERE day < (now() AT TIME ZONE 'UTC')::date - retention_days;
 	RETURN dropped;
 END;
 $$;
