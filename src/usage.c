@@ -2,7 +2,8 @@
 /*
  * usage.c: the usage_log writer of one worker process (usage.h): the
  * bounded queue that usage_record() fills, the writer thread that empties it
- * into PostgreSQL in batches, and the host-wide count of dropped rows.
+ * into PostgreSQL through a COPY kept open and fed in pieces, and the
+ * host-wide count of dropped rows.
  */
 #include "config.h"
 
@@ -184,13 +185,14 @@ usage_format_ts(int64_t us, char *buf, size_t len)
  * published slots from head on, contiguous in rows[], and frees each for the
  * next lap by setting seq to pos + cap.  A slot whose seq is behind pos is
  * still the writer's: the queue is full and the row is dropped (counted).
- * The mutex and condition variable are the writer's sleep only: a thread
- * that fills a batch signals without the mutex, and a signal lost to that
+ * The mutex and condition variable are the writer's sleep only: the thread
+ * whose row is the first in an empty queue signals without the mutex (an
+ * idle writer sleeps up to the flush interval), and a signal lost to that
  * race costs at most one flush interval.
  */
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t wake; /* the writer: a batch is ready, or stop */
+	pthread_cond_t wake; /* the writer: a first row after idle, or stop */
 	struct usage_row *rows;
 	uint64_t *seq;
 	size_t cap;
@@ -237,8 +239,8 @@ usage_record(const struct request *r)
 	if (claim(&pos)) {
 		usage_row_from(r, now, sg_wall_us(), &q.rows[pos % q.cap]);
 		__atomic_store_n(&q.seq[pos % q.cap], pos + 1, __ATOMIC_RELEASE);
-		if (pos + 1 - __atomic_load_n(&q.head, __ATOMIC_RELAXED) == q.batch)
-			pthread_cond_signal(&q.wake);
+		if (pos == __atomic_load_n(&q.head, __ATOMIC_RELAXED))
+			pthread_cond_signal(&q.wake); /* the first row in an empty queue: the writer may be idle */
 		return;
 	}
 	count_dropped(1);
@@ -288,7 +290,9 @@ struct writer {
 	PGconn *conn;
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
 	bool down_logged;      /* the outage has been logged once */
-	struct sg_buf data;    /* the COPY data of a batch (usage_copy_data) */
+	struct sg_buf data;    /* the COPY data of a piece (copy_send) */
+	size_t sent;           /* rows of the open COPY sent so far, from head on; 0: no COPY open */
+	int64_t opened_us;     /* when the open COPY began */
 };
 
 /* ------------------------------------------------- COPY's binary format */
@@ -472,12 +476,12 @@ copy_row(struct sg_buf *b, const struct usage_row *row)
 	return true;
 }
 
+static const char copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+
 bool
 usage_copy_data(struct sg_buf *b, const struct usage_row *rows, size_t n)
 {
-	static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-
-	if (!sg_buf_append(b, header, sizeof(header)))
+	if (!sg_buf_append(b, copy_header, sizeof(copy_header)))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!copy_row(b, &rows[i]))
@@ -489,9 +493,10 @@ static void
 writer_disconnect(struct writer *w)
 {
 	if (w->conn != NULL)
-		PQfinish(w->conn);
+		PQfinish(w->conn); /* an open COPY ends with it, written by no one */
 	w->conn = NULL;
 	w->maintained_us = 0;
+	w->sent = 0;
 }
 
 /* Creates the partitions ahead and drops the expired ones; false when PostgreSQL failed. */
@@ -545,62 +550,146 @@ writer_ready(struct writer *w)
 	return true;
 }
 
-/*
- * Sends w->data with one COPY; the result (the caller clears it; NULL when
- * the connection failed) and its SQLSTATE in state[6].
- */
-static PGresult *
-copy_exec(struct writer *w, char *state)
+/* Starts a COPY and sends its header: SG_OK, or PostgreSQL's refusal (db_result_status logs it). */
+static sg_status
+copy_begin(struct writer *w)
 {
 	PGresult *res = PQexec(w->conn, copy_sql);
+	sg_status st;
+
+	if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN)
+		st = PQputCopyData(w->conn, copy_header, (int) sizeof(copy_header)) == 1 ? SG_OK : SG_E_UNAVAILABLE;
+	else if ((st = db_result_status(w->conn, res)) == SG_OK)
+		st = SG_E_INTERNAL; /* a COPY that is not one */
+	PQclear(res);
+	return st;
+}
+
+/*
+ * Sends the n queued rows from position from to the open COPY, whole to
+ * the socket; false when they could not go (the connection failed, or
+ * PostgreSQL ended the COPY with an error that copy_end() reads).
+ */
+static bool
+copy_send(struct writer *w, uint64_t from, size_t n)
+{
+	w->data.len = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!copy_row(&w->data, &q.rows[(from + i) % q.cap]))
+			return false;
+	return PQputCopyData(w->conn, w->data.p, (int) w->data.len) == 1 && PQflush(w->conn) == 0;
+}
+
+/*
+ * Ends the open COPY, however far it got: its result (the caller clears
+ * it; NULL when the connection failed) and its SQLSTATE in state[6].
+ */
+static PGresult *
+copy_end(struct writer *w, char *state)
+{
+	static const unsigned char trailer[2] = {0xff, 0xff}; /* -1 */
+	PGresult *res;
 	const char *s;
 
-	if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN) {
-		PQclear(res);
-		res = NULL;
-		if (PQputCopyData(w->conn, w->data.p, (int) w->data.len) == 1 && PQputCopyEnd(w->conn, NULL) == 1)
-			res = PQgetResult(w->conn);
-		/* Drain: a COPY ends with its result, then NULL. */
-		for (PGresult *more; res != NULL && (more = PQgetResult(w->conn)) != NULL;)
-			PQclear(more);
-	}
+	/* Either fails when PostgreSQL already ended the COPY: its error is the result read below. */
+	if (PQputCopyData(w->conn, (const char *) trailer, 2) == 1)
+		(void) PQputCopyEnd(w->conn, NULL);
+	res = PQgetResult(w->conn);
+	/* Drain: a COPY ends with its result, then NULL. */
+	for (PGresult *more; res != NULL && (more = PQgetResult(w->conn)) != NULL;)
+		PQclear(more);
 	s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	snprintf(state, 6, "%s", s != NULL ? s : "");
 	return res;
 }
 
-/*
- * Writes rows[0..n) with one COPY.  SG_OK when they are written, or
- * dropped (counted) because PostgreSQL refuses them for what they hold;
- * otherwise the failure, to retry (the connection is dropped when broken).
- */
+/* The n queued rows from position from in one COPY of their own: its status, its SQLSTATE in state[6]. */
 static sg_status
-writer_insert(struct writer *w, const struct usage_row *rows, size_t n)
+copy_rows(struct writer *w, uint64_t from, size_t n, char *state)
 {
 	PGresult *res;
 	sg_status st;
-	char state[6];
 
-	w->data.len = 0;
-	if (!usage_copy_data(&w->data, rows, n))
-		return SG_E_NOMEM;
-	res = copy_exec(w, state);
+	state[0] = '\0';
+	if ((st = copy_begin(w)) != SG_OK)
+		return st;
+	(void) copy_send(w, from, n); /* a failure shows in copy_end's result */
+	res = copy_end(w, state);
 	st = db_result_status(w->conn, res);
-	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w)) {
-		/* A day without its partition: make it, then once more. */
-		PQclear(res);
-		res = copy_exec(w, state);
-		st = db_result_status(w->conn, res);
-	}
-	if (st == SG_E_BAD_REQUEST || st == SG_E_CONFLICT) {
-		/* Refused for what the rows hold (data, constraint): waiting would block the queue for good. */
-		log_warn("usage: PostgreSQL refused %zu rows (SQLSTATE %s): they are dropped", n,
-			 state[0] ? state : "none");
-		count_dropped(n);
-		st = SG_OK;
-	}
 	PQclear(res);
-	if (st != SG_OK && (res == NULL || db_conn_broken(w->conn)))
+	return st;
+}
+
+/* Refused for what the rows hold (data, constraint): retrying them as they are cannot succeed. */
+static bool
+refused(sg_status st)
+{
+	return st == SG_E_BAD_REQUEST || st == SG_E_CONFLICT;
+}
+
+/* The writer: the rows [*head, *head + n) are written (or dropped): their slots go back to the requests. */
+static void
+done_rows(uint64_t *head, size_t n)
+{
+	release_rows(*head, n);
+	*head += n;
+}
+
+/*
+ * PostgreSQL refused the COPY of [*head, *head + n) for what a row holds:
+ * each row once more in a COPY of its own, so that one bad row costs only
+ * itself; those refused again are dropped (counted, logged once).  SG_OK,
+ * or the failure that stopped it (the rows up to there are done).
+ */
+static sg_status
+copy_one_by_one(struct writer *w, uint64_t *head, size_t n, const char *first_state)
+{
+	size_t dropped = 0;
+	char state[6], refused_state[6];
+
+	snprintf(refused_state, sizeof(refused_state), "%s", first_state);
+	for (size_t i = 0; i < n; i++) {
+		sg_status st = copy_rows(w, *head, 1, state);
+
+		if (refused(st)) {
+			dropped++;
+			snprintf(refused_state, sizeof(refused_state), "%s", state);
+		} else if (st != SG_OK) {
+			count_dropped(dropped);
+			return st;
+		}
+		done_rows(head, 1);
+	}
+	log_warn("usage: PostgreSQL refused %zu of %zu rows (SQLSTATE %s): they are dropped", dropped, n,
+		 refused_state[0] ? refused_state : "none");
+	count_dropped(dropped);
+	return SG_OK;
+}
+
+/*
+ * Ends the open COPY of the rows [*head, *head + w->sent) and, when it is
+ * written, moves *head past them.  A day without its partition is made and
+ * the rows copied once more; rows PostgreSQL refuses for what they hold are
+ * tried one by one (copy_one_by_one).  SG_OK, or the failure, to retry
+ * (the connection is dropped when broken).
+ */
+static sg_status
+writer_commit(struct writer *w, uint64_t *head)
+{
+	size_t n = w->sent;
+	char state[6];
+	PGresult *res = copy_end(w, state);
+	sg_status st = db_result_status(w->conn, res);
+
+	PQclear(res);
+	w->sent = 0;
+	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w))
+		st = copy_rows(w, *head, n, state); /* a day without its partition: made, then once more */
+	if (refused(st))
+		st = copy_one_by_one(w, head, n, state);
+	else if (st == SG_OK)
+		done_rows(head, n);
+	if (st != SG_OK && (w->conn == NULL || db_conn_broken(w->conn)))
 		writer_disconnect(w);
 	return st;
 }
@@ -621,6 +710,15 @@ wait_for(int64_t rel_us)
 	(void) pthread_cond_timedwait(&q.wake, &q.mu, &ts);
 }
 
+/* PostgreSQL is down or refused the rows: the writer tries again in a second (sooner when stopping). */
+static void
+writer_backoff(void)
+{
+	pthread_mutex_lock(&q.mu);
+	wait_for(q.stopping ? 200000 : 1000000);
+	pthread_mutex_unlock(&q.mu);
+}
+
 /* The writer, stopping: what PostgreSQL did not take is counted as dropped (no request adds rows now). */
 static void
 n_left_dropped(uint64_t head)
@@ -639,23 +737,50 @@ writer_main(void *arg)
 {
 	struct writer w = {0};
 	int64_t flush_us = (int64_t) q.conf->usage_flush_ms * 1000, stop_deadline = 0;
+	int64_t piece_us = USAGE_PIECE_MS * 1000 < flush_us ? USAGE_PIECE_MS * 1000 : flush_us;
 	uint64_t head = __atomic_load_n(&q.head, __ATOMIC_RELAXED);
 
 	(void) arg;
 	for (;;) {
-		size_t n, waiting = (size_t) (__atomic_load_n(&q.tail, __ATOMIC_RELAXED) - head);
+		size_t n, waiting = (size_t) (__atomic_load_n(&q.tail, __ATOMIC_RELAXED) - head - w.sent);
 		bool stopping;
+		int64_t now = sg_now_us();
 
 		pthread_mutex_lock(&q.mu);
-		if (!q.stopping && waiting < q.batch)
+		if (!q.stopping && w.sent > 0) { /* the next piece, or the end of the open COPY */
+			int64_t left = w.opened_us + flush_us - now;
+
+			wait_for(left < 0 ? 0 : left < piece_us ? left : piece_us);
+		} else if (!q.stopping && waiting == 0) { /* idle: until the first row's signal */
 			wait_for(flush_us);
+		}
 		stopping = q.stopping;
 		pthread_mutex_unlock(&q.mu);
+		now = sg_now_us();
 		if (stopping && stop_deadline == 0)
-			stop_deadline = sg_now_us() + USAGE_STOP_WAIT_S * (int64_t) 1000000;
-		/* The slots [head, head+n) are the writer's until release_rows. */
-		n = ready_rows(head, q.batch);
-		if (n == 0) {
+			stop_deadline = now + USAGE_STOP_WAIT_S * (int64_t) 1000000;
+		if (stop_deadline != 0 && now > stop_deadline)
+			break;
+		/* The slots [head, head + sent + n) are the writer's until done_rows. */
+		n = ready_rows(head + w.sent, q.batch - w.sent);
+		if (n > 0 && w.sent == 0) {
+			if (!writer_ready(&w) || copy_begin(&w) != SG_OK) {
+				writer_backoff();
+				continue;
+			}
+			w.opened_us = now;
+		}
+		if (n > 0 && !copy_send(&w, head + w.sent, n)) {
+			w.sent += n;
+			if (writer_commit(&w, &head) != SG_OK)
+				writer_backoff(); /* PostgreSQL is down or ended the COPY: the rows wait */
+			continue;
+		}
+		w.sent += n;
+		if (w.sent > 0 && (w.sent == q.batch || now - w.opened_us >= flush_us || (stopping && n == 0))) {
+			if (writer_commit(&w, &head) != SG_OK)
+				writer_backoff();
+		} else if (n == 0 && w.sent == 0) {
 			if (stopping && __atomic_load_n(&q.tail, __ATOMIC_RELAXED) == head)
 				break;
 			if (waiting > 0) { /* claimed, not yet filled: the request thread is writing it */
@@ -663,18 +788,6 @@ writer_main(void *arg)
 				wait_for(1000);
 				pthread_mutex_unlock(&q.mu);
 			}
-			continue;
-		}
-		if (stop_deadline != 0 && sg_now_us() > stop_deadline)
-			break;
-		if (writer_ready(&w) && writer_insert(&w, &q.rows[head % q.cap], n) == SG_OK) {
-			release_rows(head, n);
-			head += n;
-		} else {
-			/* PostgreSQL is down or refused the batch: try again soon (sooner when stopping). */
-			pthread_mutex_lock(&q.mu);
-			wait_for(q.stopping ? 200000 : 1000000);
-			pthread_mutex_unlock(&q.mu);
 		}
 	}
 	n_left_dropped(head);

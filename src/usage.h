@@ -11,15 +11,20 @@
  * request's record (r->inference, http.h) into a slot of the queue, taken
  * without a lock (usage.c): a request never waits on PostgreSQL.
  * When the queue is full the row is dropped and counted
- * (usage_rows_dropped_total).  The writer wakes at least every
- * usage.flush_interval_ms (default 1000) and when a batch is ready, and
- * writes what is queued with one COPY FROM STDIN per batch of up to
- * usage_batch_size() rows, in COPY's binary format (usage_copy_data(): PostgreSQL parses no
- * statement and no column text per row, and COPY works through a
- * transaction-mode pool); a row leaves the
- * queue only once its COPY succeeded, so while PostgreSQL is down rows wait, up to the bound.  It
- * keeps the day partitions (usage_maintain(): on connecting and hourly,
- * and before retrying a row whose day has no partition).  usage_stop() (a
+ * (usage_rows_dropped_total).  The writer keeps one COPY FROM STDIN open
+ * (COPY's binary format, usage_copy_data(): PostgreSQL parses no statement
+ * and no column text per row, and COPY works through a transaction-mode
+ * pool) and sends it the rows queued since every USAGE_PIECE_MS, so that
+ * PostgreSQL takes them in small steady pieces, not in bursts that hold a
+ * core for milliseconds; it ends the COPY (its commit) at
+ * usage_batch_size() rows or usage.flush_interval_ms (default 1000) after
+ * it began, whichever comes first.  A row leaves the queue only once its
+ * COPY is committed, so while PostgreSQL is down rows wait, up to the
+ * bound.  When PostgreSQL refuses a COPY for what a row holds (SQLSTATE
+ * class 22 or 23), its rows are tried one by one and only those refused
+ * again are dropped (counted, logged).  The writer keeps the day
+ * partitions (usage_maintain(): on connecting and hourly, and before
+ * copying again rows whose day has no partition).  usage_stop() (a
  * graceful worker stop) flushes the queue, trying for at most
  * USAGE_STOP_WAIT_S seconds, then counts what is left as dropped.  A worker
  * that is killed loses its queue.
@@ -48,6 +53,8 @@
 /* Rows per COPY: USAGE_BATCH_MAX, or a quarter of a smaller queue (usage_batch_size). */
 #define USAGE_BATCH_MAX 2000
 #define USAGE_STOP_WAIT_S 5
+/* How often the writer sends the rows queued since to its open COPY (at most the flush interval). */
+#define USAGE_PIECE_MS 5
 
 /* One usage_log row, self-contained (fixed-size text: a copy is a memcpy). */
 struct usage_row {

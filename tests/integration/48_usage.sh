@@ -17,7 +17,8 @@ LOG=$SG_RUN/logs/stackgate.log
 
 echo "-- setup"
 for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding" \
-	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm"; do
+	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm" "us-kept test-llm llm" \
+	"us-refused test-llm llm"; do
 	read -r id pm type <<<"$m"
 	body=$(jq -nc --arg id "$id" --arg pm "$pm" --arg t "$type" \
 		'{model_id:$id,provider_id:"vllm",provider_model_id:$pm,model_type:$t}
@@ -281,6 +282,27 @@ expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 
 sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 20 \
 	"the stop wrote all 20 before the workers exited"
+
+echo "-- a row PostgreSQL refuses costs only itself"
+# A CHECK that refuses us-refused's rows (SQLSTATE 23514, as a day without its partition is: the
+# writer makes the partitions, copies again, then tries the rows one by one).  The minute's flush
+# keeps all 15 in one COPY until the graceful stop.
+psql_q "ALTER TABLE usage_log ADD CONSTRAINT us_refuse CHECK (model <> 'us-refused')" >/dev/null
+log_mark=$(wc -l <"$LOG")
+sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minute" || fail "restart (slow flush)"
+for i in $(seq 5); do
+	post_times 2 $OA/completions '{"model":"us-kept","prompt":"keep me"}' >/dev/null
+	post_times 1 $OA/completions '{"model":"us-refused","prompt":"refuse me"}' >/dev/null
+done
+sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-kept'")" 10 \
+	"the 10 rows PostgreSQL takes are written beside the 5 it refuses"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-refused'")" 0 "the refused ones are not"
+# Each worker's writer logs its own: "refused R of N rows"; summed, 5 of 15.
+refusals=$(tail -n +$((log_mark + 1)) "$LOG" | sed -n 's/.*usage: PostgreSQL refused \([0-9]*\) of \([0-9]*\) rows (SQLSTATE 23514): they are dropped.*/\1 \2/p' |
+	awk '{ r += $1; n += $2 } END { print r + 0, n + 0 }')
+expect_eq "$refusals" "5 15" "the writers logged 5 of the 15 rows as refused and dropped"
+psql_q "ALTER TABLE usage_log DROP CONSTRAINT us_refuse" >/dev/null
 
 echo "-- partitions: by day, ahead of time, dropped past the retention"
 today=$(date -u +%Y%m%d)
