@@ -167,6 +167,7 @@ static const struct key keys[] = {
 	{"server", "max_json_depth", K_INT, F(max_json_depth), 2, 1000, NULL},
 	{"server", "shutdown_timeout", K_INT, F(shutdown_timeout_s), 0, 3600, NULL},
 	{"server", "client_version_check", K_BOOL, F(client_version_check), 0, 0, NULL},
+	{"server", "sched_batch", K_BOOL, F(sched_batch), 0, 0, NULL},
 	{"server", "log_level", K_STR, F(log_level), 0, 0, check_log_level},
 	{"server", "sse_done", K_STR, F(sse_done), 0, 0, compat_sse_done_check},
 	{"server", "cors_origins", K_STRV, F(cors_origins), 0, 0, cors_origin_check},
@@ -418,6 +419,7 @@ conf_defaults(void)
 	c->max_json_depth = 64;
 	c->shutdown_timeout_s = 30;
 	c->client_version_check = true;
+	c->sched_batch = true;
 	c->db_pool_size = 4;
 	c->db_query_timeout_s = 10;
 	c->key_cache_ttl_s = 5;

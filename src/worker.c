@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -426,6 +427,17 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/*
+	 * SCHED_BATCH (server.sched_batch), set while this is the process's one
+	 * thread so that every thread started below inherits it: a worker thread
+	 * woken by nginx or an upstream does not preempt the task running on
+	 * its core but waits for that task's turn to end.  On a busy host the
+	 * front nginx then hands over several requests per turn instead of one,
+	 * with fewer context switches; on an idle core it changes nothing.
+	 */
+	if (conf->sched_batch && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){.sched_priority = 0}) != 0)
+		log_warn("server.sched_batch: sched_setscheduler: %s: the workers keep the normal policy", strerror(errno));
 
 	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)

@@ -102,6 +102,18 @@ for _ in $(seq 20); do
 done
 expect_eq "$bad_count" 0 "20 requests after the respawn all succeed"
 
+# server.sched_batch (default true): every thread of every worker, the respawned one's too, runs
+# SCHED_BATCH (policy 3 in field 41 of /proc/PID/task/TID/stat); the master keeps SCHED_OTHER (0).
+policies() { # PID...: the distinct policies of their threads
+	for p in "$@"; do cat /proc/"$p"/task/*/stat; done | awk '{ sub(/^.*\) /, ""); print $39 }' | sort -u | tr '\n' ' '
+}
+expect_eq "$(policies $(sg_worker_pids))" "3 " "every worker thread runs SCHED_BATCH (server.sched_batch by default)"
+expect_eq "$(policies "$(sg_master_pid)")" "0 " "the master keeps the normal policy"
+jq '.server.sched_batch = false' "$SG_CONFIG" >"$SG_TEST_DIR/tmp/sched-normal.json"
+sg_restart_daemon "$SG_TEST_DIR/tmp/sched-normal.json" && pass "restart with server.sched_batch false" || fail "restart (sched_batch false)"
+expect_eq "$(policies $(sg_worker_pids))" "0 " "with server.sched_batch false the workers keep SCHED_OTHER"
+sg_restart_daemon && pass "restart with the test config" || fail "restart (test config)"
+
 # SIGHUP under concurrent requests: no request fails, workers are replaced.
 load() { # seconds → prints the non-200 count
 	local end=$((SECONDS + $1)) n=0 s
