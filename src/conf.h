@@ -81,9 +81,9 @@ struct sg_conf {
 	char *log_format;          /* server.log_format: "text" (default) or "json" (log.h) */
 	char *pid_file;            /* server.pid_file, optional */
 	bool client_version_check; /* server.client_version_check, default true (inspect.h) */
-	bool sched_batch;          /* server.sched_batch, default true: the workers' threads run SCHED_BATCH (worker.c) */
-	int reserved_threads;      /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
-	char *sse_done;            /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
+	bool sched_batch;     /* server.sched_batch, default true: the workers' threads run SCHED_BATCH (worker.c) */
+	int reserved_threads; /* server.reserved_threads per worker kept from inference, default 4 (sg_limits.h) */
+	char *sse_done;       /* server.sse_done: "auto" (default), "always", "never" (compat.h) */
 	struct sg_strv cors_origins; /* server.cors_origins: origins browsers may call from (cors.h); default none */
 
 	/* "metrics" (metrics.h; both take effect on restart: the shared mapping is sized at start) */

@@ -437,7 +437,8 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	 * with fewer context switches; on an idle core it changes nothing.
 	 */
 	if (conf->sched_batch && sched_setscheduler(0, SCHED_BATCH, &(struct sched_param){.sched_priority = 0}) != 0)
-		log_warn("server.sched_batch: sched_setscheduler: %s: the workers keep the normal policy", strerror(errno));
+		log_warn("server.sched_batch: sched_setscheduler: %s: the workers keep the normal policy",
+			 strerror(errno));
 
 	registry_on_notify(on_registry_notify);
 	if (db_init(conf) != SG_OK || registry_open(conf) != SG_OK)
