@@ -54,7 +54,7 @@
 #define USAGE_BATCH_MAX 2000
 #define USAGE_STOP_WAIT_S 5
 /* How often the writer sends the rows queued since to its open COPY (at most the flush interval). */
-#define USAGE_PIECE_MS 5
+#define USAGE_PIECE_MS 10
 
 /* One usage_log row, self-contained (fixed-size text: a copy is a memcpy). */
 struct usage_row {
