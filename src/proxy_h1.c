@@ -6,8 +6,11 @@
  * curl's option and header handling (about 60k instructions: its printf
  * formats every request header byte by byte), its liveness poll of a kept
  * connection and its poll before every read or write.  A call here is one
- * sendmsg, then poll and recv until the answer is complete: three system
- * calls for an answer that arrives in one piece.
+ * sendmsg, then one recv that blocks (the socket is blocking after the
+ * connect, with SO_RCVTIMEO of H1_BLOCK_MS): two system calls for an answer
+ * that arrives in one piece within H1_BLOCK_MS.  Past that, or when a timer
+ * is due sooner, it is poll and recv until the answer is complete, with the
+ * timers checked between; every other call passes MSG_DONTWAIT.
  *
  * Connections: each thread keeps up to H1_CONNS, one per host:port, and
  * reuses one for the next call to that host.  A kept connection the server
@@ -28,6 +31,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -38,6 +42,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -49,6 +54,7 @@
 #define H1_READ (16 * 1024)
 #define H1_MAX_HEAD (256 * 1024) /* all header lines of one answer */
 #define H1_IDLE_MAX_US (60 * 1000000LL)
+#define H1_BLOCK_MS 20 /* the first read of an answer blocks this long at most (SO_RCVTIMEO) */
 
 /* ------------------------------------------------------------------ parser */
 
@@ -558,6 +564,17 @@ ms_until(int64_t deadline_us, int64_t now)
 	return ms < 1 ? 1 : ms > INT_MAX ? INT_MAX : (int) ms;
 }
 
+/* A connected socket made blocking, its receives bounded by H1_BLOCK_MS (the first read of an answer). */
+static bool
+h1_blocking(int fd)
+{
+	struct timeval tv = {.tv_sec = 0, .tv_usec = H1_BLOCK_MS * 1000};
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 &&
+	       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
+}
+
 static int
 h1_connect(struct h1_conn *c, const char *host, const char *port, int64_t deadline_us, char *errbuf, size_t errlen)
 {
@@ -602,6 +619,11 @@ h1_connect(struct h1_conn *c, const char *host, const char *port, int64_t deadli
 				close(fd);
 				continue;
 			}
+		}
+		if (!h1_blocking(fd)) {
+			err = errno;
+			close(fd);
+			continue;
 		}
 		(void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		(void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -712,7 +734,7 @@ send_all(struct xfer *x, int fd, const struct sg_buf *head, const char *body, si
 			iov[0] = (struct iovec){(void *) (body + (*sent - head->len)), total - *sent};
 			mh.msg_iovlen = 1;
 		}
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			*sent += (size_t) n;
 			x->last_ul = (int64_t) *sent;
@@ -740,7 +762,10 @@ read_answer(struct h1_state *s, struct xfer *x, int fd, bool head_req, int64_t t
 	    bool *nothing)
 {
 	struct h1_parser *p = &s->parser;
-	bool full = false;
+	int64_t now = sg_now_us();
+	bool full = false,
+	     /* The first read blocks, unless a timer is due before its bound. */
+		block = min64(proxy_xfer_next_tick(x), total_deadline) - now > H1_BLOCK_MS * 1000;
 
 	h1_parser_init(p, head_req);
 	*keep = false;
@@ -751,10 +776,16 @@ read_answer(struct h1_state *s, struct xfer *x, int fd, bool head_req, int64_t t
 		ssize_t n;
 		int rc;
 
-		/* A full buffer last time: more is likely waiting, so read before polling. */
-		if (!full && (rc = wait_fd(x, fd, POLLIN, total_deadline)) != CURLE_OK)
-			return rc;
-		n = recv(fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT);
+		if (block) {
+			/* Most answers come within H1_BLOCK_MS: one call; past it (EAGAIN), poll as below. */
+			block = false;
+			n = recv(fd, s->rbuf, sizeof(s->rbuf), 0);
+		} else {
+			/* A full buffer last time: more is likely waiting, so read before polling. */
+			if (!full && (rc = wait_fd(x, fd, POLLIN, total_deadline)) != CURLE_OK)
+				return rc;
+			n = recv(fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT);
+		}
 		full = n == (ssize_t) sizeof(s->rbuf);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			continue;
