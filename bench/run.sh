@@ -24,7 +24,7 @@
 #             for the bench principal and model that never bite; one usage_log
 #             row per request) vs both off (limits.enabled and usage.enabled
 #             false), the daemon restarted between interleaved rounds; goal:
-#             on/off >= 0.9
+#             on/off >= 0.9 (CHAT_LIMITS_A: a jq filter for side A's configuration)
 #   chat-metrics  the same with metrics.enabled true vs false, likewise
 #   cpu       CPU per request of each process group (stackgate's workers, the front nginx,
 #             PostgreSQL, the upstream nginx, the Portkey gateway) from /proc/PID/stat
@@ -317,9 +317,12 @@ chat_limits() {
 	export BENCH_BODY=$RUN/chat.json
 	set_chat_limits
 	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
-	echo "limits+usage on (A) vs off (B); uptime before: $(uptime)"
+	# CHAT_LIMITS_A: a jq filter for side A's configuration, to take the two apart (say
+	# '.usage.enabled = false' for limits alone).
+	jq "${CHAT_LIMITS_A:-.}" "$RUN/stackgate.json" >"$RUN/stackgate-limits.json"
+	echo "limits+usage on (A${CHAT_LIMITS_A:+, $CHAT_LIMITS_A}) vs off (B); uptime before: $(uptime)"
 	pair_configs "chat/completions, limits+usage on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
-		"$ROOT/bench/post.lua" "$RUN/stackgate.json" "$RUN/stackgate-nolimits.json"
+		"$ROOT/bench/post.lua" "$RUN/stackgate-limits.json" "$RUN/stackgate-nolimits.json"
 	echo "uptime after: $(uptime)   (goal: ratio A/B at least 0.900)"
 	echo
 	clear_chat_limits
