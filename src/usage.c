@@ -635,42 +635,72 @@ done_rows(uint64_t *head, size_t n)
 	*head += n;
 }
 
+/* What a bisection of refused rows found: rows dropped, COPYs made, the last refusal's SQLSTATE. */
+struct refusal {
+	size_t dropped, copies;
+	char state[6];
+};
+
 /*
- * PostgreSQL refused the COPY of [*head, *head + n) for what a row holds:
- * each row once more in a COPY of its own, so that one bad row costs only
- * itself; those refused again are dropped (counted, logged once).  SG_OK,
- * or the failure that stopped it (the rows up to there are done).
+ * The rows [*head, *head + n), which PostgreSQL refused together: each half
+ * once more in a COPY of its own and a half refused again split in turn,
+ * down to the single rows, which are dropped; so k bad rows cost about
+ * 2k log2(n / k) COPYs, not n.  SG_OK, or the failure that stopped it (the
+ * rows up to there are done).
  */
 static sg_status
-copy_one_by_one(struct writer *w, uint64_t *head, size_t n, const char *first_state)
+copy_halves(struct writer *w, uint64_t *head, size_t n, struct refusal *r)
 {
-	size_t dropped = 0;
-	char state[6], refused_state[6];
-
-	snprintf(refused_state, sizeof(refused_state), "%s", first_state);
-	for (size_t i = 0; i < n; i++) {
-		sg_status st = copy_rows(w, *head, 1, state);
-
-		if (refused(st)) {
-			dropped++;
-			snprintf(refused_state, sizeof(refused_state), "%s", state);
-		} else if (st != SG_OK) {
-			count_dropped(dropped);
-			return st;
-		}
+	if (n == 1) {
+		r->dropped++;
 		done_rows(head, 1);
+		return SG_OK;
 	}
-	log_warn("usage: PostgreSQL refused %zu of %zu rows (SQLSTATE %s): they are dropped", dropped, n,
-		 refused_state[0] ? refused_state : "none");
-	count_dropped(dropped);
+	for (size_t part = n / 2, left = n; left > 0; left -= part, part = left) {
+		char state[6];
+		sg_status st = copy_rows(w, *head, part, state);
+
+		r->copies++;
+		if (st == SG_OK) {
+			done_rows(head, part);
+		} else if (!refused(st)) {
+			return st;
+		} else {
+			snprintf(r->state, sizeof(r->state), "%s", state);
+			if ((st = copy_halves(w, head, part, r)) != SG_OK)
+				return st;
+		}
+	}
 	return SG_OK;
+}
+
+/*
+ * PostgreSQL refused the COPY of [*head, *head + n) for what a row holds:
+ * the rows it takes are written and those it refuses alone dropped
+ * (copy_halves; counted, logged once).  SG_OK, or the failure that stopped
+ * it (the rows up to there are done).
+ */
+static sg_status
+copy_refused(struct writer *w, uint64_t *head, size_t n, const char *first_state)
+{
+	struct refusal r = {0};
+	sg_status st;
+
+	snprintf(r.state, sizeof(r.state), "%s", first_state);
+	st = copy_halves(w, head, n, &r);
+	if (r.dropped > 0 || st == SG_OK)
+		log_warn(
+			"usage: PostgreSQL refused %zu of %zu rows (SQLSTATE %s; %zu COPYs to find them): they are dropped",
+			r.dropped, n, r.state[0] ? r.state : "none", r.copies);
+	count_dropped(r.dropped);
+	return st;
 }
 
 /*
  * Ends the open COPY of the rows [*head, *head + w->sent) and, when it is
  * written, moves *head past them.  A day without its partition is made and
  * the rows copied once more; rows PostgreSQL refuses for what they hold are
- * tried one by one (copy_one_by_one).  SG_OK, or the failure, to retry
+ * split out (copy_refused).  SG_OK, or the failure, to retry
  * (the connection is dropped when broken).
  */
 static sg_status
@@ -686,7 +716,7 @@ writer_commit(struct writer *w, uint64_t *head)
 	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w))
 		st = copy_rows(w, *head, n, state); /* a day without its partition: made, then once more */
 	if (refused(st))
-		st = copy_one_by_one(w, head, n, state);
+		st = copy_refused(w, head, n, state);
 	else if (st == SG_OK)
 		done_rows(head, n);
 	if (st != SG_OK && (w->conn == NULL || db_conn_broken(w->conn)))

@@ -21,8 +21,9 @@
  * it began, whichever comes first.  A row leaves the queue only once its
  * COPY is committed, so while PostgreSQL is down rows wait, up to the
  * bound.  When PostgreSQL refuses a COPY for what a row holds (SQLSTATE
- * class 22 or 23), its rows are tried one by one and only those refused
- * again are dropped (counted, logged).  The writer keeps the day
+ * class 22 or 23), its rows are tried again in halves, a half refused
+ * again split in turn, and only the single rows refused are dropped
+ * (counted, logged with the COPYs it took).  The writer keeps the day
  * partitions (usage_maintain(): on connecting and hourly, and before
  * copying again rows whose day has no partition).  usage_stop() (a
  * graceful worker stop) flushes the queue, trying for at most

@@ -285,7 +285,7 @@ expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 
 
 echo "-- a row PostgreSQL refuses costs only itself"
 # A CHECK that refuses us-refused's rows (SQLSTATE 23514, as a day without its partition is: the
-# writer makes the partitions, copies again, then tries the rows one by one).  The minute's flush
+# writer makes the partitions, copies again, then tries the rows again in halves).  The minute's flush
 # keeps all 15 in one COPY until the graceful stop.
 psql_q "ALTER TABLE usage_log ADD CONSTRAINT us_refuse CHECK (model <> 'us-refused')" >/dev/null
 log_mark=$(wc -l <"$LOG")
@@ -299,9 +299,26 @@ expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-kept'")" 1
 	"the 10 rows PostgreSQL takes are written beside the 5 it refuses"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-refused'")" 0 "the refused ones are not"
 # Each worker's writer logs its own: "refused R of N rows"; summed, 5 of 15.
-refusals=$(tail -n +$((log_mark + 1)) "$LOG" | sed -n 's/.*usage: PostgreSQL refused \([0-9]*\) of \([0-9]*\) rows (SQLSTATE 23514): they are dropped.*/\1 \2/p' |
-	awk '{ r += $1; n += $2 } END { print r + 0, n + 0 }')
+# refused_lines MARK: "R N C" for each writer's line since MARK: R of N rows refused, in C COPYs.
+refused_lines() {
+	tail -n +$(($1 + 1)) "$LOG" |
+		sed -n 's/.*usage: PostgreSQL refused \([0-9]*\) of \([0-9]*\) rows (SQLSTATE 23514; \([0-9]*\) COPYs to find them): they are dropped.*/\1 \2 \3/p'
+}
+refusals=$(refused_lines "$log_mark" | awk '{ r += $1; n += $2 } END { print r + 0, n + 0 }')
 expect_eq "$refusals" "5 15" "the writers logged 5 of the 15 rows as refused and dropped"
+
+# One bad row among 60: the refused COPY is split in halves, not retried row by row.
+log_mark=$(wc -l <"$LOG")
+sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minute" || fail "restart (slow flush)"
+post_times 30 $OA/completions '{"model":"us-kept","prompt":"keep me"}' >/dev/null
+post_times 1 $OA/completions '{"model":"us-refused","prompt":"refuse me"}' >/dev/null
+post_times 29 $OA/completions '{"model":"us-kept","prompt":"keep me"}' >/dev/null
+sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-kept'")" 69 "the 59 good rows are written"
+read -r r n c <<<"$(refused_lines "$log_mark")"
+expect_eq "$r" 1 "one row refused and dropped"
+((n >= 8 && c < n)) && pass "found in $c COPYs among its writer's $n rows (halves, not one by one)" ||
+	fail "found in few COPYs" "$c COPYs for $n rows"
 psql_q "ALTER TABLE usage_log DROP CONSTRAINT us_refuse" >/dev/null
 
 echo "-- partitions: by day, ahead of time, dropped past the retention"
