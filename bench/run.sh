@@ -223,8 +223,9 @@ start_portkey() {
 	return 1
 }
 
-# The process groups whose CPU the cpu benchmark counts, and their pids.
-CPU_GROUPS=(stackgate nginx postgres upstream portkey)
+# The process groups whose CPU the cpu benchmark counts, and their pids; "idle" is the machine's
+# idle time (all cores, iowait included) per request: what no process used.
+CPU_GROUPS=(stackgate nginx postgres upstream portkey idle)
 group_pids() {
 	case $1 in
 	stackgate) bench_group_pids "$(cat "$RUN/stackgate.pid" 2>/dev/null)" ;;
@@ -235,6 +236,16 @@ group_pids() {
 	esac
 }
 
+# group_ticks GROUP PID...: the CPU clock ticks the PIDs have used so far (for idle: the machine's
+# idle ticks).
+group_ticks() {
+	if [[ $1 == idle ]]; then
+		awk '/^cpu / { print $5 + $6 }' /proc/stat
+	else
+		bench_cpu_ticks "${@:2}"
+	fi
+}
+
 # cpu_measure URL SCRIPT [conns] [threads]: one wrk run; prints wrk_run's fields, then the CPU µs
 # per request of every group of CPU_GROUPS, in that order.
 cpu_measure() {
@@ -243,14 +254,14 @@ cpu_measure() {
 	for g in "${CPU_GROUPS[@]}"; do
 		pids[$g]=$(group_pids "$g" | tr '\n' ' ')
 		# shellcheck disable=SC2086
-		before[$g]=$(bench_cpu_ticks ${pids[$g]})
+		before[$g]=$(group_ticks "$g" ${pids[$g]})
 	done
 	out=$(wrk_run "$url" "$script" "$conns" "$threads")
 	n=$(cut -d' ' -f4 <<<"$out")
 	line=$out
 	for g in "${CPU_GROUPS[@]}"; do
 		# shellcheck disable=SC2086
-		line+=$(awk -v a="${before[$g]}" -v b="$(bench_cpu_ticks ${pids[$g]})" -v n="$n" \
+		line+=$(awk -v a="${before[$g]}" -v b="$(group_ticks "$g" ${pids[$g]})" -v n="$n" \
 			-v hz="$(getconf CLK_TCK)" 'BEGIN { printf " %.1f", (n > 0 ? (b - a) * 1e6 / hz / n : 0) }')
 	done
 	echo "$line"
