@@ -688,10 +688,14 @@ copy_refused(struct writer *w, uint64_t *head, size_t n, const char *first_state
 
 	snprintf(r.state, sizeof(r.state), "%s", first_state);
 	st = copy_halves(w, head, n, &r);
-	if (r.dropped > 0 || st == SG_OK)
+	if (r.dropped > 0)
 		log_warn(
 			"usage: PostgreSQL refused %zu of %zu rows (SQLSTATE %s; %zu COPYs to find them): they are dropped",
 			r.dropped, n, r.state[0] ? r.state : "none", r.copies);
+	else if (st == SG_OK)
+		log_warn(
+			"usage: PostgreSQL refused a COPY of %zu rows (SQLSTATE %s), then took all of them in %zu smaller COPYs",
+			n, first_state[0] ? first_state : "none", r.copies);
 	count_dropped(r.dropped);
 	return st;
 }

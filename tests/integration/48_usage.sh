@@ -18,7 +18,7 @@ LOG=$SG_RUN/logs/stackgate.log
 echo "-- setup"
 for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding" \
 	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm" "us-kept test-llm llm" \
-	"us-refused test-llm llm"; do
+	"us-refused test-llm llm" "us-split test-llm llm"; do
 	read -r id pm type <<<"$m"
 	body=$(jq -nc --arg id "$id" --arg pm "$pm" --arg t "$type" \
 		'{model_id:$id,provider_id:"vllm",provider_model_id:$pm,model_type:$t}
@@ -313,6 +313,9 @@ sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minut
 post_times 30 $OA/completions '{"model":"us-kept","prompt":"keep me"}' >/dev/null
 post_times 1 $OA/completions '{"model":"us-refused","prompt":"refuse me"}' >/dev/null
 post_times 29 $OA/completions '{"model":"us-kept","prompt":"keep me"}' >/dev/null
+# The writers make the partitions from the day they start on (usage_maintain): at this restart or
+# just after it, should midnight (UTC) come between.
+start_day=$(date -u +%F)
 sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-kept'")" 69 "the 59 good rows are written"
 read -r r n c <<<"$(refused_lines "$log_mark")"
@@ -321,11 +324,37 @@ expect_eq "$r" 1 "one row refused and dropped"
 	fail "found in few COPYs" "$c COPYs for $n rows"
 psql_q "ALTER TABLE usage_log DROP CONSTRAINT us_refuse" >/dev/null
 
+# A COPY refused whole whose halves PostgreSQL takes (a statement trigger that refuses more than 8
+# us-split rows at once, SQLSTATE 23505): every row is written, none is said to be dropped.
+psql_q "CREATE FUNCTION us_split_refuse() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		IF (SELECT count(*) FROM new_rows WHERE model = 'us-split') > 8 THEN
+			RAISE EXCEPTION 'too many us-split rows at once' USING ERRCODE = '23505';
+		END IF;
+		RETURN NULL;
+	END \$\$;
+	CREATE TRIGGER us_split_refuse AFTER INSERT ON usage_log REFERENCING NEW TABLE AS new_rows
+		FOR EACH STATEMENT EXECUTE FUNCTION us_split_refuse()" >/dev/null
+log_mark=$(wc -l <"$LOG")
+sg_restart_daemon "$SLOW_CONF" && pass "restart with a flush interval of a minute" || fail "restart (slow flush)"
+post_times 40 $OA/completions '{"model":"us-split","prompt":"split me"}' >/dev/null
+sg_restart_daemon && pass "stop gracefully and start with the test config" || fail "restart (test config)"
+expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-split'")" 40 \
+	"all 40 rows are written, in COPYs of 8 rows or fewer"
+took=$(tail -n +$((log_mark + 1)) "$LOG" | grep -c 'usage: PostgreSQL refused a COPY of [0-9]* rows (SQLSTATE 23505), then took all of them')
+((took >= 1)) && pass "the writers logged the refusal as taken in smaller COPYs (lines: $took)" ||
+	fail "a log line of the COPY taken in smaller ones" "none"
+expect_eq "$(tail -n +$((log_mark + 1)) "$LOG" | grep -c 'COPYs to find them): they are dropped')" 0 \
+	"and no line says rows were dropped"
+psql_q "DROP TRIGGER us_split_refuse ON usage_log; DROP FUNCTION us_split_refuse()" >/dev/null
+
 echo "-- partitions: by day, ahead of time, dropped past the retention"
-today=$(date -u +%Y%m%d)
-ahead=$(date -u -d '+7 days' +%Y%m%d)
+# Days as PostgreSQL sees them, so that midnight (UTC) during the test changes nothing: the load's
+# day (its first row's), and 7 days past the writers' start, which may be the day before it.
+today=$(psql_q "SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYYMMDD') FROM usage_log WHERE model = 'us-load'")
+ahead=$(date -u -d "$start_day +7 days" +%Y%m%d)
 expect_eq "$(psql_q "SELECT count(*) FROM pg_class WHERE relname IN ('usage_log_p$today', 'usage_log_p$ahead')")" 2 \
-	"today's partition and the one 7 days ahead exist"
+	"the load's day has its partition, and the day 7 days past the writers' start has one"
 psql_q "CREATE TABLE usage_log_p20200101 PARTITION OF usage_log FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
 	INSERT INTO usage_log (ts, request_id, model, route, status, streamed, prompt_tokens, completion_tokens, total_tokens,
 		estimated, latency_ms) VALUES ('2020-01-01 12:00+00', 'us-old', 'us-llm', '/x', 200, false, 1, 1, 2, false, 1)" >/dev/null
@@ -355,10 +384,13 @@ totals_match() {
 	expect_eq "$diff" 0 "$1"
 }
 totals_match "usage_daily equals usage_log's sums after the load, the deletes and the dropped partition"
+# Three rows of the load's first day (the load may cross midnight), a day back.
 psql_q "UPDATE usage_log SET principal = 'us-moved', ts = ts - interval '1 day', cost = 2.5
-	WHERE request_id IN (SELECT request_id FROM usage_log WHERE model = 'us-load' LIMIT 3)" >/dev/null
+	WHERE request_id IN (SELECT request_id FROM usage_log WHERE model = 'us-load'
+		AND ts < date_trunc('day', (SELECT min(ts) FROM usage_log WHERE model = 'us-load') AT TIME ZONE 'UTC')
+			AT TIME ZONE 'UTC' + interval '1 day' LIMIT 3)" >/dev/null
 expect_eq "$(psql_q "SELECT day || ' ' || requests || ' ' || cost FROM usage_daily WHERE principal = 'us-moved'")" \
-	"$(date -u -d yesterday +%F) 3 7.5" "an UPDATE moves rows to another day and principal, with a cost"
+	"$(date -u -d "$today -1 day" +%F) 3 7.5" "an UPDATE moves rows to another day and principal, with a cost"
 psql_q "INSERT INTO usage_log (ts, request_id, principal, model, route, status, streamed, prompt_tokens,
 	completion_tokens, total_tokens, estimated, latency_ms) VALUES (now(), 'us-anon-1', NULL, 'us-anon', '/x', 200,
 	false, 1, 2, 3, false, 1), (now(), 'us-anon-2', NULL, 'us-anon', '/x', 200, false, 1, 2, 3, false, 1)" >/dev/null
