@@ -24,7 +24,8 @@
 #             for the bench principal and model that never bite; one usage_log
 #             row per request) vs both off (limits.enabled and usage.enabled
 #             false), the daemon restarted between interleaved rounds; goal:
-#             on/off >= 0.9 (CHAT_LIMITS_A: a jq filter for side A's configuration)
+#             on/off >= 0.9 (CHAT_LIMITS_A, CHAT_LIMITS_B: jq filters for side A's and
+#             side B's configuration, to compare two variants, say both with usage on)
 #   chat-metrics  the same with metrics.enabled true vs false, likewise
 #   cpu       CPU per request of each process group (stackgate's workers, the front nginx,
 #             PostgreSQL, the upstream nginx, the Portkey gateway) from /proc/PID/stat
@@ -41,7 +42,9 @@
 #             (empty caches), then 30 s at -c16 at once; p99 and maximum of each run
 #             (COLD_DURATION); not in the default set
 #
-# Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500).
+# Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500); BENCH_PERF_DIR: a
+# directory for a `perf record -a -g` of every run that counts CPU per request (1.data, 2.data, …
+# in the order they ran: with pair_configs' ABBA order, A B B A A B …).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +58,10 @@ bench_ports "$PORT"
 SG_URL=http://127.0.0.1:$PORT
 STREAMS=${STREAMS:-1000}
 BENCHES=("$@")
+if [[ -n ${BENCH_PERF_DIR:-} ]]; then
+	command -v perf >/dev/null || { echo "bench: BENCH_PERF_DIR needs perf (Debian's linux-perf)" >&2; exit 1; }
+	mkdir -p "$BENCH_PERF_DIR"
+fi
 ((${#BENCHES[@]})) || BENCHES=(trivial models chat cpu portkey stream-latency streams)
 
 UPSTREAM_PID="" PORTKEY_PID=""
@@ -256,7 +263,14 @@ cpu_measure() {
 		# shellcheck disable=SC2086
 		before[$g]=$(group_ticks "$g" ${pids[$g]})
 	done
+	local perfpid=""
+	if [[ -n ${BENCH_PERF_DIR:-} ]]; then
+		BENCH_PERF_N=$((${BENCH_PERF_N:-0} + 1))
+		perf record -a -e cpu-clock -F 1999 -g -o "$BENCH_PERF_DIR/$BENCH_PERF_N.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+		perfpid=$!
+	fi
 	out=$(wrk_run "$url" "$script" "$conns" "$threads")
+	[[ -n $perfpid ]] && wait "$perfpid"
 	n=$(cut -d' ' -f4 <<<"$out")
 	line=$out
 	for g in "${CPU_GROUPS[@]}"; do
@@ -327,11 +341,11 @@ chat_limits() {
 	printf '{"model":"bench-llm","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' >"$RUN/chat.json"
 	export BENCH_BODY=$RUN/chat.json
 	set_chat_limits
-	jq '.limits.enabled = false | .usage.enabled = false' "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
+	jq "${CHAT_LIMITS_B:-.limits.enabled = false | .usage.enabled = false}" "$RUN/stackgate.json" >"$RUN/stackgate-nolimits.json"
 	# CHAT_LIMITS_A: a jq filter for side A's configuration, to take the two apart (say
-	# '.usage.enabled = false' for limits alone).
+	# '.usage.enabled = false' for limits alone); CHAT_LIMITS_B likewise for side B (default: both off).
 	jq "${CHAT_LIMITS_A:-.}" "$RUN/stackgate.json" >"$RUN/stackgate-limits.json"
-	echo "limits+usage on (A${CHAT_LIMITS_A:+, $CHAT_LIMITS_A}) vs off (B); uptime before: $(uptime)"
+	echo "limits+usage on (A${CHAT_LIMITS_A:+, $CHAT_LIMITS_A}) vs off (B${CHAT_LIMITS_B:+, $CHAT_LIMITS_B}); uptime before: $(uptime)"
 	pair_configs "chat/completions, limits+usage on vs off" "$SG_URL/v1/openai/v1/chat/completions" \
 		"$ROOT/bench/post.lua" "$RUN/stackgate-limits.json" "$RUN/stackgate-nolimits.json"
 	echo "uptime after: $(uptime)   (goal: ratio A/B at least 0.900)"
