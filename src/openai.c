@@ -314,13 +314,12 @@ reply_buffered(struct request *r, const struct sg_provider *p, const struct prox
 static bool
 append_error_event(struct sg_buf *out, sg_status st, const char *msg)
 {
-	char code[32];
 	json_t *ev;
 	char *text;
 	bool ok;
 
-	sg_status_code(st, code, sizeof(code));
-	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code", code);
+	ev = json_pack("{s:{s:s,s:s,s:s}}", "error", "message", msg, "type", sg_status_type(st), "code",
+		       sg_status_code(st));
 	text = ev ? sg_json_dump(ev) : NULL;
 	ok = text != NULL && sg_buf_append(out, "data: ", 6) && sg_buf_append(out, text, strlen(text)) &&
 	     sg_buf_append(out, "\n\n", 2);

@@ -29,9 +29,9 @@
 static const struct {
 	const char *name;
 	int http;
-	const char *type;
+	const char *type, *code;
 } status_table[] = {
-#define SG_X_ROW(name, http, type) {#name, http, type},
+#define SG_X_ROW(name, http, type, code) {#name, http, type, code},
 	SG_STATUS_TABLE(SG_X_ROW)
 #undef SG_X_ROW
 };
@@ -60,23 +60,12 @@ sg_status_type(sg_status st)
 	return status_table[st].type;
 }
 
-void
-sg_status_code(sg_status st, char *buf, size_t len)
+const char *
+sg_status_code(sg_status st)
 {
-	const char *name = sg_status_name(st);
-	size_t i = 0;
-
-	if (len == 0)
-		return;
-	if (st == SG_E_RATE_LIMIT_TOKENS)
-		name = "SG_E_RATE_LIMIT_EXCEEDED";
-	else if (st == SG_E_UNAUTHORIZED)
-		name = "SG_E_INVALID_API_KEY"; /* OpenAI's code, and nginx's @unauthorized answer's */
-	if (strncmp(name, "SG_E_", 5) == 0)
-		name += 5;
-	for (; name[i] != '\0' && i + 1 < len; i++)
-		buf[i] = (char) (name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
-	buf[i] = '\0';
+	if ((unsigned) st >= SG_STATUS_COUNT)
+		return "unknown";
+	return status_table[st].code;
 }
 
 const char *

@@ -17,34 +17,40 @@
 #define SG_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define SG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The table is aligned by hand: */
+/*
+ * Each status: its HTTP status (0 for SG_E_UPSTREAM: the upstream reply's),
+ * OpenAI's error type and error code (sg_status_code: both 429s for rate
+ * limits have OpenAI's one code, told apart by their type; a refused key has
+ * OpenAI's "invalid_api_key", as nginx's @unauthorized answer).  The table
+ * is aligned by hand:
+ */
 /* clang-format off */
-/*        name                 HTTP  OpenAI error type          */
-#define SG_STATUS_TABLE(X)                                            \
-	X(SG_OK,                  200, NULL)                          \
-	X(SG_E_BAD_REQUEST,       400, "invalid_request_error")       \
-	X(SG_E_UNAUTHORIZED,      401, "authentication_error")        \
-	X(SG_E_FORBIDDEN,         403, "permission_error")            \
-	X(SG_E_NOT_FOUND,         404, "not_found_error")             \
-	X(SG_E_METHOD,            405, "invalid_request_error")       \
-	X(SG_E_CONFLICT,          409, "conflict_error")              \
-	X(SG_E_TOO_LARGE,         413, "invalid_request_error")       \
-	X(SG_E_UNSUPPORTED_MEDIA, 415, "invalid_request_error")       \
-	X(SG_E_UPGRADE,           426, "invalid_request_error")       \
-	X(SG_E_RATE_LIMIT_EXCEEDED, 429, "requests")                  \
-	X(SG_E_RATE_LIMIT_TOKENS, 429, "tokens") /* code: rate_limit_exceeded */ \
-	X(SG_E_INSUFFICIENT_QUOTA, 429, "insufficient_quota")         \
-	X(SG_E_INTERNAL,          500, "internal_error")              \
-	X(SG_E_NOMEM,             500, "internal_error")              \
-	X(SG_E_NOT_IMPLEMENTED,   501, "not_implemented_error")       \
-	X(SG_E_BAD_GATEWAY,       502, "upstream_error")              \
-	X(SG_E_UNAVAILABLE,       503, "service_unavailable_error")   \
-	X(SG_E_GATEWAY_TIMEOUT,   504, "timeout_error")               \
-	X(SG_E_UPSTREAM,          0,   "upstream_error") /* status taken from the upstream reply */
+/*        name                    HTTP  OpenAI error type             OpenAI error code */
+#define SG_STATUS_TABLE(X)                                                                   \
+	X(SG_OK,                    200,  NULL,                         "ok")                   \
+	X(SG_E_BAD_REQUEST,         400,  "invalid_request_error",      "bad_request")          \
+	X(SG_E_UNAUTHORIZED,        401,  "authentication_error",       "invalid_api_key")    \
+	X(SG_E_FORBIDDEN,           403,  "permission_error",           "forbidden")            \
+	X(SG_E_NOT_FOUND,           404,  "not_found_error",            "not_found")            \
+	X(SG_E_METHOD,              405,  "invalid_request_error",      "method")               \
+	X(SG_E_CONFLICT,            409,  "conflict_error",             "conflict")             \
+	X(SG_E_TOO_LARGE,           413,  "invalid_request_error",      "too_large")            \
+	X(SG_E_UNSUPPORTED_MEDIA,   415,  "invalid_request_error",      "unsupported_media")    \
+	X(SG_E_UPGRADE,             426,  "invalid_request_error",      "upgrade")              \
+	X(SG_E_RATE_LIMIT_EXCEEDED, 429,  "requests",                   "rate_limit_exceeded")  \
+	X(SG_E_RATE_LIMIT_TOKENS,   429,  "tokens",                     "rate_limit_exceeded") \
+	X(SG_E_INSUFFICIENT_QUOTA,  429,  "insufficient_quota",         "insufficient_quota")   \
+	X(SG_E_INTERNAL,            500,  "internal_error",             "internal")             \
+	X(SG_E_NOMEM,               500,  "internal_error",             "nomem")                \
+	X(SG_E_NOT_IMPLEMENTED,     501,  "not_implemented_error",      "not_implemented")      \
+	X(SG_E_BAD_GATEWAY,         502,  "upstream_error",             "bad_gateway")          \
+	X(SG_E_UNAVAILABLE,         503,  "service_unavailable_error",  "unavailable")          \
+	X(SG_E_GATEWAY_TIMEOUT,     504,  "timeout_error",              "gateway_timeout")      \
+	X(SG_E_UPSTREAM,            0,    "upstream_error",             "upstream")
 /* clang-format on */
 
 enum sg_status {
-#define SG_X_ENUM(name, http, type) name,
+#define SG_X_ENUM(name, http, type, code) name,
 	SG_STATUS_TABLE(SG_X_ENUM)
 #undef SG_X_ENUM
 		SG_STATUS_COUNT
@@ -58,14 +64,15 @@ int sg_status_http(sg_status st);
 /* The OpenAI error "type" for st, or NULL for SG_OK. */
 const char *sg_status_type(sg_status st);
 /*
- * The error code for OpenAI's "code" field: the status name without its
- * "SG_E_" prefix, in lower case ("not_found"), written into buf; but
- * SG_E_RATE_LIMIT_TOKENS is OpenAI's "rate_limit_exceeded" (with type
- * "tokens", where SG_E_RATE_LIMIT_EXCEEDED has type "requests"), and
- * SG_E_UNAUTHORIZED OpenAI's "invalid_api_key", as nginx's @unauthorized
- * answer says after an auth subrequest: one 401 body whoever refuses.
+ * The error code for OpenAI's "code" field ("not_found"): mostly the status
+ * name without its "SG_E_" prefix, in lower case, but SG_E_RATE_LIMIT_TOKENS
+ * is OpenAI's "rate_limit_exceeded" (its type "tokens" tells it from
+ * SG_E_RATE_LIMIT_EXCEEDED's "requests"), and SG_E_UNAUTHORIZED OpenAI's
+ * "invalid_api_key", as nginx's @unauthorized answer says after an auth
+ * subrequest: one 401 body whoever refuses.  "unknown" for a status out of
+ * the table.
  */
-void sg_status_code(sg_status st, char *buf, size_t len);
+const char *sg_status_code(sg_status st);
 /* The reason phrase for an HTTP status code ("Not Found"). */
 const char *sg_http_reason(int code);
 

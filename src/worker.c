@@ -84,7 +84,6 @@ request_stop(void)
 static void
 respond_error(struct request *r, sg_status st)
 {
-	char code[32];
 	const char *msg = r->err.msg[0] ? r->err.msg : sg_http_reason(sg_status_http(st));
 	int status = st == SG_E_UPSTREAM ? r->upstream_status : sg_status_http(st);
 	json_t *body;
@@ -94,9 +93,8 @@ respond_error(struct request *r, sg_status st)
 		status = 502;
 	if (st == SG_E_NOMEM || st == SG_E_INTERNAL)
 		msg = r->err.msg[0] ? r->err.msg : "internal error";
-	sg_status_code(st, code, sizeof(code));
 	body = json_pack("{s:{s:s,s:s,s:s?,s:s},s:s}", "error", "message", msg, "type", sg_status_type(st), "param",
-			 r->err.param[0] ? r->err.param : NULL, "code", code, "detail", msg);
+			 r->err.param[0] ? r->err.param : NULL, "code", sg_status_code(st), "detail", msg);
 	text = body ? sg_json_dump(body) : NULL;
 	/*
 	 * Not on nginx's auth subrequest: auth_request copies a subrequest's WWW-Authenticate into the 401 and the
