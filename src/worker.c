@@ -5,21 +5,27 @@
  * non-blocking; each thread waits in its own epoll set on the socket
  * (EPOLLEXCLUSIVE, so a connection wakes one waiter, not all of them) and on
  * the process's stop eventfd, then lets libfcgi accept and read the request.
+ * On a connection nginx kept, a thread waits for the next request in
+ * libfcgi's read itself (no poll first: one syscall less per request).
  * A graceful stop writes the eventfd: a thread waiting on the listening
  * socket leaves at once; one holding a connection nginx kept serves it until
- * nginx closes it (never closed from this side: see accept_thread).  No
- * thread is ever interrupted by a signal, so a request being read or written
- * is never cut short.
+ * nginx closes it (never closed from this side: see accept_thread).  Each
+ * thread accepts on a descriptor of its own for the listening socket, which
+ * the stop turns into a socket that accepts nothing (stop_accepting), so
+ * that libfcgi, finding a kept connection closed, cannot take a new one for
+ * a stopping worker.  No thread is ever interrupted by a signal, so a
+ * request being read or written is never cut short.
  *
  * The worker is the only writer of status lines and error bodies, and writes
  * the access log (log_request): one line per request.
  *
- * Shared state: `stopping` and `served` are atomics; nothing else is shared
- * between the threads of this file.
+ * Shared state: `stopping`, `served` and the slots of `accept_fds` are
+ * atomics; nothing else is shared between the threads of this file.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -59,6 +65,17 @@ static atomic_bool stopping;
 static atomic_long served;
 static atomic_int live_threads;
 
+/*
+ * Each accept thread's own descriptor for the listening socket (a dup, -1
+ * until the thread made it), and the socket that replaces them all when the
+ * worker stops: never listening, so accept() on it fails (EINVAL) at once.
+ * Closed only after every thread ended (worker_run), so stop_accepting()
+ * never meets a number that was closed and handed out again.
+ */
+static atomic_int *accept_fds;
+static int n_accept_fds;
+static int dead_listener = -1;
+
 static pid_t master_pid;
 
 /* Asks the master for this worker's successor now (worker.h); not if the master is gone. */
@@ -67,6 +84,18 @@ tell_master_recycling(void)
 {
 	if (getppid() == master_pid && sigqueue(master_pid, SG_SIG_RECYCLING, (union sigval){0}) != 0)
 		log_warn("cannot tell the master this worker is recycling: %s", strerror(errno));
+}
+
+/* Turns every thread's listening descriptor into dead_listener (after `stopping` is set). */
+static void
+stop_accepting(void)
+{
+	for (int i = 0; i < n_accept_fds; i++) {
+		int fd = atomic_load(&accept_fds[i]);
+
+		if (fd >= 0 && dup2(dead_listener, fd) < 0)
+			log_warn("stopping: cannot close thread %d's listening descriptor: %s", i, strerror(errno));
+	}
 }
 
 static void
@@ -78,6 +107,7 @@ request_stop(void)
 	if (write(stop_fd, &one, sizeof(one)) < 0) {
 		/* The counter is already non-zero: every waiter wakes anyway. */
 	}
+	stop_accepting();
 }
 
 /* Writes the error response for st from r->err; the one place error bodies are made. */
@@ -264,11 +294,15 @@ accept_thread(void *arg)
 	FCGX_Request fcgx;
 	struct request *r = NULL;
 	struct epoll_event ev, got[2];
-	int ep = -1;
+	int ep = -1, slot = (int) (intptr_t) arg;
+	int lfd = fcntl(listen_sock, F_DUPFD_CLOEXEC, 0);
 
-	(void) arg;
-	if (FCGX_InitRequest(&fcgx, listen_sock, 0) != 0) {
-		log_error("FCGX_InitRequest failed");
+	/* Published before `stopping` is read: a stop either turns it dead or is seen in the loop. */
+	atomic_store(&accept_fds[slot], lfd);
+	if (lfd < 0 || FCGX_InitRequest(&fcgx, lfd, 0) != 0) {
+		log_error("worker thread setup failed: %s", lfd < 0 ? strerror(errno) : "FCGX_InitRequest");
+		if (lfd < 0)
+			goto end;
 		goto out;
 	}
 	r = sg_calloc(1, sizeof(*r));
@@ -279,8 +313,8 @@ accept_thread(void *arg)
 	}
 	r->reuse = true; /* this thread's requests share the memory of body, path and headers (http.h) */
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-	ev.data.fd = listen_sock;
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_sock, &ev) != 0)
+	ev.data.fd = lfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
 		goto epoll_fail;
 	ev.events = EPOLLIN;
 	ev.data.fd = stop_fd;
@@ -291,11 +325,17 @@ accept_thread(void *arg)
 		bool stop = atomic_load(&stopping);
 		int rc;
 
-		if (fcgx.ipcFd >= 0) {
+		/*
+		 * A connection nginx kept (fastcgi_keep_conn), not stopping: nothing
+		 * to wait for here, libfcgi's read waits for its next request.  EOF
+		 * makes libfcgi close it and try the listening socket (non-blocking)
+		 * instead; once the worker stops, that is dead_listener, which
+		 * accepts nothing.
+		 */
+		if (fcgx.ipcFd >= 0 && stop) {
 			/*
-			 * nginx kept the connection (fastcgi_keep_conn): wait for its
-			 * next request on it.  EOF makes libfcgi close it and try the
-			 * listening socket instead.
+			 * Stopping, with a kept connection: wait for its next request or
+			 * its close, and leave when nginx closed it.
 			 *
 			 * The rule, stopping or not: this side never closes a kept
 			 * connection while nginx may use it.  nginx puts the connection
@@ -311,8 +351,8 @@ accept_thread(void *arg)
 			 * nginx closes it, then leaves without accepting again; the main
 			 * thread bounds the whole stop with shutdown_timeout.
 			 */
-			struct pollfd p[2] = {{.fd = fcgx.ipcFd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
-			int n = poll(p, stop ? 1 : 2, stop ? 100 : -1);
+			struct pollfd p = {.fd = fcgx.ipcFd, .events = POLLIN};
+			int n = poll(&p, 1, 100);
 
 			if (n < 0) {
 				if (errno == EINTR)
@@ -320,12 +360,12 @@ accept_thread(void *arg)
 				log_error("poll: %s", strerror(errno));
 				break;
 			}
-			if (p[0].revents == 0)
+			if (p.revents == 0)
 				continue;
-			/* Stopping and nginx closed it: leave here, so libfcgi does not accept a new connection. */
-			if (atomic_load(&stopping) && nginx_closed(fcgx.ipcFd))
+			/* nginx closed it: leave here, so libfcgi does not look for a new connection. */
+			if (nginx_closed(fcgx.ipcFd))
 				break;
-		} else {
+		} else if (fcgx.ipcFd < 0) {
 			if (stop)
 				break;
 			int n = epoll_wait(ep, got, 2, -1);
@@ -338,15 +378,16 @@ accept_thread(void *arg)
 				break;
 			}
 			for (int i = 0; i < n; i++)
-				if (got[i].data.fd == listen_sock)
+				if (got[i].data.fd == lfd)
 					can_accept = true;
 			if (atomic_load(&stopping) || !can_accept)
 				continue;
 		}
 		rc = FCGX_Accept_r(&fcgx);
 		if (rc < 0) {
-			/* EAGAIN: another thread or worker took the connection first. */
-			if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED)
+			/* EAGAIN: another thread or worker took the connection first; stopping: dead_listener. */
+			if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED &&
+			    !atomic_load(&stopping))
 				log_warn("FCGX_Accept_r: %s", strerror(-rc));
 			continue;
 		}
@@ -374,6 +415,7 @@ out:
 	}
 	/* Frees the request; a connection still open here is one that poll failed on (or nginx closed). */
 	FCGX_Free(&fcgx, 1);
+end:
 	proxy_thread_cleanup();
 	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
@@ -411,8 +453,9 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	master_pid = getppid();
 	listen_sock = listen_fd;
 	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (stop_fd < 0) {
-		log_error("eventfd: %s", strerror(errno));
+	dead_listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (stop_fd < 0 || dead_listener < 0) {
+		log_error("%s: %s", stop_fd < 0 ? "eventfd" : "socket", strerror(errno));
 		return 1;
 	}
 
@@ -446,13 +489,17 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 
 	limits_start(conf);
 	threads = sg_calloc((size_t) conf->threads, sizeof(*threads));
-	if (threads == NULL)
+	accept_fds = sg_calloc((size_t) conf->threads, sizeof(*accept_fds));
+	if (threads == NULL || accept_fds == NULL)
 		return 1;
+	for (int i = 0; i < conf->threads; i++)
+		atomic_init(&accept_fds[i], -1);
+	n_accept_fds = conf->threads;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, conf->thread_stack_kb * 1024);
 	for (int i = 0; i < conf->threads; i++) {
 		atomic_fetch_add(&live_threads, 1);
-		if (pthread_create(&threads[i], &attr, accept_thread, NULL) != 0) {
+		if (pthread_create(&threads[i], &attr, accept_thread, (void *) (intptr_t) i) != 0) {
 			atomic_fetch_sub(&live_threads, 1);
 			log_error("pthread_create: %s (started %d of %d threads)", strerror(errno), i, conf->threads);
 			break;
@@ -491,6 +538,15 @@ done:
 	registry_close();
 	db_shutdown();
 	free(threads);
+	if (rc == 0) { /* every thread ended: no one uses these now (cut by the timeout, the exit closes them) */
+		for (int i = 0; i < n_accept_fds; i++)
+			if (atomic_load(&accept_fds[i]) >= 0)
+				close(atomic_load(&accept_fds[i]));
+		n_accept_fds = 0;
+		free(accept_fds);
+		accept_fds = NULL;
+		close(dead_listener);
+	}
 	close(stop_fd);
 	log_info("worker exiting");
 	return rc;

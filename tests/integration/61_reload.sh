@@ -121,5 +121,33 @@ if ((nbad == 0 && nslow > 0)); then pass "the slow client: $nslow sent, 0 failed
 req GET /v1/health
 expect_status 200 "health is 200 after the reloads"
 
+echo "-- a stopping worker takes no new connection when nginx closes its kept one"
+# A worker waits for the next request on a kept connection in libfcgi's read; when nginx closes
+# the connection, libfcgi looks for a new one on the listening socket, which a stopping worker
+# must not take (it could be cut at shutdown_timeout).  fcgi_kept.js stands in for nginx; the
+# master is held (SIGSTOP) so that no successor takes the new connection either.
+ST_CONF=$SG_TEST_DIR/tmp/rl-stop.json
+jq '.server.workers = 1 | .server.threads = 5' "$SG_CONFIG" >"$ST_CONF"
+sg_restart_daemon "$ST_CONF" && pass "restart with 1 worker x 5 threads" || fail "restart (1 worker)" "not answering"
+master=$(sg_master_pid)
+worker=$(sg_worker_pids)
+coproc KEPT { node "$SG_ROOT/tests/integration/fcgi_kept.js" "$SG_RUN/stackgate.sock" 2>&1; }
+line=""
+read -r -t 5 line <&"${KEPT[0]}"
+expect_eq "$line" "kept 200" "a FastCGI connection kept as nginx keeps it is answered"
+kill -STOP "$master"
+kill -TERM "$worker"
+sleep 0.5 # the worker's other threads leave; the one on the kept connection waits for it
+echo go >&"${KEPT[1]}"
+line=""
+read -r -t 5 line <&"${KEPT[0]}"
+worker_left=no
+# (Gone, or a zombie: the held master has not reaped it.)
+for _ in $(seq 30); do [[ $(ps -o stat= -p "$worker") =~ ^(Z|$) ]] && { worker_left=yes; break; }; sleep 0.1; done
+kill -CONT "$master"
+expect_eq "$line" "new none" "the stopping worker, its kept connection closed, takes no new connection"
+expect_eq "$worker_left" yes "and leaves"
+wait "${KEPT_PID:-}" 2>/dev/null
+
 req DELETE /v1/models/rl-llm
 if sg_restart_daemon; then pass "restart with the test config"; else fail "restart with the test config" "not answering"; fi
