@@ -432,7 +432,7 @@ supervisor_run(struct sg_conf *conf)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* Each open stream holds two descriptors (nginx's and the upstream's) plus epoll sets. */
+	/* Each thread holds up to four descriptors: its epoll set and listening descriptor, nginx's and the upstream's. */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
