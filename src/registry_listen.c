@@ -105,6 +105,19 @@ writes_now(void)
 	return shared != NULL ? atomic_load(&shared->writes) : 0;
 }
 
+/*
+ * Wakes every reader waiting in registry_sync_wait() to look at `synced`
+ * again.  Under sync_mu, so that a reader between its look and its wait
+ * cannot miss it.
+ */
+static void
+wake_readers(void)
+{
+	pthread_mutex_lock(&sync_mu);
+	pthread_cond_broadcast(&sync_cv);
+	pthread_mutex_unlock(&sync_mu);
+}
+
 /* The cache covers every write counted up to target: moves `synced` on and wakes the readers it satisfies. */
 static void
 synced_advance(unsigned long target)
@@ -181,8 +194,15 @@ listener_sync(PGconn *c)
 		/* Already drained by an earlier pass. */
 	}
 	target = writes_now();
-	if (atomic_load(&synced) >= target)
-		return true; /* notifications got here first: nobody needs to wait */
+	if (atomic_load(&synced) >= target) {
+		/*
+		 * Covered already (the notifications, or a write of this process
+		 * that registry_cache_commit applied): the reader who asked may be
+		 * waiting all the same, for a count that moved on without a wakeup.
+		 */
+		wake_readers();
+		return true;
+	}
 	r = db_exec(c, "SELECT txid_current_if_assigned()", 0, NULL); /* a query of its own, to count it */
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
 	PQclear(r);
@@ -232,8 +252,9 @@ registry_cache_commit(PGconn *c, struct txn *x)
 		/* Applied here: when this process covered every earlier write, it covers this one too. */
 		unsigned long before = counted - 1;
 
-		if (counted != 0)
-			atomic_compare_exchange_strong(&synced, &before, counted);
+		/* A reader of this process may wait for this count already (it read it after the increment). */
+		if (counted != 0 && atomic_compare_exchange_strong(&synced, &before, counted))
+			wake_readers();
 	}
 	if (locked)
 		pthread_mutex_unlock(&listener.apply);
