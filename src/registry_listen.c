@@ -79,6 +79,12 @@ static int sync_fd = -1; /* eventfd: readers ask this process's listener for a r
  * reads right after writes need the sync mechanism, not a fast notification.
  */
 static int listener_delay_ms;
+/*
+ * STACKGATE_TEST_COMMIT_APPLY_DELAY_MS holds a write of this process that long
+ * between its COMMIT (counted on the shared counter) and its cache update, with
+ * the apply mutex held, so that a test can have a reader wait for that count.
+ */
+static int commit_apply_delay_ms;
 #endif
 static pid_t sync_pid; /* the process that made sync_fd (a forked worker makes its own) */
 
@@ -247,6 +253,10 @@ registry_cache_commit(PGconn *c, struct txn *x)
 	st = registry_cmd(c, x, "COMMIT");
 	if (st == SG_OK && shared != NULL)
 		counted = atomic_fetch_add(&shared->writes, 1) + 1;
+#ifdef SG_TEST_KNOBS
+	if (st == SG_OK && locked && commit_apply_delay_ms > 0)
+		(void) poll(NULL, 0, commit_apply_delay_ms);
+#endif
 	if (st == SG_OK && locked) {
 		registry_cache_apply(x);
 		/* Applied here: when this process covered every earlier write, it covers this one too. */
@@ -447,6 +457,10 @@ registry_open(const struct sg_conf *conf)
 	if (getenv("STACKGATE_TEST_LISTENER_DELAY_MS") != NULL) {
 		listener_delay_ms = atoi(getenv("STACKGATE_TEST_LISTENER_DELAY_MS"));
 		log_warn("test knob: the registry listener takes unasked notifications %d ms late", listener_delay_ms);
+	}
+	if (getenv("STACKGATE_TEST_COMMIT_APPLY_DELAY_MS") != NULL) {
+		commit_apply_delay_ms = atoi(getenv("STACKGATE_TEST_COMMIT_APPLY_DELAY_MS"));
+		log_warn("test knob: registry writes update the cache %d ms after their COMMIT", commit_apply_delay_ms);
 	}
 #endif
 	/* Its own session (database.listen_conninfo): LISTEN does not survive a transaction-mode pooler. */

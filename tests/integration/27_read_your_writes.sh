@@ -53,12 +53,18 @@ jq '.server.workers = 2 | .server.threads = 3' "$SG_CONFIG" >"$two"
 # The test knob of ./dev builds (configure --enable-test-knobs): each listener takes notifications
 # nobody asked for 3 s late, so the reads below are right, and fast, only through the sync
 # mechanism (the shared write counter and the reader's own round trip), not a quick notification.
-export STACKGATE_TEST_LISTENER_DELAY_MS=3000
-sg_restart_daemon "$two" || fail "restart with 2 workers x 3 threads"
-unset STACKGATE_TEST_LISTENER_DELAY_MS
-grep -q 'test knob: the registry listener takes unasked notifications 3000 ms late' "$SG_RUN/logs/stackgate.log" &&
-	pass "the listeners take unasked notifications 3 s late (test knob)" ||
-	fail "the test knob is on" "no 'test knob' line in the log (is this a ./dev build?)"
+# with_knob VAR=VALUE CONFIG LOG_LINE NAME: restarts the daemon with CONFIG and the test knob
+# VAR=VALUE in its environment only, and checks that the log says the knob is on.
+with_knob() {
+	export "${1?}"
+	sg_restart_daemon "$2" || fail "restart with $2"
+	unset "${1%%=*}"
+	grep -qF "test knob: $3" "$SG_RUN/logs/stackgate.log" && pass "$4 (test knob)" ||
+		fail "the test knob is on" "no 'test knob: $3' line in the log (is this a ./dev build?)"
+}
+with_knob STACKGATE_TEST_LISTENER_DELAY_MS=3000 "$two" \
+	"the registry listener takes unasked notifications 3000 ms late" \
+	"the listeners take unasked notifications 3 s late"
 sync0=$(psql_q "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE '%txid_current_if_assigned%'" 2>/dev/null || echo 0)
 req POST /v1/models '{"model_id":"ryw-slow","provider_id":"vllm","provider_model_id":"slow-500"}'
 expect_status 200 "register a model the upstream answers after 500 ms"
@@ -124,5 +130,23 @@ done
 wait "$writer"
 expect_eq "$(psql_q "SELECT count(*) FROM models WHERE identifier LIKE 'ryw-other-%'")" 60 "60 registrations ran meanwhile"
 expect_eq "$bad/$slow" "0/0" "240 reads of another model during those writes: all 200, none 300 ms or more (the slowest ${max} ms)"
+
+# A read that waits for its own worker's write: the write is counted at its COMMIT and moves the
+# cache's count when it has updated the cache; a reader that read the count in between must be woken
+# then, not at its 1 s bound.  The test knob holds each write 500 ms between the two; one worker.
+one=$SG_TEST_DIR/tmp/ryw-one.json
+jq '.server.workers = 1 | .server.threads = 4' "$SG_CONFIG" >"$one"
+with_knob STACKGATE_TEST_COMMIT_APPLY_DELAY_MS=500 "$one" "registry writes update the cache 500 ms after their COMMIT" \
+	"registry writes update the cache 500 ms after their COMMIT"
+curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"model_id":"ryw-held","provider_id":"vllm-short"}' \
+	"$SG_URL/v1/models" &
+held=$!
+sleep 0.15
+t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$SG_URL/v1/models/ryw-slow")
+wait "$held"
+ms=$(awk -v t="${t#* }" 'BEGIN { printf "%d", t * 1000 }')
+((${t%% *} == 200 && ms < 800)) &&
+	pass "a read during its worker's held write is woken when the write is applied (${ms} ms; the bound would be 1000)" ||
+	fail "a read woken by its worker's write" "status ${t%% *}, ${ms} ms (the 1 s bound: a lost wakeup)"
 
 sg_restart_daemon
