@@ -286,6 +286,15 @@ static const char copy_sql[] =
 	" prompt_tokens, completion_tokens, total_tokens, estimated, latency_ms, ttft_ms, upstream_ms,"
 	" upstream_status, cost, attempts, served_model, provider_model_id) FROM STDIN WITH (FORMAT binary)";
 
+#ifdef SG_TEST_KNOBS
+/*
+ * Test builds only (configure --enable-test-knobs): STACKGATE_TEST_USAGE_PIECE_FAILS=N
+ * makes every second piece of the writer's first 2N fail to build halfway, as
+ * when out of memory: a COPY is given up after a piece of it was sent.
+ */
+static int piece_fails, pieces_built;
+#endif
+
 struct writer {
 	PGconn *conn;
 	int64_t maintained_us; /* when usage_maintain() last succeeded; 0: not on this connection */
@@ -567,17 +576,50 @@ copy_begin(struct writer *w)
 
 /*
  * Sends the n queued rows from position from to the open COPY, whole to
- * the socket; false when they could not go (the connection failed, or
- * PostgreSQL ended the COPY with an error that copy_end() reads).
+ * the socket: SG_OK; SG_E_NOMEM when their COPY data could not be built
+ * (none of it was sent: copy_abandon); SG_E_UNAVAILABLE when they could not
+ * go (the connection failed, or PostgreSQL ended the COPY with an error
+ * that copy_end() reads).
  */
-static bool
+static sg_status
 copy_send(struct writer *w, uint64_t from, size_t n)
 {
+#ifdef SG_TEST_KNOBS
+	bool fail = piece_fails > 0 && ++pieces_built % 2 == 0;
+
+	piece_fails -= fail;
+#endif
 	w->data.len = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+#ifdef SG_TEST_KNOBS
+		if (fail && i == n / 2)
+			return SG_E_NOMEM;
+#endif
 		if (!copy_row(&w->data, &q.rows[(from + i) % q.cap]))
-			return false;
-	return PQputCopyData(w->conn, w->data.p, (int) w->data.len) == 1 && PQflush(w->conn) == 0;
+			return SG_E_NOMEM;
+	}
+	if (PQputCopyData(w->conn, w->data.p, (int) w->data.len) != 1 || PQflush(w->conn) != 0)
+		return SG_E_UNAVAILABLE;
+	return SG_OK;
+}
+
+/*
+ * Gives the open COPY up: PostgreSQL rolls it back, so none of its rows is
+ * written and all of them stay in the queue, for the next COPY.
+ */
+static void
+copy_abandon(struct writer *w, size_t n)
+{
+	log_warn(
+		"usage: could not build the COPY data of %zu rows (out of memory): the COPY is given up, its %zu "
+		"rows wait",
+		n, w->sent + n);
+	if (PQputCopyEnd(w->conn, "stackgate: out of memory building the COPY data") == 1)
+		for (PGresult *res; (res = PQgetResult(w->conn)) != NULL;)
+			PQclear(res);
+	w->sent = 0;
+	if (db_conn_broken(w->conn))
+		writer_disconnect(w);
 }
 
 /*
@@ -613,8 +655,11 @@ copy_rows(struct writer *w, uint64_t from, size_t n, char *state)
 	state[0] = '\0';
 	if ((st = copy_begin(w)) != SG_OK)
 		return st;
-	(void) copy_send(w, from, n); /* a failure shows in copy_end's result */
-	res = copy_end(w, state);
+	if (copy_send(w, from, n) == SG_E_NOMEM) {
+		copy_abandon(w, n);
+		return SG_E_NOMEM;
+	}
+	res = copy_end(w, state); /* where the rows could not go, the failure is its result */
 	st = db_result_status(w->conn, res);
 	PQclear(res);
 	return st;
@@ -778,6 +823,7 @@ writer_main(void *arg)
 	for (;;) {
 		size_t n, waiting = (size_t) (__atomic_load_n(&q.tail, __ATOMIC_RELAXED) - head - w.sent);
 		bool stopping;
+		sg_status st;
 		int64_t now = sg_now_us();
 
 		pthread_mutex_lock(&q.mu);
@@ -804,7 +850,12 @@ writer_main(void *arg)
 			}
 			w.opened_us = now;
 		}
-		if (n > 0 && !copy_send(&w, head + w.sent, n)) {
+		if (n > 0 && (st = copy_send(&w, head + w.sent, n)) != SG_OK) {
+			if (st == SG_E_NOMEM) {
+				copy_abandon(&w, n);
+				writer_backoff();
+				continue;
+			}
 			w.sent += n;
 			if (writer_commit(&w, &head) != SG_OK)
 				writer_backoff(); /* PostgreSQL is down or ended the COPY: the rows wait */
@@ -846,6 +897,13 @@ usage_start(const struct sg_conf *conf)
 	}
 	for (size_t i = 0; i < conf->usage_queue_size; i++)
 		q.seq[i] = i; /* slot i is free for position i */
+#ifdef SG_TEST_KNOBS
+	if (getenv("STACKGATE_TEST_USAGE_PIECE_FAILS") != NULL) {
+		piece_fails = atoi(getenv("STACKGATE_TEST_USAGE_PIECE_FAILS"));
+		log_warn("test knob: every second of the usage writer's first %d pieces fails to build",
+			 2 * piece_fails);
+	}
+#endif
 	q.conf = conf;
 	q.cap = conf->usage_queue_size;
 	q.batch = usage_batch_size(q.cap);
