@@ -38,8 +38,9 @@ limits_count_in(uint64_t w, int64_t win)
 												   : 0;
 }
 
-/* One subject, in the host area.  Every word is written with shm atomics. */
 /*
+ * One subject, in the host area.  Every word is written with shm atomics.
+ *
  * The workers of a host run on different cores, and each request writes
  * local[] and inflight of its subjects: those share a cache line of their
  * own, so that the line that moves between cores per request is that one,

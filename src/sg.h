@@ -26,26 +26,26 @@
  */
 /* clang-format off */
 /*        name                    HTTP  OpenAI error type             OpenAI error code */
-#define SG_STATUS_TABLE(X)                                                                   \
-	X(SG_OK,                    200,  NULL,                         "ok")                   \
-	X(SG_E_BAD_REQUEST,         400,  "invalid_request_error",      "bad_request")          \
-	X(SG_E_UNAUTHORIZED,        401,  "authentication_error",       "invalid_api_key")    \
-	X(SG_E_FORBIDDEN,           403,  "permission_error",           "forbidden")            \
-	X(SG_E_NOT_FOUND,           404,  "not_found_error",            "not_found")            \
-	X(SG_E_METHOD,              405,  "invalid_request_error",      "method")               \
-	X(SG_E_CONFLICT,            409,  "conflict_error",             "conflict")             \
-	X(SG_E_TOO_LARGE,           413,  "invalid_request_error",      "too_large")            \
-	X(SG_E_UNSUPPORTED_MEDIA,   415,  "invalid_request_error",      "unsupported_media")    \
-	X(SG_E_UPGRADE,             426,  "invalid_request_error",      "upgrade")              \
-	X(SG_E_RATE_LIMIT_EXCEEDED, 429,  "requests",                   "rate_limit_exceeded")  \
+#define SG_STATUS_TABLE(X)                                                                     \
+	X(SG_OK,                    200,  NULL,                         "ok")                  \
+	X(SG_E_BAD_REQUEST,         400,  "invalid_request_error",      "bad_request")         \
+	X(SG_E_UNAUTHORIZED,        401,  "authentication_error",       "invalid_api_key")     \
+	X(SG_E_FORBIDDEN,           403,  "permission_error",           "forbidden")           \
+	X(SG_E_NOT_FOUND,           404,  "not_found_error",            "not_found")           \
+	X(SG_E_METHOD,              405,  "invalid_request_error",      "method")              \
+	X(SG_E_CONFLICT,            409,  "conflict_error",             "conflict")            \
+	X(SG_E_TOO_LARGE,           413,  "invalid_request_error",      "too_large")           \
+	X(SG_E_UNSUPPORTED_MEDIA,   415,  "invalid_request_error",      "unsupported_media")   \
+	X(SG_E_UPGRADE,             426,  "invalid_request_error",      "upgrade")             \
+	X(SG_E_RATE_LIMIT_EXCEEDED, 429,  "requests",                   "rate_limit_exceeded") \
 	X(SG_E_RATE_LIMIT_TOKENS,   429,  "tokens",                     "rate_limit_exceeded") \
-	X(SG_E_INSUFFICIENT_QUOTA,  429,  "insufficient_quota",         "insufficient_quota")   \
-	X(SG_E_INTERNAL,            500,  "internal_error",             "internal")             \
-	X(SG_E_NOMEM,               500,  "internal_error",             "nomem")                \
-	X(SG_E_NOT_IMPLEMENTED,     501,  "not_implemented_error",      "not_implemented")      \
-	X(SG_E_BAD_GATEWAY,         502,  "upstream_error",             "bad_gateway")          \
-	X(SG_E_UNAVAILABLE,         503,  "service_unavailable_error",  "unavailable")          \
-	X(SG_E_GATEWAY_TIMEOUT,     504,  "timeout_error",              "gateway_timeout")      \
+	X(SG_E_INSUFFICIENT_QUOTA,  429,  "insufficient_quota",         "insufficient_quota")  \
+	X(SG_E_INTERNAL,            500,  "internal_error",             "internal")            \
+	X(SG_E_NOMEM,               500,  "internal_error",             "nomem")               \
+	X(SG_E_NOT_IMPLEMENTED,     501,  "not_implemented_error",      "not_implemented")     \
+	X(SG_E_BAD_GATEWAY,         502,  "upstream_error",             "bad_gateway")         \
+	X(SG_E_UNAVAILABLE,         503,  "service_unavailable_error",  "unavailable")         \
+	X(SG_E_GATEWAY_TIMEOUT,     504,  "timeout_error",              "gateway_timeout")     \
 	X(SG_E_UPSTREAM,            0,    "upstream_error",             "upstream")
 /* clang-format on */
 

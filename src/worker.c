@@ -296,15 +296,15 @@ accept_thread(void *arg)
 	struct epoll_event ev, got[2];
 	int ep = -1, slot = (int) (intptr_t) arg;
 	int lfd = fcntl(listen_sock, F_DUPFD_CLOEXEC, 0);
+	bool have_fcgx = false; /* FCGX_InitRequest made fcgx: FCGX_Free is for it alone */
 
 	/* Published before `stopping` is read: a stop either turns it dead or is seen in the loop. */
 	atomic_store(&accept_fds[slot], lfd);
 	if (lfd < 0 || FCGX_InitRequest(&fcgx, lfd, 0) != 0) {
 		log_error("worker thread setup failed: %s", lfd < 0 ? strerror(errno) : "FCGX_InitRequest");
-		if (lfd < 0)
-			goto end;
 		goto out;
 	}
+	have_fcgx = true;
 	r = sg_calloc(1, sizeof(*r));
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (r == NULL || ep < 0) {
@@ -414,8 +414,8 @@ out:
 		free(r);
 	}
 	/* Frees the request; a connection still open here is one that poll failed on (or nginx closed). */
-	FCGX_Free(&fcgx, 1);
-end:
+	if (have_fcgx)
+		FCGX_Free(&fcgx, 1);
 	proxy_thread_cleanup();
 	atomic_fetch_sub(&live_threads, 1);
 	return NULL;
