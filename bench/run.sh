@@ -44,7 +44,9 @@
 #
 # Environment: ROUNDS (3), DURATION (5 s), CONNS (32), BENCH_PORT (18500); BENCH_PERF_DIR: a
 # directory for a `perf record -a -g` of every run that counts CPU per request (1.data, 2.data, …
-# in the order they ran: with pair_configs' ABBA order, A B B A A B …).
+# in the order they ran: with pair_configs' ABBA order, A B B A A B …); BENCH_NGINX_WORKERS: the
+# front nginx's worker_processes for the benchmarks that keep one stack (1; ab and cold render
+# their own nginx with 1, as the proxy_pass baseline has).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -87,7 +89,7 @@ jq --arg url "http://127.0.0.1:$STREAM_PORT/v1" '.providers.inference += [{provi
 # The upstream and the proxy_pass baselines run in an nginx of their own, so that each process
 # group's CPU can be counted apart (cpu, below).
 bench_baseline_up "$RUN" || { echo "bench: the baseline nginx did not start" >&2; exit 1; }
-BENCH_EXTRA_SERVERS="" NGINX_WORKERS=1 bench_up "$RUN" "$PORT" bench
+BENCH_EXTRA_SERVERS="" NGINX_WORKERS=${BENCH_NGINX_WORKERS:-1} bench_up "$RUN" "$PORT" bench
 export BENCH_KEY=$KEY
 
 # wrk_run URL [script] [conns] [threads] → "rps p50_ms p99_ms requests max_ms"
