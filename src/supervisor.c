@@ -64,7 +64,12 @@ struct slot {
 };
 
 static struct slot slots[MAX_SLOTS];
-static struct slot old[MAX_SLOTS * 4];
+/*
+ * Workers of older generations that have not left yet, each at the index of
+ * its shm slot: every live worker holds one slot of its own (spawn starts none
+ * without), so a retired worker always has its place here.
+ */
+static struct slot old[SHM_SLOTS];
 static int generation;
 
 /*
@@ -196,7 +201,7 @@ spawn(struct sg_conf *conf, int fd, int slot)
 	int shm_slot = shm_slot_take();
 	pid_t pid;
 
-	if (shm_slot < 0 && shm_mapped()) {
+	if (shm_slot < 0) { /* shm is mapped before the first spawn: all slots are taken */
 		slots[slot].respawn_at = sg_now_us() + 1000000; /* logged; tried again in a second */
 		return -1;
 	}
@@ -226,16 +231,12 @@ spawn(struct sg_conf *conf, int fd, int slot)
 	return pid;
 }
 
+/* Moves a live worker to old and asks it to stop; s is emptied. */
 static void
 retire(struct slot *s)
 {
-	for (size_t i = 0; i < SG_ARRAY_LEN(old); i++) {
-		if (old[i].pid == 0) {
-			old[i] = *s;
-			kill(s->pid, SIGTERM);
-			break;
-		}
-	}
+	old[s->shm_slot] = *s;
+	kill(s->pid, SIGTERM);
 	memset(s, 0, sizeof(*s));
 }
 

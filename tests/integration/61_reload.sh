@@ -149,5 +149,43 @@ expect_eq "$line" "new none" "the stopping worker, its kept connection closed, t
 expect_eq "$worker_left" yes "and leaves"
 wait "${KEPT_PID:-}" 2>/dev/null
 
+echo "-- 65 reloads while every old generation is still draining"
+# Old generations that have not left yet are tracked by the master, which signals them to stop
+# and waits for them.  With 4 workers and each generation held (SIGSTOP) before the next SIGHUP,
+# 65 reloads leave 260 old workers at once: more than the 256 the master once had room for,
+# whose surplus it neither told to stop nor waited for (they went on serving with the old
+# configuration for good).  Once let go, every old worker must leave.
+DR_CONF=$SG_TEST_DIR/tmp/rl-drain.json
+jq '.server.workers = 4 | .server.threads = 1 | .limits.enabled = false | .usage.enabled = false' "$SG_CONFIG" >"$DR_CONF"
+dr_from=$(($(wc -l <"$SG_RUN/logs/stackgate.log") + 1))
+sg_restart_daemon "$DR_CONF" && pass "restart with 4 workers x 1 thread" || fail "restart (4 workers)" "not answering"
+master=$(sg_master_pid)
+held=()
+# The pids of generation N that the restarted master started.
+gen_pids() { tail -n +"$dr_from" "$SG_RUN/logs/stackgate.log" | sed -n "s/.*started (pid \([0-9]*\), generation $1)\$/\1/p"; }
+gen_started() { (($(gen_pids "$1" | wc -l) >= 4)); }
+gen=0
+reloads_done=0
+for _ in $(seq 65); do
+	mapfile -t cur < <(gen_pids "$gen")
+	kill -STOP "${cur[@]}" 2>/dev/null
+	held+=("${cur[@]}")
+	kill -HUP "$master"
+	gen=$((gen + 1))
+	poll 10 gen_started "$gen" || break
+	reloads_done=$((reloads_done + 1))
+done
+expect_eq "$reloads_done" 65 "65 reloads, each generation started"
+expect_eq "$(sg_worker_pids | wc -l)" "$((4 * 66))" "the 65 held generations and the new one are running"
+kill -CONT "${held[@]}" 2>/dev/null
+only_four() { [[ $(sg_worker_pids | wc -l) == 4 ]]; }
+if poll 20 only_four; then
+	pass "every old worker left once let go (4 workers remain)"
+else
+	fail "every old worker left once let go" "$(sg_worker_pids | wc -l) workers remain: $(sg_worker_pids | tr '\n' ' ')"
+fi
+req GET /v1/health
+expect_status 200 "health is 200 after the 65 reloads"
+
 req DELETE /v1/models/rl-llm
 if sg_restart_daemon; then pass "restart with the test config"; else fail "restart with the test config" "not answering"; fi
