@@ -24,9 +24,13 @@
  * proxy_xfer_data() get what it finds, exactly as curl's callbacks would,
  * and proxy_xfer_tick() enforces the timers between reads.
  *
- * Name resolution is getaddrinfo(), once per new connection: resolv.conf's
- * timeout and attempts bound it (curl's connect timeout would, here the
- * connect timeout starts after it).
+ * Name resolution, once per new connection, is bounded by the connect
+ * timeout, as curl's is: an address is taken as it is; a name is looked up
+ * by getaddrinfo() on a thread of its own (h1_lookup), which the call waits
+ * for until the connect deadline and then leaves to end by itself
+ * (resolv.conf's timeout and attempts bound it), freeing what it holds.
+ * glibc's getaddrinfo_a is not used: its idle helper threads do not survive
+ * a fork, and the master forks the workers after its own calls.
  */
 #include "config.h"
 
@@ -37,6 +41,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +61,8 @@
 #define H1_MAX_HEAD (256 * 1024) /* all header lines of one answer */
 #define H1_IDLE_MAX_US (60 * 1000000LL)
 #define H1_BLOCK_MS 20 /* the first read of an answer blocks this long at most (SO_RCVTIMEO) */
+#define H1_LOOKUP_STACK (256 * 1024)
+#define H1_LOOKUPS_MAX 256 /* a process's lookups at once: past it a new connection to a name fails at once */
 
 /* ------------------------------------------------------------------ parser */
 
@@ -575,17 +583,137 @@ h1_blocking(int fd)
 	       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0;
 }
 
-static int
-h1_connect(struct h1_conn *c, const char *host, const char *port, int64_t deadline_us, char *errbuf, size_t errlen)
-{
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL, *ai;
-	int rc = getaddrinfo(host, port, &hints, &res), err = 0, one = 1;
-	bool timed_out = false;
+/* A name lookup on a thread of its own, shared by the call and the thread; the last to let go frees it. */
+struct h1_lookup {
+	atomic_int refs;
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv;
+	bool done;
+	int rc;
+	struct addrinfo *res;
+	atomic_int *running; /* the process's count of lookups, less one when this one ends */
+	char names[];        /* host NUL port NUL */
+};
 
+static void
+lookup_release(struct h1_lookup *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	if (l->res != NULL)
+		freeaddrinfo(l->res);
+	pthread_cond_destroy(&l->done_cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+static void *
+lookup_main(void *arg)
+{
+	struct h1_lookup *l = arg;
+	const char *port = l->names + strlen(l->names) + 1;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res = NULL;
+	int rc = getaddrinfo(l->names, port, &hints, &res);
+
+	pthread_mutex_lock(&l->mu);
+	l->rc = rc;
+	l->res = rc == 0 ? res : NULL;
+	l->done = true;
+	pthread_cond_signal(&l->done_cv);
+	pthread_mutex_unlock(&l->mu);
+	atomic_fetch_sub(l->running, 1);
+	lookup_release(l);
+	return NULL;
+}
+
+/*
+ * host:port's addresses into *res (freeaddrinfo): CURLE_OK, or a curl code
+ * with errbuf saying why (CURLE_OPERATION_TIMEDOUT: no answer by deadline_us).
+ */
+static int
+h1_resolve(const char *host, const char *port, int64_t deadline_us, struct addrinfo **res, char *errbuf, size_t errlen)
+{
+	/* Lookups of this process not ended yet (a worker's starts with the master's at the fork). */
+	static atomic_int running;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+	size_t hl = strlen(host) + 1, pl = strlen(port) + 1;
+	int64_t t0 = sg_now_us();
+	pthread_condattr_t ca;
+	pthread_attr_t ta;
+	struct h1_lookup *l;
+	pthread_t th;
+	int rc = getaddrinfo(host, port, &hints, res);
+
+	if (rc == EAI_NONAME) { /* a name, not an address */
+		if (atomic_fetch_add(&running, 1) >= H1_LOOKUPS_MAX) {
+			atomic_fetch_sub(&running, 1);
+			snprintf(errbuf, errlen, "Could not resolve host: %s (%d name lookups in progress)", host,
+				 H1_LOOKUPS_MAX);
+			return CURLE_COULDNT_RESOLVE_HOST;
+		}
+		l = sg_malloc(sizeof(*l) + hl + pl);
+		if (l == NULL) {
+			atomic_fetch_sub(&running, 1);
+			return CURLE_OUT_OF_MEMORY;
+		}
+		memset(l, 0, sizeof(*l));
+		atomic_init(&l->refs, 2);
+		l->running = &running;
+		memcpy(l->names, host, hl);
+		memcpy(l->names + hl, port, pl);
+		pthread_mutex_init(&l->mu, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* sg_now_us()'s clock */
+		pthread_cond_init(&l->done_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		pthread_attr_init(&ta);
+		pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&ta, H1_LOOKUP_STACK);
+		rc = pthread_create(&th, &ta, lookup_main, l);
+		pthread_attr_destroy(&ta);
+		if (rc != 0) {
+			atomic_fetch_sub(&running, 1);
+			atomic_store(&l->refs, 1);
+			lookup_release(l);
+			snprintf(errbuf, errlen, "Could not resolve host: %s (no thread for the lookup: %s)", host,
+				 strerror(rc));
+			return CURLE_COULDNT_RESOLVE_HOST;
+		}
+		pthread_mutex_lock(&l->mu);
+		while (!l->done && sg_now_us() < deadline_us) {
+			struct timespec ts = {.tv_sec = (time_t) (deadline_us / 1000000),
+					      .tv_nsec = (long) (deadline_us % 1000000) * 1000};
+
+			(void) pthread_cond_timedwait(&l->done_cv, &l->mu, &ts);
+		}
+		rc = l->done ? l->rc : EAI_INPROGRESS;
+		*res = l->res;
+		l->res = NULL;
+		pthread_mutex_unlock(&l->mu);
+		lookup_release(l);
+	}
+	if (rc == EAI_INPROGRESS) {
+		snprintf(errbuf, errlen, "Resolving timed out after %lld milliseconds",
+			 (long long) ((sg_now_us() - t0) / 1000));
+		return CURLE_OPERATION_TIMEDOUT;
+	}
 	if (rc != 0) {
 		snprintf(errbuf, errlen, "Could not resolve host: %s (%s)", host, gai_strerror(rc));
 		return rc == EAI_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_COULDNT_RESOLVE_HOST;
 	}
+	return CURLE_OK;
+}
+
+static int
+h1_connect(struct h1_conn *c, const char *host, const char *port, int64_t deadline_us, char *errbuf, size_t errlen)
+{
+	struct addrinfo *res = NULL, *ai;
+	int err = 0, one = 1;
+	bool timed_out = false;
+	int rc = h1_resolve(host, port, deadline_us, &res, errbuf, errlen);
+
+	if (rc != CURLE_OK)
+		return rc;
 	for (ai = res; ai != NULL && !timed_out; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		socklen_t sl = sizeof(err);

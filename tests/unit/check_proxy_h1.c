@@ -5,17 +5,24 @@
  * body whatever the cut; malformed answers are refused.  Then the URL split,
  * and transfers through proxy_call() to a loopback server that keeps its
  * connection (one connection serves several calls) or closes it after each
- * answer without saying so (the call is sent once more on a new one).
- * check_openai.c's transfers run on this client too (plain http).
+ * answer without saying so (the call is sent once more on a new one), and
+ * a name lookup that a silent DNS server would hold for seconds, which ends
+ * at the connect timeout.  check_openai.c's transfers run on this client too
+ * (plain http).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -370,26 +377,34 @@ server_stop(struct server *sv)
 	close(sv->lfd);
 }
 
+/* A chat completion through proxy_call() to the provider at url (its base URL). */
 static sg_status
-call(const struct server *sv, struct proxy_response *resp)
+call_url(const char *url, long connect_timeout_ms, struct proxy_response *resp, struct sg_err *err)
 {
-	static char url[64];
 	static struct sg_provider p;
-	struct sg_err err = {0};
 	struct proxy_request q = {.method = "POST",
 				  .path = "/chat/completions",
 				  .body = "{\"model\":\"m\"}",
 				  .body_len = 13,
 				  .request_id = "rid-h1"};
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", sv->port);
 	p = (struct sg_provider){.provider_id = (char *) "h1",
-				 .base_url = url,
+				 .base_url = (char *) url,
 				 .api_key = (char *) "k",
-				 .connect_timeout_ms = 2000,
+				 .connect_timeout_ms = connect_timeout_ms,
 				 .read_timeout_ms = 5000};
 	q.provider = &p;
-	return proxy_call(&q, resp, &err);
+	return proxy_call(&q, resp, err);
+}
+
+static sg_status
+call(const struct server *sv, struct proxy_response *resp)
+{
+	static char url[64];
+	struct sg_err err = {0};
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", sv->port);
+	return call_url(url, 2000, resp, &err);
 }
 
 START_TEST(kept_connection_serves_the_next_calls)
@@ -441,6 +456,98 @@ START_TEST(closed_kept_connection_is_replaced_once)
 }
 END_TEST
 
+START_TEST(a_host_name_is_looked_up)
+{
+	struct server sv = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .total = 1};
+	struct proxy_response resp;
+	struct sg_err err = {0};
+	char url[64];
+
+	server_start(&sv);
+	snprintf(url, sizeof(url), "http://localhost:%d/v1", sv.port);
+	ck_assert_int_eq(call_url(url, 2000, &resp, &err), SG_OK);
+	ck_assert_int_eq(resp.status, 200);
+	proxy_response_free(&resp);
+	server_stop(&sv);
+	ck_assert_ptr_nonnull(strstr(sv.last, "\r\nHost: localhost:"));
+	proxy_thread_cleanup();
+}
+END_TEST
+
+/*
+ * In a mount and network namespace of its own: loopback up, a UDP socket on
+ * 127.0.0.1:53 that reads nothing, and resolv.conf naming it (timeout 5 s, 2
+ * attempts).  Then a call to a provider named by a host name, with a connect
+ * timeout of 300 ms.  0 when it failed as unreachable within 1.5 s.
+ */
+static int
+stalled_lookup(void)
+{
+	char dir[] = "/tmp/sg-h1-dns-XXXXXX", conf[64];
+	const char text[] = "nameserver 127.0.0.1\noptions timeout:5 attempts:2\n";
+	struct sockaddr_in dns = {.sin_family = AF_INET, .sin_port = htons(53)};
+	struct ifreq ifr = {0};
+	struct proxy_response resp;
+	struct sg_err err = {0};
+	int64_t t0, ms;
+	sg_status st;
+	FILE *f;
+	int fd, ok;
+
+	if (unshare(CLONE_NEWNS | CLONE_NEWNET) != 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0) {
+		perror("unshare or mount");
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) != 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) != 0) {
+		perror("loopback up");
+		return 2;
+	}
+	dns.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *) &dns, sizeof(dns)) != 0 || mkdtemp(dir) == NULL) {
+		perror("the silent DNS server");
+		return 2;
+	}
+	snprintf(conf, sizeof(conf), "%s/resolv.conf", dir);
+	f = fopen(conf, "w");
+	ok = f != NULL && fputs(text, f) >= 0;
+	ok = f != NULL && fclose(f) == 0 && ok && mount(conf, "/etc/resolv.conf", "none", MS_BIND, NULL) == 0;
+	if (!ok) {
+		perror("resolv.conf");
+		return 2;
+	}
+	t0 = sg_now_us();
+	st = call_url("http://upstream.stalled.test:8080/v1", 300, &resp, &err);
+	ms = (sg_now_us() - t0) / 1000;
+	fprintf(stderr, "the call to a host name that no DNS answer comes for: %s after %lld ms (%s)\n",
+		sg_status_name(st), (long long) ms, err.msg);
+	unlink(conf);
+	rmdir(dir);
+	proxy_thread_cleanup();
+	return st == SG_E_BAD_GATEWAY && ms < 1500 ? 0 : 1;
+}
+
+START_TEST(name_lookup_ends_at_the_connect_timeout)
+{
+	pid_t pid;
+	int status = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "name_lookup_ends_at_the_connect_timeout: not root, no namespaces: not run\n");
+		return;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(stalled_lookup());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "the lookup was not bounded by the connect timeout (status %d, see above)", status);
+}
+END_TEST
+
 Suite *
 proxy_h1_suite(void)
 {
@@ -448,7 +555,8 @@ proxy_h1_suite(void)
 				     client_switch_and_proxies, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(parser_finds_the_same_whatever_the_cut, answers), {.t = NULL}};
 	const TTest *const transfers[] = {kept_connection_serves_the_next_calls,
-					  closed_kept_connection_is_replaced_once, NULL};
+					  closed_kept_connection_is_replaced_once, a_host_name_is_looked_up,
+					  name_lookup_ends_at_the_connect_timeout, NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
 					  {.name = "transfers", .tests = transfers, .timeout = 30},
 					  {.name = NULL}};
