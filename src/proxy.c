@@ -165,6 +165,12 @@ proxy_thread_cleanup(void)
 	tl_handle = NULL;
 }
 
+struct h1_state *
+proxy_thread_h1(void)
+{
+	return tl_handle != NULL ? tl_handle->h1 : NULL;
+}
+
 void
 proxy_xfer_connected(struct xfer *x)
 {

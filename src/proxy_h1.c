@@ -58,9 +58,9 @@
 
 #define H1_CONNS 4
 #define H1_READ (16 * 1024)
-#define H1_MAX_HEAD (256 * 1024) /* all header lines of one answer */
 #define H1_IDLE_MAX_US (60 * 1000000LL)
-#define H1_BLOCK_MS 20 /* the first read of an answer blocks this long at most (SO_RCVTIMEO) */
+#define H1_BLOCK_MS 20                  /* the first read of an answer blocks this long at most (SO_RCVTIMEO) */
+#define H1_RETRY_WINDOW_US (100 * 1000) /* a kept connection closed this soon after the request: sent again */
 #define H1_LOOKUP_STACK (256 * 1024)
 #define H1_LOOKUPS_MAX 256 /* a process's lookups at once: past it a new connection to a name fails at once */
 
@@ -118,6 +118,19 @@ header_value(const char *line, size_t n, const char *name, size_t *vlen)
 	return v;
 }
 
+/* Is the last item of the comma-separated list v[0..n) token (case-insensitive)? */
+static bool
+last_token_is(const char *v, size_t n, const char *token)
+{
+	size_t tl = strlen(token), i = n;
+
+	while (i > 0 && v[i - 1] != ',')
+		i--;
+	while (i < n && is_ows(v[i]))
+		i++;
+	return n - i == tl && strncasecmp(v + i, token, tl) == 0;
+}
+
 /* Does the comma-separated list v[0..n) hold token (case-insensitive)? */
 static bool
 has_token(const char *v, size_t n, const char *token)
@@ -172,7 +185,7 @@ status_line(struct h1_parser *p, const char *l, size_t n)
 	if (p->status < 100)
 		return false;
 	p->http10 = l[7] == '0';
-	p->chunked = p->have_length = p->close = p->keep_alive = false;
+	p->chunked = p->have_te = p->have_length = p->close = p->keep_alive = false;
 	return true;
 }
 
@@ -180,24 +193,29 @@ status_line(struct h1_parser *p, const char *l, size_t n)
 static bool
 header_line(struct h1_parser *p, const char *l, size_t n)
 {
-	const char *v;
+	const char *v, *colon = memchr(l, ':', n);
 	size_t vl;
 	uint64_t len;
 
-	if (is_ows(l[0]))
-		return true; /* an obsolete continuation of the previous line: passed on, not read */
-	if (memchr(l, ':', n) == NULL)
+	/*
+	 * No name, blanks in or after it (RFC 9112 5.1), or an obsolete line
+	 * folding (5.2: the answer may be refused): what a name or a length
+	 * meant would be a guess, and guesses differ between parsers.
+	 */
+	if (colon == NULL || colon == l)
 		return false;
+	for (const char *c = l; c < colon; c++)
+		if (is_ows(*c) || *c == '\r')
+			return false;
 	if ((v = header_value(l, n, "Content-Length", &vl)) != NULL) {
 		if (!parse_decimal(v, vl, &len) || (p->have_length && len != p->length))
 			return false;
 		p->have_length = true;
 		p->length = len;
 	} else if ((v = header_value(l, n, "Transfer-Encoding", &vl)) != NULL) {
-		/* chunked must be the last coding; any other ends with the connection. */
-		p->chunked = vl >= 7 && strncasecmp(v + vl - 7, "chunked", 7) == 0;
-		if (!p->chunked)
-			p->close = true;
+		/* The last coding of the last line is the final one (RFC 9112 6.3). */
+		p->have_te = true;
+		p->chunked = last_token_is(v, vl, "chunked");
 	} else if ((v = header_value(l, n, "Connection", &vl)) != NULL) {
 		if (has_token(v, vl, "close"))
 			p->close = true;
@@ -217,12 +235,21 @@ block_end(struct h1_parser *p)
 	}
 	if (p->http10 && !p->keep_alive)
 		p->close = true;
+	/*
+	 * Transfer-Encoding overrides a length; both together may be an attempt
+	 * to smuggle an answer, so the connection ends with this one (RFC 9112
+	 * 6.3); a final coding other than chunked ends with the connection.
+	 */
+	if (p->have_te && p->have_length)
+		p->close = true;
+	if (p->have_te && !p->chunked)
+		p->close = true;
 	if (p->head || p->status == 204 || p->status == 304)
 		p->state = S_DONE;
 	else if (p->chunked)
 		p->state = S_CHUNK_SIZE;
-	else if (p->close && !p->have_length)
-		p->state = S_BODY_EOF; /* Transfer-Encoding other than chunked: to the end */
+	else if (p->have_te)
+		p->state = S_BODY_EOF;
 	else if (p->have_length && p->length == 0)
 		p->state = S_DONE;
 	else if (p->have_length) {
@@ -235,11 +262,22 @@ block_end(struct h1_parser *p)
 }
 
 static bool
+blank(const char *l, size_t n)
+{
+	return (n == 1 && l[0] == '\n') || (n == 2 && l[0] == '\r' && l[1] == '\n');
+}
+
+static bool
 chunk_size(struct h1_parser *p, const char *l, size_t n)
 {
 	uint64_t x = 0;
-	size_t i = 0;
+	size_t i = 0, zeros;
 
+	if (n > H1_MAX_CHUNK_LINE)
+		return false;
+	while (i < n && l[i] == '0')
+		i++;
+	zeros = i;
 	for (; i < n; i++) {
 		char c = l[i];
 		int d = c >= '0' && c <= '9'   ? c - '0'
@@ -249,7 +287,7 @@ chunk_size(struct h1_parser *p, const char *l, size_t n)
 
 		if (d < 0)
 			break;
-		if (i >= 15)
+		if (i - zeros >= 15)
 			return false;
 		x = x * 16 + (uint64_t) d;
 	}
@@ -257,17 +295,11 @@ chunk_size(struct h1_parser *p, const char *l, size_t n)
 		return false;
 	while (i < n && is_ows(l[i]))
 		i++;
-	if (i < n && l[i] != ';' && l[i] != '\r' && l[i] != '\n')
-		return false;
+	if (l[i] != ';' && !blank(l + i, n - i))
+		return false; /* i < n: the line ends with its line end */
 	p->left = x;
 	p->state = x == 0 ? S_TRAILER : S_CHUNK_DATA;
 	return true;
-}
-
-static bool
-blank(const char *l, size_t n)
-{
-	return (n == 1 && l[0] == '\n') || (n == 2 && l[0] == '\r' && l[1] == '\n');
 }
 
 /* One complete line (line end included) in a line-reading state. */
@@ -306,7 +338,8 @@ line_done(struct h1_parser *p, const char *l, size_t n, h1_fn header, void *ctx)
 			p->state = S_DONE;
 			return H1_DONE;
 		}
-		return H1_MORE; /* trailers are read and dropped */
+		p->trailers += n;
+		return p->trailers <= H1_MAX_HEAD ? H1_MORE : H1_BAD; /* trailers are read and dropped */
 	default:
 		return H1_BAD;
 	}
@@ -535,6 +568,26 @@ h1_state_free(struct h1_state *s)
 	sg_buf_free(&s->head);
 	h1_parser_free(&s->parser);
 	free(s);
+}
+
+bool
+h1_state_holds(const struct h1_state *s, const char *text)
+{
+	return s->head.p != NULL && memmem(s->head.p, s->head.cap, text, strlen(text)) != NULL;
+}
+
+/*
+ * Whether a kept connection is as its last answer left it: nothing to read
+ * and not closed.  Bytes the upstream sent after that answer are no answer
+ * to the next request (taken for one, they would shift every answer on the
+ * connection to the next caller, of whatever tenant).
+ */
+static bool
+conn_quiet(int fd)
+{
+	char b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /* The slot for key: its kept connection, or a free one, or the one idle longest (closed). */
@@ -774,9 +827,15 @@ build_head(struct sg_buf *b, const char *method, const char *authority, const ch
 	   const struct curl_slist *headers, const char *body, size_t body_len)
 {
 	char num[24];
+	size_t need = strlen(method) + strlen(base_path) + strlen(path) + strlen(authority) + 64;
 	bool ok;
 
+	/* All of it reserved first: a buffer that grew mid-way would leave a copy of the key where it was. */
+	for (const struct curl_slist *h = headers; h != NULL; h = h->next)
+		need += strlen(h->data) + 2;
 	b->len = 0;
+	if (!sg_buf_reserve(b, need))
+		return CURLE_OUT_OF_MEMORY;
 	ok = sg_buf_append(b, method, strlen(method)) && sg_buf_append(b, " ", 1);
 	if (ok && base_path[0] == '\0' && path[0] != '/')
 		ok = sg_buf_append(b, "/", 1);
@@ -948,10 +1007,10 @@ read_answer(struct h1_state *s, struct xfer *x, int fd, bool head_req, int64_t t
 	}
 }
 
-int
-h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *base_url, const char *path,
-	   const struct curl_slist *headers, const char *body, size_t body_len, long connect_timeout_ms,
-	   long timeout_ms, char *errbuf, size_t errlen)
+static int
+h1_call(struct h1_state *s, struct xfer *x, const char *method, const char *base_url, const char *path,
+	const struct curl_slist *headers, const char *body, size_t body_len, long connect_timeout_ms, long timeout_ms,
+	char *errbuf, size_t errlen)
 {
 	char host[NETADDR_HOST_MAX], port[8], authority[NETADDR_HOST_MAX + 16], key[NETADDR_HOST_MAX + 8];
 	const char *base_path;
@@ -966,26 +1025,29 @@ h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *b
 		return rc;
 	snprintf(key, sizeof(key), "%s:%s", host, port);
 	c = conn_slot(s, key);
-	if (c->fd >= 0 && t0 - c->idle_since_us > H1_IDLE_MAX_US)
+	if (c->fd >= 0 && (t0 - c->idle_since_us > H1_IDLE_MAX_US || !conn_quiet(c->fd)))
 		conn_close(c);
 	for (int attempt = 0;; attempt++) {
 		bool reused = c->fd >= 0, keep = false, nothing = false;
+		int64_t sent_at = 0;
 		size_t sent = 0;
 
 		if (!reused) {
-			int64_t deadline =
-				min64(t0 + (int64_t) (connect_timeout_ms > 0 ? connect_timeout_ms : 5000) * 1000,
-				      total_deadline);
+			int64_t deadline = min64(
+				sg_now_us() + (int64_t) (connect_timeout_ms > 0 ? connect_timeout_ms : 5000) * 1000,
+				total_deadline);
 
 			if ((rc = h1_connect(c, host, port, deadline, errbuf, errlen)) != CURLE_OK)
 				return rc;
 		}
 		proxy_xfer_connected(x);
 		rc = send_all(x, c->fd, &s->head, body, body_len, total_deadline, &sent);
-		if (rc == CURLE_OK)
+		if (rc == CURLE_OK) {
+			sent_at = sg_now_us();
 			rc = read_answer(s, x, c->fd, strcmp(method, "HEAD") == 0, total_deadline, &keep, &nothing);
-		else
+		} else {
 			nothing = rc == CURLE_SEND_ERROR;
+		}
 		if (rc == CURLE_OK && keep) {
 			c->idle_since_us = sg_now_us();
 			return CURLE_OK;
@@ -993,9 +1055,15 @@ h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *b
 		conn_close(c);
 		if (rc == CURLE_OK)
 			return CURLE_OK;
-		if (reused && nothing && attempt == 0) {
+		/*
+		 * A kept connection the upstream closed as the request came (the
+		 * send failed, or the end came at once) gets the request once more,
+		 * on a new connection, as curl does.  One it held the request on
+		 * first may have carried it out: that is the answer.
+		 */
+		if (reused && nothing && attempt == 0 && (sent_at == 0 || sg_now_us() - sent_at < H1_RETRY_WINDOW_US)) {
 			x->answered = false;
-			continue; /* the kept connection was closed by the server: once more on a new one */
+			continue;
 		}
 		if (errbuf[0] == '\0') {
 			snprintf(errbuf, errlen, "%s",
@@ -1008,4 +1076,18 @@ h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *b
 		}
 		return rc;
 	}
+}
+
+int
+h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *base_url, const char *path,
+	   const struct curl_slist *headers, const char *body, size_t body_len, long connect_timeout_ms,
+	   long timeout_ms, char *errbuf, size_t errlen)
+{
+	int rc = h1_call(s, x, method, base_url, path, headers, body, body_len, connect_timeout_ms, timeout_ms, errbuf,
+			 errlen);
+
+	/* No copy of the provider's key is left in memory (proxy.c wipes its own). */
+	if (s->head.p != NULL)
+		explicit_bzero(s->head.p, s->head.len);
+	return rc;
 }

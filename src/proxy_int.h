@@ -81,13 +81,16 @@ enum h1_result {
 	H1_NOMEM,
 };
 
-#define H1_MAX_LINE (64 * 1024) /* the longest header line or chunk-size line */
+#define H1_MAX_LINE (64 * 1024)  /* the longest header or trailer line */
+#define H1_MAX_HEAD (256 * 1024) /* all header lines of one answer; all its trailer lines */
+#define H1_MAX_CHUNK_LINE 1024   /* the longest chunk-size line, extensions included */
 
 struct h1_parser {
 	int state;
-	bool head;   /* the request was HEAD: no body whatever the headers say */
-	bool http10; /* the status line said HTTP/1.0 */
-	bool chunked;
+	bool head;    /* the request was HEAD: no body whatever the headers say */
+	bool http10;  /* the status line said HTTP/1.0 */
+	bool chunked; /* the last Transfer-Encoding coding is chunked */
+	bool have_te; /* a Transfer-Encoding line came */
 	bool have_length;
 	bool close;      /* the connection ends with this answer (Connection: close, HTTP/1.0, no length) */
 	bool keep_alive; /* HTTP/1.0 with Connection: keep-alive */
@@ -95,6 +98,7 @@ struct h1_parser {
 	uint64_t length;    /* Content-Length */
 	uint64_t left;      /* body or chunk bytes still to come */
 	uint64_t got;       /* bytes of the answer seen so far */
+	uint64_t trailers;  /* bytes of its trailer lines */
 	struct sg_buf line; /* an incomplete line */
 };
 
@@ -119,6 +123,12 @@ struct h1_state *h1_state_new(void);
 
 /* Closes its connections and frees it.  NULL is fine. */
 void h1_state_free(struct h1_state *s);
+
+/* Whether text is anywhere in s's request buffer, used or not (tests: what a call leaves behind). */
+bool h1_state_holds(const struct h1_state *s, const char *text);
+
+/* The calling thread's state, NULL before its first plain http:// call (tests). */
+struct h1_state *proxy_thread_h1(void);
 
 /*
  * Whether the own client may carry calls at all: not when the environment

@@ -113,6 +113,19 @@ static const struct answer_case answers[] = {
 	 204, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "", 46, false, false},
 	{"HEAD has no body", "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", true, 200,
 	 "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", "", 0, false, false},
+	{"a coding other than chunked: to the end, whatever the length says",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabcdef", false, 200,
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n", "abcdef", 0, true, true},
+	{"a coding ending in chunked is not chunked",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false, 200,
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n", "3\r\nabc\r\n0\r\n\r\n", 0, true, true},
+	{"chunked and a length: chunked, and the connection closes",
+	 "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	 false, 200, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "abc", 0,
+	 true, false},
+	{"a chunk size with leading zeros",
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n000000000000000000005\r\nhello\r\n0\r\n\r\n", false, 200,
+	 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "hello", 0, false, false},
 	{"bare line ends and bytes after the answer", "HTTP/1.1 200 OK\nContent-Length: 3\n\nabcHTTP/1.1 200 OK", false,
 	 200, "HTTP/1.1 200 OK\nContent-Length: 3\n\n", "abc", 38, false, false},
 };
@@ -162,6 +175,9 @@ START_TEST(parser_refuses_what_is_not_http11)
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abcdef0\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length : 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nX-A: 1\r\n Content-Length: 3\r\n\r\nabc",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\rX\r\nabc\r\n0\r\n\r\n",
 		NULL,
 	};
 
@@ -198,6 +214,32 @@ START_TEST(parser_refuses_what_is_not_http11)
 					 seen_body, &s),
 				 H1_MORE);
 		ck_assert_int_eq(h1_eof(&p), H1_BAD);
+		seen_free(&s);
+		h1_parser_free(&p);
+	}
+
+	/* Trailers past H1_MAX_HEAD in all, and a chunk-size line past H1_MAX_CHUNK_LINE. */
+	{
+		static const char start[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n";
+		static const char trailer[] = "T: 0123456789012345678901234567890123456789\r\n";
+		struct h1_parser p = {0};
+		struct seen s = {0};
+		enum h1_result r;
+		size_t used;
+		char ext[H1_MAX_CHUNK_LINE + 16];
+
+		h1_parser_init(&p, false);
+		r = h1_feed(&p, start, strlen(start), &used, seen_header, seen_body, &s);
+		for (size_t sent = 0; r == H1_MORE && sent <= H1_MAX_HEAD + sizeof(trailer); sent += strlen(trailer))
+			r = h1_feed(&p, trailer, strlen(trailer), &used, seen_header, seen_body, &s);
+		ck_assert_int_eq(r, H1_BAD);
+		h1_parser_init(&p, false);
+		r = h1_feed(&p, start, 47, &used, seen_header, seen_body, &s);
+		ck_assert_int_eq(r, H1_MORE);
+		memset(ext, 'e', sizeof(ext));
+		memcpy(ext, "1;", 2);
+		memcpy(ext + sizeof(ext) - 2, "\r\n", 2);
+		ck_assert_int_eq(h1_feed(&p, ext, sizeof(ext), &used, seen_header, seen_body, &s), H1_BAD);
 		seen_free(&s);
 		h1_parser_free(&p);
 	}
@@ -309,10 +351,15 @@ END_TEST
  * A loopback server: accepts connections one after another; on each, reads
  * requests (head + Content-Length body) and answers each with reply, keeping
  * the connection unless close_after_each (then it closes without saying so).
+ * stray: sent 50 ms after the first answer, on its connection.  drop_at: the
+ * request of that number (1, 2, ...) is read and not answered; its
+ * connection is closed drop_ms later.
  */
 struct server {
 	int lfd, port, accepts, requests;
 	const char *reply;
+	const char *stray;
+	int drop_at, drop_ms;
 	bool close_after_each;
 	int total; /* requests to serve, then stop */
 	char last[4096];
@@ -355,8 +402,16 @@ server_main(void *arg)
 		sv->accepts++;
 		while (sv->requests < sv->total && read_one(fd, sv)) {
 			sv->requests++;
+			if (sv->requests == sv->drop_at) {
+				usleep((useconds_t) sv->drop_ms * 1000);
+				break;
+			}
 			if (send(fd, sv->reply, strlen(sv->reply), MSG_NOSIGNAL) < 0 || sv->close_after_each)
 				break;
+			if (sv->stray != NULL && sv->requests == 1) {
+				usleep(50 * 1000);
+				(void) send(fd, sv->stray, strlen(sv->stray), MSG_NOSIGNAL);
+			}
 		}
 		close(fd);
 	}
@@ -452,6 +507,85 @@ START_TEST(closed_kept_connection_is_replaced_once)
 	server_stop(&sv);
 	ck_assert_int_eq(sv.accepts, 3);
 	ck_assert_int_eq(sv.requests, 3);
+	proxy_thread_cleanup();
+}
+END_TEST
+
+/* Bytes the upstream sends after an answer are never taken for the next call's answer. */
+START_TEST(bytes_after_an_answer_are_not_the_next_answer)
+{
+	struct server sv = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+			    .stray = "HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n{\"for\":\"tenant A\"}",
+			    .total = 2};
+
+	server_start(&sv);
+	for (int i = 0; i < 2; i++) {
+		struct proxy_response resp;
+
+		ck_assert_int_eq(call(&sv, &resp), SG_OK);
+		ck_assert_int_eq(resp.status, 200);
+		ck_assert_str_eq(resp.body.p, "{}");
+		proxy_response_free(&resp);
+		usleep(100 * 1000); /* the stray answer has come by now */
+	}
+	server_stop(&sv);
+	ck_assert_int_eq(sv.accepts, 2);
+	proxy_thread_cleanup();
+}
+END_TEST
+
+/*
+ * A request the upstream read on a kept connection and then held before it
+ * closed without answering is not sent again (it may have been carried
+ * out); one it closed on at once is (it closed an idle connection as the
+ * request came).
+ */
+START_TEST(a_request_held_then_dropped_is_not_sent_again)
+{
+	struct server held = {
+		.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .total = 2, .drop_at = 2, .drop_ms = 300};
+	struct server quick = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .total = 3, .drop_at = 2};
+	struct proxy_response resp;
+	struct sg_err err = {0};
+	char url[64];
+
+	server_start(&held);
+	ck_assert_int_eq(call(&held, &resp), SG_OK);
+	proxy_response_free(&resp);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", held.port);
+	ck_assert_int_eq(call_url(url, 2000, &resp, &err), SG_E_BAD_GATEWAY);
+	ck_assert_msg(strstr(err.msg, "closed the connection") != NULL, "%s", err.msg);
+	proxy_response_free(&resp);
+	server_stop(&held);
+	ck_assert_int_eq(held.requests, 2);
+	ck_assert_int_eq(held.accepts, 1);
+
+	server_start(&quick);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(call(&quick, &resp), SG_OK);
+		ck_assert_int_eq(resp.status, 200);
+		proxy_response_free(&resp);
+	}
+	server_stop(&quick);
+	ck_assert_int_eq(quick.requests, 3);
+	ck_assert_int_eq(quick.accepts, 2);
+	proxy_thread_cleanup();
+}
+END_TEST
+
+/* The request head, which holds the provider's key, is wiped after the call. */
+START_TEST(the_key_is_wiped_after_the_call)
+{
+	struct server sv = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", .total = 1};
+	struct proxy_response resp;
+
+	server_start(&sv);
+	ck_assert_int_eq(call(&sv, &resp), SG_OK);
+	proxy_response_free(&resp);
+	server_stop(&sv);
+	ck_assert_ptr_nonnull(strstr(sv.last, "Authorization: Bearer k"));
+	ck_assert_ptr_nonnull(proxy_thread_h1());
+	ck_assert(!h1_state_holds(proxy_thread_h1(), "Bearer k"));
 	proxy_thread_cleanup();
 }
 END_TEST
@@ -555,8 +689,13 @@ proxy_h1_suite(void)
 				     client_switch_and_proxies, NULL};
 	const struct sg_loop pure_loops[] = {SG_LOOP(parser_finds_the_same_whatever_the_cut, answers), {.t = NULL}};
 	const TTest *const transfers[] = {kept_connection_serves_the_next_calls,
-					  closed_kept_connection_is_replaced_once, a_host_name_is_looked_up,
-					  name_lookup_ends_at_the_connect_timeout, NULL};
+					  closed_kept_connection_is_replaced_once,
+					  bytes_after_an_answer_are_not_the_next_answer,
+					  a_request_held_then_dropped_is_not_sent_again,
+					  the_key_is_wiped_after_the_call,
+					  a_host_name_is_looked_up,
+					  name_lookup_ends_at_the_connect_timeout,
+					  NULL};
 	const struct sg_tcase tcases[] = {{.name = "pure", .tests = pure, .loops = pure_loops},
 					  {.name = "transfers", .tests = transfers, .timeout = 30},
 					  {.name = NULL}};
