@@ -189,7 +189,7 @@ static const struct key keys[] = {
 	{"auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL},
 	{"usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL},
 	{"usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL},
-	{"usage", "queue_size", K_SIZE, F(usage_queue_size), 1, 10000000, NULL},
+	{"usage", "queue_size", K_SIZE, F(usage_queue_size), 2, 10000000, NULL},
 	{"usage", "flush_interval_ms", K_INT, F(usage_flush_ms), 10, 60000, NULL},
 	{"router", "max_retries", K_INT, F(router_max_retries), 0, 10, NULL},
 	{"router", "cooldown_failures", K_INT, F(router_cooldown_failures), 1, 1000, NULL},

@@ -205,7 +205,11 @@ static struct {
 	const struct sg_conf *conf;
 } q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
-/* Claims a slot: its position in *pos, or false when the queue is full. */
+/*
+ * Claims a slot: its position in *pos, or false when the queue is full.  The
+ * queue holds two slots at least (conf.c): with one, a published slot's
+ * sequence (pos + 1) would read as free for the next position.
+ */
 static bool
 claim(uint64_t *pos)
 {

@@ -485,6 +485,13 @@ START_TEST(config_keys)
 	ck_assert_int_eq(c->usage_flush_ms, 200);
 	conf_free(c);
 
+	/* One slot would be free and published at once (the queue's sequence numbers need two). */
+	c = conf_of("{\"usage\":{\"queue_size\":1}}", &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(strstr(errors, "usage.queue_size: must be"));
+	ck_assert_ptr_nonnull(strstr(errors, "between 2 and"));
+	free(errors);
+
 	c = conf_of("{\"usage\":{\"retention_days\":0,\n \"queue\":1}}", &errors);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(errors, "t.json:1:28: usage.retention_days: must be an integer between 1 and"));
