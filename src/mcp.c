@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "netaddr.h"
+#include "provider.h"
 #include "proxy.h"
 
 /* The one refusal, whatever the target (so it tells nothing about it). */
@@ -606,6 +607,9 @@ mcp_list_tools(const struct mcp_call *call, json_t **defs, struct sg_err *err)
 	out = NULL;
 	st = SG_OK;
 out:
+	/* The server's own words are in the message; it may echo the headers it was sent. */
+	provider_scrub_own(p, err->msg);
+	provider_scrub_own(p, err->detail);
 	if (sg_err_nomem(err, st) != SG_OK)
 		log_info("mcp: listing the tools through provider %s failed: %s", p->provider_id, err->msg);
 	free_headers(&c);

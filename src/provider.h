@@ -98,6 +98,9 @@ void provider_parse_config(struct confpos_loader *L, json_t *obj);
  *     lower-cased name contains "token", "key", "secret", "password",
  *     "passwd", "credential" or "auth" anywhere (api_key, API_TOKEN,
  *     Client_Secret, sessionKey, auth_header, credentials_file, …);
+ *   - every value of an object under a key named "headers" (an MCP
+ *     provider's: what it sends is a credential whatever the header's
+ *     name, such as Cookie); the names are shown;
  *   - the userinfo of a URL in any other string ("scheme://userinfo@host…"):
  *     the password after the first ':' ("http://user:********@host/v1"), or
  *     the whole userinfo when it has no ':' (it becomes "********"); the rest
@@ -115,7 +118,8 @@ json_t *provider_config_masked(const json_t *config);
  * Replaces, in the NUL-terminated text, every occurrence of a configured
  * secret of at least PROVIDER_SCRUB_MIN bytes by "********": each
  * provider's API key (also one read from the environment), every string
- * that provider_config_masked masks under a credential key, the password
+ * that provider_config_masked masks (under a credential key, and the values
+ * of an MCP provider's headers), the password
  * (or token) of every URL's userinfo, and the base64 Basic credentials an
  * HTTP client makes of that userinfo.  Longer secrets first, so
  * one that contains another is still found whole.  The text never grows.
@@ -125,6 +129,9 @@ json_t *provider_config_masked(const json_t *config);
  * when memory runs out).
  */
 void provider_scrub(const struct sg_conf *c, char *text);
+
+/* provider_scrub with p's secrets alone (what an MCP server of p was sent: its headers).  p may be NULL. */
+void provider_scrub_own(const struct sg_provider *p, char *text);
 
 /*
  * The ProviderInfo of /v1/providers: {"api","provider_id","provider_type",

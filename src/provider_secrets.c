@@ -26,6 +26,13 @@ is_secret_key(const char *key)
 	return false;
 }
 
+/* "headers" (an MCP provider's): header values sent to a server are credentials whatever their names. */
+static bool
+is_headers_key(const char *key)
+{
+	return strcasecmp(key, "headers") == 0;
+}
+
 /*
  * Where the userinfo of a URL in s lies ("scheme://userinfo@host…"): true
  * with [*u, *u + *ulen) the userinfo and *colon the offset of its ':'
@@ -77,6 +84,22 @@ masked_string(const json_t *v)
 	return j;
 }
 
+/* A copy of an object whose every value is "********" (the names shown). */
+static json_t *
+masked_values(const json_t *obj)
+{
+	json_t *out = json_object(), *v;
+	const char *key;
+
+	json_object_foreach((json_t *) obj, key, v) {
+		if (out == NULL || json_object_set_new(out, key, json_string("********")) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
 json_t *
 provider_config_masked(const json_t *config)
 {
@@ -87,7 +110,9 @@ provider_config_masked(const json_t *config)
 	if (json_is_object(in)) {
 		out = json_object();
 		json_object_foreach(in, key, v) {
-			json_t *m = is_secret_key(key) ? json_string("********") : provider_config_masked(v);
+			json_t *m = is_secret_key(key)                         ? json_string("********")
+				    : is_headers_key(key) && json_is_object(v) ? masked_values(v)
+									       : provider_config_masked(v);
 
 			if (out == NULL || json_object_set_new(out, key, m) != 0) {
 				json_decref(out);
@@ -202,7 +227,7 @@ secrets_of(struct secrets *ss, const json_t *v, bool under_secret)
 
 	if (json_is_object(v)) {
 		json_object_foreach((json_t *) v, key, e)
-			secrets_of(ss, e, under_secret || is_secret_key(key));
+			secrets_of(ss, e, under_secret || is_secret_key(key) || is_headers_key(key));
 	} else if (json_is_array(v)) {
 		json_array_foreach((json_t *) v, i, e)
 			secrets_of(ss, e, under_secret);
@@ -242,27 +267,35 @@ longest_first(const void *a, const void *b)
 	return x->n < y->n ? 1 : x->n > y->n ? -1 : 0;
 }
 
-/* Every configured secret: the providers' API keys and what their configs hold (secrets_of). */
+/* The secrets of one provider: its API key and what its config holds (secrets_of). */
 static void
-collect(const struct sg_conf *c, struct secrets *ss)
+collect_one(const struct sg_provider *p, struct secrets *ss)
 {
-	for (size_t i = 0; i < c->nproviders; i++) {
-		const struct sg_provider *p = &c->providers[i];
-
-		if (p->api_key != NULL)
-			secret_add(ss, p->api_key, strlen(p->api_key));
-		secrets_of(ss, p->config, false);
-	}
+	if (p->api_key != NULL)
+		secret_add(ss, p->api_key, strlen(p->api_key));
+	secrets_of(ss, p->config, false);
 }
 
-void
-provider_scrub(const struct sg_conf *c, char *text)
+/* Every secret of c's providers, or of p alone when c is NULL. */
+static void
+collect(const struct sg_conf *c, const struct sg_provider *p, struct secrets *ss)
+{
+	if (c == NULL) {
+		collect_one(p, ss);
+		return;
+	}
+	for (size_t i = 0; i < c->nproviders; i++)
+		collect_one(&c->providers[i], ss);
+}
+
+static void
+scrub(const struct sg_conf *c, const struct sg_provider *p, char *text)
 {
 	struct secrets ss = {.text = text};
 
-	if (c == NULL || text == NULL || text[0] == '\0')
+	if ((c == NULL && p == NULL) || text == NULL || text[0] == '\0')
 		return;
-	collect(c, &ss);
+	collect(c, p, &ss);
 	/* A secret that holds another one goes first, or the shorter would break its match. */
 	if (ss.n > 1)
 		qsort(ss.v, ss.n, sizeof(*ss.v), longest_first);
@@ -272,8 +305,20 @@ provider_scrub(const struct sg_conf *c, char *text)
 	if (ss.nomem) {
 		/* No room for the whole list: scrub each secret as it is found. */
 		ss = (struct secrets){.text = text, .direct = true};
-		collect(c, &ss);
+		collect(c, p, &ss);
 	}
+}
+
+void
+provider_scrub(const struct sg_conf *c, char *text)
+{
+	scrub(c, NULL, text);
+}
+
+void
+provider_scrub_own(const struct sg_provider *p, char *text)
+{
+	scrub(NULL, p, text);
 }
 
 json_t *

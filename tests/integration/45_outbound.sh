@@ -103,7 +103,7 @@ conf=$SG_TEST_DIR/tmp/o45.json
 jq --arg hp "$MCP_HOSTPORT" '
   (.providers.tool_runtime[] | select(.provider_id == "model-context-protocol") | .config) = {}
   | .providers.tool_runtime += [{"provider_id":"o45-open","provider_type":"remote::model-context-protocol",
-      "config":{"allowed_hosts":[$hp, "mcp.o45.example"],"headers":{"Authorization":"Bearer mcp-test-secret"},
+      "config":{"allowed_hosts":[$hp, "mcp.o45.example"],"headers":{"Authorization":"Bearer mcp-test-secret","Cookie":"session=mcp-cookie-secret-4242"},
                 "read_timeout":2,"total_timeout":4,"max_response_bytes":65536}}]' "$SG_CONFIG" >"$conf"
 if sg_restart_daemon "$conf"; then pass "the daemon starts with allowed_hosts, headers and MCP limits"; else fail "restart with the o45 config"; fi
 
@@ -156,8 +156,26 @@ expect_status 502 "without the header (another provider) the server refuses"
 expect_body_contains "HTTP status 401" "the 502 names the 401"
 req GET /v1/providers/o45-open
 expect_jq '.config.headers.Authorization' '********' "/v1/providers masks the MCP provider's Authorization header"
-if [[ $BODY == *mcp-test-secret* ]]; then fail "the MCP provider's header value is not in /v1/providers"; else
-	pass "the MCP provider's header value is not in /v1/providers"; fi
+expect_jq '.config.headers.Cookie' '********' "…and every header value, whatever the header's name (Cookie)"
+if [[ $BODY == *mcp-test-secret* || $BODY == *mcp-cookie-secret* ]]; then
+	fail "the MCP provider's header values are not in /v1/providers"
+else
+	pass "the MCP provider's header values are not in /v1/providers"
+fi
+# An MCP server whose error echoes the credentials it was sent: the 502 and the log hold neither.
+req POST /v1/toolgroups "$(group o45::echo "$MCP/mcp-echo?prefix=o45e_" o45-open)"
+expect_status 502 "an MCP server's JSON-RPC error is 502"
+expect_body_contains "refused" "…with the server's message"
+if [[ $BODY == *mcp-test-secret* || $BODY == *mcp-cookie-secret* ]]; then
+	fail "…without the provider's header values the server echoed" "$BODY"
+else
+	pass "…without the provider's header values the server echoed"
+fi
+if grep -q 'mcp-test-secret\|mcp-cookie-secret' "$SG_RUN/logs/stackgate.log"; then
+	fail "no log line holds the MCP provider's header values" "$(grep -m2 'mcp-test-secret\|mcp-cookie-secret' "$SG_RUN/logs/stackgate.log")"
+else
+	pass "no log line holds the MCP provider's header values"
+fi
 
 # Configured limits: read_timeout 2, total_timeout 4, max_response_bytes 65536.
 t0=$(now_ms)

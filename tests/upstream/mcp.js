@@ -8,6 +8,8 @@
 //                        stream is left open after the response, as a server may)
 //   POST /mcp-broken     200 with a body that is not JSON
 //   POST /mcp-rpcerror   initialize works, tools/list answers a JSON-RPC error
+//   POST /mcp-echo       like /mcp-rpcerror, the error's message echoing the
+//                        request's Authorization and Cookie headers
 //   POST /mcp-hang       accepts the request and never answers (counts the
 //                        connections and when the client closed them)
 //   POST /mcp-tiny       like /mcp-sse, but the answer to initialize comes after
@@ -38,7 +40,7 @@ const stats = {
 	initialize: 0, initialized: 0, tools_list: 0, deleted: 0, bad_session: 0,
 	hang_open: 0, hang_closed: 0, redirected: 0, auth_refused: 0, auth_ok: 0,
 };
-const PATHS = ['/mcp', '/mcp-sse', '/mcp-broken', '/mcp-rpcerror', '/mcp-tiny', '/mcp-auth'];
+const PATHS = ['/mcp', '/mcp-sse', '/mcp-broken', '/mcp-rpcerror', '/mcp-echo', '/mcp-tiny', '/mcp-auth'];
 
 function tools(prefix) {
 	const page1 = [
@@ -255,6 +257,11 @@ function handle(req, res, body) {
 		stats.tools_list++;
 		if (path === '/mcp-rpcerror') {
 			reply(res, mode, 200, { jsonrpc: '2.0', id: msg.id, error: { code: -32603, message: 'tool listing exploded' } });
+			return;
+		}
+		if (path === '/mcp-echo') {
+			const message = `refused ${req.headers.authorization} with ${req.headers.cookie}`;
+			reply(res, mode, 200, { jsonrpc: '2.0', id: msg.id, error: { code: -32603, message } });
 			return;
 		}
 		const pages = tools(prefix);
