@@ -100,7 +100,7 @@ exec(PGconn *conn, const char *sql, int n, const char *const *p, PGresult **res,
 {
 	sg_status st;
 
-	*res = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+	*res = db_exec(conn, sql, n, p);
 	if (db_result_status(conn, *res) == SG_OK)
 		return SG_OK;
 	st = db_fail(conn, *res, err);
@@ -151,7 +151,7 @@ principal_get(PGconn *conn, const char *name, json_t **out, struct sg_err *err)
 static sg_status
 rollback(PGconn *conn, sg_status st)
 {
-	PQclear(PQexec(conn, "ROLLBACK"));
+	PQclear(db_exec(conn, "ROLLBACK", 0, NULL));
 	return st;
 }
 
@@ -172,7 +172,7 @@ principal_write(PGconn *conn, const struct auth_cli_args *a, json_t **out, struc
 	PQclear(res);
 	res = NULL;
 	if (a->cmd == AUTH_CLI_PRINCIPAL_ADD) {
-		res = PQexecParams(conn, "INSERT INTO principals (name) VALUES ($1)", 1, NULL, p, NULL, NULL, 0);
+		res = db_exec(conn, "INSERT INTO principals (name) VALUES ($1)", 1, p);
 		if (strcmp(res_state(res), "23505") == 0) {
 			st = rollback(conn, sg_fail(err, SG_E_CONFLICT, "name", "principal '%.*s' already exists",
 						    (int) sg_utf8_prefix(a->name, 256), a->name));
@@ -269,7 +269,7 @@ key_create(PGconn *conn, const struct auth_cli_args *a, json_t **out, struct sg_
 			break;
 		}
 		SHA256((const unsigned char *) key, AUTH_KEY_LEN, digest);
-		res = PQexecParams(conn, sql, 6, NULL, p, lengths, formats, 0);
+		res = db_exec_formats(conn, sql, 6, p, lengths, formats);
 		state = res_state(res); /* in res: read it before PQclear */
 		collision = strcmp(state, "23505") == 0;
 		if (PQresultStatus(res) == PGRES_TUPLES_OK) {

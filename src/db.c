@@ -286,11 +286,17 @@ db_query(const char *sql, int n, const char *const *params, PGconn **conn, PGres
 PGresult *
 db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
+	return db_exec_formats(c, sql, n, params, NULL, NULL);
+}
+
+PGresult *
+db_exec_formats(PGconn *c, const char *sql, int n, const char *const *params, const int *lengths, const int *formats)
+{
 	int timeout_ms = __atomic_load_n(&pool.query_timeout_ms, __ATOMIC_RELAXED);
 	int64_t end = sg_now_us() + (int64_t) timeout_ms * 1000;
 	PGresult *r, *last = NULL;
 
-	if (PQsendQueryParams(c, sql, n, NULL, params, NULL, NULL, 0) != 1)
+	if (PQsendQueryParams(c, sql, n, NULL, params, lengths, formats, 0) != 1)
 		return NULL; /* PQerrorMessage says why; db_result_status logs it */
 	for (;;) {
 		if (PQstatus(c) != CONNECTION_OK) {

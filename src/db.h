@@ -61,6 +61,9 @@ sg_status db_query(const char *sql, int n, const char *const *params, PGconn **c
  * one, is the caller's to PQclear().
  */
 PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params);
+/* db_exec with PQexecParams' paramLengths and paramFormats (binary parameters). */
+PGresult *db_exec_formats(PGconn *c, const char *sql, int n, const char *const *params, const int *lengths,
+			  const int *formats);
 /* PQclear(res) and db_release(conn, db_conn_broken(conn)); conn may be NULL. */
 void db_done(PGconn *conn, PGresult *res);
 

@@ -75,7 +75,7 @@ usage_query(PGconn *conn, const struct usage_filter *f, json_t **out)
 		" WHERE ($1::text IS NULL OR principal = $1) AND ($2::text IS NULL OR model = $2)"
 		"   AND ($3::date IS NULL OR day >= $3::date)";
 	const char *p[3] = {f->principal, f->model, f->since};
-	PGresult *res = PQexecParams(conn, sql, 3, NULL, p, NULL, NULL, 0);
+	PGresult *res = db_exec(conn, sql, 3, p);
 	sg_status st = db_result_status(conn, res);
 
 	*out = NULL;

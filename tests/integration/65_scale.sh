@@ -235,6 +235,8 @@ if poll 10 usage_is "8 $want"; then pass "usage_log holds 8 rows and $want token
 	fail "usage totals across hosts" "$(sq "SELECT count(*), sum(total_tokens) FROM usage_log WHERE principal = 't65-u'") vs 8 $want"; fi
 
 echo "-- bounded: a pooler that holds every query (PgBouncer PAUSE)"
+sc_cli principal add t65-adm --role admin >/dev/null 2>&1
+KADM=$(sc_cli key create t65-adm 2>/dev/null)
 pgb_admin() { psql -h "$SOCK" -p "$1" -U postgres -d pgbouncer -qc "$2" >/dev/null; }
 pgb_admin "$B1" "PAUSE stackgate"
 t0=$(now_ms)
@@ -247,6 +249,22 @@ expect_jq .error.message "the registry database is unavailable" "…saying the d
 pgb_admin "$B1" "RESUME stackgate"
 on1 "" POST /v1/models '{"model_id":"t65-held","provider_id":"vllm-short"}'
 expect_status 200 "once PgBouncer resumes, the write succeeds"
+# Reads on the pooled connections are bounded the same way.  Each caller's key is checked just
+# before the PAUSE, so that it is still in the key cache (auth.key_cache_ttl 1 s) when it reads.
+held_read() { # NAME KEY PATH
+	on1 "$2" GET /v1/models
+	pgb_admin "$B1" "PAUSE stackgate"
+	t0=$(now_ms)
+	on1 "$2" GET "$3" "" --max-time 20
+	d=$(($(now_ms) - t0))
+	pgb_admin "$B1" "RESUME stackgate"
+	expect_status 503 "$1 while PgBouncer holds every query answers 503 (in $d ms)"
+	((d < 6000)) && pass "…within database.query_timeout and a connect" || fail "…within 6 s" "$d ms"
+}
+held_read "t65-u's usage read" "$KU" /v1/stackgate/usage
+held_read "an admin's read of the principals" "$KADM" /v1/stackgate/principals
+on1 "$KU" GET /v1/stackgate/usage
+expect_jq '[.data[].requests] | add' 8 "once PgBouncer resumes, the usage read gives t65-u's 8 requests"
 
 echo "-- failover: the primary node dies under a write load"
 # writer HOSTURL TAG: registers t65-TAG-1, -2, … until $SC/stop exists; one line per request:
