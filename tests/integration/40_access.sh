@@ -75,6 +75,14 @@ expect_status 200 "alice's key is accepted"
 grep -q "GET /v1/models 200 .*principal=acc-alice key=${KA:3:12}" "$SG_RUN/logs/stackgate.log" &&
 	pass "the key that authenticated reaches the main request (STACKGATE_KEY_ID; access log key=)" ||
 	fail "key id in the main request" "$(grep 'principal=acc-alice' "$SG_RUN/logs/stackgate.log" | tail -2)"
+# A path whose decoded blanks would read as the access line's own fields: written encoded.
+req GET "/v1/models/acc-x%20200%200.1ms%20principal=acc-forged%09tab"
+grep -q 'principal=acc-forged' "$SG_RUN/logs/stackgate.log" &&
+	fail "a path's blanks cannot forge the access line's fields" "$(grep 'principal=acc-forged' "$SG_RUN/logs/stackgate.log" | tail -1)" ||
+	pass "a path's blanks cannot forge the access line's fields"
+grep -q 'GET /v1/models/acc-x%20200%200.1ms%20principal%3Dacc-forged%09tab 404 ' "$SG_RUN/logs/stackgate.log" &&
+	pass "…the path is written with its blanks, '=' and tab percent-encoded" ||
+	fail "…the path is written with its blanks percent-encoded" "$(grep 'acc-x' "$SG_RUN/logs/stackgate.log" | tail -1)"
 n=$(psql_q "SELECT count(*) FROM api_keys WHERE key_id = '${KA:3:12}' AND last_used_at IS NOT NULL")
 expect_eq "$n" 1 "a used key records last_used_at"
 req GET /v1/health
