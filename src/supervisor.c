@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -199,12 +200,13 @@ static pid_t
 spawn(struct sg_conf *conf, int fd, int slot)
 {
 	int shm_slot = shm_slot_take();
-	pid_t pid;
+	pid_t pid, master;
 
 	if (shm_slot < 0) { /* shm is mapped before the first spawn: all slots are taken */
 		slots[slot].respawn_at = sg_now_us() + 1000000; /* logged; tried again in a second */
 		return -1;
 	}
+	master = getpid();
 	pid = fork();
 	if (pid < 0) {
 		log_error("fork: %s", strerror(errno));
@@ -215,6 +217,14 @@ spawn(struct sg_conf *conf, int fd, int slot)
 	if (pid == 0) {
 		int rc;
 
+		/*
+		 * A master killed outright (SIGKILL, the OOM killer) tells its
+		 * workers nothing: the kernel does, with the SIGTERM of a graceful
+		 * stop (taken by the worker's signal loop), also when it died
+		 * before this line.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != master)
+			kill(getpid(), SIGTERM);
 		shm_slot_enter(shm_slot);
 		rc = worker_run(conf, fd);
 		/* _exit: the master's atexit work is not the worker's; so a sanitized build checks leaks here. */

@@ -187,5 +187,18 @@ fi
 req GET /v1/health
 expect_status 200 "health is 200 after the 65 reloads"
 
+echo "-- the workers leave when their master is killed"
+# SIGKILL (or the OOM killer) gives the master no chance to stop them; the kernel's parent-death
+# signal does (a graceful stop: gone within keepalive_time + keepalive_timeout).
+master=$(sg_master_pid)
+mapfile -t orphans < <(sg_worker_pids)
+kill -KILL "$master"
+orphans_gone() {
+	local w
+	for w in "${orphans[@]}"; do [[ $(ps -o stat= -p "$w") =~ ^(Z|$) ]] || return 1; done
+}
+if poll 10 orphans_gone; then pass "the ${#orphans[@]} workers left within 10 s of their master's SIGKILL"; else
+	fail "the workers left within 10 s of their master's SIGKILL" "still running: $(ps -o pid=,stat= -p "${orphans[*]}" | tr '\n' ' ')"; fi
+
 req DELETE /v1/models/rl-llm
 if sg_restart_daemon; then pass "restart with the test config"; else fail "restart with the test config" "not answering"; fi
