@@ -156,7 +156,8 @@ resources_register_object(const struct sg_conf *conf, const struct identity *id,
 		/* A new object is a create, judged before any upstream or MCP server is contacted. */
 		may_create = identity_decide_at(id, SG_ACT_CREATE, obj, owner, false, NULL) == POLICY_PERMIT;
 		st = registry_get(t, ident, &existing);
-		if (st == SG_E_NOT_FOUND && !may_create) {
+		/* An object the caller cannot see is, for this caller, not there: the same 403 as a free id. */
+		if (!may_create && (st == SG_E_NOT_FOUND || (st == SG_OK && !identity_can_see(id, existing)))) {
 			st = denied_create(t, ident, err);
 			goto out;
 		}

@@ -251,6 +251,24 @@ expect_status 200 "alice unregisters the benchmark's dataset"
 as "$KA" DELETE /v1/datasets/p42-tds
 expect_status 200 "alice unregisters p42-tds"
 
+# ---- a caller who may neither create nor read: taken and free identifiers look alike --------------------------
+only_alice='[
+  { "permit": { "principal": "p42-alice", "actions": ["create", "read", "delete"] } }
+]'
+conf=$SG_TEST_DIR/tmp/p42-only-alice.json
+with_policy "$conf" "$only_alice"
+if sg_restart_daemon "$conf"; then pass "restart with a policy that permits alice alone"; else fail "restart with the only-alice policy"; fi
+as "$KA" POST /v1/datasets "$(dataset p42-hid)"
+expect_status 200 "alice registers p42-hid"
+as "$KB" POST /v1/datasets "$(dataset p42-hid)"
+expect_status 403 "bob, who may not create, registering alice's hidden p42-hid gets 403 (not 409: it looks free)"
+expect_jq .error.message "the access policy does not permit creating Dataset 'p42-hid'" "…with the message a free identifier gets"
+as "$KB" POST /v1/datasets "$(dataset p42-free)"
+expect_status 403 "…as for p42-free, which is free"
+expect_jq .error.message "the access policy does not permit creating Dataset 'p42-free'" "…word for word"
+as "$KA" DELETE /v1/datasets/p42-hid
+expect_status 200 "alice unregisters p42-hid"
+
 # ---- back to the test config; clean up -----------------------------------------------------------------------
 sg_restart_daemon || fail "restart with the test config"
 expect_eq "$(psql_q "SELECT is_default FROM access_policy" 2>&1)" t "the default policy is back in the table"
