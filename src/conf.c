@@ -149,6 +149,16 @@ check_abs_path(const char *s)
 }
 
 static const char *
+check_policy_word(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+		if (*p == ' ' || *p < 0x20 || *p == 0x7f)
+			return "must be one word (no blanks or control characters: the access policy's conditions name "
+			       "it)";
+	return NULL;
+}
+
+static const char *
 check_nonempty(const char *s)
 {
 	return s[0] != '\0' ? NULL : "must not be empty";
@@ -185,7 +195,7 @@ static const struct key keys[] = {
 	{"database", "query_timeout", K_INT, F(db_query_timeout_s), 1, 3600, NULL},
 	{"database", "auto_migrate", K_BOOL, F(auto_migrate), 0, 0, NULL},
 	{"auth", "required", K_BOOL, F(auth_required), 0, 0, NULL},
-	{"auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, NULL},
+	{"auth", "admin_roles", K_STRV, F(admin_roles), 0, 0, check_policy_word},
 	{"auth", "key_cache_ttl", K_INT, F(key_cache_ttl_s), 0, 3600, NULL},
 	{"usage", "enabled", K_BOOL, F(usage_enabled), 0, 0, NULL},
 	{"usage", "retention_days", K_INT, F(usage_retention_days), 1, 36500, NULL},

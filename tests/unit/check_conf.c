@@ -287,6 +287,10 @@ static const struct {
 	{"{\"models\": {}}", "t.json:1:12: models: must be an array of objects, got an object\n"},
 	{"{\"models\": [1]}", "t.json:1:13: models[0]: must be an object, got 1\n"},
 	{"{\"tool_groups\": [{}, \"x\"]}", "t.json:1:22: tool_groups[1]: must be an object, got \"x\"\n"},
+	/* An admin role is a word of the policy's conditions ("user with <role> in roles"). */
+	{"{\"auth\": {\"admin_roles\": [\"admin\", \"x not\"]}}",
+	 "t.json:1:36: auth.admin_roles[1]: must be one word (no blanks or control characters: the access policy's "
+	 "conditions name it), got \"x not\"\n"},
 	/* Syntax errors carry jansson's position. */
 	{"{\"server\": {\"workers\": 4,}}", "t.json:1:26: invalid JSON: string or '}' expected near '}'\n"},
 	{"{\"server\": {},\n \"server\": {}}", "t.json:2:9: invalid JSON: duplicate object key near '\"server\"'\n"},
