@@ -63,6 +63,8 @@ struct key_entry {
 
 static struct key_entry keys[KEY_SLOTS];
 static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Bumped by auth_invalidate under key_lock: as identity.c's cache_gen, a lookup that overlapped one is not stored. */
+static uint64_t key_gen;
 
 static struct {
 	uint64_t *ids; /* sorted */
@@ -100,6 +102,7 @@ auth_invalidate(const char *principal)
 	known_gen++;
 	pthread_mutex_unlock(&known_lock);
 	pthread_mutex_lock(&key_lock);
+	key_gen++;
 	for (size_t i = 0; i < KEY_SLOTS; i++)
 		if (keys[i].used && (principal == NULL || strcmp(keys[i].principal, principal) == 0))
 			key_clear(&keys[i]);
@@ -107,19 +110,23 @@ auth_invalidate(const char *principal)
 }
 
 /*
- * A cached principal for digest (newly allocated) or NULL.  *expired is set
- * when the entry was found but the key has expired meanwhile.
+ * A cached principal for digest (newly allocated) or NULL, with *gen the
+ * generation a miss passes to key_cache_put.  *expired is set when the entry
+ * was found but the key has expired meanwhile.
  */
 static char *
-key_cache_get(const uint8_t digest[SHA256_DIGEST_LENGTH], int ttl_s, bool *expired)
+key_cache_get(const uint8_t digest[SHA256_DIGEST_LENGTH], int ttl_s, bool *expired, uint64_t *gen)
 {
 	int64_t now = sg_now_us();
 	char *p = NULL;
 
 	*expired = false;
-	if (ttl_s <= 0)
-		return NULL;
 	pthread_mutex_lock(&key_lock);
+	*gen = key_gen;
+	if (ttl_s <= 0) {
+		pthread_mutex_unlock(&key_lock);
+		return NULL;
+	}
 	for (struct key_entry *e = key_set(digest), *end = e + KEY_WAYS; e < end; e++) {
 		if (!e->used || !sg_ct_equal(e->digest, digest, SHA256_DIGEST_LENGTH))
 			continue;
@@ -138,13 +145,18 @@ key_cache_get(const uint8_t digest[SHA256_DIGEST_LENGTH], int ttl_s, bool *expir
 }
 
 static void
-key_cache_put(const uint8_t digest[SHA256_DIGEST_LENGTH], const char *principal, int64_t expires_epoch, int ttl_s)
+key_cache_put(const uint8_t digest[SHA256_DIGEST_LENGTH], const char *principal, int64_t expires_epoch, int ttl_s,
+	      uint64_t gen)
 {
 	struct key_entry *slot = NULL;
 
 	if (ttl_s <= 0)
 		return;
 	pthread_mutex_lock(&key_lock);
+	if (gen != key_gen) {
+		pthread_mutex_unlock(&key_lock);
+		return;
+	}
 	for (struct key_entry *e = key_set(digest), *end = e + KEY_WAYS; e < end; e++) {
 		if (e->used && memcmp(e->digest, digest, SHA256_DIGEST_LENGTH) == 0) {
 			slot = e;
@@ -533,6 +545,7 @@ auth_verify(const char *authorization, int ttl_s, char **principal, char key_id[
 	size_t len;
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	int64_t expires = 0;
+	uint64_t gen;
 	enum verdict v;
 	bool expired;
 	sg_status st;
@@ -552,7 +565,7 @@ auth_verify(const char *authorization, int ttl_s, char **principal, char key_id[
 		return sg_fail(err, SG_E_UNAUTHORIZED, NULL, "%s", msg_invalid);
 	}
 	key_sha256(token, len, digest);
-	*principal = key_cache_get(digest, ttl_s, &expired);
+	*principal = key_cache_get(digest, ttl_s, &expired, &gen);
 	if (expired)
 		return sg_fail(err, SG_E_UNAUTHORIZED, NULL, "%s", msg_expired);
 	if (*principal != NULL)
@@ -560,13 +573,14 @@ auth_verify(const char *authorization, int ttl_s, char **principal, char key_id[
 	if (known_check(key_id) == KNOWN_NO)
 		return sg_fail(err, SG_E_UNAUTHORIZED, NULL, "%s", msg_invalid);
 	st = key_lookup(key_id, digest, &v, principal, &expires);
+	sg_test_pause("STACKGATE_TEST_CACHE_FILL_DELAY_MS");
 	if (st == SG_E_NOMEM)
 		return sg_fail(err, st, NULL, "out of memory");
 	if (st != SG_OK)
 		return sg_fail(err, SG_E_UNAVAILABLE, NULL, "the database is unavailable: cannot check the API key");
 	switch (v) {
 	case V_OK:
-		key_cache_put(digest, *principal, expires, ttl_s);
+		key_cache_put(digest, *principal, expires, ttl_s, gen);
 		return SG_OK;
 	case V_INVALID:
 		return sg_fail(err, SG_E_UNAUTHORIZED, NULL, "%s", msg_invalid);

@@ -37,6 +37,13 @@ struct cached {
 
 static struct cached cache[CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Bumped by every invalidation, under cache_lock: an answer read from the
+ * database is stored only when no invalidation came since its reader missed
+ * (cache_get), or a change that landed while it was being read would be
+ * covered by the older answer for the TTL.
+ */
+static uint64_t cache_gen;
 
 /* The CACHE_WAYS entries the principal name may occupy. */
 static struct cached *
@@ -57,20 +64,22 @@ void
 identity_invalidate(const char *principal)
 {
 	pthread_mutex_lock(&cache_lock);
+	cache_gen++;
 	for (size_t i = 0; i < CACHE_SLOTS; i++)
 		if (cache[i].principal != NULL && (principal == NULL || strcmp(cache[i].principal, principal) == 0))
 			slot_clear(&cache[i]);
 	pthread_mutex_unlock(&cache_lock);
 }
 
-/* Copies a fresh cache entry for name into *attrs; false on a miss. */
+/* Copies a fresh cache entry for name into *attrs; false on a miss, with *gen the generation for cache_put. */
 static bool
-cache_get(const char *name, struct sg_attrs *attrs, bool *disabled)
+cache_get(const char *name, struct sg_attrs *attrs, bool *disabled, uint64_t *gen)
 {
 	int64_t now = sg_now_us();
 	bool hit = false;
 
 	pthread_mutex_lock(&cache_lock);
+	*gen = cache_gen;
 	for (struct cached *c = cache_set(name), *end = c + CACHE_WAYS; c < end; c++) {
 		if (c->principal == NULL || strcmp(c->principal, name) != 0)
 			continue;
@@ -86,13 +95,17 @@ cache_get(const char *name, struct sg_attrs *attrs, bool *disabled)
 	return hit;
 }
 
-/* Stores a copy; on allocation failure the entry is simply not cached. */
+/* Stores a copy unless an invalidation came after gen was read; on allocation failure it is not cached. */
 static void
-cache_put(const char *name, const struct sg_attrs *attrs, bool disabled)
+cache_put(const char *name, const struct sg_attrs *attrs, bool disabled, uint64_t gen)
 {
 	struct cached *slot = NULL;
 
 	pthread_mutex_lock(&cache_lock);
+	if (gen != cache_gen) {
+		pthread_mutex_unlock(&cache_lock);
+		return;
+	}
 	for (struct cached *c = cache_set(name), *end = c + CACHE_WAYS; c < end; c++) {
 		if (c->principal != NULL && strcmp(c->principal, name) == 0) {
 			slot = c;
@@ -248,10 +261,12 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 	}
 	if (id->principal != NULL) {
 		bool disabled = false;
+		uint64_t gen;
 
-		if (!cache_get(id->principal, &extra, &disabled)) {
+		if (!cache_get(id->principal, &extra, &disabled, &gen)) {
 			acl_attrs_free(&extra);
 			st = principal_fetch(id->principal, &extra, &disabled);
+			sg_test_pause("STACKGATE_TEST_CACHE_FILL_DELAY_MS");
 			if (st == SG_E_NOMEM) {
 				st = sg_fail(err, st, NULL, "out of memory");
 				goto out;
@@ -261,7 +276,7 @@ identity_resolve(const struct sg_conf *conf, const struct identity_params *p, st
 					     "the database is unavailable: cannot read the caller's attributes");
 				goto out;
 			}
-			cache_put(id->principal, &extra, disabled);
+			cache_put(id->principal, &extra, disabled, gen);
 		}
 		if (disabled) {
 			st = sg_fail(err, SG_E_UNAUTHORIZED, NULL, "principal '%s' is disabled", id->principal);

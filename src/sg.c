@@ -525,6 +525,24 @@ sg_leak_check(void)
 #endif
 }
 
+void
+sg_test_pause(const char *knob)
+{
+#ifdef SG_TEST_KNOBS
+	const char *v = getenv(knob);
+	int ms = v != NULL ? atoi(v) : 0;
+
+	if (ms > 0) {
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000};
+
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+#else
+	(void) knob;
+#endif
+}
+
 int64_t
 sg_now_us(void)
 {

@@ -236,6 +236,14 @@ void sg_utf8_scrub(char *s);
  */
 void sg_leak_check(void);
 
+/*
+ * Test builds only (configure --enable-test-knobs, as ./dev builds): sleeps
+ * for the milliseconds the environment variable knob says (nothing when it is
+ * unset), so that a test can act inside a window that is otherwise too short
+ * to hit.  A no-op in other builds.
+ */
+void sg_test_pause(const char *knob);
+
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
 /* The wall clock (CLOCK_REALTIME) in microseconds since the epoch, for timestamps that leave the process. */

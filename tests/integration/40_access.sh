@@ -242,3 +242,37 @@ as "$KA" GET /v1/models
 expect_status 401 "a removed principal's key is 401"
 sg_cli principal remove acc-alice >/dev/null 2>&1; expect_eq $? 1 "removing a missing principal exits 1"
 psql_q "DELETE FROM principals WHERE name LIKE 'acc-%'" >/dev/null
+
+# ---- a change that lands while a cache is being filled is not covered by the older answer ------------
+# A test knob pauses each fill 2 s between its database read and its cache store; the change is made
+# inside that pause.  One worker, so that the next request meets the same caches; key_cache_ttl 30 s.
+echo "-- a change made while a cache is being filled"
+FILL_CONF=$SG_TEST_DIR/tmp/acc-fill.json
+jq '.server.workers = 1 | .auth.key_cache_ttl = 30' "$SG_CONFIG" >"$FILL_CONF"
+sg_cli principal add acc-fill --role admin >/dev/null 2>&1
+KFILL=$(sg_cli key create acc-fill 2>/dev/null)
+KREV=$(sg_cli key create acc-fill 2>/dev/null)
+export STACKGATE_TEST_CACHE_FILL_DELAY_MS=2000
+sg_restart_daemon "$FILL_CONF" || fail "restart with one worker and the fill knob"
+unset STACKGATE_TEST_CACHE_FILL_DELAY_MS
+status_of() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$SG_URL$2"; }
+# The key's lookup pauses 2 s, then the attributes' read does: the role goes 2.5 s in.
+t0=$(now_ms)
+status_of "$KFILL" /v1/stackgate/principals >"$SG_TEST_DIR/tmp/acc-fill-a" &
+sleep 2.5
+sg_cli principal set acc-fill --team acc-t >/dev/null 2>&1
+wait
+((($(now_ms) - t0) >= 3500)) && pass "the fill knob pauses the key's lookup and the attributes' read (a ./dev build)" ||
+	fail "the fill knob is on" "the first request took $(($(now_ms) - t0)) ms (is this a ./dev build?)"
+expect_eq "$(cat "$SG_TEST_DIR/tmp/acc-fill-a")" 200 "the request whose attributes were read before the change is an admin's"
+expect_eq "$(status_of "$KFILL" /v1/stackgate/principals)" 403 \
+	"the next one sees the change: no longer admin (the older read was not cached)"
+# The key is revoked while its lookup pauses.
+status_of "$KREV" /v1/models >"$SG_TEST_DIR/tmp/acc-fill-b" &
+sleep 0.5
+sg_cli key revoke "${KREV:3:12}" >/dev/null 2>&1
+wait
+expect_eq "$(cat "$SG_TEST_DIR/tmp/acc-fill-b")" 200 "the request whose key was looked up before the revocation passes"
+expect_eq "$(status_of "$KREV" /v1/models)" 401 "the next one with that key is 401 (the older lookup was not cached)"
+sg_restart_daemon || fail "restart with the test config" "the daemon did not come back"
+psql_q "DELETE FROM principals WHERE name = 'acc-fill'" >/dev/null
