@@ -379,14 +379,19 @@ describe(char *buf, size_t len, const struct request *r, const char *model, int 
  * Backs out what this request took and records the 429: "<kind> of <limit>
  * <unit> <verb> for <subject>", with Retry-After.
  */
+static bool rate_headers(struct request *r, int64_t minute, time_t now);
+
+/* The 429 (or insufficient_quota): Retry-After and the subjects' x-ratelimit-* first, then what is held let go. */
 static sg_status
-reject(struct request *r, struct limits_host *h, enum limits_reason why, sg_status st, int64_t retry_after,
+reject(struct request *r, struct limits_host *h, time_t now, enum limits_reason why, sg_status st, int64_t retry_after,
        const char *kind, int64_t limit, const char *unit, const char *verb, const char *subject)
 {
+	bool ok = rate_headers(r, tk.minute, now) && http_add_header_int(r, "Retry-After", retry_after, "");
+
 	release(h, true);
 	tk.active = false;
 	shm_atomic_add(&h->rejected[why], 1);
-	if (!http_add_header_int(r, "Retry-After", retry_after, ""))
+	if (!ok)
 		return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
 	return http_fail(r, st, NULL, "%s of %" PRId64 " %s %s for %s", kind, limit, unit, verb, subject);
 }
@@ -442,14 +447,6 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 	windows_at(now, win);
 	tk.minute = win[LC_REQ_MIN];
 
-	/* The reserve: this worker's threads past threads - reserved_threads are not for inference. */
-	tk.reserve = true;
-	if ((int64_t) shm_atomic_add(&w->inference, 1) > inference_cap)
-		return reject(r, h, LIMITS_R_RESERVE, SG_E_RATE_LIMIT_EXCEEDED, 1, "limit", inference_cap,
-			      "inference requests in flight per worker (server.threads minus server.reserved_threads, "
-			      "kept for health, version, metrics and registry reads)",
-			      "reached", "this worker");
-
 	/* The subjects: (P) always, the narrower ones only when a rule made them. */
 	tk.n = 0;
 	subject_hashes(p, model, k, hash);
@@ -464,6 +461,14 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 		which[tk.n] = s;
 		tk.e[tk.n++] = e;
 	}
+
+	/* The reserve: this worker's threads past threads - reserved_threads are not for inference. */
+	tk.reserve = true;
+	if ((int64_t) shm_atomic_add(&w->inference, 1) > inference_cap)
+		return reject(r, h, now, LIMITS_R_RESERVE, SG_E_RATE_LIMIT_EXCEEDED, 1, "limit", inference_cap,
+			      "inference requests in flight per worker (server.threads minus server.reserved_threads, "
+			      "kept for health, version, metrics and registry reads)",
+			      "reached", "this worker");
 
 	/* Tokens: admitted while what was charged so far is below the limit. */
 	for (int i = 0; i < tk.n; i++) {
@@ -489,10 +494,8 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 			if (lim == 0 || limits_effective(tk.e[i], tok[t].c, win[tok[t].c]) < lim - 1)
 				continue;
 			describe(subj, sizeof(subj), r, model, which[i]);
-			if (!rate_headers(r, tk.minute, now))
-				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			return reject(r, h, tok[t].why, tok[t].st, limits_seconds_left(tok[t].period, now), tok[t].what,
-				      (int64_t) lim - 1, tok[t].unit, tok[t].verb, subj);
+			return reject(r, h, now, tok[t].why, tok[t].st, limits_seconds_left(tok[t].period, now),
+				      tok[t].what, (int64_t) lim - 1, tok[t].unit, tok[t].verb, subj);
 		}
 	}
 
@@ -506,9 +509,7 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 			continue;
 		if (!window_take(&e->local[LC_REQ_MIN], tk.minute, others, lim - 1)) {
 			describe(subj, sizeof(subj), r, model, which[i]);
-			if (!rate_headers(r, tk.minute, now))
-				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			return reject(r, h, LIMITS_R_RPM, SG_E_RATE_LIMIT_EXCEEDED,
+			return reject(r, h, now, LIMITS_R_RPM, SG_E_RATE_LIMIT_EXCEEDED,
 				      limits_seconds_left(LIMITS_MINUTE, now), "rate limit", (int64_t) lim - 1,
 				      "requests per minute", "reached", subj);
 		}
@@ -528,9 +529,7 @@ admit(struct request *r, const char *model, struct limits_host *h, time_t now)
 		if (cap >= 0 &&
 		    (int64_t) (inflight_sum(h, idx) + (lim > 0 ? shm_load(&tk.e[i]->others_inflight) : 0)) > cap) {
 			describe(subj, sizeof(subj), r, model, which[i]);
-			if (!rate_headers(r, tk.minute, now))
-				return http_fail(r, SG_E_NOMEM, NULL, "out of memory");
-			return reject(r, h, LIMITS_R_CONCURRENT, SG_E_RATE_LIMIT_EXCEEDED, 1, "limit", cap,
+			return reject(r, h, now, LIMITS_R_CONCURRENT, SG_E_RATE_LIMIT_EXCEEDED, 1, "limit", cap,
 				      lim > 0 ? "concurrent requests"
 					      : "concurrent requests (limits.default_max_concurrent)",
 				      "reached", subj);

@@ -470,10 +470,22 @@ START_TEST(default_cap_and_reserve)
 			 "principal 'alice'");
 	http_request_reset(&r);
 	ck_assert_int_eq(hold(&c, "bob"), SG_OK);
+	{
+		struct limits_rule carol;
+
+		rule(&carol, "carol", NULL, NULL);
+		carol.rpm = 10;
+		limits_apply_rules(&carol, 1);
+	}
 	ck_assert_int_eq(admit(&r, "carol", NULL, "m"), SG_E_RATE_LIMIT_EXCEEDED);
 	ck_assert_ptr_nonnull(strstr(r.err.msg, "limit of 3 inference requests in flight per worker"));
 	ck_assert_str_eq(hdr(&r, "Retry-After"), "1");
+	/* Every 429 has OpenAI's headers, this one too (carol's rpm: the reserve's refusal counts no request). */
+	ck_assert_ptr_nonnull(hdr(&r, "x-ratelimit-limit-requests"));
+	ck_assert_str_eq(hdr(&r, "x-ratelimit-limit-requests"), "10");
+	ck_assert_str_eq(hdr(&r, "x-ratelimit-remaining-requests"), "10");
 	http_request_reset(&r);
+	limits_apply_rules(NULL, 0);
 	ck_assert_uint_eq(limits_rejected_total(LIMITS_R_RESERVE), 1);
 	unhold(&c);
 	ck_assert_int_eq(one("carol", NULL, "m", 0), SG_OK);
