@@ -298,6 +298,15 @@ accept_thread(void *arg)
 	int lfd = fcntl(listen_sock, F_DUPFD_CLOEXEC, 0);
 	bool have_fcgx = false; /* FCGX_InitRequest made fcgx: FCGX_Free is for it alone */
 
+#ifdef SG_TEST_KNOBS
+	if (lfd >= 0 && getenv("STACKGATE_TEST_THREAD_SETUP_FAILS") != NULL) {
+		/* Test builds: every thread's setup fails as if the process were out of descriptors. */
+		close(lfd);
+		lfd = -1;
+		errno = EMFILE;
+	}
+#endif
+
 	/* Published before `stopping` is read: a stop either turns it dead or is seen in the loop. */
 	atomic_store(&accept_fds[slot], lfd);
 	if (lfd < 0 || FCGX_InitRequest(&fcgx, lfd, 0) != 0) {
@@ -447,6 +456,7 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	pthread_attr_t attr;
 	sigset_t set;
 	int started = 0, rc = 0;
+	bool ended = false; /* every thread was joined (not cut by the shutdown timeout) */
 	int64_t deadline = 0;
 
 	wconf = conf;
@@ -532,13 +542,19 @@ worker_run(const struct sg_conf *conf, int listen_fd)
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	ended = true;
+	if (!atomic_load(&stopping)) {
+		/* Not a stop: none started, or each one ended on an error (logged).  Unclean, so the master backs off. */
+		log_error("worker: every thread ended (%d of %d started): exiting", started, conf->threads);
+		rc = 1;
+	}
 done:
 	limits_stop();
 	usage_stop();
 	registry_close();
 	db_shutdown();
 	free(threads);
-	if (rc == 0) { /* every thread ended: no one uses these now (cut by the timeout, the exit closes them) */
+	if (ended) { /* every thread ended: no one uses these now (cut by the timeout, the exit closes them) */
 		for (int i = 0; i < n_accept_fds; i++)
 			if (atomic_load(&accept_fds[i]) >= 0)
 				close(atomic_load(&accept_fds[i]));

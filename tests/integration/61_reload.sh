@@ -187,6 +187,24 @@ fi
 req GET /v1/health
 expect_status 200 "health is 200 after the 65 reloads"
 
+echo "-- a worker whose every thread fails is restarted with a growing delay"
+# A test knob fails each thread's setup as if the worker were out of descriptors.  The worker must
+# exit unclean, so that the master backs off (100, 200, 400 ms ...), not restart it ten times a second.
+TF_CONF=$SG_TEST_DIR/tmp/rl-threads-fail.json
+jq '.server.workers = 1 | .server.threads = 2' "$SG_CONFIG" >"$TF_CONF"
+"$SG_ROOT/dev" _daemon_stop "$SG_RUN"
+tf_from=$(($(wc -l <"$SG_RUN/logs/stackgate.log") + 1))
+STACKGATE_TEST_THREAD_SETUP_FAILS=1 "$SG_ROOT/dev" _daemon_start "$TF_CONF" "$SG_RUN"
+sleep 4
+starts=$(tail -n +"$tf_from" "$SG_RUN/logs/stackgate.log" | grep -c 'worker 0 started')
+grep -q 'worker thread setup failed: Too many open files' <(tail -n +"$tf_from" "$SG_RUN/logs/stackgate.log") &&
+	pass "the knob fails the threads' setup (a ./dev build)" || fail "the thread-setup knob is on" "no setup failure logged"
+((starts >= 3 && starts <= 8)) && pass "the worker was started $starts times in 4 s (backing off)" ||
+	fail "the worker was started $starts times in 4 s (backing off: 3 to 8)"
+tail -n +"$tf_from" "$SG_RUN/logs/stackgate.log" | grep -q 'keeps dying young: respawning in' &&
+	pass "…and the master says it backs off" || fail "…and the master says it backs off"
+if sg_restart_daemon "$ST_CONF"; then pass "restart without the knob"; else fail "restart without the knob"; fi
+
 echo "-- the workers leave when their master is killed"
 # SIGKILL (or the OOM killer) gives the master no chance to stop them; the kernel's parent-death
 # signal does (a graceful stop: gone within keepalive_time + keepalive_timeout).
