@@ -252,15 +252,32 @@ limits_effective(const struct limits_entry *e, enum limits_counter c, int64_t wi
 	return limits_count_in(shm_load(&e->local[c]), win) + limits_count_in(shm_load(&e->others[c]), win);
 }
 
+/*
+ * The window a count for win goes to in word cur: win, or the word's own when
+ * it is newer (the index is modular: newer by less than half its range).  A
+ * thread that read the clock just before a boundary counts in the window
+ * after it, rather than turn the word back and lose that window's count.
+ */
+static int64_t
+window_for(uint64_t cur, int64_t win)
+{
+	const uint64_t mask = (UINT64_C(1) << LIMITS_WIN_BITS) - 1;
+	uint64_t ahead = ((cur >> LIMITS_CNT_BITS) - (uint64_t) win) & mask;
+
+	return cur != 0 && ahead != 0 && ahead < mask / 2 ? win + (int64_t) ahead : win;
+}
+
 /* Adds n to window word *w for window win (a word of an older window restarts at 0). */
 static void
 window_add(uint64_t *w, int64_t win, uint64_t n)
 {
 	uint64_t cur = shm_load(w), next;
 
-	do
-		next = limits_pack(win, limits_count_in(cur, win) + n);
-	while (!__atomic_compare_exchange_n(w, &cur, next, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	do {
+		int64_t at = window_for(cur, win);
+
+		next = limits_pack(at, limits_count_in(cur, at) + n);
+	} while (!__atomic_compare_exchange_n(w, &cur, next, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 }
 
 /* Counts one request in *w for win unless base (other hosts) + the count reaches limit. */
@@ -270,6 +287,7 @@ window_take(uint64_t *w, int64_t win, uint64_t base, uint64_t limit)
 	uint64_t cur = shm_load(w), n;
 
 	do {
+		win = window_for(cur, win);
 		n = limits_count_in(cur, win);
 		if (n + base >= limit)
 			return false;

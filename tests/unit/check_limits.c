@@ -231,6 +231,36 @@ one(const char *principal, const char *key, const char *model, int64_t tokens)
 	return st;
 }
 
+/*
+ * A thread that read the time just before a minute's end counts after another
+ * thread began the next minute's word: the word must not turn back (that
+ * would lose the new minute's count so far).
+ */
+START_TEST(a_late_count_never_turns_a_window_back)
+{
+	struct limits_entry *e;
+	int64_t minute = limits_window(LIMITS_MINUTE, time(NULL));
+	uint64_t w;
+
+	ALICE_ONLY(rpm, 100);
+	e = limits_entry_find(limits_host_area(), limits_subject_hash("alice", NULL, NULL), false);
+	ck_assert_ptr_nonnull(e);
+	/* The next minute already holds 5 (as if this thread's clock read were a moment old). */
+	shm_store(&e->local[LC_REQ_MIN], limits_pack(minute + 1, 5));
+	shm_store(&e->local[LC_TOK_MIN], limits_pack(minute + 1, 50));
+	ck_assert_int_eq(one("alice", NULL, "m", 7), SG_OK);
+	w = shm_load(&e->local[LC_REQ_MIN]);
+	ck_assert_uint_ge(limits_count_in(w, minute + 1), 5);
+	w = shm_load(&e->local[LC_TOK_MIN]);
+	ck_assert_uint_ge(limits_count_in(w, minute + 1), 50);
+	/* A fresh word (never written) is this window's, not a newer one. */
+	shm_store(&e->local[LC_REQ_MIN], 0);
+	ck_assert_int_eq(one("alice", NULL, "m", 0), SG_OK);
+	w = shm_load(&e->local[LC_REQ_MIN]);
+	ck_assert_uint_eq(limits_count_in(w, minute) + limits_count_in(w, minute + 1), 1); /* (a minute may end) */
+}
+END_TEST
+
 START_TEST(rpm_exact_with_headers)
 {
 	struct request r;
@@ -563,6 +593,7 @@ limits_suite(void)
 	tcase_add_test(a, max_concurrent);
 	tcase_add_test(a, other_hosts_in_flight);
 	tcase_add_test(a, default_cap_and_reserve);
+	tcase_add_test(a, a_late_count_never_turns_a_window_back);
 	tcase_add_test(a, killed_worker_releases);
 	tcase_add_test(a, off_counts_nothing);
 	suite_add_tcase(s, w);
