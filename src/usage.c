@@ -203,7 +203,20 @@ static struct {
 	size_t batch;           /* rows per COPY (usage_batch_size) */
 	pthread_t thread;
 	const struct sg_conf *conf;
-} q = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} q = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+/* q.wake on the monotonic clock, made once (never destroyed: a late request may still signal it). */
+static void
+wake_init(void)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q.wake, &ca);
+	pthread_condattr_destroy(&ca);
+}
 
 /*
  * Claims a slot: its position in *pos, or false when the queue is full.  The
@@ -783,7 +796,7 @@ wait_for(int64_t rel_us)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* wake's clock: a step of the wall clock changes no wait */
 	ts.tv_sec += (time_t) (rel_us / 1000000);
 	ts.tv_nsec += (long) (rel_us % 1000000) * 1000;
 	if (ts.tv_nsec >= 1000000000) {
@@ -890,6 +903,7 @@ usage_start(const struct sg_conf *conf)
 {
 	if (!conf->usage_enabled || q.running)
 		return SG_OK;
+	(void) pthread_once(&wake_once, wake_init);
 	q.rows = sg_calloc(conf->usage_queue_size, sizeof(*q.rows));
 	q.seq = sg_calloc(conf->usage_queue_size, sizeof(*q.seq));
 	if (q.rows == NULL || q.seq == NULL) {
