@@ -307,9 +307,12 @@ static const char copy_sql[] =
 /*
  * Test builds only (configure --enable-test-knobs): STACKGATE_TEST_USAGE_PIECE_FAILS=N
  * makes every second piece of the writer's first 2N fail to build halfway, as
- * when out of memory: a COPY is given up after a piece of it was sent.
+ * when out of memory; STACKGATE_TEST_USAGE_PIECE_SEND_FAILS=N makes them fail
+ * to go out, the connection up, as when libpq cannot take them: either way a
+ * COPY is given up after a piece of it was sent.
  */
 static int piece_fails, pieces_built;
+static bool piece_send_fails;
 #endif
 
 struct writer {
@@ -609,29 +612,44 @@ copy_send(struct writer *w, uint64_t from, size_t n)
 	w->data.len = 0;
 	for (size_t i = 0; i < n; i++) {
 #ifdef SG_TEST_KNOBS
-		if (fail && i == n / 2)
+		if (fail && !piece_send_fails && i == n / 2)
 			return SG_E_NOMEM;
 #endif
 		if (!copy_row(&w->data, &q.rows[(from + i) % q.cap]))
 			return SG_E_NOMEM;
 	}
+#ifdef SG_TEST_KNOBS
+	if (fail && piece_send_fails)
+		return SG_E_UNAVAILABLE;
+#endif
 	if (PQputCopyData(w->conn, w->data.p, (int) w->data.len) != 1 || PQflush(w->conn) != 0)
 		return SG_E_UNAVAILABLE;
 	return SG_OK;
 }
 
 /*
- * Gives the open COPY up: PostgreSQL rolls it back, so none of its rows is
- * written and all of them stay in the queue, for the next COPY.
+ * Gives the open COPY up when its next piece of n rows could not be built
+ * (why SG_E_NOMEM) or sent: PostgreSQL rolls it back, so none of its rows is
+ * written and all of them stay in the queue, for the next COPY.  Committing
+ * it instead would release rows of a piece that never went out.
  */
 static void
-copy_abandon(struct writer *w, size_t n)
+copy_abandon(struct writer *w, size_t n, sg_status why)
 {
-	log_warn(
-		"usage: could not build the COPY data of %zu rows (out of memory): the COPY is given up, its %zu "
-		"rows wait",
-		n, w->sent + n);
-	if (PQputCopyEnd(w->conn, "stackgate: out of memory building the COPY data") == 1)
+	const char *pq = PQerrorMessage(w->conn);
+
+	if (why == SG_E_NOMEM)
+		log_warn(
+			"usage: could not build the COPY data of %zu rows (out of memory): the COPY is given up, "
+			"its %zu rows wait",
+			n, w->sent + n);
+	else
+		log_warn(
+			"usage: could not send the COPY data of %zu rows (%.*s): the COPY is given up, its %zu "
+			"rows wait",
+			n, (int) strcspn(pq[0] ? pq : "libpq refused it", "\n"), pq[0] ? pq : "libpq refused it",
+			w->sent + n);
+	if (PQputCopyEnd(w->conn, "stackgate: the COPY data could not be built or sent") == 1)
 		for (PGresult *res; (res = PQgetResult(w->conn)) != NULL;)
 			PQclear(res);
 	w->sent = 0;
@@ -654,6 +672,13 @@ copy_end(struct writer *w, char *state)
 	if (PQputCopyData(w->conn, (const char *) trailer, 2) == 1)
 		(void) PQputCopyEnd(w->conn, NULL);
 	res = PQgetResult(w->conn);
+	if (res != NULL && PQresultStatus(res) == PGRES_COPY_IN) {
+		/* The end could not go out (libpq out of memory): the COPY is still open; dropping the connection ends it. */
+		PQclear(res);
+		writer_disconnect(w);
+		state[0] = '\0';
+		return NULL;
+	}
 	/* Drain: a COPY ends with its result, then NULL. */
 	for (PGresult *more; res != NULL && (more = PQgetResult(w->conn)) != NULL;)
 		PQclear(more);
@@ -672,9 +697,9 @@ copy_rows(struct writer *w, uint64_t from, size_t n, char *state)
 	state[0] = '\0';
 	if ((st = copy_begin(w)) != SG_OK)
 		return st;
-	if (copy_send(w, from, n) == SG_E_NOMEM) {
-		copy_abandon(w, n);
-		return SG_E_NOMEM;
+	if ((st = copy_send(w, from, n)) != SG_OK) {
+		copy_abandon(w, n, st); /* ended, the COPY would commit without them */
+		return st;
 	}
 	res = copy_end(w, state); /* where the rows could not go, the failure is its result */
 	st = db_result_status(w->conn, res);
@@ -779,8 +804,9 @@ writer_commit(struct writer *w, uint64_t *head)
 
 	PQclear(res);
 	w->sent = 0;
-	if (st != SG_OK && strcmp(state, "23514") == 0 && writer_maintain(w))
-		st = copy_rows(w, *head, n, state); /* a day without its partition: made, then once more */
+	/* A day without its partition: made, then once more; when it cannot be made (logged), the rows wait. */
+	if (st != SG_OK && strcmp(state, "23514") == 0)
+		st = writer_maintain(w) ? copy_rows(w, *head, n, state) : SG_E_UNAVAILABLE;
 	if (refused(st))
 		st = copy_refused(w, head, n, state);
 	else if (st == SG_OK)
@@ -868,14 +894,8 @@ writer_main(void *arg)
 			w.opened_us = now;
 		}
 		if (n > 0 && (st = copy_send(&w, head + w.sent, n)) != SG_OK) {
-			if (st == SG_E_NOMEM) {
-				copy_abandon(&w, n);
-				writer_backoff();
-				continue;
-			}
-			w.sent += n;
-			if (writer_commit(&w, &head) != SG_OK)
-				writer_backoff(); /* PostgreSQL is down or ended the COPY: the rows wait */
+			copy_abandon(&w, n, st); /* the rows wait; a broken connection is dropped */
+			writer_backoff();
 			continue;
 		}
 		w.sent += n;
@@ -919,6 +939,12 @@ usage_start(const struct sg_conf *conf)
 	if (getenv("STACKGATE_TEST_USAGE_PIECE_FAILS") != NULL) {
 		piece_fails = atoi(getenv("STACKGATE_TEST_USAGE_PIECE_FAILS"));
 		log_warn("test knob: every second of the usage writer's first %d pieces fails to build",
+			 2 * piece_fails);
+	}
+	if (getenv("STACKGATE_TEST_USAGE_PIECE_SEND_FAILS") != NULL) {
+		piece_fails = atoi(getenv("STACKGATE_TEST_USAGE_PIECE_SEND_FAILS"));
+		piece_send_fails = true;
+		log_warn("test knob: every second of the usage writer's first %d pieces fails to send",
 			 2 * piece_fails);
 	}
 #endif

@@ -17,8 +17,8 @@ LOG=$SG_RUN/logs/stackgate.log
 
 echo "-- setup"
 for m in "us-llm test-llm llm" "us-cut cut llm" "us-e400 err-400 llm" "us-embed test-embed embedding" \
-	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm" "us-nomem test-llm llm" "us-kept test-llm llm" \
-	"us-refused test-llm llm" "us-split test-llm llm"; do
+	"us-load test-llm llm" "us-pgdown test-llm llm" "us-flush test-llm llm" "us-nomem test-llm llm" \
+	"us-sendfail test-llm llm" "us-kept test-llm llm" "us-refused test-llm llm" "us-split test-llm llm"; do
 	read -r id pm type <<<"$m"
 	body=$(jq -nc --arg id "$id" --arg pm "$pm" --arg t "$type" \
 		'{model_id:$id,provider_id:"vllm",provider_model_id:$pm,model_type:$t}
@@ -283,36 +283,43 @@ sg_restart_daemon && pass "stop gracefully and start with the test config" || fa
 expect_eq "$(psql_q "SELECT count(*) FROM usage_log WHERE model = 'us-flush'")" 20 \
 	"the stop wrote all 20 before the workers exited"
 
-echo "-- a piece that cannot be built (out of memory): its COPY is given up, the rows wait"
-# A test knob of ./dev builds: every second of each writer's first 4 pieces fails to build halfway, as
-# when memory runs out, after the piece before it went into the open COPY.  The requests come in
-# three bursts, so that pieces follow one another in one COPY.  Every row must come in once.
-log_mark=$(wc -l <"$LOG")
-export STACKGATE_TEST_USAGE_PIECE_FAILS=2
-sg_restart_daemon && pass "restart with the writers' pieces failing" || fail "restart (piece fails)"
-unset STACKGATE_TEST_USAGE_PIECE_FAILS
-grep -qF "test knob: every second of the usage writer's first 4 pieces fails to build" "$LOG" &&
-	pass "the knob is on (test knob)" ||
-	fail "the test knob is on" "no 'test knob:' line in the log (is this a ./dev build?)"
-ok=0
-for burst in 1 2 3; do
-	ok=$((ok + $(post_times 10 $OA/completions '{"model":"us-nomem","prompt":"build me"}')))
-	((burst < 3)) && sleep 1.5
-done
-expect_eq "$ok" 30 "30 completions in three bursts, all 200"
-expect_eq "$(count_rows "model = 'us-nomem'" 30 100)" 30 "all 30 rows arrive after the failed pieces"
-expect_eq "$(psql_q "SELECT count(DISTINCT request_id) FROM usage_log WHERE model = 'us-nomem'")" 30 \
-	"each once (a given-up COPY writes none of its rows)"
-# "could not build the COPY data of P rows …, its C rows wait": C > P when rows went before the piece.
-given_up=$(tail -n +$((log_mark + 1)) "$LOG" |
-	sed -n 's/.*usage: could not build the COPY data of \([0-9]*\) rows (out of memory): the COPY is given up, its \([0-9]*\) rows wait.*/\1 \2/p')
-(($(wc -l <<<"$given_up") >= 1)) && [[ -n $given_up ]] && pass "the writers logged the pieces they could not build" ||
-	fail "a log line of the piece not built" "none"
-awk '$2 > $1 { found = 1 } END { exit !found }' <<<"$given_up" &&
-	pass "one of them was given up after rows of its COPY had been sent" ||
-	fail "a COPY given up after a piece of it was sent" "lines: $given_up"
-expect_eq "$(tail -n +$((log_mark + 1)) "$LOG" | grep -c 'usage: .*dropped')" 0 "and no line says rows were dropped"
-sg_restart_daemon && pass "restart with the test config" || fail "restart (test config, after piece fails)"
+# A test knob of ./dev builds: every second of each writer's first 4 pieces fails halfway through its
+# build, as when memory runs out, or fails to go out with the connection still up (libpq could not
+# take it), after the piece before it went into the open COPY.  The requests come in three bursts, so
+# that pieces follow one another in one COPY.  Every row must come in once.
+piece_fails() { # KNOB VERB MODEL WHAT: VERB is what the log says of the piece ("build", "send")
+	local knob=$1 verb=$2 model=$3 log_mark ok given_up
+	echo "-- a piece that cannot be $4: its COPY is given up, the rows wait"
+	log_mark=$(wc -l <"$LOG")
+	export "$knob=2"
+	sg_restart_daemon && pass "restart with the writers' pieces failing to $verb" || fail "restart ($knob)"
+	unset "$knob"
+	grep -qF "test knob: every second of the usage writer's first 4 pieces fails to $verb" "$LOG" &&
+		pass "the knob is on (test knob)" ||
+		fail "the test knob is on" "no 'test knob:' line in the log (is this a ./dev build?)"
+	ok=0
+	for burst in 1 2 3; do
+		ok=$((ok + $(post_times 10 $OA/completions "{\"model\":\"$model\",\"prompt\":\"$verb me\"}")))
+		((burst < 3)) && sleep 1.5
+	done
+	expect_eq "$ok" 30 "30 completions in three bursts, all 200"
+	expect_eq "$(count_rows "model = '$model'" 30 100)" 30 "all 30 rows arrive after the failed pieces"
+	expect_eq "$(psql_q "SELECT count(DISTINCT request_id) FROM usage_log WHERE model = '$model'")" 30 \
+		"each once (a given-up COPY writes none of its rows)"
+	# "could not VERB the COPY data of P rows (…): the COPY is given up, its C rows wait": C > P when
+	# rows went before the piece.
+	given_up=$(tail -n +$((log_mark + 1)) "$LOG" |
+		sed -n "s/.*usage: could not $verb the COPY data of \([0-9]*\) rows (.*): the COPY is given up, its \([0-9]*\) rows wait.*/\1 \2/p")
+	(($(wc -l <<<"$given_up") >= 1)) && [[ -n $given_up ]] && pass "the writers logged the pieces they could not $verb" ||
+		fail "a log line of the piece they could not $verb" "none"
+	awk '$2 > $1 { found = 1 } END { exit !found }' <<<"$given_up" &&
+		pass "one of them was given up after rows of its COPY had been sent" ||
+		fail "a COPY given up after a piece of it was sent" "lines: $given_up"
+	expect_eq "$(tail -n +$((log_mark + 1)) "$LOG" | grep -c 'usage: .*dropped')" 0 "and no line says rows were dropped"
+	sg_restart_daemon && pass "restart with the test config" || fail "restart (test config, after $knob)"
+}
+piece_fails STACKGATE_TEST_USAGE_PIECE_FAILS build us-nomem "built (out of memory)"
+piece_fails STACKGATE_TEST_USAGE_PIECE_SEND_FAILS send us-sendfail "sent (libpq could not take it)"
 
 echo "-- a row PostgreSQL refuses costs only itself"
 # A CHECK that refuses us-refused's rows (SQLSTATE 23514, as a day without its partition is: the
