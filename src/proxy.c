@@ -274,7 +274,6 @@ proxy_xfer_header(struct xfer *x, const char *buf, size_t n)
 	struct proxy_response *resp = x->resp;
 
 	x->last_io_us = sg_now_us();
-	x->answered = true;
 	if (x->q->on_header != NULL)
 		x->q->on_header(x->q->header_ctx, buf, n);
 	if (starts_with_ci(buf, n, "HTTP/")) {
@@ -283,6 +282,9 @@ proxy_xfer_header(struct xfer *x, const char *buf, size_t n)
 
 		resp->status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
 		resp->content_type[0] = '\0';
+		/* The answer begins with a final status; an interim 1xx leaves the first-byte timer running. */
+		if (resp->status >= 200)
+			x->answered = true;
 	} else if (starts_with_ci(buf, n, "Content-Type:")) {
 		const char *v = buf + 13, *end = buf + n;
 		size_t len;

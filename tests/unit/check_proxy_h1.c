@@ -353,13 +353,14 @@ END_TEST
  * the connection unless close_after_each (then it closes without saying so).
  * stray: sent 50 ms after the first answer, on its connection.  drop_at: the
  * request of that number (1, 2, ...) is read and not answered; its
- * connection is closed drop_ms later.
+ * connection is closed drop_ms later.  hold_ms: each answer's connection is
+ * held that long before the next read.
  */
 struct server {
 	int lfd, port, accepts, requests;
 	const char *reply;
 	const char *stray;
-	int drop_at, drop_ms;
+	int drop_at, drop_ms, hold_ms;
 	bool close_after_each;
 	int total; /* requests to serve, then stop */
 	char last[4096];
@@ -408,6 +409,8 @@ server_main(void *arg)
 			}
 			if (send(fd, sv->reply, strlen(sv->reply), MSG_NOSIGNAL) < 0 || sv->close_after_each)
 				break;
+			if (sv->hold_ms > 0)
+				usleep((useconds_t) sv->hold_ms * 1000);
 			if (sv->stray != NULL && sv->requests == 1) {
 				usleep(50 * 1000);
 				(void) send(fd, sv->stray, strlen(sv->stray), MSG_NOSIGNAL);
@@ -432,6 +435,8 @@ server_stop(struct server *sv)
 	close(sv->lfd);
 }
 
+static long first_byte_ms; /* the provider's first_byte_timeout in the calls below (0: none) */
+
 /* A chat completion through proxy_call() to the provider at url (its base URL). */
 static sg_status
 call_url(const char *url, long connect_timeout_ms, struct proxy_response *resp, struct sg_err *err)
@@ -447,7 +452,8 @@ call_url(const char *url, long connect_timeout_ms, struct proxy_response *resp, 
 				 .base_url = (char *) url,
 				 .api_key = (char *) "k",
 				 .connect_timeout_ms = connect_timeout_ms,
-				 .read_timeout_ms = 5000};
+				 .read_timeout_ms = 5000,
+				 .first_byte_timeout_ms = first_byte_ms};
 	q.provider = &p;
 	return proxy_call(&q, resp, err);
 }
@@ -573,6 +579,27 @@ START_TEST(a_request_held_then_dropped_is_not_sent_again)
 }
 END_TEST
 
+/* An interim 100 is not the answer: the first-byte timeout still bounds the wait for it. */
+START_TEST(an_interim_answer_is_not_the_first_byte)
+{
+	struct server sv = {.reply = "HTTP/1.1 100 Continue\r\n\r\n", .total = 1, .hold_ms = 2500};
+	struct proxy_response resp;
+	int64_t t0;
+	sg_status st;
+
+	server_start(&sv);
+	first_byte_ms = 300;
+	t0 = sg_now_us();
+	st = call(&sv, &resp);
+	first_byte_ms = 0;
+	ck_assert_int_eq(st, SG_E_GATEWAY_TIMEOUT);
+	ck_assert_int_lt(sg_now_us() - t0, 2000 * 1000); /* not the 5 s read timeout */
+	proxy_response_free(&resp);
+	server_stop(&sv);
+	proxy_thread_cleanup();
+}
+END_TEST
+
 /* The request head, which holds the provider's key, is wiped after the call. */
 START_TEST(the_key_is_wiped_after_the_call)
 {
@@ -693,6 +720,7 @@ proxy_h1_suite(void)
 					  bytes_after_an_answer_are_not_the_next_answer,
 					  a_request_held_then_dropped_is_not_sent_again,
 					  the_key_is_wiped_after_the_call,
+					  an_interim_answer_is_not_the_first_byte,
 					  a_host_name_is_looked_up,
 					  name_lookup_ends_at_the_connect_timeout,
 					  NULL};
