@@ -201,7 +201,7 @@ grep -q 'worker thread setup failed: Too many open files' <(tail -n +"$tf_from" 
 	pass "the knob fails the threads' setup (a ./dev build)" || fail "the thread-setup knob is on" "no setup failure logged"
 ((starts >= 3 && starts <= 8)) && pass "the worker was started $starts times in 4 s (backing off)" ||
 	fail "the worker was started $starts times in 4 s (backing off: 3 to 8)"
-tail -n +"$tf_from" "$SG_RUN/logs/stackgate.log" | grep -q 'keeps dying young: respawning in' &&
+grep -q 'keeps dying young: respawning in' <(tail -n +"$tf_from" "$SG_RUN/logs/stackgate.log") &&
 	pass "…and the master says it backs off" || fail "…and the master says it backs off"
 if sg_restart_daemon "$ST_CONF"; then pass "restart without the knob"; else fail "restart without the knob"; fi
 
