@@ -1086,8 +1086,8 @@ h1_perform(struct h1_state *s, struct xfer *x, const char *method, const char *b
 	int rc = h1_call(s, x, method, base_url, path, headers, body, body_len, connect_timeout_ms, timeout_ms, errbuf,
 			 errlen);
 
-	/* No copy of the provider's key is left in memory (proxy.c wipes its own). */
+	/* No copy of the provider's key is left in memory (proxy.c wipes its own): all of the buffer. */
 	if (s->head.p != NULL)
-		explicit_bzero(s->head.p, s->head.len);
+		explicit_bzero(s->head.p, s->head.cap);
 	return rc;
 }
