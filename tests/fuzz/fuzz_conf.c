@@ -64,7 +64,8 @@ secret_name(const char *key)
 
 /*
  * masked must be orig with every secret-named key's value, at any depth,
- * replaced by "********", and a URL's userinfo in a string masked.
+ * replaced by "********", every value of an object under "headers" too, and a
+ * URL's userinfo in a string masked.
  */
 static void
 check_masked(const json_t *orig, const json_t *masked)
@@ -81,11 +82,26 @@ check_masked(const json_t *orig, const json_t *masked)
 			json_t *m = json_object_get(masked, key);
 
 			FUZZ_CHECK(m != NULL, "key '%s' is missing from the masked copy", key);
-			if (secret_name(key))
+			if (secret_name(key)) {
 				FUZZ_CHECK(json_is_string(m) && strcmp(json_string_value(m), "********") == 0,
 					   "secret key '%s' is not masked", key);
-			else
+			} else if (strcasecmp(key, "headers") == 0 && json_is_object(v)) {
+				/* Header values are credentials whatever their names: each one masked, the names kept. */
+				const char *h;
+				json_t *hv;
+
+				FUZZ_CHECK(json_is_object(m) && json_object_size(m) == json_object_size(v),
+					   "the masked headers differ in shape");
+				json_object_foreach(v, h, hv) {
+					json_t *mh = json_object_get(m, h);
+
+					(void) hv;
+					FUZZ_CHECK(json_is_string(mh) && strcmp(json_string_value(mh), "********") == 0,
+						   "header '%s' is not masked", h);
+				}
+			} else {
 				check_masked(v, m);
+			}
 		}
 		return;
 	}
