@@ -691,7 +691,6 @@ h1_resolve(const char *host, const char *port, int64_t deadline_us, struct addri
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
 	size_t hl = strlen(host) + 1, pl = strlen(port) + 1;
 	int64_t t0 = sg_now_us();
-	pthread_condattr_t ca;
 	pthread_attr_t ta;
 	struct h1_lookup *l;
 	pthread_t th;
@@ -715,10 +714,7 @@ h1_resolve(const char *host, const char *port, int64_t deadline_us, struct addri
 		memcpy(l->names, host, hl);
 		memcpy(l->names + hl, port, pl);
 		pthread_mutex_init(&l->mu, NULL);
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* sg_now_us()'s clock */
-		pthread_cond_init(&l->done_cv, &ca);
-		pthread_condattr_destroy(&ca);
+		sg_cond_init_monotonic(&l->done_cv);
 		pthread_attr_init(&ta);
 		pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&ta, H1_LOOKUP_STACK);
@@ -733,12 +729,8 @@ h1_resolve(const char *host, const char *port, int64_t deadline_us, struct addri
 			return CURLE_COULDNT_RESOLVE_HOST;
 		}
 		pthread_mutex_lock(&l->mu);
-		while (!l->done && sg_now_us() < deadline_us) {
-			struct timespec ts = {.tv_sec = (time_t) (deadline_us / 1000000),
-					      .tv_nsec = (long) (deadline_us % 1000000) * 1000};
-
-			(void) pthread_cond_timedwait(&l->done_cv, &l->mu, &ts);
-		}
+		while (!l->done && sg_now_us() < deadline_us)
+			sg_cond_wait_until(&l->done_cv, &l->mu, deadline_us);
 		rc = l->done ? l->rc : EAI_INPROGRESS;
 		*res = l->res;
 		l->res = NULL;

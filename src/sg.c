@@ -543,6 +543,26 @@ sg_test_pause(const char *knob)
 #endif
 }
 
+void
+sg_cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void
+sg_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_us)
+{
+	struct timespec ts = {.tv_sec = (time_t) (deadline_us / 1000000),
+			      .tv_nsec = (long) (deadline_us % 1000000) * 1000};
+
+	(void) pthread_cond_timedwait(c, m, &ts);
+}
+
 int64_t
 sg_now_us(void)
 {

@@ -8,6 +8,7 @@
 #ifndef SG_H
 #define SG_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -246,6 +247,11 @@ void sg_test_pause(const char *knob);
 
 /* Monotonic clock in microseconds. */
 int64_t sg_now_us(void);
+
+/* A condition variable whose timed waits run on sg_now_us()'s clock (a wall-clock step changes none). */
+void sg_cond_init_monotonic(pthread_cond_t *c);
+/* Waits on c (m held, c made by sg_cond_init_monotonic) until a signal or sg_now_us() reaches deadline_us. */
+void sg_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_us);
 /* The wall clock (CLOCK_REALTIME) in microseconds since the epoch, for timestamps that leave the process. */
 int64_t sg_wall_us(void);
 /* Constant-time comparison of two buffers of the same length. */

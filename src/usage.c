@@ -210,12 +210,7 @@ static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
 static void
 wake_init(void)
 {
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q.wake, &ca);
-	pthread_condattr_destroy(&ca);
+	sg_cond_init_monotonic(&q.wake);
 }
 
 /*
@@ -820,16 +815,7 @@ writer_commit(struct writer *w, uint64_t *head)
 static void
 wait_for(int64_t rel_us)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* wake's clock: a step of the wall clock changes no wait */
-	ts.tv_sec += (time_t) (rel_us / 1000000);
-	ts.tv_nsec += (long) (rel_us % 1000000) * 1000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	(void) pthread_cond_timedwait(&q.wake, &q.mu, &ts);
+	sg_cond_wait_until(&q.wake, &q.mu, sg_now_us() + rel_us);
 }
 
 /* PostgreSQL is down or refused the rows: the writer tries again in a second (sooner when stopping). */
